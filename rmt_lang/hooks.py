@@ -1,0 +1,216 @@
+"""Hook specs: the one definition of every decision point RMT attaches to.
+
+A hook spec lists the context fields a program sees (name, width, signedness,
+declared value range, read/write permission, whether the value may leave the
+kernel through trace()), the decisions it may return, and its cost budget.
+The compiler, the verifier, the reference semantics and (through the generated
+header vm_kernel/rmt_hooks.h) the C validator all read it from here.
+
+Context layout: fields in declaration order, each aligned to its element
+size; the struct size is rounded up to 8.  DEFAULT (-1) is always a valid
+decision: it means "use the kernel's own heuristic" and is also what an
+aborted program returns.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from functools import cached_property
+
+DEFAULT_DECISION = -1
+
+
+class Access(enum.Enum):
+    NONE = "none"    # in the context for the kernel's use; programs may not touch it
+    READ = "r"
+    READ_WRITE = "rw"
+
+
+@dataclass(frozen=True)
+class IntType:
+    bits: int
+    signed: bool
+
+    @property
+    def name(self) -> str:
+        return ("i" if self.signed else "u") + str(self.bits)
+
+    @property
+    def size(self) -> int:
+        return self.bits // 8
+
+    @property
+    def min(self) -> int:
+        return -(1 << (self.bits - 1)) if self.signed else 0
+
+    @property
+    def max(self) -> int:
+        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+
+
+U8, U16, U32, U64 = (IntType(b, False) for b in (8, 16, 32, 64))
+I8, I16, I32, I64 = (IntType(b, True) for b in (8, 16, 32, 64))
+INT_TYPES = {t.name: t for t in (U8, U16, U32, U64, I8, I16, I32, I64)}
+
+
+@dataclass(frozen=True)
+class CtxField:
+    name: str
+    type: IntType
+    lo: int                      # declared range, inclusive, per element
+    hi: int
+    access: Access = Access.READ
+    export: bool = True          # may be passed to trace()
+    count: int = 1               # > 1: a fixed-size array
+    doc: str = ""
+
+    @property
+    def size(self) -> int:
+        return self.type.size * self.count
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Allowed decisions besides DEFAULT: named values and/or a numeric range."""
+    names: dict[str, int]
+    lo: int
+    hi: int
+    doc: str
+
+    def allowed(self, v: int) -> bool:
+        return v == DEFAULT_DECISION or self.lo <= v <= self.hi
+
+
+@dataclass(frozen=True)
+class HookSpec:
+    name: str
+    id: int
+    doc: str
+    fields: tuple[CtxField, ...]
+    decision: Decision
+    budget: int                  # worst-case cost units (see compiler/cost.py)
+    helpers: tuple[str, ...] = ("ktime_ns", "cpu", "random", "ilog2")
+
+    @cached_property
+    def layout(self) -> dict[str, int]:
+        """Field name -> byte offset in the context struct."""
+        off, out = 0, {}
+        for f in self.fields:
+            a = f.type.size
+            off = (off + a - 1) // a * a
+            out[f.name] = off
+            off += f.size
+        return out
+
+    @cached_property
+    def ctx_size(self) -> int:
+        if not self.fields:
+            return 0
+        last = self.fields[-1]
+        end = self.layout[last.name] + last.size
+        return (end + 7) // 8 * 8
+
+    def field(self, name: str) -> CtxField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+def _f(name, t, lo=None, hi=None, access=Access.READ, export=True, count=1, doc=""):
+    return CtxField(name, t, t.min if lo is None else lo, t.max if hi is None else hi,
+                    access, export, count, doc)
+
+
+RW = Access.READ_WRITE
+NS_1S = 1_000_000_000
+
+SCHED_CAN_MIGRATE_TASK = HookSpec(
+    name="sched.can_migrate_task",
+    id=1,
+    doc="CFS load balancing asks whether task p may move from src_cpu to dst_cpu "
+        "(kernel/sched/fair.c, Linux 6.1).  Runs at the kretprobe's return: hard "
+        "constraints (throttled pair, per-CPU kthread, affinity, running task) always "
+        "win; the program decides only the soft part (cache-hot / NUMA / balance-failed).",
+    fields=(
+        _f("pid", U32, 0, 4194304, export=False, doc="task pid; identifies a process, stays in the kernel"),
+        _f("src_cpu", U16, 0, 4095), _f("dst_cpu", U16, 0, 4095),
+        _f("idle", U8, 0, 2, doc="env->idle: 0 CPU_IDLE, 1 CPU_NOT_IDLE, 2 CPU_NEWLY_IDLE"),
+        _f("sd_level", U8, 0, 3, doc="domain level: 0 SMT, 1 MC, 2 NUMA, 3 higher NUMA"),
+        _f("same_node", U8, 0, 1, doc="src and dst CPUs on the same NUMA node"),
+        _f("prefer_src", U8, 0, 1, doc="task's preferred NUMA node is the source's"),
+        _f("prefer_dst", U8, 0, 1, doc="task's preferred NUMA node is the destination's"),
+        _f("src_non_pref", U8, 0, 1, doc="source runs tasks not on their preferred node"),
+        _f("buddy_hot", U8, 0, 1, doc="task is the rq's next/last buddy"),
+        _f("hard_veto", U8, 0, 1, doc="a hard constraint forbids the move; the program cannot override"),
+        _f("kernel_verdict", U8, 0, 1, doc="the kernel's own can_migrate_task result"),
+        _f("task_hot", U8, 0, 1, doc="task_hot()/migrate_degrades_locality() said cache-hot"),
+        _f("src_nr_running", U32, 0, 65536), _f("dst_nr_running", U32, 0, 65536),
+        _f("nr_balance_failed", U32, 0, 1024),
+        _f("cache_nice_tries", U32, 0, 8),
+        _f("lb_flags", U32, doc="env->flags (LBF_*)"),
+        _f("numa_faults_src", U32), _f("numa_faults_dst", U32), _f("numa_faults_total", U32),
+        _f("exec_age_ns", U64, 0, 1 << 40, doc="rq clock_task - p->se.exec_start"),
+        _f("migration_cost_ns", U64, 0, NS_1S, doc="sysctl_sched_migration_cost"),
+        _f("src_load", U64, 0, 1 << 32, doc="source cfs_rq load_avg"),
+        _f("dst_load", U64, 0, 1 << 32, doc="destination cfs_rq load_avg"),
+    ),
+    decision=Decision({"DENY": 0, "ALLOW": 1}, 0, 1, "0 keep the task, 1 migrate it"),
+    budget=4000,
+)
+
+SWAP_HIST = 8
+SWAP_PF_MAX = 16
+
+MM_SWAP_FAULT = HookSpec(
+    name="mm.swap_fault",
+    id=2,
+    doc="A swap-in fault: the program picks the pages to read ahead, as page deltas "
+        "relative to the faulting page written to pf[0..n) with n as the decision.",
+    fields=(
+        _f("pid", U32, 0, 4194304, export=False, doc="faulting task"),
+        _f("hist_len", U8, 0, SWAP_HIST, doc="valid entries in hist"),
+        _f("cgroup_id", U64, doc="memory cgroup of the task"),
+        _f("addr", U64, 0, (1 << 47) - 1, export=False,
+           doc="faulting virtual address; would leak the address-space layout"),
+        _f("page", U64, 0, (1 << 35) - 1, export=False, doc="addr >> 12"),
+        _f("hist", I64, -(1 << 35), 1 << 35, count=SWAP_HIST,
+           doc="page deltas of this task's last faults, hist[0] the latest"),
+        _f("ra_hits", U32, 0, 1 << 16, doc="readahead pages used since the last fault"),
+        _f("prev_window", U32, 0, 64, doc="the previous readahead window in pages"),
+        _f("pf", I32, -(1 << 20), 1 << 20, access=RW, count=SWAP_PF_MAX,
+           doc="out: page deltas to prefetch"),
+    ),
+    decision=Decision({"NONE": 0}, 0, SWAP_PF_MAX, "number of pf entries to prefetch"),
+    budget=6000,
+)
+
+TEST_SANDBOX = HookSpec(
+    name="test.sandbox",
+    id=100,
+    doc="A hook for tests: one field of every kind and permission.",
+    fields=(
+        _f("a", U32, 0, 1000), _f("b", U32, 0, 1000),
+        _f("x", I32, -1000, 1000), _f("y", I32, -1000, 1000),
+        _f("w", U64), _f("s", I64),
+        _f("small", U8, 0, 7),
+        _f("arr", U32, 0, 1 << 20, count=8),
+        _f("sarr", I16, count=4),
+        _f("secret", U64, export=False, doc="readable, never traced"),
+        _f("hidden", U32, access=Access.NONE, doc="neither readable nor writable"),
+        _f("out", U32, access=RW),
+        _f("outs", I32, access=RW, count=4),
+    ),
+    decision=Decision({"LOW": 0, "MID": 50, "HIGH": 100}, 0, 100, "any value 0..100"),
+    budget=200000,
+)
+
+HOOKS: dict[str, HookSpec] = {h.name: h for h in (SCHED_CAN_MIGRATE_TASK, MM_SWAP_FAULT, TEST_SANDBOX)}
+HOOK_BY_ID: dict[int, HookSpec] = {h.id: h for h in HOOKS.values()}
+
+
+def hook_hash(spec: HookSpec) -> int:
+    """CRC32 of the context layout and permissions; the loader compares it with
+    its own (generated) copy of the spec so a program built for another layout
+    is refused."""
+    import zlib
+    text = ";".join(f"{f.name}:{spec.layout[f.name]}:{f.type.name}:{f.count}:{f.access.value}"
+                    for f in spec.fields)
+    return zlib.crc32(f"{spec.name}#{spec.id}#{text}".encode())
