@@ -1,0 +1,128 @@
+"""ReferenceEngine: the executable semantics, the oracle every other engine is compared to.
+
+Loads an object (bytes are read with compiler.objfile.read; a Program is
+taken as is), validates it (semantics/validate.py), and implements
+semantics.engine.Engine with the plain-Python tables, maps, models and
+interpreter of this package.  Every failing call raises EngineError and
+changes nothing.
+"""
+from __future__ import annotations
+
+import errno
+
+from compiler import objfile
+from compiler.isa import Abort
+from compiler.objfile import ObjError, Program
+from rmt_lang.hooks import DEFAULT_DECISION
+from semantics.engine import Entry, EngineError, EntryState, Match, RunResult, Stats, TraceRecord
+from semantics.interp import DEFAULT_SEED, Runtime, TraceRing, XorShift64, execute
+from semantics.maps import MapState
+from semantics.tables import TableState
+from semantics.validate import validate
+from semantics.weights import read_weights
+
+
+def load_program(obj: bytes | Program) -> Program:
+    """Parse (if bytes) and validate; EngineError(EINVAL) names the part at fault."""
+    if isinstance(obj, Program):
+        prog = obj
+    else:
+        try:
+            prog = objfile.read(bytes(obj))
+        except ObjError as e:
+            raise EngineError(errno.EINVAL, f"object: {e}") from None
+    validate(prog)
+    return prog
+
+
+class ReferenceEngine:
+    """One loaded program and its state, run by the Python interpreter."""
+
+    def __init__(self, obj: bytes | Program, *, trace_capacity: int = 4096,
+                 seed: int = DEFAULT_SEED):
+        self.prog = load_program(obj)
+        self.rt = Runtime(
+            tables=[TableState(t) for t in self.prog.tables],
+            maps=[MapState(m) for m in self.prog.maps],
+            models=[None] * len(self.prog.models),
+            trace=TraceRing(trace_capacity),
+            rng=XorShift64(seed))
+        self.versions = [0] * len(self.prog.models)
+
+    # ------------------------------------------------------------ lookups
+
+    def _get(self, seq: list, idx: int, what: str):
+        if not 0 <= idx < len(seq):
+            raise EngineError(errno.ENOENT, f"no {what} {idx} (the program has {len(seq)})")
+        return seq[idx]
+
+    # ------------------------------------------------------------ tables
+
+    def table_insert(self, table: int, entry: Entry) -> None:
+        self._get(self.rt.tables, table, "table").insert(entry)
+
+    def table_modify(self, table: int, entry: Entry) -> None:
+        self._get(self.rt.tables, table, "table").modify(entry)
+
+    def table_delete(self, table: int, match: tuple[Match, ...], priority: int = 0) -> None:
+        self._get(self.rt.tables, table, "table").delete(match, priority)
+
+    def table_entries(self, table: int) -> list[EntryState]:
+        return self._get(self.rt.tables, table, "table").snapshot()
+
+    def table_misses(self, table: int) -> int:
+        return self._get(self.rt.tables, table, "table").misses
+
+    # ------------------------------------------------------------ models
+
+    def model_load(self, model: int, blob: bytes) -> int:
+        sig = self._get(self.prog.models, model, "model")
+        w = read_weights(blob, sig)
+        version = w.version or self.versions[model] + 1
+        self.rt.models[model] = w          # one reference swap: atomic
+        self.versions[model] = version
+        return version
+
+    # ------------------------------------------------------------ maps
+
+    def map_read(self, map_id: int) -> dict[int, int]:
+        return self._get(self.rt.maps, map_id, "map").read()
+
+    def map_write(self, map_id: int, key: int, value: int) -> None:
+        self._get(self.rt.maps, map_id, "map").write(key, value)
+
+    # ------------------------------------------------------------ runs
+
+    def run(self, ctx: bytes, *, cpu: int = 0, now: int = 0) -> RunResult:
+        size = self.prog.hook.ctx_size
+        if len(ctx) != size:
+            raise EngineError(errno.EINVAL, f"context is {len(ctx)} bytes, hook "
+                                            f"{self.prog.hook.name} takes {size}")
+        buf = bytearray(ctx)
+        out = execute(self.prog, self.rt, buf, cpu, now)
+        st = self.rt.stats
+        st.runs += 1
+        decision = out.decision
+        if out.abort != Abort.NONE:
+            st.aborts[int(out.abort)] = st.aborts.get(int(out.abort), 0) + 1
+        elif not self.prog.hook.decision.allowed(decision):
+            st.bad_decisions += 1
+            decision = DEFAULT_DECISION
+        st.decisions[decision] = st.decisions.get(decision, 0) + 1
+        return RunResult(decision, bytes(buf), int(out.abort), out.abort_pc)
+
+    def shadow_account(self, program_decision: int, kernel_decision: int) -> None:
+        st = self.rt.stats
+        if program_decision == DEFAULT_DECISION or program_decision == kernel_decision:
+            st.shadow_agree += 1
+        else:
+            st.shadow_disagree += 1
+
+    def trace_drain(self) -> list[TraceRecord]:
+        return self.rt.trace.drain()
+
+    def stats(self) -> Stats:
+        st = self.rt.stats
+        return Stats(st.runs, dict(st.aborts), dict(st.decisions), st.bad_decisions,
+                     st.shadow_agree, st.shadow_disagree, st.trace_drops, st.model_overflows,
+                     st.map_drops)
