@@ -1,0 +1,1 @@
+"""rmtctl: the control plane (targets sim and kernel)."""
