@@ -1,0 +1,1338 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rmt_table.c: match-action tables (docs/semantics.md, "Tables (APPLY)").
+ *
+ * A table is in one of three classes, fixed by its keys:
+ *
+ *  EXACT  only exact keys.  One hash table over all fields; a lookup is one
+ *         hash and one chain walk: O(1) expected.
+ *  LPM    one lpm key and any exact keys.  A hash table over the exact fields
+ *         finds a group; each group holds a path-compressed binary trie over
+ *         the lpm field (like kernel/bpf/lpm_trie.c).  A lookup is one hash
+ *         probe, then a walk down the trie remembering the last node with an
+ *         entry: O(W) in the field width W, in practice O(log n) nodes.
+ *  PRIO   any ternary or range key: selection by priority, ties to the entry
+ *         inserted first.  Tuple-space search: the entries are grouped into
+ *         tuples by their mask vector (exact: all ones, lpm: the prefix mask,
+ *         ternary: the mask, range: none), and one hash over (tuple, key &
+ *         mask) finds candidates.  The tuples are probed in order of the best
+ *         priority each holds, and the search stops when the next tuple
+ *         cannot beat the best match found.  Range fields are not hashed:
+ *         they are checked on each candidate.  Each hash chain is sorted by
+ *         (priority desc, insertion asc), so the first candidate that matches
+ *         is the best of its tuple.  A table whose keys are all ranges has one
+ *         tuple and one chain: a linear scan in priority order that stops at
+ *         the first match, O(n) worst case.  We chose it over an interval
+ *         structure because a range table with priorities needs a segment
+ *         tree rebuilt on every update to do better, and range tables in RMT
+ *         programs (buckets of a load or latency value) are small.
+ *
+ * All classes share one bucket array sized from max_entries (no resizing, so
+ * readers never see a rehash).  Entries are immutable once published except
+ * for their action/parameter block, which modify replaces as a whole under
+ * RCU; the hit counter lives in the entry, so it survives modify.  Updates
+ * are serialised by t->lock; every new object is complete before one
+ * rcu_assign_pointer() publishes it, and every unlinked object is freed with
+ * call_rcu(), so a lookup sees an update entirely or not at all.  The writer
+ * keeps the entries on a list in insertion order for the dump and, in PRIO
+ * tables, on a per-tuple list to recompute the tuple's best priority.
+ */
+#include "rmt_table.h"
+
+/*
+ * Local fallback until rmt_compat.h maps this_cpu_inc() in userspace: there
+ * every thread shares per-CPU slot 0, so the increment must be atomic.
+ */
+#ifndef this_cpu_inc
+#define this_cpu_inc(var) __atomic_add_fetch(&(var), 1, __ATOMIC_RELAXED)
+#define rmt_pcpu_counter(p) (*per_cpu_ptr((p), raw_smp_processor_id()))
+#else
+#define rmt_pcpu_counter(p) (*(p))
+#endif
+
+#define rmt_errf(err, errlen, ...) \
+	do { \
+		if ((err) && (errlen)) \
+			snprintf((err), (errlen), __VA_ARGS__); \
+	} while (0)
+
+enum rmt_table_class {
+	RMT_CLASS_EXACT,
+	RMT_CLASS_LPM,
+	RMT_CLASS_PRIO,
+};
+
+#define RMT_MAX_BUCKETS (1u << 18)
+#define RMT_HASH_SEED 0x243f6a8885a308d3ull
+
+/* The action and parameters of an entry: replaced as a whole by modify. */
+struct rmt_action_data {
+	struct rcu_head rcu;
+	u16 action;
+	u8 params[];
+};
+
+struct rmt_tuple;
+
+struct rmt_entry {
+	struct rmt_entry __rcu *next;		/* hash chain: EXACT and PRIO */
+	struct rmt_action_data __rcu *data;
+	atomic64_t hits;
+	u32 hash;
+	u32 priority;
+	u64 seq;				/* insertion rank: ties go to the lower */
+	const struct rmt_tuple *tuple;		/* PRIO: the tuple it belongs to */
+	/* writer side, under t->lock */
+	struct rmt_entry *prev_ins, *next_ins;	/* insertion order */
+	struct rmt_entry *prev_tup, *next_tup;	/* PRIO: same tuple */
+	struct rmt_lpm_group *group;		/* LPM: its group */
+	struct rcu_head rcu;
+	struct rmt_match_field m[];		/* normal form, nkeys fields */
+};
+
+struct rmt_trie_node {
+	struct rmt_trie_node __rcu *child[2];
+	struct rmt_entry __rcu *entry;
+	u64 value;				/* masked to plen */
+	u64 mask;				/* the top plen bits of the field */
+	u32 plen;
+	struct rcu_head rcu;
+};
+
+struct rmt_lpm_group {
+	struct rmt_lpm_group __rcu *next;	/* hash chain */
+	struct rmt_trie_node __rcu *root;
+	u32 hash;
+	u32 nentries;
+	struct rcu_head rcu;
+	u64 ex[];				/* the exact fields, in key order */
+};
+
+struct rmt_tuple {
+	u64 mask[RMT_MAX_KEYS];			/* range fields: 0 (not hashed) */
+	u32 max_prio;				/* writer: best priority held */
+	u32 nentries;
+	struct rmt_entry *first;		/* writer: its entries */
+	struct rcu_head rcu;
+};
+
+/* The tuples in probe order, published as a whole. */
+struct rmt_tuple_vec {
+	struct rcu_head rcu;
+	u32 n;
+	struct {
+		const struct rmt_tuple *tuple;
+		u32 max_prio;
+	} v[];
+};
+
+struct rmt_table {
+	struct rmt_table_schema s;
+	enum rmt_table_class cls;
+	u32 lpm_key;			/* LPM: index of the lpm field */
+	u32 range_fields;		/* PRIO: bit i set when key i is a range */
+	u64 width[RMT_MAX_KEYS];	/* per key: the mask of its bits */
+	u32 nbuckets;			/* a power of two */
+	void __rcu **buckets;		/* entries (EXACT, PRIO) or groups (LPM) */
+	struct rmt_tuple_vec __rcu *tuples;
+	u64 __percpu *hits;
+	u64 __percpu *misses;
+	/* writer side, under lock */
+	struct mutex lock;
+	u32 count;
+	u64 next_seq;
+	struct rmt_entry *first, *last;
+	u32 ntuples, tuple_cap;
+	struct rmt_tuple **tuple_list;	/* PRIO: every tuple, any order */
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static __always_inline u64 rmt_mix(u64 h, u64 v)
+{
+	h ^= v;
+	h *= 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+static __always_inline u32 rmt_fold(u64 h)
+{
+	h *= 0xff51afd7ed558ccdull;
+	return (u32)(h >> 32);
+}
+
+static inline u64 rmt_width_mask(u32 bits)
+{
+	return bits >= 64 ? ~0ull : (1ull << bits) - 1;
+}
+
+/* The top @plen bits of a @bits-wide field. */
+static inline u64 rmt_prefix_mask(u32 bits, u32 plen)
+{
+	if (!plen)
+		return 0;
+	return (~0ull << (bits - plen)) & rmt_width_mask(bits);
+}
+
+static inline bool rmt_is_prio(const struct rmt_table *t)
+{
+	return t->cls == RMT_CLASS_PRIO;
+}
+
+static size_t rmt_entry_size(const struct rmt_table *t)
+{
+	return sizeof(struct rmt_entry) + t->s.nkeys * sizeof(struct rmt_match_field);
+}
+
+static void rmt_action_data_free_rcu(struct rcu_head *head)
+{
+	kfree(container_of(head, struct rmt_action_data, rcu));
+}
+
+static void rmt_entry_free(struct rmt_entry *e)
+{
+	kfree(rcu_dereference_protected(e->data, 1));
+	kfree(e);
+}
+
+static void rmt_entry_free_rcu(struct rcu_head *head)
+{
+	rmt_entry_free(container_of(head, struct rmt_entry, rcu));
+}
+
+static void rmt_trie_node_free_rcu(struct rcu_head *head)
+{
+	kfree(container_of(head, struct rmt_trie_node, rcu));
+}
+
+static void rmt_group_free_rcu(struct rcu_head *head)
+{
+	kfree(container_of(head, struct rmt_lpm_group, rcu));
+}
+
+static void rmt_tuple_free_rcu(struct rcu_head *head)
+{
+	kfree(container_of(head, struct rmt_tuple, rcu));
+}
+
+static void rmt_tuple_vec_free_rcu(struct rcu_head *head)
+{
+	kfree(container_of(head, struct rmt_tuple_vec, rcu));
+}
+
+/* ------------------------------------------------------------------ create */
+
+static int rmt_schema_check(const struct rmt_table_schema *s, char *err, size_t errlen)
+{
+	u32 i, nlpm = 0, nprio = 0;
+
+	if (s->nkeys > RMT_MAX_KEYS) {
+		rmt_errf(err, errlen, "table has %u keys, the limit is %u", s->nkeys,
+			 RMT_MAX_KEYS);
+		return -EINVAL;
+	}
+	if (s->max_entries < 1 || s->max_entries > RMT_MAX_TABLE_ENTRIES) {
+		rmt_errf(err, errlen, "max_entries %u is outside 1..%u", s->max_entries,
+			 RMT_MAX_TABLE_ENTRIES);
+		return -EINVAL;
+	}
+	if (s->nactions < 1 || s->nactions > RMT_MAX_ACTIONS) {
+		rmt_errf(err, errlen, "table has %u actions, outside 1..%u", s->nactions,
+			 RMT_MAX_ACTIONS);
+		return -EINVAL;
+	}
+	if (s->default_action >= s->nactions) {
+		rmt_errf(err, errlen, "default action %u is outside 0..%u", s->default_action,
+			 s->nactions - 1);
+		return -EINVAL;
+	}
+	if (s->param_size > RMT_MAX_PARAM_SIZE) {
+		rmt_errf(err, errlen, "param_size %u is over %u", s->param_size,
+			 RMT_MAX_PARAM_SIZE);
+		return -EINVAL;
+	}
+	for (i = 0; i < s->nactions; i++) {
+		if (s->action_param_size[i] > s->param_size) {
+			rmt_errf(err, errlen, "action %u takes %u parameter bytes, over the table's %u",
+				 i, s->action_param_size[i], s->param_size);
+			return -EINVAL;
+		}
+	}
+	for (i = 0; i < s->nkeys; i++) {
+		if (s->keys[i].kind > RMT_MATCH_RANGE) {
+			rmt_errf(err, errlen, "key %u has unknown match kind %u", i, s->keys[i].kind);
+			return -EINVAL;
+		}
+		if (s->keys[i].bits < 1 || s->keys[i].bits > 64) {
+			rmt_errf(err, errlen, "key %u is %u bits wide, outside 1..64", i,
+				 s->keys[i].bits);
+			return -EINVAL;
+		}
+		nlpm += s->keys[i].kind == RMT_MATCH_LPM;
+		nprio += s->keys[i].kind == RMT_MATCH_TERNARY || s->keys[i].kind == RMT_MATCH_RANGE;
+	}
+	if (!nprio && nlpm > 1) {
+		rmt_errf(err, errlen, "table has %u lpm keys and no ternary or range key; at most one lpm key is allowed",
+			 nlpm);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int rmt_table_create(const struct rmt_table_schema *schema, struct rmt_table **out,
+		     char *err, size_t errlen)
+{
+	struct rmt_table *t;
+	u32 i, nb;
+	int ret;
+
+	*out = NULL;
+	ret = rmt_schema_check(schema, err, errlen);
+	if (ret)
+		return ret;
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t)
+		goto nomem;
+	t->s = *schema;
+	memset(t->s.default_params + t->s.param_size, 0,
+	       RMT_MAX_PARAM_SIZE - t->s.param_size);
+	t->cls = RMT_CLASS_EXACT;
+	for (i = 0; i < schema->nkeys; i++) {
+		u8 kind = schema->keys[i].kind;
+
+		t->width[i] = rmt_width_mask(schema->keys[i].bits);
+		if (kind == RMT_MATCH_LPM && t->cls == RMT_CLASS_EXACT) {
+			t->cls = RMT_CLASS_LPM;
+			t->lpm_key = i;
+		}
+		if (kind == RMT_MATCH_RANGE)
+			t->range_fields |= 1u << i;
+	}
+	for (i = 0; i < schema->nkeys; i++)
+		if (schema->keys[i].kind == RMT_MATCH_TERNARY ||
+		    schema->keys[i].kind == RMT_MATCH_RANGE)
+			t->cls = RMT_CLASS_PRIO;
+
+	for (nb = 16; nb < schema->max_entries && nb < RMT_MAX_BUCKETS; nb <<= 1)
+		;
+	t->nbuckets = nb;
+	t->buckets = kvcalloc(nb, sizeof(*t->buckets), GFP_KERNEL);
+	t->hits = alloc_percpu(u64);
+	t->misses = alloc_percpu(u64);
+	if (!t->buckets || !t->hits || !t->misses)
+		goto nomem;
+	mutex_init(&t->lock);
+	*out = t;
+	return 0;
+nomem:
+	if (t) {
+		kvfree(t->buckets);
+		free_percpu(t->hits);
+		free_percpu(t->misses);
+		kfree(t);
+	}
+	rmt_errf(err, errlen, "out of memory creating the table");
+	return -ENOMEM;
+}
+
+static void rmt_trie_free(struct rmt_trie_node *n)
+{
+	if (!n)
+		return;
+	rmt_trie_free(rcu_dereference_protected(n->child[0], 1));
+	rmt_trie_free(rcu_dereference_protected(n->child[1], 1));
+	kfree(n);
+}
+
+void rmt_table_destroy(struct rmt_table *t)
+{
+	struct rmt_entry *e, *next;
+	u32 i;
+
+	if (!t)
+		return;
+	for (e = t->first; e; e = next) {
+		next = e->next_ins;
+		rmt_entry_free(e);
+	}
+	if (t->cls == RMT_CLASS_LPM) {
+		for (i = 0; i < t->nbuckets; i++) {
+			struct rmt_lpm_group *g, *gn;
+
+			for (g = rcu_dereference_protected(t->buckets[i], 1); g; g = gn) {
+				gn = rcu_dereference_protected(g->next, 1);
+				rmt_trie_free(rcu_dereference_protected(g->root, 1));
+				kfree(g);
+			}
+		}
+	}
+	for (i = 0; i < t->ntuples; i++)
+		kfree(t->tuple_list[i]);
+	kfree(t->tuple_list);
+	kfree(rcu_dereference_protected(t->tuples, 1));
+	mutex_destroy(&t->lock);
+	kvfree(t->buckets);
+	free_percpu(t->hits);
+	free_percpu(t->misses);
+	kfree(t);
+}
+
+const struct rmt_table_schema *rmt_table_schema_of(const struct rmt_table *t)
+{
+	return &t->s;
+}
+
+/* ------------------------------------------------------------------ hashing */
+
+static __always_inline u32 rmt_hash_exact(const struct rmt_table *t, const u64 *v)
+{
+	u64 h = RMT_HASH_SEED;
+	u32 i;
+
+	for (i = 0; i < t->s.nkeys; i++)
+		h = rmt_mix(h, v[i]);
+	return rmt_fold(h);
+}
+
+/* LPM: the hash of the exact fields only. */
+static __always_inline u32 rmt_hash_group(const struct rmt_table *t, const u64 *v)
+{
+	u64 h = RMT_HASH_SEED;
+	u32 i;
+
+	for (i = 0; i < t->s.nkeys; i++)
+		if (i != t->lpm_key)
+			h = rmt_mix(h, v[i]);
+	return rmt_fold(h);
+}
+
+/* PRIO: the hash of (tuple, key & mask) over the fields that are not ranges. */
+static __always_inline u32 rmt_hash_tuple(const struct rmt_table *t, const struct rmt_tuple *tp,
+					  const u64 *v)
+{
+	u64 h = RMT_HASH_SEED ^ (u64)(uintptr_t)tp;
+	u32 i;
+
+	for (i = 0; i < t->s.nkeys; i++)
+		h = rmt_mix(h, v[i] & tp->mask[i]);
+	return rmt_fold(h);
+}
+
+/* ------------------------------------------------------------------ lookup */
+
+static __always_inline struct rmt_entry *rmt_lookup_exact(struct rmt_table *t, const u64 *k)
+{
+	u32 h = rmt_hash_exact(t, k), i;
+	struct rmt_entry *e;
+
+	for (e = rcu_dereference(t->buckets[h & (t->nbuckets - 1)]); e;
+	     e = rcu_dereference(e->next)) {
+		if (e->hash != h)
+			continue;
+		for (i = 0; i < t->s.nkeys; i++)
+			if (e->m[i].a != k[i])
+				break;
+		if (i == t->s.nkeys)
+			return e;
+	}
+	return NULL;
+}
+
+static __always_inline bool rmt_group_eq(const struct rmt_table *t, const struct rmt_lpm_group *g,
+					 const u64 *k)
+{
+	u32 i, j = 0;
+
+	for (i = 0; i < t->s.nkeys; i++) {
+		if (i == t->lpm_key)
+			continue;
+		if (g->ex[j++] != k[i])
+			return false;
+	}
+	return true;
+}
+
+static __always_inline struct rmt_lpm_group *rmt_find_group(struct rmt_table *t, const u64 *k,
+							    u32 h)
+{
+	struct rmt_lpm_group *g;
+
+	for (g = rcu_dereference(t->buckets[h & (t->nbuckets - 1)]); g;
+	     g = rcu_dereference(g->next))
+		if (g->hash == h && rmt_group_eq(t, g, k))
+			return g;
+	return NULL;
+}
+
+static __always_inline struct rmt_entry *rmt_lookup_lpm(struct rmt_table *t, const u64 *k)
+{
+	u32 bits = t->s.keys[t->lpm_key].bits;
+	u64 key = k[t->lpm_key];
+	struct rmt_entry *best = NULL, *e;
+	struct rmt_trie_node *n;
+	struct rmt_lpm_group *g;
+
+	g = rmt_find_group(t, k, rmt_hash_group(t, k));
+	if (!g)
+		return NULL;
+	for (n = rcu_dereference(g->root); n; ) {
+		if ((key & n->mask) != n->value)
+			break;
+		e = rcu_dereference(n->entry);
+		if (e)
+			best = e;
+		if (n->plen >= bits)
+			break;
+		n = rcu_dereference(n->child[(key >> (bits - 1 - n->plen)) & 1]);
+	}
+	return best;
+}
+
+static __always_inline bool rmt_prio_match(const struct rmt_table *t, const struct rmt_entry *e,
+					   const struct rmt_tuple *tp, const u64 *k)
+{
+	u32 i;
+
+	for (i = 0; i < t->s.nkeys; i++) {
+		if (t->range_fields & (1u << i)) {
+			if (k[i] < e->m[i].a || k[i] > e->m[i].b)
+				return false;
+		} else if ((k[i] & tp->mask[i]) != e->m[i].a) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static struct rmt_entry *rmt_lookup_prio(struct rmt_table *t, const u64 *k)
+{
+	struct rmt_tuple_vec *vec = rcu_dereference(t->tuples);
+	struct rmt_entry *best = NULL, *e;
+	u32 i, h;
+
+	if (!vec)
+		return NULL;
+	for (i = 0; i < vec->n; i++) {
+		const struct rmt_tuple *tp = vec->v[i].tuple;
+
+		if (best && vec->v[i].max_prio < best->priority)
+			break;
+		h = rmt_hash_tuple(t, tp, k);
+		for (e = rcu_dereference(t->buckets[h & (t->nbuckets - 1)]); e;
+		     e = rcu_dereference(e->next)) {
+			/* chains are sorted by (priority desc, seq asc) */
+			if (best && (e->priority < best->priority ||
+				     (e->priority == best->priority && e->seq > best->seq)))
+				break;
+			if (e->tuple != tp || e->hash != h || !rmt_prio_match(t, e, tp, k))
+				continue;
+			best = e;
+			break;
+		}
+	}
+	return best;
+}
+
+bool rmt_table_lookup(struct rmt_table *t, const u64 *key, u16 *action, const u8 **params)
+{
+	u64 k[RMT_MAX_KEYS] = { 0 };
+	struct rmt_action_data *d;
+	struct rmt_entry *e;
+	u32 i;
+
+	for (i = 0; i < t->s.nkeys; i++)
+		k[i] = key[i] & t->width[i];
+	switch (t->cls) {
+	case RMT_CLASS_EXACT:
+		e = rmt_lookup_exact(t, k);
+		break;
+	case RMT_CLASS_LPM:
+		e = rmt_lookup_lpm(t, k);
+		break;
+	default:
+		e = rmt_lookup_prio(t, k);
+		break;
+	}
+	if (!e) {
+		this_cpu_inc(rmt_pcpu_counter(t->misses));
+		*action = t->s.default_action;
+		*params = t->s.default_params;
+		return false;
+	}
+	atomic64_inc(&e->hits);
+	this_cpu_inc(rmt_pcpu_counter(t->hits));
+	d = rcu_dereference(e->data);
+	*action = d->action;
+	*params = d->params;
+	return true;
+}
+
+/* ------------------------------------------------------------------ control plane */
+
+/*
+ * Check @spec against the schema and write its match in normal form to @m.
+ * @full: also check priority, action and parameters (insert, modify); delete
+ * names an entry by its match (and priority) only.
+ */
+static int rmt_spec_check(const struct rmt_table *t, const struct rmt_entry_spec *spec,
+			  struct rmt_match_field *m, bool full, char *err, size_t errlen)
+{
+	u32 i, psize;
+
+	if (spec->nkeys != t->s.nkeys) {
+		rmt_errf(err, errlen, "entry has %u match fields, the table has %u keys",
+			 spec->nkeys, t->s.nkeys);
+		return -EINVAL;
+	}
+	for (i = 0; i < t->s.nkeys; i++) {
+		u8 kind = t->s.keys[i].kind;
+		u32 bits = t->s.keys[i].bits;
+		u64 a = spec->match[i].a, b = spec->match[i].b, w = t->width[i];
+
+		if (a > w) {
+			rmt_errf(err, errlen, "match field %u: %s %llu is wider than the %u-bit key",
+				 i, kind == RMT_MATCH_RANGE ? "lo" : "value",
+				 (unsigned long long)a, bits);
+			return -EINVAL;
+		}
+		switch (kind) {
+		case RMT_MATCH_EXACT:
+			if (b) {
+				rmt_errf(err, errlen, "match field %u: exact match has nonzero second word %llu",
+					 i, (unsigned long long)b);
+				return -EINVAL;
+			}
+			m[i].a = a;
+			m[i].b = 0;
+			break;
+		case RMT_MATCH_LPM:
+			if (b > bits) {
+				rmt_errf(err, errlen, "match field %u: prefix length %llu is outside 0..%u",
+					 i, (unsigned long long)b, bits);
+				return -EINVAL;
+			}
+			m[i].a = a & rmt_prefix_mask(bits, (u32)b);
+			m[i].b = b;
+			break;
+		case RMT_MATCH_TERNARY:
+			if (b > w) {
+				rmt_errf(err, errlen, "match field %u: mask %llu is wider than the %u-bit key",
+					 i, (unsigned long long)b, bits);
+				return -EINVAL;
+			}
+			m[i].a = a & b;
+			m[i].b = b;
+			break;
+		default:
+			if (b > w) {
+				rmt_errf(err, errlen, "match field %u: hi %llu is wider than the %u-bit key",
+					 i, (unsigned long long)b, bits);
+				return -EINVAL;
+			}
+			if (a > b) {
+				rmt_errf(err, errlen, "match field %u: range %llu..%llu has lo > hi", i,
+					 (unsigned long long)a, (unsigned long long)b);
+				return -EINVAL;
+			}
+			m[i].a = a;
+			m[i].b = b;
+			break;
+		}
+	}
+	if (!full)
+		return 0;
+	if (rmt_is_prio(t)) {
+		if (spec->priority > RMT_PRIORITY_MAX) {
+			rmt_errf(err, errlen, "priority %u is outside 0..%u", spec->priority,
+				 RMT_PRIORITY_MAX);
+			return -EINVAL;
+		}
+	} else if (spec->priority) {
+		rmt_errf(err, errlen, "priority %u given, but the table has no ternary or range key",
+			 spec->priority);
+		return -EINVAL;
+	}
+	if (spec->action >= t->s.nactions) {
+		rmt_errf(err, errlen, "action index %u is outside 0..%u", spec->action,
+			 t->s.nactions - 1);
+		return -EINVAL;
+	}
+	psize = t->s.action_param_size[spec->action];
+	for (i = psize; i < RMT_MAX_PARAM_SIZE; i++) {
+		if (spec->params[i]) {
+			rmt_errf(err, errlen, "parameter byte %u is nonzero, action %u takes %u bytes",
+				 i, spec->action, psize);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static bool rmt_match_eq(const struct rmt_table *t, const struct rmt_match_field *x,
+			 const struct rmt_match_field *y)
+{
+	u32 i;
+
+	for (i = 0; i < t->s.nkeys; i++)
+		if (x[i].a != y[i].a || x[i].b != y[i].b)
+			return false;
+	return true;
+}
+
+/*
+ * Where an entry with this identity lives, or would live.  Filled by
+ * rmt_locate() under t->lock.
+ */
+struct rmt_loc {
+	struct rmt_entry *found;
+	u32 hash;
+	/* EXACT, PRIO: the chain slot @found hangs from (or the insertion slot) */
+	struct rmt_entry __rcu **slot;
+	/* LPM */
+	struct rmt_lpm_group *group;
+	struct rmt_trie_node *node;		/* the node holding exactly the prefix */
+	/* PRIO */
+	struct rmt_tuple *tuple;		/* NULL when no tuple has this mask */
+	u64 mask[RMT_MAX_KEYS];
+};
+
+static void rmt_tuple_mask(const struct rmt_table *t, const struct rmt_match_field *m, u64 *mask)
+{
+	u32 i;
+
+	for (i = 0; i < RMT_MAX_KEYS; i++) {
+		mask[i] = 0;
+		if (i >= t->s.nkeys)
+			continue;
+		switch (t->s.keys[i].kind) {
+		case RMT_MATCH_EXACT:
+			mask[i] = t->width[i];
+			break;
+		case RMT_MATCH_LPM:
+			mask[i] = rmt_prefix_mask(t->s.keys[i].bits, (u32)m[i].b);
+			break;
+		case RMT_MATCH_TERNARY:
+			mask[i] = m[i].b;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static struct rmt_trie_node *rmt_trie_find(struct rmt_lpm_group *g, u32 bits, u64 value, u32 plen)
+{
+	struct rmt_trie_node *n = rcu_dereference_protected(g->root, 1);
+
+	while (n && n->plen <= plen) {
+		if ((value & n->mask) != n->value)
+			return NULL;
+		if (n->plen == plen)
+			return n;
+		n = rcu_dereference_protected(n->child[(value >> (bits - 1 - n->plen)) & 1], 1);
+	}
+	return NULL;
+}
+
+static void rmt_locate(struct rmt_table *t, const struct rmt_match_field *m, u32 priority,
+		       struct rmt_loc *loc)
+{
+	u64 v[RMT_MAX_KEYS];
+	struct rmt_entry *e;
+	u32 i;
+
+	memset(loc, 0, sizeof(*loc));
+	for (i = 0; i < t->s.nkeys; i++)
+		v[i] = m[i].a;
+	if (t->cls == RMT_CLASS_EXACT) {
+		loc->hash = rmt_hash_exact(t, v);
+		loc->slot = (struct rmt_entry __rcu **)&t->buckets[loc->hash & (t->nbuckets - 1)];
+		for (; (e = rcu_dereference_protected(*loc->slot, 1)); loc->slot = &e->next) {
+			if (e->hash == loc->hash && rmt_match_eq(t, e->m, m)) {
+				loc->found = e;
+				return;
+			}
+		}
+		return;
+	}
+	if (t->cls == RMT_CLASS_LPM) {
+		u32 bits = t->s.keys[t->lpm_key].bits;
+
+		loc->hash = rmt_hash_group(t, v);
+		loc->group = rmt_find_group(t, v, loc->hash);
+		if (!loc->group)
+			return;
+		loc->node = rmt_trie_find(loc->group, bits, m[t->lpm_key].a, (u32)m[t->lpm_key].b);
+		if (loc->node)
+			loc->found = rcu_dereference_protected(loc->node->entry, 1);
+		return;
+	}
+	/* PRIO */
+	rmt_tuple_mask(t, m, loc->mask);
+	for (i = 0; i < t->ntuples; i++) {
+		if (!memcmp(t->tuple_list[i]->mask, loc->mask, sizeof(loc->mask))) {
+			loc->tuple = t->tuple_list[i];
+			break;
+		}
+	}
+	if (!loc->tuple)
+		return;
+	loc->hash = rmt_hash_tuple(t, loc->tuple, v);
+	/* the chain is sorted by priority: entries of this priority are together */
+	for (e = rcu_dereference_protected(t->buckets[loc->hash & (t->nbuckets - 1)], 1);
+	     e && e->priority >= priority; e = rcu_dereference_protected(e->next, 1)) {
+		if (e->priority == priority && e->tuple == loc->tuple && e->hash == loc->hash &&
+		    rmt_match_eq(t, e->m, m)) {
+			loc->found = e;
+			return;
+		}
+	}
+}
+
+static struct rmt_action_data *rmt_action_data_new(const struct rmt_table *t,
+						    const struct rmt_entry_spec *spec)
+{
+	struct rmt_action_data *d = kzalloc(sizeof(*d) + t->s.param_size, GFP_KERNEL);
+
+	if (!d)
+		return NULL;
+	d->action = spec->action;
+	memcpy(d->params, spec->params, t->s.param_size);
+	return d;
+}
+
+/* Publish a new probe order for the tuples; free the old one after a grace period. */
+static int rmt_publish_tuples(struct rmt_table *t)
+{
+	struct rmt_tuple_vec *vec, *old;
+	u32 i, j;
+
+	vec = kzalloc(sizeof(*vec) + t->ntuples * sizeof(vec->v[0]), GFP_KERNEL);
+	if (!vec)
+		return -ENOMEM;
+	/* insertion sort by max_prio desc: there are few tuples */
+	for (i = 0; i < t->ntuples; i++) {
+		const struct rmt_tuple *tp = t->tuple_list[i];
+
+		for (j = vec->n; j > 0 && vec->v[j - 1].max_prio < tp->max_prio; j--)
+			vec->v[j] = vec->v[j - 1];
+		vec->v[j].tuple = tp;
+		vec->v[j].max_prio = tp->max_prio;
+		vec->n++;
+	}
+	old = rcu_dereference_protected(t->tuples, 1);
+	rcu_assign_pointer(t->tuples, vec);
+	if (old)
+		call_rcu(&old->rcu, rmt_tuple_vec_free_rcu);
+	return 0;
+}
+
+static void rmt_ins_list_add(struct rmt_table *t, struct rmt_entry *e)
+{
+	e->prev_ins = t->last;
+	e->next_ins = NULL;
+	if (t->last)
+		t->last->next_ins = e;
+	else
+		t->first = e;
+	t->last = e;
+}
+
+static void rmt_ins_list_del(struct rmt_table *t, struct rmt_entry *e)
+{
+	if (e->prev_ins)
+		e->prev_ins->next_ins = e->next_ins;
+	else
+		t->first = e->next_ins;
+	if (e->next_ins)
+		e->next_ins->prev_ins = e->prev_ins;
+	else
+		t->last = e->prev_ins;
+}
+
+static struct rmt_trie_node *rmt_trie_node_new(u32 bits, u64 value, u32 plen,
+					       struct rmt_entry *e)
+{
+	struct rmt_trie_node *n = kzalloc(sizeof(*n), GFP_KERNEL);
+
+	if (!n)
+		return NULL;
+	n->plen = plen;
+	n->mask = rmt_prefix_mask(bits, plen);
+	n->value = value & n->mask;
+	RCU_INIT_POINTER(n->entry, e);
+	return n;
+}
+
+/* The number of leading bits (of @bits) in which @x and @y agree. */
+static u32 rmt_common_prefix(u32 bits, u64 x, u64 y)
+{
+	u64 d = (x ^ y) << (64 - bits);
+
+	return d ? (u32)__builtin_clzll(d) : bits;
+}
+
+/*
+ * Insert @e (prefix @value/@plen, no node holds it yet) into @g's trie.  The
+ * new nodes are complete before the single rcu_assign_pointer() that links
+ * them.  Returns -ENOMEM with the trie unchanged.
+ */
+static int rmt_trie_insert(struct rmt_lpm_group *g, u32 bits, u64 value, u32 plen,
+			   struct rmt_entry *e)
+{
+	struct rmt_trie_node __rcu **slot = &g->root;
+	struct rmt_trie_node *n, *leaf, *im;
+	u32 c;
+
+	while ((n = rcu_dereference_protected(*slot, 1))) {
+		c = rmt_common_prefix(bits, value, n->value);
+		c = min_t(u32, c, min_t(u32, n->plen, plen));
+		if (c == n->plen && c == plen) {
+			/* an intermediate node already has this prefix */
+			rcu_assign_pointer(n->entry, e);
+			return 0;
+		}
+		if (c == n->plen) {
+			slot = &n->child[(value >> (bits - 1 - n->plen)) & 1];
+			continue;
+		}
+		leaf = rmt_trie_node_new(bits, value, plen, e);
+		if (!leaf)
+			return -ENOMEM;
+		if (c == plen) {
+			/* the new prefix sits above n */
+			RCU_INIT_POINTER(leaf->child[(n->value >> (bits - 1 - plen)) & 1], n);
+			rcu_assign_pointer(*slot, leaf);
+			return 0;
+		}
+		/* they diverge at bit c: a new intermediate node holds both */
+		im = rmt_trie_node_new(bits, value, c, NULL);
+		if (!im) {
+			kfree(leaf);
+			return -ENOMEM;
+		}
+		RCU_INIT_POINTER(im->child[(value >> (bits - 1 - c)) & 1], leaf);
+		RCU_INIT_POINTER(im->child[(n->value >> (bits - 1 - c)) & 1], n);
+		rcu_assign_pointer(*slot, im);
+		return 0;
+	}
+	leaf = rmt_trie_node_new(bits, value, plen, e);
+	if (!leaf)
+		return -ENOMEM;
+	rcu_assign_pointer(*slot, leaf);
+	return 0;
+}
+
+/*
+ * Remove the entry of prefix @value/@plen from @g's trie and drop the nodes
+ * that no longer hold an entry or a branch.  Cannot fail.
+ */
+static void rmt_trie_delete(struct rmt_lpm_group *g, u32 bits, u64 value, u32 plen)
+{
+	struct rmt_trie_node __rcu **slot = &g->root, **pslot = NULL;
+	struct rmt_trie_node *n, *parent = NULL, *c0, *c1, *other;
+
+	while ((n = rcu_dereference_protected(*slot, 1)) && n->plen < plen) {
+		pslot = slot;
+		parent = n;
+		slot = &n->child[(value >> (bits - 1 - n->plen)) & 1];
+	}
+	if (!n)
+		return;
+	rcu_assign_pointer(n->entry, NULL);
+	c0 = rcu_dereference_protected(n->child[0], 1);
+	c1 = rcu_dereference_protected(n->child[1], 1);
+	if (c0 && c1)
+		return;		/* still a branch point */
+	rcu_assign_pointer(*slot, c0 ? c0 : c1);
+	call_rcu(&n->rcu, rmt_trie_node_free_rcu);
+	if (c0 || c1 || !parent || rcu_dereference_protected(parent->entry, 1))
+		return;
+	/* the parent is now an intermediate node with a single child: splice it out */
+	other = rcu_dereference_protected(parent->child[0], 1);
+	if (!other)
+		other = rcu_dereference_protected(parent->child[1], 1);
+	rcu_assign_pointer(*pslot, other);
+	call_rcu(&parent->rcu, rmt_trie_node_free_rcu);
+}
+
+/* Insert into a chain sorted by (priority desc, seq asc): after every entry not worse. */
+static void rmt_chain_insert_sorted(struct rmt_table *t, struct rmt_entry *e)
+{
+	struct rmt_entry __rcu **slot = (struct rmt_entry __rcu **)
+		&t->buckets[e->hash & (t->nbuckets - 1)];
+	struct rmt_entry *c;
+
+	while ((c = rcu_dereference_protected(*slot, 1)) && c->priority >= e->priority)
+		slot = &c->next;
+	RCU_INIT_POINTER(e->next, c);
+	rcu_assign_pointer(*slot, e);
+}
+
+static void rmt_chain_unlink(struct rmt_table *t, struct rmt_entry *e)
+{
+	struct rmt_entry __rcu **slot = (struct rmt_entry __rcu **)
+		&t->buckets[e->hash & (t->nbuckets - 1)];
+	struct rmt_entry *c;
+
+	while ((c = rcu_dereference_protected(*slot, 1)) && c != e)
+		slot = &c->next;
+	if (c)
+		rcu_assign_pointer(*slot, rcu_dereference_protected(e->next, 1));
+}
+
+static int rmt_insert_prio(struct rmt_table *t, struct rmt_loc *loc, struct rmt_entry *e,
+			   char *err, size_t errlen)
+{
+	struct rmt_tuple *tp = loc->tuple;
+	bool new_tuple = !tp;
+	u32 old_max = 0;
+	u64 v[RMT_MAX_KEYS];
+	u32 i;
+
+	if (new_tuple) {
+		if (t->ntuples == t->tuple_cap) {
+			u32 cap = t->tuple_cap ? 2 * t->tuple_cap : 8;
+			struct rmt_tuple **l = kmalloc_array(cap, sizeof(*l), GFP_KERNEL);
+
+			if (!l)
+				goto nomem;
+			if (t->ntuples)
+				memcpy(l, t->tuple_list, t->ntuples * sizeof(*l));
+			kfree(t->tuple_list);
+			t->tuple_list = l;
+			t->tuple_cap = cap;
+		}
+		tp = kzalloc(sizeof(*tp), GFP_KERNEL);
+		if (!tp)
+			goto nomem;
+		memcpy(tp->mask, loc->mask, sizeof(tp->mask));
+		t->tuple_list[t->ntuples++] = tp;
+	} else {
+		old_max = tp->max_prio;
+	}
+	if (new_tuple || e->priority > tp->max_prio) {
+		tp->max_prio = e->priority;
+		if (rmt_publish_tuples(t)) {
+			tp->max_prio = old_max;
+			if (new_tuple) {
+				t->ntuples--;
+				kfree(tp);
+			}
+			goto nomem;
+		}
+	}
+	for (i = 0; i < t->s.nkeys; i++)
+		v[i] = e->m[i].a;
+	e->tuple = tp;
+	e->hash = rmt_hash_tuple(t, tp, v);
+	e->next_tup = tp->first;
+	if (tp->first)
+		tp->first->prev_tup = e;
+	tp->first = e;
+	tp->nentries++;
+	rmt_chain_insert_sorted(t, e);
+	return 0;
+nomem:
+	rmt_errf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+static int rmt_insert_lpm(struct rmt_table *t, struct rmt_loc *loc, struct rmt_entry *e,
+			  char *err, size_t errlen)
+{
+	u32 bits = t->s.keys[t->lpm_key].bits, i, j = 0;
+	struct rmt_lpm_group *g = loc->group;
+	bool new_group = !g;
+	int ret;
+
+	if (new_group) {
+		g = kzalloc(sizeof(*g) + t->s.nkeys * sizeof(u64), GFP_KERNEL);
+		if (!g)
+			goto nomem;
+		g->hash = loc->hash;
+		for (i = 0; i < t->s.nkeys; i++)
+			if (i != t->lpm_key)
+				g->ex[j++] = e->m[i].a;
+	}
+	ret = rmt_trie_insert(g, bits, e->m[t->lpm_key].a, (u32)e->m[t->lpm_key].b, e);
+	if (ret) {
+		if (new_group)
+			kfree(g);
+		goto nomem;
+	}
+	g->nentries++;
+	e->group = g;
+	if (new_group) {
+		void __rcu **slot = &t->buckets[g->hash & (t->nbuckets - 1)];
+
+		RCU_INIT_POINTER(g->next, rcu_dereference_protected(*slot, 1));
+		rcu_assign_pointer(*slot, g);
+	}
+	return 0;
+nomem:
+	rmt_errf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+int rmt_table_insert(struct rmt_table *t, const struct rmt_entry_spec *spec,
+		     char *err, size_t errlen)
+{
+	struct rmt_match_field m[RMT_MAX_KEYS];
+	struct rmt_action_data *d;
+	struct rmt_entry *e;
+	struct rmt_loc loc;
+	int ret;
+
+	ret = rmt_spec_check(t, spec, m, true, err, errlen);
+	if (ret)
+		return ret;
+	mutex_lock(&t->lock);
+	rmt_locate(t, m, spec->priority, &loc);
+	if (loc.found) {
+		rmt_errf(err, errlen, "an entry with this match%s exists",
+			 rmt_is_prio(t) ? " and priority" : "");
+		ret = -EEXIST;
+		goto out;
+	}
+	if (t->count >= t->s.max_entries) {
+		rmt_errf(err, errlen, "full (%u entries)", t->s.max_entries);
+		ret = -ENOSPC;
+		goto out;
+	}
+	e = kzalloc(rmt_entry_size(t), GFP_KERNEL);
+	d = rmt_action_data_new(t, spec);
+	if (!e || !d) {
+		kfree(e);
+		kfree(d);
+		rmt_errf(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	memcpy(e->m, m, t->s.nkeys * sizeof(m[0]));
+	RCU_INIT_POINTER(e->data, d);
+	atomic64_set(&e->hits, 0);
+	e->priority = spec->priority;
+	e->seq = t->next_seq;
+
+	switch (t->cls) {
+	case RMT_CLASS_EXACT:
+		e->hash = loc.hash;
+		RCU_INIT_POINTER(e->next, NULL);
+		/* loc.slot is the chain's NULL tail: append */
+		rcu_assign_pointer(*loc.slot, e);
+		break;
+	case RMT_CLASS_LPM:
+		ret = rmt_insert_lpm(t, &loc, e, err, errlen);
+		break;
+	default:
+		ret = rmt_insert_prio(t, &loc, e, err, errlen);
+		break;
+	}
+	if (ret) {
+		rmt_entry_free(e);
+		goto out;
+	}
+	t->next_seq++;
+	t->count++;
+	rmt_ins_list_add(t, e);
+out:
+	mutex_unlock(&t->lock);
+	return ret;
+}
+
+int rmt_table_modify(struct rmt_table *t, const struct rmt_entry_spec *spec,
+		     char *err, size_t errlen)
+{
+	struct rmt_match_field m[RMT_MAX_KEYS];
+	struct rmt_action_data *d, *old;
+	struct rmt_loc loc;
+	int ret;
+
+	ret = rmt_spec_check(t, spec, m, true, err, errlen);
+	if (ret)
+		return ret;
+	mutex_lock(&t->lock);
+	rmt_locate(t, m, spec->priority, &loc);
+	if (!loc.found) {
+		rmt_errf(err, errlen, "no such entry to modify");
+		ret = -ENOENT;
+		goto out;
+	}
+	d = rmt_action_data_new(t, spec);
+	if (!d) {
+		rmt_errf(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	old = rcu_dereference_protected(loc.found->data, 1);
+	rcu_assign_pointer(loc.found->data, d);
+	call_rcu(&old->rcu, rmt_action_data_free_rcu);
+out:
+	mutex_unlock(&t->lock);
+	return ret;
+}
+
+static void rmt_delete_prio(struct rmt_table *t, struct rmt_entry *e)
+{
+	struct rmt_tuple *tp = (struct rmt_tuple *)e->tuple;
+	struct rmt_entry *x;
+	u32 i, max = 0;
+
+	rmt_chain_unlink(t, e);
+	if (e->prev_tup)
+		e->prev_tup->next_tup = e->next_tup;
+	else
+		tp->first = e->next_tup;
+	if (e->next_tup)
+		e->next_tup->prev_tup = e->prev_tup;
+	tp->nentries--;
+	if (!tp->nentries) {
+		for (i = 0; i < t->ntuples; i++)
+			if (t->tuple_list[i] == tp)
+				break;
+		t->tuple_list[i] = t->tuple_list[--t->ntuples];
+		/*
+		 * If the new order cannot be allocated, the old one (which still
+		 * lists this tuple) stays published: keep the empty tuple alive in
+		 * it rather than free it under a reader.  It is harmless, only a
+		 * wasted probe, and is retried on the next update.
+		 */
+		if (rmt_publish_tuples(t)) {
+			t->tuple_list[t->ntuples++] = tp;
+			return;
+		}
+		call_rcu(&tp->rcu, rmt_tuple_free_rcu);
+		return;
+	}
+	if (e->priority < tp->max_prio)
+		return;
+	for (x = tp->first; x; x = x->next_tup)
+		max = max_t(u32, max, x->priority);
+	if (max == tp->max_prio)
+		return;
+	tp->max_prio = max;
+	/* a stale (higher) bound is still correct, only prunes less: ignore -ENOMEM */
+	if (rmt_publish_tuples(t))
+		tp->max_prio = e->priority;
+}
+
+int rmt_table_delete(struct rmt_table *t, const struct rmt_entry_spec *spec,
+		     char *err, size_t errlen)
+{
+	struct rmt_match_field m[RMT_MAX_KEYS];
+	struct rmt_entry *e;
+	struct rmt_loc loc;
+	int ret;
+
+	ret = rmt_spec_check(t, spec, m, false, err, errlen);
+	if (ret)
+		return ret;
+	mutex_lock(&t->lock);
+	rmt_locate(t, m, rmt_is_prio(t) ? spec->priority : 0, &loc);
+	e = loc.found;
+	if (!e) {
+		rmt_errf(err, errlen, "no such entry to delete");
+		ret = -ENOENT;
+		goto out;
+	}
+	switch (t->cls) {
+	case RMT_CLASS_EXACT:
+		rcu_assign_pointer(*loc.slot, rcu_dereference_protected(e->next, 1));
+		break;
+	case RMT_CLASS_LPM: {
+		struct rmt_lpm_group *g = e->group;
+
+		rmt_trie_delete(g, t->s.keys[t->lpm_key].bits, e->m[t->lpm_key].a,
+				(u32)e->m[t->lpm_key].b);
+		if (!--g->nentries) {
+			void __rcu **slot = &t->buckets[g->hash & (t->nbuckets - 1)];
+			struct rmt_lpm_group *c;
+
+			while ((c = rcu_dereference_protected(*slot, 1)) != g)
+				slot = (void __rcu **)&c->next;
+			rcu_assign_pointer(*slot, rcu_dereference_protected(g->next, 1));
+			call_rcu(&g->rcu, rmt_group_free_rcu);
+		}
+		break;
+	}
+	default:
+		rmt_delete_prio(t, e);
+		break;
+	}
+	rmt_ins_list_del(t, e);
+	t->count--;
+	call_rcu(&e->rcu, rmt_entry_free_rcu);
+out:
+	mutex_unlock(&t->lock);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ reading */
+
+static void rmt_entry_to_dump(const struct rmt_table *t, const struct rmt_entry *e,
+			      struct rmt_entry_dump *out)
+{
+	const struct rmt_action_data *d = rcu_dereference_protected(e->data, 1);
+
+	memset(out, 0, sizeof(*out));
+	out->spec.priority = e->priority;
+	out->spec.action = d->action;
+	out->spec.nkeys = t->s.nkeys;
+	memcpy(out->spec.match, e->m, t->s.nkeys * sizeof(e->m[0]));
+	memcpy(out->spec.params, d->params, t->s.param_size);
+	out->hits = (u64)atomic64_read(&e->hits);
+}
+
+int rmt_table_for_each(struct rmt_table *t, rmt_table_dump_fn fn, void *arg)
+{
+	struct rmt_entry_dump rec;
+	struct rmt_entry *e;
+	int ret = 0;
+
+	mutex_lock(&t->lock);
+	for (e = t->first; e && !ret; e = e->next_ins) {
+		rmt_entry_to_dump(t, e, &rec);
+		ret = fn(arg, &rec);
+	}
+	mutex_unlock(&t->lock);
+	return ret;
+}
+
+u32 rmt_table_dump(struct rmt_table *t, u32 start, struct rmt_entry_dump *out, u32 max)
+{
+	struct rmt_entry *e;
+	u32 i = 0, n = 0;
+
+	mutex_lock(&t->lock);
+	for (e = t->first; e && n < max; e = e->next_ins, i++)
+		if (i >= start)
+			rmt_entry_to_dump(t, e, &out[n++]);
+	mutex_unlock(&t->lock);
+	return n;
+}
+
+u32 rmt_table_count(struct rmt_table *t)
+{
+	u32 n;
+
+	mutex_lock(&t->lock);
+	n = t->count;
+	mutex_unlock(&t->lock);
+	return n;
+}
+
+void rmt_table_stats(struct rmt_table *t, u64 *hits, u64 *misses)
+{
+	u64 h = 0, m = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		h += READ_ONCE(*per_cpu_ptr(t->hits, cpu));
+		m += READ_ONCE(*per_cpu_ptr(t->misses, cpu));
+	}
+	if (hits)
+		*hits = h;
+	if (misses)
+		*misses = m;
+}
