@@ -80,8 +80,11 @@ def make_target(args: argparse.Namespace):
 # ------------------------------------------------------------ programs
 
 def verify_object(blob: bytes) -> tuple[bool, str]:
-    """(accepted, report text) from the Z3 verifier."""
-    from verifier import verify_bytes
+    """(accepted, report text) from the Z3 verifier; not accepted when it cannot run."""
+    try:
+        from verifier import verify_bytes
+    except ImportError as e:
+        return False, f"rmtctl: the verifier is not available ({e})\n"
     report = verify_bytes(blob)
     return report.accepted, report.render()
 
