@@ -226,12 +226,13 @@ def schema_program(name: str, hook: HookSpec, code: list, schema: dict[str, Any]
                 off += size
             actions.append(Action(a["name"], ps))
         tbl = Table(t.get("name", f"t{i}"), keys, actions, t.get("size", 64))
-        default = t.get("default", [actions[0].name, []])
+        default = t.get("default", [actions[0].name, None])
         if isinstance(default, str):
-            default = [default, []]
+            default = [default, None]       # no arguments: zero parameters
         tbl.default_action = _index([a.name for a in actions], str(default[0]), "action")
-        tbl.default_params = pack_params(actions[tbl.default_action], default[1]).ljust(
-            tbl.param_size, b"\0")
+        if default[1] is not None:
+            tbl.default_params = pack_params(actions[tbl.default_action], default[1]).ljust(
+                tbl.param_size, b"\0")
         tables.append(tbl)
     models = []
     for i, m in enumerate(schema.get("models", [])):
@@ -283,8 +284,8 @@ def _index(names: list[str], tok: str, what: str) -> int:
     tok = tok.strip()
     if tok in names:
         return names.index(tok)
-    if re.fullmatch(r"\d+", tok) and int(tok) < len(names):
-        return int(tok)
+    if re.fullmatch(r"\d+", tok):
+        return int(tok)          # out-of-range indexes go to the engine, which must refuse them
     raise ValueError(f"unknown {what} {tok!r} (have {', '.join(names) or 'none'})")
 
 
@@ -422,7 +423,8 @@ class _Runner:
                 raise CaseSyntaxError(self.case.path, n, f"bad entry line {line!r}")
             op, tname, matches, aname, args, raw, prio, err = m.groups()
             t = _index(self.table_names, tname, "table")
-            table = self.prog.tables[t]
+            # A table index the program lacks still goes to the engine (which must say ENOENT).
+            table = self.prog.tables[t] if t < len(self.prog.tables) else Table("?", [], [], 1)
             match = tuple(parse_match(x) for x in matches.split(",")) if matches.strip() else ()
             priority = int(prio) if prio else 0
             if op == "delete":
@@ -430,9 +432,12 @@ class _Runner:
                 continue
             if aname is None:
                 raise CaseSyntaxError(self.case.path, n, "insert/modify needs `-> action`")
-            a = _index([x.name for x in table.actions], aname, "action")
+            a = _index([x.name for x in table.actions], aname, "action") \
+                if table.actions or aname.isdigit() else 0
             if raw is not None:
                 params = bytes.fromhex(raw)
+            elif a >= len(table.actions):
+                params = b""
             else:
                 vals = [int(x, 0) for x in args.split(",")] if args and args.strip() else []
                 params = pack_params(table.actions[a], vals)
