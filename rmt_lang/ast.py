@@ -117,6 +117,8 @@ Sym = Union[LocalSym, ConstSym, ParamSym, LoopSym, DecisionSym]
 class Expr:
     span: Span = field(default=NOSPAN, kw_only=True)
     ty: Optional[Type] = field(default=None, kw_only=True)
+    # set by the checker on every constant expression: its value at `ty` (bools 0/1)
+    const: Optional[int] = field(default=None, kw_only=True)
 
 
 @dataclass(eq=False)
@@ -261,6 +263,7 @@ class TypeRef:
 @dataclass(eq=False)
 class Decl:
     span: Span = field(default=NOSPAN, kw_only=True)
+    name_span: Span = field(default=NOSPAN, kw_only=True)   # the declared name, when it has one
 
 
 @dataclass(eq=False)
@@ -312,6 +315,7 @@ class MapDecl(Decl):
     value: Optional[TypeRef]  # array and hash; counters are u64
     size: Expr
     percpu: bool
+    type_args: list["TypeRef"] = field(default_factory=list, kw_only=True)  # as written: <K, V>
 
 
 @dataclass(eq=False)
@@ -319,6 +323,7 @@ class KeyDecl:
     expr: Expr
     match: str               # "exact" | "lpm" | "ternary" | "range"
     span: Span = NOSPAN
+    match_span: Span = NOSPAN
 
 
 @dataclass(eq=False)
