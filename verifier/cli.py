@@ -1,0 +1,66 @@
+"""`rmtc verify prog.rmtb [--json] [--smt2 DIR] [--budget N] [--timeout S] [--weights m=FILE]`.
+
+Exit codes as everywhere in RMT: 0 accepted, 1 rejected (or unreadable
+input), 2 usage.  Runs standalone as `python -m verifier prog.rmtb`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from verifier.report import json_text, text
+from verifier.verify import VerifyOptions, verify_bytes
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):        # usage errors exit 2, as argparse does
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parser(prog: str = "rmtc verify") -> argparse.ArgumentParser:
+    p = _Parser(prog=prog, description="Prove an .rmtb program safe for its hook (Z3).")
+    p.add_argument("object", help="the .rmtb object to verify")
+    p.add_argument("--json", action="store_true", help="machine-readable output (rmt-verify/1)")
+    p.add_argument("--smt2", metavar="DIR", help="dump every solver query to DIR as SMT-LIB 2")
+    p.add_argument("--budget", type=int, metavar="N", help="cost budget (default: the hook's)")
+    p.add_argument("--timeout", type=float, default=2.0, metavar="S",
+                   help="per-query solver timeout in seconds (default 2)")
+    p.add_argument("--weights", action="append", default=[], metavar="MODEL=FILE",
+                   help="prove model bounds with these weights (repeatable)")
+    return p
+
+
+def cli_verify(argv: list[str] | None = None, prog: str = "rmtc verify") -> int:
+    p = parser(prog)
+    a = p.parse_args(argv)
+    if a.budget is not None and a.budget < 0:
+        p.error("--budget must be >= 0")
+    if a.timeout <= 0:
+        p.error("--timeout must be > 0")
+    weights = {}
+    for spec in a.weights:
+        name, eq, path = spec.partition("=")
+        if not eq or not name or not path:
+            p.error(f"--weights expects MODEL=FILE, got {spec!r}")
+        try:
+            with open(path, "rb") as fh:
+                weights[name] = fh.read()
+        except OSError as e:
+            print(f"{path}: cannot read weights: {e.strerror}", file=sys.stderr)
+            return 1
+    try:
+        with open(a.object, "rb") as fh:
+            buf = fh.read()
+    except OSError as e:
+        print(f"{a.object}: cannot read: {e.strerror}", file=sys.stderr)
+        return 1
+    opts = VerifyOptions(timeout_ms=max(1, int(a.timeout * 1000)), smt2_dir=a.smt2,
+                         budget=a.budget, weights=weights)
+    rep = verify_bytes(buf, opts, name=a.object)
+    sys.stdout.write(json_text(rep, a.object) if a.json else text(rep, a.object))
+    return 0 if rep.accepted else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli_verify(argv, prog="python -m verifier")

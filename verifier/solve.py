@@ -1,0 +1,142 @@
+"""Discharging goals with Z3, and turning models into printable counterexamples.
+
+Each goal is one query: the input constraints, the path condition and the
+negated property.  UNSAT is a proof; SAT gives concrete inputs (only those
+the query mentions, so counterexamples name the fields that matter); UNKNOWN
+keeps the solver's reason.  Every query has its own timeout and can be dumped
+as SMT-LIB 2 for replay.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import z3
+
+from verifier.inputs import Inputs
+from verifier.obligations import Counterexample, Outcome, Proved, Result, Unknown
+from verifier.symexec import Exit, Goal
+from verifier.symstate import to_z3
+
+
+@dataclass
+class SolverOptions:
+    timeout_ms: int = 2000
+    smt2_dir: str | None = None
+
+
+def _signed(v: int, bits: int = 64) -> int:
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+class Discharger:
+    def __init__(self, inputs: Inputs, opts: SolverOptions):
+        self.inputs = inputs
+        self.opts = opts
+        self.queries = 0
+        if opts.smt2_dir:
+            os.makedirs(opts.smt2_dir, exist_ok=True)
+
+    def solver(self) -> z3.Solver:
+        s = z3.SolverFor("QF_BV")
+        s.set("timeout", self.opts.timeout_ms)
+        s.add(*self.inputs.constraints)
+        return s
+
+    def dump(self, s: z3.Solver, label: str) -> None:
+        if self.opts.smt2_dir:
+            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+            path = os.path.join(self.opts.smt2_dir, f"q{self.queries:05d}_{safe}.smt2")
+            with open(path, "w") as fh:
+                fh.write(s.to_smt2())
+
+    def discharge(self, g: Goal) -> Result:
+        ob = g.obligation
+        if g.prop is True or g.path is False:
+            return Result(ob, Proved())
+        self.queries += 1
+        s = self.solver()
+        path, neg = to_z3(g.path), z3.Not(to_z3(g.prop))
+        s.add(path, neg)
+        self.dump(s, f"{ob.kind}_pc{ob.pc}")
+        r = s.check()
+        if r == z3.unsat:
+            return Result(ob, Proved())
+        if r == z3.unknown:
+            return Result(ob, Unknown(s.reason_unknown()))
+        return Result(ob, self.counterexample(s.model(), [path, neg], g))
+
+    def relevant(self, model: z3.ModelRef, exprs: list, cands: list) -> list:
+        """Drop inputs the failure does not depend on, greedily (CrossHair-style
+        minimal counterexamples): input v is dropped when, with the inputs kept so
+        far fixed to the model's values, no value of v (and of the dropped ones)
+        avoids the failure."""
+        if len(cands) <= 1 or len(cands) > 48:
+            return cands
+        bad = z3.And(*exprs)
+        fixed = {inp.name: inp.var == model.eval(inp.var, model_completion=True)
+                 for inp in cands}
+        keep = list(cands)
+        for inp in cands:
+            trial = [fixed[k.name] for k in keep if k is not inp]
+            s = z3.SolverFor("QF_BV")
+            s.set("timeout", min(self.opts.timeout_ms, 500))
+            s.add(*self.inputs.constraints)
+            s.add(*trial)
+            s.add(z3.Not(bad))
+            if s.check() == z3.unsat:
+                keep.remove(inp)
+        return keep
+
+    def counterexample(self, model: z3.ModelRef, exprs: list, g: Goal) -> Outcome:
+        values: dict[str, object] = {}
+        for inp in self.relevant(model, exprs, self.inputs.mentioned(exprs)):
+            values[inp.name] = self.inputs.value(model, inp)
+        shown: dict[str, int] = {}
+        for name, e in g.show.items():
+            v = model.eval(e, model_completion=True).as_long()
+            shown[name] = _signed(v, e.size())
+        values.update(shown)
+        note = g.explain(shown) if g.explain else ""
+        return Counterexample(values, note)
+
+    # -------------------------------------------------------- decision range
+
+    def decisions(self, exits: list[Exit], limit: int = 16) -> dict:
+        """The values EXIT can return: an explicit set when small, else [min, max]."""
+        live = [e for e in exits if e.path is not False]
+        if not live:
+            return {"values": []}
+        conds = [to_z3(e.path) for e in live]
+        d = z3.BitVec("__decision", 64)
+        link = z3.Or(*[z3.And(c, d == e.value) for c, e in zip(conds, live)])
+        s = self.solver()
+        s.add(link)
+        found: list[int] = []
+        while len(found) <= limit:
+            r = s.check()
+            if r == z3.unsat:
+                return {"values": sorted(found)}
+            if r == z3.unknown:
+                return {"values": sorted(found), "incomplete": s.reason_unknown()}
+            v = _signed(s.model().eval(d, model_completion=True).as_long())
+            found.append(v)
+            s.add(d != v)
+        return {"min": self._extreme(link, d, True), "max": self._extreme(link, d, False)}
+
+    def _extreme(self, link: z3.BoolRef, d: z3.BitVecRef, lowest: bool) -> int | None:
+        """Binary search for the least (greatest) feasible signed decision."""
+        lo, hi = -(1 << 63), (1 << 63) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2 if lowest else (lo + hi + 1) // 2
+            s = self.solver()
+            s.add(link, d <= mid if lowest else d >= mid)
+            r = s.check()
+            if r == z3.unknown:
+                return None
+            if lowest:
+                lo, hi = (lo, mid) if r == z3.sat else (mid + 1, hi)
+            else:
+                lo, hi = (mid, hi) if r == z3.sat else (lo, mid - 1)
+        return lo

@@ -1,0 +1,453 @@
+"""Path-merging symbolic execution over the bytecode DAG, emitting goals.
+
+Jumps go forward only, so visiting pcs in increasing order sees every
+predecessor of a pc before the pc itself: the incoming states are merged
+once (verifier/symstate.py) and each instruction is executed once,
+symbolically, under its path condition.  Every run-time check and every
+safety property becomes a `Goal`: an obligation plus the path condition and
+the property that must hold there.  After a run-time check the path goes on
+assuming it passed (a failing check aborts the run), the way eBPF's verifier
+does; the failure itself is reported by the check's own goal.
+
+Instructions the static validator rejects (verifier/wellformed.py) end their
+path: such a program never loads, and the rejection is reported there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import z3
+
+from compiler.isa import BY_CODE, HELPER_BY_ID, LOAD_SIGNED, LOAD_SIZE, Fmt, Insn, Region, mem_fields
+from compiler.objfile import Program
+from compiler.objformat import GuardKind, MapKind
+from rmt_lang.hooks import DEFAULT_DECISION, Access
+from verifier import obligations as O
+from verifier.inputs import Inputs
+from verifier.symstate import (ZERO_CELL, Cell, Flag, Memory, State, bv64, f_and, f_not,
+                               merge_states, num)
+
+REGION_NAME = {Region.CTX: "ctx", Region.SCRATCH: "scratch", Region.PARAMS: "params",
+               Region.MIN: "min", Region.MOUT: "mout"}
+
+
+@dataclass
+class Goal:
+    """An obligation to discharge: under `path`, `prop` must hold."""
+    obligation: O.Obligation
+    path: Flag
+    prop: Flag
+    show: dict[str, z3.ExprRef] = field(default_factory=dict)   # extra values to print
+    explain: Callable[[dict[str, int]], str] | None = None        # note from shown values
+
+
+@dataclass
+class Exit:
+    pc: int
+    path: Flag
+    value: z3.BitVecRef
+
+
+def _sext64(e: z3.BitVecRef) -> z3.BitVecRef:
+    return e if e.size() == 64 else z3.SignExt(64 - e.size(), e)
+
+
+def _zext64(e: z3.BitVecRef) -> z3.BitVecRef:
+    return e if e.size() == 64 else z3.ZeroExt(64 - e.size(), e)
+
+
+def _fold(e: z3.BitVecRef, *args: z3.BitVecRef) -> z3.BitVecRef:
+    """Constant-fold when every operand is a numeral (keeps formulas small)."""
+    if all(z3.is_bv_value(a) for a in args):
+        return z3.simplify(e)
+    return e
+
+
+_ALU: dict[str, Callable] = {
+    "ADD": lambda a, b: a + b, "SUB": lambda a, b: a - b, "MUL": lambda a, b: a * b,
+    "DIV": z3.UDiv, "SDIV": lambda a, b: a / b, "MOD": z3.URem, "SMOD": z3.SRem,
+    "AND": lambda a, b: a & b, "OR": lambda a, b: a | b, "XOR": lambda a, b: a ^ b,
+    "SHL": lambda a, b: a << b, "SHR": z3.LShR, "SAR": lambda a, b: a >> b,
+    "MOV": lambda a, b: b,
+    "LDHI": lambda a, b: (a & 0xFFFFFFFF) | (b << 32),   # (u32)imm << 32
+}
+_COND: dict[str, Callable] = {
+    "JEQ": lambda a, b: a == b, "JNE": lambda a, b: a != b, "JLT": z3.ULT, "JLE": z3.ULE,
+    "JGT": z3.UGT, "JGE": z3.UGE, "JSLT": lambda a, b: a < b, "JSLE": lambda a, b: a <= b,
+    "JSGT": lambda a, b: a > b, "JSGE": lambda a, b: a >= b,
+    "JSET": lambda a, b: (a & b) != 0,
+}
+
+
+class Executor:
+    """Runs one program symbolically; `goals` and `exits` are the results."""
+
+    def __init__(self, prog: Program, inputs: Inputs, bad_pcs: set[int],
+                 out_bounds: dict[int, tuple[int, int]] | None = None):
+        self.prog = prog
+        self.inputs = inputs
+        self.bad_pcs = bad_pcs
+        self.out_bounds = out_bounds or {}
+        self.goals: list[Goal] = []
+        self.exits: list[Exit] = []
+        self.reached: set[int] = set()
+        self._ctx_cells = self._ctx_base_cells()
+
+    # ------------------------------------------------------------ setup
+
+    def _ctx_base_cells(self) -> dict[int, Cell]:
+        hook, cells = self.prog.hook, {}
+        for f in hook.fields:
+            start, esize = hook.layout[f.name], f.type.size
+            for e in range(f.count):
+                name = f"ctx.{f.name}" if f.count == 1 else f"ctx.{f.name}[{e}]"
+                var = self.inputs.ranged(name, f.type.bits, f.type.signed, f.lo, f.hi)
+                for k in range(esize):
+                    cells[start + e * esize + k] = (var, k)
+        return cells
+
+    def region_size(self, region: int, obj: int) -> int:
+        p = self.prog
+        if region == Region.CTX:
+            return p.hook.ctx_size
+        if region == Region.SCRATCH:
+            return p.scratch_size
+        if region == Region.PARAMS:
+            return p.tables[obj].param_size
+        m = p.models[obj]
+        return 4 * (m.n_in if region == Region.MIN else m.n_out)
+
+    def initial_state(self) -> State:
+        ctx_cells = self._ctx_cells
+        mems = {
+            (Region.CTX, 0): Memory(self.prog.hook.ctx_size,
+                                    lambda b: ctx_cells.get(b, ZERO_CELL)),
+            (Region.SCRATCH, 0): Memory(self.prog.scratch_size, _zero_base, tracked=True),
+        }
+        for t in range(len(self.prog.tables)):
+            mems[(Region.PARAMS, t)] = Memory(self.prog.tables[t].param_size, _zero_base)
+        for m, mod in enumerate(self.prog.models):
+            mems[(Region.MIN, m)] = Memory(4 * mod.n_in, _zero_base)
+            mems[(Region.MOUT, m)] = Memory(4 * mod.n_out, _zero_base)
+        zero = bv64(0)
+        return State([zero] * 16, [False] * 16, mems)
+
+    # ------------------------------------------------------------ goals
+
+    def goal(self, ob: O.Obligation, path: Flag, prop: Flag, **kw) -> None:
+        self.goals.append(Goal(ob, path, prop, **kw))
+
+    def reg(self, st: State, path: Flag, pc: int, r: int) -> z3.BitVecRef:
+        """Read register r; a read that may precede every write is a goal."""
+        d = st.rdef[r]
+        if d is not True:
+            self.goal(O.Initialized(pc, f"r{r}"), path, d)
+            st.rdef[r] = True          # report the first read on a path only
+        return st.regs[r]
+
+    def set_reg(self, st: State, r: int, v: z3.BitVecRef) -> None:
+        st.regs[r] = v
+        st.rdef[r] = True
+
+    def need_defined(self, pc: int, path: Flag, d: Flag, what: str) -> None:
+        if d is not True:
+            self.goal(O.Initialized(pc, what), path, d)
+
+    # ------------------------------------------------------------ driver
+
+    def run(self) -> None:
+        code = self.prog.code
+        n = len(code)
+        pending: dict[int, list[tuple[Flag, State]]] = {0: [(True, self.initial_state())]}
+        for pc in range(n):
+            incoming = pending.pop(pc, None)
+            if not incoming:
+                continue
+            incoming = [(c, s) for c, s in incoming if c is not False]
+            if not incoming:
+                continue
+            self.reached.add(pc)
+            path, st = merge_states(incoming)
+            if pc in self.bad_pcs:
+                continue
+            for tgt, cond, nst in self.step(pc, code[pc], path, st):
+                if cond is not False and 0 <= tgt < n:
+                    pending.setdefault(tgt, []).append((cond, nst))
+
+    def step(self, pc: int, i: Insn, path: Flag, st: State):
+        """Execute one instruction; returns [(target pc, edge condition, state)]."""
+        op = BY_CODE[i.code]
+        f, name = op.fmt, op.name
+        base = name[:-2] if name.endswith(("_R", "_I")) else name
+        nxt = pc + 1
+        if f in (Fmt.ALU_R, Fmt.ALU_I):
+            path = self.alu(pc, i, base, f == Fmt.ALU_R, path, st)
+        elif f == Fmt.ALU_U:
+            a = self.reg(st, path, pc, i.dst)
+            self.set_reg(st, i.dst, _fold(-a, a))
+        elif f == Fmt.EXT:
+            a = self.reg(st, path, pc, i.dst)
+            low = z3.Extract(i.imm - 1, 0, a)
+            v = z3.ZeroExt(64 - i.imm, low) if name == "ZEXT" else z3.SignExt(64 - i.imm, low)
+            self.set_reg(st, i.dst, _fold(v, a))
+        elif f == Fmt.JA:
+            return [(nxt + i.off, path, st)]
+        elif f in (Fmt.JMP_R, Fmt.JMP_I):
+            a = self.reg(st, path, pc, i.dst)
+            b = self.reg(st, path, pc, i.src) if f == Fmt.JMP_R else bv64(i.imm)
+            c = _COND[base](a, b)
+            if z3.is_bv_value(a) and z3.is_bv_value(b):
+                c = z3.is_true(z3.simplify(c))
+            taken, fall = f_and(path, c), f_and(path, f_not(c))
+            other = st.fork()
+            return [(nxt + i.off, taken, st), (nxt, fall, other)]
+        elif f in (Fmt.LOAD, Fmt.STORE):
+            path = self.mem_access(pc, i, name, f == Fmt.STORE, path, st)
+        elif f == Fmt.APPLY:
+            self.apply(pc, i, path, st)
+        elif f == Fmt.CALLM:
+            self.callm(pc, i, path, st)
+        elif f in (Fmt.MAP_LD, Fmt.MAP_ST):
+            path = self.map_op(pc, i, name, path, st)
+        elif f == Fmt.TRACE:
+            nf = len(self.prog.traces[i.imm].fields)
+            d: Flag = True
+            scratch = st.mem((Region.SCRATCH, 0))
+            for b in range(i.off, i.off + 8 * nf):
+                d = f_and(d, scratch.defined(b))
+            self.need_defined(pc, path, d, f"trace record scratch[{i.off}..{i.off + 8 * nf})")
+        elif f == Fmt.CALL:
+            path = self.call(pc, i, path, st)
+        elif f == Fmt.EXIT:
+            self.exit(pc, i, path, st)
+            return []
+        return [(nxt, path, st)]
+
+    # ------------------------------------------------------------ instructions
+
+    def alu(self, pc: int, i: Insn, base: str, is_reg: bool, path: Flag, st: State) -> Flag:
+        if is_reg and base in ("XOR", "SUB") and i.dst == i.src:
+            self.set_reg(st, i.dst, bv64(0))          # idiom: no real read
+            return path
+        b = self.reg(st, path, pc, i.src) if is_reg else bv64(i.imm)
+        if base == "MOV":
+            self.set_reg(st, i.dst, b)
+            return path
+        a = self.reg(st, path, pc, i.dst)
+        if is_reg and base in ("DIV", "SDIV", "MOD", "SMOD"):
+            ok = b != 0
+            self.goal(O.NonZeroDivisor(pc, f"{base.lower()} r{i.dst}, r{i.src}"), path, ok,
+                      show={"divisor": b})
+            path = f_and(path, ok)
+        elif is_reg and base in ("SHL", "SHR", "SAR"):
+            ok = z3.ULT(b, 64)
+            self.goal(O.ShiftInRange(pc, f"{base.lower()} r{i.dst}, r{i.src}"), path, ok,
+                      show={"shift": b})
+            path = f_and(path, ok)
+        self.set_reg(st, i.dst, _fold(_ALU[base](a, b), a, b))
+        return path
+
+    def mem_access(self, pc: int, i: Insn, name: str, store: bool, path: Flag,
+                   st: State) -> Flag:
+        region, obj, limit = mem_fields(i.imm)
+        size = LOAD_SIZE[name]
+        key = (region, obj)
+        rname = REGION_NAME[Region(region)] + (str(obj) if region >= Region.PARAMS else "")
+        value = self.reg(st, path, pc, i.dst) if store else None
+        mem = st.mem_w(key) if store else st.mem(key)
+        if limit == 0:
+            if store:
+                mem.store(i.off, size, value)
+            else:
+                v, d = mem.load(i.off, size)
+                if region == Region.SCRATCH:
+                    self.need_defined(pc, path, d, f"scratch[{i.off}..{i.off + size})")
+        else:
+            idx = self.reg(st, path, pc, i.src)
+            ok = z3.ULE(idx, limit - size)
+            self.goal(O.InBounds(pc, rname, i.off, limit, size), path, ok,
+                      show={"index": idx})
+            path = f_and(path, ok)
+            if region == Region.CTX:
+                self.ctx_permission(pc, i.off, limit, size, store, idx, path)
+            positions = limit - size + 1
+            k = num(idx)
+            if k is not None:
+                if k > limit - size:
+                    return False          # the check always fails: the path ends here
+                if store:
+                    mem.store(i.off + k, size, value)
+                else:
+                    v, d = mem.load(i.off + k, size)
+            elif store:
+                mem.store_indexed(i.off, idx, positions, size, value)
+            else:
+                v, d = mem.load_indexed(i.off, idx, positions, size)
+            if not store and region == Region.SCRATCH:
+                self.need_defined(pc, path, d, f"scratch[{i.off} + r{i.src}] ({size} bytes)")
+        if not store:
+            self.set_reg(st, i.dst, _sext64(v) if name in LOAD_SIGNED else _zext64(v))
+        return path
+
+    def ctx_permission(self, pc: int, off: int, limit: int, size: int, store: bool,
+                       idx: z3.BitVecRef, path: Flag) -> None:
+        """Every byte an indexed ctx access may touch lies in one permitted field."""
+        hook = self.prog.hook
+        need = (Access.READ_WRITE,) if store else (Access.READ, Access.READ_WRITE)
+        spans = []
+        base_field = "?"
+        for f in hook.fields:
+            start = hook.layout[f.name]
+            if start <= off < start + f.size:
+                base_field = f.name
+            if f.access in need:
+                lo, hi = start - off, start + f.size - size - off   # index range inside f
+                lo, hi = max(lo, 0), min(hi, limit - size)
+                if lo <= hi:
+                    spans.append((lo, hi))
+        if any(lo == 0 and hi == limit - size for lo, hi in spans):
+            prop: Flag = True
+        elif not spans:
+            prop = False
+        else:
+            prop = z3.Or(*[z3.And(z3.UGE(idx, lo), z3.ULE(idx, hi)) for lo, hi in spans])
+
+        def explain(vals: dict[str, int], off=off) -> str:
+            a = off + vals.get("index", 0)
+            for f in hook.fields:
+                start = hook.layout[f.name]
+                if start <= a < start + f.size:
+                    return (f"reaches ctx.{f.name} (byte {a - start}), access "
+                            f"{f.access.value}")
+            return f"reaches context byte {a}, outside every field"
+
+        self.goal(O.CtxPermission(pc, base_field, "write" if store else "read"), path, prop,
+                  show={"index": idx}, explain=explain)
+
+    def apply(self, pc: int, i: Insn, path: Flag, st: State) -> None:
+        t = self.prog.tables[i.imm]
+        scratch = st.mem((Region.SCRATCH, 0))
+        d: Flag = True
+        for b in range(i.off, i.off + 8 * len(t.keys)):
+            d = f_and(d, scratch.defined(b))
+        self.need_defined(pc, path, d, f"table {t.name} key scratch[{i.off}.."
+                                       f"{i.off + 8 * len(t.keys)})")
+        act = self.inputs.ranged(f"table {t.name} action@pc{pc}", 16, False, 0,
+                                 len(t.actions) - 1)
+        self.set_reg(st, i.dst, _zext64(act))
+        st.replace((Region.PARAMS, i.imm), Memory(t.param_size, self._params_base(pc, i.imm)))
+
+    def _params_base(self, pc: int, tid: int) -> Callable[[int], Cell]:
+        """Fresh parameter bytes, named after the first action's parameter at each byte."""
+        t = self.prog.tables[tid]
+        cache: dict[int, Cell] = {}
+
+        def base(b: int) -> Cell:
+            c = cache.get(b)
+            if c is not None:
+                return c
+            for a in t.actions:
+                for p in a.params:
+                    if p.offset <= b < p.offset + p.bits // 8:
+                        var = self.inputs.new(f"{t.name}.{a.name}.{p.name}@pc{pc}", p.bits,
+                                              p.signed)
+                        for k in range(p.bits // 8):
+                            cache.setdefault(p.offset + k, (var, k))
+                        return cache[b]
+            c = cache[b] = (self.inputs.new(f"{t.name} params[{b}]@pc{pc}", 8), 0)
+            return c
+        return base
+
+    def callm(self, pc: int, i: Insn, path: Flag, st: State) -> None:
+        m = self.prog.models[i.imm]
+        if m.in_lo > -(1 << 31) or m.in_hi < (1 << 31) - 1:
+            mem = st.mem((Region.MIN, i.imm))
+            props, elems = [], {}
+            for e in range(m.n_in):
+                v, _ = mem.load(4 * e, 4)
+                if z3.is_bv_value(v):
+                    sv = v.as_long() - ((v.as_long() >> 31) << 32)
+                    if m.in_lo <= sv <= m.in_hi:
+                        continue
+                props.append(z3.And(v >= m.in_lo, v <= m.in_hi))
+                elems[f"{m.name} in[{e}]"] = _sext64(v)
+            prop: Flag = z3.And(*props) if props else True
+            lo, hi = m.in_lo, m.in_hi
+
+            def explain(vals: dict[str, int]) -> str:
+                bad = [f"{k}={v}" for k, v in vals.items()
+                       if k.startswith(f"{m.name} in[") and not lo <= v <= hi]
+                return "out of range: " + ", ".join(bad[:4])
+            self.goal(O.ModelInputInRange(pc, m.name, lo, hi), path, prop, show=elems,
+                      explain=explain)
+        bounds = self.out_bounds.get(i.imm)
+        outs: dict[int, Cell] = {}
+        for e in range(m.n_out):
+            name = f"model {m.name} out[{e}]@pc{pc}"
+            var = (self.inputs.ranged(name, 32, True, *bounds) if bounds
+                   else self.inputs.new(name, 32, True))
+            for k in range(4):
+                outs[4 * e + k] = (var, k)
+        st.replace((Region.MOUT, i.imm), Memory(4 * m.n_out, outs.__getitem__))
+
+    def map_op(self, pc: int, i: Insn, name: str, path: Flag, st: State) -> Flag:
+        mp = self.prog.maps[i.imm]
+        keyreg = i.src if name == "MAP_LD" else i.dst
+        key = self.reg(st, path, pc, keyreg)
+        if name != "MAP_LD":
+            self.reg(st, path, pc, i.src)
+        if mp.kind in (MapKind.ARRAY, MapKind.COUNTER):
+            ok = z3.ULT(key, mp.max_entries)
+            self.goal(O.MapIndexInRange(pc, mp.name, mp.max_entries), path, ok,
+                      show={"index": key})
+            path = f_and(path, ok)
+        if name == "MAP_LD":
+            bits = 64 if mp.kind == MapKind.COUNTER else mp.value_bits
+            var = self.inputs.new(f"map {mp.name} value@pc{pc}", bits)
+            self.set_reg(st, i.dst, _zext64(var))
+        return path
+
+    def call(self, pc: int, i: Insn, path: Flag, st: State) -> Flag:
+        h = HELPER_BY_ID[i.imm]
+        arg = self.reg(st, path, pc, i.src) if h.nargs else None
+        inp = self.inputs
+        if h.name == "ktime_ns":
+            v = inp.new("ktime_ns()", 64)
+        elif h.name == "cpu":
+            v = _zext64(inp.new("cpu()", 12))
+        elif h.name == "random":
+            v = inp.new(f"random()@pc{pc}", 64)
+            inp.assume(z3.If(arg == 0, v == 0, z3.ULT(v, arg)))
+        else:   # ilog2
+            ok = arg != 0
+            self.goal(O.HelperArgValid(pc, h.name), path, ok, show={"argument": arg})
+            path = f_and(path, ok)
+            v = _zext64(inp.new(f"ilog2()@pc{pc}", 6))
+            inp.assume(z3.Or(arg == 0, z3.LShR(arg, v) == 1))
+        self.set_reg(st, i.dst, v)
+        return path
+
+    def exit(self, pc: int, i: Insn, path: Flag, st: State) -> None:
+        v = self.reg(st, path, pc, i.src)
+        dec = self.prog.hook.decision
+        d = DEFAULT_DECISION
+        self.goal(O.DecisionAllowed(pc, dec.lo, dec.hi), path,
+                  _pyfold(z3.Or(v == d, z3.And(v >= dec.lo, v <= dec.hi)), v),
+                  show={"decision": v})
+        allowed = sorted({g.a for g in self.prog.guards if g.kind == GuardKind.ALLOW})
+        if allowed:
+            names = {val: n for n, val in dec.names.items()}
+            text = "allow " + ", ".join(names.get(a, str(a)) for a in allowed)
+            self.goal(O.GuardHolds(pc, text), path,
+                      _pyfold(z3.Or(v == d, *[v == a for a in allowed]), v),
+                      show={"decision": v})
+        self.exits.append(Exit(pc, path, v))
+
+
+def _pyfold(prop: z3.BoolRef, v: z3.BitVecRef) -> Flag:
+    return z3.is_true(z3.simplify(prop)) if z3.is_bv_value(v) else prop
+
+
+def _zero_base(b: int) -> Cell:
+    return ZERO_CELL

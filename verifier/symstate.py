@@ -1,0 +1,300 @@
+"""Symbolic machine state: registers, byte-addressed regions, merging at joins.
+
+Values are Z3 bitvectors; "flags" (definedness, path conditions) are Python
+bools when known and Z3 Bools otherwise, so that the common constant case
+costs no solver work.  Memory is kept per byte as a *cell* `(expr, k)`:
+byte k of the value `expr` that was stored there.  A load that reads the
+bytes 0..n-1 of one stored value gets that value back unchanged, so the
+formulas stay the size of the program rather than growing with byte
+shuffling.  States are merged at join points with `If` over the (mutually
+exclusive, since each pc runs at most once) incoming edge conditions; Z3's
+hash-consing shares the subterms, keeping the formula linear-ish in program
+size.
+"""
+from __future__ import annotations
+
+from typing import Callable, Union
+
+import z3
+
+Flag = Union[bool, z3.BoolRef]
+Cell = tuple[z3.BitVecRef, int]
+
+M64 = (1 << 64) - 1
+ZERO8 = z3.BitVecVal(0, 8)
+ZERO_CELL: Cell = (ZERO8, 0)
+
+
+def bv64(v: int) -> z3.BitVecRef:
+    return z3.BitVecVal(v & M64, 64)
+
+
+def num(e: z3.ExprRef) -> int | None:
+    """The value of a bitvector numeral, else None."""
+    return e.as_long() if z3.is_bv_value(e) else None
+
+
+def same(a: z3.ExprRef, b: z3.ExprRef) -> bool:
+    return a is b or a.eq(b)
+
+
+# ------------------------------------------------------------------ flags
+
+def f_and(a: Flag, b: Flag) -> Flag:
+    if a is True:
+        return b
+    if b is True:
+        return a
+    if a is False or b is False:
+        return False
+    return z3.And(a, b)
+
+
+def f_or(a: Flag, b: Flag) -> Flag:
+    if a is True or b is True:
+        return True
+    if a is False:
+        return b
+    if b is False:
+        return a
+    return z3.Or(a, b)
+
+
+def f_not(a: Flag) -> Flag:
+    if isinstance(a, bool):
+        return not a
+    return z3.Not(a)
+
+
+def to_z3(a: Flag) -> z3.BoolRef:
+    return z3.BoolVal(a) if isinstance(a, bool) else a
+
+
+def f_same(a: Flag, b: Flag) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return same(a, b)
+
+
+def ite_chain(conds: list[Flag], vals: list):
+    """If(c0, v0, If(c1, v1, ... v_last)); the conditions are exclusive and exhaustive."""
+    out = vals[-1]
+    for c, v in zip(reversed(conds[:-1]), reversed(vals[:-1])):
+        if c is True:
+            out = v
+        elif c is False:
+            continue
+        else:
+            out = z3.If(c, v, out)
+    return out
+
+
+def flag_chain(conds: list[Flag], flags: list[Flag]) -> Flag:
+    if all(f is True for f in flags):
+        return True
+    if all(f is False for f in flags):
+        return False
+    return ite_chain(conds, [to_z3(f) for f in flags])
+
+
+# ------------------------------------------------------------------ bytes
+
+def cell_byte(c: Cell) -> z3.BitVecRef:
+    e, k = c
+    if e.size() == 8:
+        return e
+    n = num(e)
+    if n is not None:
+        return z3.BitVecVal((n >> (8 * k)) & 0xFF, 8)
+    return z3.Extract(8 * k + 7, 8 * k, e)
+
+
+def join_cells(cells: list[Cell]) -> z3.BitVecRef:
+    """The little-endian value made of these bytes (8 * len(cells) bits)."""
+    n = len(cells)
+    e0, k0 = cells[0]
+    if all(c[0] is e0 and c[1] == k0 + i for i, c in enumerate(cells)):
+        if k0 == 0 and e0.size() == 8 * n:
+            return e0
+        v = num(e0)
+        if v is not None:
+            return z3.BitVecVal((v >> (8 * k0)) & ((1 << (8 * n)) - 1), 8 * n)
+        return z3.Extract(8 * (k0 + n) - 1, 8 * k0, e0)
+    parts = [cell_byte(c) for c in cells]
+    vals = [num(p) for p in parts]
+    if all(v is not None for v in vals):
+        return z3.BitVecVal(sum(v << (8 * i) for i, v in enumerate(vals)), 8 * n)
+    return z3.Concat(*reversed(parts)) if n > 1 else parts[0]
+
+
+def split_value(value: z3.BitVecRef, size: int) -> list[Cell]:
+    """The cells a store of `size` bytes of a 64-bit value writes."""
+    if size < 8:
+        v = num(value)
+        w = z3.BitVecVal(v & ((1 << (8 * size)) - 1), 8 * size) if v is not None \
+            else z3.Extract(8 * size - 1, 0, value)
+    else:
+        w = value
+    return [(w, i) for i in range(size)]
+
+
+# ------------------------------------------------------------------ memory
+
+class Memory:
+    """One region instance: cells written so far over a base (initial content)."""
+
+    def __init__(self, size: int, base: Callable[[int], Cell], tracked: bool = False):
+        self.size = size
+        self.base = base
+        self.tracked = tracked          # definedness tracked (scratch)
+        self.cells: dict[int, Cell] = {}
+        self.defs: dict[int, Flag] = {}
+
+    def copy(self) -> "Memory":
+        m = Memory(self.size, self.base, self.tracked)
+        m.cells = dict(self.cells)
+        m.defs = dict(self.defs)
+        return m
+
+    def cell(self, b: int) -> Cell:
+        c = self.cells.get(b)
+        return c if c is not None else self.base(b)
+
+    def defined(self, b: int) -> Flag:
+        return self.defs.get(b, False) if self.tracked else True
+
+    def load(self, off: int, size: int) -> tuple[z3.BitVecRef, Flag]:
+        cells = [self.cell(off + i) for i in range(size)]
+        d: Flag = True
+        if self.tracked:
+            for i in range(size):
+                d = f_and(d, self.defined(off + i))
+        return join_cells(cells), d
+
+    def store(self, off: int, size: int, value: z3.BitVecRef) -> None:
+        for i, c in enumerate(split_value(value, size)):
+            self.cells[off + i] = c
+            if self.tracked:
+                self.defs[off + i] = True
+
+    def store_indexed(self, off: int, idx: z3.BitVecRef, positions: int, size: int,
+                      value: z3.BitVecRef) -> None:
+        """A store at off + idx for idx in [0, positions): each byte it may touch
+        becomes an If over the index."""
+        new = split_value(value, size)
+        for b in range(off, off + positions + size - 1):
+            conds, vals = [], []
+            for p in range(max(0, b - off - size + 1), min(positions, b - off + 1)):
+                conds.append(idx == p)
+                vals.append(cell_byte(new[b - off - p]))
+            old = self.cell(b)
+            vals.append(cell_byte(old))
+            conds.append(True)
+            self.cells[b] = (ite_chain(conds, vals), 0)
+            if self.tracked:
+                hit = z3.Or(*conds[:-1]) if len(conds) > 2 else conds[0]
+                self.defs[b] = f_or(self.defined(b), hit)
+
+    def load_indexed(self, off: int, idx: z3.BitVecRef, positions: int,
+                     size: int) -> tuple[z3.BitVecRef, Flag]:
+        conds: list[Flag] = []
+        vals, defs = [], []
+        for p in range(positions):
+            v, d = self.load(off + p, size)
+            conds.append(idx == p if p < positions - 1 else True)
+            vals.append(v)
+            defs.append(d)
+        return ite_chain(conds, vals), flag_chain(conds, defs)
+
+
+def merge_memories(conds: list[Flag], mems: list[Memory]) -> Memory:
+    m0 = mems[0]
+    if all(m is m0 for m in mems):
+        return m0
+    if all(m.base is m0.base for m in mems):
+        keys: set[int] = set()
+        for m in mems:
+            keys |= m.cells.keys()
+            keys |= m.defs.keys()
+        out = Memory(m0.size, m0.base, m0.tracked)
+    else:                       # different generations (e.g. two APPLYs): every byte
+        keys = set(range(m0.size))
+        out = Memory(m0.size, _never_base, m0.tracked)
+    cache: dict[tuple[int, ...], z3.BitVecRef] = {}
+    for b in sorted(keys):
+        cells = [m.cell(b) for m in mems]
+        c0 = cells[0]
+        if all(c is c0 or (c[0] is c0[0] and c[1] == c0[1]) for c in cells):
+            out.cells[b] = c0
+        elif all(c[1] == c0[1] and c[0].size() == c0[0].size() for c in cells):
+            ids = tuple(id(c[0]) for c in cells)
+            e = cache.get(ids)
+            if e is None:
+                e = cache[ids] = ite_chain(conds, [c[0] for c in cells])
+            out.cells[b] = (e, c0[1])
+        else:
+            out.cells[b] = (ite_chain(conds, [cell_byte(c) for c in cells]), 0)
+        if m0.tracked:
+            out.defs[b] = flag_chain(conds, [m.defined(b) for m in mems])
+    return out
+
+
+def _never_base(b: int) -> Cell:
+    raise AssertionError(f"byte {b} of a fully merged memory has no cell")
+
+
+# ------------------------------------------------------------------ state
+
+RegionKey = tuple[int, int]     # (Region, object id)
+
+
+class State:
+    """Registers (value, defined) and the regions, copy-on-write between forks."""
+
+    def __init__(self, regs: list[z3.BitVecRef], rdef: list[Flag],
+                 mems: dict[RegionKey, Memory]):
+        self.regs = regs
+        self.rdef = rdef
+        self.mems = mems
+        self.owned: set[RegionKey] = set(mems)
+
+    def fork(self) -> "State":
+        other = State(list(self.regs), list(self.rdef), dict(self.mems))
+        other.owned = set()
+        self.owned = set()
+        return other
+
+    def mem(self, key: RegionKey) -> Memory:
+        return self.mems[key]
+
+    def mem_w(self, key: RegionKey) -> Memory:
+        if key not in self.owned:
+            self.mems[key] = self.mems[key].copy()
+            self.owned.add(key)
+        return self.mems[key]
+
+    def replace(self, key: RegionKey, m: Memory) -> None:
+        self.mems[key] = m
+        self.owned.add(key)
+
+
+def merge_states(incoming: list[tuple[Flag, State]]) -> tuple[Flag, State]:
+    if len(incoming) == 1:
+        return incoming[0]
+    conds = [c for c, _ in incoming]
+    states = [s for _, s in incoming]
+    path: Flag = False
+    for c in conds:
+        path = f_or(path, c)
+    regs, rdef = [], []
+    for r in range(len(states[0].regs)):
+        vals = [s.regs[r] for s in states]
+        v0 = vals[0]
+        regs.append(v0 if all(same(v, v0) for v in vals) else ite_chain(conds, vals))
+        flags = [s.rdef[r] for s in states]
+        rdef.append(flags[0] if all(f_same(f, flags[0]) for f in flags) else
+                    flag_chain(conds, flags))
+    mems = {k: merge_memories(conds, [s.mems[k] for s in states]) for k in states[0].mems}
+    st = State(regs, rdef, mems)
+    st.owned = {k for k in mems if all(mems[k] is not s.mems[k] for s in states)}
+    return path, st

@@ -1,0 +1,135 @@
+"""The verifier's entry points: a Program (or .rmtb bytes) in, a Report out.
+
+Runs the checks in order: static well-formedness (the kernel validator's
+list), model signatures and accumulator bounds, worst-case cost, export
+taint, then symbolic execution whose goals are discharged one query each.
+Every failure is kept; the program is accepted only when every obligation is
+proved (an Unknown is not a proof).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from compiler import objfile
+from compiler.objfile import ObjError, Program
+from compiler.objformat import GuardKind
+from verifier import obligations as O
+from verifier.costcheck import check_cost
+from verifier.inputs import Inputs
+from verifier.modelcheck import check_models
+from verifier.obligations import Counterexample, Proved, Result
+from verifier.solve import Discharger, SolverOptions
+from verifier.symexec import Executor
+from verifier.taint import check_taint
+from verifier.wellformed import check as check_wellformed
+
+
+@dataclass
+class VerifyOptions:
+    timeout_ms: int = 2000            # per query
+    smt2_dir: str | None = None       # dump every query here
+    budget: int | None = None         # override the hook's budget
+    weights: dict[str, bytes] = field(default_factory=dict)   # model name -> weights blob
+
+
+@dataclass
+class Report:
+    program: str
+    hook: str
+    results: list[Result]
+    cost: int = 0
+    budget: int = 0
+    decisions: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    queries: int = 0
+    prog: Program | None = None
+
+    @property
+    def failures(self) -> list[Result]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def accepted(self) -> bool:
+        return not self.failures
+
+
+def _order(r: Result) -> tuple:
+    pc = r.obligation.pc
+    return (pc < 0, pc, r.obligation.kind)
+
+
+def verify(prog: Program, opts: VerifyOptions | None = None) -> Report:
+    opts = opts or VerifyOptions()
+    t0 = time.perf_counter()
+    budget = opts.budget if opts.budget is not None else prog.hook.budget
+    results, bad = check_wellformed(prog)
+
+    weights, wres = _load_weights(prog, opts.weights)
+    results += wres
+    mres, bounds = check_models(prog, budget, weights)
+    results += mres
+    cres, cost = check_cost(prog, budget, bad)
+    results.append(cres)
+    results += check_taint(prog, bad)
+
+    inputs = Inputs()
+    ex = Executor(prog, inputs, bad, bounds)
+    ex.run()
+    dis = Discharger(inputs, SolverOptions(opts.timeout_ms, opts.smt2_dir))
+    results += [dis.discharge(g) for g in ex.goals]
+    decisions = dis.decisions(ex.exits)
+
+    notes = _streak_notes(prog, decisions)
+    results.sort(key=_order)
+    return Report(prog.name, prog.hook.name, results, cost, budget, decisions, notes,
+                  time.perf_counter() - t0, dis.queries, prog)
+
+
+def verify_bytes(buf: bytes, opts: VerifyOptions | None = None, name: str = "") -> Report:
+    """Verify .rmtb bytes; a malformed object is one ObjectFormat failure."""
+    try:
+        prog = objfile.read(buf)
+    except ObjError as e:
+        return Report(name, "?", [Result(O.ObjectFormat(-1, str(e)), Counterexample())])
+    return verify(prog, opts)
+
+
+def _load_weights(prog: Program, blobs: dict[str, bytes]) -> tuple[dict[int, object],
+                                                                   list[Result]]:
+    out: dict[int, object] = {}
+    res: list[Result] = []
+    if not blobs:
+        return out, res
+    from semantics.weights import read_weights
+    names = {m.name: i for i, m in enumerate(prog.models)}
+    for name, blob in blobs.items():
+        ob = O.ModelSignature(-1, name, "weights match the signature")
+        if name not in names:
+            res.append(Result(ob, Counterexample({}, f"the program has no model {name!r}")))
+            continue
+        try:
+            out[names[name]] = read_weights(blob, prog.models[names[name]])
+            res.append(Result(ob, Proved()))
+        except Exception as e:      # WeightsError and friends: report, keep going
+            res.append(Result(ob, Counterexample({}, str(e))))
+    return out, res
+
+
+def _streak_notes(prog: Program, decisions: dict) -> list[str]:
+    """MAX_STREAK depends on the history of invocations: say what is known."""
+    notes = []
+    names = {v: n for n, v in prog.hook.decision.names.items()}
+    for g in prog.guards:
+        if g.kind != GuardKind.MAX_STREAK:
+            continue
+        what = f"max_streak {names.get(g.a, g.a)} {g.b}"
+        vals = decisions.get("values")
+        if vals is not None and "incomplete" not in decisions and g.a not in vals:
+            notes.append(f"{what}: holds trivially, the program never decides "
+                         f"{names.get(g.a, g.a)}")
+        else:
+            notes.append(f"{what}: depends on past invocations; enforced by the run-time "
+                         f"fallback, not proved statically")
+    return notes
