@@ -271,7 +271,7 @@ def gen_hooks() -> str:
             out.append(f"#define RMT_HOOK_{up}_DECISION_{name} {v}\n")
         out.append(_hook_struct(h))
     out.append("/*\n * The field tables are defined once, in the translation unit that defines\n"
-               " * RMT_HOOKS_DEFINE_TABLES before including this header (rmt_hooks.c).\n */\n")
+               " * RMT_HOOKS_DEFINE_TABLES before including this header (rmt_loader.c).\n */\n")
     for h in HOOKS.values():
         out.append(f"extern const struct rmt_ctx_field "
                    f"rmt_fields_{h.name.replace('.', '_')}[{len(h.fields)}];\n")

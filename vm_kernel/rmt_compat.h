@@ -47,6 +47,7 @@
 #include <linux/compiler.h>
 #include <linux/limits.h>
 #include <linux/smp.h>
+#include <linux/stdarg.h>
 
 #else /* userspace */
 
@@ -60,6 +61,7 @@
 #include <time.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 
 typedef uint8_t u8;
 typedef uint16_t u16;
@@ -168,6 +170,20 @@ typedef struct {
 #define atomic_inc(v) ((void)__atomic_add_fetch(&(v)->counter, 1, __ATOMIC_SEQ_CST))
 #define atomic_dec(v) ((void)__atomic_sub_fetch(&(v)->counter, 1, __ATOMIC_SEQ_CST))
 
+/* cmpxchg(): store @new at @p if it holds @old; return what it held. */
+#define cmpxchg(p, old, new) ({ \
+	__typeof__(*(p)) __old = (old); \
+	__atomic_compare_exchange_n(p, &__old, (new), false, \
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
+	__old; \
+})
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __asm__ __volatile__("pause" ::: "memory")
+#else
+#define cpu_relax() barrier()
+#endif
+
 static inline s64 atomic64_cmpxchg(atomic64_t *v, s64 old, s64 new)
 {
 	__atomic_compare_exchange_n(&v->counter, &old, new, false,
@@ -264,6 +280,8 @@ static inline u32 get_random_u32(void)
 }
 
 #define cond_resched() do { } while (0)
+#define lockdep_is_held(l) 1
+#define WARN_ON_ONCE(c) ({ bool __c = !!(c); if (__c) fprintf(stderr, "rmt: WARN at %s:%d\n", __FILE__, __LINE__); __c; })
 
 #endif /* __KERNEL__ */
 

@@ -201,7 +201,7 @@ _Static_assert(offsetof(struct rmt_ctx_test_sandbox, outs) == 96, "test.sandbox.
 
 /*
  * The field tables are defined once, in the translation unit that defines
- * RMT_HOOKS_DEFINE_TABLES before including this header (rmt_hooks.c).
+ * RMT_HOOKS_DEFINE_TABLES before including this header (rmt_loader.c).
  */
 extern const struct rmt_ctx_field rmt_fields_sched_can_migrate_task[25];
 extern const struct rmt_ctx_field rmt_fields_mm_swap_fault[9];

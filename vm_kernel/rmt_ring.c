@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rmt_ring.c: the bounded MPSC trace ring; see rmt_ring.h.
+ *
+ * Slot i starts with seq == i.  A producer at position pos may fill the slot
+ * when seq == pos; it then publishes seq = pos + 1.  The consumer at position
+ * pos may take the slot when seq == pos + 1 and hands it back with
+ * seq = pos + capacity.  seq < pos means the ring is full.
+ */
+#include "rmt_ring.h"
+
+struct rmt_ring_slot {
+	u64 seq;
+	struct rmt_trace_rec rec;
+};
+
+struct rmt_ring {
+	u64 head;	/* next position to reserve (producers) */
+	u64 tail;	/* next position to take (consumer) */
+	u32 mask;
+	struct rmt_ring_slot slots[];
+};
+
+struct rmt_ring *rmt_ring_create(u32 capacity)
+{
+	struct rmt_ring *r;
+	u32 i;
+
+	if (!capacity || (capacity & (capacity - 1)) || capacity > (1u << 20))
+		return NULL;
+	r = kvzalloc(sizeof(*r) + (size_t)capacity * sizeof(r->slots[0]), GFP_KERNEL);
+	if (!r)
+		return NULL;
+	r->mask = capacity - 1;
+	for (i = 0; i < capacity; i++)
+		r->slots[i].seq = i;
+	return r;
+}
+
+void rmt_ring_destroy(struct rmt_ring *r)
+{
+	kvfree(r);
+}
+
+int rmt_ring_push(struct rmt_ring *r, const struct rmt_trace_rec *rec)
+{
+	u64 pos = READ_ONCE(r->head);
+
+	for (;;) {
+		struct rmt_ring_slot *s = &r->slots[pos & r->mask];
+		u64 seq = smp_load_acquire(&s->seq);
+		s64 dif = (s64)(seq - pos);
+
+		if (dif == 0) {
+			u64 old = cmpxchg(&r->head, pos, pos + 1);
+
+			if (old == pos) {
+				s->rec = *rec;
+				smp_store_release(&s->seq, pos + 1);
+				return 0;
+			}
+			pos = old;
+		} else if (dif < 0) {
+			return -ENOSPC;
+		} else {
+			pos = READ_ONCE(r->head);
+		}
+	}
+}
+
+bool rmt_ring_pop(struct rmt_ring *r, struct rmt_trace_rec *rec)
+{
+	u64 pos = r->tail;
+	struct rmt_ring_slot *s = &r->slots[pos & r->mask];
+
+	if (smp_load_acquire(&s->seq) != pos + 1)
+		return false;
+	*rec = s->rec;
+	smp_store_release(&s->seq, pos + r->mask + 1);
+	r->tail = pos + 1;
+	return true;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rmt_ring.h: the trace ring (docs/semantics.md, "Trace").
+ *
+ * A bounded multi-producer, single-consumer queue of fixed-size records
+ * (Vyukov's bounded queue: each slot carries a sequence number).  Producers
+ * (TRACE on any CPU) reserve a slot with one compare-and-swap on the head and
+ * never wait: when the ring is full the record is dropped and the caller
+ * counts it.  The single consumer (rmtctl trace; read() on /dev/rmt in the
+ * kernel) drains in reservation order.  Capacity is a power of two.
+ */
+#ifndef _RMT_RING_H
+#define _RMT_RING_H
+
+#include "rmt_compat.h"
+#include "rmt_format.h"
+
+/**
+ * struct rmt_trace_rec - one trace record as the consumer receives it
+ * @fmt: trace format index
+ * @cpu: CPU of the invocation
+ * @ts: time of the invocation (ns)
+ * @nvals: number of valid @vals
+ * @pad: zero
+ * @vals: the raw u64 field values
+ */
+struct rmt_trace_rec {
+	__u32 fmt;
+	__u32 cpu;
+	__u64 ts;
+	__u32 nvals;
+	__u32 pad;
+	__u64 vals[RMT_MAX_TRACE_FIELDS];
+};
+
+struct rmt_ring;
+
+/**
+ * rmt_ring_create() - allocate a ring
+ * @capacity: number of records, a power of two >= 1
+ *
+ * Return: the ring, or NULL (no memory or a bad capacity).
+ */
+struct rmt_ring *rmt_ring_create(u32 capacity);
+
+/**
+ * rmt_ring_destroy() - free a ring
+ * @r: the ring (NULL allowed)
+ */
+void rmt_ring_destroy(struct rmt_ring *r);
+
+/**
+ * rmt_ring_push() - append a record (hook path, any CPU, lock-free)
+ * @r: the ring
+ * @rec: the record
+ *
+ * Return: 0, or -ENOSPC when the ring is full (the record is dropped).
+ */
+int rmt_ring_push(struct rmt_ring *r, const struct rmt_trace_rec *rec);
+
+/**
+ * rmt_ring_pop() - take the oldest record (single consumer)
+ * @r: the ring
+ * @rec: receives the record
+ *
+ * Return: true if a record was taken.
+ */
+bool rmt_ring_pop(struct rmt_ring *r, struct rmt_trace_rec *rec);
+
+#endif /* _RMT_RING_H */

@@ -1,0 +1,508 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rmt_runtime.c: VM instances, program load/unload, the hook entry point and
+ * the control-plane API; see rmt_runtime.h.
+ */
+#include "rmt_runtime.h"
+
+#define RMT_ERRLEN_TMP 200
+
+static struct rmt_pcpu_stats *rmt_pstats(struct rmt_inst *in, u32 cpu)
+{
+	return (struct rmt_pcpu_stats *)(in->stats_mem + (size_t)cpu * in->stats_stride);
+}
+
+static void rmt_inst_free(struct rmt_inst *in)
+{
+	u32 i;
+
+	if (!in)
+		return;
+	if (in->tables)
+		for (i = 0; i < in->prog->ntables; i++)
+			rmt_table_destroy(in->tables[i]);
+	if (in->models)
+		for (i = 0; i < in->prog->nmodels; i++)
+			rmt_mif_destroy(&in->models[i]);
+	if (in->maps)
+		for (i = 0; i < in->prog->nmaps; i++)
+			rmt_map_destroy(in->maps[i]);
+	kfree(in->tables);
+	kfree(in->models);
+	kfree(in->maps);
+	rmt_ring_destroy(in->ring);
+	kvfree(in->frames);
+	kvfree(in->frame_mem);
+	kvfree(in->stats_mem);
+	rmt_prog_free(in->prog);
+	kfree(in);
+}
+
+static void rmt_inst_free_rcu(struct rcu_head *head)
+{
+	rmt_inst_free(container_of(head, struct rmt_inst, rcu));
+}
+
+/* Fill a table schema from the TABLE/KEY/ACTION records. */
+static void rmt_schema_from(const struct rmt_prog *p, u32 t, struct rmt_table_schema *s)
+{
+	const struct rmt_rec_table *tr = &p->tables[t];
+	u32 i;
+
+	memset(s, 0, sizeof(*s));
+	s->max_entries = tr->max_entries;
+	s->nkeys = tr->nkeys;
+	s->nactions = tr->nactions;
+	s->param_size = tr->param_size;
+	s->default_action = tr->default_action;
+	for (i = 0; i < tr->nkeys; i++) {
+		s->keys[i].kind = p->keys[tr->key_first + i].kind;
+		s->keys[i].bits = p->keys[tr->key_first + i].bits;
+	}
+	for (i = 0; i < tr->nactions; i++)
+		s->action_param_size[i] = p->actions[tr->action_first + i].param_size;
+	if (tr->param_size)
+		memcpy(s->default_params, p->data + tr->default_params, tr->param_size);
+}
+
+/*
+ * Per-CPU frames: one block per CPU holding PARAMS pointers, MIN/MOUT
+ * pointers, then the zeroed area (scratch, every MIN, every MOUT).
+ */
+static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
+{
+	const struct rmt_prog *p = in->prog;
+	size_t ptrs, zero, stride, off;
+	u32 c, m;
+
+	ptrs = (p->ntables + 2 * p->nmodels) * sizeof(void *);
+	zero = (p->hdr.scratch_size + 7) & ~7u;
+	for (m = 0; m < p->nmodels; m++)
+		zero += 4 * ((size_t)p->models[m].n_in + p->models[m].n_out);
+	stride = (ptrs + zero + 63) & ~(size_t)63;
+	in->frames = kvzalloc(in->ncpus * sizeof(*in->frames), GFP_KERNEL);
+	in->frame_mem = kvzalloc(in->ncpus * stride, GFP_KERNEL);
+	if (!in->frames || !in->frame_mem)
+		return rmt_errf(err, errlen, -ENOMEM, "out of memory for run buffers");
+	for (c = 0; c < in->ncpus; c++) {
+		u8 *base = in->frame_mem + c * stride;
+		struct rmt_frame *fr = &in->frames[c];
+
+		fr->params = (const u8 **)base;
+		fr->min = (s32 **)(base + p->ntables * sizeof(void *));
+		fr->mout = fr->min + p->nmodels;
+		fr->scratch = base + ptrs;
+		fr->zero_len = zero;
+		off = (p->hdr.scratch_size + 7) & ~7u;
+		for (m = 0; m < p->nmodels; m++) {
+			fr->min[m] = (s32 *)(fr->scratch + off);
+			off += 4 * (size_t)p->models[m].n_in;
+			fr->mout[m] = (s32 *)(fr->scratch + off);
+			off += 4 * (size_t)p->models[m].n_out;
+		}
+	}
+	return 0;
+}
+
+static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
+			   struct rmt_inst **out, char *err, size_t errlen)
+{
+	struct rmt_inst *in;
+	char tmp[RMT_ERRLEN_TMP];
+	u32 i, cap;
+	int rc;
+
+	in = kzalloc(sizeof(*in), GFP_KERNEL);
+	if (!in) {
+		rmt_prog_free(p);
+		return rmt_errf(err, errlen, -ENOMEM, "out of memory");
+	}
+	in->prog = p;
+	in->ncpus = num_possible_cpus();
+	in->rng = opts && opts->seed ? opts->seed : RMT_DEFAULT_SEED;
+	in->decision_lo = p->hook->decision_lo;
+	in->ndecisions = p->hook->decision_hi - p->hook->decision_lo + 2;
+	if (p->hook->decision_hi < p->hook->decision_lo || in->ndecisions > RMT_MAX_DECISIONS) {
+		rc = rmt_errf(err, errlen, -EINVAL, "PROG: hook %s has a decision range too wide",
+			      p->hook->name);
+		goto fail;
+	}
+	rc = -ENOMEM;
+	in->stats_stride = (sizeof(struct rmt_pcpu_stats) + in->ndecisions * sizeof(u64) + 63) & ~63u;
+	in->stats_mem = kvzalloc((size_t)in->ncpus * in->stats_stride, GFP_KERNEL);
+	cap = opts && opts->trace_capacity ? opts->trace_capacity : RMT_DEFAULT_TRACE_CAPACITY;
+	in->ring = rmt_ring_create(cap);
+	in->tables = kcalloc(p->ntables, sizeof(*in->tables), GFP_KERNEL);
+	in->models = kcalloc(p->nmodels, sizeof(*in->models), GFP_KERNEL);
+	in->maps = kcalloc(p->nmaps, sizeof(*in->maps), GFP_KERNEL);
+	if (!in->stats_mem || !in->tables || !in->models || !in->maps) {
+		rmt_errf(err, errlen, rc, "out of memory");
+		goto fail;
+	}
+	if (!in->ring) {
+		rc = rmt_errf(err, errlen, -EINVAL,
+			      "trace capacity %u is not a power of two in 1..%u", cap, 1u << 20);
+		goto fail;
+	}
+	rc = rmt_frames_alloc(in, err, errlen);
+	if (rc)
+		goto fail;
+	for (i = 0; i < p->ntables; i++) {
+		struct rmt_table_schema *s = kmalloc(sizeof(*s), GFP_KERNEL);
+
+		if (!s) {
+			rc = rmt_errf(err, errlen, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		rmt_schema_from(p, i, s);
+		rc = rmt_table_create(s, &in->tables[i], tmp, sizeof(tmp));
+		kfree(s);
+		if (rc) {
+			rmt_errf(err, errlen, rc, "TABLES[%u]: %s", i, tmp);
+			goto fail;
+		}
+	}
+	for (i = 0; i < p->nmodels; i++) {
+		rc = rmt_mif_init(&in->models[i], p, i, tmp, sizeof(tmp));
+		if (rc) {
+			rmt_errf(err, errlen, rc, "MODELS[%u]: %s", i, tmp);
+			goto fail;
+		}
+	}
+	for (i = 0; i < p->nmaps; i++) {
+		rc = rmt_map_create(&p->maps[i], in->ncpus, &in->maps[i], tmp, sizeof(tmp));
+		if (rc) {
+			rmt_errf(err, errlen, rc, "MAPS[%u]: %s", i, tmp);
+			goto fail;
+		}
+	}
+	*out = in;
+	return 0;
+fail:
+	rmt_inst_free(in);
+	return rc;
+}
+
+struct rmt_vm *rmt_vm_create(void)
+{
+	struct rmt_vm *vm = kzalloc(sizeof(*vm), GFP_KERNEL);
+
+	if (vm)
+		mutex_init(&vm->lock);
+	return vm;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_create);
+
+void rmt_vm_destroy(struct rmt_vm *vm)
+{
+	int id;
+
+	if (!vm)
+		return;
+	for (id = 1; id <= RMT_VM_MAX_PROGS; id++)
+		rmt_vm_unload(vm, id);
+	mutex_destroy(&vm->lock);
+	kfree(vm);
+}
+EXPORT_SYMBOL_GPL(rmt_vm_destroy);
+
+int rmt_vm_load(struct rmt_vm *vm, const void *obj, size_t len,
+		const struct rmt_load_opts *opts, char *err, size_t errlen)
+{
+	struct rmt_prog *p;
+	struct rmt_inst *in = NULL;
+	char tmp[RMT_ERRLEN_TMP];
+	int rc, id;
+
+	rc = rmt_prog_parse(obj, len, &p, tmp, sizeof(tmp));
+	if (rc)
+		return rmt_errf(err, errlen, rc, "object: %s", tmp);
+	rc = rmt_prog_validate(p, err, errlen);
+	if (rc) {
+		rmt_prog_free(p);
+		return rc;
+	}
+	rc = rmt_inst_create(p, opts, &in, err, errlen);
+	if (rc)
+		return rc;
+	mutex_lock(&vm->lock);
+	for (id = 1; id <= RMT_VM_MAX_PROGS; id++) {
+		if (!rcu_access_pointer(vm->progs[id - 1])) {
+			rcu_assign_pointer(vm->progs[id - 1], in);
+			mutex_unlock(&vm->lock);
+			return id;
+		}
+	}
+	mutex_unlock(&vm->lock);
+	rmt_inst_free(in);
+	return rmt_errf(err, errlen, -ENOSPC, "all %d program slots are in use",
+			RMT_VM_MAX_PROGS);
+}
+EXPORT_SYMBOL_GPL(rmt_vm_load);
+
+/* The program @id under the VM mutex (control plane), or NULL. */
+static struct rmt_inst *rmt_vm_get_locked(struct rmt_vm *vm, int id)
+{
+	if (id < 1 || id > RMT_VM_MAX_PROGS)
+		return NULL;
+	return rcu_dereference_protected(vm->progs[id - 1], lockdep_is_held(&vm->lock));
+}
+
+int rmt_vm_unload(struct rmt_vm *vm, int id)
+{
+	struct rmt_inst *in;
+
+	mutex_lock(&vm->lock);
+	in = rmt_vm_get_locked(vm, id);
+	if (!in) {
+		mutex_unlock(&vm->lock);
+		return -ENOENT;
+	}
+	rcu_assign_pointer(vm->progs[id - 1], NULL);
+	mutex_unlock(&vm->lock);
+	call_rcu(&in->rcu, rmt_inst_free_rcu);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_unload);
+
+static __always_inline void rmt_account(struct rmt_inst *in, u32 cpu,
+					struct rmt_run_result *res)
+{
+	struct rmt_pcpu_stats *st = rmt_pstats(in, cpu);
+	s64 d = res->decision;
+
+	st->runs++;
+	if (res->abort) {
+		st->aborts[res->abort]++;
+	} else if (d != RMT_DECISION_DEFAULT &&
+		   (d < in->decision_lo || d > in->decision_lo + in->ndecisions - 2)) {
+		st->bad_decisions++;
+		d = RMT_DECISION_DEFAULT;
+		res->decision = d;
+	}
+	st->decisions[d == RMT_DECISION_DEFAULT ? 0 : d - in->decision_lo + 1]++;
+}
+
+int rmt_vm_run(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu, u64 now,
+	       struct rmt_run_result *res)
+{
+	struct rmt_inst *in;
+
+	if (unlikely(id < 1 || id > RMT_VM_MAX_PROGS))
+		return -ENOENT;
+	rcu_read_lock();
+	in = rcu_dereference(vm->progs[id - 1]);
+	if (unlikely(!in)) {
+		rcu_read_unlock();
+		return -ENOENT;
+	}
+	if (unlikely(ctx_len != in->prog->hook->ctx_size || cpu >= in->ncpus)) {
+		rcu_read_unlock();
+		return -EINVAL;
+	}
+	rmt_interp_run(in, ctx, cpu, now, res);
+	rmt_account(in, cpu, res);
+	rcu_read_unlock();
+	return 0;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_run);
+
+int rmt_vm_shadow_account(struct rmt_vm *vm, int id, u32 cpu, s64 prog_decision,
+			  s64 kernel_decision)
+{
+	struct rmt_inst *in;
+
+	if (id < 1 || id > RMT_VM_MAX_PROGS)
+		return -ENOENT;
+	rcu_read_lock();
+	in = rcu_dereference(vm->progs[id - 1]);
+	if (!in || cpu >= in->ncpus) {
+		rcu_read_unlock();
+		return in ? -EINVAL : -ENOENT;
+	}
+	if (prog_decision == RMT_DECISION_DEFAULT || prog_decision == kernel_decision)
+		rmt_pstats(in, cpu)->shadow_agree++;
+	else
+		rmt_pstats(in, cpu)->shadow_disagree++;
+	rcu_read_unlock();
+	return 0;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_shadow_account);
+
+#define RMT_CP_BEGIN(vm, id, in) do { \
+	mutex_lock(&(vm)->lock); \
+	(in) = rmt_vm_get_locked(vm, id); \
+	if (!(in)) { \
+		mutex_unlock(&(vm)->lock); \
+		return rmt_errf(err, errlen, -ENOENT, "no program %d", id); \
+	} \
+} while (0)
+
+int rmt_vm_table_update(struct rmt_vm *vm, int id, u32 table, u32 op,
+			const struct rmt_entry_spec *spec, char *err, size_t errlen)
+{
+	struct rmt_inst *in;
+	int rc;
+
+	RMT_CP_BEGIN(vm, id, in);
+	if (table >= in->prog->ntables) {
+		rc = rmt_errf(err, errlen, -ENOENT, "no table %u (the program has %u)", table,
+			      in->prog->ntables);
+	} else if (op == 0) {
+		rc = rmt_table_insert(in->tables[table], spec, err, errlen);
+	} else if (op == 1) {
+		rc = rmt_table_modify(in->tables[table], spec, err, errlen);
+	} else if (op == 2) {
+		rc = rmt_table_delete(in->tables[table], spec, err, errlen);
+	} else {
+		rc = rmt_errf(err, errlen, -EINVAL, "unknown table operation %u", op);
+	}
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_table_update);
+
+int rmt_vm_table_dump(struct rmt_vm *vm, int id, u32 table, u32 start,
+		      struct rmt_entry_dump *out, u32 max, u64 *misses)
+{
+	struct rmt_inst *in;
+	char *err = NULL;
+	size_t errlen = 0;
+	int rc;
+
+	RMT_CP_BEGIN(vm, id, in);
+	if (table >= in->prog->ntables) {
+		rc = -ENOENT;
+	} else {
+		rc = rmt_table_dump(in->tables[table], start, out, max);
+		if (misses)
+			rmt_table_stats(in->tables[table], NULL, misses);
+	}
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_table_dump);
+
+int rmt_vm_model_load(struct rmt_vm *vm, int id, u32 model, const void *blob, size_t len,
+		      char *err, size_t errlen)
+{
+	struct rmt_inst *in;
+	int rc;
+
+	RMT_CP_BEGIN(vm, id, in);
+	if (model >= in->prog->nmodels)
+		rc = rmt_errf(err, errlen, -ENOENT, "no model %u (the program has %u)", model,
+			      in->prog->nmodels);
+	else
+		rc = rmt_mif_load(&in->models[model], blob, len, err, errlen);
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_model_load);
+
+int rmt_vm_map_read(struct rmt_vm *vm, int id, u32 map, u64 *cursor, u64 *keys, u64 *vals,
+		    u32 max)
+{
+	struct rmt_inst *in;
+	char *err = NULL;
+	size_t errlen = 0;
+	int rc;
+
+	RMT_CP_BEGIN(vm, id, in);
+	if (map >= in->prog->nmaps)
+		rc = -ENOENT;
+	else
+		rc = rmt_map_read(in->maps[map], cursor, keys, vals, max);
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_map_read);
+
+int rmt_vm_map_write(struct rmt_vm *vm, int id, u32 map, u64 key, u64 val,
+		     char *err, size_t errlen)
+{
+	struct rmt_inst *in;
+	char tmp[RMT_ERRLEN_TMP];
+	int rc;
+
+	RMT_CP_BEGIN(vm, id, in);
+	if (map >= in->prog->nmaps) {
+		rc = rmt_errf(err, errlen, -ENOENT, "no map %u (the program has %u)", map,
+			      in->prog->nmaps);
+	} else {
+		rc = rmt_map_write(in->maps[map], key, val, tmp, sizeof(tmp));
+		if (rc)
+			rmt_errf(err, errlen, rc, "map %s: %s",
+				 rmt_prog_string(in->prog, in->prog->maps[map].name), tmp);
+	}
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_map_write);
+
+int rmt_vm_trace_drain(struct rmt_vm *vm, int id, struct rmt_trace_rec *out, u32 max)
+{
+	struct rmt_inst *in;
+	char *err = NULL;
+	size_t errlen = 0;
+	u32 n = 0;
+
+	RMT_CP_BEGIN(vm, id, in);
+	while (n < max && rmt_ring_pop(in->ring, &out[n]))
+		n++;
+	mutex_unlock(&vm->lock);
+	return n;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_trace_drain);
+
+int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out)
+{
+	struct rmt_inst *in;
+	char *err = NULL;
+	size_t errlen = 0;
+	u32 c, i;
+
+	RMT_CP_BEGIN(vm, id, in);
+	memset(out, 0, sizeof(*out));
+	out->decision_lo = in->decision_lo;
+	out->ndecisions = in->ndecisions;
+	for (c = 0; c < in->ncpus; c++) {
+		struct rmt_pcpu_stats *st = rmt_pstats(in, c);
+
+		out->runs += READ_ONCE(st->runs);
+		for (i = 0; i < RMT_NR_ABORTS; i++)
+			out->aborts[i] += READ_ONCE(st->aborts[i]);
+		out->bad_decisions += READ_ONCE(st->bad_decisions);
+		out->shadow_agree += READ_ONCE(st->shadow_agree);
+		out->shadow_disagree += READ_ONCE(st->shadow_disagree);
+		out->trace_drops += READ_ONCE(st->trace_drops);
+		out->model_overflows += READ_ONCE(st->model_overflows);
+		out->map_drops += READ_ONCE(st->map_drops);
+		for (i = 0; i < in->ndecisions; i++)
+			out->decisions[i] += READ_ONCE(st->decisions[i]);
+	}
+	mutex_unlock(&vm->lock);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_stats);
+
+s64 rmt_bench_run(struct rmt_vm *vm, int id, const void *ctx, size_t ctx_len, u64 iterations)
+{
+	u8 buf[512];
+	struct rmt_run_result res;
+	u64 t0, i;
+	int rc = 0;
+
+	if (ctx_len > sizeof(buf))
+		return -EINVAL;
+	rcu_read_lock();
+	t0 = ktime_get_ns();
+	for (i = 0; i < iterations && !rc; i++) {
+		memcpy(buf, ctx, ctx_len);
+		rc = rmt_vm_run(vm, id, buf, ctx_len, 0, i, &res);
+	}
+	t0 = ktime_get_ns() - t0;
+	rcu_read_unlock();
+	return rc ? rc : (s64)t0;
+}
+EXPORT_SYMBOL_GPL(rmt_bench_run);
