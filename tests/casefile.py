@@ -507,6 +507,9 @@ class _Runner:
                 fmt = self.prog.traces[rec.fmt]
                 got.append([decode_trace_value(v, f.bits, f.signed)
                             for v, f in zip(rec.values, fmt.fields)])
+        elif key == "trace_raw":
+            want = _literal(text, self.case.path, n)
+            got = [[rec.fmt, rec.cpu, rec.ts, *rec.values] for rec in self.eng.trace_drain()]
         elif key.startswith(("hits.", "misses.", "entries.")):
             kind, _, tname = key.partition(".")
             t = _index(self.table_names, tname, "table")
