@@ -1,0 +1,828 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rmt_model.c: fixed-point models (docs/semantics.md, "Models (CALLM)").
+ *
+ * Loading parses the untrusted blob once, checking each field as it is read
+ * (the checks and their order follow semantics/weights.py, so both engines
+ * reject the same blobs for the same reason), and converts it into a form
+ * that is quick to run:
+ *
+ *  - weights are widened to s32, so one loop serves 8-, 16- and 32-bit
+ *    models; with 8/16-bit weights an exact sum of at most RMT_MAX_MODEL_IO
+ *    products of an int32 input fits in s64 (2^15 * 2^31 * 2^10 < 2^63),
+ *    32-bit weights accumulate in s128;
+ *  - a tree is a flat array of nodes {feature, threshold, next[2]} where a
+ *    leaf loops to itself, so the walk is `depth` branch-free steps
+ *    (idx = next[x[feature] > threshold]) instead of a data-dependent loop.
+ *
+ * The result lives in one arena and is swapped in with rcu_assign_pointer();
+ * the previous weights are freed after a grace period, so an inference runs
+ * entirely on the old or entirely on the new model.
+ *
+ * Activations between layers need scratch space: a thread-local buffer in
+ * userspace, a per-CPU buffer per model in the kernel (used with preemption
+ * off; a model belongs to one program, attached to one hook, and no hook
+ * nests inside itself on one CPU).
+ */
+#include "rmt_model.h"
+
+#define rmt_errf(err, errlen, ...) \
+	do { \
+		if ((err) && (errlen)) \
+			snprintf((err), (errlen), __VA_ARGS__); \
+	} while (0)
+
+struct rmt_wlayer {
+	u8 kind;
+	u8 relu;
+	u8 shift;
+	u32 n_in, n_out, in_ch, out_ch, kernel, steps;
+	const s32 *w;		/* dense [n_out][n_in]; conv1d [out_ch][in_ch][kernel] */
+	const s32 *b;
+};
+
+/* A tree node; a leaf has next[0] == next[1] == itself and feature 0. */
+struct rmt_tnode {
+	s32 feature;
+	s32 threshold;
+	u32 next[2];
+};
+
+struct rmt_wtree {
+	u32 nnodes, nleaves;
+	u32 steps;		/* the deepest reachable node's depth */
+	const struct rmt_tnode *nodes;
+	const u32 *leaf_off;	/* per node: its leaf's first value in @leaves */
+	const s32 *leaves;	/* [nleaves][n_out] */
+};
+
+struct rmt_weights {
+	struct rcu_head rcu;
+	u8 kind;
+	u8 wide;		/* 32-bit weights: accumulate in s128 */
+	u8 shift;		/* forest */
+	u32 n_in, n_out, nlayers, ntrees;
+	u32 scratch_len;	/* s32 values of scratch an inference needs */
+#ifdef __KERNEL__
+	s32 __percpu *scratch;
+#endif
+	struct rmt_wlayer layers[RMT_MAX_LAYERS];
+	struct rmt_wtree trees[RMT_MAX_TREES];
+	u8 *arena;
+	size_t arena_len, arena_used;
+};
+
+/* ------------------------------------------------------------------ signature */
+
+int rmt_model_sig_check(const struct rmt_model_sig *sig, char *err, size_t errlen)
+{
+	u32 j, width;
+
+	if (sig->n_in < 1 || sig->n_in > RMT_MAX_MODEL_IO ||
+	    sig->n_out < 1 || sig->n_out > RMT_MAX_MODEL_IO) {
+		rmt_errf(err, errlen, "signature: %u inputs and %u outputs, outside [1, %u]",
+			 sig->n_in, sig->n_out, RMT_MAX_MODEL_IO);
+		return -EINVAL;
+	}
+	if (sig->weight_bits != 8 && sig->weight_bits != 16 && sig->weight_bits != 32) {
+		rmt_errf(err, errlen, "signature: weight width %u is not 8, 16 or 32",
+			 sig->weight_bits);
+		return -EINVAL;
+	}
+	if (sig->max_abs_weight < 0) {
+		rmt_errf(err, errlen, "signature: negative weight bound %d", sig->max_abs_weight);
+		return -EINVAL;
+	}
+	switch (sig->kind) {
+	case RMT_MODEL_MLP:
+	case RMT_MODEL_LINEAR:
+		if (sig->nlayers < 1 || sig->nlayers > RMT_MAX_LAYERS) {
+			rmt_errf(err, errlen, "signature: %u layers, outside [1, %u]", sig->nlayers,
+				 RMT_MAX_LAYERS);
+			return -EINVAL;
+		}
+		if (sig->kind == RMT_MODEL_LINEAR &&
+		    (sig->nlayers != 1 || sig->layers[0].kind != RMT_LAYER_DENSE)) {
+			rmt_errf(err, errlen, "signature: a linear model is exactly one dense layer");
+			return -EINVAL;
+		}
+		width = sig->n_in;
+		for (j = 0; j < sig->nlayers; j++) {
+			const struct rmt_layer_sig *l = &sig->layers[j];
+
+			if (l->kind != RMT_LAYER_DENSE && l->kind != RMT_LAYER_CONV1D) {
+				rmt_errf(err, errlen, "signature: layer %u has unknown kind %u", j,
+					 l->kind);
+				return -EINVAL;
+			}
+			if (l->act != RMT_ACT_NONE && l->act != RMT_ACT_RELU) {
+				rmt_errf(err, errlen, "signature: layer %u has unknown activation %u",
+					 j, l->act);
+				return -EINVAL;
+			}
+			if (l->n_in != width) {
+				rmt_errf(err, errlen, "signature: layer %u takes %u inputs but receives %u",
+					 j, l->n_in, width);
+				return -EINVAL;
+			}
+			if (l->n_out < 1 || l->n_out > RMT_MAX_MODEL_IO) {
+				rmt_errf(err, errlen, "signature: layer %u has %u outputs, outside [1, %u]",
+					 j, l->n_out, RMT_MAX_MODEL_IO);
+				return -EINVAL;
+			}
+			if (l->kind == RMT_LAYER_CONV1D) {
+				if (!l->in_ch || !l->out_ch || !l->kernel || l->n_in % l->in_ch ||
+				    l->n_in / l->in_ch < l->kernel ||
+				    l->n_out != (l->n_in / l->in_ch - l->kernel + 1) * l->out_ch) {
+					rmt_errf(err, errlen, "signature: conv1d layer %u: %u outputs do not match (%u/%u - %u + 1) x %u",
+						 j, l->n_out, l->n_in, l->in_ch, l->kernel, l->out_ch);
+					return -EINVAL;
+				}
+			}
+			width = l->n_out;
+		}
+		if (width != sig->n_out) {
+			rmt_errf(err, errlen, "signature: last layer gives %u outputs, the model declares %u",
+				 width, sig->n_out);
+			return -EINVAL;
+		}
+		return 0;
+	case RMT_MODEL_TREE:
+	case RMT_MODEL_FOREST:
+		if (sig->nlayers) {
+			rmt_errf(err, errlen, "signature: trees and forests have no layers");
+			return -EINVAL;
+		}
+		if (sig->kind == RMT_MODEL_TREE ? sig->trees > 1 :
+		    sig->trees < 1 || sig->trees > RMT_MAX_TREES) {
+			rmt_errf(err, errlen, "signature: tree count %u outside [1, %u]", sig->trees,
+				 RMT_MAX_TREES);
+			return -EINVAL;
+		}
+		if (sig->depth < 1 || sig->depth > RMT_MAX_TREE_DEPTH) {
+			rmt_errf(err, errlen, "signature: tree depth %u outside [1, %u]", sig->depth,
+				 RMT_MAX_TREE_DEPTH);
+			return -EINVAL;
+		}
+		return 0;
+	default:
+		rmt_errf(err, errlen, "signature: unknown model kind %u", sig->kind);
+		return -EINVAL;
+	}
+}
+
+/* ------------------------------------------------------------------ parsing */
+
+struct rmt_cursor {
+	const u8 *buf;
+	size_t len, pos;
+	char *err;
+	size_t errlen;
+};
+
+#define rmt_werr(c, where, ...) \
+	do { \
+		if ((c)->err && (c)->errlen) { \
+			int __n = snprintf((c)->err, (c)->errlen, "weights %s: ", (where)); \
+			if (__n >= 0 && (size_t)__n < (c)->errlen) \
+				snprintf((c)->err + __n, (c)->errlen - __n, __VA_ARGS__); \
+		} \
+	} while (0)
+
+/* Take @n bytes; on a short blob, say where and what it ended inside. */
+static const u8 *rmt_take(struct rmt_cursor *c, size_t n, const char *where, const char *what)
+{
+	const u8 *p;
+
+	if (n > c->len - c->pos) {
+		rmt_werr(c, where, "blob ends inside the %s (needs %zu bytes at offset %zu, has %zu)",
+			 what, n, c->pos, c->len - c->pos);
+		return NULL;
+	}
+	p = c->buf + c->pos;
+	c->pos += n;
+	return p;
+}
+
+/* A blob field that must equal the declaration: say which, and both values. */
+static bool rmt_differs(struct rmt_cursor *c, const char *where, const char *name, u32 got,
+			u32 want, const char *who)
+{
+	if (got == want)
+		return false;
+	rmt_werr(c, where, "%s is %u, %s declares %u", name, got, who, want);
+	return true;
+}
+
+static void *rmt_arena(struct rmt_weights *w, size_t bytes)
+{
+	void *p;
+
+	/* the arena is sized for the worst case, see rmt_model_load() */
+	if (bytes > w->arena_len - w->arena_used)
+		return NULL;
+	p = w->arena + w->arena_used;
+	w->arena_used += (bytes + 3) & ~(size_t)3;
+	return p;
+}
+
+static s32 rmt_get_weight(const u8 *p, u32 i, u32 bits)
+{
+	s16 h;
+	s32 v;
+
+	if (bits == 8)
+		return (s8)p[i];
+	if (bits == 16) {
+		memcpy(&h, p + 2 * (size_t)i, 2);
+		return h;
+	}
+	memcpy(&v, p + 4 * (size_t)i, 4);
+	return v;
+}
+
+static int rmt_read_s32s(struct rmt_cursor *c, s32 *dst, size_t n, const char *where,
+			 const char *what)
+{
+	const u8 *p = rmt_take(c, n * 4, where, what);
+
+	if (!p)
+		return -EINVAL;
+	memcpy(dst, p, n * 4);
+	return 0;
+}
+
+static int rmt_read_layer(struct rmt_cursor *c, struct rmt_weights *w,
+			  const struct rmt_model_sig *sig, u32 j)
+{
+	const struct rmt_layer_sig *ls = &sig->layers[j];
+	struct rmt_wlayer *l = &w->layers[j];
+	struct rmt_rec_weights_layer r;
+	u32 bits = sig->weight_bits, i, n, nb;
+	const u8 *p;
+	s32 *wt, *bias;
+	char where[32];
+
+	snprintf(where, sizeof(where), "layer %u", j);
+	p = rmt_take(c, sizeof(r), where, "weights_layer record");
+	if (!p)
+		return -EINVAL;
+	memcpy(&r, p, sizeof(r));
+	if (r.pad || r.pad2) {
+		rmt_werr(c, where, "padding bytes are not zero");
+		return -EINVAL;
+	}
+	if (rmt_differs(c, where, "kind", r.kind, ls->kind, "the signature") ||
+	    rmt_differs(c, where, "act", r.act, ls->act, "the signature") ||
+	    rmt_differs(c, where, "n_in", r.n_in, ls->n_in, "the signature") ||
+	    rmt_differs(c, where, "n_out", r.n_out, ls->n_out, "the signature") ||
+	    rmt_differs(c, where, "in_ch", r.in_ch, ls->in_ch, "the signature") ||
+	    rmt_differs(c, where, "out_ch", r.out_ch, ls->out_ch, "the signature") ||
+	    rmt_differs(c, where, "kernel", r.kernel, ls->kernel, "the signature"))
+		return -EINVAL;
+	if (r.shift > RMT_MAX_LAYER_SHIFT) {
+		rmt_werr(c, where, "shift %u is over %u", r.shift, RMT_MAX_LAYER_SHIFT);
+		return -EINVAL;
+	}
+	l->kind = ls->kind;
+	l->relu = ls->act == RMT_ACT_RELU;
+	l->shift = r.shift;
+	l->n_in = ls->n_in;
+	l->n_out = ls->n_out;
+	if (ls->kind == RMT_LAYER_CONV1D) {
+		l->in_ch = ls->in_ch;
+		l->out_ch = ls->out_ch;
+		l->kernel = ls->kernel;
+		l->steps = ls->n_in / ls->in_ch - ls->kernel + 1;
+		n = ls->out_ch * ls->in_ch * ls->kernel;
+		nb = ls->out_ch;
+	} else {
+		n = ls->n_out * ls->n_in;	/* <= 2^20: the signature was checked */
+		nb = ls->n_out;
+	}
+	p = rmt_take(c, (size_t)n * bits / 8, where, "weights");
+	if (!p)
+		return -EINVAL;
+	wt = rmt_arena(w, (size_t)n * 4);
+	if (!wt)
+		return -E2BIG;
+	for (i = 0; i < n; i++)
+		wt[i] = rmt_get_weight(p, i, bits);
+	i = (u32)(-((size_t)n * bits / 8) & 3);
+	p = rmt_take(c, i, where, "weight padding");
+	if (!p)
+		return -EINVAL;
+	while (i--) {
+		if (p[i]) {
+			rmt_werr(c, where, "weight padding bytes are not zero");
+			return -EINVAL;
+		}
+	}
+	if (sig->max_abs_weight) {
+		for (i = 0; i < n; i++) {
+			s64 v = wt[i];
+
+			if ((v < 0 ? -v : v) > sig->max_abs_weight) {
+				rmt_werr(c, where, "weight %u is %d, over the declared bound |w| <= %d",
+					 i, wt[i], sig->max_abs_weight);
+				return -EINVAL;
+			}
+		}
+	}
+	bias = rmt_arena(w, (size_t)nb * 4);
+	if (!bias)
+		return -E2BIG;
+	if (rmt_read_s32s(c, bias, nb, where, "biases"))
+		return -EINVAL;
+	l->w = wt;
+	l->b = bias;
+	return 0;
+}
+
+static int rmt_read_tree(struct rmt_cursor *c, struct rmt_weights *w,
+			 const struct rmt_model_sig *sig, u32 j)
+{
+	struct rmt_wtree *t = &w->trees[j];
+	struct rmt_rec_weights_tree r;
+	struct rmt_rec_weights_node nr;
+	struct rmt_tnode *nodes;
+	u32 *leaf_off;
+	s32 *leaves;
+	u8 *depth;		/* per node: depth + 1, 0 when unreachable so far */
+	u32 i, k, steps = 0;
+	u64 need;
+	const u8 *p;
+	char where[48];
+
+	snprintf(where, sizeof(where), "tree %u", j);
+	p = rmt_take(c, sizeof(r), where, "weights_tree record");
+	if (!p)
+		return -EINVAL;
+	memcpy(&r, p, sizeof(r));
+	if (r.nnodes < 1 || r.nleaves < 1) {
+		rmt_werr(c, where, "%u nodes and %u leaves; a tree needs at least one of each",
+			 r.nnodes, r.nleaves);
+		return -EINVAL;
+	}
+	/* check the sizes first, so a hostile count cannot make us allocate much */
+	need = (u64)r.nnodes * sizeof(nr) + (u64)r.nleaves * sig->n_out * 4;
+	if (need > c->len - c->pos) {
+		rmt_werr(c, where, "%u nodes and %u leaves need %llu bytes, the blob has %zu left",
+			 r.nnodes, r.nleaves, (unsigned long long)need, c->len - c->pos);
+		return -EINVAL;
+	}
+	nodes = rmt_arena(w, (size_t)r.nnodes * sizeof(*nodes));
+	leaf_off = rmt_arena(w, (size_t)r.nnodes * 4);
+	leaves = rmt_arena(w, (size_t)r.nleaves * sig->n_out * 4);
+	depth = kvzalloc(r.nnodes, GFP_KERNEL);
+	if (!nodes || !leaf_off || !leaves || !depth) {
+		kvfree(depth);
+		return nodes && leaf_off && leaves ? -ENOMEM : -E2BIG;
+	}
+	depth[0] = 1;
+	for (i = 0; i < r.nnodes; i++) {
+		snprintf(where, sizeof(where), "tree %u node %u", j, i);
+		p = rmt_take(c, sizeof(nr), where, "weights_node record");
+		if (!p)		/* cannot happen: the size was checked */
+			goto bad;
+		memcpy(&nr, p, sizeof(nr));
+		if (nr.feature == -1) {
+			if (nr.threshold || nr.left || nr.right) {
+				rmt_werr(c, where, "a leaf has nonzero threshold, left or right");
+				goto bad;
+			}
+			if (nr.leaf >= r.nleaves) {
+				rmt_werr(c, where, "leaf index %u is outside 0..%u", nr.leaf,
+					 r.nleaves - 1);
+				goto bad;
+			}
+			nodes[i].feature = 0;
+			nodes[i].threshold = 0;
+			nodes[i].next[0] = i;
+			nodes[i].next[1] = i;
+			leaf_off[i] = nr.leaf * sig->n_out;
+			continue;
+		}
+		if (nr.feature < 0 || (u32)nr.feature >= sig->n_in) {
+			rmt_werr(c, where, "feature %d is outside 0..%u", nr.feature, sig->n_in - 1);
+			goto bad;
+		}
+		if (nr.leaf) {
+			rmt_werr(c, where, "an inner node has a nonzero leaf index");
+			goto bad;
+		}
+		for (k = 0; k < 2; k++) {
+			u32 ch = k ? nr.right : nr.left;
+
+			if (ch <= i || ch >= r.nnodes) {
+				rmt_werr(c, where, "%s child %u is not after the node and inside 0..%u",
+					 k ? "right" : "left", ch, r.nnodes - 1);
+				goto bad;
+			}
+			if (depth[i])
+				depth[ch] = max_t(u8, depth[ch], depth[i] + 1);
+		}
+		if (depth[i] && depth[i] > sig->depth) {
+			/* depth[i] - 1 is the node's depth: its children are at depth[i] */
+			rmt_werr(c, where, "its children are at depth %u, deeper than the declared %u",
+				 depth[i], sig->depth);
+			goto bad;
+		}
+		if (depth[i])
+			steps = max_t(u32, steps, depth[i]);
+		nodes[i].feature = nr.feature;
+		nodes[i].threshold = nr.threshold;
+		nodes[i].next[0] = nr.left;
+		nodes[i].next[1] = nr.right;
+		leaf_off[i] = 0;
+	}
+	kvfree(depth);
+	snprintf(where, sizeof(where), "tree %u", j);
+	if (rmt_read_s32s(c, leaves, (size_t)r.nleaves * sig->n_out, where, "leaf values"))
+		return -EINVAL;
+	t->nnodes = r.nnodes;
+	t->nleaves = r.nleaves;
+	t->steps = steps;
+	t->nodes = nodes;
+	t->leaf_off = leaf_off;
+	t->leaves = leaves;
+	return 0;
+bad:
+	kvfree(depth);
+	return -EINVAL;
+}
+
+static void rmt_weights_free(struct rmt_weights *w)
+{
+	if (!w)
+		return;
+#ifdef __KERNEL__
+	free_percpu(w->scratch);
+#endif
+	kvfree(w->arena);
+	kfree(w);
+}
+
+static void rmt_weights_free_rcu(struct rcu_head *head)
+{
+	rmt_weights_free(container_of(head, struct rmt_weights, rcu));
+}
+
+static int rmt_parse(struct rmt_weights *w, const struct rmt_model_sig *sig,
+		     struct rmt_cursor *c)
+{
+	struct rmt_rec_weights_header h;
+	u32 ntrees, j, limit;
+	const u8 *p;
+	int ret;
+
+	if (c->len > RMT_MAX_WEIGHTS_SIZE) {
+		rmt_werr(c, "header", "blob is %zu bytes, over the %u limit", c->len,
+			 RMT_MAX_WEIGHTS_SIZE);
+		return -EINVAL;
+	}
+	p = rmt_take(c, sizeof(h), "header", "weights_header record");
+	if (!p)
+		return -EINVAL;
+	memcpy(&h, p, sizeof(h));
+	if (h.magic != RMT_WEIGHTS_MAGIC) {
+		rmt_werr(c, "header", "bad magic 0x%08x (not a weights blob)", h.magic);
+		return -EINVAL;
+	}
+	if (h.version != RMT_WEIGHTS_VERSION) {
+		rmt_werr(c, "header", "blob format version %u is not %u", h.version,
+			 RMT_WEIGHTS_VERSION);
+		return -EINVAL;
+	}
+	if (h.total_size != c->len) {
+		rmt_werr(c, "header", "total_size says %u bytes, blob has %zu", h.total_size,
+			 c->len);
+		return -EINVAL;
+	}
+	if (h.pad || h.pad2) {
+		rmt_werr(c, "header", "padding bytes are not zero");
+		return -EINVAL;
+	}
+	if (rmt_differs(c, "header", "kind", h.kind, sig->kind, "the model") ||
+	    rmt_differs(c, "header", "weight_bits", h.weight_bits, sig->weight_bits, "the model") ||
+	    rmt_differs(c, "header", "n_in", h.n_in, sig->n_in, "the model") ||
+	    rmt_differs(c, "header", "n_out", h.n_out, sig->n_out, "the model"))
+		return -EINVAL;
+	w->kind = sig->kind;
+	w->wide = sig->weight_bits == 32;
+	w->n_in = sig->n_in;
+	w->n_out = sig->n_out;
+	if (sig->kind == RMT_MODEL_MLP || sig->kind == RMT_MODEL_LINEAR) {
+		if (h.nlayers != sig->nlayers || h.ntrees) {
+			rmt_werr(c, "header", "%u layers and %u trees, the model declares %u layers",
+				 h.nlayers, h.ntrees, sig->nlayers);
+			return -EINVAL;
+		}
+		if (h.shift) {
+			rmt_werr(c, "header", "shift must be 0 for an MLP or linear model (layers carry their own)");
+			return -EINVAL;
+		}
+		w->nlayers = sig->nlayers;
+		for (j = 0; j < sig->nlayers; j++) {
+			ret = rmt_read_layer(c, w, sig, j);
+			if (ret)
+				return ret;
+			/* two hidden vectors at once: the layer's input and output */
+			if (j + 1 < sig->nlayers)
+				w->scratch_len = max_t(u32, w->scratch_len, 2 * sig->layers[j].n_out);
+		}
+	} else {
+		ntrees = sig->kind == RMT_MODEL_TREE ? 1 : sig->trees;
+		if (h.nlayers || h.ntrees != ntrees) {
+			rmt_werr(c, "header", "%u layers and %u trees, the model declares %u trees",
+				 h.nlayers, h.ntrees, ntrees);
+			return -EINVAL;
+		}
+		limit = sig->kind == RMT_MODEL_FOREST ? RMT_MAX_FOREST_SHIFT : 0;
+		if (h.shift > limit) {
+			rmt_werr(c, "header", "shift %u is over %u", h.shift, limit);
+			return -EINVAL;
+		}
+		w->shift = h.shift;
+		w->ntrees = ntrees;
+		for (j = 0; j < ntrees; j++) {
+			ret = rmt_read_tree(c, w, sig, j);
+			if (ret)
+				return ret;
+		}
+		w->scratch_len = 2 * sig->n_out;	/* n_out s64 sums */
+	}
+	if (c->pos != c->len) {
+		rmt_werr(c, "end", "%zu bytes left after the last %s", c->len - c->pos,
+			 w->nlayers ? "layer" : "tree");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
+		   const void *blob, size_t len, u64 *version_out, char *err, size_t errlen)
+{
+	struct rmt_cursor c = { .buf = blob, .len = len, .err = err, .errlen = errlen };
+	struct rmt_rec_weights_header h;
+	struct rmt_weights *w, *old;
+	u64 version;
+	int ret;
+
+	ret = rmt_model_sig_check(sig, err, errlen);
+	if (ret)
+		return ret;
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		goto nomem;
+	/*
+	 * Every blob byte becomes at most 4 arena bytes (an int8 weight becomes
+	 * an s32; a 20-byte node becomes a 16-byte node and a 4-byte leaf
+	 * offset), plus rounding per array.
+	 */
+	w->arena_len = 4 * min_t(size_t, len, RMT_MAX_WEIGHTS_SIZE) + 64 * (RMT_MAX_TREES + 8);
+	w->arena = kvmalloc(w->arena_len, GFP_KERNEL);
+	if (!w->arena)
+		goto nomem;
+	ret = rmt_parse(w, sig, &c);
+	if (ret == -E2BIG) {
+		rmt_errf(err, errlen, "weights: internal error: arena too small");
+		ret = -EINVAL;
+	}
+	if (ret == -ENOMEM)
+		goto nomem;
+	if (ret) {
+		rmt_weights_free(w);
+		return ret;
+	}
+#ifdef __KERNEL__
+	if (w->scratch_len) {
+		w->scratch = __alloc_percpu(w->scratch_len * sizeof(s32), sizeof(s64));
+		if (!w->scratch)
+			goto nomem;
+	}
+#endif
+	memcpy(&h, blob, sizeof(h));
+	mutex_lock(&slot->lock);
+	version = h.model_version ? h.model_version : slot->version + 1;
+	old = rcu_dereference_protected(slot->w, 1);
+	rcu_assign_pointer(slot->w, w);
+	WRITE_ONCE(slot->version, version);
+	mutex_unlock(&slot->lock);
+	if (old)
+		call_rcu(&old->rcu, rmt_weights_free_rcu);
+	if (version_out)
+		*version_out = version;
+	return 0;
+nomem:
+	rmt_weights_free(w);
+	rmt_errf(err, errlen, "weights: out of memory");
+	return -ENOMEM;
+}
+
+void rmt_model_slot_init(struct rmt_model_slot *slot)
+{
+	RCU_INIT_POINTER(slot->w, NULL);
+	slot->version = 0;
+	mutex_init(&slot->lock);
+}
+
+void rmt_model_slot_destroy(struct rmt_model_slot *slot)
+{
+	rmt_weights_free(rcu_dereference_protected(slot->w, 1));
+	RCU_INIT_POINTER(slot->w, NULL);
+	slot->version = 0;
+	mutex_destroy(&slot->lock);
+}
+
+u64 rmt_model_version(struct rmt_model_slot *slot)
+{
+	return READ_ONCE(slot->version);
+}
+
+/* ------------------------------------------------------------------ inference */
+
+/* Saturate to int32 (counting), shift arithmetically, apply ReLU: branch-free. */
+static __always_inline s32 rmt_finish(s64 acc, u32 shift, u32 relu, u64 *ov)
+{
+	s64 c = acc;
+	s32 y;
+
+	*ov += (acc > S32_MAX) | (acc < S32_MIN);
+	c = c > S32_MAX ? S32_MAX : c;
+	c = c < S32_MIN ? S32_MIN : c;
+	y = (s32)c >> shift;
+	/* relu: y & ~(y >> 31) is max(0, y) */
+	return relu ? y & ~(y >> 31) : y;
+}
+
+#ifdef __SIZEOF_INT128__
+static __always_inline s64 rmt_clamp128(__int128 acc)
+{
+	/* only the int32 range matters: clamp to a value outside it */
+	if (acc > S64_MAX)
+		return S64_MAX;
+	if (acc < S64_MIN)
+		return S64_MIN;
+	return (s64)acc;
+}
+#else
+#error "the model engine needs __int128 for exact 32-bit weight accumulation"
+#endif
+
+static u64 rmt_dense(const struct rmt_wlayer *l, bool wide, const s32 *x, s32 *y)
+{
+	const u32 n_in = l->n_in, n_out = l->n_out, shift = l->shift, relu = l->relu;
+	const s32 *w = l->w;
+	u64 ov = 0;
+	u32 i, j;
+
+	if (unlikely(wide)) {
+		for (j = 0; j < n_out; j++, w += n_in) {
+			__int128 acc = l->b[j];
+
+			for (i = 0; i < n_in; i++)
+				acc += (s64)w[i] * x[i];
+			y[j] = rmt_finish(rmt_clamp128(acc), shift, relu, &ov);
+		}
+		return ov;
+	}
+	for (j = 0; j < n_out; j++, w += n_in) {
+		s64 acc = l->b[j];
+
+		for (i = 0; i < n_in; i++)
+			acc += (s64)w[i] * x[i];
+		y[j] = rmt_finish(acc, shift, relu, &ov);
+	}
+	return ov;
+}
+
+static u64 rmt_conv1d(const struct rmt_wlayer *l, bool wide, const s32 *x, s32 *y)
+{
+	const u32 cin = l->in_ch, k = l->kernel, cout = l->out_ch;
+	u64 ov = 0;
+	u32 s, o, kk, ch;
+
+	for (s = 0; s < l->steps; s++) {
+		const s32 *xs = x + (size_t)s * cin;
+
+		for (o = 0; o < cout; o++) {
+			const s32 *wo = l->w + (size_t)o * cin * k;
+			__int128 wacc = l->b[o];
+			s64 acc = l->b[o];
+
+			for (kk = 0; kk < k; kk++) {
+				for (ch = 0; ch < cin; ch++) {
+					s64 p = (s64)wo[ch * k + kk] * xs[kk * cin + ch];
+
+					if (wide)
+						wacc += p;
+					else
+						acc += p;
+				}
+			}
+			if (wide)
+				acc = rmt_clamp128(wacc);
+			y[(size_t)s * cout + o] = rmt_finish(acc, l->shift, l->relu, &ov);
+		}
+	}
+	return ov;
+}
+
+static u64 rmt_run_mlp(const struct rmt_weights *w, const s32 *in, s32 *out, s32 *scratch)
+{
+	const s32 *x = in;
+	u64 ov = 0;
+	u32 j;
+
+	for (j = 0; j < w->nlayers; j++) {
+		const struct rmt_wlayer *l = &w->layers[j];
+		s32 *y = j + 1 == w->nlayers ? out : scratch + (j & 1) * (w->scratch_len / 2);
+
+		if (l->kind == RMT_LAYER_CONV1D)
+			ov += rmt_conv1d(l, w->wide, x, y);
+		else
+			ov += rmt_dense(l, w->wide, x, y);
+		x = y;
+	}
+	return ov;
+}
+
+static __always_inline const s32 *rmt_tree_walk(const struct rmt_wtree *t, const s32 *x)
+{
+	const struct rmt_tnode *nodes = t->nodes;
+	u32 idx = 0, s;
+
+	for (s = 0; s < t->steps; s++) {
+		const struct rmt_tnode *n = &nodes[idx];
+
+		idx = n->next[x[n->feature] > n->threshold];
+	}
+	return t->leaves + t->leaf_off[idx];
+}
+
+static u64 rmt_run_forest(const struct rmt_weights *w, const s32 *in, s32 *out, s64 *sum)
+{
+	const u32 n_out = w->n_out;
+	u64 ov = 0;
+	u32 j, o;
+
+	if (w->ntrees == 1 && !w->shift) {
+		/* a tree: its leaf values are int32 already */
+		memcpy(out, rmt_tree_walk(&w->trees[0], in), n_out * sizeof(s32));
+		return 0;
+	}
+	for (o = 0; o < n_out; o++)
+		sum[o] = 0;
+	for (j = 0; j < w->ntrees; j++) {
+		const s32 *leaf = rmt_tree_walk(&w->trees[j], in);
+
+		for (o = 0; o < n_out; o++)
+			sum[o] += leaf[o];
+	}
+	for (o = 0; o < n_out; o++)
+		out[o] = rmt_finish(sum[o] >> w->shift, 0, 0, &ov);
+	return ov;
+}
+
+#ifndef __KERNEL__
+/* userspace scratch: hidden activations (s32) or forest sums (s64) */
+static __thread union {
+	s32 act[2 * RMT_MAX_MODEL_IO];
+	s64 sum[RMT_MAX_MODEL_IO];
+} rmt_model_tls;
+#endif
+
+int rmt_model_infer(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *overflows)
+{
+	struct rmt_weights *w;
+	s32 *act;
+	s64 *sum;
+	u64 ov;
+
+	rcu_read_lock();
+	w = rcu_dereference(slot->w);
+	if (unlikely(!w)) {
+		rcu_read_unlock();
+		return -ENOENT;
+	}
+#ifdef __KERNEL__
+	/* the kernel builds with -fno-strict-aliasing: one buffer, either type */
+	act = w->scratch ? per_cpu_ptr(w->scratch, get_cpu()) : NULL;
+	sum = (s64 *)act;
+#else
+	act = rmt_model_tls.act;
+	sum = rmt_model_tls.sum;
+#endif
+	if (w->kind == RMT_MODEL_MLP || w->kind == RMT_MODEL_LINEAR)
+		ov = rmt_run_mlp(w, in, out, act);
+	else
+		ov = rmt_run_forest(w, in, out, sum);
+#ifdef __KERNEL__
+	if (w->scratch)
+		put_cpu();
+#endif
+	rcu_read_unlock();
+	*overflows += ov;
+	return 0;
+}
