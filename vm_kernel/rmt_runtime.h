@@ -119,7 +119,7 @@ struct rmt_frame {
 struct rmt_inst {
 	struct rmt_prog *prog;
 	struct rmt_table **tables;
-	struct rmt_model_slot *models;
+	struct rmt_mif *models;
 	struct rmt_map **maps;
 	struct rmt_ring *ring;
 	u64 rng;
