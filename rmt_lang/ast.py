@@ -305,6 +305,7 @@ class ModelDecl(Decl):
     kind: str                # "mlp" | "tree" | "forest" | "linear"
     args: list[ModelArg]
     layers: list[LayerDecl]
+    kind_span: Span = field(default=NOSPAN, kw_only=True)
 
 
 @dataclass(eq=False)
@@ -316,6 +317,7 @@ class MapDecl(Decl):
     size: Expr
     percpu: bool
     type_args: list["TypeRef"] = field(default_factory=list, kw_only=True)  # as written: <K, V>
+    kind_span: Span = field(default=NOSPAN, kw_only=True)
 
 
 @dataclass(eq=False)

@@ -137,6 +137,11 @@ def collect_names(st: State) -> None:
         if prev is not None:
             st.error(d.name_span, f"'{d.name}' is already declared as a {KIND_WORD[type(prev)]} "
                      f"at line {prev.span.line}")
+            # still usable as what it is (a table listing a duplicated action finds it),
+            # unless the first declaration is of the same kind
+            own = {A.TableDecl: st.tables, A.ActionDecl: st.actions}.get(type(d))
+            if own is not None and d.name not in own:
+                own[d.name] = d
             continue
         if isinstance(d, A.ModelDecl) and (d.name in BUILTINS or d.name in HELPER_BY_NAME):
             st.error(d.name_span, f"model '{d.name}' has the name of a built-in function")
@@ -204,7 +209,7 @@ def model_io(m: A.ModelDecl) -> Optional[tuple[int, int]]:
 
 def check_model(st: State, m: A.ModelDecl) -> None:
     if m.kind not in MODEL_ARGS:
-        st.error(m.name_span, f"unknown model kind '{m.kind}'" + did_you_mean(m.kind, MODEL_ARGS))
+        st.error(m.kind_span, f"unknown model kind '{m.kind}'" + did_you_mean(m.kind, MODEL_ARGS))
         for a in m.args:
             if a.name in ("in", "out") and isinstance(a.value, A.Expr):
                 _in_range(st, a.value, 1, MAX_IO, f"'{a.name}'")
@@ -322,10 +327,7 @@ def _conv(st: State, layer: A.LayerDecl, width: Optional[int], in_ch: int):
     c, k = vals["channels"], vals["kernel"]
     if width is None or c is None or k is None:
         return None, c or 1
-    if width % in_ch:
-        st.error(layer.span, f"conv1d input of {width} values does not split into {in_ch} channels")
-        return None, c
-    steps = width // in_ch
+    steps = width // in_ch           # conv1d follows the input or a conv1d: width divides exactly
     if k > steps:
         st.error(layer.span, f"conv1d kernel {k} is longer than its input of {steps} steps")
         return None, c
@@ -340,14 +342,14 @@ def _conv(st: State, layer: A.LayerDecl, width: Optional[int], in_ch: int):
 
 def check_map(st: State, m: A.MapDecl) -> None:
     if m.kind not in MAP_KINDS:
-        st.error(m.name_span, f"unknown map kind '{m.kind}'" + did_you_mean(m.kind, MAP_KINDS))
+        st.error(m.kind_span, f"unknown map kind '{m.kind}'" + did_you_mean(m.kind, MAP_KINDS))
         return
     want = {"counter": 0, "array": 1, "hash": 2}[m.kind]
     usage = {"counter": "counter maps take no types: counter[N] (values are u64)",
              "array": "array maps need a value type: array<T>[N]",
              "hash": "hash maps need key and value types: hash<K, V>[N]"}[m.kind]
     if len(m.type_args) != want:
-        st.error(m.type_args[0].span if m.type_args else m.name_span, usage)
+        st.error(m.type_args[0].span if m.type_args else m.kind_span, usage)
     else:
         for ref in m.type_args:
             resolve_int_type(st, ref, "a map key or value type")

@@ -85,7 +85,7 @@ def _let(env: Env, s: A.Let) -> None:
         kind = "a parameter" if isinstance(env.scope.names[s.name], A.ParamSym) else "a local"
         st.error(s.span, f"'{s.name}' is already declared as {kind} in this scope")
         return
-    sym = A.LocalSym(s.name, ty if ok else I64, s)
+    sym = A.LocalSym(s.name, ty if ok else None, s)    # None: broken, uses stay quiet
     s.sym = sym
     env.scope.names[s.name] = sym
     if s.init is not None and mentions_secret(env, s.init):

@@ -116,7 +116,7 @@ class _Builder(Transformer):
             if a.name == "weight" and isinstance(a.value, A.Name):
                 a.value = A.TypeRef(a.value.id, None, a.value.span)
         return A.ModelDecl(str(name), str(kind), args, layers, span=self._s(meta),
-                           name_span=self._t(name))
+                           name_span=self._t(name), kind_span=self._t(kind))
 
     def model_arg_value(self, meta, ch):
         return A.ModelArg(str(ch[0]), ch[1], self._s(meta))
@@ -161,7 +161,8 @@ class _Builder(Transformer):
         elif tparams:
             value = tparams[0]
         return A.MapDecl(str(name), str(kind), key, value, size, percpu is not None,
-                         span=self._s(meta), name_span=self._t(name), type_args=tparams)
+                         span=self._s(meta), name_span=self._t(name), type_args=tparams,
+                         kind_span=self._t(kind))
 
     def type_params(self, meta, ch):
         return list(ch)

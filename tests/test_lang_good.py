@@ -1,0 +1,50 @@
+"""Good programs check clean, and the checked AST keeps the checker's promises to the compiler."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from rmt_lang import ast as A
+from rmt_lang import load, render_all, read_source
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "lang"))
+
+from walk import problems  # noqa: E402
+
+GOOD = sorted([*(ROOT / "examples").rglob("*.rmt"), *(ROOT / "tests" / "lang" / "good").glob("*.rmt")])
+
+
+def test_examples_exist():
+    names = {p.name for p in GOOD}
+    assert {"forced_migration.rmt", "swap_prefetch.rmt"} <= names
+    assert len(list((ROOT / "examples" / "small").glob("*.rmt"))) >= 5
+
+
+@pytest.mark.parametrize("path", GOOD, ids=[str(p.relative_to(ROOT)) for p in GOOD])
+def test_good_program_checks_clean(path: Path):
+    program, diags = load(path)
+    assert program is not None
+    assert diags == [], render_all(diags, read_source(path)[0])
+    assert problems(program) == []
+
+
+def test_forced_migration_shape():
+    program, _ = load(ROOT / "examples" / "forced_migration.rmt")
+    assert program.hook.name == "sched.can_migrate_task"
+    assert program.mode == "shadow"
+    (model,) = program.of(A.ModelDecl)
+    assert {a.name: a.value.const for a in model.args if isinstance(a.value, A.Expr)} == {"in": 15, "out": 1}
+    assert [(l.kind, l.activation) for l in model.layers] == [("dense", "relu"), ("dense", "none")]
+    (table,) = program.of(A.TableDecl)
+    assert [(k.expr.name, k.match) for k in table.keys] == [("idle", "exact"), ("nr_balance_failed", "range")]
+    assert table.default.name == "predict" and table.default.args[0].const == 0
+    traces = [s for a in program.of(A.ActionDecl) for s in a.body.stmts if isinstance(s, A.Trace)]
+    (trace,) = traces
+    assert len(trace.args) == 16
+    assert trace.args[0].name == "x_0" and trace.args[-1].name == "verdict"
+    (guard,) = program.of(A.GuardDecl)
+    streak = guard.rules[1]
+    assert isinstance(streak, A.GuardStreak) and streak.value.const == 0 and streak.limit.const == 8
