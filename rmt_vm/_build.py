@@ -99,7 +99,8 @@ def source_hash(sanitize: bool = False) -> str:
     return h.hexdigest()[:16]
 
 
-def make_ffi(sanitize: bool = False, module: str = MODULE) -> FFI:
+def make_ffi(sanitize: bool = False, module: str = MODULE, relative: bool = False) -> FFI:
+    """relative: name sources relative to the repo root (setuptools refuses absolute paths)."""
     ffi = FFI()
     ffi.cdef(CDEF)
     flags = CFLAGS + (SANITIZE_FLAGS if sanitize else [])
@@ -107,7 +108,7 @@ def make_ffi(sanitize: bool = False, module: str = MODULE) -> FFI:
         module,
         '#include "rmt_runtime.h"\n'
         f'const char *rmt_vm_build_id(void) {{ return "{source_hash(sanitize)}"; }}\n',
-        sources=[str(p) for p in c_sources()],
+        sources=[str(p.relative_to(ROOT)) if relative else str(p) for p in c_sources()],
         include_dirs=[str(VM_DIR)],
         extra_compile_args=flags,
         extra_link_args=["-fsanitize=address,undefined"] if sanitize else [],
@@ -116,7 +117,7 @@ def make_ffi(sanitize: bool = False, module: str = MODULE) -> FFI:
     return ffi
 
 
-ffibuilder = make_ffi()
+ffibuilder = make_ffi(relative=True)
 
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)

@@ -103,6 +103,7 @@ typedef long long __s64;
 #define __maybe_unused __attribute__((__unused__))
 #define fallthrough __attribute__((__fallthrough__))
 #define __rcu
+#define __annotate_jump_table
 #define __percpu
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define min_t(t, a, b) ((t)(a) < (t)(b) ? (t)(a) : (t)(b))

@@ -76,7 +76,7 @@ void rmt_interp_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
 		    struct rmt_run_result *res)
 {
 #ifdef __GNUC__
-	static const void * const jumptable[256] = {
+	static const void * const jumptable[256] __annotate_jump_table = {
 		[0 ... 255] = &&bad_insn,
 #define RMT_X_LABEL(name, code, fmt, cost) [code] = &&OP_##name,
 		RMT_OPCODES(RMT_X_LABEL)

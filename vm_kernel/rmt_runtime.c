@@ -118,7 +118,7 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 		return rmt_errf(err, errlen, -ENOMEM, "out of memory");
 	}
 	in->prog = p;
-	in->ncpus = num_possible_cpus();
+	in->ncpus = nr_cpu_ids;
 	in->rng = opts && opts->seed ? opts->seed : RMT_DEFAULT_SEED;
 	in->decision_lo = p->hook->decision_lo;
 	in->ndecisions = p->hook->decision_hi - p->hook->decision_lo + 2;
