@@ -334,7 +334,8 @@ def _terminal_text(name: str) -> str:
 
 def _expected_text(expected: set[str]) -> tuple[str, list[str]]:
     """A short phrase for what the parser would have accepted, and the keyword choices."""
-    words = {_terminal_text(e) for e in expected}
+    words = {_terminal_text(e) for e in expected if e != "$END"} or {"end of file"}
+    keywords = sorted(w.strip("'") for w in words if w.startswith("'") and w[1:-1].isidentifier())
     if _EXPR_START <= words:
         rest = {w for w in words if w.strip("'") not in _OPERATORS and w not in _EXPR_START
                 and w not in ("'!'", "'~'", "'ctx'", "'true'", "'false'")}
@@ -346,7 +347,6 @@ def _expected_text(expected: set[str]) -> tuple[str, list[str]]:
         if len(words & group) >= 3:
             words = (words - group - {"an expression", "a name"}) | {label}
     order = sorted(words, key=lambda w: (not w.startswith("'"), w))
-    keywords = [w.strip("'") for w in order if w.startswith("'") and w[1:-1].isidentifier()]
     if len(order) == 1:
         return order[0], keywords
     if len(order) <= 6:
