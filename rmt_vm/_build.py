@@ -84,13 +84,13 @@ SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
 
 def c_sources() -> list[Path]:
     """The userspace VM's C files: every vm_kernel/*.c but the kernel-only ones."""
-    return sorted(p for p in VM_DIR.glob("*.c") if not p.name.startswith("rmt_kmod"))
+    return sorted(p for p in VM_DIR.glob("rmt_*.c") if not p.name.startswith("rmt_kmod"))
 
 
 def source_hash(sanitize: bool = False) -> str:
     """A digest of every C source and header: a build with another digest is stale."""
     h = hashlib.sha256(b"sanitize" if sanitize else b"plain")
-    for p in sorted(VM_DIR.glob("*.[ch]")):
+    for p in sorted(VM_DIR.glob("rmt_*.[ch]")):
         if p.name.startswith("rmt_kmod"):
             continue
         h.update(p.name.encode())
