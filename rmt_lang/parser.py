@@ -4,11 +4,13 @@ The grammar is rmt_lang/grammar.lark (LALR(1), contextual lexer).  lark's
 own exceptions never escape: every syntax problem becomes a `Diagnostic`
 inside one `RmtSyntaxError`, located at the offending token (or, for a
 missing `;` before a token on a later line, just after the previous token,
-where the `;` belongs).  Only the first syntax error of a file is reported:
-after it, LALR recovery guesses too often to be worth showing.
+where the `;` belongs).  After a syntax error the parser restarts at the next
+declaration (a line starting with a declaration keyword), so each broken
+declaration is reported once and nothing is guessed inside a statement.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
@@ -319,6 +321,8 @@ _OPERATORS = {"||", "&&", "|", "^", "&", "==", "!=", "<", "<=", ">", ">=", "<<",
               "^=", "<<=", ">>="}
 _EXPR_START = {"a name", "a number", "'('"}
 _STMT_START = {"'let'", "'if'", "'for'", "'decide'", "'trace'", "'{'"}
+_DECL_WORDS = ("hook", "mode", "const", "model", "map", "table", "action", "apply", "guard")
+_DECL_LINE = re.compile(r"(%s)\b" % "|".join(_DECL_WORDS))
 _DECL_START = {f"'{k}'" for k in ("hook", "mode", "const", "model", "map", "table", "action",
                                   "apply", "guard")}
 
@@ -402,6 +406,13 @@ def _syntax_diag(file: str, text: str, err: UnexpectedInput, tokens: list[Token]
             if hit:
                 msg += f"; did you mean '{hit}'?"
         span = _tspan(file, tok)
+        opener = _unclosed(tokens[:-1] if refused else tokens)
+        line_text = text.splitlines()[tok.line - 1] if tok.line <= len(text.splitlines()) else ""
+        if opener is not None and opener == "{" and _DECL_LINE.match(line_text):
+            # a declaration keyword at the start of a line inside a block: a '}' is missing
+            return Diagnostic(Severity.ERROR, A.Span(file, tok.line, 1, tok.line, 1 + len(line_text.split()[0])),
+                              f"expected '}}' to close the '{{' at {opener.line}:{opener.column} "
+                              "before this declaration")
         if "';'" in want and prev is not None and prev.end_line < tok.line:
             # a missing ';' at the end of a line: point where it belongs
             span = A.Span(file, prev.end_line, prev.end_column, prev.end_line, prev.end_column)
@@ -442,9 +453,41 @@ def _parse_tree(text: str, file: str) -> Tree:
         raise RmtSyntaxError([_syntax_diag(file, text, e, tokens)]) from None
 
 
+def _recover(text: str, file: str, first: RmtSyntaxError) -> list[Diagnostic]:
+    """The first syntax error plus those found by restarting at each later declaration.
+
+    After an error the parse restarts at the next line that begins (in column 1)
+    with a declaration keyword, with the text before it blanked out so lines keep
+    their numbers.  Restarting only at declarations keeps recovery honest: no
+    guessing inside a statement, so a reported error is a real one.
+    """
+    diags = list(first.diagnostics)
+    if diags[0].message == "unterminated block comment":
+        return diags
+    lines = text.split("\n")
+    after = diags[0].span.line
+    while True:
+        nxt = next((i for i in range(after, len(lines)) if _DECL_LINE.match(lines[i])), None)
+        if nxt is None:
+            return diags
+        try:
+            _parse_tree("\n" * nxt + "\n".join(lines[nxt:]), file)
+            return diags
+        except RmtSyntaxError as e:
+            d = e.diagnostics[0]
+            if d.message == "unterminated block comment":
+                return diags + [d]
+            diags.append(d)
+            after = max(d.span.line, nxt + 1)
+
+
 def parse(text: str, file: str = "<input>") -> A.Program:
-    """Parse .rmt source into an AST.  Raises RmtSyntaxError (located) on bad syntax."""
-    tree = _parse_tree(text, file)
+    """Parse .rmt source into an AST.  Raises RmtSyntaxError (located) on bad syntax,
+    carrying the syntax errors of every declaration that has one."""
+    try:
+        tree = _parse_tree(text, file)
+    except RmtSyntaxError as e:
+        raise RmtSyntaxError(_recover(text, file, e)) from None
     try:
         return _Builder(file).transform(tree)
     except VisitError as e:
