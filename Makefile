@@ -5,7 +5,7 @@ VENV    := .venv
 VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test test-asan clean
 
 setup: $(STAMP)
 
@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VPY) tools/demo.py
 
-test: setup
+test: setup test-asan
 	$(VPY) -m pytest tests
+
+# The C VM under AddressSanitizer + UBSan, running the C-engine tests (vm_kernel/Makefile).
+test-asan: setup
+	$(MAKE) -C vm_kernel test-asan PY=$(abspath $(VPY))
 
 clean:
 	rm -rf $(VENV) build

@@ -41,6 +41,15 @@ def load_lib(sanitize: bool | None = None) -> ModuleType:
                 return mod
         except ImportError:
             pass
+    name, path = build(sanitize)
+    return _import_file(name, path)
+
+
+def build(sanitize: bool = False) -> tuple[str, str]:
+    """Compile the module for the current sources into build/rmt_vm/ (once); return
+    its module name and file, without importing it (a sanitized build can only be
+    imported with libasan preloaded)."""
+    digest = _build.source_hash(sanitize)
     name = f"_rmt_vm_{'asan' if sanitize else 'plain'}_{digest}"
     outdir = _build.ROOT / "build" / "rmt_vm" / name
     outdir.mkdir(parents=True, exist_ok=True)
@@ -51,4 +60,4 @@ def load_lib(sanitize: bool | None = None) -> ModuleType:
             ffi = _build.make_ffi(sanitize, module=name)
             ffi.compile(tmpdir=str(outdir), verbose=False)
             built = sorted(outdir.glob(f"{name}*.so"))
-        return _import_file(name, str(built[0]))
+        return name, str(built[0])
