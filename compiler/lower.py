@@ -180,7 +180,7 @@ class Lowerer:
                 largs = {a.name: a.value for a in ly.args}
                 act = Activation.RELU if ly.activation == "relu" else Activation.NONE
                 if ly.kind == "dense":
-                    n = self._const_of(largs.get("units", largs.get("0")))
+                    n = self._const_of(largs["out"])
                     model.layers.append(O.Layer(LayerKind.DENSE, act, width, n))
                     width, ch = n, 1
                 else:
@@ -349,6 +349,13 @@ class Lowerer:
             self.arrays[id(sym)] = slot
             self.symbols.append(O.Symbol(s.name, slot.offset, slot.size, slot.elem.bits,
                                          slot.elem.signed))
+            return
+        if s.init is not None and fold(s.init, self.loops) is None:
+            r, owned = self.operand(s.init)
+            if not owned:                             # another local: copy, never alias
+                r, src = self.vreg(), r
+                self.emit("MOV_R", r, src)
+            self.regs[id(sym)] = r
             return
         r = self.vreg()
         self.regs[id(sym)] = r
@@ -561,8 +568,11 @@ class Lowerer:
                     self.emit("JEQ_I", r, imm=0, target=done)
                     self.emit("MOV_I", r, imm=1)
                     self.place(done)
-                elif dst_t.bits < 64 and (dst_t.bits < src_t.bits or dst_t.signed != src_t.signed):
+                elif dst_t.bits < src_t.bits or (dst_t.bits == src_t.bits
+                                                  and dst_t.signed != src_t.signed):
                     self.canon(r, dst_t)
+                elif dst_t.bits > src_t.bits and src_t.signed and not dst_t.signed:
+                    self.canon(r, dst_t)              # i8 -1 as u32 is 0xffffffff
                 return r, True
             if isinstance(e, A.Call):
                 return self.call(e), True
@@ -632,10 +642,15 @@ class Lowerer:
                 self.emit("NEG", r)
                 self.canon(r, ty)
             else:
-                b = self.value(e.args[1])
                 keep = "<=" if e.func == "min" else ">="
-                self.emit(rel[keep] + "_R", r, b, target=done)
-                self.emit("MOV_R", r, b)
+                c = fold(e.args[1], self.loops)
+                if c is not None and fits_s32(c) and (ty.signed or c >= 0):
+                    self.emit(rel[keep] + "_I", r, imm=c, target=done)
+                    self.load_const(r, c)
+                else:
+                    b = self.value(e.args[1])
+                    self.emit(rel[keep] + "_R", r, b, target=done)
+                    self.emit("MOV_R", r, b)
             self.place(done)
             return r
         raise self.error(e, f"'{e.func}' returns an array; index its result or bind it with let")
