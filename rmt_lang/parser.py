@@ -287,7 +287,15 @@ class _Builder(Transformer):
         return A.Index(ch[0], ch[1], span=self._s(meta))
 
     def int_lit(self, meta, ch):
-        return A.IntLit(int(str(ch[0]).replace("_", ""), 0), span=self._s(meta))
+        text = str(ch[0])
+        digits = text.replace("_", "")
+        if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+            raise _BuildError(self._s(meta), f"number '{text}' has a leading zero; "
+                              "octal is not supported")
+        try:
+            return A.IntLit(int(digits, 0), span=self._s(meta))
+        except ValueError:
+            raise _BuildError(self._s(meta), f"malformed number '{text}'") from None
 
     def true_lit(self, meta, ch):
         return A.BoolLit(True, span=self._s(meta))
