@@ -12,24 +12,22 @@
 static long rmt_urcu_readers[2];
 static int rmt_urcu_phase;
 static pthread_mutex_t rmt_urcu_gp_lock = PTHREAD_MUTEX_INITIALIZER;
-static __thread int rmt_urcu_nest;
+__thread int rmt_urcu_nest;
 static __thread int rmt_urcu_my_phase;
 
-void rmt_urcu_read_lock(void)
+/* Outermost rcu_read_lock() of this thread: join the current phase. */
+void rmt_urcu_read_lock_slow(void)
 {
 	int ph;
 
-	if (rmt_urcu_nest++)
-		return;
 	ph = __atomic_load_n(&rmt_urcu_phase, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&rmt_urcu_readers[ph], 1, __ATOMIC_SEQ_CST);
 	rmt_urcu_my_phase = ph;
 }
 
-void rmt_urcu_read_unlock(void)
+/* Outermost rcu_read_unlock(): leave the phase joined. */
+void rmt_urcu_read_unlock_slow(void)
 {
-	if (--rmt_urcu_nest)
-		return;
 	__atomic_sub_fetch(&rmt_urcu_readers[rmt_urcu_my_phase], 1, __ATOMIC_SEQ_CST);
 }
 

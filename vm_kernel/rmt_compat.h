@@ -223,12 +223,24 @@ struct rcu_head {
 	void (*func)(struct rcu_head *head);
 };
 
-void rmt_urcu_read_lock(void);
-void rmt_urcu_read_unlock(void);
+void rmt_urcu_read_lock_slow(void);
+void rmt_urcu_read_unlock_slow(void);
 void rmt_urcu_synchronize(void);
+/* Per-thread nesting depth: only the outermost lock/unlock touches shared counters. */
+extern __thread int rmt_urcu_nest;
 
-#define rcu_read_lock() rmt_urcu_read_lock()
-#define rcu_read_unlock() rmt_urcu_read_unlock()
+static inline void rcu_read_lock(void)
+{
+	if (rmt_urcu_nest++ == 0)
+		rmt_urcu_read_lock_slow();
+}
+
+static inline void rcu_read_unlock(void)
+{
+	if (--rmt_urcu_nest == 0)
+		rmt_urcu_read_unlock_slow();
+}
+
 #define synchronize_rcu() rmt_urcu_synchronize()
 #define rcu_barrier() do { } while (0)
 #define rcu_dereference(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)

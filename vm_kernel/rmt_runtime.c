@@ -119,6 +119,7 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 	}
 	in->prog = p;
 	in->ncpus = nr_cpu_ids;
+	in->ctx_size = p->hook->ctx_size;	/* one load on the hook path, not three */
 	in->rng = opts && opts->seed ? opts->seed : RMT_DEFAULT_SEED;
 	in->decision_lo = p->hook->decision_lo;
 	in->ndecisions = p->hook->decision_hi - p->hook->decision_lo + 2;
@@ -283,27 +284,33 @@ static __always_inline void rmt_account(struct rmt_inst *in, u32 cpu,
 	st->decisions[d == RMT_DECISION_DEFAULT ? 0 : d - in->decision_lo + 1]++;
 }
 
-int rmt_vm_run(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu, u64 now,
-	       struct rmt_run_result *res)
+int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu, u64 now,
+		   struct rmt_run_result *res)
 {
 	struct rmt_inst *in;
 
 	if (unlikely(id < 1 || id > RMT_VM_MAX_PROGS))
 		return -ENOENT;
-	rcu_read_lock();
 	in = rcu_dereference(vm->progs[id - 1]);
-	if (unlikely(!in)) {
-		rcu_read_unlock();
+	if (unlikely(!in))
 		return -ENOENT;
-	}
-	if (unlikely(ctx_len != in->prog->hook->ctx_size || cpu >= in->ncpus)) {
-		rcu_read_unlock();
+	if (unlikely(ctx_len != in->ctx_size || cpu >= in->ncpus))
 		return -EINVAL;
-	}
 	rmt_interp_run(in, ctx, cpu, now, res);
 	rmt_account(in, cpu, res);
-	rcu_read_unlock();
 	return 0;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_run_rcu);
+
+int rmt_vm_run(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu, u64 now,
+	       struct rmt_run_result *res)
+{
+	int rc;
+
+	rcu_read_lock();
+	rc = rmt_vm_run_rcu(vm, id, ctx, ctx_len, cpu, now, res);
+	rcu_read_unlock();
+	return rc;
 }
 EXPORT_SYMBOL_GPL(rmt_vm_run);
 
@@ -499,7 +506,7 @@ s64 rmt_bench_run(struct rmt_vm *vm, int id, const void *ctx, size_t ctx_len, u6
 	t0 = ktime_get_ns();
 	for (i = 0; i < iterations && !rc; i++) {
 		memcpy(buf, ctx, ctx_len);
-		rc = rmt_vm_run(vm, id, buf, ctx_len, 0, i, &res);
+		rc = rmt_vm_run_rcu(vm, id, buf, ctx_len, 0, i, &res);
 	}
 	t0 = ktime_get_ns() - t0;
 	rcu_read_unlock();

@@ -123,6 +123,7 @@ struct rmt_inst {
 	struct rmt_map **maps;
 	struct rmt_ring *ring;
 	u64 rng;
+	u32 ctx_size;
 	u32 ncpus;
 	u32 ndecisions;
 	s64 decision_lo;
@@ -213,6 +214,24 @@ int rmt_vm_unload(struct rmt_vm *vm, int id);
  */
 int rmt_vm_run(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu, u64 now,
 	       struct rmt_run_result *res);
+
+/**
+ * rmt_vm_run_rcu() - rmt_vm_run() for callers already in an RCU read-side section
+ * @vm: the VM
+ * @id: the program
+ * @ctx: the context, modified in place
+ * @ctx_len: its size
+ * @cpu: the running CPU
+ * @now: the invocation's time in ns
+ * @res: receives the decision
+ *
+ * Kprobe handlers run with preemption disabled, which already is a read-side
+ * section; they (and rmt_bench_run()) call this directly.
+ *
+ * Return: as rmt_vm_run().
+ */
+int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu, u64 now,
+		   struct rmt_run_result *res);
 
 /**
  * rmt_vm_shadow_account() - count agreement of a shadow-mode decision
@@ -334,9 +353,10 @@ int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out);
  * @ctx_len: its size
  * @iterations: number of runs
  *
- * For benchmarks: the timing loop is in C, inside one RCU read-side section
- * (the kernel's rcu_read_lock() costs nothing; the userspace one is an atomic
- * operation, which would otherwise dominate an EXIT-only run).
+ * For benchmarks: the timing loop is in C, inside one RCU read-side section,
+ * calling rmt_vm_run_rcu() as a kprobe handler would (the userspace
+ * rcu_read_lock() is an atomic operation on a shared counter, which the
+ * kernel's is not).
  *
  * Return: elapsed nanoseconds, or a negative errno.
  */
