@@ -10,10 +10,10 @@ from typing import Optional
 
 from . import ast as A
 from .check_expr import BUILTINS, const_int, expect, expect_int, finalize, infer
-from .hooks import DEFAULT_DECISION, HOOKS
+from .hooks import HOOKS
 from .state import Env, State
-from .suggest import closest, did_you_mean
-from .types import BOOL, I32, INT_TYPES, TYPE_NAMES, U32, default_int, fits
+from .suggest import did_you_mean
+from .types import BOOL, I32, INT_TYPES, TYPE_NAMES, U32, default_int
 from compiler.isa import HELPER_BY_NAME
 from compiler.objformat import LIMITS
 

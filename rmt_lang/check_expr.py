@@ -520,8 +520,11 @@ def _helper(env: Env, e: A.Call) -> Optional[A.Type]:
     if t is None:
         return None
     if isinstance(t, A.LitT):
-        coerce(env, e.args[0], U64) if e.args[0].const is not None and e.args[0].const >= 0 \
-            else finalize(env, e.args[0])
+        # random(100): a non-negative literal argument is u64; anything else the usual default
+        if e.args[0].const is not None and e.args[0].const >= 0:
+            coerce(env, e.args[0], U64)
+        else:
+            finalize(env, e.args[0])
         t = e.args[0].ty
     if not isinstance(t, A.IntT):
         st.error(e.args[0].span, f"'{e.func}' needs an integer argument, found {t}")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from . import ast as A
-from .check_decls import MAX_ARRAY, MAX_PARAMS, decision_words, resolve_int_type, resolve_type
-from .check_expr import (ARITH, SHIFTS, ctx_field, expect, expect_int, finalize, index_target,
+from .check_decls import MAX_PARAMS, decision_words, resolve_int_type, resolve_type
+from .check_expr import (SHIFTS, ctx_field, expect, expect_int, finalize, index_target,
                          infer, mentions_secret, scalar)
 from .hooks import DEFAULT_DECISION
 from .state import Env, Scope, State
@@ -99,10 +99,7 @@ def _assign(env: Env, s: A.Assign) -> None:
         infer(env, s.value)
         return
     if s.op == "=":
-        if isinstance(target_t, A.ArrayT):
-            expect(env, s.value, target_t, "the assigned value")
-        else:
-            expect(env, s.value, target_t, "the assigned value")
+        expect(env, s.value, target_t, "the assigned value")     # arrays: same type, copied
     elif not isinstance(target_t, A.IntT):
         st.error(s.span, f"'{s.op}' needs an integer target, found {target_t}")
         infer(env, s.value)

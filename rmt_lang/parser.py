@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast as A
 from .errors import Diagnostic, RmtSyntaxError, Severity
