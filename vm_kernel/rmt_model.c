@@ -769,7 +769,10 @@ static u64 rmt_run_forest(const struct rmt_weights *w, const s32 *in, s32 *out, 
 
 	if (w->ntrees == 1 && !w->shift) {
 		/* a tree: its leaf values are int32 already */
-		memcpy(out, rmt_tree_walk(&w->trees[0], in), n_out * sizeof(s32));
+		const s32 *leaf = rmt_tree_walk(&w->trees[0], in);
+
+		for (o = 0; o < n_out; o++)
+			out[o] = leaf[o];
 		return 0;
 	}
 	for (o = 0; o < n_out; o++)

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bench_tables_models.c: lookup and inference cost of the C VM's tables and
+ * model engine (built by bench/bench_tables_models.py, which generates
+ * bench_weights.h with the MLP and tree weights as static arrays).
+ *
+ * Prints one line per figure: "name value unit".  The native baselines run
+ * the same models as straight-line C over the static arrays, compiled in the
+ * same run with the same flags, and their outputs are checked equal to the
+ * engine's before anything is timed.
+ */
+#include <stdio.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "rmt_table.h"
+#include "rmt_model.h"
+#include "bench_weights.h"
+
+static u64 rng = 0x9e3779b97f4a7c15ull;
+
+static u64 rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* CPU time of this thread: other load on the machine does not inflate it */
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static volatile u64 sink;
+
+/* ------------------------------------------------------------------ tables */
+
+#define NKEYS_LOOKUP 4096
+
+static void bench_table(const char *kind_name, u8 kind, u32 n, u32 rounds)
+{
+	static u64 keys[NKEYS_LOOKUP];
+	struct rmt_table_schema s;
+	struct rmt_entry_spec e;
+	struct rmt_table *t;
+	static const u64 tmasks[8] = { 0xffffffff, 0xffffff00, 0xffff0000, 0xff000000,
+				       0xff00ff00, 0x00ffff00, 0xfffff000, 0x0000ffff };
+	u64 *vals, *masks;
+	char err[128];
+	double t0, t1;
+	u64 acc = 0, hits = 0;
+	u32 i, r, span = 0xffffffffu / n;
+
+	memset(&s, 0, sizeof(s));
+	s.max_entries = n;
+	s.nkeys = 1;
+	s.keys[0].kind = kind;
+	s.keys[0].bits = 32;
+	s.nactions = 2;
+	s.param_size = 8;
+	s.action_param_size[1] = 8;
+	if (rmt_table_create(&s, &t, err, sizeof(err))) {
+		fprintf(stderr, "create: %s\n", err);
+		exit(1);
+	}
+	vals = calloc(n, sizeof(u64));
+	masks = calloc(n, sizeof(u64));
+	for (i = 0; i < n; ) {
+		memset(&e, 0, sizeof(e));
+		e.nkeys = 1;
+		e.action = 1;
+		memcpy(e.params, &i, 4);
+		switch (kind) {
+		case RMT_MATCH_EXACT:
+			e.match[0].a = rnd() & 0xffffffff;
+			break;
+		case RMT_MATCH_LPM:
+			/* routing-table-like: mostly /24, then /16../23, a few /8../15 and /32 */
+			r = (u32)(rnd() % 100);
+			e.match[0].b = r < 60 ? 24 : r < 85 ? 16 + rnd() % 8 : r < 95 ? 8 + rnd() % 8 : 32;
+			e.match[0].a = rnd() & 0xffffffff & (0xffffffffull << (32 - e.match[0].b));
+			break;
+		case RMT_MATCH_TERNARY:
+			e.match[0].b = tmasks[rnd() % 8];
+			e.match[0].a = rnd() & e.match[0].b;
+			e.priority = (u32)(rnd() % 1000);
+			break;
+		default:
+			/* disjoint ranges, inserted by rising priority (O(1) each) */
+			e.match[0].a = (u64)i * span;
+			e.match[0].b = (u64)i * span + span - 1;
+			e.priority = i;
+			break;
+		}
+		if (rmt_table_insert(t, &e, err, sizeof(err)))
+			continue;	/* a duplicate: draw again */
+		vals[i] = e.match[0].a;
+		masks[i] = kind == RMT_MATCH_LPM ? 0xffffffffull << (32 - e.match[0].b) & 0xffffffff :
+			kind == RMT_MATCH_TERNARY ? e.match[0].b : 0xffffffff;
+		if (kind == RMT_MATCH_RANGE)
+			masks[i] = span - 1;	/* offset inside the range */
+		i++;
+	}
+	/* keys that hit a random entry (lookups of a full-size table mostly hit) */
+	for (i = 0; i < NKEYS_LOOKUP; i++) {
+		u32 j = (u32)(rnd() % n);
+
+		if (kind == RMT_MATCH_RANGE)
+			keys[i] = vals[j] + rnd() % (masks[j] + 1);
+		else
+			keys[i] = vals[j] | (rnd() & ~masks[j] & 0xffffffff);
+	}
+	rcu_read_lock();
+	t0 = now_ns();
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < NKEYS_LOOKUP; i++) {
+			const u8 *params;
+			u16 action;
+
+			hits += rmt_table_lookup(t, &keys[i], &action, &params);
+			acc += params[0];
+		}
+	}
+	t1 = now_ns();
+	rcu_read_unlock();
+	sink = acc;
+	printf("table_%s_%uk %.1f ns/lookup (hit rate %.2f)\n", kind_name, n / 1024,
+	       (t1 - t0) / ((double)rounds * NKEYS_LOOKUP),
+	       (double)hits / ((double)rounds * NKEYS_LOOKUP));
+	rmt_table_destroy(t);
+	free(vals);
+	free(masks);
+}
+
+/* ------------------------------------------------------------------ models */
+
+#define NIN 1024
+
+/* The MLP as plain C over the static arrays, same arithmetic as the engine. */
+static __always_inline s32 native_finish(s64 acc, int shift, int relu)
+{
+	s32 y;
+
+	acc = acc > S32_MAX ? S32_MAX : acc;
+	acc = acc < S32_MIN ? S32_MIN : acc;
+	y = (s32)acc >> shift;
+	return relu ? y & ~(y >> 31) : y;
+}
+
+static noinline s32 native_mlp(const s32 *x)
+{
+	s32 h[MLP_HID];
+	s64 acc;
+	int i, j;
+
+	for (j = 0; j < MLP_HID; j++) {
+		acc = MLP_B1[j];
+		for (i = 0; i < MLP_IN; i++)
+			acc += (s64)MLP_W1[j][i] * x[i];
+		h[j] = native_finish(acc, MLP_SHIFT1, 1);
+	}
+	acc = MLP_B2[0];
+	for (j = 0; j < MLP_HID; j++)
+		acc += (s64)MLP_W2[0][j] * h[j];
+	return native_finish(acc, MLP_SHIFT2, 0);
+}
+
+/* The full depth-8 tree in implicit layout (children of i: 2i+1, 2i+2), branch-free. */
+static noinline s32 native_tree(const s32 *x)
+{
+	u32 idx = 0;
+	int d;
+
+	for (d = 0; d < TREE_DEPTH; d++)
+		idx = 2 * idx + 1 + (x[TREE_F[idx]] > TREE_T[idx]);
+	return TREE_LEAF[idx - TREE_INNER];
+}
+
+static size_t mlp_blob(u8 *buf)
+{
+	struct rmt_rec_weights_header h = { 0 };
+	struct rmt_rec_weights_layer l = { 0 };
+	size_t n = sizeof(h);
+	int i, j;
+
+	l.kind = RMT_LAYER_DENSE;
+	l.act = RMT_ACT_RELU;
+	l.shift = MLP_SHIFT1;
+	l.n_in = MLP_IN;
+	l.n_out = MLP_HID;
+	l.in_ch = l.out_ch = l.kernel = 1;
+	memcpy(buf + n, &l, sizeof(l));
+	n += sizeof(l);
+	for (j = 0; j < MLP_HID; j++)
+		for (i = 0; i < MLP_IN; i++, n += 2)
+			memcpy(buf + n, &MLP_W1[j][i], 2);
+	n = (n + 3) & ~3ul;
+	for (j = 0; j < MLP_HID; j++, n += 4)
+		memcpy(buf + n, &MLP_B1[j], 4);
+	l.act = RMT_ACT_NONE;
+	l.shift = MLP_SHIFT2;
+	l.n_in = MLP_HID;
+	l.n_out = 1;
+	memcpy(buf + n, &l, sizeof(l));
+	n += sizeof(l);
+	for (j = 0; j < MLP_HID; j++, n += 2)
+		memcpy(buf + n, &MLP_W2[0][j], 2);
+	n = (n + 3) & ~3ul;
+	memcpy(buf + n, &MLP_B2[0], 4);
+	n += 4;
+	h.magic = RMT_WEIGHTS_MAGIC;
+	h.version = RMT_WEIGHTS_VERSION;
+	h.kind = RMT_MODEL_MLP;
+	h.weight_bits = 16;
+	h.n_in = MLP_IN;
+	h.n_out = 1;
+	h.nlayers = 2;
+	h.total_size = (u32)n;
+	memcpy(buf, &h, sizeof(h));
+	return n;
+}
+
+static size_t tree_blob(u8 *buf)
+{
+	struct rmt_rec_weights_header h = { 0 };
+	struct rmt_rec_weights_tree t = { .nnodes = TREE_INNER + TREE_LEAVES,
+					  .nleaves = TREE_LEAVES };
+	size_t n = sizeof(h);
+	u32 i;
+
+	memcpy(buf + n, &t, sizeof(t));
+	n += sizeof(t);
+	for (i = 0; i < TREE_INNER + TREE_LEAVES; i++, n += sizeof(struct rmt_rec_weights_node)) {
+		struct rmt_rec_weights_node nd = { 0 };
+
+		if (i < TREE_INNER) {
+			nd.feature = TREE_F[i];
+			nd.threshold = TREE_T[i];
+			nd.left = 2 * i + 1;
+			nd.right = 2 * i + 2;
+		} else {
+			nd.feature = -1;
+			nd.leaf = i - TREE_INNER;
+		}
+		memcpy(buf + n, &nd, sizeof(nd));
+	}
+	for (i = 0; i < TREE_LEAVES; i++, n += 4)
+		memcpy(buf + n, &TREE_LEAF[i], 4);
+	h.magic = RMT_WEIGHTS_MAGIC;
+	h.version = RMT_WEIGHTS_VERSION;
+	h.kind = RMT_MODEL_TREE;
+	h.weight_bits = 16;
+	h.n_in = MLP_IN;
+	h.n_out = 1;
+	h.ntrees = 1;
+	h.total_size = (u32)n;
+	memcpy(buf, &h, sizeof(h));
+	return n;
+}
+
+static void bench_model(const char *name, struct rmt_model_slot *slot, s32 (*native)(const s32 *),
+			s32 (*inputs)[MLP_IN], u32 rounds)
+{
+	double t0, t1, t2, t3, engine, engine_nolock, nat;
+	u64 ov = 0, acc = 0;
+	u32 r, i;
+	s32 out;
+
+	for (i = 0; i < NIN; i++) {
+		rmt_model_infer(slot, inputs[i], &out, &ov);
+		if (out != native(inputs[i])) {
+			fprintf(stderr, "%s: engine %d != native %d on input %u\n", name, out,
+				native(inputs[i]), i);
+			exit(1);
+		}
+	}
+	/* as the interpreter calls it: inside the invocation's rcu_read_lock() */
+	rcu_read_lock();
+	t0 = now_ns();
+	for (r = 0; r < rounds; r++)
+		for (i = 0; i < NIN; i++) {
+			rmt_model_infer(slot, inputs[i], &out, &ov);
+			acc += out;
+		}
+	t1 = now_ns();
+	rcu_read_unlock();
+	for (r = 0; r < rounds; r++)
+		for (i = 0; i < NIN; i++) {
+			rmt_model_infer(slot, inputs[i], &out, &ov);
+			acc += out;
+		}
+	t2 = now_ns();
+	for (r = 0; r < rounds; r++)
+		for (i = 0; i < NIN; i++)
+			acc += native(inputs[i]);
+	t3 = now_ns();
+	sink = acc;
+	engine = (t1 - t0) / ((double)rounds * NIN);
+	engine_nolock = (t2 - t1) / ((double)rounds * NIN);
+	nat = (t3 - t2) / ((double)rounds * NIN);
+	printf("%s_engine %.1f ns/inference\n", name, engine);
+	printf("%s_engine_own_rcu_lock %.1f ns/inference\n", name, engine_nolock);
+	printf("%s_native %.1f ns/inference\n", name, nat);
+	printf("%s_ratio %.2f x\n", name, engine / nat);
+}
+
+int main(int argc, char **argv)
+{
+	static s32 inputs[NIN][MLP_IN];
+	static u8 buf[1 << 16];
+	struct rmt_model_slot mlp, tree;
+	struct rmt_model_sig sig;
+	char err[256];
+	int quick = argc > 1;
+	u32 i, j;
+	size_t n;
+
+	bench_table("exact", RMT_MATCH_EXACT, 1024, quick ? 20 : 400);
+	bench_table("exact", RMT_MATCH_EXACT, 65536, quick ? 5 : 100);
+	bench_table("lpm", RMT_MATCH_LPM, 1024, quick ? 20 : 400);
+	bench_table("lpm", RMT_MATCH_LPM, 65536, quick ? 5 : 100);
+	bench_table("ternary", RMT_MATCH_TERNARY, 1024, quick ? 20 : 200);
+	bench_table("ternary", RMT_MATCH_TERNARY, 65536, quick ? 5 : 50);
+	bench_table("range", RMT_MATCH_RANGE, 1024, quick ? 2 : 20);
+	bench_table("range", RMT_MATCH_RANGE, 65536, 1);
+
+	for (i = 0; i < NIN; i++)
+		for (j = 0; j < MLP_IN; j++)
+			inputs[i][j] = (s32)(rnd() % 4096) - 2048;
+
+	memset(&sig, 0, sizeof(sig));
+	sig.kind = RMT_MODEL_MLP;
+	sig.weight_bits = 16;
+	sig.n_in = MLP_IN;
+	sig.n_out = 1;
+	sig.nlayers = 2;
+	sig.layers[0] = (struct rmt_layer_sig){ RMT_LAYER_DENSE, RMT_ACT_RELU, 1, 1, 1,
+						MLP_IN, MLP_HID };
+	sig.layers[1] = (struct rmt_layer_sig){ RMT_LAYER_DENSE, RMT_ACT_NONE, 1, 1, 1,
+						MLP_HID, 1 };
+	rmt_model_slot_init(&mlp);
+	n = mlp_blob(buf);
+	if (rmt_model_load(&mlp, &sig, buf, n, NULL, err, sizeof(err))) {
+		fprintf(stderr, "mlp load: %s\n", err);
+		return 1;
+	}
+	bench_model("mlp_15_10_1_int16", &mlp, native_mlp, inputs, quick ? 20 : 2000);
+
+	memset(&sig, 0, sizeof(sig));
+	sig.kind = RMT_MODEL_TREE;
+	sig.weight_bits = 16;
+	sig.n_in = MLP_IN;
+	sig.n_out = 1;
+	sig.trees = 1;
+	sig.depth = TREE_DEPTH;
+	rmt_model_slot_init(&tree);
+	n = tree_blob(buf);
+	if (rmt_model_load(&tree, &sig, buf, n, NULL, err, sizeof(err))) {
+		fprintf(stderr, "tree load: %s\n", err);
+		return 1;
+	}
+	bench_model("tree_depth8", &tree, native_tree, inputs, quick ? 20 : 4000);
+	rmt_model_slot_destroy(&mlp);
+	rmt_model_slot_destroy(&tree);
+	return 0;
+}

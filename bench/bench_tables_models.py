@@ -1,0 +1,90 @@
+"""Benchmark the C VM's tables and model engine against native C; print the figures.
+
+Generates the weights of the forced-migration MLP shape (15 -> 10 ReLU -> 1,
+int16) and of a full depth-8 decision tree as static C arrays
+(bench_weights.h), compiles bench/bench_tables_models.c with the VM sources
+(the same -O2 for the engine and for the native baselines), checks that the
+engine and the native code agree on every input, and prints ns per lookup for
+exact/lpm/ternary/range tables of 1K and 64K entries and ns per inference.
+
+    .venv/bin/python bench/bench_tables_models.py [--quick]
+
+Timings are printed, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VM = ROOT / "vm_kernel"
+CFLAGS = ["-O2", "-g", "-Wall", "-Wno-unused-parameter"]
+
+MLP_IN, MLP_HID, TREE_DEPTH = 15, 10, 8
+
+
+def _array(name: str, ctype: str, values: list) -> str:
+    if values and isinstance(values[0], list):
+        rows = ",\n\t".join("{ " + ", ".join(map(str, r)) + " }" for r in values)
+        return f"static const {ctype} {name}[{len(values)}][{len(values[0])}] = {{\n\t{rows}\n}};\n"
+    return f"static const {ctype} {name}[{len(values)}] = {{ {', '.join(map(str, values))} }};\n"
+
+
+def weights_header(seed: int = 1) -> str:
+    """The models as C arrays; small weights so the int16 model does not saturate."""
+    rnd = random.Random(seed)
+    inner = (1 << TREE_DEPTH) - 1
+    out = [f"#define MLP_IN {MLP_IN}\n#define MLP_HID {MLP_HID}\n",
+           "#define MLP_SHIFT1 6\n#define MLP_SHIFT2 4\n",
+           f"#define TREE_DEPTH {TREE_DEPTH}\n#define TREE_INNER {inner}\n",
+           f"#define TREE_LEAVES {inner + 1}\n",
+           _array("MLP_W1", "s16", [[rnd.randint(-300, 300) for _ in range(MLP_IN)]
+                                    for _ in range(MLP_HID)]),
+           _array("MLP_B1", "s32", [rnd.randint(-5000, 5000) for _ in range(MLP_HID)]),
+           _array("MLP_W2", "s16", [[rnd.randint(-300, 300) for _ in range(MLP_HID)]]),
+           _array("MLP_B2", "s32", [rnd.randint(-5000, 5000)]),
+           _array("TREE_F", "s32", [rnd.randrange(MLP_IN) for _ in range(inner)]),
+           _array("TREE_T", "s32", [rnd.randint(-1500, 1500) for _ in range(inner)]),
+           _array("TREE_LEAF", "s32", [rnd.randint(-1000, 1000) for _ in range(inner + 1)])]
+    return "".join(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="few rounds (a smoke run)")
+    args = ap.parse_args()
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        print("gcc is not installed", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpd = Path(tmp)
+        (tmpd / "bench_weights.h").write_text(weights_header())
+        exe = tmpd / "bench"
+        srcs = [ROOT / "bench" / "bench_tables_models.c", VM / "rmt_table.c",
+                VM / "rmt_model.c", VM / "rmt_compat.c"]
+        cmd = [gcc, *CFLAGS, f"-I{VM}", f"-I{tmpd}", *map(str, srcs), "-o", str(exe),
+               "-lpthread"]
+        build = subprocess.run(cmd, capture_output=True, text=True)
+        if build.returncode:
+            print(build.stderr, file=sys.stderr)
+            return 1
+        run = subprocess.run([str(exe)] + (["quick"] if args.quick else []),
+                             capture_output=True, text=True)
+        if run.returncode:
+            print(run.stdout + run.stderr, file=sys.stderr)
+            return 1
+    print(f"# gcc {' '.join(CFLAGS)}; tables: one 32-bit key, lookups of present keys")
+    for line in run.stdout.splitlines():
+        name, value, unit = line.split(" ", 2)
+        print(f"{name:40s} {value:>10s} {unit}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
