@@ -169,3 +169,14 @@ def test_validator_message_names_the_pc():
         CEngine(prog)
     assert str(ei.value) == "pc 0: jump out of range: target 6, the program has 2 instructions"
     assert ei.value.code == errno.EINVAL
+
+
+def test_sanitized_build_is_the_one_loaded_when_asked():
+    """Under `make test-asan` the engines must run the ASan/UBSan build, not the plain one."""
+    import os
+    from rmt_vm import load_lib
+    mod = load_lib()
+    if os.environ.get("RMT_VM_SANITIZE") == "1":
+        assert mod.__name__.startswith("_rmt_vm_asan_")
+    else:
+        assert "asan" not in mod.__name__
