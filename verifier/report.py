@@ -40,7 +40,9 @@ def decisions_text(rep: Report) -> str:
     if "values" in d:
         vals = ", ".join(f"{names[v]}({v})" if v in names else str(v) for v in d["values"])
         return "{" + vals + "}" + (" (incomplete)" if "incomplete" in d else "")
-    return f"[{d.get('min')}, {d.get('max')}]"
+    if "min" in d:
+        return f"[{d['min']}, {d['max']}]"
+    return "no bound found beyond the DecisionAllowed obligations"
 
 
 def text(rep: Report, filename: str) -> str:

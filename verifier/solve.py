@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import z3
 
+from verifier.absint import Abs
 from verifier.inputs import Inputs
 from verifier.obligations import Counterexample, Outcome, Proved, Result, Unknown
 from verifier.symexec import Exit, Goal
@@ -31,10 +32,11 @@ def _signed(v: int, bits: int = 64) -> int:
 
 
 class Discharger:
-    def __init__(self, inputs: Inputs, opts: SolverOptions):
+    def __init__(self, inputs: Inputs, opts: SolverOptions, abs_: Abs | None = None):
         self.inputs = inputs
         self.opts = opts
         self.queries = 0
+        self.abs = abs_ or Abs(inputs.ranges)
         if opts.smt2_dir:
             os.makedirs(opts.smt2_dir, exist_ok=True)
 
@@ -55,11 +57,16 @@ class Discharger:
         ob = g.obligation
         if g.prop is True or g.path is False:
             return Result(ob, Proved())
+        if self.abs.truth(g.prop) is True or self.abs.truth(g.path) is False:
+            return Result(ob, Proved())
         self.queries += 1
-        s = self.solver()
         path, neg = to_z3(g.path), z3.Not(to_z3(g.prop))
+        if self.opts.smt2_dir:
+            s = self.solver()
+            s.add(path, neg)
+            self.dump(s, f"{ob.kind}_pc{ob.pc}")
+        s = self.solver()
         s.add(path, neg)
-        self.dump(s, f"{ob.kind}_pc{ob.pc}")
         r = s.check()
         if r == z3.unsat:
             return Result(ob, Proved())
@@ -103,40 +110,27 @@ class Discharger:
 
     # -------------------------------------------------------- decision range
 
-    def decisions(self, exits: list[Exit], limit: int = 16) -> dict:
-        """The values EXIT can return: an explicit set when small, else [min, max]."""
-        live = [e for e in exits if e.path is not False]
+    def decisions(self, exits: list[Exit]) -> dict:
+        """What EXIT can return: {"values": [...]} when the abstraction finds a small set
+        (each value then confirmed feasible by the solver, or kept when it cannot tell),
+        else the signed hull {"min", "max"}, or {} when nothing useful is known."""
+        live = [e for e in exits if e.path is not False and self.abs.truth(e.path) is not False]
         if not live:
             return {"values": []}
-        conds = [to_z3(e.path) for e in live]
-        d = z3.BitVec("__decision", 64)
-        link = z3.Or(*[z3.And(c, d == e.value) for c, e in zip(conds, live)])
-        s = self.solver()
-        s.add(link)
-        found: list[int] = []
-        while len(found) <= limit:
-            r = s.check()
-            if r == z3.unsat:
-                return {"values": sorted(found)}
-            if r == z3.unknown:
-                return {"values": sorted(found), "incomplete": s.reason_unknown()}
-            v = _signed(s.model().eval(d, model_completion=True).as_long())
-            found.append(v)
-            s.add(d != v)
-        return {"min": self._extreme(link, d, True), "max": self._extreme(link, d, False)}
-
-    def _extreme(self, link: z3.BoolRef, d: z3.BitVecRef, lowest: bool) -> int | None:
-        """Binary search for the least (greatest) feasible signed decision."""
-        lo, hi = -(1 << 63), (1 << 63) - 1
-        while lo < hi:
-            mid = (lo + hi) // 2 if lowest else (lo + hi + 1) // 2
-            s = self.solver()
-            s.add(link, d <= mid if lowest else d >= mid)
-            r = s.check()
-            if r == z3.unknown:
-                return None
-            if lowest:
-                lo, hi = (lo, mid) if r == z3.sat else (mid + 1, hi)
-            else:
-                lo, hi = (mid, hi) if r == z3.sat else (lo, mid - 1)
-        return lo
+        avs = [self.abs.val(e.value) for e in live]
+        if all(a.vals is not None for a in avs):
+            cand = sorted({_signed(v) for a in avs for v in a.vals})
+            if len(cand) <= 16:
+                d = z3.BitVec("__decision", 64)
+                link = z3.Or(*[z3.And(to_z3(e.path), d == e.value) for e in live])
+                if len(cand) == 1:
+                    return {"values": cand}
+                s = self.solver()       # one incremental solver, a value per check
+                s.set("timeout", min(self.opts.timeout_ms, 1000))
+                s.add(link)
+                vals = [v for v in cand if s.check(d == v) != z3.unsat]
+                return {"values": vals}
+        hulls = [a.signed() for a in avs]
+        if all(h is not None for h in hulls):
+            return {"min": min(h[0] for h in hulls), "max": max(h[1] for h in hulls)}
+        return {}

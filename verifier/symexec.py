@@ -24,6 +24,7 @@ from compiler.objfile import Program
 from compiler.objformat import GuardKind, MapKind
 from rmt_lang.hooks import DEFAULT_DECISION, Access
 from verifier import obligations as O
+from verifier.absint import Abs
 from verifier.inputs import Inputs
 from verifier.symstate import (ZERO_CELL, Cell, Flag, Memory, State, bv64, f_and, f_not,
                                merge_states, num)
@@ -93,6 +94,7 @@ class Executor:
         self.exits: list[Exit] = []
         self.reached: set[int] = set()
         self._ctx_cells = self._ctx_base_cells()
+        self.abs = Abs(inputs.ranges)       # shared with the discharger
 
     # ------------------------------------------------------------ setup
 
@@ -271,19 +273,24 @@ class Executor:
             path = f_and(path, ok)
             if region == Region.CTX:
                 self.ctx_permission(pc, i.off, limit, size, store, idx, path)
-            positions = limit - size + 1
-            k = num(idx)
-            if k is not None:
-                if k > limit - size:
-                    return False          # the check always fails: the path ends here
+            av = self.abs.val(idx)
+            top = limit - size
+            if av.vals is not None:
+                cands = sorted(v for v in av.vals if v <= top)
+            else:
+                cands = list(range(av.lo, min(av.hi, top) + 1))
+            if not cands:
+                return False              # the check always fails: the path ends here
+            if len(cands) == 1:
+                k = cands[0]
                 if store:
                     mem.store(i.off + k, size, value)
                 else:
                     v, d = mem.load(i.off + k, size)
             elif store:
-                mem.store_indexed(i.off, idx, positions, size, value)
+                mem.store_indexed(i.off, idx, cands, size, value)
             else:
-                v, d = mem.load_indexed(i.off, idx, positions, size)
+                v, d = mem.load_indexed(i.off, idx, cands, size)
             if not store and region == Region.SCRATCH:
                 self.need_defined(pc, path, d, f"scratch[{i.off} + r{i.src}] ({size} bytes)")
         if not store:

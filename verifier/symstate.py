@@ -177,31 +177,45 @@ class Memory:
             if self.tracked:
                 self.defs[off + i] = True
 
-    def store_indexed(self, off: int, idx: z3.BitVecRef, positions: int, size: int,
+    def store_indexed(self, off: int, idx: z3.BitVecRef, cands: list[int], size: int,
                       value: z3.BitVecRef) -> None:
-        """A store at off + idx for idx in [0, positions): each byte it may touch
-        becomes an If over the index."""
-        new = split_value(value, size)
-        for b in range(off, off + positions + size - 1):
-            conds, vals = [], []
-            for p in range(max(0, b - off - size + 1), min(positions, b - off + 1)):
-                conds.append(idx == p)
-                vals.append(cell_byte(new[b - off - p]))
+        """A store at off + idx, idx one of `cands` (a sound superset of its values):
+        each byte it may touch becomes an If over the index."""
+        cells = split_value(value, size)
+        if all(b - a >= size for a, b in zip(cands, cands[1:])):
+            # slots do not overlap (an array indexed by element): one If per slot,
+            # so an aligned load later gets a whole value back
+            w = cells[0][0]
+            for p in cands:
+                old, _ = self.load(off + p, size)
+                slot = z3.If(idx == p, w, old)
+                for k in range(size):
+                    self.cells[off + p + k] = (slot, k)
+                    if self.tracked:
+                        self.defs[off + p + k] = f_or(self.defined(off + p + k), idx == p)
+            return
+        new = [cell_byte(c) for c in cells]
+        hits: dict[int, list[tuple[z3.BoolRef, z3.BitVecRef]]] = {}
+        for p in cands:
+            eq = idx == p
+            for k in range(size):
+                hits.setdefault(off + p + k, []).append((eq, new[k]))
+        for b, hs in hits.items():
             old = self.cell(b)
-            vals.append(cell_byte(old))
-            conds.append(True)
-            self.cells[b] = (ite_chain(conds, vals), 0)
+            conds = [c for c, _ in hs] + [True]
+            self.cells[b] = (ite_chain(conds, [v for _, v in hs] + [cell_byte(old)]), 0)
             if self.tracked:
                 hit = z3.Or(*conds[:-1]) if len(conds) > 2 else conds[0]
                 self.defs[b] = f_or(self.defined(b), hit)
 
-    def load_indexed(self, off: int, idx: z3.BitVecRef, positions: int,
+    def load_indexed(self, off: int, idx: z3.BitVecRef, cands: list[int],
                      size: int) -> tuple[z3.BitVecRef, Flag]:
+        """A load at off + idx, idx one of `cands` (which the path guarantees)."""
         conds: list[Flag] = []
         vals, defs = [], []
-        for p in range(positions):
+        for n, p in enumerate(cands):
             v, d = self.load(off + p, size)
-            conds.append(idx == p if p < positions - 1 else True)
+            conds.append(idx == p if n < len(cands) - 1 else True)
             vals.append(v)
             defs.append(d)
         return ite_chain(conds, vals), flag_chain(conds, defs)

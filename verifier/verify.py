@@ -77,7 +77,8 @@ def verify(prog: Program, opts: VerifyOptions | None = None) -> Report:
     inputs = Inputs()
     ex = Executor(prog, inputs, bad, bounds)
     ex.run()
-    dis = Discharger(inputs, SolverOptions(opts.timeout_ms, opts.smt2_dir))
+    dis = Discharger(inputs, SolverOptions(opts.timeout_ms, opts.smt2_dir),
+                     ex.abs)
     results += [dis.discharge(g) for g in ex.goals]
     decisions = dis.decisions(ex.exits)
 
