@@ -117,3 +117,132 @@ def test_kernel_compile(tmp_path: Path) -> None:
     warnings = [ln for ln in out.splitlines() if "warning:" in ln.lower()]
     assert not warnings, out
     assert "undefined" not in out, out     # modpost: a symbol the kernel does not export
+
+
+# ---------------------------------------------------------------- cross-check with semantics/
+
+def _random_model(rnd, case: int):
+    """A random signature and weights: MLPs with conv1d and dense layers, trees, forests."""
+    from compiler.objfile import Layer, Model
+    from compiler.objformat import Activation, LayerKind, ModelKind
+    from semantics import weights as W
+
+    bits = rnd.choice([8, 16, 32])
+    top = (1 << (bits - 1)) - 1
+    def wv() -> int:
+        return rnd.choice([rnd.randint(-top - 1, top), rnd.randint(-3, 3)])
+    if case % 3 == 0:                                   # MLP, maybe with a conv1d first
+        layers, sig_layers, n_in = [], [], rnd.randint(1, 12)
+        width = n_in
+        if rnd.random() < 0.5:
+            cin = rnd.randint(1, 3)
+            t = rnd.randint(1, 4)
+            k = rnd.randint(1, t)
+            cout = rnd.randint(1, 3)
+            n_in = width = cin * t
+            ws = [[[wv() for _ in range(k)] for _ in range(cin)] for _ in range(cout)]
+            ly = W.Conv1dLayer(ws, [rnd.randint(-2**31, 2**31 - 1) for _ in range(cout)], n_in,
+                               rnd.randint(0, 31), rnd.random() < 0.5)
+            layers.append(ly)
+            sig_layers.append(Layer(LayerKind.CONV1D, Activation(int(ly.relu)), n_in, ly.n_out,
+                                    cin, cout, k))
+            width = ly.n_out
+        for _ in range(rnd.randint(1, 3)):
+            n_out = rnd.randint(1, 8)
+            ly = W.DenseLayer([[wv() for _ in range(width)] for _ in range(n_out)],
+                              [rnd.randint(-2**31, 2**31 - 1) for _ in range(n_out)],
+                              rnd.choice([0, 1, 5, 31]), rnd.random() < 0.5)
+            layers.append(ly)
+            sig_layers.append(Layer(LayerKind.DENSE, Activation(int(ly.relu)), width, n_out))
+            width = n_out
+        model = Model("m", ModelKind.MLP, n_in, width, bits, sig_layers)
+        return model, W.mlp(layers, bits)
+    n_in, n_out, depth = rnd.randint(1, 6), rnd.randint(1, 3), rnd.randint(1, 6)
+    ntrees = 1 if case % 3 == 1 else rnd.randint(1, 5)
+    trees = []
+    for _ in range(ntrees):
+        nodes: list = []
+        leaves: list = []
+
+        def grow(d: int) -> int:
+            i = len(nodes)
+            nodes.append(None)
+            if d == depth or rnd.random() < 0.3:
+                nodes[i] = W.Node(-1, 0, 0, 0, len(leaves))
+                leaves.append([rnd.randint(-2**31, 2**31 - 1) for _ in range(n_out)])
+            else:
+                feat, thr = rnd.randrange(n_in), rnd.randint(-50, 50)
+                left = grow(d + 1)
+                right = grow(d + 1)
+                nodes[i] = W.Node(feat, thr, left, right, 0)
+            return i
+        grow(0)
+        trees.append(W.Tree(nodes, leaves))
+    kind = ModelKind.TREE if ntrees == 1 and case % 3 == 1 else ModelKind.FOREST
+    shift = 0 if kind == ModelKind.TREE else rnd.choice([0, 1, 3, 63])
+    model = Model("m", kind, n_in, n_out, bits, trees=ntrees if kind == ModelKind.FOREST else 1,
+                  depth=depth)
+    return model, W.forest(trees, n_in, shift, kind=kind, weight_bits=bits)
+
+
+def _driver_input(model, blob: bytes, inputs: list[list[int]]) -> str:
+    head = [int(model.kind), model.weight_bits, len(model.layers), model.trees, model.depth,
+            model.n_in, model.n_out, model.max_abs_weight]
+    lines = [" ".join(map(str, head))]
+    for ly in model.layers:
+        lines.append(" ".join(map(str, [int(ly.kind), int(ly.act), ly.in_ch, ly.out_ch,
+                                        ly.kernel, ly.n_in, ly.n_out])))
+    lines.append(f"{len(blob)} {blob.hex()}")
+    lines.append(str(len(inputs)))
+    lines += [" ".join(map(str, x)) for x in inputs]
+    return "\n".join(lines) + "\n"
+
+
+def test_models_match_python_reference(tmp_path: Path) -> None:
+    """The C engine and semantics/models.py agree on random models and corrupted blobs:
+    the same accept/reject verdict, and bit-identical outputs and overflow counts."""
+    import random
+
+    from semantics import models as M
+    from semantics import weights as W
+
+    exe = tmp_path / "model_driver"
+    srcs = [CDIR / "model_driver.c", VM / "rmt_model.c", VM / "rmt_compat.c"]
+    build = subprocess.run([_gcc(), *SANITIZE, *WARN, f"-I{VM}", *map(str, srcs), "-o",
+                            str(exe), "-lpthread"], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    rnd = random.Random(7)
+    edge = [-2**31, 2**31 - 1, -1, 0, 1, 50, -50]
+    for case in range(150):
+        model, w = _random_model(rnd, case)
+        blob = W.write_weights(w)
+        if case % 5 == 4:                               # corrupt a byte or the length
+            b = bytearray(blob)
+            if rnd.random() < 0.2:
+                b = b[:rnd.randrange(len(b))]
+            else:
+                b[rnd.randrange(len(b))] ^= 1 << rnd.randrange(8)
+            blob = bytes(b)
+        inputs = [[rnd.choice([rnd.choice(edge), rnd.randint(-2**31, 2**31 - 1),
+                               rnd.randint(-60, 60)]) for _ in range(model.n_in)]
+                  for _ in range(20)]
+        try:
+            ref = W.read_weights(blob, model)
+        except W.WeightsError as e:
+            ref, why, where = None, e.why, e.where
+        run = subprocess.run([str(exe)], input=_driver_input(model, blob, inputs),
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        lines = run.stdout.splitlines()
+        ret = int(lines[0].split()[1])
+        if ref is None:
+            assert ret != 0, f"case {case}: C accepted a blob Python rejects ({why})"
+            # the same part is blamed (the wording may differ: C does not know the name)
+            assert lines[1].startswith(f"weights {where}:"), \
+                f"case {case}: C says {lines[1]!r}, Python {where}: {why}"
+            continue
+        assert ret == 0, f"case {case}: C rejected a blob Python accepts: {lines[1]}"
+        for x, line in zip(inputs, lines[2:], strict=True):
+            want, ov = M.infer(ref, x)
+            got = list(map(int, line.split()))
+            assert got == want + [ov], f"case {case} input {x}: C {got}, Python {want} {ov}"
