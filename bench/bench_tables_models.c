@@ -334,6 +334,8 @@ int main(int argc, char **argv)
 			inputs[i][j] = (s32)(rnd() % 4096) - 2048;
 
 	memset(&sig, 0, sizeof(sig));
+	sig.in_lo = S32_MIN;	/* no declared input range: no clamping */
+	sig.in_hi = S32_MAX;
 	sig.kind = RMT_MODEL_MLP;
 	sig.weight_bits = 16;
 	sig.n_in = MLP_IN;
@@ -352,6 +354,8 @@ int main(int argc, char **argv)
 	bench_model("mlp_15_10_1_int16", &mlp, native_mlp, inputs, quick ? 20 : 2000);
 
 	memset(&sig, 0, sizeof(sig));
+	sig.in_lo = S32_MIN;	/* no declared input range: no clamping */
+	sig.in_hi = S32_MAX;
 	sig.kind = RMT_MODEL_TREE;
 	sig.weight_bits = 16;
 	sig.n_in = MLP_IN;

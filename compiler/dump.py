@@ -33,7 +33,8 @@ def to_json(prog: O.Program) -> dict[str, Any]:
         } for i, t in enumerate(prog.tables)],
         "models": [{
             "id": i, "name": m.name, "kind": m.kind.name.lower(), "in": m.n_in, "out": m.n_out,
-            "weight_bits": m.weight_bits, "input": [m.in_lo, m.in_hi], "trees": m.trees,
+            "weight_bits": m.weight_bits, "max_weight": m.max_abs_weight,
+            "input": [m.in_lo, m.in_hi], "trees": m.trees,
             "depth": m.depth, "cost": model_cost(m),
             "layers": [{"kind": ly.kind.name.lower(), "act": ly.act.name.lower(),
                         "in": ly.n_in, "out": ly.n_out, "in_ch": ly.in_ch, "out_ch": ly.out_ch,

@@ -171,7 +171,9 @@ class Lowerer:
             lo, hi = (self._const_of(x) for x in args["input"])
         kind = {"mlp": ModelKind.MLP, "tree": ModelKind.TREE, "forest": ModelKind.FOREST,
                 "linear": ModelKind.LINEAR}[m.kind]
-        model = O.Model(m.name, kind, n_in, n_out, wbits, in_lo=lo, in_hi=hi)
+        model = O.Model(m.name, kind, n_in, n_out, wbits, in_lo=lo, in_hi=hi,
+                        max_abs_weight=self._const_of(args["max_weight"]) if "max_weight" in args
+                        else 0)
         if kind == ModelKind.LINEAR:
             model.layers = [O.Layer(LayerKind.DENSE, Activation.NONE, n_in, n_out)]
         elif kind == ModelKind.MLP:

@@ -29,10 +29,10 @@ MAX_TREES = LIMITS["MAX_TREES"]
 MAX_DEPTH = LIMITS["MAX_TREE_DEPTH"]
 
 MODEL_ARGS = {
-    "mlp": ("in", "out", "weight", "input"),
+    "mlp": ("in", "out", "weight", "max_weight", "input"),
     "tree": ("in", "out", "depth", "input"),
     "forest": ("in", "out", "trees", "depth", "input"),
-    "linear": ("in", "out", "weight", "input"),
+    "linear": ("in", "out", "weight", "max_weight", "input"),
 }
 MODEL_REQUIRED = {"mlp": ("in", "out"), "tree": ("in", "out", "depth"),
                   "forest": ("in", "out", "trees", "depth"), "linear": ("in", "out")}
@@ -227,6 +227,12 @@ def check_model(st: State, m: A.ModelDecl) -> None:
     for req in MODEL_REQUIRED[m.kind]:
         if req not in seen:
             st.error(m.name_span, f"model '{m.name}' ({m.kind}) needs the argument '{req}'")
+    if "max_weight" in seen and seen["max_weight"].value.const is not None:
+        wtype = seen["weight"].value.name if "weight" in seen else "i16"
+        top = (1 << (int(wtype[1:]) - 1)) - 1 if wtype in WEIGHT_TYPES else None
+        if top is not None and seen["max_weight"].value.const > top:
+            st.error(seen["max_weight"].span, f"'max_weight' {seen['max_weight'].value.const} "
+                                              f"does not fit the weight type {wtype} (at most {top})")
     if m.kind == "mlp":
         _mlp_layers(st, m)
     elif m.layers:
@@ -254,7 +260,8 @@ def _model_arg(st: State, a: A.ModelArg) -> None:
     if isinstance(a.value, A.TypeRef):
         st.error(a.span, f"'{a.name}' must be a number")
         return
-    hi = {"in": MAX_IO, "out": MAX_IO, "depth": MAX_DEPTH, "trees": MAX_TREES}[a.name]
+    hi = {"in": MAX_IO, "out": MAX_IO, "depth": MAX_DEPTH, "trees": MAX_TREES,
+          "max_weight": I32.max}[a.name]
     _in_range(st, a.value, 1, hi, f"'{a.name}'")
 
 

@@ -239,7 +239,7 @@ def execute(prog: Program, rt: Runtime, ctx: bytearray, cpu: int = 0, now: int =
                 m = prog.models[i.imm]
                 x = [int.from_bytes(mins[i.imm][4 * k:4 * k + 4], "little", signed=True)
                      for k in range(m.n_in)]
-                y, overflows = infer(w, x)
+                y, overflows = infer(w, x, (m.in_lo, m.in_hi))
                 rt.stats.model_overflows += overflows
                 mouts[i.imm][:] = b"".join(v.to_bytes(4, "little", signed=True) for v in y)
             elif f == Fmt.MAP_LD:

@@ -64,12 +64,19 @@ def tree_walk(t: Tree, x: list[int]) -> list[int]:
     return list(t.leaves[node.leaf])
 
 
-def infer(w: ModelWeights, x: list[int]) -> tuple[list[int], int]:
-    """Run a model on int32 inputs; return (int32 outputs, number of saturations)."""
+def infer(w: ModelWeights, x: list[int],
+          clamp: tuple[int, int] = (-(1 << 31), (1 << 31) - 1)) -> tuple[list[int], int]:
+    """Run a model on int32 inputs; return (int32 outputs, number of saturations).
+
+    `clamp` is the signature's declared input range: hidden layers' outputs are
+    clamped to it (not counted as saturations), so every layer's inputs lie in it."""
     ov = Overflows()
     if w.kind in (ModelKind.MLP, ModelKind.LINEAR):
-        for ly in w.layers:
+        lo, hi = clamp
+        for i, ly in enumerate(w.layers):
             x = conv1d(ly, x, ov) if isinstance(ly, Conv1dLayer) else dense(ly, x, ov)
+            if i < len(w.layers) - 1:
+                x = [min(max(v, lo), hi) for v in x]
         return x, ov.count
     sums = [0] * w.n_out
     for t in w.trees:

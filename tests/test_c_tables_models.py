@@ -155,7 +155,9 @@ def _random_model(rnd, case: int):
             layers.append(ly)
             sig_layers.append(Layer(LayerKind.DENSE, Activation(int(ly.relu)), width, n_out))
             width = n_out
-        model = Model("m", ModelKind.MLP, n_in, width, bits, sig_layers)
+        # half the models declare a narrow input range: hidden outputs are clamped to it
+        lo, hi = (-(1 << 31), (1 << 31) - 1) if case % 2 else (-rnd.randint(0, 99), rnd.randint(0, 99))
+        model = Model("m", ModelKind.MLP, n_in, width, bits, sig_layers, in_lo=lo, in_hi=hi)
         return model, W.mlp(layers, bits)
     n_in, n_out, depth = rnd.randint(1, 6), rnd.randint(1, 3), rnd.randint(1, 6)
     ntrees = 1 if case % 3 == 1 else rnd.randint(1, 5)
@@ -187,7 +189,7 @@ def _random_model(rnd, case: int):
 
 def _driver_input(model, blob: bytes, inputs: list[list[int]]) -> str:
     head = [int(model.kind), model.weight_bits, len(model.layers), model.trees, model.depth,
-            model.n_in, model.n_out, model.max_abs_weight]
+            model.n_in, model.n_out, model.max_abs_weight, model.in_lo, model.in_hi]
     lines = [" ".join(map(str, head))]
     for ly in model.layers:
         lines.append(" ".join(map(str, [int(ly.kind), int(ly.act), ly.in_ch, ly.out_ch,
@@ -243,6 +245,6 @@ def test_models_match_python_reference(tmp_path: Path) -> None:
             continue
         assert ret == 0, f"case {case}: C rejected a blob Python accepts: {lines[1]}"
         for x, line in zip(inputs, lines[2:], strict=True):
-            want, ov = M.infer(ref, x)
+            want, ov = M.infer(ref, x, (model.in_lo, model.in_hi))
             got = list(map(int, line.split()))
             assert got == want + [ov], f"case {case} input {x}: C {got}, Python {want} {ov}"

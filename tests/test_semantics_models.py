@@ -67,3 +67,12 @@ def test_forest_sum_shift_saturate() -> None:
     assert infer(w, [0]) == ([INT32_MAX, -11], 1)
     w2 = forest([_tree(), Tree([Node(-1)], [[1]])], n_in=2, shift=1)
     assert infer(w2, [0, 0])[0] == [100]      # (200 + 1) >> 1
+
+
+def test_hidden_layers_are_clamped_to_the_declared_input_range():
+    # h = relu(100 x) would be 700 for x = 7; clamped to the input range [-50, 50] first
+    w = mlp([DenseLayer([[100]], [0], 0, True), DenseLayer([[2]], [1], 0, False)])
+    assert infer(w, [7], (-50, 50)) == ([101], 0)
+    assert infer(w, [7]) == ([1401], 0)                 # no declared range: no clamp
+    # the last layer's output is not clamped
+    assert infer(mlp([DenseLayer([[100]], [0], 0, False)]), [7], (-50, 50)) == ([700], 0)

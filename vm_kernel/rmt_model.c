@@ -62,6 +62,7 @@ struct rmt_weights {
 	u8 wide;		/* 32-bit weights: accumulate in s128 */
 	u8 shift;		/* forest */
 	u32 n_in, n_out, nlayers, ntrees;
+	s32 act_lo, act_hi;	/* hidden outputs are clamped to the declared input range */
 	u32 scratch_len;	/* s32 values of scratch an inference needs */
 #ifdef __KERNEL__
 	s32 __percpu *scratch;
@@ -510,6 +511,8 @@ static int rmt_parse(struct rmt_weights *w, const struct rmt_model_sig *sig,
 		return -EINVAL;
 	w->kind = sig->kind;
 	w->wide = sig->weight_bits == 32;
+	w->act_lo = sig->in_lo;
+	w->act_hi = sig->in_hi;
 	w->n_in = sig->n_in;
 	w->n_out = sig->n_out;
 	if (sig->kind == RMT_MODEL_MLP || sig->kind == RMT_MODEL_LINEAR) {
@@ -743,6 +746,16 @@ static u64 rmt_run_mlp(const struct rmt_weights *w, const s32 *in, s32 *out, s32
 			ov += rmt_conv1d(l, w->wide, x, y);
 		else
 			ov += rmt_dense(l, w->wide, x, y);
+		/*
+		 * Hidden activations stay in the declared input range, so every
+		 * layer's accumulator bound is provable from the signature alone.
+		 */
+		if (j + 1 < w->nlayers) {
+			u32 k, n = l->n_out;
+
+			for (k = 0; k < n; k++)
+				y[k] = clamp_t(s32, y[k], w->act_lo, w->act_hi);
+		}
 		x = y;
 	}
 	return ov;

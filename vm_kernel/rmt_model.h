@@ -49,7 +49,7 @@ struct rmt_layer_sig {
  * @depth: tree/forest: the deepest node's depth (root is 0), 1..RMT_MAX_TREE_DEPTH
  * @n_in: inputs, 1..RMT_MAX_MODEL_IO
  * @n_out: outputs, 1..RMT_MAX_MODEL_IO
- * @in_lo: declared input range (for the verifier; not enforced here)
+ * @in_lo: declared input range; hidden MLP layers clamp their outputs to it
  * @in_hi: declared input range
  * @max_abs_weight: when nonzero, every weight must satisfy |w| <= it
  * @layers: the layers

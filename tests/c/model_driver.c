@@ -20,10 +20,10 @@ int main(void)
 	struct rmt_model_slot slot;
 	static s32 in[RMT_MAX_MODEL_IO], out[RMT_MAX_MODEL_IO];
 	char err[256] = "";
-	int mabs, ret;
+	int mabs, in_lo, in_hi, ret;
 
-	if (scanf("%u %u %u %u %u %u %u %d", &kind, &bits, &nl, &trees, &depth, &n_in, &n_out,
-		  &mabs) != 8)
+	if (scanf("%u %u %u %u %u %u %u %d %d %d", &kind, &bits, &nl, &trees, &depth, &n_in,
+		  &n_out, &mabs, &in_lo, &in_hi) != 10)
 		return 2;
 	memset(&sig, 0, sizeof(sig));
 	sig.kind = kind;
@@ -34,6 +34,8 @@ int main(void)
 	sig.n_in = n_in;
 	sig.n_out = n_out;
 	sig.max_abs_weight = mabs;
+	sig.in_lo = in_lo;
+	sig.in_hi = in_hi;
 	for (i = 0; i < nl && i < RMT_MAX_LAYERS; i++) {
 		for (j = 0; j < 7; j++)
 			if (scanf("%u", &v[j]) != 1)

@@ -245,6 +245,8 @@ static void run_models(void)
 	long i, loads;
 
 	memset(&sig, 0, sizeof(sig));
+	sig.in_lo = S32_MIN;	/* no declared input range: no clamping */
+	sig.in_hi = S32_MAX;
 	sig.kind = RMT_MODEL_MLP;
 	sig.weight_bits = 16;
 	sig.n_in = 2;

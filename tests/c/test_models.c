@@ -19,6 +19,8 @@ static struct blob b;
 static void mlp_sig(struct rmt_model_sig *s)
 {
 	memset(s, 0, sizeof(*s));
+	s->in_lo = S32_MIN;	/* no declared input range: no clamping */
+	s->in_hi = S32_MAX;
 	s->kind = RMT_MODEL_MLP;
 	s->weight_bits = 16;
 	s->n_in = 2;
@@ -53,6 +55,8 @@ static void mlp_blob(u32 version)
 static void tree_sig(struct rmt_model_sig *s)
 {
 	memset(s, 0, sizeof(*s));
+	s->in_lo = S32_MIN;	/* no declared input range: no clamping */
+	s->in_hi = S32_MAX;
 	s->kind = RMT_MODEL_TREE;
 	s->weight_bits = 16;
 	s->n_in = 2;
@@ -142,6 +146,8 @@ static void test_linear_and_widths(void)
 	u32 i;
 
 	memset(&sig, 0, sizeof(sig));
+	sig.in_lo = S32_MIN;	/* no declared input range: no clamping */
+	sig.in_hi = S32_MAX;
 	sig.kind = RMT_MODEL_LINEAR;
 	sig.weight_bits = 16;
 	sig.n_in = 2;
@@ -269,6 +275,8 @@ static void test_conv1d(void)
 	 * (1, 1, 1, 1, 1, 2): 3 + 9 + 5 + 9 + 7 + 18 = 51.
 	 */
 	memset(&sig, 0, sizeof(sig));
+	sig.in_lo = S32_MIN;	/* no declared input range: no clamping */
+	sig.in_hi = S32_MAX;
 	sig.kind = RMT_MODEL_MLP;
 	sig.weight_bits = 16;
 	sig.n_in = 4;
@@ -308,6 +316,8 @@ static void test_conv1d(void)
 	 * acc = W00*x[0] + W10*x[1] + W01*x[2] + W11*x[3] = 1 + 30 + 200 + 4000.
 	 */
 	memset(&sig, 0, sizeof(sig));
+	sig.in_lo = S32_MIN;	/* no declared input range: no clamping */
+	sig.in_hi = S32_MAX;
 	sig.kind = RMT_MODEL_MLP;
 	sig.weight_bits = 16;
 	sig.n_in = 4;
