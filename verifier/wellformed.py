@@ -19,6 +19,11 @@ from verifier import obligations as O
 from verifier.obligations import Counterexample, Result
 
 
+# Rejections after which the instruction can still be executed symbolically,
+# so that the verifier can say which index values reach which field.
+EXECUTABLE = {"ctx field", "ctx permission"}
+
+
 def _split(msg: str) -> tuple[str, str]:
     """'pc 3: out of bounds: [..]' -> ('out of bounds', '[..]')."""
     for reason in CHECKS:
@@ -43,7 +48,8 @@ def check(prog: Program) -> tuple[list[Result], set[int]]:
         except EngineError as e:
             reason, detail = _split(str(e))
             out.append(Result(O.WellFormed(pc, reason, detail), Counterexample()))
-            bad.add(pc)
+            if reason not in EXECUTABLE:
+                bad.add(pc)
     for t in prog.tables:
         if sum(k.kind == MatchKind.LPM for k in t.keys) > 1:
             out.append(Result(O.WellFormed(-1, "lpm keys", f"table {t.name} has more than "
