@@ -294,6 +294,11 @@ def _read_layer(cur: _Cursor, j: int, sig: Any, model: Model) -> Layer:
                                           f"|w| <= {model.max_abs_weight}")
     nb = sig.out_ch if conv else sig.n_out
     bias = cur.ints(nb, "i", 4, where, "biases")
+    if bits < 32:                # the verifier's overflow proof assumes this bound
+        bmax = 1 << (bits + 8)
+        for i, v in enumerate(bias):
+            if abs(v) > bmax:
+                raise WeightsError(where, f"bias {i} is {v}, over the bound |b| <= {bmax}")
     relu = sig.act == Activation.RELU
     if conv:
         k, c = sig.kernel, sig.in_ch

@@ -131,6 +131,11 @@ def _random_model(rnd, case: int):
     top = (1 << (bits - 1)) - 1
     def wv() -> int:
         return rnd.choice([rnd.randint(-top - 1, top), rnd.randint(-3, 3)])
+
+    bmax = (1 << (bits + 8)) if bits < 32 else (1 << 31) - 1
+
+    def bv() -> int:                  # mostly within the loaders' bias bound, sometimes over
+        return rnd.randint(-bmax, bmax) if rnd.random() < 0.95 else rnd.randint(-2**31, 2**31 - 1)
     if case % 3 == 0:                                   # MLP, maybe with a conv1d first
         layers, sig_layers, n_in = [], [], rnd.randint(1, 12)
         width = n_in
@@ -141,7 +146,7 @@ def _random_model(rnd, case: int):
             cout = rnd.randint(1, 3)
             n_in = width = cin * t
             ws = [[[wv() for _ in range(k)] for _ in range(cin)] for _ in range(cout)]
-            ly = W.Conv1dLayer(ws, [rnd.randint(-2**31, 2**31 - 1) for _ in range(cout)], n_in,
+            ly = W.Conv1dLayer(ws, [bv() for _ in range(cout)], n_in,
                                rnd.randint(0, 31), rnd.random() < 0.5)
             layers.append(ly)
             sig_layers.append(Layer(LayerKind.CONV1D, Activation(int(ly.relu)), n_in, ly.n_out,
@@ -150,7 +155,7 @@ def _random_model(rnd, case: int):
         for _ in range(rnd.randint(1, 3)):
             n_out = rnd.randint(1, 8)
             ly = W.DenseLayer([[wv() for _ in range(width)] for _ in range(n_out)],
-                              [rnd.randint(-2**31, 2**31 - 1) for _ in range(n_out)],
+                              [bv() for _ in range(n_out)],
                               rnd.choice([0, 1, 5, 31]), rnd.random() < 0.5)
             layers.append(ly)
             sig_layers.append(Layer(LayerKind.DENSE, Activation(int(ly.relu)), width, n_out))

@@ -169,3 +169,16 @@ def test_tree_shift_and_forest_rules() -> None:
     with pytest.raises(WeightsError) as ei:
         read_weights(write_weights(forest_w()), TREE_SIG)
     assert "kind" in ei.value.why
+
+
+def test_bias_over_the_width_bound_is_refused():
+    from compiler.objfile import Layer, Model
+    from compiler.objformat import Activation, LayerKind, ModelKind
+    from semantics import weights as W
+    m = Model("m", ModelKind.LINEAR, 1, 1, 8, [Layer(LayerKind.DENSE, Activation.NONE, 1, 1)])
+    ok = W.write_weights(W.mlp([W.DenseLayer([[1]], [1 << 16], 0)], 8, kind=ModelKind.LINEAR))
+    assert W.read_weights(ok, m).layers[0].bias == [1 << 16]
+    bad = W.write_weights(W.mlp([W.DenseLayer([[1]], [(1 << 16) + 1], 0)], 8,
+                                kind=ModelKind.LINEAR))
+    with pytest.raises(W.WeightsError, match="bias 0 is 65537, over the bound"):
+        W.read_weights(bad, m)

@@ -335,6 +335,23 @@ static int rmt_read_layer(struct rmt_cursor *c, struct rmt_weights *w,
 		return -E2BIG;
 	if (rmt_read_s32s(c, bias, nb, where, "biases"))
 		return -EINVAL;
+	/*
+	 * Biases are accumulator-scaled; the verifier's overflow proof assumes
+	 * |b| <= 2^(weight_bits + 8) (no bound for 32-bit weights).
+	 */
+	if (sig->weight_bits < 32) {
+		s64 bmax = 1LL << (sig->weight_bits + 8);
+
+		for (i = 0; i < nb; i++) {
+			s64 v = bias[i];
+
+			if ((v < 0 ? -v : v) > bmax) {
+				rmt_werr(c, where, "bias %u is %d, over the bound |b| <= %lld",
+					 i, bias[i], (long long)bmax);
+				return -EINVAL;
+			}
+		}
+	}
 	l->w = wt;
 	l->b = bias;
 	return 0;
