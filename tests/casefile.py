@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,7 +24,8 @@ from compiler.objformat import (MODE_ENFORCE, MODE_SHADOW, Activation, LayerKind
                                 MatchKind, ModelKind)
 from rmt_lang.hooks import DEFAULT_DECISION, HOOKS, INT_TYPES, HookSpec
 from semantics import weights as W
-from semantics.engine import Engine, EngineError, Entry, Exact, Lpm, Range, Ternary
+from semantics.codec import ctx_decode, ctx_encode, decode_value, pack_params, parse_match
+from semantics.engine import Engine, EngineError, Entry
 from semantics.tables import identity
 
 DEFAULT_SEED = 0x9E3779B97F4A7C15
@@ -289,76 +289,15 @@ def _index(names: list[str], tok: str, what: str) -> int:
     raise ValueError(f"unknown {what} {tok!r} (have {', '.join(names) or 'none'})")
 
 
-def pack_params(action: Action, args: list[int]) -> bytes:
-    """Action arguments packed at their parameter offsets (two's complement for signed)."""
-    if len(args) != len(action.params):
-        raise ValueError(f"action {action.name} takes {len(action.params)} arguments, "
-                         f"{len(args)} given")
-    buf = bytearray(action.param_size)
-    for p, v in zip(action.params, args):
-        lo = -(1 << (p.bits - 1)) if p.signed else 0
-        if not lo <= v < (1 << (p.bits - (1 if p.signed else 0))):
-            raise ValueError(f"argument {v} does not fit parameter {p.name} "
-                             f"({'i' if p.signed else 'u'}{p.bits})")
-        buf[p.offset:p.offset + p.bits // 8] = (v & ((1 << p.bits) - 1)).to_bytes(
-            p.bits // 8, "little")
-    return bytes(buf)
-
-
-def parse_match(tok: str):
-    tok = tok.strip()
-    num = lambda s: int(s, 0)
-    if tok == "*":
-        return Ternary(0, 0)
-    if "&&&" in tok:
-        v, m = tok.split("&&&")
-        return Ternary(num(v), num(m))
-    if ".." in tok:
-        lo, hi = tok.split("..")
-        return Range(num(lo), num(hi))
-    if "/" in tok:
-        v, p = tok.split("/")
-        return Lpm(num(v), num(p))
-    return Exact(num(tok))
-
-
 _ENTRY_RE = re.compile(r"^(?:(insert|modify|delete)\s+)?([\w.]+)\s*:\s*(.*?)"
                        r"(?:\s*->\s*(\w+)\s*(?:\((.*?)\)|raw:([0-9a-fA-F]*))?)?"
                        r"(?:\s+prio\s+(-?\d+))?(?:\s+!(E[A-Z0-9]+))?$")
 
 
-def ctx_bytes(hook: HookSpec, values: dict[str, Any]) -> bytes:
-    buf = bytearray(hook.ctx_size)
-    for name, v in values.items():
-        f = hook.field(name)
-        if f is None:
-            raise ValueError(f"hook {hook.name} has no field {name!r}")
-        vals = v if isinstance(v, list) else [v]
-        if len(vals) > f.count or (f.count == 1 and isinstance(v, list)):
-            raise ValueError(f"field {name} holds {f.count} values, {len(vals)} given")
-        off = hook.layout[name]
-        for j, x in enumerate(vals):
-            if not f.type.min <= x <= f.type.max:
-                raise ValueError(f"field {name}: {x} does not fit {f.type.name}")
-            size = f.type.size
-            buf[off + j * size:off + (j + 1) * size] = x.to_bytes(size, "little",
-                                                                  signed=f.type.signed)
-    return bytes(buf)
-
-
 def ctx_field(hook: HookSpec, ctx: bytes, name: str) -> int | list[int]:
-    f = hook.field(name)
-    if f is None:
+    if hook.field(name) is None:
         raise ValueError(f"hook {hook.name} has no field {name!r}")
-    off, size = hook.layout[name], f.type.size
-    vals = [int.from_bytes(ctx[off + j * size:off + (j + 1) * size], "little",
-                           signed=f.type.signed) for j in range(f.count)]
-    return vals if f.count > 1 else vals[0]
-
-
-def decode_trace_value(raw: int, bits: int, signed: bool) -> int:
-    v = raw & ((1 << bits) - 1)
-    return v - (1 << bits) if signed and v >> (bits - 1) else v
+    return ctx_decode(hook, ctx, [name])[name]
 
 
 def weights_blob(model: Model, spec: dict[str, Any]) -> bytes:
@@ -476,7 +415,7 @@ class _Runner:
         hook = self.prog.hook
         values = {k: _literal(v, self.case.path, n) for n, (k, v) in _items(r.ctx, self.case.path)}
         cpu, now = values.pop("cpu", 0), values.pop("now", 0)
-        res = self.eng.run(ctx_bytes(hook, values), cpu=cpu, now=now)
+        res = self.eng.run(ctx_encode(hook, values), cpu=cpu, now=now)
         for n, (k, v) in _items(r.result, self.case.path):
             self.check(n, k, v, res)
 
@@ -505,7 +444,7 @@ class _Runner:
             got = []
             for rec in self.eng.trace_drain():
                 fmt = self.prog.traces[rec.fmt]
-                got.append([decode_trace_value(v, f.bits, f.signed)
+                got.append([decode_value(v, f.bits, f.signed)
                             for v, f in zip(rec.values, fmt.fields)])
         elif key == "trace_raw":
             want = _literal(text, self.case.path, n)
