@@ -14,6 +14,9 @@ tests/casefile.py) plus the verifier's own:
     -- weights
     {"m": {...}}                model weights, as in docs/test-cases.md
 
+An asm case's schema may also list guards: `"guards": [["allow", 0],
+["max_streak", DECISION, LIMIT, MAP]]` (GUARDS records, compiler/objformat.py).
+
 A reject case passes when each expected line matches a reported failure (kind
 equal, phrase found case-insensitively in the message, note or counterexample)
 and every reported failure's kind is one of the expected kinds.
@@ -29,6 +32,8 @@ import pytest
 
 from casefile import Case, build_program, weights_blob
 from compiler import objfile
+from compiler.objfile import Guard
+from compiler.objformat import GuardKind
 from verifier import VerifyOptions, verify_bytes
 from verifier.obligations import Counterexample
 from verifier.report import text
@@ -111,6 +116,9 @@ def load_vcase(path: Path) -> VCase:
 
 def run_vcase(c: VCase):
     prog = build_program(Case(str(c.path), c.hook, asm=c.asm, rmt=c.rmt, schema=c.schema))
+    # asm cases may declare guards: "guards": [["allow", 0], ["max_streak", 0, 8, 0]]
+    for g in c.schema.get("guards", []):
+        prog.guards.append(Guard(GuardKind[g[0].upper()], *g[1:]))
     blobs = {}
     for name, spec in c.weights.items():
         model = next(m for m in prog.models if m.name == name)

@@ -95,6 +95,10 @@ class Executor:
         self.reached: set[int] = set()
         self._ctx_cells = self._ctx_base_cells()
         self.abs = Abs(inputs.ranges)       # shared with the discharger
+        # max_streak guards with a valid map: (guard, first pseudo-register)
+        self.streaks = [(g, 16 + 6 * k) for k, g in enumerate(
+            g for g in prog.guards
+            if g.kind == GuardKind.MAX_STREAK and 0 <= g.c < len(prog.maps) and g.b >= 1)]
 
     # ------------------------------------------------------------ setup
 
@@ -133,7 +137,8 @@ class Executor:
             mems[(Region.MIN, m)] = Memory(4 * mod.n_in, _zero_base)
             mems[(Region.MOUT, m)] = Memory(4 * mod.n_out, _zero_base)
         zero = bv64(0)
-        return State([zero] * 16, [False] * 16, mems)
+        extra = 6 * len(self.streaks)      # streak pseudo-registers, see map_op
+        return State([zero] * (16 + extra), [False] * 16 + [True] * extra, mems)
 
     # ------------------------------------------------------------ goals
 
@@ -322,12 +327,15 @@ class Executor:
 
         def explain(vals: dict[str, int], off=off) -> str:
             a = off + vals.get("index", 0)
-            for f in hook.fields:
-                start = hook.layout[f.name]
-                if start <= a < start + f.size:
-                    return (f"reaches ctx.{f.name} (byte {a - start}), access "
-                            f"{f.access.value}")
-            return f"reaches context byte {a}, outside every field"
+            touched = []
+            for b in range(a, a + size):
+                f = next((f for f in hook.fields
+                          if hook.layout[f.name] <= b < hook.layout[f.name] + f.size), None)
+                name = f"ctx.{f.name} (access {f.access.value})" if f else \
+                    f"context byte {b}, outside every field"
+                if name not in touched:
+                    touched.append(name)
+            return f"bytes [{a}, {a + size}) reach " + " and ".join(touched)
 
         self.goal(O.CtxPermission(pc, base_field, "write" if store else "read"), path, prop,
                   show={"index": idx}, explain=explain)
@@ -413,7 +421,43 @@ class Executor:
             bits = 64 if mp.kind == MapKind.COUNTER else mp.value_bits
             var = self.inputs.new(f"map {mp.name} value@pc{pc}", bits)
             self.set_reg(st, i.dst, _zext64(var))
+        for g, base in self.streaks:
+            if g.c == i.imm:
+                self.streak_access(pc, i, name, g, base, key, path, st)
         return path
+
+    def streak_access(self, pc: int, i: Insn, name: str, g, base: int, key: z3.BitVecRef,
+                      path: Flag, st: State) -> None:
+        """Track the streak map of a max_streak guard in six pseudo-registers:
+        the first load's key and value, and the last store's key and value.
+
+        The proof is inductive: assume every stored streak is <= b (the
+        loaded value then is too), show each store keeps it so, and show that
+        an invocation returning the guarded decision a stores load + 1 under
+        the key it loaded -- so the count is at least the real streak and
+        never passes b."""
+        R = st.regs
+        lkey, lval, ldone, skey, sval, sdone = range(base, base + 6)
+        if name == "MAP_LD":
+            v = st.regs[i.dst]
+            self.inputs.assume(z3.ULE(v, g.b))          # the inductive hypothesis
+            first = R[ldone] == 0
+            R[lkey] = z3.If(first, key, R[lkey])
+            R[lval] = z3.If(first, v, R[lval])
+            R[ldone] = bv64(1)
+            return
+        value = st.regs[i.src]
+        if name == "MAP_ADD":
+            value = z3.If(z3.And(R[ldone] == 1, R[lkey] == key), R[lval] + value,
+                          _zext64(self.inputs.new(f"streak old@pc{pc}", 64)))
+        self.goal(O.GuardHolds(pc, f"max_streak {self._dname(g.a)} {g.b}: stored streak "
+                                   f"stays <= {g.b}"), path, z3.ULE(value, g.b),
+                  show={"stored": value})
+        R[skey], R[sval], R[sdone] = key, value, bv64(1)
+
+    def _dname(self, v: int) -> str:
+        names = {val: n for n, val in self.prog.hook.decision.names.items()}
+        return names.get(v, str(v))
 
     def call(self, pc: int, i: Insn, path: Flag, st: State) -> Flag:
         h = HELPER_BY_ID[i.imm]
@@ -449,6 +493,14 @@ class Executor:
             self.goal(O.GuardHolds(pc, text), path,
                       _pyfold(z3.Or(v == d, *[v == a for a in allowed]), v),
                       show={"decision": v})
+        for g, base in self.streaks:
+            R = st.regs
+            lkey, lval, ldone, skey, sval, sdone = range(base, base + 6)
+            counted = z3.And(R[ldone] == 1, R[sdone] == 1, R[skey] == R[lkey],
+                             R[sval] == R[lval] + 1)
+            self.goal(O.GuardHolds(pc, f"max_streak {self._dname(g.a)} {g.b}: deciding "
+                                       f"{self._dname(g.a)} counts the streak"), path,
+                      z3.Or(v != g.a, counted), show={"decision": v})
         self.exits.append(Exit(pc, path, v))
 
 
