@@ -30,11 +30,20 @@ NOSPAN = Span("<builtin>", 0, 0, 0, 0)
 
 @dataclass(frozen=True)
 class IntT:
+    """A fixed-width integer type (also the type of hook context fields)."""
     bits: int
     signed: bool
 
     def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
         return ("i" if self.signed else "u") + str(self.bits)
+
+    @property
+    def size(self) -> int:
+        return self.bits // 8
 
     @property
     def min(self) -> int:

@@ -17,6 +17,8 @@ import enum
 from dataclasses import dataclass
 from functools import cached_property
 
+from rmt_lang.ast import IntT
+
 DEFAULT_DECISION = -1
 
 
@@ -26,27 +28,7 @@ class Access(enum.Enum):
     READ_WRITE = "rw"
 
 
-@dataclass(frozen=True)
-class IntType:
-    bits: int
-    signed: bool
-
-    @property
-    def name(self) -> str:
-        return ("i" if self.signed else "u") + str(self.bits)
-
-    @property
-    def size(self) -> int:
-        return self.bits // 8
-
-    @property
-    def min(self) -> int:
-        return -(1 << (self.bits - 1)) if self.signed else 0
-
-    @property
-    def max(self) -> int:
-        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
-
+IntType = IntT        # context fields use the language's integer types
 
 U8, U16, U32, U64 = (IntType(b, False) for b in (8, 16, 32, 64))
 I8, I16, I32, I64 = (IntType(b, True) for b in (8, 16, 32, 64))
