@@ -41,7 +41,7 @@ def decisions_text(rep: Report) -> str:
         vals = ", ".join(f"{names[v]}({v})" if v in names else str(v) for v in d["values"])
         return "{" + vals + "}" + (" (incomplete)" if "incomplete" in d else "")
     if "min" in d:
-        return f"[{d['min']}, {d['max']}]"
+        return ("{DEFAULT(-1)} u " if d.get("default") else "") + f"[{d['min']}, {d['max']}]"
     return "no bound found beyond the DecisionAllowed obligations"
 
 

@@ -134,3 +134,33 @@ class Discharger:
         if all(h is not None for h in hulls):
             return {"min": min(h[0] for h in hulls), "max": max(h[1] for h in hulls)}
         return {}
+
+    def decision_bounds(self, exits: list[Exit], lo: int, hi: int) -> dict:
+        """Exact bounds by binary search, once the decisions are proved to lie in
+        {DEFAULT} u [lo, hi]: whether DEFAULT is reachable, and the least and
+        greatest other decision (a few incremental queries)."""
+        live = [e for e in exits if e.path is not False]
+        if not live:
+            return {"values": []}
+        d = z3.BitVec("__decision", 64)
+        s = self.solver()
+        s.set("timeout", min(self.opts.timeout_ms, 1000))
+        s.add(z3.Or(*[z3.And(to_z3(e.path), d == e.value) for e in live]))
+        out: dict = {"default": s.check(d == -1) != z3.unsat}
+        if s.check(d >= lo, d <= hi) == z3.unsat:
+            return {"values": [-1] if out["default"] else []}
+
+        def search(lowest: bool) -> int:
+            a, b = lo, hi
+            while a < b:
+                mid = (a + b) // 2 if lowest else (a + b + 1) // 2
+                r = s.check(d >= lo, d <= mid) if lowest else s.check(d >= mid, d <= hi)
+                if r == z3.unknown:
+                    return lo if lowest else hi        # keep the sound end
+                if lowest:
+                    a, b = (a, mid) if r == z3.sat else (mid + 1, b)
+                else:
+                    a, b = (mid, b) if r == z3.sat else (a, mid - 1)
+            return a
+        out["min"], out["max"] = search(True), search(False)
+        return out

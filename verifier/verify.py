@@ -81,6 +81,10 @@ def verify(prog: Program, opts: VerifyOptions | None = None) -> Report:
                      ex.abs)
     results += [dis.discharge(g) for g in ex.goals]
     decisions = dis.decisions(ex.exits)
+    if "values" not in decisions and not any(
+            r.obligation.kind == "DecisionAllowed" and not r.ok for r in results):
+        dec = prog.hook.decision
+        decisions = dis.decision_bounds(ex.exits, dec.lo, dec.hi)
 
     notes = _streak_notes(prog, decisions)
     results.sort(key=_order)
