@@ -32,7 +32,8 @@ typedef int32_t s32; typedef long long s64; typedef unsigned long long u64; type
 #define RMT_NR_CPUS ...
 
 struct rmt_vm;
-struct rmt_load_opts { uint32_t trace_capacity; unsigned long long seed; ...; };
+struct rmt_load_opts { uint32_t trace_capacity; uint32_t flags; unsigned long long seed; ...; };
+#define RMT_LOAD_JIT ...
 struct rmt_run_result { long long decision; uint32_t abort; int32_t abort_pc; ...; };
 struct rmt_stats {
     unsigned long long runs; unsigned long long aborts[...]; unsigned long long bad_decisions; unsigned long long shadow_agree;
@@ -74,6 +75,16 @@ int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out);
 long long rmt_bench_run(struct rmt_vm *vm, int id, const void *ctx, size_t ctx_len,
                       unsigned long long iterations);
 const char *rmt_vm_build_id(void);
+int rmt_vm_prog_engine(struct rmt_vm *vm, int id);
+int rmt_vm_set_native(struct rmt_vm *vm, int id, void *fn);
+bool rmt_jit_supported(void);
+/* Helpers native code calls (their addresses go into llvmlite code). */
+unsigned long long rmt_jit_apply(void *jc, uint32_t table, uint32_t off);
+int rmt_jit_callm(void *jc, uint32_t model);
+int rmt_jit_map_ld(void *jc, uint32_t map, unsigned long long key);
+int rmt_jit_map_upd(void *jc, uint32_t map, unsigned long long key, unsigned long long val, uint32_t add);
+void rmt_jit_trace(void *jc, uint32_t fmt, uint32_t off);
+unsigned long long rmt_jit_random(void *jc, unsigned long long n);
 """
 
 CFLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wno-override-init", "-Wno-unused-parameter",

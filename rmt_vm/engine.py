@@ -30,7 +30,12 @@ class CEngine:
     """One program in the C VM, with its tables, models, maps and trace ring."""
 
     def __init__(self, obj: bytes | Program, *, trace_capacity: int = 4096,
-                 seed: int = DEFAULT_SEED, sanitize: bool | None = None):
+                 seed: int = DEFAULT_SEED, sanitize: bool | None = None,
+                 jit: bool | None = None):
+        """jit: compile to x86-64 (vm_kernel/rmt_jit.c); None means "where this
+        build supports it" (the default), False forces the interpreter.  A
+        program the JIT cannot take runs on the interpreter; `engine_kind`
+        says which one runs it."""
         self._m = load_lib(sanitize)
         self.ffi, self.lib = self._m.ffi, self._m.lib
         data = objfile.write(obj) if isinstance(obj, Program) else bytes(obj)
@@ -40,6 +45,9 @@ class CEngine:
         opts = self.ffi.new("struct rmt_load_opts *")
         opts.trace_capacity = trace_capacity
         opts.seed = seed & (_U64 - 1)
+        if jit is None:
+            jit = bool(self.lib.rmt_jit_supported())
+        opts.flags = self.lib.RMT_LOAD_JIT if jit else 0
         err = self.ffi.new("char[]", _ERRLEN)
         rc = self.lib.rmt_vm_load(self._vm, data, len(data), opts, err, _ERRLEN)
         self._check(rc, err)
@@ -51,6 +59,12 @@ class CEngine:
         except ObjError as e:   # would mean the two readers disagree
             raise EngineError(errno.EINVAL, f"object: {e}") from None
         self.ctx_size = self.prog.hook.ctx_size
+
+    @property
+    def engine_kind(self) -> str:
+        """What runs the code: "interp", "jit" (x86-64) or "native" (host code)."""
+        kind = self._check(self.lib.rmt_vm_prog_engine(self._vm, self.id))
+        return ("interp", "jit", "native")[kind]
 
     # ------------------------------------------------------------ plumbing
 

@@ -18,17 +18,6 @@
 
 const u8 rmt_zero_params[RMT_MAX_PARAM_SIZE];
 
-static __always_inline u64 rmt_xorshift(u64 *state)
-{
-	u64 x = READ_ONCE(*state);
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	WRITE_ONCE(*state, x);
-	return x;
-}
-
 static __always_inline struct rmt_pcpu_stats *rmt_stats_of(struct rmt_inst *in, u32 cpu)
 {
 	return (struct rmt_pcpu_stats *)(in->stats_mem + (size_t)cpu * in->stats_stride);
@@ -99,10 +88,7 @@ void rmt_interp_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
 	regs[4] = 0; regs[5] = 0; regs[6] = 0; regs[7] = 0;
 	regs[8] = 0; regs[9] = 0; regs[10] = 0; regs[11] = 0;
 	regs[12] = 0; regs[13] = 0; regs[14] = 0; regs[15] = 0;
-	if (fr->zero_len)
-		memset(scratch, 0, fr->zero_len);
-	for (v = 0; v < in->prog->ntables; v++)
-		fr->params[v] = rmt_zero_params;
+	rmt_frame_enter(in, fr);
 
 #define DST regs[RMT_INSN_DST(insn)]
 #define SRC regs[RMT_INSN_SRC(insn)]

@@ -30,6 +30,7 @@ static void rmt_inst_free(struct rmt_inst *in)
 	kfree(in->tables);
 	kfree(in->models);
 	kfree(in->maps);
+	rmt_jit_free(in);
 	rmt_ring_destroy(in->ring);
 	kvfree(in->frames);
 	kvfree(in->frame_mem);
@@ -93,6 +94,7 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 		fr->mout = fr->min + p->nmodels;
 		fr->scratch = base + ptrs;
 		fr->zero_len = zero;
+		fr->ntables = p->ntables;
 		off = (p->hdr.scratch_size + 7) & ~7u;
 		for (m = 0; m < p->nmodels; m++) {
 			fr->min[m] = (s32 *)(fr->scratch + off);
@@ -177,6 +179,9 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 			goto fail;
 		}
 	}
+	/* No JIT (unsupported build, or too big): the interpreter runs it. */
+	if (opts && (opts->flags & RMT_LOAD_JIT))
+		rmt_jit_compile(in);
 	*out = in;
 	return 0;
 fail:
@@ -296,7 +301,10 @@ int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu
 		return -ENOENT;
 	if (unlikely(ctx_len != in->ctx_size || cpu >= in->ncpus))
 		return -EINVAL;
-	rmt_interp_run(in, ctx, cpu, now, res);
+	if (in->native)
+		rmt_jit_run(in, ctx, cpu, now, res);
+	else
+		rmt_interp_run(in, ctx, cpu, now, res);
 	rmt_account(in, cpu, res);
 	return 0;
 }
@@ -344,6 +352,45 @@ EXPORT_SYMBOL_GPL(rmt_vm_shadow_account);
 		return rmt_errf(err, errlen, -ENOENT, "no program %d", id); \
 	} \
 } while (0)
+
+int rmt_vm_prog_engine(struct rmt_vm *vm, int id)
+{
+	struct rmt_inst *in;
+	char *err = NULL;
+	size_t errlen = 0;
+	int rc;
+
+	RMT_CP_BEGIN(vm, id, in);
+	rc = in->engine;
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_prog_engine);
+
+#ifndef __KERNEL__
+int rmt_vm_set_native(struct rmt_vm *vm, int id, rmt_jit_fn fn)
+{
+	struct rmt_inst *in;
+	char *err = NULL;
+	size_t errlen = 0;
+
+	RMT_CP_BEGIN(vm, id, in);
+	/*
+	 * Runs may be in flight on the old code: unpublish it, wait, then free.
+	 * (The userspace library's callers do not run while they reconfigure,
+	 * but the order is the safe one anyway.)
+	 */
+	WRITE_ONCE(in->native, NULL);
+	synchronize_rcu();
+	rmt_jit_free(in);
+	if (fn) {
+		in->engine = RMT_ENGINE_NATIVE;
+		WRITE_ONCE(in->native, fn);
+	}
+	mutex_unlock(&vm->lock);
+	return 0;
+}
+#endif
 
 int rmt_vm_table_update(struct rmt_vm *vm, int id, u32 table, u32 op,
 			const struct rmt_entry_spec *spec, char *err, size_t errlen)

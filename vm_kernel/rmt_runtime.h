@@ -23,6 +23,7 @@
 #include "rmt_map.h"
 #include "rmt_ring.h"
 #include "rmt_modelif.h"
+#include "rmt_jit.h"
 
 #define RMT_VM_MAX_PROGS 64
 #define RMT_DEFAULT_SEED 0x9E3779B97F4A7C15ull
@@ -30,14 +31,19 @@
 /* Decision histogram slots: DEFAULT plus the hook's range (at most this many). */
 #define RMT_MAX_DECISIONS 258
 
+/* rmt_load_opts.flags */
+#define RMT_LOAD_JIT 1u		/* compile to native code where supported */
+
 /**
  * struct rmt_load_opts - options of rmt_vm_load()
  * @trace_capacity: records the trace ring holds (a power of two; 0: default)
+ * @flags: RMT_LOAD_* (RMT_LOAD_JIT: run JIT code when this build can; the
+ *	interpreter otherwise, which is not an error)
  * @seed: initial xorshift64 state of the random helper (0: the default seed)
  */
 struct rmt_load_opts {
 	__u32 trace_capacity;
-	__u32 pad;
+	__u32 flags;
 	__u64 seed;
 };
 
@@ -99,6 +105,7 @@ struct rmt_pcpu_stats {
 struct rmt_frame {
 	u8 *scratch;		/* scratch, then every model's MIN and MOUT: zeroed */
 	u32 zero_len;		/* bytes to zero from @scratch */
+	u32 ntables;		/* PARAMS pointers to reset (a copy: one load less per run) */
 	const u8 **params;	/* PARAMS(t): the selected entry's parameters */
 	s32 **min;
 	s32 **mout;
@@ -114,6 +121,9 @@ struct rmt_frame {
  * @rng: xorshift64 state of the random helper
  * @frames: per-CPU regions, @ncpus of them
  * @stats: per-CPU counters, @stats_stride bytes apart
+ * @engine: what runs the code (enum rmt_engine_kind)
+ * @native: the native code when @engine is not RMT_ENGINE_INTERP
+ * @native_mem: its executable mapping (JIT only), @native_size bytes
  * @rcu: for freeing after a grace period
  */
 struct rmt_inst {
@@ -131,6 +141,10 @@ struct rmt_inst {
 	u8 *frame_mem;
 	u8 *stats_mem;
 	u32 stats_stride;
+	u32 engine;
+	rmt_jit_fn native;
+	void *native_mem;
+	size_t native_size;
 	struct rcu_head rcu;
 };
 
@@ -147,6 +161,34 @@ struct rmt_vm {
 /* The zeroed PARAMS block every table shows before its first APPLY. */
 extern const u8 rmt_zero_params[RMT_MAX_PARAM_SIZE];
 
+static __always_inline u64 rmt_xorshift(u64 *state)
+{
+	u64 x = READ_ONCE(*state);
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	WRITE_ONCE(*state, x);
+	return x;
+}
+
+/*
+ * The per-run setup every engine shares (docs/semantics.md, "An
+ * invocation"): scratch, MIN and MOUT zeroed, PARAMS(t) showing zeros.  Only
+ * the declared sizes are touched (zero_len is 0 for a program with no
+ * scratch and no models, ntables 0 without tables), so a small program pays
+ * for what it declares and nothing else.
+ */
+static __always_inline void rmt_frame_enter(struct rmt_inst *in, struct rmt_frame *fr)
+{
+	u32 t;
+
+	if (fr->zero_len)
+		memset(fr->scratch, 0, fr->zero_len);
+	for (t = 0; t < fr->ntables; t++)
+		fr->params[t] = rmt_zero_params;
+}
+
 /**
  * rmt_interp_run() - run a program once (the interpreter, rmt_interp.c)
  * @in: the program
@@ -160,6 +202,31 @@ extern const u8 rmt_zero_params[RMT_MAX_PARAM_SIZE];
  */
 void rmt_interp_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
 		    struct rmt_run_result *res);
+
+/**
+ * rmt_vm_prog_engine() - what runs program @id
+ * @vm: the VM
+ * @id: the program
+ *
+ * Return: enum rmt_engine_kind, or -ENOENT.
+ */
+int rmt_vm_prog_engine(struct rmt_vm *vm, int id);
+
+#ifndef __KERNEL__
+/**
+ * rmt_vm_set_native() - run program @id on host-generated native code
+ * @vm: the VM
+ * @id: the program
+ * @fn: code with the rmt_jit_fn ABI (rmt_jit.h), or NULL for the interpreter
+ *
+ * Userspace only (the llvmlite backend): the caller keeps @fn's code alive
+ * while the program is loaded, and vouches that it implements the program.
+ * Replaces (and frees) any JIT code.
+ *
+ * Return: 0 or -ENOENT.
+ */
+int rmt_vm_set_native(struct rmt_vm *vm, int id, rmt_jit_fn fn);
+#endif
 
 /**
  * rmt_vm_create() - a new VM with no programs

@@ -1,0 +1,947 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rmt_jit.c: x86-64 code for validated programs (see rmt_jit.h).
+ *
+ * One pass over the bytecode, one native instruction sequence per bytecode
+ * instruction, forward jumps and abort exits patched at the end.  The
+ * validator has already checked everything static, so the generator trusts
+ * registers, jump targets, ids, constant addresses and immediates; it emits
+ * exactly the run-time checks the interpreter makes (indexed accesses,
+ * register divisors and shift amounts, ilog2(0)) and calls the same C for
+ * tables, models, maps and trace (rmt_jit_*() below), so results, aborts and
+ * counters are the interpreter's.
+ *
+ * Registers.  r12 holds the struct rmt_jit_ctx pointer, r13 the scratch base,
+ * r14 the context base; rax, rcx and rdx are temporaries (div, shifts,
+ * addresses).  The nine VM registers used most often live in rbx, rbp, r15,
+ * rsi, rdi, r8..r11; the others in a 16-slot stack array (slot i is VM
+ * register i; mapped registers use their slot only across calls, since
+ * rsi..r11 are caller-saved).
+ *
+ * Frame: 6 callee-saved pushes + return address = 56 bytes; 136 more keep
+ * rsp 16-byte aligned at helper calls.
+ */
+#include "rmt_runtime.h"
+
+#if defined(__x86_64__) && !defined(__KERNEL__)
+#include <sys/mman.h>
+#define RMT_JIT_HAVE_EXEC 1
+#else
+#define RMT_JIT_HAVE_EXEC 0
+#endif
+
+enum {
+	RAX = 0, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
+	R8, R9, R10, R11, R12, R13, R14, R15,
+};
+
+#define J_CTXP R12
+#define J_SCRATCH R13
+#define J_CTX R14
+#define J_FRAME 136
+#define J_NPHYS 9
+/* Worst case bytes for one bytecode instruction (a map update with saves). */
+#define J_MAX_INSN 160
+#define J_STUB 24
+
+static const u8 rmt_jit_pool[J_NPHYS] = { RBX, RBP, R15, RSI, RDI, R8, R9, R10, R11 };
+
+struct rmt_jit_fixup {
+	u32 pos;		/* offset of the rel32 field */
+	u32 target;		/* pc, or stub index when @stub */
+	bool stub;
+};
+
+struct rmt_jit_stub {
+	u32 reason;
+	u32 pc;
+};
+
+struct rmt_jit {
+	u8 *buf;
+	u32 len;
+	u32 cap;
+	u32 *pc_off;		/* native offset of each pc */
+	struct rmt_jit_fixup *fix;
+	u32 nfix;
+	struct rmt_jit_stub *stubs;
+	u32 nstubs;
+	s8 phys[RMT_NUM_REGS];	/* x86 register of VM register i, or -1 */
+	u32 epilogue;
+};
+
+/* ------------------------------------------------------------------ emit */
+
+static void j_b(struct rmt_jit *j, u8 b)
+{
+	if (j->len < j->cap)
+		j->buf[j->len] = b;
+	j->len++;
+}
+
+static void j_u32(struct rmt_jit *j, u32 v)
+{
+	j_b(j, v);
+	j_b(j, v >> 8);
+	j_b(j, v >> 16);
+	j_b(j, v >> 24);
+}
+
+static void j_u64(struct rmt_jit *j, u64 v)
+{
+	j_u32(j, (u32)v);
+	j_u32(j, (u32)(v >> 32));
+}
+
+/*
+ * An operand in the ModRM r/m position: a register, or [base + index +
+ * disp32] (index < 0: none).  VM register slots are [rsp + 8 i].
+ */
+struct rmt_rm {
+	s8 reg;
+	s8 base;
+	s8 index;
+	s32 disp;
+};
+
+static struct rmt_rm rm_reg(int r)
+{
+	return (struct rmt_rm){ .reg = r, .base = -1, .index = -1 };
+}
+
+static struct rmt_rm rm_mem(int base, int index, s32 disp)
+{
+	return (struct rmt_rm){ .reg = -1, .base = base, .index = index, .disp = disp };
+}
+
+/* VM register @v as an operand: its x86 register or its stack slot. */
+static struct rmt_rm rm_vr(struct rmt_jit *j, int v)
+{
+	return j->phys[v] >= 0 ? rm_reg(j->phys[v]) : rm_mem(RSP, -1, 8 * v);
+}
+
+/*
+ * prefix (0 or 0x66), REX (W, and forced for byte registers), opcode bytes
+ * (1..3, big end first in @op), ModRM, SIB, displacement.
+ */
+static void j_op(struct rmt_jit *j, u8 prefix, bool w, bool rex_force, u32 op, int oplen,
+		 int reg, struct rmt_rm rm)
+{
+	u8 rex = 0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0);
+	int i;
+
+	if (rm.reg >= 0) {
+		rex |= (rm.reg & 8) ? 1 : 0;
+	} else {
+		rex |= (rm.base & 8) ? 1 : 0;
+		rex |= (rm.index >= 0 && (rm.index & 8)) ? 2 : 0;
+	}
+	if (prefix)
+		j_b(j, prefix);
+	if (rex != 0x40 || rex_force)
+		j_b(j, rex);
+	for (i = oplen - 1; i >= 0; i--)
+		j_b(j, op >> (8 * i));
+	if (rm.reg >= 0) {
+		j_b(j, 0xc0 | (reg & 7) << 3 | (rm.reg & 7));
+		return;
+	}
+	if (rm.index < 0 && (rm.base & 7) != RSP) {
+		j_b(j, 0x80 | (reg & 7) << 3 | (rm.base & 7));
+	} else {
+		j_b(j, 0x84 | (reg & 7) << 3);
+		j_b(j, (rm.index < 0 ? 4 : (rm.index & 7)) << 3 | (rm.base & 7));
+	}
+	j_u32(j, (u32)rm.disp);
+}
+
+/* mov dst, src (64-bit) between any two operands, at most one in memory. */
+static void j_mov_to(struct rmt_jit *j, int reg, struct rmt_rm rm)
+{
+	if (rm.reg == reg)
+		return;
+	j_op(j, 0, true, false, 0x8b, 1, reg, rm);
+}
+
+static void j_mov_from(struct rmt_jit *j, struct rmt_rm rm, int reg)
+{
+	if (rm.reg == reg)
+		return;
+	j_op(j, 0, true, false, 0x89, 1, reg, rm);
+}
+
+/* mov r64, imm (sign-extended imm32 or movabs). */
+static void j_mov_imm(struct rmt_jit *j, int reg, u64 v)
+{
+	if ((s64)v == (s32)v) {
+		j_op(j, 0, true, false, 0xc7, 1, 0, rm_reg(reg));
+		j_u32(j, (u32)v);
+	} else {
+		j_b(j, 0x48 | ((reg & 8) ? 1 : 0));
+		j_b(j, 0xb8 | (reg & 7));
+		j_u64(j, v);
+	}
+}
+
+/* VM register @v into x86 register @tmp unless it already has one. */
+static int j_src(struct rmt_jit *j, int v, int tmp)
+{
+	if (j->phys[v] >= 0)
+		return j->phys[v];
+	j_mov_to(j, tmp, rm_vr(j, v));
+	return tmp;
+}
+
+/* A jump (jcc when @cc, else jmp) to pc @target, patched at the end. */
+static void j_jump(struct rmt_jit *j, int cc, u32 target, bool stub)
+{
+	if (cc) {
+		j_b(j, 0x0f);
+		j_b(j, cc);
+	} else {
+		j_b(j, 0xe9);
+	}
+	j->fix[j->nfix++] = (struct rmt_jit_fixup){ .pos = j->len, .target = target,
+						    .stub = stub };
+	j_u32(j, 0);
+}
+
+/* A conditional exit to an abort stub for @reason at @pc. */
+static void j_check(struct rmt_jit *j, int cc, u32 reason, u32 pc)
+{
+	j->stubs[j->nstubs] = (struct rmt_jit_stub){ .reason = reason, .pc = pc };
+	j_jump(j, cc, j->nstubs++, true);
+}
+
+#define CC_E 0x84
+#define CC_NE 0x85
+#define CC_B 0x82
+#define CC_BE 0x86
+#define CC_A 0x87
+#define CC_AE 0x83
+#define CC_L 0x8c
+#define CC_LE 0x8e
+#define CC_G 0x8f
+#define CC_GE 0x8d
+
+/* Short forward jump (rel8); returns the position to patch with j_here8(). */
+static u32 j_jmp8(struct rmt_jit *j, u8 op)
+{
+	j_b(j, op);
+	j_b(j, 0);
+	return j->len;
+}
+
+static void j_here8(struct rmt_jit *j, u32 at)
+{
+	if (at - 1 < j->cap)
+		j->buf[at - 1] = (u8)(j->len - at);
+}
+
+/* ------------------------------------------------------------ helper calls */
+
+static bool j_caller_saved(int r)
+{
+	return r == RSI || r == RDI || (r >= R8 && r <= R11);
+}
+
+/* Spill (@save) or reload the VM registers held in caller-saved registers. */
+static void j_saves(struct rmt_jit *j, bool save)
+{
+	int v;
+
+	for (v = 0; v < RMT_NUM_REGS; v++) {
+		if (j->phys[v] < 0 || !j_caller_saved(j->phys[v]))
+			continue;
+		if (save)
+			j_mov_from(j, rm_mem(RSP, -1, 8 * v), j->phys[v]);
+		else
+			j_mov_to(j, j->phys[v], rm_mem(RSP, -1, 8 * v));
+	}
+}
+
+/* VM register @v as a call argument, after j_saves(true). */
+static void j_arg_vr(struct rmt_jit *j, int reg, int v)
+{
+	if (j->phys[v] >= 0 && !j_caller_saved(j->phys[v]))
+		j_mov_to(j, reg, rm_reg(j->phys[v]));
+	else
+		j_mov_to(j, reg, rm_mem(RSP, -1, 8 * v));
+}
+
+static void j_call(struct rmt_jit *j, const void *fn)
+{
+	j_mov_imm(j, RAX, (u64)(uintptr_t)fn);
+	j_b(j, 0xff);		/* call *%rax */
+	j_b(j, 0xd0);
+}
+
+/* ---------------------------------------------------------- instructions */
+
+/* 0x01-style "op r/m64, r64" and its /digit imm32 form, per ALU opcode. */
+static int j_alu_op(u8 code, u8 *op_r, u8 *digit)
+{
+	switch (code & ~1u) {
+	case RMT_OP_ADD_R:
+		*op_r = 0x01; *digit = 0; return 0;
+	case RMT_OP_SUB_R:
+		*op_r = 0x29; *digit = 5; return 0;
+	case RMT_OP_AND_R:
+		*op_r = 0x21; *digit = 4; return 0;
+	case RMT_OP_OR_R:
+		*op_r = 0x09; *digit = 1; return 0;
+	case RMT_OP_XOR_R:
+		*op_r = 0x31; *digit = 6; return 0;
+	}
+	return -1;
+}
+
+static void j_divmod(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
+{
+	int dst = RMT_INSN_DST(i), src = RMT_INSN_SRC(i);
+	bool reg = !(i->code & 1);
+	bool mod = (i->code & ~1u) == RMT_OP_MOD_R || (i->code & ~1u) == RMT_OP_SMOD_R;
+	bool sgn = (i->code & ~1u) == RMT_OP_SDIV_R || (i->code & ~1u) == RMT_OP_SMOD_R;
+	u32 l1 = 0, l2 = 0;
+
+	if (reg) {
+		j_mov_to(j, RCX, rm_vr(j, src));
+		j_op(j, 0, true, false, 0x85, 1, RCX, rm_reg(RCX));	/* test rcx, rcx */
+		j_check(j, CC_E, RMT_ABORT_DIV_ZERO, pc);
+	} else {
+		j_mov_imm(j, RCX, (u64)(s64)i->imm);
+	}
+	j_mov_to(j, RAX, rm_vr(j, dst));
+	if (sgn) {
+		/* MIN / -1 would trap: the result is -dst (div) or 0 (mod). */
+		j_op(j, 0, true, false, 0x83, 1, 7, rm_reg(RCX));	/* cmp rcx, -1 */
+		j_b(j, 0xff);
+		l1 = j_jmp8(j, 0x75);					/* jne */
+		if (mod)
+			j_op(j, 0, false, false, 0x31, 1, RDX, rm_reg(RDX));
+		else
+			j_op(j, 0, true, false, 0xf7, 1, 3, rm_reg(RAX));	/* neg */
+		l2 = j_jmp8(j, 0xeb);
+		j_here8(j, l1);
+		j_b(j, 0x48);						/* cqo */
+		j_b(j, 0x99);
+		j_op(j, 0, true, false, 0xf7, 1, 7, rm_reg(RCX));	/* idiv rcx */
+		j_here8(j, l2);
+	} else {
+		j_op(j, 0, false, false, 0x31, 1, RDX, rm_reg(RDX));	/* xor edx, edx */
+		j_op(j, 0, true, false, 0xf7, 1, 6, rm_reg(RCX));	/* div rcx */
+	}
+	j_mov_from(j, rm_vr(j, dst), mod ? RDX : RAX);
+}
+
+static void j_alu(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
+{
+	int dst = RMT_INSN_DST(i), src = RMT_INSN_SRC(i), d;
+	bool reg = !(i->code & 1);
+	u8 op_r, digit;
+
+	if (!j_alu_op(i->code, &op_r, &digit)) {
+		if (reg) {
+			j_op(j, 0, true, false, op_r, 1, j_src(j, src, RDX), rm_vr(j, dst));
+		} else {
+			j_op(j, 0, true, false, 0x81, 1, digit, rm_vr(j, dst));
+			j_u32(j, (u32)i->imm);
+		}
+		return;
+	}
+	switch (i->code) {
+	case RMT_OP_MOV_R:
+		d = j_src(j, src, RDX);
+		j_mov_from(j, rm_vr(j, dst), d);
+		return;
+	case RMT_OP_MOV_I:
+		j_op(j, 0, true, false, 0xc7, 1, 0, rm_vr(j, dst));
+		j_u32(j, (u32)i->imm);
+		return;
+	case RMT_OP_MUL_R:
+	case RMT_OP_MUL_I:
+		d = j_src(j, dst, RAX);
+		if (reg) {
+			j_op(j, 0, true, false, 0x0faf, 2, d, rm_vr(j, src));
+		} else {
+			j_op(j, 0, true, false, 0x69, 1, d, rm_reg(d));
+			j_u32(j, (u32)i->imm);
+		}
+		j_mov_from(j, rm_vr(j, dst), d);
+		return;
+	case RMT_OP_SHL_R:
+	case RMT_OP_SHR_R:
+	case RMT_OP_SAR_R:
+		j_mov_to(j, RCX, rm_vr(j, src));
+		j_op(j, 0, true, false, 0x83, 1, 7, rm_reg(RCX));	/* cmp rcx, 63 */
+		j_b(j, 63);
+		j_check(j, CC_A, RMT_ABORT_SHIFT, pc);
+		digit = i->code == RMT_OP_SHL_R ? 4 : i->code == RMT_OP_SHR_R ? 5 : 7;
+		j_op(j, 0, true, false, 0xd3, 1, digit, rm_vr(j, dst));
+		return;
+	case RMT_OP_SHL_I:
+	case RMT_OP_SHR_I:
+	case RMT_OP_SAR_I:
+		digit = i->code == RMT_OP_SHL_I ? 4 : i->code == RMT_OP_SHR_I ? 5 : 7;
+		j_op(j, 0, true, false, 0xc1, 1, digit, rm_vr(j, dst));
+		j_b(j, (u8)i->imm);
+		return;
+	default:
+		j_divmod(j, i, pc);
+	}
+}
+
+/* NEG, ZEXT, SEXT, LDHI: through rax, which needs no REX for its low byte. */
+static void j_unary(struct rmt_jit *j, const struct rmt_insn *i)
+{
+	int dst = RMT_INSN_DST(i);
+
+	if (i->code == RMT_OP_NEG) {
+		j_op(j, 0, true, false, 0xf7, 1, 3, rm_vr(j, dst));
+		return;
+	}
+	j_mov_to(j, RAX, rm_vr(j, dst));
+	if (i->code == RMT_OP_LDHI) {
+		j_op(j, 0, false, false, 0x89, 1, RAX, rm_reg(RAX));	/* mov eax, eax */
+		if (i->imm) {
+			j_mov_imm(j, RCX, (u64)(u32)i->imm << 32);
+			j_op(j, 0, true, false, 0x09, 1, RCX, rm_reg(RAX));
+		}
+	} else if (i->code == RMT_OP_ZEXT) {
+		if (i->imm == 8)
+			j_op(j, 0, false, false, 0x0fb6, 2, RAX, rm_reg(RAX));
+		else if (i->imm == 16)
+			j_op(j, 0, false, false, 0x0fb7, 2, RAX, rm_reg(RAX));
+		else
+			j_op(j, 0, false, false, 0x89, 1, RAX, rm_reg(RAX));
+	} else {
+		if (i->imm == 8)
+			j_op(j, 0, true, false, 0x0fbe, 2, RAX, rm_reg(RAX));
+		else if (i->imm == 16)
+			j_op(j, 0, true, false, 0x0fbf, 2, RAX, rm_reg(RAX));
+		else
+			j_op(j, 0, true, false, 0x63, 1, RAX, rm_reg(RAX));
+	}
+	j_mov_from(j, rm_vr(j, dst), RAX);
+}
+
+static int j_cc(u8 code)
+{
+	switch ((code - RMT_OP_JA - 1) / 2) {
+	case 0: return CC_E;
+	case 1: return CC_NE;
+	case 2: return CC_B;
+	case 3: return CC_BE;
+	case 4: return CC_A;
+	case 5: return CC_AE;
+	case 6: return CC_L;
+	case 7: return CC_LE;
+	case 8: return CC_G;
+	case 9: return CC_GE;
+	}
+	return CC_NE;		/* JSET: test, then jump if nonzero */
+}
+
+static void j_branch(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
+{
+	int dst = RMT_INSN_DST(i), src = RMT_INSN_SRC(i);
+	bool reg = (i->code - RMT_OP_JA) & 1;
+	bool set = i->code == RMT_OP_JSET_R || i->code == RMT_OP_JSET_I;
+	u32 target = pc + 1 + i->off;
+
+	if (i->code == RMT_OP_JA) {
+		j_jump(j, 0, target, false);
+		return;
+	}
+	if (reg) {
+		j_op(j, 0, true, false, set ? 0x85 : 0x39, 1, j_src(j, src, RDX), rm_vr(j, dst));
+	} else {
+		j_op(j, 0, true, false, set ? 0xf7 : 0x81, 1, set ? 0 : 7, rm_vr(j, dst));
+		j_u32(j, (u32)i->imm);
+	}
+	j_jump(j, j_cc(i->code), target, false);
+}
+
+/* The operand of a LD/ST: base register by region, index checked into rax. */
+static struct rmt_rm j_addr(struct rmt_jit *j, const struct rmt_insn *i, u32 pc, u32 size)
+{
+	u32 region = RMT_MEM_REGION(i->imm), obj = RMT_MEM_OBJ(i->imm);
+	u32 limit = RMT_MEM_LIMIT(i->imm);
+	int base, index = -1;
+
+	if (limit) {
+		j_mov_to(j, RAX, rm_vr(j, RMT_INSN_SRC(i)));
+		j_op(j, 0, true, false, 0x81, 1, 7, rm_reg(RAX));	/* cmp rax, imm32 */
+		j_u32(j, limit - size);
+		j_check(j, CC_A, RMT_ABORT_BOUNDS, pc);
+		index = RAX;
+	}
+	if (region == RMT_REGION_SCRATCH) {
+		base = J_SCRATCH;
+	} else if (region == RMT_REGION_CTX) {
+		base = J_CTX;
+	} else {
+		s32 at = region == RMT_REGION_PARAMS ? RMT_JC_PARAMS :
+			 region == RMT_REGION_MIN ? RMT_JC_MIN : RMT_JC_MOUT;
+
+		j_mov_to(j, RDX, rm_mem(J_CTXP, -1, at));
+		j_mov_to(j, RDX, rm_mem(RDX, -1, 8 * obj));
+		base = RDX;
+	}
+	return rm_mem(base, index, (u16)i->off);
+}
+
+static void j_mem(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
+{
+	int dst = RMT_INSN_DST(i), v;
+	struct rmt_rm m;
+
+	switch (i->code) {
+	case RMT_OP_ST8:
+	case RMT_OP_ST16:
+	case RMT_OP_ST32:
+	case RMT_OP_ST64: {
+		u32 size = 1u << (i->code - RMT_OP_ST8);
+
+		m = j_addr(j, i, pc, size);
+		v = j_src(j, dst, RCX);
+		if (size == 1)
+			j_op(j, 0, false, true, 0x88, 1, v, m);
+		else
+			j_op(j, size == 2 ? 0x66 : 0, size == 8, false, 0x89, 1, v, m);
+		return;
+	}
+	}
+	v = j->phys[dst] >= 0 ? j->phys[dst] : RCX;
+	switch (i->code) {
+	case RMT_OP_LDU8:
+		m = j_addr(j, i, pc, 1);
+		j_op(j, 0, false, false, 0x0fb6, 2, v, m);
+		break;
+	case RMT_OP_LDU16:
+		m = j_addr(j, i, pc, 2);
+		j_op(j, 0, false, false, 0x0fb7, 2, v, m);
+		break;
+	case RMT_OP_LDU32:
+		m = j_addr(j, i, pc, 4);
+		j_op(j, 0, false, false, 0x8b, 1, v, m);
+		break;
+	case RMT_OP_LD64:
+		m = j_addr(j, i, pc, 8);
+		j_op(j, 0, true, false, 0x8b, 1, v, m);
+		break;
+	case RMT_OP_LDS8:
+		m = j_addr(j, i, pc, 1);
+		j_op(j, 0, true, false, 0x0fbe, 2, v, m);
+		break;
+	case RMT_OP_LDS16:
+		m = j_addr(j, i, pc, 2);
+		j_op(j, 0, true, false, 0x0fbf, 2, v, m);
+		break;
+	default:
+		m = j_addr(j, i, pc, 4);
+		j_op(j, 0, true, false, 0x63, 1, v, m);
+		break;
+	}
+	j_mov_from(j, rm_vr(j, dst), v);
+}
+
+/* APPLY, CALLM, MAP_*, TRACE, CALL: the interpreter's C, through helpers. */
+static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
+{
+	int dst = RMT_INSN_DST(i), src = RMT_INSN_SRC(i);
+	u32 reason = 0;
+
+	if (i->code == RMT_OP_CALL && i->imm != RMT_HELPER_RANDOM) {
+		if (i->imm == RMT_HELPER_KTIME_NS) {
+			j_mov_to(j, RAX, rm_mem(J_CTXP, -1, RMT_JC_NOW));
+		} else if (i->imm == RMT_HELPER_CPU) {
+			j_op(j, 0, false, false, 0x8b, 1, RAX, rm_mem(J_CTXP, -1, RMT_JC_CPU));
+		} else {	/* ILOG2 */
+			j_mov_to(j, RAX, rm_vr(j, src));
+			j_op(j, 0, true, false, 0x85, 1, RAX, rm_reg(RAX));
+			j_check(j, CC_E, RMT_ABORT_HELPER, pc);
+			j_op(j, 0, true, false, 0x0fbd, 2, RAX, rm_reg(RAX));	/* bsr */
+		}
+		j_mov_from(j, rm_vr(j, dst), RAX);
+		return;
+	}
+	j_saves(j, true);
+	j_mov_to(j, RDI, rm_reg(J_CTXP));
+	switch (i->code) {
+	case RMT_OP_APPLY:
+		j_mov_imm(j, RSI, (u32)i->imm);
+		j_mov_imm(j, RDX, (u16)i->off);
+		j_call(j, rmt_jit_apply);
+		break;
+	case RMT_OP_CALLM:
+		j_mov_imm(j, RSI, (u32)i->imm);
+		j_call(j, rmt_jit_callm);
+		reason = RMT_ABORT_MODEL_MISSING;
+		break;
+	case RMT_OP_MAP_LD:
+		j_arg_vr(j, RDX, src);
+		j_mov_imm(j, RSI, (u32)i->imm);
+		j_call(j, rmt_jit_map_ld);
+		reason = RMT_ABORT_MAP_INDEX;
+		break;
+	case RMT_OP_MAP_ST:
+	case RMT_OP_MAP_ADD:
+		j_arg_vr(j, RDX, dst);
+		j_arg_vr(j, RCX, src);
+		j_mov_imm(j, RSI, (u32)i->imm);
+		j_mov_imm(j, R8, i->code == RMT_OP_MAP_ADD);
+		j_call(j, rmt_jit_map_upd);
+		reason = RMT_ABORT_MAP_INDEX;
+		break;
+	case RMT_OP_TRACE:
+		j_mov_imm(j, RSI, (u32)i->imm);
+		j_mov_imm(j, RDX, (u16)i->off);
+		j_call(j, rmt_jit_trace);
+		break;
+	default:	/* CALL random */
+		j_arg_vr(j, RSI, src);
+		j_call(j, rmt_jit_random);
+		break;
+	}
+	j_saves(j, false);
+	if (reason) {
+		j_op(j, 0, false, false, 0x85, 1, RAX, rm_reg(RAX));	/* test eax, eax */
+		j_check(j, CC_NE, reason, pc);
+	}
+	if (i->code == RMT_OP_MAP_LD)
+		j_mov_to(j, RAX, rm_mem(J_CTXP, -1, RMT_JC_TMP));
+	if (i->code == RMT_OP_APPLY || i->code == RMT_OP_MAP_LD || i->code == RMT_OP_CALL)
+		j_mov_from(j, rm_vr(j, dst), RAX);
+}
+
+/* ------------------------------------------------------------------ driver */
+
+static const u8 rmt_jit_pushed[6] = { RBX, RBP, R12, R13, R14, R15 };
+
+static void j_push(struct rmt_jit *j, int r, bool pop)
+{
+	if (r & 8)
+		j_b(j, 0x41);
+	j_b(j, (pop ? 0x58 : 0x50) | (r & 7));
+}
+
+/* Map the most used VM registers to x86 registers; return the used set. */
+static u32 j_assign(struct rmt_jit *j, const struct rmt_prog *p)
+{
+	u32 uses[RMT_NUM_REGS] = { 0 }, used = 0, pc;
+	int v, k, best;
+
+	for (pc = 0; pc < p->hdr.ninsns; pc++) {
+		const struct rmt_insn *i = &p->insns[pc];
+
+		uses[RMT_INSN_DST(i)]++;
+		uses[RMT_INSN_SRC(i)]++;
+	}
+	for (v = 0; v < RMT_NUM_REGS; v++) {
+		j->phys[v] = -1;
+		if (uses[v])
+			used |= 1u << v;
+	}
+	for (k = 0; k < J_NPHYS; k++) {
+		best = -1;
+		for (v = 0; v < RMT_NUM_REGS; v++)
+			if (j->phys[v] < 0 && uses[v] && (best < 0 || uses[v] > uses[best]))
+				best = v;
+		if (best < 0)
+			break;
+		j->phys[best] = rmt_jit_pool[k];
+	}
+	return used;
+}
+
+static void j_prologue(struct rmt_jit *j, u32 used)
+{
+	int k, v;
+
+	j_u32(j, 0xfa1e0ff3);		/* endbr64: a valid indirect-call target */
+	for (k = 0; k < 6; k++)
+		j_push(j, rmt_jit_pushed[k], false);
+	j_op(j, 0, true, false, 0x81, 1, 5, rm_reg(RSP));	/* sub rsp, J_FRAME */
+	j_u32(j, J_FRAME);
+	j_mov_to(j, J_CTXP, rm_reg(RDI));
+	j_mov_to(j, J_SCRATCH, rm_mem(J_CTXP, -1, RMT_JC_SCRATCH));
+	j_mov_to(j, J_CTX, rm_mem(J_CTXP, -1, RMT_JC_CTX));
+	/* Registers start at 0 (only those the program names). */
+	for (v = 0; v < RMT_NUM_REGS; v++) {
+		if (!(used & (1u << v)))
+			continue;
+		if (j->phys[v] >= 0) {
+			j_op(j, 0, false, false, 0x31, 1, j->phys[v], rm_reg(j->phys[v]));
+		} else {
+			j_op(j, 0, true, false, 0xc7, 1, 0, rm_vr(j, v));
+			j_u32(j, 0);
+		}
+	}
+}
+
+static void j_epilogue(struct rmt_jit *j)
+{
+	int k;
+
+	j->epilogue = j->len;
+	j_op(j, 0, true, false, 0x81, 1, 0, rm_reg(RSP));	/* add rsp, J_FRAME */
+	j_u32(j, J_FRAME);
+	for (k = 5; k >= 0; k--)
+		j_push(j, rmt_jit_pushed[k], true);
+	j_b(j, 0xc3);
+}
+
+static void j_insn(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
+{
+	switch (i->code) {
+	case RMT_OP_NEG:
+	case RMT_OP_ZEXT:
+	case RMT_OP_SEXT:
+	case RMT_OP_LDHI:
+		j_unary(j, i);
+		return;
+	case RMT_OP_EXIT:
+		j_mov_to(j, RAX, rm_vr(j, RMT_INSN_SRC(i)));
+		j_b(j, 0xe9);
+		j_u32(j, j->epilogue - (j->len + 4));
+		return;
+	case RMT_OP_APPLY:
+	case RMT_OP_CALLM:
+	case RMT_OP_MAP_LD:
+	case RMT_OP_MAP_ST:
+	case RMT_OP_MAP_ADD:
+	case RMT_OP_TRACE:
+	case RMT_OP_CALL:
+		j_ext(j, i, pc);
+		return;
+	}
+	if (i->code < RMT_OP_NEG)
+		j_alu(j, i, pc);
+	else if (i->code >= RMT_OP_JA && i->code <= RMT_OP_JSET_I)
+		j_branch(j, i, pc);
+	else
+		j_mem(j, i, pc);
+}
+
+/* Emit the whole program into @j->buf; 0, or -E2BIG if it did not fit. */
+static int j_emit(struct rmt_jit *j, const struct rmt_prog *p)
+{
+	u32 n = p->hdr.ninsns, pc, k, abort_common;
+
+	j_prologue(j, j_assign(j, p));
+	/* The epilogue goes first so that EXIT can jump back to it. */
+	k = j_jmp8(j, 0xeb);
+	j_epilogue(j);
+	j_here8(j, k);
+	for (pc = 0; pc < n; pc++) {
+		j->pc_off[pc] = j->len;
+		j_insn(j, &p->insns[pc], pc);
+		if (j->len > j->cap)
+			return -E2BIG;
+	}
+	abort_common = j->len;
+	j_mov_imm(j, RAX, (u64)RMT_DECISION_DEFAULT);
+	j_b(j, 0xe9);
+	j_u32(j, j->epilogue - (j->len + 4));
+	for (k = 0; k < j->nstubs; k++) {
+		u32 at = j->len;
+
+		j_op(j, 0, false, false, 0xc7, 1, 0, rm_mem(J_CTXP, -1, RMT_JC_ABORT));
+		j_u32(j, j->stubs[k].reason);
+		j_op(j, 0, false, false, 0xc7, 1, 0, rm_mem(J_CTXP, -1, RMT_JC_ABORT_PC));
+		j_u32(j, j->stubs[k].pc);
+		j_b(j, 0xe9);
+		j_u32(j, abort_common - (j->len + 4));
+		j->stubs[k].pc = at;	/* from now on: where the stub starts */
+	}
+	if (j->len > j->cap)
+		return -E2BIG;
+	for (k = 0; k < j->nfix; k++) {
+		const struct rmt_jit_fixup *f = &j->fix[k];
+		u32 to = f->stub ? j->stubs[f->target].pc : j->pc_off[f->target];
+		u32 rel = to - (f->pos + 4);
+
+		memcpy(j->buf + f->pos, &rel, 4);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------- executable memory */
+
+bool rmt_jit_supported(void)
+{
+	return RMT_JIT_HAVE_EXEC;
+}
+
+#if RMT_JIT_HAVE_EXEC
+/* Map RW, copy, then RX: the code is never writable and executable at once. */
+static void *rmt_jit_exec_alloc(const u8 *code, size_t len, size_t *size)
+{
+	size_t sz = (len + 4095) & ~(size_t)4095;
+	void *mem = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (mem == MAP_FAILED)
+		return NULL;
+	memcpy(mem, code, len);
+	if (mprotect(mem, sz, PROT_READ | PROT_EXEC)) {
+		munmap(mem, sz);
+		return NULL;
+	}
+	*size = sz;
+	return mem;
+}
+
+static void rmt_jit_exec_free(void *mem, size_t size)
+{
+	munmap(mem, size);
+}
+#else
+static void *rmt_jit_exec_alloc(const u8 *code, size_t len, size_t *size)
+{
+	return NULL;
+}
+
+static void rmt_jit_exec_free(void *mem, size_t size)
+{
+}
+#endif
+
+int rmt_jit_compile(struct rmt_inst *in)
+{
+	const struct rmt_prog *p = in->prog;
+	struct rmt_jit j = { 0 };
+	u32 n = p->hdr.ninsns;
+	void *mem = NULL;
+	size_t size = 0;
+	int rc = -ENOMEM;
+
+	if (!rmt_jit_supported())
+		return -EOPNOTSUPP;
+	j.cap = 512 + n * (J_MAX_INSN + J_STUB);
+	j.buf = kvmalloc(j.cap, GFP_KERNEL);
+	/* n <= RMT_ISA_MAX_INSNS (validated): these products cannot overflow. */
+	j.pc_off = kvmalloc((n + 1) * sizeof(*j.pc_off), GFP_KERNEL);
+	j.fix = kvmalloc((n + 1) * sizeof(*j.fix), GFP_KERNEL);
+	j.stubs = kvmalloc((n + 1) * sizeof(*j.stubs), GFP_KERNEL);
+	if (j.buf && j.pc_off && j.fix && j.stubs) {
+		rc = j_emit(&j, p);
+		if (!rc) {
+			mem = rmt_jit_exec_alloc(j.buf, j.len, &size);
+			rc = mem ? 0 : -ENOMEM;
+		}
+	}
+	kvfree(j.buf);
+	kvfree(j.pc_off);
+	kvfree(j.fix);
+	kvfree(j.stubs);
+	if (rc)
+		return rc;
+	in->native_mem = mem;
+	in->native_size = size;
+	in->native = (rmt_jit_fn)mem;
+	in->engine = RMT_ENGINE_JIT;
+	return 0;
+}
+
+void rmt_jit_free(struct rmt_inst *in)
+{
+	if (in->native_mem)
+		rmt_jit_exec_free(in->native_mem, in->native_size);
+	in->native_mem = NULL;
+	in->native = NULL;
+	in->engine = RMT_ENGINE_INTERP;
+}
+
+/* ------------------------------------------------------------- run, helpers */
+
+void rmt_jit_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
+		 struct rmt_run_result *res)
+{
+	struct rmt_frame *fr = &in->frames[cpu];
+	struct rmt_jit_ctx jc;
+
+	rmt_frame_enter(in, fr);
+	jc.scratch = fr->scratch;
+	jc.ctx = ctx;
+	jc.params = fr->params;
+	jc.min = fr->min;
+	jc.mout = fr->mout;
+	jc.in = in;
+	jc.now = now;
+	jc.cpu = cpu;
+	jc.abort = RMT_ABORT_NONE;
+	jc.abort_pc = -1;
+	res->decision = in->native(&jc);
+	res->abort = jc.abort;
+	res->abort_pc = jc.abort_pc;
+}
+
+static struct rmt_pcpu_stats *rmt_jit_stats(struct rmt_jit_ctx *jc)
+{
+	struct rmt_inst *in = jc->in;
+
+	return (struct rmt_pcpu_stats *)(in->stats_mem + (size_t)jc->cpu * in->stats_stride);
+}
+
+u64 rmt_jit_apply(struct rmt_jit_ctx *jc, u32 table, u32 off)
+{
+	struct rmt_inst *in = jc->in;
+	u64 key[RMT_MAX_KEYS];
+	const u8 *params;
+	u16 action;
+
+	memcpy(key, jc->scratch + off, 8 * in->prog->tables[table].nkeys);
+	rmt_table_lookup(in->tables[table], key, &action, &params);
+	jc->params[table] = params;
+	return action;
+}
+
+int rmt_jit_callm(struct rmt_jit_ctx *jc, u32 model)
+{
+	struct rmt_inst *in = jc->in;
+	u64 ov = 0;
+	int rc;
+
+	rc = rmt_mif_infer(&in->models[model], jc->min[model], jc->mout[model], &ov);
+	if (ov)
+		rmt_jit_stats(jc)->model_overflows += ov;
+	return rc ? 1 : 0;
+}
+
+int rmt_jit_map_ld(struct rmt_jit_ctx *jc, u32 map, u64 key)
+{
+	return rmt_map_load(jc->in->maps[map], key, jc->cpu, &jc->tmp) ? 1 : 0;
+}
+
+int rmt_jit_map_upd(struct rmt_jit_ctx *jc, u32 map, u64 key, u64 val, u32 add)
+{
+	int rc = rmt_map_update(jc->in->maps[map], key, val, jc->cpu, add);
+
+	if (rc == -ERANGE)
+		return 1;
+	if (rc)
+		rmt_jit_stats(jc)->map_drops++;
+	return 0;
+}
+
+void rmt_jit_trace(struct rmt_jit_ctx *jc, u32 fmt, u32 off)
+{
+	struct rmt_inst *in = jc->in;
+	struct rmt_trace_rec rec;
+	u32 n = in->prog->traces[fmt].nfields;
+
+	rec.fmt = fmt;
+	rec.cpu = jc->cpu;
+	rec.ts = jc->now;
+	rec.nvals = n;
+	rec.pad = 0;
+	memcpy(rec.vals, jc->scratch + off, 8 * n);
+	if (rmt_ring_push(in->ring, &rec))
+		rmt_jit_stats(jc)->trace_drops++;
+}
+
+u64 rmt_jit_random(struct rmt_jit_ctx *jc, u64 n)
+{
+	return n ? rmt_xorshift(&jc->in->rng) % n : 0;
+}

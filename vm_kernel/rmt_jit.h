@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rmt_jit.h: native code for validated programs (the x86-64 JIT in
+ * rmt_jit.c, and the ABI the userspace llvmlite backend also compiles to).
+ *
+ * Native code is one function `s64 fn(struct rmt_jit_ctx *jc)`: it returns
+ * the EXIT value, or, after a failed run-time check, stores the reason and pc
+ * in @jc and returns DEFAULT.  Everything but the program's own code -- the
+ * per-run setup, tables, models, maps, trace and statistics -- is the same C
+ * as the interpreter's: native code reaches it through the rmt_jit_*()
+ * helpers below, whose addresses it embeds.
+ *
+ * Executable memory: userspace maps the code read-write, copies it in, then
+ * makes it read-execute (never both).  The Linux 6.1 kernel exports no API a
+ * module can use to get executable memory: module_alloc(),
+ * __vmalloc_node_range(), set_memory_x()/set_memory_rox() and the
+ * bpf_jit_binary_*() allocators are not exported to modules, vmap() and
+ * vmap_pfn() force NX (mm/vmalloc.c: pgprot_nx()), and rewriting page tables
+ * with apply_to_page_range() needs init_mm, which is not exported either.  So
+ * rmt.ko builds the code generator but runs every program on the
+ * interpreter (rmt_jit_compile() returns -EOPNOTSUPP there).
+ */
+#ifndef _RMT_JIT_H
+#define _RMT_JIT_H
+
+#include "rmt_compat.h"
+
+struct rmt_inst;
+struct rmt_run_result;
+
+/**
+ * struct rmt_jit_ctx - what native code sees of one invocation
+ * @scratch: SCRATCH region (zeroed)
+ * @ctx: CTX region
+ * @params: PARAMS(t) pointers, one per table
+ * @min: MIN(m) pointers, one per model
+ * @mout: MOUT(m) pointers, one per model
+ * @in: the program instance (for the helpers)
+ * @now: the invocation's time (helper ktime_ns)
+ * @cpu: the running CPU (helper cpu)
+ * @abort: set by native code on a failed check (enum rmt_abort)
+ * @abort_pc: pc of that check
+ * @tmp: a value slot for helpers that return a value and a status
+ *
+ * The offsets are ABI: the JIT emits them (RMT_JC_* below) and
+ * compiler/llvm_jit.py declares the same struct.
+ */
+struct rmt_jit_ctx {
+	u8 *scratch;
+	u8 *ctx;
+	const u8 **params;
+	s32 **min;
+	s32 **mout;
+	struct rmt_inst *in;
+	u64 now;
+	u32 cpu;
+	u32 abort;
+	s32 abort_pc;
+	u32 pad;
+	u64 tmp;
+};
+
+#define RMT_JC_SCRATCH 0
+#define RMT_JC_CTX 8
+#define RMT_JC_PARAMS 16
+#define RMT_JC_MIN 24
+#define RMT_JC_MOUT 32
+#define RMT_JC_IN 40
+#define RMT_JC_NOW 48
+#define RMT_JC_CPU 56
+#define RMT_JC_ABORT 60
+#define RMT_JC_ABORT_PC 64
+#define RMT_JC_TMP 72
+
+typedef s64 (*rmt_jit_fn)(struct rmt_jit_ctx *jc);
+
+/* Which code runs a program (struct rmt_inst.engine). */
+enum rmt_engine_kind {
+	RMT_ENGINE_INTERP = 0,
+	RMT_ENGINE_JIT = 1,	/* rmt_jit.c's x86-64 code */
+	RMT_ENGINE_NATIVE = 2,	/* code installed by the host (userspace: llvmlite) */
+};
+
+/**
+ * rmt_jit_supported() - whether this build can run JIT code at all
+ *
+ * Return: true on x86-64 userspace; false in the kernel (see the comment at
+ * the top of this file) and on other architectures.
+ */
+bool rmt_jit_supported(void);
+
+/**
+ * rmt_jit_compile() - translate @in's validated code into x86-64
+ * @in: the instance; on success @in->native is set and @in->engine is
+ *	RMT_ENGINE_JIT
+ *
+ * Return: 0, -EOPNOTSUPP (no executable memory in this build), -E2BIG or
+ * -ENOMEM.  On failure @in is unchanged and keeps the interpreter.
+ */
+int rmt_jit_compile(struct rmt_inst *in);
+
+/**
+ * rmt_jit_free() - release @in's native code (any engine kind)
+ * @in: the instance
+ */
+void rmt_jit_free(struct rmt_inst *in);
+
+/**
+ * rmt_jit_run() - run @in's native code once; as rmt_interp_run()
+ * @in: the program (with @in->native set)
+ * @ctx: the hook context
+ * @cpu: the CPU it runs on
+ * @now: the invocation's time
+ * @res: receives the raw decision or the abort
+ */
+void rmt_jit_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
+		 struct rmt_run_result *res);
+
+/*
+ * Helpers called from native code, with the interpreter's semantics and
+ * accounting.  Plain C ABI; all take @jc first.
+ */
+u64 rmt_jit_apply(struct rmt_jit_ctx *jc, u32 table, u32 off);
+int rmt_jit_callm(struct rmt_jit_ctx *jc, u32 model);
+int rmt_jit_map_ld(struct rmt_jit_ctx *jc, u32 map, u64 key);
+int rmt_jit_map_upd(struct rmt_jit_ctx *jc, u32 map, u64 key, u64 val, u32 add);
+void rmt_jit_trace(struct rmt_jit_ctx *jc, u32 fmt, u32 off);
+u64 rmt_jit_random(struct rmt_jit_ctx *jc, u64 n);
+
+#endif /* _RMT_JIT_H */
