@@ -27,12 +27,15 @@ command -v cpio >/dev/null || die "cpio missing (apt-get install cpio)"
 
 # Groups of modules, each loaded by init as a unit (its dependencies first):
 #   boot : needed to reach the host root: virtio PCI transport, 9p fs + its virtio transport,
-#          and virtio-rng so the guest's entropy pool initialises quickly under TCG.
+#          virtio-rng so the guest's entropy pool initialises quickly under TCG, and overlay
+#          (the chroot's /tmp is a tmpfs overlaid on the host's read-only /tmp).
+#   blk  : virtio-blk, for the scratch disk harness.py attaches with disk_mb= (/dev/vda).
 #   zram : compressed RAM swap for memory-pressure tests (load with rmt.load=zram, or run
 #          `modprobe zram` inside the chroot, which sees the same modules through a bind mount).
 declare -A MODGROUPS=(
-    [boot]="virtio_pci 9pnet_virtio 9p virtio_rng"
+    [boot]="virtio_pci 9pnet_virtio 9p virtio_rng overlay"
     [zram]="zram"
+    [blk]="virtio_blk"
 )
 
 # Inputs change rarely; skip the rebuild when the output is newer than everything it is made of.

@@ -231,6 +231,7 @@ def run_in_guest(script: str, *, timeout: float = 120.0, memory_mb: int = 1024, 
                  cwd: Path | str | None = None, load_modules: Sequence[str] = (),
                  extra_files: Mapping[str, str | bytes] | None = None,
                  extra_cmdline: Sequence[str] = (), extra_qemu_args: Sequence[str] = (),
+                 disk_mb: int | None = None,
                  cpu_model: str = "max", root_cache: str = "loose",
                  console_stream: IO[str] | None = None,
                  harness_env: HarnessEnv | None = None) -> GuestResult:
@@ -245,6 +246,9 @@ def run_in_guest(script: str, *, timeout: float = 120.0, memory_mb: int = 1024, 
     load_modules: initramfs module groups to load before the chroot, e.g. ("zram",). Inside the
         chroot `modprobe <any module of the guest kernel>` also works.
     extra_files: name -> content written into out_dir before boot (e.g. inputs for the script).
+    disk_mb: attach a sparse scratch disk of this size as virtio-blk /dev/vda (e.g. for swap on
+        a block device: zram swap-ins skip readahead, see docs/kernel-harness.md). It lives in
+        out_dir/.rmt-guest/disk.img and is deleted after the run.
     console_stream: where to echo the console live (e.g. sys.stdout), besides capturing it.
     """
     henv = harness_env or HarnessEnv.load()
@@ -270,17 +274,32 @@ def run_in_guest(script: str, *, timeout: float = 120.0, memory_mb: int = 1024, 
         else:
             dst.write_text(content)
 
-    # Leave the guest enough time to boot (~2-5 s under TCG, more on a loaded host) and to
-    # collect dmesg after killing the script.
-    margin = min(30.0, max(10.0, timeout * 0.25))
-    guest_timeout = timeout - margin if timeout > margin + 5 else None
+    load = list(load_modules)
+    qemu_extra = list(extra_qemu_args)
+    disk = ctl / "disk.img"
+    if disk_mb:
+        with open(disk, "wb") as f:
+            f.truncate(disk_mb * 1024 * 1024)
+        # cache=unsafe: the disk is scratch; never wait for the host to flush it.
+        qemu_extra += ["-drive", f"file={_check_path(disk, 'disk')},if=virtio,format=raw,"
+                                 "cache=unsafe,discard=unmap"]
+        if "blk" not in load:
+            load.append("blk")
+
+    # At (timeout - margin) the harness creates .rmt-guest/abort; the guest kills the script
+    # (status 124), then has `margin` seconds to save dmesg and power off before QEMU is killed.
+    margin = min(20.0, max(8.0, timeout * 0.15))
     cmdline = build_cmdline(henv, out_dir=out, cwd=Path(cwd or os.getcwd()).resolve(),
-                            guest_timeout=guest_timeout, load=load_modules,
+                            guest_timeout=None, load=load,
                             root_cache=root_cache, extra_cmdline=extra_cmdline)
     cmd = build_qemu_command(henv, memory_mb=memory_mb, cpus=cpus, cmdline=cmdline,
-                             out_dir=out, cpu_model=cpu_model, extra_qemu_args=extra_qemu_args)
+                             out_dir=out, cpu_model=cpu_model, extra_qemu_args=qemu_extra)
 
-    console, killed, duration = _run_qemu(cmd, timeout, console_stream)
+    try:
+        console, killed, duration = _run_qemu(cmd, timeout, console_stream,
+                                              abort_file=ctl / "abort", abort_after=timeout - margin)
+    finally:
+        disk.unlink(missing_ok=True)
 
     def read(name: str) -> str:
         p = ctl / name
@@ -316,8 +335,13 @@ def run_in_guest(script: str, *, timeout: float = 120.0, memory_mb: int = 1024, 
     )
 
 
-def _run_qemu(cmd: list[str], timeout: float, stream: IO[str] | None) -> tuple[str, bool, float]:
-    """Run QEMU capturing its console; kill it after ``timeout`` s. -> (console, killed, secs)."""
+def _run_qemu(cmd: list[str], timeout: float, stream: IO[str] | None, *,
+              abort_file: Path | None = None,
+              abort_after: float | None = None) -> tuple[str, bool, float]:
+    """Run QEMU capturing its console; kill it after ``timeout`` s. -> (console, killed, secs).
+
+    If ``abort_file`` is given it is created after ``abort_after`` s: the guest's init polls for
+    it and stops the script cleanly (collecting dmesg) before the hard kill."""
     chunks: list[str] = []
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -330,6 +354,8 @@ def _run_qemu(cmd: list[str], timeout: float, stream: IO[str] | None) -> tuple[s
             # The serial console emits \r\n; keep plain \n.
             line = raw.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "")
             chunks.append(line)
+            if stream is not None and not line.endswith("\n"):
+                line += "\n"  # last line before power-off has no newline
             if stream is not None:
                 stream.write(line)
                 stream.flush()
@@ -338,7 +364,12 @@ def _run_qemu(cmd: list[str], timeout: float, stream: IO[str] | None) -> tuple[s
     reader.start()
     killed = False
     try:
-        proc.wait(timeout=timeout)
+        if abort_file is not None and abort_after is not None and abort_after > 0:
+            try:
+                proc.wait(timeout=abort_after)
+            except subprocess.TimeoutExpired:
+                abort_file.touch()
+        proc.wait(timeout=max(0.0, timeout - (time.monotonic() - start)))
     except subprocess.TimeoutExpired:
         killed = True
         _kill(proc)
@@ -348,6 +379,8 @@ def _run_qemu(cmd: list[str], timeout: float, stream: IO[str] | None) -> tuple[s
     reader.join(timeout=5)
     duration = time.monotonic() - start
     console = "".join(chunks)
+    if console and not console.endswith("\n"):
+        console += "\n"
     if killed:
         console += f"\n[harness] QEMU killed after {timeout:.0f} s timeout\n"
     elif proc.returncode not in (0, None) and not EXIT_MARKER.search(console):
@@ -362,6 +395,27 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+def build_module(src_dir: Path | str, build_dir: Path | str, *,
+                 harness_env: HarnessEnv | None = None, timeout: float = 300.0) -> list[Path]:
+    """Build an out-of-tree module (a Kbuild dir) against the guest kernel's headers.
+
+    The sources are copied to ``build_dir`` first so the source tree stays clean. Returns the
+    built .ko files. Raises RuntimeError with the compiler output on failure.
+    """
+    henv = harness_env or HarnessEnv.load()
+    src, dst = Path(src_dir).resolve(), Path(build_dir).resolve()
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in src.iterdir():
+        if f.is_file():
+            shutil.copy2(f, dst / f.name)
+    proc = subprocess.run(["make", "-C", str(henv.headers_dir), f"M={dst}", "modules"],
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"building {src} against {henv.headers_dir} failed:\n"
+                           f"{proc.stdout}\n{proc.stderr}")
+    return sorted(dst.glob("*.ko"))
 
 
 def run_shell(*, memory_mb: int = 1024, cpus: int = 2, cwd: Path | str | None = None,
@@ -390,6 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--cpus", type=int, default=2, help="guest vCPUs (2)")
     ap.add_argument("--out", type=Path, help="read-write share (default: a new temp dir)")
     ap.add_argument("--load", action="append", default=[], help="module group, e.g. zram")
+    ap.add_argument("--disk-mb", type=int, help="scratch virtio-blk disk /dev/vda of this size")
     ap.add_argument("--append", action="append", default=[], help="extra kernel cmdline arg")
     ap.add_argument("-q", "--quiet", action="store_true", help="do not echo the console")
     ap.add_argument("--json", action="store_true", help="print a JSON summary at the end")
@@ -401,6 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         script = args.cmd if args.cmd is not None else args.script.read_text()
         r = run_in_guest(script, timeout=args.timeout, memory_mb=args.memory, cpus=args.cpus,
                          out_dir=args.out, load_modules=args.load, extra_cmdline=args.append,
+                         disk_mb=args.disk_mb,
                          console_stream=None if args.quiet else sys.stdout)
     except (HarnessNotReady, ValueError) as e:
         print(f"harness.py: error: {e}", file=sys.stderr)

@@ -19,8 +19,9 @@
 #   rmtg.moddir=<path>      host path of the unpacked kernel's /lib/modules/<release>; bind-
 #                           mounted at /lib/modules/$(uname -r) in the chroot so modprobe works
 #   rmtg.load=a,b           extra module groups to load before the chroot (e.g. zram)
-#   rmtg.timeout=<seconds>  guest-side timeout for the command (exit status 124), so dmesg is
-#                           still collected when a test hangs; the host kills QEMU later anyway
+#   rmtg.timeout=<seconds>  guest-side timeout for the command (exit status 124) when there is
+#                           no share; with a share the harness creates .rmt-guest/abort instead,
+#                           a few seconds before it kills QEMU, so dmesg is still collected
 #   rmtg.rootcache=<mode>   9p cache mode of the host root (default loose: it is read-only and
 #                           the run is short; "none" if host files change during the run)
 #   rmtg.shell=1            interactive bash in the chroot instead of a script (humans)
@@ -107,7 +108,17 @@ mount -t sysfs sysfs $R/sys || fail "mount sysfs in chroot"
 mount -o bind /dev $R/dev || fail "bind /dev in chroot"
 mount -o bind /dev/pts $R/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
-mount -t tmpfs -o mode=1777 tmpfs $R/tmp || fail "tmpfs on /tmp in chroot"
+# /tmp: writable, but still showing the host's /tmp (modules or inputs a test prepared there):
+# an overlay with the read-only 9p /tmp below and a tmpfs on top. Plain tmpfs if that fails.
+mkdir -p /run/tmpov && mount -t tmpfs -o mode=0755 tmpfs /run/tmpov \
+    && mkdir -p /run/tmpov/upper /run/tmpov/work && chmod 1777 /run/tmpov/upper
+if mount -t overlay -o lowerdir=$R/tmp,upperdir=/run/tmpov/upper,workdir=/run/tmpov/work \
+        overlay $R/tmp 2>/dev/null; then
+    TMPKIND=overlay
+else
+    mount -t tmpfs -o mode=1777 tmpfs $R/tmp || fail "tmpfs on /tmp in chroot"
+    TMPKIND=tmpfs
+fi
 mount -t tmpfs -o mode=1777 tmpfs $R/var/tmp
 mount -t tmpfs -o mode=0755 tmpfs $R/run
 # Kernel interfaces the tests use (absence is not fatal: they depend on the config).
@@ -153,7 +164,7 @@ elif [ "$SHELLMODE" != 1 ]; then
 fi
 
 BOOT=$(cut -d' ' -f1 /proc/uptime)
-echo "RMT-GUEST-START uptime=$BOOT kernel=$REL"
+echo "RMT-GUEST-START uptime=$BOOT kernel=$REL tmp=$TMPKIND"
 
 # A clean environment: the host's may name things that do not exist in the guest.
 GUEST_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -174,27 +185,46 @@ chroot $R /usr/bin/env -i PATH=$GUEST_PATH HOME=/tmp TERM=dumb LANG=C.UTF-8 \
     /bin/bash -c 'if [ -f "$1" ]; then . "$1"; fi; cd "$2" || exit 125; exec /bin/bash "$3"' \
     rmt-guest "$ENVFILE" "$CWD" "$SCRIPT" > /run/rmt.fifo 2>&1 < /dev/null &
 CMD=$!
-WD=
-if [ -n "$TIMEOUT" ]; then
-    ( sleep "$TIMEOUT"
+# Watchdog: the harness asks for an abort by creating .rmt-guest/abort in the share a few
+# seconds before its own deadline (host wall clock: the guest's clock lags under a loaded TCG
+# host, and a slow boot must not be charged twice). rmtg.timeout is the fallback without a share.
+if [ -n "$CTL" ] || [ -n "$TIMEOUT" ]; then
+    ( t=0
+      while [ -d /proc/$CMD ]; do
+          if [ -n "$CTL" ] && [ -e "$CTL/abort" ]; then why="the harness asked to abort"; break; fi
+          if [ -n "$TIMEOUT" ] && [ $t -ge "$TIMEOUT" ]; then why="rmtg.timeout=${TIMEOUT}s"; break; fi
+          sleep 1; t=$((t + 1))
+      done
       if [ -d /proc/$CMD ]; then
-          echo "RMT-GUEST: command still running after ${TIMEOUT}s, killing it"
+          echo "RMT-GUEST: command still running, killing it ($why)"
           touch /run/rmt.timedout
           kill -KILL $CMD
       fi ) &
-    WD=$!
 fi
 wait $CMD
 rc=$?
 [ -f /run/rmt.timedout ] && rc=124
 
 # Kill whatever the script left running (user processes only: kernel threads have an empty
-# cmdline), except ourselves and tee, then let tee drain the fifo and exit.
-for p in /proc/[0-9]*; do
-    pid=${p#/proc/}
-    [ "$pid" = 1 ] || [ "$pid" = "$TEE" ] && continue
-    [ -s "$p/cmdline" ] || continue
-    kill -KILL "$pid" 2>/dev/null
-done
+# cmdline), except ourselves and tee, then let tee drain the fifo and exit. Repeat until a sweep
+# finds nothing: a leftover may fork after the /proc listing was taken.
+sweep() {
+    n=0
+    for p in /proc/[0-9]*; do
+        pid=${p#/proc/}
+        [ "$pid" = 1 ] || [ "$pid" = "$TEE" ] && continue
+        # The `read` builtin, not a command substitution: a fork per process is slow under TCG.
+        # (test -s does not work on /proc files: they all report size 0.)
+        c=
+        read -r c < "$p/cmdline" 2>/dev/null
+        [ -n "$c" ] || continue
+        kill -KILL "$pid" 2>/dev/null && n=$((n + 1))
+    done
+    return $((n == 0 ? 0 : 1))
+}
+i=0
+until sweep || [ $i -ge 50 ]; do i=$((i + 1)); sleep 0.1; done
+# A survivor still holding the fifo must not hang the run: bound the wait for tee.
+( sleep 5; kill -KILL $TEE 2>/dev/null ) &
 wait $TEE
 finish $rc
