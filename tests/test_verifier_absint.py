@@ -35,7 +35,7 @@ def terms(draw, depth: int = 3):
     return z3.Concat(z3.BitVecVal(0, 48), z3.Extract(15, 0, a))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(terms(), st.lists(st.tuples(st.integers(0, 1000), st.integers(3, 40)), min_size=4,
                          max_size=8), st.integers(0, 200))
 def test_values_are_contained(t, points, c) -> None:

@@ -126,7 +126,7 @@ class Discharger:
                 if len(cand) == 1:
                     return {"values": cand}
                 s = self.solver()       # one incremental solver, a value per check
-                s.set("timeout", min(self.opts.timeout_ms, 1000))
+                s.set("timeout", min(self.opts.timeout_ms, 300))   # unknown keeps the value
                 s.add(link)
                 vals = [v for v in cand if s.check(d == v) != z3.unsat]
                 return {"values": vals}
