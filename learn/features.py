@@ -1,4 +1,4 @@
-"""Forced-migration features: the 16 model inputs of examples/forced_migration.rmt.
+"""Forced-migration features: the 17 model inputs of examples/forced_migration.rmt.
 
 The APSys 2020 set (Chen et al.) adapted to Linux 6.1, as Q8 fixed point
 (value * 256, clamped to +-8192, the model's declared input range):
@@ -14,12 +14,17 @@ The APSys 2020 set (Chen et al.) adapted to Linux 6.1, as Q8 fixed point
 14 buddy_hot
 15 smt_domain     (new for 6.1: task_hot() returns 0 in SD_SHARE_CPUCAPACITY
                    domains since 5.x, so the same delta_hot means "cold" there)
+16 has_numa_faults (new: migrate_degrades_locality() has an opinion only when
+                   the task has NUMA fault statistics; APSys' delta is 0 both
+                   for "no statistics" and "equal faults", which 6.1 treats
+                   differently: the first falls back to task_hot(), the second
+                   says "does not degrade locality" and lets the task move)
 
 Changes from APSys and why: every feature is Q8 (APSys mixed 0/1 flags with
 raw counts and loads; one power-of-two scale per layer cannot serve both, so
-small features lost all precision in fixed point); `smt_domain` is added
-(above); the one-bit features travel packed in the trace's `flags` field
-(bit i = feature i for i < 8, bits 8-10 = features 13-15) because a trace
+small features lost all precision in fixed point); `smt_domain` and
+`has_numa_faults` are added (above); the one-bit features travel packed in the
+trace's `flags` field (bit i = feature i for i < 8, bits 8-11 = features 13-16) because a trace
 record holds at most 16 values and it also carries the labels and the
 models' outputs.
 """
@@ -29,13 +34,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NFEAT = 16
+NFEAT = 17
 FIX = 256
 FEAT_MAX = 8192
 NAMES = ("src_non_pref", "delta_hot", "idle_idle", "idle_busy", "idle_newly", "same_node",
          "prefer_src", "prefer_dst", "src_nr_running-2", "dst_nr_running", "src_load/1000",
-         "dst_load/1000", "numa_fault_delta", "balance_failed", "buddy_hot", "smt_domain")
-FLAG_BITS = {**{i: i for i in range(8)}, 13: 8, 14: 9, 15: 10}
+         "dst_load/1000", "numa_fault_delta", "balance_failed", "buddy_hot", "smt_domain",
+         "has_numa_faults")
+FLAG_BITS = {**{i: i for i in range(8)}, 13: 8, 14: 9, 15: 10, 16: 11}
 NUMERIC = (8, 9, 10, 11, 12)
 
 
@@ -59,6 +65,7 @@ def from_ctx(c: dict[str, int]) -> list[int]:
     x[13] = int(c["nr_balance_failed"] > c["cache_nice_tries"])
     x[14] = c["buddy_hot"]
     x[15] = int(c["sd_level"] == 0)
+    x[16] = int(c["numa_faults_total"] != 0)
     x = [v * FIX for v in x]
     x[8] = _clamp((c["src_nr_running"] - 2) * FIX)
     x[9] = min(c["dst_nr_running"] * FIX, FEAT_MAX)
@@ -72,7 +79,7 @@ def from_ctx(c: dict[str, int]) -> list[int]:
 @dataclass
 class Dataset:
     """Integer model inputs and labels from trace records (one row per traced call)."""
-    x: np.ndarray                  # [n, 16] int64, Q8
+    x: np.ndarray                  # [n, 17] int64, Q8
     verdict: np.ndarray            # kernel's can_migrate_task result
     forced: np.ndarray             # hot, migrated because nr_balance_failed > cache_nice_tries
     outputs: np.ndarray            # [n, 4] the VM's y[0], y[1], t[0], t[1] when traced

@@ -268,7 +268,7 @@ class Simulator:
             runnable = t.wake_at_ms < 0 and not t.exited
             t.load_avg = t.load_avg * PELT_Y + (1 - PELT_Y) * t.weight * runnable
             if t.numa_faults is not None and self.now_ms % NUMA_SCAN_MS == 0:
-                t.numa_faults = [f // 2 for f in t.numa_faults]
+                t.numa_faults = [f - f // 2 for f in t.numa_faults]   # as task_numa_placement()
                 if sum(t.numa_faults):
                     t.numa_preferred_nid = max(range(len(t.numa_faults)),
                                                key=lambda n: t.numa_faults[n])

@@ -66,8 +66,10 @@ class _Gen:
 
 
 def make(kind: str, seed: int, *, topology: tuple[int, int, int] = (2, 4, 2),
-         duration_ms: int = 3000, load: float = 1.5) -> Workload:
-    """A workload of `kind`; `load` scales the number of tasks per CPU."""
+         duration_ms: int = 3000, load: float = 1.5,
+         migration_cost_ns: int | None = None) -> Workload:
+    """A workload of `kind`; `load` scales the number of tasks per CPU; the
+    migration cost is drawn from the seed unless given."""
     if kind not in KINDS:
         raise ValueError(f"unknown workload kind {kind!r} (have: {', '.join(KINDS)})")
     rng = random.Random(f"{kind}/{seed}")
@@ -78,6 +80,8 @@ def make(kind: str, seed: int, *, topology: tuple[int, int, int] = (2, 4, 2),
     wl = Workload(f"{kind}-s{seed}-{'x'.join(map(str, topology))}", kind, seed, topology,
                   duration_ms)
     wl.migration_cost_ns = rng.choice((500_000, 500_000, 2_000_000, 5_000_000))
+    if migration_cost_ns is not None:
+        wl.migration_cost_ns = migration_cost_ns
     wl.tasks += g.kthreads()
 
     def some_cpus(k: int) -> list[int]:

@@ -61,17 +61,26 @@ def model_index(prog, name: str) -> int:
 def test_forced_migration(engine):
     prog = compile_example("forced_migration.rmt")
     eng = engine(objfile.write(prog))
-    eng.table_insert(*entry(prog, "policy", ["0", "0..1024"], "predict", [0]))
+    eng.table_insert(*entry(prog, "policy", ["0", "0..1024"], "predict", [0, 0]))
     eng.table_insert(*entry(prog, "policy", ["2", "0..1024"], "deny", []))
-    # hidden unit 0 = relu(1000 * x[13]) (balance failed more than cache_nice_tries);
-    # output = h0 - 500: positive (ALLOW) exactly when balancing kept failing
-    w1 = [[0] * 15 for _ in range(10)]
+    eng.table_insert(*entry(prog, "policy", ["1", "5..5"], "predict", [2, 0]))   # veto policy
+    eng.table_insert(*entry(prog, "policy", ["1", "6..6"], "predict", [1, 0]))   # tree
+    # features are Q8 (1.0 = 256).  Hidden unit 0 = relu(1000 * x[13]) (balance failed more
+    # than cache_nice_tries), clamped to the input range 8192; output 0 = h0 - 500: positive
+    # (ALLOW) exactly when balancing kept failing; output 1 ("forced") = h1 - 500 with
+    # h1 = relu(x[1]) (delta_hot) + ... only positive when both are set.
+    w1 = [[0] * 17 for _ in range(12)]
     w1[0][13] = 1000
-    w2 = [[1] + [0] * 9]
+    w1[1][1], w1[1][13] = 2, 2               # delta_hot + failed: 1024 when both, 512 one
+    w2 = [[1] + [0] * 11, [0, 1] + [0] * 10]
     blob = W.write_weights(W.ModelWeights(
-        prog.models[0].kind, 15, 1, 16,
-        [W.DenseLayer(w1, [0] * 10, 0, True), W.DenseLayer(w2, [-500], 0, False)]))
+        prog.models[0].kind, 17, 2, 16,
+        [W.DenseLayer(w1, [0] * 12, 0, True), W.DenseLayer(w2, [-500, -600], 0, False)]))
     eng.model_load(model_index(prog, "predictor"), blob)
+    # the tree: x[1] (delta_hot) <= 128 -> leaf (ALLOW, not forced), else (DENY, not forced)
+    tree = W.Tree([[1, 128, 1, 2, 0], [-1, 0, 0, 0, 0], [-1, 0, 0, 0, 1]], [[5, -1], [-5, -1]])
+    eng.model_load(model_index(prog, "tree_predictor"), W.write_weights(
+        W.forest([tree], 17, kind=prog.models[1].kind)))
 
     def run(**f):
         return eng.run(codec.ctx_encode(prog.hook, f)).decision
@@ -82,17 +91,30 @@ def test_forced_migration(engine):
     assert run(pid=3, nr_balance_failed=3, hard_veto=1, **base) == -1
     assert run(pid=4, nr_balance_failed=3, idle=1, cache_nice_tries=1) == 1  # default: predict
     assert run(pid=5, idle=2) == 0                                 # table says deny
+    # veto policy: DENY what the forced head predicts (hot and failed), DEFAULT otherwise
+    hot = dict(exec_age_ns=100, migration_cost_ns=500000)
+    assert run(pid=6, idle=1, nr_balance_failed=5, cache_nice_tries=1, **hot) == 0
+    assert run(pid=6, idle=1, nr_balance_failed=5, cache_nice_tries=1) == -1
+    # tree policy: ALLOW when not delta_hot, DENY when delta_hot
+    assert run(pid=7, idle=1, nr_balance_failed=6) == 1
+    assert run(pid=7, idle=1, nr_balance_failed=6, **hot) == 0
     # the guard: at most 8 DENY in a row for one task, then the kernel decides
     got = [run(pid=42, nr_balance_failed=0, **base) for _ in range(9)]
     assert got == [0] * 8 + [-1]
-    # the predictor's trace carries the 15 features and the kernel's verdict
+    # the trace: packed one-bit features, the numeric ones, labels, both models' outputs
     recs = eng.trace_drain()
     fmt = prog.traces[recs[0].fmt]
     first = {f.name: codec.decode_value(v, f.bits, f.signed) for f, v in zip(fmt.fields,
                                                                            recs[0].values)}
-    assert len(fmt.fields) == 16 and first["verdict"] == 1 and first["x_13"] == 1
+    assert [f.name for f in fmt.fields] == ["flags", "x_8", "x_9", "x_10", "x_11", "x_12",
+                                            "verdict", "hot", "active", "y_0", "y_1", "t_0",
+                                            "t_1"]
+    # idle 0, failed, sd_level 0 (SMT)
+    assert first["verdict"] == 1 and first["flags"] == (1 << 2) | (1 << 8) | (1 << 10)
+    assert first["y_0"] == 8192 - 500 and first["x_8"] == -512             # src_nr_running 0
     assert "pid" not in [f.name for f in fmt.fields]
-    assert eng.map_read(0) == {0: 1 + 9, 1: 2}                     # predicted[DENY], [ALLOW]
+    # DENY: pid 2, the veto, the tree's DENY, 8 of pid 42; ALLOW: pids 1, 4, 7
+    assert eng.map_read(0) == {0: 1 + 1 + 1 + 9, 1: 3}
 
 
 @pytest.mark.parametrize("engine", engines(), ids=lambda e: e.__name__)
