@@ -19,6 +19,7 @@ failed, 2 usage.
 from __future__ import annotations
 
 import argparse
+import inspect
 import dataclasses
 import json
 import sys
@@ -104,7 +105,11 @@ def cmd_insert(args, target) -> int:
               f"(--force inserts it anyway; the kernel-side validator still applies)",
               file=sys.stderr)
         return 1
-    info = target.insert(blob, "accepted" if ok else "forced")
+    # --jit/--no-jit: which C VM engine runs it (default: the JIT where supported).
+    engine = {} if getattr(args, "jit", None) is None else {"jit": args.jit}
+    if engine and "jit" not in inspect.signature(target.insert).parameters:
+        raise UsageError("--jit/--no-jit: this target does not take an engine choice yet")
+    info = target.insert(blob, "accepted" if ok else "forced", **engine)
     _out(args, dataclasses.asdict(info), f"{info.id}")
     return 0
 
@@ -324,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("insert")
     s.add_argument("object")
     s.add_argument("--force", action="store_true", help="insert even if the verifier rejects")
+    s.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
+                   help="run as x86-64 JIT code (default where supported) or, with --no-jit, "
+                        "on the interpreter")
     s.set_defaults(fn=cmd_insert)
     for name, fn in (("remove", cmd_remove), ("show", cmd_show), ("stats", cmd_stats)):
         s = sub.add_parser(name)
