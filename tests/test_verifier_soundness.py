@@ -81,8 +81,8 @@ def weights_for(m: Model, rng: random.Random) -> bytes:
         leaves = [[rng.randint(-(1 << 31), (1 << 31) - 1) for _ in range(m.n_out)]
                   for _ in range(2)]
         trees.append(Tree(nodes, leaves))
-    return write_weights(forest(trees, m.n_in, rng.randrange(4), kind=m.kind,
-                                weight_bits=m.weight_bits))
+    shift = rng.randrange(4) if m.kind == ModelKind.FOREST else 0     # trees take none
+    return write_weights(forest(trees, m.n_in, shift, kind=m.kind, weight_bits=m.weight_bits))
 
 
 def fill(eng: ReferenceEngine, prog: Program, rng: random.Random) -> None:
