@@ -1,7 +1,8 @@
 """Benchmark the C VM's tables and model engine against native C; print the figures.
 
 Generates the weights of the forced-migration MLP shape (15 -> 10 ReLU -> 1,
-int16) and of a full depth-8 decision tree as static C arrays
+int16) and of a full depth-8 decision tree and an 8-tree depth-6 forest as static C
+arrays
 (bench_weights.h), compiles bench/bench_tables_models.c with the VM sources
 (the same -O2 for the engine and for the native baselines), checks that the
 engine and the native code agree on every input, and prints ns per lookup for
@@ -26,6 +27,7 @@ VM = ROOT / "vm_kernel"
 CFLAGS = ["-O2", "-g", "-Wall", "-Wno-unused-parameter"]
 
 MLP_IN, MLP_HID, TREE_DEPTH = 15, 10, 8
+FOREST_TREES, FOREST_DEPTH = 8, 6
 
 
 def _array(name: str, ctype: str, values: list) -> str:
@@ -51,6 +53,16 @@ def weights_header(seed: int = 1) -> str:
            _array("TREE_F", "s32", [rnd.randrange(MLP_IN) for _ in range(inner)]),
            _array("TREE_T", "s32", [rnd.randint(-1500, 1500) for _ in range(inner)]),
            _array("TREE_LEAF", "s32", [rnd.randint(-1000, 1000) for _ in range(inner + 1)])]
+    finner = (1 << FOREST_DEPTH) - 1
+    out += [f"#define FOREST_TREES {FOREST_TREES}\n#define FOREST_DEPTH {FOREST_DEPTH}\n",
+            f"#define FOREST_INNER {finner}\n#define FOREST_LEAVES {finner + 1}\n",
+            "#define FOREST_SHIFT 3\n",
+            _array("FOREST_F", "s32", [[rnd.randrange(MLP_IN) for _ in range(finner)]
+                                       for _ in range(FOREST_TREES)]),
+            _array("FOREST_T", "s32", [[rnd.randint(-1500, 1500) for _ in range(finner)]
+                                       for _ in range(FOREST_TREES)]),
+            _array("FOREST_LEAF", "s32", [[rnd.randint(-1000, 1000) for _ in range(finner + 1)]
+                                          for _ in range(FOREST_TREES)])]
     return "".join(out)
 
 
@@ -69,7 +81,7 @@ def main() -> int:
         srcs = [ROOT / "bench" / "bench_tables_models.c", VM / "rmt_table.c",
                 VM / "rmt_model.c", VM / "rmt_compat.c"]
         cmd = [gcc, *CFLAGS, f"-I{VM}", f"-I{tmpd}", *map(str, srcs), "-o", str(exe),
-               "-lpthread"]
+               "-lpthread", "-lm"]
         build = subprocess.run(cmd, capture_output=True, text=True)
         if build.returncode:
             print(build.stderr, file=sys.stderr)

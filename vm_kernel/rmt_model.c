@@ -11,9 +11,18 @@
  *    models; with 8/16-bit weights an exact sum of at most RMT_MAX_MODEL_IO
  *    products of an int32 input fits in s64 (2^15 * 2^31 * 2^10 < 2^63),
  *    32-bit weights accumulate in s128;
- *  - a tree is a flat array of nodes {feature, threshold, next[2]} where a
- *    leaf loops to itself, so the walk is `depth` branch-free steps
- *    (idx = next[x[feature] > threshold]) instead of a data-dependent loop.
+ *  - a tree is laid out as an implicit complete binary tree of its depth D
+ *    (the deepest reachable node's depth): the children of position i are
+ *    2i+1 (x <= threshold) and 2i+2, a leaf above depth D is padded with
+ *    pass-through nodes (threshold S32_MAX: always left) and its values are
+ *    repeated in every leaf slot below it, so inference is exactly D
+ *    branch-free steps i = 2i + 1 + (x[feature[i]] > threshold[i]) with no
+ *    dependent pointer load, then one load from a flat leaf array.  A DAG
+ *    (children shared between parents) unfolds into that tree too.  The
+ *    layout has 2^D slots, so a sparse deep tree whose expansion would be
+ *    much larger than its blob keeps the flat node array of the blob instead
+ *    {feature, threshold, next[2]}, where a leaf loops to itself and the walk
+ *    is D steps idx = next[x[feature] > threshold].
  *
  * The result lives in one arena and is swapped in with rcu_assign_pointer();
  * the previous weights are freed after a grace period, so an inference runs
@@ -48,9 +57,20 @@ struct rmt_tnode {
 	u32 next[2];
 };
 
+/* A position of the implicit layout: x[feature] > threshold goes right. */
+struct rmt_inode {
+	s32 feature;
+	s32 threshold;
+};
+
 struct rmt_wtree {
 	u32 nnodes, nleaves;
 	u32 steps;		/* the deepest reachable node's depth */
+	/* implicit layout (NULL when the tree keeps its node array) */
+	u32 ninner;			/* 2^steps - 1 */
+	const struct rmt_inode *inodes;	/* [ninner] */
+	const s32 *ileaves;		/* [2^steps][n_out] */
+	/* node array of the blob */
 	const struct rmt_tnode *nodes;
 	const u32 *leaf_off;	/* per node: its leaf's first value in @leaves */
 	const s32 *leaves;	/* [nleaves][n_out] */
@@ -61,16 +81,18 @@ struct rmt_weights {
 	u8 kind;
 	u8 wide;		/* 32-bit weights: accumulate in s128 */
 	u8 shift;		/* forest */
+	u8 single_tree;		/* one tree, no shift, implicit layout: 1 + (n_out > 1) */
 	u32 n_in, n_out, nlayers, ntrees;
 	s32 act_lo, act_hi;	/* hidden outputs are clamped to the declared input range */
 	u32 scratch_len;	/* s32 values of scratch an inference needs */
 #ifdef __KERNEL__
 	s32 __percpu *scratch;
 #endif
+	struct rmt_wtree trees[RMT_MAX_TREES];	/* first: near the fields above */
 	struct rmt_wlayer layers[RMT_MAX_LAYERS];
-	struct rmt_wtree trees[RMT_MAX_TREES];
 	u8 *arena;
 	size_t arena_len, arena_used;
+	void *layout;		/* the implicit layouts of the trees */
 };
 
 /* ------------------------------------------------------------------ signature */
@@ -470,6 +492,94 @@ bad:
 	return -EINVAL;
 }
 
+/*
+ * An implicit layout may take this many bytes, or twice the tree's share of
+ * the blob if that is more: a full tree of any depth gets one, a long thin
+ * tree (which would expand to 2^depth slots) keeps its node array.
+ */
+#define RMT_LAYOUT_MIN_BUDGET (64 * 1024)
+#define rmt_align8(n) (((n) + 7) & ~(size_t)7)
+
+static size_t rmt_layout_bytes(const struct rmt_wtree *t, u32 n_out)
+{
+	size_t slots = (size_t)1 << t->steps;
+
+	return (slots - 1) * sizeof(struct rmt_inode) + slots * n_out * sizeof(s32);
+}
+
+static bool rmt_layout_fits(const struct rmt_wtree *t, u32 n_out)
+{
+	size_t blob = (size_t)t->nnodes * sizeof(struct rmt_rec_weights_node) +
+		      (size_t)t->nleaves * n_out * sizeof(s32);
+
+	return rmt_layout_bytes(t, n_out) <= max_t(size_t, RMT_LAYOUT_MIN_BUDGET, 2 * blob);
+}
+
+/*
+ * Write the subtree of @node (checked by rmt_read_tree(): children after
+ * their parent, every reachable node at most @steps deep) at position @pos,
+ * depth @d.  A leaf above depth @steps becomes pass-through positions
+ * (x <= S32_MAX always goes left) and fills every leaf slot below it.
+ * Recursion depth is at most RMT_MAX_TREE_DEPTH + 1.
+ */
+static void rmt_unfold(const struct rmt_wtree *t, u32 n_out, struct rmt_inode *in, s32 *lv,
+		       u32 node, u32 pos, u32 d)
+{
+	const struct rmt_tnode *n = &t->nodes[node];
+	bool leaf = n->next[0] == node;
+	u32 o;
+
+	if (d == t->steps) {
+		/* a reachable node at the deepest depth is a leaf */
+		s32 *dst = lv + (size_t)(pos - ((1u << t->steps) - 1)) * n_out;
+
+		for (o = 0; o < n_out; o++)
+			dst[o] = t->leaves[t->leaf_off[node] + o];
+		return;
+	}
+	in[pos].feature = leaf ? 0 : n->feature;
+	in[pos].threshold = leaf ? S32_MAX : n->threshold;
+	rmt_unfold(t, n_out, in, lv, n->next[0], 2 * pos + 1, d + 1);
+	rmt_unfold(t, n_out, in, lv, n->next[1], 2 * pos + 2, d + 1);
+}
+
+/* Give every tree whose expansion is small enough its implicit layout. */
+static int rmt_tree_layouts(struct rmt_weights *w)
+{
+	size_t total = 0, off = 0;
+	u32 j;
+	u8 *p;
+
+	for (j = 0; j < w->ntrees; j++)
+		if (rmt_layout_fits(&w->trees[j], w->n_out))
+			total += rmt_align8(rmt_layout_bytes(&w->trees[j], w->n_out));
+	if (!total)
+		return 0;
+	p = kvmalloc(total, GFP_KERNEL);
+	if (!p)
+		return -ENOMEM;
+	w->layout = p;
+	for (j = 0; j < w->ntrees; j++) {
+		struct rmt_wtree *t = &w->trees[j];
+		size_t ninner = ((size_t)1 << t->steps) - 1;
+		struct rmt_inode *in;
+		s32 *lv;
+
+		if (!rmt_layout_fits(t, w->n_out))
+			continue;
+		in = (struct rmt_inode *)(p + off);
+		lv = (s32 *)(in + ninner);
+		rmt_unfold(t, w->n_out, in, lv, 0, 0, 0);
+		t->ninner = (u32)ninner;
+		t->inodes = in;
+		t->ileaves = lv;
+		off += rmt_align8(rmt_layout_bytes(t, w->n_out));
+	}
+	if (w->ntrees == 1 && !w->shift && w->trees[0].inodes)
+		w->single_tree = 1 + (w->n_out > 1);
+	return 0;
+}
+
 static void rmt_weights_free(struct rmt_weights *w)
 {
 	if (!w)
@@ -477,6 +587,7 @@ static void rmt_weights_free(struct rmt_weights *w)
 #ifdef __KERNEL__
 	free_percpu(w->scratch);
 #endif
+	kvfree(w->layout);
 	kvfree(w->arena);
 	kfree(w);
 }
@@ -615,6 +726,8 @@ int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
 		rmt_weights_free(w);
 		return ret;
 	}
+	if (w->ntrees && rmt_tree_layouts(w))
+		goto nomem;
 #ifdef __KERNEL__
 	if (w->scratch_len) {
 		w->scratch = __alloc_percpu(w->scratch_len * sizeof(s32), sizeof(s64));
@@ -749,7 +862,8 @@ static u64 rmt_conv1d(const struct rmt_wlayer *l, bool wide, const s32 *x, s32 *
 	return ov;
 }
 
-static u64 rmt_run_mlp(const struct rmt_weights *w, const s32 *in, s32 *out, s32 *scratch)
+static noinline u64 rmt_run_mlp(const struct rmt_weights *w, const s32 *in, s32 *out,
+				s32 *scratch)
 {
 	const s32 *x = in;
 	u64 ov = 0;
@@ -778,11 +892,91 @@ static u64 rmt_run_mlp(const struct rmt_weights *w, const s32 *in, s32 *out, s32
 	return ov;
 }
 
-static __always_inline const s32 *rmt_tree_walk(const struct rmt_wtree *t, const s32 *x)
+_Static_assert(RMT_MAX_TREE_DEPTH == 16, "rmt_implicit_walk() unrolls 16 levels");
+
+/* One level of an implicit layout: 2i+1 when x[feature] <= threshold, else 2i+2. */
+static __always_inline u32 rmt_level(const struct rmt_inode *in, const s32 *x, u32 idx)
+{
+	return 2 * idx + 1 + (x[in[idx].feature] > in[idx].threshold);
+}
+
+/* The leaf slot of @x in an implicit layout: exactly @t->steps levels. */
+static __always_inline u32 rmt_implicit_walk(const struct rmt_wtree *t, const s32 *x)
+{
+	const struct rmt_inode *in = t->inodes;
+	u32 idx = 0;
+
+	/*
+	 * Unrolled and entered by a jump on the depth: no loop counter and no
+	 * data-dependent branch, the same instructions per level as a
+	 * fixed-depth loop compiled for one tree.
+	 */
+	switch (t->steps) {
+	case 16:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 15:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 14:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 13:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 12:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 11:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 10:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 9:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 8:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 7:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 6:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 5:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 4:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 3:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 2:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 1:
+		idx = rmt_level(in, x, idx);
+		fallthrough;
+	case 0:
+		break;
+	default:
+		/* the loader keeps steps <= RMT_MAX_TREE_DEPTH (16): no range check */
+		__builtin_unreachable();
+	}
+	return idx - t->ninner;
+}
+
+static __always_inline const s32 *rmt_tree_walk(const struct rmt_wtree *t, const s32 *x,
+						u32 n_out)
 {
 	const struct rmt_tnode *nodes = t->nodes;
 	u32 idx = 0, s;
 
+	if (likely(t->inodes))
+		return t->ileaves + (size_t)rmt_implicit_walk(t, x) * n_out;
 	for (s = 0; s < t->steps; s++) {
 		const struct rmt_tnode *n = &nodes[idx];
 
@@ -791,7 +985,8 @@ static __always_inline const s32 *rmt_tree_walk(const struct rmt_wtree *t, const
 	return t->leaves + t->leaf_off[idx];
 }
 
-static u64 rmt_run_forest(const struct rmt_weights *w, const s32 *in, s32 *out, s64 *sum)
+static noinline u64 rmt_run_forest(const struct rmt_weights *w, const s32 *in, s32 *out,
+				   s64 *sum)
 {
 	const u32 n_out = w->n_out;
 	u64 ov = 0;
@@ -799,16 +994,25 @@ static u64 rmt_run_forest(const struct rmt_weights *w, const s32 *in, s32 *out, 
 
 	if (w->ntrees == 1 && !w->shift) {
 		/* a tree: its leaf values are int32 already */
-		const s32 *leaf = rmt_tree_walk(&w->trees[0], in);
+		const s32 *leaf = rmt_tree_walk(&w->trees[0], in, n_out);
 
 		for (o = 0; o < n_out; o++)
 			out[o] = leaf[o];
 		return 0;
 	}
+	if (n_out == 1) {
+		/* one output: the sum stays in a register */
+		s64 acc = 0;
+
+		for (j = 0; j < w->ntrees; j++)
+			acc += *rmt_tree_walk(&w->trees[j], in, 1);
+		out[0] = rmt_finish(acc >> w->shift, 0, 0, &ov);
+		return ov;
+	}
 	for (o = 0; o < n_out; o++)
 		sum[o] = 0;
 	for (j = 0; j < w->ntrees; j++) {
-		const s32 *leaf = rmt_tree_walk(&w->trees[j], in);
+		const s32 *leaf = rmt_tree_walk(&w->trees[j], in, n_out);
 
 		for (o = 0; o < n_out; o++)
 			sum[o] += leaf[o];
@@ -826,19 +1030,13 @@ static __thread union {
 } rmt_model_tls;
 #endif
 
-int rmt_model_infer(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *overflows)
+/* Everything but the single-tree fast path: MLPs, linear models, forests. */
+static noinline u64 rmt_infer_general(const struct rmt_weights *w, const s32 *in, s32 *out)
 {
-	struct rmt_weights *w;
 	s32 *act;
 	s64 *sum;
 	u64 ov;
 
-	rcu_read_lock();
-	w = rcu_dereference(slot->w);
-	if (unlikely(!w)) {
-		rcu_read_unlock();
-		return -ENOENT;
-	}
 #ifdef __KERNEL__
 	/* the kernel builds with -fno-strict-aliasing: one buffer, either type */
 	act = w->scratch ? per_cpu_ptr(w->scratch, get_cpu()) : NULL;
@@ -855,7 +1053,38 @@ int rmt_model_infer(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *o
 	if (w->scratch)
 		put_cpu();
 #endif
+	return ov;
+}
+
+int rmt_model_infer(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *overflows)
+{
+	const struct rmt_weights *w;
+	int ret = 0;
+
+	rcu_read_lock();
+	w = rcu_dereference(slot->w);
+	if (likely(w && w->single_tree)) {
+		/*
+		 * One tree with an implicit layout (the common case on a hook):
+		 * no scratch and no overflow possible.  Everything else is out
+		 * of line, which keeps this path's frame small.
+		 */
+		const struct rmt_wtree *t = &w->trees[0];
+		u32 o, n_out = w->n_out;
+
+		if (likely(w->single_tree == 1)) {
+			out[0] = t->ileaves[rmt_implicit_walk(t, in)];
+		} else {
+			const s32 *leaf = t->ileaves + (size_t)rmt_implicit_walk(t, in) * n_out;
+
+			for (o = 0; o < n_out; o++)
+				out[o] = leaf[o];
+		}
+	} else if (w) {
+		*overflows += rmt_infer_general(w, in, out);
+	} else {
+		ret = -ENOENT;
+	}
 	rcu_read_unlock();
-	*overflows += ov;
-	return 0;
+	return ret;
 }

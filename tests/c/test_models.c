@@ -648,12 +648,163 @@ static void test_fuzz(void)
 	rmt_model_slot_destroy(&slot);
 }
 
+/* ------------------------------------------------------------------ tree layouts */
+
+#define RT_MAX_NODES 200
+#define RT_MAX_TREES 4
+
+struct rt_tree {
+	u32 nnodes, nleaves;
+	struct rmt_rec_weights_node n[RT_MAX_NODES];
+	s32 leaf[RT_MAX_NODES * 3];
+};
+
+/*
+ * A random valid tree: children after their parent (so shared children, a
+ * DAG, and unreachable nodes happen), leaves at any depth.  @chain makes a
+ * long thin tree (a path @depth deep), whose implicit expansion is too big,
+ * so the engine keeps the node array for it.  Returns the deepest reachable
+ * node's depth.
+ */
+static u32 rt_gen(struct rt_tree *t, u32 n_in, u32 n_out, bool chain, u32 depth)
+{
+	u8 d[RT_MAX_NODES];
+	u32 i, k, maxd = 0;
+
+	memset(d, 0, sizeof(d));
+	t->nnodes = chain ? 2 * depth + 1 : 1 + (u32)test_below(RT_MAX_NODES - 1);
+	t->nleaves = 1 + (u32)test_below(8);
+	d[0] = 1;
+	for (i = 0; i < t->nnodes; i++) {
+		struct rmt_rec_weights_node *n = &t->n[i];
+		bool leaf = chain ? i % 2 == 1 || i == 2 * depth :
+			i + 2 >= t->nnodes || !test_below(4) || d[i] > 15;
+
+		memset(n, 0, sizeof(*n));
+		if (leaf) {
+			n->feature = -1;
+			n->leaf = (u32)test_below(t->nleaves);
+			continue;
+		}
+		n->feature = (s32)test_below(n_in);
+		n->threshold = (s32)test_below(9) - 4;
+		if (!test_below(10))
+			n->threshold = test_below(2) ? S32_MAX : S32_MIN;
+		if (chain) {
+			n->left = i + 1;
+			n->right = i + 2;
+		} else {
+			n->left = i + 1 + (u32)test_below(t->nnodes - i - 1);
+			n->right = i + 1 + (u32)test_below(t->nnodes - i - 1);
+		}
+		/* keep every reachable node within the deepest allowed depth */
+		for (k = 0; k < 2; k++) {
+			u32 c = k ? n->right : n->left;
+
+			if (d[i] && d[i] + 1 > 17) {
+				n->feature = -1;
+				n->threshold = 0;
+				n->left = n->right = 0;
+				n->leaf = 0;
+				break;
+			}
+			if (d[i] && d[c] < d[i] + 1)
+				d[c] = d[i] + 1;
+		}
+	}
+	for (i = 0; i < t->nnodes; i++)
+		if (d[i] && t->n[i].feature != -1 && d[i] > maxd)
+			maxd = d[i];
+	for (i = 0; i < t->nleaves * n_out; i++)
+		t->leaf[i] = (s32)test_below(2001) - 1000;
+	return maxd;	/* inner node depth + 1 is its children's depth */
+}
+
+static const s32 *rt_walk(const struct rt_tree *t, u32 n_out, const s32 *x)
+{
+	u32 i = 0;
+
+	while (t->n[i].feature != -1)
+		i = x[t->n[i].feature] > t->n[i].threshold ? t->n[i].right : t->n[i].left;
+	return &t->leaf[t->n[i].leaf * n_out];
+}
+
+/*
+ * The implicit layout (and the node-array fallback for thin deep trees)
+ * against a plain walk of the blob's records, on random trees and forests
+ * with leaves at every depth, shared children, unreachable nodes, and
+ * inputs on and around the thresholds.
+ */
+static void test_tree_layouts(void)
+{
+	static struct rt_tree trees[RT_MAX_TREES];
+	struct rmt_model_slot slot;
+	struct rmt_model_sig sig;
+	u32 round, j, i, k, o;
+
+	for (round = 0; round < 300; round++) {
+		u32 ntrees = round % 3 ? 1 : 1 + (u32)test_below(RT_MAX_TREES);
+		u32 n_in = 1 + (u32)test_below(4), n_out = 1 + (u32)test_below(3);
+		u32 shift = ntrees > 1 ? (u32)test_below(3) : 0, depth = 0;
+		bool forest = ntrees > 1 || test_below(4) == 0;
+
+		for (j = 0; j < ntrees; j++) {
+			bool chain = !test_below(8);
+			u32 dj = rt_gen(&trees[j], n_in, n_out, chain, 12 + (u32)test_below(5));
+
+			depth = dj > depth ? dj : depth;
+		}
+		memset(&sig, 0, sizeof(sig));
+		sig.in_lo = S32_MIN;
+		sig.in_hi = S32_MAX;
+		sig.kind = forest ? RMT_MODEL_FOREST : RMT_MODEL_TREE;
+		sig.weight_bits = 16;
+		sig.n_in = n_in;
+		sig.n_out = n_out;
+		sig.trees = ntrees;
+		sig.depth = depth ? depth : 1;
+		blob_header(&b, sig.kind, 16, n_in, n_out, 0, ntrees, 0, shift);
+		for (j = 0; j < ntrees; j++) {
+			blob_tree(&b, trees[j].nnodes, trees[j].nleaves);
+			for (i = 0; i < trees[j].nnodes; i++)
+				blob_put(&b, &trees[j].n[i], sizeof(trees[j].n[i]));
+			blob_s32s(&b, trees[j].leaf, trees[j].nleaves * n_out);
+		}
+		blob_finish(&b);
+		rmt_model_slot_init(&slot);
+		CHECK(load(&slot, &sig, NULL) == 0, "round %u: load: %s", round, err);
+		for (k = 0; k < 200; k++) {
+			s32 x[4], out[3], want[3];
+			s64 sum[3] = { 0, 0, 0 };
+			u64 ov = 0;
+
+			for (i = 0; i < n_in; i++) {
+				x[i] = (s32)test_below(11) - 5;
+				if (!test_below(10))
+					x[i] = test_below(2) ? S32_MAX : S32_MIN;
+			}
+			for (j = 0; j < ntrees; j++)
+				for (o = 0; o < n_out; o++)
+					sum[o] += rt_walk(&trees[j], n_out, x)[o];
+			for (o = 0; o < n_out; o++)
+				want[o] = (s32)(sum[o] >> shift);	/* small: no saturation */
+			CHECK_EQ(rmt_model_infer(&slot, x, out, &ov), 0);
+			for (o = 0; o < n_out; o++)
+				CHECK(out[o] == want[o], "round %u input %u output %u: %d, walk %d",
+				      round, k, o, out[o], want[o]);
+			CHECK_EQ(ov, 0);
+		}
+		rmt_model_slot_destroy(&slot);
+	}
+}
+
 int main(void)
 {
 	test_mlp();
 	test_linear_and_widths();
 	test_conv1d();
 	test_trees();
+	test_tree_layouts();
 	test_mlp_rejections();
 	test_tree_rejections();
 	test_fuzz();
