@@ -71,8 +71,9 @@ def weights_for(m: Model, rng: random.Random) -> bytes:
                 layers.append(Conv1dLayer(ws, [rng.randint(-B, B) for _ in range(ly.out_ch)],
                                           ly.n_in, shift, relu))
             else:
-                layers.append(DenseLayer([[w() for _ in range(ly.n_in)] for _ in range(ly.n_out)],
-                                         [rng.randint(-B, B) for _ in range(ly.n_out)], shift, relu))
+                ws = [[w() for _ in range(ly.n_in)] for _ in range(ly.n_out)]
+                layers.append(DenseLayer(ws, [rng.randint(-B, B) for _ in range(ly.n_out)],
+                                         shift, relu))
         return write_weights(mlp(layers, m.weight_bits, kind=m.kind))
     trees = []
     for _ in range(1 if m.kind == ModelKind.TREE else m.trees):

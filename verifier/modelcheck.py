@@ -68,7 +68,8 @@ def _signature(m: Model, budget: int) -> list[Result]:
                           {"max_abs_weight": m.max_abs_weight, "weight_bits": m.weight_bits},
                           f"|w| bound {m.max_abs_weight} does not fit i{m.weight_bits}")))
     cost = model_cost(m)
-    out.append(Result(O.ModelSignature(-1, m.name, "oversized: one inference may exceed the hook budget"),
+    out.append(Result(O.ModelSignature(-1, m.name,
+                                       "oversized: one inference may exceed the hook budget"),
                       Proved() if cost <= budget else Counterexample(
                           {"inference cost": cost, "budget": budget},
                           f"oversized: one inference costs {cost}, over the budget {budget}")))

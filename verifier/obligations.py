@@ -138,7 +138,8 @@ class DecisionAllowed(Obligation):
     hi: int
 
     def describe(self) -> str:
-        return f"decision may lie outside the hook's allowed set {{DEFAULT}} u [{self.lo}, {self.hi}]"
+        return (f"decision may lie outside the hook's allowed set "
+                f"{{DEFAULT}} u [{self.lo}, {self.hi}]")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from typing import Callable
 
 import z3
 
-from compiler.isa import BY_CODE, HELPER_BY_ID, LOAD_SIGNED, LOAD_SIZE, Fmt, Insn, Region, mem_fields
+from compiler.isa import (BY_CODE, HELPER_BY_ID, LOAD_SIGNED, LOAD_SIZE, Fmt, Insn, Region,
+                          mem_fields)
 from compiler.objfile import Program
 from compiler.objformat import GuardKind, MapKind
 from rmt_lang.hooks import DEFAULT_DECISION, Access
@@ -27,7 +28,7 @@ from verifier import obligations as O
 from verifier.absint import Abs
 from verifier.inputs import Inputs
 from verifier.symstate import (ZERO_CELL, Cell, Flag, Memory, State, bv64, f_and, f_not,
-                               merge_states, num)
+                               merge_states)
 
 REGION_NAME = {Region.CTX: "ctx", Region.SCRATCH: "scratch", Region.PARAMS: "params",
                Region.MIN: "min", Region.MOUT: "mout"}
