@@ -27,3 +27,9 @@ test-asan: setup
 
 clean:
 	rm -rf $(VENV) build
+
+# Case study 1 (docs/results.md): collect traces through the sim target, train, quantize,
+# load, evaluate in the C VM, measure the veto policy; results/forced_migration/.
+.PHONY: forced-migration
+forced-migration: setup
+	$(VPY) tools/forced_migration_loop.py

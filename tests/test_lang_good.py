@@ -35,16 +35,19 @@ def test_forced_migration_shape():
     program, _ = load(ROOT / "examples" / "forced_migration.rmt")
     assert program.hook.name == "sched.can_migrate_task"
     assert program.mode == "shadow"
-    (model,) = program.of(A.ModelDecl)
-    assert {a.name: a.value.const for a in model.args if isinstance(a.value, A.Expr)} == {"in": 15, "out": 1}
+    model, tree = program.of(A.ModelDecl)
+    consts = {a.name: a.value.const for a in model.args if isinstance(a.value, A.Expr)}
+    assert {k: consts[k] for k in ("in", "out", "max_weight")} == {"in": 17, "out": 2,
+                                                                   "max_weight": 2048}
     assert [(l.kind, l.activation) for l in model.layers] == [("dense", "relu"), ("dense", "none")]
+    assert tree.name == "tree_predictor"
     (table,) = program.of(A.TableDecl)
     assert [(k.expr.name, k.match) for k in table.keys] == [("idle", "exact"), ("nr_balance_failed", "range")]
     assert table.default.name == "predict" and table.default.args[0].const == 0
     traces = [s for a in program.of(A.ActionDecl) for s in a.body.stmts if isinstance(s, A.Trace)]
     (trace,) = traces
-    assert len(trace.args) == 16
-    assert trace.args[0].name == "x_0" and trace.args[-1].name == "verdict"
+    assert len(trace.args) == 13
+    assert trace.args[0].name == "flags" and trace.args[6].name == "verdict"
     (guard,) = program.of(A.GuardDecl)
     streak = guard.rules[1]
     assert isinstance(streak, A.GuardStreak) and streak.value.const == 0 and streak.limit.const == 8
