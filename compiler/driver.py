@@ -73,4 +73,10 @@ def compile_full(text: str, file: str = "<input>") -> Compiled:
         mode=MODE_SHADOW if prog.mode == "shadow" else MODE_ENFORCE,
         tables=low.tables, models=low.models, maps=low.maps, traces=low.traces,
         guards=low.guards, srcmap=srcmap, symbols=low.symbols)
+    try:
+        O.read(O.write(obj))          # every limit the loaders enforce, checked before writing
+    except O.ObjError as e:
+        d = E.Diagnostic(E.Severity.ERROR, prog.hook.span if prog.hook else A.NOSPAN,
+                         f"the compiled program exceeds a limit of the object format: {e}")
+        raise CompileError(E.render_all([d], text), [d]) from None
     return Compiled(obj, warnings)

@@ -23,7 +23,7 @@ from compiler import objfile as O
 from compiler.fold import fold, wrap
 from compiler.ir import IrInsn, IrProgram, Label
 from compiler.isa import HELPER_BY_NAME, Region, mem_imm
-from compiler.objformat import (Activation, GuardKind, LayerKind, MapKind, MatchKind,
+from compiler.objformat import (LIMITS, Activation, GuardKind, LayerKind, MapKind, MatchKind,
                                 ModelKind)
 from rmt_lang import ast as A
 from rmt_lang.hooks import DEFAULT_DECISION, HookSpec
@@ -361,8 +361,8 @@ class Lowerer:
             return
         r = self.vreg()
         self.regs[id(sym)] = r
-        if s.init is not None:
-            self.into(r, s.init)
+        # a scalar without an initializer is 0 (a register may hold an older value)
+        self.into(r, s.init) if s.init is not None else self.load_const(r, 0)
 
     def into(self, r: int, e: A.Expr) -> None:
         """Evaluate e into the existing register r."""
@@ -432,9 +432,14 @@ class Lowerer:
             fields.append(O.TraceField(arg.name, ty.bits, ty.signed))
             v = self.value(arg.expr)
             self.emit("ST64", v, None, self.tracebuf + 8 * i, mem_imm(Region.SCRATCH))
+        # one format per trace statement (and field types), however often it is unrolled
         where = self.action_ctx.name if self.action_ctx else "apply"
-        self.traces.append(O.TraceFmt(f"{where}@{s.span.line}", fields))
-        self.emit("TRACE", off=self.tracebuf, imm=len(self.traces) - 1)
+        fmt = O.TraceFmt(f"{where}@{s.span.line}", fields)
+        if fmt not in self.traces:
+            if len(self.traces) == LIMITS["MAX_TRACES"]:
+                raise self.error(s, f"more than {LIMITS['MAX_TRACES']} distinct trace formats")
+            self.traces.append(fmt)
+        self.emit("TRACE", off=self.tracebuf, imm=self.traces.index(fmt))
 
     def apply_table(self, s: A.ApplyTable) -> None:
         ti = self.table_index[s.table]

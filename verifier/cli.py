@@ -24,8 +24,8 @@ def parser(prog: str = "rmtc verify") -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output (rmt-verify/1)")
     p.add_argument("--smt2", metavar="DIR", help="dump every solver query to DIR as SMT-LIB 2")
     p.add_argument("--budget", type=int, metavar="N", help="cost budget (default: the hook's)")
-    p.add_argument("--timeout", type=float, default=2.0, metavar="S",
-                   help="per-query solver timeout in seconds (default 2)")
+    p.add_argument("--timeout", type=float, default=20.0, metavar="S",
+                   help="per-query solver timeout in seconds (default 20)")
     p.add_argument("--weights", action="append", default=[], metavar="MODEL=FILE",
                    help="prove model bounds with these weights (repeatable)")
     return p

@@ -6,13 +6,16 @@ conv1d the sum runs over in_ch * kernel terms.  Without weights the bounds
 come from the signature:
 
 * |w| <= max_abs_weight when the model declares one, else 2^(weight_bits-1);
-* |b| <= 2^(weight_bits + 8), capped at 2^31 (the assumption DESIGN leaves
-  open; docs/verifier.md states it);
+* |b| <= 2^(weight_bits + 8), capped at 2^31 (enforced by both weights
+  loaders, semantics/weights.py and vm_kernel/rmt_model.c);
 * layer 0's inputs lie in the declared [in_lo, in_hi] (the CALLM obligation
   ModelInputInRange proves the program keeps them there);
 * the per-layer shift comes with the weights, so without them it is taken
   as 0 (the worst case): a layer's outputs are bounded by its accumulator
-  bound, or [0, bound] after ReLU.
+  bound, or [0, bound] after ReLU;
+* every hidden layer's outputs are clamped to [in_lo, in_hi] by the engines
+  (docs/semantics.md), so each later layer's inputs lie in the declared range
+  too.
 
 With actual weights (`--weights m=FILE`) each output gets its own interval
 from the real weights, biases and shifts.  The last layer's bounds also
@@ -98,6 +101,8 @@ def _mlp_signature(m: Model) -> tuple[list[Result], tuple[int, int] | None]:
             return out, None
         out.append(Result(ob, Proved(f"|acc| <= {worst}")))
         lo, hi = (0 if ly.act == Activation.RELU else -worst), worst
+        if j + 1 < len(m.layers):            # hidden outputs are clamped to the input range
+            lo, hi = max(lo, m.in_lo), min(hi, m.in_hi)
     return out, (lo, hi)
 
 
@@ -118,6 +123,8 @@ def _mlp_weights(m: Model, w) -> tuple[list[Result], tuple[int, int] | None]:
         sh, relu = wl.shift, wl.relu
         iv = [((a >> sh) if not relu else max(0, a >> sh), (b >> sh) if not relu else
                max(0, b >> sh)) for a, b in accs]
+        if j + 1 < len(m.layers):            # hidden outputs are clamped to the input range
+            iv = [(min(max(a, m.in_lo), m.in_hi), min(max(b, m.in_lo), m.in_hi)) for a, b in iv]
     return out, (min(a for a, _ in iv), max(b for _, b in iv))
 
 

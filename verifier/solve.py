@@ -23,7 +23,7 @@ from verifier.symstate import to_z3
 
 @dataclass
 class SolverOptions:
-    timeout_ms: int = 2000
+    timeout_ms: int = 20000
     smt2_dir: str | None = None
 
 

@@ -27,7 +27,7 @@ from verifier.wellformed import check as check_wellformed
 
 @dataclass
 class VerifyOptions:
-    timeout_ms: int = 2000            # per query
+    timeout_ms: int = 20000           # per query; generous: a loaded 2-core CI box is slow
     smt2_dir: str | None = None       # dump every query here
     budget: int | None = None         # override the hook's budget
     weights: dict[str, bytes] = field(default_factory=dict)   # model name -> weights blob
