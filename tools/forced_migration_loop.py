@@ -143,9 +143,9 @@ def train_models(data: dict[str, dict[str, features.Dataset]], epochs: int, seed
     log(f"train: {len(tr)} calls ({tr.verdict.sum()} allowed, {tr.forced.sum()} forced); "
         f"val: {len(va)} calls ({va.forced.sum()} forced)")
     best = None
-    for hidden_seed in range(3):               # restarts; the validation set picks one
+    for hidden_seed in range(2):               # restarts; the validation set picks one
         cfg = mlp.TrainConfig(epochs=epochs, seed=seed + hidden_seed)
-        log(f"MLP {features.NFEAT}-{HIDDEN}-2, restart {hidden_seed + 1}/3")
+        log(f"MLP {features.NFEAT}-{HIDDEN}-2, restart {hidden_seed + 1}/2")
         model = mlp.train(tr.x / features.FIX, tr.labels, [HIDDEN], cfg,
                           val=(va.x / features.FIX, va.labels), clamp=CLAMP)
         pred = model.logits(va.x / features.FIX) > 0
@@ -171,14 +171,27 @@ def train_models(data: dict[str, dict[str, features.Dataset]], epochs: int, seed
     return best[1], best_tree[1]
 
 
-def eval_rows(name: str, ds: features.Dataset, model, t, qm) -> list[dict]:
-    """Per head and model: float vs the VM's traced outputs on one workload."""
+def tune_threshold(scores: np.ndarray, labels: np.ndarray, candidates: np.ndarray) -> float:
+    """The decision threshold with the best F1 on the validation set (ties: the
+    smallest |threshold|, so 0 wins when it is as good)."""
+    best = (-1.0, 0.0)
+    for t in sorted(candidates, key=abs):
+        f1 = metrics.scores(labels, scores > t)["f1"]
+        if f1 > best[0] + 1e-9:
+            best = (f1, float(t))
+    return best[1]
+
+
+def eval_rows(name: str, ds: features.Dataset, model, t, th: dict) -> list[dict]:
+    """Per head and model: float vs the VM's traced outputs on one workload.  Head 1
+    uses the thresholds tuned on validation (`th`), as the veto table entry does."""
     xf = ds.x / features.FIX
+    lg, tp = model.logits(xf), t.predict(ds.x)
     preds = {
-        "MLP float": model.logits(xf) > 0,
-        "MLP VM": ds.outputs[:, 0:2] > 0,
-        "tree float": t.predict(ds.x) > 0.5,
-        "tree VM": ds.outputs[:, 2:4] > 0,
+        "MLP float": np.stack([lg[:, 0] > 0, lg[:, 1] > th["mlp_float"]], 1),
+        "MLP VM": np.stack([ds.outputs[:, 0] > 0, ds.outputs[:, 1] > th["mlp_int"]], 1),
+        "tree float": np.stack([tp[:, 0] > 0.5, tp[:, 1] > th["tree_float"]], 1),
+        "tree VM": np.stack([ds.outputs[:, 2] > 0, ds.outputs[:, 3] > th["tree_int"]], 1),
     }
     rows = []
     for head, label in ((0, ds.verdict), (1, ds.forced)):
@@ -190,7 +203,7 @@ def eval_rows(name: str, ds: features.Dataset, model, t, qm) -> list[dict]:
 
 def policy_run(args) -> dict:
     """One test workload under the stock decision or the veto policy (enforce mode)."""
-    spec, duration, mode, obj, blobs = args
+    spec, duration, mode, obj, blobs, th = args
     wl = make_wl(spec, duration)
     hook = Hook(None)
     if mode != "stock":
@@ -202,10 +215,11 @@ def policy_run(args) -> dict:
         tb = prog.tables[0]
         act = next(i for i, a in enumerate(tb.actions) if a.name == "predict")
         policy = {"veto-mlp": 2, "veto-tree": 3, "imitate-mlp": 0}[mode]
+        thr = {"veto-mlp": th["mlp_int"], "veto-tree": th["tree_int"]}.get(mode, 0)
         for idle in (0, 1, 2):
             eng.table_insert(0, __import__("semantics.engine", fromlist=["Entry"]).Entry(
                 codec.parse_matches(tb, [str(idle), "0..1024"]), act,
-                codec.pack_params(tb.actions[act], [policy, 0])))
+                codec.pack_params(tb.actions[act], [policy, thr])))
         hook = Hook(EngineSession(eng, prog))
     m = Simulator(wl, hook, keep_calls=False).run()
     hook.close()
@@ -307,6 +321,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, blob in blobs.items():
         (out / "models" / f"{name}.bin").write_bytes(blob)
         W.read_weights(blob, next(m for m in prog.models if m.name == name))   # loader rules
+    va = features.Dataset.concat(list(data["val"].values()))
+    lg_val = model.logits(va.x / features.FIX)[:, 1]
+    th_mlp = tune_threshold(lg_val, va.forced, np.linspace(-6, 6, 49))
+    tree_val = quantize.emulate_tree(tw, va.x)[:, 1]
+    th_tree = tune_threshold(tree_val, va.forced, np.arange(-1024, 1024, 64))
+    th = {"mlp_float": th_mlp, "mlp_int": qm.threshold(th_mlp),
+          "tree_int": int(th_tree), "tree_float": (th_tree / 1024 + 1) / 2}
+    log(f"  forced-head thresholds from validation F1: MLP logit {th_mlp:+.2f} "
+        f"(VM {th['mlp_int']}), tree leaf {int(th_tree)}")
     test = features.Dataset.concat(list(data["test"].values()))
     fixed, sat = quantize.emulate_mlp(qm.weights, test.x, prog.models[0].in_lo,
                                       prog.models[0].in_hi)
@@ -339,11 +362,11 @@ def main(argv: list[str] | None = None) -> int:
         simulate_into_target(state, pid, wl, path)
         ds = read_trace(path)
         same = np.array_equal(ds.x, data["test"][wl.name].x)
-        rows += eval_rows(wl.name, ds, model, t, qm)
+        rows += eval_rows(wl.name, ds, model, t, th)
         data["test"][wl.name] = ds
         log(f"  {wl.name}: {len(ds)} calls (same contexts as collection: {same})")
     alltest = features.Dataset.concat(list(data["test"].values()))
-    rows += eval_rows("ALL (held out)", alltest, model, t, qm)
+    rows += eval_rows("ALL (held out)", alltest, model, t, th)
     vm_agree = metrics.agreement(alltest.outputs[:, :2], fixed) if len(fixed) == len(alltest) \
         else float("nan")
     stats = json.loads(rmtctl(state, "--json", "stats", str(pid)).stdout)
@@ -353,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     enforce = compile_source(EXAMPLE.read_text().replace("mode shadow;", "mode enforce;"),
                              str(EXAMPLE))
     eobj = objfile.write(enforce)
-    jobs = [(spec, args.duration_ms, mode, eobj, blobs) for spec in SPLITS["test"]
+    jobs = [(spec, args.duration_ms, mode, eobj, blobs, th) for spec in SPLITS["test"]
             for mode in ("stock", "veto-mlp", "veto-tree")]
     with ProcessPoolExecutor(max_workers=args.jobs) as ex:
         policy = list(ex.map(policy_run, jobs))
@@ -373,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                "seconds": round(time.time() - t_start, 1)}
     (out / "results.json").write_text(json.dumps(results, indent=1, default=float))
     print_report(results)
-    write_plots(out, rows, policy, alltest, lat)
+    write_plots(out, rows, policy, alltest, lat, th)
     return 0
 
 
@@ -416,7 +439,8 @@ def print_report(r: dict) -> None:
         f"{k} {v:.2f}" for k, v in r["latency_us_median"].items()))
 
 
-def write_plots(out: Path, rows: list[dict], policy: list[dict], alltest, lat) -> None:
+def write_plots(out: Path, rows: list[dict], policy: list[dict], alltest, lat,
+                thresholds: dict) -> None:
     wls = [r["workload"] for r in rows if r["head"] == "imitate" and r["model"] == "MLP VM"]
     for head in ("imitate", "forced"):
         series = {}
@@ -427,9 +451,12 @@ def write_plots(out: Path, rows: list[dict], policy: list[dict], alltest, lat) -
         plots.grouped_bars(wls, series, out / f"accuracy_{head}.png",
                            f"Held-out accuracy per workload, head '{head}'", "accuracy",
                            (max(0.0, lo - 0.02), 1.0))
+    th = thresholds
     mats = {"imitate, MLP in VM": metrics.confusion(alltest.verdict, alltest.outputs[:, 0] > 0),
-            "forced, MLP in VM": metrics.confusion(alltest.forced, alltest.outputs[:, 1] > 0),
-            "forced, tree in VM": metrics.confusion(alltest.forced, alltest.outputs[:, 3] > 0)}
+            "forced, MLP in VM": metrics.confusion(alltest.forced,
+                                                   alltest.outputs[:, 1] > th["mlp_int"]),
+            "forced, tree in VM": metrics.confusion(alltest.forced,
+                                                    alltest.outputs[:, 3] > th["tree_int"])}
     plots.confusion_matrices(mats, out / "confusion.png", "Held-out test workloads (C VM)")
     plots.histogram(lat, out / "latency.png", "Hook call latency (C VM via cffi)", "µs per call")
     pw = sorted({p["workload"] for p in policy})
