@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                "simulations": sims, "eval": rows, "policy": policy,
                "exporter_agreement": {"mlp": agree_mlp, "tree": agree_tree,
                                       "saturations": sat, "emulation_vs_vm": vm_agree},
-               "vm_stats": stats, "output_frac_bits": qm.out_frac,
+               "vm_stats": stats, "output_frac_bits": qm.out_frac, "thresholds": th,
                "tree": {"nodes": len(t.nodes), "depth": t.depth},
                "latency_us_median": {k: float(np.median(v)) for k, v in lat.items()},
                "seconds": round(time.time() - t_start, 1)}
