@@ -123,20 +123,27 @@ def test_swap_prefetch(engine):
     eng = engine(objfile.write(prog))
     eng.table_insert(*entry(prog, "policy", ["7"], "learned", [8]))
     eng.table_insert(*entry(prog, "policy", ["9"], "off", []))
-    # one split: latest delta <= 0 -> (stride 0, window 0), else (stride 2, window 4)
-    tree = W.Tree([[0, 0, 1, 2, 0], [-1, 0, 0, 0, 0], [-1, 0, 0, 0, 1]], [[0, 0], [2, 4]])
+    # one split: latest delta <= 0 -> window 0, else window 4 with deltas 2, 4, 6, 8
+    # (and 12 more deltas the window leaves out)
+    leaf = [4, 2, 4, 6, 8] + [99] * 12
+    tree = W.Tree([[0, 0, 1, 2, 0], [-1, 0, 0, 0, 0], [-1, 0, 0, 0, 1]], [[0] * 17, leaf])
     eng.model_load(model_index(prog, "next"), W.write_weights(
-        W.ModelWeights(prog.models[0].kind, 8, 2, 16, trees=[tree])))
+        W.ModelWeights(prog.models[0].kind, 8, 17, 16, trees=[tree])))
 
     def run(**f):
         r = eng.run(codec.ctx_encode(prog.hook, f))
         return r.decision, codec.ctx_decode(prog.hook, r.ctx, ["pf"])["pf"][:r.decision]
 
-    assert run(cgroup_id=7, hist_len=2, hist=[2, 2]) == (4, [2, 4, 6, 8])     # learned stride
-    assert run(cgroup_id=7, hist_len=2, hist=[-3, 2]) == (0, [])              # tree: no stride
+    assert run(cgroup_id=7, hist_len=2, hist=[2, 2]) == (4, [2, 4, 6, 8])     # learned deltas
+    assert run(cgroup_id=7, hist_len=2, hist=[-3, 2]) == (0, [])              # tree: none
+    # the table's cap on the window: 2 of the leaf's 4 deltas
+    eng.table_modify(*entry(prog, "policy", ["7"], "learned", [2]))
+    assert run(cgroup_id=7, hist_len=1, hist=[5]) == (2, [2, 4])
     assert run(cgroup_id=9, hist_len=2, hist=[1, 1]) == (0, [])               # off
     # readahead (the default action) sized like Linux: a miss far away -> 1 page
     assert run(cgroup_id=1, hist_len=1, hist=[5]) == (1, [1])
     assert run(cgroup_id=1, hist_len=1, hist=[1], ra_hits=3) == (8, list(range(1, 9)))
     assert run(cgroup_id=1, hist_len=1, hist=[1], ra_hits=0, prev_window=8) == (4, [1, 2, 3, 4])
-    assert eng.map_read(0) == {0: 4, 1: 13}
+    assert run(cgroup_id=1, hist_len=1, hist=[-1]) == (2, [1, 2])      # adjacent, no hits: 2
+    assert run(cgroup_id=1, hist_len=0) == (1, [1])
+    assert eng.map_read(0) == {0: 4 + 2, 1: 1 + 8 + 4 + 2 + 1}

@@ -1,0 +1,141 @@
+"""The case-study pipeline as functions: split, record faults, train, load, evaluate.
+
+`tools/prefetch_eval.py` strings these together; tests run them on tiny
+traces.  Every workload is split in time: the first `train_frac` of its
+accesses warm the simulator and supply the training faults, the rest is
+held out and measured for every prefetcher alike.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from swap_sim.leap import Leap
+from swap_sim.metrics import CostModel, Figures, figures
+from swap_sim.prefetch import Fault, NoPrefetch, Prefetcher, SwapView
+from swap_sim.readahead import ClusterReadahead, VmaReadahead
+from swap_sim.simulator import Counters, SimConfig, Simulator
+from swap_sim.trace import Trace
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "examples" / "swap_prefetch.rmt"
+
+
+@dataclass(frozen=True)
+class Split:
+    mem_frac: float = 0.5          # memory limit as a fraction of the working set
+    train_frac: float = 0.6
+
+    def config(self, tr: Trace) -> SimConfig:
+        mem = max(8, int(round(self.mem_frac * tr.working_set)))
+        return SimConfig(mem, measure_from=int(self.train_frac * len(tr)))
+
+
+class FaultRecorder:
+    """A prefetcher that prefetches nothing but remembers every swap fault's page.
+
+    It is not NoPrefetch, so the simulator sets the prefetch buffer's memory
+    aside: the recorded stream is the one any prefetcher will see."""
+
+    name = "record"
+
+    def __init__(self) -> None:
+        self.pages: list[int] = []
+
+    def reset(self) -> None:
+        self.pages = []
+
+    def fault(self, f: Fault, swap: SwapView) -> list[int]:
+        self.pages.append(f.page)
+        return []
+
+
+def training_faults(tr: Trace, split: Split) -> np.ndarray:
+    """The swap faults of the training part of a trace."""
+    cfg = split.config(tr)
+    rec = FaultRecorder()
+    Simulator(SimConfig(cfg.mem_pages, cfg.buffer_pages), rec).run(tr.pages[:cfg.measure_from])
+    return np.array(rec.pages, dtype=np.int64)
+
+
+def baselines() -> dict[str, Callable[[], Prefetcher]]:
+    return {"ra-cluster": ClusterReadahead, "ra-vma": VmaReadahead, "leap": Leap}
+
+
+@dataclass
+class RmtLoaded:
+    """The example program in a sim-target state directory, model loaded by rmtctl."""
+    state: Path
+    prog_id: int
+
+    def engine_and_program(self):
+        from rmtctl.sim import Loaded, SimTarget
+        target = SimTarget(self.state)
+        info = next(i for i in target.list() if i.id == self.prog_id)
+        loaded = Loaded(target, info)
+        return loaded.engine, loaded.prog
+
+
+def rmtctl(state: Path, *args: str) -> str:
+    """Run the real `rmtctl` command line against a sim state directory."""
+    cmd = [sys.executable, "-m", "rmtctl.cli", "--state", str(state), *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if r.returncode:
+        raise RuntimeError(f"{' '.join(args)}: exit {r.returncode}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def load_program(blob: bytes, state: Path, max_window: int = 16,
+                 program: Path = PROGRAM) -> RmtLoaded:
+    """Compile, verify and insert the program; route cgroup 0 to the learned path;
+    load the tree with `rmtctl model load`."""
+    state.mkdir(parents=True, exist_ok=True)
+    obj, wfile = state / "swap_prefetch.rmtb", state / "next.bin"
+    r = subprocess.run([sys.executable, "-m", "compiler.cli", "compile", str(program), "-o",
+                        str(obj)], capture_output=True, text=True, cwd=ROOT)
+    if r.returncode:
+        raise RuntimeError(f"rmtc compile failed: {r.stderr.strip()}")
+    wfile.write_bytes(blob)
+    prog_id = int(json.loads(rmtctl(state, "--json", "insert", str(obj)))["id"])
+    rmtctl(state, "table", "add", str(prog_id), "policy", "0", "action", "learned",
+           str(max_window))
+    rmtctl(state, "model", "load", str(prog_id), "next", str(wfile))
+    return RmtLoaded(state, prog_id)
+
+
+@dataclass
+class Result:
+    workload: str
+    prefetcher: str
+    mem_pages: int
+    counters: Counters
+    figures: Figures
+    extra: dict = field(default_factory=dict)
+
+
+def evaluate(tr: Trace, split: Split, prefetchers: dict[str, Callable[[], Prefetcher]],
+             cost: CostModel = CostModel()) -> list[Result]:
+    """Every prefetcher on the held-out part of one trace, against no prefetching."""
+    cfg = split.config(tr)
+    base = Simulator(cfg, NoPrefetch()).run(tr.pages)
+    held = len(tr) - cfg.measure_from
+    instrs = tr.instrs * held / len(tr) if tr.instrs else 0
+    out = [Result(tr.name, "none", cfg.mem_pages, base, figures(base, base, instrs, cost))]
+    for name, make in prefetchers.items():
+        pf = make()
+        c = Simulator(cfg, pf).run(tr.pages)
+        extra = {"defaults": pf.defaults} if hasattr(pf, "defaults") else {}
+        out.append(Result(tr.name, name, cfg.mem_pages, c, figures(c, base, instrs, cost),
+                          extra))
+    return out
+
+
+def temp_state() -> Path:
+    return Path(tempfile.mkdtemp(prefix="rmt-swap-"))
