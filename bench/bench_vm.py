@@ -126,7 +126,8 @@ def main() -> None:
     ctx = bytes(ctx)
 
     prog, n_insns = alu_program(args.blocks)
-    alu_eng, exit_eng = CEngine(prog), CEngine(exit_program())
+    # jit=False: this is the interpreter's benchmark (bench/bench_jit.py has the JIT).
+    alu_eng, exit_eng = CEngine(prog, jit=False), CEngine(exit_program(), jit=False)
     alu_eng.bench(ctx, 1000)                   # warm up
     exit_eng.bench(ctx, 1000)
     alu_ns = alu_eng.bench(ctx, args.iters // 10) / (args.iters // 10)

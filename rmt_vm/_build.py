@@ -87,8 +87,12 @@ void rmt_jit_trace(void *jc, uint32_t fmt, uint32_t off);
 unsigned long long rmt_jit_random(void *jc, unsigned long long n);
 """
 
+# -fvisibility=hidden: calls between the VM's own functions (rmt_vm_run_rcu ->
+# rmt_interp_run / rmt_jit_run, the helpers) are direct, not through the PLT;
+# only the module's init function is exported (cffi reaches everything else
+# from inside the module).
 CFLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wno-override-init", "-Wno-unused-parameter",
-          "-Wno-missing-field-initializers", "-fno-strict-aliasing"]
+          "-Wno-missing-field-initializers", "-fno-strict-aliasing", "-fvisibility=hidden"]
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                   "-fno-sanitize-recover=all", "-O1", "-g"]
 
