@@ -39,11 +39,37 @@ static double now_ns(void)
 
 static volatile u64 sink;
 
+/* The cost of timing one call (two clock reads): subtracted from per-insert times. */
+static double clock_pair_ns(void)
+{
+	double t0, t1 = 0, acc = 0;
+	int i;
+
+	for (i = 0; i < 10000; i++) {
+		t0 = now_ns();
+		t1 = now_ns();
+		acc += t1 - t0;
+	}
+	return acc / 10000;
+}
+
 /* ------------------------------------------------------------------ tables */
 
 #define NKEYS_LOOKUP 4096
+/* rounds of range lookups: -DRANGE_ROUNDS_64K=1 for a linear-scan build */
+#ifndef RANGE_ROUNDS_1K
+#define RANGE_ROUNDS_1K 200
+#endif
+#ifndef RANGE_ROUNDS_64K
+#define RANGE_ROUNDS_64K 50
+#endif
 
-static void bench_table(const char *kind_name, u8 kind, u32 n, u32 rounds)
+/*
+ * @overlap (range only): ranges of random length (1/16 of them up to 1/64 of
+ * the key space) at random places, random priorities, inserted in random
+ * order; otherwise disjoint ranges inserted by rising lo and priority.
+ */
+static void bench_table(const char *kind_name, u8 kind, u32 n, u32 rounds, bool overlap)
 {
 	static u64 keys[NKEYS_LOOKUP];
 	struct rmt_table_schema s;
@@ -93,7 +119,16 @@ static void bench_table(const char *kind_name, u8 kind, u32 n, u32 rounds)
 			e.priority = (u32)(rnd() % 1000);
 			break;
 		default:
-			/* disjoint ranges, inserted by rising priority (O(1) each) */
+			if (overlap) {
+				e.match[0].a = rnd() & 0xffffffff;
+				e.match[0].b = e.match[0].a + (rnd() % 16 ? rnd() % span :
+							       rnd() % (0xffffffffu / 64));
+				if (e.match[0].b > 0xffffffff)
+					e.match[0].b = 0xffffffff;
+				e.priority = (u32)(rnd() % 1000);
+				break;
+			}
+			/* disjoint ranges, inserted by rising lo and priority */
 			e.match[0].a = (u64)i * span;
 			e.match[0].b = (u64)i * span + span - 1;
 			e.priority = i;
@@ -108,7 +143,7 @@ static void bench_table(const char *kind_name, u8 kind, u32 n, u32 rounds)
 		masks[i] = kind == RMT_MATCH_LPM ? 0xffffffffull << (32 - e.match[0].b) & 0xffffffff :
 			kind == RMT_MATCH_TERNARY ? e.match[0].b : 0xffffffff;
 		if (kind == RMT_MATCH_RANGE)
-			masks[i] = span - 1;	/* offset inside the range */
+			masks[i] = e.match[0].b - e.match[0].a;	/* offset inside the range */
 		i++;
 	}
 	/* keys that hit a random entry (lookups of a full-size table mostly hit) */
@@ -134,11 +169,12 @@ static void bench_table(const char *kind_name, u8 kind, u32 n, u32 rounds)
 	t1 = now_ns();
 	rcu_read_unlock();
 	sink = acc;
-	printf("table_%s_%uk %.1f ns/lookup (hit rate %.2f)\n", kind_name, n / 1024,
+	printf("table_%s%s_%uk %.1f ns/lookup (hit rate %.2f)\n", kind_name,
+	       overlap ? "_overlap" : "", n / 1024,
 	       (t1 - t0) / ((double)rounds * NKEYS_LOOKUP),
 	       (double)hits / ((double)rounds * NKEYS_LOOKUP));
-	printf("table_%s_%uk_insert %.1f ns/insert (%u entries, one at a time)\n", kind_name,
-	       n / 1024, ins / n, n);
+	printf("table_%s%s_%uk_insert %.1f ns/insert (%u entries, one at a time)\n", kind_name,
+	       overlap ? "_overlap" : "", n / 1024, ins / n - clock_pair_ns(), n);
 	rmt_table_destroy(t);
 	free(vals);
 	free(masks);
@@ -370,14 +406,16 @@ int main(int argc, char **argv)
 	u32 i, j;
 	size_t n;
 
-	bench_table("exact", RMT_MATCH_EXACT, 1024, quick ? 20 : 400);
-	bench_table("exact", RMT_MATCH_EXACT, 65536, quick ? 5 : 100);
-	bench_table("lpm", RMT_MATCH_LPM, 1024, quick ? 20 : 400);
-	bench_table("lpm", RMT_MATCH_LPM, 65536, quick ? 5 : 100);
-	bench_table("ternary", RMT_MATCH_TERNARY, 1024, quick ? 20 : 200);
-	bench_table("ternary", RMT_MATCH_TERNARY, 65536, quick ? 5 : 50);
-	bench_table("range", RMT_MATCH_RANGE, 1024, quick ? 2 : 20);
-	bench_table("range", RMT_MATCH_RANGE, 65536, 1);
+	bench_table("exact", RMT_MATCH_EXACT, 1024, quick ? 20 : 400, false);
+	bench_table("exact", RMT_MATCH_EXACT, 65536, quick ? 5 : 100, false);
+	bench_table("lpm", RMT_MATCH_LPM, 1024, quick ? 20 : 400, false);
+	bench_table("lpm", RMT_MATCH_LPM, 65536, quick ? 5 : 100, false);
+	bench_table("ternary", RMT_MATCH_TERNARY, 1024, quick ? 20 : 200, false);
+	bench_table("ternary", RMT_MATCH_TERNARY, 65536, quick ? 5 : 50, false);
+	bench_table("range", RMT_MATCH_RANGE, 1024, quick ? 2 : RANGE_ROUNDS_1K, false);
+	bench_table("range", RMT_MATCH_RANGE, 65536, quick ? 1 : RANGE_ROUNDS_64K, false);
+	bench_table("range", RMT_MATCH_RANGE, 1024, quick ? 2 : RANGE_ROUNDS_1K, true);
+	bench_table("range", RMT_MATCH_RANGE, 65536, quick ? 1 : RANGE_ROUNDS_64K, true);
 
 	for (i = 0; i < NIN; i++)
 		for (j = 0; j < MLP_IN; j++)

@@ -605,6 +605,9 @@ static u64 rnd_val(u32 bits)
 	}
 }
 
+/* Range fields: wide random ranges over the whole width instead of a small domain. */
+static bool wide_ranges;
+
 static void rnd_spec(struct ref_table *r, struct rmt_entry_spec *e)
 {
 	u32 i, psize;
@@ -635,6 +638,11 @@ static void rnd_spec(struct ref_table *r, struct rmt_entry_spec *e)
 		default:
 			lo = rnd_val(bits);
 			hi = rnd_val(bits);
+			if (wide_ranges) {
+				lo = test_rand() & wmask(bits);
+				hi = lo + (test_below(4) ? test_below(64) : test_rand() & wmask(bits));
+				hi = hi < lo || hi > wmask(bits) ? wmask(bits) : hi;
+			}
 			e->match[i].a = lo < hi ? lo : hi;
 			e->match[i].b = lo < hi ? hi : lo;
 			break;
@@ -702,8 +710,9 @@ static void compare_dump(struct rmt_table *t, struct ref_table *r, const char *n
 	}
 }
 
-static void random_table(const char *name, u32 max_entries, u32 nkeys, const struct keydef *keys,
-			 u32 steps)
+/* @drain: the second half of the steps mostly deletes (tables shrink). */
+static void random_table_ex(const char *name, u32 max_entries, u32 nkeys,
+			    const struct keydef *keys, u32 steps, bool drain)
 {
 	static struct ref_table r;
 	struct rmt_table *t;
@@ -720,6 +729,8 @@ static void random_table(const char *name, u32 max_entries, u32 nkeys, const str
 		int op = (int)test_below(10), want, got;
 
 		op = op < 5 ? 0 : op < 7 ? 1 : op < 9 ? 2 : 3;
+		if (drain && i > steps / 2)
+			op = op == 0 && test_below(3) ? 2 : op;
 		if (op < 3) {
 			rnd_spec(&r, &e);
 			if (op && r.n && test_below(4)) {
@@ -758,6 +769,98 @@ static void random_table(const char *name, u32 max_entries, u32 nkeys, const str
 	rmt_table_destroy(t);
 }
 
+static void random_table(const char *name, u32 max_entries, u32 nkeys, const struct keydef *keys,
+			 u32 steps)
+{
+	random_table_ex(name, max_entries, nkeys, keys, steps, false);
+}
+
+/*
+ * Range tables big enough for their search trees to rebuild subtrees on
+ * insert and compact tombstones on delete, against the linear-scan reference.
+ */
+static void test_random_ranges(void)
+{
+	static const struct keydef r16[] = { { RMT_MATCH_RANGE, 16 } };
+	static const struct keydef r64[] = { { RMT_MATCH_RANGE, 64 } };
+	static const struct keydef xrr[] = { { RMT_MATCH_EXACT, 2 }, { RMT_MATCH_RANGE, 12 },
+					     { RMT_MATCH_RANGE, 8 } };
+	static const struct keydef trr[] = { { RMT_MATCH_RANGE, 10 }, { RMT_MATCH_TERNARY, 4 },
+					     { RMT_MATCH_RANGE, 6 } };
+
+	wide_ranges = true;
+	random_table_ex("range16 wide", 500, 1, r16, 12000, true);
+	random_table_ex("range64 wide", 300, 1, r64, 6000, true);
+	random_table_ex("exact+range+range wide", 400, 3, xrr, 8000, true);
+	random_table_ex("range+ternary+range wide", 300, 3, trr, 6000, true);
+	wide_ranges = false;
+	random_table_ex("range16 small domain", 200, 1, r16, 6000, true);
+	random_table_ex("exact+range+range", 300, 3, xrr, 6000, true);
+}
+
+/*
+ * Range entries inserted in rising, falling and nested order (each grows
+ * the tree along one spine, so it rebuilds again and again), then deleted in
+ * random order, with lookups checked against the reference after each step.
+ */
+static void test_range_orders(void)
+{
+	static const struct keydef r32[] = { { RMT_MATCH_RANGE, 32 } };
+	static struct ref_table r;
+	struct rmt_entry_spec e;
+	struct rmt_table *t;
+	u32 order, i, j, n = 400;
+	u64 key[RMT_MAX_KEYS];
+
+	for (order = 0; order < 3; order++) {
+		memset(&r, 0, sizeof(r));
+		r.s = schema(n, 1, r32);
+		r.prio = true;
+		t = mk(&r.s);
+		for (i = 0; i < n; i++) {
+			u32 k = order == 1 ? n - 1 - i : i;
+
+			memset(&e, 0, sizeof(e));
+			e.nkeys = 1;
+			e.action = 1;
+			e.params[0] = (u8)i;
+			e.priority = order == 2 ? (u32)test_below(5) : k % 7;
+			e.match[0].a = order == 2 ? k : 100ull * k;
+			e.match[0].b = order == 2 ? 100000 - k : 100ull * k + 99;
+			CHECK_EQ(ref_update(&r, 0, &e), 0);
+			CHECK(rmt_table_insert(t, &e, err, sizeof(err)) == 0, "order %u insert %u: %s",
+			      order, i, err);
+		}
+		for (i = 0; i <= n; i++) {
+			for (j = 0; j < 8; j++) {
+				const u8 *p1, *p2;
+				u16 action;
+				int want, got;
+
+				rnd_key(&r, key);
+				if (test_below(2))
+					key[0] = test_below(order == 2 ? 100001 : 100 * n);
+				want = ref_lookup(&r, key, &p1);
+				rcu_read_lock();
+				got = rmt_table_lookup(t, key, &action, &p2) ? action : -1 - action;
+				CHECK(want == got && !memcmp(p1, p2, r.s.param_size),
+				      "order %u after %u deletes: lookup %llu got %d, reference %d",
+				      order, i, (unsigned long long)key[0], got, want);
+				rcu_read_unlock();
+			}
+			if (i == n)
+				break;
+			/* delete a random entry */
+			e = r.v[test_below(r.n)].e;
+			CHECK_EQ(ref_update(&r, 2, &e), 0);
+			CHECK(rmt_table_delete(t, &e, err, sizeof(err)) == 0, "order %u delete: %s",
+			      order, err);
+		}
+		CHECK_EQ(rmt_table_count(t), 0);
+		rmt_table_destroy(t);
+	}
+}
+
 static void test_random(void)
 {
 	static const struct keydef exact[] = { { RMT_MATCH_EXACT, 3 }, { RMT_MATCH_EXACT, 64 } };
@@ -792,6 +895,8 @@ int main(void)
 	test_ternary_priority();
 	test_range();
 	test_random();
+	test_random_ranges();
+	test_range_orders();
 	checks_done("test_tables");
 	return 0;
 }
