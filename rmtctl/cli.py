@@ -80,14 +80,15 @@ def make_target(args: argparse.Namespace):
 
 # ------------------------------------------------------------ programs
 
-def verify_object(blob: bytes) -> tuple[bool, str]:
+def verify_object(blob: bytes, name: str) -> tuple[bool, str]:
     """(accepted, report text) from the Z3 verifier; not accepted when it cannot run."""
     try:
         from verifier import verify_bytes
+        from verifier.report import text
     except ImportError as e:
         return False, f"rmtctl: the verifier is not available ({e})\n"
     report = verify_bytes(blob)
-    return report.accepted, report.render()
+    return report.accepted, text(report, name)
 
 
 def cmd_insert(args, target) -> int:
@@ -96,7 +97,7 @@ def cmd_insert(args, target) -> int:
     except OSError as e:
         raise UsageError(f"cannot read {args.object}: {e}") from None
     try:
-        ok, report = verify_object(blob)
+        ok, report = verify_object(blob, args.object)
     except objfile.ObjError as e:
         raise TargetError(f"{args.object}: malformed object: {e}") from None
     if not ok and not args.force:

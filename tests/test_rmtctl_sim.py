@@ -63,7 +63,7 @@ def ctx(tmp_path, **fields) -> str:
 
 def test_rejected_insert_needs_force(ctl, monkeypatch):
     import rmtctl.cli
-    monkeypatch.setattr(rmtctl.cli, "verify_object", lambda blob: (False, "REJECTED\n"))
+    monkeypatch.setattr(rmtctl.cli, "verify_object", lambda blob, name: (False, "REJECTED\n"))
     code, _, err = ctl("insert", ctl.obj)
     assert code == 1 and "REJECTED" in err and "not inserted" in err
     assert ctl("--json", "list")[1].strip() == "[]"
