@@ -19,7 +19,6 @@ failed, 2 usage.
 from __future__ import annotations
 
 import argparse
-import inspect
 import dataclasses
 import json
 import sys
@@ -107,17 +106,15 @@ def cmd_insert(args, target) -> int:
               file=sys.stderr)
         return 1
     # --jit/--no-jit: which C VM engine runs it (default: the JIT where supported).
-    engine = {} if getattr(args, "jit", None) is None else {"jit": args.jit}
-    if engine and "jit" not in inspect.signature(target.insert).parameters:
-        raise UsageError("--jit/--no-jit: this target does not take an engine choice yet")
-    info = target.insert(blob, "accepted" if ok else "forced", **engine)
+    info = target.insert(blob, "accepted" if ok else "forced", jit=args.jit)
     _out(args, dataclasses.asdict(info), f"{info.id}")
     return 0
 
 
 def _info_text(i: ProgInfo) -> str:
+    engine = {None: "default", True: "jit", False: "interpreter"}[i.jit]
     return (f"{i.id}: {i.name}  hook {i.hook}  mode {i.mode}  {i.ninsns} insns  "
-            f"sha256 {i.sha256}  verifier {i.verdict}")
+            f"sha256 {i.sha256}  verifier {i.verdict}  engine {engine}")
 
 
 def cmd_list(args, target) -> int:

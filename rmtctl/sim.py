@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import hashlib
+import inspect
 import json
 import os
 import time
@@ -114,6 +115,7 @@ class ProgInfo:
     verdict: str                 # "accepted", "forced", "unverified"
     inserted: float
     ninsns: int
+    jit: bool | None = None      # None: the engine's default (the JIT where supported)
 
 
 class Loaded:
@@ -124,7 +126,7 @@ class Loaded:
         self.dir = target.dir / "progs" / str(info.id)
         blob = (self.dir / "prog.rmtb").read_bytes()
         self.prog = objfile.read(blob)
-        self.engine = target.factory(blob)
+        self.engine = target.make_engine(blob, info.jit)
         self.tables: dict[str, list] = _read_json(self.dir / "tables.json", {})
         self.models: dict[str, Any] = _read_json(self.dir / "models.json", {})
         self.maps: dict[str, dict[str, int]] = _read_json(self.dir / "maps.json", {})
@@ -199,6 +201,12 @@ class SimTarget:
         self.dir = Path(state_dir) if state_dir else default_state_dir()
         self.factory = factory or default_engine_factory()
 
+    def make_engine(self, blob: bytes, jit: bool | None = None) -> Engine:
+        """An engine for blob; `jit` picks the C VM's JIT or interpreter when it has both."""
+        if jit is None or "jit" not in inspect.signature(self.factory).parameters:
+            return self.factory(blob)
+        return self.factory(blob, jit=jit)
+
     @contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
         (self.dir / "progs").mkdir(parents=True, exist_ok=True)
@@ -227,10 +235,10 @@ class SimTarget:
 
     # ------------------------------------------------------------ programs
 
-    def insert(self, blob: bytes, verdict: str) -> ProgInfo:
+    def insert(self, blob: bytes, verdict: str, jit: bool | None = None) -> ProgInfo:
         try:
             prog = objfile.read(blob)
-            self.factory(blob)                    # the engine's own loader must accept it too
+            self.make_engine(blob, jit)           # the engine's own loader must accept it too
         except objfile.ObjError as e:
             raise TargetError(f"malformed object: {e}") from None
         except EngineError as e:
@@ -243,7 +251,7 @@ class SimTarget:
             info = ProgInfo(pid, prog.name, prog.hook.name,
                             "shadow" if prog.mode else "enforce",
                             hashlib.sha256(blob).hexdigest()[:16], verdict, time.time(),
-                            len(prog.code))
+                            len(prog.code), jit)
             state["progs"][str(pid)] = dataclasses.asdict(info)
             state["next_id"] = pid + 1
         return info

@@ -121,3 +121,21 @@ def test_malformed_object_is_refused(ctl):
     bad.write_bytes(b"RMTB" + b"\0" * 40)
     code, _, err = ctl("insert", str(bad), "--force")
     assert code == 1 and "malformed object" in err
+
+
+def test_engine_choice_is_kept_per_program(tmp_path, capsys):
+    pytest.importorskip("rmt_vm")
+    obj = tmp_path / "demo.rmtb"
+    obj.write_bytes(objfile.write(program()))
+    state = str(tmp_path / "state")
+    for flag in ("--jit", "--no-jit"):
+        assert main(["--state", state, "insert", str(obj), "--force", flag]) == 0
+    capsys.readouterr()
+    assert main(["--state", state, "--json", "list"]) == 0
+    assert [p["jit"] for p in json.loads(capsys.readouterr().out)] == [True, False]
+    from rmtctl.sim import SimTarget
+    t = SimTarget(tmp_path / "state")
+    info = t.list()
+    kinds = [t.make_engine((tmp_path / "state/progs" / str(i.id) / "prog.rmtb").read_bytes(),
+                           i.jit).engine_kind for i in info]
+    assert kinds[1] == "interp" and kinds[0] in ("jit", "interp")
