@@ -16,7 +16,8 @@ CASES = sorted((Path(__file__).parent / "vmcases").glob("*.case"))
 
 
 def c_factory(obj: bytes, *, trace_capacity: int, seed: int) -> CEngine:
-    return CEngine(obj, trace_capacity=trace_capacity, seed=seed)
+    # the interpreter explicitly: tests/test_jit_cases.py runs the same files on the JIT
+    return CEngine(obj, trace_capacity=trace_capacity, seed=seed, jit=False)
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
