@@ -33,3 +33,10 @@ clean:
 .PHONY: forced-migration
 forced-migration: setup
 	$(VPY) tools/forced_migration_loop.py
+
+# Case study 2 (docs/results.md): every swap prefetcher (Linux readahead, Leap, the learned
+# RMT program in the C VM) on every workload; table and plots in results/swap_prefetch/.
+# Traces come from traces/ (regenerate: $(VPY) tools/swap_traces/capture.py).
+.PHONY: prefetch-eval
+prefetch-eval: setup
+	$(VPY) tools/prefetch_eval.py

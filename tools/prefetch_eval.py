@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Case study 2: every swap prefetcher on every workload, one table and its plots.
+
+    make prefetch-eval          # = .venv/bin/python tools/prefetch_eval.py
+
+Steps: load the real traces (`traces/*.npz`, from tools/swap_traces/capture.py)
+and generate the synthetic ones; record each workload's training faults (its
+first `--train-frac` of accesses); train one tree over all of them
+(learn/swap_tree.py); compile examples/swap_prefetch.rmt, `rmtctl insert` it
+into a sim-target state directory, route cgroup 0 to the learned action with
+`rmtctl table add` and load the tree with `rmtctl model load`; then replay
+every workload with no prefetching, Linux 6.1 cluster and VMA readahead,
+Leap, and the program in the C VM, measuring the held-out part.  Prints the
+table, checks the case study's claims, and writes results.json, table.md
+and PNG plots to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from learn.swap_tree import train  # noqa: E402
+from swap_sim.experiment import (Result, Split, baselines, evaluate, load_program,  # noqa: E402
+                                 training_faults)
+from swap_sim.rmt_prefetcher import RmtPrefetcher  # noqa: E402
+from swap_sim.trace import Trace, load_dir, synthetic_traces  # noqa: E402
+
+ORDER = ["none", "ra-cluster", "ra-vma", "leap", "rmt"]
+NON_SEQUENTIAL = ["strided", "imagemagick-resize", "ffmpeg-scale", "scipy-convolve2d"]
+
+
+def _evaluate_one(args: tuple) -> list[Result]:
+    """One workload in a worker process; the worker builds its own C VM from the state."""
+    tr, split, state, prog_id = args
+    from swap_sim.experiment import RmtLoaded
+    eng, prog = RmtLoaded(Path(state), prog_id).engine_and_program()
+    pfs = dict(baselines())
+    pfs["rmt"] = lambda: RmtPrefetcher(eng, prog)
+    return evaluate(tr, split, pfs)
+
+
+def _faults(args: tuple):
+    tr, split = args
+    return training_faults(tr, split)
+
+
+def table(results: list[Result]) -> str:
+    head = (f"| {'workload':20s} | {'prefetcher':10s} | {'coverage':>8s} | {'accuracy':>8s} | "
+            f"{'pollution':>9s} | {'major':>7s} | {'minor':>7s} | {'issued':>7s} | "
+            f"{'run ms':>8s} | {'vs none':>7s} |")
+    lines = [head, "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"]
+    none_ms = {r.workload: r.figures.run_ms for r in results if r.prefetcher == "none"}
+    for r in results:
+        f = r.figures
+        rel = f.run_ms / none_ms[r.workload] if none_ms[r.workload] else 0
+        lines.append(f"| {r.workload:20s} | {r.prefetcher:10s} | {f.coverage:8.3f} | "
+                     f"{f.accuracy:8.3f} | {f.pollution:9.3f} | {f.major:7d} | {f.minor:7d} | "
+                     f"{f.issued:7d} | {f.run_ms:8.1f} | {rel:7.3f} |")
+    return "\n".join(lines)
+
+
+def claims(results: list[Result]) -> list[tuple[str, bool, str]]:
+    """The case study's targets, each with the figures that decide it."""
+    by = {(r.workload, r.prefetcher): r.figures for r in results}
+    names = {r.workload for r in results}
+    out = []
+    for w in [w for w in NON_SEQUENTIAL if w in names]:
+        rmt = by[(w, "rmt")]
+        for b in ("leap", "ra-cluster", "ra-vma"):
+            o = by[(w, b)]
+            ok = rmt.coverage > o.coverage and rmt.accuracy >= o.accuracy - 1e-9
+            out.append((f"{w}: rmt coverage > {b} at >= accuracy", ok,
+                        f"coverage {rmt.coverage:.3f} vs {o.coverage:.3f}, "
+                        f"accuracy {rmt.accuracy:.3f} vs {o.accuracy:.3f}"))
+    if "seq" in names:
+        rmt = by[("seq", "rmt")]
+        for b in ("ra-cluster", "ra-vma"):
+            o = by[("seq", b)]
+            ok = rmt.coverage >= o.coverage - 0.05 and rmt.run_ms <= 1.05 * o.run_ms
+            out.append((f"seq: rmt within 5% of {b}", ok,
+                        f"coverage {rmt.coverage:.3f} vs {o.coverage:.3f}, "
+                        f"run {rmt.run_ms:.1f} vs {o.run_ms:.1f} ms"))
+    return out
+
+
+def plots(results: list[Result], out: Path) -> list[Path]:
+    from learn.plots import grouped_bars
+    workloads = list(dict.fromkeys(r.workload for r in results))
+    by = {(r.workload, r.prefetcher): r.figures for r in results}
+    pfs = [p for p in ORDER if p != "none"]
+    made = []
+    for metric, label, ylim in (("coverage", "coverage (faults avoided)", (-0.2, 1.0)),
+                                ("accuracy", "accuracy (used / issued)", (0, 1.05))):
+        made.append(grouped_bars(workloads, {p: [getattr(by[(w, p)], metric) for w in workloads]
+                                             for p in pfs}, out / f"swap_{metric}.png",
+                                 f"Swap prefetchers: {metric} on held-out accesses", label, ylim))
+    made.append(grouped_bars(
+        workloads, {p: [by[(w, p)].run_ms / by[(w, "none")].run_ms for w in workloads]
+                    for p in pfs}, out / "swap_runtime.png",
+        "Modelled run time relative to no prefetching (lower is better)", "run time / none",
+        (0, 1.3)))
+    return made
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--traces", type=Path, default=ROOT / "traces")
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "swap_prefetch")
+    ap.add_argument("--mem-frac", type=float, default=0.5,
+                    help="memory limit as a fraction of each workload's working set")
+    ap.add_argument("--train-frac", type=float, default=0.6)
+    ap.add_argument("--min-freq", type=float, default=0.5,
+                    help="a leaf prefetches the deltas seen after at least this share of "
+                         "its training histories")
+    ap.add_argument("--depth", type=int, default=12)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--only", nargs="*", help="workload names")
+    ap.add_argument("--no-plots", action="store_true")
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    split = Split(args.mem_frac, args.train_frac)
+    traces: list[Trace] = synthetic_traces() + (load_dir(args.traces)
+                                                if args.traces.is_dir() else [])
+    if args.only:
+        traces = [t for t in traces if t.name in args.only]
+    if not traces:
+        print("prefetch-eval: no workloads", file=sys.stderr)
+        return 1
+    for t in traces:
+        print(f"workload {t.name}: {len(t)} accesses, working set {t.working_set} pages, "
+              f"memory {split.config(t).mem_pages} pages", flush=True)
+    with ProcessPoolExecutor(args.jobs) as ex:
+        streams = list(ex.map(_faults, [(t, split) for t in traces]))
+    print(f"training faults: {sum(len(s) for s in streams)} "
+          f"({time.time() - t0:.0f}s)", flush=True)
+    tree = train(streams, max_depth=args.depth, min_freq=args.min_freq)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "next.bin").write_bytes(tree.blob())
+    state = args.out / "sim-state"
+    if state.exists():
+        import shutil
+        shutil.rmtree(state)
+    loaded = load_program(tree.blob(), state)
+    print(f"loaded into the sim target: rmtctl --state {state} model show {loaded.prog_id} "
+          f"({time.time() - t0:.0f}s)", flush=True)
+    with ProcessPoolExecutor(args.jobs) as ex:
+        per = list(ex.map(_evaluate_one, [(t, split, str(state), loaded.prog_id)
+                                          for t in traces]))
+    results = [r for rs in per for r in sorted(rs, key=lambda r: ORDER.index(r.prefetcher))]
+    text = table(results)
+    print(text)
+    checks = claims(results)
+    for name, ok, why in checks:
+        print(f"{'MET ' if ok else 'MISS'} {name}: {why}")
+    (args.out / "table.md").write_text(text + "\n\n" + "\n".join(
+        f"- {'met' if ok else 'NOT met'}: {n} ({w})" for n, ok, w in checks) + "\n")
+    (args.out / "results.json").write_text(json.dumps({
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "tree": {"nodes": len(tree.model.nodes), "depth": tree.model.depth,
+                 "vocab": tree.vocab.tolist()},
+        "results": [{"workload": r.workload, "prefetcher": r.prefetcher,
+                     "mem_pages": r.mem_pages, **r.figures.as_row,
+                     "counters": r.counters.as_dict(), **r.extra} for r in results],
+        "claims": [{"claim": n, "met": ok, "figures": w} for n, ok, w in checks]},
+        indent=1, default=lambda o: asdict(o)))
+    if not args.no_plots:
+        for p in plots(results, args.out):
+            print(f"wrote {p}")
+    print(f"done in {time.time() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
