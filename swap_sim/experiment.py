@@ -34,8 +34,11 @@ class Split:
     train_frac: float = 0.6
 
     def config(self, tr: Trace) -> SimConfig:
-        mem = max(8, int(round(self.mem_frac * tr.working_set)))
-        return SimConfig(mem, measure_from=int(self.train_frac * len(tr)))
+        """The working set is that of the held-out part: a program's start-up (loading
+        libraries, touched once) would otherwise inflate the memory limit."""
+        start = int(self.train_frac * len(tr))
+        ws = len(np.unique(tr.pages[start:]))
+        return SimConfig(max(8, int(round(self.mem_frac * ws))), measure_from=start)
 
 
 class FaultRecorder:

@@ -34,7 +34,7 @@ from swap_sim.rmt_prefetcher import RmtPrefetcher  # noqa: E402
 from swap_sim.trace import Trace, load_dir, synthetic_traces  # noqa: E402
 
 ORDER = ["none", "ra-cluster", "ra-vma", "leap", "rmt"]
-NON_SEQUENTIAL = ["strided", "imagemagick-resize", "ffmpeg-scale", "scipy-convolve2d"]
+NON_SEQUENTIAL = ["strided", "imagemagick-resize", "ffmpeg-scale", "numpy-convolve2d"]
 
 
 def _evaluate_one(args: tuple) -> list[Result]:
