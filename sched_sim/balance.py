@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sched_sim.cfs import (CPU_IDLE, CPU_NEWLY_IDLE, CPU_NOT_IDLE, LBF_ACTIVE_LB,
-                           LBF_ALL_PINNED, LBF_DST_PINNED, LbEnv, can_migrate_task)
+                           LBF_ALL_PINNED, LBF_DST_PINNED, LbEnv)
 from sched_sim.topology import NUMA, Domain
 
 if TYPE_CHECKING:

@@ -9,7 +9,6 @@ also gets one per-CPU kthread per CPU.
 """
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 

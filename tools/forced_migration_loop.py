@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT))
 
 from compiler import compile_source, objfile  # noqa: E402
 from learn import features, metrics, mlp, plots, quantize, tree  # noqa: E402
-from rmtctl.cli import trace_json  # noqa: E402
 from rmtctl.sim import SimTarget  # noqa: E402
 from sched_sim import workloads  # noqa: E402
 from sched_sim.hook import EngineSession, Hook, SimTargetSession  # noqa: E402
