@@ -225,6 +225,15 @@ class SimTarget:
         return ProgInfo(**j)
 
     @contextmanager
+    def session(self, prog_id: int) -> Iterator[Loaded]:
+        """Run a program many times under one lock: the engine is `.engine`; counters,
+        hits, maps and trace records are folded into the state when the block ends
+        (what `prog run` does for one batch; the simulators use it for long runs)."""
+        with self._prog(prog_id) as p:
+            yield p
+            p.save_after_runs()
+
+    @contextmanager
     def _prog(self, prog_id: int) -> Iterator[Loaded]:
         with self._locked() as state:
             info = self._info(state, prog_id)

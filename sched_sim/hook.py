@@ -80,18 +80,14 @@ class SimTargetSession:
 
     def _open(self) -> None:
         self._stack = ExitStack()
-        # SimTarget has no public multi-call session; _prog is its own locked
-        # rebuild-act-save helper, the one `rmtctl prog run` uses.
-        self._loaded = self._stack.enter_context(self.target._prog(self.prog_id))
+        self._loaded = self._stack.enter_context(self.target.session(self.prog_id))
         self.engine, self.prog = self._loaded.engine, self._loaded.prog
 
     def flush(self) -> None:
-        self._loaded.save_after_runs()
-        self._stack.close()
+        self._stack.close()            # the session folds counters and traces into the state
         self._open()
 
     def close(self) -> None:
-        self._loaded.save_after_runs()
         self._stack.close()
 
 
