@@ -10,7 +10,8 @@ One guest run (plus ``--boots`` plain boots for timing) measures:
     does register_kprobe / register_kretprobe succeed? (tests/kernel/fixtures/smoke_modules)
   * kretprobe hits per second on can_migrate_task / load_balance under several stress-ng loads,
     and dmesg free of BUG/WARNING/Oops/RCU stalls;
-  * swap-ins under a memory cgroup limit, with zram swap and with swap on a virtio-blk disk:
+  * swap-ins under a memory cgroup limit, with zram swap and with swap on a virtio-blk disk
+    (rotational, then declared non-rotational):
     /proc/vmstat deltas and kretprobe counts on the swap-in functions (which path is taken);
   * /sys/kernel/btf/vmlinux: copied to the host, read with Debian's bpftool, offsets of
     struct lb_env and struct rq fields.
@@ -136,6 +137,11 @@ cat /sys/kernel/mm/swap/vma_ra_enabled > $O/vma_ra_enabled.txt
 cat /proc/sys/vm/page-cluster > $O/page_cluster.txt
 cat /sys/block/vda/queue/rotational > $O/vda_rotational.txt
 swapphase disk /dev/vda
+# Same disk declared non-rotational: swapon then leaves VMA-based readahead on
+# (swap_use_vma_readahead() needs nr_rotate_swap == 0), so swapin_readahead takes the
+# swap_vma_readahead path, which is inlined into it.
+echo 0 > /sys/block/vda/queue/rotational
+swapphase disk_nonrot /dev/vda
 rmmod rmt_smoke_kretprobe
 
 # --- BTF ---
@@ -253,7 +259,7 @@ def main() -> int:
     report["probes"] = probes
     report["sched"] = {n: delta(out, f"sched_{n}") for n, _ in SCHED_LOADS
                        if (out / f"sched_{n}.after.counts").exists()}
-    report["swap"] = {n: delta(out, f"swap_{n}") for n in ("zram", "disk")
+    report["swap"] = {n: delta(out, f"swap_{n}") for n in ("zram", "disk", "disk_nonrot")
                       if (out / f"swap_{n}.after.counts").exists()}
     if (out / "kallsyms_data.txt").exists():
         report["data_symbols"] = {line.split()[0]: line.split()[1:] for line in
