@@ -1,0 +1,731 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/rmt, the control plane of rmt.ko (ABI: uapi/rmt.h).
+ *
+ * Every ioctl copies its payload in, checks every field (ABI version, pads,
+ * sizes capped before anything is allocated, counts times sizes checked for
+ * overflow, ids and indexes) and only then calls the VM's public API
+ * (rmt_runtime.h), which checks the content again and changes nothing when
+ * it refuses.  Control-plane calls are serialised by one mutex; the hook
+ * path never takes it (it finds programs under RCU), so an ioctl that
+ * replaces a table entry or a model never blocks a hook, and a hook sees the
+ * old or the new version, never a mix.
+ *
+ * The mutex also pins programs: only this file loads and unloads them, so a
+ * program found under the mutex stays valid until the mutex is released.
+ */
+#include <linux/module.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/uaccess.h>
+#include <linux/capability.h>
+#include <linux/cpumask.h>
+#include <linux/log2.h>
+#include "rmt_dev.h"
+#include "uapi/rmt.h"
+
+/* Trace records one read() moves at most (the rest wait for the next call). */
+#define RMT_READ_BATCH 64
+/* Largest trace ring a program may ask for. */
+#define RMT_MAX_TRACE_CAPACITY 65536u
+
+/* What the VM does not keep about a program and `rmtctl list` shows. */
+struct rmt_dev_prog {
+	u32 flags;
+	u64 load_time_ns;
+	u64 model_bytes[RMT_MAX_MODELS];
+	u64 model_time_ns[RMT_MAX_MODELS];
+};
+
+static struct {
+	struct rmt_vm *vm;
+	struct mutex lock;	/* every control-plane call */
+	struct rmt_dev_prog progs[RMT_VM_MAX_PROGS];
+} rmt_dev;
+
+/* The uapi mirrors of VM structs must match them byte for byte. */
+static void __init rmt_dev_layout_checks(void)
+{
+	BUILD_BUG_ON(RMT_IOC_MAX_KEYS != RMT_MAX_KEYS);
+	BUILD_BUG_ON(RMT_IOC_MAX_PARAM_SIZE != RMT_MAX_PARAM_SIZE);
+	BUILD_BUG_ON(RMT_IOC_MAX_TRACE_FIELDS != RMT_MAX_TRACE_FIELDS);
+	BUILD_BUG_ON(RMT_IOC_NR_ABORTS != RMT_NR_ABORTS);
+	BUILD_BUG_ON(RMT_IOC_MAX_DECISIONS != RMT_MAX_DECISIONS);
+	BUILD_BUG_ON(RMT_IOC_MAX_PROGS != RMT_VM_MAX_PROGS);
+	BUILD_BUG_ON(RMT_IOC_MAX_OBJ_SIZE != RMT_MAX_OBJ_SIZE);
+	BUILD_BUG_ON(RMT_IOC_MAX_WEIGHTS_SIZE != RMT_MAX_WEIGHTS_SIZE);
+	BUILD_BUG_ON(RMT_LOAD_F_JIT != RMT_LOAD_JIT);
+	BUILD_BUG_ON(sizeof(struct rmt_ioc_entry) != sizeof(struct rmt_entry_spec));
+	BUILD_BUG_ON(offsetof(struct rmt_ioc_entry, match) !=
+		     offsetof(struct rmt_entry_spec, match));
+	BUILD_BUG_ON(offsetof(struct rmt_ioc_entry, params) !=
+		     offsetof(struct rmt_entry_spec, params));
+	BUILD_BUG_ON(sizeof(struct rmt_ioc_entry_dump) != sizeof(struct rmt_entry_dump));
+	BUILD_BUG_ON(offsetof(struct rmt_ioc_entry_dump, hits) !=
+		     offsetof(struct rmt_entry_dump, hits));
+	BUILD_BUG_ON(sizeof(struct rmt_ioc_counters) != sizeof(struct rmt_stats));
+	BUILD_BUG_ON(offsetof(struct rmt_ioc_counters, decisions) !=
+		     offsetof(struct rmt_stats, decisions));
+	BUILD_BUG_ON(offsetof(struct rmt_ioc_counters, decision_lo) !=
+		     offsetof(struct rmt_stats, decision_lo));
+}
+
+/* ---------------------------------------------------------------- hooks */
+
+/*
+ * Fallbacks while rmt.ko is built without the hooks code: no hooks, hook
+ * commands unknown.  The hooks code's definitions replace these.
+ */
+int __weak rmt_hooks_init(struct rmt_vm *vm)
+{
+	return 0;
+}
+
+void __weak rmt_hooks_exit(void)
+{
+}
+
+u32 __weak rmt_hooks_abi(void)
+{
+	return 0;
+}
+
+long __weak rmt_hooks_ioctl(struct rmt_vm *vm, unsigned int cmd, void __user *arg)
+{
+	return -ENOTTY;
+}
+
+void __weak rmt_hooks_prog_unload(struct rmt_vm *vm, int id)
+{
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+/* The program @id; the caller holds rmt_dev.lock, which keeps it loaded. */
+static struct rmt_inst *rmt_dev_prog(u32 id)
+{
+	if (id < 1 || id > RMT_VM_MAX_PROGS)
+		return NULL;
+	return rcu_dereference_protected(rmt_dev.vm->progs[id - 1],
+					 lockdep_is_held(&rmt_dev.lock));
+}
+
+/*
+ * An error buffer for the VM's message: allocated only when the caller gave
+ * one, capped at RMT_IOC_MAX_ERR bytes, copied out (NUL-terminated) when a
+ * call fails.  A bad buffer pointer loses the message, not the errno.
+ */
+struct rmt_errbuf {
+	char *buf;
+	size_t len;
+	u64 uptr;
+};
+
+static int rmt_err_init(struct rmt_errbuf *e, u64 uptr, u32 len)
+{
+	e->buf = NULL;
+	e->len = 0;
+	e->uptr = uptr;
+	if (!uptr || !len)
+		return 0;
+	e->len = min_t(u32, len, RMT_IOC_MAX_ERR);
+	e->buf = kzalloc(e->len, GFP_KERNEL);
+	return e->buf ? 0 : -ENOMEM;
+}
+
+static void rmt_err_done(struct rmt_errbuf *e, int rc)
+{
+	if (rc < 0 && e->buf)
+		if (copy_to_user(u64_to_user_ptr(e->uptr), e->buf, strnlen(e->buf, e->len - 1) + 1))
+			pr_debug("rmt: error buffer not writable\n");
+	kfree(e->buf);
+}
+
+/* Copy a payload in and check its ABI version. */
+static int rmt_copy_in(void *dst, const void __user *src, size_t size)
+{
+	if (copy_from_user(dst, src, size))
+		return -EFAULT;
+	return *(const u32 *)dst == RMT_ABI_VERSION ? 0 : -EPROTO;
+}
+
+/* Copy user bytes into a new kernel buffer (the size is checked by the caller). */
+static void *rmt_dup_user(u64 uptr, u32 len)
+{
+	void *buf = kvmalloc(len, GFP_KERNEL);
+
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_user(buf, u64_to_user_ptr(uptr), len)) {
+		kvfree(buf);
+		return ERR_PTR(-EFAULT);
+	}
+	return buf;
+}
+
+/* ---------------------------------------------------------------- programs */
+
+static long rmt_ioc_version(void __user *arg)
+{
+	struct rmt_ioc_version v = {
+		.abi = RMT_ABI_VERSION,
+		.max_progs = RMT_VM_MAX_PROGS,
+		.nr_cpus = nr_cpu_ids,
+		.max_trace_fields = RMT_MAX_TRACE_FIELDS,
+		.entry_size = sizeof(struct rmt_ioc_entry),
+		.trace_rec_size = sizeof(struct rmt_ioc_trace_rec),
+		.hooks = rmt_hooks_abi(),
+	};
+
+	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
+static long rmt_ioc_prog_load(void __user *arg)
+{
+	struct rmt_ioc_prog_load a;
+	struct rmt_load_opts opts = {};
+	struct rmt_errbuf e;
+	void *obj;
+	int rc, id;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (a.flags & ~RMT_LOAD_F_ALL || a.id)
+		return -EINVAL;
+	if (!a.obj_len)
+		return -EINVAL;
+	if (a.obj_len > RMT_IOC_MAX_OBJ_SIZE)
+		return -E2BIG;
+	if (a.trace_capacity && (!is_power_of_2(a.trace_capacity) ||
+				 a.trace_capacity > RMT_MAX_TRACE_CAPACITY))
+		return -EINVAL;
+	rc = rmt_err_init(&e, a.err, a.err_len);
+	if (rc)
+		return rc;
+	obj = rmt_dup_user(a.obj, a.obj_len);
+	if (IS_ERR(obj)) {
+		rc = PTR_ERR(obj);
+		goto out_err;
+	}
+	opts.trace_capacity = a.trace_capacity;
+	opts.seed = a.seed;
+	opts.flags = 0;		/* the kernel build has no JIT: the interpreter runs it */
+	id = rmt_vm_load(rmt_dev.vm, obj, a.obj_len, &opts, e.buf, e.len);
+	kvfree(obj);
+	if (id < 0) {
+		rc = id;
+		goto out_err;
+	}
+	a.id = id;
+	if (copy_to_user(arg, &a, sizeof(a))) {
+		/* The caller cannot learn the id: undo, so the call changes nothing. */
+		rmt_vm_unload(rmt_dev.vm, id);
+		rc = -EFAULT;
+		goto out_err;
+	}
+	memset(&rmt_dev.progs[id - 1], 0, sizeof(rmt_dev.progs[id - 1]));
+	rmt_dev.progs[id - 1].flags = a.flags;
+	rmt_dev.progs[id - 1].load_time_ns = ktime_get_real_ns();
+	rc = 0;
+out_err:
+	rmt_err_done(&e, rc);
+	return rc;
+}
+
+static long rmt_ioc_prog_unload(void __user *arg)
+{
+	struct rmt_ioc_prog_id a;
+	int rc;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (!rmt_dev_prog(a.id))
+		return -ENOENT;
+	rmt_hooks_prog_unload(rmt_dev.vm, a.id);
+	return rmt_vm_unload(rmt_dev.vm, a.id);
+}
+
+static long rmt_ioc_prog_list(void __user *arg)
+{
+	struct rmt_ioc_prog_list a;
+	u32 ids[RMT_VM_MAX_PROGS];
+	u32 n = 0, id;
+	int rc;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (a.count > RMT_VM_MAX_PROGS)
+		return -EINVAL;
+	for (id = 1; id <= RMT_VM_MAX_PROGS; id++)
+		if (rmt_dev_prog(id))
+			ids[n++] = id;
+	if (copy_to_user(u64_to_user_ptr(a.ids), ids, min(n, a.count) * sizeof(u32)))
+		return -EFAULT;
+	a.count = n;
+	return copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
+}
+
+static long rmt_ioc_prog_info(void __user *arg)
+{
+	struct rmt_ioc_prog_info a;
+	struct rmt_inst *in;
+	int rc;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	in = rmt_dev_prog(a.id);
+	if (!in)
+		return -ENOENT;
+	a.obj_len = in->prog->size;
+	a.hook_id = in->prog->hdr.hook_id;
+	a.engine = in->engine;
+	a.flags = rmt_dev.progs[a.id - 1].flags;
+	a.ninsns = in->prog->hdr.ninsns;
+	a.ntables = in->prog->ntables;
+	a.nmodels = in->prog->nmodels;
+	a.nmaps = in->prog->nmaps;
+	a.ntraces = in->prog->ntraces;
+	a.load_time_ns = rmt_dev.progs[a.id - 1].load_time_ns;
+	if (a.obj && a.obj_cap >= in->prog->size &&
+	    copy_to_user(u64_to_user_ptr(a.obj), in->prog->image, in->prog->size))
+		return -EFAULT;
+	return copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
+}
+
+/* ---------------------------------------------------------------- tables */
+
+static long rmt_ioc_table_update(void __user *arg)
+{
+	struct rmt_ioc_table_update *a;
+	struct rmt_entry_spec *spec;
+	struct rmt_errbuf e;
+	int rc;
+
+	/* 424 bytes: too much for the stack of an ioctl. */
+	a = kmalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+	rc = rmt_copy_in(a, arg, sizeof(*a));
+	if (rc)
+		goto out;
+	rc = -EINVAL;
+	if (a->pad || a->op > RMT_TABLE_DELETE)
+		goto out;
+	rc = -ENOENT;
+	if (!rmt_dev_prog(a->id))
+		goto out;
+	rc = rmt_err_init(&e, a->err, a->err_len);
+	if (rc)
+		goto out;
+	spec = (struct rmt_entry_spec *)&a->entry;	/* same layout, checked at build */
+	rc = rmt_vm_table_update(rmt_dev.vm, a->id, a->table, a->op, spec, e.buf, e.len);
+	rmt_err_done(&e, rc);
+out:
+	kfree(a);
+	return rc;
+}
+
+static long rmt_ioc_table_dump(void __user *arg)
+{
+	struct rmt_ioc_table_dump a;
+	struct rmt_entry_dump *buf;
+	u64 misses = 0;
+	int rc, n;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (a.pad || !a.count || a.count > RMT_IOC_MAX_BATCH)
+		return -EINVAL;
+	if (!rmt_dev_prog(a.id))
+		return -ENOENT;
+	buf = kvmalloc_array(a.count, sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	n = rmt_vm_table_dump(rmt_dev.vm, a.id, a.table, a.start, buf, a.count, &misses);
+	if (n < 0) {
+		rc = n;
+		goto out;
+	}
+	rc = -EFAULT;
+	if (copy_to_user(u64_to_user_ptr(a.entries), buf, (size_t)n * sizeof(*buf)))
+		goto out;
+	a.count = n;
+	a.misses = misses;
+	rc = copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
+out:
+	kvfree(buf);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- models, maps */
+
+static long rmt_ioc_model_load(void __user *arg)
+{
+	struct rmt_ioc_model_load a;
+	struct rmt_errbuf e;
+	void *blob;
+	int rc;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (a.pad || a.version || !a.blob_len)
+		return -EINVAL;
+	if (a.blob_len > RMT_IOC_MAX_WEIGHTS_SIZE)
+		return -E2BIG;
+	if (!rmt_dev_prog(a.id))
+		return -ENOENT;
+	/* A swap cannot be undone: make sure the version can be reported first. */
+	if (copy_to_user(arg, &a, sizeof(a)))
+		return -EFAULT;
+	rc = rmt_err_init(&e, a.err, a.err_len);
+	if (rc)
+		return rc;
+	blob = rmt_dup_user(a.blob, a.blob_len);
+	if (IS_ERR(blob)) {
+		rc = PTR_ERR(blob);
+		goto out;
+	}
+	rc = rmt_vm_model_load(rmt_dev.vm, a.id, a.model, blob, a.blob_len, e.buf, e.len);
+	kvfree(blob);
+	if (rc < 0)
+		goto out;
+	/* rmt_vm_model_load() checked a.model against the program's models. */
+	rmt_dev.progs[a.id - 1].model_bytes[a.model] = a.blob_len;
+	rmt_dev.progs[a.id - 1].model_time_ns[a.model] = ktime_get_real_ns();
+	a.version = rc;
+	rc = copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
+out:
+	rmt_err_done(&e, rc);
+	return rc;
+}
+
+static long rmt_ioc_model_info(void __user *arg)
+{
+	struct rmt_ioc_model_info a;
+	struct rmt_inst *in;
+	int rc;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (a.pad)
+		return -EINVAL;
+	in = rmt_dev_prog(a.id);
+	if (!in || a.model >= in->prog->nmodels)
+		return -ENOENT;
+	a.version = rmt_model_version(&in->models[a.model].slot);
+	a.bytes = a.version ? rmt_dev.progs[a.id - 1].model_bytes[a.model] : 0;
+	a.load_time_ns = a.version ? rmt_dev.progs[a.id - 1].model_time_ns[a.model] : 0;
+	return copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
+}
+
+static long rmt_ioc_map_read(void __user *arg)
+{
+	struct rmt_ioc_map_read a;
+	u64 *keys, *vals, cursor;
+	int rc, n;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (!a.count || a.count > RMT_IOC_MAX_BATCH)
+		return -EINVAL;
+	if (!rmt_dev_prog(a.id))
+		return -ENOENT;
+	keys = kvmalloc_array(a.count, sizeof(u64), GFP_KERNEL);
+	vals = kvmalloc_array(a.count, sizeof(u64), GFP_KERNEL);
+	rc = -ENOMEM;
+	if (!keys || !vals)
+		goto out;
+	cursor = a.cursor;
+	n = rmt_vm_map_read(rmt_dev.vm, a.id, a.map, &cursor, keys, vals, a.count);
+	if (n < 0) {
+		rc = n;
+		goto out;
+	}
+	rc = -EFAULT;
+	if (copy_to_user(u64_to_user_ptr(a.keys), keys, (size_t)n * sizeof(u64)) ||
+	    copy_to_user(u64_to_user_ptr(a.vals), vals, (size_t)n * sizeof(u64)))
+		goto out;
+	a.count = n;
+	a.cursor = cursor;
+	rc = copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
+out:
+	kvfree(keys);
+	kvfree(vals);
+	return rc;
+}
+
+static long rmt_ioc_map_write(void __user *arg)
+{
+	struct rmt_ioc_map_write a;
+	struct rmt_errbuf e;
+	int rc;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (!rmt_dev_prog(a.id))
+		return -ENOENT;
+	rc = rmt_err_init(&e, a.err, a.err_len);
+	if (rc)
+		return rc;
+	rc = rmt_vm_map_write(rmt_dev.vm, a.id, a.map, a.key, a.val, e.buf, e.len);
+	rmt_err_done(&e, rc);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- counters, runs */
+
+static long rmt_ioc_stats(void __user *arg)
+{
+	struct rmt_ioc_stats *a;
+	int rc;
+
+	a = kmalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+	rc = rmt_copy_in(a, arg, sizeof(u32) * 2);
+	if (rc)
+		goto out;
+	/* Same layout as struct rmt_stats, checked at build. */
+	rc = rmt_vm_stats(rmt_dev.vm, a->id, (struct rmt_stats *)&a->c);
+	if (rc)
+		goto out;
+	rc = copy_to_user(arg, a, sizeof(*a)) ? -EFAULT : 0;
+out:
+	kfree(a);
+	return rc;
+}
+
+struct rmt_run_args {
+	u32 id;
+	u8 *ctx;
+	u32 ctx_len;
+	u64 now;
+	bool shadow;
+	s64 kernel_decision;
+	struct rmt_run_result res;
+	int rc;
+};
+
+/*
+ * Runs on the requested CPU with interrupts off (an IPI, or a direct call
+ * with interrupts disabled on the local CPU), so no hook can run on that CPU
+ * meanwhile and use the same per-CPU buffers of the program.
+ */
+static void rmt_run_on_cpu(void *data)
+{
+	struct rmt_run_args *r = data;
+	u32 cpu = smp_processor_id();
+
+	r->rc = rmt_vm_run(rmt_dev.vm, r->id, r->ctx, r->ctx_len, cpu, r->now, &r->res);
+	if (!r->rc && r->shadow)
+		rmt_vm_shadow_account(rmt_dev.vm, r->id, cpu, r->res.decision,
+				      r->kernel_decision);
+}
+
+static long rmt_ioc_prog_run(void __user *arg)
+{
+	struct rmt_ioc_prog_run a;
+	struct rmt_run_args r = {};
+	struct rmt_inst *in;
+	int rc;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (a.pad || a.flags & ~RMT_RUN_F_SHADOW || !a.ctx_len || a.ctx_len > RMT_IOC_MAX_CTX)
+		return -EINVAL;
+	in = rmt_dev_prog(a.id);
+	if (!in)
+		return -ENOENT;
+	if (a.ctx_len != in->ctx_size || a.cpu >= nr_cpu_ids || !cpu_online(a.cpu))
+		return -EINVAL;
+	r.ctx = rmt_dup_user(a.ctx, a.ctx_len);
+	if (IS_ERR(r.ctx))
+		return PTR_ERR(r.ctx);
+	r.id = a.id;
+	r.ctx_len = a.ctx_len;
+	r.now = a.now;
+	r.shadow = a.flags & RMT_RUN_F_SHADOW;
+	r.kernel_decision = a.kernel_decision;
+	rc = smp_call_function_single(a.cpu, rmt_run_on_cpu, &r, 1);
+	if (!rc)
+		rc = r.rc;
+	if (rc)
+		goto out;
+	a.decision = r.res.decision;
+	a.abort = r.res.abort;
+	a.abort_pc = r.res.abort_pc;
+	rc = -EFAULT;
+	if (copy_to_user(u64_to_user_ptr(a.ctx), r.ctx, a.ctx_len) ||
+	    copy_to_user(arg, &a, sizeof(a)))
+		goto out;
+	rc = 0;
+out:
+	kvfree(r.ctx);
+	return rc;
+}
+
+/* TRACE_SELECT: read() on this file returns only program @id's records. */
+static long rmt_ioc_trace_select(struct file *f, void __user *arg)
+{
+	struct rmt_ioc_prog_id a;
+	int rc;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (a.id && !rmt_dev_prog(a.id))
+		return -ENOENT;
+	f->private_data = (void *)(uintptr_t)a.id;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- file ops */
+
+static long rmt_dev_dispatch(struct file *f, unsigned int cmd, void __user *arg)
+{
+	switch (cmd) {
+	case RMT_IOC_VERSION:
+		return rmt_ioc_version(arg);
+	case RMT_IOC_PROG_LOAD:
+		return rmt_ioc_prog_load(arg);
+	case RMT_IOC_PROG_UNLOAD:
+		return rmt_ioc_prog_unload(arg);
+	case RMT_IOC_PROG_LIST:
+		return rmt_ioc_prog_list(arg);
+	case RMT_IOC_PROG_INFO:
+		return rmt_ioc_prog_info(arg);
+	case RMT_IOC_TABLE_UPDATE:
+		return rmt_ioc_table_update(arg);
+	case RMT_IOC_TABLE_DUMP:
+		return rmt_ioc_table_dump(arg);
+	case RMT_IOC_MODEL_LOAD:
+		return rmt_ioc_model_load(arg);
+	case RMT_IOC_MODEL_INFO:
+		return rmt_ioc_model_info(arg);
+	case RMT_IOC_MAP_READ:
+		return rmt_ioc_map_read(arg);
+	case RMT_IOC_MAP_WRITE:
+		return rmt_ioc_map_write(arg);
+	case RMT_IOC_STATS:
+		return rmt_ioc_stats(arg);
+	case RMT_IOC_PROG_RUN:
+		return rmt_ioc_prog_run(arg);
+	case RMT_IOC_TRACE_SELECT:
+		return rmt_ioc_trace_select(f, arg);
+	}
+	if (_IOC_TYPE(cmd) == RMT_IOC_MAGIC && _IOC_NR(cmd) >= RMT_IOC_HOOK_NR_FIRST &&
+	    _IOC_NR(cmd) <= RMT_IOC_HOOK_NR_LAST)
+		return rmt_hooks_ioctl(rmt_dev.vm, cmd, arg);
+	return -ENOTTY;
+}
+
+static long rmt_dev_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+	long rc;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	mutex_lock(&rmt_dev.lock);
+	rc = rmt_dev_dispatch(f, cmd, (void __user *)arg);
+	mutex_unlock(&rmt_dev.lock);
+	return rc;
+}
+
+/*
+ * read(): trace records, whole records only.  Records taken from a ring are
+ * gone; if the copy to the caller's buffer then faults they are lost and the
+ * call returns -EFAULT (a buffer that passes access_ok() but is not mapped).
+ */
+static ssize_t rmt_dev_read(struct file *f, char __user *buf, size_t count, loff_t *ppos)
+{
+	u32 only = (u32)(uintptr_t)f->private_data;
+	struct rmt_ioc_trace_rec *out;
+	struct rmt_trace_rec *tmp;
+	size_t max = count / sizeof(*out);
+	ssize_t rc;
+	u32 id, n = 0, i;
+	int got;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (!max)
+		return -EINVAL;
+	if (!access_ok(buf, count))
+		return -EFAULT;
+	max = min_t(size_t, max, RMT_READ_BATCH);
+	out = kmalloc_array(max, sizeof(*out), GFP_KERNEL);
+	tmp = kmalloc_array(max, sizeof(*tmp), GFP_KERNEL);
+	rc = -ENOMEM;
+	if (!out || !tmp)
+		goto out;
+	mutex_lock(&rmt_dev.lock);
+	for (id = only ? only : 1; id <= RMT_VM_MAX_PROGS && n < max; id++) {
+		if (rmt_dev_prog(id)) {
+			got = rmt_vm_trace_drain(rmt_dev.vm, id, tmp, max - n);
+			for (i = 0; got > 0 && i < got; i++, n++) {
+				out[n].prog_id = id;
+				out[n].fmt = tmp[i].fmt;
+				out[n].cpu = tmp[i].cpu;
+				out[n].nvals = min_t(u32, tmp[i].nvals, RMT_MAX_TRACE_FIELDS);
+				out[n].ts = tmp[i].ts;
+				memcpy(out[n].vals, tmp[i].vals, sizeof(out[n].vals));
+			}
+		}
+		if (only)
+			break;
+	}
+	mutex_unlock(&rmt_dev.lock);
+	rc = copy_to_user(buf, out, n * sizeof(*out)) ? -EFAULT : n * sizeof(*out);
+out:
+	kfree(out);
+	kfree(tmp);
+	return rc;
+}
+
+static int rmt_dev_open(struct inode *inode, struct file *f)
+{
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	f->private_data = NULL;	/* read(): every program's records */
+	return stream_open(inode, f);
+}
+
+static const struct file_operations rmt_dev_fops = {
+	.owner = THIS_MODULE,
+	.open = rmt_dev_open,
+	.read = rmt_dev_read,
+	.unlocked_ioctl = rmt_dev_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = no_llseek,
+};
+
+static struct miscdevice rmt_miscdev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "rmt",
+	.fops = &rmt_dev_fops,
+	.mode = 0600,
+};
+
+int __init rmt_dev_init(struct rmt_vm *vm)
+{
+	rmt_dev_layout_checks();
+	rmt_dev.vm = vm;
+	mutex_init(&rmt_dev.lock);
+	return misc_register(&rmt_miscdev);
+}
+
+void rmt_dev_exit(void)
+{
+	misc_deregister(&rmt_miscdev);
+	mutex_destroy(&rmt_dev.lock);
+}
