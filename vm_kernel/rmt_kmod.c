@@ -2,7 +2,7 @@
 /*
  * The kernel module's entry points.
  *
- * Load: one VM instance, then /dev/rmt (rmt_dev.c) to control it, then the
+ * Load: one VM instance, then /dev/rmt (rmt_kmod_dev.c) to control it, then the
  * hooks (rmt_hooks_init(), the hooks code; a no-op when rmt.ko is built
  * without it).  Unload in the reverse order: no new control-plane call, no
  * hook handler left running, then every program unloaded.  Programs are
@@ -12,7 +12,7 @@
  */
 #include <linux/module.h>
 #include "rmt_runtime.h"
-#include "rmt_dev.h"
+#include "rmt_kmod_dev.h"
 
 static struct rmt_vm *rmt_global_vm;
 

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * /dev/rmt (rmt_dev.c) and what it needs from the hooks code.
+ * /dev/rmt (rmt_kmod_dev.c) and what it needs from the hooks code.
  *
  * The hooks code (kprobes on kernel decision points, rmt_hooks_kern.c) is
- * written separately.  rmt_dev.c defines weak fallbacks of the functions
+ * written separately.  rmt_kmod_dev.c defines weak fallbacks of the functions
  * below, so rmt.ko builds and its control plane works without it; the hooks
  * code's strong definitions replace them at link time.
  */
-#ifndef _RMT_DEV_H
-#define _RMT_DEV_H
+#ifndef _RMT_KMOD_DEV_H
+#define _RMT_KMOD_DEV_H
 
 #include "rmt_runtime.h"
 
@@ -32,7 +32,7 @@ int rmt_dev_init(struct rmt_vm *vm);
 void rmt_dev_exit(void);
 
 /*
- * The hooks code's entry points (weak fallbacks in rmt_dev.c):
+ * The hooks code's entry points (weak fallbacks in rmt_kmod_dev.c):
  *
  * rmt_hooks_init()        at module load, after /dev/rmt exists; nonzero fails the load
  * rmt_hooks_exit()        at module unload, before the VM is destroyed; every
@@ -50,4 +50,4 @@ u32 rmt_hooks_abi(void);
 long rmt_hooks_ioctl(struct rmt_vm *vm, unsigned int cmd, void __user *arg);
 void rmt_hooks_prog_unload(struct rmt_vm *vm, int id);
 
-#endif /* _RMT_DEV_H */
+#endif /* _RMT_KMOD_DEV_H */

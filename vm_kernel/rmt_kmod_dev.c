@@ -21,7 +21,7 @@
 #include <linux/capability.h>
 #include <linux/cpumask.h>
 #include <linux/log2.h>
-#include "rmt_dev.h"
+#include "rmt_kmod_dev.h"
 #include "uapi/rmt.h"
 
 /* Trace records one read() moves at most (the rest wait for the next call). */
