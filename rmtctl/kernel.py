@@ -1,0 +1,538 @@
+"""The `kernel` target: rmt.ko in the running kernel, through /dev/rmt.
+
+Same methods as rmtctl.sim.SimTarget, so `rmtctl --target kernel` runs every
+command the sim target runs.  Three layers, each small:
+
+- `RmtDevice`: the raw ioctls of vm_kernel/uapi/rmt.h (layouts in
+  rmtctl/kernel_abi.py), an OSError turned into EngineError with the
+  kernel's own message where the call has an error buffer;
+- `KernelEngine`: semantics.engine.Engine on one program loaded in the
+  module, so the VM test cases run against rmt.ko like against every engine;
+- `KernelTarget`: the control plane `rmtctl` drives.
+
+The kernel is the state: unlike the sim target nothing is kept on disk.  The
+module keeps the inserted object byte for byte, so `show`, `table` and
+`trace` decode with the same schema the program was loaded with.  Trace
+records come from read() on a file that selected the program
+(RMT_IOC_TRACE_SELECT), and are drained as they are read.
+"""
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import errno
+import fcntl
+import hashlib
+import os
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from compiler import objfile
+from rmtctl import kernel_abi as A
+from rmtctl.sim import ProgInfo, TargetError
+from semantics.engine import (EngineError, Entry, EntryState, Exact, Lpm, Match, Range,
+                              RunResult, Stats, Ternary, TraceRecord)
+from compiler.objformat import MatchKind
+
+DEVICE = "/dev/rmt"
+_U64 = 1 << 64
+_BATCH = 256
+_KIND = {Exact: MatchKind.EXACT, Lpm: MatchKind.LPM, Ternary: MatchKind.TERNARY,
+         Range: MatchKind.RANGE}
+_VERDICT = {A.LOAD_F_VERIFIED: "accepted", A.LOAD_F_FORCED: "forced"}
+
+
+def _addr(buf: Any) -> int:
+    return ctypes.addressof(buf)
+
+
+class RmtDevice:
+    """An open /dev/rmt: one method per ioctl, ctypes payloads in and out."""
+
+    def __init__(self, path: str = DEVICE):
+        self.path = path
+        try:
+            self.fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise TargetError(f"{path} does not exist: load the module first "
+                              f"(insmod rmt.ko, or `make -C vm_kernel kmod`)") from None
+        except PermissionError:
+            raise TargetError(f"{path}: permission denied (CAP_SYS_ADMIN is needed)") from None
+        v = A.Version()
+        self.ioctl("RMT_IOC_VERSION", v)
+        if v.abi != A.ABI_VERSION:
+            os.close(self.fd)
+            raise TargetError(f"{path} speaks ABI {v.abi}, this rmtctl speaks "
+                              f"{A.ABI_VERSION}: rebuild one of them")
+        self.version = v
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> "RmtDevice":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ioctl(self, name: str, arg: ctypes.Structure, err: ctypes.Array | None = None,
+              what: str = "") -> int:
+        """Issue one command; failures raise EngineError(errno, message)."""
+        if hasattr(arg, "abi") and name != "RMT_IOC_VERSION":
+            arg.abi = A.ABI_VERSION
+        try:
+            return fcntl.ioctl(self.fd, A.IOC[name], arg, True)
+        except OSError as e:
+            msg = err.value.decode(errors="replace") if err is not None and err.value else ""
+            where = f"{what}: " if what else ""
+            raise EngineError(e.errno, where + (msg or os.strerror(e.errno))) from None
+
+    def read_trace(self, prog_id: int) -> list[A.TraceRec]:
+        """Drain program @prog_id's trace ring (read() on a file that selected it)."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            sel = A.ProgId(A.ABI_VERSION, prog_id)
+            try:
+                fcntl.ioctl(fd, A.IOC["RMT_IOC_TRACE_SELECT"], sel, True)
+            except OSError as e:
+                raise EngineError(e.errno, f"program {prog_id}: {os.strerror(e.errno)}") from None
+            size = ctypes.sizeof(A.TraceRec)
+            out: list[A.TraceRec] = []
+            while True:
+                data = os.read(fd, size * 64)
+                if not data:
+                    return out
+                out += [A.TraceRec.from_buffer_copy(data, i)
+                        for i in range(0, len(data) - size + 1, size)]
+        finally:
+            os.close(fd)
+
+
+class KernelEngine:
+    """semantics.engine.Engine on program `id` of rmt.ko (loaded by `load()` or already)."""
+
+    def __init__(self, dev: RmtDevice, prog_id: int, prog: objfile.Program | None = None):
+        self.dev, self.id = dev, prog_id
+        self.prog = prog if prog is not None else self._read_object()[0]
+        self.ctx_size = self.prog.hook.ctx_size
+
+    @classmethod
+    def load(cls, dev: RmtDevice, blob: bytes, *, flags: int = 0, trace_capacity: int = 0,
+             seed: int = 0) -> "KernelEngine":
+        """Load an object into the module (the kernel's validator decides)."""
+        obj = (ctypes.c_char * len(blob)).from_buffer_copy(blob) if blob else A.c_buffer(1)
+        err = A.c_buffer(A.MAX_ERR)
+        a = A.ProgLoad(flags=flags, obj=_addr(obj), obj_len=len(blob),
+                       trace_capacity=trace_capacity, seed=seed & (_U64 - 1), err=_addr(err),
+                       err_len=len(err))
+        dev.ioctl("RMT_IOC_PROG_LOAD", a, err)
+        try:
+            prog = objfile.read(blob)
+        except objfile.ObjError as e:    # the two readers disagree: do not keep it
+            cls._unload(dev, a.id)
+            raise EngineError(errno.EINVAL, f"object: {e}") from None
+        return cls(dev, a.id, prog)
+
+    @staticmethod
+    def _unload(dev: RmtDevice, prog_id: int) -> None:
+        dev.ioctl("RMT_IOC_PROG_UNLOAD", A.ProgId(id=prog_id), what=f"program {prog_id}")
+
+    def unload(self) -> None:
+        self._unload(self.dev, self.id)
+
+    def info(self) -> A.ProgInfo:
+        a = A.ProgInfo(id=self.id)
+        self.dev.ioctl("RMT_IOC_PROG_INFO", a, what=f"program {self.id}")
+        return a
+
+    def _read_object(self) -> tuple[objfile.Program, bytes, A.ProgInfo]:
+        a = self.info()
+        buf = A.c_buffer(a.obj_len)
+        a = A.ProgInfo(id=self.id, obj=_addr(buf), obj_cap=len(buf))
+        self.dev.ioctl("RMT_IOC_PROG_INFO", a, what=f"program {self.id}")
+        blob = bytes(buf)[:a.obj_len]
+        return objfile.read(blob), blob, a
+
+    # ------------------------------------------------------------ tables
+
+    def _table(self, table: int) -> objfile.Table:
+        if not 0 <= table < len(self.prog.tables):
+            raise EngineError(errno.ENOENT, f"no table {table} (the program has "
+                                            f"{len(self.prog.tables)})")
+        return self.prog.tables[table]
+
+    def _spec(self, table: int, match: tuple[Match, ...], action: int, params: bytes,
+              priority: int) -> A.EntrySpec:
+        """The entry as the ioctl carries it; values that do not fit the fields are refused
+        here (ctypes would silently truncate them), everything else is the kernel's call."""
+        t = self._table(table)
+
+        def bad(why: str) -> EngineError:
+            return EngineError(errno.EINVAL, f"table {t.name}: {why}")
+        if len(match) != len(t.keys):
+            raise bad(f"entry has {len(match)} match fields, the table has {len(t.keys)} keys")
+        if not 0 <= priority < 1 << 32:
+            raise bad(f"priority {priority} is outside 0..{(1 << 32) - 1}")
+        if not 0 <= action < 1 << 16:
+            raise bad(f"action index {action} is outside 0..{len(t.actions) - 1}")
+        if len(params) > A.MAX_PARAM_SIZE:
+            raise bad(f"{len(params)} parameter bytes given, the most any action takes "
+                      f"is {t.param_size}")
+        spec = A.EntrySpec(priority=priority, action=action, nkeys=len(match))
+        for i, (m, k) in enumerate(zip(match, t.keys)):
+            kind = _KIND.get(type(m))
+            if kind != k.kind:
+                got = kind.name.lower() if kind is not None else type(m).__name__
+                raise bad(f"match field {i} is {got}, key {k.name!r} is {k.kind.name.lower()}")
+            a, b = {Exact: lambda: (m.value, 0), Lpm: lambda: (m.value, m.plen),
+                    Ternary: lambda: (m.value, m.mask), Range: lambda: (m.lo, m.hi)}[type(m)]()
+            for v in (a, b):
+                if not 0 <= v < _U64:
+                    raise bad(f"match field {i}: {v} is wider than the {k.bits}-bit key "
+                              f"{k.name!r}")
+            spec.match[i].a, spec.match[i].b = a, b
+        ctypes.memmove(spec.params, bytes(params), len(params))
+        return spec
+
+    def _update(self, table: int, op: int, spec: A.EntrySpec) -> None:
+        err = A.c_buffer(512)
+        a = A.TableUpdate(id=self.id, table=table, op=op, err=_addr(err), err_len=len(err),
+                          entry=spec)
+        self.dev.ioctl("RMT_IOC_TABLE_UPDATE", a, err)
+
+    def table_insert(self, table: int, entry: Entry) -> None:
+        self._update(table, A.TABLE_INSERT, self._spec(table, entry.match, entry.action,
+                                                       entry.params, entry.priority))
+
+    def table_modify(self, table: int, entry: Entry) -> None:
+        self._update(table, A.TABLE_MODIFY, self._spec(table, entry.match, entry.action,
+                                                       entry.params, entry.priority))
+
+    def table_delete(self, table: int, match: tuple[Match, ...], priority: int = 0) -> None:
+        self._update(table, A.TABLE_DELETE, self._spec(table, match, 0, b"", priority))
+
+    def _dump(self, table: int) -> tuple[list[EntryState], int]:
+        t = self._table(table)
+        out = (A.EntryDump * _BATCH)()
+        entries: list[EntryState] = []
+        while True:
+            a = A.TableDump(id=self.id, table=table, start=len(entries), count=_BATCH,
+                            entries=_addr(out))
+            self.dev.ioctl("RMT_IOC_TABLE_DUMP", a, what=f"table {t.name}")
+            for d in out[:a.count]:
+                s = d.entry
+                match: list[Match] = []
+                for i, k in enumerate(t.keys):
+                    x, y = s.match[i].a, s.match[i].b
+                    match.append({MatchKind.EXACT: lambda: Exact(x),
+                                  MatchKind.LPM: lambda: Lpm(x, y),
+                                  MatchKind.TERNARY: lambda: Ternary(x, y),
+                                  MatchKind.RANGE: lambda: Range(x, y)}[k.kind]())
+                entries.append(EntryState(Entry(tuple(match), s.action,
+                                                bytes(s.params)[:t.param_size], s.priority),
+                                          d.hits))
+            if a.count < _BATCH:
+                return entries, a.misses
+
+    def table_entries(self, table: int) -> list[EntryState]:
+        return self._dump(table)[0]
+
+    def table_misses(self, table: int) -> int:
+        return self._dump(table)[1]
+
+    # ------------------------------------------------------------ models, maps
+
+    def model_load(self, model: int, blob: bytes) -> int:
+        if not 0 <= model < 1 << 32:
+            raise EngineError(errno.ENOENT, f"no model {model}")
+        data = (ctypes.c_char * max(1, len(blob))).from_buffer_copy(bytes(blob) or b"\0")
+        err = A.c_buffer(512)
+        a = A.ModelLoad(id=self.id, model=model, blob=_addr(data), blob_len=len(blob),
+                        err=_addr(err), err_len=len(err))
+        self.dev.ioctl("RMT_IOC_MODEL_LOAD", a, err)
+        return a.version
+
+    def model_info(self, model: int) -> A.ModelInfo:
+        a = A.ModelInfo(id=self.id, model=model)
+        self.dev.ioctl("RMT_IOC_MODEL_INFO", a, what=f"model {model}")
+        return a
+
+    def map_read(self, map_id: int) -> dict[int, int]:
+        if not 0 <= map_id < len(self.prog.maps):
+            raise EngineError(errno.ENOENT, f"no map {map_id} (the program has "
+                                            f"{len(self.prog.maps)})")
+        keys, vals = (ctypes.c_uint64 * A.MAX_BATCH)(), (ctypes.c_uint64 * A.MAX_BATCH)()
+        out: dict[int, int] = {}
+        cursor = 0
+        while True:
+            a = A.MapRead(id=self.id, map=map_id, count=A.MAX_BATCH, cursor=cursor,
+                          keys=_addr(keys), vals=_addr(vals))
+            self.dev.ioctl("RMT_IOC_MAP_READ", a, what=f"map {map_id}")
+            if a.count == 0:
+                return dict(sorted(out.items()))
+            out.update(zip(keys[:a.count], vals[:a.count]))
+            cursor = a.cursor
+
+    def map_write(self, map_id: int, key: int, value: int) -> None:
+        if not (0 <= value < _U64 and 0 <= key < _U64):
+            raise EngineError(errno.EINVAL, f"map {map_id}: key {key} or value {value} does "
+                                            f"not fit 64 unsigned bits")
+        err = A.c_buffer(512)
+        a = A.MapWrite(id=self.id, map=map_id, key=key, val=value, err=_addr(err),
+                       err_len=len(err))
+        self.dev.ioctl("RMT_IOC_MAP_WRITE", a, err)
+
+    # ------------------------------------------------------------ runs, counters, traces
+
+    def run(self, ctx: bytes, *, cpu: int = 0, now: int = 0,
+            kernel_decision: int | None = None) -> RunResult:
+        """Run once on CPU `cpu` (the module runs it there, interrupts off, no hook)."""
+        if len(ctx) != self.ctx_size:
+            raise EngineError(errno.EINVAL, f"context is {len(ctx)} bytes, hook "
+                                            f"{self.prog.hook.name} takes {self.ctx_size}")
+        ncpus = self.dev.version.nr_cpus
+        if not 0 <= cpu < ncpus:
+            raise EngineError(errno.EINVAL, f"cpu {cpu} is outside 0..{ncpus - 1}")
+        buf = (ctypes.c_char * max(1, len(ctx))).from_buffer_copy(bytes(ctx) or b"\0")
+        a = A.ProgRun(id=self.id, cpu=cpu, ctx_len=len(ctx), ctx=_addr(buf),
+                      now=now & (_U64 - 1))
+        if kernel_decision is not None:
+            a.flags, a.kernel_decision = A.RUN_F_SHADOW, kernel_decision
+        self.dev.ioctl("RMT_IOC_PROG_RUN", a, what=f"program {self.id} on cpu {cpu}")
+        return RunResult(a.decision, bytes(buf)[:len(ctx)], a.abort, a.abort_pc)
+
+    def shadow_account(self, program_decision: int, kernel_decision: int) -> None:
+        """Not a separate call in the ABI: `run(..., kernel_decision=...)` counts it."""
+        raise EngineError(errno.EOPNOTSUPP, "the kernel counts shadow agreement in the run "
+                                            "itself: pass kernel_decision to run()")
+
+    def trace_drain(self) -> list[TraceRecord]:
+        return [TraceRecord(r.fmt, r.cpu, r.ts, tuple(r.vals[:min(r.nvals, A.MAX_TRACE_FIELDS)]))
+                for r in self.dev.read_trace(self.id)]
+
+    def stats(self) -> Stats:
+        a = A.StatsArg(id=self.id)
+        self.dev.ioctl("RMT_IOC_STATS", a, what=f"program {self.id}")
+        c = a.c
+        aborts = {i: c.aborts[i] for i in range(1, A.NR_ABORTS) if c.aborts[i]}
+        decisions = {}
+        for i in range(min(c.ndecisions, A.MAX_DECISIONS)):
+            if c.decisions[i]:
+                decisions[-1 if i == 0 else c.decision_lo + i - 1] = c.decisions[i]
+        return Stats(c.runs, aborts, decisions, c.bad_decisions, c.shadow_agree,
+                     c.shadow_disagree, c.trace_drops, c.model_overflows, c.map_drops)
+
+
+def kernel_engine_factory(dev: RmtDevice):
+    """A tests/casefile.py factory: each case loads its object into rmt.ko."""
+    def factory(blob: bytes, *, trace_capacity: int = 4096, seed: int = 0,
+                **_: Any) -> KernelEngine:
+        return KernelEngine.load(dev, blob, trace_capacity=trace_capacity, seed=seed)
+    return factory
+
+
+class KernelTarget:
+    """The control plane of rmt.ko: what `rmtctl --target kernel` drives."""
+
+    name = "kernel"
+
+    def __init__(self, device: str = DEVICE):
+        self.device = device
+        self._dev: RmtDevice | None = None
+
+    @property
+    def dev(self) -> RmtDevice:
+        if self._dev is None:
+            self._dev = RmtDevice(self.device)
+        return self._dev
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except EngineError as e:
+            raise TargetError(f"{e.code_name}: {e}") from None
+
+    def _engine(self, prog_id: int) -> KernelEngine:
+        with self._errors():
+            try:
+                return KernelEngine(self.dev, prog_id)
+            except EngineError as e:
+                if e.code == errno.ENOENT:
+                    raise TargetError(f"no program with id {prog_id} (see `rmtctl list`)") \
+                        from None
+                raise
+
+    def _info(self, prog_id: int) -> tuple[ProgInfo, objfile.Program]:
+        with self._errors():
+            eng = KernelEngine.__new__(KernelEngine)
+            eng.dev, eng.id = self.dev, prog_id
+            try:
+                prog, blob, a = eng._read_object()
+            except EngineError as e:
+                if e.code == errno.ENOENT:
+                    raise TargetError(f"no program with id {prog_id} (see `rmtctl list`)") \
+                        from None
+                raise
+        verdict = next((v for f, v in _VERDICT.items() if a.flags & f), "unverified")
+        info = ProgInfo(prog_id, prog.name, prog.hook.name, "shadow" if prog.mode else "enforce",
+                        hashlib.sha256(blob).hexdigest()[:16], verdict, a.load_time_ns / 1e9,
+                        a.ninsns, False)    # rmt.ko runs the interpreter
+        return info, prog
+
+    # ------------------------------------------------------------ programs
+
+    def insert(self, blob: bytes, verdict: str, jit: bool | None = None) -> ProgInfo:
+        try:
+            objfile.read(blob)
+        except objfile.ObjError as e:
+            raise TargetError(f"malformed object: {e}") from None
+        flags = {"accepted": A.LOAD_F_VERIFIED, "forced": A.LOAD_F_FORCED}.get(verdict, 0)
+        if jit:
+            flags |= A.LOAD_F_JIT
+        try:
+            eng = KernelEngine.load(self.dev, blob, flags=flags)
+        except EngineError as e:
+            raise TargetError(f"the kernel refused the program: {e.code_name}: {e}") from None
+        try:
+            self._attach(eng)
+        except TargetError:
+            eng.unload()            # a failed insert leaves nothing behind
+            raise
+        return self._info(eng.id)[0]
+
+    def _attach(self, eng: KernelEngine) -> None:
+        """Attach the new program to its kernel hook through the hooks code's ABI
+        (uapi/rmt_hooks.h, offsets from BTF by rmtctl.hook_abi).  Without the hooks
+        code the program is inserted unattached: `prog run` still runs it."""
+        hook = eng.prog.hook
+        if hook.name.startswith("test."):
+            return
+        try:
+            from rmtctl import hook_abi
+        except ImportError:
+            hook_abi = None
+        if not self.dev.version.hooks or hook_abi is None or not hasattr(hook_abi, "attach"):
+            print(f"rmtctl: note: program {eng.id} is not attached to {hook.name}: this rmt.ko "
+                  f"or rmtctl has no hook support", file=sys.stderr)
+            return
+        with self._errors():
+            hook_abi.attach(self.dev, hook.id, eng.id)
+
+    def remove(self, prog_id: int) -> None:
+        with self._errors():
+            try:
+                KernelEngine._unload(self.dev, prog_id)
+            except EngineError as e:
+                if e.code == errno.ENOENT:
+                    raise TargetError(f"no program with id {prog_id} (see `rmtctl list`)") \
+                        from None
+                raise
+
+    def ids(self) -> list[int]:
+        ids = (ctypes.c_uint32 * A.MAX_PROGS)()
+        a = A.ProgList(count=A.MAX_PROGS, ids=_addr(ids))
+        with self._errors():
+            self.dev.ioctl("RMT_IOC_PROG_LIST", a)
+        return list(ids[:min(a.count, A.MAX_PROGS)])
+
+    def list(self) -> list[ProgInfo]:
+        out = []
+        for i in self.ids():
+            try:
+                out.append(self._info(i)[0])
+            except TargetError:
+                pass            # removed meanwhile
+        return out
+
+    def program(self, prog_id: int) -> tuple[ProgInfo, objfile.Program]:
+        return self._info(prog_id)
+
+    # ------------------------------------------------------------ tables
+
+    def table_write(self, prog_id: int, table: int, entry: Entry, modify: bool = False) -> None:
+        eng = self._engine(prog_id)
+        with self._errors():
+            (eng.table_modify if modify else eng.table_insert)(table, entry)
+
+    def table_delete(self, prog_id: int, table: int, match: tuple[Match, ...],
+                     priority: int = 0) -> None:
+        eng = self._engine(prog_id)
+        with self._errors():
+            eng.table_delete(table, match, priority)
+
+    def table_dump(self, prog_id: int, table: int) -> list[EntryState]:
+        eng = self._engine(prog_id)
+        if not 0 <= table < len(eng.prog.tables):
+            raise TargetError(f"program {prog_id} has no table {table}")
+        actions = eng.prog.tables[table].actions
+        with self._errors():
+            states = eng.table_entries(table)
+        # Parameters trimmed to the action's own size, as the sim target shows them.
+        return [EntryState(Entry(s.entry.match, s.entry.action,
+                                 s.entry.params[:actions[s.entry.action].param_size]
+                                 if s.entry.action < len(actions) else s.entry.params,
+                                 s.entry.priority), s.hits) for s in states]
+
+    # ------------------------------------------------------------ models, maps
+
+    def model_load(self, prog_id: int, model: int, blob: bytes) -> int:
+        eng = self._engine(prog_id)
+        with self._errors():
+            return eng.model_load(model, blob)
+
+    def model_info(self, prog_id: int) -> dict[int, dict[str, Any]]:
+        eng = self._engine(prog_id)
+        out = {}
+        with self._errors():
+            for m in range(len(eng.prog.models)):
+                a = eng.model_info(m)
+                if a.version:
+                    out[m] = {"version": a.version, "bytes": a.bytes,
+                              "loaded": a.load_time_ns / 1e9}
+        return out
+
+    def map_dump(self, prog_id: int, map_id: int) -> dict[int, int]:
+        eng = self._engine(prog_id)
+        with self._errors():
+            return eng.map_read(map_id)
+
+    # ------------------------------------------------------------ running, counters
+
+    def run(self, prog_id: int, ctxs: list[tuple[bytes, int, int]],
+            kernel_decision: int | None = None) -> list[RunResult]:
+        eng = self._engine(prog_id)
+        kd = kernel_decision if eng.prog.mode else None
+        with self._errors():
+            return [eng.run(ctx, cpu=cpu, now=now, kernel_decision=kd)
+                    for ctx, cpu, now in ctxs]
+
+    def stats(self, prog_id: int) -> Stats:
+        eng = self._engine(prog_id)
+        with self._errors():
+            return eng.stats()
+
+    def trace(self, prog_id: int, drain: bool = True) -> list[TraceRecord]:
+        if not drain:
+            raise TargetError("--keep: the kernel target cannot keep trace records "
+                              "(read() on /dev/rmt drains the ring)")
+        eng = self._engine(prog_id)
+        with self._errors():
+            return eng.trace_drain()
+
+    @contextmanager
+    def session(self, prog_id: int) -> Iterator["Session"]:
+        """The program's engine for many calls, as SimTarget.session() gives it (`.engine`,
+        `.prog`); the kernel keeps counters, hits and traces itself."""
+        eng = self._engine(prog_id)
+        with self._errors():
+            yield Session(eng, eng.prog)
+
+
+@dataclasses.dataclass
+class Session:
+    engine: KernelEngine
+    prog: objfile.Program
