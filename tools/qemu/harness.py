@@ -28,7 +28,6 @@ failed (message on the console), None (no end marker) QEMU was killed or the ker
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import re
@@ -446,7 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--load", action="append", default=[], help="module group, e.g. zram")
     ap.add_argument("--disk-mb", type=int, help="scratch virtio-blk disk /dev/vda of this size")
     ap.add_argument("--append", action="append", default=[], help="extra kernel cmdline arg")
-    ap.add_argument("-q", "--quiet", action="store_true", help="do not echo the console")
+    ap.add_argument("-q", "--quiet", action="store_true",
+                    help="print only the script's output at the end, not the live console")
     ap.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     args = ap.parse_args(argv)
     try:
@@ -461,16 +461,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (HarnessNotReady, ValueError) as e:
         print(f"harness.py: error: {e}", file=sys.stderr)
         return 125
+    if args.quiet:
+        sys.stdout.write(r.output)
+    problems = r.kernel_problems()
     summary = {
         "exit_status": r.exit_status, "timed_out": r.timed_out,
         "duration_s": round(r.duration, 2), "boot_s": r.boot_seconds,
-        "out_dir": str(r.out_dir), "kernel_problems": r.kernel_problems(),
+        "out_dir": str(r.out_dir), "kernel_problems": problems,
     }
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(f"[harness] exit={r.exit_status} duration={r.duration:.1f}s boot={r.boot_seconds}s "
-              f"out={r.out_dir} kernel_problems={len(summary['kernel_problems'])}",
+              f"out={r.out_dir} kernel_problems={len(problems)}",
               file=sys.stderr)
     if r.exit_status is None:
         return 125

@@ -169,8 +169,8 @@ def delta(out: Path, phase: str) -> dict[str, object]:
     res: dict[str, object] = {"guest_seconds": round(secs, 2)}
     for sym, a in after.items():
         b = before.get(sym, {})
-        d = {k: a[k] - b.get(k, 0) for k in a}
-        d["per_second"] = round(d["hits"] / secs, 1) if secs > 0 else 0
+        d: dict[str, float] = {k: a[k] - b.get(k, 0) for k in a}
+        d["per_second"] = round(d["hits"] / secs, 1) if secs > 0 else 0.0
         res[sym] = d
     if (out / f"{phase}.before.vmstat").exists():
         vb, va = parse_vmstat(out / f"{phase}.before.vmstat"), parse_vmstat(out / f"{phase}.after.vmstat")
@@ -264,9 +264,11 @@ def main() -> int:
     if (out / "kallsyms_data.txt").exists():
         report["data_symbols"] = {line.split()[0]: line.split()[1:] for line in
                                   (out / "kallsyms_data.txt").read_text().splitlines()}
+    settings: dict[str, str] = {}
     for f in ("vma_ra_enabled", "page_cluster", "vda_rotational", "zram_mm_stat"):
         if (out / f"{f}.txt").exists():
-            report.setdefault("swap_settings", {})[f] = (out / f"{f}.txt").read_text().strip()
+            settings[f] = (out / f"{f}.txt").read_text().strip()
+    report["swap_settings"] = settings
     if (out / "vmlinux.btf").exists():
         report["btf"] = btf_offsets(out / "vmlinux.btf")
     text = json.dumps(report, indent=2)
