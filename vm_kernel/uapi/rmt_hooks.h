@@ -125,7 +125,11 @@ struct rmt_swap_offsets {
 	__u32 vmf_vma;			/* struct vm_area_struct *vma */
 	__u32 vma_swap_readahead_info;	/* atomic_long_t swap_readahead_info */
 	__u32 task_pid;			/* int pid */
-	__u32 pad0;
+	/*
+	 * Largest VMA readahead window in pages: 1 << min(vm.page-cluster, 5)
+	 * (page_cluster is not exported to modules); 0: 8, the default.
+	 */
+	__u32 max_window;
 };
 
 /* rmt_hook_attach.flags */
@@ -191,8 +195,8 @@ struct rmt_hook_detach {
  * @same: non-DEFAULT decisions equal to the kernel's
  * @shadow_agree: shadow runs that agreed with the kernel (DEFAULT agrees)
  * @shadow_disagree: shadow runs that did not
- * @kernel_yes: sched: the kernel returned 1; swap: the VMA readahead path
- * @kernel_no: sched: the kernel returned 0; swap: no readahead state (cluster path)
+ * @kernel_yes: sched: the kernel returned 1; swap: the kernel's window would be > 1
+ * @kernel_no: sched: the kernel returned 0; swap: the kernel's window would be 1
  * @hard_veto: sched: hits whose kernel 0 was a hard constraint
  * @ns_total: time spent in the handlers, ns (summed over CPUs)
  * @hist_busy: swap: history slot contended, history not updated

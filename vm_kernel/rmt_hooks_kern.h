@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rmt_hooks_kern.h: the kprobes that run RMT programs at kernel decision
+ * points (rmt.ko only).
+ *
+ * rmt_kmod_hooks.c keeps one struct rmt_hook per probed hook and implements the
+ * control plane (attach, detach, statistics: uapi/rmt_hooks.h);
+ * rmt_kmod_hook_sched.c and rmt_kmod_hook_swap.c are the probes.  What a handler needs
+ * (program id, mode, BTF offsets) is one RCU-published struct rmt_hook_bind:
+ * replacing the program swaps the pointer, so a handler sees the old binding
+ * or the new one, never a mix.  Handlers run with preemption disabled, which
+ * is an RCU read-side section (rcu_dereference_sched()).
+ */
+#ifndef _RMT_HOOKS_KERN_H
+#define _RMT_HOOKS_KERN_H
+
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include "rmt_runtime.h"
+#include "uapi/rmt_hooks.h"
+
+/* Per-CPU counters of a hook: struct rmt_hook_stats without the header. */
+struct rmt_hook_pcpu {
+	u64 hits;
+	u64 runs;
+	u64 no_prog;
+	u64 ctx_errors;
+	u64 aborts;
+	u64 defaults;
+	u64 overrides;
+	u64 hard_wins;
+	u64 same;
+	u64 shadow_agree;
+	u64 shadow_disagree;
+	u64 kernel_yes;
+	u64 kernel_no;
+	u64 hard_veto;
+	u64 ns_total;
+	u64 hist_busy;
+};
+
+/**
+ * struct rmt_hook_bind - what the handlers of one hook run, published with RCU
+ * @prog_id: program to run (0 with RMT_HOOK_F_EMPTY)
+ * @flags: RMT_HOOK_F_* (SHADOW also when the object's mode is shadow)
+ * @sched: offsets (hook 1)
+ * @swap: offsets (hook 2)
+ */
+struct rmt_hook_bind {
+	int prog_id;
+	u32 flags;
+	union {
+		struct rmt_sched_offsets sched;
+		struct rmt_swap_offsets swap;
+	};
+};
+
+/**
+ * struct rmt_hook - one probed hook
+ * @id: RMT_HOOK_*_ID
+ * @symbol: the probed kernel function
+ * @bind: current binding, NULL when detached
+ * @pc: per-CPU counters, zeroed when the probe is registered
+ * @registered: the probe is armed
+ * @check: validate a binding's offsets; fills @err on failure
+ * @reg: register the probe
+ * @unreg: unregister it; no handler runs after it returns
+ * @nmissed: misses counted by the kprobes core
+ */
+struct rmt_hook {
+	u32 id;
+	const char *symbol;
+	struct rmt_hook_bind __rcu *bind;
+	struct rmt_hook_pcpu __percpu *pc;
+	bool registered;
+	int (*check)(const struct rmt_hook_bind *b, char *err, size_t len);
+	int (*reg)(void);
+	void (*unreg)(void);
+	u64 (*nmissed)(void);
+};
+
+/* The VM the hooks run programs of (set by rmt_hooks_init()). */
+extern struct rmt_vm *rmt_hooks_vm;
+
+extern struct rmt_hook rmt_hook_sched;
+extern struct rmt_hook rmt_hook_swap;
+
+#define rmt_hook_inc(h, field) this_cpu_inc((h)->pc->field)
+#define rmt_hook_add(h, field, v) this_cpu_add((h)->pc->field, v)
+
+/**
+ * rmt_off_ok() - is a member of @width bytes at @off inside a struct of @size?
+ * @off: offset from BTF (RMT_OFF_NONE: absent)
+ * @width: bytes the hook reads
+ * @size: the struct's BTF size
+ */
+static inline bool rmt_off_ok(u32 off, u32 width, u32 size)
+{
+	return off != RMT_OFF_NONE && (u64)off + width <= size;
+}
+
+/* Entry points used by rmt_kmod_dev.c (weak fallbacks there when built without hooks). */
+int rmt_hooks_init(struct rmt_vm *vm);
+void rmt_hooks_exit(void);
+u32 rmt_hooks_abi(void);
+long rmt_hooks_ioctl(struct rmt_vm *vm, unsigned int cmd, void __user *arg);
+void rmt_hooks_prog_unload(struct rmt_vm *vm, int id);
+
+#endif /* _RMT_HOOKS_KERN_H */
