@@ -420,7 +420,11 @@ class KernelTarget:
                   f"or rmtctl has no hook support", file=sys.stderr)
             return
         with self._errors():
-            hook_abi.attach(self.dev, hook.id, eng.id)
+            try:
+                hook_abi.attach(self.dev, hook.id, eng.id)
+            except (ValueError, OSError) as e:      # BTF unreadable, or lacks a member
+                raise TargetError(f"cannot attach program {eng.id} to {hook.name}: {e}") \
+                    from None
 
     def remove(self, prog_id: int) -> None:
         with self._errors():
