@@ -152,8 +152,8 @@ def test_examples_inserted_and_controlled_with_rmtctl_kernel(guest: dict) -> Non
     assert "EEXIST" in s["dup_insert"] and "ENOENT" in s["del_missing"]
     assert "EINVAL" in s["bad_weights"]
     assert s["model_versions"][3] > s["model_versions"][0] > 0
-    assert {m["name"]: m["loaded"] for m in s["models_fm"]} == {"predictor": True,
-                                                                "tree_predictor": True}
+    assert {m["name"]: m["version"] for m in s["models_fm"]} == {
+        "predictor": s["model_versions"][3], "tree_predictor": s["model_versions"][1]}
     assert s["run_fm"]["runs"] == 3 and s["run_fm"]["abort"] is None
     assert s["stats_fm"]["runs"] >= 3
     cli_list = json.loads((guest["share"] / "list_cli.json").read_text())

@@ -55,7 +55,8 @@ def main() -> int:
     # Replacement while the hooks fire: CPU hogs keep load balancing (can_migrate_task) busy.
     hog = None
     if shutil.which("stress-ng"):
-        hog = subprocess.Popen(["stress-ng", "--cpu", "3", "--timeout", "60s", "--quiet"])
+        hog = subprocess.Popen(["stress-ng", "--cpu", "3", "--timeout", "60s", "--quiet"],
+                               cwd="/tmp")     # stress-ng needs a writable directory
     versions = []
     try:
         time.sleep(1)
