@@ -139,6 +139,14 @@ def test_swap_prefetch(engine):
     # the table's cap on the window: 2 of the leaf's 4 deltas
     eng.table_modify(*entry(prog, "policy", ["7"], "learned", [2]))
     assert run(cgroup_id=7, hist_len=1, hist=[5]) == (2, [2, 4])
+    eng.table_modify(*entry(prog, "policy", ["7"], "learned", [16]))
+    # online links: faults at 65, 85, 90, 100 teach succ[65] = 20, [85] = 5, [90] = 10 ...
+    # (100 has no link yet: the tree answers)
+    assert run(cgroup_id=7, page=100, hist_len=3, hist=[10, 5, 20]) == (4, [2, 4, 6, 8])
+    succ = next(i for i, m in enumerate(prog.maps) if m.name == "succ")
+    assert eng.map_read(succ) == {1: 2, 3: -3 & 0xFFFFFFFF, 65: 20, 85: 5, 90: 10}  # raw bits
+    # ... and a fault at 65 replays them (3 links >= MIN_CHAIN), whatever the tree says
+    assert run(cgroup_id=7, page=65, hist_len=1, hist=[7]) == (3, [20, 25, 35])
     assert run(cgroup_id=9, hist_len=2, hist=[1, 1]) == (0, [])               # off
     # readahead (the default action) sized like Linux: a miss far away -> 1 page
     assert run(cgroup_id=1, hist_len=1, hist=[5]) == (1, [1])
@@ -146,4 +154,5 @@ def test_swap_prefetch(engine):
     assert run(cgroup_id=1, hist_len=1, hist=[1], ra_hits=0, prev_window=8) == (4, [1, 2, 3, 4])
     assert run(cgroup_id=1, hist_len=1, hist=[-1]) == (2, [1, 2])      # adjacent, no hits: 2
     assert run(cgroup_id=1, hist_len=0) == (1, [1])
-    assert eng.map_read(0) == {0: 4 + 2, 1: 1 + 8 + 4 + 2 + 1}
+    issued = next(i for i, m in enumerate(prog.maps) if m.name == "issued")
+    assert eng.map_read(issued) == {0: 4 + 2 + 4 + 3, 1: 1 + 8 + 4 + 2 + 1, 2: 1, 3: 4}
