@@ -1,0 +1,188 @@
+"""Seed corpora for the libFuzzer targets of tools/fuzz/.
+
+Random bytes almost never get past the .rmtb header, so each target starts
+from inputs that are valid and interesting, made from the repo's own
+programs: every example (`examples/**/*.rmt`, compiled), every VM case
+(`tests/vmcases/*.case`) and verifier corpus case (`tests/verifier/*/*.case`),
+and seeded `tests/progen.py` programs.  Each fuzz_load seed is the object
+followed by a script (see fuzz_load.c, run_script()) that fills tables, loads
+weights inside the model's signature, writes maps and runs in-range contexts;
+fuzz_weights seeds are each model's signature with two valid blobs;
+fuzz_table seeds are the programs' table schemas with entry operations.
+
+    python tools/fuzz/seeds.py OUTDIR        # writes OUTDIR/{load,table,weights}/
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import struct
+import sys
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parents[2]
+for p in (ROOT, ROOT / "tests"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from compiler import compile_source, objfile                     # noqa: E402
+from compiler.objfile import Model, Program, Table                # noqa: E402
+from compiler.objformat import MatchKind                           # noqa: E402
+
+# fuzz_common.h fuzz_key(): selector 5 takes the next 8 bytes masked to the
+# key's width, 0x85 the next 8 bytes unmasked.
+_KEY, _KEY_RAW = 5, 0x85
+
+
+def key_bytes(v: int, raw: bool = False) -> bytes:
+    """An exact value through fuzz_key()."""
+    return bytes([_KEY_RAW if raw else _KEY]) + struct.pack("<Q", v & (2**64 - 1))
+
+
+def op_table(t: int, op: int, table: Table, match: list[tuple[int, int]], action: int,
+             params: bytes, priority: int = 0) -> bytes:
+    """A table update as fuzz_load.c op_table() decodes it."""
+    out = bytes([0, t, op, 0x40]) + struct.pack("<I", priority) + bytes([action, 0])
+    for a, b in match:
+        out += key_bytes(a) + key_bytes(b)
+    return out + bytes([0]) + params[:32].ljust(min(table.actions[action].param_size, 32), b"\0")
+
+
+def op_model(m: int, blob: bytes) -> bytes:
+    return bytes([1, m]) + struct.pack("<H", len(blob)) + blob
+
+
+def op_map(m: int, key: int, val: int) -> bytes:
+    return bytes([2, m]) + key_bytes(key, True) + key_bytes(val, True)
+
+
+def op_run(ctx: bytes, cpu: int, now: int) -> bytes:
+    return bytes([3, cpu % 64]) + struct.pack("<Q", now) + ctx
+
+
+def random_match(table: Table, rng: random.Random) -> list[tuple[int, int]]:
+    out = []
+    for k in table.keys:
+        top = (1 << k.bits) - 1
+        v = rng.choice([0, 1, top, rng.randint(0, min(top, 64)), rng.randint(0, top)])
+        if k.kind == MatchKind.EXACT:
+            out.append((v, 0))
+        elif k.kind == MatchKind.LPM:
+            out.append((v, rng.randint(0, k.bits)))
+        elif k.kind == MatchKind.TERNARY:
+            out.append((v, rng.choice([0, top, rng.randint(0, top)])))
+        else:
+            hi = rng.randint(v, min(top, v + 100))
+            out.append((v, hi))
+    return out
+
+
+def weights(m: Model, rng: random.Random) -> bytes | None:
+    """Random weights inside the verifier's bounds, or None for a signature it cannot fill."""
+    from test_verifier_soundness import weights_for
+    try:
+        return weights_for(m, rng)
+    except (IndexError, ValueError, OverflowError, struct.error):
+        return None
+
+
+def script(prog: Program, rng: random.Random, runs: int = 4) -> bytes:
+    """Entries, weights, map values and in-range runs for a program."""
+    from test_verifier_soundness import ctx_in_range
+    out = b""
+    for t_id, t in enumerate(prog.tables):
+        for _ in range(rng.randrange(4)):
+            a = rng.randrange(len(t.actions))
+            prio = rng.randrange(8) if any(k.kind >= MatchKind.TERNARY for k in t.keys) else 0
+            params = bytes(rng.randrange(256) for _ in range(t.actions[a].param_size))
+            out += op_table(t_id, 0, t, random_match(t, rng), a, params, prio)
+    for m_id, m in enumerate(prog.models):
+        blob = weights(m, rng)
+        if blob is not None and len(blob) < 65536:
+            out += op_model(m_id, blob)
+    for m_id, mp in enumerate(prog.maps):
+        out += op_map(m_id, rng.randrange(min(mp.max_entries, 16)), rng.randrange(1 << 16))
+    for _ in range(runs):
+        out += op_run(ctx_in_range(prog.hook, rng), rng.randrange(64), rng.randrange(1 << 40))
+    return out
+
+
+def sig_bytes(m: Model) -> bytes:
+    """A model signature as fuzz_weights.c decode_sig() reads it."""
+    out = struct.pack("<BBBHHIIiii", int(m.kind), m.weight_bits, len(m.layers), m.trees,
+                      m.depth, m.n_in, m.n_out, m.in_lo, m.in_hi, m.max_abs_weight)
+    for ly in m.layers:
+        out += struct.pack("<BBHHHII", int(ly.kind), int(ly.act), ly.in_ch, ly.out_ch,
+                           ly.kernel, ly.n_in, ly.n_out)
+    return out
+
+
+def table_seed(table: Table, rng: random.Random) -> bytes:
+    """A table schema as fuzz_table.c decode_schema() reads it, then operations."""
+    nk = len(table.keys)
+    out = bytes([nk - 1]) + bytes(((k.bits - 1) << 2) | int(k.kind) for k in table.keys)
+    out += bytes([len(table.actions) - 1, min(table.param_size, 255)])
+    out += bytes(min(a.param_size, table.param_size, 255) for a in table.actions)
+    out += bytes([rng.choice([0x80, min(table.max_entries, 64) - 1]),
+                  table.default_action]) + table.default_params[:16]
+    out += bytes(rng.randrange(256) for _ in range(rng.randrange(64, 600)))
+    return out
+
+
+def programs() -> Iterator[tuple[str, Program]]:
+    """(name, program) for every example, VM case, verifier case and some progen seeds."""
+    from casefile import Case, build_program, load_case
+    from progen import seeded_case
+    from test_verifier_corpus import CASES, load_vcase
+    for path in sorted((ROOT / "examples").rglob("*.rmt")):
+        yield f"ex_{path.stem}", compile_source(path.read_text(), str(path))
+    for path in sorted((ROOT / "tests" / "vmcases").glob("*.case")):
+        try:
+            yield f"vm_{path.stem}", build_program(load_case(path))
+        except Exception:       # cases that test a rejected object or a front-end error
+            continue
+    for path in CASES:
+        try:
+            c = load_vcase(path)
+            yield f"vf_{path.stem}", build_program(Case(str(path), c.hook, asm=c.asm,
+                                                        rmt=c.rmt, schema=c.schema))
+        except Exception:
+            continue
+    for seed in range(64):
+        yield f"pg_{seed}", seeded_case(seed).program
+
+
+def write_corpora(out: Path, seed: int = 1) -> dict[str, int]:
+    """Write the three seed corpora under out/; returns the number of files per target."""
+    rng = random.Random(seed)
+    counts = {}
+    dirs = {name: out / name for name in ("load", "table", "weights")}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+
+    def put(target: str, data: bytes) -> None:
+        (dirs[target] / hashlib.sha1(data).hexdigest()).write_bytes(data)
+        counts[target] = counts.get(target, 0) + 1
+
+    for name, prog in programs():
+        try:
+            obj = objfile.write(prog)
+        except Exception:
+            continue
+        put("load", obj)
+        put("load", obj + script(prog, rng))
+        for t in prog.tables:
+            put("table", table_seed(t, rng))
+        for m in prog.models:
+            a, b = weights(m, rng), weights(m, rng)
+            if a is not None and b is not None and len(a) + len(b) < 200000:
+                put("weights", sig_bytes(m) + struct.pack("<I", len(a)) + a + b)
+    return counts
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: seeds.py OUTDIR")
+    for target, n in write_corpora(Path(sys.argv[1])).items():
+        print(f"{target}: {n} seeds")
