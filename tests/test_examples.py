@@ -144,7 +144,7 @@ def test_swap_prefetch(engine):
     # (100 has no link yet: the tree answers)
     assert run(cgroup_id=7, page=100, hist_len=3, hist=[10, 5, 20]) == (4, [2, 4, 6, 8])
     succ = next(i for i, m in enumerate(prog.maps) if m.name == "succ")
-    assert eng.map_read(succ) == {1: 2, 3: -3 & 0xFFFFFFFF, 65: 20, 85: 5, 90: 10}  # raw bits
+    assert eng.map_read(succ) == {1: 2, 3: -3 & (2**64 - 1), 65: 20, 85: 5, 90: 10}  # raw bits
     # ... and a fault at 65 replays them (3 links >= MIN_CHAIN), whatever the tree says
     assert run(cgroup_id=7, page=65, hist_len=1, hist=[7]) == (3, [20, 25, 35])
     assert run(cgroup_id=9, hist_len=2, hist=[1, 1]) == (0, [])               # off
