@@ -147,6 +147,8 @@ def test_swap_prefetch(engine):
     assert eng.map_read(succ) == {1: 2, 3: -3 & (2**64 - 1), 65: 20, 85: 5, 90: 10}  # raw bits
     # ... and a fault at 65 replays them (3 links >= MIN_CHAIN), whatever the tree says
     assert run(cgroup_id=7, page=65, hist_len=1, hist=[7]) == (3, [20, 25, 35])
+    # the previous prefetch went unused (a window, no hits): probe with 2 pages
+    assert run(cgroup_id=7, page=65, hist_len=1, hist=[7], prev_window=3) == (2, [20, 25])
     assert run(cgroup_id=9, hist_len=2, hist=[1, 1]) == (0, [])               # off
     # readahead (the default action) sized like Linux: a miss far away -> 1 page
     assert run(cgroup_id=1, hist_len=1, hist=[5]) == (1, [1])
@@ -155,4 +157,4 @@ def test_swap_prefetch(engine):
     assert run(cgroup_id=1, hist_len=1, hist=[-1]) == (2, [1, 2])      # adjacent, no hits: 2
     assert run(cgroup_id=1, hist_len=0) == (1, [1])
     issued = next(i for i, m in enumerate(prog.maps) if m.name == "issued")
-    assert eng.map_read(issued) == {0: 4 + 2 + 4 + 3, 1: 1 + 8 + 4 + 2 + 1, 2: 1, 3: 4}
+    assert eng.map_read(issued) == {0: 4 + 2 + 4 + 3 + 2, 1: 1 + 8 + 4 + 2 + 1, 2: 2, 3: 4}
