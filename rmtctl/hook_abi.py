@@ -272,3 +272,38 @@ def parse_stats(buf: bytes | bytearray) -> HookStats:
     vals = struct.unpack(STATS_FMT, bytes(buf))
     _abi, hook_id, prog_id, state = vals[:4]
     return HookStats(hook_id, prog_id, state, dict(zip(STATS_COUNTERS, vals[4:])))
+
+
+# ---------------------------------------------------------------------- ioctls on /dev/rmt
+# ``dev`` is anything with an open ``fd`` on /dev/rmt (rmtctl.kernel.RmtDevice).
+
+def _ioctl(dev, cmd: int, buf: bytearray, what: str) -> None:
+    import fcntl
+    import os
+
+    from semantics.engine import EngineError
+    try:
+        fcntl.ioctl(dev.fd, cmd, buf, True)
+    except OSError as e:
+        msg = attach_error(buf) if cmd == IOC_HOOK_ATTACH else ""
+        raise EngineError(e.errno, f"{what}: {msg or os.strerror(e.errno)}") from None
+
+
+def attach(dev, hook_id: int, prog_id: int, flags: int = 0, btf: Btf | None = None) -> None:
+    """Attach program ``prog_id`` to hook ``hook_id`` (replacing any attached program).
+
+    Raises OffsetError when the BTF lacks a member the hook needs, EngineError when the
+    module refuses (its message says why)."""
+    buf = attach_payload(hook_id, prog_id, flags, btf)
+    _ioctl(dev, IOC_HOOK_ATTACH, buf, f"attach program {prog_id} to hook {hook_id}")
+
+
+def detach(dev, hook_id: int) -> None:
+    """Unregister the hook's probe (returns after every running handler has finished)."""
+    _ioctl(dev, IOC_HOOK_DETACH, detach_payload(hook_id), f"detach hook {hook_id}")
+
+
+def stats(dev, hook_id: int) -> HookStats:
+    buf = stats_payload(hook_id)
+    _ioctl(dev, IOC_HOOK_STATS, buf, f"stats of hook {hook_id}")
+    return parse_stats(buf)

@@ -1,0 +1,245 @@
+"""rmt.ko's hooks in Debian's 6.1 kernel under QEMU (tests/kernel/hooks_helpers/guest_hooks.py
+does the guest side; docs/kernel-hooks.md describes the hooks).
+
+One guest boot, about 2 minutes of TCG time:
+- sched.can_migrate_task (kretprobe): forced_migration.rmt attached in shadow mode under
+  stress-ng fires thousands of times; without weights its model calls abort (counted, the
+  kernel decides); weights loaded, a model swapped and table entries added/modified while it
+  fires; trace records drained; counters consistent (hits = runs + no_prog + ctx_errors,
+  agree + disagree = runs); an enforce program that always says ALLOW replaces it: it
+  overrides the kernel and loses to hard constraints, and runs = defaults + same + overrides +
+  hard_wins; unloading an attached program detaches it.
+- mm.swap_fault (kprobe on do_swap_page): zram swap and a hog in a memory cgroup: the hook
+  fires (every swap-in), swap_prefetch.rmt runs, a shadow program agrees or not; zram skips
+  readahead, so the decisions are moot there.  Then swap on a virtio-blk disk declared
+  non-rotational: the kernel reads ahead; a program deciding 0 suppresses it, one deciding 7
+  forward pages restores it (the hook steers vma->swap_readahead_info).
+- rmmod, dmesg clean.
+The overhead figure (no probe / empty probe / program, same boot) is
+test_hook_overhead_figure, run only with RMT_HOOK_OVERHEAD=1 (it prints, never asserts
+timings).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import harness
+
+ROOT = Path(__file__).resolve().parents[2]
+HELPER = Path(__file__).parent / "hooks_helpers" / "guest_hooks.py"
+PY = ROOT / ".venv" / "bin" / "python"
+MIN_SCHED_HITS = 600      # per phase; ~150/s under TCG with the load of guest_hooks.py
+
+
+def _inputs(files: Path) -> None:
+    """The examples compiled on the host, and weights that fit their model signatures."""
+    from compiler import compile_source, objfile
+    from compiler.objformat import ModelKind
+    from semantics import weights as W
+
+    for name in ("forced_migration", "swap_prefetch"):
+        src = ROOT / "examples" / f"{name}.rmt"
+        (files / f"{name}.rmtb").write_bytes(objfile.write(compile_source(src.read_text(),
+                                                                          str(src))))
+    rng = random.Random(11)
+
+    def dense(n_out: int, n_in: int, relu: bool) -> W.DenseLayer:
+        return W.DenseLayer([[rng.randint(-2048, 2048) for _ in range(n_in)]
+                             for _ in range(n_out)],
+                            [rng.randint(-4096, 4096) for _ in range(n_out)], 8, relu)
+
+    for name in ("pred.bin", "pred2.bin"):
+        (files / name).write_bytes(W.write_weights(W.mlp([dense(12, 17, True),
+                                                          dense(2, 12, False)])))
+    tree = W.Tree([W.Node(1, 128, 1, 2), W.Node(-1, leaf=0), W.Node(-1, leaf=1)],
+                  [[5, -1], [-5, -1]])
+    (files / "tree_fm.bin").write_bytes(
+        W.write_weights(W.forest([tree], 17, kind=ModelKind.TREE)))
+
+
+def _build_rmt_ko(qemu_env: harness.HarnessEnv, dst: Path) -> Path:
+    """rmt.ko from vm_kernel/ (with its uapi/ subdirectory, which harness.build_module, copying
+    top-level files only, leaves out)."""
+    shutil.copytree(ROOT / "vm_kernel", dst, ignore=shutil.ignore_patterns(
+        "*.o", "*.ko", "*.mod*", ".*.cmd", "*.d", "Module.symvers", "modules.order"))
+    proc = subprocess.run(["make", "-C", str(qemu_env.headers_dir), f"M={dst}", "modules"],
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        pytest.fail(f"building rmt.ko failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return dst / "rmt.ko"
+
+
+def _boot(qemu_env: harness.HarnessEnv, work: Path, phases: str, timeout: int,
+          **kw: Any) -> dict:
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build rmt.ko")
+    ko = _build_rmt_ko(qemu_env, work / "kbuild")
+    share = work / "share"
+    files = share / "files"
+    files.mkdir(parents=True)
+    _inputs(files)
+    r = harness.run_in_guest(
+        f"""
+        insmod {ko} || exit 3
+        {PY} {HELPER} {files} "$RMT_OUT" {phases}
+        rc=$?
+        rmmod rmt || exit 4
+        exit $rc
+        """,
+        timeout=timeout, out_dir=share, cwd=ROOT, harness_env=qemu_env, **kw)
+    res: dict[str, Any] = {"r": r, "share": share}
+    for name in phases.split():
+        f = share / f"{name}.json"
+        res[name] = json.loads(f.read_text()) if f.exists() else None
+    return res
+
+
+@pytest.fixture(scope="module")
+def guest(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return _boot(qemu_env, tmp_path_factory.mktemp("hooks"), "sched swap swapdisk", 420,
+                 load_modules=("zram",), disk_mb=160)
+
+
+def _phase(guest: dict, name: str) -> dict:
+    res = guest[name]
+    if res is None or "error" in res:
+        pytest.fail(f"guest phase {name} failed: {res and res.get('error')}\n"
+                    f"{guest['r'].output[-3000:]}")
+    return res
+
+
+def _consistent(s: dict) -> None:
+    """Every hit ends in exactly one of: a run, nothing to run, a context read error."""
+    assert s["hits"] == s["runs"] + s["no_prog"] + s["ctx_errors"], s
+    assert s["kernel_yes"] + s["kernel_no"] == s["runs"] + s["no_prog"], s
+
+
+def test_guest_run_clean(guest: dict) -> None:
+    r = guest["r"]
+    r.check()       # exit 0 (insmod, phases, rmmod), no BUG/WARNING/Oops/RCU stall in dmesg
+
+
+def test_sched_hook_fires_in_shadow_and_counts(guest: dict) -> None:
+    s = _phase(guest, "sched")
+    a = s["attached"]
+    assert a["registered"] and a["shadow"] and a["prog_id"] > 0
+    nw = s["shadow_noweights"]
+    print(f"\ncan_migrate_task, 8 s of load: {nw['hits']} hits, {nw['nmissed']} "
+          f"missed, {nw['runs']} runs, {nw['aborts']} aborts, agree {nw['shadow_agree']} / "
+          f"disagree {nw['shadow_disagree']}, {nw['hard_veto']} hard vetoes, "
+          f"{nw['ns_total'] / max(nw['runs'], 1):.0f} ns per run")
+    assert nw["hits"] >= MIN_SCHED_HITS
+    _consistent(nw)
+    assert nw["runs"] > 0 and nw["ctx_errors"] == 0
+    assert nw["shadow_agree"] + nw["shadow_disagree"] == nw["runs"]
+    # shadow mode never changes the kernel's decision
+    assert nw["overrides"] == nw["hard_wins"] == nw["same"] == nw["defaults"] == 0
+    # no weights: predict() aborts (MODEL_MISSING) on exactly the runs that reach the table:
+    # the program skips it when hard_veto is set
+    assert nw["aborts"] == nw["runs"] - nw["hard_veto"] > 0
+    vm = s["vm_noweights"]
+    assert vm["runs"] == nw["runs"]
+    assert vm["shadow_agree"] + vm["shadow_disagree"] == vm["runs"]
+
+
+def test_sched_model_and_table_updates_while_firing(guest: dict) -> None:
+    s = _phase(guest, "sched")
+    b, w, sw, end = s["before_updates"], s["after_weights"], s["after_swap"], s["shadow_end"]
+    assert b["hits"] < w["hits"] < sw["hits"] < end["hits"]
+    print(f"\nshadow phase total: {end['hits']} can_migrate_task hits, {end['runs']} runs, "
+          f"agree {end['shadow_agree']} / disagree {end['shadow_disagree']}, "
+          f"{end['aborts']} aborts (all before the weights)")
+    assert end["hits"] >= 2 * MIN_SCHED_HITS
+    assert s["model_versions"][1] > s["model_versions"][0] > 0
+    # with weights loaded, the model calls stop aborting
+    assert end["aborts"] == sw["aborts"]
+    assert end["runs"] > sw["runs"]
+    _consistent(end)
+    assert end["shadow_agree"] + end["shadow_disagree"] == end["runs"]
+    assert s["vm_end"]["runs"] == end["runs"]
+    # the entries were hit by the hook (the third column is the entry's hit count)
+    assert len(s["table"]) == 2 and sum(t[2] for t in s["table"]) > 0
+    assert s["trace_records"] > 0
+    assert not s["detached"]["registered"]
+
+
+def test_sched_enforce_overrides_and_hard_constraints_win(guest: dict) -> None:
+    s = _phase(guest, "sched")
+    e = s["enforce"]
+    print(f"\nALLOW program: {e['hits']} hits, {e['overrides']} overrides, {e['hard_wins']} "
+          f"hard-constraint wins, {e['same']} same as the kernel")
+    assert not e["shadow"] and e["hits"] >= MIN_SCHED_HITS // 4
+    _consistent(e)
+    assert e["runs"] == e["defaults"] + e["same"] + e["overrides"] + e["hard_wins"]
+    assert e["defaults"] == 0 and e["aborts"] == 0
+    # ALLOW differs from the kernel exactly when the kernel said 0; those are overridden
+    # unless a hard constraint made the 0
+    assert e["same"] == e["kernel_yes"]
+    assert e["hard_wins"] == e["hard_veto"] > 0
+    assert e["overrides"] == e["kernel_no"] - e["hard_veto"]
+    assert s["vm_enforce"]["decisions"].get("1", 0) == e["runs"]
+    # unloading the attached program detached the hook
+    assert not s["after_unload"]["registered"] and s["after_unload"]["prog_id"] == 0
+
+
+def test_swap_hook_fires_under_memory_pressure_on_zram(guest: dict) -> None:
+    s = _phase(guest, "swap")
+    pf, sh = s["prefetch"], s["shadow"]
+    print(f"\nzram, swap_prefetch.rmt: {pf['hits']} hits, {pf['runs']} runs, decisions "
+          f"{s['vm_prefetch']['decisions']}, vmstat {s['vmstat_prefetch']}, "
+          f"{pf['ns_total'] / max(pf['runs'], 1):.0f} ns per run")
+    assert s["vmstat_prefetch"]["pswpin"] > 100
+    # every swap-in fault ran the program (a fault may retry: hits >= swap-ins)
+    assert pf["hits"] >= s["vmstat_prefetch"]["pswpin"] > 0
+    for c in (pf, sh):
+        _consistent(c)
+        assert c["ctx_errors"] == 0 and c["nmissed"] == 0
+    assert pf["runs"] == pf["defaults"] + pf["same"] + pf["overrides"]
+    assert s["vm_prefetch"]["runs"] == pf["runs"] and s["trace_prefetch"] > 0
+    assert sh["shadow"] and sh["shadow_agree"] + sh["shadow_disagree"] == sh["runs"] > 100
+    assert sh["overrides"] == 0
+    # zram is SWP_SYNCHRONOUS_IO: single-mapped pages are read without readahead
+    assert s["vmstat_prefetch"]["swap_ra"] == 0
+
+
+def test_swap_hook_steers_vma_readahead_on_a_disk(guest: dict) -> None:
+    s = _phase(guest, "swapdisk")
+    k, no, fwd = s["vmstat_kernel"], s["vmstat_no_ra"], s["vmstat_fwd8"]
+    print(f"\nvirtio-blk swap (non-rotational), pages read ahead (swap_ra) / used "
+          f"(swap_ra_hit) / swap-ins: kernel {k['swap_ra']}/{k['swap_ra_hit']}/{k['pswpin']}, "
+          f"decide(0) {no['swap_ra']}/{no['swap_ra_hit']}/{no['pswpin']}, "
+          f"decide(7) forward {fwd['swap_ra']}/{fwd['swap_ra_hit']}/{fwd['pswpin']}; "
+          f"hog seconds {s['hog_kernel_s']} / {s['hog_no_ra_s']} / {s['hog_fwd8_s']}")
+    assert k["swap_ra"] > 0                  # the kernel reads ahead on this device
+    n, f = s["no_ra"], s["fwd8"]
+    for c in (n, f):
+        _consistent(c)
+        assert c["runs"] == c["defaults"] + c["same"] + c["overrides"] and c["overrides"] > 0
+    # window 1 everywhere: (almost) no readahead; a race with a concurrent fault in the same
+    # VMA may let a few through
+    assert no["swap_ra"] * 20 < k["swap_ra"]
+    assert fwd["swap_ra"] > 20 * max(no["swap_ra"], 1)
+
+
+@pytest.mark.skipif(os.environ.get("RMT_HOOK_OVERHEAD") != "1",
+                    reason="the overhead figure: RMT_HOOK_OVERHEAD=1 (about 3 minutes)")
+def test_hook_overhead_figure(qemu_env: harness.HarnessEnv, tmp_path: Path) -> None:
+    res = _boot(qemu_env, tmp_path, "overhead", 900)
+    res["r"].check()
+    o = _phase(res, "overhead")
+    med = {k: sorted(v)[len(v) // 2] for k, v in o["times"].items()}
+    print(f"\nworkload: stress-ng {o['work']}, {o['rounds']} interleaved rounds, same boot")
+    for k in ("none", "empty", "program"):
+        print(f"  {k:8s} median {med[k]:.2f} s  ratio to none {med[k] / med['none']:.3f}  "
+              f"runs {o['times'][k]}  hits {o['hits'].get(k, '-')}")
+    if o["ns_per_run"]:
+        print(f"  handler time per program run: {sorted(o['ns_per_run'])} ns")
+    assert all(len(v) == o["rounds"] for v in o["times"].values())
