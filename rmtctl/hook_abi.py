@@ -292,10 +292,17 @@ def _ioctl(dev, cmd: int, buf: bytearray, what: str) -> None:
 def attach(dev, hook_id: int, prog_id: int, flags: int = 0, btf: Btf | None = None) -> None:
     """Attach program ``prog_id`` to hook ``hook_id`` (replacing any attached program).
 
-    Raises OffsetError when the BTF lacks a member the hook needs, EngineError when the
-    module refuses (its message says why)."""
-    buf = attach_payload(hook_id, prog_id, flags, btf)
-    _ioctl(dev, IOC_HOOK_ATTACH, buf, f"attach program {prog_id} to hook {hook_id}")
+    Raises EngineError: EINVAL when the BTF lacks a member the hook needs (or cannot be read),
+    or the module's errno and message when it refuses."""
+    import errno
+
+    from semantics.engine import EngineError
+    what = f"attach program {prog_id} to hook {hook_id}"
+    try:
+        buf = attach_payload(hook_id, prog_id, flags, btf)
+    except (OffsetError, BtfError) as e:
+        raise EngineError(errno.EINVAL, f"{what}: {e}") from None
+    _ioctl(dev, IOC_HOOK_ATTACH, buf, what)
 
 
 def detach(dev, hook_id: int) -> None:
