@@ -96,9 +96,10 @@ def rmtctl(state: Path, *args: str) -> str:
 
 
 def load_program(blob: bytes, state: Path, max_window: int = 16,
-                 program: Path = PROGRAM) -> RmtLoaded:
-    """Compile, verify and insert the program; route cgroup 0 to the learned path;
-    load the tree with `rmtctl model load`."""
+                 program: Path = PROGRAM, routes: dict[int, int] | None = None) -> RmtLoaded:
+    """Compile, verify and insert the program; route cgroups to the learned path
+    (`routes`: cgroup -> min_chain; default {0: 1}, the map and the tree); load the
+    tree with `rmtctl model load`."""
     state.mkdir(parents=True, exist_ok=True)
     obj, wfile = state / "swap_prefetch.rmtb", state / "next.bin"
     r = subprocess.run([sys.executable, "-m", "compiler.cli", "compile", str(program), "-o",
@@ -107,8 +108,9 @@ def load_program(blob: bytes, state: Path, max_window: int = 16,
         raise RuntimeError(f"rmtc compile failed: {r.stderr.strip()}")
     wfile.write_bytes(blob)
     prog_id = int(json.loads(rmtctl(state, "--json", "insert", str(obj)))["id"])
-    rmtctl(state, "table", "add", str(prog_id), "policy", "0", "action", "learned",
-           str(max_window))
+    for cgroup, min_chain in (routes or {0: 1}).items():
+        rmtctl(state, "table", "add", str(prog_id), "policy", str(cgroup), "action", "learned",
+               str(max_window), str(min_chain))
     rmtctl(state, "model", "load", str(prog_id), "next", str(wfile))
     return RmtLoaded(state, prog_id)
 

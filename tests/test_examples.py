@@ -121,7 +121,7 @@ def test_forced_migration(engine):
 def test_swap_prefetch(engine):
     prog = compile_example("swap_prefetch.rmt")
     eng = engine(objfile.write(prog))
-    eng.table_insert(*entry(prog, "policy", ["7"], "learned", [8]))
+    eng.table_insert(*entry(prog, "policy", ["7"], "learned", [8, 1]))
     eng.table_insert(*entry(prog, "policy", ["9"], "off", []))
     # one split: latest delta <= 0 -> window 0, else window 4 with deltas 2, 4, 6, 8
     # (and 12 more deltas the window leaves out)
@@ -137,9 +137,9 @@ def test_swap_prefetch(engine):
     assert run(cgroup_id=7, hist_len=2, hist=[2, 2]) == (4, [2, 4, 6, 8])     # learned deltas
     assert run(cgroup_id=7, hist_len=2, hist=[-3, 2]) == (0, [])              # tree: none
     # the table's cap on the window: 2 of the leaf's 4 deltas
-    eng.table_modify(*entry(prog, "policy", ["7"], "learned", [2]))
+    eng.table_modify(*entry(prog, "policy", ["7"], "learned", [2, 1]))
     assert run(cgroup_id=7, hist_len=1, hist=[5]) == (2, [2, 4])
-    eng.table_modify(*entry(prog, "policy", ["7"], "learned", [16]))
+    eng.table_modify(*entry(prog, "policy", ["7"], "learned", [16, 1]))
     # online links: faults at 65, 85, 90, 100 teach succ[65] = 20, [85] = 5, [90] = 10 ...
     # (100 has no link yet: the tree answers)
     assert run(cgroup_id=7, page=100, hist_len=3, hist=[10, 5, 20]) == (4, [2, 4, 6, 8])
@@ -149,6 +149,9 @@ def test_swap_prefetch(engine):
     assert run(cgroup_id=7, page=65, hist_len=1, hist=[7]) == (3, [20, 25, 35])
     # the previous prefetch went unused (a window, no hits): probe with 2 pages
     assert run(cgroup_id=7, page=65, hist_len=1, hist=[7], prev_window=3) == (2, [20, 25])
+    # min_chain 17 turns the map off: the tree answers (hist[0] = 7 > 0)
+    eng.table_modify(*entry(prog, "policy", ["7"], "learned", [16, 17]))
+    assert run(cgroup_id=7, page=65, hist_len=1, hist=[7]) == (4, [2, 4, 6, 8])
     assert run(cgroup_id=9, hist_len=2, hist=[1, 1]) == (0, [])               # off
     # readahead (the default action) sized like Linux: a miss far away -> 1 page
     assert run(cgroup_id=1, hist_len=1, hist=[5]) == (1, [1])
@@ -157,4 +160,4 @@ def test_swap_prefetch(engine):
     assert run(cgroup_id=1, hist_len=1, hist=[-1]) == (2, [1, 2])      # adjacent, no hits: 2
     assert run(cgroup_id=1, hist_len=0) == (1, [1])
     issued = next(i for i, m in enumerate(prog.maps) if m.name == "issued")
-    assert eng.map_read(issued) == {0: 4 + 2 + 4 + 3 + 2, 1: 1 + 8 + 4 + 2 + 1, 2: 2, 3: 4}
+    assert eng.map_read(issued) == {0: 4 + 2 + 4 + 3 + 2 + 4, 1: 1 + 8 + 4 + 2 + 1, 2: 2, 3: 5}

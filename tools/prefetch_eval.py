@@ -27,29 +27,66 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from compiler.objformat import ModelKind  # noqa: E402
 from learn.swap_tree import train  # noqa: E402
+from semantics import weights as W  # noqa: E402
 from swap_sim.experiment import (Result, Split, baselines, evaluate, load_program,  # noqa: E402
                                  training_faults)
 from swap_sim.rmt_prefetcher import RmtPrefetcher  # noqa: E402
 from swap_sim.trace import Trace, load_dir, synthetic_traces  # noqa: E402
 
-ORDER = ["none", "ra-cluster", "ra-vma", "leap", "rmt"]
+ORDER = ["none", "ra-cluster", "ra-vma", "leap", "rmt", "rmt-tree", "rmt-map"]
+# ablations of the one program: the tree alone (table entry min_chain = 17), and the
+# online successor map alone (a second copy loaded with a tree whose only leaf is empty)
+ABLATIONS = {"rmt-tree": 1, "rmt-map": 0}
 NON_SEQUENTIAL = ["strided", "imagemagick-resize", "ffmpeg-scale", "numpy-convolve2d"]
 
 
 def _evaluate_one(args: tuple) -> list[Result]:
     """One workload in a worker process; the worker builds its own C VM from the state."""
-    tr, split, state, prog_id = args
+    tr, split, state, prog_id, map_only_id = args
     from swap_sim.experiment import RmtLoaded
     eng, prog = RmtLoaded(Path(state), prog_id).engine_and_program()
+    eng1, _ = RmtLoaded(Path(state), prog_id).engine_and_program()
+    eng2, _ = RmtLoaded(Path(state), map_only_id).engine_and_program()
     pfs = dict(baselines())
     pfs["rmt"] = lambda: RmtPrefetcher(eng, prog)
+    pfs["rmt-tree"] = lambda: RmtPrefetcher(eng1, prog, cgroup_id=ABLATIONS["rmt-tree"])
+    pfs["rmt-map"] = lambda: RmtPrefetcher(eng2, prog)
     return evaluate(tr, split, pfs)
 
 
 def _faults(args: tuple):
     tr, split = args
     return training_faults(tr, split)
+
+
+def vm_agreement(tree, state: Path, prog_id: int, streams, per: int = 300) -> tuple[int, int]:
+    """The tree as the C VM runs it (tree-only route, empty map) against the trained tree
+    computed in Python, on fault histories of every workload: (agreeing, total)."""
+    import numpy as np
+    from learn.swap_tree import features
+    from semantics import codec
+    from swap_sim.experiment import RmtLoaded
+    from swap_sim.rmt_prefetcher import HOOK
+    eng, _ = RmtLoaded(state, prog_id).engine_and_program()
+    rng = np.random.default_rng(1)
+    ok = total = 0
+    for s in streams:
+        x = features(s)
+        if len(x) == 0:
+            continue
+        x = x[rng.choice(len(x), min(per, len(x)), replace=False)]
+        want = tree.predict(x)
+        for row, y in zip(x, want):
+            r = eng.run(codec.ctx_encode(HOOK, {"cgroup_id": ABLATIONS["rmt-tree"],
+                                                "page": 1 << 34, "hist_len": 8,
+                                                "hist": row.tolist()}))
+            pf = codec.ctx_decode(HOOK, r.ctx, ["pf"])["pf"][:max(r.decision, 0)]
+            n = min(int(y[0]), 16)
+            ok += r.decision == n and pf == y[1:1 + n].tolist()
+            total += 1
+    return ok, total
 
 
 def table(results: list[Result]) -> str:
@@ -95,7 +132,7 @@ def plots(results: list[Result], out: Path) -> list[Path]:
     from learn.plots import grouped_bars
     workloads = list(dict.fromkeys(r.workload for r in results))
     by = {(r.workload, r.prefetcher): r.figures for r in results}
-    pfs = [p for p in ORDER if p != "none"]
+    pfs = [p for p in ORDER if p not in ("none", "rmt-tree", "rmt-map")]
     made = []
     for metric, label, ylim in (("coverage", "coverage (faults avoided)", (-0.2, 1.0)),
                                 ("accuracy", "accuracy (used / issued)", (0, 1.05))):
@@ -148,12 +185,18 @@ def main(argv: list[str] | None = None) -> int:
     if state.exists():
         import shutil
         shutil.rmtree(state)
-    loaded = load_program(tree.blob(), state)
+    loaded = load_program(tree.blob(), state, routes={0: 1, ABLATIONS["rmt-tree"]: 17})
+    empty = W.write_weights(W.ModelWeights(ModelKind.TREE, 8, 17, 16,
+                                           trees=[W.Tree([[-1, 0, 0, 0, 0]], [[0] * 17])]))
+    map_only = load_program(empty, state)
     print(f"loaded into the sim target: rmtctl --state {state} model show {loaded.prog_id} "
           f"({time.time() - t0:.0f}s)", flush=True)
+    agree, total = vm_agreement(tree, state, loaded.prog_id, streams)
+    print(f"tree in the C VM vs the trained tree: {agree}/{total} fault histories agree",
+          flush=True)
     with ProcessPoolExecutor(args.jobs) as ex:
-        per = list(ex.map(_evaluate_one, [(t, split, str(state), loaded.prog_id)
-                                          for t in traces]))
+        per = list(ex.map(_evaluate_one, [(t, split, str(state), loaded.prog_id,
+                                           map_only.prog_id) for t in traces]))
     results = [r for rs in per for r in sorted(rs, key=lambda r: ORDER.index(r.prefetcher))]
     text = table(results)
     print(text)
@@ -165,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "results.json").write_text(json.dumps({
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "tree": {"nodes": len(tree.model.nodes), "depth": tree.model.depth,
-                 "vocab": tree.vocab.tolist()},
+                 "vocab": tree.vocab.tolist(), "vm_agreement": [agree, total]},
         "results": [{"workload": r.workload, "prefetcher": r.prefetcher,
                      "mem_pages": r.mem_pages, **r.figures.as_row,
                      "counters": r.counters.as_dict(), **r.extra} for r in results],
