@@ -108,6 +108,7 @@ def guest(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory
         insmod {ko}
         test -c /dev/rmt
         python3 {HELPERS / 'guest_main.py'} {files} "$RMT_OUT" {storm}
+        python3 {HELPERS / 'run_cases.py'} "$RMT_OUT/cases.json"
         # the installed console script, as a user runs it
         {ROOT / '.venv' / 'bin' / 'rmtctl'} --target kernel --json list > "$RMT_OUT/list_cli.json"
         rmmod rmt
@@ -208,3 +209,15 @@ def test_models_swapped_and_entries_modified_under_load(guest: dict) -> None:
     dump = res["dump_after_swaps"]
     assert any(e["match"] == ["1", "0..1023"] and e["args"] == [9 % 3, 9] for e in dump)
     assert res["stats_after_swaps"]["runs"] >= 3 + 1 + 10
+
+
+def test_every_vm_case_passes_on_the_kernel_module(guest: dict) -> None:
+    """tests/vmcases/ through /dev/rmt: the module computes what every other engine does."""
+    _check(guest)
+    path = guest["share"] / "cases.json"
+    assert path.exists(), "the guest did not run the case files"
+    results = json.loads(path.read_text())
+    assert len(results) == len(list((ROOT / "tests" / "vmcases").glob("*.case")))
+    failed = {k: v for k, v in results.items() if v.startswith("FAIL")}
+    assert not failed, "\n".join(f"{k}: {v}" for k, v in failed.items())
+    assert sum(v == "ok" for v in results.values()) >= 0.9 * len(results)

@@ -1,0 +1,42 @@
+"""Guest side: every VM case file (tests/vmcases/) on rmt.ko through /dev/rmt.
+
+    python3 run_cases.py OUT.json
+
+The same files and the same runner (tests/casefile.py) as the reference, C
+interpreter, JIT and llvmlite runs; each case loads its object into the module
+(KernelEngine), fills tables, loads weights, runs and checks.  Writes
+{case name: "ok" | "skip: why" | "FAIL: why"} for the host-side test to assert.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import pytest  # noqa: E402  (casefile skips cases with pytest.skip)
+
+from casefile import load_case, run_case  # noqa: E402
+from rmtctl.kernel import RmtDevice, kernel_engine_factory  # noqa: E402
+
+
+def main(out: str) -> int:
+    factory = kernel_engine_factory(RmtDevice())
+    results = {}
+    for path in sorted((ROOT / "tests" / "vmcases").glob("*.case")):
+        try:
+            run_case(load_case(path), factory)
+            results[path.stem] = "ok"
+        except pytest.skip.Exception as e:
+            results[path.stem] = f"skip: {e}"
+        except Exception as e:             # noqa: BLE001 - every failure is reported, not raised
+            results[path.stem] = f"FAIL: {type(e).__name__}: {e}"
+    Path(out).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
