@@ -63,6 +63,11 @@
 #define rmt_pcpu_counter(p) (*(p))
 #endif
 
+/* Local fallback until rmt_compat.h maps swap() (linux/minmax.h) in userspace. */
+#ifndef swap
+#define swap(a, b) do { __typeof__(a) __tmp = (a); (a) = (b); (b) = __tmp; } while (0)
+#endif
+
 #define rmt_errf(err, errlen, ...) \
 	do { \
 		if ((err) && (errlen)) \
@@ -1042,23 +1047,49 @@ static struct rmt_action_data *rmt_action_data_new(const struct rmt_table *t,
 }
 
 /* Publish a new probe order for the tuples; free the old one after a grace period. */
+/* Restore the min-heap (on max_prio) below @i of the first @n slots of @vec. */
+static void rmt_tvec_sift(struct rmt_tuple_vec *vec, u32 i, u32 n)
+{
+	for (;;) {
+		u32 c = 2 * i + 1;
+
+		if (c >= n)
+			return;
+		if (c + 1 < n && vec->v[c + 1].max_prio < vec->v[c].max_prio)
+			c++;
+		if (vec->v[i].max_prio <= vec->v[c].max_prio)
+			return;
+		swap(vec->v[i], vec->v[c]);
+		i = c;
+	}
+}
+
 static int rmt_publish_tuples(struct rmt_table *t)
 {
 	struct rmt_tuple_vec *vec, *old;
-	u32 i, j;
+	u32 i;
 
 	vec = kzalloc(sizeof(*vec) + t->ntuples * sizeof(vec->v[0]), GFP_KERNEL);
 	if (!vec)
 		return -ENOMEM;
-	/* insertion sort by max_prio desc: there are few tuples */
 	for (i = 0; i < t->ntuples; i++) {
-		const struct rmt_tuple *tp = t->tuple_list[i];
-
-		for (j = vec->n; j > 0 && vec->v[j - 1].max_prio < tp->max_prio; j--)
-			vec->v[j] = vec->v[j - 1];
-		vec->v[j].tuple = tp;
-		vec->v[j].max_prio = tp->max_prio;
-		vec->n++;
+		vec->v[i].tuple = t->tuple_list[i];
+		vec->v[i].max_prio = t->tuple_list[i]->max_prio;
+	}
+	vec->n = t->ntuples;
+	/*
+	 * Heapsort by max_prio, descending (a min-heap whose minimum goes to the
+	 * end).  Every insert into a ternary/range table publishes, and entries
+	 * with distinct masks make a tuple each, so an O(n^2) sort here made n
+	 * inserts O(n^3): 8000 entries took minutes under the table mutex
+	 * (found by tools/fuzz/fuzz_table).  Lookups only need the order, not
+	 * stability: they compare entries' seq across tuples.
+	 */
+	for (i = vec->n / 2; i-- > 0;)
+		rmt_tvec_sift(vec, i, vec->n);
+	for (i = vec->n; i-- > 1;) {
+		swap(vec->v[0], vec->v[i]);
+		rmt_tvec_sift(vec, 0, i);
 	}
 	old = rcu_dereference_protected(t->tuples, 1);
 	rcu_assign_pointer(t->tuples, vec);

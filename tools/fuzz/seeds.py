@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
-for p in (ROOT, ROOT / "tests"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+# The repo first: tests/verifier/ (case files) must not shadow the verifier package.
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from compiler import compile_source, objfile                     # noqa: E402
 from compiler.objfile import Model, Program, Table                # noqa: E402

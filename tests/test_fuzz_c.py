@@ -1,0 +1,64 @@
+"""Short libFuzzer runs of the C VM under ASan + UBSan (tools/fuzz/), and the crash regressions.
+
+The targets (tools/fuzz/fuzz_*.c) carry their own oracles: interpreter and
+JIT agree on every run and control-plane result (fuzz_load), tables select
+what a brute-force model of docs/semantics.md selects (fuzz_table), a failed
+weights load keeps the old weights (fuzz_weights); any sanitizer report or
+oracle failure is a crash.  Here each target runs for a bounded time from
+the seed corpora (tools/fuzz/seeds.py); `make fuzz` runs them for long.
+Every input that once crashed is kept in tests/fuzz/regressions/<target>/
+and replayed.
+
+Needs clang with libFuzzer: tools/fuzz/setup.sh installs it (as root, the
+way CI runs); without it and without root the tests are skipped, saying so.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools" / "fuzz"))
+import run as fuzzrun    # noqa: E402  (tools/fuzz/run.py)
+
+SECONDS = 12
+
+
+@pytest.fixture(scope="module")
+def built() -> Path:
+    try:
+        fuzzrun.setup()
+    except subprocess.CalledProcessError:
+        if shutil.which("clang-14") is None and shutil.which("clang") is None:
+            pytest.skip("clang/libFuzzer is not installed and tools/fuzz/setup.sh could not "
+                        "install it (not root, or no apt)")
+        raise
+    fuzzrun.build()
+    return fuzzrun.seeds()
+
+
+@pytest.mark.parametrize("target", fuzzrun.TARGETS)
+def test_regressions_stay_fixed(built: Path, target: str) -> None:
+    failures = fuzzrun.replay(target)
+    assert not failures, "\n\n".join(f"{f}:\n{tail}" for f, tail in failures)
+
+
+def test_regressions_exist() -> None:
+    """Every crash found so far has its input here (docs/robustness.md lists them)."""
+    found = [p for p in (fuzzrun.REGRESSIONS).rglob("*") if p.is_file() and p.suffix != ".md"]
+    assert found, "tests/fuzz/regressions/ is empty"
+    for p in found:
+        assert p.parent.name in fuzzrun.TARGETS, f"{p}: not under a target's directory"
+
+
+@pytest.mark.parametrize("target", fuzzrun.TARGETS)
+def test_short_fuzz_run_finds_nothing(built: Path, target: str, tmp_path: Path) -> None:
+    st = fuzzrun.fuzz(target, seconds=SECONDS, corpus=tmp_path / "corpus", seed_dir=built)
+    assert not st.crashed, f"{target} crashed:\n{st.tail}\ninputs: {st.crash_files}"
+    # The run really exercised the target: seeds loaded and new inputs tried.
+    assert st.executions > len(list((built / fuzzrun.SEED_DIR[target]).iterdir())), st
+    assert st.edges > 100, st
