@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* libFuzzer's own mutator, for the custom mutator of fuzz_load.c */
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
 #define FUZZ_CHECK(cond, ...) do { \
 	if (!(cond)) { \
 		fprintf(stderr, "ORACLE %s:%d: %s: ", __FILE__, __LINE__, #cond); \

@@ -30,8 +30,6 @@
 #define TRACE_CAP 16
 #define DUMP_MAX 64
 
-size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
-
 struct pair {
 	struct rmt_vm *vm;
 	int id[2];		/* [0] interpreter, [1] JIT */
@@ -310,11 +308,21 @@ struct sec {
 	u8 *bytes;
 };
 
-static const u32 sec_unit[RMT_SEC_MAX + 1] = {
-#define X(name, unit) [RMT_SEC_##name] = unit,
-	RMT_SECTIONS(X)
+/* Record size of section @kind (1 for an unknown kind). */
+static u32 sec_unit(u32 kind)
+{
+	static const u32 units[][2] = {
+#define X(name, unit) { RMT_SEC_##name, unit },
+		RMT_SECTIONS(X)
 #undef X
-};
+	};
+	u32 i;
+
+	for (i = 0; i < ARRAY_SIZE(units); i++)
+		if (units[i][0] == kind)
+			return units[i][1];
+	return 1;
+}
 
 static u32 rnd(u32 *s)
 {
@@ -361,12 +369,12 @@ static size_t join(uint8_t *out, size_t max, const struct sec *secs, u32 n,
 
 	for (i = 0; i < n; i++) {
 		struct rmt_rec_section s;
-		u32 unit = secs[i].kind && secs[i].kind <= RMT_SEC_MAX ? sec_unit[secs[i].kind] : 1;
+		u32 unit = sec_unit(secs[i].kind);
 
 		off = (off + 7) & ~(size_t)7;
 		s.kind = secs[i].kind;
-		s.size = secs[i].size / (unit ? unit : 1) * (unit ? unit : 1);
-		s.count = s.size / (unit ? unit : 1);
+		s.size = secs[i].size / unit * unit;
+		s.count = s.size / unit;
 		s.offset = off;
 		if (off + s.size > max)
 			return 0;
@@ -409,7 +417,7 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 		return join(data, max_size, secs, n, scratch + used, tail_len) ?: size;
 	}
 	t = &secs[rnd(&s) % n];
-	unit = t->kind && t->kind <= RMT_SEC_MAX && sec_unit[t->kind] ? sec_unit[t->kind] : 1;
+	unit = sec_unit(t->kind);
 	memcpy(work, t->bytes, t->size);
 	switch (rnd(&s) % 4) {
 	case 0:		/* one record duplicated or removed */
@@ -431,7 +439,7 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 			static const u32 vals[] = { 0, 1, 2, 7, 8, 31, 32, 63, 64, 255, 256,
 						    0xffff, 0x7fffffff, 0x80000000u, ~0u };
 
-			v = rnd(&s) % 2 ? vals[v % (sizeof(vals) / sizeof(vals[0]))] : v % 16;
+			v = rnd(&s) % 2 ? vals[v % ARRAY_SIZE(vals)] : v % 16;
 			memcpy(work + at, &v, at + 4 <= t->size ? 4 : t->size - at);
 		}
 		break;

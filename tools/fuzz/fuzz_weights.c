@@ -68,11 +68,19 @@ static void draw_inputs(const struct rmt_model_sig *s, u32 round)
 	u32 i;
 
 	for (i = 0; i < s->n_in; i++) {
-		r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+		r ^= r << 13;
+		r ^= r >> 7;
+		r ^= r << 17;
 		switch ((r >> 32) % 4) {
-		case 0: in_buf[i] = s->in_lo; break;
-		case 1: in_buf[i] = s->in_hi; break;
-		case 2: in_buf[i] = (s32)r; break;
+		case 0:
+			in_buf[i] = s->in_lo;
+			break;
+		case 1:
+			in_buf[i] = s->in_hi;
+			break;
+		case 2:
+			in_buf[i] = (s32)r;
+			break;
 		default:
 			in_buf[i] = s->in_hi >= s->in_lo ?
 				(s32)(s->in_lo + (s64)(r % ((u64)((s64)s->in_hi - s->in_lo) + 1))) : 0;
@@ -84,7 +92,7 @@ static void infer(struct rmt_model_slot *slot, s32 *out)
 {
 	u64 ovf = 0;
 
-	FUZZ_CHECK(rmt_model_infer(slot, in_buf, out, &ovf) == 0, "infer on loaded weights");
+	FUZZ_CHECK(rmt_model_infer(slot, in_buf, out, &ovf) == 0, "no result although weights are loaded");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

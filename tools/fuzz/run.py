@@ -120,6 +120,32 @@ def fuzz(target: str, seconds: int | None = None, runs: int | None = None,
     return st
 
 
+HISTORY = OUT / "history.jsonl"
+
+
+def record(st: RunStats) -> None:
+    """Append a run to build/fuzz/history.jsonl (the totals docs/robustness.md quotes)."""
+    HISTORY.parent.mkdir(parents=True, exist_ok=True)
+    with HISTORY.open("a") as f:
+        f.write(json.dumps({k: v for k, v in asdict(st).items() if k != "tail"}) + "\n")
+
+
+def totals() -> dict[str, dict]:
+    """Executions, CPU seconds and runs per target over every recorded run."""
+    out: dict[str, dict] = {}
+    if HISTORY.exists():
+        for line in HISTORY.read_text().splitlines():
+            r = json.loads(line)
+            t = out.setdefault(r["target"], {"runs": 0, "executions": 0, "cpu_seconds": 0.0,
+                                             "crashes": 0, "edges": 0})
+            t["runs"] += 1
+            t["executions"] += r["executions"]
+            t["cpu_seconds"] = round(t["cpu_seconds"] + r["cpu_seconds"], 1)
+            t["crashes"] += bool(r["crashed"])
+            t["edges"] = max(t["edges"], r["edges"])
+    return out
+
+
 def replay(target: str) -> list[tuple[str, str]]:
     """Run every regression input of target once; (file, log tail) for each that fails."""
     d = REGRESSIONS / target
@@ -189,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             st = fuzz(t, seconds=a.seconds or (None if a.runs else 60), runs=a.runs,
                       seed_dir=seed_dir)
             report["runs"].append(asdict(st))
+            record(st)
             print(f"{t}: {st.executions} executions, {st.cpu_seconds} s CPU, "
                   f"{st.edges} edges, corpus {st.corpus}" + (" CRASH" if st.crashed else ""))
             if st.crashed:
@@ -203,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
                   f" ({100 * ln['covered'] / max(ln['count'], 1):.1f}%)"
                   f"  branches {br['covered']}/{br['count']}"
                   f" ({100 * br['covered'] / max(br['count'], 1):.1f}%)")
+    report["totals"] = totals()
+    for t, tot in report["totals"].items():
+        print(f"total {t}: {tot['executions']} executions in {tot['runs']} runs, "
+              f"{tot['cpu_seconds']} s CPU, {tot['crashes']} crashed")
     if a.json:
         a.json.write_text(json.dumps(report, indent=1) + "\n")
     return 1 if failed else 0

@@ -1,0 +1,75 @@
+"""Differential oracle of the two loaders on fuzzed objects.
+
+vm_kernel/rmt_loader.c + rmt_validate.c promise to check exactly what
+compiler/objfile.py's read() and semantics/validate.py check, with the same
+"<where>: <why>" messages.  The fuzz_load corpus holds thousands of mutated
+objects, most of them malformed in some new way: each one goes to the
+reference engine and to the C VM, and both must accept, or both refuse with
+the same errno and message.  One difference is by design: the C VM caps a
+map's memory (RMT_MAP_MAX_BYTES in rmt_map.c: a per-CPU map of 2^20 entries
+is 512 MiB) and answers E2BIG, where the reference allocates lazily.
+
+    python tools/fuzz/loader_diff.py DIR...     # fuzz_load inputs (the object is cut at file_size)
+"""
+from __future__ import annotations
+
+import errno
+import struct
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from rmt_vm import CEngine                            # noqa: E402
+from semantics.engine import EngineError              # noqa: E402
+from semantics.reference import ReferenceEngine       # noqa: E402
+
+MAGIC = 0x42544D52
+
+
+def object_part(data: bytes) -> bytes:
+    """The object of a fuzz_load input: up to the header's file_size (fuzz_load.c obj_len())."""
+    if len(data) >= 24:
+        magic, _, _, _, size = struct.unpack_from("<IHHII", data)
+        if magic == MAGIC and 24 <= size <= len(data):
+            return data[:size]
+    return data
+
+
+def verdict(make, obj: bytes) -> tuple[int, str]:
+    try:
+        make(obj)
+        return 0, ""
+    except EngineError as e:
+        return e.code, str(e)
+
+
+def compare(obj: bytes) -> str | None:
+    """None when both loaders agree on obj, else what differs."""
+    ref = verdict(ReferenceEngine, obj)
+    c = verdict(lambda o: CEngine(o, jit=False), obj)
+    if ref == c:
+        return None
+    if ref[0] == 0 and c[0] == errno.E2BIG and "-byte limit" in c[1]:
+        return None                 # the C VM's memory cap on maps (see above)
+    return f"reference {errno.errorcode.get(ref[0], ref[0])} {ref[1]!r} vs " \
+           f"C {errno.errorcode.get(c[0], c[0])} {c[1]!r}"
+
+
+def main(argv: list[str]) -> int:
+    n = bad = 0
+    for d in argv:
+        for f in sorted(Path(d).iterdir()):
+            diff = compare(object_part(f.read_bytes()))
+            n += 1
+            if diff:
+                bad += 1
+                print(f"{f}: {diff}")
+    print(f"{n} objects, {bad} disagreements")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
