@@ -43,12 +43,14 @@ prefetch-eval: setup
 
 # Coverage-guided fuzzing (docs/robustness.md, "Fuzzing"): the libFuzzer targets of tools/fuzz/
 # (loader/validator/interpreter vs JIT, tables, weight blobs) under ASan+UBSan, FUZZ_SECONDS
-# each, one at a time under nice; then llvm-cov coverage of vm_kernel/, then the verifier's
-# soundness oracle with coverage.py.  Figures go to build/fuzz/*.json; crashes to
-# build/fuzz/artifacts/ (add each to tests/fuzz/regressions/<target>/ once fixed).
+# each, one at a time under nice; then llvm-cov coverage of vm_kernel/, the C-vs-Python loader
+# differential on the whole corpus, and the verifier's soundness oracle with coverage.py.
+# Figures go to build/fuzz/*.json; crashes to build/fuzz/artifacts/ (add each to
+# tests/fuzz/regressions/<target>/ once fixed).
 FUZZ_SECONDS ?= 600
 .PHONY: fuzz
 fuzz: setup
 	$(VPY) tools/fuzz/run.py --seconds $(FUZZ_SECONDS) --cov --json build/fuzz/c.json
+	nice -n 19 $(VPY) tools/fuzz/loader_diff.py --verifier build/fuzz/corpus/fuzz_load
 	nice -n 19 $(VPY) tools/fuzz/verifier_fuzz.py --seconds $(FUZZ_SECONDS) --cov \
 		--json build/fuzz/verifier.json

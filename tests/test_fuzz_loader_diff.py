@@ -5,7 +5,9 @@ mutated objects, one per distinct rejection message (130 kinds when it was
 taken) plus some that load.  Each must be accepted by both the reference
 engine and the C VM, or refused by both with the same errno and the same
 "<where>: <why>" message (tools/fuzz/loader_diff.py; `make fuzz` runs it on
-the whole corpus).
+the whole corpus).  The verifier must report on every one of them without
+raising (one with opcode 255 once crashed its cost check) and never accept
+an object the loaders refuse.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "fuzz"))
-from loader_diff import compare, object_part, verdict     # noqa: E402
+from loader_diff import check_verifier, compare, object_part, verdict     # noqa: E402
 from semantics.reference import ReferenceEngine            # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "fuzz" / "loader_corpus"
@@ -30,3 +32,9 @@ def test_sample_covers_many_rejections() -> None:
     msgs = {re.sub(r"\d+", "N", verdict(ReferenceEngine, f.read_bytes())[1])[:90]
             for f in CORPUS.iterdir()}
     assert len(msgs) >= 100, sorted(msgs)     # distinct messages (numbers aside), "" = loads
+
+
+def test_verifier_reports_on_every_fuzzed_object() -> None:
+    files = sorted(CORPUS.iterdir())
+    bad = [f"{f.name}: {d}" for f in files if (d := check_verifier(f.read_bytes()))]
+    assert not bad, "\n".join(bad)

@@ -44,14 +44,20 @@ def worst_case(prog: Program, bad_pcs: set[int]) -> tuple[int, list[int]]:
     return top, path[::-1]
 
 
+def _cost(prog: Program, pc: int) -> int:
+    """insn_cost, 0 for an unknown opcode (WellFormed rejects it; found by tools/fuzz)."""
+    i = prog.code[pc]
+    return insn_cost(prog, i) if i.code in BY_CODE else 0
+
+
 def check_cost(prog: Program, budget: int, bad_pcs: set[int]) -> tuple[Result, int]:
     cost, path = worst_case(prog, bad_pcs)
-    heavy = max(path, key=lambda pc: insn_cost(prog, prog.code[pc]), default=-1)
+    heavy = max(path, key=lambda pc: _cost(prog, pc), default=-1)
     ob = O.WithinBudget(heavy if cost > budget else -1, cost, budget)
     if cost <= budget:
         return Result(ob, Proved(f"worst case {cost} <= {budget}")), cost
-    parts = sorted(path, key=lambda pc: -insn_cost(prog, prog.code[pc]))[:3]
-    top = ", ".join(f"pc {pc} costs {insn_cost(prog, prog.code[pc])}" for pc in parts)
+    parts = sorted(path, key=lambda pc: -_cost(prog, pc))[:3]
+    top = ", ".join(f"pc {pc} costs {_cost(prog, pc)}" for pc in parts)
     return Result(ob, Counterexample({"cost": cost, "budget": budget,
                                       "path length": len(path)},
                                      f"most expensive on the path: {top}")), cost

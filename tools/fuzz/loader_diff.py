@@ -9,7 +9,11 @@ the same errno and message.  One difference is by design: the C VM caps a
 map's memory (RMT_MAP_MAX_BYTES in rmt_map.c: a per-CPU map of 2^20 entries
 is 512 MiB) and answers E2BIG, where the reference allocates lazily.
 
-    python tools/fuzz/loader_diff.py DIR...     # fuzz_load inputs (the object is cut at file_size)
+With --verifier each object also goes through verifier.verify_bytes, which
+must return a report (never raise) and must not accept an object the
+loaders refuse.
+
+    python tools/fuzz/loader_diff.py [--verifier] DIR...   # fuzz_load inputs, cut at file_size
 """
 from __future__ import annotations
 
@@ -58,11 +62,26 @@ def compare(obj: bytes) -> str | None:
            f"C {errno.errorcode.get(c[0], c[0])} {c[1]!r}"
 
 
+def check_verifier(obj: bytes) -> str | None:
+    """None when verify_bytes reports on obj and accepts only what the reference loads."""
+    from verifier import verify_bytes
+    try:
+        rep = verify_bytes(obj)
+    except Exception as e:          # noqa: BLE001 - any exception is the finding
+        return f"verify_bytes raised {type(e).__name__}: {e}"
+    code, msg = verdict(ReferenceEngine, obj)
+    if rep.accepted and code:
+        return f"the verifier accepts an object the loaders refuse: {msg}"
+    return None
+
+
 def main(argv: list[str]) -> int:
+    with_verifier = "--verifier" in argv
     n = bad = 0
-    for d in argv:
+    for d in (a for a in argv if a != "--verifier"):
         for f in sorted(Path(d).iterdir()):
-            diff = compare(object_part(f.read_bytes()))
+            obj = object_part(f.read_bytes())
+            diff = compare(obj) or (check_verifier(obj) if with_verifier else None)
             n += 1
             if diff:
                 bad += 1
