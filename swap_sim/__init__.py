@@ -12,7 +12,8 @@ Modules: `trace` (trace files, synthetic patterns), `simulator` (memory,
 swap, buffer, counters), `prefetch` (the prefetcher protocol and the
 no-prefetch baseline), `readahead` (Linux 6.1 cluster and VMA readahead),
 `leap` (Leap), `rmt_prefetcher` (an RMT program through an Engine),
-`metrics` (derived figures and the run-time model).
+`metrics` (derived figures and the run-time model), `experiment` (split, training
+faults, loading the program with `rmtctl`, evaluation; used by tools/prefetch_eval.py).
 """
 from swap_sim.simulator import Counters, SimConfig, Simulator, simulate
 
