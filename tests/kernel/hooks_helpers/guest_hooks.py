@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -228,40 +229,46 @@ def phase_swapdisk(dev: RmtDevice, files: Path, out: Path, btf: Btf) -> dict:
     return res
 
 
-def timed(args: str) -> float:
-    t0 = time.monotonic()
-    subprocess.run(["sh", "-c", args], check=True, cwd="/tmp", stdout=subprocess.DEVNULL)
-    return time.monotonic() - t0
+OVERHEAD_LOAD = ("taskset -c 0 stress-ng --cpu 12 --timeout {t}s --metrics-brief & "
+                 "stress-ng --cpu 3 --yield 2 --timeout {t}s --metrics-brief; wait")
+_METRIC = re.compile(r"stress-ng: (?:info|metrc): +\[\d+\] +(cpu|yield) +(\d+)")
+
+
+def bogo_ops(seconds: int) -> int:
+    """The work the scheduler load got done in `seconds`: bogo ops of both stress-ng runs."""
+    p = subprocess.run(["sh", "-c", OVERHEAD_LOAD.format(t=seconds)], cwd="/tmp",
+                       capture_output=True, text=True, check=True)
+    return sum(int(m.group(2)) for m in _METRIC.finditer(p.stdout + p.stderr))
 
 
 def phase_overhead(dev: RmtDevice, files: Path, out: Path, btf: Btf) -> dict:
-    """Same workload, three configurations, interleaved rounds in one boot."""
-    rounds = int(os.environ.get("RMT_OVERHEAD_ROUNDS", "3"))
-    work = os.environ.get("RMT_OVERHEAD_WORK",
-                          "taskset -c 0 stress-ng --cpu 12 --cpu-ops 300 --quiet & "
-                          "stress-ng --cpu 3 --yield 2 --cpu-ops 300 --quiet; wait")
+    """The same fixed-time load with no probe, an empty probe and forced_migration.rmt
+    (weights loaded, shadow mode), in interleaved rounds of one boot; the figure is the work
+    done (bogo ops) relative to no probe."""
+    rounds = int(os.environ.get("RMT_OVERHEAD_ROUNDS", "4"))
+    secs = int(os.environ.get("RMT_OVERHEAD_SECONDS", "8"))
     fm = KernelEngine.load(dev, (files / "forced_migration.rmtb").read_bytes())
     fm.model_load(0, (files / "pred.bin").read_bytes())
     fm.model_load(1, (files / "tree_fm.bin").read_bytes())
-    times: dict[str, list[float]] = {"none": [], "empty": [], "program": []}
-    per_hit: dict[str, list[float]] = {"empty": [], "program": []}
+    ops: dict[str, list[int]] = {"none": [], "empty": [], "program": []}
     hits: dict[str, list[int]] = {"empty": [], "program": []}
+    ns_per_run: list[float] = []
     for _ in range(rounds):
         for conf in ("none", "empty", "program"):
             if conf == "empty":
                 H.attach(dev, H.HOOK_SCHED, 0, H.F_EMPTY, btf=btf)
             elif conf == "program":
                 H.attach(dev, H.HOOK_SCHED, fm.id, btf=btf)
-            times[conf].append(timed(work))
+            ops[conf].append(bogo_ops(secs))
             if conf != "none":
                 s = H.stats(dev, H.HOOK_SCHED)
                 hits[conf].append(s.hits)
                 if conf == "program" and s.runs:
-                    per_hit[conf].append(s.ns_total / s.runs)
+                    ns_per_run.append(round(s.ns_total / s.runs))
                 H.detach(dev, H.HOOK_SCHED)
     fm.unload()
-    return {"work": work, "rounds": rounds, "times": times, "hits": hits,
-            "ns_per_run": per_hit["program"]}
+    return {"seconds_per_run": secs, "rounds": rounds, "bogo_ops": ops, "hits": hits,
+            "ns_per_run": ns_per_run}
 
 
 PHASES = {"sched": phase_sched, "swap": phase_swap, "swapdisk": phase_swapdisk,
