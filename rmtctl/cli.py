@@ -257,6 +257,10 @@ def stats_json(prog: objfile.Program, s: Stats) -> dict[str, Any]:
 def cmd_stats(args, target) -> int:
     _, prog = target.program(args.id)
     j = stats_json(prog, target.stats(args.id))
+    if hasattr(target, "hook_stats"):                 # the kernel target: the probe's counters
+        hook = target.hook_stats(args.id)
+        if hook is not None:
+            j["hook"] = hook
     lines = [f"{k}: {v}" for k, v in j.items()]
     _out(args, j, "\n".join(lines))
     return 0

@@ -519,6 +519,19 @@ class KernelTarget:
         with self._errors():
             return eng.stats()
 
+    def hook_stats(self, prog_id: int) -> dict | None:
+        """The counters of the hook the program is attached to (hits, kretprobe nmissed,
+        overrides, hard-constraint wins, fallbacks, shadow agreement), or None if it is not
+        attached."""
+        eng = self._engine(prog_id)
+        try:
+            from rmtctl import hook_abi
+        except ImportError:
+            return None
+        with self._errors():
+            st = hook_abi.stats(self.dev, eng.prog.hook.id)
+        return st.to_json() if st.prog_id == prog_id else None
+
     def trace(self, prog_id: int, drain: bool = True) -> list[TraceRecord]:
         if not drain:
             raise TargetError("--keep: the kernel target cannot keep trace records "

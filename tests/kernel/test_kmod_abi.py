@@ -157,6 +157,9 @@ def test_examples_inserted_and_controlled_with_rmtctl_kernel(guest: dict) -> Non
         "predictor": s["model_versions"][3], "tree_predictor": s["model_versions"][1]}
     assert s["run_fm"]["runs"] == 3 and s["run_fm"]["abort"] is None
     assert s["stats_fm"]["runs"] >= 3
+    if res["hooks_abi"]:            # attached: `rmtctl stats` shows the probe's own counters
+        hook = s["stats_fm"]["hook"]
+        assert hook["prog_id"] == fm and hook["registered"] and "nmissed" in hook
     cli_list = json.loads((guest["share"] / "list_cli.json").read_text())
     assert [p["id"] for p in cli_list] == [fm]     # swap_prefetch was removed by then
     assert "ENOENT" in res["remove_again"] or "no program" in res["remove_again"]
