@@ -392,8 +392,7 @@ class Lowerer:
             if op is None:
                 val = self.value(s.value)
             else:
-                val = self.vreg()
-                self.emit("MAP_LD", val, key, imm=m)
+                val = self.map_load(t.base.id, key, t.ty)
                 self.binop_into(val, op, s.value, t.ty, signed_ty=t.ty)
             self.emit("MAP_ST", key, val, imm=m)
             return
@@ -514,6 +513,14 @@ class Lowerer:
             self.emit(_LOAD[(elem.bits, elem.signed)], t, None, so + i * size, mem_imm(rs, sobj))
             self.emit(_STORE[elem.bits], t, None, do + i * size, mem_imm(rd, dobj))
 
+    def map_load(self, name: str, key: int, ty: Optional[A.Type]) -> int:
+        """MAP_LD zero-extends the stored value_bits; a signed value type needs SEXT."""
+        r = self.vreg()
+        self.emit("MAP_LD", r, key, imm=self.map_index[name])
+        if int_type(ty).signed:
+            self.canon(r, ty)
+        return r
+
     def model_call(self, c: A.Call) -> ArraySlot:
         mi = self.model_index[c.func]
         m = self.models[mi]
@@ -559,9 +566,7 @@ class Lowerer:
                 raise self.error(e, f"'{e.id}' has no value here")
             if isinstance(e, (A.CtxField, A.Index)):
                 if isinstance(e, A.Index) and e.target == "map":
-                    r = self.vreg()
-                    self.emit("MAP_LD", r, self.value(e.index), imm=self.map_index[e.base.id])
-                    return r, True
+                    return self.map_load(e.base.id, self.value(e.index), e.ty), True
                 return self.load(self.address(e), e.ty), True
             if isinstance(e, A.Unary):
                 return self.unary(e), True
