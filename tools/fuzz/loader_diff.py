@@ -8,6 +8,8 @@ reference engine and to the C VM, and both must accept, or both refuse with
 the same errno and message.  One difference is by design: the C VM caps a
 map's memory (RMT_MAP_MAX_BYTES in rmt_map.c: a per-CPU map of 2^20 entries
 is 512 MiB) and answers E2BIG, where the reference allocates lazily.
+An object both load is also run on both (the C interpreter; the JIT is
+compared with it inside fuzz_load) on fuzz_load's default contexts.
 
 With --verifier each object also goes through verifier.verify_bytes, which
 must return a report (never raise) and must not accept an object the
@@ -50,12 +52,32 @@ def verdict(make, obj: bytes) -> tuple[int, str]:
         return e.code, str(e)
 
 
+def default_contexts(size: int) -> list[tuple[bytes, int, int]]:
+    """fuzz_load.c default_runs(): all-zero, all-ones and patterned contexts."""
+    return [(bytes(size), 0, 0), (b"\xff" * size, 1, 2**64 - 1),
+            (bytes((i * 37 + 1) & 0xFF for i in range(size)), 63, 1000000007)]
+
+
+def compare_runs(obj: bytes) -> str | None:
+    """An object both load: the reference and the C interpreter run it alike (no entries,
+    no weights: the default contexts of fuzz_load), else what differs."""
+    ref, c = ReferenceEngine(obj), CEngine(obj, jit=False)
+    for i, (ctx, cpu, now) in enumerate(default_contexts(ref.prog.hook.ctx_size)):
+        a, b = ref.run(ctx, cpu=cpu, now=now), c.run(ctx, cpu=cpu, now=now)
+        if (a.decision, a.abort, a.abort_pc, a.ctx) != (b.decision, b.abort, b.abort_pc, b.ctx):
+            return f"run {i}: reference {a} vs C {b}"
+    if ref.stats() != c.stats():
+        return f"statistics: reference {ref.stats()} vs C {c.stats()}"
+    return None
+
+
 def compare(obj: bytes) -> str | None:
-    """None when both loaders agree on obj, else what differs."""
+    """None when both loaders agree on obj (and, when both load it, both runners), else
+    what differs."""
     ref = verdict(ReferenceEngine, obj)
     c = verdict(lambda o: CEngine(o, jit=False), obj)
     if ref == c:
-        return None
+        return compare_runs(obj) if ref[0] == 0 else None
     if ref[0] == 0 and c[0] == errno.E2BIG and "-byte limit" in c[1]:
         return None                 # the C VM's memory cap on maps (see above)
     return f"reference {errno.errorcode.get(ref[0], ref[0])} {ref[1]!r} vs " \

@@ -117,6 +117,47 @@ def sig_bytes(m: Model) -> bytes:
     return out
 
 
+def synthetic_models(rng: random.Random) -> Iterator[tuple[Model, bytes]]:
+    """Signatures the programs do not declare: deep trees and forests (depth up to the
+    limit, a chain of inner nodes), 32-bit weights with large values, shifted forests."""
+    from compiler.objfile import Layer
+    from compiler.objformat import Activation, LayerKind, ModelKind
+    from semantics.weights import DenseLayer, Node, Tree, forest, mlp, write_weights
+    for depth in (4, 9, 12, 16):
+        def chain() -> Tree:
+            nodes = []
+            for k in range(depth):
+                nodes += [Node(k % 4, rng.randint(-50, 50), 2 * k + 1, 2 * k + 2),
+                          Node(-1, leaf=k)]
+            nodes[-1] = Node(-1, leaf=depth - 1)
+            nodes[-2] = Node((depth - 1) % 4, 0, 2 * depth - 1, 2 * depth)
+            nodes.append(Node(-1, leaf=depth))
+            leaves = [[rng.randint(-(1 << 31), (1 << 31) - 1) for _ in range(2)]
+                      for _ in range(depth + 1)]
+            return Tree(nodes, leaves)
+        for kind, n in ((ModelKind.TREE, 1), (ModelKind.FOREST, 3)):
+            m = Model("deep", kind, 4, 2, 16, trees=n if kind == ModelKind.FOREST else 0,
+                      depth=depth)
+            shift = rng.randrange(40) if kind == ModelKind.FOREST else 0
+            blobs = [write_weights(forest([chain() for _ in range(n)], 4, shift, kind=kind))
+                     for _ in range(2)]
+            yield m, blobs[0], blobs[1]
+    for bits in (32, 8):
+        layers = [Layer(LayerKind.DENSE, Activation.RELU, 4, 3),
+                  Layer(LayerKind.DENSE, Activation.NONE, 3, 2)]
+        m = Model("wide", ModelKind.MLP, 4, 2, bits, layers, in_lo=-(1 << 20), in_hi=1 << 20)
+        top = (1 << (bits - 1)) - 1
+
+        def weights() -> bytes:
+            ws = [DenseLayer([[rng.choice([top, -top, rng.randint(-top, top)]) for _ in range(4)]
+                              for _ in range(3)], [rng.randint(-top, top) for _ in range(3)],
+                             rng.randrange(32), True),
+                  DenseLayer([[rng.randint(-top, top) for _ in range(3)] for _ in range(2)],
+                             [0, 0], rng.randrange(32))]
+            return write_weights(mlp(ws, bits))
+        yield m, weights(), weights()
+
+
 def table_seed(table: Table, rng: random.Random) -> bytes:
     """A table schema as fuzz_table.c decode_schema() reads it, then operations."""
     nk = len(table.keys)
@@ -177,6 +218,9 @@ def write_corpora(out: Path, seed: int = 1) -> dict[str, int]:
             a, b = weights(m, rng), weights(m, rng)
             if a is not None and b is not None and len(a) + len(b) < 200000:
                 put("weights", sig_bytes(m) + struct.pack("<I", len(a)) + a + b)
+    for m, a, b in synthetic_models(rng):
+        put("weights", sig_bytes(m) + struct.pack("<I", len(a)) + a + b)
+        put("weights", sig_bytes(m) + struct.pack("<I", len(a) + 1) + a + b"\0" + b)
     return counts
 
 
