@@ -54,3 +54,14 @@ fuzz: setup
 	nice -n 19 $(VPY) tools/fuzz/loader_diff.py --verifier build/fuzz/corpus/fuzz_load
 	nice -n 19 $(VPY) tools/fuzz/verifier_fuzz.py --seconds $(FUZZ_SECONDS) --cov \
 		--json build/fuzz/verifier.json
+
+# Case study 1 on a real kernel (docs/results.md, "Case study 1 on real-kernel traces"): one
+# QEMU boot of Debian's 6.1 kernel, rmt.ko + forced_migration.rmt in shadow mode under five
+# real workloads (~6 min of guest time), traces drained with `rmtctl --target kernel trace`
+# into results/kernel_traces/traces/; then the sim-trained models on those calls and models
+# trained on them, leave one workload out.  Uses results/forced_migration/models/ when present
+# (`make forced-migration` first), all-zero weights otherwise.
+.PHONY: kernel-traces
+kernel-traces: setup
+	$(VPY) tools/kernel_traces.py --out results/kernel_traces
+	$(VPY) tools/kernel_loop.py --traces results/kernel_traces

@@ -66,7 +66,7 @@ WORKLOADS: dict[str, str] = {
     # process creation: new tasks everywhere, short lives
     "fork": "stress-ng --fork 4 --timeout {t}s --quiet",
     # pipe ping-pong between task pairs: wake-ups, short runs, cache-hot tasks
-    "switch": "stress-ng --switch 8 --timeout {t}s --quiet",
+    "switch": "stress-ng --switch 4 --timeout {t}s --quiet",
 }
 
 
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "results" / "kernel_traces"))
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
                     help=f"comma-separated, from {', '.join(WORKLOADS)}")
-    ap.add_argument("--seconds", type=int, default=45, help="guest seconds per workload")
+    ap.add_argument("--seconds", type=int, default=55, help="guest seconds per workload")
     ap.add_argument("--weights", choices=("auto", "sim", "zero"), default="auto")
     ap.add_argument("--console", action="store_true", help="echo the guest console")
     ap.add_argument("--guest", action="store_true", help=argparse.SUPPRESS)
