@@ -108,13 +108,14 @@ def guest(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory
         insmod {ko}
         test -c /dev/rmt
         python3 {HELPERS / 'guest_main.py'} {files} "$RMT_OUT" {storm}
-        python3 {HELPERS / 'run_cases.py'} "$RMT_OUT/cases.json"
         # the installed console script, as a user runs it
         {ROOT / '.venv' / 'bin' / 'rmtctl'} --target kernel --json list > "$RMT_OUT/list_cli.json"
+        # every VM case file on the module (4 vCPUs: the per-CPU cases use CPUs 0..3)
+        python3 {HELPERS / 'run_cases.py'} "$RMT_OUT/cases.json"
         rmmod rmt
         test ! -e /dev/rmt
         """,
-        timeout=420, out_dir=share, cwd=ROOT, harness_env=qemu_env)
+        timeout=600, cpus=4, out_dir=share, cwd=ROOT, harness_env=qemu_env)
     out = {"r": r, "files": files, "share": share}
     gj = share / "guest.json"
     out["res"] = json.loads(gj.read_text()) if gj.exists() else None

@@ -108,6 +108,8 @@ def phase_sched(dev: RmtDevice, files: Path, out: Path, btf: Btf) -> dict:
     fm.model_load(1, (files / "tree_fm.bin").read_bytes())
     fm.table_insert(0, Entry((Exact(2), Range(0, 1000)), 1, b""))       # idle 2: allow
     fm.table_insert(0, Entry((Exact(1), Range(0, 1023)), 0, b"\x00" + bytes(7)))
+    # idle balancing (env->idle == CPU_IDLE) is most of the traffic with hogs pinned to CPU 0
+    fm.table_insert(0, Entry((Exact(0), Range(0, 1023)), 0, b"\x00" + bytes(7)))
     time.sleep(1.5)
     res["after_weights"] = hook_stats(dev, H.HOOK_SCHED)
     fm.table_modify(0, Entry((Exact(1), Range(0, 1023)), 0, b"\x01" + bytes(7)))

@@ -24,7 +24,14 @@ from rmtctl.kernel import RmtDevice, kernel_engine_factory  # noqa: E402
 
 
 def main(out: str) -> int:
-    factory = kernel_engine_factory(RmtDevice())
+    make = kernel_engine_factory(RmtDevice())
+    loaded = []
+
+    def factory(blob: bytes, **kw):
+        eng = make(blob, **kw)
+        loaded.append(eng)
+        return eng
+
     results = {}
     for path in sorted((ROOT / "tests" / "vmcases").glob("*.case")):
         try:
@@ -34,6 +41,8 @@ def main(out: str) -> int:
             results[path.stem] = f"skip: {e}"
         except Exception as e:             # noqa: BLE001 - every failure is reported, not raised
             results[path.stem] = f"FAIL: {type(e).__name__}: {e}"
+        while loaded:                      # the module holds 64 programs: free each case's
+            loaded.pop().unload()
     Path(out).write_text(json.dumps(results, indent=1))
     return 0
 
