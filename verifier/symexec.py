@@ -358,16 +358,22 @@ class Executor:
         """Fresh parameter bytes, named after the first action's parameter at each byte."""
         t = self.prog.tables[tid]
         cache: dict[int, Cell] = {}
+        named: dict[str, tuple[int, int]] = {}
 
         def base(b: int) -> Cell:
             c = cache.get(b)
             if c is not None:
                 return c
-            for a in t.actions:
-                for p in a.params:
+            for ai, a in enumerate(t.actions):
+                for pi, p in enumerate(a.params):
                     if p.offset <= b < p.offset + p.bits // 8:
-                        var = self.inputs.new(f"{t.name}.{a.name}.{p.name}@pc{pc}", p.bits,
-                                              p.signed)
+                        # Names need not be unique in an object (a hostile one had three
+                        # parameters named ""): a repeated name would alias distinct
+                        # parameters, of other widths too (found by tools/fuzz).
+                        name = f"{t.name}.{a.name}.{p.name}@pc{pc}"
+                        if named.setdefault(name, (ai, pi)) != (ai, pi):
+                            name = f"{t.name}.{a.name}.{p.name}#{ai}.{pi}@pc{pc}"
+                        var = self.inputs.new(name, p.bits, p.signed)
                         for k in range(p.bits // 8):
                             cache.setdefault(p.offset + k, (var, k))
                         return cache[b]
