@@ -13,9 +13,9 @@ records) and saving `rmtctl stats` per workload in OUT/stats/<workload>.json.
 
 Why the insert skips the verifier in the guest: Z3 under TCG takes minutes;
 the same verifier runs on the host first, on the same object, and its verdict
-(OUT/verifier.txt) is what the guest's `rmtctl insert` records (the program is
-rejected without weights - an accumulator bound the signature alone cannot
-prove - so it goes in as `--force`, exactly as the sim loop does).
+(OUT/verifier.txt) is what the guest's `rmtctl insert` records (accepted today;
+were it rejected, the program would go in with `--force`, as the sim loop does, and
+OUT/guest.json would say "forced").
 
     .venv/bin/python tools/kernel_traces.py [--out DIR] [--seconds S]
         [--workloads a,b,...]                       (`make kernel-traces`)
@@ -148,8 +148,11 @@ def guest_main(files: Path, out: Path, workloads: list[str], seconds: int) -> in
                 rmtctl("trace", pid, "-o", str(path))
             if time.time() - t0 > seconds + 30:          # a stuck workload: stop it
                 os.killpg(p.pid, signal.SIGKILL)
-        rmtctl("trace", pid, "-o", str(path))
+        # counters first, then the last drain: every call the counters saw is in the file
+        # (plus any that land between the two reads, and between the previous workload's
+        # last drain and `before`: a call or two at most)
         after = json.loads(rmtctl("--json", "stats", pid))
+        rmtctl("trace", pid, "-o", str(path))
         n = sum(1 for _ in path.open())
         st = {"seconds": round(time.time() - t0, 1), "records": n, "before": before,
               "after": after, "status": p.returncode}

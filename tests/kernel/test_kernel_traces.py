@@ -22,6 +22,7 @@ import kernel_traces  # noqa: E402
 
 WORKLOADS = ["switch", "make_j4"]
 SECONDS = 12
+SLACK = 5         # calls between a counter read and a drain (~30 calls/s under TCG)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,9 @@ def test_traces_in_sim_format_and_decode(collected: dict) -> None:
 
 def test_every_soft_call_traced(collected: dict) -> None:
     """The program traces each call that reaches its table (not hard-vetoed): per workload,
-    records + ring drops == hook runs - hard vetoes (no aborts: weights are loaded)."""
+    records + ring drops == hook runs - hard vetoes (no aborts: weights are loaded), up to the
+    few calls that can land between the counter reads and the drains around a workload
+    (the collector reads the counters before its last drain, so none can be missing)."""
     out = collected["out"]
     for wl in WORKLOADS:
         st = json.loads((out / "stats" / f"{wl}.json").read_text())
@@ -81,7 +84,8 @@ def test_every_soft_call_traced(collected: dict) -> None:
         soft = runs - (ha["hard_veto"] - hb["hard_veto"])
         assert ha["ctx_errors"] == hb["ctx_errors"]
         assert sum(a["aborts"].values()) == sum(b["aborts"].values())
-        assert st["records"] + a["trace_drops"] - b["trace_drops"] == soft
+        extra = st["records"] + a["trace_drops"] - b["trace_drops"] - soft
+        assert 0 <= extra <= SLACK, (wl, st["records"], soft)
         assert a["runs"] - b["runs"] == runs
 
 
