@@ -13,15 +13,13 @@ import errno
 
 from compiler import objfile
 from compiler.objfile import ObjError, Program
-from compiler.objformat import MatchKind
-from semantics.engine import (EngineError, Entry, EntryState, Exact, Lpm, Match, Range,
-                              RunResult, Stats, Ternary, TraceRecord)
+from semantics.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
+                              TraceRecord)
 from rmt_vm.lib import load_lib
+from semantics import codec
 
 DEFAULT_SEED = 0x9E3779B97F4A7C15
 _ERRLEN = 512
-_KIND = {Exact: MatchKind.EXACT, Lpm: MatchKind.LPM, Ternary: MatchKind.TERNARY,
-         Range: MatchKind.RANGE}
 _U64 = 1 << 64
 _BATCH = 256
 
@@ -82,30 +80,11 @@ class CEngine:
 
     def _spec(self, table: int, match: tuple[Match, ...], action: int, params: bytes,
               priority: int):
-        t = self._table(table)
-        bad = lambda why: EngineError(errno.EINVAL, f"table {t.name}: {why}")  # noqa: E731
-        if len(match) != len(t.keys):
-            raise bad(f"entry has {len(match)} match fields, the table has {len(t.keys)} keys")
         spec = self.ffi.new("struct rmt_entry_spec *")
-        if not 0 <= priority < 1 << 32:
-            raise bad(f"priority {priority} is outside 0..{(1 << 32) - 1}")
-        if not 0 <= action < 1 << 16:
-            raise bad(f"action index {action} is outside 0..{len(t.actions) - 1}")
-        if len(params) > len(spec.params):
-            raise bad(f"{len(params)} parameter bytes given, the most any action takes "
-                      f"is {t.param_size}")
+        words = codec.entry_wire(self._table(table), match, action, params, priority,
+                                 len(spec.params))
         spec.priority, spec.action, spec.nkeys = priority, action, len(match)
-        for i, (m, k) in enumerate(zip(match, t.keys)):
-            kind = _KIND.get(type(m))
-            if kind != k.kind:
-                got = kind.name.lower() if kind is not None else type(m).__name__
-                raise bad(f"match field {i} is {got}, key {k.name!r} is {k.kind.name.lower()}")
-            a, b = {Exact: lambda: (m.value, 0), Lpm: lambda: (m.value, m.plen),
-                    Ternary: lambda: (m.value, m.mask), Range: lambda: (m.lo, m.hi)}[type(m)]()
-            for v in (a, b):
-                if not 0 <= v < _U64:
-                    raise bad(f"match field {i}: {v} is wider than the {k.bits}-bit key "
-                              f"{k.name!r}")
+        for i, (a, b) in enumerate(words):
             spec.match[i].a, spec.match[i].b = a, b
         self.ffi.memmove(spec.params, bytes(params), len(params))
         return spec
@@ -138,13 +117,8 @@ class CEngine:
                                                        out, _BATCH, misses))
             for d in out[0:n]:
                 s = d.spec
-                match = []
-                for i, k in enumerate(t.keys):
-                    a, b = s.match[i].a, s.match[i].b
-                    match.append({MatchKind.EXACT: lambda: Exact(a),
-                                  MatchKind.LPM: lambda: Lpm(a, b),
-                                  MatchKind.TERNARY: lambda: Ternary(a, b),
-                                  MatchKind.RANGE: lambda: Range(a, b)}[k.kind]())
+                match = [codec.match_from_wire(k.kind, s.match[i].a, s.match[i].b)
+                         for i, k in enumerate(t.keys)]
                 params = bytes(self.ffi.buffer(s.params, t.param_size))
                 entries.append(EntryState(Entry(tuple(match), s.action, params, s.priority),
                                           d.hits))

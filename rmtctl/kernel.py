@@ -31,15 +31,13 @@ from typing import Any, Iterator
 from compiler import objfile
 from rmtctl import kernel_abi as A
 from rmtctl.sim import ProgInfo, TargetError
-from semantics.engine import (EngineError, Entry, EntryState, Exact, Lpm, Match, Range,
-                              RunResult, Stats, Ternary, TraceRecord)
-from compiler.objformat import MatchKind
+from semantics import codec
+from semantics.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
+                              TraceRecord)
 
 DEVICE = "/dev/rmt"
 _U64 = 1 << 64
 _BATCH = 256
-_KIND = {Exact: MatchKind.EXACT, Lpm: MatchKind.LPM, Ternary: MatchKind.TERNARY,
-         Range: MatchKind.RANGE}
 _VERDICT = {A.LOAD_F_VERIFIED: "accepted", A.LOAD_F_FORCED: "forced"}
 
 
@@ -166,33 +164,12 @@ class KernelEngine:
 
     def _spec(self, table: int, match: tuple[Match, ...], action: int, params: bytes,
               priority: int) -> A.EntrySpec:
-        """The entry as the ioctl carries it; values that do not fit the fields are refused
-        here (ctypes would silently truncate them), everything else is the kernel's call."""
-        t = self._table(table)
-
-        def bad(why: str) -> EngineError:
-            return EngineError(errno.EINVAL, f"table {t.name}: {why}")
-        if len(match) != len(t.keys):
-            raise bad(f"entry has {len(match)} match fields, the table has {len(t.keys)} keys")
-        if not 0 <= priority < 1 << 32:
-            raise bad(f"priority {priority} is outside 0..{(1 << 32) - 1}")
-        if not 0 <= action < 1 << 16:
-            raise bad(f"action index {action} is outside 0..{len(t.actions) - 1}")
-        if len(params) > A.MAX_PARAM_SIZE:
-            raise bad(f"{len(params)} parameter bytes given, the most any action takes "
-                      f"is {t.param_size}")
+        """The entry as the ioctl carries it (semantics.codec.entry_wire refuses what the
+        fixed-width fields cannot hold); everything else is the kernel's call."""
+        words = codec.entry_wire(self._table(table), match, action, params, priority,
+                                 A.MAX_PARAM_SIZE)
         spec = A.EntrySpec(priority=priority, action=action, nkeys=len(match))
-        for i, (m, k) in enumerate(zip(match, t.keys)):
-            kind = _KIND.get(type(m))
-            if kind != k.kind:
-                got = kind.name.lower() if kind is not None else type(m).__name__
-                raise bad(f"match field {i} is {got}, key {k.name!r} is {k.kind.name.lower()}")
-            a, b = {Exact: lambda: (m.value, 0), Lpm: lambda: (m.value, m.plen),
-                    Ternary: lambda: (m.value, m.mask), Range: lambda: (m.lo, m.hi)}[type(m)]()
-            for v in (a, b):
-                if not 0 <= v < _U64:
-                    raise bad(f"match field {i}: {v} is wider than the {k.bits}-bit key "
-                              f"{k.name!r}")
+        for i, (a, b) in enumerate(words):
             spec.match[i].a, spec.match[i].b = a, b
         ctypes.memmove(spec.params, bytes(params), len(params))
         return spec
@@ -224,13 +201,8 @@ class KernelEngine:
             self.dev.ioctl("RMT_IOC_TABLE_DUMP", a, what=f"table {t.name}")
             for d in out[:a.count]:
                 s = d.entry
-                match: list[Match] = []
-                for i, k in enumerate(t.keys):
-                    x, y = s.match[i].a, s.match[i].b
-                    match.append({MatchKind.EXACT: lambda: Exact(x),
-                                  MatchKind.LPM: lambda: Lpm(x, y),
-                                  MatchKind.TERNARY: lambda: Ternary(x, y),
-                                  MatchKind.RANGE: lambda: Range(x, y)}[k.kind]())
+                match = [codec.match_from_wire(k.kind, s.match[i].a, s.match[i].b)
+                         for i, k in enumerate(t.keys)]
                 entries.append(EntryState(Entry(tuple(match), s.action,
                                                 bytes(s.params)[:t.param_size], s.priority),
                                           d.hits))

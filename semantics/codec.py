@@ -7,12 +7,13 @@ error is a ValueError that names the field, key or argument at fault.
 """
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from compiler.objfile import Action, Table
 from compiler.objformat import MatchKind
 from rmt_lang.hooks import HookSpec
-from semantics.engine import Exact, Lpm, Match, Range, Ternary
+from semantics.engine import EngineError, Exact, Lpm, Match, Range, Ternary
 
 _KIND_OF = {Exact: MatchKind.EXACT, Lpm: MatchKind.LPM, Ternary: MatchKind.TERNARY,
             Range: MatchKind.RANGE}
@@ -146,3 +147,47 @@ def decode_value(raw: int, bits: int, signed: bool) -> int:
     """A raw u64 trace or map value as the declared type."""
     v = raw & ((1 << bits) - 1)
     return v - (1 << bits) if signed and v >> (bits - 1) else v
+
+
+def entry_wire(table: Table, match: tuple[Match, ...], action: int, params: bytes,
+               priority: int, max_params: int) -> list[tuple[int, int]]:
+    """The (a, b) words of each match field as `struct rmt_entry_spec` carries them
+    (exact: value, 0; lpm: value, plen; ternary: value, mask; range: lo, hi), after the
+    checks a fixed-width binary encoding needs (a value that does not fit its field would
+    be truncated silently): field count, match kinds, 64-bit values, priority, action index
+    and parameter size.  Everything else is the engine's own call.  EngineError(EINVAL)."""
+    def bad(why: str) -> EngineError:
+        return EngineError(errno.EINVAL, f"table {table.name}: {why}")
+    if len(match) != len(table.keys):
+        raise bad(f"entry has {len(match)} match fields, the table has {len(table.keys)} keys")
+    if not 0 <= priority < 1 << 32:
+        raise bad(f"priority {priority} is outside 0..{(1 << 32) - 1}")
+    if not 0 <= action < 1 << 16:
+        raise bad(f"action index {action} is outside 0..{len(table.actions) - 1}")
+    if len(params) > max_params:
+        raise bad(f"{len(params)} parameter bytes given, the most any action takes "
+                  f"is {table.param_size}")
+    words = []
+    for i, (m, k) in enumerate(zip(match, table.keys)):
+        kind = _KIND_OF.get(type(m))
+        if kind != k.kind:
+            got = kind.name.lower() if kind is not None else type(m).__name__
+            raise bad(f"match field {i} is {got}, key {k.name!r} is {k.kind.name.lower()}")
+        a, b = {Exact: lambda: (m.value, 0), Lpm: lambda: (m.value, m.plen),
+                Ternary: lambda: (m.value, m.mask), Range: lambda: (m.lo, m.hi)}[type(m)]()
+        for v in (a, b):
+            if not 0 <= v < 1 << 64:
+                raise bad(f"match field {i}: {v} is wider than the {k.bits}-bit key {k.name!r}")
+        words.append((a, b))
+    return words
+
+
+def match_from_wire(kind: MatchKind, a: int, b: int) -> Match:
+    """The inverse of entry_wire for one field: a key's (a, b) words as a Match."""
+    if kind == MatchKind.EXACT:
+        return Exact(a)
+    if kind == MatchKind.LPM:
+        return Lpm(a, b)
+    if kind == MatchKind.TERNARY:
+        return Ternary(a, b)
+    return Range(a, b)
