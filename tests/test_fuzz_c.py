@@ -27,7 +27,7 @@ import run as fuzzrun    # noqa: E402  (tools/fuzz/run.py)
 
 # Each short run stops after RUNS executions (seeds included) or SECONDS, whichever is first.
 SECONDS = 20
-RUNS = {"fuzz_load": 20000, "fuzz_table": 1500, "fuzz_weights": 100000}
+RUNS = {"fuzz_load": 40000, "fuzz_table": 4000, "fuzz_weights": 200000}
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ map keys masked to their bounds, divisors and helper arguments that cannot
 be 0, shifts below 64, model inputs taken from context fields whose declared
 range lies inside the model's, decisions clamped into the hook's range -
 combined with forward jumps over snippets, tables, models (linear, MLP with a
-hidden ReLU layer, conv1d), maps, trace and helpers.  Most programs are
+hidden ReLU layer, conv1d, a tree or forest), maps, trace and helpers.  Most programs are
 accepted; the oracle (tests/test_fuzz_verifier.py, tools/fuzz/verifier_fuzz.py)
 then runs the accepted ones on random in-range contexts in every engine.
 """
@@ -53,7 +53,11 @@ def schema(rng: random.Random) -> dict:
         Model("conv", ModelKind.MLP, 4, 3, 8,
               [Layer(LayerKind.CONV1D, Activation.RELU, 4, 3, in_ch=1, out_ch=1, kernel=2)],
               in_lo=lo, in_hi=hi),
+        Model("forest", rng.choice([ModelKind.FOREST, ModelKind.TREE]), 3, 2, 16,
+              trees=0, depth=rng.randint(1, 4), in_lo=lo, in_hi=hi),
     ]
+    if models[-1].kind == ModelKind.FOREST:
+        models[-1].trees = rng.randint(1, 3)
     keys = [Key("k", rng.choice(list(MatchKind)), rng.choice([8, 16, 32])),
             Key("m", rng.choice([MatchKind.EXACT, MatchKind.TERNARY, MatchKind.RANGE]), 8)]
     if sum(k.kind == MatchKind.LPM for k in keys) > 1:

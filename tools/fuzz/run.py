@@ -70,12 +70,15 @@ def build(cov: bool = False) -> None:
 
 
 def seeds(out: Path = OUT / "seeds", force: bool = False) -> Path:
-    """The seed corpora (made once; --reseed or force makes them again)."""
-    if force and out.exists():
+    """The seed corpora: made again when seeds.py changed (or --reseed), else reused."""
+    import hashlib
+    stamp = hashlib.sha256((HERE / "seeds.py").read_bytes()).hexdigest()[:16]
+    if out.exists() and (force or not (out / f".stamp-{stamp}").exists()):
         shutil.rmtree(out)
     if not (out / "load").is_dir():
         subprocess.run(["nice", "-n", "19", sys.executable, str(HERE / "seeds.py"), str(out)],
                        check=True, stdout=subprocess.DEVNULL)
+        (out / f".stamp-{stamp}").touch()
     return out
 
 
