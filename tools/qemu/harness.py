@@ -399,6 +399,10 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
+KBUILD_OUTPUTS = ("*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.d", "modules.order",
+                  "Module.symvers", ".tmp_versions")
+
+
 def build_module(src_dir: Path | str, build_dir: Path | str, *,
                  harness_env: HarnessEnv | None = None, timeout: float = 300.0) -> list[Path]:
     """Build an out-of-tree module (a Kbuild dir) against the guest kernel's headers.
@@ -408,10 +412,8 @@ def build_module(src_dir: Path | str, build_dir: Path | str, *,
     """
     henv = harness_env or HarnessEnv.load()
     src, dst = Path(src_dir).resolve(), Path(build_dir).resolve()
-    dst.mkdir(parents=True, exist_ok=True)
-    for f in src.iterdir():
-        if f.is_file():
-            shutil.copy2(f, dst / f.name)
+    # the whole tree (rmt.ko includes uapi/), without another build's artefacts
+    shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*KBUILD_OUTPUTS))
     proc = subprocess.run(["make", "-C", str(henv.headers_dir), f"M={dst}", "modules"],
                           capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
