@@ -45,6 +45,16 @@ def test_example_compiles_and_round_trips(path):
         engine(objfile.write(prog))
 
 
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_is_accepted_by_the_verifier(path):
+    """Every example verifies from its signatures alone (bounds, init, overflow, decisions,
+    guards, cost, permissions, export), so `rmtctl insert` takes it without --force."""
+    from verifier import verify
+    from verifier.report import text
+    report = verify(compile_source(path.read_text(), str(path)))
+    assert report.accepted, text(report, str(path))
+
+
 def entry(prog, table: str, matches: list[str], action: str, args: list[int], prio=0) -> tuple:
     t = next(i for i, tb in enumerate(prog.tables) if tb.name == table)
     tb = prog.tables[t]
