@@ -65,20 +65,29 @@ def setup() -> None:
 
 
 def build(cov: bool = False) -> None:
+    """make the targets (under a file lock: parallel test workers build once)."""
+    import fcntl
+    OUT.mkdir(parents=True, exist_ok=True)
     cmd = ["nice", "-n", "19", "make", "-s", "-j2", "-C", str(HERE), f"OUT={OUT}"]
-    subprocess.run(cmd + (["cov"] if cov else []), check=True)
+    with open(OUT / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(cmd + (["cov"] if cov else []), check=True)
 
 
 def seeds(out: Path = OUT / "seeds", force: bool = False) -> Path:
     """The seed corpora: made again when seeds.py changed (or --reseed), else reused."""
     import hashlib
     stamp = hashlib.sha256((HERE / "seeds.py").read_bytes()).hexdigest()[:16]
-    if out.exists() and (force or not (out / f".stamp-{stamp}").exists()):
-        shutil.rmtree(out)
-    if not (out / "load").is_dir():
-        subprocess.run(["nice", "-n", "19", sys.executable, str(HERE / "seeds.py"), str(out)],
-                       check=True, stdout=subprocess.DEVNULL)
-        (out / f".stamp-{stamp}").touch()
+    import fcntl
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / ".seeds.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if out.exists() and (force or not (out / f".stamp-{stamp}").exists()):
+            shutil.rmtree(out)
+        if not (out / "load").is_dir():
+            subprocess.run(["nice", "-n", "19", sys.executable, str(HERE / "seeds.py"), str(out)],
+                           check=True, stdout=subprocess.DEVNULL)
+            (out / f".stamp-{stamp}").touch()
     return out
 
 
