@@ -164,7 +164,7 @@ def test_sched_model_and_table_updates_while_firing(guest: dict) -> None:
     assert end["runs"] > sw["runs"]
     _consistent(end)
     assert end["shadow_agree"] + end["shadow_disagree"] == end["runs"]
-    assert s["vm_end"]["runs"] == end["runs"]
+    assert 0 <= s["vm_end"]["runs"] - end["runs"] <= 5     # read just after, probe still live
     # the entries were hit by the hook (the third column is the entry's hit count)
     assert len(s["table"]) == 3 and sum(t[2] for t in s["table"]) > 0
     assert s["trace_records"] > 0
@@ -185,7 +185,9 @@ def test_sched_enforce_overrides_and_hard_constraints_win(guest: dict) -> None:
     assert e["same"] == e["kernel_yes"]
     assert e["hard_wins"] == e["hard_veto"] > 0
     assert e["overrides"] == e["kernel_no"] - e["hard_veto"]
-    assert s["vm_enforce"]["decisions"].get("1", 0) == e["runs"]
+    # the VM's counters are read just after the hook's, with the probe still live: the
+    # balancer may run the program a few more times in between (seen: 1)
+    assert 0 <= s["vm_enforce"]["decisions"].get("1", 0) - e["runs"] <= 5
     # unloading the attached program detached the hook
     assert not s["after_unload"]["registered"] and s["after_unload"]["prog_id"] == 0
 
