@@ -166,7 +166,11 @@ def test_sched_model_and_table_updates_while_firing(guest: dict) -> None:
     assert end["shadow_agree"] + end["shadow_disagree"] == end["runs"]
     assert 0 <= s["vm_end"]["runs"] - end["runs"] <= 5     # read just after, probe still live
     # the entries were hit by the hook (the third column is the entry's hit count)
-    assert len(s["table"]) == 3 and sum(t[2] for t in s["table"]) > 0
+    # the entries were hit by every call that reached the table after they were inserted:
+    # with hogs pinned to CPU 0 most candidates are hard-vetoed (affinity) and never do
+    soft = (end["runs"] - end["hard_veto"]) - (w["runs"] - w["hard_veto"])
+    hits = sum(t[2] for t in s["table"])
+    assert len(s["table"]) == 3 and (hits > 0 if soft > 0 else hits == 0), (soft, hits)
     assert s["trace_records"] > 0
     assert not s["detached"]["registered"]
 
