@@ -170,7 +170,7 @@ def test_sched_model_and_table_updates_while_firing(guest: dict) -> None:
     # with hogs pinned to CPU 0 most candidates are hard-vetoed (affinity) and never do
     soft = (end["runs"] - end["hard_veto"]) - (w["runs"] - w["hard_veto"])
     hits = sum(t[2] for t in s["table"])
-    assert len(s["table"]) == 3 and (hits > 0 if soft > 0 else hits == 0), (soft, hits)
+    assert len(s["table"]) == 3 and (soft <= 0 or hits > 0), (soft, hits)
     assert s["trace_records"] > 0
     assert not s["detached"]["registered"]
 
