@@ -116,10 +116,17 @@ def _phase(guest: dict, name: str) -> dict:
     return res
 
 
+IN_FLIGHT = 4      # calls between a kretprobe's entry and return, at most one per vCPU
+
+
 def _consistent(s: dict) -> None:
-    """Every hit ends in exactly one of: a run, nothing to run, a context read error."""
-    assert s["hits"] == s["runs"] + s["no_prog"] + s["ctx_errors"], s
-    assert s["kernel_yes"] + s["kernel_no"] == s["runs"] + s["no_prog"], s
+    """Every hit ends in exactly one of: a run, nothing to run, a context read error.
+
+    A snapshot taken while handlers run on other CPUs may catch a call after its entry
+    (counted as a hit) and before its return (where the rest is counted)."""
+    ended = s["runs"] + s["no_prog"] + s["ctx_errors"]
+    assert 0 <= s["hits"] - ended <= IN_FLIGHT, s
+    assert 0 <= (s["runs"] + s["no_prog"]) - (s["kernel_yes"] + s["kernel_no"]) <= IN_FLIGHT, s
 
 
 def test_guest_run_clean(guest: dict) -> None:
@@ -146,7 +153,7 @@ def test_sched_hook_fires_in_shadow_and_counts(guest: dict) -> None:
     # the program skips it when hard_veto is set
     assert nw["aborts"] == nw["runs"] - nw["hard_veto"] > 0
     vm = s["vm_noweights"]
-    assert vm["runs"] == nw["runs"]
+    assert 0 <= vm["runs"] - nw["runs"] <= 5      # read just after the hook's, probe still live
     assert vm["shadow_agree"] + vm["shadow_disagree"] == vm["runs"]
 
 
