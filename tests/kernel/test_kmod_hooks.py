@@ -178,7 +178,7 @@ def test_sched_model_and_table_updates_while_firing(guest: dict) -> None:
     soft = (end["runs"] - end["hard_veto"]) - (w["runs"] - w["hard_veto"])
     hits = sum(t[2] for t in s["table"])
     assert len(s["table"]) == 3 and (soft <= 0 or hits > 0), (soft, hits)
-    assert s["trace_records"] > 0
+    assert soft <= 0 or s["trace_records"] > 0       # predict() traces each call it runs
     assert not s["detached"]["registered"]
 
 
