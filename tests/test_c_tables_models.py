@@ -40,7 +40,8 @@ def _gcc() -> str:
 @pytest.mark.parametrize("name", sorted(TESTS))
 def test_c_unit(name: str, tmp_path: Path) -> None:
     exe = tmp_path / name
-    srcs = [CDIR / f"{name}.c"] + [VM / s for s in TESTS[name]] + [VM / "rmt_compat.c"]
+    srcs = ([CDIR / f"{name}.c"] + [VM / s for s in TESTS[name]]
+            + [VM / "rmt_alloc.c", VM / "rmt_compat.c"])
     cmd = [_gcc(), *SANITIZE, *WARN, f"-I{VM}", f"-I{CDIR}", *map(str, srcs), "-o", str(exe),
            "-lpthread"]
     build = subprocess.run(cmd, capture_output=True, text=True)
@@ -102,12 +103,12 @@ def test_kernel_compile(tmp_path: Path) -> None:
     if headers is None:
         pytest.skip("no /usr/src/linux-headers-6.1.*-amd64")
     for f in ("rmt_table.c", "rmt_table.h", "rmt_model.c", "rmt_model.h", "rmt_compat.h",
-              "rmt_format.h"):
+              "rmt_format.h", "rmt_alloc.c", "rmt_alloc.h"):
         shutil.copy(VM / f, tmp_path / f)
     (tmp_path / "stub_main.c").write_text(_STUB)
     (tmp_path / "Kbuild").write_text(
         "obj-m := rmtstub.o\n"
-        "rmtstub-y := stub_main.o rmt_table.o rmt_model.o\n"
+        "rmtstub-y := stub_main.o rmt_table.o rmt_model.o rmt_alloc.o\n"
         "ccflags-y := -I$(src) -Werror\n")
     run = subprocess.run(["make", "-C", str(headers), f"M={tmp_path}", "modules"],
                          capture_output=True, text=True, timeout=300)
@@ -214,7 +215,7 @@ def test_models_match_python_reference(tmp_path: Path) -> None:
     from semantics import weights as W
 
     exe = tmp_path / "model_driver"
-    srcs = [CDIR / "model_driver.c", VM / "rmt_model.c", VM / "rmt_compat.c"]
+    srcs = [CDIR / "model_driver.c", VM / "rmt_model.c", VM / "rmt_alloc.c", VM / "rmt_compat.c"]
     build = subprocess.run([_gcc(), *SANITIZE, *WARN, f"-I{VM}", *map(str, srcs), "-o",
                             str(exe), "-lpthread"], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr

@@ -22,6 +22,7 @@
  * rsp 16-byte aligned at helper calls.
  */
 #include "rmt_runtime.h"
+#include "rmt_alloc.h"
 
 #if defined(__x86_64__) && !defined(__KERNEL__)
 #include <sys/mman.h>
@@ -779,8 +780,12 @@ bool rmt_jit_supported(void)
 static void *rmt_jit_exec_alloc(const u8 *code, size_t len, size_t *size)
 {
 	size_t sz = (len + 4095) & ~(size_t)4095;
-	void *mem = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *mem;
 
+	/* Counted like any allocation, so fault injection reaches this path too. */
+	if (rmt_alloc_inject())
+		return NULL;
+	mem = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return NULL;
 	memcpy(mem, code, len);
@@ -788,12 +793,14 @@ static void *rmt_jit_exec_alloc(const u8 *code, size_t len, size_t *size)
 		munmap(mem, sz);
 		return NULL;
 	}
+	rmt_alloc_track(mem);
 	*size = sz;
 	return mem;
 }
 
 static void rmt_jit_exec_free(void *mem, size_t size)
 {
+	rmt_alloc_untrack(mem);
 	munmap(mem, size);
 }
 #else
@@ -819,11 +826,11 @@ int rmt_jit_compile(struct rmt_inst *in)
 	if (!rmt_jit_supported())
 		return -EOPNOTSUPP;
 	j.cap = 512 + n * (J_MAX_INSN + J_STUB);
-	j.buf = kvmalloc(j.cap, GFP_KERNEL);
+	j.buf = rmt_kvmalloc(j.cap, GFP_KERNEL);
 	/* n <= RMT_ISA_MAX_INSNS (validated): these products cannot overflow. */
-	j.pc_off = kvmalloc((n + 1) * sizeof(*j.pc_off), GFP_KERNEL);
-	j.fix = kvmalloc((n + 1) * sizeof(*j.fix), GFP_KERNEL);
-	j.stubs = kvmalloc((n + 1) * sizeof(*j.stubs), GFP_KERNEL);
+	j.pc_off = rmt_kvmalloc((n + 1) * sizeof(*j.pc_off), GFP_KERNEL);
+	j.fix = rmt_kvmalloc((n + 1) * sizeof(*j.fix), GFP_KERNEL);
+	j.stubs = rmt_kvmalloc((n + 1) * sizeof(*j.stubs), GFP_KERNEL);
 	if (j.buf && j.pc_off && j.fix && j.stubs) {
 		rc = j_emit(&j, p);
 		if (!rc) {
@@ -831,10 +838,10 @@ int rmt_jit_compile(struct rmt_inst *in)
 			rc = mem ? 0 : -ENOMEM;
 		}
 	}
-	kvfree(j.buf);
-	kvfree(j.pc_off);
-	kvfree(j.fix);
-	kvfree(j.stubs);
+	rmt_kvfree(j.buf);
+	rmt_kvfree(j.pc_off);
+	rmt_kvfree(j.fix);
+	rmt_kvfree(j.stubs);
 	if (rc)
 		return rc;
 	in->native_mem = mem;

@@ -17,6 +17,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include "rmt_hooks_kern.h"
+#include "rmt_alloc.h"
 
 struct rmt_vm *rmt_hooks_vm;
 
@@ -55,7 +56,7 @@ static void rmt_hook_detach_locked(struct rmt_hook *h)
 		h->registered = false;
 	}
 	synchronize_rcu();
-	kfree(old);
+	rmt_kfree(old);
 }
 
 /*
@@ -121,7 +122,7 @@ static int rmt_hook_attach(struct rmt_hook_attach *a)
 		if (rc)
 			return rc;
 	}
-	nb = kzalloc(sizeof(*nb), GFP_KERNEL);
+	nb = rmt_kzalloc(sizeof(*nb), GFP_KERNEL);
 	if (!nb)
 		return -ENOMEM;
 	nb->prog_id = a->prog_id;
@@ -132,7 +133,7 @@ static int rmt_hook_attach(struct rmt_hook_attach *a)
 		nb->swap = a->swap;
 	rc = h->check(nb, a->err, elen);
 	if (rc) {
-		kfree(nb);
+		rmt_kfree(nb);
 		return rc;
 	}
 
@@ -145,14 +146,14 @@ static int rmt_hook_attach(struct rmt_hook_attach *a)
 		if (rc) {
 			rcu_replace_pointer(h->bind, old, true);
 			synchronize_rcu();
-			kfree(nb);
+			rmt_kfree(nb);
 			snprintf(a->err, elen, "cannot probe %s: error %d", h->symbol, rc);
 			return rc;
 		}
 		h->registered = true;
 	}
 	synchronize_rcu();
-	kfree(old);
+	rmt_kfree(old);
 	return 0;
 }
 
@@ -228,17 +229,17 @@ long rmt_hooks_ioctl(struct rmt_vm *vm, unsigned int cmd, void __user *arg)
 
 	switch (cmd) {
 	case RMT_IOC_HOOK_ATTACH:
-		a = kmalloc(sizeof(*a), GFP_KERNEL);
+		a = rmt_kmalloc(sizeof(*a), GFP_KERNEL);
 		if (!a)
 			return -ENOMEM;
 		if (copy_from_user(a, arg, sizeof(*a))) {
-			kfree(a);
+			rmt_kfree(a);
 			return -EFAULT;
 		}
 		rc = rmt_hook_attach(a);
 		if (rc && copy_to_user(arg, a, sizeof(*a)))
 			rc = -EFAULT;
-		kfree(a);
+		rmt_kfree(a);
 		return rc;
 	case RMT_IOC_HOOK_DETACH:
 		if (copy_from_user(&d, arg, sizeof(d)))
@@ -309,10 +310,10 @@ int rmt_hooks_init(struct rmt_vm *vm)
 	int i;
 
 	for (i = 0; i < ARRAY_SIZE(rmt_hooks); i++) {
-		rmt_hooks[i]->pc = alloc_percpu(struct rmt_hook_pcpu);
+		rmt_hooks[i]->pc = rmt_alloc_percpu(struct rmt_hook_pcpu);
 		if (!rmt_hooks[i]->pc) {
 			while (i--) {
-				free_percpu(rmt_hooks[i]->pc);
+				rmt_free_percpu(rmt_hooks[i]->pc);
 				rmt_hooks[i]->pc = NULL;
 			}
 			return -ENOMEM;
@@ -335,7 +336,7 @@ void rmt_hooks_exit(void)
 		if (!rmt_hooks[i]->pc)
 			continue;
 		rmt_hook_detach_locked(rmt_hooks[i]);
-		free_percpu(rmt_hooks[i]->pc);
+		rmt_free_percpu(rmt_hooks[i]->pc);
 		rmt_hooks[i]->pc = NULL;
 	}
 	rmt_hooks_vm = NULL;

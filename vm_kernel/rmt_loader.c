@@ -10,6 +10,7 @@
  */
 #define RMT_HOOKS_DEFINE_TABLES
 #include "rmt_loader.h"
+#include "rmt_alloc.h"
 
 int rmt_errf(char *err, size_t errlen, int code, const char *fmt, ...)
 {
@@ -519,7 +520,7 @@ int rmt_prog_parse(const void *buf, size_t len, struct rmt_prog **out,
 
 	BUILD_BUG_ON(sizeof(struct rmt_insn) != RMT_INSN_SIZE);
 	*out = NULL;
-	ps = kzalloc(sizeof(*ps), GFP_KERNEL);
+	ps = rmt_kzalloc(sizeof(*ps), GFP_KERNEL);
 	if (!ps)
 		return rmt_errf(err, errlen, -ENOMEM, "out of memory");
 	ps->err = err;
@@ -528,12 +529,12 @@ int rmt_prog_parse(const void *buf, size_t len, struct rmt_prog **out,
 	if (rc)
 		goto out_ps;
 	rc = -ENOMEM;
-	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	p = rmt_kzalloc(sizeof(*p), GFP_KERNEL);
 	if (!p) {
 		rmt_errf(err, errlen, rc, "out of memory");
 		goto out_ps;
 	}
-	p->image = kvmalloc(len, GFP_KERNEL);
+	p->image = rmt_kvmalloc(len, GFP_KERNEL);
 	if (!p->image) {
 		rmt_errf(err, errlen, rc, "out of memory for a %zu-byte object", len);
 		goto out_prog;
@@ -566,14 +567,14 @@ int rmt_prog_parse(const void *buf, size_t len, struct rmt_prog **out,
 	rc = rc ?: rmt_string(ps, p->hdr.name, "PROG");
 	if (rc)
 		goto out_prog;
-	kfree(ps);
+	rmt_kfree(ps);
 	*out = p;
 	return 0;
 
 out_prog:
 	rmt_prog_free(p);
 out_ps:
-	kfree(ps);
+	rmt_kfree(ps);
 	return rc;
 }
 
@@ -581,8 +582,8 @@ void rmt_prog_free(struct rmt_prog *p)
 {
 	if (!p)
 		return;
-	kvfree(p->image);
-	kfree(p);
+	rmt_kvfree(p->image);
+	rmt_kfree(p);
 }
 
 s64 rmt_prog_region_size(const struct rmt_prog *p, u32 region, u32 obj)

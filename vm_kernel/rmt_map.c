@@ -4,6 +4,7 @@
  */
 #include "rmt_map.h"
 #include "rmt_loader.h"
+#include "rmt_alloc.h"
 
 enum { SLOT_EMPTY = 0, SLOT_BUSY = 1, SLOT_FULL = 2, SLOT_DELETED = 3 };
 
@@ -39,7 +40,7 @@ int rmt_map_create(const struct rmt_rec_map *rec, u32 ncpus, struct rmt_map **ou
 	u64 bytes, n;
 
 	*out = NULL;
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	m = rmt_kzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)
 		goto nomem;
 	m->rec = *rec;
@@ -61,17 +62,17 @@ int rmt_map_create(const struct rmt_rec_map *rec, u32 ncpus, struct rmt_map **ou
 		bytes = n * sizeof(atomic64_t);
 	}
 	if (bytes > RMT_MAP_MAX_BYTES) {
-		kfree(m);
+		rmt_kfree(m);
 		return rmt_errf(err, errlen, -E2BIG, "needs %llu bytes, over the %u-byte limit",
 				    (unsigned long long)bytes, RMT_MAP_MAX_BYTES);
 	}
 	if (rec->kind == RMT_MAP_HASH) {
-		m->slots = kvzalloc(bytes, GFP_KERNEL);
-		m->counts = kvzalloc(m->ncopies * sizeof(atomic64_t), GFP_KERNEL);
+		m->slots = rmt_kvzalloc(bytes, GFP_KERNEL);
+		m->counts = rmt_kvzalloc(m->ncopies * sizeof(atomic64_t), GFP_KERNEL);
 		if (!m->slots || !m->counts)
 			goto nomem;
 	} else {
-		m->vals = kvzalloc(bytes, GFP_KERNEL);
+		m->vals = rmt_kvzalloc(bytes, GFP_KERNEL);
 		if (!m->vals)
 			goto nomem;
 	}
@@ -86,11 +87,11 @@ void rmt_map_destroy(struct rmt_map *m)
 {
 	if (!m)
 		return;
-	kvfree(m->vals);
-	kvfree(m->slots);
-	kvfree(m->counts);
+	rmt_kvfree(m->vals);
+	rmt_kvfree(m->slots);
+	rmt_kvfree(m->counts);
 	mutex_destroy(&m->lock);
-	kfree(m);
+	rmt_kfree(m);
 }
 
 u32 rmt_map_kind(const struct rmt_map *m)

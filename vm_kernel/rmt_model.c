@@ -34,6 +34,7 @@
  * nests inside itself on one CPU).
  */
 #include "rmt_model.h"
+#include "rmt_alloc.h"
 
 #define rmt_errf(err, errlen, ...) \
 	do { \
@@ -414,9 +415,9 @@ static int rmt_read_tree(struct rmt_cursor *c, struct rmt_weights *w,
 	nodes = rmt_arena(w, (size_t)r.nnodes * sizeof(*nodes));
 	leaf_off = rmt_arena(w, (size_t)r.nnodes * 4);
 	leaves = rmt_arena(w, (size_t)r.nleaves * sig->n_out * 4);
-	depth = kvzalloc(r.nnodes, GFP_KERNEL);
+	depth = rmt_kvzalloc(r.nnodes, GFP_KERNEL);
 	if (!nodes || !leaf_off || !leaves || !depth) {
-		kvfree(depth);
+		rmt_kvfree(depth);
 		return nodes && leaf_off && leaves ? -ENOMEM : -E2BIG;
 	}
 	depth[0] = 1;
@@ -476,7 +477,7 @@ static int rmt_read_tree(struct rmt_cursor *c, struct rmt_weights *w,
 		nodes[i].next[1] = nr.right;
 		leaf_off[i] = 0;
 	}
-	kvfree(depth);
+	rmt_kvfree(depth);
 	snprintf(where, sizeof(where), "tree %u", j);
 	if (rmt_read_s32s(c, leaves, (size_t)r.nleaves * sig->n_out, where, "leaf values"))
 		return -EINVAL;
@@ -488,7 +489,7 @@ static int rmt_read_tree(struct rmt_cursor *c, struct rmt_weights *w,
 	t->leaves = leaves;
 	return 0;
 bad:
-	kvfree(depth);
+	rmt_kvfree(depth);
 	return -EINVAL;
 }
 
@@ -555,7 +556,7 @@ static int rmt_tree_layouts(struct rmt_weights *w)
 			total += rmt_align8(rmt_layout_bytes(&w->trees[j], w->n_out));
 	if (!total)
 		return 0;
-	p = kvmalloc(total, GFP_KERNEL);
+	p = rmt_kvmalloc(total, GFP_KERNEL);
 	if (!p)
 		return -ENOMEM;
 	w->layout = p;
@@ -585,11 +586,11 @@ static void rmt_weights_free(struct rmt_weights *w)
 	if (!w)
 		return;
 #ifdef __KERNEL__
-	free_percpu(w->scratch);
+	rmt_free_percpu(w->scratch);
 #endif
-	kvfree(w->layout);
-	kvfree(w->arena);
-	kfree(w);
+	rmt_kvfree(w->layout);
+	rmt_kvfree(w->arena);
+	rmt_kfree(w);
 }
 
 static void rmt_weights_free_rcu(struct rcu_head *head)
@@ -703,7 +704,7 @@ int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
 	ret = rmt_model_sig_check(sig, err, errlen);
 	if (ret)
 		return ret;
-	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	w = rmt_kzalloc(sizeof(*w), GFP_KERNEL);
 	if (!w)
 		goto nomem;
 	/*
@@ -712,7 +713,7 @@ int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
 	 * offset), plus rounding per array.
 	 */
 	w->arena_len = 4 * min_t(size_t, len, RMT_MAX_WEIGHTS_SIZE) + 64 * (RMT_MAX_TREES + 8);
-	w->arena = kvmalloc(w->arena_len, GFP_KERNEL);
+	w->arena = rmt_kvmalloc(w->arena_len, GFP_KERNEL);
 	if (!w->arena)
 		goto nomem;
 	ret = rmt_parse(w, sig, &c);
@@ -730,7 +731,7 @@ int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
 		goto nomem;
 #ifdef __KERNEL__
 	if (w->scratch_len) {
-		w->scratch = __alloc_percpu(w->scratch_len * sizeof(s32), sizeof(s64));
+		w->scratch = rmt_alloc_percpu_bytes(w->scratch_len * sizeof(s32), sizeof(s64));
 		if (!w->scratch)
 			goto nomem;
 	}

@@ -8,6 +8,7 @@
  * seq = pos + capacity.  seq < pos means the ring is full.
  */
 #include "rmt_ring.h"
+#include "rmt_alloc.h"
 
 struct rmt_ring_slot {
 	u64 seq;
@@ -28,7 +29,7 @@ struct rmt_ring *rmt_ring_create(u32 capacity)
 
 	if (!capacity || (capacity & (capacity - 1)) || capacity > (1u << 20))
 		return NULL;
-	r = kvzalloc(sizeof(*r) + (size_t)capacity * sizeof(r->slots[0]), GFP_KERNEL);
+	r = rmt_kvzalloc(sizeof(*r) + (size_t)capacity * sizeof(r->slots[0]), GFP_KERNEL);
 	if (!r)
 		return NULL;
 	r->mask = capacity - 1;
@@ -39,7 +40,7 @@ struct rmt_ring *rmt_ring_create(u32 capacity)
 
 void rmt_ring_destroy(struct rmt_ring *r)
 {
-	kvfree(r);
+	rmt_kvfree(r);
 }
 
 int rmt_ring_push(struct rmt_ring *r, const struct rmt_trace_rec *rec)

@@ -4,6 +4,7 @@
  * the control-plane API; see rmt_runtime.h.
  */
 #include "rmt_runtime.h"
+#include "rmt_alloc.h"
 
 #define RMT_ERRLEN_TMP 200
 
@@ -27,16 +28,16 @@ static void rmt_inst_free(struct rmt_inst *in)
 	if (in->maps)
 		for (i = 0; i < in->prog->nmaps; i++)
 			rmt_map_destroy(in->maps[i]);
-	kfree(in->tables);
-	kfree(in->models);
-	kfree(in->maps);
+	rmt_kfree(in->tables);
+	rmt_kfree(in->models);
+	rmt_kfree(in->maps);
 	rmt_jit_free(in);
 	rmt_ring_destroy(in->ring);
-	kvfree(in->frames);
-	kvfree(in->frame_mem);
-	kvfree(in->stats_mem);
+	rmt_kvfree(in->frames);
+	rmt_kvfree(in->frame_mem);
+	rmt_kvfree(in->stats_mem);
 	rmt_prog_free(in->prog);
-	kfree(in);
+	rmt_kfree(in);
 }
 
 static void rmt_inst_free_rcu(struct rcu_head *head)
@@ -81,8 +82,8 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 	for (m = 0; m < p->nmodels; m++)
 		zero += 4 * ((size_t)p->models[m].n_in + p->models[m].n_out);
 	stride = (ptrs + zero + 63) & ~(size_t)63;
-	in->frames = kvzalloc(in->ncpus * sizeof(*in->frames), GFP_KERNEL);
-	in->frame_mem = kvzalloc(in->ncpus * stride, GFP_KERNEL);
+	in->frames = rmt_kvzalloc(in->ncpus * sizeof(*in->frames), GFP_KERNEL);
+	in->frame_mem = rmt_kvzalloc(in->ncpus * stride, GFP_KERNEL);
 	if (!in->frames || !in->frame_mem)
 		return rmt_errf(err, errlen, -ENOMEM, "out of memory for run buffers");
 	for (c = 0; c < in->ncpus; c++) {
@@ -114,7 +115,7 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 	u32 i, cap;
 	int rc;
 
-	in = kzalloc(sizeof(*in), GFP_KERNEL);
+	in = rmt_kzalloc(sizeof(*in), GFP_KERNEL);
 	if (!in) {
 		rmt_prog_free(p);
 		return rmt_errf(err, errlen, -ENOMEM, "out of memory");
@@ -132,12 +133,12 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 	}
 	rc = -ENOMEM;
 	in->stats_stride = (sizeof(struct rmt_pcpu_stats) + in->ndecisions * sizeof(u64) + 63) & ~63u;
-	in->stats_mem = kvzalloc((size_t)in->ncpus * in->stats_stride, GFP_KERNEL);
+	in->stats_mem = rmt_kvzalloc((size_t)in->ncpus * in->stats_stride, GFP_KERNEL);
 	cap = opts && opts->trace_capacity ? opts->trace_capacity : RMT_DEFAULT_TRACE_CAPACITY;
 	in->ring = rmt_ring_create(cap);
-	in->tables = kcalloc(p->ntables, sizeof(*in->tables), GFP_KERNEL);
-	in->models = kcalloc(p->nmodels, sizeof(*in->models), GFP_KERNEL);
-	in->maps = kcalloc(p->nmaps, sizeof(*in->maps), GFP_KERNEL);
+	in->tables = rmt_kcalloc(p->ntables, sizeof(*in->tables), GFP_KERNEL);
+	in->models = rmt_kcalloc(p->nmodels, sizeof(*in->models), GFP_KERNEL);
+	in->maps = rmt_kcalloc(p->nmaps, sizeof(*in->maps), GFP_KERNEL);
 	if (!in->stats_mem || !in->tables || !in->models || !in->maps) {
 		rmt_errf(err, errlen, rc, "out of memory");
 		goto fail;
@@ -151,7 +152,7 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 	if (rc)
 		goto fail;
 	for (i = 0; i < p->ntables; i++) {
-		struct rmt_table_schema *s = kmalloc(sizeof(*s), GFP_KERNEL);
+		struct rmt_table_schema *s = rmt_kmalloc(sizeof(*s), GFP_KERNEL);
 
 		if (!s) {
 			rc = rmt_errf(err, errlen, -ENOMEM, "out of memory");
@@ -159,7 +160,7 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 		}
 		rmt_schema_from(p, i, s);
 		rc = rmt_table_create(s, &in->tables[i], tmp, sizeof(tmp));
-		kfree(s);
+		rmt_kfree(s);
 		if (rc) {
 			rmt_errf(err, errlen, rc, "TABLES[%u]: %s", i, tmp);
 			goto fail;
@@ -191,7 +192,7 @@ fail:
 
 struct rmt_vm *rmt_vm_create(void)
 {
-	struct rmt_vm *vm = kzalloc(sizeof(*vm), GFP_KERNEL);
+	struct rmt_vm *vm = rmt_kzalloc(sizeof(*vm), GFP_KERNEL);
 
 	if (vm)
 		mutex_init(&vm->lock);
@@ -208,7 +209,7 @@ void rmt_vm_destroy(struct rmt_vm *vm)
 	for (id = 1; id <= RMT_VM_MAX_PROGS; id++)
 		rmt_vm_unload(vm, id);
 	mutex_destroy(&vm->lock);
-	kfree(vm);
+	rmt_kfree(vm);
 }
 EXPORT_SYMBOL_GPL(rmt_vm_destroy);
 

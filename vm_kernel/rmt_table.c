@@ -51,6 +51,7 @@
  * tables, on a per-tuple list to recompute the tuple's best priority.
  */
 #include "rmt_table.h"
+#include "rmt_alloc.h"
 
 /*
  * Local fallback until rmt_compat.h maps this_cpu_inc() in userspace: there
@@ -237,13 +238,13 @@ static size_t rmt_entry_size(const struct rmt_table *t)
 
 static void rmt_action_data_free_rcu(struct rcu_head *head)
 {
-	kfree(container_of(head, struct rmt_action_data, rcu));
+	rmt_kfree(container_of(head, struct rmt_action_data, rcu));
 }
 
 static void rmt_entry_free(struct rmt_entry *e)
 {
-	kfree(rcu_dereference_protected(e->data, 1));
-	kfree(e);
+	rmt_kfree(rcu_dereference_protected(e->data, 1));
+	rmt_kfree(e);
 }
 
 static void rmt_entry_free_rcu(struct rcu_head *head)
@@ -253,22 +254,22 @@ static void rmt_entry_free_rcu(struct rcu_head *head)
 
 static void rmt_trie_node_free_rcu(struct rcu_head *head)
 {
-	kfree(container_of(head, struct rmt_trie_node, rcu));
+	rmt_kfree(container_of(head, struct rmt_trie_node, rcu));
 }
 
 static void rmt_group_free_rcu(struct rcu_head *head)
 {
-	kfree(container_of(head, struct rmt_lpm_group, rcu));
+	rmt_kfree(container_of(head, struct rmt_lpm_group, rcu));
 }
 
 static void rmt_tuple_free_rcu(struct rcu_head *head)
 {
-	kfree(container_of(head, struct rmt_tuple, rcu));
+	rmt_kfree(container_of(head, struct rmt_tuple, rcu));
 }
 
 static void rmt_tuple_vec_free_rcu(struct rcu_head *head)
 {
-	kfree(container_of(head, struct rmt_tuple_vec, rcu));
+	rmt_kfree(container_of(head, struct rmt_tuple_vec, rcu));
 }
 
 /* ------------------------------------------------------------------ create */
@@ -341,7 +342,7 @@ int rmt_table_create(const struct rmt_table_schema *schema, struct rmt_table **o
 	ret = rmt_schema_check(schema, err, errlen);
 	if (ret)
 		return ret;
-	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	t = rmt_kzalloc(sizeof(*t), GFP_KERNEL);
 	if (!t)
 		goto nomem;
 	t->s = *schema;
@@ -370,9 +371,9 @@ int rmt_table_create(const struct rmt_table_schema *schema, struct rmt_table **o
 	for (nb = 16; nb < schema->max_entries && nb < RMT_MAX_BUCKETS; nb <<= 1)
 		;
 	t->nbuckets = nb;
-	t->buckets = kvcalloc(nb, sizeof(*t->buckets), GFP_KERNEL);
-	t->hits = alloc_percpu(u64);
-	t->misses = alloc_percpu(u64);
+	t->buckets = rmt_kvcalloc(nb, sizeof(*t->buckets), GFP_KERNEL);
+	t->hits = rmt_alloc_percpu(u64);
+	t->misses = rmt_alloc_percpu(u64);
 	if (!t->buckets || !t->hits || !t->misses)
 		goto nomem;
 	mutex_init(&t->lock);
@@ -380,10 +381,10 @@ int rmt_table_create(const struct rmt_table_schema *schema, struct rmt_table **o
 	return 0;
 nomem:
 	if (t) {
-		kvfree(t->buckets);
-		free_percpu(t->hits);
-		free_percpu(t->misses);
-		kfree(t);
+		rmt_kvfree(t->buckets);
+		rmt_free_percpu(t->hits);
+		rmt_free_percpu(t->misses);
+		rmt_kfree(t);
 	}
 	rmt_errf(err, errlen, "out of memory creating the table");
 	return -ENOMEM;
@@ -395,7 +396,7 @@ static void rmt_trie_free(struct rmt_trie_node *n)
 		return;
 	rmt_trie_free(rcu_dereference_protected(n->child[0], 1));
 	rmt_trie_free(rcu_dereference_protected(n->child[1], 1));
-	kfree(n);
+	rmt_kfree(n);
 }
 
 /* Free a search tree now (no reader can reach it); recursion depth is its height. */
@@ -405,7 +406,7 @@ static void rmt_rtree_free(struct rmt_rnode *n)
 		return;
 	rmt_rtree_free(rcu_dereference_protected(n->child[0], 1));
 	rmt_rtree_free(rcu_dereference_protected(n->child[1], 1));
-	kfree(n);
+	rmt_kfree(n);
 }
 
 void rmt_table_destroy(struct rmt_table *t)
@@ -426,7 +427,7 @@ void rmt_table_destroy(struct rmt_table *t)
 			for (g = rcu_dereference_protected(t->buckets[i], 1); g; g = gn) {
 				gn = rcu_dereference_protected(g->next, 1);
 				rmt_trie_free(rcu_dereference_protected(g->root, 1));
-				kfree(g);
+				rmt_kfree(g);
 			}
 		}
 	}
@@ -437,19 +438,19 @@ void rmt_table_destroy(struct rmt_table *t)
 			for (g = rcu_dereference_protected(t->buckets[i], 1); g; g = gn) {
 				gn = rcu_dereference_protected(g->next, 1);
 				rmt_rtree_free(rcu_dereference_protected(g->root, 1));
-				kfree(g);
+				rmt_kfree(g);
 			}
 		}
 	}
 	for (i = 0; i < t->ntuples; i++)
-		kfree(t->tuple_list[i]);
-	kfree(t->tuple_list);
-	kfree(rcu_dereference_protected(t->tuples, 1));
+		rmt_kfree(t->tuple_list[i]);
+	rmt_kfree(t->tuple_list);
+	rmt_kfree(rcu_dereference_protected(t->tuples, 1));
 	mutex_destroy(&t->lock);
-	kvfree(t->buckets);
-	free_percpu(t->hits);
-	free_percpu(t->misses);
-	kfree(t);
+	rmt_kvfree(t->buckets);
+	rmt_free_percpu(t->hits);
+	rmt_free_percpu(t->misses);
+	rmt_kfree(t);
 }
 
 const struct rmt_table_schema *rmt_table_schema_of(const struct rmt_table *t)
@@ -1037,7 +1038,7 @@ static void rmt_locate(struct rmt_table *t, const struct rmt_match_field *m, u32
 static struct rmt_action_data *rmt_action_data_new(const struct rmt_table *t,
 						    const struct rmt_entry_spec *spec)
 {
-	struct rmt_action_data *d = kzalloc(sizeof(*d) + t->s.param_size, GFP_KERNEL);
+	struct rmt_action_data *d = rmt_kzalloc(sizeof(*d) + t->s.param_size, GFP_KERNEL);
 
 	if (!d)
 		return NULL;
@@ -1069,7 +1070,7 @@ static int rmt_publish_tuples(struct rmt_table *t)
 	struct rmt_tuple_vec *vec, *old;
 	u32 i;
 
-	vec = kzalloc(sizeof(*vec) + t->ntuples * sizeof(vec->v[0]), GFP_KERNEL);
+	vec = rmt_kzalloc(sizeof(*vec) + t->ntuples * sizeof(vec->v[0]), GFP_KERNEL);
 	if (!vec)
 		return -ENOMEM;
 	for (i = 0; i < t->ntuples; i++) {
@@ -1124,7 +1125,7 @@ static void rmt_ins_list_del(struct rmt_table *t, struct rmt_entry *e)
 static struct rmt_trie_node *rmt_trie_node_new(u32 bits, u64 value, u32 plen,
 					       struct rmt_entry *e)
 {
-	struct rmt_trie_node *n = kzalloc(sizeof(*n), GFP_KERNEL);
+	struct rmt_trie_node *n = rmt_kzalloc(sizeof(*n), GFP_KERNEL);
 
 	if (!n)
 		return NULL;
@@ -1179,7 +1180,7 @@ static int rmt_trie_insert(struct rmt_lpm_group *g, u32 bits, u64 value, u32 ple
 		/* they diverge at bit c: a new intermediate node holds both */
 		im = rmt_trie_node_new(bits, value, c, NULL);
 		if (!im) {
-			kfree(leaf);
+			rmt_kfree(leaf);
 			return -ENOMEM;
 		}
 		RCU_INIT_POINTER(im->child[(value >> (bits - 1 - c)) & 1], leaf);
@@ -1294,7 +1295,7 @@ static void rmt_rnode_chain_free_rcu(struct rcu_head *head)
 
 	for (; n; n = next) {
 		next = n->gc;
-		kfree(n);
+		rmt_kfree(n);
 	}
 }
 
@@ -1341,11 +1342,11 @@ static int rmt_rpool_fill(struct rmt_rpool *p, u32 n)
 {
 	p->used = 0;
 	p->n = 0;
-	p->v = kvcalloc(n, sizeof(*p->v), GFP_KERNEL);
+	p->v = rmt_kvcalloc(n, sizeof(*p->v), GFP_KERNEL);
 	if (!p->v)
 		return -ENOMEM;
 	for (; p->n < n; p->n++) {
-		p->v[p->n] = kzalloc(sizeof(struct rmt_rnode), GFP_KERNEL);
+		p->v[p->n] = rmt_kzalloc(sizeof(struct rmt_rnode), GFP_KERNEL);
 		if (!p->v[p->n])
 			return -ENOMEM;		/* rmt_rpool_release() frees the rest */
 	}
@@ -1355,8 +1356,8 @@ static int rmt_rpool_fill(struct rmt_rpool *p, u32 n)
 static void rmt_rpool_release(struct rmt_rpool *p)
 {
 	while (p->used < p->n)
-		kfree(p->v[p->used++]);
-	kvfree(p->v);
+		rmt_kfree(p->v[p->used++]);
+	rmt_kvfree(p->v);
 	p->v = NULL;
 }
 
@@ -1451,7 +1452,7 @@ static int rmt_rplan_insert(const struct rmt_table *t, struct rmt_rnode *root,
 	}
 	if (pl->s >= 0) {
 		need = pl->path[pl->s]->size + 1;
-		pl->items = kvcalloc(need, sizeof(*pl->items), GFP_KERNEL);
+		pl->items = rmt_kvcalloc(need, sizeof(*pl->items), GFP_KERNEL);
 		if (!pl->items)
 			return -ENOMEM;
 		need += pl->s;
@@ -1460,7 +1461,7 @@ static int rmt_rplan_insert(const struct rmt_table *t, struct rmt_rnode *root,
 	}
 	if (rmt_rpool_fill(&pl->pool, need)) {
 		rmt_rpool_release(&pl->pool);
-		kvfree(pl->items);
+		rmt_kvfree(pl->items);
 		return -ENOMEM;
 	}
 	return 0;
@@ -1469,7 +1470,7 @@ static int rmt_rplan_insert(const struct rmt_table *t, struct rmt_rnode *root,
 static void rmt_rplan_abort(struct rmt_rplan *pl)
 {
 	rmt_rpool_release(&pl->pool);
-	kvfree(pl->items);
+	rmt_kvfree(pl->items);
 }
 
 /* Carry out a plan on @g: cannot fail.  Unlinked nodes go on @gc. */
@@ -1524,12 +1525,12 @@ static void rmt_rgroup_compact(struct rmt_rgroup *g, struct rmt_rnode **gc)
 	struct rmt_rpool pool;
 	u32 cnt = 0;
 
-	items = kvcalloc(g->nentries, sizeof(*items), GFP_KERNEL);
+	items = rmt_kvcalloc(g->nentries, sizeof(*items), GFP_KERNEL);
 	if (!items)
 		return;
 	if (rmt_rpool_fill(&pool, g->nentries)) {
 		rmt_rpool_release(&pool);
-		kvfree(items);
+		rmt_kvfree(items);
 		return;
 	}
 	rmt_rcollect(root, items, &cnt);
@@ -1537,12 +1538,12 @@ static void rmt_rgroup_compact(struct rmt_rgroup *g, struct rmt_rnode **gc)
 	g->ntomb = 0;
 	rmt_gc_subtree(gc, root);
 	rmt_rpool_release(&pool);
-	kvfree(items);
+	rmt_kvfree(items);
 }
 
 static void rmt_rgroup_free_rcu(struct rcu_head *head)
 {
-	kfree(container_of(head, struct rmt_rgroup, rcu));
+	rmt_kfree(container_of(head, struct rmt_rgroup, rcu));
 }
 
 /* Delete the entry of node @n from group @g.  Cannot fail. */
@@ -1582,13 +1583,13 @@ static int rmt_insert_range(struct rmt_table *t, struct rmt_loc *loc, struct rmt
 	u32 i;
 	int ret;
 
-	pl = kmalloc(sizeof(*pl), GFP_KERNEL);
+	pl = rmt_kmalloc(sizeof(*pl), GFP_KERNEL);
 	if (!g)
-		ng = kzalloc(sizeof(*ng) + t->s.nkeys * sizeof(u64), GFP_KERNEL);
+		ng = rmt_kzalloc(sizeof(*ng) + t->s.nkeys * sizeof(u64), GFP_KERNEL);
 	if (!pl || (!g && !ng) ||
 	    rmt_rplan_insert(t, g ? rcu_dereference_protected(g->root, 1) : NULL, e, pl)) {
-		kfree(pl);
-		kfree(ng);
+		rmt_kfree(pl);
+		rmt_kfree(ng);
 		rmt_errf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -1596,8 +1597,8 @@ static int rmt_insert_range(struct rmt_table *t, struct rmt_loc *loc, struct rmt
 	ret = rmt_insert_prio(t, loc, e, err, errlen);
 	if (ret) {
 		rmt_rplan_abort(pl);
-		kfree(pl);
-		kfree(ng);
+		rmt_kfree(pl);
+		rmt_kfree(ng);
 		return ret;
 	}
 	if (ng) {
@@ -1608,7 +1609,7 @@ static int rmt_insert_range(struct rmt_table *t, struct rmt_loc *loc, struct rmt
 			g->val[i] = t->range_fields & (1u << i) ? 0 : e->m[i].a;
 	}
 	rmt_rplan_commit(g, pl, &gc);
-	kfree(pl);
+	rmt_kfree(pl);
 	g->nentries++;
 	e->rgroup = g;
 	if (ng) {
@@ -1633,17 +1634,17 @@ static int rmt_insert_prio(struct rmt_table *t, struct rmt_loc *loc, struct rmt_
 	if (new_tuple) {
 		if (t->ntuples == t->tuple_cap) {
 			u32 cap = t->tuple_cap ? 2 * t->tuple_cap : 8;
-			struct rmt_tuple **l = kmalloc_array(cap, sizeof(*l), GFP_KERNEL);
+			struct rmt_tuple **l = rmt_kmalloc_array(cap, sizeof(*l), GFP_KERNEL);
 
 			if (!l)
 				goto nomem;
 			if (t->ntuples)
 				memcpy(l, t->tuple_list, t->ntuples * sizeof(*l));
-			kfree(t->tuple_list);
+			rmt_kfree(t->tuple_list);
 			t->tuple_list = l;
 			t->tuple_cap = cap;
 		}
-		tp = kzalloc(sizeof(*tp), GFP_KERNEL);
+		tp = rmt_kzalloc(sizeof(*tp), GFP_KERNEL);
 		if (!tp)
 			goto nomem;
 		memcpy(tp->mask, loc->mask, sizeof(tp->mask));
@@ -1657,7 +1658,7 @@ static int rmt_insert_prio(struct rmt_table *t, struct rmt_loc *loc, struct rmt_
 			tp->max_prio = old_max;
 			if (new_tuple) {
 				t->ntuples--;
-				kfree(tp);
+				rmt_kfree(tp);
 			}
 			goto nomem;
 		}
@@ -1688,7 +1689,7 @@ static int rmt_insert_lpm(struct rmt_table *t, struct rmt_loc *loc, struct rmt_e
 	int ret;
 
 	if (new_group) {
-		g = kzalloc(sizeof(*g) + t->s.nkeys * sizeof(u64), GFP_KERNEL);
+		g = rmt_kzalloc(sizeof(*g) + t->s.nkeys * sizeof(u64), GFP_KERNEL);
 		if (!g)
 			goto nomem;
 		g->hash = loc->hash;
@@ -1699,7 +1700,7 @@ static int rmt_insert_lpm(struct rmt_table *t, struct rmt_loc *loc, struct rmt_e
 	ret = rmt_trie_insert(g, bits, e->m[t->lpm_key].a, (u32)e->m[t->lpm_key].b, e);
 	if (ret) {
 		if (new_group)
-			kfree(g);
+			rmt_kfree(g);
 		goto nomem;
 	}
 	g->nentries++;
@@ -1741,11 +1742,11 @@ int rmt_table_insert(struct rmt_table *t, const struct rmt_entry_spec *spec,
 		ret = -ENOSPC;
 		goto out;
 	}
-	e = kzalloc(rmt_entry_size(t), GFP_KERNEL);
+	e = rmt_kzalloc(rmt_entry_size(t), GFP_KERNEL);
 	d = rmt_action_data_new(t, spec);
 	if (!e || !d) {
-		kfree(e);
-		kfree(d);
+		rmt_kfree(e);
+		rmt_kfree(d);
 		rmt_errf(err, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto out;
