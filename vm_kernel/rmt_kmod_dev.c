@@ -23,6 +23,7 @@
 #include <linux/log2.h>
 #include "rmt_kmod_dev.h"
 #include "uapi/rmt.h"
+#include "rmt_alloc.h"
 
 /* Trace records one read() moves at most (the rest wait for the next call). */
 #define RMT_READ_BATCH 64
@@ -129,7 +130,7 @@ static int rmt_err_init(struct rmt_errbuf *e, u64 uptr, u32 len)
 	if (!uptr || !len)
 		return 0;
 	e->len = min_t(u32, len, RMT_IOC_MAX_ERR);
-	e->buf = kzalloc(e->len, GFP_KERNEL);
+	e->buf = rmt_kzalloc(e->len, GFP_KERNEL);
 	return e->buf ? 0 : -ENOMEM;
 }
 
@@ -138,7 +139,7 @@ static void rmt_err_done(struct rmt_errbuf *e, int rc)
 	if (rc < 0 && e->buf)
 		if (copy_to_user(u64_to_user_ptr(e->uptr), e->buf, strnlen(e->buf, e->len - 1) + 1))
 			pr_debug("rmt: error buffer not writable\n");
-	kfree(e->buf);
+	rmt_kfree(e->buf);
 }
 
 /* Copy a payload in and check its ABI version. */
@@ -152,12 +153,12 @@ static int rmt_copy_in(void *dst, const void __user *src, size_t size)
 /* Copy user bytes into a new kernel buffer (the size is checked by the caller). */
 static void *rmt_dup_user(u64 uptr, u32 len)
 {
-	void *buf = kvmalloc(len, GFP_KERNEL);
+	void *buf = rmt_kvmalloc(len, GFP_KERNEL);
 
 	if (!buf)
 		return ERR_PTR(-ENOMEM);
 	if (copy_from_user(buf, u64_to_user_ptr(uptr), len)) {
-		kvfree(buf);
+		rmt_kvfree(buf);
 		return ERR_PTR(-EFAULT);
 	}
 	return buf;
@@ -212,7 +213,7 @@ static long rmt_ioc_prog_load(void __user *arg)
 	opts.seed = a.seed;
 	opts.flags = 0;		/* the kernel build has no JIT: the interpreter runs it */
 	id = rmt_vm_load(rmt_dev.vm, obj, a.obj_len, &opts, e.buf, e.len);
-	kvfree(obj);
+	rmt_kvfree(obj);
 	if (id < 0) {
 		rc = id;
 		goto out_err;
@@ -306,7 +307,7 @@ static long rmt_ioc_table_update(void __user *arg)
 	int rc;
 
 	/* 424 bytes: too much for the stack of an ioctl. */
-	a = kmalloc(sizeof(*a), GFP_KERNEL);
+	a = rmt_kmalloc(sizeof(*a), GFP_KERNEL);
 	if (!a)
 		return -ENOMEM;
 	rc = rmt_copy_in(a, arg, sizeof(*a));
@@ -325,7 +326,7 @@ static long rmt_ioc_table_update(void __user *arg)
 	rc = rmt_vm_table_update(rmt_dev.vm, a->id, a->table, a->op, spec, e.buf, e.len);
 	rmt_err_done(&e, rc);
 out:
-	kfree(a);
+	rmt_kfree(a);
 	return rc;
 }
 
@@ -343,7 +344,7 @@ static long rmt_ioc_table_dump(void __user *arg)
 		return -EINVAL;
 	if (!rmt_dev_prog(a.id))
 		return -ENOENT;
-	buf = kvmalloc_array(a.count, sizeof(*buf), GFP_KERNEL);
+	buf = rmt_kvmalloc_array(a.count, sizeof(*buf), GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
 	n = rmt_vm_table_dump(rmt_dev.vm, a.id, a.table, a.start, buf, a.count, &misses);
@@ -358,7 +359,7 @@ static long rmt_ioc_table_dump(void __user *arg)
 	a.misses = misses;
 	rc = copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
 out:
-	kvfree(buf);
+	rmt_kvfree(buf);
 	return rc;
 }
 
@@ -392,7 +393,7 @@ static long rmt_ioc_model_load(void __user *arg)
 		goto out;
 	}
 	rc = rmt_vm_model_load(rmt_dev.vm, a.id, a.model, blob, a.blob_len, e.buf, e.len);
-	kvfree(blob);
+	rmt_kvfree(blob);
 	if (rc < 0)
 		goto out;
 	/* rmt_vm_model_load() checked a.model against the program's models. */
@@ -438,8 +439,8 @@ static long rmt_ioc_map_read(void __user *arg)
 		return -EINVAL;
 	if (!rmt_dev_prog(a.id))
 		return -ENOENT;
-	keys = kvmalloc_array(a.count, sizeof(u64), GFP_KERNEL);
-	vals = kvmalloc_array(a.count, sizeof(u64), GFP_KERNEL);
+	keys = rmt_kvmalloc_array(a.count, sizeof(u64), GFP_KERNEL);
+	vals = rmt_kvmalloc_array(a.count, sizeof(u64), GFP_KERNEL);
 	rc = -ENOMEM;
 	if (!keys || !vals)
 		goto out;
@@ -457,8 +458,8 @@ static long rmt_ioc_map_read(void __user *arg)
 	a.cursor = cursor;
 	rc = copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
 out:
-	kvfree(keys);
-	kvfree(vals);
+	rmt_kvfree(keys);
+	rmt_kvfree(vals);
 	return rc;
 }
 
@@ -488,7 +489,7 @@ static long rmt_ioc_stats(void __user *arg)
 	struct rmt_ioc_stats *a;
 	int rc;
 
-	a = kmalloc(sizeof(*a), GFP_KERNEL);
+	a = rmt_kmalloc(sizeof(*a), GFP_KERNEL);
 	if (!a)
 		return -ENOMEM;
 	rc = rmt_copy_in(a, arg, sizeof(u32) * 2);
@@ -500,7 +501,7 @@ static long rmt_ioc_stats(void __user *arg)
 		goto out;
 	rc = copy_to_user(arg, a, sizeof(*a)) ? -EFAULT : 0;
 out:
-	kfree(a);
+	rmt_kfree(a);
 	return rc;
 }
 
@@ -570,7 +571,7 @@ static long rmt_ioc_prog_run(void __user *arg)
 		goto out;
 	rc = 0;
 out:
-	kvfree(r.ctx);
+	rmt_kvfree(r.ctx);
 	return rc;
 }
 
@@ -663,8 +664,8 @@ static ssize_t rmt_dev_read(struct file *f, char __user *buf, size_t count, loff
 	if (!access_ok(buf, count))
 		return -EFAULT;
 	max = min_t(size_t, max, RMT_READ_BATCH);
-	out = kmalloc_array(max, sizeof(*out), GFP_KERNEL);
-	tmp = kmalloc_array(max, sizeof(*tmp), GFP_KERNEL);
+	out = rmt_kmalloc_array(max, sizeof(*out), GFP_KERNEL);
+	tmp = rmt_kmalloc_array(max, sizeof(*tmp), GFP_KERNEL);
 	rc = -ENOMEM;
 	if (!out || !tmp)
 		goto out;
@@ -687,8 +688,8 @@ static ssize_t rmt_dev_read(struct file *f, char __user *buf, size_t count, loff
 	mutex_unlock(&rmt_dev.lock);
 	rc = copy_to_user(buf, out, n * sizeof(*out)) ? -EFAULT : n * sizeof(*out);
 out:
-	kfree(out);
-	kfree(tmp);
+	rmt_kfree(out);
+	rmt_kfree(tmp);
 	return rc;
 }
 
