@@ -75,6 +75,12 @@ int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out);
 long long rmt_bench_run(struct rmt_vm *vm, int id, const void *ctx, size_t ctx_len,
                       unsigned long long iterations);
 const char *rmt_vm_build_id(void);
+/* rmt_alloc.h: allocation counters and fault injection (process-wide). */
+struct rmt_alloc_stats { long long live; unsigned long long total; unsigned long long failed;
+                         unsigned long long fail_pending; };
+long long rmt_alloc_live(void);
+void rmt_alloc_get_stats(struct rmt_alloc_stats *out);
+void rmt_alloc_fail_nth(unsigned long long n, bool every);
 int rmt_vm_prog_engine(struct rmt_vm *vm, int id);
 int rmt_vm_set_native(struct rmt_vm *vm, int id, void *fn);
 bool rmt_jit_supported(void);
@@ -121,7 +127,7 @@ def make_ffi(sanitize: bool = False, module: str = MODULE, relative: bool = Fals
     flags = CFLAGS + (SANITIZE_FLAGS if sanitize else [])
     ffi.set_source(
         module,
-        '#include "rmt_runtime.h"\n'
+        '#include "rmt_runtime.h"\n#include "rmt_alloc.h"\n'
         f'const char *rmt_vm_build_id(void) {{ return "{source_hash(sanitize)}"; }}\n',
         sources=[str(p.relative_to(ROOT)) if relative else str(p) for p in c_sources()],
         include_dirs=[str(VM_DIR)],

@@ -58,6 +58,14 @@ class CEngine:
             raise EngineError(errno.EINVAL, f"object: {e}") from None
         self.ctx_size = self.prog.hook.ctx_size
 
+    def close(self) -> None:
+        """Destroy the C VM now rather than when the object is collected (tests
+        that compare the allocation counters need the frees to have happened).
+        The engine cannot be used afterwards."""
+        if self._vm is not None:
+            self.ffi.release(self._vm)
+            self._vm = None
+
     @property
     def engine_kind(self) -> str:
         """What runs the code: "interp", "jit" (x86-64) or "native" (host code)."""

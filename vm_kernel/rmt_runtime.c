@@ -144,8 +144,14 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 		goto fail;
 	}
 	if (!in->ring) {
-		rc = rmt_errf(err, errlen, -EINVAL,
-			      "trace capacity %u is not a power of two in 1..%u", cap, 1u << 20);
+		/* NULL is a bad capacity or no memory: say which (fault injection found this). */
+		if (!cap || (cap & (cap - 1)) || cap > (1u << 20))
+			rc = rmt_errf(err, errlen, -EINVAL,
+				      "trace capacity %u is not a power of two in 1..%u", cap,
+				      1u << 20);
+		else
+			rc = rmt_errf(err, errlen, -ENOMEM,
+				      "out of memory for a %u-record trace ring", cap);
 		goto fail;
 	}
 	rc = rmt_frames_alloc(in, err, errlen);
