@@ -11,10 +11,83 @@
  * with programs loaded and attached is therefore safe.
  */
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include "rmt_runtime.h"
 #include "rmt_kmod_dev.h"
+#include "rmt_alloc.h"
 
 static struct rmt_vm *rmt_global_vm;
+
+/*
+ * The allocation counters and the fault injector of rmt_alloc.c, under
+ * /sys/module/rmt/parameters/ (docs/robustness.md, "Allocations"):
+ *
+ *   alloc_live        allocations not yet freed (read-only)
+ *   alloc_total       successful allocations since load (read-only)
+ *   alloc_failed      allocations failed by injection (read-only)
+ *   fail_alloc_nth    write n: the n-th allocation from now fails (0 disarms);
+ *                     reads the allocations left before it (0: fired or off)
+ *   fail_alloc_every  when set as fail_alloc_nth is written, the n-th and
+ *                     every later allocation fail until 0 is written
+ */
+enum rmt_alloc_param { RMT_P_LIVE, RMT_P_TOTAL, RMT_P_FAILED, RMT_P_PENDING };
+
+static enum rmt_alloc_param rmt_p_ids[] = {
+	RMT_P_LIVE, RMT_P_TOTAL, RMT_P_FAILED, RMT_P_PENDING
+};
+
+static int rmt_alloc_param_get(char *buf, const struct kernel_param *kp)
+{
+	const enum rmt_alloc_param *id = kp->arg;
+	struct rmt_alloc_stats s;
+
+	rmt_alloc_get_stats(&s);
+	switch (*id) {
+	case RMT_P_LIVE:
+		return scnprintf(buf, PAGE_SIZE, "%lld\n", s.live);
+	case RMT_P_TOTAL:
+		return scnprintf(buf, PAGE_SIZE, "%llu\n", s.total);
+	case RMT_P_FAILED:
+		return scnprintf(buf, PAGE_SIZE, "%llu\n", s.failed);
+	default:
+		return scnprintf(buf, PAGE_SIZE, "%llu\n", s.fail_pending);
+	}
+}
+
+static bool fail_alloc_every;
+module_param(fail_alloc_every, bool, 0644);
+MODULE_PARM_DESC(fail_alloc_every,
+		 "Writing fail_alloc_nth also fails every allocation after the n-th");
+
+static int rmt_fail_nth_set(const char *val, const struct kernel_param *kp)
+{
+	u64 n;
+	int rc = kstrtoull(val, 0, &n);
+
+	if (rc)
+		return rc;
+	rmt_alloc_fail_nth(n, n && READ_ONCE(fail_alloc_every));
+	return 0;
+}
+
+static const struct kernel_param_ops rmt_alloc_ro_ops = {
+	.get = rmt_alloc_param_get,
+};
+
+static const struct kernel_param_ops rmt_fail_nth_ops = {
+	.set = rmt_fail_nth_set,
+	.get = rmt_alloc_param_get,
+};
+
+module_param_cb(alloc_live, &rmt_alloc_ro_ops, &rmt_p_ids[RMT_P_LIVE], 0444);
+MODULE_PARM_DESC(alloc_live, "VM allocations not yet freed");
+module_param_cb(alloc_total, &rmt_alloc_ro_ops, &rmt_p_ids[RMT_P_TOTAL], 0444);
+MODULE_PARM_DESC(alloc_total, "VM allocations made since load");
+module_param_cb(alloc_failed, &rmt_alloc_ro_ops, &rmt_p_ids[RMT_P_FAILED], 0444);
+MODULE_PARM_DESC(alloc_failed, "VM allocations failed by fault injection");
+module_param_cb(fail_alloc_nth, &rmt_fail_nth_ops, &rmt_p_ids[RMT_P_PENDING], 0644);
+MODULE_PARM_DESC(fail_alloc_nth,
+		 "Fault injection: fail the n-th VM allocation from now (0: off); reads what is left");
 
 static int __init rmt_init(void)
 {
@@ -40,11 +113,17 @@ out_vm:
 
 static void __exit rmt_exit(void)
 {
+	s64 live;
+
 	rmt_dev_exit();
 	rmt_hooks_exit();
 	rmt_vm_destroy(rmt_global_vm);
 	/* Frees queued by the unloads above run from RCU callbacks: wait for them. */
 	rcu_barrier();
+	/* Everything is gone now: anything still counted is a leak. */
+	live = rmt_alloc_live();
+	pr_info("rmt: allocations live at unload: %lld\n", live);
+	WARN(live != 0, "rmt: %lld allocations leaked\n", live);
 	pr_info("rmt: unloaded\n");
 }
 
