@@ -1,0 +1,174 @@
+"""Runs inside the QEMU guest with rmt.ko loaded (tests/kernel/test_kmod_stress.py,
+tools/stress_kmod.py).
+
+    python guest_stress.py FILES OUT STRESS_BIN SECONDS MIN_SWAPS
+
+Loads stress_sched.rmtb and stress_swap.rmtb with the old weights, attaches them to
+sched.can_migrate_task and mm.swap_fault (shadow mode), starts the load that makes both
+hooks fire (stress-ng pinned and yielding hogs; a memory hog in a 32 MiB memory cgroup
+swapping to zram), runs rmt_stress (table writers and model swappers on both programs)
+for SECONDS (longer until MIN_SWAPS swaps), stops the load, and writes OUT/stress.json:
+the tool's JSON, the programs' outcome counters, the hook counters, and kernel memory
+(meminfo, kmalloc slabs, rmt's alloc_live when the module has it) before and after, each
+taken after a quiesce.  The programs stay loaded and attached: the caller unloads the
+module with them.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "hooks_helpers"))
+sys.path.insert(0, str(HERE))
+
+import guest_hooks as G  # noqa: E402
+import stress_programs as S  # noqa: E402
+from rmtctl import hook_abi as H  # noqa: E402
+from rmtctl.btf import Btf  # noqa: E402
+from rmtctl.kernel import KernelEngine, RmtDevice  # noqa: E402
+
+ALLOC_LIVE = Path("/sys/module/rmt/parameters/alloc_live")
+HOG_LOOP = "while :; do python3 {files}/hog.py 64 >/dev/null 2>>{out}/hog.err || exit 1; done"
+# The tool runs at a higher priority than the load so the ioctls go as fast as the ABI
+# allows; the load still keeps the balancer (can_migrate_task) and swap-ins busy.
+NICE = ["nice", "-n", "-10"]
+
+
+def meminfo() -> dict[str, int]:
+    out = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        k, v = line.split(":", 1)
+        if k in ("Slab", "SUnreclaim", "SReclaimable", "Percpu", "VmallocUsed"):
+            out[k] = int(v.split()[0])        # kB
+    return out
+
+
+def kmalloc_bytes() -> dict[str, int]:
+    """Bytes in active objects of the generic kmalloc caches (where rmt.ko's kmalloc and
+    small kvmalloc allocations go), per cache, from /proc/slabinfo."""
+    out = {}
+    for line in Path("/proc/slabinfo").read_text().splitlines()[2:]:
+        f = line.split()
+        if f[0].startswith("kmalloc-") and not f[0].startswith("kmalloc-rcl"):
+            out[f[0]] = int(f[1]) * int(f[3])
+    return out
+
+
+def quiesce() -> None:
+    """Let RCU-deferred frees run, then drop reclaimable caches.
+
+    No userspace rcu_barrier(): wait until SUnreclaim stops moving (two readings 0.5 s apart
+    within 64 kB), at most 15 s."""
+    subprocess.run(["sync"], check=False)
+    last = meminfo()["SUnreclaim"]
+    for _ in range(30):
+        time.sleep(0.5)
+        now = meminfo()["SUnreclaim"]
+        if abs(now - last) <= 64:
+            break
+        last = now
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    time.sleep(0.5)
+
+
+def memory() -> dict:
+    quiesce()
+    km = kmalloc_bytes()
+    res = {"meminfo": meminfo(), "kmalloc": km, "kmalloc_total": sum(km.values())}
+    if ALLOC_LIVE.exists():
+        res["alloc_live"] = int(ALLOC_LIVE.read_text().split()[0])
+    return res
+
+
+def run_tool(binary: str, files: Path, ids: list[int], seconds: float, min_swaps: int,
+             max_seconds: float) -> dict:
+    cmd = NICE + [binary, "-t", str(seconds), "-T", str(max_seconds), "-w", "4", "-m", "2",
+           "-S", str(min_swaps), "-k", str(S.NKEYS), "-c", "-o", str(files / "weights_old.bin"),
+           "-n", str(files / "weights_new.bin")] + [str(i) for i in ids]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=max_seconds + 120)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr[-2000:]}")
+    return json.loads(p.stdout)
+
+
+def outcomes(eng: KernelEngine) -> dict[str, int]:
+    m = eng.map_read(0)
+    return {name: m.get(i, 0) for i, name in enumerate(S.OUTCOMES)}
+
+
+def main() -> int:
+    files, out, binary = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    seconds, min_swaps = float(sys.argv[4]), int(sys.argv[5])
+    res: dict = {}
+    load: list[subprocess.Popen] = []
+    try:
+        btf = Btf.load()
+        dev = RmtDevice()
+        engs = {}
+        for hook, hook_id in (("sched", H.HOOK_SCHED), ("swap", H.HOOK_SWAP)):
+            engs[hook] = KernelEngine.load(dev, (files / f"stress_{hook}.rmtb").read_bytes())
+            engs[hook].model_load(0, (files / "weights_old.bin").read_bytes())
+            H.attach(dev, hook_id, engs[hook].id, btf=btf)
+        ids = [engs["sched"].id, engs["swap"].id]
+        res["prog_ids"] = ids
+
+        # zram swap for the hog (guest_hooks' setup); the hog runs in a loop in a cgroup
+        (files / "hog.py").write_text(G.HOG)
+        G.swap_setup()
+        G.sh("modprobe zram num_devices=1 || true; echo 256M > /sys/block/zram0/disksize; "
+             "mkswap /dev/zram0 >/dev/null; swapon /dev/zram0")
+        cg = Path("/sys/fs/cgroup/rmt_hog")
+        cg.mkdir(exist_ok=True)
+        (cg / "memory.max").write_text(f"{G.LIMIT_MB}M\n")
+
+        # warm-up (allocator caches, percpu chunks), then the baseline
+        res["warmup"] = run_tool(binary, files, ids, 1, 0, 10)
+        res["mem_before"] = memory()
+        res["outcomes_before"] = {h: outcomes(e) for h, e in engs.items()}
+
+        load.append(G.stress(int(seconds * 4) + 60))
+        load.append(subprocess.Popen(
+            ["sh", "-c", f"echo $$ > {cg}/cgroup.procs && exec sh -c '"
+             + HOG_LOOP.format(files=files, out=out) + "'"], cwd="/tmp"))
+        time.sleep(2)                      # the hooks are firing before the writers start
+        res["vmstat_start"] = G.vmstat()
+        res["hooks_start"] = {h: G.hook_stats(dev, i) for h, i in
+                              (("sched", H.HOOK_SCHED), ("swap", H.HOOK_SWAP))}
+        res["tool"] = run_tool(binary, files, ids, seconds, min_swaps, seconds * 4)
+        res["hooks_end"] = {h: G.hook_stats(dev, i) for h, i in
+                            (("sched", H.HOOK_SCHED), ("swap", H.HOOK_SWAP))}
+        res["vmstat_end"] = G.vmstat()
+        res["outcomes"] = {h: outcomes(e) for h, e in engs.items()}
+        res["vm_stats"] = {h: G.vm_stats(e) for h, e in engs.items()}
+        res["model_versions"] = {h: e.model_info(0).version for h, e in engs.items()}
+        res["entries_after_cleanup"] = {h: len(e.table_entries(0)) for h, e in engs.items()}
+        for p in load:
+            subprocess.run(["pkill", "-TERM", "-P", str(p.pid)], check=False)
+            p.terminate()
+        for p in load:
+            p.wait(timeout=60)
+        load.clear()
+        G.sh("swapoff /dev/zram0")
+        res["mem_after"] = memory()
+        res["still_attached"] = {h: G.hook_stats(dev, i)["registered"] for h, i in
+                                 (("sched", H.HOOK_SCHED), ("swap", H.HOOK_SWAP))}
+        dev.close()
+        rc = 0
+    except Exception as e:              # report: the host test asserts
+        traceback.print_exc()
+        res["error"] = f"{type(e).__name__}: {e}"
+        rc = 1
+    finally:
+        for p in load:
+            p.kill()
+    (out / "stress.json").write_text(json.dumps(res, indent=1))
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Concurrency stress of rmt.ko in Debian's 6.1 kernel under QEMU (issue 9).
+
+One boot with 4 vCPUs (tests/kernel/stress_helpers/: guest_stress.py does the guest side,
+rmt_stress.c the ioctls, stress_sched.rmt / stress_swap.rmt the checks in the hooks):
+- both programs attached in shadow mode to sched.can_migrate_task and mm.swap_fault, the
+  hooks firing under stress-ng and a memory hog swapping to zram;
+- 4 writer threads insert/modify/delete entries (fresh generation number at both ends of
+  every entry's parameters, a checksum the program recomputes) and 2 threads swap the
+  models' weights (old: all 1, new: all 2) as fast as the ioctls return;
+- in the hooks: zero torn entries (generations differ, checksum wrong, wrong key), every
+  inference old or new, never a mix, and a minimum of entries actually checked;
+- afterwards the tables equal the last acknowledged writes (zero lost, zero phantom);
+- kernel memory (unreclaimable slab, kmalloc caches, per-CPU) does not grow across the run
+  (>= 100,000 model swaps where TCG is fast enough; the count is printed either way);
+- rmmod with both programs still attached succeeds; dmesg clean.
+The short run is RMT_STRESS_SECONDS (default 30) of stress; `tools/stress_kmod.py` (make
+stress) runs the same for longer.  Figures are printed, never asserted.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+import harness
+
+HELPERS = Path(__file__).parent / "stress_helpers"
+sys.path.insert(0, str(HELPERS))
+
+import stress_programs as S  # noqa: E402
+import stress_run  # noqa: E402
+
+SECONDS = float(os.environ.get("RMT_STRESS_SECONDS", "30"))
+MIN_SWAPS = int(os.environ.get("RMT_STRESS_MIN_SWAPS", "100000"))
+# Entries the hooks must have checked in the short run: can_migrate_task fires ~150/s under
+# TCG with this load (docs/kernel-harness.md), swap faults hundreds per second; most calls
+# find an entry once the writers have filled the tables.
+MIN_CHECKS = 500
+# Kernel memory growth allowed across the run, after a quiesce (kB).  A leak of the smallest
+# kmalloc object (8 bytes) per model swap would be >= 800 kB over 100,000 swaps, and each
+# swap allocates far more (weights arena, layout, per-CPU scratch; >= 64 bytes each); the
+# noise of a quiesced guest with the load stopped is below 300 kB (measured: see the
+# printed figures and docs/robustness.md).
+SLAB_TOLERANCE_KB = 512
+
+
+# ---------------------------------------------------------------- host: the checks themselves
+
+def _engine_runs(engine_cls) -> None:
+    """The programs count what the guest test relies on: whole entries good, torn ones,
+    wrong checksums and wrong keys as such, old/new/mixed weights apart."""
+    from compiler import objfile
+    from semantics import codec
+    from semantics.engine import Entry, Exact
+    from semantics import weights as W
+    from compiler.objformat import ModelKind
+    for hook, field in (("sched", "exec_age_ns"), ("swap", "page")):
+        blob = S.compile_program(hook)
+        spec = objfile.read(blob).hook
+        e = engine_cls(blob)
+
+        def ctx(k: int) -> bytes:
+            return codec.ctx_encode(spec, {field: (k << 6) + 5 if hook == "sched" else
+                                           k + 7 * S.NKEYS})
+        e.model_load(0, S.weights("old"))
+        e.table_insert(0, Entry((Exact(3),), 0, S.pack(S.entry_params(77, 3))))
+        torn = S.entry_params(78, 4)
+        torn[5] = 79
+        e.table_insert(0, Entry((Exact(4),), 0, S.pack(torn)))
+        bad = S.entry_params(80, 5)
+        bad[1] ^= 1 << 40
+        e.table_insert(0, Entry((Exact(5),), 0, S.pack(bad)))
+        e.table_insert(0, Entry((Exact(6),), 0, S.pack(S.entry_params(81, 7))))
+        for k in (3, 4, 5, 6, 9):
+            assert e.run(ctx(k)).abort == 0
+        e.model_load(0, S.weights("new"))
+        e.run(ctx(3))
+        # one weight from the old version, the rest new: a mix
+        mixed = W.DenseLayer([[1] + [2] * (S.N_IN - 1), [2] * S.N_IN], list(S.NEW_BIAS), 0)
+        e.model_load(0, W.write_weights(W.mlp([mixed], weight_bits=8, kind=ModelKind.LINEAR)))
+        e.run(ctx(3))
+        m = e.map_read(0)
+        got = {name: m.get(i, 0) for i, name in enumerate(S.OUTCOMES)}
+        assert got == {"good": 3, "torn_gen": 1, "bad_csum": 1, "wrong_key": 1, "miss": 1,
+                       "model_old": 5, "model_new": 1, "model_mixed": 1}, (hook, got)
+
+
+def test_programs_classify_entries_and_models_on_the_reference_engine() -> None:
+    from semantics.reference import ReferenceEngine
+    _engine_runs(ReferenceEngine)
+
+
+def test_programs_classify_entries_and_models_on_the_c_vm() -> None:
+    from rmt_vm import CEngine
+    _engine_runs(CEngine)
+
+
+def test_writer_checksum_matches_the_program() -> None:
+    """rmt_stress.c's parameters, built the way the C code does, pass the program's check
+    (the same FNV mix on both sides; the C tool is also exercised in the guest)."""
+    p = S.entry_params(0x0001_0000_0000_0005, 17)
+    assert p[0] == p[5] and p[3] == 17 and p[4] == S.checksum(p[0], p[1], p[2], p[3])
+    assert S.checksum(1, 2, 3, 4) != S.checksum(1, 2, 3, 5)
+
+
+# ---------------------------------------------------------------- the guest run
+
+@pytest.fixture(scope="module")
+def stress(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory):
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build rmt.ko and rmt_stress")
+    return stress_run.run(tmp_path_factory.mktemp("stress"), SECONDS, MIN_SWAPS,
+                          harness_env=qemu_env)
+
+
+def _data(stress: stress_run.StressRun) -> dict:
+    d = stress.data
+    if d is None or "error" in d:
+        pytest.fail(f"guest run failed: {d and d.get('error')}\n{stress.result.output[-3000:]}")
+    return d
+
+
+def test_guest_run_clean_and_rmmod_with_programs_attached(stress) -> None:
+    d = _data(stress)
+    print("\n" + stress_run.figures(d))
+    # the module went with both programs still attached to their hooks
+    assert d["still_attached"] == {"sched": True, "swap": True}
+    assert stress.rmmod_rc == 0 and stress.dev_gone
+    stress.result.check()        # exit 0, no BUG/WARNING/Oops/RCU stall/KASAN in dmesg
+
+
+def test_hooks_fired_and_checked_entries(stress) -> None:
+    d = _data(stress)
+    for h in ("sched", "swap"):
+        s, e = d["hooks_start"][h], d["hooks_end"][h]
+        assert e["registered"] and e["shadow"]
+        assert e["runs"] > s["runs"], (h, s, e)
+        assert e["ctx_errors"] == 0 and e["aborts"] == 0, e
+        o = d["outcomes"][h]
+        # every run looked the table up and ran the model once: with no torn entries,
+        # good + miss == model answers == the VM's runs (read just after, hooks still
+        # firing: a few more)
+        models = o["model_old"] + o["model_new"] + o["model_mixed"]
+        found = o["good"] + o["miss"] + max(o["torn_gen"], o["bad_csum"], o["wrong_key"])
+        runs = d["vm_stats"][h]["runs"]
+        assert found <= models + 4 and models <= found + 4 * (o["torn_gen"] + o["bad_csum"]
+                                                              + o["wrong_key"]) + 4, o
+        assert 0 <= runs - models <= max(50, runs // 100), (h, runs, o)
+    assert stress_run.checks_total(d["outcomes"]) >= MIN_CHECKS, d["outcomes"]
+    # both model versions were seen by the hooks (the swaps happened under them)
+    assert sum(o["model_new"] for o in d["outcomes"].values()) > 0
+    assert sum(o["model_old"] for o in d["outcomes"].values()) > 0
+
+
+def test_no_torn_reads_and_no_mixed_models(stress) -> None:
+    d = _data(stress)
+    for h, o in d["outcomes"].items():
+        assert o["torn_gen"] == 0 and o["bad_csum"] == 0 and o["wrong_key"] == 0, (h, o)
+        assert o["model_mixed"] == 0, (h, o)
+
+
+def test_final_tables_equal_the_acknowledged_writes(stress) -> None:
+    t = _data(stress)["tool"]
+    assert t["updates"] > 0 and all(t["ops"][k] > 0 for k in ("insert", "modify", "delete"))
+    assert t["errors"] == {"insert": {}, "modify": {}, "delete": {}, "swap": {}}
+    assert t["version_regressions"] == 0
+    for f in t["final"]:
+        assert f["dump_errors"] == 0
+        assert f["lost"] == 0 and f["stale"] == 0 and f["phantom"] == 0, f
+        assert f["matched"] == f["entries"] == f["expected"], f
+    d = _data(stress)
+    # -c deleted every entry: the tables end empty, as they started
+    assert d["entries_after_cleanup"] == {"sched": 0, "swap": 0}
+    assert t["cleanup"]["errors"] == {}
+    # the model in use is the last one a swap acknowledged
+    assert sorted(d["model_versions"].values()) == sorted(f["last_version"] for f in t["final"])
+
+
+def test_kernel_memory_does_not_grow(stress) -> None:
+    d = _data(stress)
+    t = d["tool"]
+    mb, ma = d["mem_before"], d["mem_after"]
+    print(f"\n{t['swaps']} model swaps, {t['updates']} table updates (+ the cleanup's "
+          f"{t['cleanup']['deleted']} deletes); SUnreclaim {mb['meminfo']['SUnreclaim']} -> "
+          f"{ma['meminfo']['SUnreclaim']} kB, kmalloc caches {mb['kmalloc_total'] // 1024} -> "
+          f"{ma['kmalloc_total'] // 1024} kB, Percpu {mb['meminfo']['Percpu']} -> "
+          f"{ma['meminfo']['Percpu']} kB")
+    if t["swaps"] < MIN_SWAPS:
+        print(f"NOTE: {t['swaps']} swaps < {MIN_SWAPS} in {t['seconds']:.0f} s (capped at 4x "
+              f"{SECONDS:.0f} s); make stress runs longer")
+    assert t["swaps"] > 0
+    assert ma["meminfo"]["SUnreclaim"] - mb["meminfo"]["SUnreclaim"] <= SLAB_TOLERANCE_KB
+    assert (ma["kmalloc_total"] - mb["kmalloc_total"]) // 1024 <= SLAB_TOLERANCE_KB
+    assert ma["meminfo"]["Percpu"] - mb["meminfo"]["Percpu"] <= SLAB_TOLERANCE_KB
+    if "alloc_live" in mb and "alloc_live" in ma:
+        assert ma["alloc_live"] == mb["alloc_live"], (mb["alloc_live"], ma["alloc_live"])
