@@ -1,4 +1,5 @@
-"""`rmtc verify` / `python -m verifier`: exit codes, text and JSON output, --smt2, --budget."""
+"""`rmtc verify` / `python -m verifier`: exit codes, text and JSON output, --smt2, --budget,
+--rlimit."""
 from __future__ import annotations
 
 import json
@@ -8,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from compiler import objfile
+from compiler import compile_source, objfile
 from compiler.asm import assemble
 from compiler.objfile import Program
 from rmt_lang.hooks import HOOKS
 from verifier import cli_verify
 
+ROOT = Path(__file__).resolve().parents[1]
 SANDBOX = HOOKS["test.sandbox"]
 
 GOOD = """
@@ -82,12 +84,33 @@ def test_budget_option_and_smt2(tmp_path, capsys) -> None:
     assert dumps and all("(check-sat)" in p.read_text() for p in dumps)
 
 
+def test_rlimit_bounds_each_query_deterministically(tmp_path, capsys) -> None:
+    """The bound is Z3's step count, not wall time: a tiny --rlimit gives up on the same
+    obligations every time, says which knob to turn, and the default proves them."""
+    src = ROOT / "examples" / "swap_prefetch.rmt"
+    path = tmp_path / "sp.rmtb"
+    path.write_bytes(objfile.write(compile_source(src.read_text(), str(src))))
+    outs = []
+    for _ in range(2):
+        assert cli_verify([str(path), "--rlimit", "2000"]) == 1
+        outs.append([ln for ln in capsys.readouterr().out.splitlines()
+                     if not ln.lstrip().startswith("time:")])
+    assert outs[0] == outs[1]
+    text = "\n".join(outs[0])
+    assert "max. resource limit exceeded); a larger --rlimit may prove it" in text
+    assert cli_verify([str(path)]) == 0
+    capsys.readouterr()
+
+
 def test_usage_errors_exit_2(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as e:
         cli_verify([])
     assert e.value.code == 2
     with pytest.raises(SystemExit) as e:
         cli_verify([str(obj(tmp_path, GOOD)), "--weights", "nomodel"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        cli_verify([str(obj(tmp_path, GOOD)), "--rlimit", "0"])
     assert e.value.code == 2
 
 

@@ -1,4 +1,5 @@
-"""`rmtc verify prog.rmtb [--json] [--smt2 DIR] [--budget N] [--timeout S] [--weights m=FILE]`.
+"""`rmtc verify prog.rmtb [--json] [--smt2 DIR] [--budget N] [--rlimit N] [--timeout S]
+[--weights m=FILE]`.
 
 Exit codes as everywhere in RMT: 0 accepted, 1 rejected (or unreadable
 input), 2 usage.  Runs standalone as `python -m verifier prog.rmtb`.
@@ -9,6 +10,7 @@ import argparse
 import sys
 
 from verifier.report import json_text, text
+from verifier.solve import SolverOptions
 from verifier.verify import VerifyOptions, verify_bytes
 
 
@@ -24,8 +26,12 @@ def parser(prog: str = "rmtc verify") -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output (rmt-verify/1)")
     p.add_argument("--smt2", metavar="DIR", help="dump every solver query to DIR as SMT-LIB 2")
     p.add_argument("--budget", type=int, metavar="N", help="cost budget (default: the hook's)")
-    p.add_argument("--timeout", type=float, default=20.0, metavar="S",
-                   help="per-query solver timeout in seconds (default 20)")
+    p.add_argument("--rlimit", type=int, default=SolverOptions.rlimit, metavar="N",
+                   help="per-query Z3 resource limit, the deterministic bound "
+                        f"(default {SolverOptions.rlimit:_})")
+    p.add_argument("--timeout", type=float, default=SolverOptions.timeout_ms / 1000,
+                   metavar="S", help="per-query wall-clock backstop in seconds "
+                                     f"(default {SolverOptions.timeout_ms // 1000})")
     p.add_argument("--weights", action="append", default=[], metavar="MODEL=FILE",
                    help="prove model bounds with these weights (repeatable)")
     return p
@@ -38,6 +44,8 @@ def cli_verify(argv: list[str] | None = None, prog: str = "rmtc verify") -> int:
         p.error("--budget must be >= 0")
     if a.timeout <= 0:
         p.error("--timeout must be > 0")
+    if a.rlimit <= 0:
+        p.error("--rlimit must be > 0")
     weights = {}
     for spec in a.weights:
         name, eq, path = spec.partition("=")
@@ -55,8 +63,8 @@ def cli_verify(argv: list[str] | None = None, prog: str = "rmtc verify") -> int:
     except OSError as e:
         print(f"{a.object}: cannot read: {e.strerror}", file=sys.stderr)
         return 1
-    opts = VerifyOptions(timeout_ms=max(1, int(a.timeout * 1000)), smt2_dir=a.smt2,
-                         budget=a.budget, weights=weights)
+    opts = VerifyOptions(rlimit=a.rlimit, timeout_ms=max(1, int(a.timeout * 1000)),
+                         smt2_dir=a.smt2, budget=a.budget, weights=weights)
     rep = verify_bytes(buf, opts, name=a.object)
     sys.stdout.write(json_text(rep, a.object) if a.json else text(rep, a.object))
     return 0 if rep.accepted else 1

@@ -45,6 +45,15 @@ def decisions_text(rep: Report) -> str:
     return "no bound found beyond the DecisionAllowed obligations"
 
 
+def _raise_hint(reason: str) -> str:
+    """Which knob bounds the query that gave up (docs/verifier.md, "Resource limits")."""
+    if "resource limit" in reason:
+        return "; a larger --rlimit may prove it"
+    if "timeout" in reason or "canceled" in reason:
+        return "; a larger --timeout may prove it"
+    return ""
+
+
 def text(rep: Report, filename: str) -> str:
     out = []
     for r in rep.failures:
@@ -59,7 +68,7 @@ def text(rep: Report, filename: str) -> str:
             if oc.note:
                 out.append(f"    note: {oc.note}")
         elif isinstance(oc, Unknown):
-            out.append(f"    unknown: the solver gave up ({oc.reason})")
+            out.append(f"    unknown: the solver gave up ({oc.reason}){_raise_hint(oc.reason)}")
     n, bad = len(rep.results), len(rep.failures)
     verdict = "accepted" if rep.accepted else f"rejected: {bad} of {n} obligations failed"
     out.append(f"{filename}: {verdict} ({rep.hook})")

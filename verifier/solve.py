@@ -3,8 +3,15 @@
 Each goal is one query: the input constraints, the path condition and the
 negated property.  UNSAT is a proof; SAT gives concrete inputs (only those
 the query mentions, so counterexamples name the fields that matter); UNKNOWN
-keeps the solver's reason.  Every query has its own timeout and can be dumped
-as SMT-LIB 2 for replay.
+keeps the solver's reason.  Every query can be dumped as SMT-LIB 2 for
+replay.
+
+Queries are bounded by Z3's resource limit (``rlimit``, a count of solver
+steps), not by wall-clock time, so a verdict and its counterexamples do not
+depend on how loaded the machine is: a program gets the same report on a quiet
+workstation, a shared CI box and a TCG guest.  The default limit is about
+30 s of CPU on this project's 2-core EPYC machines.  A wall-clock timeout stays
+as a backstop against a query that stops counting; it is generous on purpose.
 """
 from __future__ import annotations
 
@@ -21,9 +28,18 @@ from verifier.symexec import Exit, Goal
 from verifier.symstate import to_z3
 
 
+# Resource limits of the auxiliary queries, as fractions of the main one: minimising a
+# counterexample and enumerating decision values are best-effort (an UNKNOWN there keeps an
+# input or a value, which is sound), so they get a small share.
+RLIMIT_MINIMISE = 50       # per query of relevant(): rlimit / 50
+RLIMIT_DECISIONS = 100     # per value check in decisions()
+RLIMIT_BOUNDS = 25         # per check of the decision_bounds() binary search
+
+
 @dataclass
 class SolverOptions:
-    timeout_ms: int = 20000
+    rlimit: int = 200_000_000        # Z3 resource units per query (deterministic bound)
+    timeout_ms: int = 300_000        # wall-clock backstop per query
     smt2_dir: str | None = None
 
 
@@ -40,8 +56,10 @@ class Discharger:
         if opts.smt2_dir:
             os.makedirs(opts.smt2_dir, exist_ok=True)
 
-    def solver(self) -> z3.Solver:
+    def solver(self, share: int = 1) -> z3.Solver:
+        """A QF_BV solver holding the input constraints, limited to 1/share of the budget."""
         s = z3.SolverFor("QF_BV")
+        s.set("rlimit", max(1, self.opts.rlimit // share))
         s.set("timeout", self.opts.timeout_ms)
         s.add(*self.inputs.constraints)
         return s
@@ -87,9 +105,7 @@ class Discharger:
         keep = list(cands)
         for inp in cands:
             trial = [fixed[k.name] for k in keep if k is not inp]
-            s = z3.SolverFor("QF_BV")
-            s.set("timeout", min(self.opts.timeout_ms, 500))
-            s.add(*self.inputs.constraints)
+            s = self.solver(RLIMIT_MINIMISE)
             s.add(*trial)
             s.add(z3.Not(bad))
             if s.check() == z3.unsat:
@@ -125,8 +141,8 @@ class Discharger:
                 link = z3.Or(*[z3.And(to_z3(e.path), d == e.value) for e in live])
                 if len(cand) == 1:
                     return {"values": cand}
-                s = self.solver()       # one incremental solver, a value per check
-                s.set("timeout", min(self.opts.timeout_ms, 300))   # unknown keeps the value
+                # one incremental solver, a value per check; unknown keeps the value
+                s = self.solver(RLIMIT_DECISIONS)
                 s.add(link)
                 vals = [v for v in cand if s.check(d == v) != z3.unsat]
                 return {"values": vals}
@@ -143,8 +159,7 @@ class Discharger:
         if not live:
             return {"values": []}
         d = z3.BitVec("__decision", 64)
-        s = self.solver()
-        s.set("timeout", min(self.opts.timeout_ms, 1000))
+        s = self.solver(RLIMIT_BOUNDS)
         s.add(z3.Or(*[z3.And(to_z3(e.path), d == e.value) for e in live]))
         out: dict = {"default": s.check(d == -1) != z3.unsat}
         if s.check(d >= lo, d <= hi) == z3.unsat:

@@ -27,7 +27,8 @@ from verifier.wellformed import check as check_wellformed
 
 @dataclass
 class VerifyOptions:
-    timeout_ms: int = 20000           # per query; generous: a loaded 2-core CI box is slow
+    rlimit: int = SolverOptions.rlimit          # Z3 resource units per query: the bound
+    timeout_ms: int = SolverOptions.timeout_ms  # wall-clock backstop per query
     smt2_dir: str | None = None       # dump every query here
     budget: int | None = None         # override the hook's budget
     weights: dict[str, bytes] = field(default_factory=dict)   # model name -> weights blob
@@ -77,7 +78,7 @@ def verify(prog: Program, opts: VerifyOptions | None = None) -> Report:
     inputs = Inputs()
     ex = Executor(prog, inputs, bad, bounds)
     ex.run()
-    dis = Discharger(inputs, SolverOptions(opts.timeout_ms, opts.smt2_dir),
+    dis = Discharger(inputs, SolverOptions(opts.rlimit, opts.timeout_ms, opts.smt2_dir),
                      ex.abs)
     results += [dis.discharge(g) for g in ex.goals]
     decisions = dis.decisions(ex.exits)
