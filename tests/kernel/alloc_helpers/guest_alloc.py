@@ -1,0 +1,158 @@
+"""Runs inside the QEMU guest with rmt.ko loaded (tests/kernel/test_kmod_alloc.py).
+
+    python3 guest_alloc.py OBJ OUT
+
+Allocation fault injection through /sys/module/rmt/parameters/fail_alloc_nth,
+driven over /dev/rmt (rmtctl.kernel's KernelEngine):
+
+1. load a program, seed its tables, weights and maps (alloc_program.py);
+2. for each of a few ioctls (program load, table insert on every table kind,
+   model load, map write): fail allocation n = 1, 2, ... until the ioctl runs
+   with no injected failure, recording per failure the errno, the message,
+   whether the state (program list, table dumps, model versions, maps) and the
+   behaviour (prog runs and their trace records) are unchanged, and the
+   alloc_live delta;
+3. unload with every allocation failing (unload must not need memory);
+4. alloc_live after everything is unloaded (RCU callbacks given time to run).
+
+Everything goes to OUT/alloc.json; the host test asserts on it.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from alloc_program import EX, HOOK, LP, PROBES, RA, SEED, TE, tag, weights  # noqa: E402
+
+from rmtctl.kernel import KernelEngine, KernelTarget, RmtDevice  # noqa: E402
+from semantics import codec  # noqa: E402
+from semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary  # noqa: E402
+
+PARAMS = Path("/sys/module/rmt/parameters")
+MAX_SWEEP = 300
+
+
+def param(name: str) -> int:
+    return int((PARAMS / name).read_text())
+
+
+def set_param(name: str, value: int) -> None:
+    (PARAMS / name).write_text(f"{value}\n")
+
+
+def settle(want: int, seconds: float = 5.0) -> int:
+    """alloc_live once it equals `want` or after `seconds`: frees queued with
+    call_rcu() land after a grace period, not when the ioctl returns."""
+    end = time.monotonic() + seconds
+    while True:
+        live = param("alloc_live")
+        if live == want or time.monotonic() > end:
+            return live
+        time.sleep(0.02)
+
+
+class Guest:
+    def __init__(self, dev: RmtDevice, obj: bytes):
+        self.dev, self.obj = dev, obj
+        self.target = KernelTarget()
+        self.eng = KernelEngine.load(dev, obj, trace_capacity=256)
+        for t, entries in SEED.items():
+            for e in entries:
+                self.eng.table_insert(t, e)
+        self.eng.model_load(0, weights(2))
+        self.eng.map_write(0, 7, 70)
+        self.eng.map_write(1, 3, 33)
+        self.behaviour()
+
+    def snapshot(self) -> Any:
+        e = self.eng
+        tables = [[(str(s.entry), s.hits) for s in e.table_entries(t)] for t in range(4)]
+        maps = [sorted(e.map_read(m).items()) for m in range(3)]
+        return {"progs": self.target.ids(), "tables": tables, "maps": maps,
+                "model_version": e.model_info(0).version}
+
+    def behaviour(self) -> Any:
+        out = []
+        for p in PROBES:
+            r = self.eng.run(codec.ctx_encode(HOOK, p))
+            out.append([r.decision, r.abort, [[t.fmt, list(t.values)]
+                                              for t in self.eng.trace_drain()]])
+        return out
+
+
+def sweep(g: Guest, op: Callable[[], object], what: str) -> dict[str, Any]:
+    """Fail allocation n = 1, 2, ... of `op` until it runs with none failed."""
+    beh0 = g.behaviour()
+    failures = []
+    for n in range(1, MAX_SWEEP):
+        state, live, failed = g.snapshot(), param("alloc_live"), param("alloc_failed")
+        set_param("fail_alloc_nth", n)
+        try:
+            op()
+            err = None
+        except EngineError as e:
+            err = e
+        set_param("fail_alloc_nth", 0)
+        injected = param("alloc_failed") - failed
+        if err is None:
+            return {"op": what, "allocations": n - 1, "failures": failures,
+                    "absorbed": injected}
+        failures.append({
+            "n": n, "injected": injected, "errno": errno.errorcode.get(err.code, err.code),
+            "message": str(err), "live_delta": settle(live) - live,
+            "state_equal": g.snapshot() == state, "behaviour_equal": g.behaviour() == beh0})
+    return {"op": what, "allocations": None, "failures": failures, "absorbed": 0}
+
+
+def main() -> int:
+    obj, out = Path(sys.argv[1]).read_bytes(), Path(sys.argv[2])
+    res: dict[str, Any] = {"live_at_start": param("alloc_live"), "sweeps": []}
+    t0 = time.monotonic()
+    with RmtDevice() as dev:
+        g = Guest(dev, obj)
+        res["live_loaded"] = param("alloc_live")
+        loaded: list[KernelEngine] = []
+        res["sweeps"].append(sweep(
+            g, lambda: loaded.append(KernelEngine.load(dev, obj, trace_capacity=256)),
+            "prog load"))
+        inserts = {
+            "exact insert": (EX, Entry((Exact(5),), 0, tag(105))),
+            "lpm insert": (LP, Entry((Lpm(0x0844, 14),), 0, tag(206))),
+            "ternary insert": (TE, Entry((Ternary(0x40, 0x40), Exact(1)), 0, tag(304), 9)),
+            "range insert": (RA, Entry((Range(12, 150),), 0, tag(404), 6)),
+        }
+        for what, (t, e) in inserts.items():
+            res["sweeps"].append(sweep(g, lambda t=t, e=e: g.eng.table_insert(t, e), what))
+        res["sweeps"].append(sweep(g, lambda: g.eng.model_load(0, weights(5)), "model load"))
+        res["sweeps"].append(sweep(g, lambda: g.eng.map_write(0, 9, 99), "map write"))
+        res["final_tables"] = [[str(s.entry) for s in g.eng.table_entries(t)]
+                               for t in range(4)]
+        # Unload needs no memory: it succeeds with every allocation failing.
+        set_param("fail_alloc_every", 1)
+        set_param("fail_alloc_nth", 1)
+        unload_errs = []
+        for eng in [g.eng, *loaded]:
+            try:
+                eng.unload()
+            except EngineError as e:
+                unload_errs.append(str(e))
+        set_param("fail_alloc_nth", 0)
+        set_param("fail_alloc_every", 0)
+        res["unload_errors"] = unload_errs
+        res["progs_after_unload"] = g.target.ids()
+    res["live_after_unload"] = settle(res["live_at_start"])
+    res["total"] = param("alloc_total")
+    res["failed"] = param("alloc_failed")
+    res["seconds"] = round(time.monotonic() - t0, 1)
+    (out / "alloc.json").write_text(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""rmt.ko's allocation counters and fault injection, in Debian's 6.1 kernel under QEMU (issue 9).
+
+One guest boot (tests/kernel/alloc_helpers/guest_alloc.py does the guest side):
+- insmod; /sys/module/rmt/parameters/ has alloc_live, alloc_total, alloc_failed,
+  fail_alloc_nth and fail_alloc_every;
+- a program with exact, lpm, ternary and range tables, a model and maps is loaded, seeded
+  and given weights through /dev/rmt;
+- for program load, an insert into each table kind, model load and map write, allocation
+  n = 1, 2, ... is failed (fail_alloc_nth) until the ioctl runs with none failed: every
+  failure is ENOMEM, leaves the program list, table dumps (with hit counts), maps, model
+  version and the behaviour (prog runs, trace records) as they were, and leaks nothing;
+- unload works with every allocation failing; alloc_live is back to its value at start;
+- rmmod: dmesg says "allocations live at unload: 0", and has no WARNING/BUG.
+Budget: well under 2 minutes of TCG time.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import harness
+
+ROOT = Path(__file__).resolve().parents[2]
+HELPERS = Path(__file__).parent / "alloc_helpers"
+sys.path.insert(0, str(HELPERS))
+
+from alloc_program import SOURCE  # noqa: E402
+
+# Allocations at the ioctl layer (rmt_kmod_dev.c: the error buffer, the copy of the
+# user's object or blob) fail before anything can be said in the error buffer: ENOMEM
+# alone.  Every later failure point writes a message.
+IOCTL_LAYER_ALLOCS = 2
+
+
+def _build_rmt_ko(dst: Path, env: harness.HarnessEnv) -> Path:
+    """rmt.ko against the guest kernel's headers, from a clean copy of vm_kernel/."""
+    shutil.copytree(ROOT / "vm_kernel", dst, ignore=shutil.ignore_patterns(
+        "*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.d", "modules.order", "Module.symvers"))
+    p = subprocess.run(["make", "-C", str(env.headers_dir), f"M={dst}", "modules"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, f"building rmt.ko failed:\n{p.stdout}\n{p.stderr}"
+    return dst / "rmt.ko"
+
+
+@pytest.fixture(scope="module")
+def guest(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build rmt.ko")
+    from compiler import compile_source, objfile
+    work = tmp_path_factory.mktemp("kmod_alloc")
+    ko = _build_rmt_ko(work / "kbuild", qemu_env)
+    share = work / "share"
+    share.mkdir()
+    obj = share / "alloc_faults.rmtb"
+    obj.write_bytes(objfile.write(compile_source(SOURCE, "alloc_faults.rmt")))
+    r = harness.run_in_guest(
+        f"""
+        set -e
+        insmod {ko}
+        ls /sys/module/rmt/parameters > "$RMT_OUT/params.txt"
+        python3 {HELPERS / 'guest_alloc.py'} {obj} "$RMT_OUT"
+        rmmod rmt
+        """,
+        timeout=300, cpus=2, out_dir=share, cwd=ROOT, harness_env=qemu_env)
+    aj = share / "alloc.json"
+    return {"r": r, "share": share,
+            "res": json.loads(aj.read_text()) if aj.exists() else None}
+
+
+def _res(guest: dict) -> dict[str, Any]:
+    if guest["res"] is None or guest["r"].exit_status != 0:
+        guest["r"].check()
+    return guest["res"]
+
+
+def test_parameters_exist_and_unload_reports_zero_live(guest: dict) -> None:
+    r = guest["r"]
+    r.check()       # exit 0 (insmod, the sweeps, rmmod), no BUG/WARNING/Oops in dmesg
+    params = set((guest["share"] / "params.txt").read_text().split())
+    assert {"alloc_live", "alloc_total", "alloc_failed", "fail_alloc_nth",
+            "fail_alloc_every"} <= params
+    assert "rmt: allocations live at unload: 0" in r.dmesg, r.dmesg[-2000:]
+    assert "allocations leaked" not in r.dmesg
+    res = guest["res"]
+    print(f"\nguest: sweeps {res['seconds']} s (boot {r.boot_seconds} s, run {r.duration:.0f} s); "
+          f"{res['total']} allocations, {res['failed']} failed by injection")
+
+
+def test_every_failed_allocation_is_enomem_and_changes_nothing(guest: dict) -> None:
+    res = _res(guest)
+    lines = []
+    for s in res["sweeps"]:
+        what = s["op"]
+        assert s["allocations"] is not None, f"{what}: still failing after the sweep"
+        assert s["absorbed"] == 0, f"{what}: succeeded with an injected failure"
+        assert len(s["failures"]) == s["allocations"]
+        for f in s["failures"]:
+            where = f"{what}, allocation {f['n']}"
+            assert f["injected"] == 1, f"{where}: {f}"
+            assert f["errno"] == "ENOMEM", f"{where}: {f}"
+            assert f["state_equal"], f"{where}: the state changed"
+            assert f["behaviour_equal"], f"{where}: the behaviour changed"
+            assert f["live_delta"] == 0, f"{where}: {f['live_delta']} allocations leaked"
+            if f["n"] > IOCTL_LAYER_ALLOCS:
+                assert "memory" in f["message"], f"{where}: message {f['message']!r}"
+        lines.append(f"  {what}: {s['allocations']} allocations, each failed once")
+    by_op = {s["op"]: s["allocations"] for s in res["sweeps"]}
+    # Each of these must allocate more than the ioctl layer's buffers: the sweep reached
+    # the VM's own allocations.
+    for what in ("prog load", "exact insert", "lpm insert", "ternary insert",
+                 "range insert", "model load"):
+        assert by_op[what] > IOCTL_LAYER_ALLOCS, (what, by_op[what])
+    print("\nrmt.ko allocation sweeps:\n" + "\n".join(lines))
+
+
+def test_operations_took_effect_after_the_sweeps(guest: dict) -> None:
+    res = _res(guest)
+    ex, lp, te, ra = res["final_tables"]
+    assert any("Exact(value=5)" in e for e in ex)
+    assert any("Lpm(value=2116, plen=14)" in e for e in lp)
+    assert any("Ternary(value=64, mask=64)" in e for e in te)
+    assert any("Range(lo=12, hi=150)" in e for e in ra)
+
+
+def test_unload_needs_no_memory_and_frees_everything(guest: dict) -> None:
+    res = _res(guest)
+    assert res["unload_errors"] == [], res["unload_errors"]
+    assert res["progs_after_unload"] == []
+    assert res["live_loaded"] > res["live_at_start"]
+    assert res["live_after_unload"] == res["live_at_start"], (
+        f"{res['live_after_unload'] - res['live_at_start']} allocations left after "
+        f"every program was unloaded")
