@@ -31,8 +31,8 @@ static bool rmt_alloc_every;
 /**
  * rmt_alloc_inject() - decide whether this allocation is the one to fail
  *
- * Called once per counted allocation, before the real allocator.  Cheap when
- * disarmed (one atomic read).
+ * Context: any; called once per counted allocation, before the real
+ * allocator.  Cheap when disarmed (one atomic read).
  *
  * Return: true when fault injection fails this allocation (it is counted in
  * the failed counter).
