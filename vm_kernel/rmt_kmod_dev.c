@@ -552,6 +552,15 @@ static long rmt_ioc_prog_run(void __user *arg)
 	r.ctx = rmt_dup_user(a.ctx, a.ctx_len);
 	if (IS_ERR(r.ctx))
 		return PTR_ERR(r.ctx);
+	/*
+	 * A run cannot be undone (counters, maps, trace): make sure both results
+	 * can be written back before it happens (fuzz_ioctl found read-only
+	 * buffers failing the call after the run had changed the counters).
+	 */
+	rc = -EFAULT;
+	if (copy_to_user(u64_to_user_ptr(a.ctx), r.ctx, a.ctx_len) ||
+	    copy_to_user(arg, &a, sizeof(a)))
+		goto out;
 	r.id = a.id;
 	r.ctx_len = a.ctx_len;
 	r.now = a.now;

@@ -29,11 +29,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 OUT = ROOT / "build" / "fuzz"
 REGRESSIONS = ROOT / "tests" / "fuzz" / "regressions"
-TARGETS = ("fuzz_load", "fuzz_table", "fuzz_weights")
-SEED_DIR = {"fuzz_load": "load", "fuzz_table": "table", "fuzz_weights": "weights"}
+TARGETS = ("fuzz_load", "fuzz_table", "fuzz_weights", "fuzz_ioctl")
+SEED_DIR = {"fuzz_load": "load", "fuzz_table": "table", "fuzz_weights": "weights",
+            "fuzz_ioctl": "ioctl"}
 # Per-target libFuzzer options: inputs carry whole objects and weight blobs.
 OPTIONS = {"fuzz_load": ["-max_len=131072"], "fuzz_table": ["-max_len=4096"],
-           "fuzz_weights": ["-max_len=300000"]}
+           "fuzz_weights": ["-max_len=300000"], "fuzz_ioctl": ["-max_len=65536"]}
 COMMON = ["-timeout=20", "-rss_limit_mb=3072", "-print_final_stats=1", "-detect_leaks=1"]
 
 

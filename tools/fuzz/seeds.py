@@ -8,9 +8,12 @@ and seeded `tests/progen.py` programs.  Each fuzz_load seed is the object
 followed by a script (see fuzz_load.c, run_script()) that fills tables, loads
 weights inside the model's signature, writes maps and runs in-range contexts;
 fuzz_weights seeds are each model's signature with two valid blobs;
-fuzz_table seeds are the programs' table schemas with entry operations.
+fuzz_table seeds are the programs' table schemas with entry operations;
+fuzz_ioctl seeds are whole /dev/rmt sessions (ioctl_session(): load, entries,
+weights, maps, runs, dumps, trace select and read, unload) in the call
+format of tools/fuzz/fuzz_ioctl.h.
 
-    python tools/fuzz/seeds.py OUTDIR        # writes OUTDIR/{load,table,weights}/
+    python tools/fuzz/seeds.py OUTDIR        # writes OUTDIR/{load,table,weights,ioctl}/
 """
 from __future__ import annotations
 
@@ -170,6 +173,111 @@ def table_seed(table: Table, rng: random.Random) -> bytes:
     return out
 
 
+# ---------------------------------------------------------------- fuzz_ioctl sessions
+# The call format and arena of tools/fuzz/fuzz_ioctl.h; payload layouts of vm_kernel/uapi/rmt.h.
+ARENA = 0x10000000
+A_PAYLOAD, A_ERR, A_OUT, A_CTX, A_OBJ = 0x0, 0x1000, 0x1400, 0x3000, 0x4000
+ARENA_SIZE = 0x10000
+A_RO = ARENA_SIZE - 0x1000      # FUZZ_RO_OFF
+REC_SIZE = 24 + 8 * 16
+
+
+def _ioc(d: int, nr: int, size: int) -> int:
+    return (d << 30) | (size << 16) | (0xE7 << 8) | nr
+
+
+_R, _W, _RW = 2, 1, 3
+IOC = {"VERSION": _ioc(_R, 0x00, 32), "PROG_LOAD": _ioc(_RW, 0x01, 48),
+       "PROG_UNLOAD": _ioc(_W, 0x02, 8), "PROG_LIST": _ioc(_RW, 0x03, 16),
+       "PROG_INFO": _ioc(_RW, 0x04, 64), "TABLE_UPDATE": _ioc(_W, 0x10, 32 + 392),
+       "TABLE_DUMP": _ioc(_RW, 0x11, 40), "MODEL_LOAD": _ioc(_RW, 0x20, 48),
+       "MODEL_INFO": _ioc(_RW, 0x21, 40), "MAP_READ": _ioc(_RW, 0x28, 40),
+       "MAP_WRITE": _ioc(_W, 0x29, 40), "STATS": _ioc(_RW, 0x30, 8 + 8 * (9 + 7 + 258)),
+       "PROG_RUN": _ioc(_RW, 0x31, 64), "TRACE_SELECT": _ioc(_W, 0x32, 8)}
+
+
+def ioc_write(off: int, data: bytes) -> bytes:
+    return bytes([0]) + struct.pack("<HH", off, len(data)) + data
+
+
+def ioc_call(name: str, payload: bytes, file: int = 0, at: int = A_PAYLOAD) -> bytes:
+    """Write the payload into the arena, then the ioctl with a pointer to it."""
+    return ioc_write(at, payload) + bytes([1, file]) + struct.pack("<IQ", IOC[name], ARENA + at)
+
+
+def ioc_read(n: int, file: int = 0, at: int = A_OUT) -> bytes:
+    return bytes([2, file]) + struct.pack("<QQ", ARENA + at, n)
+
+
+def _entry(table: Table, rng: random.Random) -> bytes:
+    """struct rmt_ioc_entry: a random entry of the table."""
+    a = rng.randrange(len(table.actions))
+    prio = rng.randrange(8) if any(k.kind >= MatchKind.TERNARY for k in table.keys) else 0
+    match = random_match(table, rng)
+    out = struct.pack("<IHH", prio, a, len(match))
+    out += b"".join(struct.pack("<QQ", x, y) for x, y in match).ljust(16 * 8, b"\0")
+    return out + bytes(rng.randrange(256) for _ in range(table.actions[a].param_size)).ljust(256, b"\0")
+
+
+def ioctl_session(prog: Program, obj: bytes, rng: random.Random, pid: int = 1) -> bytes:
+    """A valid /dev/rmt session on a fresh device: every command, so that mutants get deep."""
+    from test_verifier_soundness import ctx_in_range
+    # Some sessions put the context or the output buffers on the arena's read-only last
+    # page or across its end (fuzz_ioctl.h): a call that reads there but cannot write back.
+    a_ctx = rng.choice([A_CTX] * 6 + [A_RO, ARENA_SIZE - 8])
+    a_out = rng.choice([A_OUT] * 6 + [A_RO, ARENA_SIZE - 100])
+    out = ioc_call("VERSION", struct.pack("<8I", 1, *[0] * 7))
+    out += ioc_write(A_OBJ, obj)
+    out += ioc_call("PROG_LOAD", struct.pack("<IIQIIQQII", 1, rng.choice([0, 2, 6]), ARENA + A_OBJ,
+                                             len(obj), rng.choice([0, 16, 1024]), rng.randrange(3),
+                                             ARENA + A_ERR, 256, 0))
+    calls = 2
+    for t_id, t in enumerate(prog.tables):
+        for _ in range(rng.randrange(1, 4)):
+            op = rng.choice([0, 0, 0, 1, 2])
+            out += ioc_call("TABLE_UPDATE", struct.pack("<IIIIQII", 1, pid, t_id, op,
+                                                        ARENA + A_ERR, 256, 0) + _entry(t, rng))
+            calls += 1
+    for m_id, m in enumerate(prog.models):
+        blob = weights(m, rng)
+        if blob is not None and len(blob) <= ARENA_SIZE - A_OBJ:
+            out += ioc_write(A_OBJ, blob)
+            out += ioc_call("MODEL_LOAD", struct.pack("<IIIIQQIIQ", 1, pid, m_id, len(blob),
+                                                      ARENA + A_OBJ, ARENA + A_ERR, 256, 0, 0))
+            out += ioc_call("MODEL_INFO", struct.pack("<IIIIQQQ", 1, pid, m_id, 0, 0, 0, 0))
+            calls += 2
+    for m_id, mp in enumerate(prog.maps):
+        out += ioc_call("MAP_WRITE", struct.pack("<IIIIQQQ", 1, pid, m_id, 256,
+                                                 rng.randrange(min(mp.max_entries, 16)),
+                                                 rng.randrange(1 << 16), ARENA + A_ERR))
+        calls += 1
+    ctx_len = prog.hook.ctx_size
+    for _ in range(rng.randrange(1, 4)):
+        out += ioc_write(a_ctx, ctx_in_range(prog.hook, rng))
+        flags = rng.choice([0, 0, 1])
+        out += ioc_call("PROG_RUN", struct.pack("<IIIIQQqIIqIi", 1, pid, rng.randrange(2), ctx_len,
+                                                ARENA + a_ctx, rng.randrange(1 << 40),
+                                                rng.randrange(-1, 3), flags, 0, 0, 0, 0))
+        calls += 1
+    if prog.tables:
+        out += ioc_call("TABLE_DUMP", struct.pack("<IIIIIIQQ", 1, pid, rng.randrange(len(prog.tables)),
+                                                  0, 4, 0, ARENA + a_out, 0))
+    if prog.maps:
+        out += ioc_call("MAP_READ", struct.pack("<IIIIQQQ", 1, pid, 0, 8, 0, ARENA + a_out,
+                                                ARENA + a_out + 64))
+    out += ioc_call("PROG_INFO", struct.pack("<IIQII", 1, pid, ARENA + A_OBJ, ARENA_SIZE - A_OBJ, 0)
+                    .ljust(64, b"\0"))
+    out += ioc_call("PROG_LIST", struct.pack("<IIQ", 1, 64, ARENA + A_OUT))
+    out += ioc_call("STATS", struct.pack("<II", 1, pid))
+    sel = rng.randrange(2)
+    out += ioc_call("TRACE_SELECT", struct.pack("<II", 1, pid), file=sel)
+    out += ioc_read(rng.choice([1, 2, 4]) * REC_SIZE, file=sel, at=a_out)
+    out += ioc_read(REC_SIZE * 8, file=1 - sel)
+    out += ioc_call("PROG_UNLOAD", struct.pack("<II", 1, pid))
+    assert calls + 11 <= 64, "session longer than fuzz_ioctl.c runs"
+    return out
+
+
 def programs() -> Iterator[tuple[str, Program]]:
     """(name, program) for every example, VM case, verifier case and some progen seeds."""
     from casefile import Case, build_program, load_case
@@ -197,7 +305,7 @@ def write_corpora(out: Path, seed: int = 1) -> dict[str, int]:
     """Write the three seed corpora under out/; returns the number of files per target."""
     rng = random.Random(seed)
     counts = {}
-    dirs = {name: out / name for name in ("load", "table", "weights")}
+    dirs = {name: out / name for name in ("load", "table", "weights", "ioctl")}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
 
@@ -211,6 +319,8 @@ def write_corpora(out: Path, seed: int = 1) -> dict[str, int]:
         except Exception:
             continue
         put("load", obj)
+        if len(obj) <= ARENA_SIZE - A_OBJ:
+            put("ioctl", ioctl_session(prog, obj, rng))
         put("load", obj + script(prog, rng))
         for t in prog.tables:
             put("table", table_seed(t, rng))

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* <linux/uaccess.h> for the userspace build of rmt_kmod_dev.c: see ../fuzz_kernel.h. */
+#include "../fuzz_kernel.h"
