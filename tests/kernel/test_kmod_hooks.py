@@ -172,13 +172,17 @@ def test_sched_model_and_table_updates_while_firing(guest: dict) -> None:
     _consistent(end)
     assert end["shadow_agree"] + end["shadow_disagree"] == end["runs"]
     assert 0 <= s["vm_end"]["runs"] - end["runs"] <= 5     # read just after, probe still live
-    # the entries were hit by the hook (the third column is the entry's hit count)
-    # the entries were hit by every call that reached the table after they were inserted:
-    # with hogs pinned to CPU 0 most candidates are hard-vetoed (affinity) and never do
+    # Calls that got past the hard vetoes after the entries went in (guest_hooks.py ends
+    # the phase with a fresh burst of hogs, whose balancing gives such calls): each reached
+    # the table, so the entries were hit (third column: the entry's hit count; a miss takes
+    # the default action, which the entries cover for idle 0..2), and predict() traced them.
     soft = (end["runs"] - end["hard_veto"]) - (w["runs"] - w["hard_veto"])
     hits = sum(t[2] for t in s["table"])
-    assert len(s["table"]) == 3 and (soft <= 0 or hits > 0), (soft, hits)
-    assert soft <= 0 or s["trace_records"] > 0       # predict() traces each call it runs
+    print(f"{soft} calls past the hard vetoes after the entries went in, "
+          f"{sum(t[2] for t in s['table'])} table hits, {s['trace_records']} trace records")
+    assert soft > 0, (end, w)
+    assert len(s["table"]) == 3 and hits > 0, (soft, s["table"])
+    assert s["trace_records"] > 0               # predict() traces each call it runs
     assert not s["detached"]["registered"]
 
 

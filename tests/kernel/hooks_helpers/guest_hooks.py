@@ -118,6 +118,10 @@ def phase_sched(dev: RmtDevice, files: Path, out: Path, btf: Btf) -> dict:
     time.sleep(1.5)
     res["after_swap"] = hook_stats(dev, H.HOOK_SCHED)
     p.wait()
+    # A fresh burst with everything in place: the balancing of newly started hogs is where
+    # the soft (not hard-vetoed) candidates come from (phase 1 always sees some), so these
+    # calls reach the table, its entries and predict()'s trace.
+    stress(4).wait()
     res["shadow_end"] = hook_stats(dev, H.HOOK_SCHED)
     res["vm_end"] = vm_stats(fm)
     res["table"] = [(str(e.entry.match), e.entry.action, e.hits) for e in fm.table_entries(0)]
