@@ -1,21 +1,26 @@
 """Runs inside the QEMU guest with rmt.ko loaded (tests/kernel/test_kmod_stress.py,
 tools/stress_kmod.py).
 
-    python guest_stress.py FILES OUT STRESS_BIN SECONDS MIN_SWAPS
+    python guest_stress.py FILES OUT STRESS_BIN SECONDS QUIET_SECONDS MIN_SWAPS QUIET_MAX
 
-Loads stress_sched.rmtb and stress_swap.rmtb with the old weights, attaches them to
-sched.can_migrate_task and mm.swap_fault (shadow mode), starts the load that makes both
-hooks fire (stress-ng pinned and yielding hogs; a memory hog in a 32 MiB memory cgroup
-swapping to zram), runs rmt_stress (table writers and model swappers on both programs)
-for SECONDS (longer until MIN_SWAPS swaps), stops the load, and writes OUT/stress.json:
-the tool's JSON, the programs' outcome counters, the hook counters, and kernel memory
-(meminfo, kmalloc slabs, rmt's alloc_live when the module has it) before and after, each
-taken after a quiesce.  The programs stay loaded and attached: the caller unloads the
+Loads stress_sched.rmtb and stress_swap.rmtb with the old weights and attaches them to
+sched.can_migrate_task and mm.swap_fault (shadow mode).  Then rmt_stress (table writers
+and model swappers on both programs) runs twice:
+  quiet  QUIET_SECONDS (longer until MIN_SWAPS swaps, at most QUIET_MAX) with no load:
+         kernel memory (meminfo, slab caches, rmt's alloc_live when the module has it) is
+         compared before/after without process churn blurring the slab counts;
+  load   SECONDS under the load that makes both hooks fire (stress-ng pinned and yielding
+         hogs; a memory hog in a 32 MiB memory cgroup swapping to zram), the hooks
+         checking every entry and inference.
+OUT/stress.json gets both runs' JSON, the programs' outcome counters, the hook counters
+and the memory figures, each taken after a quiesce.  The programs stay loaded and attached: the caller unloads the
 module with them.
 """
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -32,6 +37,7 @@ from rmtctl import hook_abi as H  # noqa: E402
 from rmtctl.btf import Btf  # noqa: E402
 from rmtctl.kernel import KernelEngine, RmtDevice  # noqa: E402
 
+HOOKS = (("sched", H.HOOK_SCHED), ("swap", H.HOOK_SWAP))
 ALLOC_LIVE = Path("/sys/module/rmt/parameters/alloc_live")
 HOG_LOOP = "while :; do python3 {files}/hog.py 64 >/dev/null 2>>{out}/hog.err || exit 1; done"
 # The tool runs at a higher priority than the load so the ioctls go as fast as the ABI
@@ -48,15 +54,19 @@ def meminfo() -> dict[str, int]:
     return out
 
 
-def kmalloc_bytes() -> dict[str, int]:
-    """Bytes in active objects of the generic kmalloc caches (where rmt.ko's kmalloc and
-    small kvmalloc allocations go), per cache, from /proc/slabinfo."""
+def slab_bytes() -> dict[str, int]:
+    """Bytes in active objects per slab cache, from /proc/slabinfo."""
     out = {}
     for line in Path("/proc/slabinfo").read_text().splitlines()[2:]:
         f = line.split()
-        if f[0].startswith("kmalloc-") and not f[0].startswith("kmalloc-rcl"):
-            out[f[0]] = int(f[1]) * int(f[3])
+        out[f[0]] = int(f[1]) * int(f[3])
     return out
+
+
+def is_kmalloc(cache: str) -> bool:
+    """The generic kmalloc caches, where rmt.ko's kmalloc and small kvmalloc allocations
+    go (not the reclaimable or DMA ones)."""
+    return cache.startswith("kmalloc-") and not cache.startswith(("kmalloc-rcl", "dma-"))
 
 
 def quiesce() -> None:
@@ -78,8 +88,10 @@ def quiesce() -> None:
 
 def memory() -> dict:
     quiesce()
-    km = kmalloc_bytes()
-    res = {"meminfo": meminfo(), "kmalloc": km, "kmalloc_total": sum(km.values())}
+    slabs = slab_bytes()
+    km = {k: v for k, v in slabs.items() if is_kmalloc(k)}
+    res = {"meminfo": meminfo(), "kmalloc": km, "kmalloc_total": sum(km.values()),
+           "slabs": slabs}
     if ALLOC_LIVE.exists():
         res["alloc_live"] = int(ALLOC_LIVE.read_text().split()[0])
     return res
@@ -96,6 +108,46 @@ def run_tool(binary: str, files: Path, ids: list[int], seconds: float, min_swaps
     return json.loads(p.stdout)
 
 
+def stop_load(load: list[subprocess.Popen], timeout: float = 60) -> float:
+    """Kill every process of the load's sessions and wait until they are gone (their
+    kernel memory freed before the memory is measured); returns the seconds it took."""
+    t0 = time.monotonic()
+    groups = set()
+    for p in load:
+        groups.add(p.pid)
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for p in load:
+        p.wait(timeout=timeout)
+    while time.monotonic() - t0 < timeout and any(
+            pgid in groups for pgid in process_groups()):
+        time.sleep(0.2)
+    return round(time.monotonic() - t0, 1)
+
+
+def process_groups() -> list[int]:
+    """The process group of every process still in /proc."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                out.append(int((d / "stat").read_text().rsplit(")", 1)[1].split()[2]))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def wait_for_hits(dev: RmtDevice, hook: int, timeout: float) -> float:
+    """Seconds until the hook has fired (its counters move), at most `timeout`."""
+    t0 = time.monotonic()
+    h0 = H.stats(dev, hook).hits
+    while time.monotonic() - t0 < timeout and H.stats(dev, hook).hits == h0:
+        time.sleep(0.2)
+    return round(time.monotonic() - t0, 1)
+
+
 def outcomes(eng: KernelEngine) -> dict[str, int]:
     m = eng.map_read(0)
     return {name: m.get(i, 0) for i, name in enumerate(S.OUTCOMES)}
@@ -103,14 +155,15 @@ def outcomes(eng: KernelEngine) -> dict[str, int]:
 
 def main() -> int:
     files, out, binary = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-    seconds, min_swaps = float(sys.argv[4]), int(sys.argv[5])
+    seconds, quiet_s = float(sys.argv[4]), float(sys.argv[5])
+    min_swaps, quiet_max = int(sys.argv[6]), float(sys.argv[7])
     res: dict = {}
     load: list[subprocess.Popen] = []
     try:
         btf = Btf.load()
         dev = RmtDevice()
         engs = {}
-        for hook, hook_id in (("sched", H.HOOK_SCHED), ("swap", H.HOOK_SWAP)):
+        for hook, hook_id in HOOKS:
             engs[hook] = KernelEngine.load(dev, (files / f"stress_{hook}.rmtb").read_bytes())
             engs[hook].model_load(0, (files / "weights_old.bin").read_bytes())
             H.attach(dev, hook_id, engs[hook].id, btf=btf)
@@ -125,38 +178,42 @@ def main() -> int:
         cg = Path("/sys/fs/cgroup/rmt_hog")
         cg.mkdir(exist_ok=True)
         (cg / "memory.max").write_text(f"{G.LIMIT_MB}M\n")
+        hog_cmd = ["nice", "-n", "-5", "sh", "-c", f"echo $$ > {cg}/cgroup.procs && exec sh -c '"
+                   + HOG_LOOP.format(files=files, out=out) + "'"]
 
         # warm-up (allocator caches, percpu chunks), then the baseline
         res["warmup"] = run_tool(binary, files, ids, 1, 0, 10)
         res["mem_before"] = memory()
-        res["outcomes_before"] = {h: outcomes(e) for h, e in engs.items()}
 
-        load.append(G.stress(int(seconds * 4) + 60))
-        load.append(subprocess.Popen(
-            ["sh", "-c", f"echo $$ > {cg}/cgroup.procs && exec sh -c '"
-             + HOG_LOOP.format(files=files, out=out) + "'"], cwd="/tmp"))
-        time.sleep(2)                      # the hooks are firing before the writers start
+        # quiet phase: the ioctls alone (no load processes coming and going, so the slab
+        # figures move only with what rmt.ko allocates): the >= MIN_SWAPS swaps
+        res["quiet"] = run_tool(binary, files, ids, quiet_s, min_swaps, quiet_max)
+        res["mem_quiet"] = memory()
+
+        # load phase: the hog first (Python's start and the first pass, swap-out, take a
+        # while under TCG); the writers start once swap-ins run the swap hook
+        load.append(subprocess.Popen(hog_cmd, cwd="/tmp", start_new_session=True))
+        res["swap_wait_s"] = wait_for_hits(dev, H.HOOK_SWAP, 90)
+        load.append(subprocess.Popen(["sh", "-c", G.SCHED_LOAD.format(t=int(seconds * 2) + 90)],
+                                     cwd="/tmp", stdout=subprocess.DEVNULL,
+                                     start_new_session=True))
+        res["sched_wait_s"] = wait_for_hits(dev, H.HOOK_SCHED, 30)
         res["vmstat_start"] = G.vmstat()
-        res["hooks_start"] = {h: G.hook_stats(dev, i) for h, i in
-                              (("sched", H.HOOK_SCHED), ("swap", H.HOOK_SWAP))}
-        res["tool"] = run_tool(binary, files, ids, seconds, min_swaps, seconds * 4)
-        res["hooks_end"] = {h: G.hook_stats(dev, i) for h, i in
-                            (("sched", H.HOOK_SCHED), ("swap", H.HOOK_SWAP))}
+        res["outcomes_start"] = {h: outcomes(e) for h, e in engs.items()}
+        res["hooks_start"] = {h: G.hook_stats(dev, i) for h, i in HOOKS}
+        res["tool"] = run_tool(binary, files, ids, seconds, 0, seconds)
+        # counters read with the load gone: the hooks (almost) quiet, the reads consistent
+        res["load_left_s"] = stop_load(load)
+        load.clear()
         res["vmstat_end"] = G.vmstat()
+        res["hooks_end"] = {h: G.hook_stats(dev, i) for h, i in HOOKS}
         res["outcomes"] = {h: outcomes(e) for h, e in engs.items()}
         res["vm_stats"] = {h: G.vm_stats(e) for h, e in engs.items()}
         res["model_versions"] = {h: e.model_info(0).version for h, e in engs.items()}
         res["entries_after_cleanup"] = {h: len(e.table_entries(0)) for h, e in engs.items()}
-        for p in load:
-            subprocess.run(["pkill", "-TERM", "-P", str(p.pid)], check=False)
-            p.terminate()
-        for p in load:
-            p.wait(timeout=60)
-        load.clear()
         G.sh("swapoff /dev/zram0")
         res["mem_after"] = memory()
-        res["still_attached"] = {h: G.hook_stats(dev, i)["registered"] for h, i in
-                                 (("sched", H.HOOK_SCHED), ("swap", H.HOOK_SWAP))}
+        res["still_attached"] = {h: G.hook_stats(dev, i)["registered"] for h, i in HOOKS}
         dev.close()
         rc = 0
     except Exception as e:              # report: the host test asserts
@@ -164,8 +221,7 @@ def main() -> int:
         res["error"] = f"{type(e).__name__}: {e}"
         rc = 1
     finally:
-        for p in load:
-            p.kill()
+        stop_load(load)
     (out / "stress.json").write_text(json.dumps(res, indent=1))
     return rc
 
