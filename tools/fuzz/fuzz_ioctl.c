@@ -21,7 +21,9 @@
  *    before and after every call that failed (read() is exempt for the
  *    trace rings only: records it took are lost when the copy-out faults,
  *    as documented, and rings are not in the digest);
- *  - RMT_IOC_VERSION works after every call.
+ *  - RMT_IOC_VERSION works after every call;
+ *  - the trace records read() returns name a loaded program and an online
+ *    CPU, and have nothing but zeros past their valid values.
  *
  * Built with -DFUZZ_IOCTL_MAIN (and no libFuzzer) it is the expectation
  * recorder of the guest replay test: for each input file it prints the
@@ -121,14 +123,13 @@ static u64 fz_state(struct rmt_vm *vm, struct file *files)
 
 /* ---------------------------------------------------------------- the errno oracle */
 
-/* errno values are below 128: a 128-bit set */
-typedef unsigned __int128 fz_errset;
-#define E(x) ((fz_errset)1 << (x))
+/* errno values are below 128: a set of them fits 128 bits */
+#define E(x) ((__uint128_t)1 << (x))
 
 /* The errnos a command may return (bit n: -n), besides 0. */
-static fz_errset fz_allowed(u32 cmd)
+static __uint128_t fz_allowed(u32 cmd)
 {
-	const fz_errset base = E(EFAULT) | E(EPROTO) | E(EPERM);
+	const __uint128_t base = E(EFAULT) | E(EPROTO) | E(EPERM);
 
 	switch (cmd) {
 	case RMT_IOC_VERSION:
@@ -201,6 +202,29 @@ static void fz_check_version(struct file *f)
 		   "VERSION: rc %ld abi %u", rc, v.abi);
 }
 
+/*
+ * The records a read() returned: a loaded program's, and nothing past their
+ * valid values (what is there would be kernel memory the caller must not see).
+ */
+static void fz_check_records(u64 buf, long bytes)
+{
+	struct rmt_ioc_trace_rec rec;
+	long i;
+	u32 v;
+
+	for (i = 0; i < bytes / (long)sizeof(rec); i++) {
+		FUZZ_CHECK(!copy_from_user(&rec, u64_to_user_ptr(buf + i * sizeof(rec)), sizeof(rec)),
+			   "record %ld not readable back", i);
+		FUZZ_CHECK(rec.prog_id >= 1 && rec.prog_id <= RMT_VM_MAX_PROGS &&
+			   rec.nvals <= RMT_IOC_MAX_TRACE_FIELDS && rec.cpu < fuzz_nr_online,
+			   "record %ld: prog %u, %u values, cpu %u", i, rec.prog_id, rec.nvals,
+			   rec.cpu);
+		for (v = rec.nvals; v < RMT_IOC_MAX_TRACE_FIELDS; v++)
+			FUZZ_CHECK(rec.vals[v] == 0, "record %ld: value %u of %u is %#llx", i, v,
+				   rec.nvals, (unsigned long long)rec.vals[v]);
+	}
+}
+
 /* ---------------------------------------------------------------- one input */
 
 /* Run the calls of one input on a fresh VM and device; returns the arena's digest. */
@@ -244,12 +268,14 @@ static u64 fz_run(const u8 *data, size_t size)
 			if (rc == 0)
 				fuzz_ioctl_scrub(arena, cmd, arg);
 		} else {
-			rc = fz_read(&files[op.file], arg, op.count);
+			rc = fz_read(&files[op.file], arg, fuzz_ioctl_canon_count(op.count));
 			FUZZ_CHECK(rc >= 0 ? (rc % sizeof(struct rmt_ioc_trace_rec) == 0 &&
 					      (u64)rc <= op.count) :
 				   (rc == -EINVAL || rc == -EFAULT || rc == -ENOMEM),
 				   "read(%llu) returned %ld", (unsigned long long)op.count, rc);
 		}
+		if (op.kind == FUZZ_OP_READ && rc > 0)
+			fz_check_records(arg, rc);
 		if (rc < 0)
 			FUZZ_CHECK(fz_state(vm, files) == before,
 				   "%s %#x failed with %ld but changed the VM's state",

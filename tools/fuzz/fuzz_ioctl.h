@@ -33,6 +33,10 @@
  *    user page right after the arena) or, with its top bit set,
  *    FUZZ_BAD_KERNEL (a kernel address, which access_ok() refuses) - so a
  *    bad pointer stays bad in the guest, whatever else is mapped there;
+ *  - a read() count of 2^32 or more gets its top bit set, so access_ok()
+ *    refuses it on every machine: whether buffer + count is a user range
+ *    depends on the paging levels (2^47 or 2^56 bytes of user space; the
+ *    guest's -cpu max has 5-level paging), which is no property of rmt.ko;
  *  - after a call that succeeded, output fields that legitimately differ
  *    between the builds are zeroed in the arena: wall-clock load times,
  *    the CPU count and the hooks ABI of RMT_IOC_VERSION.
@@ -173,6 +177,11 @@ static inline uint64_t fuzz_ioctl_canon_ptr(uint64_t p)
 	if (!p || (p >= FUZZ_ARENA_BASE && p < FUZZ_ARENA_BASE + FUZZ_ARENA_SIZE))
 		return p;
 	return p >> 63 ? FUZZ_BAD_KERNEL : FUZZ_BAD_USER;
+}
+
+static inline uint64_t fuzz_ioctl_canon_count(uint64_t n)
+{
+	return n >> 32 ? n | 1ull << 63 : n;
 }
 
 /* Offsets of the user-pointer fields of a command's payload; returns how many. */
