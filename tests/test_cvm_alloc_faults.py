@@ -152,8 +152,8 @@ def sweep(make: Callable[[], CEngine], op: Callable[[CEngine], object], what: st
         eng.close()
         assert live() == base, f"{what}, allocation {n}: the engine leaked"
         if not injected:
-            print(f"{what}: {n - 1} allocations, each failed once"
-                  + (f" ({absorbed} absorbed)" if absorbed else ""))
+            print(f"{what}: {n - 1} allocations" + (", each failed once" if n > 1 else "")
+                  + (f" ({absorbed} failure absorbed)" if absorbed else ""))
             return n - 1
     raise AssertionError(f"{what}: still failing after {MAX_SWEEP} allocations")
 
