@@ -9,7 +9,8 @@ One guest boot (tests/kernel/alloc_helpers/guest_alloc.py does the guest side):
   n = 1, 2, ... is failed (fail_alloc_nth) until the ioctl runs with none failed: every
   failure is ENOMEM, leaves the program list, table dumps (with hit counts), maps, model
   version and the behaviour (prog runs, trace records) as they were, and leaks nothing;
-- unload works with every allocation failing; alloc_live is back to its value at start;
+- attaching the second program to sched.can_migrate_task (shadow mode), swept the same way;
+- detach and unload work with every allocation failing; alloc_live is back to its value at start;
 - rmmod: dmesg says "allocations live at unload: 0", and has no WARNING/BUG.
 Budget: well under 2 minutes of TCG time.
 """
@@ -34,7 +35,8 @@ from alloc_program import SOURCE  # noqa: E402
 
 # Allocations at the ioctl layer (rmt_kmod_dev.c: the error buffer, the copy of the
 # user's object or blob) fail before anything can be said in the error buffer: ENOMEM
-# alone.  Every later failure point writes a message.
+# alone (rmtctl shows strerror).  Every later failure point writes a message, except in
+# hook attach (rmt_kmod_hooks.c returns a bare -ENOMEM for its two allocations).
 IOCTL_LAYER_ALLOCS = 2
 
 
@@ -107,9 +109,12 @@ def test_every_failed_allocation_is_enomem_and_changes_nothing(guest: dict) -> N
             assert f["state_equal"], f"{where}: the state changed"
             assert f["behaviour_equal"], f"{where}: the behaviour changed"
             assert f["live_delta"] == 0, f"{where}: {f['live_delta']} allocations leaked"
-            if f["n"] > IOCTL_LAYER_ALLOCS:
-                assert "memory" in f["message"], f"{where}: message {f['message']!r}"
-        lines.append(f"  {what}: {s['allocations']} allocations, each failed once")
+            assert "memory" in f["message"], f"{where}: message {f['message']!r}"
+            if f["n"] > IOCTL_LAYER_ALLOCS and what != "hook attach":
+                assert f["kernel_message"], f"{where}: rmt.ko wrote no message"
+        silent = [f["n"] for f in s["failures"] if not f["kernel_message"]]
+        lines.append(f"  {what}: {s['allocations']} allocations, each failed once"
+                     + (f" (no message from rmt.ko at allocation {silent})" if silent else ""))
     by_op = {s["op"]: s["allocations"] for s in res["sweeps"]}
     # Each of these must allocate more than the ioctl layer's buffers: the sweep reached
     # the VM's own allocations.
@@ -117,6 +122,18 @@ def test_every_failed_allocation_is_enomem_and_changes_nothing(guest: dict) -> N
                  "range insert", "model load"):
         assert by_op[what] > IOCTL_LAYER_ALLOCS, (what, by_op[what])
     print("\nrmt.ko allocation sweeps:\n" + "\n".join(lines))
+
+
+def test_hook_attach_sweep(guest: dict) -> None:
+    """Attach (rmt_kmod_hooks.c) allocates its argument copy and the new binding; a failure
+    of either leaves the hook as it was (checked in the sweep), the retry attaches."""
+    res = _res(guest)
+    if not res["hooks_abi"]:
+        pytest.skip("this rmt.ko has no hooks code")
+    by_op = {s["op"]: s["allocations"] for s in res["sweeps"]}
+    assert by_op["hook attach"] >= 2
+    a = res["attached"]
+    assert a["prog_id"] == a["want_prog_id"] and a["registered"] and a["shadow"], a
 
 
 def test_operations_took_effect_after_the_sweeps(guest: dict) -> None:

@@ -12,8 +12,10 @@ driven over /dev/rmt (rmtctl.kernel's KernelEngine):
    whether the state (program list, table dumps, model versions, maps) and the
    behaviour (prog runs and their trace records) are unchanged, and the
    alloc_live delta;
-3. unload with every allocation failing (unload must not need memory);
-4. alloc_live after everything is unloaded (RCU callbacks given time to run).
+3. the same sweep over attaching the second program to sched.can_migrate_task (shadow
+   mode; the hook binding must not change on failure), when rmt.ko has the hooks code;
+4. detach and unload with every allocation failing (they must not need memory);
+5. alloc_live after everything is unloaded (RCU callbacks given time to run).
 
 Everything goes to OUT/alloc.json; the host test asserts on it.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from alloc_program import EX, HOOK, LP, PROBES, RA, SEED, TE, tag, weights  # noqa: E402
 
+from rmtctl import hook_abi  # noqa: E402
+from rmtctl.btf import Btf  # noqa: E402
 from rmtctl.kernel import KernelEngine, KernelTarget, RmtDevice  # noqa: E402
 from semantics import codec  # noqa: E402
 from semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary  # noqa: E402
@@ -55,6 +60,19 @@ def settle(want: int, seconds: float = 5.0) -> int:
         if live == want or time.monotonic() > end:
             return live
         time.sleep(0.02)
+
+
+def quiesce(quiet_s: float = 0.5, limit_s: float = 10.0) -> int:
+    """alloc_live once the frees a successful operation queued with call_rcu() have run:
+    nothing allocates while the guest script waits, so the count only falls, and it is
+    taken as settled after `quiet_s` without a change."""
+    last, since, end = param("alloc_live"), time.monotonic(), time.monotonic() + limit_s
+    while time.monotonic() - since < quiet_s and time.monotonic() < end:
+        time.sleep(0.05)
+        live = param("alloc_live")
+        if live != last:
+            last, since = live, time.monotonic()
+    return last
 
 
 class Guest:
@@ -86,12 +104,16 @@ class Guest:
         return out
 
 
-def sweep(g: Guest, op: Callable[[], object], what: str) -> dict[str, Any]:
-    """Fail allocation n = 1, 2, ... of `op` until it runs with none failed."""
+def sweep(g: Guest, op: Callable[[], object], what: str,
+          extra: Callable[[], Any] = lambda: None) -> dict[str, Any]:
+    """Fail allocation n = 1, 2, ... of `op` until it runs with none failed.
+    `extra`: more state that a failure must not change (the hook binding)."""
     beh0 = g.behaviour()
+    quiesce()       # the previous operation's deferred frees are not this one's
     failures = []
     for n in range(1, MAX_SWEEP):
-        state, live, failed = g.snapshot(), param("alloc_live"), param("alloc_failed")
+        state = (g.snapshot(), extra())
+        live, failed = param("alloc_live"), param("alloc_failed")
         set_param("fail_alloc_nth", n)
         try:
             op()
@@ -106,8 +128,28 @@ def sweep(g: Guest, op: Callable[[], object], what: str) -> dict[str, Any]:
         failures.append({
             "n": n, "injected": injected, "errno": errno.errorcode.get(err.code, err.code),
             "message": str(err), "live_delta": settle(live) - live,
-            "state_equal": g.snapshot() == state, "behaviour_equal": g.behaviour() == beh0})
+            # rmtctl falls back to strerror() when the module wrote no message
+            "kernel_message": not str(err).endswith(os.strerror(err.code)),
+            "state_equal": (g.snapshot(), extra()) == state,
+            "behaviour_equal": g.behaviour() == beh0})
     return {"op": what, "allocations": None, "failures": failures, "absorbed": 0}
+
+
+def attach_sweep(g: Guest, prog_id: int, res: dict[str, Any]) -> None:
+    """RMT_IOC_HOOK_ATTACH (rmt_kmod_hooks.c) of the second program, in shadow mode (the
+    scheduler keeps its own decisions), then what the hook reports once attached."""
+    btf = Btf.load()        # once: parsing it in the guest is slow
+
+    def binding() -> Any:
+        st = hook_abi.stats(g.dev, hook_abi.HOOK_SCHED)
+        return [st.prog_id, st.state]
+
+    res["sweeps"].append(sweep(
+        g, lambda: hook_abi.attach(g.dev, hook_abi.HOOK_SCHED, prog_id, hook_abi.F_SHADOW, btf),
+        "hook attach", binding))
+    st = hook_abi.stats(g.dev, hook_abi.HOOK_SCHED)
+    res["attached"] = {"prog_id": st.prog_id, "registered": st.registered,
+                       "shadow": st.shadow, "want_prog_id": prog_id}
 
 
 def main() -> int:
@@ -133,10 +175,18 @@ def main() -> int:
         res["sweeps"].append(sweep(g, lambda: g.eng.map_write(0, 9, 99), "map write"))
         res["final_tables"] = [[str(s.entry) for s in g.eng.table_entries(t)]
                                for t in range(4)]
-        # Unload needs no memory: it succeeds with every allocation failing.
+        res["hooks_abi"] = dev.version.hooks
+        if dev.version.hooks:
+            attach_sweep(g, loaded[0].id, res)
+        # Detach and unload need no memory: they succeed with every allocation failing.
         set_param("fail_alloc_every", 1)
         set_param("fail_alloc_nth", 1)
         unload_errs = []
+        if dev.version.hooks:
+            try:
+                hook_abi.detach(dev, hook_abi.HOOK_SCHED)
+            except EngineError as e:
+                unload_errs.append(str(e))
         for eng in [g.eng, *loaded]:
             try:
                 eng.unload()
