@@ -79,7 +79,7 @@ def main() -> int:
         (tmpd / "bench_weights.h").write_text(weights_header())
         exe = tmpd / "bench"
         srcs = [ROOT / "bench" / "bench_tables_models.c", VM / "rmt_table.c",
-                VM / "rmt_model.c", VM / "rmt_compat.c"]
+                VM / "rmt_model.c", VM / "rmt_alloc.c", VM / "rmt_compat.c"]
         cmd = [gcc, *CFLAGS, f"-I{VM}", f"-I{tmpd}", *map(str, srcs), "-o", str(exe),
                "-lpthread", "-lm"]
         build = subprocess.run(cmd, capture_output=True, text=True)
