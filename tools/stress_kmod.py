@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if s.data and "tool" in s.data:
             print(stress_run.figures(s.data))
         if args.json and s.data is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(s.data, indent=1))
         bad = problems(s)
         if s.data and "quiet" in s.data and s.data["quiet"]["swaps"] < args.min_swaps:

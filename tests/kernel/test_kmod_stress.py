@@ -178,6 +178,17 @@ def test_final_tables_equal_the_acknowledged_writes(stress) -> None:
     assert sorted(d["model_versions"].values()) == sorted(f["last_version"] for f in t["final"])
 
 
+def test_final_state_check_finds_writes_behind_its_back(stress) -> None:
+    """rmt_stress -L: one unrecorded modify, one unrecorded delete, one insert of a key no
+    writer owns, on the first program: exactly one stale, one lost, one phantom entry."""
+    t = _data(stress)["inject"]
+    assert t["injected"]["failed"] == 0, t["injected"]
+    first, rest = t["final"][0], t["final"][1:]
+    assert (first["stale"], first["lost"], first["phantom"]) == (1, 1, 1), first
+    assert all(f["stale"] == f["lost"] == f["phantom"] == 0 for f in rest), rest
+    assert t["cleanup"]["errors"] == {}
+
+
 def _growth(before: dict, after: dict) -> dict[str, int]:
     """kB of growth of the figures asserted on."""
     return {"SUnreclaim": after["meminfo"]["SUnreclaim"] - before["meminfo"]["SUnreclaim"],

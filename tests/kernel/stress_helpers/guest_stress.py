@@ -98,8 +98,8 @@ def memory() -> dict:
 
 
 def run_tool(binary: str, files: Path, ids: list[int], seconds: float, min_swaps: int,
-             max_seconds: float) -> dict:
-    cmd = NICE + [binary, "-t", str(seconds), "-T", str(max_seconds), "-w", "4", "-m", "2",
+             max_seconds: float, extra: tuple[str, ...] = ()) -> dict:
+    cmd = NICE + [binary, *extra, "-t", str(seconds), "-T", str(max_seconds), "-w", "4", "-m", "2",
            "-S", str(min_swaps), "-k", str(S.NKEYS), "-c", "-o", str(files / "weights_old.bin"),
            "-n", str(files / "weights_new.bin")] + [str(i) for i in ids]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=max_seconds + 120)
@@ -189,6 +189,8 @@ def main() -> int:
         # figures move only with what rmt.ko allocates): the >= MIN_SWAPS swaps
         res["quiet"] = run_tool(binary, files, ids, quiet_s, min_swaps, quiet_max)
         res["mem_quiet"] = memory()
+        # the checker checked: writes behind the records' back must be found (-L)
+        res["inject"] = run_tool(binary, files, ids, 1, 0, 10, ("-L",))
 
         # load phase: the hog first (Python's start and the first pass, swap-out, take a
         # while under TCG); the writers start once swap-ins run the swap hook

@@ -4,7 +4,7 @@
  * checked against every acknowledged write.
  *
  *   rmt_stress [-t SECONDS] [-T MAX_SECONDS] [-w WRITERS] [-m SWAPPERS]
- *              [-S MIN_SWAPS] [-k KEYSPACE] [-c] -o OLD_BLOB -n NEW_BLOB
+ *              [-S MIN_SWAPS] [-k KEYSPACE] [-c] [-L] -o OLD_BLOB -n NEW_BLOB
  *              PROG_ID [PROG_ID...]
  *
  * Every program has table 0 with one exact key (0..KEYSPACE-1) and an action
@@ -24,7 +24,11 @@
  * an acknowledged entry missing or holding other parameters is a lost update;
  * an entry nobody wrote last (deleted, or a key no writer owns) is a phantom.
  * With -c every entry is then deleted (the table ends as it started: empty,
- * for the slab comparison).  Prints one JSON object; exit status 0 unless the
+ * for the slab comparison).  -L checks the checker: after the run it makes
+ * three writes on the first program behind the records' back (a modify and a
+ * delete it does not record, an insert of a key no writer owns), so the
+ * comparison must find exactly one stale, one lost and one phantom entry
+ * there; the records are then repaired for the cleanup.  Prints one JSON object; exit status 0 unless the
  * device could not be used (the test asserts on the JSON).
  */
 #define _GNU_SOURCE
@@ -330,6 +334,36 @@ static unsigned long cleanup(int p, struct writer *ws, int nw, unsigned long *er
 	return n;
 }
 
+/*
+ * -L: writes the records do not know about, on writer 0's program.  Returns
+ * the number of writes that failed (0 expected).
+ */
+static int inject(struct writer *w0, uint32_t keyspace, uint64_t *stale_key, uint64_t *lost_key,
+		  uint64_t *phantom_key)
+{
+	uint64_t params[PARAM_WORDS];
+	uint32_t k, n = w0->key_hi - w0->key_lo;
+	int found = 0, failed = 0;
+
+	*stale_key = *lost_key = UINT64_MAX;
+	*phantom_key = keyspace;
+	for (k = 0; k < n && found < 2; k++) {
+		if (!w0->keys[k].present)
+			continue;
+		if (!found++) {
+			*stale_key = w0->key_lo + k;
+			fill_params(params, 0xfffe000000000000ull | k, *stale_key);
+			failed += !!table_update(w0->prog, RMT_TABLE_MODIFY, *stale_key, params);
+		} else {
+			*lost_key = w0->key_lo + k;
+			failed += !!table_update(w0->prog, RMT_TABLE_DELETE, *lost_key, NULL);
+		}
+	}
+	fill_params(params, 0xffff000000000000ull, *phantom_key);
+	failed += !!table_update(w0->prog, RMT_TABLE_INSERT, *phantom_key, params);
+	return failed + (found < 2);
+}
+
 static void print_errs(const unsigned long *errs, int *first)
 {
 	int e;
@@ -345,7 +379,7 @@ static void print_errs(const unsigned long *errs, int *first)
 static void die_usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [-t SECONDS] [-T MAX_SECONDS] [-w WRITERS]", argv0);
-	fprintf(stderr, " [-m SWAPPERS] [-S MIN_SWAPS] [-k KEYSPACE] [-c]");
+	fprintf(stderr, " [-m SWAPPERS] [-S MIN_SWAPS] [-k KEYSPACE] [-c] [-L]");
 	fprintf(stderr, " -o OLD_BLOB -n NEW_BLOB PROG_ID...\n");
 	exit(2);
 }
@@ -354,6 +388,8 @@ int main(int argc, char **argv)
 {
 	double seconds = 10, max_seconds = 0, t0, elapsed;
 	int nwriters = 4, nswappers = 1, keyspace = 64, do_cleanup = 0, opt, i, p, op, first;
+	int do_inject = 0, inject_failed = 0;
+	uint64_t stale_key = 0, lost_key = 0, phantom_key = 0;
 	unsigned long min_swaps = 0, ops[NOPS] = { 0 }, errs[NOPS][MAXERR] = { { 0 } };
 	unsigned long cleanup_errs[MAXERR] = { 0 }, cleaned = 0, updates;
 	const char *old_path = NULL, *new_path = NULL;
@@ -362,7 +398,7 @@ int main(int argc, char **argv)
 	struct verdict v[RMT_IOC_MAX_PROGS];
 	int regressions = 0;
 
-	while ((opt = getopt(argc, argv, "t:T:w:m:S:k:co:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:T:w:m:S:k:cLo:n:")) != -1) {
 		switch (opt) {
 		case 't':
 			seconds = atof(optarg);
@@ -384,6 +420,9 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			do_cleanup = 1;
+			break;
+		case 'L':
+			do_inject = 1;
 			break;
 		case 'o':
 			old_path = optarg;
@@ -465,12 +504,20 @@ int main(int argc, char **argv)
 		for (e = 0; e < MAXERR; e++)
 			errs[3][e] += ss[i].errs[e];
 	}
+	if (do_inject)
+		inject_failed = inject(&ws[0], keyspace, &stale_key, &lost_key, &phantom_key);
 	memset(v, 0, sizeof(v));
-	for (p = 0; p < nprogs; p++) {
+	for (p = 0; p < nprogs; p++)
 		check_table(p, ws, nwriters, &v[p]);
-		if (do_cleanup)
-			cleaned += cleanup(p, ws, nwriters, cleanup_errs);
+	if (do_inject) {
+		/* the records learn what was done behind their back */
+		if (lost_key != UINT64_MAX)
+			ws[0].keys[lost_key - ws[0].key_lo].present = 0;
+		if (do_cleanup && table_update(ws[0].prog, RMT_TABLE_DELETE, phantom_key, NULL))
+			count_err(cleanup_errs, errno);
 	}
+	for (p = 0; p < nprogs && do_cleanup; p++)
+		cleaned += cleanup(p, ws, nwriters, cleanup_errs);
 	updates = ops[0] + ops[1] + ops[2];
 
 	printf("{\"seconds\": %.3f, \"writers\": %d, ", elapsed, nwriters);
@@ -498,7 +545,15 @@ int main(int argc, char **argv)
 		printf("\"phantom\": %lu, \"dump_errors\": %lu, ", v[p].phantom, v[p].dump_errors);
 		printf("\"last_version\": %llu}", (unsigned long long)last_version[p]);
 	}
-	printf("], \"cleanup\": {\"deleted\": %lu, \"errors\": {", cleaned);
+	if (do_inject) {
+		printf("], \"injected\": {\"failed\": %d, \"stale_key\": %lld, ", inject_failed,
+		       (long long)stale_key);
+		printf("\"lost_key\": %lld, \"phantom_key\": %lld}", (long long)lost_key,
+		       (long long)phantom_key);
+	} else {
+		printf("]");
+	}
+	printf(", \"cleanup\": {\"deleted\": %lu, \"errors\": {", cleaned);
 	first = 1;
 	print_errs(cleanup_errs, &first);
 	printf("}}}\n");

@@ -26,9 +26,9 @@ import stress_programs  # noqa: E402
 PY = ROOT / ".venv" / "bin" / "python"
 
 # Kernel memory growth allowed (kB), each snapshot taken after a quiesce (RCU callbacks
-# drained: SUnreclaim steady; caches dropped).  What one model swap allocates (a ~5-8 KB
-# struct rmt_weights, a ~5 KB arena, per-CPU scratch) is freed by call_rcu; a table update
-# allocates ~100 B.  The quiet run does ~15,000 swaps and ~400,000 updates under TCG, so
+# drained: SUnreclaim steady; caches dropped).  What one model swap allocates (two
+# kmalloc-8k objects: the 4.1 KB struct rmt_weights, the ~5 KB arena; per-CPU scratch) is
+# freed by call_rcu; a table update allocates ~100 B.  The quiet run does ~15,000 swaps and ~400,000 updates under TCG, so
 # 512 kB is ~35 B per swap: leaking any one of a swap's objects in 1 of 250 swaps, or an
 # entry's action data on 1 of 20 inserts, exceeds it.  Measured in a quiet run: SUnreclaim
 # +232 kB, kmalloc caches +143 kB, Percpu +0 (SLUB counts the objects of per-CPU slabs as
