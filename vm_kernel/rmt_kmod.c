@@ -89,13 +89,24 @@ module_param_cb(fail_alloc_nth, &rmt_fail_nth_ops, &rmt_p_ids[RMT_P_PENDING], 06
 MODULE_PARM_DESC(fail_alloc_nth,
 		 "Fault injection: fail the n-th VM allocation from now (0: off); reads what is left");
 
+/* Everything the module allocated must be freed by now: say how much is left. */
+static void rmt_alloc_report(const char *when)
+{
+	s64 live = rmt_alloc_live();
+
+	pr_info("rmt: allocations live %s: %lld\n", when, live);
+	WARN(live != 0, "rmt: %lld allocations leaked\n", live);
+}
+
 static int __init rmt_init(void)
 {
 	int rc;
 
 	rmt_global_vm = rmt_vm_create();
-	if (!rmt_global_vm)
-		return -ENOMEM;
+	if (!rmt_global_vm) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	rc = rmt_dev_init(rmt_global_vm);
 	if (rc)
 		goto out_vm;
@@ -108,22 +119,20 @@ out_dev:
 	rmt_dev_exit();
 out_vm:
 	rmt_vm_destroy(rmt_global_vm);
+out:
+	/* fail_alloc_nth=N on the insmod line reaches these failure paths. */
+	rmt_alloc_report("after a failed load");
 	return rc;
 }
 
 static void __exit rmt_exit(void)
 {
-	s64 live;
-
 	rmt_dev_exit();
 	rmt_hooks_exit();
 	rmt_vm_destroy(rmt_global_vm);
 	/* Frees queued by the unloads above run from RCU callbacks: wait for them. */
 	rcu_barrier();
-	/* Everything is gone now: anything still counted is a leak. */
-	live = rmt_alloc_live();
-	pr_info("rmt: allocations live at unload: %lld\n", live);
-	WARN(live != 0, "rmt: %lld allocations leaked\n", live);
+	rmt_alloc_report("at unload");
 	pr_info("rmt: unloaded\n");
 }
 

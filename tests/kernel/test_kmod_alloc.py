@@ -1,7 +1,9 @@
 """rmt.ko's allocation counters and fault injection, in Debian's 6.1 kernel under QEMU (issue 9).
 
 One guest boot (tests/kernel/alloc_helpers/guest_alloc.py does the guest side):
-- insmod; /sys/module/rmt/parameters/ has alloc_live, alloc_total, alloc_failed,
+- `insmod rmt.ko fail_alloc_nth=n` for n = 1, 2, ... until it loads: every failed load
+  leaves nothing allocated (rmt_init prints the count);
+- /sys/module/rmt/parameters/ has alloc_live, alloc_total, alloc_failed,
   fail_alloc_nth and fail_alloc_every;
 - a program with exact, lpm, ternary and range tables, a model and maps is loaded, seeded
   and given weights through /dev/rmt;
@@ -17,6 +19,7 @@ Budget: well under 2 minutes of TCG time.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -64,7 +67,16 @@ def guest(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory
     r = harness.run_in_guest(
         f"""
         set -e
-        insmod {ko}
+        # insmod itself, its n-th allocation failing, until it loads with none failed;
+        # then disarm (an n past insmod's allocations is still counting down)
+        n=1
+        while ! insmod {ko} fail_alloc_nth=$n 2>> "$RMT_OUT/insmod_err.txt"; do
+            echo $n >> "$RMT_OUT/insmod_failed.txt"
+            n=$((n + 1))
+            test $n -le 50
+        done
+        cat /sys/module/rmt/parameters/fail_alloc_nth > "$RMT_OUT/insmod_pending.txt"
+        echo 0 > /sys/module/rmt/parameters/fail_alloc_nth
         ls /sys/module/rmt/parameters > "$RMT_OUT/params.txt"
         python3 {HELPERS / 'guest_alloc.py'} {obj} "$RMT_OUT"
         rmmod rmt
@@ -92,6 +104,23 @@ def test_parameters_exist_and_unload_reports_zero_live(guest: dict) -> None:
     res = guest["res"]
     print(f"\nguest: sweeps {res['seconds']} s (boot {r.boot_seconds} s, run {r.duration:.0f} s); "
           f"{res['total']} allocations, {res['failed']} failed by injection")
+
+
+def test_insmod_failures_free_everything(guest: dict) -> None:
+    """`insmod rmt.ko fail_alloc_nth=n`: each of init's allocations failed in turn; the
+    module refuses to load, with nothing left allocated (rmt_init prints the count)."""
+    r = guest["r"]
+    share = guest["share"]
+    failed_path = share / "insmod_failed.txt"
+    failed = failed_path.read_text().split() if failed_path.exists() else []
+    # the VM instance and the two hooks' per-CPU counters, at least
+    assert len(failed) >= 3 and failed == [str(i) for i in range(1, len(failed) + 1)], failed
+    assert "Cannot allocate memory" in (share / "insmod_err.txt").read_text()
+    # the load that succeeded had one allocation to go: the sweep stopped exactly there
+    assert (share / "insmod_pending.txt").read_text().strip() == "1"
+    reports = re.findall(r"rmt: allocations live after a failed load: (-?\d+)", r.dmesg)
+    assert reports == ["0"] * len(failed), reports
+    print(f"\ninsmod: {len(failed)} allocations, each failed once, nothing left allocated")
 
 
 def test_every_failed_allocation_is_enomem_and_changes_nothing(guest: dict) -> None:
