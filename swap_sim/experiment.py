@@ -96,10 +96,11 @@ def rmtctl(state: Path, *args: str) -> str:
 
 
 def load_program(blob: bytes, state: Path, max_window: int = 16,
-                 program: Path = PROGRAM, routes: dict[int, int] | None = None) -> RmtLoaded:
+                 program: Path = PROGRAM, routes: dict[int, tuple[int, int]] | None = None
+                 ) -> RmtLoaded:
     """Compile, verify and insert the program; route cgroups to the learned path
-    (`routes`: cgroup -> min_chain; default {0: 1}, the map and the tree); load the
-    tree with `rmtctl model load`."""
+    (`routes`: cgroup -> (min_chain, min_stable); default {0: (1, 0)}, the map and the
+    tree with the stability gate off); load the tree with `rmtctl model load`."""
     state.mkdir(parents=True, exist_ok=True)
     obj, wfile = state / "swap_prefetch.rmtb", state / "next.bin"
     r = subprocess.run([sys.executable, "-m", "compiler.cli", "compile", str(program), "-o",
@@ -108,9 +109,9 @@ def load_program(blob: bytes, state: Path, max_window: int = 16,
         raise RuntimeError(f"rmtc compile failed: {r.stderr.strip()}")
     wfile.write_bytes(blob)
     prog_id = int(json.loads(rmtctl(state, "--json", "insert", str(obj)))["id"])
-    for cgroup, min_chain in (routes or {0: 1}).items():
+    for cgroup, (min_chain, min_stable) in (routes or {0: (1, 0)}).items():
         rmtctl(state, "table", "add", str(prog_id), "policy", str(cgroup), "action", "learned",
-               str(max_window), str(min_chain))
+               str(max_window), str(min_chain), str(min_stable))
     rmtctl(state, "model", "load", str(prog_id), "next", str(wfile))
     return RmtLoaded(state, prog_id)
 

@@ -5,7 +5,10 @@ side would (`semantics.codec.ctx_encode`): the task's last 8 page deltas
 (hist[0] the latest, i.e. this fault's page minus the previous fault's),
 hist_len, the readahead hits since the last major fault, the previous window,
 the address and page; runs the program on an Engine (the C VM by default);
-and prefetches `page + ctx.pf[i]` for i below the decision.  Minor faults
+and prefetches `page + ctx.pf[i]` for i below the decision.  The decision
+counts the pages read beyond the faulting one; `prev_window` is the previous
+window counting the faulting page (decision + 1), as the kernel hook reports
+Linux's own window (docs/kernel-hooks.md).  Minor faults
 (readahead hits) update the history and the hit count, as in `do_swap_page`.
 An abort or the DEFAULT decision (-1) means "the kernel decides": here,
 nothing is prefetched, and the count is kept in `defaults`.
@@ -71,7 +74,7 @@ class RmtPrefetcher:
             self.defaults += 1
             self.prev_window = 0
             return []
-        self.prev_window = r.decision
+        self.prev_window = r.decision + 1
         if r.decision == 0:
             return []
         pf = codec.ctx_decode(HOOK, r.ctx, ["pf"])["pf"][:r.decision]

@@ -131,7 +131,7 @@ def test_forced_migration(engine):
 def test_swap_prefetch(engine):
     prog = compile_example("swap_prefetch.rmt")
     eng = engine(objfile.write(prog))
-    eng.table_insert(*entry(prog, "policy", ["7"], "learned", [8, 1]))
+    eng.table_insert(*entry(prog, "policy", ["7"], "learned", [8, 1, 0]))
     eng.table_insert(*entry(prog, "policy", ["9"], "off", []))
     # one split: latest delta <= 0 -> window 0, else window 4 with deltas 2, 4, 6, 8
     # (and 12 more deltas the window leaves out)
@@ -147,9 +147,9 @@ def test_swap_prefetch(engine):
     assert run(cgroup_id=7, hist_len=2, hist=[2, 2]) == (4, [2, 4, 6, 8])     # learned deltas
     assert run(cgroup_id=7, hist_len=2, hist=[-3, 2]) == (0, [])              # tree: none
     # the table's cap on the window: 2 of the leaf's 4 deltas
-    eng.table_modify(*entry(prog, "policy", ["7"], "learned", [2, 1]))
+    eng.table_modify(*entry(prog, "policy", ["7"], "learned", [2, 1, 0]))
     assert run(cgroup_id=7, hist_len=1, hist=[5]) == (2, [2, 4])
-    eng.table_modify(*entry(prog, "policy", ["7"], "learned", [16, 1]))
+    eng.table_modify(*entry(prog, "policy", ["7"], "learned", [16, 1, 0]))
     # online links: faults at 65, 85, 90, 100 teach succ[65] = 20, [85] = 5, [90] = 10 ...
     # (100 has no link yet: the tree answers)
     assert run(cgroup_id=7, page=100, hist_len=3, hist=[10, 5, 20]) == (4, [2, 4, 6, 8])
@@ -160,14 +160,15 @@ def test_swap_prefetch(engine):
     # the previous prefetch went unused (a window, no hits): probe with 2 pages
     assert run(cgroup_id=7, page=65, hist_len=1, hist=[7], prev_window=3) == (2, [20, 25])
     # min_chain 17 turns the map off: the tree answers (hist[0] = 7 > 0)
-    eng.table_modify(*entry(prog, "policy", ["7"], "learned", [16, 17]))
+    eng.table_modify(*entry(prog, "policy", ["7"], "learned", [16, 17, 0]))
     assert run(cgroup_id=7, page=65, hist_len=1, hist=[7]) == (4, [2, 4, 6, 8])
     assert run(cgroup_id=9, hist_len=2, hist=[1, 1]) == (0, [])               # off
-    # readahead (the default action) sized like Linux: a miss far away -> 1 page
-    assert run(cgroup_id=1, hist_len=1, hist=[5]) == (1, [1])
-    assert run(cgroup_id=1, hist_len=1, hist=[1], ra_hits=3) == (8, list(range(1, 9)))
-    assert run(cgroup_id=1, hist_len=1, hist=[1], ra_hits=0, prev_window=8) == (4, [1, 2, 3, 4])
-    assert run(cgroup_id=1, hist_len=1, hist=[-1]) == (2, [1, 2])      # adjacent, no hits: 2
-    assert run(cgroup_id=1, hist_len=0) == (1, [1])
+    # readahead (the default action) sized like Linux; Linux's window counts the faulting
+    # page, the decision only the pages after it: a miss far away -> window 1, nothing more
+    assert run(cgroup_id=1, hist_len=1, hist=[5]) == (0, [])
+    assert run(cgroup_id=1, hist_len=1, hist=[1], ra_hits=3) == (7, list(range(1, 8)))
+    assert run(cgroup_id=1, hist_len=1, hist=[1], ra_hits=0, prev_window=8) == (3, [1, 2, 3])
+    assert run(cgroup_id=1, hist_len=1, hist=[-1]) == (1, [1])         # adjacent, no hits: 2
+    assert run(cgroup_id=1, hist_len=0) == (0, [])
     issued = next(i for i, m in enumerate(prog.maps) if m.name == "issued")
-    assert eng.map_read(issued) == {0: 4 + 2 + 4 + 3 + 2 + 4, 1: 1 + 8 + 4 + 2 + 1, 2: 2, 3: 5}
+    assert eng.map_read(issued) == {0: 4 + 2 + 4 + 3 + 2 + 4, 1: 0 + 7 + 3 + 1 + 0, 2: 2, 3: 5}

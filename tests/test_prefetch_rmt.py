@@ -68,7 +68,7 @@ def test_program_runs_the_tree(engine, tree):
     eng = engine(objfile.write(prog))
     t = prog.tables[0]
     a = next(i for i, ac in enumerate(t.actions) if ac.name == "learned")
-    eng.table_insert(0, Entry((Exact(0),), a, codec.pack_params(t.actions[a], [16, 17])))
+    eng.table_insert(0, Entry((Exact(0),), a, codec.pack_params(t.actions[a], [16, 17, 0])))
     eng.model_load(0, tree.blob())
     rng = np.random.default_rng(0)
     x = np.concatenate([features(s)[::7] for s in stride_streams()])

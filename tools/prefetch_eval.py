@@ -4,11 +4,13 @@
     make prefetch-eval          # = .venv/bin/python tools/prefetch_eval.py
 
 Steps: load the real traces (`traces/*.npz`, from tools/swap_traces/capture.py)
-and generate the synthetic ones; record each workload's training faults (its
-first `--train-frac` of accesses); train one tree over all of them
-(learn/swap_tree.py); compile examples/swap_prefetch.rmt, `rmtctl insert` it
-into a sim-target state directory, route cgroup 0 to the learned action with
-`rmtctl table add` and load the tree with `rmtctl model load`; then replay
+and generate the synthetic ones; pick the program's stability threshold
+`min_stable` on the training parts alone (`pick_min_stable`); record each
+workload's training faults (its first `--train-frac` of accesses); train one
+tree over all of them (learn/swap_tree.py); compile
+examples/swap_prefetch.rmt, `rmtctl insert` it into a sim-target state
+directory, route cgroup 0 to the learned action with `rmtctl table add` and
+load the tree with `rmtctl model load`; then replay
 every workload with no prefetching, Linux 6.1 cluster and VMA readahead,
 Leap, and the program in the C VM, measuring the held-out part.  Prints the
 table, checks the case study's claims, and writes results.json, table.md
@@ -39,7 +41,11 @@ ORDER = ["none", "ra-cluster", "ra-vma", "leap", "rmt", "rmt-tree", "rmt-map"]
 # ablations of the one program: the tree alone (table entry min_chain = 17), and the
 # online successor map alone (a second copy loaded with a tree whose only leaf is empty)
 ABLATIONS = {"rmt-tree": 1, "rmt-map": 0}
+TREE_CHECK = 2                 # cgroup routed to the tree alone with the gate off
 NON_SEQUENTIAL = ["strided", "imagemagick-resize", "ffmpeg-scale", "numpy-convolve2d"]
+# candidate stability thresholds (percent of relearned links that repeat); 0 = gate off
+MIN_STABLE_GRID = [0, 10, 20, 30, 40, 50]
+SELECT_CGROUP = 100            # candidate k is routed from cgroup SELECT_CGROUP + k
 
 
 def _evaluate_one(args: tuple) -> list[Result]:
@@ -56,13 +62,85 @@ def _evaluate_one(args: tuple) -> list[Result]:
     return evaluate(tr, split, pfs)
 
 
+def _select_one(args: tuple) -> list[Result]:
+    """One training-part workload: the baselines and the program at every candidate."""
+    tr, split, state, prog_id = args
+    from swap_sim.experiment import RmtLoaded
+    pfs = dict(baselines())
+    for k, t in enumerate(MIN_STABLE_GRID):
+        eng, prog = RmtLoaded(Path(state), prog_id).engine_and_program()
+        pfs[f"rmt@{t}"] = (lambda e=eng, p=prog, k=k:
+                           RmtPrefetcher(e, p, cgroup_id=SELECT_CGROUP + k))
+    return evaluate(tr, split, pfs)
+
+
+def training_part(tr: Trace, split: Split) -> Trace:
+    """The accesses a workload's tree and threshold may learn from: its first train_frac."""
+    n = int(split.train_frac * len(tr))
+    return Trace(tr.name, tr.pages[:n], int(tr.instrs * n / len(tr)) if tr.instrs else 0,
+                 tr.source, tr.synthetic)
+
+
+def pick_min_stable(traces: list[Trace], split: Split, args, out: Path
+                    ) -> tuple[int, list[dict]]:
+    """The stability threshold, chosen without the held-out accesses.
+
+    The training part of every workload is split again the same way (its first
+    train_frac trains a tree, the rest is measured), and the program runs at
+    every candidate threshold next to the baselines.  Rule: the smallest
+    threshold (the most prefetching) that meets the most targets against
+    Linux readahead (the kernel's default: `claims` against ra-cluster and
+    ra-vma), ties broken by the targets against Leap."""
+    parts = [training_part(t, split) for t in traces]
+    with ProcessPoolExecutor(args.jobs) as ex:
+        streams = list(ex.map(_faults, [(t, split) for t in parts]))
+    tree = train(streams, max_depth=args.depth, min_freq=args.min_freq, log=lambda s: None)
+    state = out / "select-state"
+    if state.exists():
+        import shutil
+        shutil.rmtree(state)
+    loaded = load_program(tree.blob(), state, routes={
+        SELECT_CGROUP + k: (1, t) for k, t in enumerate(MIN_STABLE_GRID)})
+    with ProcessPoolExecutor(args.jobs) as ex:
+        per = list(ex.map(_select_one, [(t, split, str(state), loaded.prog_id) for t in parts]))
+    rows, best = [], None
+    for t in MIN_STABLE_GRID:
+        res = [r for rs in per for r in rs if r.prefetcher in ("none", "ra-cluster", "ra-vma",
+                                                               "leap", f"rmt@{t}")]
+        for r in res:
+            if r.prefetcher == f"rmt@{t}":
+                r = Result(r.workload, "rmt", r.mem_pages, r.counters, r.figures, r.extra)
+            rows.append((t, r))
+        checks = claims([r for tt, r in rows if tt == t])
+        ra = sum(ok for n, ok, _ in checks if "leap" not in n)
+        leap = sum(ok for n, ok, _ in checks if "leap" in n)
+        score = (ra, leap, -t)
+        if best is None or score > best[0]:
+            best = (score, t)
+    table_rows = []
+    for t in MIN_STABLE_GRID:
+        sel = [r for tt, r in rows if tt == t]
+        checks = claims(sel)
+        by = {(r.workload, r.prefetcher): r.figures for r in sel}
+        table_rows.append({
+            "min_stable": t,
+            "met_vs_readahead": sum(ok for n, ok, _ in checks if "leap" not in n),
+            "met_vs_leap": sum(ok for n, ok, _ in checks if "leap" in n),
+            "of": [sum(1 for n, _, _ in checks if "leap" not in n),
+                   sum(1 for n, _, _ in checks if "leap" in n)],
+            "missed": [n for n, ok, _ in checks if not ok],
+            "rmt": {w: [round(f.coverage, 3), round(f.accuracy, 3)]
+                    for (w, p), f in by.items() if p == "rmt"}})
+    return best[1], table_rows
+
+
 def _faults(args: tuple):
     tr, split = args
     return training_faults(tr, split)
 
 
 def vm_agreement(tree, state: Path, prog_id: int, streams, per: int = 300) -> tuple[int, int]:
-    """The tree as the C VM runs it (tree-only route, empty map) against the trained tree
+    """The tree as the C VM runs it (tree-only route, gate off) against the trained tree
     computed in Python, on fault histories of every workload: (agreeing, total)."""
     import numpy as np
     from learn.swap_tree import features
@@ -79,7 +157,7 @@ def vm_agreement(tree, state: Path, prog_id: int, streams, per: int = 300) -> tu
         x = x[rng.choice(len(x), min(per, len(x)), replace=False)]
         want = tree.predict(x)
         for row, y in zip(x, want):
-            r = eng.run(codec.ctx_encode(HOOK, {"cgroup_id": ABLATIONS["rmt-tree"],
+            r = eng.run(codec.ctx_encode(HOOK, {"cgroup_id": TREE_CHECK,
                                                 "page": 1 << 34, "hist_len": 8,
                                                 "hist": row.tolist()}))
             pf = codec.ctx_decode(HOOK, r.ctx, ["pf"])["pf"][:max(r.decision, 0)]
@@ -158,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="a leaf prefetches the deltas seen after at least this share of "
                          "its training histories")
     ap.add_argument("--depth", type=int, default=12)
+    ap.add_argument("--min-stable", type=int, default=None,
+                    help="the stability threshold (percent); default: picked on the "
+                         "training parts (pick_min_stable)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", nargs="*", help="workload names")
     ap.add_argument("--no-plots", action="store_true")
@@ -174,21 +255,32 @@ def main(argv: list[str] | None = None) -> int:
     for t in traces:
         print(f"workload {t.name}: {len(t)} accesses, working set {t.working_set} pages, "
               f"memory {split.config(t).mem_pages} pages", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    selection: list[dict] = []
+    if args.min_stable is None:
+        args.min_stable, selection = pick_min_stable(traces, split, args, args.out)
+        print(f"min_stable picked on the training parts: {args.min_stable} "
+              f"({time.time() - t0:.0f}s)", flush=True)
+        for row in selection:
+            print(f"  min_stable {row['min_stable']:3d}: targets met vs readahead "
+                  f"{row['met_vs_readahead']}/{row['of'][0]}, vs Leap "
+                  f"{row['met_vs_leap']}/{row['of'][1]}; missed {row['missed']}", flush=True)
     with ProcessPoolExecutor(args.jobs) as ex:
         streams = list(ex.map(_faults, [(t, split) for t in traces]))
     print(f"training faults: {sum(len(s) for s in streams)} "
           f"({time.time() - t0:.0f}s)", flush=True)
     tree = train(streams, max_depth=args.depth, min_freq=args.min_freq)
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "next.bin").write_bytes(tree.blob())
     state = args.out / "sim-state"
     if state.exists():
         import shutil
         shutil.rmtree(state)
-    loaded = load_program(tree.blob(), state, routes={0: 1, ABLATIONS["rmt-tree"]: 17})
+    ms = args.min_stable
+    loaded = load_program(tree.blob(), state, routes={0: (1, ms), ABLATIONS["rmt-tree"]: (17, ms),
+                                                      TREE_CHECK: (17, 0)})
     empty = W.write_weights(W.ModelWeights(ModelKind.TREE, 8, 17, 16,
                                            trees=[W.Tree([[-1, 0, 0, 0, 0]], [[0] * 17])]))
-    map_only = load_program(empty, state)
+    map_only = load_program(empty, state, routes={0: (1, ms)})
     print(f"loaded into the sim target: rmtctl --state {state} model show {loaded.prog_id} "
           f"({time.time() - t0:.0f}s)", flush=True)
     agree, total = vm_agreement(tree, state, loaded.prog_id, streams)
@@ -207,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- {'met' if ok else 'NOT met'}: {n} ({w})" for n, ok, w in checks) + "\n")
     (args.out / "results.json").write_text(json.dumps({
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "min_stable_selection": selection,
         "tree": {"nodes": len(tree.model.nodes), "depth": tree.model.depth,
                  "vocab": tree.vocab.tolist(), "vm_agreement": [agree, total]},
         "results": [{"workload": r.workload, "prefetcher": r.prefetcher,
