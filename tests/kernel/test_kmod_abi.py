@@ -150,7 +150,7 @@ def test_examples_inserted_and_controlled_with_rmtctl_kernel(guest: dict) -> Non
         (["2", "0..1000"], "allow", []), (["0", "5..9"], "deny", []),
         (["1", "0..1023"], "predict", [1, 0])]
     assert [(e["match"], e["action"], e["args"]) for e in s["dump_sp"]] == [
-        (["7"], "learned", [8, 1])]
+        (["7"], "learned", [8, 1, 0])]
     assert "EEXIST" in s["dup_insert"] and "ENOENT" in s["del_missing"]
     assert "EINVAL" in s["bad_weights"]
     assert s["model_versions"][3] > s["model_versions"][0] > 0

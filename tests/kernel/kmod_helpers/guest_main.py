@@ -65,7 +65,7 @@ def main() -> int:
             versions.append(t("--json", "model", "load", ids[0], "predictor", blob).json()
                             ["version"])
             t("table", "mod", ids[0], "policy", 1, "0..1023", "action", "predict", i % 3, i)
-            t("table", "mod", ids[1], "policy", 7, "action", "learned", 1 + i, 1)
+            t("table", "mod", ids[1], "policy", 7, "action", "learned", 1 + i, 1, 0)
             t("--json", "prog", "run", ids[0], "--ctx", out / "ctx_fm.json")
     finally:
         if hog is not None:

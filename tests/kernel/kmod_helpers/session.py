@@ -77,7 +77,7 @@ def run_session(target: list[str], files: Path, out: Path) -> dict[str, Any]:
     t("table", "add", fm, "policy", 0, "5..9", "action", "deny", "priority", 3)
     t("table", "add", fm, "policy", 1, "0..1023", "action", "predict", 2, -5)
     t("table", "mod", fm, "policy", 1, "0..1023", "action", "predict", 1, 0)
-    t("table", "add", sp, "policy", 7, "action", "learned", 8, 1)
+    t("table", "add", sp, "policy", 7, "action", "learned", 8, 1, 0)
     t("table", "add", sp, "policy", 9, "action", "off")
     t("table", "del", sp, "policy", 9)
     # refused updates: exit 1 and nothing changes
