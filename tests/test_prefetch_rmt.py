@@ -123,3 +123,84 @@ def test_rmt_prefetcher_context_and_defaults():
     c = e.ctxs[1]
     assert c["hist"][:2] == [-3, 4] and c["hist_len"] == 2 and c["ra_hits"] == 1
     assert c["page"] == 101 and c["addr"] == 101 << 12 and c["cgroup_id"] == 5
+
+
+def _stab_program(engine):
+    """The example with a one-split tree (hist[0] > 0 -> deltas 2, 4, 6, 8) behind
+    cgroup 7's learned action; returns (engine, program, run)."""
+    from semantics import weights as W
+    path = ROOT / "examples" / "swap_prefetch.rmt"
+    prog = compile_source(path.read_text(), "swap_prefetch.rmt")
+    eng = engine(objfile.write(prog))
+    t = prog.tables[0]
+    a = next(i for i, ac in enumerate(t.actions) if ac.name == "learned")
+    eng.table_insert(0, Entry((Exact(7),), a, codec.pack_params(t.actions[a], [16, 1, 50])))
+    leaf = [4, 2, 4, 6, 8] + [0] * 12
+    tree = W.Tree([[0, 0, 1, 2, 0], [-1, 0, 0, 0, 0], [-1, 0, 0, 0, 1]], [[0] * 17, leaf])
+    eng.model_load(0, W.write_weights(W.ModelWeights(prog.models[0].kind, 8, 17, 16,
+                                                     trees=[tree])))
+
+    def run(page, hist, ra_hits=0, prev_window=0):
+        r = eng.run(codec.ctx_encode(HOOK, {"cgroup_id": 7, "page": page, "hist_len": len(hist),
+                                            "hist": hist + [0] * (8 - len(hist)),
+                                            "ra_hits": ra_hits, "prev_window": prev_window}))
+        return r.decision, codec.ctx_decode(HOOK, r.ctx, ["pf"])["pf"][:r.decision]
+    stab = next(i for i, m in enumerate(prog.maps) if m.name == "stab")
+    return eng, stab, run
+
+
+@pytest.mark.parametrize("engine", engines(), ids=lambda e: e.__name__)
+def test_stability_gate(engine):
+    """Links relearned with the successor they had count as stable; below min_stable
+    (50% here) the chain reaches 1 page (16 after hits) and the tree is not used."""
+    eng, stab, run = _stab_program(engine)
+    # faults at 65, 85, 90, 100 (all since the last run: ra_hits 7): three new links
+    assert run(100, [10, 5, 20], ra_hits=7) == (4, [2, 4, 6, 8])        # no chain at 100: tree
+    assert eng.map_read(stab) == {0: 0, 1: 0}                            # nothing relearned yet
+    run(100, [10, 5, 20], ra_hits=7)                                     # the same three again
+    assert eng.map_read(stab) == {0: 3, 1: 3}
+    # 90 is now followed by 101, not 100: relearned, not the same; only hist[0..ra_hits] count
+    run(101, [11, 5, 20], ra_hits=0)
+    assert eng.map_read(stab) == {0: 4, 1: 3}
+    assert run(85, [3], ra_hits=0) == (2, [5, 16])                       # 75% stable: full reach
+    # unstable: 1 of 4 links repeated
+    eng.map_write(stab, 0, 4)
+    eng.map_write(stab, 1, 1)
+    assert run(85, [3]) == (0, [])                 # 85 -> 90 is 5 pages away; no tree either
+    run(300, [1, 1, 1], ra_hits=7)                 # links 297 -> 298 -> 299 -> 300
+    eng.map_write(stab, 0, 4)
+    eng.map_write(stab, 1, 1)
+    assert run(297, [50]) == (1, [1])                                    # reach 1
+    eng.map_write(stab, 0, 4)
+    eng.map_write(stab, 1, 1)
+    assert run(297, [50], ra_hits=1) == (3, [1, 2, 3])                   # reach 16 after hits
+    # the estimate is a moving window: both counts halve past 256
+    eng.map_write(stab, 0, 257)
+    eng.map_write(stab, 1, 200)
+    run(400, [7])
+    assert eng.map_read(stab) == {0: 128, 1: 100}
+
+
+def test_adapter_prev_window_counts_the_fault():
+    """The adapter reports the previous window as the kernel does: decision + 1 pages."""
+    from semantics.engine import RunResult
+    from swap_sim.prefetch import Fault
+
+    class Three:
+        def __init__(self):
+            self.ctxs = []
+
+        def run(self, ctx, **kw):
+            self.ctxs.append(codec.ctx_decode(HOOK, ctx))
+            return RunResult(3, codec.ctx_encode(HOOK, {"pf": [1, 2, 3] + [0] * 13}))
+
+    class Sw:
+        def in_swap(self, p):
+            return True
+    path = ROOT / "examples" / "swap_prefetch.rmt"
+    prog = compile_source(path.read_text(), "swap_prefetch.rmt")
+    e = Three()
+    pf = RmtPrefetcher(e, prog)
+    assert pf.fault(Fault(10, 1, True, False), Sw()) == [11, 12, 13]
+    assert pf.fault(Fault(20, 2, True, False), Sw()) == [21, 22, 23]
+    assert [c["prev_window"] for c in e.ctxs] == [0, 4]
