@@ -204,3 +204,20 @@ def test_adapter_prev_window_counts_the_fault():
     assert pf.fault(Fault(10, 1, True, False), Sw()) == [11, 12, 13]
     assert pf.fault(Fault(20, 2, True, False), Sw()) == [21, 22, 23]
     assert [c["prev_window"] for c in e.ctxs] == [0, 4]
+
+
+def test_min_stable_choice_rule():
+    """prefetch-eval's rule: most targets against readahead, then against Leap, then the
+    smallest threshold (the most prefetching)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("prefetch_eval",
+                                                  ROOT / "tools" / "prefetch_eval.py")
+    pe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pe)
+
+    def c(ra: int, leap: int) -> list:
+        return ([("w: rmt coverage > ra-cluster", i < ra, "") for i in range(3)]
+                + [("w: rmt coverage > leap", i < leap, "") for i in range(2)])
+    assert pe.choose_min_stable({0: c(2, 2), 10: c(2, 1), 20: c(3, 1), 30: c(3, 1)}) == 20
+    assert pe.choose_min_stable({0: c(3, 1), 10: c(3, 2), 20: c(3, 2)}) == 10
+    assert pe.choose_min_stable({0: c(3, 2), 50: c(3, 2)}) == 0

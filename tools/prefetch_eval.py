@@ -81,6 +81,16 @@ def training_part(tr: Trace, split: Split) -> Trace:
                  tr.source, tr.synthetic)
 
 
+def choose_min_stable(checks: dict[int, list[tuple[str, bool, str]]]) -> int:
+    """The smallest threshold meeting the most targets against readahead, then against
+    Leap (`checks`: threshold -> `claims` of the program run with it)."""
+    def score(t: int) -> tuple[int, int, int]:
+        c = checks[t]
+        return (sum(ok for n, ok, _ in c if "leap" not in n),
+                sum(ok for n, ok, _ in c if "leap" in n), -t)
+    return max(checks, key=score)
+
+
 def pick_min_stable(traces: list[Trace], split: Split, args, out: Path
                     ) -> tuple[int, list[dict]]:
     """The stability threshold, chosen without the held-out accesses.
@@ -103,7 +113,7 @@ def pick_min_stable(traces: list[Trace], split: Split, args, out: Path
         SELECT_CGROUP + k: (1, t) for k, t in enumerate(MIN_STABLE_GRID)})
     with ProcessPoolExecutor(args.jobs) as ex:
         per = list(ex.map(_select_one, [(t, split, str(state), loaded.prog_id) for t in parts]))
-    rows, best = [], None
+    rows = []
     for t in MIN_STABLE_GRID:
         res = [r for rs in per for r in rs if r.prefetcher in ("none", "ra-cluster", "ra-vma",
                                                                "leap", f"rmt@{t}")]
@@ -111,13 +121,12 @@ def pick_min_stable(traces: list[Trace], split: Split, args, out: Path
             if r.prefetcher == f"rmt@{t}":
                 r = Result(r.workload, "rmt", r.mem_pages, r.counters, r.figures, r.extra)
             rows.append((t, r))
-        checks = claims([r for tt, r in rows if tt == t])
-        ra = sum(ok for n, ok, _ in checks if "leap" not in n)
-        leap = sum(ok for n, ok, _ in checks if "leap" in n)
-        score = (ra, leap, -t)
-        if best is None or score > best[0]:
-            best = (score, t)
-    table_rows = []
+    best = choose_min_stable({t: claims([r for tt, r in rows if tt == t])
+                              for t in MIN_STABLE_GRID})
+    base = {f"{r.workload}/{r.prefetcher}": [round(r.figures.coverage, 3),
+                                             round(r.figures.accuracy, 3)]
+            for tt, r in rows if tt == MIN_STABLE_GRID[0] and r.prefetcher != "rmt"}
+    table_rows = [{"baselines": base}]
     for t in MIN_STABLE_GRID:
         sel = [r for tt, r in rows if tt == t]
         checks = claims(sel)
@@ -131,7 +140,7 @@ def pick_min_stable(traces: list[Trace], split: Split, args, out: Path
             "missed": [n for n, ok, _ in checks if not ok],
             "rmt": {w: [round(f.coverage, 3), round(f.accuracy, 3)]
                     for (w, p), f in by.items() if p == "rmt"}})
-    return best[1], table_rows
+    return best, table_rows
 
 
 def _faults(args: tuple):
@@ -261,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         args.min_stable, selection = pick_min_stable(traces, split, args, args.out)
         print(f"min_stable picked on the training parts: {args.min_stable} "
               f"({time.time() - t0:.0f}s)", flush=True)
-        for row in selection:
+        for row in selection[1:]:
             print(f"  min_stable {row['min_stable']:3d}: targets met vs readahead "
                   f"{row['met_vs_readahead']}/{row['of'][0]}, vs Leap "
                   f"{row['met_vs_leap']}/{row['of'][1]}; missed {row['missed']}", flush=True)
