@@ -5,16 +5,17 @@ tools/stress_kmod.py).
 
 Loads stress_sched.rmtb and stress_swap.rmtb with the old weights and attaches them to
 sched.can_migrate_task and mm.swap_fault (shadow mode).  Then rmt_stress (table writers
-and model swappers on both programs) runs twice:
+and model swappers on both programs) runs three times:
   quiet  QUIET_SECONDS (longer until MIN_SWAPS swaps, at most QUIET_MAX) with no load:
          kernel memory (meminfo, slab caches, rmt's alloc_live when the module has it) is
          compared before/after without process churn blurring the slab counts;
+  -L     1 s, then writes behind the records' back, which the final check must find;
   load   SECONDS under the load that makes both hooks fire (stress-ng pinned and yielding
          hogs; a memory hog in a 32 MiB memory cgroup swapping to zram), the hooks
          checking every entry and inference.
-OUT/stress.json gets both runs' JSON, the programs' outcome counters, the hook counters
-and the memory figures, each taken after a quiesce.  The programs stay loaded and attached: the caller unloads the
-module with them.
+OUT/stress.json gets the runs' JSON, the programs' outcome counters, the hook counters
+and the memory figures, each taken after a quiesce.  The programs stay loaded and
+attached: the caller unloads the module with them.
 """
 from __future__ import annotations
 
