@@ -71,10 +71,13 @@ def is_kmalloc(cache: str) -> bool:
 
 
 def quiesce() -> None:
-    """Let RCU-deferred frees run, then drop reclaimable caches.
+    """Let RCU-deferred frees run, then drop reclaimable caches and shrink every slab cache.
 
     No userspace rcu_barrier(): wait until SUnreclaim stops moving (two readings 0.5 s apart
-    within 64 kB), at most 15 s."""
+    within 64 kB), at most 15 s.  SLUB counts the free objects of per-CPU slabs as active
+    and keeps empty slabs on per-CPU partial lists, so the slab figures wander by hundreds
+    of kB with whatever ran on which CPU; /sys/kernel/slab/*/shrink (kmem_cache_shrink)
+    flushes the per-CPU slabs and frees the empty ones."""
     subprocess.run(["sync"], check=False)
     last = meminfo()["SUnreclaim"]
     for _ in range(30):
@@ -84,6 +87,11 @@ def quiesce() -> None:
             break
         last = now
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    for shrink in Path("/sys/kernel/slab").glob("*/shrink"):
+        try:
+            shrink.write_text("1\n")
+        except OSError:
+            pass
     time.sleep(0.5)
 
 
