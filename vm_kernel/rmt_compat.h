@@ -260,8 +260,14 @@ static inline void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head 
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
 
-/* Per-CPU data: a fixed number of slots, indexed by the caller's cpu. */
+/*
+ * Per-CPU data: a fixed number of slots, indexed by the caller's cpu.  A
+ * build may set another number (tools/fuzz/fuzz_ioctl uses the CPU count of
+ * the guest it is compared with: per-CPU sizes limit what a program may ask).
+ */
+#ifndef RMT_NR_CPUS
 #define RMT_NR_CPUS 64
+#endif
 #define num_possible_cpus() RMT_NR_CPUS
 #define nr_cpu_ids RMT_NR_CPUS
 #define for_each_possible_cpu(c) for ((c) = 0; (c) < RMT_NR_CPUS; (c)++)

@@ -116,13 +116,16 @@ def test_module_replays_the_corpus_and_unloads_cleanly(replay: dict) -> None:
 
 def test_return_codes_and_user_memory_match_the_userspace_build(replay: dict) -> None:
     replay["r"].check()
-    _, got = replay["got"]
+    head, got = replay["got"]
     exp = replay["expect"]
     rc_diff = [n for n in exp if exp[n][1] != got[n][1]]
     mem_diff = [n for n in exp if exp[n][0] != got[n][0] and n not in rc_diff]
     calls = sum(len(v[1]) for v in got.values())
     refused = sum(rc < 0 for v in got.values() for rc in v[1])
-    print(f"\nioctl replay on rmt.ko: {len(got)} inputs, {calls} calls ({refused} refused), "
+    assert int(head["ioctls"]) + int(head["reads"]) == calls
+    assert int(head["refused"]) == refused
+    print(f"\nioctl replay on rmt.ko: {len(got)} inputs, {head['ioctls']} ioctls and "
+          f"{head['reads']} reads ({refused} refused), "
           f"{replay['seconds'] and round(replay['seconds'], 1)} s in the guest")
 
     def show(name: str) -> str:

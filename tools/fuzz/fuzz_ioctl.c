@@ -13,7 +13,8 @@
  *    counter, rmt_alloc.h, is back to zero once the VM is destroyed);
  *  - every call returns 0 or a negative errno from the set the command
  *    documents (uapi/rmt.h, rmt_runtime.h); read() returns whole records,
- *    at most the count asked for;
+ *    at most the count asked for; a call without CAP_SYS_ADMIN fails with
+ *    -EPERM (read(): or -EFAULT, which the VFS checks first);
  *  - a refused call changes nothing: a digest of the VM's state taken
  *    through its public API (programs, every table's entries, hits and
  *    misses, model versions, every map's contents, counters, the device's
@@ -39,7 +40,8 @@
 
 const struct file_operations *fuzz_misc_fops;
 bool fuzz_capable = true;
-unsigned int fuzz_nr_online = 2;
+/* Every possible CPU is online, as in the guest (tools/fuzz/Makefile: IOCTL_CPUS). */
+unsigned int fuzz_nr_online = RMT_NR_CPUS;
 unsigned int fuzz_cur_cpu;
 u8 *fuzz_user_arena;
 u8 *fuzz_user_private;
@@ -261,19 +263,25 @@ static u64 fz_run(const u8 *data, size_t size)
 		if (op.kind == FUZZ_OP_IOCTL)
 			fuzz_ioctl_canon_payload(arena, cmd, arg);
 		before = fz_state(vm, files);
+		fuzz_capable = !op.nocap;
 		if (op.kind == FUZZ_OP_IOCTL) {
 			rc = fz_ioctl(&files[op.file], cmd, arg);
 			FUZZ_CHECK(rc == 0 || (rc < 0 && rc > -128 && (fz_allowed(cmd) & E(-rc))),
 				   "ioctl %#x returned %ld", cmd, rc);
+			FUZZ_CHECK(!op.nocap || rc == -EPERM, "ioctl %#x without CAP_SYS_ADMIN: %ld",
+				   cmd, rc);
 			if (rc == 0)
 				fuzz_ioctl_scrub(arena, cmd, arg);
 		} else {
 			rc = fz_read(&files[op.file], arg, fuzz_ioctl_canon_count(op.count));
 			FUZZ_CHECK(rc >= 0 ? (rc % sizeof(struct rmt_ioc_trace_rec) == 0 &&
 					      (u64)rc <= op.count) :
-				   (rc == -EINVAL || rc == -EFAULT || rc == -ENOMEM),
+				   (rc == -EINVAL || rc == -EFAULT || rc == -ENOMEM || rc == -EPERM),
 				   "read(%llu) returned %ld", (unsigned long long)op.count, rc);
+			FUZZ_CHECK(!op.nocap || rc == -EPERM || rc == -EFAULT,
+				   "read() without CAP_SYS_ADMIN: %ld", rc);
 		}
+		fuzz_capable = true;
 		if (op.kind == FUZZ_OP_READ && rc > 0)
 			fz_check_records(arg, rc);
 		if (rc < 0)

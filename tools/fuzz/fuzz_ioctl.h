@@ -11,6 +11,8 @@
  *   kind % 4 == 0  WRITE  u16 off, u16 len, bytes   copy into the arena at off
  *   kind % 4 == 1  IOCTL  u8 file, u32 cmd, u64 arg ioctl(files[file & 1], cmd, arg)
  *   kind % 4 == 2  READ   u8 file, u64 buf, u64 n   read(files[file & 1], buf, n)
+ *
+ * (IOCTL and READ: bit 7 of @file set makes the call without CAP_SYS_ADMIN.)
  *   kind % 4 == 3  FILL   u16 off, u16 len, u8 val  memset the arena
  *
  * The arena is FUZZ_ARENA_SIZE bytes of user memory at user address
@@ -62,6 +64,7 @@
 #define FUZZ_TASK_SIZE_MAX 0x7ffffffff000ull
 #define FUZZ_IOCTL_MAX_CALLS 64
 #define FUZZ_IOCTL_FILES 2
+#define FUZZ_FILE_NOCAP 0x80u
 
 enum fuzz_op_kind { FUZZ_OP_WRITE, FUZZ_OP_IOCTL, FUZZ_OP_READ, FUZZ_OP_FILL };
 
@@ -69,6 +72,7 @@ enum fuzz_op_kind { FUZZ_OP_WRITE, FUZZ_OP_IOCTL, FUZZ_OP_READ, FUZZ_OP_FILL };
  * struct fuzz_op - one decoded operation
  * @kind: enum fuzz_op_kind
  * @file: which open file (IOCTL, READ)
+ * @nocap: the call is made without CAP_SYS_ADMIN (IOCTL, READ)
  * @cmd: the raw command (IOCTL)
  * @ptr: the raw argument (IOCTL) or buffer (READ)
  * @count: read()'s count
@@ -80,6 +84,7 @@ enum fuzz_op_kind { FUZZ_OP_WRITE, FUZZ_OP_IOCTL, FUZZ_OP_READ, FUZZ_OP_FILL };
 struct fuzz_op {
 	unsigned int kind;
 	unsigned int file;
+	unsigned int nocap;
 	uint32_t cmd;
 	uint64_t ptr;
 	uint64_t count;
@@ -128,12 +133,16 @@ static inline int fuzz_ioctl_next(struct fuzz_ioctl_in *in, struct fuzz_op *op)
 		in->n -= op->len;
 		break;
 	case FUZZ_OP_IOCTL:
-		op->file = fuzz_ioctl_take(in, 1) % FUZZ_IOCTL_FILES;
+		op->file = fuzz_ioctl_take(in, 1);
+		op->nocap = !!(op->file & FUZZ_FILE_NOCAP);
+		op->file %= FUZZ_IOCTL_FILES;
 		op->cmd = fuzz_ioctl_take(in, 4);
 		op->ptr = fuzz_ioctl_take(in, 8);
 		break;
 	case FUZZ_OP_READ:
-		op->file = fuzz_ioctl_take(in, 1) % FUZZ_IOCTL_FILES;
+		op->file = fuzz_ioctl_take(in, 1);
+		op->nocap = !!(op->file & FUZZ_FILE_NOCAP);
+		op->file %= FUZZ_IOCTL_FILES;
 		op->ptr = fuzz_ioctl_take(in, 8);
 		op->count = fuzz_ioctl_take(in, 8);
 		break;

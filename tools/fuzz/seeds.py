@@ -201,7 +201,8 @@ def ioc_write(off: int, data: bytes) -> bytes:
 
 
 def ioc_call(name: str, payload: bytes, file: int = 0, at: int = A_PAYLOAD) -> bytes:
-    """Write the payload into the arena, then the ioctl with a pointer to it."""
+    """Write the payload into the arena, then the ioctl with a pointer to it (file | 0x80:
+    the call is made without CAP_SYS_ADMIN)."""
     return ioc_write(at, payload) + bytes([1, file]) + struct.pack("<IQ", IOC[name], ARENA + at)
 
 
@@ -228,10 +229,16 @@ def ioctl_session(prog: Program, obj: bytes, rng: random.Random, pid: int = 1) -
     a_out = rng.choice([A_OUT] * 6 + [A_RO, ARENA_SIZE - 100])
     out = ioc_call("VERSION", struct.pack("<8I", 1, *[0] * 7))
     out += ioc_write(A_OBJ, obj)
-    out += ioc_call("PROG_LOAD", struct.pack("<IIQIIQQII", 1, rng.choice([0, 2, 6]), ARENA + A_OBJ,
-                                             len(obj), rng.choice([0, 16, 1024]), rng.randrange(3),
-                                             ARENA + A_ERR, 256, 0))
+    load = struct.pack("<IIQIIQQII", 1, rng.choice([0, 2, 6]), ARENA + A_OBJ, len(obj),
+                       rng.choice([0, 16, 1024]), rng.randrange(3), ARENA + A_ERR, 256, 0)
     calls = 2
+    if rng.random() < 0.25:     # loads, then cannot report the id: undone, -EFAULT
+        out += ioc_call("PROG_LOAD", load, at=A_RO)
+        calls += 1
+    if rng.random() < 0.2:      # without CAP_SYS_ADMIN: -EPERM
+        out += ioc_call("PROG_LOAD", load, file=0x80)
+        calls += 1
+    out += ioc_call("PROG_LOAD", load)
     for t_id, t in enumerate(prog.tables):
         for _ in range(rng.randrange(1, 4)):
             op = rng.choice([0, 0, 0, 1, 2])
@@ -242,8 +249,12 @@ def ioctl_session(prog: Program, obj: bytes, rng: random.Random, pid: int = 1) -
         blob = weights(m, rng)
         if blob is not None and len(blob) <= ARENA_SIZE - A_OBJ:
             out += ioc_write(A_OBJ, blob)
-            out += ioc_call("MODEL_LOAD", struct.pack("<IIIIQQIIQ", 1, pid, m_id, len(blob),
-                                                      ARENA + A_OBJ, ARENA + A_ERR, 256, 0, 0))
+            ml = struct.pack("<IIIIQQIIQ", 1, pid, m_id, len(blob), ARENA + A_OBJ,
+                             ARENA + A_ERR, 256, 0, 0)
+            if rng.random() < 0.25:     # the version could not be reported: refused first
+                out += ioc_call("MODEL_LOAD", ml, at=A_RO)
+                calls += 1
+            out += ioc_call("MODEL_LOAD", ml)
             out += ioc_call("MODEL_INFO", struct.pack("<IIIIQQQ", 1, pid, m_id, 0, 0, 0, 0))
             calls += 2
     for m_id, mp in enumerate(prog.maps):
@@ -272,7 +283,7 @@ def ioctl_session(prog: Program, obj: bytes, rng: random.Random, pid: int = 1) -
     sel = rng.randrange(2)
     out += ioc_call("TRACE_SELECT", struct.pack("<II", 1, pid), file=sel)
     out += ioc_read(rng.choice([1, 2, 4]) * REC_SIZE, file=sel, at=a_out)
-    out += ioc_read(REC_SIZE * 8, file=1 - sel)
+    out += ioc_read(REC_SIZE * 8, file=(1 - sel) | (0x80 if rng.random() < 0.2 else 0))
     out += ioc_call("PROG_UNLOAD", struct.pack("<II", 1, pid))
     assert calls + 11 <= 64, "session longer than fuzz_ioctl.c runs"
     return out

@@ -11,7 +11,8 @@
  * /dev/rmt, with the arena mapped at the user address the fuzzer models:
  * FUZZ_ARENA_SIZE bytes at FUZZ_ARENA_BASE, the last page read-only, and
  * unmapped guard pages on both sides, so a pointer the fuzzer considers bad
- * faults here too.  The input's own writes to the read-only page go through
+ * faults here too.  Calls an input makes without CAP_SYS_ADMIN drop it from
+ * the effective set for the call.  The input's own writes to the read-only page go through
  * a temporary mprotect().
  *
  * For each input OUT gets the line the expectation recorder
@@ -19,7 +20,8 @@
  * "<name> <arena digest> <calls> <rc>..." (rc: the return value, or -errno).
  * Between inputs every program is unloaded and both files are reopened, so
  * each input starts on an empty device as in the fuzzer.  The first line is
- * "# nr_cpus N hooks H" (from RMT_IOC_VERSION).
+ * "# nr_cpus N hooks H" (from RMT_IOC_VERSION), the last
+ * "# ioctls N reads M refused R" (totals).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,7 +32,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include "fuzz_ioctl.h"
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -39,11 +43,32 @@
 
 static uint8_t *arena;
 static int fds[FUZZ_IOCTL_FILES];
+/* Totals over every input: system calls issued, and how many failed. */
+static unsigned long nr_ioctls, nr_reads, nr_refused;
 
 static void die(const char *what)
 {
 	perror(what);
 	exit(2);
+}
+
+/*
+ * CAP_SYS_ADMIN in the effective set or not (it stays permitted, so it can
+ * be raised again): the calls an input makes without it.
+ */
+static void cap_admin(int on)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d))
+		die("capget");
+	if (on)
+		d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective |= CAP_TO_MASK(CAP_SYS_ADMIN);
+	else
+		d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	if (syscall(SYS_capset, &h, d))
+		die("capset");
 }
 
 /* The read-only page writable (for the harness's own writes) or not. */
@@ -129,18 +154,29 @@ static uint64_t replay_one(const uint8_t *data, size_t size, long *rcs, int *nca
 			ro_page(1);
 			fuzz_ioctl_canon_payload(arena, cmd, arg);
 			ro_page(0);
+			if (op.nocap)
+				cap_admin(0);
 			rc = ioctl(fds[op.file], cmd, (unsigned long)arg);
 			rc = rc < 0 ? -errno : rc;
+			if (op.nocap)
+				cap_admin(1);
+			nr_ioctls++;
 			if (rc == 0) {
 				ro_page(1);
 				fuzz_ioctl_scrub(arena, cmd, arg);
 				ro_page(0);
 			}
 		} else {
+			if (op.nocap)
+				cap_admin(0);
 			rc = read(fds[op.file], (void *)(uintptr_t)arg,
 				  fuzz_ioctl_canon_count(op.count));
 			rc = rc < 0 ? -errno : rc;
+			if (op.nocap)
+				cap_admin(1);
+			nr_reads++;
 		}
+		nr_refused += rc < 0;
 		rcs[(*ncalls)++] = rc;
 	}
 	h = fuzz_ioctl_hash(arena, FUZZ_ARENA_SIZE);
@@ -193,6 +229,7 @@ int main(int argc, char **argv)
 		fputc('\n', out);
 		fflush(out);
 	}
+	fprintf(out, "# ioctls %lu reads %lu refused %lu\n", nr_ioctls, nr_reads, nr_refused);
 	fclose(out);
 	return 0;
 }
