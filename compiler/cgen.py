@@ -163,6 +163,7 @@ def gen_format() -> str:
     out.append(f"#define RMT_WEIGHTS_MAGIC 0x{F.WEIGHTS_MAGIC:08x}u\n")
     out.append(f"#define RMT_WEIGHTS_VERSION {F.WEIGHTS_VERSION}\n")
     out.append(f"#define RMT_MAP_PERCPU {F.MAP_PERCPU}\n")
+    out.append(f"#define RMT_MAP_PRIVATE {F.MAP_PRIVATE}\n")
     out.append(f"#define RMT_MODE_ENFORCE {F.MODE_ENFORCE}\n")
     out.append(f"#define RMT_MODE_SHADOW {F.MODE_SHADOW}\n")
     out.append(f"#define RMT_TYPE_SIGNED 0x{F.TYPE_SIGNED:02x}\n")

@@ -41,7 +41,8 @@ def to_json(prog: O.Program) -> dict[str, Any]:
                         "kernel": ly.kernel} for ly in m.layers],
         } for i, m in enumerate(prog.models)],
         "maps": [{"id": i, "name": m.name, "kind": m.kind.name.lower(), "key_bits": m.key_bits,
-                  "value_bits": m.value_bits, "size": m.max_entries, "percpu": m.percpu}
+                  "value_bits": m.value_bits, "size": m.max_entries, "percpu": m.percpu,
+                  "private": m.private}
                  for i, m in enumerate(prog.maps)],
         "traces": [{"id": i, "name": t.name,
                     "fields": [{"name": f.name, "type": _type(f.bits, f.signed)} for f in t.fields]}
@@ -87,7 +88,8 @@ def to_text(prog: O.Program, source_dir: Optional[str] = None) -> str:
                    f"i{m['weight_bits']} weights  input {m['input'][0]}..{m['input'][1]}  "
                    f"{extra}  cost {m['cost']}")
     for m in j["maps"]:
-        out.append(f"map map{m['id']} {m['name']}  {m['kind']}{' percpu' if m['percpu'] else ''}"
+        attrs = "".join(f" {a}" for a in ("percpu", "private") if m[a])
+        out.append(f"map map{m['id']} {m['name']}  {m['kind']}{attrs}"
                    f"  key u{m['key_bits']} value u{m['value_bits']}  size {m['size']}")
     for t in j["traces"]:
         out.append(f"trace {t['id']} {t['name']}  (" +

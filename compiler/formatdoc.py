@@ -96,7 +96,8 @@ def format_doc() -> str:
     for enum in (F.MatchKind, F.ModelKind, F.LayerKind, F.Activation, F.MapKind, F.GuardKind):
         lines.append(f"- {enum.__name__}: " + ", ".join(f"{e.name} = {e.value}" for e in enum))
     lines += [f"- type bytes: width in bits, `| 0x{F.TYPE_SIGNED:02x}` when signed; "
-              f"map flags: PERCPU = {F.MAP_PERCPU}; modes: ENFORCE = {F.MODE_ENFORCE}, "
+              f"map flags: PERCPU = {F.MAP_PERCPU}, PRIVATE = {F.MAP_PRIVATE} (never read out by the "
+              f"control plane); modes: ENFORCE = {F.MODE_ENFORCE}, "
               f"SHADOW = {F.MODE_SHADOW}", ""]
     lines += ["## Model weights blob", "",
               "`rmtctl model load` sends this blob; the engine checks it against the model's "

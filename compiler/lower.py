@@ -155,12 +155,12 @@ class Lowerer:
     def _map(self, m: A.MapDecl) -> O.Map:
         size = self._const_of(m.size)
         if m.kind == "counter":
-            return O.Map(m.name, MapKind.COUNTER, 32, 64, size, m.percpu)
+            return O.Map(m.name, MapKind.COUNTER, 32, 64, size, m.percpu, m.private)
         value = type_by_name(m.value.name)
         if m.kind == "array":
-            return O.Map(m.name, MapKind.ARRAY, 32, value.bits, size, m.percpu)
+            return O.Map(m.name, MapKind.ARRAY, 32, value.bits, size, m.percpu, m.private)
         return O.Map(m.name, MapKind.HASH, type_by_name(m.key.name).bits, value.bits, size,
-                     m.percpu)
+                     m.percpu, m.private)
 
     def _model(self, m: A.ModelDecl) -> O.Model:
         args = {a.name: a.value for a in m.args}
@@ -272,8 +272,9 @@ class Lowerer:
         value, limit = self._const_of(rule.value), self._const_of(rule.limit)
         key_ty = int_type(rule.key.ty)
         map_id = len(self.maps)
+        # private: the guard's state is keyed by whatever the rule names (often ctx.pid)
         self.maps.append(O.Map(f"guard.streak{map_id}", MapKind.HASH, key_ty.bits, 32,
-                               STREAK_MAP_SIZE))
+                               STREAK_MAP_SIZE, private=True))
         self.guards.append(O.Guard(GuardKind.MAX_STREAK, value, limit, map_id))
         key = self.value(rule.key)
         streak = self.vreg()

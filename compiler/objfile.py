@@ -110,6 +110,7 @@ class Map:
     value_bits: int
     max_entries: int
     percpu: bool = False
+    private: bool = False        # MAP_PRIVATE: never read out by the control plane
 
 
 @dataclass
@@ -226,7 +227,8 @@ def write(prog: Program) -> bytes:
             layers.append(F.LAYER.pack(kind=ly.kind, act=ly.act, n_in=ly.n_in, n_out=ly.n_out,
                                        in_ch=ly.in_ch, out_ch=ly.out_ch, kernel=ly.kernel))
     maps = [F.MAP.pack(name=st.add(m.name), kind=m.kind, key_bits=m.key_bits,
-                       value_bits=m.value_bits, flags=F.MAP_PERCPU if m.percpu else 0,
+                       value_bits=m.value_bits, flags=(F.MAP_PERCPU if m.percpu else 0)
+                       | (F.MAP_PRIVATE if m.private else 0),
                        max_entries=m.max_entries) for m in prog.maps]
     traces, tfields = [], []
     for tr in prog.traces:
@@ -466,13 +468,15 @@ def read(buf: bytes) -> Program:
     maps = []
     for i, m in enumerate(r.records(Section.MAPS)):
         w = f"MAPS[{i}]"
-        if m["kind"] not in MapKind.__members__.values() or m["flags"] & ~F.MAP_PERCPU:
+        known_flags = F.MAP_PERCPU | F.MAP_PRIVATE
+        if m["kind"] not in MapKind.__members__.values() or m["flags"] & ~known_flags:
             raise ObjError(w, f"unknown map kind {m['kind']} or flags {m['flags']}")
         if m["value_bits"] not in (8, 16, 32, 64) or not 1 <= m["key_bits"] <= 64:
             raise ObjError(w, f"bad key width {m['key_bits']} or value width {m['value_bits']}")
         _limit(w, "max_entries", m["max_entries"], "MAX_MAP_ENTRIES", 1)
         maps.append(Map(r.string(m["name"], w), MapKind(m["kind"]), m["key_bits"],
-                        m["value_bits"], m["max_entries"], bool(m["flags"] & F.MAP_PERCPU)))
+                        m["value_bits"], m["max_entries"], bool(m["flags"] & F.MAP_PERCPU),
+                        bool(m["flags"] & F.MAP_PRIVATE)))
     _limit("MAPS", "map count", len(maps), "MAX_MAPS")
 
     traces = []

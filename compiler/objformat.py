@@ -106,6 +106,7 @@ class GuardKind(enum.IntEnum):
 
 
 MAP_PERCPU = 1
+MAP_PRIVATE = 2      # contents stay in the kernel: the control plane may not read the map
 MODE_ENFORCE = 0
 MODE_SHADOW = 1
 TYPE_SIGNED = 0x80    # in a type byte: bits | TYPE_SIGNED for signed integers

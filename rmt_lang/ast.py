@@ -325,6 +325,7 @@ class MapDecl(Decl):
     value: Optional[TypeRef]  # array and hash; counters are u64
     size: Expr
     percpu: bool
+    private: bool            # contents never read out by the control plane
     type_args: list["TypeRef"] = field(default_factory=list, kw_only=True)  # as written: <K, V>
     kind_span: Span = field(default=NOSPAN, kw_only=True)
 

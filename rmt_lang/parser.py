@@ -154,7 +154,7 @@ class _Builder(Transformer):
 
     # ---- maps
     def map_decl(self, meta, ch):
-        name, kind, tparams, size, percpu = ch
+        name, kind, tparams, size, percpu, private = ch
         tparams = tparams or []
         key = value = None
         if str(kind) == "hash":
@@ -163,7 +163,7 @@ class _Builder(Transformer):
         elif tparams:
             value = tparams[0]
         return A.MapDecl(str(name), str(kind), key, value, size, percpu is not None,
-                         span=self._s(meta), name_span=self._t(name), type_args=tparams,
+                         private is not None, span=self._s(meta), name_span=self._t(name), type_args=tparams,
                          kind_span=self._t(kind))
 
     def type_params(self, meta, ch):

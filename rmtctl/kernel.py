@@ -34,6 +34,7 @@ from rmtctl.sim import ProgInfo, TargetError
 from semantics import codec
 from semantics.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
                               TraceRecord)
+from semantics.maps import check_readable
 
 DEVICE = "/dev/rmt"
 _U64 = 1 << 64
@@ -242,7 +243,12 @@ class KernelEngine:
         while True:
             a = A.MapRead(id=self.id, map=map_id, count=A.MAX_BATCH, cursor=cursor,
                           keys=_addr(keys), vals=_addr(vals))
-            self.dev.ioctl("RMT_IOC_MAP_READ", a, what=f"map {map_id}")
+            try:
+                self.dev.ioctl("RMT_IOC_MAP_READ", a, what=f"map {map_id}")
+            except EngineError as e:
+                if e.code == errno.EPERM:      # the module refuses private maps: say why
+                    check_readable(self.prog.maps[map_id])
+                raise
             if a.count == 0:
                 return dict(sorted(out.items()))
             out.update(zip(keys[:a.count], vals[:a.count]))

@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterator
 from compiler import objfile
 from semantics.engine import (Engine, EngineError, Entry, EntryState, Exact, Lpm, Match, Range,
                               RunResult, Stats, Ternary, TraceRecord)
+from semantics.maps import check_readable
 
 EngineFactory = Callable[[bytes], Engine]
 
@@ -326,6 +327,8 @@ class SimTarget:
 
     def map_dump(self, prog_id: int, map_id: int) -> dict[int, int]:
         with self._prog(prog_id) as p:
+            if 0 <= map_id < len(p.engine.prog.maps):
+                check_readable(p.engine.prog.maps[map_id])   # as RMT_IOC_MAP_READ does
             return p.engine.map_read(map_id)
 
     # ------------------------------------------------------------ running, counters

@@ -17,6 +17,15 @@ from semantics.engine import EngineError
 from semantics.trap import Trap
 
 
+def check_readable(m: Map) -> None:
+    """The control plane's read check (`rmtctl map dump`, RMT_IOC_MAP_READ): a `private`
+    map's contents stay in the kernel.  Engines' own map_read() is the in-kernel view and
+    does not check (the sim target saves its state through it)."""
+    if m.private:
+        raise EngineError(errno.EPERM, f"map {m.name} is private: its contents stay in the "
+                                       f"kernel (the program declares it `private`)")
+
+
 class MapState:
     """The contents of one map: cpu -> {key: value} (cpu is always 0 unless per-CPU)."""
 

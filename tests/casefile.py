@@ -255,7 +255,8 @@ def schema_program(name: str, hook: HookSpec, code: list, schema: dict[str, Any]
                             m.get("depth", 0), m.get("in_lo", -(1 << 31)),
                             m.get("in_hi", (1 << 31) - 1), m.get("max_abs_weight", 0)))
     maps = [Map(m.get("name", f"map{i}"), MapKind[m["kind"].upper()], m.get("key_bits", 32),
-                m.get("value_bits", 64), m.get("size", 16), m.get("percpu", False))
+                m.get("value_bits", 64), m.get("size", 16), m.get("percpu", False),
+                m.get("private", False))
             for i, m in enumerate(schema.get("maps", []))]
     traces = [TraceFmt(t.get("name", f"tr{i}"), [TraceField(f, *_type(ty)) for f, ty in t["fields"]])
               for i, t in enumerate(schema.get("traces", []))]

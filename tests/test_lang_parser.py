@@ -142,7 +142,8 @@ def test_else_if_chain():
     ("hook x;\naction a() { let y = (1 + 2; }\n", 2, 28, "expected ')', found ';'"),
     ("hook x;\naction a() {\n", 2, 13, "the '{' at 2:12 is not closed"),
     ("hook x; #", 1, 9, "unexpected character '#'"),
-    ("hook x;\nmap m: counter[4] percpu percpu;\n", 2, 26, "expected ';', found name 'percpu'"),
+    ("hook x;\nmap m: counter[4] percpu percpu;\n", 2, 26,
+         "expected one of ';', 'private', found name 'percpu'"),
 ])
 def test_syntax_error_location(src, line, col, words):
     with pytest.raises(RmtSyntaxError) as e:

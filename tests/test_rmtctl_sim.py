@@ -97,6 +97,35 @@ def test_full_session(ctl):
     assert ctl("show", "1")[0] == 1
 
 
+@pytest.mark.parametrize("engine", ["ref", "c"])
+def test_private_map_is_not_read_out_but_keeps_its_state(tmp_path, capsys, engine):
+    """A `private` map: `map dump` is refused (EPERM, saying why) on every engine, while the
+    program keeps updating it across commands (the sim's own state saving still reads it)."""
+    prog = program()
+    prog.maps[0].private = True
+    obj = tmp_path / "private.rmtb"
+    obj.write_bytes(objfile.write(prog))
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(["--state", str(tmp_path / "state"), "--engine", engine, *argv])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    assert run("insert", str(obj), "--force")[0] == 0
+    assert run("table", "add", "1", "policy", "5", "10..20", "action", "set", "42")[0] == 0
+    c = ctx(tmp_path, a=5, b=15)
+    assert run("prog", "run", "1", "--ctx", c)[0] == 0
+    code, out, err = run("map", "dump", "1", "sum")
+    assert code == 1 and out == ""
+    assert "map sum is private: its contents stay in the kernel" in err and "EPERM" in err
+    # the map kept its contents across commands: the program's next add sees 42
+    assert run("map", "dump", "1", "sum")[0] == 1
+    assert run("prog", "run", "1", "--ctx", c)[0] == 0
+    from rmtctl.sim import SimTarget
+    state = SimTarget(tmp_path / "state")
+    with state.session(1) as p:                   # the in-kernel view
+        assert p.engine.map_read(0) == {5: 84}
+
+
 def test_bad_requests_are_usage_errors_and_change_nothing(ctl):
     ctl("insert", ctl.obj, "--force")
     ctl("table", "add", "1", "policy", "1", "0..5", "action", "set", "1")

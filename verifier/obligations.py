@@ -171,6 +171,22 @@ class TraceExportable(Obligation):
 
 
 @dataclass(frozen=True)
+class MapExportable(Obligation):
+    """A map the control plane can read (`rmtctl map dump`) holds no data from a context
+    field with export=False, in its keys or its values; `private` maps are exempt."""
+    map: str
+    key_leaks: tuple[str, ...]     # non-exportable ctx fields its keys depend on
+    value_leaks: tuple[str, ...]   # ... and its values
+
+    def describe(self) -> str:
+        parts = [f"its {what} depend on non-exportable " + ", ".join(f"ctx.{n}" for n in names)
+                 for what, names in (("keys", self.key_leaks), ("values", self.value_leaks))
+                 if names]
+        return (f"map {self.map} can be read by the control plane but " + " and ".join(parts)
+                if parts else f"map {self.map} holds only exportable data")
+
+
+@dataclass(frozen=True)
 class ObjectFormat(Obligation):
     """The bytes are not a well-formed .rmtb object (compiler.objfile.read failed)."""
     detail: str

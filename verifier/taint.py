@@ -1,4 +1,5 @@
-"""Export taint: which non-exportable context fields can reach a trace record.
+"""Export taint: which non-exportable context fields can reach a trace record or a map the
+control plane can read.
 
 A forward data-flow pass over the DAG.  Every context byte of a field with
 `export=False` carries that field's name; taint flows through registers
@@ -14,6 +15,9 @@ a map carry the map's taint, not the key's (a lookup is an implicit flow).
 Implicit flows through branches are not tracked (docs/verifier.md).
 
 A TRACE whose record field carries any taint is a failure naming the fields.
+So is a map that is not declared `private` whose stored keys or values carry
+taint: `rmtctl map dump` would hand them to userspace.  (A private map's
+contents stay in the kernel: the control plane refuses to read it.)
 """
 from __future__ import annotations
 
@@ -86,7 +90,8 @@ def check_taint(prog: Program, bad_pcs: set[int]) -> list[Result]:
     secret = [f for f in hook.fields if not f.export and f.access != Access.NONE]
     traces = [pc for pc, i in enumerate(prog.code)
               if i.code in BY_CODE and BY_CODE[i.code].fmt == Fmt.TRACE and pc not in bad_pcs]
-    if not traces:
+    public = [k for k, m in enumerate(prog.maps) if not m.private]
+    if not traces and not public:
         return []
     ctx_base: dict[int, frozenset] = {}
     for f in secret:
@@ -95,11 +100,25 @@ def check_taint(prog: Program, bad_pcs: set[int]) -> list[Result]:
             ctx_base[b] = T([f.name])
     map_taint = [EMPTY] * len(prog.maps)
     while True:
-        leaks, new_maps = _pass(prog, bad_pcs, ctx_base, map_taint)
+        leaks, new_maps, key_taint, where = _pass(prog, bad_pcs, ctx_base, map_taint)
         if new_maps == map_taint:
             break
         map_taint = new_maps
     out = []
+    for k in public:
+        m, kt, vt = prog.maps[k], key_taint[k], map_taint[k]
+        ob = O.MapExportable(where.get(k, -1), m.name, tuple(sorted(kt)), tuple(sorted(vt)))
+        if not kt and not vt:
+            out.append(Result(ob, Proved()))
+            continue
+        cex = {"map": m.name}
+        if kt:
+            cex["keys depend on"] = ", ".join(f"ctx.{n}" for n in sorted(kt))
+        if vt:
+            cex["values depend on"] = ", ".join(f"ctx.{n}" for n in sorted(vt))
+        out.append(Result(ob, Counterexample(
+            cex, "`rmtctl map dump` would export them; declare the map `private` to keep its "
+                 "contents in the kernel")))
     for pc in traces:
         i = prog.code[pc]
         fmt = prog.traces[i.imm]
@@ -117,7 +136,10 @@ def check_taint(prog: Program, bad_pcs: set[int]) -> list[Result]:
 
 
 def _pass(prog: Program, bad_pcs: set[int], ctx_base: dict[int, frozenset],
-          map_taint: list[frozenset]) -> tuple[dict, list[frozenset]]:
+          map_taint: list[frozenset]) -> tuple[dict, list[frozenset], list[frozenset],
+                                               dict[int, int]]:
+    """One pass over the code: trace leaks, map value and key taints, and per map the
+    first pc that stores tainted data into it."""
     mems = {(Region.CTX, 0): TMem(base=ctx_base), (Region.SCRATCH, 0): TMem()}
     for t in range(len(prog.tables)):
         mems[(Region.PARAMS, t)] = TMem()
@@ -125,6 +147,8 @@ def _pass(prog: Program, bad_pcs: set[int], ctx_base: dict[int, frozenset],
         mems[(Region.MIN, m)] = TMem()
         mems[(Region.MOUT, m)] = TMem()
     new_maps = list(map_taint)
+    key_taint = [EMPTY] * len(prog.maps)
+    where: dict[int, int] = {}
     leaks: dict[tuple[int, int], frozenset] = {}
     pending: dict[int, list[_State]] = {0: [_State([EMPTY] * 16, mems)]}
     n = len(prog.code)
@@ -170,6 +194,9 @@ def _pass(prog: Program, bad_pcs: set[int], ctx_base: dict[int, frozenset],
             R[i.dst] = map_taint[i.imm]
         elif f == Fmt.MAP_ST:
             new_maps[i.imm] = new_maps[i.imm] | R[i.src]
+            key_taint[i.imm] = key_taint[i.imm] | R[i.dst]
+            if (R[i.src] | R[i.dst]) and i.imm not in where:
+                where[i.imm] = pc
         elif f == Fmt.TRACE:
             scratch = st.mems[(Region.SCRATCH, 0)]
             for k in range(len(prog.traces[i.imm].fields)):
@@ -188,4 +215,4 @@ def _pass(prog: Program, bad_pcs: set[int], ctx_base: dict[int, frozenset],
         for k, s in enumerate(succ):
             if 0 <= s < n:
                 pending.setdefault(s, []).append(st if k == 0 else st.copy())
-    return leaks, new_maps
+    return leaks, new_maps, key_taint, where

@@ -429,6 +429,7 @@ static long rmt_ioc_model_info(void __user *arg)
 static long rmt_ioc_map_read(void __user *arg)
 {
 	struct rmt_ioc_map_read a;
+	struct rmt_inst *in;
 	u64 *keys, *vals, cursor;
 	int rc, n;
 
@@ -437,8 +438,16 @@ static long rmt_ioc_map_read(void __user *arg)
 		return rc;
 	if (!a.count || a.count > RMT_IOC_MAX_BATCH)
 		return -EINVAL;
-	if (!rmt_dev_prog(a.id))
+	in = rmt_dev_prog(a.id);
+	if (!in)
 		return -ENOENT;
+	/*
+	 * A private map's contents stay in the kernel: the verifier lets a
+	 * program keep data from non-exportable context fields (pids, page
+	 * addresses) only in maps declared private.
+	 */
+	if (a.map < in->prog->nmaps && (in->prog->maps[a.map].flags & RMT_MAP_PRIVATE))
+		return -EPERM;
 	keys = rmt_kvmalloc_array(a.count, sizeof(u64), GFP_KERNEL);
 	vals = rmt_kvmalloc_array(a.count, sizeof(u64), GFP_KERNEL);
 	rc = -ENOMEM;

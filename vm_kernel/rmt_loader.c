@@ -404,7 +404,7 @@ static int rmt_parse_rest(struct rmt_parse *ps)
 
 		snprintf(w, sizeof(w), "MAPS[%u]", i);
 		if (m->kind < RMT_MAP_ARRAY || m->kind > RMT_MAP_COUNTER ||
-		    (m->flags & ~RMT_MAP_PERCPU))
+		    (m->flags & ~(RMT_MAP_PERCPU | RMT_MAP_PRIVATE)))
 			return PERR(ps, "%s: unknown map kind %u or flags %u", w, m->kind, m->flags);
 		if ((vb != 8 && vb != 16 && vb != 32 && vb != 64) || m->key_bits < 1 ||
 		    m->key_bits > 64)

@@ -153,6 +153,7 @@ def test_examples_inserted_and_controlled_with_rmtctl_kernel(guest: dict) -> Non
         (["7"], "learned", [8, 1, 0])]
     assert "EEXIST" in s["dup_insert"] and "ENOENT" in s["del_missing"]
     assert "EINVAL" in s["bad_weights"]
+    assert "EPERM" in s["private_dump"] and "map succ is private" in s["private_dump"]
     assert s["model_versions"][3] > s["model_versions"][0] > 0
     assert {m["name"]: m["version"] for m in s["models_fm"]} == {
         "predictor": s["model_versions"][3], "tree_predictor": s["model_versions"][1]}
@@ -172,7 +173,7 @@ def test_same_session_on_the_sim_target_gives_the_same_results(guest: dict,
     k = res["session"]
     s = run_session(["--target", "sim", "--state", str(tmp_path / "state"), "--engine", "ref"],
                     guest["files"], tmp_path)
-    for key in ("ids", "model_versions", "run_fm", "run_sp"):
+    for key in ("ids", "model_versions", "run_fm", "run_sp", "private_dump"):
         assert k[key] == s[key], key
     strip = lambda rows: [{f: v for f, v in e.items() if f != "hits"} for e in rows]  # noqa
     assert strip(k["dump_fm"]) == strip(s["dump_fm"])

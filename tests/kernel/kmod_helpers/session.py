@@ -99,6 +99,8 @@ def run_session(target: list[str], files: Path, out: Path) -> dict[str, Any]:
                       "--repeat", 3).json()
     res["run_sp"] = t("--json", "prog", "run", sp, "--ctx", out / "ctx_sp.json").json()
     res["map_fm"] = t("--json", "map", "dump", fm, "predicted").json()
+    # swap_prefetch's successor map is keyed by page: private, never read out (EPERM)
+    res["private_dump"] = t("map", "dump", sp, "succ", expect=1).err
     res["stats_fm"] = t("--json", "stats", fm).json()
     res["stats_sp"] = t("--json", "stats", sp).json()
     trace = out / "trace.jsonl"
