@@ -36,14 +36,9 @@ static noinline int rmt_do_trace(struct rmt_inst *in, const struct rmt_insn *ins
 				 const u8 *scratch, u32 cpu, u64 now)
 {
 	struct rmt_trace_rec rec;
-	u32 n = in->prog->traces[insn->imm].nfields;
 
-	rec.fmt = insn->imm;
-	rec.cpu = cpu;
-	rec.ts = now;
-	rec.nvals = n;
-	rec.pad = 0;
-	memcpy(rec.vals, scratch + insn->off, 8 * n);
+	rmt_trace_rec_init(&rec, insn->imm, cpu, now, scratch + insn->off,
+			   in->prog->traces[insn->imm].nfields);
 	return rmt_ring_push(in->ring, &rec);
 }
 

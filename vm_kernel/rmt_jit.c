@@ -936,14 +936,9 @@ void rmt_jit_trace(struct rmt_jit_ctx *jc, u32 fmt, u32 off)
 {
 	struct rmt_inst *in = jc->in;
 	struct rmt_trace_rec rec;
-	u32 n = in->prog->traces[fmt].nfields;
 
-	rec.fmt = fmt;
-	rec.cpu = jc->cpu;
-	rec.ts = jc->now;
-	rec.nvals = n;
-	rec.pad = 0;
-	memcpy(rec.vals, jc->scratch + off, 8 * n);
+	rmt_trace_rec_init(&rec, fmt, jc->cpu, jc->now, jc->scratch + off,
+			   in->prog->traces[fmt].nfields);
 	if (rmt_ring_push(in->ring, &rec))
 		rmt_jit_stats(jc)->trace_drops++;
 }

@@ -33,6 +33,30 @@ struct rmt_trace_rec {
 	__u64 vals[RMT_MAX_TRACE_FIELDS];
 };
 
+/**
+ * rmt_trace_rec_init() - fill a record: @n values from @vals, the others zero
+ * @rec: the record (on the producer's stack)
+ * @fmt: trace format index
+ * @cpu: CPU of the invocation
+ * @ts: time of the invocation (ns)
+ * @vals: the @n raw u64 field values
+ * @n: number of values, at most RMT_MAX_TRACE_FIELDS (the loader checks it)
+ *
+ * Every byte is written: readers get whole records (read() on /dev/rmt copies
+ * them to userspace), so nothing of the producer's stack may be left in them.
+ */
+static inline void rmt_trace_rec_init(struct rmt_trace_rec *rec, u32 fmt, u32 cpu, u64 ts,
+				      const void *vals, u32 n)
+{
+	rec->fmt = fmt;
+	rec->cpu = cpu;
+	rec->ts = ts;
+	rec->nvals = n;
+	rec->pad = 0;
+	memcpy(rec->vals, vals, 8 * n);
+	memset(rec->vals + n, 0, 8 * (RMT_MAX_TRACE_FIELDS - n));
+}
+
 struct rmt_ring;
 
 /**
