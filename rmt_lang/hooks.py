@@ -158,7 +158,9 @@ MM_SWAP_FAULT = HookSpec(
         _f("hist", I64, -(1 << 35), 1 << 35, count=SWAP_HIST,
            doc="page deltas of this task's last faults, hist[0] the latest"),
         _f("ra_hits", U32, 0, 1 << 16, doc="readahead pages used since the last fault"),
-        _f("prev_window", U32, 0, 64, doc="the previous readahead window in pages"),
+        _f("prev_window", U32, 0, 64,
+           doc="the previous readahead window in pages, the faulting page included (as Linux "
+               "counts it)"),
         _f("pf", I32, -(1 << 20), 1 << 20, access=RW, count=SWAP_PF_MAX,
            doc="out: page deltas to prefetch"),
     ),
