@@ -65,3 +65,19 @@ fuzz: setup
 kernel-traces: setup
 	$(VPY) tools/kernel_traces.py --out results/kernel_traces
 	$(VPY) tools/kernel_loop.py --traces results/kernel_traces
+
+# Concurrency stress of rmt.ko in the QEMU guest (docs/robustness.md): table writers and
+# model swappers on /dev/rmt alone until 100,000 swaps (kernel memory compared), then
+# STRESS_SECONDS while sched.can_migrate_task and mm.swap_fault check every entry and
+# inference; rmmod with the programs attached. About 7-8 minutes; JSON in build/stress/.
+STRESS_SECONDS ?= 300
+.PHONY: stress
+stress: setup
+	$(VPY) tools/stress_kmod.py --seconds $(STRESS_SECONDS) --min-swaps 100000 \
+		--json build/stress/stress.json
+
+# The committed ioctl fuzz corpus (tests/fuzz/ioctl_corpus/) replayed on rmt.ko in the guest,
+# compared call by call with the userspace build (docs/robustness.md); `make fuzz` grows it.
+.PHONY: fuzz-ioctl-replay
+fuzz-ioctl-replay: setup
+	$(VPY) -m pytest tests/kernel/test_kmod_ioctl_replay.py -q -s
