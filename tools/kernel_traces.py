@@ -166,19 +166,6 @@ def guest_main(files: Path, out: Path, workloads: list[str], seconds: int) -> in
 
 # ---------------------------------------------------------------- host side
 
-def build_rmt_ko(headers_dir: Path, dst: Path) -> Path:
-    """rmt.ko from vm_kernel/ with its uapi/ subdirectory (as tests/kernel/test_kmod_abi.py)."""
-    if dst.exists():
-        shutil.rmtree(dst)
-    shutil.copytree(ROOT / "vm_kernel", dst, ignore=shutil.ignore_patterns(
-        "*.o", "*.ko", "*.mod*", ".*.cmd", "*.d", "Module.symvers", "modules.order"))
-    p = subprocess.run(["make", "-C", str(headers_dir), f"M={dst}", "modules"],
-                       capture_output=True, text=True, timeout=600)
-    if p.returncode != 0:
-        raise SystemExit(f"building rmt.ko failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
-    return dst / "rmt.ko"
-
-
 def zero_blobs(prog) -> dict[str, bytes]:
     from forced_migration_loop import zero_blobs as zb      # tools/ is on sys.path
     return zb(prog)
@@ -226,7 +213,10 @@ def collect(out: Path, workloads: list[str], seconds: int, weights: str = "auto"
     if shutil.which("gcc") is None:
         raise SystemExit("gcc is needed to build rmt.ko")
     t = time.time()
-    ko = build_rmt_ko(henv.headers_dir, out / "kbuild")
+    try:
+        ko = harness.build_rmt_ko(out / "kbuild", harness_env=henv)
+    except RuntimeError as e:
+        raise SystemExit(str(e)[-6000:]) from None
     kind = prepare_inputs(out / "files", weights)
     log(f"rmt.ko built, object compiled and verified on the host ({time.time() - t:.0f} s); "
         f"weights: {kind}; booting for {len(workloads)} workloads x {seconds} s")

@@ -6,7 +6,8 @@
 
 ``run_guest`` is ``harness.run_in_guest`` with the per-test share ``tmp_path / "share"`` (the
 guest sees it at the same path, as $RMT_OUT). ``qemu_env`` has the resolved kernel paths;
-``build_kmod(src_dir)`` builds an out-of-tree module against the guest kernel's headers.
+``build_kmod(src_dir)`` builds an out-of-tree module against the guest kernel's headers;
+``rmt_ko`` is rmt.ko, built once per session.
 
 If the harness is not set up, the session fixture runs tools/qemu/setup.sh once when it can
 (root + apt-get: CI), otherwise the tests are skipped with the reason. RMT_SKIP_QEMU=1 skips
@@ -91,6 +92,18 @@ def run_guest(qemu_env: harness.HarnessEnv, tmp_path: Path) -> Callable[..., har
         return harness.run_in_guest(script, **kwargs)  # type: ignore[arg-type]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def rmt_ko(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """rmt.ko built once per session from the working tree's vm_kernel/."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build rmt.ko")
+    try:
+        return harness.build_rmt_ko(tmp_path_factory.mktemp("rmt-kbuild") / "kbuild",
+                                    harness_env=qemu_env)
+    except RuntimeError as e:
+        pytest.fail(str(e)[-6000:])
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,18 +71,6 @@ def _inputs(files: Path) -> None:
     _weights(files)
 
 
-def _build_rmt_ko(dst: Path, env: harness.HarnessEnv) -> Path:
-    """rmt.ko against the guest kernel's headers, from a clean copy of vm_kernel/.
-
-    (harness.build_module() copies only the top-level files; rmt.ko also needs uapi/.)"""
-    shutil.copytree(ROOT / "vm_kernel", dst, ignore=shutil.ignore_patterns(
-        "*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.d", "modules.order", "Module.symvers"))
-    p = subprocess.run(["make", "-C", str(env.headers_dir), f"M={dst}", "modules"],
-                       capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, f"building rmt.ko failed:\n{p.stdout}\n{p.stderr}"
-    return dst / "rmt.ko"
-
-
 def _storm_binary(dst: Path) -> Path:
     out = dst / "rmt_ioctl_storm"
     subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-pthread", "-I", str(ROOT / "vm_kernel"),
@@ -92,11 +79,10 @@ def _storm_binary(dst: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def guest(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build rmt.ko")
+def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp("kmod")
-    ko = _build_rmt_ko(work / "kbuild", qemu_env)
+    ko = rmt_ko
     share = work / "share"
     files = share / "files"
     files.mkdir(parents=True)

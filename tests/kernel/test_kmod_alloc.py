@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,23 +41,12 @@ from alloc_program import SOURCE  # noqa: E402
 IOCTL_LAYER_ALLOCS = 2
 
 
-def _build_rmt_ko(dst: Path, env: harness.HarnessEnv) -> Path:
-    """rmt.ko against the guest kernel's headers, from a clean copy of vm_kernel/."""
-    shutil.copytree(ROOT / "vm_kernel", dst, ignore=shutil.ignore_patterns(
-        "*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.d", "modules.order", "Module.symvers"))
-    p = subprocess.run(["make", "-C", str(env.headers_dir), f"M={dst}", "modules"],
-                       capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, f"building rmt.ko failed:\n{p.stdout}\n{p.stderr}"
-    return dst / "rmt.ko"
-
-
 @pytest.fixture(scope="module")
-def guest(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build rmt.ko")
+def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> dict:
     from compiler import compile_source, objfile
     work = tmp_path_factory.mktemp("kmod_alloc")
-    ko = _build_rmt_ko(work / "kbuild", qemu_env)
+    ko = rmt_ko
     share = work / "share"
     share.mkdir()
     obj = share / "alloc_faults.rmtb"

@@ -24,8 +24,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -65,23 +63,8 @@ def _inputs(files: Path) -> None:
         W.write_weights(W.forest([tree], 17, kind=ModelKind.TREE)))
 
 
-def _build_rmt_ko(qemu_env: harness.HarnessEnv, dst: Path) -> Path:
-    """rmt.ko from vm_kernel/ (with its uapi/ subdirectory, which harness.build_module, copying
-    top-level files only, leaves out)."""
-    shutil.copytree(ROOT / "vm_kernel", dst, ignore=shutil.ignore_patterns(
-        "*.o", "*.ko", "*.mod*", ".*.cmd", "*.d", "Module.symvers", "modules.order"))
-    proc = subprocess.run(["make", "-C", str(qemu_env.headers_dir), f"M={dst}", "modules"],
-                          capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        pytest.fail(f"building rmt.ko failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return dst / "rmt.ko"
-
-
-def _boot(qemu_env: harness.HarnessEnv, work: Path, phases: str, timeout: int,
+def _boot(qemu_env: harness.HarnessEnv, ko: Path, work: Path, phases: str, timeout: int,
           **kw: Any) -> dict:
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build rmt.ko")
-    ko = _build_rmt_ko(qemu_env, work / "kbuild")
     share = work / "share"
     files = share / "files"
     files.mkdir(parents=True)
@@ -103,8 +86,9 @@ def _boot(qemu_env: harness.HarnessEnv, work: Path, phases: str, timeout: int,
 
 
 @pytest.fixture(scope="module")
-def guest(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return _boot(qemu_env, tmp_path_factory.mktemp("hooks"), "sched swap swapdisk", 420,
+def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return _boot(qemu_env, rmt_ko, tmp_path_factory.mktemp("hooks"), "sched swap swapdisk", 420,
                  load_modules=("zram",), disk_mb=160)
 
 
@@ -248,8 +232,9 @@ def test_swap_hook_steers_vma_readahead_on_a_disk(guest: dict) -> None:
 
 @pytest.mark.skipif(os.environ.get("RMT_HOOK_OVERHEAD") != "1",
                     reason="the overhead figure: RMT_HOOK_OVERHEAD=1 (about 2.5 minutes)")
-def test_hook_overhead_figure(qemu_env: harness.HarnessEnv, tmp_path: Path) -> None:
-    res = _boot(qemu_env, tmp_path, "overhead", 600)
+def test_hook_overhead_figure(qemu_env: harness.HarnessEnv, rmt_ko: Path,
+                              tmp_path: Path) -> None:
+    res = _boot(qemu_env, rmt_ko, tmp_path, "overhead", 600)
     res["r"].check()
     o = _phase(res, "overhead")
     ops = o["bogo_ops"]

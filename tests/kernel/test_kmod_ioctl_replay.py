@@ -23,14 +23,12 @@ Budget: one boot, well under 2 minutes of TCG time for the replay itself.
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 import harness
-from test_kmod_abi import _build_rmt_ko
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).parent / "replay_helpers"
@@ -63,13 +61,12 @@ def _parse(text: str) -> tuple[dict[str, str], dict[str, tuple[str, list[int]]]]
 
 
 @pytest.fixture(scope="module")
-def replay(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build rmt.ko and the replayer")
+def replay(qemu_env: harness.HarnessEnv, rmt_ko: Path,
+           tmp_path_factory: pytest.TempPathFactory) -> dict:
     inputs = _inputs()
     assert len(inputs) >= 100, f"only {len(inputs)} inputs in {CORPUS} and {REGRESSIONS}"
     work = tmp_path_factory.mktemp("ioctl_replay")
-    ko = _build_rmt_ko(work / "kbuild", qemu_env)
+    ko = rmt_ko
     share = work / "share"
     share.mkdir()
     replayer = share / "rmt_ioctl_replay"

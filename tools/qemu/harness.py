@@ -422,6 +422,18 @@ def build_module(src_dir: Path | str, build_dir: Path | str, *,
     return sorted(dst.glob("*.ko"))
 
 
+def build_rmt_ko(build_dir: Path | str, *, harness_env: HarnessEnv | None = None,
+                 timeout: float = 600.0) -> Path:
+    """rmt.ko from a clean copy of the repo's vm_kernel/ (uapi/ included) against the guest
+    kernel's headers; every kernel test and tool builds it this way. Raises RuntimeError
+    with the compiler output on failure."""
+    dst = Path(build_dir).resolve()
+    if dst.exists():
+        shutil.rmtree(dst)
+    build_module(REPO_ROOT / "vm_kernel", dst, harness_env=harness_env, timeout=timeout)
+    return dst / "rmt.ko"
+
+
 def run_shell(*, memory_mb: int = 1024, cpus: int = 2, cwd: Path | str | None = None,
               load_modules: Sequence[str] = (), out_dir: Path | str | None = None) -> int:
     """Interactive bash in the guest chroot on this terminal (Ctrl-A X quits QEMU)."""

@@ -8,7 +8,6 @@ Shared by tests/kernel/test_kmod_stress.py (short bounded run) and tools/stress_
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -46,17 +45,6 @@ class BuildError(RuntimeError):
     """rmt.ko or rmt_stress did not build (the message has the compiler's output)."""
 
 
-def build_rmt_ko(headers_dir: Path, dst: Path) -> Path:
-    """rmt.ko from a clean copy of vm_kernel/ (uapi/ included) against the guest headers."""
-    shutil.copytree(ROOT / "vm_kernel", dst, ignore=shutil.ignore_patterns(
-        "*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.d", "modules.order", "Module.symvers"))
-    p = subprocess.run(["make", "-C", str(headers_dir), f"M={dst}", "modules"],
-                       capture_output=True, text=True, timeout=600)
-    if p.returncode != 0:
-        raise BuildError(f"building rmt.ko failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
-    return dst / "rmt.ko"
-
-
 def build_stress_tool(dst: Path) -> Path:
     out = dst / "rmt_stress"
     p = subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-I",
@@ -81,7 +69,10 @@ def run(work: Path, seconds: float, quiet_seconds: float, min_swaps: int, quiet_
     """Boot once: the quiet run for `quiet_seconds` (longer until `min_swaps` swaps, at most
     `quiet_max`), then the run under load for `seconds` (guest_stress.py)."""
     henv = harness_env or harness.HarnessEnv.load()
-    ko = build_rmt_ko(Path(henv.headers_dir), work / "kbuild")
+    try:
+        ko = harness.build_rmt_ko(work / "kbuild", harness_env=henv)
+    except RuntimeError as e:
+        raise BuildError(str(e)[-6000:]) from None
     share = work / "share"
     files = share / "files"
     stress_programs.write_inputs(files)
