@@ -9,13 +9,11 @@ the seed corpora (tools/fuzz/seeds.py); `make fuzz` runs them for long.
 Every input that once crashed is kept in tests/fuzz/regressions/<target>/
 and replayed.
 
-Needs clang with libFuzzer: tools/fuzz/setup.sh installs it (as root, the
-way CI runs); without it and without root the tests are skipped, saying so.
+Needs clang with libFuzzer: the `fuzz_seeds` fixture (tests/conftest.py) builds the targets
+once per session, installing clang when it can, and skips saying why when it cannot.
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -30,21 +28,8 @@ SECONDS = 20
 RUNS = {"fuzz_load": 40000, "fuzz_table": 4000, "fuzz_weights": 200000}
 
 
-@pytest.fixture(scope="module")
-def built() -> Path:
-    try:
-        fuzzrun.setup()
-    except subprocess.CalledProcessError:
-        if shutil.which("clang-14") is None and shutil.which("clang") is None:
-            pytest.skip("clang/libFuzzer is not installed and tools/fuzz/setup.sh could not "
-                        "install it (not root, or no apt)")
-        raise
-    fuzzrun.build()
-    return fuzzrun.seeds()
-
-
 @pytest.mark.parametrize("target", fuzzrun.TARGETS)
-def test_regressions_stay_fixed(built: Path, target: str) -> None:
+def test_regressions_stay_fixed(fuzz_seeds: Path, target: str) -> None:
     failures = fuzzrun.replay(target)
     assert not failures, "\n\n".join(f"{f}:\n{tail}" for f, tail in failures)
 
@@ -59,9 +44,10 @@ def test_regressions_exist() -> None:
 
 # fuzz_ioctl has its own short run (tests/test_fuzz_ioctl.py).
 @pytest.mark.parametrize("target", tuple(RUNS))
-def test_short_fuzz_run_finds_nothing(built: Path, target: str, tmp_path: Path) -> None:
+def test_short_fuzz_run_finds_nothing(fuzz_seeds: Path, target: str,
+                                      tmp_path: Path) -> None:
     st = fuzzrun.fuzz(target, seconds=SECONDS, runs=RUNS[target], corpus=tmp_path / "corpus",
-                      seed_dir=built)
+                      seed_dir=fuzz_seeds)
     assert not st.crashed, f"{target} crashed:\n{st.tail}\ninputs: {st.crash_files}"
     # The run really exercised the target (its seeds reach well past the input checks).
     assert st.executions > 0 and st.edges > 200, st

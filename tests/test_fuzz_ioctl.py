@@ -14,12 +14,10 @@ Needs clang with libFuzzer (tools/fuzz/setup.sh, as in tests/test_fuzz_c.py).
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools" / "fuzz"))
@@ -31,27 +29,14 @@ RUNS = 30000
 CORPUS = ROOT / "tests" / "fuzz" / "ioctl_corpus"
 
 
-@pytest.fixture(scope="module")
-def built() -> Path:
-    try:
-        fuzzrun.setup()
-    except subprocess.CalledProcessError:
-        if shutil.which("clang-14") is None and shutil.which("clang") is None:
-            pytest.skip("clang/libFuzzer is not installed and tools/fuzz/setup.sh could not "
-                        "install it (not root, or no apt)")
-        raise
-    fuzzrun.build()
-    return fuzzrun.seeds()
-
-
-def test_regressions_stay_fixed(built: Path) -> None:
+def test_regressions_stay_fixed(fuzz_seeds: Path) -> None:
     found = [p for p in (fuzzrun.REGRESSIONS / TARGET).glob("*") if p.suffix != ".md"]
     assert found, "no fuzz_ioctl regression inputs"
     failures = fuzzrun.replay(TARGET)
     assert not failures, "\n\n".join(f"{f}:\n{tail}" for f, tail in failures)
 
 
-def test_replay_corpus_passes_every_oracle(built: Path) -> None:
+def test_replay_corpus_passes_every_oracle(fuzz_seeds: Path) -> None:
     """The inputs the guest test replays on rmt.ko hold in userspace (-runs=0: each once)."""
     files = [p for p in CORPUS.iterdir() if p.is_file()]
     assert len(files) >= 100, f"{CORPUS}: {len(files)} inputs"
@@ -62,9 +47,9 @@ def test_replay_corpus_passes_every_oracle(built: Path) -> None:
     assert f"{len(files)} files found" in proc.stderr
 
 
-def test_short_fuzz_run_finds_nothing(built: Path, tmp_path: Path) -> None:
+def test_short_fuzz_run_finds_nothing(fuzz_seeds: Path, tmp_path: Path) -> None:
     st = fuzzrun.fuzz(TARGET, seconds=SECONDS, runs=RUNS, corpus=tmp_path / "corpus",
-                      seed_dir=built)
+                      seed_dir=fuzz_seeds)
     assert not st.crashed, f"{TARGET} crashed:\n{st.tail}\ninputs: {st.crash_files}"
     # The seeds reach deep: well past the copy-in and ABI checks into the VM.
     assert st.executions > 0 and st.edges > 1000, st
