@@ -181,6 +181,29 @@ def test_stability_gate(engine):
     assert eng.map_read(stab) == {0: 128, 1: 100}
 
 
+@pytest.mark.parametrize("engine", engines(), ids=lambda e: e.__name__)
+def test_tree_goes_first_when_its_proposals_came_true_more_often(engine):
+    """Each run remembers both proposals; the next one scores them against the first fault
+    after it (the unused proposal too); the tree goes first while it scores higher than the
+    map and above half."""
+    eng, _, run = _stab_program(engine)
+    score = next(i for i, m in enumerate(eng.prog.maps) if m.name == "score")
+    assert run(100, [10, 5, 20], ra_hits=7) == (4, [2, 4, 6, 8])   # links 65 -> 85 -> 90 -> 100
+    assert eng.map_read(score) == {0: 0, 1: 0, 2: 0}                # nothing to score yet
+    run(102, [2, 10, 5, 20])            # the first fault after 100 is 102: the tree's +2
+    assert eng.map_read(score) == {0: 1, 1: 0, 2: 1}
+    run(90, [-12, 2, 10, 5])            # after 102 (tree: +2 .. +8, no chain) came 90: neither
+    assert eng.map_read(score) == {0: 2, 1: 0, 2: 1}
+    # from 85 the map's chain is 85 -> 90 -> 100 -> 102 -> 90 ... (16 links, with cycles);
+    # the tree proposes +2 .. +8
+    chain = (16, ([5, 15, 17] * 6)[:16])
+    for s0, s1, s2, want in [(10, 8, 2, chain), (10, 2, 8, (4, [2, 4, 6, 8])),
+                             (10, 2, 4, chain)]:                   # tree not above half
+        for k, v in enumerate((s0, s1, s2)):
+            eng.map_write(score, k, v)
+        assert run(85, [3]) == want, (s0, s1, s2)
+
+
 def test_adapter_prev_window_counts_the_fault():
     """The adapter reports the previous window as the kernel does: decision + 1 pages."""
     from semantics.engine import RunResult
