@@ -21,6 +21,12 @@ from swap_sim.rmt_prefetcher import HOOK, RmtPrefetcher
 from swap_sim.trace import Trace, strided
 
 
+def _example_prog():
+    """examples/swap_prefetch.rmt, compiled."""
+    path = ROOT / "examples" / "swap_prefetch.rmt"
+    return compile_source(path.read_text(), "swap_prefetch.rmt")
+
+
 def engines():
     out = [ReferenceEngine]
     try:
@@ -63,8 +69,7 @@ def test_tree_learns_strides(tree):
 
 @pytest.mark.parametrize("engine", engines(), ids=lambda e: e.__name__)
 def test_program_runs_the_tree(engine, tree):
-    path = ROOT / "examples" / "swap_prefetch.rmt"
-    prog = compile_source(path.read_text(), "swap_prefetch.rmt")
+    prog = _example_prog()
     eng = engine(objfile.write(prog))
     t = prog.tables[0]
     a = next(i for i, ac in enumerate(t.actions) if ac.name == "learned")
@@ -98,27 +103,34 @@ def test_rmt_prefetcher_beats_baselines_on_a_stride():
     assert res["rmt"].run_ms < res["none"].run_ms
 
 
+class RecordingEngine:
+    """An engine stub for the adapter: records the contexts it is given and answers
+    `decision` with ctx.pf = `pf` (DEFAULT, -1, by default)."""
+
+    def __init__(self, decision: int = -1, pf: list[int] | None = None):
+        self.ctxs: list[dict] = []
+        self.decision, self.pf = decision, pf
+
+    def run(self, ctx, **kw):
+        from semantics.engine import RunResult
+        self.ctxs.append(codec.ctx_decode(HOOK, ctx))
+        out = ctx if self.pf is None else codec.ctx_encode(HOOK, {"pf": self.pf})
+        return RunResult(self.decision, out)
+
+
+class AllSwapped:
+    """A swap view in which every page is swapped out."""
+
+    def in_swap(self, p):
+        return True
+
+
 def test_rmt_prefetcher_context_and_defaults():
-    class Echo:
-        """An engine stub that records contexts and answers DEFAULT."""
-        def __init__(self):
-            self.ctxs = []
-
-        def run(self, ctx, **kw):
-            from semantics.engine import RunResult
-            self.ctxs.append(codec.ctx_decode(HOOK, ctx))
-            return RunResult(-1, ctx)
-
-    class Sw:
-        def in_swap(self, p):
-            return True
     from swap_sim.prefetch import Fault
-    path = ROOT / "examples" / "swap_prefetch.rmt"
-    prog = compile_source(path.read_text(), "swap_prefetch.rmt")
-    e = Echo()
-    pf = RmtPrefetcher(e, prog, cgroup_id=5)
+    e = RecordingEngine()
+    pf = RmtPrefetcher(e, _example_prog(), cgroup_id=5)
     for page, major, hit in [(100, True, False), (104, False, True), (101, True, False)]:
-        assert pf.fault(Fault(page, 1, major, hit), Sw()) == []
+        assert pf.fault(Fault(page, 1, major, hit), AllSwapped()) == []
     assert len(e.ctxs) == 2 and pf.defaults == 2
     c = e.ctxs[1]
     assert c["hist"][:2] == [-3, 4] and c["hist_len"] == 2 and c["ra_hits"] == 1
@@ -129,8 +141,7 @@ def _stab_program(engine):
     """The example with a one-split tree (hist[0] > 0 -> deltas 2, 4, 6, 8) behind
     cgroup 7's learned action; returns (engine, program, run)."""
     from semantics import weights as W
-    path = ROOT / "examples" / "swap_prefetch.rmt"
-    prog = compile_source(path.read_text(), "swap_prefetch.rmt")
+    prog = _example_prog()
     eng = engine(objfile.write(prog))
     t = prog.tables[0]
     a = next(i for i, ac in enumerate(t.actions) if ac.name == "learned")
@@ -206,26 +217,11 @@ def test_tree_goes_first_when_its_proposals_came_true_more_often(engine):
 
 def test_adapter_prev_window_counts_the_fault():
     """The adapter reports the previous window as the kernel does: decision + 1 pages."""
-    from semantics.engine import RunResult
     from swap_sim.prefetch import Fault
-
-    class Three:
-        def __init__(self):
-            self.ctxs = []
-
-        def run(self, ctx, **kw):
-            self.ctxs.append(codec.ctx_decode(HOOK, ctx))
-            return RunResult(3, codec.ctx_encode(HOOK, {"pf": [1, 2, 3] + [0] * 13}))
-
-    class Sw:
-        def in_swap(self, p):
-            return True
-    path = ROOT / "examples" / "swap_prefetch.rmt"
-    prog = compile_source(path.read_text(), "swap_prefetch.rmt")
-    e = Three()
-    pf = RmtPrefetcher(e, prog)
-    assert pf.fault(Fault(10, 1, True, False), Sw()) == [11, 12, 13]
-    assert pf.fault(Fault(20, 2, True, False), Sw()) == [21, 22, 23]
+    e = RecordingEngine(3, [1, 2, 3] + [0] * 13)
+    pf = RmtPrefetcher(e, _example_prog())
+    assert pf.fault(Fault(10, 1, True, False), AllSwapped()) == [11, 12, 13]
+    assert pf.fault(Fault(20, 2, True, False), AllSwapped()) == [21, 22, 23]
     assert [c["prev_window"] for c in e.ctxs] == [0, 4]
 
 
