@@ -1,4 +1,5 @@
-"""Trace records leave the C VM whole: values past `nvals` are zero, never the producer's stack.
+"""Trace records leave the C VM whole: values past `nvals` are zero, never the producer's stack
+(rmt_vm_trace_drain() zeroes them, off the hook path).
 
 Readers get whole `struct rmt_trace_rec`s (read() on /dev/rmt copies them to userspace), so a
 record with fewer than RMT_MAX_TRACE_FIELDS values must not carry what an earlier call left in
@@ -37,6 +38,7 @@ def test_values_past_nvals_are_zero(jit: bool) -> None:
     out = eng.ffi.new("struct rmt_trace_rec[]", 8)
     n = eng.lib.rmt_vm_trace_drain(eng._vm, eng.id, out, 8)
     assert n == 6
+    assert [r.fmt for r in out[0:n]] == [0, 1] * 3
     for r in out[0:n]:
         vals = list(r.vals[0:N])
         if r.fmt == 0:

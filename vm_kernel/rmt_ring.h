@@ -34,7 +34,7 @@ struct rmt_trace_rec {
 };
 
 /**
- * rmt_trace_rec_init() - fill a record: @n values from @vals, the others zero
+ * rmt_trace_rec_init() - fill a record with @n values from @vals
  * @rec: the record (on the producer's stack)
  * @fmt: trace format index
  * @cpu: CPU of the invocation
@@ -42,8 +42,8 @@ struct rmt_trace_rec {
  * @vals: the @n raw u64 field values
  * @n: number of values, at most RMT_MAX_TRACE_FIELDS (the loader checks it)
  *
- * Every byte is written: readers get whole records (read() on /dev/rmt copies
- * them to userspace), so nothing of the producer's stack may be left in them.
+ * The values past @n are left as they are: this runs on the hook path, and
+ * the control plane's drain (rmt_vm_trace_drain()) zeroes them instead.
  */
 static inline void rmt_trace_rec_init(struct rmt_trace_rec *rec, u32 fmt, u32 cpu, u64 ts,
 				      const void *vals, u32 n)
@@ -54,7 +54,6 @@ static inline void rmt_trace_rec_init(struct rmt_trace_rec *rec, u32 fmt, u32 cp
 	rec->nvals = n;
 	rec->pad = 0;
 	memcpy(rec->vals, vals, 8 * n);
-	memset(rec->vals + n, 0, 8 * (RMT_MAX_TRACE_FIELDS - n));
 }
 
 struct rmt_ring;

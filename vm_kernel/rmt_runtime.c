@@ -509,8 +509,17 @@ int rmt_vm_trace_drain(struct rmt_vm *vm, int id, struct rmt_trace_rec *out, u32
 	u32 n = 0;
 
 	RMT_CP_BEGIN(vm, id, in);
-	while (n < max && rmt_ring_pop(in->ring, &out[n]))
-		n++;
+	while (n < max && rmt_ring_pop(in->ring, &out[n])) {
+		struct rmt_trace_rec *r = &out[n++];
+
+		/*
+		 * Producers copy only the valid values (the hook path stays
+		 * short): what is past them is the producer's stack, which
+		 * must not reach a reader (read() on /dev/rmt).
+		 */
+		r->nvals = min_t(u32, r->nvals, RMT_MAX_TRACE_FIELDS);
+		memset(r->vals + r->nvals, 0, 8 * (RMT_MAX_TRACE_FIELDS - r->nvals));
+	}
 	mutex_unlock(&vm->lock);
 	return n;
 }

@@ -393,7 +393,7 @@ int rmt_vm_map_write(struct rmt_vm *vm, int id, u32 map, u64 key, u64 val,
  * rmt_vm_trace_drain() - take up to @max trace records, oldest first
  * @vm: the VM
  * @id: the program
- * @out: receives the records
+ * @out: receives the records; values past each record's @nvals are zero
  * @max: capacity of @out
  *
  * Single consumer: callers serialise (the VM mutex does).
