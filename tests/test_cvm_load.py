@@ -108,6 +108,15 @@ def _table_program():
                    tables=[t], models=base.models, maps=base.maps, traces=base.traces)
 
 
+@pytest.mark.parametrize("cap", [3, 0x100001, 1 << 21])
+def test_bad_trace_capacity_is_einval_not_enomem(cap: int):
+    """A capacity the ring cannot have is refused before anything is allocated for it."""
+    with pytest.raises(EngineError) as e:
+        CEngine(_table_program(), trace_capacity=cap)
+    assert e.value.code == errno.EINVAL
+    assert f"trace capacity {cap} is not a power of two in 1..1048576" in str(e.value)
+
+
 def test_bad_control_plane_calls_leave_state_intact():
     eng = CEngine(_table_program())
     good = Entry((Exact(3), Range(10, 20)), 0, b"\x05\0\0\0", 1)

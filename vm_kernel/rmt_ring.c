@@ -27,7 +27,7 @@ struct rmt_ring *rmt_ring_create(u32 capacity)
 	struct rmt_ring *r;
 	u32 i;
 
-	if (!capacity || (capacity & (capacity - 1)) || capacity > (1u << 20))
+	if (!rmt_ring_capacity_ok(capacity))
 		return NULL;
 	r = rmt_kvzalloc(sizeof(*r) + (size_t)capacity * sizeof(r->slots[0]), GFP_KERNEL);
 	if (!r)

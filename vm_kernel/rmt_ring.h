@@ -58,11 +58,25 @@ static inline void rmt_trace_rec_init(struct rmt_trace_rec *rec, u32 fmt, u32 cp
 
 struct rmt_ring;
 
+#define RMT_RING_MAX_CAPACITY (1u << 20)
+
+/**
+ * rmt_ring_capacity_ok() - whether a ring can have @capacity records
+ * @capacity: a power of two in 1..RMT_RING_MAX_CAPACITY
+ *
+ * Return: true if so; callers check before rmt_ring_create(), so that its
+ * NULL means no memory.
+ */
+static inline bool rmt_ring_capacity_ok(u32 capacity)
+{
+	return capacity && !(capacity & (capacity - 1)) && capacity <= RMT_RING_MAX_CAPACITY;
+}
+
 /**
  * rmt_ring_create() - allocate a ring
- * @capacity: number of records, a power of two >= 1
+ * @capacity: number of records (rmt_ring_capacity_ok())
  *
- * Return: the ring, or NULL (no memory or a bad capacity).
+ * Return: the ring, or NULL (no memory, or a bad capacity).
  */
 struct rmt_ring *rmt_ring_create(u32 capacity);
 

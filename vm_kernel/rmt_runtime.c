@@ -135,6 +135,12 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 	in->stats_stride = (sizeof(struct rmt_pcpu_stats) + in->ndecisions * sizeof(u64) + 63) & ~63u;
 	in->stats_mem = rmt_kvzalloc((size_t)in->ncpus * in->stats_stride, GFP_KERNEL);
 	cap = opts && opts->trace_capacity ? opts->trace_capacity : RMT_DEFAULT_TRACE_CAPACITY;
+	if (!rmt_ring_capacity_ok(cap)) {
+		rc = rmt_errf(err, errlen, -EINVAL,
+			      "trace capacity %u is not a power of two in 1..%u", cap,
+			      RMT_RING_MAX_CAPACITY);
+		goto fail;
+	}
 	in->ring = rmt_ring_create(cap);
 	in->tables = rmt_kcalloc(p->ntables, sizeof(*in->tables), GFP_KERNEL);
 	in->models = rmt_kcalloc(p->nmodels, sizeof(*in->models), GFP_KERNEL);
@@ -144,14 +150,7 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 		goto fail;
 	}
 	if (!in->ring) {
-		/* NULL is a bad capacity or no memory: say which (fault injection found this). */
-		if (!cap || (cap & (cap - 1)) || cap > (1u << 20))
-			rc = rmt_errf(err, errlen, -EINVAL,
-				      "trace capacity %u is not a power of two in 1..%u", cap,
-				      1u << 20);
-		else
-			rc = rmt_errf(err, errlen, -ENOMEM,
-				      "out of memory for a %u-record trace ring", cap);
+		rc = rmt_errf(err, errlen, -ENOMEM, "out of memory for a %u-record trace ring", cap);
 		goto fail;
 	}
 	rc = rmt_frames_alloc(in, err, errlen);
