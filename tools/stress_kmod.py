@@ -58,7 +58,7 @@ def problems(s: stress_run.StressRun) -> list[str]:
                            ("Percpu", mb["meminfo"]["Percpu"], ma["meminfo"]["Percpu"])):
             if a - b > tol[what]:
                 out.append(f"{phase}: {what} grew {b} -> {a} kB (bound +{tol[what]} kB)")
-        if "alloc_live" in mb and "alloc_live" in ma and mb["alloc_live"] != ma["alloc_live"]:
+        if mb["alloc_live"] != ma["alloc_live"]:
             out.append(f"{phase}: alloc_live {mb['alloc_live']} -> {ma['alloc_live']}")
     if s.rmmod_rc != 0 or not s.dev_gone:
         out.append(f"rmmod with programs attached: status {s.rmmod_rc}")

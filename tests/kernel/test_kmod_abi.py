@@ -145,9 +145,9 @@ def test_examples_inserted_and_controlled_with_rmtctl_kernel(guest: dict) -> Non
         "predictor": s["model_versions"][3], "tree_predictor": s["model_versions"][1]}
     assert s["run_fm"]["runs"] == 3 and s["run_fm"]["abort"] is None
     assert s["stats_fm"]["runs"] >= 3
-    if res["hooks_abi"]:            # attached: `rmtctl stats` shows the probe's own counters
-        hook = s["stats_fm"]["hook"]
-        assert hook["prog_id"] == fm and hook["registered"] and "nmissed" in hook
+    assert res["hooks_abi"]         # the rmt_ko fixture builds the hooks in
+    hook = s["stats_fm"]["hook"]    # attached: `rmtctl stats` shows the probe's own counters
+    assert hook["prog_id"] == fm and hook["registered"] and "nmissed" in hook
     cli_list = json.loads((guest["share"] / "list_cli.json").read_text())
     assert [p["id"] for p in cli_list] == [fm]     # swap_prefetch was removed by then
     assert "ENOENT" in res["remove_again"] or "no program" in res["remove_again"]
@@ -171,10 +171,8 @@ def test_same_session_on_the_sim_target_gives_the_same_results(guest: dict,
     kern = [ln for ln in (guest["share"] / "trace.jsonl").read_text().splitlines()
             if json.loads(ln)["ts"] in RUN_TS]
     assert sim_lines and kern == sim_lines
-    if not res["hooks_abi"]:
-        # nothing but the prog runs ran the programs: the counters agree exactly
-        assert k["stats_fm"] == s["stats_fm"] and k["stats_sp"] == s["stats_sp"]
-        assert k["map_fm"] == s["map_fm"]
+    # the hooks ran the attached program too: the kernel counted at least the sim's runs
+    assert k["stats_fm"]["runs"] >= s["stats_fm"]["runs"] > 0
 
 
 def test_malformed_ioctl_storm_fails_every_call_and_changes_nothing(guest: dict) -> None:
@@ -211,4 +209,5 @@ def test_every_vm_case_passes_on_the_kernel_module(guest: dict) -> None:
     assert len(results) == len(list((ROOT / "tests" / "vmcases").glob("*.case")))
     failed = {k: v for k, v in results.items() if v.startswith("FAIL")}
     assert not failed, "\n".join(f"{k}: {v}" for k, v in failed.items())
-    assert sum(v == "ok" for v in results.values()) >= 0.9 * len(results)
+    assert all(v == "ok" for v in results.values()), \
+        {k: v for k, v in results.items() if v != "ok"}

@@ -100,9 +100,7 @@ def memory() -> dict:
     slabs = slab_bytes()
     km = {k: v for k, v in slabs.items() if is_kmalloc(k)}
     res = {"meminfo": meminfo(), "kmalloc": km, "kmalloc_total": sum(km.values()),
-           "slabs": slabs}
-    if ALLOC_LIVE.exists():
-        res["alloc_live"] = int(ALLOC_LIVE.read_text().split()[0])
+           "slabs": slabs, "alloc_live": int(ALLOC_LIVE.read_text().split()[0])}
     return res
 
 
