@@ -193,26 +193,41 @@ def test_stability_gate(engine):
 
 
 @pytest.mark.parametrize("engine", engines(), ids=lambda e: e.__name__)
-def test_tree_goes_first_when_its_proposals_came_true_more_often(engine):
-    """Each run remembers both proposals; the next one scores them against the first fault
-    after it (the unused proposal too); the tree goes first while it scores higher than the
-    map and above half."""
+def test_set_dueling_credits_leaders_and_followers_take_the_better(engine):
+    """Faults in pages 0..15 (mod 2048) always take the chain first, in 16..31 the tree;
+    a leader's pages that are hit later credit it once; the other pages follow the leader
+    with more pages used per decision (ties: the chain)."""
     eng, _, run = _stab_program(engine)
-    score = next(i for i, m in enumerate(eng.prog.maps) if m.name == "score")
-    assert run(100, [10, 5, 20], ra_hits=7) == (4, [2, 4, 6, 8])   # links 65 -> 85 -> 90 -> 100
-    assert eng.map_read(score) == {0: 0, 1: 0, 2: 0}                # nothing to score yet
-    run(102, [2, 10, 5, 20])            # the first fault after 100 is 102: the tree's +2
-    assert eng.map_read(score) == {0: 1, 1: 0, 2: 1}
-    run(90, [-12, 2, 10, 5])            # after 102 (tree: +2 .. +8, no chain) came 90: neither
-    assert eng.map_read(score) == {0: 2, 1: 0, 2: 1}
-    # from 85 the map's chain is 85 -> 90 -> 100 -> 102 -> 90 ... (16 links, with cycles);
-    # the tree proposes +2 .. +8
-    chain = (16, ([5, 15, 17] * 6)[:16])
-    for s0, s1, s2, want in [(10, 8, 2, chain), (10, 2, 8, (4, [2, 4, 6, 8])),
-                             (10, 2, 4, chain)]:                   # tree not above half
-        for k, v in enumerate((s0, s1, s2)):
-            eng.map_write(score, k, v)
-        assert run(85, [3]) == want, (s0, s1, s2)
+    duel = next(i for i, m in enumerate(eng.prog.maps) if m.name == "duel")
+    # chain leader at 4, no chain yet: falls back to the tree, pages 6, 8, 10, 12 stamped
+    assert run(4, [50]) == (4, [2, 4, 6, 8])
+    # faults since: 6 and 8 (hits), then 100: the chain leader used 2 pages
+    run(100, [92, 2, 2], ra_hits=2)
+    assert eng.map_read(duel) == {0: 2, 1: 1, 2: 2, 3: 0, 4: 0}
+    run(120, [12, 8], ra_hits=1)                   # 8 again: its stamp was used up
+    assert eng.map_read(duel)[2] == 2
+    # tree leader at 20, then 22, 24, 26 hit: 3 pages used
+    assert run(20, [3]) == (4, [2, 4, 6, 8])
+    run(200, [174, 2, 2, 2], ra_hits=3)
+    assert eng.map_read(duel) == {0: 5, 1: 1, 2: 2, 3: 1, 4: 3}
+    # a follower (297) with a chain 297 -> 298 -> 299 -> 300 takes the tree: 3 > 2 per decision
+    run(300, [1, 1, 1], ra_hits=7)
+    assert run(297, [50]) == (4, [2, 4, 6, 8])
+    for used_by_chain, want in [(3, (3, [1, 2, 3])), (4, (3, [1, 2, 3])), (2, (4, [2, 4, 6, 8]))]:
+        eng.map_write(duel, 2, used_by_chain)
+        assert run(297, [50]) == want, used_by_chain
+    # each leader's counts are a moving window: halved past 64 decisions
+    eng.map_write(duel, 1, 65)
+    eng.map_write(duel, 2, 11)
+    run(297, [50])
+    d = eng.map_read(duel)
+    assert (d[1], d[2]) == (32, 5)
+    # a stamp older than 1024 runs earns nothing
+    assert run(2052, [50]) == (4, [2, 4, 6, 8])     # chain leader (2052 mod 2048 = 4)
+    before = eng.map_read(duel)
+    eng.map_write(duel, 0, before[0] + 1100)
+    run(2100, [44, 2, 2], ra_hits=2)
+    assert eng.map_read(duel)[2] == before[2]
 
 
 def test_adapter_prev_window_counts_the_fault():
