@@ -242,7 +242,7 @@ def test_adapter_prev_window_counts_the_fault():
 
 def test_min_stable_choice_rule():
     """prefetch-eval's rule: most targets against readahead, then against Leap, then the
-    smallest threshold (the most prefetching)."""
+    least modelled run time, then the smallest threshold (the most prefetching)."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("prefetch_eval",
                                                   ROOT / "tools" / "prefetch_eval.py")
@@ -255,3 +255,6 @@ def test_min_stable_choice_rule():
     assert pe.choose_min_stable({0: c(2, 2), 10: c(2, 1), 20: c(3, 1), 30: c(3, 1)}) == 20
     assert pe.choose_min_stable({0: c(3, 1), 10: c(3, 2), 20: c(3, 2)}) == 10
     assert pe.choose_min_stable({0: c(3, 2), 50: c(3, 2)}) == 0
+    assert pe.choose_min_stable({0: c(3, 2), 50: c(3, 2)}, {0: 9.2, 50: 8.7}) == 50
+    assert pe.choose_min_stable({0: c(3, 2), 50: c(3, 1)}, {0: 9.2, 50: 8.7}) == 0
+    assert pe.choose_min_stable({0: c(3, 2), 50: c(3, 2)}, {0: 8.7, 50: 8.7}) == 0

@@ -81,13 +81,17 @@ def training_part(tr: Trace, split: Split) -> Trace:
                  tr.source, tr.synthetic)
 
 
-def choose_min_stable(checks: dict[int, list[tuple[str, bool, str]]]) -> int:
-    """The smallest threshold meeting the most targets against readahead, then against
-    Leap (`checks`: threshold -> `claims` of the program run with it)."""
-    def score(t: int) -> tuple[int, int, int]:
+def choose_min_stable(checks: dict[int, list[tuple[str, bool, str]]],
+                      run_time: dict[int, float] | None = None) -> int:
+    """The threshold meeting the most targets against readahead, then against Leap, then
+    with the least modelled run time (`run_time`: threshold -> the program's run time
+    relative to no prefetching, summed over workloads), then the smallest (`checks`:
+    threshold -> `claims` of the program run with it)."""
+    def score(t: int) -> tuple[int, int, float, int]:
         c = checks[t]
         return (sum(ok for n, ok, _ in c if "leap" not in n),
-                sum(ok for n, ok, _ in c if "leap" in n), -t)
+                sum(ok for n, ok, _ in c if "leap" in n),
+                -round((run_time or {}).get(t, 0.0), 3), -t)
     return max(checks, key=score)
 
 
@@ -97,10 +101,12 @@ def pick_min_stable(traces: list[Trace], split: Split, args, out: Path
 
     The training part of every workload is split again the same way (its first
     train_frac trains a tree, the rest is measured), and the program runs at
-    every candidate threshold next to the baselines.  Rule: the smallest
-    threshold (the most prefetching) that meets the most targets against
+    every candidate threshold next to the baselines.  Rule
+    (`choose_min_stable`): the threshold that meets the most targets against
     Linux readahead (the kernel's default: `claims` against ra-cluster and
-    ra-vma), ties broken by the targets against Leap."""
+    ra-vma), ties broken by the targets against Leap, then by the modelled run
+    time summed over all workloads (so pollution where nothing is predictable
+    counts), then the smallest threshold."""
     parts = [training_part(t, split) for t in traces]
     with ProcessPoolExecutor(args.jobs) as ex:
         streams = list(ex.map(_faults, [(t, split) for t in parts]))
@@ -121,8 +127,12 @@ def pick_min_stable(traces: list[Trace], split: Split, args, out: Path
             if r.prefetcher == f"rmt@{t}":
                 r = Result(r.workload, "rmt", r.mem_pages, r.counters, r.figures, r.extra)
             rows.append((t, r))
+    none_ms = {r.workload: r.figures.run_ms for tt, r in rows if r.prefetcher == "none"}
+    run_time = {t: sum(r.figures.run_ms / none_ms[r.workload] for tt, r in rows
+                       if tt == t and r.prefetcher == "rmt" and none_ms[r.workload])
+                for t in MIN_STABLE_GRID}
     best = choose_min_stable({t: claims([r for tt, r in rows if tt == t])
-                              for t in MIN_STABLE_GRID})
+                              for t in MIN_STABLE_GRID}, run_time)
     base = {f"{r.workload}/{r.prefetcher}": [round(r.figures.coverage, 3),
                                              round(r.figures.accuracy, 3)]
             for tt, r in rows if tt == MIN_STABLE_GRID[0] and r.prefetcher != "rmt"}
@@ -138,6 +148,7 @@ def pick_min_stable(traces: list[Trace], split: Split, args, out: Path
             "of": [sum(1 for n, _, _ in checks if "leap" not in n),
                    sum(1 for n, _, _ in checks if "leap" in n)],
             "missed": [n for n, ok, _ in checks if not ok],
+            "run_time_vs_none": round(run_time[t], 3),
             "rmt": {w: [round(f.coverage, 3), round(f.accuracy, 3)]
                     for (w, p), f in by.items() if p == "rmt"}})
     return best, table_rows
@@ -273,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         for row in selection[1:]:
             print(f"  min_stable {row['min_stable']:3d}: targets met vs readahead "
                   f"{row['met_vs_readahead']}/{row['of'][0]}, vs Leap "
-                  f"{row['met_vs_leap']}/{row['of'][1]}; missed {row['missed']}", flush=True)
+                  f"{row['met_vs_leap']}/{row['of'][1]}, run time {row['run_time_vs_none']} "
+                  f"(sum of x none); missed {row['missed']}", flush=True)
     with ProcessPoolExecutor(args.jobs) as ex:
         streams = list(ex.map(_faults, [(t, split) for t in traces]))
     print(f"training faults: {sum(len(s) for s in streams)} "
