@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 import harness
+import kmod_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).parent / "kmod_helpers"
@@ -34,20 +35,13 @@ from session import RUN_TS, run_session  # noqa: E402
 MIN_STORM_CALLS = 10_000
 
 
-def _weights(files: Path) -> None:
-    """Weight blobs that fit the examples' model signatures (seeded, so runs repeat)."""
-    from compiler.objformat import ModelKind
+def _inputs(files: Path) -> None:
+    """Both examples compiled, and weight blobs that fit their model signatures (seeded, so
+    runs repeat): the shared predictors, then random trees for forced_migration's
+    tree_predictor (tree_fm.bin) and swap_prefetch's next-page model (next.bin)."""
     from semantics import weights as W
     rng = random.Random(5)
-
-    def dense(n_out: int, n_in: int, relu: bool, shift: int) -> W.DenseLayer:
-        return W.DenseLayer([[rng.randint(-2048, 2048) for _ in range(n_in)]
-                             for _ in range(n_out)],
-                            [rng.randint(-4096, 4096) for _ in range(n_out)], shift, relu)
-
-    for name in ("pred.bin", "pred2.bin"):
-        blob = W.write_weights(W.mlp([dense(12, 17, True, 8), dense(2, 12, False, 8)]))
-        (files / name).write_bytes(blob)
+    kmod_inputs.write_examples_and_predictors(files, rng)
 
     def tree(n_in: int, n_out: int) -> W.Tree:
         nodes = [W.Node(rng.randrange(n_in), rng.randint(-512, 512), 1, 2),
@@ -56,19 +50,8 @@ def _weights(files: Path) -> None:
         leaves[0][0] = leaves[1][0] = 3        # swap: a window of 3 pages
         return W.Tree(nodes, leaves)
 
-    (files / "tree_fm.bin").write_bytes(
-        W.write_weights(W.forest([tree(17, 2)], 17, kind=ModelKind.TREE)))
-    (files / "next.bin").write_bytes(
-        W.write_weights(W.forest([tree(8, 17)], 8, kind=ModelKind.TREE)))
-
-
-def _inputs(files: Path) -> None:
-    from compiler import compile_source, objfile
-    for name in ("forced_migration", "swap_prefetch"):
-        src = ROOT / "examples" / f"{name}.rmt"
-        prog = compile_source(src.read_text(), str(src))
-        (files / f"{name}.rmtb").write_bytes(objfile.write(prog))
-    _weights(files)
+    (files / "tree_fm.bin").write_bytes(kmod_inputs.tree_weights(tree(17, 2), 17))
+    (files / "next.bin").write_bytes(kmod_inputs.tree_weights(tree(8, 17), 8))
 
 
 def _storm_binary(dst: Path) -> Path:

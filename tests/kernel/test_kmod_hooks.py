@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 import harness
+import kmod_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPER = Path(__file__).parent / "hooks_helpers" / "guest_hooks.py"
@@ -38,29 +39,13 @@ MIN_SCHED_HITS = 600      # per phase; ~150/s under TCG with the load of guest_h
 
 
 def _inputs(files: Path) -> None:
-    """The examples compiled on the host, and weights that fit their model signatures."""
-    from compiler import compile_source, objfile
-    from compiler.objformat import ModelKind
+    """The examples compiled on the host, and weights that fit their model signatures: the
+    shared predictors (seeded) and a fixed one-split tree for tree_predictor."""
     from semantics import weights as W
-
-    for name in ("forced_migration", "swap_prefetch"):
-        src = ROOT / "examples" / f"{name}.rmt"
-        (files / f"{name}.rmtb").write_bytes(objfile.write(compile_source(src.read_text(),
-                                                                          str(src))))
-    rng = random.Random(11)
-
-    def dense(n_out: int, n_in: int, relu: bool) -> W.DenseLayer:
-        return W.DenseLayer([[rng.randint(-2048, 2048) for _ in range(n_in)]
-                             for _ in range(n_out)],
-                            [rng.randint(-4096, 4096) for _ in range(n_out)], 8, relu)
-
-    for name in ("pred.bin", "pred2.bin"):
-        (files / name).write_bytes(W.write_weights(W.mlp([dense(12, 17, True),
-                                                          dense(2, 12, False)])))
+    kmod_inputs.write_examples_and_predictors(files, random.Random(11))
     tree = W.Tree([W.Node(1, 128, 1, 2), W.Node(-1, leaf=0), W.Node(-1, leaf=1)],
                   [[5, -1], [-5, -1]])
-    (files / "tree_fm.bin").write_bytes(
-        W.write_weights(W.forest([tree], 17, kind=ModelKind.TREE)))
+    (files / "tree_fm.bin").write_bytes(kmod_inputs.tree_weights(tree, 17))
 
 
 def _boot(qemu_env: harness.HarnessEnv, ko: Path, work: Path, phases: str, timeout: int,

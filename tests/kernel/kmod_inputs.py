@@ -1,0 +1,49 @@
+"""Host-side inputs the rmt.ko guest tests feed the module: both examples compiled, and
+weight blobs that fit their model signatures.
+
+test_kmod_abi.py and test_kmod_hooks.py boot different guests but load the same programs
+and the same shape of predictor weights; one definition keeps the blobs they write in step
+with the examples' signatures.  Each test passes its own seeded generator (so its runs
+repeat) and adds the tree weights it needs.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from semantics.weights import Tree
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ("forced_migration", "swap_prefetch")
+N_FEATURES = 17           # forced_migration's predictor and tree_predictor inputs
+
+
+def write_examples_and_predictors(files: Path, rng: random.Random) -> None:
+    """files/<example>.rmtb for both examples, and pred.bin, pred2.bin: two 17-12-2 MLPs
+    (ReLU hidden layer, shift 8) with weights in [-2048, 2048] and biases in
+    [-4096, 4096] drawn from `rng`, in that order."""
+    from compiler import compile_source, objfile
+    from semantics import weights as W
+
+    for name in EXAMPLES:
+        src = ROOT / "examples" / f"{name}.rmt"
+        prog = compile_source(src.read_text(), str(src))
+        (files / f"{name}.rmtb").write_bytes(objfile.write(prog))
+
+    def dense(n_out: int, n_in: int, relu: bool) -> W.DenseLayer:
+        return W.DenseLayer([[rng.randint(-2048, 2048) for _ in range(n_in)]
+                             for _ in range(n_out)],
+                            [rng.randint(-4096, 4096) for _ in range(n_out)], 8, relu)
+
+    for name in ("pred.bin", "pred2.bin"):
+        (files / name).write_bytes(W.write_weights(W.mlp([dense(12, N_FEATURES, True),
+                                                          dense(2, 12, False)])))
+
+
+def tree_weights(tree: Tree, n_in: int) -> bytes:
+    """The weights blob of a single-tree model (kind TREE) over `n_in` features."""
+    from compiler.objformat import ModelKind
+    from semantics import weights as W
+    return W.write_weights(W.forest([tree], n_in, kind=ModelKind.TREE))
