@@ -36,10 +36,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools" / "qemu"))
+
+if TYPE_CHECKING:
+    import harness
 
 EXAMPLE = ROOT / "examples" / "forced_migration.rmt"
 SIM_MODELS = ROOT / "results" / "forced_migration" / "models"
@@ -200,25 +204,36 @@ def prepare_inputs(files: Path, weights: str) -> str:
     return kind
 
 
-def collect(out: Path, workloads: list[str], seconds: int, weights: str = "auto",
-            timeout: float | None = None, console: bool = False):
-    """Boot once and collect; returns the harness's GuestResult (out/ holds the rest)."""
+def build_ko(out: Path) -> Path:
+    """rmt.ko for a run from the command line, built the one way (harness.build_rmt_ko())
+    into OUT/kbuild; the tests pass the session's `rmt_ko` to collect() instead."""
     import harness
-    henv = harness.HarnessEnv.load()
+    if shutil.which("gcc") is None:
+        raise SystemExit("gcc is needed to build rmt.ko")
+    t = time.time()
+    try:
+        ko = harness.build_rmt_ko(out.resolve() / "kbuild")
+    except RuntimeError as e:
+        raise SystemExit(str(e)[-6000:]) from None
+    log(f"rmt.ko built ({time.time() - t:.0f} s)")
+    return ko
+
+
+def collect(out: Path, ko: Path, workloads: list[str], seconds: int, weights: str = "auto",
+            timeout: float | None = None, console: bool = False,
+            harness_env: harness.HarnessEnv | None = None):
+    """Boot once with `ko` (rmt.ko from harness.build_rmt_ko()) and collect; returns the
+    harness's GuestResult (out/ holds the rest)."""
+    import harness
+    henv = harness_env or harness.HarnessEnv.load()
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     for d in ("traces", "stats"):
         if (out / d).exists():
             shutil.rmtree(out / d)
-    if shutil.which("gcc") is None:
-        raise SystemExit("gcc is needed to build rmt.ko")
     t = time.time()
-    try:
-        ko = harness.build_rmt_ko(out / "kbuild", harness_env=henv)
-    except RuntimeError as e:
-        raise SystemExit(str(e)[-6000:]) from None
     kind = prepare_inputs(out / "files", weights)
-    log(f"rmt.ko built, object compiled and verified on the host ({time.time() - t:.0f} s); "
+    log(f"object compiled and verified on the host ({time.time() - t:.0f} s); "
         f"weights: {kind}; booting for {len(workloads)} workloads x {seconds} s")
     script = f"""
     insmod {ko} || exit 3
@@ -257,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown workload(s) {bad}; known: {', '.join(WORKLOADS)}")
     if args.guest:
         return guest_main(Path(args.files), Path(args.out), wls, args.seconds)
-    r = collect(Path(args.out), wls, args.seconds, args.weights, console=args.console)
+    r = collect(Path(args.out), build_ko(Path(args.out)), wls, args.seconds, args.weights,
+                console=args.console)
     out = Path(args.out)
     g = out / "guest.json"
     if not g.exists():

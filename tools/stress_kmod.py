@@ -22,8 +22,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools" / "qemu"))
 sys.path.insert(0, str(ROOT / "tests" / "kernel" / "stress_helpers"))
 
+import harness  # noqa: E402  (tools/qemu/harness.py)
 import stress_run  # noqa: E402
 
 from stress_run import LOAD_TOLERANCE_KB, QUIET_TOLERANCE_KB  # noqa: E402
@@ -84,9 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rmt-stress-") as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
+        henv = harness.HarnessEnv.load()
+        try:
+            ko = harness.build_rmt_ko(work / "kbuild", harness_env=henv)
+        except RuntimeError as e:
+            raise SystemExit(str(e)[-6000:]) from None
         t0 = time.monotonic()
-        s = stress_run.run(work, args.seconds, args.quiet_seconds, args.min_swaps,
-                           args.quiet_max)
+        s = stress_run.run(work, ko, args.seconds, args.quiet_seconds, args.min_swaps,
+                           args.quiet_max, harness_env=henv)
         print(f"guest run: {time.monotonic() - t0:.0f} s wall, exit {s.result.exit_status}")
         if s.data and "tool" in s.data:
             print(stress_run.figures(s.data))

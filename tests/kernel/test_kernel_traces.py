@@ -6,7 +6,6 @@ to the host's fixed-point emulation on the traced features."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -26,11 +25,10 @@ SLACK = 5         # calls between a counter read and a drain (~30 calls/s under 
 
 
 @pytest.fixture(scope="module")
-def collected(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build rmt.ko")
+def collected(qemu_env: harness.HarnessEnv, rmt_ko: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("ktraces")
-    r = kernel_traces.collect(out, WORKLOADS, SECONDS, timeout=150)
+    r = kernel_traces.collect(out, rmt_ko, WORKLOADS, SECONDS, timeout=150, harness_env=qemu_env)
     return {"r": r, "out": out}
 
 

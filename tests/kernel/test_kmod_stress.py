@@ -113,10 +113,11 @@ def test_writer_checksum_matches_the_program() -> None:
 # ---------------------------------------------------------------- the guest run
 
 @pytest.fixture(scope="module")
-def stress(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory):
+def stress(qemu_env: harness.HarnessEnv, rmt_ko: Path,
+           tmp_path_factory: pytest.TempPathFactory):
     if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build rmt.ko and rmt_stress")
-    return stress_run.run(tmp_path_factory.mktemp("stress"), SECONDS, QUIET_SECONDS,
+        pytest.skip("gcc is needed to build rmt_stress")
+    return stress_run.run(tmp_path_factory.mktemp("stress"), rmt_ko, SECONDS, QUIET_SECONDS,
                           MIN_SWAPS, QUIET_SECONDS, harness_env=qemu_env)
 
 

@@ -1,9 +1,12 @@
-"""One guest boot of the rmt.ko concurrency stress (host side): build rmt.ko and rmt_stress,
-compile the stress programs and weights, boot with 4 vCPUs, run guest_stress.py, unload the
-module with the programs still attached, and return the guest's JSON with the GuestResult.
+"""One guest boot of the rmt.ko concurrency stress (host side): given rmt.ko, build
+rmt_stress, compile the stress programs and weights, boot with 4 vCPUs, run guest_stress.py,
+unload the module with the programs still attached, and return the guest's JSON with the
+GuestResult.
 
-Shared by tests/kernel/test_kmod_stress.py (short bounded run) and tools/stress_kmod.py
-(long runs, `make stress`).  `figures()` is the summary both print.
+Shared by tests/kernel/test_kmod_stress.py (short bounded run; rmt.ko from the session's
+`rmt_ko` fixture) and tools/stress_kmod.py (long runs, `make stress`; it builds rmt.ko with
+harness.build_rmt_ko(), as every kernel test and tool does).  `figures()` is the summary
+both print.
 """
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ LOAD_TOLERANCE_KB = {"SUnreclaim": 1024, "kmalloc": 512, "Percpu": 256}
 
 
 class BuildError(RuntimeError):
-    """rmt.ko or rmt_stress did not build (the message has the compiler's output)."""
+    """rmt_stress did not build (the message has the compiler's output)."""
 
 
 def build_stress_tool(dst: Path) -> Path:
@@ -63,16 +66,13 @@ class StressRun:
     dev_gone: bool                       # /dev/rmt disappeared with the module
 
 
-def run(work: Path, seconds: float, quiet_seconds: float, min_swaps: int, quiet_max: float, *,
-        harness_env: harness.HarnessEnv | None = None, timeout: float | None = None,
-        console_stream: Any = None) -> StressRun:
-    """Boot once: the quiet run for `quiet_seconds` (longer until `min_swaps` swaps, at most
-    `quiet_max`), then the run under load for `seconds` (guest_stress.py)."""
+def run(work: Path, ko: Path, seconds: float, quiet_seconds: float, min_swaps: int,
+        quiet_max: float, *, harness_env: harness.HarnessEnv | None = None,
+        timeout: float | None = None, console_stream: Any = None) -> StressRun:
+    """Boot once with `ko` (rmt.ko from harness.build_rmt_ko()): the quiet run for
+    `quiet_seconds` (longer until `min_swaps` swaps, at most `quiet_max`), then the run
+    under load for `seconds` (guest_stress.py)."""
     henv = harness_env or harness.HarnessEnv.load()
-    try:
-        ko = harness.build_rmt_ko(work / "kbuild", harness_env=henv)
-    except RuntimeError as e:
-        raise BuildError(str(e)[-6000:]) from None
     share = work / "share"
     files = share / "files"
     stress_programs.write_inputs(files)
