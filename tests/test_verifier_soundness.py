@@ -17,6 +17,7 @@ inside the declared signature:
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from hypothesis import HealthCheck, given, settings
 
@@ -27,11 +28,11 @@ from compiler.objformat import Activation, LayerKind, MatchKind, ModelKind
 from casefile import Case, build_program
 from progen import gen_cases
 from rmt_lang.hooks import HookSpec
-from semantics.engine import Entry, Exact, Lpm, Range, Ternary
+from semantics.engine import Entry, Exact, Lpm, Range, RunResult, Ternary
 from semantics.reference import ReferenceEngine
 from semantics.weights import Conv1dLayer, DenseLayer, Node, Tree, forest, mlp, write_weights
 from test_verifier_corpus import CASES, load_vcase
-from verifier import verify
+from verifier import Report, verify
 from verifier.modelcheck import bias_bound, weight_bound
 
 PREDICTS = {Abort.BOUNDS: {"InBounds", "WellFormed"}, Abort.DIV_ZERO: {"NonZeroDivisor"},
@@ -122,11 +123,46 @@ def in_reported(decision: int, rep) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """What the verifier reported on a program, in the form each observed run is judged
+    against.  One definition for this test and tools/fuzz/verifier_oracle.py (which runs
+    the same judgement on the C engines too)."""
+    report: Report
+    failing: frozenset[tuple[str, int]]     # (obligation kind, pc) of every failure
+    decisions_proved: bool                  # no DecisionAllowed obligation failed
+
+    @classmethod
+    def of(cls, prog: Program) -> Prediction:
+        rep = verify(prog)
+        failing = frozenset((r.obligation.kind, r.obligation.pc) for r in rep.failures)
+        return cls(rep, failing, not any(k == "DecisionAllowed" for k, _ in failing))
+
+    def judge(self, r: RunResult, bad_decision: bool, where: str) -> bool:
+        """Assert one run is what the report allows (`where` starts the messages): an abort
+        the verifier owns was predicted at its pc, a bad decision was not ruled out, a good
+        one lies in the reported range.  Returns whether it was such an abort."""
+        aborted = bool(r.abort) and r.abort != Abort.MODEL_MISSING
+        if aborted:
+            kinds = PREDICTS[Abort(r.abort)]
+            assert any((k, r.abort_pc) in self.failing for k in kinds), \
+                f"{where}: {Abort(r.abort).name} at pc {r.abort_pc} was not predicted; " \
+                f"the verifier reported {sorted(self.failing)}"
+        if bad_decision:
+            assert not self.decisions_proved, f"{where}: a bad decision the verifier ruled out"
+        elif not r.abort and self.decisions_proved:
+            assert in_reported(r.decision, self.report), \
+                f"{where}: decision {r.decision} outside the reported {self.report.decisions}"
+        return aborted
+
+    def judge_total(self, aborts: int) -> None:
+        """An accepted program never aborts (with a check the verifier owns)."""
+        assert not (self.report.accepted and aborts), "an accepted program aborted"
+
+
 def check_runs(prog: Program, rng: random.Random, runs: int) -> tuple[bool, int]:
     """Run prog; assert every observed failure was predicted. Returns (accepted, aborts)."""
-    rep = verify(prog)
-    failing = {(r.obligation.kind, r.obligation.pc) for r in rep.failures}
-    dec_proved = not any(k == "DecisionAllowed" for k, _ in failing)
+    pred = Prediction.of(prog)
     eng = ReferenceEngine(objfile.write(prog))
     fill(eng, prog, rng)
     aborts = 0
@@ -134,19 +170,9 @@ def check_runs(prog: Program, rng: random.Random, runs: int) -> tuple[bool, int]
         before = eng.stats().bad_decisions
         r = eng.run(ctx_in_range(prog.hook, rng), cpu=rng.randrange(4096),
                     now=rng.randrange(1 << 40))
-        if r.abort and r.abort != Abort.MODEL_MISSING:
-            aborts += 1
-            kinds = PREDICTS[Abort(r.abort)]
-            assert any((k, r.abort_pc) in failing for k in kinds), \
-                f"{prog.name}: {Abort(r.abort).name} at pc {r.abort_pc} was not predicted; " \
-                f"the verifier reported {sorted(failing)}"
-        if eng.stats().bad_decisions > before:
-            assert not dec_proved, f"{prog.name}: a bad decision the verifier ruled out"
-        elif not r.abort and dec_proved:
-            assert in_reported(r.decision, rep), \
-                f"{prog.name}: decision {r.decision} outside the reported {rep.decisions}"
-    assert not (rep.accepted and aborts)
-    return rep.accepted, aborts
+        aborts += pred.judge(r, eng.stats().bad_decisions > before, prog.name)
+    pred.judge_total(aborts)
+    return pred.report.accepted, aborts
 
 
 def test_accepted_corpus_never_aborts() -> None:

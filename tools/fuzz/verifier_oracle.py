@@ -12,8 +12,9 @@ reference semantics, the C interpreter and the C JIT:
 * when every DecisionAllowed obligation holds, decisions of runs that did
   not abort lie in the range the verifier reported, and none is refused.
 
-The checks are tests/test_verifier_soundness.py's (imported, not copied);
-this module adds the C engines and returns figures for the fuzz loop.
+The inputs and the judgement of each run are tests/test_verifier_soundness.py's
+(`fill`, `ctx_in_range`, `Prediction`: imported, not copied); this module adds
+the C engines and their agreement, and returns figures for the fuzz loop.
 """
 from __future__ import annotations
 
@@ -29,12 +30,11 @@ for _p in (str(ROOT / "tests"), str(ROOT)):        # the repo first (see seeds.p
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from compiler import objfile                                         # noqa: E402
-from compiler.isa import BY_NAME, Abort                                       # noqa: E402
+from compiler.isa import BY_NAME                                     # noqa: E402
 from compiler.objfile import Program                                 # noqa: E402
 from rmt_vm import CEngine, load_lib                                  # noqa: E402
 from semantics.reference import ReferenceEngine                      # noqa: E402
-from test_verifier_soundness import PREDICTS, ctx_in_range, fill, in_reported  # noqa: E402
-from verifier import verify                                          # noqa: E402
+from test_verifier_soundness import Prediction, ctx_in_range, fill  # noqa: E402
 
 NCPUS = 64          # the userspace C VM's CPUs
 
@@ -56,9 +56,7 @@ def engines(obj: bytes) -> dict:
 
 def check_program(prog: Program, seed: int, runs: int = 8) -> Outcome:
     """Verify prog, run it everywhere, assert the verdict holds; AssertionError if not."""
-    rep = verify(prog)
-    failing = {(r.obligation.kind, r.obligation.pc) for r in rep.failures}
-    dec_proved = not any(k == "DecisionAllowed" for k, _ in failing)
+    pred = Prediction.of(prog)
     obj = objfile.write(prog)
     engs = engines(obj)
     for eng in engs.values():           # the same entries, maps and weights everywhere
@@ -77,17 +75,7 @@ def check_program(prog: Program, seed: int, runs: int = 8) -> Outcome:
             assert (r.decision, r.abort, r.abort_pc, r.ctx, bad) == \
                 (ref.decision, ref.abort, ref.abort_pc, ref.ctx, ref_bad), \
                 f"run {i}: {name} differs from the reference: {r} vs {ref}"
-        if ref.abort and ref.abort != Abort.MODEL_MISSING:
-            aborts += 1
-            kinds = PREDICTS[Abort(ref.abort)]
-            assert any((k, ref.abort_pc) in failing for k in kinds), \
-                f"run {i}: {Abort(ref.abort).name} at pc {ref.abort_pc} was not predicted; " \
-                f"the verifier reported {sorted(failing)}"
-        if ref_bad:
-            assert not dec_proved, f"run {i}: a bad decision the verifier ruled out"
-        elif not ref.abort and dec_proved:
-            assert in_reported(ref.decision, rep), \
-                f"run {i}: decision {ref.decision} outside the reported {rep.decisions}"
-    assert not (rep.accepted and aborts), "an accepted program aborted"
+        aborts += pred.judge(ref, ref_bad, f"run {i}")
+    pred.judge_total(aborts)
     callm = BY_NAME["CALLM"].code
-    return Outcome(rep.accepted, runs, aborts, any(i.code == callm for i in prog.code))
+    return Outcome(pred.report.accepted, runs, aborts, any(i.code == callm for i in prog.code))
