@@ -8,11 +8,17 @@ from __future__ import annotations
 import glob
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-VM = Path(__file__).resolve().parent.parent / "vm_kernel"
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools" / "qemu"))
+
+import harness  # noqa: E402  (tools/qemu/harness.py, stdlib only: KBUILD_OUTPUTS)
+
+VM = ROOT / "vm_kernel"
 KDIRS = sorted(glob.glob("/usr/src/linux-headers-*-amd64"))
 
 
@@ -20,16 +26,14 @@ KDIRS = sorted(glob.glob("/usr/src/linux-headers-*-amd64"))
                                       "(apt-get install linux-headers-amd64)")
 def test_kmod_builds(tmp_path):
     src = tmp_path / "vm_kernel"           # the whole tree: rmt.ko includes uapi/
-    shutil.copytree(VM, src, ignore=shutil.ignore_patterns(
-        "*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.d", "modules.order", "Module.symvers"))
-    tmp_path = src
-    r = subprocess.run(["make", "-C", KDIRS[-1], f"M={tmp_path}", "modules"],
+    shutil.copytree(VM, src, ignore=shutil.ignore_patterns(*harness.KBUILD_OUTPUTS))
+    r = subprocess.run(["make", "-C", KDIRS[-1], f"M={src}", "modules"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert (tmp_path / "rmt.ko").exists()
+    assert (src / "rmt.ko").exists()
     warnings = [ln for ln in (r.stdout + r.stderr).splitlines()
                 if "warning:" in ln and "BTF" not in ln]
     assert warnings == [], "\n".join(warnings)
-    info = subprocess.run(["modinfo", str(tmp_path / "rmt.ko")], capture_output=True, text=True)
+    info = subprocess.run(["modinfo", str(src / "rmt.ko")], capture_output=True, text=True)
     if info.returncode == 0:
         assert "license:        GPL" in info.stdout
