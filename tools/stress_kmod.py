@@ -55,11 +55,10 @@ def problems(s: stress_run.StressRun) -> list[str]:
     mb = d["mem_before"]
     for phase, ma, tol in (("quiet run", d["mem_quiet"], QUIET_TOLERANCE_KB),
                            ("whole boot", d["mem_after"], LOAD_TOLERANCE_KB)):
-        for what, b, a in (("SUnreclaim", mb["meminfo"]["SUnreclaim"], ma["meminfo"]["SUnreclaim"]),
-                           ("kmalloc", mb["kmalloc_total"] // 1024, ma["kmalloc_total"] // 1024),
-                           ("Percpu", mb["meminfo"]["Percpu"], ma["meminfo"]["Percpu"])):
-            if a - b > tol[what]:
-                out.append(f"{phase}: {what} grew {b} -> {a} kB (bound +{tol[what]} kB)")
+        for what, grew in stress_run.mem_growth(mb, ma).items():
+            if grew > tol[what]:
+                out.append(f"{phase}: {what} grew by {grew} kB (bound +{tol[what]} kB; "
+                           f"figures above)")
         if mb["alloc_live"] != ma["alloc_live"]:
             out.append(f"{phase}: alloc_live {mb['alloc_live']} -> {ma['alloc_live']}")
     if s.rmmod_rc != 0 or not s.dev_gone:

@@ -198,13 +198,6 @@ def test_final_state_check_finds_writes_behind_its_back(stress) -> None:
     assert t["cleanup"]["errors"] == {}
 
 
-def _growth(before: dict, after: dict) -> dict[str, int]:
-    """kB of growth of the figures asserted on."""
-    return {"SUnreclaim": after["meminfo"]["SUnreclaim"] - before["meminfo"]["SUnreclaim"],
-            "kmalloc": (after["kmalloc_total"] - before["kmalloc_total"]) // 1024,
-            "Percpu": after["meminfo"]["Percpu"] - before["meminfo"]["Percpu"]}
-
-
 def test_kernel_memory_does_not_grow_over_the_swaps(stress) -> None:
     """The quiet run: only rmt_stress's ioctls between the two snapshots."""
     d = _data(stress)
@@ -217,7 +210,7 @@ def test_kernel_memory_does_not_grow_over_the_swaps(stress) -> None:
     assert q["swaps"] > 0 and q["updates"] > 0
     assert q["errors"] == {"insert": {}, "modify": {}, "delete": {}, "swap": {}}
     assert all(f["lost"] == f["stale"] == f["phantom"] == 0 for f in q["final"]), q["final"]
-    g = _growth(d["mem_before"], d["mem_quiet"])
+    g = stress_run.mem_growth(d["mem_before"], d["mem_quiet"])
     assert all(v <= QUIET_TOLERANCE_KB[k] for k, v in g.items()), g
     mb, mq = d["mem_before"], d["mem_quiet"]
     assert mq["alloc_live"] == mb["alloc_live"], (mb["alloc_live"], mq["alloc_live"])
@@ -229,6 +222,6 @@ def test_kernel_memory_does_not_grow_over_the_boot(stress) -> None:
     mb, ma = d["mem_before"], d["mem_after"]
     print("\nwhole boot: " + stress_run.mem_line(mb, ma)
           + f"; {stress_run.total_swaps(d)} swaps in all")
-    g = _growth(mb, ma)
+    g = stress_run.mem_growth(mb, ma)
     assert all(v <= LOAD_TOLERANCE_KB[k] for k, v in g.items()), g
     assert ma["alloc_live"] == mb["alloc_live"], (mb["alloc_live"], ma["alloc_live"])

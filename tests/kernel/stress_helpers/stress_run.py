@@ -119,6 +119,14 @@ def slab_growth(before: dict[str, Any], after: dict[str, Any],
     return sorted(delta.items(), key=lambda kv: -kv[1])[:n]
 
 
+def mem_growth(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+    """kB each bounded figure (the keys of QUIET_TOLERANCE_KB / LOAD_TOLERANCE_KB) grew by
+    between two memory snapshots: what the test asserts and tools/stress_kmod.py reports."""
+    return {"SUnreclaim": after["meminfo"]["SUnreclaim"] - before["meminfo"]["SUnreclaim"],
+            "kmalloc": (after["kmalloc_total"] - before["kmalloc_total"]) // 1024,
+            "Percpu": after["meminfo"]["Percpu"] - before["meminfo"]["Percpu"]}
+
+
 def mem_line(before: dict[str, Any], after: dict[str, Any]) -> str:
     mb, ma = before, after
     return (f"SUnreclaim {mb['meminfo']['SUnreclaim']} -> {ma['meminfo']['SUnreclaim']} kB, "
