@@ -287,7 +287,12 @@ out:
 	return 0;
 }
 
-#define RMT_CHECK(cond, ...) rmt_chk(cond, err, len, __VA_ARGS__)
+/*
+ * @cond; when it is false, the reason (printf-style) goes to err.  The callers
+ * return on the first false check, so err holds the first reason.
+ */
+#define RMT_CHECK(cond, ...) \
+	((cond) || (rmt_errf(err, len, -EINVAL, __VA_ARGS__), false))
 
 /* Offset @f of struct @s: present, inside the struct, @w bytes wide. */
 #define RMT_NEED(s, f, w) \
@@ -304,73 +309,120 @@ out:
 
 static int rmt_sched_check(const struct rmt_hook_bind *b, char *err, size_t len)
 {
-	bool ok = true;
 	const struct rmt_sched_offsets *o = &b->sched;
 
-	ok = ok && RMT_CHECK(o->task_size == sizeof(struct task_struct),
-		  "task_size = %u but this kernel's task_struct is %zu bytes: BTF of another kernel?",
-		  o->task_size, sizeof(struct task_struct));
-	ok = ok && RMT_CHECK(o->sd_size == sizeof(struct sched_domain),
-		  "sd_size = %u but this kernel's sched_domain is %zu bytes", o->sd_size,
-		  sizeof(struct sched_domain));
-	ok = ok && RMT_CHECK(o->lb_env_size && o->lb_env_size <= RMT_LB_ENV_MAX,
-		  "lb_env_size = %u: want 1..%d", o->lb_env_size, RMT_LB_ENV_MAX);
-	ok = ok && RMT_CHECK(o->rq_size && o->rq_size <= RMT_STRUCT_MAX, "rq_size = %u", o->rq_size);
-	ok = ok && RMT_CHECK(o->cfs_rq_size <= RMT_STRUCT_MAX, "cfs_rq_size = %u", o->cfs_rq_size);
-	ok = ok && RMT_CHECK(o->tg_size <= RMT_STRUCT_MAX, "tg_size = %u", o->tg_size);
-	ok = ok && RMT_SAME(task_pid, struct task_struct, pid);
-	ok = ok && RMT_SAME(task_flags, struct task_struct, flags);
-	ok = ok && RMT_SAME(task_on_cpu, struct task_struct, on_cpu);
-	ok = ok && RMT_SAME(task_policy, struct task_struct, policy);
-	ok = ok && RMT_SAME(task_nr_cpus_allowed, struct task_struct, nr_cpus_allowed);
-	ok = ok && RMT_SAME(task_cpus_ptr, struct task_struct, cpus_ptr);
-	ok = ok && RMT_SAME(task_se, struct task_struct, se);
-	ok = ok && RMT_SAME(task_se_exec_start, struct task_struct, se.exec_start);
+	if (!RMT_CHECK(o->task_size == sizeof(struct task_struct),
+		       "task_size = %u but this kernel's task_struct is %zu bytes: BTF of another kernel?",
+		       o->task_size, sizeof(struct task_struct)))
+		return -EINVAL;
+	if (!RMT_CHECK(o->sd_size == sizeof(struct sched_domain),
+		       "sd_size = %u but this kernel's sched_domain is %zu bytes", o->sd_size,
+		       sizeof(struct sched_domain)))
+		return -EINVAL;
+	if (!RMT_CHECK(o->lb_env_size && o->lb_env_size <= RMT_LB_ENV_MAX,
+		       "lb_env_size = %u: want 1..%d", o->lb_env_size, RMT_LB_ENV_MAX))
+		return -EINVAL;
+	if (!RMT_CHECK(o->rq_size && o->rq_size <= RMT_STRUCT_MAX, "rq_size = %u", o->rq_size))
+		return -EINVAL;
+	if (!RMT_CHECK(o->cfs_rq_size <= RMT_STRUCT_MAX, "cfs_rq_size = %u", o->cfs_rq_size))
+		return -EINVAL;
+	if (!RMT_CHECK(o->tg_size <= RMT_STRUCT_MAX, "tg_size = %u", o->tg_size))
+		return -EINVAL;
+	if (!RMT_SAME(task_pid, struct task_struct, pid))
+		return -EINVAL;
+	if (!RMT_SAME(task_flags, struct task_struct, flags))
+		return -EINVAL;
+	if (!RMT_SAME(task_on_cpu, struct task_struct, on_cpu))
+		return -EINVAL;
+	if (!RMT_SAME(task_policy, struct task_struct, policy))
+		return -EINVAL;
+	if (!RMT_SAME(task_nr_cpus_allowed, struct task_struct, nr_cpus_allowed))
+		return -EINVAL;
+	if (!RMT_SAME(task_cpus_ptr, struct task_struct, cpus_ptr))
+		return -EINVAL;
+	if (!RMT_SAME(task_se, struct task_struct, se))
+		return -EINVAL;
+	if (!RMT_SAME(task_se_exec_start, struct task_struct, se.exec_start))
+		return -EINVAL;
 #ifdef CONFIG_FAIR_GROUP_SCHED
-	ok = ok && RMT_SAME(task_se_cfs_rq, struct task_struct, se.cfs_rq);
+	if (!RMT_SAME(task_se_cfs_rq, struct task_struct, se.cfs_rq))
+		return -EINVAL;
 #endif
-	ok = ok && RMT_NEED(task_size, task_se_cfs_rq, 8);
+	if (!RMT_NEED(task_size, task_se_cfs_rq, 8))
+		return -EINVAL;
 #ifdef CONFIG_CGROUP_SCHED
-	ok = ok && RMT_SAME(task_sched_task_group, struct task_struct, sched_task_group);
+	if (!RMT_SAME(task_sched_task_group, struct task_struct, sched_task_group))
+		return -EINVAL;
 #endif
-	ok = ok && RMT_MAY(task_size, task_sched_task_group, 8);
+	if (!RMT_MAY(task_size, task_sched_task_group, 8))
+		return -EINVAL;
 #ifdef CONFIG_NUMA_BALANCING
-	ok = ok && RMT_SAME(task_numa_preferred_nid, struct task_struct, numa_preferred_nid);
-	ok = ok && RMT_SAME(task_numa_faults, struct task_struct, numa_faults);
-	ok = ok && RMT_SAME(task_total_numa_faults, struct task_struct, total_numa_faults);
+	if (!RMT_SAME(task_numa_preferred_nid, struct task_struct, numa_preferred_nid))
+		return -EINVAL;
+	if (!RMT_SAME(task_numa_faults, struct task_struct, numa_faults))
+		return -EINVAL;
+	if (!RMT_SAME(task_total_numa_faults, struct task_struct, total_numa_faults))
+		return -EINVAL;
 #endif
-	ok = ok && RMT_MAY(task_size, task_numa_preferred_nid, 4);
-	ok = ok && RMT_MAY(task_size, task_numa_faults, 8);
-	ok = ok && RMT_MAY(task_size, task_total_numa_faults, 8);
-	ok = ok && RMT_SAME(sd_nr_balance_failed, struct sched_domain, nr_balance_failed);
-	ok = ok && RMT_SAME(sd_cache_nice_tries, struct sched_domain, cache_nice_tries);
-	ok = ok && RMT_SAME(sd_flags, struct sched_domain, flags);
-	ok = ok && RMT_SAME(sd_level, struct sched_domain, level);
-	ok = ok && RMT_NEED(lb_env_size, env_sd, 8);
-	ok = ok && RMT_NEED(lb_env_size, env_src_rq, 8);
-	ok = ok && RMT_NEED(lb_env_size, env_dst_rq, 8);
-	ok = ok && RMT_NEED(lb_env_size, env_src_cpu, 4);
-	ok = ok && RMT_NEED(lb_env_size, env_dst_cpu, 4);
-	ok = ok && RMT_NEED(lb_env_size, env_idle, 4);
-	ok = ok && RMT_NEED(lb_env_size, env_flags, 4);
-	ok = ok && RMT_NEED(rq_size, rq_nr_running, 4);
-	ok = ok && RMT_NEED(rq_size, rq_clock_task, 8);
-	ok = ok && RMT_NEED(rq_size, rq_cfs_load_avg, 8);
-	ok = ok && RMT_MAY(rq_size, rq_nr_numa_running, 4);
-	ok = ok && RMT_MAY(rq_size, rq_nr_preferred_running, 4);
-	ok = ok && RMT_MAY(cfs_rq_size, cfs_rq_next, 8);
-	ok = ok && RMT_MAY(cfs_rq_size, cfs_rq_last, 8);
-	ok = ok && RMT_MAY(cfs_rq_size, cfs_rq_throttle_count, 4);
-	ok = ok && RMT_MAY(tg_size, tg_cfs_rq, 8);
-	ok = ok && RMT_CHECK(o->pf_kthread == PF_KTHREAD, "pf_kthread = %#x, this kernel's is %#x",
-		  o->pf_kthread, PF_KTHREAD);
-	ok = ok && RMT_CHECK(o->sched_idle_policy == SCHED_IDLE, "sched_idle_policy = %u, want %d",
-		  o->sched_idle_policy, SCHED_IDLE);
-	ok = ok && RMT_CHECK(o->sd_share_cpucapacity == SD_SHARE_CPUCAPACITY,
-		  "sd_share_cpucapacity = %#x, this kernel's is %#x", o->sd_share_cpucapacity,
-		  SD_SHARE_CPUCAPACITY);
-	ok = ok && RMT_CHECK(!o->pad0, "pad0 must be 0");
-	return ok ? 0 : -EINVAL;
+	if (!RMT_MAY(task_size, task_numa_preferred_nid, 4))
+		return -EINVAL;
+	if (!RMT_MAY(task_size, task_numa_faults, 8))
+		return -EINVAL;
+	if (!RMT_MAY(task_size, task_total_numa_faults, 8))
+		return -EINVAL;
+	if (!RMT_SAME(sd_nr_balance_failed, struct sched_domain, nr_balance_failed))
+		return -EINVAL;
+	if (!RMT_SAME(sd_cache_nice_tries, struct sched_domain, cache_nice_tries))
+		return -EINVAL;
+	if (!RMT_SAME(sd_flags, struct sched_domain, flags))
+		return -EINVAL;
+	if (!RMT_SAME(sd_level, struct sched_domain, level))
+		return -EINVAL;
+	if (!RMT_NEED(lb_env_size, env_sd, 8))
+		return -EINVAL;
+	if (!RMT_NEED(lb_env_size, env_src_rq, 8))
+		return -EINVAL;
+	if (!RMT_NEED(lb_env_size, env_dst_rq, 8))
+		return -EINVAL;
+	if (!RMT_NEED(lb_env_size, env_src_cpu, 4))
+		return -EINVAL;
+	if (!RMT_NEED(lb_env_size, env_dst_cpu, 4))
+		return -EINVAL;
+	if (!RMT_NEED(lb_env_size, env_idle, 4))
+		return -EINVAL;
+	if (!RMT_NEED(lb_env_size, env_flags, 4))
+		return -EINVAL;
+	if (!RMT_NEED(rq_size, rq_nr_running, 4))
+		return -EINVAL;
+	if (!RMT_NEED(rq_size, rq_clock_task, 8))
+		return -EINVAL;
+	if (!RMT_NEED(rq_size, rq_cfs_load_avg, 8))
+		return -EINVAL;
+	if (!RMT_MAY(rq_size, rq_nr_numa_running, 4))
+		return -EINVAL;
+	if (!RMT_MAY(rq_size, rq_nr_preferred_running, 4))
+		return -EINVAL;
+	if (!RMT_MAY(cfs_rq_size, cfs_rq_next, 8))
+		return -EINVAL;
+	if (!RMT_MAY(cfs_rq_size, cfs_rq_last, 8))
+		return -EINVAL;
+	if (!RMT_MAY(cfs_rq_size, cfs_rq_throttle_count, 4))
+		return -EINVAL;
+	if (!RMT_MAY(tg_size, tg_cfs_rq, 8))
+		return -EINVAL;
+	if (!RMT_CHECK(o->pf_kthread == PF_KTHREAD, "pf_kthread = %#x, this kernel's is %#x",
+		       o->pf_kthread, PF_KTHREAD))
+		return -EINVAL;
+	if (!RMT_CHECK(o->sched_idle_policy == SCHED_IDLE, "sched_idle_policy = %u, want %d",
+		       o->sched_idle_policy, SCHED_IDLE))
+		return -EINVAL;
+	if (!RMT_CHECK(o->sd_share_cpucapacity == SD_SHARE_CPUCAPACITY,
+		       "sd_share_cpucapacity = %#x, this kernel's is %#x", o->sd_share_cpucapacity,
+		       SD_SHARE_CPUCAPACITY))
+		return -EINVAL;
+	if (!RMT_CHECK(!o->pad0, "pad0 must be 0"))
+		return -EINVAL;
+	return 0;
 }
 
 static int rmt_sched_reg(void)

@@ -227,7 +227,12 @@ out:
 	return 0;
 }
 
-#define RMT_CHECK(cond, ...) rmt_chk(cond, err, len, __VA_ARGS__)
+/*
+ * @cond; when it is false, the reason (printf-style) goes to err.  The callers
+ * return on the first false check, so err holds the first reason.
+ */
+#define RMT_CHECK(cond, ...) \
+	((cond) || (rmt_errf(err, len, -EINVAL, __VA_ARGS__), false))
 
 #define RMT_SAME(f, type, member) \
 	RMT_CHECK(o->f == offsetof(type, member), \
@@ -236,26 +241,33 @@ out:
 
 static int rmt_swap_check(const struct rmt_hook_bind *b, char *err, size_t len)
 {
-	bool ok = true;
 	const struct rmt_swap_offsets *o = &b->swap;
 
-	ok = ok && RMT_CHECK(o->vmf_size == sizeof(struct vm_fault),
-		  "vmf_size = %u but this kernel's vm_fault is %zu bytes", o->vmf_size,
-		  sizeof(struct vm_fault));
-	ok = ok && RMT_CHECK(o->vma_size == sizeof(struct vm_area_struct),
-		  "vma_size = %u but this kernel's vm_area_struct is %zu bytes", o->vma_size,
-		  sizeof(struct vm_area_struct));
-	ok = ok && RMT_CHECK(o->task_size == sizeof(struct task_struct),
-		  "task_size = %u but this kernel's task_struct is %zu bytes", o->task_size,
-		  sizeof(struct task_struct));
-	ok = ok && RMT_SAME(vmf_address, struct vm_fault, address);
-	ok = ok && RMT_SAME(vmf_vma, struct vm_fault, vma);
-	ok = ok && RMT_SAME(vma_swap_readahead_info, struct vm_area_struct, swap_readahead_info);
-	ok = ok && RMT_SAME(task_pid, struct task_struct, pid);
-	ok = ok && RMT_CHECK(o->max_window <= RMT_RA_MAX_WIN && !(o->max_window & (o->max_window - 1)),
-		  "max_window = %u: want 0 or a power of two <= %d", o->max_window,
-		  RMT_RA_MAX_WIN);
-	return ok ? 0 : -EINVAL;
+	if (!RMT_CHECK(o->vmf_size == sizeof(struct vm_fault),
+		       "vmf_size = %u but this kernel's vm_fault is %zu bytes", o->vmf_size,
+		       sizeof(struct vm_fault)))
+		return -EINVAL;
+	if (!RMT_CHECK(o->vma_size == sizeof(struct vm_area_struct),
+		       "vma_size = %u but this kernel's vm_area_struct is %zu bytes", o->vma_size,
+		       sizeof(struct vm_area_struct)))
+		return -EINVAL;
+	if (!RMT_CHECK(o->task_size == sizeof(struct task_struct),
+		       "task_size = %u but this kernel's task_struct is %zu bytes", o->task_size,
+		       sizeof(struct task_struct)))
+		return -EINVAL;
+	if (!RMT_SAME(vmf_address, struct vm_fault, address))
+		return -EINVAL;
+	if (!RMT_SAME(vmf_vma, struct vm_fault, vma))
+		return -EINVAL;
+	if (!RMT_SAME(vma_swap_readahead_info, struct vm_area_struct, swap_readahead_info))
+		return -EINVAL;
+	if (!RMT_SAME(task_pid, struct task_struct, pid))
+		return -EINVAL;
+	if (!RMT_CHECK(o->max_window <= RMT_RA_MAX_WIN && !(o->max_window & (o->max_window - 1)),
+		       "max_window = %u: want 0 or a power of two <= %d", o->max_window,
+		       RMT_RA_MAX_WIN))
+		return -EINVAL;
+	return 0;
 }
 
 static int rmt_swap_reg(void)

@@ -33,18 +33,6 @@ static struct rmt_hook *rmt_hook_by_id(u32 id)
 	return NULL;
 }
 
-bool rmt_chk(bool ok, char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!ok) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return ok;
-}
-
 /* Unregister @h's probe and drop its binding; sleeps. */
 static void rmt_hook_detach_locked(struct rmt_hook *h)
 {
