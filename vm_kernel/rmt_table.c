@@ -64,11 +64,6 @@
 #define rmt_pcpu_counter(p) (*(p))
 #endif
 
-/* Local fallback until rmt_compat.h maps swap() (linux/minmax.h) in userspace. */
-#ifndef swap
-#define swap(a, b) do { __typeof__(a) __tmp = (a); (a) = (b); (b) = __tmp; } while (0)
-#endif
-
 #define rmt_errf(err, errlen, ...) \
 	do { \
 		if ((err) && (errlen)) \
@@ -1047,52 +1042,48 @@ static struct rmt_action_data *rmt_action_data_new(const struct rmt_table *t,
 	return d;
 }
 
-/* Publish a new probe order for the tuples; free the old one after a grace period. */
-/* Restore the min-heap (on max_prio) below @i of the first @n slots of @vec. */
-static void rmt_tvec_sift(struct rmt_tuple_vec *vec, u32 i, u32 n)
+/*
+ * Publish a new probe order in which @tp, just added or with a new max_prio,
+ * sits at its place (@gone: from which @tp, just removed, is absent); free
+ * the old order after a grace period.
+ *
+ * The published order is sorted by max_prio, descending, and only @tp has
+ * changed since it was published, so one pass over it builds the new one:
+ * copy it without @tp and put @tp back before the first tuple of a lower
+ * max_prio.  O(n), where sorting was O(n log n): every insert into a
+ * ternary/range table that adds a tuple or raises one's max_prio publishes,
+ * and entries with distinct masks make a tuple each (an O(n^2) sort here
+ * made 8000 inserts take minutes under the table mutex: found by
+ * tools/fuzz/fuzz_table).  Ties may go in any order: lookups compare
+ * entries' seq across tuples.
+ *
+ * The copied max_prio values are those of the tuples: every change of a
+ * tuple's max_prio is published here or undone when this fails.
+ */
+static int rmt_publish_tuples(struct rmt_table *t, const struct rmt_tuple *tp, bool gone)
 {
-	for (;;) {
-		u32 c = 2 * i + 1;
+	struct rmt_tuple_vec *vec, *old = rcu_dereference_protected(t->tuples, 1);
+	u32 i, n = 0, cap = (old ? old->n : 0) + 1;	/* at most the old order and @tp */
+	bool placed = gone;
 
-		if (c >= n)
-			return;
-		if (c + 1 < n && vec->v[c + 1].max_prio < vec->v[c].max_prio)
-			c++;
-		if (vec->v[i].max_prio <= vec->v[c].max_prio)
-			return;
-		swap(vec->v[i], vec->v[c]);
-		i = c;
-	}
-}
-
-static int rmt_publish_tuples(struct rmt_table *t)
-{
-	struct rmt_tuple_vec *vec, *old;
-	u32 i;
-
-	vec = rmt_kzalloc(sizeof(*vec) + t->ntuples * sizeof(vec->v[0]), GFP_KERNEL);
+	vec = rmt_kzalloc(sizeof(*vec) + cap * sizeof(vec->v[0]), GFP_KERNEL);
 	if (!vec)
 		return -ENOMEM;
-	for (i = 0; i < t->ntuples; i++) {
-		vec->v[i].tuple = t->tuple_list[i];
-		vec->v[i].max_prio = t->tuple_list[i]->max_prio;
+	for (i = 0; old && i < old->n; i++) {
+		if (old->v[i].tuple == tp)
+			continue;
+		if (!placed && old->v[i].max_prio < tp->max_prio) {
+			vec->v[n].tuple = tp;
+			vec->v[n++].max_prio = tp->max_prio;
+			placed = true;
+		}
+		vec->v[n++] = old->v[i];
 	}
-	vec->n = t->ntuples;
-	/*
-	 * Heapsort by max_prio, descending (a min-heap whose minimum goes to the
-	 * end).  Every insert into a ternary/range table publishes, and entries
-	 * with distinct masks make a tuple each, so an O(n^2) sort here made n
-	 * inserts O(n^3): 8000 entries took minutes under the table mutex
-	 * (found by tools/fuzz/fuzz_table).  Lookups only need the order, not
-	 * stability: they compare entries' seq across tuples.
-	 */
-	for (i = vec->n / 2; i-- > 0;)
-		rmt_tvec_sift(vec, i, vec->n);
-	for (i = vec->n; i-- > 1;) {
-		swap(vec->v[0], vec->v[i]);
-		rmt_tvec_sift(vec, 0, i);
+	if (!placed) {
+		vec->v[n].tuple = tp;
+		vec->v[n++].max_prio = tp->max_prio;
 	}
-	old = rcu_dereference_protected(t->tuples, 1);
+	vec->n = n;
 	rcu_assign_pointer(t->tuples, vec);
 	if (old)
 		call_rcu(&old->rcu, rmt_tuple_vec_free_rcu);
@@ -1654,7 +1645,7 @@ static int rmt_insert_prio(struct rmt_table *t, struct rmt_loc *loc, struct rmt_
 	}
 	if (new_tuple || e->priority > tp->max_prio) {
 		tp->max_prio = e->priority;
-		if (rmt_publish_tuples(t)) {
+		if (rmt_publish_tuples(t, tp, false)) {
 			tp->max_prio = old_max;
 			if (new_tuple) {
 				t->ntuples--;
@@ -1844,7 +1835,7 @@ static void rmt_delete_prio(struct rmt_table *t, struct rmt_entry *e)
 		 * it rather than free it under a reader.  It is harmless, only a
 		 * wasted probe, and is retried on the next update.
 		 */
-		if (rmt_publish_tuples(t)) {
+		if (rmt_publish_tuples(t, tp, true)) {
 			t->tuple_list[t->ntuples++] = tp;
 			return;
 		}
@@ -1859,7 +1850,7 @@ static void rmt_delete_prio(struct rmt_table *t, struct rmt_entry *e)
 		return;
 	tp->max_prio = max;
 	/* a stale (higher) bound is still correct, only prunes less: ignore -ENOMEM */
-	if (rmt_publish_tuples(t))
+	if (rmt_publish_tuples(t, tp, false))
 		tp->max_prio = e->priority;
 }
 
