@@ -181,15 +181,12 @@ void *rmt_kvcalloc(size_t n, size_t size, gfp_t flags)
  * @size: bytes per element
  * @flags: GFP flags
  *
- * Return: the memory (free with rmt_kvfree()), or NULL.
+ * Return: the memory (free with rmt_kvfree()), or NULL (also when @n * @size
+ * overflows).
  */
 void *rmt_kvmalloc_array(size_t n, size_t size, gfp_t flags)
 {
-	size_t bytes;
-
-	if (check_mul_overflow(n, size, &bytes))
-		return NULL;
-	return rmt_kvmalloc(bytes, flags);
+	return RMT_ALLOC_COUNTED(kvmalloc_array(n, size, flags));
 }
 
 /**
@@ -225,7 +222,6 @@ void __percpu *rmt_alloc_percpu_bytes(size_t size, size_t align)
 {
 	void __percpu *p = NULL;
 
-	(void)align;
 	if (!rmt_alloc_inject())
 		p = __alloc_percpu(size, align);
 	rmt_alloc_track((const void __force *)p);

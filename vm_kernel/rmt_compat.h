@@ -142,6 +142,16 @@ static inline void *kmalloc_array(size_t n, size_t s, gfp_t f)
 	return kmalloc(bytes, f);
 }
 
+/* As the kernel's: NULL when @n * @s overflows, else kvmalloc(@n * @s). */
+static inline void *kvmalloc_array(size_t n, size_t s, gfp_t f)
+{
+	size_t bytes;
+
+	if (check_mul_overflow(n, s, &bytes))
+		return NULL;
+	return kvmalloc(bytes, f);
+}
+
 static inline void *kvcalloc(size_t n, size_t s, gfp_t f) { return kcalloc(n, s, f); }
 static inline void kfree(const void *p) { free((void *)p); }
 static inline void kvfree(const void *p) { free((void *)p); }
