@@ -52,18 +52,6 @@ static int fz_ncalls;
 
 /* ---------------------------------------------------------------- state digest */
 
-static u64 fz_mix(u64 h, const void *p, size_t n)
-{
-	const u8 *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 #define FZ_BATCH 64
 
 /*
@@ -76,32 +64,32 @@ static u64 fz_state(struct rmt_vm *vm, struct file *files)
 	static u64 keys[FZ_BATCH], vals[FZ_BATCH];
 	struct rmt_stats st;
 	struct rmt_inst *in;
-	u64 h = 0xcbf29ce484222325ull, misses, cursor, ver;
+	u64 h = FUZZ_IOCTL_HASH_INIT, misses, cursor, ver;
 	u32 id, i, start;
 	int n, guard;
 
 	for (id = 1; id <= RMT_VM_MAX_PROGS; id++) {
 		in = rcu_access_pointer(vm->progs[id - 1]);
-		h = fz_mix(h, &id, sizeof(id));
+		h = fuzz_ioctl_hash_add(h, &id, sizeof(id));
 		if (!in)
 			continue;
-		h = fz_mix(h, in->prog->image, in->prog->size);
-		h = fz_mix(h, &rmt_dev.progs[id - 1], sizeof(rmt_dev.progs[id - 1]));
+		h = fuzz_ioctl_hash_add(h, in->prog->image, in->prog->size);
+		h = fuzz_ioctl_hash_add(h, &rmt_dev.progs[id - 1], sizeof(rmt_dev.progs[id - 1]));
 		for (i = 0; i < in->prog->ntables; i++) {
 			for (start = 0;; start += n) {
 				memset(ents, 0, sizeof(ents));
 				misses = 0;
 				n = rmt_vm_table_dump(vm, id, i, start, ents, FZ_BATCH, &misses);
 				FUZZ_CHECK(n >= 0, "dump of table %u: %d", i, n);
-				h = fz_mix(h, ents, n * sizeof(ents[0]));
-				h = fz_mix(h, &misses, sizeof(misses));
+				h = fuzz_ioctl_hash_add(h, ents, n * sizeof(ents[0]));
+				h = fuzz_ioctl_hash_add(h, &misses, sizeof(misses));
 				if (n < FZ_BATCH)
 					break;
 			}
 		}
 		for (i = 0; i < in->prog->nmodels; i++) {
 			ver = rmt_model_version(&in->models[i].slot);
-			h = fz_mix(h, &ver, sizeof(ver));
+			h = fuzz_ioctl_hash_add(h, &ver, sizeof(ver));
 		}
 		for (i = 0; i < in->prog->nmaps; i++) {
 			cursor = 0;
@@ -110,16 +98,16 @@ static u64 fz_state(struct rmt_vm *vm, struct file *files)
 				FUZZ_CHECK(n >= 0, "read of map %u: %d", i, n);
 				if (!n)
 					break;
-				h = fz_mix(h, keys, n * sizeof(u64));
-				h = fz_mix(h, vals, n * sizeof(u64));
+				h = fuzz_ioctl_hash_add(h, keys, n * sizeof(u64));
+				h = fuzz_ioctl_hash_add(h, vals, n * sizeof(u64));
 			}
 		}
 		memset(&st, 0, sizeof(st));
 		FUZZ_CHECK(rmt_vm_stats(vm, id, &st) == 0, "stats of %u", id);
-		h = fz_mix(h, &st, sizeof(st));
+		h = fuzz_ioctl_hash_add(h, &st, sizeof(st));
 	}
 	for (i = 0; i < FUZZ_IOCTL_FILES; i++)
-		h = fz_mix(h, &files[i].private_data, sizeof(files[i].private_data));
+		h = fuzz_ioctl_hash_add(h, &files[i].private_data, sizeof(files[i].private_data));
 	return h;
 }
 

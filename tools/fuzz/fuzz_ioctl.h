@@ -284,17 +284,25 @@ static inline void fuzz_ioctl_scrub(uint8_t *arena, uint32_t cmd, uint64_t arg)
 	}
 }
 
-/* FNV-1a over the arena: both sides print it after each input. */
-static inline uint64_t fuzz_ioctl_hash(const uint8_t *p, size_t n)
+/* FNV-1a: the offset basis, and @n more bytes at @p hashed into @h. */
+#define FUZZ_IOCTL_HASH_INIT 0xcbf29ce484222325ull
+
+static inline uint64_t fuzz_ioctl_hash_add(uint64_t h, const void *p, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	const uint8_t *b = p;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		h ^= p[i];
+		h ^= b[i];
 		h *= 0x100000001b3ull;
 	}
 	return h;
+}
+
+/* FNV-1a over the arena: both sides print it after each input. */
+static inline uint64_t fuzz_ioctl_hash(const uint8_t *p, size_t n)
+{
+	return fuzz_ioctl_hash_add(FUZZ_IOCTL_HASH_INIT, p, n);
 }
 
 #endif /* _FUZZ_IOCTL_H */
