@@ -99,17 +99,6 @@ static inline bool rmt_off_ok(u32 off, u32 width, u32 size)
 	return off != RMT_OFF_NONE && (u64)off + width <= size;
 }
 
-/**
- * rmt_chk() - a check of an attach request
- * @ok: the condition
- * @err: buffer for the reason when it is false
- * @len: size of @err
- * @fmt: the reason
- *
- * Return: @ok.
- */
-__printf(4, 5) bool rmt_chk(bool ok, char *err, size_t len, const char *fmt, ...);
-
 /* Entry points used by rmt_kmod_dev.c (weak fallbacks there when built without hooks). */
 int rmt_hooks_init(struct rmt_vm *vm);
 void rmt_hooks_exit(void);
