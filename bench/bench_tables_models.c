@@ -16,6 +16,7 @@
 
 #include "rmt_table.h"
 #include "rmt_model.h"
+#include "rmt_alloc.h"
 #include "bench_weights.h"
 
 static u64 rng = 0x9e3779b97f4a7c15ull;
@@ -51,6 +52,87 @@ static double clock_pair_ns(void)
 		acc += t1 - t0;
 	}
 	return acc / 10000;
+}
+
+/* ------------------------------------------------------------------ allocations */
+
+/*
+ * The build links with -Wl,--wrap=malloc,--wrap=calloc,--wrap=free: the VM's
+ * userspace allocators (rmt_compat.h) end in malloc()/calloc(), so these
+ * wrappers see every byte a model load asks for.  While @mem_tracking is
+ * set, each allocation is recorded with its size, in bytes requested and
+ * rounded up as the kernel's allocator would (kmalloc caches up to 8 KiB,
+ * whole pages in powers of two above: kvmalloc() of a larger size), so the
+ * figures say what a load costs in rmt.ko, not in glibc.
+ */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t s);
+void __real_free(void *p);
+
+#define MEM_SLOTS 1024
+static int mem_tracking;
+static struct { void *p; size_t n; } mem_live[MEM_SLOTS];
+static u32 mem_nlive;
+static u64 mem_bytes, mem_kbytes, mem_nallocs;
+
+static size_t kmalloc_bucket(size_t n)
+{
+	static const size_t caches[] = { 8, 16, 32, 64, 96, 128, 192, 256, 512, 1024,
+					 2048, 4096, 8192 };
+	size_t i, pages = 4096;
+
+	for (i = 0; i < sizeof(caches) / sizeof(caches[0]); i++)
+		if (n <= caches[i])
+			return caches[i];
+	while (pages < n)
+		pages *= 2;
+	return pages;
+}
+
+static void *mem_note(void *p, size_t n)
+{
+	if (!p || !mem_tracking || mem_nlive == MEM_SLOTS)
+		return p;
+	mem_live[mem_nlive].p = p;
+	mem_live[mem_nlive++].n = n;
+	mem_bytes += n;
+	mem_kbytes += kmalloc_bucket(n);
+	mem_nallocs++;
+	return p;
+}
+
+void *__wrap_malloc(size_t n)
+{
+	return mem_note(__real_malloc(n), n);
+}
+
+void *__wrap_calloc(size_t n, size_t s)
+{
+	return mem_note(__real_calloc(n, s), n * s);
+}
+
+void __wrap_free(void *p)
+{
+	u32 i;
+
+	for (i = 0; p && i < mem_nlive; i++) {
+		if (mem_live[i].p == p) {
+			mem_live[i] = mem_live[--mem_nlive];
+			break;
+		}
+	}
+	__real_free(p);
+}
+
+/* Kernel-bucket bytes of the recorded allocations still live. */
+static u64 mem_held(void)
+{
+	u64 sum = 0;
+	u32 i;
+
+	for (i = 0; i < mem_nlive; i++)
+		sum += kmalloc_bucket(mem_live[i].n);
+	return sum;
 }
 
 /* ------------------------------------------------------------------ tables */
@@ -339,6 +421,39 @@ static size_t tree_blob(u8 *buf, u8 kind)
 	return n;
 }
 
+/* The linear model 15 -> 1 (int16): the MLP's output layer on the inputs. */
+static size_t linear_blob(u8 *buf)
+{
+	struct rmt_rec_weights_header h = { 0 };
+	struct rmt_rec_weights_layer l = { 0 };
+	size_t n = sizeof(h);
+	int i;
+
+	l.kind = RMT_LAYER_DENSE;
+	l.act = RMT_ACT_NONE;
+	l.shift = MLP_SHIFT2;
+	l.n_in = MLP_IN;
+	l.n_out = 1;
+	l.in_ch = l.out_ch = l.kernel = 1;
+	memcpy(buf + n, &l, sizeof(l));
+	n += sizeof(l);
+	for (i = 0; i < MLP_IN; i++, n += 2)
+		memcpy(buf + n, &MLP_W1[0][i], 2);
+	n = (n + 3) & ~3ul;
+	memcpy(buf + n, &MLP_B2[0], 4);
+	n += 4;
+	h.magic = RMT_WEIGHTS_MAGIC;
+	h.version = RMT_WEIGHTS_VERSION;
+	h.kind = RMT_MODEL_LINEAR;
+	h.weight_bits = 16;
+	h.n_in = MLP_IN;
+	h.n_out = 1;
+	h.nlayers = 1;
+	h.total_size = (u32)n;
+	memcpy(buf, &h, sizeof(h));
+	return n;
+}
+
 /*
  * Engine (inside the caller's rcu_read_lock(), as CALLM runs), engine taking
  * its own RCU lock, and native, interleaved over several trials; the minimum
@@ -395,81 +510,173 @@ static void bench_model(const char *name, struct rmt_model_slot *slot, s32 (*nat
 	printf("%s_ratio %.2f x\n", name, engine / nat);
 }
 
-int main(int argc, char **argv)
+/* The signatures of the benchmark's models (no declared input range: no clamping). */
+static void model_sig(struct rmt_model_sig *sig, u8 kind)
+{
+	memset(sig, 0, sizeof(*sig));
+	sig->in_lo = S32_MIN;
+	sig->in_hi = S32_MAX;
+	sig->kind = kind;
+	sig->weight_bits = 16;
+	sig->n_in = MLP_IN;
+	sig->n_out = 1;
+	switch (kind) {
+	case RMT_MODEL_LINEAR:
+		sig->nlayers = 1;
+		sig->layers[0] = (struct rmt_layer_sig){ RMT_LAYER_DENSE, RMT_ACT_NONE, 1, 1, 1,
+							 MLP_IN, 1 };
+		break;
+	case RMT_MODEL_MLP:
+		sig->nlayers = 2;
+		sig->layers[0] = (struct rmt_layer_sig){ RMT_LAYER_DENSE, RMT_ACT_RELU, 1, 1, 1,
+							 MLP_IN, MLP_HID };
+		sig->layers[1] = (struct rmt_layer_sig){ RMT_LAYER_DENSE, RMT_ACT_NONE, 1, 1, 1,
+							 MLP_HID, 1 };
+		break;
+	case RMT_MODEL_TREE:
+		sig->trees = 1;
+		sig->depth = TREE_DEPTH;
+		break;
+	default:
+		sig->trees = FOREST_TREES;
+		sig->depth = FOREST_DEPTH;
+		break;
+	}
+}
+
+static size_t model_blob(u8 *buf, u8 kind)
+{
+	if (kind == RMT_MODEL_LINEAR)
+		return linear_blob(buf);
+	if (kind == RMT_MODEL_MLP)
+		return mlp_blob(buf);
+	return tree_blob(buf, kind);
+}
+
+static void load_or_die(const char *name, struct rmt_model_slot *slot,
+			const struct rmt_model_sig *sig, const u8 *blob, size_t n)
+{
+	char err[256];
+
+	if (rmt_model_load(slot, sig, blob, n, NULL, err, sizeof(err))) {
+		fprintf(stderr, "%s load: %s\n", name, err);
+		exit(1);
+	}
+}
+
+/*
+ * One model swap (a load into a slot that holds weights, as `rmtctl model
+ * load` does on a live program): the allocations it makes, in count and
+ * bytes (all of them, temporaries included, and what stays held by the new
+ * weights), then its time.  In userspace the old weights are freed inside
+ * the load (call_rcu() waits for a grace period and runs the callback); in
+ * the kernel that free happens later, in an RCU callback.
+ */
+static void bench_load(const char *name, u8 kind, u32 rounds)
+{
+	static u8 blob[1 << 16];
+	struct rmt_alloc_stats a0, a1;
+	struct rmt_model_sig sig;
+	struct rmt_model_slot slot;
+	double t0, best = 1e300;
+	size_t n;
+	u32 r, k;
+
+	model_sig(&sig, kind);
+	n = model_blob(blob, kind);
+	rmt_model_slot_init(&slot);
+	load_or_die(name, &slot, &sig, blob, n);
+	mem_bytes = mem_kbytes = mem_nallocs = 0;
+	mem_nlive = 0;
+	rmt_alloc_get_stats(&a0);
+	mem_tracking = 1;
+	load_or_die(name, &slot, &sig, blob, n);
+	mem_tracking = 0;
+	rmt_alloc_get_stats(&a1);
+	printf("load_%s_blob %zu bytes\n", name, n);
+	printf("load_%s_allocs %llu allocations/load\n", name,
+	       (unsigned long long)(a1.total - a0.total));
+	printf("load_%s_bytes %llu bytes/load (requested, temporaries included)\n", name,
+	       (unsigned long long)mem_bytes);
+	printf("load_%s_kbytes %llu bytes/load (in kernel kmalloc/page sizes)\n", name,
+	       (unsigned long long)mem_kbytes);
+	printf("load_%s_held %llu bytes held by the loaded weights (kernel sizes)\n", name,
+	       (unsigned long long)mem_held());
+	for (k = 0; k < TRIALS; k++) {
+		t0 = now_ns();
+		for (r = 0; r < rounds; r++)
+			load_or_die(name, &slot, &sig, blob, n);
+		best = fmin(best, (now_ns() - t0) / rounds);
+	}
+	printf("load_%s %.0f ns/load (best of %d x %u swaps)\n", name, best, TRIALS, rounds);
+	rmt_model_slot_destroy(&slot);
+}
+
+static void bench_models(int quick)
 {
 	static s32 inputs[NIN][MLP_IN];
 	static u8 buf[1 << 16];
 	struct rmt_model_slot mlp, tree, forest;
 	struct rmt_model_sig sig;
-	char err[256];
-	int quick = argc > 1;
 	u32 i, j;
-	size_t n;
-
-	bench_table("exact", RMT_MATCH_EXACT, 1024, quick ? 20 : 400, false);
-	bench_table("exact", RMT_MATCH_EXACT, 65536, quick ? 5 : 100, false);
-	bench_table("lpm", RMT_MATCH_LPM, 1024, quick ? 20 : 400, false);
-	bench_table("lpm", RMT_MATCH_LPM, 65536, quick ? 5 : 100, false);
-	bench_table("ternary", RMT_MATCH_TERNARY, 1024, quick ? 20 : 200, false);
-	bench_table("ternary", RMT_MATCH_TERNARY, 65536, quick ? 5 : 50, false);
-	bench_table("range", RMT_MATCH_RANGE, 1024, quick ? 2 : RANGE_ROUNDS_1K, false);
-	bench_table("range", RMT_MATCH_RANGE, 65536, quick ? 1 : RANGE_ROUNDS_64K, false);
-	bench_table("range", RMT_MATCH_RANGE, 1024, quick ? 2 : RANGE_ROUNDS_1K, true);
-	bench_table("range", RMT_MATCH_RANGE, 65536, quick ? 1 : RANGE_ROUNDS_64K, true);
 
 	for (i = 0; i < NIN; i++)
 		for (j = 0; j < MLP_IN; j++)
 			inputs[i][j] = (s32)(rnd() % 4096) - 2048;
 
-	memset(&sig, 0, sizeof(sig));
-	sig.in_lo = S32_MIN;	/* no declared input range: no clamping */
-	sig.in_hi = S32_MAX;
-	sig.kind = RMT_MODEL_MLP;
-	sig.weight_bits = 16;
-	sig.n_in = MLP_IN;
-	sig.n_out = 1;
-	sig.nlayers = 2;
-	sig.layers[0] = (struct rmt_layer_sig){ RMT_LAYER_DENSE, RMT_ACT_RELU, 1, 1, 1,
-						MLP_IN, MLP_HID };
-	sig.layers[1] = (struct rmt_layer_sig){ RMT_LAYER_DENSE, RMT_ACT_NONE, 1, 1, 1,
-						MLP_HID, 1 };
+	model_sig(&sig, RMT_MODEL_MLP);
 	rmt_model_slot_init(&mlp);
-	n = mlp_blob(buf);
-	if (rmt_model_load(&mlp, &sig, buf, n, NULL, err, sizeof(err))) {
-		fprintf(stderr, "mlp load: %s\n", err);
-		return 1;
-	}
+	load_or_die("mlp", &mlp, &sig, buf, mlp_blob(buf));
 	bench_model("mlp_15_10_1_int16", &mlp, native_mlp, inputs, quick ? 20 : 300);
 
-	memset(&sig, 0, sizeof(sig));
-	sig.in_lo = S32_MIN;	/* no declared input range: no clamping */
-	sig.in_hi = S32_MAX;
-	sig.kind = RMT_MODEL_TREE;
-	sig.weight_bits = 16;
-	sig.n_in = MLP_IN;
-	sig.n_out = 1;
-	sig.trees = 1;
-	sig.depth = TREE_DEPTH;
+	model_sig(&sig, RMT_MODEL_TREE);
 	rmt_model_slot_init(&tree);
-	n = tree_blob(buf, RMT_MODEL_TREE);
-	if (rmt_model_load(&tree, &sig, buf, n, NULL, err, sizeof(err))) {
-		fprintf(stderr, "tree load: %s\n", err);
-		return 1;
-	}
+	load_or_die("tree", &tree, &sig, buf, tree_blob(buf, RMT_MODEL_TREE));
 	bench_model("tree_depth8", &tree, native_tree, inputs, quick ? 20 : 1000);
 
-	sig.kind = RMT_MODEL_FOREST;
-	sig.trees = FOREST_TREES;
-	sig.depth = FOREST_DEPTH;
+	model_sig(&sig, RMT_MODEL_FOREST);
 	rmt_model_slot_init(&forest);
-	n = tree_blob(buf, RMT_MODEL_FOREST);
-	if (rmt_model_load(&forest, &sig, buf, n, NULL, err, sizeof(err))) {
-		fprintf(stderr, "forest load: %s\n", err);
-		return 1;
-	}
+	load_or_die("forest", &forest, &sig, buf, tree_blob(buf, RMT_MODEL_FOREST));
 	bench_model("forest_8x_depth6", &forest, native_forest, inputs, quick ? 5 : 200);
 	rmt_model_slot_destroy(&forest);
 	rmt_model_slot_destroy(&mlp);
 	rmt_model_slot_destroy(&tree);
+}
+
+/*
+ * Arguments, in any order: "quick" (few rounds), "tables", "models", "load"
+ * (run only those parts; none named: tables and models).
+ */
+int main(int argc, char **argv)
+{
+	int quick = 0, tables = 0, models = 0, load = 0, i;
+
+	for (i = 1; i < argc; i++) {
+		quick |= !strcmp(argv[i], "quick");
+		tables |= !strcmp(argv[i], "tables");
+		models |= !strcmp(argv[i], "models");
+		load |= !strcmp(argv[i], "load");
+	}
+	if (!tables && !models && !load)
+		tables = models = 1;
+	if (tables) {
+		bench_table("exact", RMT_MATCH_EXACT, 1024, quick ? 20 : 400, false);
+		bench_table("exact", RMT_MATCH_EXACT, 65536, quick ? 5 : 100, false);
+		bench_table("lpm", RMT_MATCH_LPM, 1024, quick ? 20 : 400, false);
+		bench_table("lpm", RMT_MATCH_LPM, 65536, quick ? 5 : 100, false);
+		bench_table("ternary", RMT_MATCH_TERNARY, 1024, quick ? 20 : 200, false);
+		bench_table("ternary", RMT_MATCH_TERNARY, 65536, quick ? 5 : 50, false);
+		bench_table("range", RMT_MATCH_RANGE, 1024, quick ? 2 : RANGE_ROUNDS_1K, false);
+		bench_table("range", RMT_MATCH_RANGE, 65536, quick ? 1 : RANGE_ROUNDS_64K, false);
+		bench_table("range", RMT_MATCH_RANGE, 1024, quick ? 2 : RANGE_ROUNDS_1K, true);
+		bench_table("range", RMT_MATCH_RANGE, 65536, quick ? 1 : RANGE_ROUNDS_64K, true);
+	}
+	if (models)
+		bench_models(quick);
+	if (load) {
+		bench_load("linear_15_1", RMT_MODEL_LINEAR, quick ? 200 : 20000);
+		bench_load("mlp_15_10_1", RMT_MODEL_MLP, quick ? 200 : 20000);
+		bench_load("forest_8x_depth6", RMT_MODEL_FOREST, quick ? 50 : 5000);
+	}
 	return 0;
 }

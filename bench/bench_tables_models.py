@@ -66,34 +66,53 @@ def weights_header(seed: int = 1) -> str:
     return "".join(out)
 
 
+# the C file counts the bytes a model load allocates by wrapping glibc's allocator
+LDFLAGS = ["-Wl,--wrap=malloc,--wrap=calloc,--wrap=free"]
+
+
+def build(tmpd: Path, model_dir: Path = VM) -> Path:
+    """Compile the benchmark into @tmpd; rmt_model.[ch] come from @model_dir.
+
+    bench_model_load.py passes a directory holding an older rmt_model.[ch]
+    to measure it side by side with the tree's (same C file, same flags).
+    Raises RuntimeError with the compiler's output on failure.
+    """
+    (tmpd / "bench_weights.h").write_text(weights_header())
+    exe = tmpd / "bench"
+    srcs = [ROOT / "bench" / "bench_tables_models.c", VM / "rmt_table.c",
+            model_dir / "rmt_model.c", VM / "rmt_alloc.c", VM / "rmt_compat.c"]
+    incs = [f"-I{model_dir}"] if model_dir != VM else []
+    cmd = ["gcc", *CFLAGS, *incs, f"-I{VM}", f"-I{tmpd}", *map(str, srcs), "-o", str(exe),
+           *LDFLAGS, "-lpthread", "-lm"]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode:
+        raise RuntimeError(res.stderr)
+    return exe
+
+
+def run(exe: Path, *parts: str) -> list[tuple[str, str, str]]:
+    """Run the benchmark's @parts; its figures as (name, value, unit)."""
+    res = subprocess.run([str(exe), *parts], capture_output=True, text=True)
+    if res.returncode:
+        raise RuntimeError(res.stdout + res.stderr)
+    return [tuple(line.split(" ", 2)) for line in res.stdout.splitlines()]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few rounds (a smoke run)")
     args = ap.parse_args()
-    gcc = shutil.which("gcc")
-    if gcc is None:
+    if shutil.which("gcc") is None:
         print("gcc is not installed", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        tmpd = Path(tmp)
-        (tmpd / "bench_weights.h").write_text(weights_header())
-        exe = tmpd / "bench"
-        srcs = [ROOT / "bench" / "bench_tables_models.c", VM / "rmt_table.c",
-                VM / "rmt_model.c", VM / "rmt_alloc.c", VM / "rmt_compat.c"]
-        cmd = [gcc, *CFLAGS, f"-I{VM}", f"-I{tmpd}", *map(str, srcs), "-o", str(exe),
-               "-lpthread", "-lm"]
-        build = subprocess.run(cmd, capture_output=True, text=True)
-        if build.returncode:
-            print(build.stderr, file=sys.stderr)
-            return 1
-        run = subprocess.run([str(exe)] + (["quick"] if args.quick else []),
-                             capture_output=True, text=True)
-        if run.returncode:
-            print(run.stdout + run.stderr, file=sys.stderr)
+        try:
+            figures = run(build(Path(tmp)), *(["quick"] if args.quick else []))
+        except RuntimeError as e:
+            print(e, file=sys.stderr)
             return 1
     print(f"# gcc {' '.join(CFLAGS)}; tables: one 32-bit key, lookups of present keys")
-    for line in run.stdout.splitlines():
-        name, value, unit = line.split(" ", 2)
+    for name, value, unit in figures:
         print(f"{name:40s} {value:>10s} {unit}")
     return 0
 
