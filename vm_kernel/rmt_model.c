@@ -24,9 +24,17 @@
  *    {feature, threshold, next[2]}, where a leaf loops to itself and the walk
  *    is D steps idx = next[x[feature] > threshold].
  *
- * The result lives in one arena and is swapped in with rcu_assign_pointer();
- * the previous weights are freed after a grace period, so an inference runs
- * entirely on the old or entirely on the new model.
+ * The result is one allocation sized for the model: the header, one
+ * struct rmt_wtree per tree or one struct rmt_wlayer per layer, then the
+ * arrays (an arena).  An MLP's arena size follows from its signature, so an
+ * MLP or linear model is parsed straight into it: one allocation per load.
+ * A forest's size depends on its blob (node counts, then each tree's depth
+ * and whether it gets an implicit layout), so it is parsed into a temporary
+ * object whose arena is bounded by the blob's size, then copied into an
+ * exactly sized one that keeps only what inference reads.  The weights are
+ * swapped in with rcu_assign_pointer(); the previous weights are freed after
+ * a grace period, so an inference runs entirely on the old or entirely on
+ * the new model.
  *
  * Activations between layers need scratch space: a thread-local buffer in
  * userspace, a per-CPU buffer per model in the kernel (used with preemption
@@ -64,18 +72,28 @@ struct rmt_inode {
 	s32 threshold;
 };
 
+/* What the implicit walk reads comes first: next to the header for trees[0]. */
 struct rmt_wtree {
-	u32 nnodes, nleaves;
 	u32 steps;		/* the deepest reachable node's depth */
 	/* implicit layout (NULL when the tree keeps its node array) */
 	u32 ninner;			/* 2^steps - 1 */
 	const struct rmt_inode *inodes;	/* [ninner] */
 	const s32 *ileaves;		/* [2^steps][n_out] */
-	/* node array of the blob */
+	/* node array of the blob (NULL once the tree has an implicit layout) */
 	const struct rmt_tnode *nodes;
 	const u32 *leaf_off;	/* per node: its leaf's first value in @leaves */
 	const s32 *leaves;	/* [nleaves][n_out] */
+	u32 nnodes, nleaves;
 };
+
+#ifndef DECLARE_FLEX_ARRAY
+/* As the kernel's <linux/stddef.h>: a flexible array member inside a union. */
+#define DECLARE_FLEX_ARRAY(TYPE, NAME) \
+	struct { \
+		struct { } __empty_ ## NAME; \
+		TYPE NAME[]; \
+	}
+#endif
 
 struct rmt_weights {
 	struct rcu_head rcu;
@@ -89,11 +107,11 @@ struct rmt_weights {
 #ifdef __KERNEL__
 	s32 __percpu *scratch;
 #endif
-	struct rmt_wtree trees[RMT_MAX_TREES];	/* first: near the fields above */
-	struct rmt_wlayer layers[RMT_MAX_LAYERS];
-	u8 *arena;
-	size_t arena_len, arena_used;
-	void *layout;		/* the implicit layouts of the trees */
+	/* [ntrees] or [nlayers], sized for the model; then the arena */
+	union {
+		DECLARE_FLEX_ARRAY(struct rmt_wtree, trees);	/* first: near the fields above */
+		DECLARE_FLEX_ARRAY(struct rmt_wlayer, layers);
+	};
 };
 
 /* ------------------------------------------------------------------ signature */
@@ -202,6 +220,9 @@ struct rmt_cursor {
 	size_t len, pos;
 	char *err;
 	size_t errlen;
+	/* where the parsed arrays go: the tail of the weights object */
+	u8 *arena;
+	size_t arena_len, arena_used;
 };
 
 #define rmt_werr(c, where, ...) \
@@ -238,15 +259,22 @@ static bool rmt_differs(struct rmt_cursor *c, const char *where, const char *nam
 	return true;
 }
 
-static void *rmt_arena(struct rmt_weights *w, size_t bytes)
+#define rmt_align4(n) (((n) + 3) & ~(size_t)3)
+#define rmt_align8(n) (((n) + 7) & ~(size_t)7)
+
+/*
+ * Take @bytes of the arena.  Its size is a bound that the parse cannot
+ * exceed (see rmt_model_load()): every array is taken after the blob bytes
+ * it comes from, or after a check that the blob holds them.
+ */
+static void *rmt_arena(struct rmt_cursor *c, size_t bytes)
 {
 	void *p;
 
-	/* the arena is sized for the worst case, see rmt_model_load() */
-	if (bytes > w->arena_len - w->arena_used)
+	if (bytes > c->arena_len - c->arena_used)
 		return NULL;
-	p = w->arena + w->arena_used;
-	w->arena_used += (bytes + 3) & ~(size_t)3;
+	p = c->arena + c->arena_used;
+	c->arena_used += rmt_align4(bytes);
 	return p;
 }
 
@@ -327,7 +355,7 @@ static int rmt_read_layer(struct rmt_cursor *c, struct rmt_weights *w,
 	p = rmt_take(c, (size_t)n * bits / 8, where, "weights");
 	if (!p)
 		return -EINVAL;
-	wt = rmt_arena(w, (size_t)n * 4);
+	wt = rmt_arena(c, (size_t)n * 4);
 	if (!wt)
 		return -E2BIG;
 	for (i = 0; i < n; i++)
@@ -353,11 +381,14 @@ static int rmt_read_layer(struct rmt_cursor *c, struct rmt_weights *w,
 			}
 		}
 	}
-	bias = rmt_arena(w, (size_t)nb * 4);
+	/* the bytes first, then the arena: a short blob never exhausts it */
+	p = rmt_take(c, (size_t)nb * 4, where, "biases");
+	if (!p)
+		return -EINVAL;
+	bias = rmt_arena(c, (size_t)nb * 4);
 	if (!bias)
 		return -E2BIG;
-	if (rmt_read_s32s(c, bias, nb, where, "biases"))
-		return -EINVAL;
+	memcpy(bias, p, (size_t)nb * 4);
 	/*
 	 * Biases are accumulator-scaled; the verifier's overflow proof assumes
 	 * |b| <= 2^(weight_bits + 8) (no bound for 32-bit weights).
@@ -380,6 +411,15 @@ static int rmt_read_layer(struct rmt_cursor *c, struct rmt_weights *w,
 	return 0;
 }
 
+/* "tree J node I": formatted only for an error, not for each of up to 2^17 nodes. */
+#define rmt_node_where(where, j, i) snprintf((where), sizeof(where), "tree %u node %u", (j), (i))
+
+#define rmt_nerr(c, where, j, i, ...) \
+	do { \
+		rmt_node_where(where, j, i); \
+		rmt_werr(c, where, __VA_ARGS__); \
+	} while (0)
+
 static int rmt_read_tree(struct rmt_cursor *c, struct rmt_weights *w,
 			 const struct rmt_model_sig *sig, u32 j)
 {
@@ -388,8 +428,8 @@ static int rmt_read_tree(struct rmt_cursor *c, struct rmt_weights *w,
 	struct rmt_rec_weights_node nr;
 	struct rmt_tnode *nodes;
 	u32 *leaf_off;
+	u32 *depth;		/* per node: depth + 1, 0 when unreachable so far */
 	s32 *leaves;
-	u8 *depth;		/* per node: depth + 1, 0 when unreachable so far */
 	u32 i, k, steps = 0;
 	u64 need;
 	const u8 *p;
@@ -412,30 +452,38 @@ static int rmt_read_tree(struct rmt_cursor *c, struct rmt_weights *w,
 			 r.nnodes, r.nleaves, (unsigned long long)need, c->len - c->pos);
 		return -EINVAL;
 	}
-	nodes = rmt_arena(w, (size_t)r.nnodes * sizeof(*nodes));
-	leaf_off = rmt_arena(w, (size_t)r.nnodes * 4);
-	leaves = rmt_arena(w, (size_t)r.nleaves * sig->n_out * 4);
-	depth = rmt_kvzalloc(r.nnodes, GFP_KERNEL);
-	if (!nodes || !leaf_off || !leaves || !depth) {
-		rmt_kvfree(depth);
-		return nodes && leaf_off && leaves ? -ENOMEM : -E2BIG;
-	}
+	nodes = rmt_arena(c, (size_t)r.nnodes * sizeof(*nodes));
+	leaf_off = rmt_arena(c, (size_t)r.nnodes * 4);
+	leaves = rmt_arena(c, (size_t)r.nleaves * sig->n_out * 4);
+	if (!nodes || !leaf_off || !leaves)
+		return -E2BIG;
+	/*
+	 * The depths live in @leaf_off: node i's depth is read before its
+	 * leaf offset is written, and only nodes after i get a depth then.
+	 * No temporary allocation per tree.
+	 */
+	depth = leaf_off;
+	memset(depth, 0, (size_t)r.nnodes * sizeof(*depth));
 	depth[0] = 1;
 	for (i = 0; i < r.nnodes; i++) {
-		snprintf(where, sizeof(where), "tree %u node %u", j, i);
-		p = rmt_take(c, sizeof(nr), where, "weights_node record");
-		if (!p)		/* cannot happen: the size was checked */
-			goto bad;
+		if (sizeof(nr) > c->len - c->pos) {
+			/* cannot happen: the size was checked */
+			rmt_node_where(where, j, i);
+			rmt_take(c, sizeof(nr), where, "weights_node record");
+			return -EINVAL;
+		}
+		p = c->buf + c->pos;
+		c->pos += sizeof(nr);
 		memcpy(&nr, p, sizeof(nr));
 		if (nr.feature == -1) {
 			if (nr.threshold || nr.left || nr.right) {
-				rmt_werr(c, where, "a leaf has nonzero threshold, left or right");
-				goto bad;
+				rmt_nerr(c, where, j, i, "a leaf has nonzero threshold, left or right");
+				return -EINVAL;
 			}
 			if (nr.leaf >= r.nleaves) {
-				rmt_werr(c, where, "leaf index %u is outside 0..%u", nr.leaf,
+				rmt_nerr(c, where, j, i, "leaf index %u is outside 0..%u", nr.leaf,
 					 r.nleaves - 1);
-				goto bad;
+				return -EINVAL;
 			}
 			nodes[i].feature = 0;
 			nodes[i].threshold = 0;
@@ -445,29 +493,29 @@ static int rmt_read_tree(struct rmt_cursor *c, struct rmt_weights *w,
 			continue;
 		}
 		if (nr.feature < 0 || (u32)nr.feature >= sig->n_in) {
-			rmt_werr(c, where, "feature %d is outside 0..%u", nr.feature, sig->n_in - 1);
-			goto bad;
+			rmt_nerr(c, where, j, i, "feature %d is outside 0..%u", nr.feature, sig->n_in - 1);
+			return -EINVAL;
 		}
 		if (nr.leaf) {
-			rmt_werr(c, where, "an inner node has a nonzero leaf index");
-			goto bad;
+			rmt_nerr(c, where, j, i, "an inner node has a nonzero leaf index");
+			return -EINVAL;
 		}
 		for (k = 0; k < 2; k++) {
 			u32 ch = k ? nr.right : nr.left;
 
 			if (ch <= i || ch >= r.nnodes) {
-				rmt_werr(c, where, "%s child %u is not after the node and inside 0..%u",
+				rmt_nerr(c, where, j, i, "%s child %u is not after the node and inside 0..%u",
 					 k ? "right" : "left", ch, r.nnodes - 1);
-				goto bad;
+				return -EINVAL;
 			}
 			if (depth[i])
-				depth[ch] = max_t(u8, depth[ch], depth[i] + 1);
+				depth[ch] = max_t(u32, depth[ch], depth[i] + 1);
 		}
 		if (depth[i] && depth[i] > sig->depth) {
 			/* depth[i] - 1 is the node's depth: its children are at depth[i] */
-			rmt_werr(c, where, "its children are at depth %u, deeper than the declared %u",
+			rmt_nerr(c, where, j, i, "its children are at depth %u, deeper than the declared %u",
 				 depth[i], sig->depth);
-			goto bad;
+			return -EINVAL;
 		}
 		if (depth[i])
 			steps = max_t(u32, steps, depth[i]);
@@ -477,8 +525,6 @@ static int rmt_read_tree(struct rmt_cursor *c, struct rmt_weights *w,
 		nodes[i].next[1] = nr.right;
 		leaf_off[i] = 0;
 	}
-	rmt_kvfree(depth);
-	snprintf(where, sizeof(where), "tree %u", j);
 	if (rmt_read_s32s(c, leaves, (size_t)r.nleaves * sig->n_out, where, "leaf values"))
 		return -EINVAL;
 	t->nnodes = r.nnodes;
@@ -488,9 +534,6 @@ static int rmt_read_tree(struct rmt_cursor *c, struct rmt_weights *w,
 	t->leaf_off = leaf_off;
 	t->leaves = leaves;
 	return 0;
-bad:
-	rmt_kvfree(depth);
-	return -EINVAL;
 }
 
 /*
@@ -499,7 +542,6 @@ bad:
  * tree (which would expand to 2^depth slots) keeps its node array.
  */
 #define RMT_LAYOUT_MIN_BUDGET (64 * 1024)
-#define rmt_align8(n) (((n) + 7) & ~(size_t)7)
 
 static size_t rmt_layout_bytes(const struct rmt_wtree *t, u32 n_out)
 {
@@ -544,40 +586,96 @@ static void rmt_unfold(const struct rmt_wtree *t, u32 n_out, struct rmt_inode *i
 	rmt_unfold(t, n_out, in, lv, n->next[1], 2 * pos + 2, d + 1);
 }
 
-/* Give every tree whose expansion is small enough its implicit layout. */
-static int rmt_tree_layouts(struct rmt_weights *w)
+/* Bytes of the header and the per-tree or per-layer array: where the arena starts. */
+static size_t rmt_weights_head(u32 ntrees, u32 nlayers)
 {
-	size_t total = 0, off = 0;
-	u32 j;
+	return rmt_align8(offsetof(struct rmt_weights, trees) +
+			  max_t(size_t, ntrees * sizeof(struct rmt_wtree),
+				nlayers * sizeof(struct rmt_wlayer)));
+}
+
+/*
+ * A weights object with @head bytes of header and arrays (zeroed) and an
+ * arena of @arena bytes after them, in one allocation freed by
+ * rmt_weights_free().
+ */
+static struct rmt_weights *rmt_weights_alloc(size_t head, size_t arena)
+{
+	struct rmt_weights *w = rmt_kvmalloc(head + arena, GFP_KERNEL);
+
+	if (w)
+		memset(w, 0, head);
+	return w;
+}
+
+static size_t rmt_tree_bytes(const struct rmt_wtree *t, u32 n_out)
+{
+	if (rmt_layout_fits(t, n_out))
+		return rmt_align8(rmt_layout_bytes(t, n_out));
+	return rmt_align8((size_t)t->nnodes * sizeof(struct rmt_tnode)) +
+	       rmt_align8((size_t)t->nnodes * sizeof(u32)) +
+	       rmt_align8((size_t)t->nleaves * n_out * sizeof(s32));
+}
+
+/* Copy @bytes from @src to *@p and advance it past them (8-aligned). */
+static void *rmt_put(u8 **p, const void *src, size_t bytes)
+{
+	void *dst = *p;
+
+	memcpy(dst, src, bytes);
+	*p += rmt_align8(bytes);
+	return dst;
+}
+
+/*
+ * Replace the parsed forest *@wp (its arena sized by the blob) by an object
+ * sized for what inference reads: every tree whose expansion is small enough
+ * gets its implicit layout and drops its node array, the others keep their
+ * node array.  On failure *@wp is untouched.
+ */
+static int rmt_tree_compact(struct rmt_weights **wp, size_t head)
+{
+	struct rmt_weights *w = *wp, *nw;
+	size_t total = 0;
+	u32 j, n_out = w->n_out;
 	u8 *p;
 
 	for (j = 0; j < w->ntrees; j++)
-		if (rmt_layout_fits(&w->trees[j], w->n_out))
-			total += rmt_align8(rmt_layout_bytes(&w->trees[j], w->n_out));
-	if (!total)
-		return 0;
-	p = rmt_kvmalloc(total, GFP_KERNEL);
-	if (!p)
+		total += rmt_tree_bytes(&w->trees[j], n_out);
+	nw = rmt_weights_alloc(head, total);
+	if (!nw)
 		return -ENOMEM;
-	w->layout = p;
-	for (j = 0; j < w->ntrees; j++) {
-		struct rmt_wtree *t = &w->trees[j];
+	memcpy(nw, w, head);
+	p = (u8 *)nw + head;
+	for (j = 0; j < nw->ntrees; j++) {
+		const struct rmt_wtree *src = &w->trees[j];
+		struct rmt_wtree *t = &nw->trees[j];
 		size_t ninner = ((size_t)1 << t->steps) - 1;
 		struct rmt_inode *in;
 		s32 *lv;
 
-		if (!rmt_layout_fits(t, w->n_out))
+		if (!rmt_layout_fits(t, n_out)) {
+			t->nodes = rmt_put(&p, src->nodes, (size_t)t->nnodes * sizeof(*t->nodes));
+			t->leaf_off = rmt_put(&p, src->leaf_off, (size_t)t->nnodes * sizeof(u32));
+			t->leaves = rmt_put(&p, src->leaves,
+					    (size_t)t->nleaves * n_out * sizeof(s32));
 			continue;
-		in = (struct rmt_inode *)(p + off);
+		}
+		in = (struct rmt_inode *)p;
 		lv = (s32 *)(in + ninner);
-		rmt_unfold(t, w->n_out, in, lv, 0, 0, 0);
+		rmt_unfold(src, n_out, in, lv, 0, 0, 0);
 		t->ninner = (u32)ninner;
 		t->inodes = in;
 		t->ileaves = lv;
-		off += rmt_align8(rmt_layout_bytes(t, w->n_out));
+		t->nodes = NULL;
+		t->leaf_off = NULL;
+		t->leaves = NULL;
+		p += rmt_align8(rmt_layout_bytes(t, n_out));
 	}
-	if (w->ntrees == 1 && !w->shift && w->trees[0].inodes)
-		w->single_tree = 1 + (w->n_out > 1);
+	if (nw->ntrees == 1 && !nw->shift && nw->trees[0].inodes)
+		nw->single_tree = 1 + (n_out > 1);
+	rmt_kvfree(w);
+	*wp = nw;
 	return 0;
 }
 
@@ -588,14 +686,29 @@ static void rmt_weights_free(struct rmt_weights *w)
 #ifdef __KERNEL__
 	rmt_free_percpu(w->scratch);
 #endif
-	rmt_kvfree(w->layout);
-	rmt_kvfree(w->arena);
-	rmt_kfree(w);
+	rmt_kvfree(w);
 }
 
 static void rmt_weights_free_rcu(struct rcu_head *head)
 {
 	rmt_weights_free(container_of(head, struct rmt_weights, rcu));
+}
+
+/* The arena an MLP or linear model of @sig (checked) takes: s32 weights and biases. */
+static size_t rmt_mlp_arena_bytes(const struct rmt_model_sig *sig)
+{
+	size_t total = 0;
+	u32 j;
+
+	for (j = 0; j < sig->nlayers; j++) {
+		const struct rmt_layer_sig *l = &sig->layers[j];
+		bool conv = l->kind == RMT_LAYER_CONV1D;
+		size_t n = conv ? (size_t)l->out_ch * l->in_ch * l->kernel :
+				  (size_t)l->n_out * l->n_in;
+
+		total += rmt_align4(n * 4) + rmt_align4((size_t)(conv ? l->out_ch : l->n_out) * 4);
+	}
+	return total;
 }
 
 static int rmt_parse(struct rmt_weights *w, const struct rmt_model_sig *sig,
@@ -698,24 +811,37 @@ int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
 	struct rmt_cursor c = { .buf = blob, .len = len, .err = err, .errlen = errlen };
 	struct rmt_rec_weights_header h;
 	struct rmt_weights *w, *old;
+	size_t head, blen = min_t(size_t, len, RMT_MAX_WEIGHTS_SIZE);
 	u64 version;
 	int ret;
 
 	ret = rmt_model_sig_check(sig, err, errlen);
 	if (ret)
 		return ret;
-	w = rmt_kzalloc(sizeof(*w), GFP_KERNEL);
+	if (sig->kind == RMT_MODEL_MLP || sig->kind == RMT_MODEL_LINEAR) {
+		head = rmt_weights_head(0, sig->nlayers);
+		/*
+		 * Exactly the widened weights and biases the signature
+		 * declares; a blob too short for them takes at most 4 arena
+		 * bytes per blob byte (an int8 weight becomes an s32) before
+		 * the parse stops at its end.
+		 */
+		c.arena_len = min_t(size_t, rmt_mlp_arena_bytes(sig), 4 * blen);
+	} else {
+		head = rmt_weights_head(sig->kind == RMT_MODEL_TREE ? 1 : sig->trees, 0);
+		/*
+		 * A tree's arrays take as many bytes as its nodes and leaves
+		 * in the blob (a 20-byte node becomes a 16-byte node and a
+		 * 4-byte leaf offset) and are taken once the blob is known to
+		 * hold them: the blob after the header and one tree record.
+		 */
+		c.arena_len = blen - min_t(size_t, blen, sizeof(h) +
+					    sizeof(struct rmt_rec_weights_tree));
+	}
+	w = rmt_weights_alloc(head, c.arena_len);
 	if (!w)
 		goto nomem;
-	/*
-	 * Every blob byte becomes at most 4 arena bytes (an int8 weight becomes
-	 * an s32; a 20-byte node becomes a 16-byte node and a 4-byte leaf
-	 * offset), plus rounding per array.
-	 */
-	w->arena_len = 4 * min_t(size_t, len, RMT_MAX_WEIGHTS_SIZE) + 64 * (RMT_MAX_TREES + 8);
-	w->arena = rmt_kvmalloc(w->arena_len, GFP_KERNEL);
-	if (!w->arena)
-		goto nomem;
+	c.arena = (u8 *)w + head;
 	ret = rmt_parse(w, sig, &c);
 	if (ret == -E2BIG) {
 		rmt_errf(err, errlen, "weights: internal error: arena too small");
@@ -727,7 +853,7 @@ int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
 		rmt_weights_free(w);
 		return ret;
 	}
-	if (w->ntrees && rmt_tree_layouts(w))
+	if (w->ntrees && rmt_tree_compact(&w, head))
 		goto nomem;
 #ifdef __KERNEL__
 	if (w->scratch_len) {
