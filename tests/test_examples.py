@@ -14,21 +14,12 @@ import pytest
 from compiler import compile_source, objfile
 from semantics import codec
 from semantics.engine import Entry
-from semantics.reference import ReferenceEngine
 from semantics import weights as W
+
+from engines import available
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.rmt"))
-
-
-def engines():
-    out = [ReferenceEngine]
-    try:
-        from rmt_vm import CEngine
-        out.append(CEngine)
-    except ImportError:
-        pass
-    return out
 
 
 def compile_example(name: str) -> objfile.Program:
@@ -41,7 +32,7 @@ def test_example_compiles_and_round_trips(path):
     prog = compile_source(path.read_text(), str(path))
     assert prog.code and prog.code[-1].op.name == "EXIT"
     assert objfile.read(objfile.write(prog)) == prog
-    for engine in engines():                      # every engine's loader accepts it
+    for engine in available():                      # every engine's loader accepts it
         engine(objfile.write(prog))
 
 
@@ -67,7 +58,7 @@ def model_index(prog, name: str) -> int:
     return next(i for i, m in enumerate(prog.models) if m.name == name)
 
 
-@pytest.mark.parametrize("engine", engines(), ids=lambda e: e.__name__)
+@pytest.mark.parametrize("engine", available(), ids=lambda e: e.__name__)
 def test_forced_migration(engine):
     prog = compile_example("forced_migration.rmt")
     eng = engine(objfile.write(prog))
@@ -127,7 +118,7 @@ def test_forced_migration(engine):
     assert eng.map_read(0) == {0: 1 + 1 + 1 + 9, 1: 3}
 
 
-@pytest.mark.parametrize("engine", engines(), ids=lambda e: e.__name__)
+@pytest.mark.parametrize("engine", available(), ids=lambda e: e.__name__)
 def test_swap_prefetch(engine):
     prog = compile_example("swap_prefetch.rmt")
     eng = engine(objfile.write(prog))

@@ -13,28 +13,19 @@ from compiler import compile_source, objfile
 from learn.swap_tree import features, future_deltas, train
 from semantics import codec
 from semantics.engine import Entry, Exact
-from semantics.reference import ReferenceEngine
 from swap_sim.experiment import ROOT, Split, evaluate, load_program, training_faults
 from swap_sim.leap import Leap
 from swap_sim.readahead import ClusterReadahead
 from swap_sim.rmt_prefetcher import HOOK, RmtPrefetcher
 from swap_sim.trace import Trace, strided
 
+from engines import available
+
 
 def _example_prog():
     """examples/swap_prefetch.rmt, compiled."""
     path = ROOT / "examples" / "swap_prefetch.rmt"
     return compile_source(path.read_text(), "swap_prefetch.rmt")
-
-
-def engines():
-    out = [ReferenceEngine]
-    try:
-        from rmt_vm import CEngine
-        out.append(CEngine)
-    except ImportError:
-        pass
-    return out
 
 
 def test_features_and_future_deltas():
@@ -67,7 +58,7 @@ def test_tree_learns_strides(tree):
     assert w.n_in == 8 and w.n_out == 17 and all(n.feature < 8 for n in w.trees[0].nodes)
 
 
-@pytest.mark.parametrize("engine", engines(), ids=lambda e: e.__name__)
+@pytest.mark.parametrize("engine", available(), ids=lambda e: e.__name__)
 def test_program_runs_the_tree(engine, tree):
     prog = _example_prog()
     eng = engine(objfile.write(prog))
@@ -160,7 +151,7 @@ def _stab_program(engine):
     return eng, stab, run
 
 
-@pytest.mark.parametrize("engine", engines(), ids=lambda e: e.__name__)
+@pytest.mark.parametrize("engine", available(), ids=lambda e: e.__name__)
 def test_stability_gate(engine):
     """Links relearned with the successor they had count as stable; below min_stable
     (50% here) the chain reaches 1 page (16 after hits) and the tree is not used."""
@@ -192,7 +183,7 @@ def test_stability_gate(engine):
     assert eng.map_read(stab) == {0: 128, 1: 100}
 
 
-@pytest.mark.parametrize("engine", engines(), ids=lambda e: e.__name__)
+@pytest.mark.parametrize("engine", available(), ids=lambda e: e.__name__)
 def test_set_dueling_credits_leaders_and_followers_take_the_better(engine):
     """Faults in pages 0..15 (mod 2048) always take the chain first, in 16..31 the tree;
     a leader's pages that are hit later credit it once; the other pages follow the leader
