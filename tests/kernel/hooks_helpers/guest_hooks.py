@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -70,10 +71,39 @@ SCHED_LOAD = os.environ.get(
     "stress-ng --cpu 3 --yield 2 --timeout {t}s --quiet; wait")
 
 
+# The calls a load phase must give the sched hook (the host test's floor, passed in the
+# environment).  A phase runs its load for its usual time and then on until the hook has
+# counted that many calls, at most MAX_LOAD_S: a count, not a duration, because TCG's speed
+# follows the host's load.
+SCHED_HITS = int(os.environ.get("RMT_SCHED_HITS", "0"))
+MAX_LOAD_S = 90
+
+
 def stress(seconds: float) -> subprocess.Popen:
-    """The scheduler load for `seconds` (stress-ng refuses a read-only cwd: run in /tmp)."""
+    """The scheduler load for `seconds` (stress-ng refuses a read-only cwd: run in /tmp), in
+    a session of its own so that `stop()` can end all of it early."""
     return subprocess.Popen(["sh", "-c", SCHED_LOAD.format(t=seconds)], cwd="/tmp",
-                            stdout=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop(p: subprocess.Popen) -> None:
+    if p.poll() is None:
+        os.killpg(p.pid, signal.SIGTERM)
+    p.wait()
+
+
+def stress_until(dev: RmtDevice, hook: int, seconds: float, hits: int) -> float:
+    """The load for `seconds`, then on until `hook` has counted `hits` calls (at most
+    MAX_LOAD_S in all); returns how long it ran."""
+    t0 = time.monotonic()
+    p = stress(MAX_LOAD_S)
+    while p.poll() is None:
+        time.sleep(0.5)
+        if (time.monotonic() - t0 >= seconds
+                and hook_stats(dev, hook)["hits"] >= hits):
+            break
+    stop(p)
+    return round(time.monotonic() - t0, 1)
 
 
 def hook_stats(dev: RmtDevice, hook: int) -> dict:
@@ -96,7 +126,7 @@ def phase_sched(dev: RmtDevice, files: Path, out: Path, btf: Btf) -> dict:
     res["attached"] = hook_stats(dev, H.HOOK_SCHED)
 
     # 1. shadow mode, no weights yet: every predict() aborts (MODEL_MISSING)
-    stress(8).wait()
+    res["load_s"] = [stress_until(dev, H.HOOK_SCHED, 8, SCHED_HITS)]
     res["shadow_noweights"] = hook_stats(dev, H.HOOK_SCHED)
     res["vm_noweights"] = vm_stats(fm)
 
@@ -118,6 +148,8 @@ def phase_sched(dev: RmtDevice, files: Path, out: Path, btf: Btf) -> dict:
     time.sleep(1.5)
     res["after_swap"] = hook_stats(dev, H.HOOK_SCHED)
     p.wait()
+    # the phase's calls (at least the floor again) before the closing burst
+    res["load_s"].append(stress_until(dev, H.HOOK_SCHED, 0, 2 * SCHED_HITS))
     # A fresh burst with everything in place: the balancing of newly started hogs is where
     # the soft (not hard-vetoed) candidates come from (phase 1 always sees some), so these
     # calls reach the table, its entries and predict()'s trace.
@@ -137,7 +169,7 @@ def phase_sched(dev: RmtDevice, files: Path, out: Path, btf: Btf) -> dict:
     res["detached"] = hook_stats(dev, H.HOOK_SCHED)
     allow = KernelEngine.load(dev, compile_blob(ALLOW_SRC, "allow.rmt"))
     H.attach(dev, H.HOOK_SCHED, allow.id, btf=btf)
-    stress(6).wait()
+    res["load_s"].append(stress_until(dev, H.HOOK_SCHED, 6, SCHED_HITS // 4))
     res["enforce"] = hook_stats(dev, H.HOOK_SCHED)
     res["vm_enforce"] = vm_stats(allow)
     # unloading an attached program detaches it first
