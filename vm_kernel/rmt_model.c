@@ -997,18 +997,9 @@ static noinline u64 rmt_run_mlp(const struct rmt_weights *w, const s32 *in, s32 
 	u32 j;
 
 	for (j = 0; j < w->nlayers; j++) {
-		const struct rmt_wlayer *l;
-		s32 *y;
+		const struct rmt_wlayer *l = &w->layers[j];
+		s32 *y = j + 1 == w->nlayers ? out : scratch + (j & 1) * (w->scratch_len / 2);
 
-		/*
-		 * The loader keeps nlayers <= RMT_MAX_LAYERS.  Saying so gives
-		 * gcc the bound that the fixed-size layers[] array used to: the
-		 * loop compiled against the flexible array was ~3% slower.
-		 */
-		if (j >= RMT_MAX_LAYERS)
-			__builtin_unreachable();
-		l = &w->layers[j];
-		y = j + 1 == w->nlayers ? out : scratch + (j & 1) * (w->scratch_len / 2);
 		if (l->kind == RMT_LAYER_CONV1D)
 			ov += rmt_conv1d(l, w->wide, x, y);
 		else
