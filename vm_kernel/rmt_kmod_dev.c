@@ -150,13 +150,21 @@ static int rmt_copy_in(void *dst, const void __user *src, size_t size)
 	return *(const u32 *)dst == RMT_ABI_VERSION ? 0 : -EPROTO;
 }
 
-/* Copy user bytes into a new kernel buffer (the size is checked by the caller). */
-static void *rmt_dup_user(u64 uptr, u32 len)
+/*
+ * Copy user bytes into a new kernel buffer (the size is checked by the
+ * caller).  The copy is the first allocation after the error buffer, and a
+ * large one: say which copy failed (@e may be NULL or have no buffer).
+ */
+static void *rmt_dup_user(u64 uptr, u32 len, struct rmt_errbuf *e, const char *what)
 {
 	void *buf = rmt_kvmalloc(len, GFP_KERNEL);
 
-	if (!buf)
+	if (!buf) {
+		if (e && e->buf)
+			snprintf(e->buf, e->len, "no memory for a copy of the %u-byte %s",
+				 len, what);
 		return ERR_PTR(-ENOMEM);
+	}
 	if (copy_from_user(buf, u64_to_user_ptr(uptr), len)) {
 		rmt_kvfree(buf);
 		return ERR_PTR(-EFAULT);
@@ -204,7 +212,7 @@ static long rmt_ioc_prog_load(void __user *arg)
 	rc = rmt_err_init(&e, a.err, a.err_len);
 	if (rc)
 		return rc;
-	obj = rmt_dup_user(a.obj, a.obj_len);
+	obj = rmt_dup_user(a.obj, a.obj_len, &e, "object");
 	if (IS_ERR(obj)) {
 		rc = PTR_ERR(obj);
 		goto out_err;
@@ -387,7 +395,7 @@ static long rmt_ioc_model_load(void __user *arg)
 	rc = rmt_err_init(&e, a.err, a.err_len);
 	if (rc)
 		return rc;
-	blob = rmt_dup_user(a.blob, a.blob_len);
+	blob = rmt_dup_user(a.blob, a.blob_len, &e, "weights blob");
 	if (IS_ERR(blob)) {
 		rc = PTR_ERR(blob);
 		goto out;
@@ -558,7 +566,7 @@ static long rmt_ioc_prog_run(void __user *arg)
 		return -ENOENT;
 	if (a.ctx_len != in->ctx_size || a.cpu >= nr_cpu_ids || !cpu_online(a.cpu))
 		return -EINVAL;
-	r.ctx = rmt_dup_user(a.ctx, a.ctx_len);
+	r.ctx = rmt_dup_user(a.ctx, a.ctx_len, NULL, "context");
 	if (IS_ERR(r.ctx))
 		return PTR_ERR(r.ctx);
 	/*

@@ -111,8 +111,10 @@ static int rmt_hook_attach(struct rmt_hook_attach *a)
 			return rc;
 	}
 	nb = rmt_kzalloc(sizeof(*nb), GFP_KERNEL);
-	if (!nb)
+	if (!nb) {
+		snprintf(a->err, elen, "no memory for the hook's binding");
 		return -ENOMEM;
+	}
 	nb->prog_id = a->prog_id;
 	nb->flags = flags;
 	if (h == &rmt_hook_sched)
