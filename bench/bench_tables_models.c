@@ -322,48 +322,50 @@ static noinline s32 native_forest(const s32 *x)
 	return native_finish(sum >> FOREST_SHIFT, 0, 0);
 }
 
-static size_t mlp_blob(u8 *buf)
+/* One dense layer: its record, n_out x n_in weights (row-major) and n_out biases. */
+static size_t put_dense(u8 *buf, size_t n, u8 act, u8 shift, u32 n_in, u32 n_out,
+			const s16 *w, const s32 *b)
 {
-	struct rmt_rec_weights_header h = { 0 };
 	struct rmt_rec_weights_layer l = { 0 };
-	size_t n = sizeof(h);
-	int i, j;
 
 	l.kind = RMT_LAYER_DENSE;
-	l.act = RMT_ACT_RELU;
-	l.shift = MLP_SHIFT1;
-	l.n_in = MLP_IN;
-	l.n_out = MLP_HID;
+	l.act = act;
+	l.shift = shift;
+	l.n_in = n_in;
+	l.n_out = n_out;
 	l.in_ch = l.out_ch = l.kernel = 1;
 	memcpy(buf + n, &l, sizeof(l));
 	n += sizeof(l);
-	for (j = 0; j < MLP_HID; j++)
-		for (i = 0; i < MLP_IN; i++, n += 2)
-			memcpy(buf + n, &MLP_W1[j][i], 2);
-	n = (n + 3) & ~3ul;
-	for (j = 0; j < MLP_HID; j++, n += 4)
-		memcpy(buf + n, &MLP_B1[j], 4);
-	l.act = RMT_ACT_NONE;
-	l.shift = MLP_SHIFT2;
-	l.n_in = MLP_HID;
-	l.n_out = 1;
-	memcpy(buf + n, &l, sizeof(l));
-	n += sizeof(l);
-	for (j = 0; j < MLP_HID; j++, n += 2)
-		memcpy(buf + n, &MLP_W2[0][j], 2);
-	n = (n + 3) & ~3ul;
-	memcpy(buf + n, &MLP_B2[0], 4);
-	n += 4;
+	memcpy(buf + n, w, sizeof(*w) * n_in * n_out);
+	n = (n + sizeof(*w) * n_in * n_out + 3) & ~3ul;
+	memcpy(buf + n, b, sizeof(*b) * n_out);
+	return n + sizeof(*b) * n_out;
+}
+
+/* The header of a blob of @n bytes with 16-bit weights, MLP_IN inputs and 1 output. */
+static size_t put_header(u8 *buf, size_t n, u8 kind, u32 nlayers)
+{
+	struct rmt_rec_weights_header h = { 0 };
+
 	h.magic = RMT_WEIGHTS_MAGIC;
 	h.version = RMT_WEIGHTS_VERSION;
-	h.kind = RMT_MODEL_MLP;
+	h.kind = kind;
 	h.weight_bits = 16;
 	h.n_in = MLP_IN;
 	h.n_out = 1;
-	h.nlayers = 2;
+	h.nlayers = nlayers;
 	h.total_size = (u32)n;
 	memcpy(buf, &h, sizeof(h));
 	return n;
+}
+
+static size_t mlp_blob(u8 *buf)
+{
+	size_t n = sizeof(struct rmt_rec_weights_header);
+
+	n = put_dense(buf, n, RMT_ACT_RELU, MLP_SHIFT1, MLP_IN, MLP_HID, &MLP_W1[0][0], MLP_B1);
+	n = put_dense(buf, n, RMT_ACT_NONE, MLP_SHIFT2, MLP_HID, 1, MLP_W2[0], MLP_B2);
+	return put_header(buf, n, RMT_MODEL_MLP, 2);
 }
 
 /* A full tree of @depth in implicit order, as WTREE/WNODE records and leaf values. */
@@ -421,37 +423,13 @@ static size_t tree_blob(u8 *buf, u8 kind)
 	return n;
 }
 
-/* The linear model 15 -> 1 (int16): the MLP's output layer on the inputs. */
+/* The MLP's first hidden unit alone, as a linear model (for the load figures). */
 static size_t linear_blob(u8 *buf)
 {
-	struct rmt_rec_weights_header h = { 0 };
-	struct rmt_rec_weights_layer l = { 0 };
-	size_t n = sizeof(h);
-	int i;
+	size_t n = sizeof(struct rmt_rec_weights_header);
 
-	l.kind = RMT_LAYER_DENSE;
-	l.act = RMT_ACT_NONE;
-	l.shift = MLP_SHIFT2;
-	l.n_in = MLP_IN;
-	l.n_out = 1;
-	l.in_ch = l.out_ch = l.kernel = 1;
-	memcpy(buf + n, &l, sizeof(l));
-	n += sizeof(l);
-	for (i = 0; i < MLP_IN; i++, n += 2)
-		memcpy(buf + n, &MLP_W1[0][i], 2);
-	n = (n + 3) & ~3ul;
-	memcpy(buf + n, &MLP_B2[0], 4);
-	n += 4;
-	h.magic = RMT_WEIGHTS_MAGIC;
-	h.version = RMT_WEIGHTS_VERSION;
-	h.kind = RMT_MODEL_LINEAR;
-	h.weight_bits = 16;
-	h.n_in = MLP_IN;
-	h.n_out = 1;
-	h.nlayers = 1;
-	h.total_size = (u32)n;
-	memcpy(buf, &h, sizeof(h));
-	return n;
+	n = put_dense(buf, n, RMT_ACT_NONE, MLP_SHIFT2, MLP_IN, 1, MLP_W1[0], MLP_B2);
+	return put_header(buf, n, RMT_MODEL_LINEAR, 1);
 }
 
 /*
