@@ -33,7 +33,14 @@ from verifier.symstate import to_z3
 # input or a value, which is sound), so they get a small share.
 RLIMIT_MINIMISE = 50       # per query of relevant(): rlimit / 50
 RLIMIT_DECISIONS = 100     # per value check in decisions()
-RLIMIT_BOUNDS = 25         # per check of the decision_bounds() binary search
+# decision_bounds(): whether DEFAULT and any in-range decision are reachable (two checks at
+# rlimit / 200, 1M units: about 1 s of bit-blasted search here, the wall-clock bound these
+# checks had before rlimit), then each step of the binary search for the least and greatest
+# decision (rlimit / 2000; the search stops at its first UNKNOWN, keeping the sound end).
+# Shares of rlimit / 25 cost ~8 s for each UNKNOWN step: generated 1,000-instruction
+# programs took 31 s to verify instead of 6 (bench/bench_verifier.py).
+RLIMIT_BOUNDS = 200
+RLIMIT_SEARCH = 2000
 
 
 @dataclass
@@ -164,6 +171,8 @@ class Discharger:
         out: dict = {"default": s.check(d == -1) != z3.unsat}
         if s.check(d >= lo, d <= hi) == z3.unsat:
             return {"values": [-1] if out["default"] else []}
+
+        s.set("rlimit", max(1, self.opts.rlimit // RLIMIT_SEARCH))
 
         def search(lowest: bool) -> int:
             a, b = lo, hi
