@@ -287,13 +287,6 @@ out:
 	return 0;
 }
 
-/*
- * @cond; when it is false, the reason (printf-style) goes to err.  The callers
- * return on the first false check, so err holds the first reason.
- */
-#define RMT_CHECK(cond, ...) \
-	((cond) || (rmt_errf(err, len, -EINVAL, __VA_ARGS__), false))
-
 /* Offset @f of struct @s: present, inside the struct, @w bytes wide. */
 #define RMT_NEED(s, f, w) \
 	RMT_CHECK(rmt_off_ok(o->f, w, o->s), #f " = %u: not inside %s (%u bytes)", o->f, #s, o->s)

@@ -227,13 +227,6 @@ out:
 	return 0;
 }
 
-/*
- * @cond; when it is false, the reason (printf-style) goes to err.  The callers
- * return on the first false check, so err holds the first reason.
- */
-#define RMT_CHECK(cond, ...) \
-	((cond) || (rmt_errf(err, len, -EINVAL, __VA_ARGS__), false))
-
 #define RMT_SAME(f, type, member) \
 	RMT_CHECK(o->f == offsetof(type, member), \
 		  #f " = %u but this kernel has %zu: BTF of another kernel?", o->f, \
