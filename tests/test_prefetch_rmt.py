@@ -194,29 +194,33 @@ def test_set_dueling_credits_leaders_and_followers_take_the_better(engine):
     assert run(4, [50]) == (4, [2, 4, 6, 8])
     # faults since: 6 and 8 (hits), then 100: the chain leader used 2 pages
     run(100, [92, 2, 2], ra_hits=2)
-    assert eng.map_read(duel) == {0: 2, 1: 1, 2: 2, 3: 0, 4: 0}
+    assert eng.map_read(duel) == {0: 1, 1: 1, 2: 2, 3: 0, 4: 0}     # [0]: leader decisions
     run(120, [12, 8], ra_hits=1)                   # 8 again: its stamp was used up
     assert eng.map_read(duel)[2] == 2
     # tree leader at 20, then 22, 24, 26 hit: 3 pages used
     assert run(20, [3]) == (4, [2, 4, 6, 8])
     run(200, [174, 2, 2, 2], ra_hits=3)
-    assert eng.map_read(duel) == {0: 5, 1: 1, 2: 2, 3: 1, 4: 3}
+    assert eng.map_read(duel) == {0: 2, 1: 1, 2: 2, 3: 1, 4: 3}
     # a follower (297) with a chain 297 -> 298 -> 299 -> 300 takes the tree: 3 > 2 per decision
     run(300, [1, 1, 1], ra_hits=7)
     assert run(297, [50]) == (4, [2, 4, 6, 8])
     for used_by_chain, want in [(3, (3, [1, 2, 3])), (4, (3, [1, 2, 3])), (2, (4, [2, 4, 6, 8]))]:
         eng.map_write(duel, 2, used_by_chain)
         assert run(297, [50]) == want, used_by_chain
-    # each leader's counts are a moving window: halved past 64 decisions
-    eng.map_write(duel, 1, 65)
-    eng.map_write(duel, 2, 11)
+    # followers only read the duel: no leader clock tick, no counts
+    before = eng.map_read(duel)
     run(297, [50])
+    assert eng.map_read(duel) == before
+    # each leader's counts are a moving window: halved past 64 decisions
+    eng.map_write(duel, 1, 64)
+    eng.map_write(duel, 2, 11)
+    run(4100, [50])                                  # chain leader (4100 mod 2048 = 4)
     d = eng.map_read(duel)
     assert (d[1], d[2]) == (32, 5)
-    # a stamp older than 1024 runs earns nothing
+    # a stamp older than 16 leader decisions earns nothing
     assert run(2052, [50]) == (4, [2, 4, 6, 8])     # chain leader (2052 mod 2048 = 4)
     before = eng.map_read(duel)
-    eng.map_write(duel, 0, before[0] + 1100)
+    eng.map_write(duel, 0, before[0] + 20)
     run(2100, [44, 2, 2], ra_hits=2)
     assert eng.map_read(duel)[2] == before[2]
 
