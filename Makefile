@@ -25,6 +25,18 @@ test: setup test-asan
 test-asan: setup
 	$(MAKE) -C vm_kernel test-asan PY=$(abspath $(VPY))
 
+# rmtctl's sim target killed at every filesystem write of every mutating command
+# (tests/test_rmtctl_crash.py; `make test` runs two kill points per command).
+.PHONY: test-crash
+test-crash: setup
+	RMT_CRASH_FULL=1 $(VPY) -m pytest tests/test_rmtctl_crash.py -q -s
+
+# Placeholder weights for the examples' models (docs/rmtctl.md's session).
+.PHONY: example-weights
+example-weights: setup
+	$(VPY) -m compiler.cli compile examples/forced_migration.rmt -o build/forced_migration.rmtb
+	$(VPY) tools/example_weights.py build/forced_migration.rmtb -o build
+
 clean:
 	rm -rf $(VENV) build
 

@@ -356,7 +356,10 @@ def _entry(table: objfile.Table, tokens: list[str]) -> Entry:
 
 
 def _warn_overlaps(target, pid: int, t: int, table: objfile.Table, entry: Entry) -> None:
-    existing = [s.entry for s in target.table_dump(pid, t)]
+    if hasattr(target, "table_entries_at"):
+        existing = target.table_entries_at(pid, t, entry.priority)
+    else:
+        existing = [s.entry for s in target.table_dump(pid, t)]
     for e in p4rules.overlapping(table, entry, existing):
         print(f"rmtctl: warning: table {table.name}: the entry overlaps "
               f"{' '.join(codec.format_match(m) for m in e.match)} at the same priority "
@@ -370,6 +373,11 @@ def _entry_lines(path: str) -> list[tuple[int, list[str]]]:
         raise UsageError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
     out = []
     for n, line in enumerate(text.splitlines(), 1):
+        if not any(c in line for c in "\"'\\"):         # the common case, without shlex's cost
+            toks = line.split("#", 1)[0].split()
+            if toks:
+                out.append((n, toks))
+            continue
         try:
             toks = shlex.split(line, comments=True)
         except ValueError as e:

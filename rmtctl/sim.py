@@ -107,8 +107,13 @@ def entry_from_json(j: dict[str, Any]) -> tuple[Entry, int]:
 
 def _ident_key(table: objfile.Table, match: tuple[Match, ...], priority: int) -> str:
     """An entry's identity (semantics.tables.identity) as a text key for the database."""
-    ident = identity(table, match, priority)
-    return json.dumps([[match_to_json(m) for m in ident[0]], *ident[1:]])
+    return _norm_key(table, identity(table, match, priority)[0], priority)
+
+
+def _norm_key(table: objfile.Table, norm: tuple[Match, ...], priority: int) -> str:
+    """The key of an already normalised match."""
+    prio = [priority] if is_priority_table(table) else []
+    return json.dumps([[match_to_json(m) for m in norm], *prio])
 
 
 def _stats_from_json(j: dict[str, Any]) -> Stats:
@@ -241,7 +246,9 @@ CREATE TABLE progs(id INTEGER PRIMARY KEY, info TEXT NOT NULL, blob BLOB NOT NUL
                    stats TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE entries(seq INTEGER PRIMARY KEY AUTOINCREMENT, prog INTEGER NOT NULL,
                      tbl INTEGER NOT NULL, ident TEXT NOT NULL, entry TEXT NOT NULL,
-                     hits INTEGER NOT NULL DEFAULT 0, UNIQUE(prog, tbl, ident));
+                     priority INTEGER NOT NULL DEFAULT 0, hits INTEGER NOT NULL DEFAULT 0,
+                     UNIQUE(prog, tbl, ident));
+CREATE INDEX entries_priority ON entries(prog, tbl, priority);
 CREATE TABLE models(prog INTEGER NOT NULL, model INTEGER NOT NULL, version INTEGER NOT NULL,
                     bytes INTEGER NOT NULL, loaded REAL NOT NULL, blob BLOB NOT NULL,
                     PRIMARY KEY(prog, model));
@@ -264,6 +271,8 @@ class SimTarget:
         self.factory = factory or default_engine_factory()
         self._db: sqlite3.Connection | None = None      # the open transaction, if any
         self._write = False
+        self._progs: dict[int, tuple[ProgInfo, objfile.Program]] = {}   # per transaction
+        self._counts: dict[tuple[int, int], int] = {}                    # entries per table
 
     def make_engine(self, blob: bytes, jit: bool | None = None) -> Engine:
         """An engine for blob; `jit` picks the C VM's JIT or interpreter when it has both."""
@@ -353,11 +362,11 @@ class SimTarget:
                 for t, entries in rd("tables.json", {}).items():
                     for ej in entries:
                         e, hits = entry_from_json(ej)
-                        db.execute("INSERT INTO entries(prog, tbl, ident, entry, hits) "
-                                   "VALUES (?,?,?,?,?)",
+                        db.execute("INSERT INTO entries(prog, tbl, ident, entry, priority, hits) "
+                                   "VALUES (?,?,?,?,?,?)",
                                    (info.id, int(t), _ident_key(prog.tables[int(t)], e.match,
                                                                 e.priority),
-                                    json.dumps(entry_to_json(e)), hits))
+                                    json.dumps(entry_to_json(e)), e.priority, hits))
                 for m, meta in rd("models.json", {}).items():
                     db.execute("INSERT INTO models VALUES (?,?,?,?,?,?)",
                                (info.id, int(m), meta["version"], meta["bytes"], meta["loaded"],
@@ -392,6 +401,7 @@ class SimTarget:
             yield None
             return
         self._db, self._write = db, write
+        self._progs, self._counts = {}, {}
         try:
             db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
@@ -404,6 +414,7 @@ class SimTarget:
             raise self._db_error(e) from None
         finally:
             self._db = None
+            self._progs, self._counts = {}, {}
             db.close()
 
     def _info(self, db: sqlite3.Connection | None, prog_id: int) -> ProgInfo:
@@ -419,10 +430,14 @@ class SimTarget:
 
     def _program(self, db: sqlite3.Connection | None, prog_id: int
                  ) -> tuple[ProgInfo, objfile.Program]:
+        """A program's record and parsed object, parsed once per transaction."""
+        if prog_id in self._progs:
+            return self._progs[prog_id]
         info = self._info(db, prog_id)
         try:
             blob = db.execute("SELECT blob FROM progs WHERE id=?", (prog_id,)).fetchone()[0]
-            return info, objfile.read(bytes(blob))
+            self._progs[prog_id] = info, objfile.read(bytes(blob))
+            return self._progs[prog_id]
         except (objfile.ObjError, TypeError, ValueError) as e:
             raise TargetError(f"{self.db_path}: program {prog_id}: the stored object is corrupt "
                               f"({e}); `rmtctl remove --force {prog_id}` drops it") from None
@@ -476,6 +491,8 @@ class SimTarget:
             for t in ("entries", "models", "maps", "traces"):
                 db.execute(f"DELETE FROM {t} WHERE prog=?", (prog_id,))
             db.execute("DELETE FROM progs WHERE id=?", (prog_id,))
+            self._progs.pop(prog_id, None)
+            self._counts = {k: v for k, v in self._counts.items() if k[0] != prog_id}
 
     def list(self) -> list[ProgInfo]:
         with self.transaction(write=False) as db:
@@ -508,7 +525,7 @@ class SimTarget:
             stored = check.entries[0].entry
             act = t.actions[stored.action]
             stored = dataclasses.replace(stored, params=stored.params[:act.param_size])
-            key = _ident_key(t, stored.match, stored.priority)
+            key = _norm_key(t, stored.match, stored.priority)
             ej = json.dumps(entry_to_json(stored))
             exists = db.execute("SELECT seq FROM entries WHERE prog=? AND tbl=? AND ident=?",
                                 (prog_id, table, key)).fetchone()
@@ -522,13 +539,16 @@ class SimTarget:
             if exists is not None:
                 raise self._engine_error(EngineError(
                     errno.EEXIST, f"table {t.name}: an entry with this match{pri} exists"))
-            n = db.execute("SELECT COUNT(*) FROM entries WHERE prog=? AND tbl=?",
-                           (prog_id, table)).fetchone()[0]
+            n = self._counts.get((prog_id, table))
+            if n is None:
+                n = db.execute("SELECT COUNT(*) FROM entries WHERE prog=? AND tbl=?",
+                               (prog_id, table)).fetchone()[0]
             if n >= t.max_entries:
                 raise self._engine_error(EngineError(
                     errno.ENOSPC, f"table {t.name}: full ({t.max_entries} entries)"))
-            db.execute("INSERT INTO entries(prog, tbl, ident, entry) VALUES (?,?,?,?)",
-                       (prog_id, table, key, ej))
+            db.execute("INSERT INTO entries(prog, tbl, ident, entry, priority) VALUES (?,?,?,?,?)",
+                       (prog_id, table, key, ej, stored.priority))
+            self._counts[(prog_id, table)] = n + 1
 
     def table_delete(self, prog_id: int, table: int, match: tuple[Match, ...],
                      priority: int = 0) -> None:
@@ -541,6 +561,7 @@ class SimTarget:
                 raise self._engine_error(e) from None
             cur = db.execute("DELETE FROM entries WHERE prog=? AND tbl=? AND ident=?",
                              (prog_id, table, key))
+            self._counts.pop((prog_id, table), None)
             if cur.rowcount == 0:
                 raise self._engine_error(EngineError(
                     errno.ENOENT, f"table {t.name}: no such entry to delete"))
@@ -550,6 +571,7 @@ class SimTarget:
         with self.transaction() as db:
             _, prog = self._program(db, prog_id)
             self._table(prog, prog_id, table)
+            self._counts.pop((prog_id, table), None)
             return db.execute("DELETE FROM entries WHERE prog=? AND tbl=?",
                               (prog_id, table)).rowcount
 
@@ -565,6 +587,15 @@ class SimTarget:
                 raise TargetError(f"{self.db_path}: program {prog_id}: a stored entry is corrupt "
                                   f"({e}); `rmtctl table clear {prog_id} {table}` drops the "
                                   f"table's entries") from None
+
+    def table_entries_at(self, prog_id: int, table: int, priority: int) -> list[Entry]:
+        """The entries of one priority (for the overlap warning), from the index."""
+        with self.transaction(write=False) as db:
+            if db is None:
+                return []
+            return [entry_from_json(json.loads(ej))[0] for (ej,) in db.execute(
+                "SELECT entry FROM entries WHERE prog=? AND tbl=? AND priority=? ORDER BY seq",
+                (prog_id, table, priority))]
 
     # ------------------------------------------------------------ models, maps
 
