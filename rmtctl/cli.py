@@ -644,7 +644,7 @@ def cmd_batch(args, target) -> int:
                 if sub.cmd in (None, "help"):
                     raise UsageError("not a command")
                 _run(sub, target)
-            except HelpShown:
+            except (HelpShown, SystemExit):
                 continue
             except (UsageError, TargetError) as e:
                 tail = "nothing was applied" if atomic else \
@@ -817,7 +817,9 @@ def _report(g: Globals, msg: str) -> None:
 
 def _run(args: argparse.Namespace, target) -> int:
     _bind_prog(args, target)
-    return args.fn(args, target)
+    code = args.fn(args, target)
+    sys.stdout.flush()                  # a closed pipe shows here, not at interpreter exit
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -835,6 +837,8 @@ def main(argv: list[str] | None = None) -> int:
             args = parse(words, g)
         except HelpShown:
             return 0
+        except SystemExit as e:                  # argparse's -h/--help
+            return int(e.code or 0)
         if args.cmd == "help" or args.cmd is None:
             _parser().print_help()
             return 0
