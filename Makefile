@@ -13,7 +13,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q -e '.[dev]'
+	$(MAKE) man
 	touch $@
+
+# rmtctl's man page from its own argparse parser (argparse-manpage), also installed
+# into the venv's share/man so that `man rmtctl` finds it with the venv on MANPATH.
+.PHONY: man
+man:
+	mkdir -p build/man $(VENV)/share/man/man8
+	$(VENV)/bin/argparse-manpage --module rmtctl.cli --function build_parser --prog rmtctl \
+	    --project-name rmt --manual-section 8 --manual-title "RMT manual" \
+	    --description "control inserted RMT programs" --output build/man/rmtctl.8
+	cp build/man/rmtctl.8 $(VENV)/share/man/man8/rmtctl.8
 
 demo: setup
 	$(VPY) tools/demo.py
@@ -30,12 +41,6 @@ test-asan: setup
 .PHONY: test-crash
 test-crash: setup
 	RMT_CRASH_FULL=1 $(VPY) -m pytest tests/test_rmtctl_crash.py -q -s
-
-# Placeholder weights for the examples' models (docs/rmtctl.md's session).
-.PHONY: example-weights
-example-weights: setup
-	$(VPY) -m compiler.cli compile examples/forced_migration.rmt -o build/forced_migration.rmtb
-	$(VPY) tools/example_weights.py build/forced_migration.rmtb -o build
 
 clean:
 	rm -rf $(VENV) build

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """rmtctl: the control plane for inserted RMT programs (bpftool's conventions).
 
     rmtctl [OPTIONS] COMMAND ...      options go anywhere: -j/--json, -p/--pretty,
@@ -129,9 +130,9 @@ def _decision_name(prog: objfile.Program, d: int) -> str:
 
 
 def choose_target(g: Globals) -> tuple[str, str | None]:
-    """(target, why) -- why is None when the user chose it; else the line to print.
-    The rule: --target, else sim when --state is given, else $RMT_TARGET, else kernel
-    when /dev/rmt exists, else sim."""
+    """(target, why): why is the line to print when nothing the user set chose it.
+    The rule: --target; else sim when --state is given; else $RMT_TARGET; else sim when
+    $RMT_SIM_STATE is set; else kernel when /dev/rmt exists; else sim."""
     if g.target:
         return g.target, None
     if g.state:
@@ -139,9 +140,11 @@ def choose_target(g: Globals) -> tuple[str, str | None]:
     env = os.environ.get("RMT_TARGET")
     if env in ("sim", "kernel"):
         return env, None
+    if os.environ.get("RMT_SIM_STATE"):
+        return "sim", None
     if os.path.exists(DEVICE):
         return "kernel", f"target kernel ({DEVICE} exists; --target sim for the simulator)"
-    return "sim", None
+    return "sim", "target sim (no {DEVICE}; state {state})"
 
 
 def make_target(g: Globals):
@@ -158,10 +161,9 @@ def make_target(g: Globals):
             from semantics.reference import ReferenceEngine
             factory = ReferenceEngine
         t = SimTarget(Path(g.state) if g.state else None, factory)
-        if why is None and not g.state and not g.target and not os.environ.get("RMT_TARGET"):
-            why = f"target sim (state {t.dir}; --target or --state to choose)"
     if why:
-        print(f"rmtctl: {why}", file=sys.stderr)
+        print(f"rmtctl: {why.format(DEVICE=DEVICE, state=getattr(t, 'dir', ''))}",
+              file=sys.stderr)
     return t
 
 
@@ -763,6 +765,17 @@ def _parser() -> argparse.ArgumentParser:
     return _PARSER
 
 
+def _complete() -> None:
+    """Bash completion (argcomplete): answers and exits when the shell asks."""
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(_parser())
+
+
 class HelpShown(Exception):
     pass
 
@@ -830,6 +843,7 @@ def main(argv: list[str] | None = None) -> int:
         old = signal.signal(signal.SIGINT, _on_sigint)
     g = Globals()
     try:
+        _complete()
         try:
             g, words = split_globals(sys.argv[1:] if argv is None else list(argv))
             if g.version:

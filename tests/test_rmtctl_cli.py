@@ -114,7 +114,8 @@ def test_insert_passes_verifier_options(ctl, monkeypatch):
 
 
 def test_target_line_and_read_only_commands_create_nothing(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("RMT_SIM_STATE", str(tmp_path / "typo"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "typo"))
+    monkeypatch.delenv("RMT_SIM_STATE", raising=False)
     monkeypatch.delenv("RMT_TARGET", raising=False)
     monkeypatch.setattr(cli, "DEVICE", str(tmp_path / "no-dev-rmt"))
     assert main(["list"]) == 0
@@ -126,9 +127,10 @@ def test_target_line_and_read_only_commands_create_nothing(tmp_path, capsys, mon
     assert not (tmp_path / "typo").exists() and not (tmp_path / "typo2").exists()
     (tmp_path / "dev").touch()                       # /dev/rmt exists: the kernel is the default
     monkeypatch.setattr(cli, "DEVICE", str(tmp_path / "dev"))
-    monkeypatch.delenv("RMT_SIM_STATE")
     assert cli.choose_target(cli.Globals())[0] == "kernel"
     assert cli.choose_target(cli.Globals(state="x"))[0] == "sim"
+    monkeypatch.setenv("RMT_SIM_STATE", str(tmp_path / "s"))
+    assert cli.choose_target(cli.Globals()) == ("sim", None)
 
 
 def test_state_files_are_private_and_versions_persist(ctl, tmp_path):
@@ -338,3 +340,25 @@ def test_old_state_layout_is_imported(tmp_path, capsys):
     assert t.map_dump(3, 0) == {5: 9}
     assert len(t.trace(3)) == 1
     assert (state / "state.json").exists()               # the old files are kept
+
+
+def test_bash_completion_and_man_page(tmp_path):
+    pytest.importorskip("argcomplete")
+    env = {**os.environ, "_ARGCOMPLETE": "1", "COMP_LINE": "rmtctl table ", "COMP_POINT": "13",
+           "_ARGCOMPLETE_IFS": " "}
+    r = subprocess.run(f"{sys.executable} -m rmtctl.cli 8>&1 9>/dev/null", shell=True, env=env,
+                       cwd=ROOT, text=True, capture_output=True)   # argcomplete answers on fd 8
+    assert set("add mod del dump clear".split()) <= set(r.stdout.split()), r
+    manpage = pytest.importorskip("argparse_manpage")
+    out = tmp_path / "rmtctl.8"
+    r = subprocess.run([sys.executable, "-m", "argparse_manpage", "--module", "rmtctl.cli",
+                        "--function", "build_parser", "--prog", "rmtctl", "--output",
+                        str(out)], cwd=ROOT, capture_output=True, text=True)
+    if r.returncode and "No module named argparse_manpage.__main__" in r.stderr:
+        r = subprocess.run([str(Path(sys.executable).parent / "argparse-manpage"), "--module",
+                            "rmtctl.cli", "--function", "build_parser", "--prog", "rmtctl",
+                            "--output", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert "rmtctl table" in text.replace("\\fB", "").replace("\\fR", "") or ".B rmtctl" in text
+    assert "\\-\\-json" in text and "table" in text and manpage
