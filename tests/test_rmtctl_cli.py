@@ -133,7 +133,7 @@ def test_target_line_and_read_only_commands_create_nothing(tmp_path, capsys, mon
     assert cli.choose_target(cli.Globals()) == ("sim", None)
 
 
-def test_state_files_are_private_and_versions_persist(ctl, tmp_path):
+def test_state_files_are_private_wal_and_schema_versioned(ctl, tmp_path):
     ctl("insert", ctl.obj, "--force")
     db = ctl.state / "state.db"
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
@@ -362,3 +362,30 @@ def test_bash_completion_and_man_page(tmp_path):
     text = out.read_text()
     assert "rmtctl table" in text.replace("\\fB", "").replace("\\fR", "") or ".B rmtctl" in text
     assert "\\-\\-json" in text and "table" in text and manpage
+
+
+def test_model_versions_persist_across_commands(tmp_path, capsys):
+    """Each `model load` is a new process; the versions still count 1, 2, 3 (they were 1, 2,
+    2, ... when the engine rebuilt for every command numbered them)."""
+    obj = tmp_path / "fm.rmtb"
+    subprocess.run([str(ROOT / ".venv/bin/rmtc"), "compile",
+                    str(ROOT / "examples/forced_migration.rmt"), "-o", str(obj)], check=True,
+                   capture_output=True)
+    subprocess.run([sys.executable, str(ROOT / "tools/example_weights.py"), str(obj), "-o",
+                    str(tmp_path)], check=True, capture_output=True)
+    state = str(tmp_path / "state")
+    assert main(["--state", state, "--engine", "ref", "insert", str(obj), "--force"]) == 0
+    versions = []
+    for _ in range(3):
+        capsys.readouterr()
+        assert main(["--state", state, "--engine", "ref", "-j", "model", "load", "1",
+                     "predictor", str(tmp_path / "predictor.bin")]) == 0
+        versions.append(json.loads(capsys.readouterr().out)["version"])
+    assert versions == [1, 2, 3]
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes((tmp_path / "tree_predictor.bin").read_bytes())
+    code = main(["--state", state, "--engine", "ref", "model", "load", "1", "predictor", str(bad)])
+    assert code == 1 and "EINVAL" in capsys.readouterr().err
+    capsys.readouterr()
+    main(["--state", state, "-j", "model", "show", "1"])
+    assert json.loads(capsys.readouterr().out)[0]["version"] == 3
