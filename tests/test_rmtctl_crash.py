@@ -127,8 +127,11 @@ def base(tmp_path_factory) -> Path:
                                  "table add name forced_migration policy 0 0..1024 action "
                                  "predict 0 0\n")
     state = d / "old"
-    for argv in (("insert", "demo.rmtb", "--force"), ("insert", "fm.rmtb", "--force"),
-                 ("table", "add", "1", "policy", "5", "10..20", "action", "set", "42"),
+    from semantics.reference import ReferenceEngine
+    t = SimTarget(state, ReferenceEngine)        # no verifier: the state is what matters here
+    for name in ("demo.rmtb", "fm.rmtb"):
+        t.insert((d / name).read_bytes(), "forced")
+    for argv in (("table", "add", "1", "policy", "5", "10..20", "action", "set", "42"),
                  ("table", "add", "1", "policy", "6", "10..20", "action", "nop"),
                  ("prog", "run", "1", "--ctx", "ctx.json", "--repeat", "3"),
                  ("model", "load", "2", "predictor", "predictor.bin")):
