@@ -790,7 +790,10 @@ def _subparser(name: str) -> argparse.ArgumentParser | None:
 def parse(words: list[str], g: Globals) -> argparse.Namespace:
     """Parse a command (global options already removed); `help` at any level prints that
     level's help (HelpShown)."""
-    if not words or words[0] == "help":
+    if not words:
+        _parser().print_usage(sys.stderr)
+        raise UsageError("missing COMMAND (see `rmtctl help`)")
+    if words[0] == "help":
         _parser().print_help()
         raise HelpShown
     cmd = words[0]
@@ -865,7 +868,8 @@ def main(argv: list[str] | None = None) -> int:
         _report(g, str(e))
         return 1
     except KeyboardInterrupt:
-        _report(g, "interrupted; nothing was changed by the interrupted command")
+        _report(g, "interrupted" + ("; the state is as before" if g.target != "kernel" and
+                                   not os.path.exists(DEVICE) else ""))
         return 130
     except BrokenPipeError:
         try:                                   # the reader went away (`| head`)

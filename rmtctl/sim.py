@@ -212,9 +212,11 @@ class Loaded:
                               f"`rmtctl remove --force {pid}` drops the program") from None
 
     def entries(self, table: int) -> list[EntryState]:
-        """Entries with hits accumulated across invocations; parameters trimmed to the
-        action's own size (engines pad them to the table's)."""
-        return self.target.table_dump(self.info.id, table)
+        """Entries with hits accumulated across invocations, this session's included;
+        parameters trimmed to the action's own size (engines pad them to the table's)."""
+        stored = self.target.table_dump(self.info.id, table)
+        live = self.engine.table_entries(table)
+        return [EntryState(s.entry, s.hits + e.hits) for s, e in zip(stored, live)]
 
     def save_after_runs(self, db: sqlite3.Connection) -> None:
         """Fold this engine's counters, hits, maps and trace records into the database
