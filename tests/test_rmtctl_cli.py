@@ -389,3 +389,25 @@ def test_model_versions_persist_across_commands(tmp_path, capsys):
     capsys.readouterr()
     main(["--state", state, "-j", "model", "show", "1"])
     assert json.loads(capsys.readouterr().out)[0]["version"] == 3
+
+
+def test_progress_line_on_a_terminal_only(ctl, monkeypatch):
+    import io
+    import time as _time
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def slow(blob, name, opts=None):
+        _time.sleep(1.5)
+        return True, ""
+    monkeypatch.setattr(cli, "verify_object", slow)
+    tty = Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    assert main(["--state", str(ctl.state), "--engine", "ref", "insert", ctl.obj]) == 0
+    assert f"\rverifying {ctl.obj} ..." in tty.getvalue()
+    monkeypatch.undo()
+    monkeypatch.setattr(cli, "verify_object", slow)
+    code, _, err = ctl("insert", ctl.obj)              # not a terminal: no progress line
+    assert code == 0 and "verifying" not in err
