@@ -375,7 +375,8 @@ class SimTarget:
                                 (where / "models" / f"{m}.bin").read_bytes()))
                 for m, values in rd("maps.json", {}).items():
                     for k, v in values.items():
-                        db.execute("INSERT INTO maps VALUES (?,?,?,?)", (info.id, int(m), int(k), v))
+                        db.execute("INSERT INTO maps VALUES (?,?,?,?)",
+                                   (info.id, int(m), int(k), v))
                 tr = where / "trace.jsonl"
                 if tr.exists():
                     for line in tr.read_text().splitlines():

@@ -65,7 +65,8 @@ def test_help_at_every_level_and_version(ctl):
 
 def test_programs_by_id_or_name(ctl):
     ctl("insert", ctl.obj, "--force")
-    assert ctl("table", "add", "name", "demo", "policy", "5", "10..20", "action", "set", "1")[0] == 0
+    assert ctl("table", "add", "name", "demo", "policy", "5", "10..20", "action", "set",
+               "1")[0] == 0
     assert json.loads(ctl("-j", "show", "name", "demo")[1])["id"] == 1
     assert json.loads(ctl("-j", "show", "id", "1")[1])["name"] == "demo"
     assert len(json.loads(ctl("-j", "table", "dump", "demo", "policy")[1])) == 1
