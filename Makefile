@@ -13,7 +13,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q -e '.[dev]'
+	$(MAKE) man
 	touch $@
+
+# rmtctl's man page from its own argparse parser (argparse-manpage), also installed
+# into the venv's share/man so that `man rmtctl` finds it with the venv on MANPATH.
+.PHONY: man
+man:
+	mkdir -p build/man $(VENV)/share/man/man8
+	$(VENV)/bin/argparse-manpage --module rmtctl.cli --function build_parser --prog rmtctl \
+	    --project-name rmt --manual-section 8 --manual-title "RMT manual" \
+	    --description "control inserted RMT programs" --output build/man/rmtctl.8
+	cp build/man/rmtctl.8 $(VENV)/share/man/man8/rmtctl.8
 
 demo: setup
 	$(VPY) tools/demo.py
@@ -24,6 +35,12 @@ test: setup test-asan
 # The C VM under AddressSanitizer + UBSan, running the C-engine tests (vm_kernel/Makefile).
 test-asan: setup
 	$(MAKE) -C vm_kernel test-asan PY=$(abspath $(VPY))
+
+# rmtctl's sim target killed at every filesystem write of every mutating command
+# (tests/test_rmtctl_crash.py; `make test` runs two kill points per command).
+.PHONY: test-crash
+test-crash: setup
+	RMT_CRASH_FULL=1 $(VPY) -m pytest tests/test_rmtctl_crash.py -q -s
 
 clean:
 	rm -rf $(VENV) build
