@@ -85,8 +85,7 @@ def cgroup(name: str, limit_bytes: int) -> Path:
     sh(f"echo +memory > {CG_ROOT}/cgroup.subtree_control || true")
     cg = CG_ROOT / name
     cg.mkdir(exist_ok=True)
-    (cg / "memory.max").write_text(f"{limit_bytes}\n")
-    (cg / "memory.swap.max").write_text("max\n") if (cg / "memory.swap.max").exists() else None
+    (cg / "memory.max").write_text("max\n" if limit_bytes >= 1 << 40 else f"{limit_bytes}\n")
     return cg
 
 
@@ -96,10 +95,11 @@ class RunResult:
     majflt: int
     vmstat: dict[str, int]
     status: int
+    maxrss_kb: int = 0
 
     def to_json(self) -> dict:
         return {"seconds": round(self.seconds, 3), "majflt": self.majflt,
-                "vmstat": self.vmstat, "status": self.status}
+                "vmstat": self.vmstat, "status": self.status, "maxrss_kb": self.maxrss_kb}
 
 
 def run_in_cgroup(cg: Path, argv: list[str], cwd: str = "/tmp") -> RunResult:
@@ -120,7 +120,7 @@ def run_in_cgroup(cg: Path, argv: list[str], cwd: str = "/tmp") -> RunResult:
     dt = time.monotonic() - t0
     v1 = vmstat()
     return RunResult(dt, ru.ru_majflt, {k: v1[k] - v0[k] for k in v0},
-                     os.waitstatus_to_exitcode(status))
+                     os.waitstatus_to_exitcode(status), ru.ru_maxrss)
 
 
 def attach(dev: RmtDevice, btf: Btf, blob: bytes) -> KernelEngine:
@@ -213,46 +213,59 @@ def phase_mechanism(files: Path, out: Path) -> dict:
 
 # ---------------------------------------------------------------------- evaluation runs
 
+def rmtctl(*args: str) -> str:
+    r = subprocess.run([sys.executable, "-m", "rmtctl.cli", "--target", "kernel", *args],
+                       capture_output=True, text=True, cwd=str(ROOT))
+    if r.returncode:
+        raise RuntimeError(f"rmtctl {' '.join(args)}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def insert_config(files: Path, cfg: dict, cg: Path) -> int:
+    """`rmtctl insert` the config's program (attached with swap_prefetch=auto), route the
+    workload's cgroup (its id is the directory's inode number) and load its models."""
+    pid = int(json.loads(rmtctl("--json", "insert", str(files / cfg["program"])))["id"])
+    route = cfg.get("route")
+    if route:
+        rmtctl("table", "add", str(pid), route[0], str(os.stat(cg).st_ino), *route[1:])
+    for model, blob in cfg.get("models", {}).items():
+        rmtctl("model", "load", str(pid), model, str(files / blob))
+    return pid
+
+
 def phase_eval(files: Path, out: Path) -> dict:
     """tools/kernel_prefetch_eval.py: the plan in files/plan.json, interleaved, one boot."""
     plan = json.loads((files / "plan.json").read_text())
-    (files / "synth.py").write_text(SYNTH)
     target = swap_on_disk(delay_ms=plan["delay_ms"])
-    btf = Btf.load()
-    runs = []
+    res: dict = {"swap": target, "working_sets": {}}
+    # working sets: each workload's peak RSS without a limit (and without readahead)
+    sh("echo 0 > /proc/sys/vm/page-cluster")
+    for name, spec in plan["workloads"].items():
+        cg = cgroup(f"rmt_{name}", 1 << 40)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        r = run_in_cgroup(cg, spec["argv"], cwd=spec["cwd"])
+        res["working_sets"][name] = {"bytes": r.maxrss_kb * 1024, "seconds": r.seconds,
+                                     "status": r.status, "before_kb": before}
     progress = out / "eval_progress.jsonl"
     with RmtDevice() as dev:
         for step in plan["steps"]:
-            w, cfg = step["workload"], step["config"]
+            w, p = step["workload"], step["prefetcher"]
+            ws = res["working_sets"][w]["bytes"]
+            limit = max(4 << 20, int(step["frac"] * ws)) & ~4095
             sh(f"echo {step['page_cluster']} > /proc/sys/vm/page-cluster")
-            cg = cgroup(f"rmt_{w}", step["limit_bytes"])
-            eng = None
-            if cfg.get("program"):
-                eng = attach(dev, btf, (files / cfg["program"]).read_bytes())
-                for m, name in cfg.get("models", {}).items():
-                    eng.model_load(int(m), (files / name).read_bytes())
-                for t in cfg.get("entries", []):
-                    _add_entry(eng, t)
-            sh("sync; echo 3 > /proc/sys/vm/drop_caches")
-            r = run_in_cgroup(cg, step["argv"], cwd=step.get("cwd", "/tmp"))
-            rec = {**step, "result": r.to_json()}
-            if eng is not None:
+            cg = cgroup(f"rmt_{w}", limit)
+            cfg = plan["configs"].get(p)
+            pid = insert_config(files, cfg, cg) if cfg else None
+            r = run_in_cgroup(cg, step["argv"], cwd=step["cwd"])
+            rec = {**step, "ws_bytes": ws, "limit_bytes": limit, "result": r.to_json()}
+            if pid is not None:
                 rec["prefetch"] = settle(dev)
                 rec["hook"] = H.stats(dev, H.HOOK_SWAP).to_json()
-                detach(dev, eng)
-            runs.append(rec)
+                rmtctl("remove", str(pid))
             with open(progress, "a") as f:
                 f.write(json.dumps(rec) + "\n")
     swap_off(target)
-    return {"runs": runs}
-
-
-def _add_entry(eng: KernelEngine, spec: dict) -> None:
-    from semantics.engine import Entry
-    from semantics import codec
-    eng.table_insert(spec["table"], Entry(tuple(codec.match_from_json(m) for m in spec["match"]),
-                                          spec["action"], bytes.fromhex(spec["params"]),
-                                          spec.get("priority", 0)))
+    return res
 
 
 PHASES = {"mechanism": phase_mechanism, "eval": phase_eval}

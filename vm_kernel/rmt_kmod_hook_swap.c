@@ -2,7 +2,12 @@
 /*
  * rmt_kmod_hook_swap.c: mm.swap_fault, a kprobe on do_swap_page(struct vm_fault *).
  *
- * Why there, and how the decision takes effect (docs/kernel-hooks.md):
+ * Why there, and how the decision takes effect (docs/kernel-hooks.md): the
+ * module parameter swap_prefetch picks a mechanism at attach
+ * (rmt_kmod_prefetch.c).  In the exact-page modes (madvise, gup; auto picks
+ * one) the handler queues the program's pf[0..n) for a worker that reads
+ * those pages into the swap cache, and counts the faults that find them
+ * there.  In window mode, what follows:
  * Debian's 6.1 build inlines swapin_nr_pages(), swap_ra_info() and
  * swap_vma_readahead() into swapin_readahead(), and exports no way for a
  * module to read pages into the swap cache, so neither the window function's
