@@ -58,6 +58,17 @@ forced-migration: setup
 prefetch-eval: setup
 	$(VPY) tools/prefetch_eval.py
 
+# Case study 2 in the real kernel (docs/results.md): the real programs and the synthetic ones
+# in Debian's 6.1 guest, swap on virtio-blk behind dm-delay, cgroup v2 memory.max at 25/50/75%
+# of each working set, under readahead / readahead off / Leap / the learned program (rmt.ko's
+# exact-page prefetch), interleaved in one boot; results/kernel_prefetch/. Hours under TCG:
+# KPF_ARGS narrows it, e.g. KPF_ARGS='--only strided seq --fracs 0.5 --rounds 3'.
+KPF_ARGS ?=
+.PHONY: kernel-prefetch-eval
+kernel-prefetch-eval: setup
+	tools/qemu/prefetch-workloads-setup.sh
+	$(VPY) tools/kernel_prefetch_eval.py $(KPF_ARGS)
+
 # Coverage-guided fuzzing (docs/robustness.md, "Fuzzing"): the libFuzzer targets of tools/fuzz/
 # (loader/validator/interpreter vs JIT, tables, weight blobs) under ASan+UBSan, FUZZ_SECONDS
 # each, one at a time under nice; then llvm-cov coverage of vm_kernel/, the C-vs-Python loader

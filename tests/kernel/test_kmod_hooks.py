@@ -58,7 +58,7 @@ def _boot(qemu_env: harness.HarnessEnv, ko: Path, work: Path, phases: str, timeo
     _inputs(files)
     r = harness.run_in_guest(
         f"""
-        insmod {ko} || exit 3
+        insmod {ko} swap_prefetch=window || exit 3
         RMT_SCHED_HITS={MIN_SCHED_HITS} {PY} {HELPER} {files} "$RMT_OUT" {phases}
         rc=$?
         rmmod rmt || exit 4
