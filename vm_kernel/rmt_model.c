@@ -917,30 +917,37 @@ static size_t rmt_pack_bytes(const struct rmt_wlayer *l)
 }
 
 /*
- * The AVX2 layout of a dense layer: for each block of 8 outputs, their 8
- * s32 biases, then for each input pair p the 8 outputs' weights for inputs
- * 2p and 2p+1 interleaved (s16 [8][2]), zero where there is no such output
- * or input.  One vpmaddwd of a row with the broadcast pair (x[2p], x[2p+1])
- * gives the 8 outputs' partial sums for the pair.
+ * The AVX2 layout of a dense layer.  Outputs go in blocks of 8 and blocks in
+ * groups of two (the last group may hold one).  A group of nb blocks holds
+ * its nb x 8 s32 biases, then for each input pair p, nb rows of the 8
+ * outputs' weights for inputs 2p and 2p+1 interleaved (s16 [8][2]); zero
+ * where there is no such output or input.  One vpmaddwd of a row with the
+ * broadcast pair (x[2p], x[2p+1]) gives 8 outputs' partial sums for the pair.
  */
 static void rmt_pack_layer(const struct rmt_wlayer *l, u8 *dst)
 {
-	u32 nblk = (l->n_out + 7) / 8, npair = (l->n_in + 1) / 2, blk, p, o, k;
+	u32 nblk = (l->n_out + 7) / 8, npair = (l->n_in + 1) / 2, g, nb, blk, p, o, k, out;
 	s32 *bias;
 	s16 *row;
 
 	memset(dst, 0, rmt_pack_bytes(l));
-	for (blk = 0; blk < nblk; blk++) {
-		bias = (s32 *)dst;
-		for (o = 0; o < 8 && blk * 8 + o < l->n_out; o++)
-			bias[o] = l->b[blk * 8 + o];
-		dst += 32;
-		for (p = 0; p < npair; p++, dst += 32) {
-			row = (s16 *)dst;
+	for (g = 0; g < nblk; g += 2) {
+		nb = min_t(u32, 2, nblk - g);
+		for (blk = g; blk < g + nb; blk++, dst += 32) {
+			bias = (s32 *)dst;
 			for (o = 0; o < 8 && blk * 8 + o < l->n_out; o++)
-				for (k = 0; k < 2 && 2 * p + k < l->n_in; k++)
-					row[2 * o + k] = l->w16[(size_t)(blk * 8 + o) * l->n_in +
-								2 * p + k];
+				bias[o] = l->b[blk * 8 + o];
+		}
+		for (p = 0; p < npair; p++) {
+			for (blk = g; blk < g + nb; blk++, dst += 32) {
+				row = (s16 *)dst;
+				for (o = 0; o < 8 && blk * 8 + o < l->n_out; o++) {
+					out = blk * 8 + o;
+					for (k = 0; k < 2 && 2 * p + k < l->n_in; k++)
+						row[2 * o + k] =
+							l->w16[(size_t)out * l->n_in + 2 * p + k];
+				}
+			}
 		}
 	}
 }
@@ -1240,6 +1247,47 @@ static __thread s16 rmt_x16[2][RMT_MAX_MODEL_IO + 16] __attribute__((aligned(32)
  * exact one.  Returns false, having written nothing to @out, when an input is
  * outside the declared range.
  */
+/*
+ * Shift, ReLU; then a hidden block is clamped and stored as s16 at @y, the
+ * output block stored as s32 at @out (only the outputs that exist).
+ */
+__attribute__((target("avx2"), always_inline))
+static inline void rmt_avx2_finish(__m256i acc, const struct rmt_wlayer *l, bool hidden,
+				   __m256i vlo, __m256i vhi, u32 blk, s16 *y, s32 *out)
+{
+	acc = _mm256_sra_epi32(acc, _mm_cvtsi32_si128(l->shift));
+	if (l->relu)
+		acc = _mm256_max_epi32(acc, _mm256_setzero_si256());
+	if (hidden) {
+		acc = _mm256_min_epi32(_mm256_max_epi32(acc, vlo), vhi);
+		acc = _mm256_permute4x64_epi64(_mm256_packs_epi32(acc, acc), 0x08);
+		_mm_storeu_si128((__m128i *)(y + blk * 8), _mm256_castsi256_si128(acc));
+	} else {
+		/* lane i is stored when i < left: a mask of the sign bits */
+		__m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(l->n_out - blk * 8),
+						  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+
+		_mm256_maskstore_epi32((int *)(out + blk * 8), mask, acc);
+	}
+}
+
+/* The pair (x[2p], x[2p+1]) broadcast to every 32-bit lane. */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i rmt_avx2_pair(const s16 *x, u32 p)
+{
+	s32 pair;
+
+	memcpy(&pair, x + 2 * p, 4);
+	return _mm256_set1_epi32(pair);
+}
+
+/*
+ * The int32 path with AVX2 on the layout of rmt_pack_layer().  Activations
+ * are s16 (the declared range fits: @w->act16); vpmaddwd's pair sums wrap
+ * modulo 2^32 like the int32 adds, and the exact sums fit in int32, so the
+ * result is the exact one.  Returns false, having written nothing to @out,
+ * when an input is outside the declared range.
+ */
 __attribute__((target("avx2")))
 static bool rmt_mlp_avx2(const struct rmt_weights *w, const s32 *in, s32 *out)
 {
@@ -1248,58 +1296,54 @@ static bool rmt_mlp_avx2(const struct rmt_weights *w, const s32 *in, s32 *out)
 	s16 *x = rmt_x16[0];
 	u32 i, j, n = w->n_in;
 
-	for (i = 0; i + 8 <= n; i += 8) {
-		__m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
+	/*
+	 * Check and narrow the inputs 8 at a time.  The last group is a masked
+	 * load: lanes past @n read no memory, are 0 (so x[n] = 0 when @n is
+	 * odd, for the last pair) and are left out of the range check.
+	 */
+	for (i = 0; i < n; i += 8) {
+		__m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - i),
+						  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+		__m256i v = _mm256_maskload_epi32((const int *)(in + i), mask);
+		__m256i out_of_range = _mm256_or_si256(_mm256_cmpgt_epi32(vlo, v),
+						       _mm256_cmpgt_epi32(v, vhi));
 
-		bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpgt_epi32(vlo, v),
-							   _mm256_cmpgt_epi32(v, vhi)));
+		bad = _mm256_or_si256(bad, _mm256_and_si256(out_of_range, mask));
 		v = _mm256_permute4x64_epi64(_mm256_packs_epi32(v, v), 0x08);
 		_mm_storeu_si128((__m128i *)(x + i), _mm256_castsi256_si128(v));
 	}
-	for (; i < n; i++) {
-		if (in[i] < w->act_lo || in[i] > w->act_hi)
-			return false;
-		x[i] = (s16)in[i];
-	}
-	x[n] = 0;
 	if (!_mm256_testz_si256(bad, bad))
 		return false;
 	for (j = 0; j < w->nlayers; j++) {
 		const struct rmt_wlayer *l = &w->layers[j];
 		const bool hidden = j + 1 < w->nlayers;
 		const u32 nblk = (l->n_out + 7) / 8, npair = (l->n_in + 1) / 2;
-		const __m128i shift = _mm_cvtsi32_si128(l->shift);
-		const u8 *pk = l->wp;
+		const __m256i *pk = (const __m256i *)l->wp;
 		s16 *y = rmt_x16[(j + 1) & 1];
 		u32 blk, p;
 
-		for (blk = 0; blk < nblk; blk++) {
-			__m256i acc = _mm256_loadu_si256((const __m256i *)pk);
+		/* two blocks at a time: each pair is broadcast once for both */
+		for (blk = 0; blk + 2 <= nblk; blk += 2) {
+			__m256i a0 = _mm256_loadu_si256(pk), a1 = _mm256_loadu_si256(pk + 1);
 
-			pk += 32;
-			for (p = 0; p < npair; p++, pk += 32) {
-				s32 pair;
+			pk += 2;
+			for (p = 0; p < npair; p++, pk += 2) {
+				__m256i v = rmt_avx2_pair(x, p);
 
-				memcpy(&pair, x + 2 * p, 4);
-				acc = _mm256_add_epi32(acc, _mm256_madd_epi16(
-					_mm256_loadu_si256((const __m256i *)pk),
-					_mm256_set1_epi32(pair)));
+				a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256(pk), v));
+				a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_loadu_si256(pk + 1),
+									     v));
 			}
-			acc = _mm256_sra_epi32(acc, shift);
-			if (l->relu)
-				acc = _mm256_max_epi32(acc, _mm256_setzero_si256());
-			if (hidden) {
-				acc = _mm256_min_epi32(_mm256_max_epi32(acc, vlo), vhi);
-				acc = _mm256_permute4x64_epi64(_mm256_packs_epi32(acc, acc), 0x08);
-				_mm_storeu_si128((__m128i *)(y + blk * 8), _mm256_castsi256_si128(acc));
-			} else {
-				s32 v[8] __attribute__((aligned(32)));
-				u32 o, left = min_t(u32, 8, l->n_out - blk * 8);
+			rmt_avx2_finish(a0, l, hidden, vlo, vhi, blk, y, out);
+			rmt_avx2_finish(a1, l, hidden, vlo, vhi, blk + 1, y, out);
+		}
+		if (blk < nblk) {
+			__m256i a0 = _mm256_loadu_si256(pk++);
 
-				_mm256_store_si256((__m256i *)v, acc);
-				for (o = 0; o < left; o++)
-					out[blk * 8 + o] = v[o];
-			}
+			for (p = 0; p < npair; p++, pk++)
+				a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256(pk),
+									     rmt_avx2_pair(x, p)));
+			rmt_avx2_finish(a0, l, hidden, vlo, vhi, blk, y, out);
 		}
 		if (hidden)
 			y[l->n_out] = 0;
@@ -1540,6 +1584,11 @@ int rmt_model_infer(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *o
 			for (o = 0; o < n_out; o++)
 				out[o] = leaf[o];
 		}
+#ifdef RMT_MODEL_SIMD
+	} else if (w && w->pack && rmt_model_isa() >= RMT_MODEL_ISA_AVX2 &&
+		   rmt_mlp_avx2(w, in, out)) {
+		/* an MLP proved exact in int32, inputs in range: no overflow */
+#endif
 	} else if (w) {
 		*overflows += rmt_infer_general(w, in, out);
 	} else {
