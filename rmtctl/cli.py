@@ -257,6 +257,8 @@ def stats_json(prog: objfile.Program, s: Stats) -> dict[str, Any]:
 def cmd_stats(args, target) -> int:
     _, prog = target.program(args.id)
     j = stats_json(prog, target.stats(args.id))
+    if hasattr(target, "engine"):                     # the kernel target: JIT or interpreter
+        j["engine"] = target.engine(args.id)
     if hasattr(target, "hook_stats"):                 # the kernel target: the probe's counters
         hook = target.hook_stats(args.id)
         if hook is not None:

@@ -24,7 +24,7 @@
 #include "rmt_runtime.h"
 #include "rmt_alloc.h"
 #ifdef __KERNEL__
-#include "rmt_kjit_bpf.h"
+#include "rmt_kmod_jit.h"
 #endif
 
 #if defined(__x86_64__) && !defined(__KERNEL__)
@@ -827,7 +827,7 @@ int rmt_jit_compile(struct rmt_inst *in)
 	int rc = -ENOMEM;
 
 #ifdef __KERNEL__
-	/* rmt.ko: the kernel's BPF JIT compiles it (rmt_kjit_bpf.c). */
+	/* rmt.ko: the kernel's BPF JIT compiles it (rmt_kmod_jit.c). */
 	return rmt_kjit_compile(in);
 #endif
 	if (!rmt_jit_supported())

@@ -79,7 +79,7 @@ enum rmt_engine_kind {
 	RMT_ENGINE_INTERP = 0,
 	RMT_ENGINE_JIT = 1,	/* rmt_jit.c's x86-64 code */
 	RMT_ENGINE_NATIVE = 2,	/* code installed by the host (userspace: llvmlite) */
-	RMT_ENGINE_KJIT = 3,	/* rmt.ko: lowered to eBPF, the kernel's JIT (rmt_kjit_bpf.c) */
+	RMT_ENGINE_KJIT = 3,	/* rmt.ko: lowered to eBPF, the kernel's JIT (rmt_kmod_jit.c) */
 };
 
 /**

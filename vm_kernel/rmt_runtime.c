@@ -6,7 +6,7 @@
 #include "rmt_runtime.h"
 #include "rmt_alloc.h"
 #ifdef __KERNEL__
-#include "rmt_kjit_bpf.h"
+#include "rmt_kmod_jit.h"
 #endif
 
 #define RMT_ERRLEN_TMP 200

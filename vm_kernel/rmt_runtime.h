@@ -124,7 +124,7 @@ struct rmt_frame {
  * @engine: what runs the code (enum rmt_engine_kind)
  * @native: the native code when @engine is not RMT_ENGINE_INTERP
  * @native_mem: its executable mapping (JIT only), @native_size bytes
- * @kjit: rmt.ko's eBPF program (rmt_kjit_bpf.c) when @engine is
+ * @kjit: rmt.ko's eBPF program (rmt_kmod_jit.c) when @engine is
  *	RMT_ENGINE_KJIT; always NULL in userspace
  * @rcu: for freeing after a grace period
  */

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rmt_kjit_bpf.h: rmt.ko's JIT -- RMT bytecode lowered to eBPF, compiled by
- * the kernel's own BPF JIT (rmt_kjit_bpf.c).  Kernel build only.
+ * rmt_kmod_jit.h: rmt.ko's JIT -- RMT bytecode lowered to eBPF, compiled by
+ * the kernel's own BPF JIT (rmt_kmod_jit.c).  Kernel build only.
  */
-#ifndef _RMT_KJIT_BPF_H
-#define _RMT_KJIT_BPF_H
+#ifndef _RMT_KMOD_JIT_H
+#define _RMT_KMOD_JIT_H
 
 #include "rmt_compat.h"
 
@@ -42,4 +42,4 @@ void rmt_kjit_free(struct rmt_inst *in);
 void rmt_kjit_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
 		  struct rmt_run_result *res);
 
-#endif /* _RMT_KJIT_BPF_H */
+#endif /* _RMT_KMOD_JIT_H */

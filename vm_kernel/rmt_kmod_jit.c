@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rmt_kjit_bpf.c: rmt.ko's JIT.  A validated RMT program is lowered to eBPF
+ * rmt_kmod_jit.c: rmt.ko's JIT.  A validated RMT program is lowered to eBPF
  * and handed to the kernel's BPF JIT through the exported bpf_prog_alloc() /
  * bpf_prog_select_runtime() / bpf_prog_free(), then run as prog->bpf_func.
  *
@@ -35,7 +35,7 @@
 #include <linux/moduleparam.h>
 #include "rmt_runtime.h"
 #include "rmt_alloc.h"
-#include "rmt_kjit_bpf.h"
+#include "rmt_kmod_jit.h"
 
 /* rmt.jit: JIT programs loaded from now on (1, the default) or not (0). */
 static bool jit = true;
