@@ -16,6 +16,7 @@ One guest boot, 4 vCPUs, about 4 minutes of TCG time:
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -28,6 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).parent / "kmod_helpers"
 PY = ROOT / ".venv" / "bin" / "python"
 KJIT, INTERP = 3, 0
+
+pytestmark = pytest.mark.skipif(os.environ.get("RMT_GUEST_BPF_JIT") == "0",
+                                reason="RMT_GUEST_BPF_JIT=0: this file switches the BPF JIT "
+                                       "off and on itself (phase cases_nojit)")
 
 
 def _inputs(files: Path) -> None:
@@ -81,7 +86,9 @@ def test_guest_run_clean_and_rmmod_with_hook_firing(guest: dict) -> None:
     guest["r"].check()          # exit 0 (insmod, phases, rmmod), no BUG/WARNING/Oops/RCU stall
     runs = (guest["share"] / "runs_before_rmmod").read_text().strip()
     assert int(runs) > 0, "the attached JIT program did not run before rmmod"
-    assert _phase(guest, "attached")["engine"] == KJIT
+    a = _phase(guest, "attached")
+    assert a["engine"] == KJIT
+    assert a["show_jit"] is True and a["stats_engine"] == "jit", a    # rmtctl show / stats
 
 
 @pytest.mark.parametrize("name,engine,counter",
@@ -110,6 +117,7 @@ def test_module_parameter_off_runs_the_interpreter(guest: dict) -> None:
     p = _phase(guest, "param_off")
     assert p["engine"] == INTERP
     assert p["stats"]["off"] == 1 and p["stats"]["jited"] == 0, p
+    assert p["show_jit"] is False and p["stats_engine"] == "interpreter", p
 
 
 def test_allocation_failure_in_the_jit_falls_back(guest: dict) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import json
 import random
+import subprocess
 import sys
 import time
 import traceback
@@ -105,6 +106,13 @@ def phase_diff(dev: RmtDevice, files: Path) -> dict:
     return out
 
 
+def rmtctl(*args: str) -> dict:
+    """`rmtctl --target kernel --json ARGS`, as a user runs it."""
+    r = subprocess.run([str(ROOT / ".venv" / "bin" / "rmtctl"), "--target", "kernel", "--json",
+                        *args], capture_output=True, text=True, check=True)
+    return json.loads(r.stdout)
+
+
 def phase_param_off(dev: RmtDevice, files: Path) -> dict:
     s0 = jit_stats()
     set_jit(False)
@@ -112,7 +120,9 @@ def phase_param_off(dev: RmtDevice, files: Path) -> dict:
         eng = KernelEngine.load(dev, (files / "forced_migration.rmtb").read_bytes())
     finally:
         set_jit(True)
-    res = {"engine": eng.info().engine, "stats": delta(s0, jit_stats())}
+    res = {"engine": eng.info().engine, "stats": delta(s0, jit_stats()),
+           "show_jit": rmtctl("show", str(eng.id))["jit"],
+           "stats_engine": rmtctl("stats", str(eng.id))["engine"]}
     eng.unload()
     return res
 
@@ -187,7 +197,9 @@ def phase_swap(dev: RmtDevice, files: Path, btf: Btf) -> dict:
 def phase_leave_attached(dev: RmtDevice, files: Path, btf: Btf) -> dict:
     eng = loaded(dev, files, "forced_migration")
     H.attach(dev, H.HOOK_SCHED, eng.id, btf=btf)
-    return {"id": eng.id, "engine": eng.info().engine}
+    return {"id": eng.id, "engine": eng.info().engine,
+            "show_jit": rmtctl("show", str(eng.id))["jit"],
+            "stats_engine": rmtctl("stats", str(eng.id))["engine"]}
 
 
 def main(files: Path, out: Path) -> int:
