@@ -109,3 +109,19 @@ stress: setup
 .PHONY: fuzz-ioctl-replay
 fuzz-ioctl-replay: setup
 	$(VPY) -m pytest tests/kernel/test_kmod_ioctl_replay.py -q -s
+
+# rmt.ko's interpreter vs its JIT (vm_kernel/rmt_kmod_jit.c) in the QEMU guest, one boot:
+# both examples attached to their hooks in turn, BENCH_KMOD_JIT_ROUNDS interleaved rounds,
+# the hooks' own ns_total / ns_vm / runs (docs/benchmarks.md, "rmt.ko: interpreter vs JIT").
+# About 5 minutes; JSON in build/bench_kmod_jit.json.
+BENCH_KMOD_JIT_ROUNDS ?= 4
+.PHONY: bench-kmod-jit
+bench-kmod-jit: setup
+	$(VPY) bench/bench_kmod_jit.py --rounds $(BENCH_KMOD_JIT_ROUNDS) --out build/bench_kmod_jit.json
+
+# The QEMU suite with net.core.bpf_jit_enable=0 set at boot: rmt.ko's programs then run on
+# its interpreter (counted in /sys/module/rmt/parameters/jit_stats); `make test` runs it
+# with the JIT on.
+.PHONY: test-kernel-nojit
+test-kernel-nojit: setup
+	RMT_GUEST_BPF_JIT=0 $(VPY) -m pytest tests/kernel -q

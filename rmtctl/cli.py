@@ -547,6 +547,8 @@ def cmd_stats(args, target) -> int:
         j = stats_json(prog, _stats_from_json(raw), raw.get("shadow_default", 0))
     else:
         j = stats_json(prog, target.stats(args.id))
+    if hasattr(target, "engine"):                     # the kernel target: JIT or interpreter
+        j["engine"] = target.engine(args.id)
     if hasattr(target, "hook_stats"):                 # the kernel target: the probe's counters
         hook = target.hook_stats(args.id)
         if hook is not None:

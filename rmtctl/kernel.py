@@ -313,6 +313,11 @@ def kernel_engine_factory(dev: RmtDevice):
     return factory
 
 
+# struct rmt_ioc_prog_info.engine: 0 the interpreter, 3 the kernel JIT (vm_kernel/rmt_jit.h,
+# enum rmt_engine_kind; rmt_kmod_jit.c)
+ENGINE_KJIT = 3
+
+
 class KernelTarget:
     """The control plane of rmt.ko: what `rmtctl --target kernel` drives."""
 
@@ -359,8 +364,14 @@ class KernelTarget:
         verdict = next((v for f, v in _VERDICT.items() if a.flags & f), "unverified")
         info = ProgInfo(prog_id, prog.name, prog.hook.name, "shadow" if prog.mode else "enforce",
                         hashlib.sha256(blob).hexdigest()[:16], verdict, a.load_time_ns / 1e9,
-                        a.ninsns, False)    # rmt.ko runs the interpreter
+                        a.ninsns, a.engine == ENGINE_KJIT)
         return info, prog
+
+    def engine(self, prog_id: int) -> str:
+        """What runs the program in rmt.ko: "jit" (lowered to eBPF, the kernel's BPF JIT) or
+        "interpreter" (rmt.jit=0, bpf_jit_enable=0, or the JIT failed: see
+        /sys/module/rmt/parameters/jit_stats)."""
+        return "jit" if self._info(prog_id)[0].jit else "interpreter"
 
     # ------------------------------------------------------------ programs
 

@@ -202,7 +202,7 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 	else
 		rmt_hook_inc(h, kernel_no);
 
-	if (rmt_vm_run_rcu(rmt_hooks_vm, b->prog_id, &c, sizeof(c), cpu, t0, &res)) {
+	if (rmt_hook_run(h, b->prog_id, &c, sizeof(c), cpu, t0, &res)) {
 		rmt_hook_inc(h, no_prog);
 		goto out;
 	}

@@ -173,6 +173,7 @@ static void rmt_hook_stats_fill(struct rmt_hook *h, struct rmt_hook_stats *s)
 		sum.hard_veto += READ_ONCE(p->hard_veto);
 		sum.ns_total += READ_ONCE(p->ns_total);
 		sum.hist_busy += READ_ONCE(p->hist_busy);
+		sum.ns_vm += READ_ONCE(p->ns_vm);
 	}
 	s->hits = sum.hits;
 	s->runs = sum.runs;
@@ -190,6 +191,7 @@ static void rmt_hook_stats_fill(struct rmt_hook *h, struct rmt_hook_stats *s)
 	s->hard_veto = sum.hard_veto;
 	s->ns_total = sum.ns_total;
 	s->hist_busy = sum.hist_busy;
+	s->ns_vm = sum.ns_vm;
 	s->nmissed = h->nmissed();
 
 	b = rcu_dereference_protected(h->bind, true);

@@ -201,6 +201,10 @@ struct rmt_hook_detach {
  * @hard_veto: sched: hits whose kernel 0 was a hard constraint
  * @ns_total: time spent in the handlers, ns (summed over CPUs)
  * @hist_busy: swap: history slot contended, history not updated
+ * @ns_vm: of @ns_total, the time in the VM (rmt_vm_run_rcu(): the program on
+ *	its engine, and its accounting); the rest builds the context and applies
+ *	the decision (and, for sched, is the probed function between entry and
+ *	return).  Zero from modules before this field existed.
  * @reserved: zero
  *
  * Counters start at zero when the probes are registered (an attach to a
@@ -232,7 +236,8 @@ struct rmt_hook_stats {
 	__u64 hard_veto;
 	__u64 ns_total;
 	__u64 hist_busy;
-	__u64 reserved[7];
+	__u64 ns_vm;
+	__u64 reserved[6];
 };
 
 /* rmt_swap_prefetch_stats.mechanism: how mm.swap_fault's decisions take effect */
