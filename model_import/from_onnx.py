@@ -241,6 +241,12 @@ def _ml_op(path: Path, node: Any, a: dict[str, Any], n_in: int) -> FloatNet | Fl
     if agg == "AVERAGE":
         for tr in trees:
             tr.value = tr.value / len(trees)
+    if task.kind == "binary" and len(used) == 1 and post == "NONE":
+        # one column holding the positive class's probability (onnxruntime decides p > 0.5):
+        # 2p - 1 puts the decision at the sign, like the trees read from scikit-learn
+        for tr in trees:
+            tr.value = tr.value * 2
+        b = b * 2 - 1
     out = FloatTrees(trees, b, task, n_in)
     if post not in ("NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO"):
         out.notes.append(f"post_transform {post} ignored: the score is the raw sum")

@@ -25,11 +25,18 @@ def _skops(path: Path) -> Any:
         untrusted = sio.get_untrusted_types(file=str(path))
     except Exception as e:                       # zipfile / json errors from skops
         raise ModelImportError(f"{path}: not a skops file ({type(e).__name__}: {e})") from None
-    if untrusted:
-        raise ModelImportError(f"{path}: the skops file holds types skops does not trust "
-                               f"({', '.join(untrusted[:4])}); load it yourself after review "
-                               f"and pass the estimator to model_import.import_model")
-    return sio.load(str(path), trusted=[])
+    # scikit-learn's and numpy's own types are rebuilt from their state; anything else
+    # could run code of its own when loaded
+    other = [t for t in untrusted if not t.startswith(("sklearn.", "numpy."))]
+    if other:
+        raise ModelImportError(f"{path}: the skops file holds types other than "
+                               f"scikit-learn's and numpy's ({', '.join(other[:4])}); load "
+                               f"it yourself after review and pass the estimator to "
+                               f"model_import.import_model")
+    try:
+        return sio.load(str(path), trusted=untrusted)
+    except Exception as e:                       # skops raises many kinds
+        raise ModelImportError(f"{path}: cannot load ({type(e).__name__}: {e})") from None
 
 
 def _pickle(path: Path) -> Any:

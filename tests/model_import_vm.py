@@ -21,9 +21,10 @@ HOOK = HOOKS["test.sandbox"]
 def program(decl: str, n_out: int) -> Program:
     """decl: the model's kind, arguments and body after `model m: `, without in/out/input."""
     kind, rest = decl.split("(", 1)
+    rest = rest if rest.lstrip().startswith(")") else ", " + rest
     outs = ", ".join(f"y[{j}]" for j in range(n_out))
     src = f"""hook test.sandbox;
-model m: {kind}(in = {N_IN}, out = {n_out}, input = {LO}..{HI}, {rest}
+model m: {kind}(in = {N_IN}, out = {n_out}, input = {LO}..{HI}{rest}
 apply {{
     let x: i32[{N_IN}];
     x[0] = ctx.x;
