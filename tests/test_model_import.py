@@ -208,17 +208,17 @@ def test_lightgbm_text(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- exactness
 
 def test_integer_thresholds_are_exact_where_rounding_is_not() -> None:
-    """`x <= 2.5` on integer x is `x <= 2` (emlearn rounds to 3 and gets x = 3 wrong): over
-    every integer around each split the VM decides as the float tree does."""
+    """`x <= 3.5` on integer x is `x <= 3` (rounding to 4 gets x = 4 wrong): over every
+    integer around the split the VM decides as the float tree does."""
     x = np.arange(-20, 21)[:, None] * np.ones((1, V.N_IN), dtype=np.int64)
-    y = (x[:, 0] >= 3).astype(int)
+    y = (x[:, 0] >= 4).astype(int)
     est = tree.DecisionTreeClassifier(max_depth=2).fit(x, y)
-    assert est.tree_.threshold[0] == 2.5
+    assert est.tree_.threshold[0] == 3.5
     prog = V.program("tree(depth = 2);", 1)
     res = import_model(est, prog, "m", x)
     vm = V.run(prog, res.blob, x)
     assert np.array_equal((vm[:, 0] > 0).astype(int), est.predict(x))
-    assert res.weights.trees[0].nodes[0].threshold == 2
+    assert res.weights.trees[0].nodes[0].threshold == 3
 
 
 def test_strict_splits_become_the_right_integer_comparison(tmp_path: Path) -> None:
