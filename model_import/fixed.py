@@ -209,7 +209,9 @@ def quantize(fm: FloatNet | FloatTrees, m: Model, in_frac: int, calib: np.ndarra
         else:
             fx = quantize_net(fm, m, in_frac, calib, out_frac)
         W.read_weights(W.write_weights(fx.weights), m)       # the loader's rules
-    except W.WeightsError as e:
+    except (W.WeightsError, ValueError) as e:
+        if isinstance(e, ModelImportError):
+            raise
         raise ModelImportError(f"{fm.task.source}: {e}") from None
     return fx
 

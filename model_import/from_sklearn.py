@@ -41,8 +41,8 @@ def _task(est: Any, name: str) -> Task:
                                    f"output is not supported (each output must be binary)")
         return Task("multilabel", len(classes), src)
     k = len(classes)
-    if getattr(est, "out_activation_", "") == "logistic" and k > 2:
-        return Task("multilabel", k, src)        # MLPClassifier on a label-indicator matrix
+    if getattr(est, "out_activation_", "") == "logistic" and getattr(est, "n_outputs_", 1) > 1:
+        return Task("multilabel", est.n_outputs_, src)   # MLP on a label-indicator matrix
     if k == 2:
         return Task("binary", 1, src)
     return Task("multiclass", k, src)

@@ -114,6 +114,9 @@ class FloatTree:
         best, stack = 0, [(self.root, 0)]
         while stack:
             i, d = stack.pop()
+            if d > len(self.feature):
+                raise ModelImportError(f"a tree's node {i} is reached by a path longer than "
+                                       f"the tree's {len(self.feature)} nodes: not a tree")
             if self.left[i] >= 0:
                 stack += [(int(self.left[i]), d + 1), (int(self.right[i]), d + 1)]
             else:

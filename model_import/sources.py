@@ -51,6 +51,17 @@ def _pickle(path: Path) -> Any:
 
 
 def read(source: Any, *, trust_pickle: bool = False) -> FloatNet | FloatTrees:
+    """The float model in `source`; a malformed file is a ModelImportError, not a crash."""
+    try:
+        return _read(source, trust_pickle)
+    except ModelImportError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+        raise ModelImportError(f"{source}: malformed model ({type(e).__name__}: {e})") \
+            from None
+
+
+def _read(source: Any, trust_pickle: bool) -> FloatNet | FloatTrees:
     if isinstance(source, (FloatNet, FloatTrees)):
         return source
     if not isinstance(source, (str, Path)):
@@ -86,7 +97,7 @@ def read(source: Any, *, trust_pickle: bool = False) -> FloatNet | FloatTrees:
             except Exception as e:               # any unpickling failure
                 raise ModelImportError(f"{path}: cannot unpickle ({type(e).__name__})") \
                     from None
-            return read(est)
+            return _read(est, False)
     except OSError as e:
         raise ModelImportError(f"{path}: {e.strerror}") from None
     raise ModelImportError(f"{path}: unknown model file type {suf!r} (.onnx, .skops, "

@@ -205,6 +205,8 @@ def tree_from_arrays(feature: Sequence[int], threshold: Sequence[int], left: Seq
     while stack:
         i, parent, side = stack.pop()
         me = len(nodes)
+        if me >= len(feature):
+            raise ValueError(f"node {i} is reached twice from the root: not a tree")
         if parent >= 0:
             setattr(nodes[parent], side, me)
         if int(left[i]) < 0:

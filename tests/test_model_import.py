@@ -326,3 +326,37 @@ def test_unknown_model_name_and_bad_files(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     _refused("bad.json", bad, prog, "m", x)
+
+
+def _tree_onnx(path: Path, **attrs: Any) -> Path:
+    from onnx import TensorProto, helper
+    base = dict(n_targets=1, nodes_treeids=[0, 0, 0], nodes_nodeids=[0, 1, 2],
+                nodes_featureids=[0, 0, 0], nodes_values=[2.5, 0.0, 0.0],
+                nodes_modes=["BRANCH_LEQ", "LEAF", "LEAF"], nodes_truenodeids=[1, 0, 0],
+                nodes_falsenodeids=[2, 0, 0], target_treeids=[0, 0], target_nodeids=[1, 2],
+                target_ids=[0, 0], target_weights=[-1.0, 1.0])
+    base.update(attrs)
+    base = {k: v for k, v in base.items() if v is not None}
+    node = helper.make_node("TreeEnsembleRegressor", ["X"], ["Y"], domain="ai.onnx.ml", **base)
+    g = helper.make_graph([node], "t", [helper.make_tensor_value_info("X", TensorProto.FLOAT,
+                                                                      [None, V.N_IN])],
+                          [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 1])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                            helper.make_opsetid("ai.onnx.ml", 3)])
+    path.write_bytes(m.SerializeToString())
+    return path
+
+
+def test_hand_written_onnx_trees(tmp_path: Path) -> None:
+    """A well-formed hand-written TreeEnsembleRegressor imports exactly (x <= 2.5 is
+    x <= 2); a cycle, a missing attribute, an equality split are refused in one line."""
+    x = np.arange(-5, 6)[:, None] * np.ones((1, V.N_IN), dtype=np.int64)
+    prog = V.program("tree(depth = 1);", 1)
+    res = import_model(_tree_onnx(tmp_path / "ok.onnx"), prog, "m", x)
+    assert np.array_equal(V.run(prog, res.blob, x)[:, 0] > 0, x[:, 0] > 2)
+    _refused("not a tree", _tree_onnx(tmp_path / "cycle.onnx", nodes_falsenodeids=[0, 0, 0]),
+             prog, "m", x)
+    _refused("malformed model", _tree_onnx(tmp_path / "missing.onnx", nodes_modes=None),
+             prog, "m", x)
+    _refused("BRANCH_EQ", _tree_onnx(tmp_path / "eq.onnx",
+                                     nodes_modes=["BRANCH_EQ", "LEAF", "LEAF"]), prog, "m", x)
