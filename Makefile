@@ -12,7 +12,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q -e '.[dev]'
+	$(VPY) -m pip install -q -e '.[dev,ml-test]'
 	$(MAKE) man
 	touch $@
 
@@ -58,6 +58,17 @@ forced-migration: setup
 prefetch-eval: setup
 	$(VPY) tools/prefetch_eval.py
 
+# Case study 2 in the real kernel (docs/results.md): the real programs and the synthetic ones
+# in Debian's 6.1 guest, swap on virtio-blk behind dm-delay, cgroup v2 memory.max at 25/50/75%
+# of each working set, under readahead / readahead off / Leap / the learned program (rmt.ko's
+# exact-page prefetch), interleaved in one boot; results/kernel_prefetch/. Hours under TCG:
+# KPF_ARGS narrows it, e.g. KPF_ARGS='--only strided seq --fracs 0.5 --rounds 3'.
+KPF_ARGS ?=
+.PHONY: kernel-prefetch-eval
+kernel-prefetch-eval: setup
+	tools/qemu/prefetch-workloads-setup.sh
+	$(VPY) tools/kernel_prefetch_eval.py $(KPF_ARGS)
+
 # Coverage-guided fuzzing (docs/robustness.md, "Fuzzing"): the libFuzzer targets of tools/fuzz/
 # (loader/validator/interpreter vs JIT, tables, weight blobs) under ASan+UBSan, FUZZ_SECONDS
 # each, one at a time under nice; then llvm-cov coverage of vm_kernel/, the C-vs-Python loader
@@ -98,3 +109,19 @@ stress: setup
 .PHONY: fuzz-ioctl-replay
 fuzz-ioctl-replay: setup
 	$(VPY) -m pytest tests/kernel/test_kmod_ioctl_replay.py -q -s
+
+# rmt.ko's interpreter vs its JIT (vm_kernel/rmt_kmod_jit.c) in the QEMU guest, one boot:
+# both examples attached to their hooks in turn, BENCH_KMOD_JIT_ROUNDS interleaved rounds,
+# the hooks' own ns_total / ns_vm / runs (docs/benchmarks.md, "rmt.ko: interpreter vs JIT").
+# About 5 minutes; JSON in build/bench_kmod_jit.json.
+BENCH_KMOD_JIT_ROUNDS ?= 4
+.PHONY: bench-kmod-jit
+bench-kmod-jit: setup
+	$(VPY) bench/bench_kmod_jit.py --rounds $(BENCH_KMOD_JIT_ROUNDS) --out build/bench_kmod_jit.json
+
+# The QEMU suite with net.core.bpf_jit_enable=0 set at boot: rmt.ko's programs then run on
+# its interpreter (counted in /sys/module/rmt/parameters/jit_stats); `make test` runs it
+# with the JIT on.
+.PHONY: test-kernel-nojit
+test-kernel-nojit: setup
+	RMT_GUEST_BPF_JIT=0 $(VPY) -m pytest tests/kernel -q

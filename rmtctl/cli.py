@@ -300,6 +300,11 @@ def cmd_show(args, target) -> int:
     lines += [f"  model {m['id']} {m['name']}: {m['kind']} {m['in']} -> {m['out']}"
               for m in schema["models"]]
     lines += [f"  map {m['id']} {m['name']}: {m['kind']}[{m['size']}]" for m in schema["maps"]]
+    hook = target.hook_stats(args.id) if hasattr(target, "hook_stats") else None
+    if hook and hook.get("prefetch"):                 # mm.swap_fault in rmt.ko: how it acts
+        j["prefetch_mechanism"] = hook["prefetch"]["mechanism"]
+        lines.append(f"  attached to {prog.hook.name}: prefetch mechanism "
+                     f"{j['prefetch_mechanism']}")
     _out(args, j, "\n".join(lines))
     return 0
 
@@ -542,6 +547,8 @@ def cmd_stats(args, target) -> int:
         j = stats_json(prog, _stats_from_json(raw), raw.get("shadow_default", 0))
     else:
         j = stats_json(prog, target.stats(args.id))
+    if hasattr(target, "engine"):                     # the kernel target: JIT or interpreter
+        j["engine"] = target.engine(args.id)
     if hasattr(target, "hook_stats"):                 # the kernel target: the probe's counters
         hook = target.hook_stats(args.id)
         if hook is not None:

@@ -24,6 +24,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import struct
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -312,6 +313,11 @@ def kernel_engine_factory(dev: RmtDevice):
     return factory
 
 
+# struct rmt_ioc_prog_info.engine: 0 the interpreter, 3 the kernel JIT (vm_kernel/rmt_jit.h,
+# enum rmt_engine_kind; rmt_kmod_jit.c)
+ENGINE_KJIT = 3
+
+
 class KernelTarget:
     """The control plane of rmt.ko: what `rmtctl --target kernel` drives."""
 
@@ -358,8 +364,14 @@ class KernelTarget:
         verdict = next((v for f, v in _VERDICT.items() if a.flags & f), "unverified")
         info = ProgInfo(prog_id, prog.name, prog.hook.name, "shadow" if prog.mode else "enforce",
                         hashlib.sha256(blob).hexdigest()[:16], verdict, a.load_time_ns / 1e9,
-                        a.ninsns, False)    # rmt.ko runs the interpreter
+                        a.ninsns, a.engine == ENGINE_KJIT)
         return info, prog
+
+    def engine(self, prog_id: int) -> str:
+        """What runs the program in rmt.ko: "jit" (lowered to eBPF, the kernel's BPF JIT) or
+        "interpreter" (rmt.jit=0, bpf_jit_enable=0, or the JIT failed: see
+        /sys/module/rmt/parameters/jit_stats)."""
+        return "jit" if self._info(prog_id)[0].jit else "interpreter"
 
     # ------------------------------------------------------------ programs
 
@@ -508,7 +520,12 @@ class KernelTarget:
             return None
         with self._errors():
             st = hook_abi.stats(self.dev, eng.prog.hook.id)
-        return st.to_json() if st.prog_id == prog_id else None
+            if st.prog_id != prog_id:
+                return None
+            out = st.to_json()
+            if eng.prog.hook.id == hook_abi.HOOK_SWAP:
+                out["prefetch"] = prefetch_stats(self.dev)
+        return out
 
     def trace(self, prog_id: int, drain: bool = True) -> list[TraceRecord]:
         if not drain:
@@ -531,3 +548,36 @@ class KernelTarget:
 class Session:
     engine: KernelEngine
     prog: objfile.Program
+
+
+# ---------------------------------------------------------------- mm.swap_fault's prefetcher
+# RMT_IOC_HOOK_PREFETCH (vm_kernel/uapi/rmt_hooks.h, struct rmt_swap_prefetch_stats).
+
+PF_MECHANISMS = {0: "none", 1: "window", 2: "madvise", 3: "gup"}
+PF_COUNTERS = ("decisions", "requested", "over_cap", "dropped", "mm_gone", "dup", "outside_vma",
+               "not_swap", "resident", "cached", "read", "errors", "hits", "refaults", "batches",
+               "worker_ns", "handler_ns")
+PF_FMT = "<4IQ" + "Q" * (len(PF_COUNTERS) + 7)
+PF_SIZE = struct.calcsize(PF_FMT)
+IOC_HOOK_PREFETCH = (3 << 30) | (PF_SIZE << 16) | (0xE7 << 8) | 0x43
+# requested == the sum of these once the queues are empty (each page ends in one)
+PF_OUTCOMES = ("dropped", "mm_gone", "dup", "outside_vma", "not_swap", "resident", "cached",
+               "read", "errors")
+
+
+def prefetch_stats(dev: RmtDevice) -> dict[str, Any]:
+    """mm.swap_fault's prefetch counters and mechanism; {} when this rmt.ko predates them."""
+    buf = bytearray(PF_SIZE)
+    struct.pack_into("<I", buf, 0, 1)       # RMT_HOOKS_ABI_VERSION
+    try:
+        fcntl.ioctl(dev.fd, IOC_HOOK_PREFETCH, buf, True)
+    except OSError as e:
+        if e.errno == errno.ENOTTY:
+            return {}
+        raise EngineError(e.errno, f"prefetch stats: {os.strerror(e.errno)}") from None
+    vals = struct.unpack(PF_FMT, bytes(buf))
+    _abi, mech, qlen, ncpus, qbytes = vals[:5]
+    out: dict[str, Any] = {"mechanism": PF_MECHANISMS.get(mech, str(mech)), "queue_len": qlen,
+                           "ncpus": ncpus, "queue_bytes": qbytes}
+    out.update(zip(PF_COUNTERS, vals[5:5 + len(PF_COUNTERS)]))
+    return out

@@ -37,6 +37,7 @@ struct rmt_hook_pcpu {
 	u64 hard_veto;
 	u64 ns_total;
 	u64 hist_busy;
+	u64 ns_vm;
 };
 
 /**
@@ -87,6 +88,20 @@ extern struct rmt_hook rmt_hook_swap;
 
 #define rmt_hook_inc(h, field) this_cpu_inc((h)->pc->field)
 #define rmt_hook_add(h, field, v) this_cpu_add((h)->pc->field, v)
+
+/*
+ * rmt_vm_run_rcu() for a handler of @h, its time counted in ns_vm: the
+ * handler's VM time against its total (context build, decision), per engine.
+ */
+static __always_inline int rmt_hook_run(struct rmt_hook *h, int id, void *ctx, size_t len,
+					u32 cpu, u64 now, struct rmt_run_result *res)
+{
+	u64 t = ktime_get_ns();
+	int rc = rmt_vm_run_rcu(rmt_hooks_vm, id, ctx, len, cpu, now, res);
+
+	rmt_hook_add(h, ns_vm, ktime_get_ns() - t);
+	return rc;
+}
 
 /**
  * rmt_off_ok() - is a member of @width bytes at @off inside a struct of @size?

@@ -23,6 +23,9 @@
  */
 #include "rmt_runtime.h"
 #include "rmt_alloc.h"
+#ifdef __KERNEL__
+#include "rmt_kmod_jit.h"
+#endif
 
 #if defined(__x86_64__) && !defined(__KERNEL__)
 #include <sys/mman.h>
@@ -823,6 +826,10 @@ int rmt_jit_compile(struct rmt_inst *in)
 	size_t size = 0;
 	int rc = -ENOMEM;
 
+#ifdef __KERNEL__
+	/* rmt.ko: the kernel's BPF JIT compiles it (rmt_kmod_jit.c). */
+	return rmt_kjit_compile(in);
+#endif
 	if (!rmt_jit_supported())
 		return -EOPNOTSUPP;
 	j.cap = 512 + n * (J_MAX_INSN + J_STUB);
@@ -853,6 +860,9 @@ int rmt_jit_compile(struct rmt_inst *in)
 
 void rmt_jit_free(struct rmt_inst *in)
 {
+#ifdef __KERNEL__
+	rmt_kjit_free(in);
+#endif
 	if (in->native_mem)
 		rmt_jit_exec_free(in->native_mem, in->native_size);
 	in->native_mem = NULL;

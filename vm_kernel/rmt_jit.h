@@ -11,14 +11,24 @@
  * helpers below, whose addresses it embeds.
  *
  * Executable memory: userspace maps the code read-write, copies it in, then
- * makes it read-execute (never both).  The Linux 6.1 kernel exports no API a
- * module can use to get executable memory: module_alloc(),
+ * makes it read-execute (never both).
+ *
+ * rmt.ko does not run this file's x86-64 code.  Linux 6.1 exports no
+ * executable-memory allocator to modules: module_alloc(),
  * __vmalloc_node_range(), set_memory_x()/set_memory_rox() and the
- * bpf_jit_binary_*() allocators are not exported to modules, vmap() and
- * vmap_pfn() force NX (mm/vmalloc.c: pgprot_nx()), and rewriting page tables
- * with apply_to_page_range() needs init_mm, which is not exported either.  So
- * rmt.ko builds the code generator but runs every program on the
- * interpreter (rmt_jit_compile() returns -EOPNOTSUPP there).
+ * bpf_jit_binary_*() allocators are not exported, vmap() and vmap_pfn()
+ * force NX (mm/vmalloc.c: pgprot_nx()), and apply_to_page_range() needs
+ * init_mm, which is not exported either.  (A kprobe on kallsyms_lookup_name
+ * reaches them anyway; rmt.ko does not rely on that trick.)  What 6.1 does
+ * export (EXPORT_SYMBOL_GPL) is the BPF program allocator and JIT:
+ * bpf_prog_alloc(), bpf_prog_select_runtime(), bpf_prog_free() and
+ * __bpf_call_base.  So in the kernel, rmt_jit_compile() lowers the program to
+ * eBPF instead (rmt_kmod_jit.c) and the kernel's BPF JIT makes the native
+ * code -- with its retpolines, return thunks, IBT and CFI, and charged to
+ * bpf_jit_limit -- running this struct rmt_jit_ctx ABI and these helpers.
+ * When it cannot (rmt.jit=0, bpf_jit_enable=0, an allocation failure, the
+ * JIT declining), the program runs on the interpreter, counted in the
+ * rmt.jit_stats module parameter; a load never fails for want of a JIT.
  */
 #ifndef _RMT_JIT_H
 #define _RMT_JIT_H
@@ -40,7 +50,8 @@ struct rmt_run_result;
  * @cpu: the running CPU (helper cpu)
  * @abort: set by native code on a failed check (enum rmt_abort)
  * @abort_pc: pc of that check
- * @tmp: a value slot for helpers that return a value and a status
+ * @tmp: a value slot for helpers that return a value and a status (and, for
+ *	rmt.ko's eBPF code, the decision: an eBPF program returns 32 bits)
  *
  * The offsets are ABI: the JIT emits them (RMT_JC_* below) and
  * compiler/llvm_jit.py declares the same struct.
@@ -79,23 +90,27 @@ enum rmt_engine_kind {
 	RMT_ENGINE_INTERP = 0,
 	RMT_ENGINE_JIT = 1,	/* rmt_jit.c's x86-64 code */
 	RMT_ENGINE_NATIVE = 2,	/* code installed by the host (userspace: llvmlite) */
+	RMT_ENGINE_KJIT = 3,	/* rmt.ko: lowered to eBPF, the kernel's JIT (rmt_kmod_jit.c) */
 };
 
 /**
  * rmt_jit_supported() - whether this build can run JIT code at all
  *
- * Return: true on x86-64 userspace; false in the kernel (see the comment at
- * the top of this file) and on other architectures.
+ * Return: true on x86-64 userspace; false in the kernel (which JITs through
+ * eBPF instead: see the comment at the top of this file) and on other
+ * architectures.
  */
 bool rmt_jit_supported(void);
 
 /**
- * rmt_jit_compile() - translate @in's validated code into x86-64
- * @in: the instance; on success @in->native is set and @in->engine is
- *	RMT_ENGINE_JIT
+ * rmt_jit_compile() - translate @in's validated code into native code
+ * @in: the instance; on success, userspace: @in->native is set and
+ *	@in->engine is RMT_ENGINE_JIT; rmt.ko: @in->kjit is set and @in->engine
+ *	is RMT_ENGINE_KJIT (rmt_kjit_compile())
  *
- * Return: 0, -EOPNOTSUPP (no executable memory in this build), -E2BIG or
- * -ENOMEM.  On failure @in is unchanged and keeps the interpreter.
+ * Return: 0, -EOPNOTSUPP (no executable memory in this build, or the JIT is
+ * off), -E2BIG or -ENOMEM.  On failure @in is unchanged and keeps the
+ * interpreter.
  */
 int rmt_jit_compile(struct rmt_inst *in);
 

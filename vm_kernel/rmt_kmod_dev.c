@@ -219,7 +219,7 @@ static long rmt_ioc_prog_load(void __user *arg)
 	}
 	opts.trace_capacity = a.trace_capacity;
 	opts.seed = a.seed;
-	opts.flags = 0;		/* the kernel build has no JIT: the interpreter runs it */
+	opts.flags = RMT_LOAD_JIT;	/* rmt.jit decides (rmt_kmod_jit.c) */
 	id = rmt_vm_load(rmt_dev.vm, obj, a.obj_len, &opts, e.buf, e.len);
 	rmt_kvfree(obj);
 	if (id < 0) {

@@ -257,8 +257,7 @@ static int rmt_sched_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (d->ctx.hard_veto)
 		rmt_hook_inc(h, hard_veto);
 
-	if (rmt_vm_run_rcu(rmt_hooks_vm, d->prog_id, &d->ctx, sizeof(d->ctx), cpu, d->t0,
-			   &res)) {
+	if (rmt_hook_run(h, d->prog_id, &d->ctx, sizeof(d->ctx), cpu, d->t0, &res)) {
 		rmt_hook_inc(h, no_prog);	/* unloaded or replaced since the entry */
 		goto out;
 	}

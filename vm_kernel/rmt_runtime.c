@@ -5,6 +5,9 @@
  */
 #include "rmt_runtime.h"
 #include "rmt_alloc.h"
+#ifdef __KERNEL__
+#include "rmt_kmod_jit.h"
+#endif
 
 #define RMT_ERRLEN_TMP 200
 
@@ -307,6 +310,11 @@ int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu
 		return -ENOENT;
 	if (unlikely(ctx_len != in->ctx_size || cpu >= in->ncpus))
 		return -EINVAL;
+#ifdef __KERNEL__
+	if (in->kjit)
+		rmt_kjit_run(in, ctx, cpu, now, res);
+	else
+#endif
 	if (in->native)
 		rmt_jit_run(in, ctx, cpu, now, res);
 	else

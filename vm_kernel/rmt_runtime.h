@@ -124,8 +124,12 @@ struct rmt_frame {
  * @engine: what runs the code (enum rmt_engine_kind)
  * @native: the native code when @engine is not RMT_ENGINE_INTERP
  * @native_mem: its executable mapping (JIT only), @native_size bytes
+ * @kjit: rmt.ko's eBPF program (rmt_kmod_jit.c) when @engine is
+ *	RMT_ENGINE_KJIT; always NULL in userspace
  * @rcu: for freeing after a grace period
  */
+struct bpf_prog;
+
 struct rmt_inst {
 	struct rmt_prog *prog;
 	struct rmt_table **tables;
@@ -145,6 +149,7 @@ struct rmt_inst {
 	rmt_jit_fn native;
 	void *native_mem;
 	size_t native_size;
+	struct bpf_prog *kjit;
 	struct rcu_head rcu;
 };
 

@@ -54,7 +54,8 @@
 #define RMT_IOC_MAX_CTX 4096
 
 /* rmt_ioc_prog_load.flags */
-#define RMT_LOAD_F_JIT 0x1u		/* asked for the JIT: rmt.ko runs the interpreter */
+#define RMT_LOAD_F_JIT 0x1u		/* asked for the JIT (recorded: rmt.ko JITs every program
+					 * unless rmt.jit=0; PROG_INFO says what runs it) */
 #define RMT_LOAD_F_VERIFIED 0x2u	/* the RMT verifier accepted it (recorded, shown) */
 #define RMT_LOAD_F_FORCED 0x4u		/* inserted although the verifier did not accept */
 #define RMT_LOAD_F_ALL 0x7u
@@ -144,7 +145,8 @@ struct rmt_ioc_prog_list {
  * @obj_cap: its size; the object is copied only if it fits
  * @obj_len: out: the object's size
  * @hook_id: out: the hook the program binds to
- * @engine: out: 0 interpreter, 1 JIT
+ * @engine: out: what runs it: 0 the interpreter, 3 native code (lowered to
+ *	eBPF and compiled by the kernel's BPF JIT; vm_kernel/rmt_kmod_jit.c)
  * @flags: out: the RMT_LOAD_F_* it was loaded with
  * @ninsns: out: instructions
  * @ntables: out: tables

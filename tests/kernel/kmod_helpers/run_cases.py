@@ -1,11 +1,13 @@
 """Guest side: every VM case file (tests/vmcases/) on rmt.ko through /dev/rmt.
 
-    python3 run_cases.py OUT.json
+    python3 run_cases.py OUT.json [ENGINE]
 
 The same files and the same runner (tests/casefile.py) as the reference, C
 interpreter, JIT and llvmlite runs; each case loads its object into the module
 (KernelEngine), fills tables, loads weights, runs and checks.  Writes
 {case name: "ok" | "skip: why" | "FAIL: why"} for the host-side test to assert.
+With ENGINE (the uapi engine number: 0 interpreter, 3 the kernel JIT), a case
+whose program the module runs on another engine fails too.
 """
 from __future__ import annotations
 
@@ -23,13 +25,17 @@ from casefile import load_case, run_case  # noqa: E402
 from rmtctl.kernel import RmtDevice, kernel_engine_factory  # noqa: E402
 
 
-def main(out: str) -> int:
+def main(out: str, engine: int | None = None) -> int:
     make = kernel_engine_factory(RmtDevice())
     loaded = []
 
     def factory(blob: bytes, **kw):
         eng = make(blob, **kw)
         loaded.append(eng)
+        if engine is not None:
+            got = eng._read_object()[2].engine
+            if got != engine:
+                raise AssertionError(f"program {eng.id} runs on engine {got}, not {engine}")
         return eng
 
     results = {}
@@ -48,4 +54,4 @@ def main(out: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None))
