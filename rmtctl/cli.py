@@ -535,7 +535,7 @@ def stats_text(j: dict[str, Any]) -> str:
                      ("DEFAULT runs counted as agreeing by this target" if sh["default"] is None
                       else f"{sh['default']} DEFAULT runs not counted"))
     lines += [f"{k}: {j[k]}" for k in ("trace_drops", "model_overflows", "map_drops") if k in j]
-    lines += [f"{k}: {v}" for k, v in j.items() if k == "hook"]
+    lines += [f"{k}: {j[k]}" for k in ("engine", "hook") if k in j]
     return "\n".join(lines)
 
 
