@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "tools" / "swap_traces"))
 GUEST = ROOT / "tools" / "kernel_prefetch_guest.py"
 PY = ROOT / ".venv" / "bin" / "python"
 PREFETCHERS = ["readahead", "off", "leap", "rmt"]
-SYNTH_MB = {"seq": 24, "strided": 24}
+SYNTH_MB = {"seq": 16, "strided": 16}
 REAL = ["imagemagick-resize", "ffmpeg-scale", "numpy-convolve2d", "sqlite-query", "xz-compress"]
 
 

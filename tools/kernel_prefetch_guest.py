@@ -67,7 +67,9 @@ def swap_on_disk(dev: str = "/dev/vda", delay_ms: int = 0) -> str:
     if delay_ms > 0:
         sh("modprobe dm-delay")
         sectors = int(sh(f"blockdev --getsz {dev}"))
-        sh(f"echo '0 {sectors} delay {dev} 0 {delay_ms}' | dmsetup create rmt_slow")
+        # no udev in the guest: do not wait for it, make the node ourselves
+        sh(f"echo '0 {sectors} delay {dev} 0 {delay_ms}' | "
+           "dmsetup create --noudevsync rmt_slow && dmsetup mknodes rmt_slow")
         target = "/dev/mapper/rmt_slow"
     sh(f"mkswap {target} >/dev/null && swapon {target}")
     return target
@@ -76,7 +78,7 @@ def swap_on_disk(dev: str = "/dev/vda", delay_ms: int = 0) -> str:
 def swap_off(target: str) -> None:
     sh(f"swapoff {target}")
     if target.startswith("/dev/mapper/"):
-        sh(f"dmsetup remove {Path(target).name}")
+        sh(f"dmsetup remove --noudevsync {Path(target).name}")
 
 
 def cgroup(name: str, limit_bytes: int) -> Path:
@@ -157,7 +159,7 @@ def phase_mechanism(files: Path, out: Path) -> dict:
     bad pages; rmmod while the workload faults."""
     res: dict = {}
     (files / "synth.py").write_text(SYNTH)
-    mb, limit = int(os.environ.get("RMT_PF_MB", "24")), int(os.environ.get("RMT_PF_LIMIT_MB", "12"))
+    mb, limit = int(os.environ.get("RMT_PF_MB", "16")), int(os.environ.get("RMT_PF_LIMIT_MB", "8"))
     sh("echo 0 > /proc/sys/vm/page-cluster")
     target = swap_on_disk()
     res["swaps"] = Path("/proc/swaps").read_text()
@@ -213,30 +215,33 @@ def phase_mechanism(files: Path, out: Path) -> dict:
 
 # ---------------------------------------------------------------------- evaluation runs
 
-def rmtctl(*args: str) -> str:
-    r = subprocess.run([sys.executable, "-m", "rmtctl.cli", "--target", "kernel", *args],
-                       capture_output=True, text=True, cwd=str(ROOT))
-    if r.returncode:
-        raise RuntimeError(f"rmtctl {' '.join(args)}: {r.stderr.strip()}")
-    return r.stdout
-
-
-def insert_config(files: Path, cfg: dict, cg: Path) -> int:
-    """`rmtctl insert` the config's program (attached with swap_prefetch=auto), route the
-    workload's cgroup (its id is the directory's inode number) and load its models."""
-    pid = int(json.loads(rmtctl("--json", "insert", str(files / cfg["program"])))["id"])
+def insert_config(dev: RmtDevice, btf: Btf, files: Path, cfg: dict, cg: Path) -> KernelEngine:
+    """Load the config's program, attach it (swap_prefetch=auto), route the workload's
+    cgroup (its id is the directory's inode number) and load its models: what `rmtctl
+    --target kernel insert / table add / model load` do, in this process (each rmtctl call
+    is a Python start-up, tens of seconds under TCG on a loaded host)."""
+    from semantics import codec
+    from semantics.engine import Entry
+    eng = attach(dev, btf, (files / cfg["program"]).read_bytes())
     route = cfg.get("route")
-    if route:
-        rmtctl("table", "add", str(pid), route[0], str(os.stat(cg).st_ino), *route[1:])
+    if route:       # [table, "action", action, args...]
+        t = [x.name for x in eng.prog.tables].index(route[0])
+        table = eng.prog.tables[t]
+        a = [x.name for x in table.actions].index(route[2])
+        eng.table_insert(t, Entry(codec.parse_matches(table, [str(os.stat(cg).st_ino)]), a,
+                                  codec.pack_params(table.actions[a],
+                                                    [int(x) for x in route[3:]]), 0))
     for model, blob in cfg.get("models", {}).items():
-        rmtctl("model", "load", str(pid), model, str(files / blob))
-    return pid
+        eng.model_load([m.name for m in eng.prog.models].index(model),
+                       (files / blob).read_bytes())
+    return eng
 
 
 def phase_eval(files: Path, out: Path) -> dict:
     """tools/kernel_prefetch_eval.py: the plan in files/plan.json, interleaved, one boot."""
     plan = json.loads((files / "plan.json").read_text())
     target = swap_on_disk(delay_ms=plan["delay_ms"])
+    btf = Btf.load()
     res: dict = {"swap": target, "working_sets": {}}
     # working sets: each workload's peak RSS without a limit (and without readahead)
     sh("echo 0 > /proc/sys/vm/page-cluster")
@@ -255,13 +260,13 @@ def phase_eval(files: Path, out: Path) -> dict:
             sh(f"echo {step['page_cluster']} > /proc/sys/vm/page-cluster")
             cg = cgroup(f"rmt_{w}", limit)
             cfg = plan["configs"].get(p)
-            pid = insert_config(files, cfg, cg) if cfg else None
+            eng = insert_config(dev, btf, files, cfg, cg) if cfg else None
             r = run_in_cgroup(cg, step["argv"], cwd=step["cwd"])
             rec = {**step, "ws_bytes": ws, "limit_bytes": limit, "result": r.to_json()}
-            if pid is not None:
+            if eng is not None:
                 rec["prefetch"] = settle(dev)
                 rec["hook"] = H.stats(dev, H.HOOK_SWAP).to_json()
-                rmtctl("remove", str(pid))
+                detach(dev, eng)
             with open(progress, "a") as f:
                 f.write(json.dumps(rec) + "\n")
     swap_off(target)

@@ -2,7 +2,7 @@
 
 One guest boot (tools/kernel_prefetch_guest.py, phase ``mechanism``): swap on a virtio-blk
 disk (not zram: SWP_SYNCHRONOUS_IO skips the swap cache), vm.page-cluster 0 (the kernel's
-readahead off), the strided workload (stride 7 pages, two passes) in a cgroup v2 whose
+readahead off), the strided workload (16 MiB, stride 7 pages, two passes) in a cgroup v2 whose
 memory.max is half its working set:
 - without a program, then with a program prefetching the 8 next pages along the stride: the
   worker reads the pages the program names into the swap cache (madvise mechanism), later
@@ -44,7 +44,7 @@ apply {
 """
 
 # Per decision, 16 pages (the most a decision can name: the hook's decision range is 0..16):
-# 2 outside the VMA (2^20 pages = 4 GiB after the fault, the VMA is 24 MiB; and 4 GiB
+# 2 outside the VMA (2^20 pages = 4 GiB after the fault, the VMA is 16 MiB; and 4 GiB
 # before it, below the VMA's start), the faulting page itself, one real neighbour (+1) and
 # 12 repeats of it: 13 duplicates.
 BAD_SRC = """
@@ -149,10 +149,12 @@ def test_bad_pages_skipped_and_counted(guest: dict) -> None:
     # it serves (a decision dropped, or whose process had exited, is counted there instead)
     served = d - (pf["dropped"] + pf["mm_gone"]) // 16
     assert served > 0
-    assert pf["outside_vma"] == 2 * served
     assert pf["dup"] == 13 * served
-    # at most the one real neighbour per decision reaches the read mechanism
-    assert pf["read"] + pf["cached"] + pf["resident"] + pf["not_swap"] == served
+    # the neighbour (+1) is outside too when the fault is on the VMA's last page
+    past_end = pf["outside_vma"] - 2 * served
+    assert 0 <= past_end < served // 10, pf
+    # so only the one neighbour per decision reaches the page-table check and the read
+    assert pf["read"] + pf["cached"] + pf["resident"] + pf["not_swap"] + past_end == served
     assert pf["errors"] == 0
 
 
