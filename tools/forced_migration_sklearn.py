@@ -102,12 +102,14 @@ def export(est, x: np.ndarray, path: Path) -> None:
 
 
 def ort_scores(path: Path, x: np.ndarray) -> np.ndarray:
-    """onnxruntime's float output that carries the decision: probabilities (MLP) or the
-    regressor's +-1 score (tree)."""
+    """onnxruntime's first output: the labels [n, 2] (MLP) or the regressor's +-1 scores
+    (tree)."""
     import onnxruntime as ort
-    sess = ort.InferenceSession(str(path))
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3          # skl2onnx's multilabel shapes draw warnings
+    sess = ort.InferenceSession(str(path), opts)
     outs = sess.run(None, {sess.get_inputs()[0].name: x.astype(np.float32)})
-    return np.asarray(outs[-1] if len(outs) > 1 else outs[0], dtype=np.float64)
+    return np.asarray(outs[0], dtype=np.float64)
 
 
 def main(argv: list[str] | None = None) -> int:
