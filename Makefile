@@ -51,6 +51,12 @@ clean:
 forced-migration: setup
 	$(VPY) tools/forced_migration_loop.py
 
+# Case study 1 the way people bring models (docs/models.md): the same traces, scikit-learn
+# models exported to ONNX, `rmtc model import`, run in the C VM; results/forced_migration_sklearn/.
+.PHONY: forced-migration-sklearn
+forced-migration-sklearn: setup
+	$(VPY) tools/forced_migration_sklearn.py
+
 # Case study 2 (docs/results.md): every swap prefetcher (Linux readahead, Leap, the learned
 # RMT program in the C VM) on every workload; table and plots in results/swap_prefetch/.
 # Traces come from traces/ (regenerate: $(VPY) tools/swap_traces/capture.py).

@@ -9,7 +9,7 @@ forest's exact sum is shifted back by `shift` (with half an LSB added so the flo
 Linear and MLP layers: per layer a power-of-two weight scale 2^a, the largest that keeps
 every |w| <= max_weight (and the biases within the loader's bound); hidden activations get
 the largest power-of-two scale whose calibration maximum fits the declared input range
-(the VM clamps hidden outputs to it); the last layer keeps shift 0, so the outputs are the
+(the VM clamps hidden outputs to it) with 4x headroom; the last layer keeps shift 0, so the outputs are the
 score times 2^out_frac."""
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ from semantics import weights as W
 I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
 LEAF_BOUND = 1 << 30          # a forest's |score| * 2^out_frac stays under this
 MAX_OUT_FRAC = 16
+# Hidden scales leave room for activations this many times the calibration maximum: inputs
+# the calibration never saw would otherwise be clamped (the forced-migration test workloads
+# reach twice their validation maximum).
+HEADROOM = 4
 
 
 @dataclass
@@ -166,7 +170,9 @@ def quantize_net(fm: FloatNet, m: Model, in_frac: int, calib: np.ndarray | None,
         a = math.floor(math.log2(maxw / wmax))
         if not last:
             cap = m.in_hi if ly.relu else min(m.in_hi, -m.in_lo)
-            f_cal = math.floor(math.log2(cap / acts[j])) if acts[j] > 0 and cap > 0 else None
+            room = HEADROOM if calib is not None and len(calib) else 1
+            f_cal = math.floor(math.log2(cap / (room * acts[j]))) \
+                if acts[j] > 0 and cap > 0 else None
         while True:
             if a + f < 0:
                 r, c = np.unravel_index(int(np.argmax(absw)), absw.shape)

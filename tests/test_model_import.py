@@ -50,7 +50,9 @@ def onnx_file(est: Any, xf: np.ndarray, path: Path) -> Path:
 
 def ort_predict(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     import onnxruntime as ort
-    sess = ort.InferenceSession(str(path))
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), opts)
 
     def predict(xf: np.ndarray) -> np.ndarray:
         return sess.run(None, {sess.get_inputs()[0].name: xf.astype(np.float32)})[0]
@@ -120,6 +122,9 @@ SKLEARN = {
                           "linear(weight = i16);", "regression", 6),
     "mlp": (lambda: neural_network.MLPClassifier((8,), max_iter=800, random_state=0),
             "mlp(weight = i16) { dense(8, relu); dense(1); }", "binary", 6),
+    "mlp-multilabel": (lambda: neural_network.MLPClassifier((8,), max_iter=800,
+                                                            random_state=0),
+                       "mlp(weight = i16) { dense(8, relu); dense(2); }", "multilabel", 6),
     "mlp-regressor": (lambda: neural_network.MLPRegressor(hidden_layer_sizes=(8,), max_iter=1500,
                                                          random_state=0),
                       "mlp(weight = i16) { dense(8, relu); dense(1); }", "regression", 6),
@@ -147,7 +152,8 @@ def test_sklearn_estimator(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["tree", "random-forest", "gradient-boosting", "logistic",
-                                  "mlp", "random-forest-multiclass", "logistic-multiclass"])
+                                  "mlp", "random-forest-multiclass", "logistic-multiclass",
+                                  "mlp-multilabel"])
 def test_onnx_file(name: str, tmp_path: Path) -> None:
     """skl2onnx output: TreeEnsembleClassifier, LinearClassifier, MatMul/Add/Relu."""
     est, decl, task, frac, x, y = _fit(name)

@@ -14,8 +14,13 @@
               outputs come back in the trace; they must equal the importer's integer
               emulation bit for bit, and their decisions are compared with onnxruntime's
               float model on the same inputs; accuracy and F1 per head
+    kernel    with --kernel N: N contexts of each test workload through rmt.ko in one QEMU
+              boot of Debian's 6.1 kernel (tools/model_import_kernel/), the same contexts
+              through the userspace C VM: the trace records (both models' raw outputs among
+              them) must be equal
 
 Usage: .venv/bin/python tools/forced_migration_sklearn.py [--out DIR] [--quick] [--traces DIR]
+                                                         [--kernel N]
 (`make forced-migration-sklearn`).  Seeded: the same command gives the same numbers.
 """
 from __future__ import annotations
@@ -102,12 +107,51 @@ def export(est, x: np.ndarray, path: Path) -> None:
 
 
 def ort_scores(path: Path, x: np.ndarray) -> np.ndarray:
-    """onnxruntime's float output that carries the decision: probabilities (MLP) or the
-    regressor's +-1 score (tree)."""
+    """onnxruntime's first output: the labels [n, 2] (MLP) or the regressor's +-1 scores
+    (tree)."""
     import onnxruntime as ort
-    sess = ort.InferenceSession(str(path))
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3          # skl2onnx's multilabel shapes draw warnings
+    sess = ort.InferenceSession(str(path), opts)
     outs = sess.run(None, {sess.get_inputs()[0].name: x.astype(np.float32)})
-    return np.asarray(outs[-1] if len(outs) > 1 else outs[0], dtype=np.float64)
+    return np.asarray(outs[0], dtype=np.float64)
+
+
+def contexts(spec, duration_ms: int, n: int) -> list[bytes]:
+    """The first n contexts a workload's soft can_migrate_task calls give the program."""
+    from sched_sim.hook import HOOK, Hook, ctx_fields
+    from sched_sim.simulator import Simulator
+    from semantics import codec
+    got: list[bytes] = []
+
+    class Grab(Hook):
+        def decide(self, p, env, v):
+            if len(got) < n and not v.hard_veto:
+                got.append(codec.ctx_encode(HOOK, ctx_fields(p, env, v)))
+            return v.migrate
+
+    Simulator(fml.make_wl(spec, duration_ms), Grab(None), keep_calls=False).run()
+    return got
+
+
+def kernel_step(out: Path, obj: bytes, per_workload: int, duration_ms: int) -> dict:
+    """The imported weights in rmt.ko: the same contexts as the C VM, equal trace records."""
+    from model_import_kernel import host
+    blobs = {n: (out / "models" / f"{n}.bin").read_bytes()
+             for n in ("predictor", "tree_predictor")}
+    ctxs = [c for spec in fml.SPLITS["test"] for c in contexts(spec, duration_ms,
+                                                               per_workload)]
+    fml.log(f"== rmt.ko: {len(ctxs)} test contexts in one QEMU boot of Debian's 6.1 kernel")
+    c_vm = host.c_vm_records(obj, blobs, ctxs)
+    k = host.run_in_kernel(out / "kernel", obj, blobs, ctxs)
+    if "error" in k:
+        fml.log(f"  not run: {k['error']}")
+        return {"contexts": len(ctxs), "error": k["error"]}
+    equal = k["records"] == c_vm
+    fml.log(f"  {k['runs']} runs, {len(k['records'])} trace records; rmt.ko == C VM: {equal};"
+            f" kernel log problems: {len(k['kernel_problems'])}")
+    return {"contexts": len(ctxs), "records": len(k["records"]), "kernel_equals_c_vm": equal,
+            "kernel_problems": k["kernel_problems"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--traces", help="reuse the traces of a forced_migration_loop run")
     ap.add_argument("--quick", action="store_true", help="short workloads (a smoke run)")
+    ap.add_argument("--kernel", type=int, default=0, metavar="N",
+                    help="also run N contexts per test workload in rmt.ko (QEMU guest; "
+                         "RMT_QEMU_CACHE as for the kernel tests)")
     args = ap.parse_args(argv)
     if args.quick:
         args.duration_ms = 600
@@ -202,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
                              "model": f"{label[name]} {kind}",
                              **metrics.scores(lab, d[:, head])})
 
+    kernel = kernel_step(out, obj_path.read_bytes(), args.kernel, args.duration_ms) \
+        if args.kernel else None
     results = {"command": "make forced-migration-sklearn", "args": vars(args),
+               "kernel": kernel,
                "import_reports": reports, "test_calls": n_calls,
                "vm_equals_importer_emulation": vm_equal,
                "vm_vs_onnxruntime_decision_agreement": agree, "eval": rows,
@@ -215,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in per_model:
         print(f"  {label[name]}: VM decisions agree with onnxruntime on "
               f"{100 * agree[name]:.2f}% of test calls (both heads)")
+    if kernel:
+        print(f"  rmt.ko (Debian 6.1, QEMU): {kernel.get('records', 0)} trace records from "
+              f"{kernel['contexts']} test contexts equal the C VM's: "
+              f"{kernel.get('kernel_equals_c_vm', kernel.get('error'))}")
     print(f"\n  {'head':8s} {'model':34s} {'n':>6s} {'pos':>5s} {'acc':>7s} {'prec':>7s} "
           f"{'recall':>7s} {'F1':>7s}   (ALL held-out test workloads)")
     for r in rows:
@@ -222,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r['head']:8s} {r['model']:34s} {r['n']:6d} {r['positives']:5d} "
                   f"{r['accuracy']:7.4f} {r['precision']:7.4f} {r['recall']:7.4f} "
                   f"{r['f1']:7.4f}")
-    return 0 if vm_equal else 1
+    ok_kernel = kernel is None or kernel.get("kernel_equals_c_vm", False)
+    return 0 if vm_equal and ok_kernel else 1
 
 
 if __name__ == "__main__":
