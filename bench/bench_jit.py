@@ -20,7 +20,7 @@ shape, contexts random values in the hook's declared ranges.  Then, as in
 bench/bench_vm.py: ns per bytecode instruction on an ALU-heavy program and
 the fixed cost of an EXIT-only program on each engine.
 
-    .venv/bin/python bench/bench_jit.py [--iters N] [--seed S]
+    .venv/bin/python bench/bench_jit.py [--iters N] [--seed S] [--only NAME] [--no-micro]
 """
 from __future__ import annotations
 
@@ -295,9 +295,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--iters", type=int, default=200_000, help="runs per program and engine")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", action="append", metavar="NAME",
+                    help="run only this example (its file name without .rmt; repeatable)")
+    ap.add_argument("--no-micro", action="store_true",
+                    help="skip the ALU-heavy and EXIT-only programs")
     args = ap.parse_args()
 
     examples = sorted((ROOT / "examples").rglob("*.rmt"))
+    if args.only:
+        examples = [p for p in examples if p.stem in args.only]
     print("ns per decision (best of 3), one run; ratios to native")
     print(f"{'program':22}{'insns':>6}{'native':>9}{'interp':>9}{'jit':>9}{'llvm':>9}"
           f"{'interp/n':>10}{'jit/n':>8}{'llvm/n':>8}")
@@ -323,6 +329,8 @@ def main() -> None:
             print(f"{path.stem:22}{len(prog.code):6}{n:9.1f}{t['interp']:9.1f}{t['jit']:9.1f}"
                   f"{t['llvm']:9.1f}{t['interp'] / n:10.2f}{t['jit'] / n:8.2f}"
                   f"{t['llvm'] / n:8.2f}")
+    if args.no_micro:
+        return
 
     ctx = bytearray(alu_program(1)[0].hook.ctx_size)
     ctx[0], ctx[4] = 7, 9
