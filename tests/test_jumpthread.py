@@ -1,22 +1,20 @@
 """Jump threading (compiler/jumpthread.py): shape on hand-made IR, and no change in behaviour.
 
-The behaviour test compiles every example and a nested if/else decision tree
-twice, with the pass and with it replaced by the identity, and runs both
-objects on the reference semantics over random contexts: decisions, aborts,
-the context written back and trace records must be equal.
+The behaviour test (tests/pass_equiv.py) runs every example and a nested
+if/else decision tree compiled with and without the pass on the reference
+semantics, with the same tables, weights and contexts: everything observable
+must be equal.
 """
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 
-import compiler.driver as D
-from compiler import compile_source
+from compiler import compile_source, objfile
 from compiler.ir import IrInsn, Label
 from compiler.jumpthread import thread_jumps
-from semantics.reference import ReferenceEngine
+from pass_equiv import check_same_behaviour, compile_with
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.rmt"))
@@ -86,14 +84,6 @@ def test_jump_to_next_is_dropped() -> None:
     assert _ops(thread_jumps(ir)) == ["EXIT"]
 
 
-def _compile(text: str, file: str, threaded: bool, monkeypatch) -> bytes:
-    from compiler import objfile
-    with monkeypatch.context() as m:
-        if not threaded:
-            m.setattr(D, "thread_jumps", lambda insns: insns)
-        return objfile.write(compile_source(text, file))
-
-
 def _no_jump_lands_on_a_jump(code) -> bool:
     for pc, ins in enumerate(code):
         if ins.op.name == "JA":
@@ -105,27 +95,18 @@ def _no_jump_lands_on_a_jump(code) -> bool:
 
 @pytest.mark.parametrize("src", [*EXAMPLES, "tree"], ids=lambda p: getattr(p, "stem", p))
 def test_same_behaviour(src, monkeypatch) -> None:
-    from compiler import objfile
     text, file = (TREE, "tree.rmt") if src == "tree" else (src.read_text(), str(src))
-    after = _compile(text, file, True, monkeypatch)
-    before = _compile(text, file, False, monkeypatch)
-    prog_after = objfile.read(after)
-    assert len(prog_after.code) <= len(objfile.read(before).code)
-    assert _no_jump_lands_on_a_jump(prog_after.code)
-    e1, e2 = ReferenceEngine(before), ReferenceEngine(after)
-    rng = random.Random(7)
-    size = prog_after.hook.ctx_size
-    for k in range(150):
-        ctx = bytes(rng.choice([0, 1, 2, 3, 255, rng.randrange(256)]) for _ in range(size))
-        r1, r2 = e1.run(ctx, now=k), e2.run(ctx, now=k)
-        assert (r1.decision, r1.abort, r1.ctx) == (r2.decision, r2.abort, r2.ctx)
-    assert e1.trace_drain() == e2.trace_drain()
+    before, after = check_same_behaviour(text, file, "thread_jumps", monkeypatch)
+    assert after <= before
+    code = compile_source(text, file).code
+    assert _no_jump_lands_on_a_jump(code)
+
 
 
 def test_tree_paths_get_shorter(monkeypatch) -> None:
     """The nested if/else's jump chains are gone: fewer JAs, none landing on a JA or EXIT."""
-    from compiler import objfile
-    after = objfile.read(_compile(TREE, "tree.rmt", True, monkeypatch)).code
-    before = objfile.read(_compile(TREE, "tree.rmt", False, monkeypatch)).code
+    after = objfile.read(compile_with(TREE, "tree.rmt", "thread_jumps", True, monkeypatch)).code
+    before = objfile.read(compile_with(TREE, "tree.rmt", "thread_jumps", False,
+                                       monkeypatch)).code
     assert not _no_jump_lands_on_a_jump(before)
     assert sum(i.op.name == "JA" for i in after) < sum(i.op.name == "JA" for i in before)
