@@ -81,3 +81,13 @@ stress: setup
 .PHONY: fuzz-ioctl-replay
 fuzz-ioctl-replay: setup
 	$(VPY) -m pytest tests/kernel/test_kmod_ioctl_replay.py -q -s
+
+# Mutation testing (docs/robustness.md, "Mutation testing"): not part of `make test`.
+# The C safety checks of tools/mutate_c.py, each removed in turn, then mutmut over
+# verifier/ and semantics/ (MUTMUT_SELECT bounds it, e.g. "verifier.taint*").
+MUTMUT_SELECT ?= verifier.taint*
+.PHONY: mutate
+mutate: setup
+	$(VPY) tools/mutate_c.py --json build/mutate_c.json
+	$(VENV)/bin/mutmut run "$(MUTMUT_SELECT)"
+	$(VENV)/bin/mutmut results
