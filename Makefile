@@ -131,3 +131,13 @@ bench-kmod-jit: setup
 .PHONY: test-kernel-nojit
 test-kernel-nojit: setup
 	RMT_GUEST_BPF_JIT=0 $(VPY) -m pytest tests/kernel -q
+
+# Mutation testing (docs/robustness.md, "Mutation testing"): not part of `make test`.
+# The C safety checks of tools/mutate_c.py, each removed in turn, then mutmut over
+# verifier/ and semantics/ (MUTMUT_SELECT bounds it, e.g. "verifier.taint*").
+MUTMUT_SELECT ?= verifier.taint*
+.PHONY: mutate
+mutate: setup
+	$(VPY) tools/mutate_c.py --json build/mutate_c.json
+	$(VENV)/bin/mutmut run "$(MUTMUT_SELECT)"
+	$(VENV)/bin/mutmut results

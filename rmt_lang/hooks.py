@@ -204,6 +204,22 @@ HOOKS: dict[str, HookSpec] = {h.name: h for h in (SCHED_CAN_MIGRATE_TASK, MM_SWA
 HOOK_BY_ID: dict[int, HookSpec] = {h.id: h for h in HOOKS.values()}
 
 
+def clamp_ctx(spec: HookSpec, values: dict[str, int | list[int]]) -> dict[str, int | list[int]]:
+    """Every field given, each array element, clamped into its declared [lo, hi]: the ranges
+    the verifier assumes, enforced where a context is built (the simulators; rmt.ko's hooks
+    call the generated rmt_ctx_<hook>_clamp() in vm_kernel/rmt_hooks.h, from this spec)."""
+    out: dict[str, int | list[int]] = {}
+    for name, v in values.items():
+        f = spec.field(name)
+        if f is None:
+            raise KeyError(f"{spec.name} has no context field {name!r}")
+        if isinstance(v, list):
+            out[name] = [min(max(int(x), f.lo), f.hi) for x in v]
+        else:
+            out[name] = min(max(int(v), f.lo), f.hi)
+    return out
+
+
 def hook_hash(spec: HookSpec) -> int:
     """CRC32 of the context layout and permissions; the loader compares it with
     its own (generated) copy of the spec so a program built for another layout

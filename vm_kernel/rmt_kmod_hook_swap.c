@@ -197,6 +197,7 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 	c.prev_window = min_t(u32, RMT_RA_WIN(ra), 64);
 	if (!rmt_hist_update(c.pid, fpfn, &c, pf_hit))
 		rmt_hook_inc(h, hist_busy);
+	rmt_ctx_mm_swap_fault_clamp(&c);	/* the spec's ranges, whatever came above */
 	if (kwin > 1)
 		rmt_hook_inc(h, kernel_yes);
 	else

@@ -110,6 +110,23 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * rmt_calls_cpu() - whether the program calls the cpu() helper
+ *
+ * The verifier assumes cpu() < RMT_HELPER_CPU_LIMIT (generated from
+ * compiler/isa.py); a machine with more CPU ids would break that assumption,
+ * so such a program is refused there rather than run outside its proof.
+ */
+static bool rmt_calls_cpu(const struct rmt_prog *p)
+{
+	u32 pc;
+
+	for (pc = 0; pc < p->hdr.ninsns; pc++)
+		if (p->insns[pc].code == RMT_OP_CALL && p->insns[pc].imm == RMT_HELPER_CPU)
+			return true;
+	return false;
+}
+
 static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 			   struct rmt_inst **out, char *err, size_t errlen)
 {
@@ -125,6 +142,12 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 	}
 	in->prog = p;
 	in->ncpus = nr_cpu_ids;
+	if (in->ncpus > RMT_HELPER_CPU_LIMIT && rmt_calls_cpu(p)) {
+		rc = rmt_errf(err, errlen, -EINVAL,
+			      "PROG: cpu() is verified below %u, this machine has %u CPU ids",
+			      RMT_HELPER_CPU_LIMIT, in->ncpus);
+		goto fail;
+	}
 	in->ctx_size = p->hook->ctx_size;	/* one load on the hook path, not three */
 	in->rng = opts && opts->seed ? opts->seed : RMT_DEFAULT_SEED;
 	in->decision_lo = p->hook->decision_lo;

@@ -420,7 +420,8 @@ KBUILD_OUTPUTS = ("*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.d", "modules.o
 
 
 def build_module(src_dir: Path | str, build_dir: Path | str, *,
-                 harness_env: HarnessEnv | None = None, timeout: float = 300.0) -> list[Path]:
+                 harness_env: HarnessEnv | None = None, timeout: float = 300.0,
+                 make_vars: Sequence[str] = ()) -> list[Path]:
     """Build an out-of-tree module (a Kbuild dir) against the guest kernel's headers.
 
     The sources are copied to ``build_dir`` first so the source tree stays clean. Returns the
@@ -430,7 +431,8 @@ def build_module(src_dir: Path | str, build_dir: Path | str, *,
     src, dst = Path(src_dir).resolve(), Path(build_dir).resolve()
     # the whole tree (rmt.ko includes uapi/), without another build's artefacts
     shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*KBUILD_OUTPUTS))
-    proc = subprocess.run(["make", "-C", str(henv.headers_dir), f"M={dst}", "modules"],
+    proc = subprocess.run(["make", "-C", str(henv.headers_dir), f"M={dst}", *make_vars,
+                           "modules"],
                           capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"building {src} against {henv.headers_dir} failed:\n"
@@ -439,14 +441,17 @@ def build_module(src_dir: Path | str, build_dir: Path | str, *,
 
 
 def build_rmt_ko(build_dir: Path | str, *, harness_env: HarnessEnv | None = None,
-                 timeout: float = 600.0) -> Path:
+                 timeout: float = 600.0, test_build: bool = False) -> Path:
     """rmt.ko from a clean copy of the repo's vm_kernel/ (uapi/ included) against the guest
-    kernel's headers; every kernel test and tool builds it this way. Raises RuntimeError
-    with the compiler output on failure."""
+    kernel's headers; every kernel test and tool builds it this way. `test_build` compiles
+    in the allocation fault injector (RMT_TEST_BUILD=y: the fail_alloc_* parameters), which
+    a production module does not have. Raises RuntimeError with the compiler output on
+    failure."""
     dst = Path(build_dir).resolve()
     if dst.exists():
         shutil.rmtree(dst)
-    build_module(REPO_ROOT / "vm_kernel", dst, harness_env=harness_env, timeout=timeout)
+    build_module(REPO_ROOT / "vm_kernel", dst, harness_env=harness_env, timeout=timeout,
+                 make_vars=["RMT_TEST_BUILD=y"] if test_build else [])
     return dst / "rmt.ko"
 
 
