@@ -75,6 +75,16 @@ kernel-prefetch-eval: setup
 	tools/qemu/prefetch-workloads-setup.sh
 	$(VPY) tools/kernel_prefetch_eval.py $(KPF_ARGS)
 
+# Case study 2 on programs the model was not trained on: leave-one-program-out at 25/50/75%
+# memory (docs/results.md); tables in results/swap_loo/MEM/ (loo.md, results.json). Long: run
+# it alone. Any directory of traces: tools/prefetch_eval.py --eval-traces DIR [--json FILE].
+.PHONY: prefetch-loo
+prefetch-loo: setup
+	for m in 0.25 0.5 0.75; do \
+		$(VPY) tools/prefetch_eval.py --loo --mem-frac $$m --no-plots \
+			--out results/swap_loo/$$m --json results/swap_loo/$$m.json || exit 1; \
+	done
+
 # Coverage-guided fuzzing (docs/robustness.md, "Fuzzing"): the libFuzzer targets of tools/fuzz/
 # (loader/validator/interpreter vs JIT, tables, weight blobs) under ASan+UBSan, FUZZ_SECONDS
 # each, one at a time under nice; then llvm-cov coverage of vm_kernel/, the C-vs-Python loader

@@ -323,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-traces", type=Path, metavar="DIR",
                     help="measure every trace in DIR (project trace format) against the "
                          "model trained on the project's traces, instead of the project's")
+    ap.add_argument("--no-ablations", action="store_true",
+                    help="leave out the tree-only and map-only runs (rmt-tree, rmt-map)")
     ap.add_argument("--json", type=Path, metavar="FILE",
                     help="also write every figure (results.json's content) to FILE")
     args = ap.parse_args(argv)
@@ -355,9 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.loo and len(traces) < 2:
         print("prefetch-eval: --loo needs at least 2 workloads", file=sys.stderr)
         return 1
-    if args.json is not None and not args.json.parent.is_dir():
-        print(f"prefetch-eval: --json {args.json}: directory {args.json.parent} does not "
-              f"exist", file=sys.stderr)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"prefetch-eval: {e}", file=sys.stderr)
         return 1
     for t in traces + extra:
         print(f"{'evaluated' if any(t is e for e in extra) else 'workload'} {t.name}: "
@@ -391,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                                                       TREE_CHECK: (17, 0)})
     empty = W.write_weights(W.ModelWeights(ModelKind.TREE, 8, 17, 16,
                                            trees=[W.Tree([[-1, 0, 0, 0, 0]], [[0] * 17])]))
-    map_only = None if extra else reload_copy(loaded, args.out / "map-only-state", empty,
+    map_only = None if extra or args.no_ablations else reload_copy(loaded, args.out / "map-only-state", empty,
                                               {0: (1, ms)})
     print(f"loaded into the sim target: rmtctl --state {state} model show {loaded.prog_id} "
           f"({time.time() - t0:.0f}s)", flush=True)
@@ -401,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     measured = extra or traces
     with ProcessPoolExecutor(args.jobs) as ex:
         per = list(ex.map(_evaluate_one, [(t, split, str(state), loaded.prog_id,
-                                           None if extra else str(map_only.state))
+                                           None if map_only is None else str(map_only.state))
                                           for t in measured]))
     results = [r for rs in per for r in sorted(rs, key=lambda r: ORDER.index(r.prefetcher))]
     text = table(results)

@@ -136,19 +136,19 @@ def _prep_bzip2(d: Path) -> None:
 
 
 def _prep_gcc(d: Path) -> None:
-    # a C file of 60 small functions over a table: parsing, optimisation passes, codegen
+    # a C file of 24 small functions over a table: parsing, optimisation passes, codegen
     fns = []
-    for i in range(60):
+    for i in range(24):
         fns.append(f"int f{i}(int *a, int n) {{ int s = {i}; for (int k = 0; k < n; k++) "
                    f"{{ if (a[k] % {i + 2}) s += a[k] * {i + 1}; else s ^= k << {i % 7}; }} "
                    f"return s; }}")
     (d / "unit.c").write_text("\n".join(fns) + "\nint main(void) { static int a[64]; int s = 0;\n"
-                              + "".join(f"  s += f{i}(a, 64);\n" for i in range(60))
+                              + "".join(f"  s += f{i}(a, 64);\n" for i in range(24))
                               + "  return s & 1; }\n")
 
 
 def _prep_pydict(d: Path) -> None:
-    (d / "lines.txt").write_bytes(_text_lines(17, 15_000))
+    (d / "lines.txt").write_bytes(_text_lines(17, 6_000))
     (d / "wc.py").write_text(
         "import collections, os, sys\n"
         "counts = {}\n"
@@ -173,14 +173,14 @@ def _prep_bfs(d: Path) -> None:
         "import os, random, sys\n"
         "from collections import deque\n"
         "random.seed(5)\n"
-        "n = 40000\n"
+        "n = 15000\n"
         "adj = [[] for _ in range(n)]\n"
         "for _ in range(3 * n):\n"
         "    a, b = random.randrange(n), random.randrange(n)\n"
         "    adj[a].append(b)\n"
         "    adj[b].append(a)\n"
         "dist = [-1] * n\n"
-        "for src in (0, 1, 2):\n"
+        "for src in (0, 1):\n"
         "    dist = [-1] * n\n"
         "    dist[src] = 0\n"
         "    q = deque([src])\n"
@@ -196,7 +196,7 @@ def _prep_bfs(d: Path) -> None:
 
 
 def _prep_git(d: Path) -> None:
-    # a small repository with a deterministic history: 40 commits over 20 generated files
+    # a small repository with a deterministic history: 15 commits over 20 generated files
     repo = d / "repo"
     shutil.rmtree(repo, ignore_errors=True)
     repo.mkdir()
@@ -206,7 +206,7 @@ def _prep_git(d: Path) -> None:
     _run(["git", "init", "-q", "-b", "main", "."], repo, env)
     rng = np.random.default_rng(19)
     text = _text_lines(19, 4000).split(b"\n")
-    for c in range(40):
+    for c in range(15):
         for f in rng.choice(20, size=4, replace=False):
             lo = int(rng.integers(0, len(text) - 200))
             (repo / f"f{f}.txt").write_bytes(b"\n".join(text[lo:lo + 200]) + b"\n")
@@ -236,16 +236,16 @@ WORKLOADS = [
     # added for leave-one-program-out (issue 17): other kinds of program
     Workload("sort-lines", "GNU sort of 40k lines of Zipf-distributed words (LC_ALL=C)",
              _prep_sort, lambda d: ["sort", "-S", "16M", "lines.txt"], ("sort",)),
-    Workload("bzip2-compress", "bzip2 -9 of 0.4 MB of Zipf-distributed text lines",
+    Workload("bzip2-compress", "bzip2 -9 of 0.7 MB of Zipf-distributed text lines",
              _prep_bzip2, lambda d: ["bzip2", "-9", "-c", "in.txt"], ("bzip2",)),
-    Workload("gcc-compile", "gcc -O1 -c of a generated 60-function C file (driver + cc1 + as)",
+    Workload("gcc-compile", "gcc -O1 -c of a generated 24-function C file (driver + cc1 + as)",
              _prep_gcc, lambda d: ["gcc", "-O1", "-c", "unit.c", "-o", "unit.o"], ("gcc",),
              children=True),
-    Workload("python-dict", "CPython word and word-pair counts in dicts over 15k lines",
+    Workload("python-dict", "CPython word and word-pair counts in dicts over 6k lines",
              _prep_pydict, lambda d: ["/usr/bin/python3", "wc.py"], ("python3",)),
-    Workload("python-bfs", "CPython breadth-first search, 40k-node random graph, 3 sources",
+    Workload("python-bfs", "CPython breadth-first search, 15k-node random graph, 2 sources",
              _prep_bfs, lambda d: ["/usr/bin/python3", "bfs.py"], ("python3",)),
-    Workload("git-log", "git log -p over a generated 40-commit packed repository",
+    Workload("git-log", "git log -p over a generated 15-commit packed repository",
              _prep_git, lambda d: ["git", "-C", "repo", "log", "-p", "--no-color"], ("git",)),
 ]
 
