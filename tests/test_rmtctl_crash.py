@@ -151,7 +151,7 @@ COMMANDS = {
     "batch": ("batch", "../batch.txt"),
     "model load": ("model", "load", "2", "predictor", "../predictor.bin"),
     "prog run": ("prog", "run", "1", "--ctx", "../ctx.json", "--repeat", "5"),
-    "trace -o": ("trace", "1", "-o", "../out.jsonl"),
+    "trace -o": ("trace", "1", "-o", "out.jsonl"),      # in the run's own directory
     "trace": ("trace", "1"),
 }
 
