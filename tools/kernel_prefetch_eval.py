@@ -162,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1 or not args.fracs or not all(0 < f <= 1 for f in args.fracs):
         ap.error("--rounds >= 1 and --fracs in (0, 1]")
     import harness
+    try:
+        henv = harness.HarnessEnv.load()
+    except harness.HarnessNotReady as e:
+        print(f"kernel_prefetch_eval.py: error: {e}", file=sys.stderr)
+        return 2
     t0 = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     share = Path(tempfile.mkdtemp(prefix="kpf-", dir=args.out))
@@ -191,7 +196,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(steps)} runs in one boot; progress: {share}/eval_progress.jsonl", flush=True)
     if args.dry_run:
         return 0
-    henv = harness.HarnessEnv.load()
     ko = harness.build_rmt_ko(share / "kbuild", harness_env=henv)
     r = harness.run_in_guest(
         f"""

@@ -104,8 +104,12 @@ class RunResult:
                 "vmstat": self.vmstat, "status": self.status, "maxrss_kb": self.maxrss_kb}
 
 
-def run_in_cgroup(cg: Path, argv: list[str], cwd: str = "/tmp") -> RunResult:
-    """Run argv inside cgroup cg; its wall time, major faults (rusage) and vmstat deltas."""
+def run_in_cgroup(cg: Path, argv: list[str], cwd: str = "/tmp",
+                  sample_peak: bool = False) -> RunResult:
+    """Run argv inside cgroup cg; its wall time, major faults (rusage) and vmstat deltas.
+
+    sample_peak: maxrss_kb is the cgroup's peak memory.current, sampled every 20 ms (6.1
+    has no memory.peak; rusage's maxrss would include this Python's, from before exec)."""
     v0 = vmstat()
     t0 = time.monotonic()
     pid = os.fork()
@@ -118,11 +122,19 @@ def run_in_cgroup(cg: Path, argv: list[str], cwd: str = "/tmp") -> RunResult:
             os.execvp(argv[0], argv)
         finally:
             os._exit(127)
-    _, status, ru = os.wait4(pid, 0)
+    peak = 0
+    while sample_peak:
+        done, status, ru = os.wait4(pid, os.WNOHANG)
+        peak = max(peak, int((cg / "memory.current").read_text()))
+        if done:
+            break
+        time.sleep(0.02)
+    else:
+        _, status, ru = os.wait4(pid, 0)
     dt = time.monotonic() - t0
     v1 = vmstat()
     return RunResult(dt, ru.ru_majflt, {k: v1[k] - v0[k] for k in v0},
-                     os.waitstatus_to_exitcode(status), ru.ru_maxrss)
+                     os.waitstatus_to_exitcode(status), peak // 1024 if sample_peak else ru.ru_maxrss)
 
 
 def attach(dev: RmtDevice, btf: Btf, blob: bytes) -> KernelEngine:
@@ -248,9 +260,10 @@ def phase_eval(files: Path, out: Path) -> dict:
     for name, spec in plan["workloads"].items():
         cg = cgroup(f"rmt_{name}", 1 << 40)
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        r = run_in_cgroup(cg, spec["argv"], cwd=spec["cwd"])
+        r = run_in_cgroup(cg, spec["argv"], cwd=spec["cwd"], sample_peak=True)
         res["working_sets"][name] = {"bytes": r.maxrss_kb * 1024, "seconds": r.seconds,
                                      "status": r.status, "before_kb": before}
+        (out / "working_sets.json").write_text(json.dumps(res["working_sets"]))
     progress = out / "eval_progress.jsonl"
     with RmtDevice() as dev:
         for step in plan["steps"]:
