@@ -39,7 +39,7 @@ from rmtctl.kernel import ENGINE_JIT, KernelEngine, RmtDevice  # noqa: E402
 from semantics.engine import EngineError, Entry, Exact, Range  # noqa: E402
 
 PARAMS = Path("/sys/module/rmt/parameters")
-SWAPS = 6
+SWAPS = 4
 SYSCTL = Path("/proc/sys/net/core")
 
 
