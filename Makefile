@@ -12,8 +12,19 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q -e '.[dev]'
+	$(VPY) -m pip install -q -e '.[dev,ml-test]'
+	$(MAKE) man
 	touch $@
+
+# rmtctl's man page from its own argparse parser (argparse-manpage), also installed
+# into the venv's share/man so that `man rmtctl` finds it with the venv on MANPATH.
+.PHONY: man
+man:
+	mkdir -p build/man $(VENV)/share/man/man8
+	$(VENV)/bin/argparse-manpage --module rmtctl.cli --function build_parser --prog rmtctl \
+	    --project-name rmt --manual-section 8 --manual-title "RMT manual" \
+	    --description "control inserted RMT programs" --output build/man/rmtctl.8
+	cp build/man/rmtctl.8 $(VENV)/share/man/man8/rmtctl.8
 
 demo: setup
 	$(VPY) tools/demo.py
@@ -25,6 +36,12 @@ test: setup test-asan
 test-asan: setup
 	$(MAKE) -C vm_kernel test-asan PY=$(abspath $(VPY))
 
+# rmtctl's sim target killed at every filesystem write of every mutating command
+# (tests/test_rmtctl_crash.py; `make test` runs two kill points per command).
+.PHONY: test-crash
+test-crash: setup
+	RMT_CRASH_FULL=1 $(VPY) -m pytest tests/test_rmtctl_crash.py -q -s
+
 clean:
 	rm -rf $(VENV) build
 
@@ -34,12 +51,39 @@ clean:
 forced-migration: setup
 	$(VPY) tools/forced_migration_loop.py
 
+# Case study 1 the way people bring models (docs/models.md): the same traces, scikit-learn
+# models exported to ONNX, `rmtc model import`, run in the C VM; results/forced_migration_sklearn/.
+.PHONY: forced-migration-sklearn
+forced-migration-sklearn: setup
+	$(VPY) tools/forced_migration_sklearn.py
+
 # Case study 2 (docs/results.md): every swap prefetcher (Linux readahead, Leap, the learned
 # RMT program in the C VM) on every workload; table and plots in results/swap_prefetch/.
 # Traces come from traces/ (regenerate: $(VPY) tools/swap_traces/capture.py).
 .PHONY: prefetch-eval
 prefetch-eval: setup
 	$(VPY) tools/prefetch_eval.py
+
+# Case study 2 in the real kernel (docs/results.md): the real programs and the synthetic ones
+# in Debian's 6.1 guest, swap on virtio-blk behind dm-delay, cgroup v2 memory.max at 25/50/75%
+# of each working set, under readahead / readahead off / Leap / the learned program (rmt.ko's
+# exact-page prefetch), interleaved in one boot; results/kernel_prefetch/. Hours under TCG:
+# KPF_ARGS narrows it, e.g. KPF_ARGS='--only strided seq --fracs 0.5 --rounds 3'.
+KPF_ARGS ?=
+.PHONY: kernel-prefetch-eval
+kernel-prefetch-eval: setup
+	tools/qemu/prefetch-workloads-setup.sh
+	$(VPY) tools/kernel_prefetch_eval.py $(KPF_ARGS)
+
+# Case study 2 on programs the model was not trained on: leave-one-program-out at 25/50/75%
+# memory (docs/results.md); tables in results/swap_loo/MEM/ (loo.md, results.json). Long: run
+# it alone. Any directory of traces: tools/prefetch_eval.py --eval-traces DIR [--json FILE].
+.PHONY: prefetch-loo
+prefetch-loo: setup
+	for m in 0.25 0.5 0.75; do \
+		$(VPY) tools/prefetch_eval.py --loo --mem-frac $$m --no-plots \
+			--out results/swap_loo/$$m --json results/swap_loo/$$m.json || exit 1; \
+	done
 
 # Coverage-guided fuzzing (docs/robustness.md, "Fuzzing"): the libFuzzer targets of tools/fuzz/
 # (loader/validator/interpreter vs JIT, tables, weight blobs) under ASan+UBSan, FUZZ_SECONDS
@@ -97,3 +141,13 @@ bench-kmod-jit: setup
 .PHONY: test-kernel-nojit
 test-kernel-nojit: setup
 	RMT_GUEST_BPF_JIT=0 $(VPY) -m pytest tests/kernel -q
+
+# Mutation testing (docs/robustness.md, "Mutation testing"): not part of `make test`.
+# The C safety checks of tools/mutate_c.py, each removed in turn, then mutmut over
+# verifier/ and semantics/ (MUTMUT_SELECT bounds it, e.g. "verifier.taint*").
+MUTMUT_SELECT ?= verifier.taint*
+.PHONY: mutate
+mutate: setup
+	$(VPY) tools/mutate_c.py --json build/mutate_c.json
+	$(VENV)/bin/mutmut run "$(MUTMUT_SELECT)"
+	$(VENV)/bin/mutmut results

@@ -20,7 +20,7 @@ shape, contexts random values in the hook's declared ranges.  Then, as in
 bench/bench_vm.py: ns per bytecode instruction on an ALU-heavy program and
 the fixed cost of an EXIT-only program on each engine.
 
-    .venv/bin/python bench/bench_jit.py [--iters N] [--seed S]
+    .venv/bin/python bench/bench_jit.py [--iters N] [--seed S] [--only NAME] [--no-micro] [--table]
 """
 from __future__ import annotations
 
@@ -289,21 +289,66 @@ def ns_per_run(eng, ctxs: list[bytes], iters: int) -> float:
     return min(best)
 
 
+# ------------------------------------------------------------- the issue's table rows
+
+_FEATURES = "".join(f"    x[{i}] = ((ctx.pid >> {i % 12}) & 1023) as i32 - 512;\n"
+                    for i in range(17))
+_HEAD = "hook sched.can_migrate_task;\n"
+
+
+def _tree_branches(depth: int, rng: random.Random, level: int = 0) -> str:
+    pad = "    " * (level + 1)
+    if level == depth:
+        return f"{pad}decide({rng.choice(['ALLOW', 'DENY'])});\n"
+    return (f"{pad}if x[{rng.randrange(17)}] > {rng.randint(-400, 400)} {{\n"
+            + _tree_branches(depth, rng, level + 1) + f"{pad}}} else {{\n"
+            + _tree_branches(depth, rng, level + 1) + f"{pad}}}\n")
+
+
+def table_programs() -> dict[str, str]:
+    """Sources for the rows of issue 20's table: a depth-6 tree written as branches and
+    as the model op, and the MLP 17 -> 12 ReLU -> 2, on 17 features from the context."""
+    rng = random.Random(6)
+    return {
+        "tree6_branches": _HEAD + "apply {\n    let x: i32[17];\n" + _FEATURES
+        + _tree_branches(6, rng) + "}\n",
+        "tree6_model": _HEAD + "model t: tree(in = 17, out = 1, depth = 6, "
+        "input = -8192..8192);\napply {\n    let x: i32[17];\n" + _FEATURES
+        + "    let y = t(x);\n    if y[0] > 0 { decide(ALLOW); }\n    decide(DENY);\n}\n",
+        "mlp_17_12_2": _HEAD + "model m: mlp(in = 17, out = 2, weight = i16, max_weight = 2048, "
+        "input = -8192..8192) {\n    dense(12, relu);\n    dense(2);\n}\n"
+        "apply {\n    let x: i32[17];\n" + _FEATURES
+        + "    let y = m(x);\n    if y[0] > y[1] { decide(ALLOW); }\n    decide(DENY);\n}\n",
+    }
+
+
 # ------------------------------------------------------------- main
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--iters", type=int, default=200_000, help="runs per program and engine")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", action="append", metavar="NAME",
+                    help="run only this example (its file name without .rmt; repeatable)")
+    ap.add_argument("--no-micro", action="store_true",
+                    help="skip the ALU-heavy and EXIT-only programs")
+    ap.add_argument("--table", action="store_true",
+                    help="also run issue 20's table rows: tree6_branches, tree6_model, "
+                         "mlp_17_12_2 (bench/bench_model_ops.py has their SIMD C baselines)")
     args = ap.parse_args()
 
     examples = sorted((ROOT / "examples").rglob("*.rmt"))
+    if args.only:
+        examples = [p for p in examples if p.stem in args.only]
     print("ns per decision (best of 3), one run; ratios to native")
     print(f"{'program':22}{'insns':>6}{'native':>9}{'interp':>9}{'jit':>9}{'llvm':>9}"
           f"{'interp/n':>10}{'jit/n':>8}{'llvm/n':>8}")
+    sources = [(p.stem, p.read_text(), str(p.relative_to(ROOT))) for p in examples]
+    if args.table:
+        sources += [(n, text, f"{n}.rmt") for n, text in table_programs().items()]
     with tempfile.TemporaryDirectory() as tmp:
-        for path in examples:
-            prog = compile_source(path.read_text(), str(path.relative_to(ROOT)))
+        for stem, text, file in sources:
+            prog = compile_source(text, file)
             proven = proven_checks(prog)
             rng = random.Random(args.seed)
             ctxs = random_ctxs(prog, rng)
@@ -318,11 +363,13 @@ def main() -> None:
             # Same decisions on the same state, or the timings mean nothing.
             for c in ctxs:
                 got = {name: e.run(c).decision for name, e in engines.items()}
-                assert len(set(got.values())) == 1, (path, got)
+                assert len(set(got.values())) == 1, (stem, got)
             n = t["native"]
-            print(f"{path.stem:22}{len(prog.code):6}{n:9.1f}{t['interp']:9.1f}{t['jit']:9.1f}"
+            print(f"{stem:22}{len(prog.code):6}{n:9.1f}{t['interp']:9.1f}{t['jit']:9.1f}"
                   f"{t['llvm']:9.1f}{t['interp'] / n:10.2f}{t['jit'] / n:8.2f}"
                   f"{t['llvm'] / n:8.2f}")
+    if args.no_micro:
+        return
 
     ctx = bytearray(alu_program(1)[0].hook.ctx_size)
     ctx[0], ctx[4] = 7, 9

@@ -108,6 +108,8 @@ def gen_isa() -> str:
     for h in isa.HELPERS:
         out.append(f"\tRMT_HELPER_{h.name.upper()} = {h.id},\n")
     out.append(f"\tRMT_HELPER_MAX = {max(h.id for h in isa.HELPERS)},\n}};\n\n")
+    out.append("/* cpu() is below this: the verifier assumes it, the runtime enforces it. */\n")
+    out.append(f"#define RMT_HELPER_CPU_LIMIT {isa.CPU_LIMIT}u\n\n")
 
     out.append("/*\n * Memory operand imm: bits 0..7 region, 8..15 object id, 16..31 limit\n"
                " * (0: constant address `off`; else indexed, r[src] <= limit - size).\n */\n")
@@ -233,6 +235,38 @@ def _hook_struct(h: HookSpec) -> str:
     return "".join(lines) + "\n"
 
 
+def _hook_clamp(h: HookSpec) -> str:
+    """rmt_ctx_<hook>_clamp(): every field (each array element) into its declared [lo, hi],
+    the ranges the verifier assumes; fields declared with their type's full range need
+    nothing.  The Python twin is rmt_lang.hooks.clamp_ctx()."""
+    cname = h.name.replace(".", "_")
+    body = []
+    for f in h.fields:
+        if f.access == Access.NONE or (f.lo == f.type.min and f.hi == f.type.max):
+            continue
+        ct = "__s64" if f.type.signed else "__u64"
+        lval = f"c->{f.name}[i]" if f.count > 1 else f"c->{f.name}"
+        lo = f"{f.lo}ll" if f.type.signed else f"{f.lo}ull"
+        hi = f"{f.hi}ll" if f.type.signed else f"{f.hi}ull"
+        ind = "\t\t" if f.count > 1 else "\t"
+        stmts = []
+        if f.lo != f.type.min:
+            stmts.append(f"{ind}if (({ct}){lval} < {lo})\n{ind}\t{lval} = {lo};\n")
+        if f.hi != f.type.max:
+            stmts.append(f"{ind}if (({ct}){lval} > {hi})\n{ind}\t{lval} = {hi};\n")
+        if f.count > 1:
+            body.append(f"\tfor (i = 0; i < {f.count}; i++) {{\n" + "".join(stmts) + "\t}\n")
+        else:
+            body += stmts
+    decl = "\tunsigned int i;\n\n" if any(f.count > 1 and not (
+        f.lo == f.type.min and f.hi == f.type.max) and f.access != Access.NONE
+        for f in h.fields) else ""
+    return (f"/* Every field of a {_cstr(h.name)} context into its declared range (what the\n"
+            f" * verifier assumes): the hook glue's last step before running a program. */\n"
+            f"static inline void rmt_ctx_{cname}_clamp(struct rmt_ctx_{cname} *c)\n{{\n"
+            + decl + "".join(body) + "}\n\n")
+
+
 def gen_hooks() -> str:
     out = [_banner("rmt_hooks.h", "hook specs: contexts, field tables, decisions",
                    "rmt_lang/hooks.py")]
@@ -271,6 +305,7 @@ def gen_hooks() -> str:
         for name, v in h.decision.names.items():
             out.append(f"#define RMT_HOOK_{up}_DECISION_{name} {v}\n")
         out.append(_hook_struct(h))
+        out.append(_hook_clamp(h))
     out.append("/*\n * The field tables are defined once, in the translation unit that defines\n"
                " * RMT_HOOKS_DEFINE_TABLES before including this header (rmt_loader.c).\n */\n")
     for h in HOOKS.values():

@@ -4,6 +4,7 @@
     rmtc check prog.rmt
     rmtc dump prog.rmtb [--json]
     rmtc verify prog.rmtb [--json] [--smt2 DIR] [--budget N]
+    rmtc model import SOURCE --program prog.rmtb --model NAME -o weights.bin [...]
 
 Exit codes: 0 ok, 1 rejected or failed, 2 usage.
 """
@@ -98,10 +99,26 @@ def cmd_verify(argv: list[str]) -> int:
     return cli_verify(argv)
 
 
+def _usage(msg: str) -> int:
+    print(msg, file=sys.stderr)
+    return 2
+
+
+def cmd_model_import(argv: list[str]) -> int:
+    try:
+        from model_import.cli import main as cli_model_import
+    except ImportError as e:
+        print(f"rmtc model import: not available: {e}", file=sys.stderr)
+        return 1
+    return cli_model_import(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "verify":
         return cmd_verify(argv[1:])
+    if argv[:2] == ["model", "import"]:
+        return cmd_model_import(argv[2:])
     p = _Parser(prog="rmtc", description="Compile, check, dump and verify RMT programs.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     c = sub.add_parser("compile", help="compile a .rmt program to a .rmtb object")
@@ -117,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--json", action="store_true")
     d.set_defaults(fn=cmd_dump)
     sub.add_parser("verify", help="verify an object (rmtc verify -h)")
+    mi = sub.add_parser("model", help="model import: a trained model as weights "
+                                      "(rmtc model import -h)")
+    mi.add_argument("what", nargs="?")
+    mi.set_defaults(fn=lambda a: _usage("rmtc model: the subcommand is 'import' "
+                                        "(rmtc model import -h)"))
     args = p.parse_args(argv)
     return args.fn(args)
 

@@ -5,7 +5,7 @@ hook's budget; `rmtc dump` prints them per instruction.
 """
 from __future__ import annotations
 
-from compiler.isa import Fmt, Insn
+from compiler.isa import BY_CODE, Fmt, Insn
 from compiler.objfile import Map, Model, Program, Table
 from compiler.objformat import MapKind, MatchKind, ModelKind
 
@@ -36,7 +36,10 @@ def map_cost(m: Map) -> int:
 
 
 def insn_cost(prog: Program, i: Insn) -> int:
-    """Cost of one instruction; ids out of range cost 0 (the validator rejects them)."""
+    """Cost of one instruction; ids out of range and unknown opcodes cost 0 (the validator
+    rejects them; `rmtc dump` and the verifier still read such an object)."""
+    if i.code not in BY_CODE:
+        return 0
     f = i.op.fmt
     try:
         if f == Fmt.APPLY:

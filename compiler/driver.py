@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from compiler import objfile as O
 from compiler.emit import EmitError, emit
+from compiler.jumpthread import thread_jumps
+from compiler.peephole import peephole
 from compiler.lower import Lowerer, LowerError
 from compiler.objformat import LIMITS, MODE_ENFORCE, MODE_SHADOW
 from compiler.regalloc import allocate, rewrite
@@ -54,7 +56,7 @@ def compile_full(text: str, file: str = "<input>") -> Compiled:
     try:
         ir = low.run()
         alloc = allocate(ir)
-        code, srcmap = emit(rewrite(ir, alloc))
+        code, srcmap = emit(thread_jumps(peephole(rewrite(ir, alloc))))
     except LowerError as e:
         d = E.Diagnostic(E.Severity.ERROR, e.span, str(e))
         raise CompileError(E.render_all([d], text), [d]) from None

@@ -191,6 +191,11 @@ HELPERS: list[Helper] = [
     Helper("random", 3, 1, "uniform random number in [0, arg); arg == 0 gives 0"),
     Helper("ilog2", 4, 1, "floor(log2(arg)); arg == 0 aborts (HELPER)"),
 ]
+# cpu() returns a value below CPU_LIMIT: the verifier assumes it (verifier/symexec.py) and
+# every engine enforces it by refusing to run where CPU numbers reach it (the C runtime
+# refuses to load a program on a machine with more CPUs; rmt_isa.h RMT_HELPER_CPU_LIMIT).
+CPU_LIMIT = 4096
+assert CPU_LIMIT & (CPU_LIMIT - 1) == 0, "the verifier models cpu() as log2(CPU_LIMIT) bits"
 HELPER_BY_NAME = {h.name: h for h in HELPERS}
 HELPER_BY_ID = {h.id: h for h in HELPERS}
 

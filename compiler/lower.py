@@ -12,7 +12,9 @@ of them, but they make the code easy to read in `rmtc dump`):
   chain of compares on the action index;
 - array accesses with a constant in-range index use a constant address; all
   others are indexed accesses whose limit is the array's size in bytes, so an
-  out-of-range index aborts at run time (and the verifier says where).
+  out-of-range index aborts at run time (and the verifier says where); the index
+  is clamped to the element count before it is scaled to a byte offset, so the
+  scaling cannot wrap into a valid offset (2^62 + 3 does not read element 3).
 """
 from __future__ import annotations
 
@@ -492,6 +494,13 @@ class Lowerer:
             idx = self.owned(e.index)
             shift = size.bit_length() - 1
             if shift:
+                # The run-time check compares the scaled offset; scaling an index of 2^62 + 3
+                # would wrap to a valid slot.  Clamp first (unsigned: a negative index too):
+                # an index >= n becomes n, whose offset n * size fails the check and aborts.
+                ok = Label("index_ok")
+                self.emit("JLT_I", idx, imm=n, target=ok)
+                self.emit("MOV_I", idx, imm=n)
+                self.place(ok)
                 self.emit("SHL_I", idx, imm=shift)
             return (region, obj, base, idx, n * size, elem)
         raise self.error(e, "not an assignable location")

@@ -26,6 +26,7 @@ from typing import Callable
 
 import numpy as np
 
+from compiler.objfile import Model
 from compiler.objformat import ModelKind
 from learn.mlp import MLP
 from learn.tree import TreeModel
@@ -47,8 +48,28 @@ class QuantizedMLP:
         return int(math.floor(t * (1 << self.out_frac)))
 
 
-def quantize_mlp(m: MLP, *, in_frac: int = 8, max_weight: int = 2048,
-                 weight_bits: int = 16) -> QuantizedMLP:
+def quantize_mlp(m: MLP, *, in_frac: int = 8, max_weight: int | None = None,
+                 weight_bits: int | None = None, model: Model | None = None,
+                 kind: ModelKind | None = None) -> QuantizedMLP:
+    """Quantize `m` for the declared `model` (its signature: kind, weight type and
+    max_weight come from it, and the result is checked by the loader's rules); without
+    one, for an `mlp` (or `kind`) with the given bounds (defaults 2048 and i16)."""
+    if model is not None:
+        if model.kind not in (ModelKind.MLP, ModelKind.LINEAR):
+            raise QuantError(f"model {model.name!r} is a {W.kind_name(model.kind)}; "
+                             f"quantize_mlp writes mlp or linear weights")
+        if kind is not None and kind != model.kind:
+            raise QuantError(f"kind {W.kind_name(kind)} given, model {model.name!r} is "
+                             f"{W.kind_name(model.kind)}")
+        kind = model.kind
+        weight_bits = weight_bits or model.weight_bits
+        max_weight = max_weight or model.max_abs_weight or (1 << (weight_bits - 1)) - 1
+    kind = kind or ModelKind.MLP
+    weight_bits = weight_bits or 16
+    max_weight = max_weight or 2048
+    if kind == ModelKind.LINEAR and len(m.weights) != 1:
+        raise QuantError(f"a linear model is one dense layer; this network has "
+                         f"{len(m.weights)}")
     layers: list[W.DenseLayer] = []
     s_in = in_frac
     bias_max = 1 << (weight_bits + 8)
@@ -73,7 +94,14 @@ def quantize_mlp(m: MLP, *, in_frac: int = 8, max_weight: int = 2048,
         if last:
             out_frac = a + s_in
         s_in = in_frac if not last else s_in
-    return QuantizedMLP(W.mlp(layers, weight_bits), out_frac)
+    w = W.mlp(layers, weight_bits, kind=kind)
+    if model is not None:
+        try:
+            w = W.for_model(model, layers=layers)
+            W.read_weights(W.write_weights(w), model)
+        except W.WeightsError as e:
+            raise QuantError(str(e)) from None
+    return QuantizedMLP(w, out_frac)
 
 
 def emulate_mlp(w: W.ModelWeights, x: np.ndarray, in_lo: int, in_hi: int

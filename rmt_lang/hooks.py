@@ -21,6 +21,9 @@ from rmt_lang.ast import IntT
 
 DEFAULT_DECISION = -1
 
+# The observable channel a hook may declare exportable (HookSpec.exports).
+DECISIONS = "decisions"
+
 
 class Access(enum.Enum):
     NONE = "none"    # in the context for the kernel's use; programs may not touch it
@@ -72,6 +75,11 @@ class HookSpec:
     decision: Decision
     budget: int                  # worst-case cost units (see compiler/cost.py)
     helpers: tuple[str, ...] = ("ktime_ns", "cpu", "random", "ilog2")
+    # Observable channels (docs/verifier.md, "Export taint") this hook declares exportable
+    # even when they depend on fields with export=False: DECISIONS is the per-value
+    # decision counters of `rmtctl stats`, with the shadow agreement, bad-decision and
+    # abort counters (an aborted run is a DEFAULT decision).
+    exports: frozenset[str] = frozenset()
 
     @cached_property
     def layout(self) -> dict[str, int]:
@@ -136,6 +144,8 @@ SCHED_CAN_MIGRATE_TASK = HookSpec(
     ),
     decision=Decision({"DENY": 0, "ALLOW": 1}, 0, 1, "0 keep the task, 1 migrate it"),
     budget=4000,
+    # whether a task migrates is visible to userspace anyway (/proc/PID/stat's processor)
+    exports=frozenset({DECISIONS}),
 )
 
 SWAP_HIST = 8
@@ -166,6 +176,8 @@ MM_SWAP_FAULT = HookSpec(
     ),
     decision=Decision({"NONE": 0}, 0, SWAP_PF_MAX, "number of pf entries to prefetch"),
     budget=6000,
+    # the readahead window is visible anyway (page-cache residency, major fault counts)
+    exports=frozenset({DECISIONS}),
 )
 
 TEST_SANDBOX = HookSpec(
@@ -190,6 +202,22 @@ TEST_SANDBOX = HookSpec(
 
 HOOKS: dict[str, HookSpec] = {h.name: h for h in (SCHED_CAN_MIGRATE_TASK, MM_SWAP_FAULT, TEST_SANDBOX)}
 HOOK_BY_ID: dict[int, HookSpec] = {h.id: h for h in HOOKS.values()}
+
+
+def clamp_ctx(spec: HookSpec, values: dict[str, int | list[int]]) -> dict[str, int | list[int]]:
+    """Every field given, each array element, clamped into its declared [lo, hi]: the ranges
+    the verifier assumes, enforced where a context is built (the simulators; rmt.ko's hooks
+    call the generated rmt_ctx_<hook>_clamp() in vm_kernel/rmt_hooks.h, from this spec)."""
+    out: dict[str, int | list[int]] = {}
+    for name, v in values.items():
+        f = spec.field(name)
+        if f is None:
+            raise KeyError(f"{spec.name} has no context field {name!r}")
+        if isinstance(v, list):
+            out[name] = [min(max(int(x), f.lo), f.hi) for x in v]
+        else:
+            out[name] = min(max(int(v), f.lo), f.hi)
+    return out
 
 
 def hook_hash(spec: HookSpec) -> int:

@@ -18,6 +18,8 @@ from typing import Any, Optional
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
+from compiler.objformat import LIMITS
+
 from . import ast as A
 from .errors import Diagnostic, RmtSyntaxError, Severity
 from .suggest import closest
@@ -447,12 +449,41 @@ def _unclosed(tokens: list[Token]) -> Optional[Token]:
     return stack[-1] if stack else None
 
 
+# Declarations the object format limits, counted as the tokens arrive: a program with
+# 2,000 tables stops at the 65th, before the rest is even parsed.
+_DECL_LIMITS = {"TABLE": ("MAX_TABLES", "tables"), "MAP": ("MAX_MAPS", "maps"),
+                "MODEL": ("MAX_MODELS", "models")}
+
+
+class _LimitError(RmtSyntaxError):
+    """A limit passed while parsing: reported alone, without error recovery (recovery would
+    parse the rest again, which is the work the limit is there to avoid)."""
+
+
+def _count_decl(tok: Token, counts: dict[str, int], file: str) -> None:
+    counts[tok.type] += 1
+    key, what = _DECL_LIMITS[tok.type]
+    if counts[tok.type] > LIMITS[key]:
+        span = A.Span(file, tok.line, tok.column, tok.line, tok.column + len(tok))
+        raise _LimitError([Diagnostic(
+            Severity.ERROR, span, f"more than {LIMITS[key]} {what}: the object format allows "
+                                  f"{LIMITS[key]}")])
+
+
 def _parse_tree(text: str, file: str) -> Tree:
     ip = _lark().parse_interactive(text)
     tokens: list[Token] = []        # what the lexer produced so far, for error messages
+    counts = dict.fromkeys(_DECL_LIMITS, 0)
+    depth = 0
     try:
         for tok in ip.iter_parse():
             tokens.append(tok)
+            if tok.type == "LBRACE":
+                depth += 1
+            elif tok.type == "RBRACE":
+                depth -= 1
+            elif tok.type in counts and depth == 0:
+                _count_decl(tok, counts, file)
         return ip.resume_parse()
     except _Unterminated as u:
         span = A.Span(file, u.token.line, u.token.column, u.token.line, u.token.column + 2)
@@ -489,13 +520,50 @@ def _recover(text: str, file: str, first: RmtSyntaxError) -> list[Diagnostic]:
             after = max(d.span.line, nxt + 1)
 
 
+# The deepest parse tree accepted.  The tree builder, the checker and the lowering walk
+# the tree recursively, a few Python frames per level; this keeps the deepest program well
+# inside Python's default recursion limit (1000).  Real programs nest a few dozen levels.
+MAX_NESTING = 150
+
+
+def _check_depth(tree: Tree, file: str) -> None:
+    """Refuse a parse tree deeper than MAX_NESTING, located at the first token of the
+    subtree where the limit is passed.  Iterative: it must not recurse itself."""
+    stack: list[tuple[Tree, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            tok = _first_token(node)
+            line, col = (tok.line, tok.column) if tok is not None else (1, 1)
+            span = A.Span(file, line, col, line, col + max(len(tok or ""), 1))
+            raise RmtSyntaxError([Diagnostic(
+                Severity.ERROR, span,
+                f"nested too deeply: more than {MAX_NESTING} levels of blocks or operators "
+                f"(split the expression with `let`, or flatten the `if`s)")])
+        for ch in node.children:
+            if isinstance(ch, Tree):
+                stack.append((ch, depth + 1))
+
+
+def _first_token(node: Tree) -> Token | None:
+    while isinstance(node, Tree):
+        kids = [c for c in node.children if c is not None]
+        if not kids:
+            return None
+        node = kids[0]
+    return node if isinstance(node, Token) else None
+
+
 def parse(text: str, file: str = "<input>") -> A.Program:
     """Parse .rmt source into an AST.  Raises RmtSyntaxError (located) on bad syntax,
     carrying the syntax errors of every declaration that has one."""
     try:
         tree = _parse_tree(text, file)
+    except _LimitError as e:
+        raise RmtSyntaxError(list(e.diagnostics)) from None
     except RmtSyntaxError as e:
         raise RmtSyntaxError(_recover(text, file, e)) from None
+    _check_depth(tree, file)
     try:
         return _Builder(file).transform(tree)
     except VisitError as e:

@@ -1,36 +1,53 @@
-"""rmtctl: the control plane for inserted RMT programs.
+# PYTHON_ARGCOMPLETE_OK
+"""rmtctl: the control plane for inserted RMT programs (bpftool's conventions).
 
-    rmtctl [--target sim|kernel] [--json] COMMAND ...
-      insert PROG.rmtb [--force]          verify, then insert; prints the program id
-      remove ID | list | show ID
-      table add|mod ID TABLE MATCH... action NAME [ARG...] [priority N]
-      table del ID TABLE MATCH... [priority N]
-      table dump ID TABLE
-      model load ID MODEL FILE | model show ID
-      map dump ID MAP
-      stats ID
-      trace ID [-o FILE] [--keep]
-      prog run ID --ctx CTX.json [--repeat N] [--cpu N] [--kernel-decision N]
+    rmtctl [OPTIONS] COMMAND ...      options go anywhere: -j/--json, -p/--pretty,
+                                      -V/--version, --target sim|kernel, --state DIR,
+                                      --engine c|ref
+      insert PROG.rmtb [--force] [--rlimit N] [--weights MODEL=FILE]... [--jit|--no-jit]
+      remove PROG [--force] | list | show PROG | stats PROG
+      table add|mod PROG TABLE MATCH... action NAME [ARG...] [priority N]
+      table add PROG TABLE -f FILE         one entry (MATCH... action ...) per line
+      table del PROG TABLE MATCH... [priority N] | table dump PROG TABLE | table clear PROG TABLE
+      model load PROG MODEL FILE | model show PROG
+      map dump PROG MAP
+      trace PROG [-o FILE] [--keep]
+      prog run PROG --ctx CTX.json [--repeat N] [--cpu N] [--kernel-decision N]
+      batch FILE                           one command per line; all or nothing on the sim
+      help | COMMAND help
 
-MATCH is `v` (exact), `v/len` (lpm), `v&&&mask` (ternary), `lo..hi` (range) or
-`*`. TABLE, MODEL and MAP are names or indexes. Exit codes: 0 ok, 1 refused or
-failed, 2 usage.
+PROG is an id, `id ID` or `name NAME`.  MATCH is `v` (exact), `v/len` (lpm),
+`v&&&mask` (ternary), `lo..hi` (range) or `*`.  TABLE, MODEL and MAP are names
+or indexes.  Exit codes: 0 ok, 1 refused or failed, 2 usage, 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
+import os
+import shlex
+import signal
 import sys
+import threading
+import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from compiler import objfile
 from compiler.isa import Abort
 from rmt_lang.hooks import DEFAULT_DECISION
+from rmtctl import p4rules
 from rmtctl.sim import ProgInfo, SimTarget, TargetError
 from semantics import codec
 from semantics.engine import Entry, Stats
+
+DEVICE = "/dev/rmt"
+# commands and where their program argument sits (index in the command's own words)
+_PROG_AT = {"remove": 1, "show": 1, "stats": 1, "trace": 1,
+            "table": 2, "model": 2, "map": 2, "prog": 2}
 
 
 class UsageError(Exception):
@@ -39,16 +56,65 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:
-        self.print_usage(sys.stderr)
-        print(f"rmtctl: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        raise UsageError(f"{message} (see `{self.prog} help`)")
+
+
+@dataclasses.dataclass
+class Globals:
+    """Options accepted anywhere on the command line, as bpftool's getopt does."""
+    json: bool = False
+    pretty: bool = False
+    version: bool = False
+    target: str | None = None
+    state: str | None = None
+    engine: str = "c"
+
+
+_FLAGS = {"-j": "json", "--json": "json", "-p": "pretty", "--pretty": "pretty",
+          "-V": "version", "--version": "version"}
+_VALUED = {"--target": "target", "--state": "state", "--engine": "engine"}
+
+
+def split_globals(argv: list[str]) -> tuple[Globals, list[str]]:
+    """Pull the global options out of argv wherever they are (up to a literal `--`)."""
+    g, rest, i = Globals(), [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest += argv[i:]
+            break
+        name, _, val = a.partition("=")
+        if a in _FLAGS:
+            setattr(g, _FLAGS[a], True)
+        elif name in _VALUED:
+            if not val:
+                if i + 1 >= len(argv):
+                    raise UsageError(f"{name} needs a value")
+                i += 1
+                val = argv[i]
+            setattr(g, _VALUED[name], val)
+        else:
+            rest.append(a)
+        i += 1
+    if g.pretty:
+        g.json = True
+    if g.target not in (None, "sim", "kernel"):
+        raise UsageError(f"--target {g.target!r}: choose sim or kernel")
+    if g.engine not in ("c", "ref"):
+        raise UsageError(f"--engine {g.engine!r}: choose c or ref")
+    return g, rest
 
 
 def _out(args: argparse.Namespace, obj: Any, text: str) -> None:
-    print(json.dumps(obj, indent=2) if args.json else text)
+    if args.json:
+        print(json.dumps(obj, indent=2 if args.pretty else None))
+    elif text:
+        print(text)
 
 
-def _index(names: list[str], tok: str, what: str) -> int:
+def _index(names: list[str], tok: str | None, what: str) -> int:
+    if tok is None:
+        raise UsageError(f"missing the {what}")
     if tok in names:
         return names.index(tok)
     if tok.isdigit() and int(tok) < len(names):
@@ -63,48 +129,130 @@ def _decision_name(prog: objfile.Program, d: int) -> str:
     return names.get(d, str(d))
 
 
-def make_target(args: argparse.Namespace):
-    if args.target == "kernel":
+def choose_target(g: Globals) -> tuple[str, str | None]:
+    """(target, why): why is the line to print when nothing the user set chose it.
+    The rule: --target; else sim when --state is given; else $RMT_TARGET; else sim when
+    $RMT_SIM_STATE is set; else kernel when /dev/rmt exists; else sim."""
+    if g.target:
+        return g.target, None
+    if g.state:
+        return "sim", None
+    env = os.environ.get("RMT_TARGET")
+    if env in ("sim", "kernel"):
+        return env, None
+    if os.environ.get("RMT_SIM_STATE"):
+        return "sim", None
+    if os.path.exists(DEVICE):
+        return "kernel", f"target kernel ({DEVICE} exists; --target sim for the simulator)"
+    return "sim", "target sim (no {DEVICE}; state {state})"
+
+
+def make_target(g: Globals):
+    name, why = choose_target(g)
+    if name == "kernel":
         try:
             from rmtctl.kernel import KernelTarget
         except ImportError as e:
             raise TargetError(f"the kernel target is not available: {e}") from None
-        return KernelTarget()
-    factory = None
-    if args.engine == "ref":
-        from semantics.reference import ReferenceEngine
-        factory = ReferenceEngine
-    return SimTarget(Path(args.state) if args.state else None, factory)
+        t = KernelTarget()
+    else:
+        factory = None
+        if g.engine == "ref":
+            from semantics.reference import ReferenceEngine
+            factory = ReferenceEngine
+        t = SimTarget(Path(g.state) if g.state else None, factory)
+    if why:
+        print(f"rmtctl: {why.format(DEVICE=DEVICE, state=getattr(t, 'dir', ''))}",
+              file=sys.stderr)
+    return t
+
+
+# ------------------------------------------------------------ progress, interrupts
+
+@contextmanager
+def progress(what: str) -> Iterator[dict[str, Any]]:
+    """A one-line elapsed-time (and count) display on stderr while `what` runs, only
+    when stderr is a terminal; the line is erased at the end."""
+    state: dict[str, Any] = {"done": None, "total": None}
+    if not sys.stderr.isatty():
+        yield state
+        return
+    stop = threading.Event()
+    t0 = time.monotonic()
+
+    def show() -> None:
+        while not stop.wait(0.5):
+            n = "" if state["done"] is None else f" {state['done']}/{state['total']}"
+            sys.stderr.write(f"\r{what}{n} ... {time.monotonic() - t0:.0f} s\x1b[K")
+            sys.stderr.flush()
+    th = threading.Thread(target=show, daemon=True)
+    th.start()
+    try:
+        yield state
+    finally:
+        stop.set()
+        th.join()
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+
+
+_interrupted = False
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
 
 
 # ------------------------------------------------------------ programs
 
-def verify_object(blob: bytes, name: str) -> tuple[bool, str]:
+def verify_object(blob: bytes, name: str, opts: Any = None) -> tuple[bool, str]:
     """(accepted, report text) from the Z3 verifier; not accepted when it cannot run."""
     try:
         from verifier import verify_bytes
         from verifier.report import text
     except ImportError as e:
         return False, f"rmtctl: the verifier is not available ({e})\n"
-    report = verify_bytes(blob)
+    report = verify_bytes(blob, opts) if opts is not None else verify_bytes(blob)
     return report.accepted, text(report, name)
 
 
-def cmd_insert(args, target) -> int:
+def _read(path: str, what: str) -> bytes:
     try:
-        blob = Path(args.object).read_bytes()
+        return Path(path).read_bytes()
     except OSError as e:
-        raise UsageError(f"cannot read {args.object}: {e}") from None
+        raise UsageError(f"cannot read {what} {path}: {e.strerror or e}") from None
+
+
+def cmd_insert(args, target) -> int:
+    blob = _read(args.object, "object")
+    opts = None
+    if args.rlimit is not None or args.weights:
+        from verifier.verify import VerifyOptions
+        weights = {}
+        for spec in args.weights:
+            name, eq, path = spec.partition("=")
+            if not eq or not name or not path:
+                raise UsageError(f"--weights expects MODEL=FILE, got {spec!r}")
+            weights[name] = _read(path, "weights")
+        opts = VerifyOptions(weights=weights)
+        if args.rlimit is not None:
+            if args.rlimit < 1:
+                raise UsageError(f"--rlimit {args.rlimit}: must be >= 1")
+            opts.rlimit = args.rlimit
     try:
-        ok, report = verify_object(blob, args.object)
+        with progress(f"verifying {args.object}"):
+            ok, report = verify_object(blob, args.object, opts) if opts is not None \
+                else verify_object(blob, args.object)
     except objfile.ObjError as e:
         raise TargetError(f"{args.object}: malformed object: {e}") from None
+    if _interrupted:                     # Z3 may turn Ctrl-C into "unknown": never a verdict
+        raise KeyboardInterrupt
     if not ok and not args.force:
         sys.stderr.write(report)
-        print(f"rmtctl: {args.object}: rejected by the verifier; not inserted "
-              f"(--force inserts it anyway; the kernel-side validator still applies)",
-              file=sys.stderr)
-        return 1
+        raise TargetError(f"{args.object}: rejected by the verifier; not inserted "
+                          f"(--force inserts it anyway; the kernel-side validator still applies)")
     # --jit/--no-jit: which C VM engine runs it (default: the JIT where supported).
     info = target.insert(blob, "accepted" if ok else "forced", jit=args.jit)
     _out(args, dataclasses.asdict(info), f"{info.id}")
@@ -115,6 +263,22 @@ def _info_text(i: ProgInfo) -> str:
     engine = {None: "default", True: "jit", False: "interpreter"}[i.jit]
     return (f"{i.id}: {i.name}  hook {i.hook}  mode {i.mode}  {i.ninsns} insns  "
             f"sha256 {i.sha256}  verifier {i.verdict}  engine {engine}")
+
+
+def resolve_prog(target, ref: str) -> int:
+    """A program reference: `ID`, `id:ID` or `name:NAME` (from `id ID` / `name NAME`)."""
+    kind, _, val = ref.partition(":") if ":" in ref else ("id", "", ref)
+    if kind == "id":
+        if not val.isdigit():
+            raise UsageError(f"program {val!r}: give an id, `id ID` or `name NAME`")
+        return int(val)
+    ids = [i.id for i in target.list() if i.name == val]
+    if not ids:
+        raise TargetError(f"no program named {val!r} (see `rmtctl list`)")
+    if len(ids) > 1:
+        raise UsageError(f"{len(ids)} programs are named {val!r} (ids "
+                         f"{', '.join(map(str, ids))}): give an id")
+    return ids[0]
 
 
 def cmd_list(args, target) -> int:
@@ -136,12 +300,20 @@ def cmd_show(args, target) -> int:
     lines += [f"  model {m['id']} {m['name']}: {m['kind']} {m['in']} -> {m['out']}"
               for m in schema["models"]]
     lines += [f"  map {m['id']} {m['name']}: {m['kind']}[{m['size']}]" for m in schema["maps"]]
+    hook = target.hook_stats(args.id) if hasattr(target, "hook_stats") else None
+    if hook and hook.get("prefetch"):                 # mm.swap_fault in rmt.ko: how it acts
+        j["prefetch_mechanism"] = hook["prefetch"]["mechanism"]
+        lines.append(f"  attached to {prog.hook.name}: prefetch mechanism "
+                     f"{j['prefetch_mechanism']}")
     _out(args, j, "\n".join(lines))
     return 0
 
 
 def cmd_remove(args, target) -> int:
-    target.remove(args.id)
+    if isinstance(target, SimTarget):
+        target.remove(args.id, force=args.force)
+    else:
+        target.remove(args.id)
     return 0
 
 
@@ -179,6 +351,49 @@ def _split_entry(tokens: list[str], need_action: bool) -> tuple[list[str], str |
     return matches, action, argv, prio
 
 
+def _entry(table: objfile.Table, tokens: list[str]) -> Entry:
+    matches, action, argv, prio = _split_entry(tokens, True)
+    try:
+        match = codec.parse_matches(table, matches)
+        p4rules.check_entry(table, match, prio)
+        a = _index([a.name for a in table.actions], action, f"action of table {table.name}")
+        return Entry(match, a, codec.pack_params(table.actions[a], argv), prio)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _warn_overlaps(target, pid: int, t: int, table: objfile.Table, entry: Entry) -> None:
+    if hasattr(target, "table_entries_at"):
+        existing = target.table_entries_at(pid, t, entry.priority)
+    else:
+        existing = [s.entry for s in target.table_dump(pid, t)]
+    for e in p4rules.overlapping(table, entry, existing):
+        print(f"rmtctl: warning: table {table.name}: the entry overlaps "
+              f"{' '.join(codec.format_match(m) for m in e.match)} at the same priority "
+              f"{e.priority}; the one inserted first wins where both match", file=sys.stderr)
+
+
+def _entry_lines(path: str) -> list[tuple[int, list[str]]]:
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not any(c in line for c in "\"'\\"):         # the common case, without shlex's cost
+            toks = line.split("#", 1)[0].split()
+            if toks:
+                out.append((n, toks))
+            continue
+        try:
+            toks = shlex.split(line, comments=True)
+        except ValueError as e:
+            raise UsageError(f"{path}:{n}: {e}") from None
+        if toks:
+            out.append((n, toks))
+    return out
+
+
 def cmd_table(args, target) -> int:
     _, prog = target.program(args.id)
     t = _index([t.name for t in prog.tables], args.table, "table")
@@ -197,18 +412,59 @@ def cmd_table(args, target) -> int:
                          f"  hits {r['hits']}" for r in rows)
         _out(args, rows, text or f"(table {table.name} is empty)")
         return 0
-    matches, action, argv, prio = _split_entry(args.entry, args.op != "del")
-    try:
-        match = codec.parse_matches(table, matches)
-        if args.op == "del":
-            target.table_delete(args.id, t, match, prio)
-            return 0
-        a = _index([a.name for a in table.actions], action, f"action of table {table.name}")
-        params = codec.pack_params(table.actions[a], argv)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    target.table_write(args.id, t, Entry(match, a, params, prio), modify=args.op == "mod")
+    if args.op == "clear":
+        if args.entry:
+            raise UsageError("table clear takes PROG TABLE only")
+        if hasattr(target, "table_clear"):
+            n = target.table_clear(args.id, t)
+        else:
+            states = target.table_dump(args.id, t)
+            for s in states:
+                target.table_delete(args.id, t, s.entry.match, s.entry.priority)
+            n = len(states)
+        _out(args, {"deleted": n}, f"{n} entries deleted")
+        return 0
+    if args.entry[:1] in (["-f"], ["--file"]):
+        if args.op != "add" or len(args.entry) != 2:
+            raise UsageError("table add PROG TABLE -f FILE")
+        lines = _entry_lines(args.entry[1])
+        with _transaction(target), progress(f"adding {len(lines)} entries") as st:
+            st["total"] = len(lines)
+            for i, (n, toks) in enumerate(lines):
+                st["done"] = i
+                try:
+                    e = _entry(table, toks)
+                    if p4rules.is_priority_table(table):
+                        _warn_overlaps(target, args.id, t, table, e)
+                    target.table_write(args.id, t, e)
+                except (UsageError, TargetError) as err:
+                    raise type(err)(f"{args.entry[1]}:{n}: {err}; nothing was added"
+                                    if _atomic(target) else
+                                    f"{args.entry[1]}:{n}: {err}; lines before it were added "
+                                    f"(the kernel ABI has no batch update)") from None
+        _out(args, {"added": len(lines)}, "")
+        return 0
+    if args.op == "del":
+        matches, _, _, prio = _split_entry(args.entry, False)
+        try:
+            match = codec.parse_matches(table, matches)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        target.table_delete(args.id, t, match, prio)
+        return 0
+    e = _entry(table, args.entry)
+    if args.op == "add" and p4rules.is_priority_table(table):
+        _warn_overlaps(target, args.id, t, table, e)
+    target.table_write(args.id, t, e, modify=args.op == "mod")
     return 0
+
+
+def _atomic(target) -> bool:
+    return hasattr(target, "transaction")
+
+
+def _transaction(target):
+    return target.transaction() if _atomic(target) else nullcontext()
 
 
 # ------------------------------------------------------------ models, maps
@@ -225,11 +481,10 @@ def cmd_model(args, target) -> int:
             (f"version {r['version']} ({r['bytes']} bytes)" if r["loaded"] else "no weights")
             for r in rows))
         return 0
+    if not (args.model and args.file):
+        raise UsageError("model load needs PROG MODEL FILE")
     m = _index([m.name for m in prog.models], args.model, "model")
-    try:
-        blob = Path(args.file).read_bytes()
-    except OSError as e:
-        raise UsageError(f"cannot read {args.file}: {e}") from None
+    blob = _read(args.file, "weights")
     version = target.model_load(args.id, m, blob)
     _out(args, {"model": prog.models[m].name, "version": version},
          f"{prog.models[m].name}: version {version}")
@@ -247,24 +502,58 @@ def cmd_map(args, target) -> int:
 
 # ------------------------------------------------------------ counters, traces, runs
 
-def stats_json(prog: objfile.Program, s: Stats) -> dict[str, Any]:
+def stats_json(prog: objfile.Program, s: Stats, shadow_default: int | None = None
+               ) -> dict[str, Any]:
+    """Counters with defaults, aborts and shadow agreement kept apart.  Agreement is over
+    the runs where the program decided (not DEFAULT); `shadow.default` counts the shadow
+    runs it did not decide (None when the target does not say: the kernel counts them as
+    agreeing)."""
     j = dataclasses.asdict(s)
     j["aborts"] = {Abort(k).name: v for k, v in s.aborts.items()}
     j["decisions"] = {_decision_name(prog, k): v for k, v in sorted(s.decisions.items())}
+    j["defaults"] = s.decisions.get(DEFAULT_DECISION, 0)
+    j["aborted"] = sum(s.aborts.values())
+    decided = s.shadow_agree + s.shadow_disagree
+    j["shadow"] = {"agree": s.shadow_agree, "disagree": s.shadow_disagree,
+                   "default": shadow_default,
+                   "agreement": round(s.shadow_agree / decided, 6) if decided else None,
+                   "counts_defaults_as_agreement": shadow_default is None}
     return j
+
+
+def stats_text(j: dict[str, Any]) -> str:
+    lines = [f"runs: {j['runs']}",
+             f"decisions: " + (", ".join(f"{k} {v}" for k, v in j["decisions"].items()) or "none"),
+             f"defaults: {j['defaults']} (aborted {j['aborted']}" +
+             "".join(f", {k} {v}" for k, v in j["aborts"].items()) +
+             f"; bad decisions {j['bad_decisions']})"]
+    sh = j["shadow"]
+    if sh["agree"] or sh["disagree"] or sh["default"]:
+        pct = "n/a" if sh["agreement"] is None else f"{100 * sh['agreement']:.2f}%"
+        lines.append(f"shadow: agreement {pct} over {sh['agree'] + sh['disagree']} runs the "
+                     f"program decided (agree {sh['agree']}, disagree {sh['disagree']}); " +
+                     ("DEFAULT runs counted as agreeing by this target" if sh["default"] is None
+                      else f"{sh['default']} DEFAULT runs not counted"))
+    lines += [f"{k}: {j[k]}" for k in ("trace_drops", "model_overflows", "map_drops") if k in j]
+    lines += [f"{k}: {j[k]}" for k in ("engine", "hook") if k in j]
+    return "\n".join(lines)
 
 
 def cmd_stats(args, target) -> int:
     _, prog = target.program(args.id)
-    j = stats_json(prog, target.stats(args.id))
+    if isinstance(target, SimTarget):
+        raw = target.stats_json(args.id)
+        from rmtctl.sim import _stats_from_json
+        j = stats_json(prog, _stats_from_json(raw), raw.get("shadow_default", 0))
+    else:
+        j = stats_json(prog, target.stats(args.id))
     if hasattr(target, "engine"):                     # the kernel target: JIT or interpreter
         j["engine"] = target.engine(args.id)
     if hasattr(target, "hook_stats"):                 # the kernel target: the probe's counters
         hook = target.hook_stats(args.id)
         if hook is not None:
             j["hook"] = hook
-    lines = [f"{k}: {v}" for k, v in j.items()]
-    _out(args, j, "\n".join(lines))
+    _out(args, j, stats_text(j))
     return 0
 
 
@@ -277,27 +566,58 @@ def trace_json(prog: objfile.Program, rec) -> dict[str, Any]:
 
 def cmd_trace(args, target) -> int:
     _, prog = target.program(args.id)
-    recs = [trace_json(prog, r) for r in target.trace(args.id, drain=not args.keep)]
-    text = "".join(json.dumps(r) + "\n" for r in recs)
+    count = [0]
+
+    def sink(recs) -> None:
+        """Write the records and make them durable; raising keeps them in the ring."""
+        text = "".join(json.dumps(trace_json(prog, r)) + "\n" for r in recs)
+        count[0] = len(recs)
+        if args.output:
+            try:
+                fd = os.open(args.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            except OSError as e:
+                raise TargetError(f"cannot open {args.output}: {e.strerror}; the records stay "
+                                  f"in the ring") from None
+            try:
+                with os.fdopen(fd, "a") as f:
+                    f.write(text)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as e:
+                raise TargetError(f"{args.output}: {e.strerror}; the records stay in the ring "
+                                  f"(the file may hold some of them twice after the next "
+                                  f"drain)") from None
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    if isinstance(target, SimTarget):
+        target.trace(args.id, drain=not args.keep, sink=sink)
+    else:                                     # the kernel drains as it reads
+        sink(target.trace(args.id, drain=not args.keep))
     if args.output:
-        with open(args.output, "a") as f:
-            f.write(text)
-        print(f"{len(recs)} records -> {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+        print(f"{count[0]} records -> {args.output}", file=sys.stderr)
     return 0
 
 
 def cmd_run(args, target) -> int:
     _, prog = target.program(args.id)
+    if args.repeat < 1:
+        raise UsageError(f"--repeat {args.repeat}: must be >= 1")
     try:
         spec = json.loads(Path(args.ctx).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise UsageError(f"cannot read context {args.ctx}: {e}") from None
+    except OSError as e:
+        raise UsageError(f"cannot read context {args.ctx}: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read context {args.ctx}: not JSON ({e})") from None
+    if not isinstance(spec, dict):
+        raise UsageError(f"context {args.ctx}: expected a JSON object of field values, "
+                         f"got a JSON {type(spec).__name__}")
     cpu, now = spec.pop("cpu", args.cpu), spec.pop("now", 0)
+    if not isinstance(cpu, int) or not isinstance(now, int):
+        raise UsageError(f"context {args.ctx}: cpu and now must be integers")
     try:
         ctx = codec.ctx_encode(prog.hook, spec)
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
         raise UsageError(f"{args.ctx}: {e}") from None
     kd = args.kernel_decision
     if kd is None and prog.hook.field("kernel_verdict") is not None:
@@ -319,75 +639,260 @@ def cmd_run(args, target) -> int:
     return 0
 
 
-# ------------------------------------------------------------ main
+def cmd_batch(args, target) -> int:
+    lines = _entry_lines(args.file)
+    atomic = _atomic(target)
+    with _transaction(target), progress(f"batch {args.file}") as st:
+        st["total"] = len(lines)
+        for i, (n, toks) in enumerate(lines):
+            st["done"] = i
+            if toks[0] == "batch":
+                raise UsageError(f"{args.file}:{n}: batch files do not nest")
+            try:
+                sub = parse(toks, args.globals)
+                if sub.cmd in (None, "help"):
+                    raise UsageError("not a command")
+                _run(sub, target)
+            except (HelpShown, SystemExit):
+                continue
+            except (UsageError, TargetError) as e:
+                tail = "nothing was applied" if atomic else \
+                    f"lines before it were applied (the kernel ABI has no batch update)"
+                raise type(e)(f"{args.file}:{n}: {e}; {tail}") from None
+    return 0
+
+
+def cmd_version(args, target) -> int:
+    from importlib import metadata
+    try:
+        v = metadata.version("rmt")
+    except metadata.PackageNotFoundError:
+        v = "unknown"
+    _out(args, {"version": v, "targets": ["sim", "kernel"]}, f"rmtctl v{v}")
+    return 0
+
+
+# ------------------------------------------------------------ parsing
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="rmtctl", description="Control inserted RMT programs.")
-    p.add_argument("--target", choices=("sim", "kernel"), default="sim")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--state", help="sim state directory (default $RMT_SIM_STATE or "
-                                   "~/.local/state/rmt/sim)")
+    """The command parser (global options are pulled out first by split_globals; they are
+    declared here too so that help, the man page and completion show them)."""
+    p = _Parser(prog="rmtctl", description="Control inserted RMT programs (bpftool's "
+                "conventions: options anywhere, `help` at every level, PROG as an id or "
+                "`name NAME`).", epilog="Exit codes: 0 ok, 1 refused or failed, 2 usage, "
+                "130 interrupted.")
+    p.add_argument("-j", "--json", action="store_true", help="JSON output (errors too, "
+                   "as {\"error\": ...} on stderr)")
+    p.add_argument("-p", "--pretty", action="store_true", help="indented JSON (implies -j)")
+    p.add_argument("-V", "--version", action="store_true", help="print the version")
+    p.add_argument("--target", choices=("sim", "kernel"),
+                   help="sim or kernel (default: sim with --state, else $RMT_TARGET, else "
+                        "kernel when /dev/rmt exists, else sim)")
+    p.add_argument("--state", help="sim state directory (default $RMT_SIM_STATE, else "
+                                   "$XDG_STATE_HOME/rmt/sim, else ~/.local/state/rmt/sim)")
     p.add_argument("--engine", choices=("c", "ref"), default="c",
                    help="sim engine: the C VM (default) or the Python reference semantics")
-    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
-    s = sub.add_parser("insert")
-    s.add_argument("object")
+    sub = p.add_subparsers(dest="cmd", parser_class=_Parser, metavar="COMMAND")
+    s = sub.add_parser("insert", help="verify, then insert a program; prints its id")
+    s.add_argument("object", help="the compiled program (.rmtb)")
     s.add_argument("--force", action="store_true", help="insert even if the verifier rejects")
+    s.add_argument("--rlimit", type=int, help="Z3 resource units per verifier query")
+    s.add_argument("--weights", action="append", default=[], metavar="MODEL=FILE",
+                   help="let the verifier prove model bounds with these weights (repeatable)")
     s.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
                    help="run as x86-64 JIT code (default where supported) or, with --no-jit, "
                         "on the interpreter")
     s.set_defaults(fn=cmd_insert)
-    for name, fn in (("remove", cmd_remove), ("show", cmd_show), ("stats", cmd_stats)):
-        s = sub.add_parser(name)
-        s.add_argument("id", type=int)
+    s = sub.add_parser("remove", help="remove a program and its state")
+    s.add_argument("id", metavar="PROG")
+    s.add_argument("--force", action="store_true",
+                   help="remove even when the stored record is corrupt")
+    s.set_defaults(fn=cmd_remove)
+    for name, fn, h in (("show", cmd_show, "a program's tables, models and maps"),
+                        ("stats", cmd_stats, "run counters: decisions, defaults, aborts, "
+                                             "shadow agreement")):
+        s = sub.add_parser(name, help=h)
+        s.add_argument("id", metavar="PROG")
         s.set_defaults(fn=fn)
-    sub.add_parser("list").set_defaults(fn=cmd_list)
-    t = sub.add_parser("table")
-    t.add_argument("op", choices=("add", "mod", "del", "dump"))
-    t.add_argument("id", type=int)
+    sub.add_parser("list", help="the inserted programs").set_defaults(fn=cmd_list)
+    t = sub.add_parser("table", help="add, modify, delete, dump or clear table entries",
+                       usage="rmtctl table {add|mod} PROG TABLE MATCH... action NAME [ARG...] "
+                             "[priority N]\n       rmtctl table add PROG TABLE -f FILE\n"
+                             "       rmtctl table del PROG TABLE MATCH... [priority N]\n"
+                             "       rmtctl table {dump|clear} PROG TABLE")
+    t.add_argument("op", choices=("add", "mod", "del", "dump", "clear"))
+    t.add_argument("id", metavar="PROG")
     t.add_argument("table")
     t.add_argument("entry", nargs=argparse.REMAINDER)
     t.set_defaults(fn=cmd_table)
-    m = sub.add_parser("model")
+    m = sub.add_parser("model", help="load weights or show models",
+                       usage="rmtctl model load PROG MODEL FILE | rmtctl model show PROG")
     m.add_argument("op", choices=("load", "show"))
-    m.add_argument("id", type=int)
+    m.add_argument("id", metavar="PROG")
     m.add_argument("model", nargs="?")
     m.add_argument("file", nargs="?")
     m.set_defaults(fn=cmd_model)
-    mp = sub.add_parser("map")
+    mp = sub.add_parser("map", help="dump a map", usage="rmtctl map dump PROG MAP")
     mp.add_argument("op", choices=("dump",))
-    mp.add_argument("id", type=int)
+    mp.add_argument("id", metavar="PROG")
     mp.add_argument("map")
     mp.set_defaults(fn=cmd_map)
-    tr = sub.add_parser("trace")
-    tr.add_argument("id", type=int)
-    tr.add_argument("-o", "--output")
+    tr = sub.add_parser("trace", help="drain (or read) trace records as JSON lines")
+    tr.add_argument("id", metavar="PROG")
+    tr.add_argument("-o", "--output", help="append to FILE (made durable before the records "
+                                           "are drained)")
     tr.add_argument("--keep", action="store_true", help="do not drain the records")
     tr.set_defaults(fn=cmd_trace)
-    pr = sub.add_parser("prog")
+    pr = sub.add_parser("prog", help="run a program on a context",
+                        usage="rmtctl prog run PROG --ctx CTX.json [--repeat N] [--cpu N] "
+                              "[--kernel-decision N]")
     pr.add_argument("op", choices=("run",))
-    pr.add_argument("id", type=int)
+    pr.add_argument("id", metavar="PROG")
     pr.add_argument("--ctx", required=True)
     pr.add_argument("--repeat", type=int, default=1)
     pr.add_argument("--cpu", type=int, default=0)
     pr.add_argument("--kernel-decision", type=int)
     pr.set_defaults(fn=cmd_run)
+    b = sub.add_parser("batch", help="run the commands in FILE, one per line (all or "
+                                     "nothing on the sim)")
+    b.add_argument("file")
+    b.set_defaults(fn=cmd_batch)
+    sub.add_parser("version", help="print the version").set_defaults(fn=cmd_version)
+    sub.add_parser("help", help="this help")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = build_parser()
-    args = p.parse_args(argv)
-    if args.cmd == "model" and args.op == "load" and not (args.model and args.file):
-        p.error("model load needs ID MODEL FILE")
+_PARSER: argparse.ArgumentParser | None = None
+
+
+def _parser() -> argparse.ArgumentParser:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = build_parser()
+    return _PARSER
+
+
+def _complete() -> None:
+    """Bash completion (argcomplete): answers and exits when the shell asks."""
+    if "_ARGCOMPLETE" not in os.environ:
+        return
     try:
-        return args.fn(args, make_target(args))
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(_parser())
+
+
+class HelpShown(Exception):
+    pass
+
+
+def _subparser(name: str) -> argparse.ArgumentParser | None:
+    for a in _parser()._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            return a.choices.get(name)
+    return None
+
+
+def parse(words: list[str], g: Globals) -> argparse.Namespace:
+    """Parse a command (global options already removed); `help` at any level prints that
+    level's help (HelpShown)."""
+    if not words:
+        _parser().print_usage(sys.stderr)
+        raise UsageError("missing COMMAND (see `rmtctl help`)")
+    if words[0] == "help":
+        _parser().print_help()
+        raise HelpShown
+    cmd = words[0]
+    sp = _subparser(cmd)
+    if sp is None:
+        raise UsageError(f"unknown command {cmd!r} (see `rmtctl help`)")
+    if "help" in words[1:3] and (len(words) < 3 or words[1] == "help"
+                                 or cmd in ("table", "model", "map", "prog")):
+        sp.print_help()
+        raise HelpShown
+    words = list(words)
+    at = _PROG_AT.get(cmd)
+    if at is not None and len(words) > at and words[at] in ("id", "name"):
+        if len(words) <= at + 1:
+            raise UsageError(f"`{words[at]}` needs a value")
+        words[at:at + 2] = [f"{words[at]}:{words[at + 1]}"]
+    elif at is not None and len(words) > at and not words[at].isdigit() \
+            and not words[at].startswith("-"):
+        words[at] = f"name:{words[at]}"
+    args = _parser().parse_args(words)
+    args.json, args.pretty, args.globals = g.json, g.pretty, g
+    args.prog_ref = getattr(args, "id", None)
+    return args
+
+
+def _bind_prog(args: argparse.Namespace, target) -> None:
+    if isinstance(getattr(args, "id", None), str):
+        args.id = resolve_prog(target, args.id)
+
+
+def _report(g: Globals, msg: str) -> None:
+    if g.json:
+        print(json.dumps({"error": msg}), file=sys.stderr)
+    else:
+        print(f"rmtctl: {msg}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, target) -> int:
+    _bind_prog(args, target)
+    code = args.fn(args, target)
+    sys.stdout.flush()                  # a closed pipe shows here, not at interpreter exit
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    global _interrupted
+    _interrupted = False
+    old = None
+    if threading.current_thread() is threading.main_thread():
+        old = signal.signal(signal.SIGINT, _on_sigint)
+    g = Globals()
+    try:
+        _complete()
+        try:
+            g, words = split_globals(sys.argv[1:] if argv is None else list(argv))
+            if g.version:
+                words = ["version"]
+            args = parse(words, g)
+        except HelpShown:
+            return 0
+        except SystemExit as e:                  # argparse's -h/--help
+            return int(e.code or 0)
+        if args.cmd == "help" or args.cmd is None:
+            _parser().print_help()
+            return 0
+        target = None if args.fn is cmd_version else make_target(g)
+        return _run(args, target)
     except UsageError as e:
-        print(f"rmtctl: {e}", file=sys.stderr)
+        _report(g, str(e))
         return 2
     except TargetError as e:
-        print(f"rmtctl: {e}", file=sys.stderr)
+        _report(g, str(e))
         return 1
+    except KeyboardInterrupt:
+        _report(g, "interrupted" + ("; the state is as before" if g.target != "kernel" and
+                                   not os.path.exists(DEVICE) else ""))
+        return 130
+    except BrokenPipeError:
+        try:                                   # the reader went away (`| head`)
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        _report(g, "output closed early (broken pipe); nothing else was changed")
+        return 1
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        why = "no space left on the device" if e.errno == errno.ENOSPC else e.strerror or e
+        _report(g, f"{where}{why}; nothing was changed")
+        return 1
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import struct
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -519,7 +520,12 @@ class KernelTarget:
             return None
         with self._errors():
             st = hook_abi.stats(self.dev, eng.prog.hook.id)
-        return st.to_json() if st.prog_id == prog_id else None
+            if st.prog_id != prog_id:
+                return None
+            out = st.to_json()
+            if eng.prog.hook.id == hook_abi.HOOK_SWAP:
+                out["prefetch"] = prefetch_stats(self.dev)
+        return out
 
     def trace(self, prog_id: int, drain: bool = True) -> list[TraceRecord]:
         if not drain:
@@ -542,3 +548,36 @@ class KernelTarget:
 class Session:
     engine: KernelEngine
     prog: objfile.Program
+
+
+# ---------------------------------------------------------------- mm.swap_fault's prefetcher
+# RMT_IOC_HOOK_PREFETCH (vm_kernel/uapi/rmt_hooks.h, struct rmt_swap_prefetch_stats).
+
+PF_MECHANISMS = {0: "none", 1: "window", 2: "madvise", 3: "gup"}
+PF_COUNTERS = ("decisions", "requested", "over_cap", "dropped", "mm_gone", "dup", "outside_vma",
+               "not_swap", "resident", "cached", "read", "errors", "hits", "refaults", "batches",
+               "worker_ns", "handler_ns")
+PF_FMT = "<4IQ" + "Q" * (len(PF_COUNTERS) + 7)
+PF_SIZE = struct.calcsize(PF_FMT)
+IOC_HOOK_PREFETCH = (3 << 30) | (PF_SIZE << 16) | (0xE7 << 8) | 0x43
+# requested == the sum of these once the queues are empty (each page ends in one)
+PF_OUTCOMES = ("dropped", "mm_gone", "dup", "outside_vma", "not_swap", "resident", "cached",
+               "read", "errors")
+
+
+def prefetch_stats(dev: RmtDevice) -> dict[str, Any]:
+    """mm.swap_fault's prefetch counters and mechanism; {} when this rmt.ko predates them."""
+    buf = bytearray(PF_SIZE)
+    struct.pack_into("<I", buf, 0, 1)       # RMT_HOOKS_ABI_VERSION
+    try:
+        fcntl.ioctl(dev.fd, IOC_HOOK_PREFETCH, buf, True)
+    except OSError as e:
+        if e.errno == errno.ENOTTY:
+            return {}
+        raise EngineError(e.errno, f"prefetch stats: {os.strerror(e.errno)}") from None
+    vals = struct.unpack(PF_FMT, bytes(buf))
+    _abi, mech, qlen, ncpus, qbytes = vals[:5]
+    out: dict[str, Any] = {"mechanism": PF_MECHANISMS.get(mech, str(mech)), "queue_len": qlen,
+                           "ncpus": ncpus, "queue_bytes": qbytes}
+    out.update(zip(PF_COUNTERS, vals[5:5 + len(PF_COUNTERS)]))
+    return out

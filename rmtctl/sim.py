@@ -1,42 +1,58 @@
-"""The `sim` target: the userspace VM, with its state kept in a directory.
+"""The `sim` target: the userspace VM, with its state in one SQLite database.
 
 Each `rmtctl` invocation is a short-lived process, so the simulated kernel's
-state lives on disk and the engine is rebuilt from it for each command: the
-state directory is the source of truth, the engine a cache.  Layout::
+state lives on disk: STATE/state.db (stdlib sqlite3, WAL journal, mode 0600,
+directory 0700).  The database is the source of truth; an engine is rebuilt
+from it only by commands that run the program (`prog run`, `session`).
 
-    STATE/state.json            next program id, and per id: name, hook, sha256, verdict
-    STATE/progs/ID/prog.rmtb    the inserted object, byte for byte
-    STATE/progs/ID/tables.json  entries per table, with their accumulated hit counts
-    STATE/progs/ID/models/N.bin the last accepted weights blob of model N (+ models.json)
-    STATE/progs/ID/maps.json    map contents
-    STATE/progs/ID/stats.json   accumulated statistics
-    STATE/progs/ID/trace.jsonl  trace records not yet drained
+Why SQLite rather than a directory of JSON files: every command is one
+transaction, so a command killed at any point leaves the state as it was
+before or as it is after (the crash-point test checks every write of every
+mutating command); writers queue on the database's own lock with a busy
+timeout instead of an flock; and a control-plane change costs O(change): a
+table entry is validated against the table's declaration by the reference
+semantics (`semantics.tables`), checked for a duplicate by its identity key,
+and written as one row, with no VM rebuilt.
 
-A command takes an exclusive lock on STATE/lock, rebuilds the engine (program,
-entries, weights, maps), acts, and writes back only what changed, each file
-replaced atomically (write to a temporary name, then rename).  A rejected
-update (bad entry, bad weights) raises before anything is written, so the
-state on disk never holds what the engine refused.
+Tables (schema version in `PRAGMA user_version`, see SCHEMA_VERSION)::
+
+    meta(key, value)            next_id
+    progs(id, info, blob, stats)          ProgInfo as JSON, the object, counters as JSON
+    entries(seq, prog, tbl, ident, entry, hits)   seq is insertion order; ident the identity
+    models(prog, model, version, bytes, loaded, blob)
+    maps(prog, map, key, value)
+    traces(seq, prog, rec)      records not yet drained, in emission order
+
+A state directory in the old layout (STATE/state.json, STATE/progs/ID/...) is
+imported into a new state.db in one transaction the first time a command opens
+it; the old files are left where they are.
 """
 from __future__ import annotations
 
 import dataclasses
-import fcntl
+import errno
 import hashlib
 import inspect
 import json
 import os
+import sqlite3
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from compiler import objfile
+from rmt_lang.hooks import DEFAULT_DECISION
 from semantics.engine import (Engine, EngineError, Entry, EntryState, Exact, Lpm, Match, Range,
                               RunResult, Stats, Ternary, TraceRecord)
 from semantics.maps import check_readable
+from semantics.tables import TableState, identity, is_priority_table
 
 EngineFactory = Callable[[bytes], Engine]
+SCHEMA_VERSION = 1
+DB_NAME = "state.db"
+BUSY_TIMEOUT_S = 60.0
 
 
 class TargetError(Exception):
@@ -89,21 +105,35 @@ def entry_from_json(j: dict[str, Any]) -> tuple[Entry, int]:
                   bytes.fromhex(j["params"]), j["priority"]), j.get("hits", 0))
 
 
-def _identity(e: Entry) -> tuple:
-    return (e.match, e.priority)
+def _ident_key(table: objfile.Table, match: tuple[Match, ...], priority: int) -> str:
+    """An entry's identity (semantics.tables.identity) as a text key for the database."""
+    return _norm_key(table, identity(table, match, priority)[0], priority)
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+def _norm_key(table: objfile.Table, norm: tuple[Match, ...], priority: int) -> str:
+    """The key of an already normalised match."""
+    prio = [priority] if is_priority_table(table) else []
+    return json.dumps([[match_to_json(m) for m in norm], *prio])
 
 
-def _read_json(path: Path, default: Any) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return default
+def _stats_from_json(j: dict[str, Any]) -> Stats:
+    s = Stats(**{k: v for k, v in j.items() if k in Stats.__dataclass_fields__})
+    s.aborts = {int(k): v for k, v in s.aborts.items()}
+    s.decisions = {int(k): v for k, v in s.decisions.items()}
+    return s
+
+
+def _merge_stats(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in {*a, *b}:
+        x, y = a.get(k), b.get(k)
+        if isinstance(x, dict) or isinstance(y, dict):
+            x = {str(i): n for i, n in (x or {}).items()}
+            y = {str(i): n for i, n in (y or {}).items()}
+            out[k] = {i: x.get(i, 0) + y.get(i, 0) for i in {*x, *y}}
+        else:
+            out[k] = (x or 0) + (y or 0)
+    return out
 
 
 @dataclasses.dataclass
@@ -119,78 +149,117 @@ class ProgInfo:
     jit: bool | None = None      # None: the engine's default (the JIT where supported)
 
 
+class HonestEngine:
+    """An engine whose shadow accounting counts only runs where the program decided.
+
+    The engines count a DEFAULT decision (an abort, a guard, or the program's own
+    `return DEFAULT`) as agreeing with the kernel, so a program that never ran its
+    model would show 100%.  Here such runs are counted apart, in `shadow_default`."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self.shadow_default = 0
+
+    def shadow_account(self, program_decision: int, kernel_decision: int) -> None:
+        if program_decision == DEFAULT_DECISION:
+            self.shadow_default += 1
+        else:
+            self._engine.shadow_account(program_decision, kernel_decision)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
 class Loaded:
-    """One program rebuilt from the state directory, with its engine."""
+    """One program rebuilt from the database, with its engine (`.engine`, `.prog`)."""
 
-    def __init__(self, target: "SimTarget", info: ProgInfo):
+    def __init__(self, target: "SimTarget", info: ProgInfo, db: sqlite3.Connection | None = None):
         self.target, self.info = target, info
-        self.dir = target.dir / "progs" / str(info.id)
-        blob = (self.dir / "prog.rmtb").read_bytes()
-        self.prog = objfile.read(blob)
-        self.engine = target.make_engine(blob, info.jit)
-        self.tables: dict[str, list] = _read_json(self.dir / "tables.json", {})
-        self.models: dict[str, Any] = _read_json(self.dir / "models.json", {})
-        self.maps: dict[str, dict[str, int]] = _read_json(self.dir / "maps.json", {})
-        self.base_hits: dict[int, dict[tuple, int]] = {}
-        for t, entries in self.tables.items():
-            for j in entries:
-                e, hits = entry_from_json(j)
-                self.engine.table_insert(int(t), e)
-                self.base_hits.setdefault(int(t), {})[_identity(e)] = hits
-        for m, meta in self.models.items():
-            self.engine.model_load(int(m), (self.dir / "models" / f"{m}.bin").read_bytes())
-        for m, values in self.maps.items():
-            for k, v in values.items():
-                self.engine.map_write(int(m), int(k), v)
+        own = db is None
+        db = db or target._connect(create=False)
+        try:
+            self._load(db)
+        finally:
+            if own and db is not None:
+                db.close()
 
-    # persisted views -------------------------------------------------------
+    def _load(self, db: sqlite3.Connection | None) -> None:
+        t, pid = self.target, self.info.id
+        where = f"{t.db_path}: program {pid}"
+        try:
+            row = db.execute("SELECT blob FROM progs WHERE id=?", (pid,)).fetchone() if db else None
+            if row is None:
+                raise TargetError(f"no program with id {pid} (see `rmtctl list`)")
+            self.blob = bytes(row[0])
+            self.prog = objfile.read(self.blob)
+            self.engine = HonestEngine(t.make_engine(self.blob, self.info.jit))
+            self.seqs: dict[int, list[int]] = {}
+            for seq, tbl, ej in db.execute(
+                    "SELECT seq, tbl, entry FROM entries WHERE prog=? ORDER BY seq", (pid,)):
+                e, _ = entry_from_json(json.loads(ej))
+                self.engine.table_insert(tbl, e)
+                self.seqs.setdefault(tbl, []).append(seq)
+            for m, blob in db.execute("SELECT model, blob FROM models WHERE prog=?", (pid,)):
+                self.engine.model_load(m, bytes(blob))
+            for m, k, v in db.execute("SELECT map, key, value FROM maps WHERE prog=?", (pid,)):
+                self.engine.map_write(m, k, v)
+        except TargetError:
+            raise
+        except sqlite3.DatabaseError as e:
+            raise t._db_error(e) from None
+        except (objfile.ObjError, EngineError, ValueError, KeyError, TypeError, IndexError) as e:
+            raise TargetError(f"{where}: the stored state is corrupt ({type(e).__name__}: {e}); "
+                              f"`rmtctl remove --force {pid}` drops the program") from None
 
     def entries(self, table: int) -> list[EntryState]:
-        """Entries with hits accumulated across invocations; parameters trimmed to the
-        action's own size (engines pad them to the table's)."""
-        base = self.base_hits.get(table, {})
-        actions = self.prog.tables[table].actions
-        out = []
-        for s in self.engine.table_entries(table):
-            e = dataclasses.replace(s.entry, params=s.entry.params[:actions[s.entry.action].param_size])
-            out.append(EntryState(e, s.hits + base.get(_identity(e), 0)))
-        return out
+        """Entries with hits accumulated across invocations, this session's included;
+        parameters trimmed to the action's own size (engines pad them to the table's)."""
+        stored = self.target.table_dump(self.info.id, table)
+        live = self.engine.table_entries(table)
+        return [EntryState(s.entry, s.hits + e.hits) for s, e in zip(stored, live)]
 
-    def save_tables(self) -> None:
-        self.tables = {str(t): [entry_to_json(s.entry, s.hits) for s in self.entries(t)]
-                       for t in range(len(self.prog.tables))}
-        _write_json(self.dir / "tables.json", self.tables)
+    def save_after_runs(self, db: sqlite3.Connection) -> None:
+        """Fold this engine's counters, hits, maps and trace records into the database
+        (inside the caller's transaction)."""
+        pid = self.info.id
+        new = dataclasses.asdict(self.engine.stats())
+        new["shadow_default"] = self.engine.shadow_default
+        row = db.execute("SELECT stats FROM progs WHERE id=?", (pid,)).fetchone()
+        old = json.loads(row[0]) if row and row[0] else {}
+        db.execute("UPDATE progs SET stats=? WHERE id=?",
+                   (json.dumps(_merge_stats(old, new), sort_keys=True), pid))
+        for tbl in range(len(self.prog.tables)):
+            seqs = self.seqs.get(tbl, [])
+            for seq, s in zip(seqs, self.engine.table_entries(tbl)):
+                if s.hits:
+                    db.execute("UPDATE entries SET hits=hits+? WHERE seq=?", (s.hits, seq))
+        for m in range(len(self.prog.maps)):
+            db.execute("DELETE FROM maps WHERE prog=? AND map=?", (pid, m))
+            db.executemany("INSERT INTO maps(prog, map, key, value) VALUES (?,?,?,?)",
+                           [(pid, m, k, v) for k, v in self.engine.map_read(m).items()])
+        db.executemany("INSERT INTO traces(prog, rec) VALUES (?,?)",
+                       [(pid, json.dumps(dataclasses.asdict(r)))
+                        for r in self.engine.trace_drain()])
 
-    def save_maps(self) -> None:
-        self.maps = {str(i): {str(k): v for k, v in self.engine.map_read(i).items()}
-                     for i in range(len(self.prog.maps))}
-        _write_json(self.dir / "maps.json", self.maps)
 
-    def stats(self) -> Stats:
-        saved = _read_json(self.dir / "stats.json", {})
-        s = Stats(**{k: v for k, v in saved.items() if k in Stats.__dataclass_fields__})
-        s.aborts = {int(k): v for k, v in s.aborts.items()}
-        s.decisions = {int(k): v for k, v in s.decisions.items()}
-        return s
-
-    def save_after_runs(self) -> None:
-        """Fold this invocation's counters, maps, hits and traces into the state."""
-        old, new = self.stats(), self.engine.stats()
-        merged = Stats()
-        for f in dataclasses.fields(Stats):
-            a, b = getattr(old, f.name), getattr(new, f.name)
-            if isinstance(a, dict):
-                setattr(merged, f.name, {k: a.get(k, 0) + b.get(k, 0) for k in {*a, *b}})
-            else:
-                setattr(merged, f.name, a + b)
-        _write_json(self.dir / "stats.json", dataclasses.asdict(merged))
-        self.save_tables()
-        self.save_maps()
-        recs = self.engine.trace_drain()
-        if recs:
-            with open(self.dir / "trace.jsonl", "a") as f:
-                for r in recs:
-                    f.write(json.dumps(dataclasses.asdict(r)) + "\n")
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE progs(id INTEGER PRIMARY KEY, info TEXT NOT NULL, blob BLOB NOT NULL,
+                   stats TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE entries(seq INTEGER PRIMARY KEY AUTOINCREMENT, prog INTEGER NOT NULL,
+                     tbl INTEGER NOT NULL, ident TEXT NOT NULL, entry TEXT NOT NULL,
+                     priority INTEGER NOT NULL DEFAULT 0, hits INTEGER NOT NULL DEFAULT 0,
+                     UNIQUE(prog, tbl, ident));
+CREATE INDEX entries_priority ON entries(prog, tbl, priority);
+CREATE TABLE models(prog INTEGER NOT NULL, model INTEGER NOT NULL, version INTEGER NOT NULL,
+                    bytes INTEGER NOT NULL, loaded REAL NOT NULL, blob BLOB NOT NULL,
+                    PRIMARY KEY(prog, model));
+CREATE TABLE maps(prog INTEGER NOT NULL, map INTEGER NOT NULL, key INTEGER NOT NULL,
+                  value INTEGER NOT NULL, PRIMARY KEY(prog, map, key));
+CREATE TABLE traces(seq INTEGER PRIMARY KEY AUTOINCREMENT, prog INTEGER NOT NULL,
+                    rec TEXT NOT NULL);
+INSERT INTO meta VALUES ('next_id', 1);
+"""
 
 
 class SimTarget:
@@ -200,7 +269,12 @@ class SimTarget:
 
     def __init__(self, state_dir: Path | None = None, factory: EngineFactory | None = None):
         self.dir = Path(state_dir) if state_dir else default_state_dir()
+        self.db_path = self.dir / DB_NAME
         self.factory = factory or default_engine_factory()
+        self._db: sqlite3.Connection | None = None      # the open transaction, if any
+        self._write = False
+        self._progs: dict[int, tuple[ProgInfo, objfile.Program]] = {}   # per transaction
+        self._counts: dict[tuple[int, int], int] = {}                    # entries per table
 
     def make_engine(self, blob: bytes, jit: bool | None = None) -> Engine:
         """An engine for blob; `jit` picks the C VM's JIT or interpreter when it has both."""
@@ -208,40 +282,185 @@ class SimTarget:
             return self.factory(blob)
         return self.factory(blob, jit=jit)
 
-    @contextmanager
-    def _locked(self) -> Iterator[dict[str, Any]]:
-        (self.dir / "progs").mkdir(parents=True, exist_ok=True)
-        with open(self.dir / "lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            state = _read_json(self.dir / "state.json", {"next_id": 1, "progs": {}})
-            before = json.dumps(state, sort_keys=True)
-            yield state
-            if json.dumps(state, sort_keys=True) != before:
-                _write_json(self.dir / "state.json", state)
+    # ------------------------------------------------------------ the database
 
-    def _info(self, state: dict, prog_id: int) -> ProgInfo:
-        j = state["progs"].get(str(prog_id))
-        if j is None:
-            raise TargetError(f"no program with id {prog_id} (see `rmtctl list`)")
-        return ProgInfo(**j)
+    def _db_error(self, e: Exception) -> TargetError:
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+            return TargetError(f"{self.db_path}: still locked by another writer after "
+                               f"{BUSY_TIMEOUT_S:.0f} s; nothing was changed")
+        if isinstance(e, sqlite3.OperationalError) and ("disk" in str(e) or "full" in str(e)):
+            return TargetError(f"{self.db_path}: {e}; nothing was changed")
+        return TargetError(f"{self.db_path}: the state database is damaged ({e}); move it "
+                           f"aside (`mv {self.db_path} {self.db_path}.bad`) to start afresh")
+
+    def _connect(self, create: bool) -> sqlite3.Connection | None:
+        """A connection to the database; None when it does not exist and create is False
+        (read-only commands never create state)."""
+        legacy = (self.dir / "state.json").exists()
+        if not self.db_path.exists():
+            if not create and not legacy:
+                return None
+            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            try:
+                os.close(os.open(self.db_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            except FileExistsError:
+                pass
+            except OSError as e:
+                raise TargetError(f"cannot create {self.db_path}: {e.strerror}") from None
+        try:
+            db = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                db.close()
+                raise TargetError(f"{self.db_path}: schema version {version} was written by a "
+                                  f"newer rmtctl (this one reads {SCHEMA_VERSION}); use that "
+                                  f"rmtctl, or move the file aside to start afresh")
+            if version < SCHEMA_VERSION:
+                self._migrate(db, version, legacy)
+        except sqlite3.DatabaseError as e:
+            raise self._db_error(e) from None
+        return db
+
+    def _migrate(self, db: sqlite3.Connection, version: int, legacy: bool) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] == 0:     # re-read under lock
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        db.execute(stmt)
+                if legacy:
+                    n = self._import_legacy(db)
+                    print(f"rmtctl: imported {n} program(s) from the old state layout in "
+                          f"{self.dir} into {self.db_path} (the old files are kept; delete "
+                          f"state.json and progs/ when done)", file=sys.stderr)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _import_legacy(self, db: sqlite3.Connection) -> int:
+        """The pre-SQLite directory layout, read in full before anything is written."""
+        where = self.dir / "state.json"
+        try:
+            state = json.loads(where.read_text())
+            db.execute("UPDATE meta SET value=? WHERE key='next_id'", (int(state["next_id"]),))
+            for sid, j in state["progs"].items():
+                where = self.dir / "progs" / sid
+                info = ProgInfo(**j)
+                blob = (where / "prog.rmtb").read_bytes()
+                prog = objfile.read(blob)
+
+                def rd(name: str, default: Any) -> Any:
+                    try:
+                        return json.loads((where / name).read_text())
+                    except FileNotFoundError:
+                        return default
+                db.execute("INSERT INTO progs(id, info, blob, stats) VALUES (?,?,?,?)",
+                           (info.id, json.dumps(dataclasses.asdict(info)), blob,
+                            json.dumps(rd("stats.json", {}))))
+                for t, entries in rd("tables.json", {}).items():
+                    for ej in entries:
+                        e, hits = entry_from_json(ej)
+                        db.execute("INSERT INTO entries(prog, tbl, ident, entry, priority, hits) "
+                                   "VALUES (?,?,?,?,?,?)",
+                                   (info.id, int(t), _ident_key(prog.tables[int(t)], e.match,
+                                                                e.priority),
+                                    json.dumps(entry_to_json(e)), e.priority, hits))
+                for m, meta in rd("models.json", {}).items():
+                    db.execute("INSERT INTO models VALUES (?,?,?,?,?,?)",
+                               (info.id, int(m), meta["version"], meta["bytes"], meta["loaded"],
+                                (where / "models" / f"{m}.bin").read_bytes()))
+                for m, values in rd("maps.json", {}).items():
+                    for k, v in values.items():
+                        db.execute("INSERT INTO maps VALUES (?,?,?,?)",
+                                   (info.id, int(m), int(k), v))
+                tr = where / "trace.jsonl"
+                if tr.exists():
+                    for line in tr.read_text().splitlines():
+                        try:
+                            json.loads(line)
+                        except ValueError:
+                            continue                     # a half-written last line
+                        db.execute("INSERT INTO traces(prog, rec) VALUES (?,?)", (info.id, line))
+            return len(state["progs"])
+        except (OSError, ValueError, KeyError, TypeError, IndexError, objfile.ObjError) as e:
+            raise TargetError(f"{where}: cannot import the old state layout ({type(e).__name__}: "
+                              f"{e}); move {self.dir} aside to start afresh") from None
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[sqlite3.Connection | None]:
+        """One transaction; nested calls join the outermost (so `rmtctl batch` is all or
+        nothing).  Yields None for a read when there is no database yet."""
+        if self._db is not None:
+            if write and not self._write:
+                raise TargetError("internal: a write inside a read transaction")
+            yield self._db
+            return
+        db = self._connect(create=write)
+        if db is None:
+            yield None
+            return
+        self._db, self._write = db, write
+        self._progs, self._counts = {}, {}
+        try:
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.DatabaseError as e:
+            raise self._db_error(e) from None
+        finally:
+            self._db = None
+            self._progs, self._counts = {}, {}
+            db.close()
+
+    def _info(self, db: sqlite3.Connection | None, prog_id: int) -> ProgInfo:
+        row = db.execute("SELECT info FROM progs WHERE id=?", (prog_id,)).fetchone() if db else None
+        if row is None:
+            where = "" if self.db_path.exists() else f" (no state in {self.dir})"
+            raise TargetError(f"no program with id {prog_id}{where} (see `rmtctl list`)")
+        try:
+            return ProgInfo(**json.loads(row[0]))
+        except (ValueError, TypeError) as e:
+            raise TargetError(f"{self.db_path}: program {prog_id}: the stored record is corrupt "
+                              f"({e}); `rmtctl remove --force {prog_id}` drops it") from None
+
+    def _program(self, db: sqlite3.Connection | None, prog_id: int
+                 ) -> tuple[ProgInfo, objfile.Program]:
+        """A program's record and parsed object, parsed once per transaction."""
+        if prog_id in self._progs:
+            return self._progs[prog_id]
+        info = self._info(db, prog_id)
+        try:
+            blob = db.execute("SELECT blob FROM progs WHERE id=?", (prog_id,)).fetchone()[0]
+            self._progs[prog_id] = info, objfile.read(bytes(blob))
+            return self._progs[prog_id]
+        except (objfile.ObjError, TypeError, ValueError) as e:
+            raise TargetError(f"{self.db_path}: program {prog_id}: the stored object is corrupt "
+                              f"({e}); `rmtctl remove --force {prog_id}` drops it") from None
+
+    @staticmethod
+    def _engine_error(e: EngineError) -> TargetError:
+        return TargetError(f"{e.code_name}: {e}")
 
     @contextmanager
     def session(self, prog_id: int) -> Iterator[Loaded]:
-        """Run a program many times under one lock: the engine is `.engine`; counters,
+        """Run a program many times in one transaction: the engine is `.engine`; counters,
         hits, maps and trace records are folded into the state when the block ends
         (what `prog run` does for one batch; the simulators use it for long runs)."""
-        with self._prog(prog_id) as p:
-            yield p
-            p.save_after_runs()
-
-    @contextmanager
-    def _prog(self, prog_id: int) -> Iterator[Loaded]:
-        with self._locked() as state:
-            info = self._info(state, prog_id)
+        with self.transaction() as db:
+            p = Loaded(self, self._info(db, prog_id), db)
             try:
-                yield Loaded(self, info)
+                yield p
             except EngineError as e:
-                raise TargetError(f"{e.code_name}: {e}") from None
+                raise self._engine_error(e) from None
+            p.save_after_runs(db)
 
     # ------------------------------------------------------------ programs
 
@@ -253,111 +472,222 @@ class SimTarget:
             raise TargetError(f"malformed object: {e}") from None
         except EngineError as e:
             raise TargetError(f"the VM refused the program: {e.code_name}: {e}") from None
-        with self._locked() as state:
-            pid = state["next_id"]
-            d = self.dir / "progs" / str(pid)
-            d.mkdir(parents=True, exist_ok=True)
-            (d / "prog.rmtb").write_bytes(blob)
+        with self.transaction() as db:
+            pid = db.execute("SELECT value FROM meta WHERE key='next_id'").fetchone()[0]
             info = ProgInfo(pid, prog.name, prog.hook.name,
                             "shadow" if prog.mode else "enforce",
                             hashlib.sha256(blob).hexdigest()[:16], verdict, time.time(),
                             len(prog.code), jit)
-            state["progs"][str(pid)] = dataclasses.asdict(info)
-            state["next_id"] = pid + 1
+            db.execute("INSERT INTO progs(id, info, blob) VALUES (?,?,?)",
+                       (pid, json.dumps(dataclasses.asdict(info)), blob))
+            db.execute("UPDATE meta SET value=? WHERE key='next_id'", (pid + 1,))
         return info
 
-    def remove(self, prog_id: int) -> None:
-        with self._locked() as state:
-            self._info(state, prog_id)
-            d = self.dir / "progs" / str(prog_id)
-            for p in sorted(d.rglob("*"), reverse=True):
-                p.unlink() if p.is_file() else p.rmdir()
-            d.rmdir()
-            del state["progs"][str(prog_id)]
+    def remove(self, prog_id: int, force: bool = False) -> None:
+        """Drop a program and everything it owns; `force` skips reading its record (for a
+        record that is corrupt)."""
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM progs WHERE id=?", (prog_id,)).fetchone() is None:
+                raise TargetError(f"no program with id {prog_id} (see `rmtctl list`)")
+            if not force:
+                self._info(db, prog_id)
+            for t in ("entries", "models", "maps", "traces"):
+                db.execute(f"DELETE FROM {t} WHERE prog=?", (prog_id,))
+            db.execute("DELETE FROM progs WHERE id=?", (prog_id,))
+            self._progs.pop(prog_id, None)
+            self._counts = {k: v for k, v in self._counts.items() if k[0] != prog_id}
 
     def list(self) -> list[ProgInfo]:
-        with self._locked() as state:
-            return [ProgInfo(**j) for _, j in sorted(state["progs"].items(), key=lambda kv: int(kv[0]))]
+        with self.transaction(write=False) as db:
+            if db is None:
+                return []
+            return [self._info(db, i) for (i,) in db.execute("SELECT id FROM progs ORDER BY id")]
 
     def program(self, prog_id: int) -> tuple[ProgInfo, objfile.Program]:
-        with self._locked() as state:
-            info = self._info(state, prog_id)
-            blob = (self.dir / "progs" / str(prog_id) / "prog.rmtb").read_bytes()
-            return info, objfile.read(blob)
+        with self.transaction(write=False) as db:
+            return self._program(db, prog_id)
 
     # ------------------------------------------------------------ tables
 
+    def _table(self, prog: objfile.Program, prog_id: int, table: int) -> objfile.Table:
+        if not 0 <= table < len(prog.tables):
+            raise TargetError(f"program {prog_id} has no table {table}")
+        return prog.tables[table]
+
     def table_write(self, prog_id: int, table: int, entry: Entry, modify: bool = False) -> None:
-        with self._prog(prog_id) as p:
+        """Add (or modify) one entry: validated by the reference semantics against the
+        table's declaration, checked against the stored entries by identity; one row."""
+        with self.transaction() as db:
+            _, prog = self._program(db, prog_id)
+            t = self._table(prog, prog_id, table)
+            check = TableState(t)
+            try:
+                check.insert(entry)                 # every check but duplicates and capacity
+            except EngineError as e:
+                raise self._engine_error(e) from None
+            stored = check.entries[0].entry
+            act = t.actions[stored.action]
+            stored = dataclasses.replace(stored, params=stored.params[:act.param_size])
+            key = _norm_key(t, stored.match, stored.priority)
+            ej = json.dumps(entry_to_json(stored))
+            exists = db.execute("SELECT seq FROM entries WHERE prog=? AND tbl=? AND ident=?",
+                                (prog_id, table, key)).fetchone()
+            pri = " and priority" if is_priority_table(t) else ""
             if modify:
-                p.engine.table_modify(table, entry)
-            else:
-                p.engine.table_insert(table, entry)
-            p.save_tables()
+                if exists is None:
+                    raise self._engine_error(EngineError(
+                        errno.ENOENT, f"table {t.name}: no such entry to modify"))
+                db.execute("UPDATE entries SET entry=? WHERE seq=?", (ej, exists[0]))
+                return
+            if exists is not None:
+                raise self._engine_error(EngineError(
+                    errno.EEXIST, f"table {t.name}: an entry with this match{pri} exists"))
+            n = self._counts.get((prog_id, table))
+            if n is None:
+                n = db.execute("SELECT COUNT(*) FROM entries WHERE prog=? AND tbl=?",
+                               (prog_id, table)).fetchone()[0]
+            if n >= t.max_entries:
+                raise self._engine_error(EngineError(
+                    errno.ENOSPC, f"table {t.name}: full ({t.max_entries} entries)"))
+            db.execute("INSERT INTO entries(prog, tbl, ident, entry, priority) VALUES (?,?,?,?,?)",
+                       (prog_id, table, key, ej, stored.priority))
+            self._counts[(prog_id, table)] = n + 1
 
     def table_delete(self, prog_id: int, table: int, match: tuple[Match, ...],
                      priority: int = 0) -> None:
-        with self._prog(prog_id) as p:
-            p.engine.table_delete(table, match, priority)
-            p.save_tables()
+        with self.transaction() as db:
+            _, prog = self._program(db, prog_id)
+            t = self._table(prog, prog_id, table)
+            try:
+                key = _ident_key(t, match, priority)
+            except EngineError as e:
+                raise self._engine_error(e) from None
+            cur = db.execute("DELETE FROM entries WHERE prog=? AND tbl=? AND ident=?",
+                             (prog_id, table, key))
+            self._counts.pop((prog_id, table), None)
+            if cur.rowcount == 0:
+                raise self._engine_error(EngineError(
+                    errno.ENOENT, f"table {t.name}: no such entry to delete"))
+
+    def table_clear(self, prog_id: int, table: int) -> int:
+        """Delete every entry of a table; returns how many there were."""
+        with self.transaction() as db:
+            _, prog = self._program(db, prog_id)
+            self._table(prog, prog_id, table)
+            self._counts.pop((prog_id, table), None)
+            return db.execute("DELETE FROM entries WHERE prog=? AND tbl=?",
+                              (prog_id, table)).rowcount
 
     def table_dump(self, prog_id: int, table: int) -> list[EntryState]:
-        with self._prog(prog_id) as p:
-            if not 0 <= table < len(p.prog.tables):
-                raise TargetError(f"program {prog_id} has no table {table}")
-            return p.entries(table)
+        with self.transaction(write=False) as db:
+            _, prog = self._program(db, prog_id)
+            self._table(prog, prog_id, table)
+            try:
+                return [EntryState(entry_from_json(json.loads(ej))[0], hits) for ej, hits in
+                        db.execute("SELECT entry, hits FROM entries WHERE prog=? AND tbl=? "
+                                   "ORDER BY seq", (prog_id, table))]
+            except (ValueError, KeyError, TypeError) as e:
+                raise TargetError(f"{self.db_path}: program {prog_id}: a stored entry is corrupt "
+                                  f"({e}); `rmtctl table clear {prog_id} {table}` drops the "
+                                  f"table's entries") from None
+
+    def table_entries_at(self, prog_id: int, table: int, priority: int) -> list[Entry]:
+        """The entries of one priority (for the overlap warning), from the index."""
+        with self.transaction(write=False) as db:
+            if db is None:
+                return []
+            return [entry_from_json(json.loads(ej))[0] for (ej,) in db.execute(
+                "SELECT entry FROM entries WHERE prog=? AND tbl=? AND priority=? ORDER BY seq",
+                (prog_id, table, priority))]
 
     # ------------------------------------------------------------ models, maps
 
     def model_load(self, prog_id: int, model: int, blob: bytes) -> int:
-        with self._prog(prog_id) as p:
-            version = p.engine.model_load(model, blob)
-            (p.dir / "models").mkdir(exist_ok=True)
-            tmp = p.dir / "models" / f"{model}.bin.tmp"
-            tmp.write_bytes(blob)
-            os.replace(tmp, p.dir / "models" / f"{model}.bin")
-            p.models[str(model)] = {"version": version, "bytes": len(blob),
-                                    "loaded": time.time()}
-            _write_json(p.dir / "models.json", p.models)
+        """Validate the weights on a fresh engine of the program (no entries replayed) and
+        store them; versions count up across commands."""
+        with self.transaction() as db:
+            info = self._info(db, prog_id)
+            pblob = bytes(db.execute("SELECT blob FROM progs WHERE id=?", (prog_id,)).fetchone()[0])
+            try:
+                self.make_engine(pblob, info.jit).model_load(model, blob)
+            except EngineError as e:
+                raise self._engine_error(e) from None
+            row = db.execute("SELECT version FROM models WHERE prog=? AND model=?",
+                             (prog_id, model)).fetchone()
+            version = (row[0] if row else 0) + 1
+            db.execute("INSERT OR REPLACE INTO models VALUES (?,?,?,?,?,?)",
+                       (prog_id, model, version, len(blob), time.time(), blob))
             return version
 
     def model_info(self, prog_id: int) -> dict[int, dict[str, Any]]:
-        with self._prog(prog_id) as p:
-            return {int(k): v for k, v in p.models.items()}
+        with self.transaction(write=False) as db:
+            self._info(db, prog_id)
+            return {m: {"version": v, "bytes": n, "loaded": t} for m, v, n, t in db.execute(
+                "SELECT model, version, bytes, loaded FROM models WHERE prog=?", (prog_id,))}
 
     def map_dump(self, prog_id: int, map_id: int) -> dict[int, int]:
-        with self._prog(prog_id) as p:
-            if 0 <= map_id < len(p.engine.prog.maps):
-                check_readable(p.engine.prog.maps[map_id])   # as RMT_IOC_MAP_READ does
-            return p.engine.map_read(map_id)
+        with self.transaction(write=False) as db:
+            _, prog = self._program(db, prog_id)
+            if not 0 <= map_id < len(prog.maps):
+                raise TargetError(f"EINVAL: program {prog_id} has no map {map_id}")
+            try:
+                check_readable(prog.maps[map_id])          # as RMT_IOC_MAP_READ does
+            except EngineError as e:
+                raise self._engine_error(e) from None
+            return dict(db.execute("SELECT key, value FROM maps WHERE prog=? AND map=?",
+                                   (prog_id, map_id)).fetchall())
 
     # ------------------------------------------------------------ running, counters
 
     def run(self, prog_id: int, ctxs: list[tuple[bytes, int, int]],
             kernel_decision: int | None = None) -> list[RunResult]:
-        """Run the program once per (ctx, cpu, now); counters persist."""
-        with self._prog(prog_id) as p:
+        """Run the program once per (ctx, cpu, now); the effects are one transaction."""
+        with self.session(prog_id) as p:
             out = []
             for ctx, cpu, now in ctxs:
                 r = p.engine.run(ctx, cpu=cpu, now=now)
                 if p.prog.mode and kernel_decision is not None:
                     p.engine.shadow_account(r.decision, kernel_decision)
                 out.append(r)
-            p.save_after_runs()
             return out
 
-    def stats(self, prog_id: int) -> Stats:
-        with self._prog(prog_id) as p:
-            return p.stats()
+    def stats_json(self, prog_id: int) -> dict[str, Any]:
+        """The stored counters, with the sim's own (`shadow_default`)."""
+        with self.transaction(write=False) as db:
+            self._info(db, prog_id)
+            try:
+                j = json.loads(db.execute("SELECT stats FROM progs WHERE id=?",
+                                          (prog_id,)).fetchone()[0] or "{}")
+                _stats_from_json(j)
+            except (ValueError, TypeError) as e:
+                raise TargetError(f"{self.db_path}: program {prog_id}: the stored counters are "
+                                  f"corrupt ({e}); `rmtctl remove --force {prog_id}` drops "
+                                  f"the program") from None
+            return j
 
-    def trace(self, prog_id: int, drain: bool = True) -> list[TraceRecord]:
-        with self._prog(prog_id) as p:
-            path = p.dir / "trace.jsonl"
+    def stats(self, prog_id: int) -> Stats:
+        return _stats_from_json(self.stats_json(prog_id))
+
+    def trace(self, prog_id: int, drain: bool = True,
+              sink: Callable[[list[TraceRecord]], None] | None = None) -> list[TraceRecord]:
+        """The records not yet drained.  With `sink`, they are handed to it first and
+        deleted only when it returns (it makes them durable); a sink that raises leaves
+        every record in place."""
+        with self.transaction(write=drain) as db:
+            self._info(db, prog_id)
+            rows = db.execute("SELECT seq, rec FROM traces WHERE prog=? ORDER BY seq",
+                              (prog_id,)).fetchall()
             recs = []
-            if path.exists():
-                for line in path.read_text().splitlines():
+            for seq, line in rows:
+                try:
                     j = json.loads(line)
                     recs.append(TraceRecord(j["fmt"], j["cpu"], j["ts"], tuple(j["values"])))
-                if drain:
-                    path.unlink()
+                except (ValueError, KeyError, TypeError) as e:
+                    raise TargetError(f"{self.db_path}: program {prog_id}: trace record {seq} is "
+                                      f"corrupt ({e}); `rmtctl remove --force {prog_id}` drops "
+                                      f"the program") from None
+            if sink is not None:
+                sink(recs)
+            if drain and rows:
+                db.execute("DELETE FROM traces WHERE prog=? AND seq<=?", (prog_id, rows[-1][0]))
             return recs

@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from compiler import objfile
-from rmt_lang.hooks import DEFAULT_DECISION, HOOKS
+from rmt_lang.hooks import DEFAULT_DECISION, HOOKS, clamp_ctx
 from semantics import codec
 from semantics.engine import Engine, TraceRecord
 from sched_sim.cfs import LbEnv, Verdict, hotness
@@ -34,7 +34,7 @@ def ctx_fields(p: Task, env: LbEnv, v: Verdict) -> dict[str, int]:
     src, dst = env.src_rq, env.dst_rq
     nf = p.numa_faults
     hot = v.hot if v.hot >= 0 else hotness(p, env)
-    return {
+    return clamp_ctx(HOOK, {
         "pid": p.pid, "src_cpu": src.cpu, "dst_cpu": dst.cpu, "idle": env.idle,
         "sd_level": env.sd.level, "same_node": int(src.node == dst.node),
         "prefer_src": int(p.numa_preferred_nid == src.node),
@@ -50,7 +50,7 @@ def ctx_fields(p: Task, env: LbEnv, v: Verdict) -> dict[str, int]:
         "exec_age_ns": min(max(env.now_ns - p.exec_start_ns, 0), 1 << 40),
         "migration_cost_ns": env.sysctl.migration_cost_ns,
         "src_load": min(int(src.load), 1 << 32), "dst_load": min(int(dst.load), 1 << 32),
-    }
+    })
 
 
 class EngineSession:

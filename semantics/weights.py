@@ -1,5 +1,13 @@
 """The model-weights blob: dataclasses for training code, a writer, a strict reader.
 
+Writing weights for a declared model (docs/models.md, "Writing weights yourself"):
+`blob_for(model, layers=[(W, b, shift), ...])` for `mlp`/`linear`, or
+`blob_for(model, trees=[tree_from_arrays(...)], shift=s)` for `tree`/`forest`, takes
+integer numpy arrays, the kind, sizes and activations from the program's signature
+(`compiler.compile_source(...).models`), and returns the bytes `rmtctl model load`
+accepts, or a WeightsError naming the model's kind and what does not match.
+`mlp`/`forest`/`write_weights` are the lower-level pieces it is built from.
+
 Layout (compiler/objformat.py, WHEADER/WLAYER/WTREE/WNODE): a header; for an
 MLP or linear model, per layer a WLAYER record, its weights (weight_bits
 each, signed, row-major [n_out][n_in], conv1d [out_ch][in_ch][kernel]) padded
@@ -155,6 +163,149 @@ def forest(trees: list[Tree], n_in: int, shift: int = 0, version: int = 0,
                         version=version)
 
 
+# ---------------------------------------------------------------- from arrays
+
+def kind_name(kind: int) -> str:
+    """`mlp`, `tree`, `forest`, `linear` (the language's names) for a ModelKind value."""
+    try:
+        return ModelKind(kind).name.lower()
+    except ValueError:
+        return f"unknown kind {kind}"
+
+
+def _what(model: Model) -> str:
+    return f"{kind_name(model.kind)} model {model.name!r}"
+
+
+def _shape(a: Any) -> tuple[int, ...]:
+    if hasattr(a, "shape"):
+        return tuple(int(d) for d in a.shape)
+    out, cur = [], a
+    while isinstance(cur, (list, tuple)):
+        out.append(len(cur))
+        if not cur:
+            break
+        cur = cur[0]
+    return tuple(out)
+
+
+def tree_from_arrays(feature: Sequence[int], threshold: Sequence[int], left: Sequence[int],
+                     right: Sequence[int], leaf_values: Any, root: int = 0) -> Tree:
+    """A Tree from parallel per-node arrays (scikit-learn's `tree_` layout).
+
+    Node i is a leaf when left[i] < 0 (its outputs are leaf_values[i], one row of n_out
+    integers); otherwise x[feature[i]] <= threshold[i] goes to left[i], else right[i].
+    Nodes are renumbered in preorder from `root`, so children follow their parent as the
+    loader requires, and only leaves reachable from the root are kept.  Thresholds must
+    already be the integer comparison the VM makes."""
+    vals = _ints(leaf_values)
+    nodes: list[Node] = []
+    leaves: list[list[int]] = []
+    stack: list[tuple[int, int, str]] = [(root, -1, "")]
+    while stack:
+        i, parent, side = stack.pop()
+        me = len(nodes)
+        if me >= len(feature):
+            raise ValueError(f"node {i} is reached twice from the root: not a tree")
+        if parent >= 0:
+            setattr(nodes[parent], side, me)
+        if int(left[i]) < 0:
+            row = vals[i]
+            nodes.append(Node(-1, 0, 0, 0, len(leaves)))
+            leaves.append(list(row) if isinstance(row, list) else [row])
+        else:
+            t = threshold[i]
+            if not float(t).is_integer():
+                raise ValueError(f"node {i}: threshold {t} is not an integer (the VM compares "
+                                 f"integers: use floor(t) for x <= t)")
+            nodes.append(Node(int(feature[i]), int(t), 0, 0, 0))
+            # right pushed first so the left subtree is numbered first
+            stack.append((int(right[i]), me, "right"))
+            stack.append((int(left[i]), me, "left"))
+    return Tree(nodes, leaves)
+
+
+def _layer_for(model: Model, j: int, item: Any) -> Layer:
+    sig = model.layers[j]
+    where = f"{_what(model)}: layer {j}"
+    relu = sig.act == Activation.RELU
+    if isinstance(item, (DenseLayer, Conv1dLayer)):
+        w, b, shift = item.weights, item.bias, item.shift
+    else:
+        if not 2 <= len(item) <= 3:
+            raise WeightsError(where, "give (weights, bias) or (weights, bias, shift)")
+        w, b, shift = item[0], item[1], (item[2] if len(item) == 3 else 0)
+    conv = sig.kind == LayerKind.CONV1D
+    want_w = (sig.out_ch, sig.in_ch, sig.kernel) if conv else (sig.n_out, sig.n_in)
+    want_b = (sig.out_ch,) if conv else (sig.n_out,)
+    lname = f"conv1d(channels = {sig.out_ch}, kernel = {sig.kernel})" if conv \
+        else f"dense({sig.n_out})"
+    if _shape(w) != want_w:
+        raise WeightsError(where, f"weights have shape {_shape(w)}, the signature's {lname} "
+                                  f"needs {want_w}")
+    if _shape(b) != want_b:
+        raise WeightsError(where, f"bias has shape {_shape(b)}, the signature's {lname} "
+                                  f"needs {want_b}")
+    try:
+        if conv:
+            return Conv1dLayer(w, b, sig.n_in, int(shift), relu)
+        return DenseLayer(w, b, int(shift), relu)
+    except ValueError as e:
+        raise WeightsError(where, str(e)) from None
+
+
+def for_model(model: Model, *, layers: Sequence[Any] | None = None,
+              trees: Sequence[Tree] | None = None, shift: int = 0,
+              version: int = 0) -> ModelWeights:
+    """Weights for a declared model from integer arrays, kind and sizes from its signature.
+
+    For `mlp` and `linear`: `layers`, one per declared layer, each a DenseLayer /
+    Conv1dLayer or a tuple (weights, bias[, shift]) of integer (numpy) arrays shaped
+    [n_out][n_in] (conv1d: [out_ch][in_ch][kernel]) and [n_out] (conv1d: [out_ch]);
+    ReLU comes from the signature.  For `tree` and `forest`: `trees` (see
+    tree_from_arrays), and for a forest the header `shift`; a forest given fewer trees than
+    it declares is padded with one-leaf trees of zeros, which add nothing to the sum.
+    Mismatches raise WeightsError naming the model's kind and both sides."""
+    what = _what(model)
+    if model.kind in (ModelKind.MLP, ModelKind.LINEAR):
+        if trees:
+            raise WeightsError(what, f"got {len(trees)} trees; a {kind_name(model.kind)} model "
+                                     f"takes layers")
+        layers = list(layers or [])
+        if len(layers) != len(model.layers):
+            raise WeightsError(what, f"got {len(layers)} layers, the signature declares "
+                                     f"{len(model.layers)}")
+        out = [_layer_for(model, j, ly) for j, ly in enumerate(layers)]
+        return ModelWeights(model.kind, model.n_in, model.n_out, model.weight_bits, out,
+                            version=version)
+    if layers:
+        raise WeightsError(what, f"got {len(layers)} layers; a {kind_name(model.kind)} model "
+                                 f"takes trees")
+    trees = [t if isinstance(t, Tree) else Tree(*t) for t in (trees or [])]
+    want = 1 if model.kind == ModelKind.TREE else model.trees
+    if not trees or len(trees) > want:
+        raise WeightsError(what, f"got {len(trees)} trees, the signature declares {want}")
+    for j, t in enumerate(trees):
+        if any(len(v) != model.n_out for v in t.leaves):
+            widths = sorted({len(v) for v in t.leaves})
+            raise WeightsError(f"{what}: tree {j}", f"leaves have {widths} outputs, the "
+                                                    f"signature declares out = {model.n_out}")
+    trees += [Tree([Node(-1)], [[0] * model.n_out]) for _ in range(want - len(trees))]
+    return ModelWeights(model.kind, model.n_in, model.n_out, model.weight_bits,
+                        trees=trees, shift=shift, version=version)
+
+
+def blob_for(model: Model, **parts: Any) -> bytes:
+    """for_model(model, **parts) serialized and checked by the loader's rules (read_weights):
+    the bytes `rmtctl model load` accepts for this model, or a WeightsError."""
+    blob = write_weights(for_model(model, **parts))
+    try:
+        read_weights(blob, model)
+    except WeightsError as e:
+        raise WeightsError(f"{_what(model)}: {e.where}", e.why) from None
+    return blob
+
+
 # ---------------------------------------------------------------- writer
 
 def _pack_weights(flat: list[int], bits: int) -> bytes:
@@ -163,7 +314,7 @@ def _pack_weights(flat: list[int], bits: int) -> bytes:
 
 
 def write_weights(w: ModelWeights) -> bytes:
-    """Serialize weights to a blob (no checks beyond what struct enforces)."""
+    """Serialize weights to a blob (no checks beyond what struct enforces; blob_for checks)."""
     body = bytearray()
     for ly in w.layers:
         act = Activation.RELU if ly.relu else Activation.NONE
@@ -236,7 +387,10 @@ def read_weights(blob: bytes, model: Model) -> ModelWeights:
         raise WeightsError("header", f"total_size says {h['total_size']} bytes, blob has "
                                      f"{len(blob)}")
     _pads_zero("header", h)
-    for name, want in (("kind", int(model.kind)), ("weight_bits", model.weight_bits),
+    if h["kind"] != int(model.kind):
+        raise WeightsError("header", f"kind is {kind_name(h['kind'])}, model {model.name!r} "
+                                     f"declares {kind_name(model.kind)}")
+    for name, want in (("weight_bits", model.weight_bits),
                        ("n_in", model.n_in), ("n_out", model.n_out)):
         if h[name] != want:
             raise WeightsError("header", f"{name} is {h[name]}, model {model.name!r} "

@@ -7,9 +7,9 @@ held out and measured for every prefetcher alike.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,13 +86,25 @@ class RmtLoaded:
         return loaded.engine, loaded.prog
 
 
+def _in_process(main: Callable[[list[str]], int], argv: list[str]) -> tuple[int, str, str]:
+    """Run a command line's `main(argv)` in this process (no interpreter start-up, which
+    dominated loading on a busy machine): exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main(argv)
+        except SystemExit as e:
+            rc = e.code if isinstance(e.code, int) else 1
+    return rc or 0, out.getvalue(), err.getvalue()
+
+
 def rmtctl(state: Path, *args: str) -> str:
-    """Run the real `rmtctl` command line against a sim state directory."""
-    cmd = [sys.executable, "-m", "rmtctl.cli", "--state", str(state), *args]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    if r.returncode:
-        raise RuntimeError(f"{' '.join(args)}: exit {r.returncode}: {r.stderr.strip()}")
-    return r.stdout
+    """Run the real `rmtctl` command line (rmtctl.cli.main) against a sim state directory."""
+    from rmtctl.cli import main
+    rc, out, err = _in_process(main, ["--state", str(state), *args])
+    if rc:
+        raise RuntimeError(f"{' '.join(args)}: exit {rc}: {err.strip()}")
+    return out
 
 
 def load_program(blob: bytes, state: Path, max_window: int = 16,
@@ -103,10 +115,10 @@ def load_program(blob: bytes, state: Path, max_window: int = 16,
     tree with the stability gate off); load the tree with `rmtctl model load`."""
     state.mkdir(parents=True, exist_ok=True)
     obj, wfile = state / "swap_prefetch.rmtb", state / "next.bin"
-    r = subprocess.run([sys.executable, "-m", "compiler.cli", "compile", str(program), "-o",
-                        str(obj)], capture_output=True, text=True, cwd=ROOT)
-    if r.returncode:
-        raise RuntimeError(f"rmtc compile failed: {r.stderr.strip()}")
+    from compiler.cli import main as rmtc
+    rc, _, err = _in_process(rmtc, ["compile", str(program), "-o", str(obj)])
+    if rc:
+        raise RuntimeError(f"rmtc compile failed: {err.strip()}")
     wfile.write_bytes(blob)
     prog_id = int(json.loads(rmtctl(state, "--json", "insert", str(obj)))["id"])
     for cgroup, (min_chain, min_stable) in (routes or {0: (1, 0)}).items():
@@ -114,6 +126,28 @@ def load_program(blob: bytes, state: Path, max_window: int = 16,
                str(max_window), str(min_chain), str(min_stable))
     rmtctl(state, "model", "load", str(prog_id), "next", str(wfile))
     return RmtLoaded(state, prog_id)
+
+
+def reload_copy(template: RmtLoaded, state: Path, blob: bytes, routes: dict[int, tuple[int, int]],
+                max_window: int = 16) -> RmtLoaded:
+    """A copy of a loaded program's state directory with another tree and routes: the
+    program was verified once when `template` was inserted, so a copy only needs
+    `rmtctl table mod` (routes `template` already has; add otherwise) and `model load`."""
+    import shutil
+    if state.exists():
+        shutil.rmtree(state)
+    shutil.copytree(template.state, state)
+    for cgroup, (min_chain, min_stable) in routes.items():
+        args = [str(template.prog_id), "policy", str(cgroup), "action", "learned",
+                str(max_window), str(min_chain), str(min_stable)]
+        try:
+            rmtctl(state, "table", "mod", *args)
+        except RuntimeError:
+            rmtctl(state, "table", "add", *args)
+    wfile = state / "next.bin"
+    wfile.write_bytes(blob)
+    rmtctl(state, "model", "load", str(template.prog_id), "next", str(wfile))
+    return RmtLoaded(state, template.prog_id)
 
 
 @dataclass

@@ -15,6 +15,9 @@ The patch logs swap offsets; the paper speaks of a process's page access
 history.  `space="page"` (the default here) runs the trend detector on the
 task's virtual pages, the view the RMT hook gets, so both learned and
 Leap's detectors see the same history; `space="slot"` follows the patch.
+`fallback="page"` reads the aligned block of virtual pages around the fault
+instead of swap slots when there is no trend: what `examples/leap_prefetch.rmt`
+can do with the hook's context, which has pages and no slots.
 """
 from __future__ import annotations
 
@@ -53,10 +56,13 @@ def find_trend(deltas: list[int], history: int = HISTORY) -> tuple[bool, int]:
 class Leap:
     name = "leap"
 
-    def __init__(self, space: str = "page", page_cluster: int = PAGE_CLUSTER):
+    def __init__(self, space: str = "page", page_cluster: int = PAGE_CLUSTER,
+                 fallback: str = "slot"):
         if space not in ("page", "slot"):
             raise ValueError(f"Leap space {space!r}: 'page' or 'slot'")
-        self.space = space
+        if fallback not in ("page", "slot"):
+            raise ValueError(f"Leap fallback {fallback!r}: 'page' or 'slot'")
+        self.space, self.fallback = space, fallback
         self.max_pages = 1 << page_cluster
         self.reset()
 
@@ -99,6 +105,9 @@ class Leap:
                 if p is not None and swap.in_swap(p):
                     out.append(p)
             return out
+        if self.fallback == "page":
+            return [p for p in range(f.page & ~mask, (f.page | mask) + 1)
+                    if p != f.page and swap.in_swap(p)]
         start, end = max(f.slot & ~mask, 1), min(f.slot | mask, swap.max_slot)
         out = []
         for s in range(start, end + 1):

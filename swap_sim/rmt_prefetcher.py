@@ -19,7 +19,7 @@ from collections import deque
 from typing import Callable
 
 from compiler import objfile
-from rmt_lang.hooks import HOOKS
+from rmt_lang.hooks import HOOKS, clamp_ctx
 from semantics import codec
 from semantics.engine import Engine
 from swap_sim.prefetch import Fault, SwapView
@@ -54,11 +54,11 @@ class RmtPrefetcher:
 
     def context(self, page: int) -> bytes:
         h = list(self.hist)
-        return codec.ctx_encode(HOOK, {
+        return codec.ctx_encode(HOOK, clamp_ctx(HOOK, {
             "pid": self.pid, "hist_len": len(h), "cgroup_id": self.cgroup_id,
             "addr": page << 12, "page": page,
             "hist": [max(-CLAMP, min(CLAMP, d)) for d in h] + [0] * (HIST - len(h)),
-            "ra_hits": min(self.hits, 1 << 16), "prev_window": min(self.prev_window, 64)})
+            "ra_hits": min(self.hits, 1 << 16), "prev_window": min(self.prev_window, 64)}))
 
     def fault(self, f: Fault, swap: SwapView) -> list[int]:
         if self.last is not None:

@@ -62,15 +62,36 @@ def load_trace(path: Path) -> Trace:
             deltas, meta = z["deltas"], json.loads(str(z["meta"]))
     except (OSError, KeyError, ValueError) as e:
         raise ValueError(f"{path}: not a trace file ({e})") from e
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        raise ValueError(f"{path}: the header has no trace name")
+    if deltas.ndim != 1 or deltas.dtype.kind not in "iu":
+        raise ValueError(f"{path}: deltas must be a 1-D integer array, not "
+                         f"{deltas.dtype} of shape {deltas.shape}")
+    if not isinstance(meta.get("instrs", 0), int) or meta.get("instrs", 0) < 0:
+        raise ValueError(f"{path}: instrs {meta.get('instrs')!r} is not a count")
     pages = np.cumsum(deltas.astype(np.int64))
     if meta.get("len", len(pages)) != len(pages):
         raise ValueError(f"{path}: header says {meta['len']} accesses, file has {len(pages)}")
-    return Trace(meta["name"], pages, int(meta.get("instrs", 0)), meta.get("source", ""),
+    if len(pages) == 0:
+        raise ValueError(f"{path}: no accesses")
+    if pages.min() < 0 or pages.max() >= 1 << 35:
+        raise ValueError(f"{path}: page numbers must be in 0..2^35 (virtual page numbers), "
+                         f"found {pages.min()}..{pages.max()}")
+    return Trace(meta["name"], pages, int(meta.get("instrs", 0)), str(meta.get("source", "")),
                  bool(meta.get("synthetic", False)))
 
 
 def load_dir(directory: Path) -> list[Trace]:
-    return [load_trace(p) for p in sorted(Path(directory).glob("*.npz"))]
+    """Every `*.npz` trace in a directory (sorted by file name); names must be distinct."""
+    out: list[Trace] = []
+    seen: dict[str, Path] = {}
+    for p in sorted(Path(directory).glob("*.npz")):
+        tr = load_trace(p)
+        if tr.name in seen:
+            raise ValueError(f"{p}: trace name {tr.name!r} already used by {seen[tr.name]}")
+        seen[tr.name] = p
+        out.append(tr)
+    return out
 
 
 def reduce_pages(pages: np.ndarray, filter_pages: int = FILTER_PAGES,

@@ -26,6 +26,7 @@ WARN = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"]
 TESTS = {
     "test_tables": ["rmt_table.c"],
     "test_models": ["rmt_model.c"],
+    "test_model_isa": ["rmt_model.c"],
     "test_concurrency": ["rmt_table.c", "rmt_model.c"],
 }
 

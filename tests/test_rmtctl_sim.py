@@ -161,9 +161,7 @@ def test_engine_choice_is_kept_per_program(tmp_path, capsys):
     capsys.readouterr()
     assert main(["--state", state, "--json", "list"]) == 0
     assert [p["jit"] for p in json.loads(capsys.readouterr().out)] == [True, False]
-    from rmtctl.sim import SimTarget
+    from rmtctl.sim import Loaded, SimTarget
     t = SimTarget(tmp_path / "state")
-    info = t.list()
-    kinds = [t.make_engine((tmp_path / "state/progs" / str(i.id) / "prog.rmtb").read_bytes(),
-                           i.jit).engine_kind for i in info]
+    kinds = [Loaded(t, i).engine.engine_kind for i in t.list()]
     assert kinds[1] == "interp" and kinds[0] in ("jit", "interp")

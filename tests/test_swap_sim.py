@@ -202,7 +202,7 @@ def test_metrics():
 
 
 def test_trace_files_and_reduction(tmp_path):
-    tr = Trace("t", [5, 6, 5, 100, 7, -3], instrs=42, source="hand")
+    tr = Trace("t", [5, 6, 5, 100, 7, 3], instrs=42, source="hand")
     got = load_trace(save_trace(tr, tmp_path))
     assert got.name == "t" and got.instrs == 42 and got.pages.tolist() == tr.pages.tolist()
     (tmp_path / "bad.npz").write_bytes(b"not a trace")

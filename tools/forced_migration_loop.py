@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- quantize
     log("== quantize")
-    qm = quantize.quantize_mlp(model, in_frac=8, max_weight=prog.models[0].max_abs_weight or 2048)
+    qm = quantize.quantize_mlp(model, in_frac=8, model=prog.models[0])
     tw = quantize.export_tree(t, kind=prog.models[1].kind)
     blobs = {"predictor": W.write_weights(qm.weights), "tree_predictor": W.write_weights(tw)}
     for name, blob in blobs.items():

@@ -135,7 +135,7 @@ def leave_one_out(data: dict[str, features.Dataset], epochs: int, seed: int
         if not len(tr) or not len(te):
             continue
         model, t = fit_models(tr, epochs, seed)
-        qm = quantize.quantize_mlp(model, in_frac=8, max_weight=mm.max_abs_weight or 2048)
+        qm = quantize.quantize_mlp(model, in_frac=8, model=mm)
         tw = quantize.export_tree(t, kind=tm.kind)
         W.read_weights(W.write_weights(qm.weights), mm)          # the loader's rules hold
         W.read_weights(W.write_weights(tw), tm)

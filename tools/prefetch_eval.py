@@ -15,6 +15,20 @@ every workload with no prefetching, Linux 6.1 cluster and VMA readahead,
 Leap, and the program in the C VM, measuring the held-out part.  Prints the
 table, checks the case study's claims, and writes results.json, table.md
 and PNG plots to --out.
+
+Programs the model was not trained on (swap_sim/generalisation.py):
+
+    tools/prefetch_eval.py --loo                  # + leave-one-program-out, loo.md
+    tools/prefetch_eval.py --eval-traces DIR      # DIR/*.npz against the project's model
+    ... --mem-frac 0.25 --json FILE               # every figure of the tables in FILE
+
+`--loo` trains, for each workload, a tree on all the others' training faults
+(threshold picked on the others' selection rows) and measures the workload's
+held-out part with it (`rmt-loo`), next to the time split's `rmt`.
+`--eval-traces DIR` trains on the project's traces only (the same model as the
+time split) and measures every trace in DIR (held-out part, same split and
+memory rule) instead of the project's.  Both check the targets for unseen
+programs (`unseen_targets`).
 """
 from __future__ import annotations
 
@@ -33,13 +47,14 @@ from compiler.objformat import ModelKind  # noqa: E402
 from learn.swap_tree import train  # noqa: E402
 from semantics import weights as W  # noqa: E402
 from swap_sim.experiment import (Result, Split, baselines, evaluate, load_program,  # noqa: E402
-                                 training_faults)
+                                 reload_copy, training_faults)
+from swap_sim.generalisation import fold_choice, targets_table, unseen_targets  # noqa: E402
 from swap_sim.rmt_prefetcher import RmtPrefetcher  # noqa: E402
 from swap_sim.trace import Trace, load_dir, synthetic_traces  # noqa: E402
 
 ORDER = ["none", "ra-cluster", "ra-vma", "leap", "rmt", "rmt-tree", "rmt-map"]
 # ablations of the one program: the tree alone (table entry min_chain = 17), and the
-# online successor map alone (a second copy loaded with a tree whose only leaf is empty)
+# online successor map alone (a copy of the state directory, tree replaced by one empty leaf)
 ABLATIONS = {"rmt-tree": 1, "rmt-map": 0}
 TREE_CHECK = 2                 # cgroup routed to the tree alone with the gate off
 NON_SEQUENTIAL = ["strided", "imagemagick-resize", "ffmpeg-scale", "numpy-convolve2d"]
@@ -49,17 +64,34 @@ SELECT_CGROUP = 100            # candidate k is routed from cgroup SELECT_CGROUP
 
 
 def _evaluate_one(args: tuple) -> list[Result]:
-    """One workload in a worker process; the worker builds its own C VM from the state."""
-    tr, split, state, prog_id, map_only_id = args
+    """One workload in a worker process; the worker builds its own C VM from the state.
+    `map_only` is the state directory of the map-only copy (the same program with an
+    empty tree); without it (None) the ablations are left out."""
+    tr, split, state, prog_id, map_only = args
     from swap_sim.experiment import RmtLoaded
     eng, prog = RmtLoaded(Path(state), prog_id).engine_and_program()
-    eng1, _ = RmtLoaded(Path(state), prog_id).engine_and_program()
-    eng2, _ = RmtLoaded(Path(state), map_only_id).engine_and_program()
     pfs = dict(baselines())
     pfs["rmt"] = lambda: RmtPrefetcher(eng, prog)
-    pfs["rmt-tree"] = lambda: RmtPrefetcher(eng1, prog, cgroup_id=ABLATIONS["rmt-tree"])
-    pfs["rmt-map"] = lambda: RmtPrefetcher(eng2, prog)
+    if map_only is not None:
+        eng1, _ = RmtLoaded(Path(state), prog_id).engine_and_program()
+        eng2, _ = RmtLoaded(Path(map_only), prog_id).engine_and_program()
+        pfs["rmt-tree"] = lambda: RmtPrefetcher(eng1, prog, cgroup_id=ABLATIONS["rmt-tree"])
+        pfs["rmt-map"] = lambda: RmtPrefetcher(eng2, prog)
     return evaluate(tr, split, pfs)
+
+
+def _loo_one(args: tuple) -> tuple[list[Result], dict]:
+    """One leave-one-program-out fold in a worker: train on the other workloads' training
+    faults, load with the fold's threshold, measure the held-out workload (`rmt-loo`)."""
+    tr, split, others, min_stable, depth, min_freq, template, state = args
+    from swap_sim.experiment import reload_copy
+    tree = train(others, max_depth=depth, min_freq=min_freq, log=lambda s: None)
+    loaded = reload_copy(template, Path(state), tree.blob(), {0: (1, min_stable)})
+    eng, prog = loaded.engine_and_program()
+    res = evaluate(tr, split, {"rmt-loo": lambda: RmtPrefetcher(eng, prog)})
+    return [r for r in res if r.prefetcher == "rmt-loo"], {
+        "workload": tr.name, "min_stable": min_stable, "tree_nodes": len(tree.model.nodes),
+        "trained_on_faults": int(sum(len(s) for s in others))}
 
 
 def _select_one(args: tuple) -> list[Result]:
@@ -96,7 +128,7 @@ def choose_min_stable(checks: dict[int, list[tuple[str, bool, str]]],
 
 
 def pick_min_stable(traces: list[Trace], split: Split, args, out: Path
-                    ) -> tuple[int, list[dict]]:
+                    ) -> tuple[int, list[dict], list[tuple[int, Result]]]:
     """The stability threshold, chosen without the held-out accesses.
 
     The training part of every workload is split again the same way (its first
@@ -106,7 +138,8 @@ def pick_min_stable(traces: list[Trace], split: Split, args, out: Path
     Linux readahead (the kernel's default: `claims` against ra-cluster and
     ra-vma), ties broken by the targets against Leap, then by the modelled run
     time summed over all workloads (so pollution where nothing is predictable
-    counts), then the smallest threshold."""
+    counts), then the smallest threshold.  Returns the threshold, a summary per
+    threshold, and the rows (threshold, Result) the choice was made from."""
     parts = [training_part(t, split) for t in traces]
     with ProcessPoolExecutor(args.jobs) as ex:
         streams = list(ex.map(_faults, [(t, split) for t in parts]))
@@ -151,7 +184,7 @@ def pick_min_stable(traces: list[Trace], split: Split, args, out: Path
             "run_time_vs_none": round(run_time[t], 3),
             "rmt": {w: [round(f.coverage, 3), round(f.accuracy, 3)]
                     for (w, p), f in by.items() if p == "rmt"}})
-    return best, table_rows
+    return best, table_rows, rows
 
 
 def _faults(args: tuple):
@@ -245,6 +278,27 @@ def plots(results: list[Result], out: Path) -> list[Path]:
     return made
 
 
+def leave_one_out(traces: list[Trace], streams: list, split: Split, args,
+                  sel_rows: list[tuple[int, Result]], template) -> tuple[list[Result],
+                                                                       list[dict]]:
+    """A fold per workload (in worker processes): the tree from the other workloads'
+    training faults, the threshold from their selection rows (or --min-stable), loaded
+    into a copy of `template` (the time split's verified program)."""
+    jobs = []
+    for i, tr in enumerate(traces):
+        others = [s for j, s in enumerate(streams) if j != i]
+        ms = (fold_choice(sel_rows, tr.name, choose_min_stable, claims) if sel_rows
+              else args.min_stable)
+        jobs.append((tr, split, others, ms, args.depth, args.min_freq, template,
+                     str(args.out / "loo-state" / tr.name)))
+    with ProcessPoolExecutor(args.jobs) as ex:
+        done = list(ex.map(_loo_one, jobs))
+    for _, info in done:
+        print(f"  fold {info['workload']}: min_stable {info['min_stable']}, tree "
+              f"{info['tree_nodes']} nodes from {info['trained_on_faults']} faults", flush=True)
+    return [r for rs, _ in done for r in rs], [info for _, info in done]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--traces", type=Path, default=ROOT / "traces")
@@ -262,23 +316,64 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", nargs="*", help="workload names")
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--no-synthetic", action="store_true",
+                    help="leave out the synthetic workloads (seq, strided, random)")
+    ap.add_argument("--loo", action="store_true",
+                    help="also evaluate leave-one-program-out (a tree per held-out workload)")
+    ap.add_argument("--eval-traces", type=Path, metavar="DIR",
+                    help="measure every trace in DIR (project trace format) against the "
+                         "model trained on the project's traces, instead of the project's")
+    ap.add_argument("--no-ablations", action="store_true",
+                    help="leave out the tree-only and map-only runs (rmt-tree, rmt-map)")
+    ap.add_argument("--json", type=Path, metavar="FILE",
+                    help="also write every figure (results.json's content) to FILE")
     args = ap.parse_args(argv)
+    if not 0 < args.mem_frac <= 1:
+        ap.error(f"--mem-frac {args.mem_frac}: must be in (0, 1]")
+    if not 0 < args.train_frac < 1:
+        ap.error(f"--train-frac {args.train_frac}: must be in (0, 1)")
+    if args.eval_traces is not None and not args.eval_traces.is_dir():
+        ap.error(f"--eval-traces {args.eval_traces}: not a directory")
+    if args.loo and args.eval_traces is not None:
+        ap.error("--loo and --eval-traces: one at a time")
     t0 = time.time()
     split = Split(args.mem_frac, args.train_frac)
-    traces: list[Trace] = synthetic_traces() + (load_dir(args.traces)
-                                                if args.traces.is_dir() else [])
+    try:
+        traces: list[Trace] = ([] if args.no_synthetic else synthetic_traces()) + (
+            load_dir(args.traces) if args.traces.is_dir() else [])
+        extra: list[Trace] = load_dir(args.eval_traces) if args.eval_traces else []
+    except (ValueError, OSError) as e:
+        print(f"prefetch-eval: {e}", file=sys.stderr)
+        return 1
     if args.only:
         traces = [t for t in traces if t.name in args.only]
     if not traces:
         print("prefetch-eval: no workloads", file=sys.stderr)
         return 1
-    for t in traces:
-        print(f"workload {t.name}: {len(t)} accesses, working set {t.working_set} pages, "
+    if args.eval_traces is not None and not extra:
+        print(f"prefetch-eval: --eval-traces {args.eval_traces}: no *.npz traces there",
+              file=sys.stderr)
+        return 1
+    if args.loo and len(traces) < 2:
+        print("prefetch-eval: --loo needs at least 2 workloads", file=sys.stderr)
+        return 1
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"prefetch-eval: {e}", file=sys.stderr)
+        return 1
+    for t in traces + extra:
+        print(f"{'evaluated' if any(t is e for e in extra) else 'workload'} {t.name}: "
+              f"{len(t)} accesses, "
+              f"working set {t.working_set} pages, "
               f"memory {split.config(t).mem_pages} pages", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     selection: list[dict] = []
+    sel_rows: list[tuple[int, Result]] = []
     if args.min_stable is None:
-        args.min_stable, selection = pick_min_stable(traces, split, args, args.out)
+        args.min_stable, selection, sel_rows = pick_min_stable(traces, split, args, args.out)
         print(f"min_stable picked on the training parts: {args.min_stable} "
               f"({time.time() - t0:.0f}s)", flush=True)
         for row in selection[1:]:
@@ -301,15 +396,18 @@ def main(argv: list[str] | None = None) -> int:
                                                       TREE_CHECK: (17, 0)})
     empty = W.write_weights(W.ModelWeights(ModelKind.TREE, 8, 17, 16,
                                            trees=[W.Tree([[-1, 0, 0, 0, 0]], [[0] * 17])]))
-    map_only = load_program(empty, state, routes={0: (1, ms)})
+    map_only = None if extra or args.no_ablations else reload_copy(loaded, args.out / "map-only-state", empty,
+                                              {0: (1, ms)})
     print(f"loaded into the sim target: rmtctl --state {state} model show {loaded.prog_id} "
           f"({time.time() - t0:.0f}s)", flush=True)
     agree, total = vm_agreement(tree, state, loaded.prog_id, streams)
     print(f"tree in the C VM vs the trained tree: {agree}/{total} fault histories agree",
           flush=True)
+    measured = extra or traces
     with ProcessPoolExecutor(args.jobs) as ex:
         per = list(ex.map(_evaluate_one, [(t, split, str(state), loaded.prog_id,
-                                           map_only.prog_id) for t in traces]))
+                                           None if map_only is None else str(map_only.state))
+                                          for t in measured]))
     results = [r for rs in per for r in sorted(rs, key=lambda r: ORDER.index(r.prefetcher))]
     text = table(results)
     print(text)
@@ -318,17 +416,45 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'MET ' if ok else 'MISS'} {name}: {why}")
     (args.out / "table.md").write_text(text + "\n\n" + "\n".join(
         f"- {'met' if ok else 'NOT met'}: {n} ({w})" for n, ok, w in checks) + "\n")
-    (args.out / "results.json").write_text(json.dumps({
+    unseen: dict = {}
+    if extra:
+        tg = unseen_targets(results, "rmt")
+        unseen = {"prefetcher": "rmt", "eval_traces": str(args.eval_traces),
+                  "targets": [t.as_dict() for t in tg]}
+        print(f"targets for programs not trained on ({args.eval_traces}, memory "
+              f"{args.mem_frac}):\n{targets_table(tg)}")
+    loo: list[Result] = []
+    folds: list[dict] = []
+    if args.loo:
+        loo, folds = leave_one_out(traces, streams, split, args, sel_rows, loaded)
+        rows = [r for r in results if r.prefetcher in ("none", "ra-cluster", "ra-vma",
+                                                       "leap", "rmt")] + loo
+        order = ORDER + ["rmt-loo"]
+        rows.sort(key=lambda r: ([t.name for t in traces].index(r.workload),
+                                 order.index(r.prefetcher)))
+        tg = unseen_targets(rows, "rmt-loo")
+        unseen = {"prefetcher": "rmt-loo", "folds": folds,
+                  "targets": [t.as_dict() for t in tg]}
+        loo_text = table(rows)
+        print(f"leave-one-program-out (memory {args.mem_frac}):\n{loo_text}\n"
+              f"{targets_table(tg)}")
+        (args.out / "loo.md").write_text(loo_text + "\n\n" + targets_table(tg) + "\n")
+    payload = json.dumps({
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "min_stable_selection": selection,
         "tree": {"nodes": len(tree.model.nodes), "depth": tree.model.depth,
                  "vocab": tree.vocab.tolist(), "vm_agreement": [agree, total]},
         "results": [{"workload": r.workload, "prefetcher": r.prefetcher,
                      "mem_pages": r.mem_pages, **r.figures.as_row,
-                     "counters": r.counters.as_dict(), **r.extra} for r in results],
-        "claims": [{"claim": n, "met": ok, "figures": w} for n, ok, w in checks]},
-        indent=1, default=lambda o: asdict(o)))
-    if not args.no_plots:
+                     "counters": r.counters.as_dict(), **r.extra} for r in results + loo],
+        "claims": [{"claim": n, "met": ok, "figures": w} for n, ok, w in checks],
+        "unseen_targets": unseen},
+        indent=1, default=lambda o: asdict(o))
+    (args.out / "results.json").write_text(payload)
+    if args.json is not None:
+        args.json.write_text(payload)
+        print(f"wrote {args.json}")
+    if not args.no_plots and not extra:
         for p in plots(results, args.out):
             print(f"wrote {p}")
     print(f"done in {time.time() - t0:.0f}s")

@@ -171,16 +171,35 @@ class TraceExportable(Obligation):
 
 
 @dataclass(frozen=True)
+class ChannelExportable(Obligation):
+    """A counter the control plane can read (`rmtctl table dump` hit counters, `rmtctl stats`
+    decision and abort counters, model overflow counts) does not depend on a context field
+    with export=False, unless the hook spec declares the channel exportable."""
+    channel: str
+    what: str
+    leaks: tuple[str, ...]
+
+    def describe(self) -> str:
+        names = ", ".join(f"ctx.{n}" for n in self.leaks)
+        if not self.leaks:
+            return f"{self.channel} of {self.what} depend only on exportable data"
+        return f"{self.channel} of {self.what} leak non-exportable {names}"
+
+
+@dataclass(frozen=True)
 class MapExportable(Obligation):
     """A map the control plane can read (`rmtctl map dump`) holds no data from a context
     field with export=False, in its keys or its values; `private` maps are exempt."""
     map: str
     key_leaks: tuple[str, ...]     # non-exportable ctx fields its keys depend on
     value_leaks: tuple[str, ...]   # ... and its values
+    when_leaks: tuple[str, ...] = ()   # ... and whether a store happens (control dependence)
 
     def describe(self) -> str:
-        parts = [f"its {what} depend on non-exportable " + ", ".join(f"ctx.{n}" for n in names)
-                 for what, names in (("keys", self.key_leaks), ("values", self.value_leaks))
+        parts = [f"{what} non-exportable " + ", ".join(f"ctx.{n}" for n in names)
+                 for what, names in (("its keys depend on", self.key_leaks),
+                                     ("its values depend on", self.value_leaks),
+                                     ("whether it is stored depends on", self.when_leaks))
                  if names]
         return (f"map {self.map} can be read by the control plane but " + " and ".join(parts)
                 if parts else f"map {self.map} holds only exportable data")

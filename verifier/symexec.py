@@ -19,7 +19,7 @@ from typing import Callable
 
 import z3
 
-from compiler.isa import (BY_CODE, HELPER_BY_ID, LOAD_SIGNED, LOAD_SIZE, Fmt, Insn, Region,
+from compiler.isa import (CPU_LIMIT, BY_CODE, HELPER_BY_ID, LOAD_SIGNED, LOAD_SIZE, Fmt, Insn, Region,
                           mem_fields)
 from compiler.objfile import Program
 from compiler.objformat import GuardKind, MapKind
@@ -473,7 +473,7 @@ class Executor:
         if h.name == "ktime_ns":
             v = inp.new("ktime_ns()", 64)
         elif h.name == "cpu":
-            v = _zext64(inp.new("cpu()", 12))
+            v = _zext64(inp.new("cpu()", (CPU_LIMIT - 1).bit_length()))
         elif h.name == "random":
             v = inp.new(f"random()@pc{pc}", 64)
             inp.assume(z3.If(arg == 0, v == 0, z3.ULT(v, arg)))

@@ -2,7 +2,9 @@
 /*
  * rmt_alloc.c: the counted allocators of rmt_alloc.h and the fault injector.
  *
- * Fault injection: rmt_alloc_fail_nth(n, every) arms a countdown; the n-th
+ * Fault injection (the userspace library always; rmt.ko only when built with
+ * RMT_TEST_BUILD=y, which defines RMT_FAULT_INJECT -- never in production):
+ * rmt_alloc_fail_nth(n, every) arms a countdown; the n-th
  * counted allocation after arming fails (returns NULL, as the real allocator
  * would under memory pressure) and the countdown disarms itself, unless
  * @every is set, in which case that allocation and every later one fail until
@@ -39,6 +41,9 @@ static bool rmt_alloc_every;
  */
 bool rmt_alloc_inject(void)
 {
+#if defined(__KERNEL__) && !defined(RMT_FAULT_INJECT)
+	return false;	/* a production rmt.ko: fault injection is compiled out */
+#else
 	s64 v, next;
 
 	for (;;) {
@@ -54,6 +59,7 @@ bool rmt_alloc_inject(void)
 		return false;
 	atomic64_inc(&rmt_alloc_nfailed);
 	return true;
+#endif
 }
 
 /**

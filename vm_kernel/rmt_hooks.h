@@ -122,6 +122,54 @@ _Static_assert(offsetof(struct rmt_ctx_sched_can_migrate_task, migration_cost_ns
 _Static_assert(offsetof(struct rmt_ctx_sched_can_migrate_task, src_load) == 72, "sched.can_migrate_task.src_load offset");
 _Static_assert(offsetof(struct rmt_ctx_sched_can_migrate_task, dst_load) == 80, "sched.can_migrate_task.dst_load offset");
 
+/* Every field of a sched.can_migrate_task context into its declared range (what the
+ * verifier assumes): the hook glue's last step before running a program. */
+static inline void rmt_ctx_sched_can_migrate_task_clamp(struct rmt_ctx_sched_can_migrate_task *c)
+{
+	if ((__u64)c->pid > 4194304ull)
+		c->pid = 4194304ull;
+	if ((__u64)c->src_cpu > 4095ull)
+		c->src_cpu = 4095ull;
+	if ((__u64)c->dst_cpu > 4095ull)
+		c->dst_cpu = 4095ull;
+	if ((__u64)c->idle > 2ull)
+		c->idle = 2ull;
+	if ((__u64)c->sd_level > 3ull)
+		c->sd_level = 3ull;
+	if ((__u64)c->same_node > 1ull)
+		c->same_node = 1ull;
+	if ((__u64)c->prefer_src > 1ull)
+		c->prefer_src = 1ull;
+	if ((__u64)c->prefer_dst > 1ull)
+		c->prefer_dst = 1ull;
+	if ((__u64)c->src_non_pref > 1ull)
+		c->src_non_pref = 1ull;
+	if ((__u64)c->buddy_hot > 1ull)
+		c->buddy_hot = 1ull;
+	if ((__u64)c->hard_veto > 1ull)
+		c->hard_veto = 1ull;
+	if ((__u64)c->kernel_verdict > 1ull)
+		c->kernel_verdict = 1ull;
+	if ((__u64)c->task_hot > 1ull)
+		c->task_hot = 1ull;
+	if ((__u64)c->src_nr_running > 65536ull)
+		c->src_nr_running = 65536ull;
+	if ((__u64)c->dst_nr_running > 65536ull)
+		c->dst_nr_running = 65536ull;
+	if ((__u64)c->nr_balance_failed > 1024ull)
+		c->nr_balance_failed = 1024ull;
+	if ((__u64)c->cache_nice_tries > 8ull)
+		c->cache_nice_tries = 8ull;
+	if ((__u64)c->exec_age_ns > 1099511627776ull)
+		c->exec_age_ns = 1099511627776ull;
+	if ((__u64)c->migration_cost_ns > 1000000000ull)
+		c->migration_cost_ns = 1000000000ull;
+	if ((__u64)c->src_load > 4294967296ull)
+		c->src_load = 4294967296ull;
+	if ((__u64)c->dst_load > 4294967296ull)
+		c->dst_load = 4294967296ull;
+}
+
 #define RMT_HOOK_MM_SWAP_FAULT_ID 2
 #define RMT_HOOK_MM_SWAP_FAULT_HASH 0x3c322ba6u
 #define RMT_HOOK_MM_SWAP_FAULT_CTX_SIZE 168
@@ -154,6 +202,38 @@ _Static_assert(offsetof(struct rmt_ctx_mm_swap_fault, hist) == 32, "mm.swap_faul
 _Static_assert(offsetof(struct rmt_ctx_mm_swap_fault, ra_hits) == 96, "mm.swap_fault.ra_hits offset");
 _Static_assert(offsetof(struct rmt_ctx_mm_swap_fault, prev_window) == 100, "mm.swap_fault.prev_window offset");
 _Static_assert(offsetof(struct rmt_ctx_mm_swap_fault, pf) == 104, "mm.swap_fault.pf offset");
+
+/* Every field of a mm.swap_fault context into its declared range (what the
+ * verifier assumes): the hook glue's last step before running a program. */
+static inline void rmt_ctx_mm_swap_fault_clamp(struct rmt_ctx_mm_swap_fault *c)
+{
+	unsigned int i;
+
+	if ((__u64)c->pid > 4194304ull)
+		c->pid = 4194304ull;
+	if ((__u64)c->hist_len > 8ull)
+		c->hist_len = 8ull;
+	if ((__u64)c->addr > 140737488355327ull)
+		c->addr = 140737488355327ull;
+	if ((__u64)c->page > 34359738367ull)
+		c->page = 34359738367ull;
+	for (i = 0; i < 8; i++) {
+		if ((__s64)c->hist[i] < -34359738368ll)
+			c->hist[i] = -34359738368ll;
+		if ((__s64)c->hist[i] > 34359738368ll)
+			c->hist[i] = 34359738368ll;
+	}
+	if ((__u64)c->ra_hits > 65536ull)
+		c->ra_hits = 65536ull;
+	if ((__u64)c->prev_window > 64ull)
+		c->prev_window = 64ull;
+	for (i = 0; i < 16; i++) {
+		if ((__s64)c->pf[i] < -1048576ll)
+			c->pf[i] = -1048576ll;
+		if ((__s64)c->pf[i] > 1048576ll)
+			c->pf[i] = 1048576ll;
+	}
+}
 
 #define RMT_HOOK_TEST_SANDBOX_ID 100
 #define RMT_HOOK_TEST_SANDBOX_HASH 0xe2e1210bu
@@ -198,6 +278,32 @@ _Static_assert(offsetof(struct rmt_ctx_test_sandbox, secret) == 80, "test.sandbo
 _Static_assert(offsetof(struct rmt_ctx_test_sandbox, hidden) == 88, "test.sandbox.hidden offset");
 _Static_assert(offsetof(struct rmt_ctx_test_sandbox, out) == 92, "test.sandbox.out offset");
 _Static_assert(offsetof(struct rmt_ctx_test_sandbox, outs) == 96, "test.sandbox.outs offset");
+
+/* Every field of a test.sandbox context into its declared range (what the
+ * verifier assumes): the hook glue's last step before running a program. */
+static inline void rmt_ctx_test_sandbox_clamp(struct rmt_ctx_test_sandbox *c)
+{
+	unsigned int i;
+
+	if ((__u64)c->a > 1000ull)
+		c->a = 1000ull;
+	if ((__u64)c->b > 1000ull)
+		c->b = 1000ull;
+	if ((__s64)c->x < -1000ll)
+		c->x = -1000ll;
+	if ((__s64)c->x > 1000ll)
+		c->x = 1000ll;
+	if ((__s64)c->y < -1000ll)
+		c->y = -1000ll;
+	if ((__s64)c->y > 1000ll)
+		c->y = 1000ll;
+	if ((__u64)c->small > 7ull)
+		c->small = 7ull;
+	for (i = 0; i < 8; i++) {
+		if ((__u64)c->arr[i] > 1048576ull)
+			c->arr[i] = 1048576ull;
+	}
+}
 
 /*
  * The field tables are defined once, in the translation unit that defines

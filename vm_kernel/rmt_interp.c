@@ -23,13 +23,24 @@ static __always_inline struct rmt_pcpu_stats *rmt_stats_of(struct rmt_inst *in, 
 	return (struct rmt_pcpu_stats *)(in->stats_mem + (size_t)cpu * in->stats_stride);
 }
 
-static noinline u8 *rmt_slow_base(struct rmt_frame *fr, u32 region, u32 obj)
+/*
+ * The base of PARAMS(obj), MIN(obj) or MOUT(obj): the frame's params, min
+ * and mout arrays are consecutive, so the region indexes them; two loads and
+ * no call or branch (the kernel and the library build with
+ * -fno-strict-aliasing, which makes reading them as u8 ** well defined).
+ */
+_Static_assert(offsetof(struct rmt_frame, min) ==
+	       offsetof(struct rmt_frame, params) + sizeof(void *) &&
+	       offsetof(struct rmt_frame, mout) ==
+	       offsetof(struct rmt_frame, params) + 2 * sizeof(void *) &&
+	       RMT_REGION_MIN == RMT_REGION_PARAMS + 1 && RMT_REGION_MOUT == RMT_REGION_PARAMS + 2,
+	       "rmt_obj_base() indexes params, min, mout by region");
+
+static __always_inline u8 *rmt_obj_base(const struct rmt_frame *fr, u32 region, u32 obj)
 {
-	if (region == RMT_REGION_PARAMS)
-		return (u8 *)fr->params[obj];
-	if (region == RMT_REGION_MIN)
-		return (u8 *)fr->min[obj];
-	return (u8 *)fr->mout[obj];
+	u8 **const *tab = (u8 **const *)&fr->params;
+
+	return tab[region - RMT_REGION_PARAMS][obj];
 }
 
 static noinline int rmt_do_trace(struct rmt_inst *in, const struct rmt_insn *insn,
@@ -239,7 +250,7 @@ OP_JSET_I:
 		__a += __idx; \
 	} \
 	__base = likely(__r == RMT_REGION_SCRATCH) ? scratch : \
-		 __r == RMT_REGION_CTX ? ctx : rmt_slow_base(fr, __r, (__imm >> 8) & 0xff); \
+		 __r == RMT_REGION_CTX ? ctx : rmt_obj_base(fr, __r, (__imm >> 8) & 0xff); \
 	__base + __a; \
 })
 #define LOAD(name, type, size) \

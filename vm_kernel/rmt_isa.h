@@ -171,6 +171,9 @@ enum rmt_helper {
 	RMT_HELPER_MAX = 4,
 };
 
+/* cpu() is below this: the verifier assumes it, the runtime enforces it. */
+#define RMT_HELPER_CPU_LIMIT 4096u
+
 /*
  * Memory operand imm: bits 0..7 region, 8..15 object id, 16..31 limit
  * (0: constant address `off`; else indexed, r[src] <= limit - size).

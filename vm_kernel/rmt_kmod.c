@@ -20,15 +20,19 @@ static struct rmt_vm *rmt_global_vm;
 
 /*
  * The allocation counters and the fault injector of rmt_alloc.c, under
- * /sys/module/rmt/parameters/ (docs/robustness.md, "Allocations"):
+ * /sys/module/rmt/parameters/ (docs/robustness.md, "Allocations").  The
+ * counters are root-only (0400): allocation counts say when programs and
+ * entries come and go.  The injector exists only in test builds
+ * (RMT_TEST_BUILD=y defines RMT_FAULT_INJECT); a production rmt.ko has no way
+ * to make its allocations fail.
  *
  *   alloc_live        allocations not yet freed (read-only)
  *   alloc_total       successful allocations since load (read-only)
  *   alloc_failed      allocations failed by injection (read-only)
- *   fail_alloc_nth    write n: the n-th allocation from now fails (0 disarms);
- *                     reads the allocations left before it (0: fired or off)
- *   fail_alloc_every  when set as fail_alloc_nth is written, the n-th and
- *                     every later allocation fail until 0 is written
+ *   fail_alloc_nth    test builds: write n: the n-th allocation from now fails
+ *                     (0 disarms); reads the allocations left before it
+ *   fail_alloc_every  test builds: when set as fail_alloc_nth is written, the
+ *                     n-th and every later allocation fail until 0 is written
  */
 enum rmt_alloc_param { RMT_P_LIVE, RMT_P_TOTAL, RMT_P_FAILED, RMT_P_PENDING };
 
@@ -54,8 +58,9 @@ static int rmt_alloc_param_get(char *buf, const struct kernel_param *kp)
 	}
 }
 
+#ifdef RMT_FAULT_INJECT
 static bool fail_alloc_every;
-module_param(fail_alloc_every, bool, 0644);
+module_param(fail_alloc_every, bool, 0600);
 MODULE_PARM_DESC(fail_alloc_every,
 		 "Writing fail_alloc_nth also fails every allocation after the n-th");
 
@@ -70,24 +75,26 @@ static int rmt_fail_nth_set(const char *val, const struct kernel_param *kp)
 	return 0;
 }
 
-static const struct kernel_param_ops rmt_alloc_ro_ops = {
-	.get = rmt_alloc_param_get,
-};
-
 static const struct kernel_param_ops rmt_fail_nth_ops = {
 	.set = rmt_fail_nth_set,
 	.get = rmt_alloc_param_get,
 };
 
-module_param_cb(alloc_live, &rmt_alloc_ro_ops, &rmt_p_ids[RMT_P_LIVE], 0444);
-MODULE_PARM_DESC(alloc_live, "VM allocations not yet freed");
-module_param_cb(alloc_total, &rmt_alloc_ro_ops, &rmt_p_ids[RMT_P_TOTAL], 0444);
-MODULE_PARM_DESC(alloc_total, "VM allocations made since load");
-module_param_cb(alloc_failed, &rmt_alloc_ro_ops, &rmt_p_ids[RMT_P_FAILED], 0444);
-MODULE_PARM_DESC(alloc_failed, "VM allocations failed by fault injection");
-module_param_cb(fail_alloc_nth, &rmt_fail_nth_ops, &rmt_p_ids[RMT_P_PENDING], 0644);
+module_param_cb(fail_alloc_nth, &rmt_fail_nth_ops, &rmt_p_ids[RMT_P_PENDING], 0600);
 MODULE_PARM_DESC(fail_alloc_nth,
 		 "Fault injection: fail the n-th VM allocation from now (0: off); reads what is left");
+#endif /* RMT_FAULT_INJECT */
+
+static const struct kernel_param_ops rmt_alloc_ro_ops = {
+	.get = rmt_alloc_param_get,
+};
+
+module_param_cb(alloc_live, &rmt_alloc_ro_ops, &rmt_p_ids[RMT_P_LIVE], 0400);
+MODULE_PARM_DESC(alloc_live, "VM allocations not yet freed");
+module_param_cb(alloc_total, &rmt_alloc_ro_ops, &rmt_p_ids[RMT_P_TOTAL], 0400);
+MODULE_PARM_DESC(alloc_total, "VM allocations made since load");
+module_param_cb(alloc_failed, &rmt_alloc_ro_ops, &rmt_p_ids[RMT_P_FAILED], 0400);
+MODULE_PARM_DESC(alloc_failed, "VM allocations failed by fault injection");
 
 /* Everything the module allocated must be freed by now: say how much is left. */
 static void rmt_alloc_report(const char *when)

@@ -202,6 +202,7 @@ static bool rmt_sched_build(const struct rmt_sched_offsets *o, const void *p,
 	else
 		hot = cost && age < (s64)cost;
 	c->task_hot = hot;
+	rmt_ctx_sched_can_migrate_task_clamp(c);	/* the spec's ranges, whatever came above */
 
 	/* The hard constraints, checked in the kernel's order. */
 	cpus = RMT_TASK(p, o->task_cpus_ptr, const unsigned long *);

@@ -2,7 +2,12 @@
 /*
  * rmt_kmod_hook_swap.c: mm.swap_fault, a kprobe on do_swap_page(struct vm_fault *).
  *
- * Why there, and how the decision takes effect (docs/kernel-hooks.md):
+ * Why there, and how the decision takes effect (docs/kernel-hooks.md): the
+ * module parameter swap_prefetch picks a mechanism at attach
+ * (rmt_kmod_prefetch.c).  In the exact-page modes (madvise, gup; auto picks
+ * one) the handler queues the program's pf[0..n) for a worker that reads
+ * those pages into the swap cache, and counts the faults that find them
+ * there.  In window mode, what follows:
  * Debian's 6.1 build inlines swapin_nr_pages(), swap_ra_info() and
  * swap_vma_readahead() into swapin_readahead(), and exports no way for a
  * module to read pages into the swap cache, so neither the window function's
@@ -34,6 +39,7 @@
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 #include "rmt_hooks_kern.h"
+#include "rmt_prefetch.h"
 
 /* mm/swap_state.c's encoding of vma->swap_readahead_info (private there). */
 #define RMT_RA_WIN_SHIFT	(PAGE_SHIFT / 2)
@@ -55,6 +61,7 @@
 struct rmt_hist_slot {
 	raw_spinlock_t lock;
 	u32 pid;
+	u32 pf_hits;	/* exact-page modes: prefetch hits since the last other swap fault */
 	u8 len;
 	unsigned long last_page;
 	s64 hist[RMT_HIST_LEN];
@@ -93,8 +100,14 @@ static unsigned int rmt_window_for(s64 n, unsigned int max_win)
 	return min(w, max_win);
 }
 
-/* Append this fault to @pid's history and copy it (latest delta first) into @c. */
-static bool rmt_hist_update(u32 pid, unsigned long page, struct rmt_ctx_mm_swap_fault *c)
+/*
+ * Append this fault to @pid's history and copy it (latest delta first) into @c.
+ * @pf_hit: exact-page modes only (else < 0): whether the fault found a page
+ * the worker had read; ctx.ra_hits then counts such hits since the last
+ * fault that was not one, as the kernel's readahead hits count its own.
+ */
+static bool rmt_hist_update(u32 pid, unsigned long page, struct rmt_ctx_mm_swap_fault *c,
+			    int pf_hit)
 {
 	struct rmt_hist_slot *s = &rmt_hist[hash_32(pid, RMT_HIST_BITS)];
 	int i;
@@ -104,6 +117,7 @@ static bool rmt_hist_update(u32 pid, unsigned long page, struct rmt_ctx_mm_swap_
 	if (s->pid != pid) {
 		s->pid = pid;
 		s->len = 0;
+		s->pf_hits = 0;
 	} else {
 		memmove(&s->hist[1], &s->hist[0], sizeof(s->hist[0]) * (RMT_HIST_LEN - 1));
 		s->hist[0] = clamp_t(s64, (s64)(page - s->last_page), -(1ll << 35), 1ll << 35);
@@ -111,6 +125,10 @@ static bool rmt_hist_update(u32 pid, unsigned long page, struct rmt_ctx_mm_swap_
 			s->len++;
 	}
 	s->last_page = page;
+	if (pf_hit >= 0) {
+		c->ra_hits = s->pf_hits;
+		s->pf_hits = pf_hit > 0 ? s->pf_hits + 1 : 0;
+	}
 	c->hist_len = s->len;
 	for (i = 0; i < s->len; i++)
 		c->hist[i] = s->hist[i];
@@ -133,9 +151,18 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 	u32 cpu = smp_processor_id();
 	u64 t0 = ktime_get_ns();
 	bool fwd = true, back = true;
+	u32 mech = rmt_pf_mechanism();
+	int pf_hit = -1;
 	s64 dec;
 	int i;
 
+	/*
+	 * Kernel threads' swap-ins (the GUP prefetcher's own faults,
+	 * khugepaged) are not the program's to predict: counting them would
+	 * let a prefetch trigger further prefetches.
+	 */
+	if (mech != RMT_PF_WINDOW && (current->flags & PF_KTHREAD))
+		return 0;
 	rmt_hook_inc(h, hits);
 	b = rcu_dereference_sched(h->bind);
 	if (!b) {
@@ -151,6 +178,8 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 		rmt_hook_inc(h, ctx_errors);
 		return 0;
 	}
+	if (mech != RMT_PF_WINDOW)
+		pf_hit = rmt_pf_fault(vma->vm_mm, addr, ((const struct vm_fault *)vmf)->orig_pte);
 	info = (atomic_long_t *)((u8 *)vma + o->vma_swap_readahead_info);
 	ra = atomic_long_read(info);
 	fpfn = addr >> PAGE_SHIFT;
@@ -166,8 +195,9 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 	c.page = c.addr >> PAGE_SHIFT;
 	c.ra_hits = RMT_RA_HITS(ra);
 	c.prev_window = min_t(u32, RMT_RA_WIN(ra), 64);
-	if (!rmt_hist_update(c.pid, fpfn, &c))
+	if (!rmt_hist_update(c.pid, fpfn, &c, pf_hit))
 		rmt_hook_inc(h, hist_busy);
+	rmt_ctx_mm_swap_fault_clamp(&c);	/* the spec's ranges, whatever came above */
 	if (kwin > 1)
 		rmt_hook_inc(h, kernel_yes);
 	else
@@ -194,6 +224,16 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 	}
 	if (dec == RMT_DECISION_DEFAULT) {
 		rmt_hook_inc(h, defaults);
+		goto out;
+	}
+	if (mech != RMT_PF_WINDOW) {
+		/* Exact pages: "same" is a decision of none, "overrides" one of some. */
+		if (dec <= 0) {
+			rmt_hook_inc(h, same);
+		} else {
+			rmt_pf_queue(vma->vm_mm, addr, dec, c.pf);
+			rmt_hook_inc(h, overrides);
+		}
 		goto out;
 	}
 	win = max_win <= 1 ? 1 : rmt_window_for(dec, max_win);
@@ -260,7 +300,7 @@ static int rmt_swap_check(const struct rmt_hook_bind *b, char *err, size_t len)
 		       "max_window = %u: want 0 or a power of two <= %d", o->max_window,
 		       RMT_RA_MAX_WIN))
 		return -EINVAL;
-	return 0;
+	return rmt_pf_choose(err, len);
 }
 
 static int rmt_swap_reg(void)
@@ -275,12 +315,18 @@ static int rmt_swap_reg(void)
 	memset(&rmt_swap_kp, 0, sizeof(rmt_swap_kp));
 	rmt_swap_kp.symbol_name = "do_swap_page";
 	rmt_swap_kp.pre_handler = rmt_swap_pre;
-	return register_kprobe(&rmt_swap_kp);
+	rmt_pf_start();
+	i = register_kprobe(&rmt_swap_kp);
+	if (i)
+		rmt_pf_stop();
+	return i;
 }
 
 static void rmt_swap_unreg(void)
 {
 	unregister_kprobe(&rmt_swap_kp);
+	/* No handler runs now: finish (or count) the prefetches it queued. */
+	rmt_pf_stop();
 }
 
 static u64 rmt_swap_nmissed(void)

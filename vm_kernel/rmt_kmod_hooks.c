@@ -18,6 +18,7 @@
 #include <linux/uaccess.h>
 #include "rmt_hooks_kern.h"
 #include "rmt_alloc.h"
+#include "rmt_prefetch.h"
 
 struct rmt_vm *rmt_hooks_vm;
 
@@ -201,7 +202,7 @@ static void rmt_hook_stats_fill(struct rmt_hook *h, struct rmt_hook_stats *s)
 }
 
 /**
- * rmt_hooks_ioctl() - RMT_IOC_HOOK_ATTACH, _DETACH and _STATS
+ * rmt_hooks_ioctl() - RMT_IOC_HOOK_ATTACH, _DETACH, _STATS and _PREFETCH
  * @vm: the VM (the one rmt_hooks_init() was given)
  * @cmd: the command
  * @arg: its user payload
@@ -215,6 +216,7 @@ long rmt_hooks_ioctl(struct rmt_vm *vm, unsigned int cmd, void __user *arg)
 {
 	struct rmt_hook_attach *a;
 	struct rmt_hook_detach d;
+	struct rmt_swap_prefetch_stats ps;
 	struct rmt_hook_stats s;
 	struct rmt_hook *h;
 	long rc;
@@ -258,6 +260,17 @@ long rmt_hooks_ioctl(struct rmt_vm *vm, unsigned int cmd, void __user *arg)
 		s.hook_id = h->id;
 		rmt_hook_stats_fill(h, &s);
 		return copy_to_user(arg, &s, sizeof(s)) ? -EFAULT : 0;
+	case RMT_IOC_HOOK_PREFETCH:
+		if (copy_from_user(&ps, arg, sizeof(ps)))
+			return -EFAULT;
+		if (ps.abi != RMT_HOOKS_ABI_VERSION)
+			return -EPROTO;
+		memset(&ps, 0, sizeof(ps));
+		ps.abi = RMT_HOOKS_ABI_VERSION;
+		rmt_pf_stats(&ps);
+		if (!rmt_hook_swap.registered)
+			ps.mechanism = RMT_PF_NONE;
+		return copy_to_user(arg, &ps, sizeof(ps)) ? -EFAULT : 0;
 	}
 	return -ENOTTY;
 }

@@ -7,10 +7,13 @@
  * reject the same blobs for the same reason), and converts it into a form
  * that is quick to run:
  *
- *  - weights are widened to s32, so one loop serves 8-, 16- and 32-bit
- *    models; with 8/16-bit weights an exact sum of at most RMT_MAX_MODEL_IO
- *    products of an int32 input fits in s64 (2^15 * 2^31 * 2^10 < 2^63),
- *    32-bit weights accumulate in s128;
+ *  - dense layers with 8/16-bit weights keep them as s16 (conv1d and 32-bit
+ *    weights are widened to s32); where the load proves every sum of a layer
+ *    fits in int32 for inputs in the declared range (rmt_layer_exact32()),
+ *    inference sums in int32, with AVX2 in userspace when the CPU has it,
+ *    else it sums exactly and saturates: with 8/16-bit weights an exact sum
+ *    of at most RMT_MAX_MODEL_IO products of an int32 input fits in s64
+ *    (2^15 * 2^31 * 2^10 < 2^63), 32-bit weights accumulate in s128;
  *  - a tree is laid out as an implicit complete binary tree of its depth D
  *    (the deepest reachable node's depth): the children of position i are
  *    2i+1 (x <= threshold) and 2i+2, a leaf above depth D is padded with
@@ -44,6 +47,20 @@
 #include "rmt_model.h"
 #include "rmt_alloc.h"
 
+/*
+ * Userspace x86-64 gets AVX2 kernels, chosen at run time; the kernel keeps
+ * the scalar paths (no FPU state without kernel_fpu_begin()).
+ */
+#if !defined(__KERNEL__) && defined(__x86_64__)
+#define RMT_MODEL_SIMD 1
+#include <immintrin.h>
+#endif
+
+#ifndef S16_MAX
+#define S16_MAX 32767
+#define S16_MIN (-32768)
+#endif
+
 #define rmt_errf(err, errlen, ...) \
 	do { \
 		if ((err) && (errlen)) \
@@ -54,9 +71,14 @@ struct rmt_wlayer {
 	u8 kind;
 	u8 relu;
 	u8 shift;
+	u8 exact32;		/* inputs in [act_lo, act_hi]: no sum leaves int32 */
 	u32 n_in, n_out, in_ch, out_ch, kernel, steps;
-	const s32 *w;		/* dense [n_out][n_in]; conv1d [out_ch][in_ch][kernel] */
+	const s32 *w;		/* 32-bit dense [n_out][n_in]; conv1d [out_ch][in_ch][kernel] */
+	const s16 *w16;		/* 8/16-bit dense [n_out][n_in] (then @w is NULL) */
 	const s32 *b;
+#ifdef RMT_MODEL_SIMD
+	const u8 *wp;		/* AVX2 layout in rmt_weights.pack, see rmt_mlp_pack() */
+#endif
 };
 
 /* A tree node; a leaf has next[0] == next[1] == itself and feature 0. */
@@ -104,8 +126,13 @@ struct rmt_weights {
 	u32 n_in, n_out, nlayers, ntrees;
 	s32 act_lo, act_hi;	/* hidden outputs are clamped to the declared input range */
 	u32 scratch_len;	/* s32 values of scratch an inference needs */
+	u8 fast;		/* every layer dense, s16 weights, exact32 */
+	u8 act16;		/* [act_lo, act_hi] fits in s16 */
 #ifdef __KERNEL__
 	s32 __percpu *scratch;
+#endif
+#ifdef RMT_MODEL_SIMD
+	u8 *pack;		/* the layers' wp arrays; NULL: no AVX2 path */
 #endif
 	/* [ntrees] or [nlayers], sized for the model; then the arena */
 	union {
@@ -311,8 +338,10 @@ static int rmt_read_layer(struct rmt_cursor *c, struct rmt_weights *w,
 	struct rmt_wlayer *l = &w->layers[j];
 	struct rmt_rec_weights_layer r;
 	u32 bits = sig->weight_bits, i, n, nb;
-	const u8 *p;
+	const u8 *p, *wp;
 	s32 *wt, *bias;
+	s16 *w16;
+	bool narrow;
 	char where[32];
 
 	snprintf(where, sizeof(where), "layer %u", j);
@@ -355,11 +384,18 @@ static int rmt_read_layer(struct rmt_cursor *c, struct rmt_weights *w,
 	p = rmt_take(c, (size_t)n * bits / 8, where, "weights");
 	if (!p)
 		return -EINVAL;
-	wt = rmt_arena(c, (size_t)n * 4);
-	if (!wt)
+	wp = p;
+	narrow = ls->kind == RMT_LAYER_DENSE && bits <= 16;
+	wt = narrow ? NULL : rmt_arena(c, (size_t)n * 4);
+	w16 = narrow ? rmt_arena(c, (size_t)n * 2) : NULL;
+	if (!wt && !w16)
 		return -E2BIG;
-	for (i = 0; i < n; i++)
-		wt[i] = rmt_get_weight(p, i, bits);
+	for (i = 0; i < n; i++) {
+		if (narrow)
+			w16[i] = (s16)rmt_get_weight(p, i, bits);
+		else
+			wt[i] = rmt_get_weight(p, i, bits);
+	}
 	i = (u32)(-((size_t)n * bits / 8) & 3);
 	p = rmt_take(c, i, where, "weight padding");
 	if (!p)
@@ -372,11 +408,11 @@ static int rmt_read_layer(struct rmt_cursor *c, struct rmt_weights *w,
 	}
 	if (sig->max_abs_weight) {
 		for (i = 0; i < n; i++) {
-			s64 v = wt[i];
+			s64 v = rmt_get_weight(wp, i, bits);
 
 			if ((v < 0 ? -v : v) > sig->max_abs_weight) {
 				rmt_werr(c, where, "weight %u is %d, over the declared bound |w| <= %d",
-					 i, wt[i], sig->max_abs_weight);
+					 i, (s32)v, sig->max_abs_weight);
 				return -EINVAL;
 			}
 		}
@@ -407,6 +443,7 @@ static int rmt_read_layer(struct rmt_cursor *c, struct rmt_weights *w,
 		}
 	}
 	l->w = wt;
+	l->w16 = w16;
 	l->b = bias;
 	return 0;
 }
@@ -683,6 +720,9 @@ static void rmt_weights_free(struct rmt_weights *w)
 {
 	if (!w)
 		return;
+#ifdef RMT_MODEL_SIMD
+	rmt_kvfree(w->pack);
+#endif
 #ifdef __KERNEL__
 	rmt_free_percpu(w->scratch);
 #endif
@@ -706,7 +746,10 @@ static size_t rmt_mlp_arena_bytes(const struct rmt_model_sig *sig)
 		size_t n = conv ? (size_t)l->out_ch * l->in_ch * l->kernel :
 				  (size_t)l->n_out * l->n_in;
 
-		total += rmt_align4(n * 4) + rmt_align4((size_t)(conv ? l->out_ch : l->n_out) * 4);
+		size_t wbytes = !conv && sig->weight_bits <= 16 ? 2 : 4;
+
+		total += rmt_align4(n * wbytes) +
+			 rmt_align4((size_t)(conv ? l->out_ch : l->n_out) * 4);
 	}
 	return total;
 }
@@ -805,6 +848,152 @@ static int rmt_parse(struct rmt_weights *w, const struct rmt_model_sig *sig,
 	return 0;
 }
 
+/* Inference engines, best last; userspace tests and benchmarks may pick one. */
+#ifdef RMT_MODEL_SIMD
+static int rmt_model_isa_sel = -1;	/* -1: not yet chosen */
+
+static int rmt_model_isa_best(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") ? RMT_MODEL_ISA_AVX2 : RMT_MODEL_ISA_INT32;
+}
+
+static int rmt_model_isa(void)
+{
+	int isa = READ_ONCE(rmt_model_isa_sel);
+
+	if (unlikely(isa < 0)) {
+		isa = rmt_model_isa_best();
+		WRITE_ONCE(rmt_model_isa_sel, isa);
+	}
+	return isa;
+}
+
+int rmt_model_set_isa(int isa)
+{
+	int best = rmt_model_isa_best();
+
+	if (isa < 0)
+		isa = best;
+	if (isa > best)
+		return -EOPNOTSUPP;
+	WRITE_ONCE(rmt_model_isa_sel, isa);
+	return 0;
+}
+#else
+static __always_inline int rmt_model_isa(void)
+{
+	return RMT_MODEL_ISA_INT32;
+}
+#endif
+
+/*
+ * Is every accumulator of layer @l provably an int32 when its inputs lie in
+ * [-@x, @x]?  |b| + x * sum |w| over each row bounds every partial sum, in
+ * any order (sum |w| <= 2^10 * 2^15 and x <= 2^31: no s64 overflow), so an
+ * int32 sum is exact and never saturates: the same result as the s64 path.
+ */
+static bool rmt_layer_exact32(const struct rmt_wlayer *l, s64 x)
+{
+	const s16 *w = l->w16;
+	u32 i, o;
+
+	for (o = 0; o < l->n_out; o++, w += l->n_in) {
+		s64 sum = 0, b = l->b[o];
+
+		for (i = 0; i < l->n_in; i++)
+			sum += w[i] < 0 ? -(s64)w[i] : w[i];
+		if ((b < 0 ? -b : b) + x * sum > S32_MAX)
+			return false;
+	}
+	return true;
+}
+
+#ifdef RMT_MODEL_SIMD
+/* Bytes of a layer's AVX2 layout: per block of 8 outputs, 8 biases and one 32-byte row per input pair. */
+static size_t rmt_pack_bytes(const struct rmt_wlayer *l)
+{
+	return (size_t)((l->n_out + 7) / 8) * (1 + (l->n_in + 1) / 2) * 32;
+}
+
+/*
+ * The AVX2 layout of a dense layer.  Outputs go in blocks of 8 and blocks in
+ * groups of two (the last group may hold one).  A group of nb blocks holds
+ * its nb x 8 s32 biases, then for each input pair p, nb rows of the 8
+ * outputs' weights for inputs 2p and 2p+1 interleaved (s16 [8][2]); zero
+ * where there is no such output or input.  One vpmaddwd of a row with the
+ * broadcast pair (x[2p], x[2p+1]) gives 8 outputs' partial sums for the pair.
+ */
+static void rmt_pack_layer(const struct rmt_wlayer *l, u8 *dst)
+{
+	u32 nblk = (l->n_out + 7) / 8, npair = (l->n_in + 1) / 2, g, nb, blk, p, o, k, out;
+	s32 *bias;
+	s16 *row;
+
+	memset(dst, 0, rmt_pack_bytes(l));
+	for (g = 0; g < nblk; g += 2) {
+		nb = min_t(u32, 2, nblk - g);
+		for (blk = g; blk < g + nb; blk++, dst += 32) {
+			bias = (s32 *)dst;
+			for (o = 0; o < 8 && blk * 8 + o < l->n_out; o++)
+				bias[o] = l->b[blk * 8 + o];
+		}
+		for (p = 0; p < npair; p++) {
+			for (blk = g; blk < g + nb; blk++, dst += 32) {
+				row = (s16 *)dst;
+				for (o = 0; o < 8 && blk * 8 + o < l->n_out; o++) {
+					out = blk * 8 + o;
+					for (k = 0; k < 2 && 2 * p + k < l->n_in; k++)
+						row[2 * o + k] =
+							l->w16[(size_t)out * l->n_in + 2 * p + k];
+				}
+			}
+		}
+	}
+}
+#endif
+
+/*
+ * After an MLP's parse: can inference accumulate in int32 (@w->fast), and
+ * with AVX2 (the pack)?  Hidden layers see clamped inputs, so their bound
+ * holds always; the first layer's holds when its inputs are in the declared
+ * range, which inference checks before it takes the fast path.
+ */
+static int rmt_mlp_prepare(struct rmt_weights *w)
+{
+	s64 x = max_t(s64, -(s64)w->act_lo, w->act_hi);
+	u32 j;
+
+	x = max_t(s64, x, -x);
+	w->act16 = w->act_lo >= S16_MIN && w->act_hi <= S16_MAX;
+	w->fast = 1;
+	for (j = 0; j < w->nlayers; j++) {
+		struct rmt_wlayer *l = &w->layers[j];
+
+		l->exact32 = l->w16 && rmt_layer_exact32(l, x);
+		w->fast &= l->exact32;
+	}
+#ifdef RMT_MODEL_SIMD
+	if (w->fast && w->act16 && rmt_model_isa_best() >= RMT_MODEL_ISA_AVX2) {
+		size_t total = 0;
+		u8 *p;
+
+		for (j = 0; j < w->nlayers; j++)
+			total += rmt_pack_bytes(&w->layers[j]);
+		w->pack = rmt_kvmalloc(total, GFP_KERNEL);
+		if (!w->pack)
+			return -ENOMEM;
+		p = w->pack;
+		for (j = 0; j < w->nlayers; j++) {
+			rmt_pack_layer(&w->layers[j], p);
+			w->layers[j].wp = p;
+			p += rmt_pack_bytes(&w->layers[j]);
+		}
+	}
+#endif
+	return 0;
+}
+
 int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
 		   const void *blob, size_t len, u64 *version_out, char *err, size_t errlen)
 {
@@ -854,6 +1043,8 @@ int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
 		return ret;
 	}
 	if (w->ntrees && rmt_tree_compact(&w, head))
+		goto nomem;
+	if (w->nlayers && rmt_mlp_prepare(w))
 		goto nomem;
 #ifdef __KERNEL__
 	if (w->scratch_len) {
@@ -947,6 +1138,18 @@ static u64 rmt_dense(const struct rmt_wlayer *l, bool wide, const s32 *x, s32 *y
 		}
 		return ov;
 	}
+	if (l->w16) {
+		const s16 *w16 = l->w16;
+
+		for (j = 0; j < n_out; j++, w16 += n_in) {
+			s64 acc = l->b[j];
+
+			for (i = 0; i < n_in; i++)
+				acc += (s64)w16[i] * x[i];
+			y[j] = rmt_finish(acc, shift, relu, &ov);
+		}
+		return ov;
+	}
 	for (j = 0; j < n_out; j++, w += n_in) {
 		s64 acc = l->b[j];
 
@@ -989,12 +1192,186 @@ static u64 rmt_conv1d(const struct rmt_wlayer *l, bool wide, const s32 *x, s32 *
 	return ov;
 }
 
+/* Are the first layer's inputs in the range its exact32 bound assumed? */
+static __always_inline bool rmt_in_range(const struct rmt_weights *w, const s32 *in)
+{
+	s32 lo = w->act_lo, hi = w->act_hi, bad = 0;
+	u32 i;
+
+	for (i = 0; i < w->n_in; i++)
+		bad |= (in[i] < lo) | (in[i] > hi);
+	return !bad;
+}
+
+/*
+ * An MLP whose sums all fit in int32 (@w->fast, inputs in range): plain s32
+ * multiply-adds (s16 weights), no saturation, the same results as
+ * rmt_dense() since nothing saturates there either.
+ */
+static void rmt_mlp_int32(const struct rmt_weights *w, const s32 *in, s32 *out, s32 *scratch)
+{
+	const s32 *x = in;
+	u32 i, j, o;
+
+	for (j = 0; j < w->nlayers; j++) {
+		const struct rmt_wlayer *l = &w->layers[j];
+		const bool hidden = j + 1 < w->nlayers;
+		s32 *y = hidden ? scratch + (j & 1) * (w->scratch_len / 2) : out;
+		const s16 *wr = l->w16;
+
+		for (o = 0; o < l->n_out; o++, wr += l->n_in) {
+			s32 acc = l->b[o];
+
+			for (i = 0; i < l->n_in; i++)
+				acc += wr[i] * x[i];
+			acc >>= l->shift;
+			if (l->relu)
+				acc = acc & ~(acc >> 31);
+			if (hidden)
+				acc = clamp_t(s32, acc, w->act_lo, w->act_hi);
+			y[o] = acc;
+		}
+		x = y;
+	}
+}
+
+#ifdef RMT_MODEL_SIMD
+/* s16 activations of the AVX2 path (a pair past the end is read: +16) */
+static __thread s16 rmt_x16[2][RMT_MAX_MODEL_IO + 16] __attribute__((aligned(32)));
+
+/*
+ * The int32 path with AVX2 on the layout of rmt_pack_layer(): per block of 8
+ * outputs, one vpmaddwd + vpaddd per input pair.  Activations are s16 (the
+ * declared range fits: @w->act16); vpmaddwd's pair sums wrap modulo 2^32
+ * like the int32 adds, and the exact sums fit in int32, so the result is the
+ * exact one.  Returns false, having written nothing to @out, when an input is
+ * outside the declared range.
+ */
+/*
+ * Shift, ReLU; then a hidden block is clamped and stored as s16 at @y, the
+ * output block stored as s32 at @out (only the outputs that exist).
+ */
+__attribute__((target("avx2"), always_inline))
+static inline void rmt_avx2_finish(__m256i acc, const struct rmt_wlayer *l, bool hidden,
+				   __m256i vlo, __m256i vhi, u32 blk, s16 *y, s32 *out)
+{
+	acc = _mm256_sra_epi32(acc, _mm_cvtsi32_si128(l->shift));
+	if (l->relu)
+		acc = _mm256_max_epi32(acc, _mm256_setzero_si256());
+	if (hidden) {
+		acc = _mm256_min_epi32(_mm256_max_epi32(acc, vlo), vhi);
+		acc = _mm256_permute4x64_epi64(_mm256_packs_epi32(acc, acc), 0x08);
+		_mm_storeu_si128((__m128i *)(y + blk * 8), _mm256_castsi256_si128(acc));
+	} else {
+		/* lane i is stored when i < left: a mask of the sign bits */
+		__m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(l->n_out - blk * 8),
+						  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+
+		_mm256_maskstore_epi32((int *)(out + blk * 8), mask, acc);
+	}
+}
+
+/* The pair (x[2p], x[2p+1]) broadcast to every 32-bit lane. */
+__attribute__((target("avx2"), always_inline))
+static inline __m256i rmt_avx2_pair(const s16 *x, u32 p)
+{
+	s32 pair;
+
+	memcpy(&pair, x + 2 * p, 4);
+	return _mm256_set1_epi32(pair);
+}
+
+/*
+ * The int32 path with AVX2 on the layout of rmt_pack_layer().  Activations
+ * are s16 (the declared range fits: @w->act16); vpmaddwd's pair sums wrap
+ * modulo 2^32 like the int32 adds, and the exact sums fit in int32, so the
+ * result is the exact one.  Returns false, having written nothing to @out,
+ * when an input is outside the declared range.
+ */
+__attribute__((target("avx2")))
+static bool rmt_mlp_avx2(const struct rmt_weights *w, const s32 *in, s32 *out)
+{
+	const __m256i vlo = _mm256_set1_epi32(w->act_lo), vhi = _mm256_set1_epi32(w->act_hi);
+	__m256i bad = _mm256_setzero_si256();
+	s16 *x = rmt_x16[0];
+	u32 i, j, n = w->n_in;
+
+	/*
+	 * Check and narrow the inputs 8 at a time.  The last group is a masked
+	 * load: lanes past @n read no memory, are 0 (so x[n] = 0 when @n is
+	 * odd, for the last pair) and are left out of the range check.
+	 */
+	for (i = 0; i < n; i += 8) {
+		__m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - i),
+						  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+		__m256i v = _mm256_maskload_epi32((const int *)(in + i), mask);
+		__m256i out_of_range = _mm256_or_si256(_mm256_cmpgt_epi32(vlo, v),
+						       _mm256_cmpgt_epi32(v, vhi));
+
+		bad = _mm256_or_si256(bad, _mm256_and_si256(out_of_range, mask));
+		v = _mm256_permute4x64_epi64(_mm256_packs_epi32(v, v), 0x08);
+		_mm_storeu_si128((__m128i *)(x + i), _mm256_castsi256_si128(v));
+	}
+	if (!_mm256_testz_si256(bad, bad))
+		return false;
+	for (j = 0; j < w->nlayers; j++) {
+		const struct rmt_wlayer *l = &w->layers[j];
+		const bool hidden = j + 1 < w->nlayers;
+		const u32 nblk = (l->n_out + 7) / 8, npair = (l->n_in + 1) / 2;
+		const __m256i *pk = (const __m256i *)l->wp;
+		s16 *y = rmt_x16[(j + 1) & 1];
+		u32 blk, p;
+
+		/* two blocks at a time: each pair is broadcast once for both */
+		for (blk = 0; blk + 2 <= nblk; blk += 2) {
+			__m256i a0 = _mm256_loadu_si256(pk), a1 = _mm256_loadu_si256(pk + 1);
+
+			pk += 2;
+			for (p = 0; p < npair; p++, pk += 2) {
+				__m256i v = rmt_avx2_pair(x, p);
+
+				a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256(pk), v));
+				a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_loadu_si256(pk + 1),
+									     v));
+			}
+			rmt_avx2_finish(a0, l, hidden, vlo, vhi, blk, y, out);
+			rmt_avx2_finish(a1, l, hidden, vlo, vhi, blk + 1, y, out);
+		}
+		if (blk < nblk) {
+			__m256i a0 = _mm256_loadu_si256(pk++);
+
+			for (p = 0; p < npair; p++, pk++)
+				a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256(pk),
+									     rmt_avx2_pair(x, p)));
+			rmt_avx2_finish(a0, l, hidden, vlo, vhi, blk, y, out);
+		}
+		if (hidden)
+			y[l->n_out] = 0;
+		x = y;
+	}
+	return true;
+}
+#endif
+
 static noinline u64 rmt_run_mlp(const struct rmt_weights *w, const s32 *in, s32 *out,
 				s32 *scratch)
 {
 	const s32 *x = in;
 	u64 ov = 0;
 	u32 j;
+
+	if (w->fast) {
+		int isa = rmt_model_isa();
+
+#ifdef RMT_MODEL_SIMD
+		if (w->pack && isa >= RMT_MODEL_ISA_AVX2 && rmt_mlp_avx2(w, in, out))
+			return 0;
+#endif
+		if (isa >= RMT_MODEL_ISA_INT32 && rmt_in_range(w, in)) {
+			rmt_mlp_int32(w, in, out, scratch);
+			return 0;
+		}
+	}
 
 	for (j = 0; j < w->nlayers; j++) {
 		const struct rmt_wlayer *l = &w->layers[j];
@@ -1207,6 +1584,11 @@ int rmt_model_infer(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *o
 			for (o = 0; o < n_out; o++)
 				out[o] = leaf[o];
 		}
+#ifdef RMT_MODEL_SIMD
+	} else if (w && w->pack && rmt_model_isa() >= RMT_MODEL_ISA_AVX2 &&
+		   rmt_mlp_avx2(w, in, out)) {
+		/* an MLP proved exact in int32, inputs in range: no overflow */
+#endif
 	} else if (w) {
 		*overflows += rmt_infer_general(w, in, out);
 	} else {

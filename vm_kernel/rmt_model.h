@@ -146,6 +146,32 @@ int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
 int rmt_model_infer(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *overflows);
 
 /**
+ * enum rmt_model_isa - how MLP layers with 8/16-bit weights are computed
+ * @RMT_MODEL_ISA_EXACT64: exact s64 sums saturated to int32 (always correct)
+ * @RMT_MODEL_ISA_INT32: int32 sums where the load proved they cannot leave
+ *	int32 (see rmt_layer_exact32()); the kernel's choice
+ * @RMT_MODEL_ISA_AVX2: the int32 sums with AVX2 (userspace, x86-64)
+ *
+ * Every choice gives bit-identical outputs and overflow counts: a faster one
+ * is used only where the load proved it exact, else the next one down.
+ */
+enum rmt_model_isa {
+	RMT_MODEL_ISA_EXACT64,
+	RMT_MODEL_ISA_INT32,
+	RMT_MODEL_ISA_AVX2,
+};
+
+#ifndef __KERNEL__
+/**
+ * rmt_model_set_isa() - choose the inference engine (userspace tests, benchmarks)
+ * @isa: an enum rmt_model_isa, or -1 for the best the CPU supports (the default)
+ *
+ * Return: 0, or -EOPNOTSUPP when the CPU lacks @isa.
+ */
+int rmt_model_set_isa(int isa);
+#endif
+
+/**
  * rmt_model_version() - version of the weights in use
  * @slot: the slot
  *

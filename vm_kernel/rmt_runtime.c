@@ -110,6 +110,23 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * rmt_calls_cpu() - whether the program calls the cpu() helper
+ *
+ * The verifier assumes cpu() < RMT_HELPER_CPU_LIMIT (generated from
+ * compiler/isa.py); a machine with more CPU ids would break that assumption,
+ * so such a program is refused there rather than run outside its proof.
+ */
+static bool rmt_calls_cpu(const struct rmt_prog *p)
+{
+	u32 pc;
+
+	for (pc = 0; pc < p->hdr.ninsns; pc++)
+		if (p->insns[pc].code == RMT_OP_CALL && p->insns[pc].imm == RMT_HELPER_CPU)
+			return true;
+	return false;
+}
+
 static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 			   struct rmt_inst **out, char *err, size_t errlen)
 {
@@ -125,6 +142,12 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 	}
 	in->prog = p;
 	in->ncpus = nr_cpu_ids;
+	if (in->ncpus > RMT_HELPER_CPU_LIMIT && rmt_calls_cpu(p)) {
+		rc = rmt_errf(err, errlen, -EINVAL,
+			      "PROG: cpu() is verified below %u, this machine has %u CPU ids",
+			      RMT_HELPER_CPU_LIMIT, in->ncpus);
+		goto fail;
+	}
 	in->ctx_size = p->hook->ctx_size;	/* one load on the hook path, not three */
 	in->rng = opts && opts->seed ? opts->seed : RMT_DEFAULT_SEED;
 	in->decision_lo = p->hook->decision_lo;
@@ -563,6 +586,22 @@ int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out)
 }
 EXPORT_SYMBOL_GPL(rmt_vm_stats);
 
+/*
+ * The benchmark's clock.  In userspace it is the thread's CPU time: on a
+ * machine shared with other jobs, time spent descheduled is not counted.
+ */
+static u64 rmt_bench_clock(void)
+{
+#ifdef __KERNEL__
+	return ktime_get_ns();
+#else
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (u64)ts.tv_sec * 1000000000ull + (u64)ts.tv_nsec;
+#endif
+}
+
 s64 rmt_bench_run(struct rmt_vm *vm, int id, const void *ctx, size_t ctx_len, u64 iterations)
 {
 	u8 buf[512];
@@ -573,12 +612,12 @@ s64 rmt_bench_run(struct rmt_vm *vm, int id, const void *ctx, size_t ctx_len, u6
 	if (ctx_len > sizeof(buf))
 		return -EINVAL;
 	rcu_read_lock();
-	t0 = ktime_get_ns();
+	t0 = rmt_bench_clock();
 	for (i = 0; i < iterations && !rc; i++) {
 		memcpy(buf, ctx, ctx_len);
 		rc = rmt_vm_run_rcu(vm, id, buf, ctx_len, 0, i, &res);
 	}
-	t0 = ktime_get_ns() - t0;
+	t0 = rmt_bench_clock() - t0;
 	rcu_read_unlock();
 	return rc ? rc : (s64)t0;
 }

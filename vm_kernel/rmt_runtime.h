@@ -430,7 +430,8 @@ int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out);
  * rcu_read_lock() is an atomic operation on a shared counter, which the
  * kernel's is not).
  *
- * Return: elapsed nanoseconds, or a negative errno.
+ * Return: elapsed nanoseconds (in userspace, of the calling thread's CPU
+ * time, so a shared machine's other jobs count less), or a negative errno.
  */
 s64 rmt_bench_run(struct rmt_vm *vm, int id, const void *ctx, size_t ctx_len, u64 iterations);
 

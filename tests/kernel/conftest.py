@@ -96,12 +96,13 @@ def run_guest(qemu_env: harness.HarnessEnv, tmp_path: Path) -> Callable[..., har
 
 @pytest.fixture(scope="session")
 def rmt_ko(qemu_env: harness.HarnessEnv, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """rmt.ko built once per session from the working tree's vm_kernel/."""
+    """rmt.ko built once per session from the working tree's vm_kernel/, as a test build
+    (with the allocation fault injector the alloc and stress tests drive)."""
     if shutil.which("gcc") is None:
         pytest.skip("gcc is needed to build rmt.ko")
     try:
         return harness.build_rmt_ko(tmp_path_factory.mktemp("rmt-kbuild") / "kbuild",
-                                    harness_env=qemu_env)
+                                    harness_env=qemu_env, test_build=True)
     except RuntimeError as e:
         pytest.fail(str(e)[-6000:])
 

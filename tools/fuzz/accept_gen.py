@@ -119,7 +119,7 @@ class _Gen:
                              imm=r.choice([1, 3, 7, -5, 1000]))]
             # divide by a register proven nonzero: OR 1
             return [insn("MOV_R", TMP, s), insn("OR_I", TMP, imm=0 if self.risky() else 1),
-                    insn(r.choice(["DIV", "MOD"]) + "_R", d, TMP)]
+                    insn(r.choice(["DIV", "MOD", "SDIV", "SMOD"]) + "_R", d, TMP)]
         if k < 0.44:       # scratch store / load at constant offsets
             size = r.choice([1, 2, 4, 8])
             off = r.randrange(0, SCRATCH - size + 1)
@@ -168,8 +168,12 @@ class _Gen:
             if h in (3, 4):
                 return [insn("MOV_R", TMP, s), insn("OR_I", TMP, imm=1), insn("CALL", d, TMP, imm=h)]
             return [insn("CALL", d, 0, imm=h)]
-        return [insn("NEG", d)] if r.random() < 0.5 else \
-            [insn(r.choice(["ZEXT", "SEXT"]), d, imm=r.choice([8, 16, 32]))]
+        c = r.random()
+        if c < 0.35:
+            return [insn("NEG", d)]
+        if c < 0.5:        # a 64-bit constant: LDHI sets the high half
+            return [insn("LDHI", d, imm=self.imm())]
+        return [insn(r.choice(["ZEXT", "SEXT"]), d, imm=r.choice([8, 16, 32]))]
 
     def model(self) -> list[Insn]:
         """Fill MIN(m) from in-range fields, call, read an output."""
@@ -193,9 +197,13 @@ class _Gen:
         for _ in range(r.randint(1, 14)):
             snip = self.snippet()
             if r.random() < 0.25:      # jump over it (forward, lands inside the program)
-                j = r.choice(_JMP)
-                code.append(insn(j + "_I", self.reg(), off=len(snip), imm=self.imm())
-                            if r.random() < 0.5 else insn(j + "_R", self.reg(), self.reg(), len(snip)))
+                j = r.choice(_JMP + ["JA"])
+                if j == "JA":
+                    code.append(insn("JA", off=len(snip)))
+                else:
+                    code.append(insn(j + "_I", self.reg(), off=len(snip), imm=self.imm())
+                                if r.random() < 0.5 else
+                                insn(j + "_R", self.reg(), self.reg(), len(snip)))
             code += snip
         d = self.reg()
         c = r.random()

@@ -2,8 +2,10 @@
 
     python tools/fuzz/verifier_fuzz.py --seconds 120 [--risk 0.1] [--cov] [--json FILE]
 
-Generates programs with tools/fuzz/accept_gen.py (seeds 0, 1, 2, ...; a
-failure names its seed, so `--first SEED --count 1` reproduces it) and checks
+Generates programs with tools/fuzz/accept_gen.py (seeds FIRST, FIRST + 1, ...;
+FIRST is fresh each run unless given, and printed first, so every run explores
+new programs; a failure names its seed, so `--first SEED --count 1` reproduces
+it) and checks
 each with tools/fuzz/verifier_oracle.py on every engine.  --cov measures
 line and branch coverage of verifier/ with coverage.py over the run.
 Exit status 1 on the first violated verdict.
@@ -48,12 +50,16 @@ def run(seconds: float, first: int, count: int | None, risk: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--first", type=int, default=0)
+    ap.add_argument("--first", type=int, default=None,
+                    help="the first seed (default: a fresh one, printed)")
     ap.add_argument("--count", type=int)
     ap.add_argument("--risk", type=float, default=0.3)
     ap.add_argument("--cov", action="store_true")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
+    if a.first is None:
+        a.first = random.SystemRandom().randrange(2**32)
+    print(f"verifier_fuzz: first seed {a.first} (replay: --first {a.first})", flush=True)
     cov = None
     if a.cov:
         import coverage
@@ -71,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         figures["verifier_coverage_percent"] = round(total, 1)
         figures["coverage_report"] = buf.getvalue()
         print(buf.getvalue())
+    figures["first_seed"] = a.first
     print(json.dumps({k: v for k, v in figures.items() if k != "coverage_report"}))
     if a.json:
         a.json.write_text(json.dumps(figures, indent=1) + "\n")

@@ -237,7 +237,7 @@ def run_in_guest(script: str, *, timeout: float = 120.0, memory_mb: int = 1024, 
                  cwd: Path | str | None = None, load_modules: Sequence[str] = (),
                  extra_files: Mapping[str, str | bytes] | None = None,
                  extra_cmdline: Sequence[str] = (), extra_qemu_args: Sequence[str] = (),
-                 disk_mb: int | None = None,
+                 disk_mb: int | None = None, extra_disks_mb: Sequence[int] = (),
                  cpu_model: str = "max", root_cache: str = "loose",
                  console_stream: IO[str] | None = None,
                  harness_env: HarnessEnv | None = None) -> GuestResult:
@@ -255,6 +255,8 @@ def run_in_guest(script: str, *, timeout: float = 120.0, memory_mb: int = 1024, 
     disk_mb: attach a sparse scratch disk of this size as virtio-blk /dev/vda (e.g. for swap on
         a block device: zram swap-ins skip readahead, see docs/kernel-harness.md). It lives in
         out_dir/.rmt-guest/disk.img and is deleted after the run.
+    extra_disks_mb: more sparse scratch virtio-blk disks after it (/dev/vdb, /dev/vdc, ...;
+        needs disk_mb), e.g. swap on one and a workload's files on another; deleted likewise.
     console_stream: where to echo the console live (e.g. sys.stdout), besides capturing it.
     """
     henv = harness_env or HarnessEnv.load()
@@ -291,6 +293,14 @@ def run_in_guest(script: str, *, timeout: float = 120.0, memory_mb: int = 1024, 
                                  "cache=unsafe,discard=unmap"]
         if "blk" not in load:
             load.append("blk")
+    elif extra_disks_mb:
+        raise ValueError("extra_disks_mb needs disk_mb (the first disk is /dev/vda)")
+    extra_disks = [ctl / f"disk{i + 1}.img" for i in range(len(extra_disks_mb))]
+    for path, mb in zip(extra_disks, extra_disks_mb):
+        with open(path, "wb") as f:
+            f.truncate(mb * 1024 * 1024)
+        qemu_extra += ["-drive", f"file={_check_path(path, 'disk')},if=virtio,format=raw,"
+                                 "cache=unsafe,discard=unmap"]
 
     # At (timeout - margin) the harness creates .rmt-guest/abort; the guest kills the script
     # (status 124), then has `margin` seconds to save dmesg and power off before QEMU is killed.
@@ -306,6 +316,8 @@ def run_in_guest(script: str, *, timeout: float = 120.0, memory_mb: int = 1024, 
                                               abort_file=ctl / "abort", abort_after=timeout - margin)
     finally:
         disk.unlink(missing_ok=True)
+        for path in extra_disks:
+            path.unlink(missing_ok=True)
 
     def read(name: str) -> str:
         p = ctl / name
@@ -408,7 +420,8 @@ KBUILD_OUTPUTS = ("*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.d", "modules.o
 
 
 def build_module(src_dir: Path | str, build_dir: Path | str, *,
-                 harness_env: HarnessEnv | None = None, timeout: float = 300.0) -> list[Path]:
+                 harness_env: HarnessEnv | None = None, timeout: float = 300.0,
+                 make_vars: Sequence[str] = ()) -> list[Path]:
     """Build an out-of-tree module (a Kbuild dir) against the guest kernel's headers.
 
     The sources are copied to ``build_dir`` first so the source tree stays clean. Returns the
@@ -418,7 +431,8 @@ def build_module(src_dir: Path | str, build_dir: Path | str, *,
     src, dst = Path(src_dir).resolve(), Path(build_dir).resolve()
     # the whole tree (rmt.ko includes uapi/), without another build's artefacts
     shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*KBUILD_OUTPUTS))
-    proc = subprocess.run(["make", "-C", str(henv.headers_dir), f"M={dst}", "modules"],
+    proc = subprocess.run(["make", "-C", str(henv.headers_dir), f"M={dst}", *make_vars,
+                           "modules"],
                           capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"building {src} against {henv.headers_dir} failed:\n"
@@ -427,14 +441,17 @@ def build_module(src_dir: Path | str, build_dir: Path | str, *,
 
 
 def build_rmt_ko(build_dir: Path | str, *, harness_env: HarnessEnv | None = None,
-                 timeout: float = 600.0) -> Path:
+                 timeout: float = 600.0, test_build: bool = False) -> Path:
     """rmt.ko from a clean copy of the repo's vm_kernel/ (uapi/ included) against the guest
-    kernel's headers; every kernel test and tool builds it this way. Raises RuntimeError
-    with the compiler output on failure."""
+    kernel's headers; every kernel test and tool builds it this way. `test_build` compiles
+    in the allocation fault injector (RMT_TEST_BUILD=y: the fail_alloc_* parameters), which
+    a production module does not have. Raises RuntimeError with the compiler output on
+    failure."""
     dst = Path(build_dir).resolve()
     if dst.exists():
         shutil.rmtree(dst)
-    build_module(REPO_ROOT / "vm_kernel", dst, harness_env=harness_env, timeout=timeout)
+    build_module(REPO_ROOT / "vm_kernel", dst, harness_env=harness_env, timeout=timeout,
+                 make_vars=["RMT_TEST_BUILD=y"] if test_build else [])
     return dst / "rmt.ko"
 
 

@@ -40,7 +40,8 @@ command -v apt-get >/dev/null || die "apt-get not found: this harness needs a De
 # guest). --no-install-recommends keeps qemu from pulling the whole GTK stack on a fresh machine.
 # (linux-headers-<release>, installed below, pulls in the gcc that Debian built the kernel with.)
 HOST_PKGS=(qemu-system-x86 busybox-static kmod cpio gzip zstd xz-utils stress-ng bpftool
-           util-linux procps make python3 linux-headers-amd64)
+           util-linux procps make python3 linux-headers-amd64
+           strace)       # strace: tests/test_rmtctl_crash.py kills rmtctl at each write with it
 
 export DEBIAN_FRONTEND=noninteractive
 

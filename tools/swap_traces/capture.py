@@ -2,6 +2,12 @@
 """Capture page-access traces of real programs and reduce them to small trace files.
 
     .venv/bin/python tools/swap_traces/capture.py [--only NAME ...] [--out traces/]
+    .venv/bin/python tools/swap_traces/capture.py capture --name NAME [--out DIR] -- CMD ARGS...
+
+The first form traces the project's workloads (`WORKLOADS`); the second any
+command, run in the current directory, into `DIR/NAME.npz` (default: the
+current directory), in the same format, ready for
+`tools/prefetch_eval.py --eval-traces DIR`.
 
 Each workload runs under `valgrind --tool=lackey --trace-mem=yes`; the trace
 streams through `lackey2pages` (C, built here with gcc) which keeps data
@@ -13,13 +19,15 @@ deterministically (fixed seeds, generated media), so a rerun on another
 machine gives traces of the same shape, though not byte-identical ones:
 valgrind's address-space layout and library versions differ.
 
-Needs: valgrind, imagemagick, ffmpeg, sqlite3, xz-utils (apt-get install);
+Needs valgrind and gcc, and each workload's programs: `tools/swap_traces/setup.sh`
+installs whatever is missing with apt-get (called here before tracing);
 the convolution runs NumPy in the virtualenv.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -47,6 +55,8 @@ class Workload:
     desc: str
     prepare: Callable[[Path], None]     # make inputs in the work dir, natively
     argv: Callable[[Path], list[str]]   # the traced command
+    needs: tuple[str, ...] = ()         # commands it runs (setup.sh installs them)
+    children: bool = False              # trace child processes too (gcc runs cc1)
 
 
 def _run(cmd: list[str], cwd: Path, env: dict | None = None) -> None:
@@ -103,23 +113,140 @@ def _prep_xz(d: Path) -> None:
     (d / "in.txt").write_bytes(b" ".join(words[i] for i in idx))
 
 
+def _text_lines(seed: int, n: int) -> bytes:
+    """n lines of 3-9 Zipf-distributed lowercase words (deterministic)."""
+    rng = np.random.default_rng(seed)
+    words = [bytes(rng.integers(97, 123, size=rng.integers(2, 9)).astype(np.uint8))
+             for _ in range(5000)]
+    idx = rng.zipf(1.2, size=n * 6) % len(words)
+    lens = rng.integers(3, 10, size=n)
+    out, k = [], 0
+    for m in lens:
+        out.append(b" ".join(words[i] for i in idx[k:k + m]))
+        k = (k + m) % (len(idx) - 10)
+    return b"\n".join(out) + b"\n"
+
+
+def _prep_sort(d: Path) -> None:
+    (d / "lines.txt").write_bytes(_text_lines(11, 40_000))
+
+
+def _prep_bzip2(d: Path) -> None:
+    (d / "in.txt").write_bytes(_text_lines(13, 20_000))
+
+
+def _prep_gcc(d: Path) -> None:
+    # a C file of 24 small functions over a table: parsing, optimisation passes, codegen
+    fns = []
+    for i in range(24):
+        fns.append(f"int f{i}(int *a, int n) {{ int s = {i}; for (int k = 0; k < n; k++) "
+                   f"{{ if (a[k] % {i + 2}) s += a[k] * {i + 1}; else s ^= k << {i % 7}; }} "
+                   f"return s; }}")
+    (d / "unit.c").write_text("\n".join(fns) + "\nint main(void) { static int a[64]; int s = 0;\n"
+                              + "".join(f"  s += f{i}(a, 64);\n" for i in range(24))
+                              + "  return s & 1; }\n")
+
+
+def _prep_pydict(d: Path) -> None:
+    (d / "lines.txt").write_bytes(_text_lines(17, 6_000))
+    (d / "wc.py").write_text(
+        "import collections, os, sys\n"
+        "counts = {}\n"
+        "pairs = collections.defaultdict(int)\n"
+        "prev = None\n"
+        "for line in open('lines.txt'):\n"
+        "    for w in line.split():\n"
+        "        counts[w] = counts.get(w, 0) + 1\n"
+        "        if prev is not None:\n"
+        "            pairs[(prev, w)] += 1\n"
+        "        prev = w\n"
+        "top = sorted(pairs.items(), key=lambda kv: -kv[1])[:10]\n"
+        "print(len(counts), len(pairs), top[0])\n"
+        "sys.stdout.flush()\n"
+        "os._exit(0)\n")
+
+
+def _prep_bfs(d: Path) -> None:
+    # breadth-first search over a random graph in adjacency lists (pure Python); ends with
+    # os._exit() like the convolution, so the kept accesses are the search, not the teardown
+    (d / "bfs.py").write_text(
+        "import os, random, sys\n"
+        "from collections import deque\n"
+        "random.seed(5)\n"
+        "n = 15000\n"
+        "adj = [[] for _ in range(n)]\n"
+        "for _ in range(3 * n):\n"
+        "    a, b = random.randrange(n), random.randrange(n)\n"
+        "    adj[a].append(b)\n"
+        "    adj[b].append(a)\n"
+        "dist = [-1] * n\n"
+        "for src in (0, 1):\n"
+        "    dist = [-1] * n\n"
+        "    dist[src] = 0\n"
+        "    q = deque([src])\n"
+        "    while q:\n"
+        "        u = q.popleft()\n"
+        "        for v in adj[u]:\n"
+        "            if dist[v] < 0:\n"
+        "                dist[v] = dist[u] + 1\n"
+        "                q.append(v)\n"
+        "print(max(dist))\n"
+        "sys.stdout.flush()\n"
+        "os._exit(0)\n")
+
+
+def _prep_git(d: Path) -> None:
+    # a small repository with a deterministic history: 15 commits over 20 generated files
+    repo = d / "repo"
+    shutil.rmtree(repo, ignore_errors=True)
+    repo.mkdir()
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org",
+               GIT_AUTHOR_DATE="2020-01-01T00:00:00Z", GIT_COMMITTER_DATE="2020-01-01T00:00:00Z")
+    _run(["git", "init", "-q", "-b", "main", "."], repo, env)
+    rng = np.random.default_rng(19)
+    text = _text_lines(19, 4000).split(b"\n")
+    for c in range(15):
+        for f in rng.choice(20, size=4, replace=False):
+            lo = int(rng.integers(0, len(text) - 200))
+            (repo / f"f{f}.txt").write_bytes(b"\n".join(text[lo:lo + 200]) + b"\n")
+        _run(["git", "add", "-A"], repo, env)
+        _run(["git", "commit", "-q", "-m", f"c{c}"], repo, env)
+    _run(["git", "gc", "-q"], repo, env)
+
+
 WORKLOADS = [
     Workload("imagemagick-resize", "ImageMagick convert -resize 640x480 -> 960x720 (PPM)",
-             _prep_image, lambda d: ["/usr/bin/convert", "in.ppm", "-resize", "960x720", "out.ppm"]),
+             _prep_image, lambda d: ["/usr/bin/convert", "in.ppm", "-resize", "960x720", "out.ppm"],
+             ("convert",)),
     Workload("ffmpeg-scale", "ffmpeg scale filter, 4 frames 320x240 -> 480x360 raw YUV",
              _prep_video, lambda d: ["ffmpeg", "-v", "error", "-threads", "1",
                                      "-filter_threads", "1", "-f", "rawvideo", "-pix_fmt",
                                      "yuv420p", "-s", "320x240", "-i", "in.yuv", "-vf",
                                      "scale=480:360:flags=bicubic", "-f", "rawvideo",
-                                     "-y", "out.yuv"]),
+                                     "-y", "out.yuv"], ("ffmpeg",)),
     Workload("numpy-convolve2d", "NumPy 2D convolution, 1200x1200 float64 image, 5x5 kernel",
              _prep_conv, lambda d: [sys.executable, "conv.py"]),
     Workload("sqlite-query", "sqlite3 GROUP BY + ORDER BY over a 60k-row table",
              _prep_sqlite, lambda d: ["sqlite3", "db.sqlite",
                                       "SELECT k, count(*), max(v) FROM t GROUP BY k "
-                                      "ORDER BY max(v) LIMIT 5;"]),
+                                      "ORDER BY max(v) LIMIT 5;"], ("sqlite3",)),
     Workload("xz-compress", "xz -1 of 0.9 MB Zipf-distributed text", _prep_xz,
-             lambda d: ["xz", "-1", "-T1", "-c", "in.txt"]),
+             lambda d: ["xz", "-1", "-T1", "-c", "in.txt"], ("xz",)),
+    # added for leave-one-program-out (issue 17): other kinds of program
+    Workload("sort-lines", "GNU sort of 40k lines of Zipf-distributed words (LC_ALL=C)",
+             _prep_sort, lambda d: ["sort", "-S", "16M", "lines.txt"], ("sort",)),
+    Workload("bzip2-compress", "bzip2 -9 of 0.7 MB of Zipf-distributed text lines",
+             _prep_bzip2, lambda d: ["bzip2", "-9", "-c", "in.txt"], ("bzip2",)),
+    Workload("gcc-compile", "gcc -O1 -c of a generated 24-function C file (driver + cc1 + as)",
+             _prep_gcc, lambda d: ["gcc", "-O1", "-c", "unit.c", "-o", "unit.o"], ("gcc",),
+             children=True),
+    Workload("python-dict", "CPython word and word-pair counts in dicts over 6k lines",
+             _prep_pydict, lambda d: ["/usr/bin/python3", "wc.py"], ("python3",)),
+    Workload("python-bfs", "CPython breadth-first search, 15k-node random graph, 2 sources",
+             _prep_bfs, lambda d: ["/usr/bin/python3", "bfs.py"], ("python3",)),
+    Workload("git-log", "git log -p over a generated 15-commit packed repository",
+             _prep_git, lambda d: ["git", "-C", "repo", "log", "-p", "--no-color"], ("git",)),
 ]
 
 
@@ -132,40 +259,119 @@ def build_reducer(tmp: Path) -> Path:
 def capture(w: Workload, reducer: Path, work: Path) -> tuple[np.ndarray, int]:
     """Run one workload under lackey; the stripped page stream and its instruction count."""
     w.prepare(work)
+    return trace_command(w.name, w.argv(work), reducer, work, work, children=w.children)
+
+
+def trace_command(name: str, argv: list[str], reducer: Path, cwd: Path, tmp: Path, *,
+                  children: bool = False, max_raw: int = MAX_RAW_PAGES
+                  ) -> tuple[np.ndarray, int]:
+    """Run `argv` in `cwd` under lackey: the stripped page stream and the instruction count
+    (all processes', with `children`)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MAGICK_THREAD_LIMIT="1",
-               OPENBLAS_NUM_THREADS="1")
-    pages_file, err_file = work / f"{w.name}.pages", work / f"{w.name}.err"
+               OPENBLAS_NUM_THREADS="1", LC_ALL="C")
+    pages_file, err_file = tmp / f"{name}.pages", tmp / f"{name}.err"
     # lackey logs to fd 3, a pipe to the reducer; the program's own output is dropped
     vg = shlex.join(["valgrind", "--tool=lackey", "--trace-mem=yes", "--log-fd=3"]
-                    + w.argv(work))
-    red = shlex.join([str(reducer), str(MAX_RAW_PAGES)])
-    sh = f"{vg} 3>&1 1>/dev/null 2>/dev/null | {red} > {pages_file} 2> {err_file}"
-    subprocess.run(["bash", "-c", sh], cwd=work, env=env, check=False)
+                    + (["--trace-children=yes"] if children else []) + argv)
+    red = shlex.join([str(reducer), str(max_raw)])
+    sh = f"{vg} 3>&1 1>/dev/null 2>/dev/null | {red} > {shlex.quote(str(pages_file))} " \
+         f"2> {shlex.quote(str(err_file))}"
+    subprocess.run(["bash", "-c", sh], cwd=cwd, env=env, check=False)
     err = err_file.read_text()
     if not err.startswith("instrs"):
-        raise RuntimeError(f"{w.name}: the reducer reported {err!r}")
+        raise RuntimeError(f"{name}: the reducer reported {err!r}")
     return np.fromfile(pages_file, dtype="<u8").astype(np.int64), int(err.split()[1])
 
 
+def setup(commands: list[str]) -> None:
+    """Install missing commands with tools/swap_traces/setup.sh (apt-get)."""
+    need = sorted({c for c in commands if not shutil.which(c)})
+    if not need:
+        return
+    r = subprocess.run(["bash", str(HERE / "setup.sh"), *need], capture_output=True, text=True)
+    if r.returncode:
+        msg = r.stderr.strip().splitlines()
+        raise RuntimeError(msg[-1] if msg else f"setup.sh {' '.join(need)} failed")
+
+
+def to_trace(name: str, raw: np.ndarray, instrs: int, desc: str) -> Trace:
+    if len(raw) == 0:
+        raise RuntimeError(f"{name}: the program made no data accesses under valgrind "
+                           f"(did it start? try running it without valgrind)")
+    pages = reduce_pages(raw)
+    return Trace(name, pages, instrs=int(instrs * len(pages) / max(1, len(raw))),
+                 source=desc, synthetic=False)
+
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def capture_main(argv: list[str]) -> int:
+    """`capture --name NAME [--out DIR] -- CMD ARGS...`: trace any command."""
+    ap = argparse.ArgumentParser(prog="capture.py capture",
+                                 description="trace any command into NAME.npz")
+    ap.add_argument("--name", required=True, help="trace name: NAME.npz")
+    ap.add_argument("--out", type=Path, default=Path("."), help="directory (default: .)")
+    ap.add_argument("--max-raw", type=int, default=MAX_RAW_PAGES,
+                    help="stop the program after this many filtered accesses")
+    ap.add_argument("--trace-children", action="store_true",
+                    help="trace the processes the command starts too")
+    ap.add_argument("--desc", default="", help="description stored in the trace header")
+    ap.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    args = ap.parse_args(argv)
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        ap.error("no command: capture --name NAME -- CMD ARGS...")
+    if not NAME_RE.fullmatch(args.name):
+        ap.error(f"--name {args.name!r}: letters, digits, '.', '_', '-' only")
+    if args.max_raw < 1000:
+        ap.error(f"--max-raw {args.max_raw}: at least 1000")
+    if not shutil.which(cmd[0]):
+        ap.error(f"command {cmd[0]!r} not found")
+    try:
+        setup(["valgrind", "gcc"])
+        args.out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="swapcap-") as tmp:
+            t0 = time.time()
+            reducer = build_reducer(Path(tmp))
+            raw, instrs = trace_command(args.name, cmd, reducer, Path.cwd(), Path(tmp),
+                                        children=args.trace_children, max_raw=args.max_raw)
+            tr = to_trace(args.name, raw, instrs, args.desc or shlex.join(cmd))
+            path = save_trace(tr, args.out)
+    except (RuntimeError, OSError) as e:
+        print(f"capture: {e}", file=sys.stderr)
+        return 1
+    print(f"{path}: {instrs} instrs, {len(raw)} raw -> {len(tr)} accesses, "
+          f"{tr.working_set} pages, {path.stat().st_size // 1024} KB, {time.time() - t0:.0f}s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["capture"]:
+        return capture_main(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="workload names (default: all)")
     ap.add_argument("--out", type=Path, default=ROOT / "traces")
     args = ap.parse_args(argv)
-    for tool in ("valgrind", "gcc"):
-        if not shutil.which(tool):
-            print(f"capture: {tool} not found (apt-get install {tool})", file=sys.stderr)
-            return 1
+    names = {w.name for w in WORKLOADS}
+    unknown = [n for n in args.only or [] if n not in names]
+    if unknown:
+        ap.error(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
     chosen = [w for w in WORKLOADS if not args.only or w.name in args.only]
+    try:
+        setup(["valgrind", "gcc"] + [c for w in chosen for c in w.needs])
+    except RuntimeError as e:
+        print(f"capture: {e}", file=sys.stderr)
+        return 1
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="swapcap-") as tmp:
         reducer = build_reducer(Path(tmp))
         for w in chosen:
             t0 = time.time()
             raw, instrs = capture(w, reducer, Path(tmp))
-            pages = reduce_pages(raw)
-            tr = Trace(w.name, pages, instrs=int(instrs * len(pages) / max(1, len(raw))),
-                       source=w.desc, synthetic=False)
+            tr = to_trace(w.name, raw, instrs, w.desc)
+            pages = tr.pages
             path = save_trace(tr, args.out)
             print(f"{w.name}: {instrs} instrs, {len(raw)} raw -> {len(pages)} accesses, "
                   f"{len(np.unique(pages))} pages, {path.stat().st_size // 1024} KB, "

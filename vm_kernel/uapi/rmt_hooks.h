@@ -28,6 +28,7 @@
 #define RMT_IOC_HOOK_ATTACH	_IOWR(0xE7, 0x40, struct rmt_hook_attach)
 #define RMT_IOC_HOOK_DETACH	_IOW(0xE7, 0x41, struct rmt_hook_detach)
 #define RMT_IOC_HOOK_STATS	_IOWR(0xE7, 0x42, struct rmt_hook_stats)
+#define RMT_IOC_HOOK_PREFETCH	_IOWR(0xE7, 0x43, struct rmt_swap_prefetch_stats)
 
 /* An offset rmtctl could not resolve: the hook treats the feature as 0. */
 #define RMT_OFF_NONE		0xffffffffu
@@ -239,11 +240,76 @@ struct rmt_hook_stats {
 	__u64 reserved[6];
 };
 
+/* rmt_swap_prefetch_stats.mechanism: how mm.swap_fault's decisions take effect */
+#define RMT_PF_NONE		0	/* the hook is not attached */
+#define RMT_PF_WINDOW		1	/* steer the kernel's VMA readahead window */
+#define RMT_PF_MADVISE		2	/* exact pages: do_madvise(MADV_WILLNEED) per page */
+#define RMT_PF_GUP		3	/* exact pages: get_user_pages_remote() per page */
+
+/**
+ * struct rmt_swap_prefetch_stats - RMT_IOC_HOOK_PREFETCH payload (in: @abi; out: the rest)
+ * @abi: RMT_HOOKS_ABI_VERSION
+ * @mechanism: RMT_PF_*, chosen at attach (module parameter swap_prefetch)
+ * @queue_len: requests each CPU's queue holds
+ * @ncpus: possible CPUs (one queue each)
+ * @queue_bytes: kernel memory of the queues and of the prefetched-page table,
+ *	fixed at build time: the bound on what a flood of faults can use
+ * @decisions: program decisions of n > 0 pages (queued or dropped)
+ * @requested: pages those decisions asked for, up to the cap (16)
+ * @over_cap: pages asked beyond the cap (not in @requested)
+ * @dropped: requested pages of decisions dropped because the queue was full
+ *	or busy (the handler never waits)
+ * @mm_gone: requested pages whose process had exited when the worker ran
+ * @dup: the faulting page itself, or a page repeated in one decision
+ * @outside_vma: pages outside the faulting VMA (or the address space)
+ * @not_swap: pages with no swap entry (never touched, file, migration)
+ * @resident: pages mapped in memory
+ * @cached: pages already in the swap cache (a read in flight included)
+ * @read: pages handed to the read mechanism (not in the swap cache then)
+ * @errors: pages the mechanism refused (its error)
+ * @hits: faults on a page @read put in the swap cache, found still there
+ * @refaults: faults on a page @read put there, no longer in the swap cache
+ * @batches: worker runs
+ * @worker_ns: time in the worker, ns
+ * @handler_ns: time the fault handler spent queueing, ns
+ * @reserved: zero
+ *
+ * Counters start at zero when the probe is registered.  Once the queues are
+ * empty, @requested == @dropped + @mm_gone + @dup + @outside_vma + @not_swap
+ * + @resident + @cached + @read + @errors.
+ */
+struct rmt_swap_prefetch_stats {
+	__u32 abi;
+	__u32 mechanism;
+	__u32 queue_len;
+	__u32 ncpus;
+	__u64 queue_bytes;
+	__u64 decisions;
+	__u64 requested;
+	__u64 over_cap;
+	__u64 dropped;
+	__u64 mm_gone;
+	__u64 dup;
+	__u64 outside_vma;
+	__u64 not_swap;
+	__u64 resident;
+	__u64 cached;
+	__u64 read;
+	__u64 errors;
+	__u64 hits;
+	__u64 refaults;
+	__u64 batches;
+	__u64 worker_ns;
+	__u64 handler_ns;
+	__u64 reserved[7];
+};
+
 _Static_assert(sizeof(struct rmt_sched_offsets) == 192, "rmt_sched_offsets");
 _Static_assert(sizeof(struct rmt_swap_offsets) == 32, "rmt_swap_offsets");
 _Static_assert(sizeof(struct rmt_hook_attach) == 16 + 192 + 32 + RMT_HOOK_ERR_LEN,
 	       "rmt_hook_attach");
 _Static_assert(sizeof(struct rmt_hook_detach) == 8, "rmt_hook_detach");
 _Static_assert(sizeof(struct rmt_hook_stats) == 16 + 8 * 24, "rmt_hook_stats");
+_Static_assert(sizeof(struct rmt_swap_prefetch_stats) == 24 + 8 * 24, "rmt_swap_prefetch_stats");
 
 #endif /* _UAPI_RMT_HOOKS_H */

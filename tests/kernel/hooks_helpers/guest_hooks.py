@@ -156,6 +156,7 @@ def phase_sched(dev: RmtDevice, files: Path, out: Path, btf: Btf) -> dict:
     stress(4).wait()
     res["shadow_end"] = hook_stats(dev, H.HOOK_SCHED)
     res["vm_end"] = vm_stats(fm)
+    res["shadow_end_after_vm"] = hook_stats(dev, H.HOOK_SCHED)   # bounds vm_end from above
     res["table"] = [(str(e.entry.match), e.entry.action, e.hits) for e in fm.table_entries(0)]
     recs = dev.read_trace(fm.id)
     res["trace_records"] = len(recs)
