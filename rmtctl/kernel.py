@@ -313,9 +313,9 @@ def kernel_engine_factory(dev: RmtDevice):
     return factory
 
 
-# struct rmt_ioc_prog_info.engine: 0 the interpreter, 3 the kernel JIT (vm_kernel/rmt_jit.h,
-# enum rmt_engine_kind; rmt_kmod_jit.c)
-ENGINE_KJIT = 3
+# struct rmt_ioc_prog_info.engine (uapi/rmt.h RMT_PROG_ENGINE_*): 0 the interpreter, 1 native
+# code (in rmt.ko: lowered to eBPF, the kernel's BPF JIT; vm_kernel/rmt_kmod_jit.c)
+ENGINE_JIT = 1
 
 
 class KernelTarget:
@@ -364,7 +364,7 @@ class KernelTarget:
         verdict = next((v for f, v in _VERDICT.items() if a.flags & f), "unverified")
         info = ProgInfo(prog_id, prog.name, prog.hook.name, "shadow" if prog.mode else "enforce",
                         hashlib.sha256(blob).hexdigest()[:16], verdict, a.load_time_ns / 1e9,
-                        a.ninsns, a.engine == ENGINE_KJIT)
+                        a.ninsns, a.engine == ENGINE_JIT)
         return info, prog
 
     def engine(self, prog_id: int) -> str:

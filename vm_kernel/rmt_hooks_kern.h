@@ -90,18 +90,17 @@ extern struct rmt_hook rmt_hook_swap;
 #define rmt_hook_add(h, field, v) this_cpu_add((h)->pc->field, v)
 
 /*
- * rmt_vm_run_rcu() for a handler of @h, its time counted in ns_vm: the
+ * rmt_vm_run_rcu() for a handler of hook @h, its time counted in ns_vm: the
  * handler's VM time against its total (context build, decision), per engine.
+ * A macro, so that headers including this one for the ioctl layer alone (the
+ * userspace fuzz build) need no per-CPU operations.
  */
-static __always_inline int rmt_hook_run(struct rmt_hook *h, int id, void *ctx, size_t len,
-					u32 cpu, u64 now, struct rmt_run_result *res)
-{
-	u64 t = ktime_get_ns();
-	int rc = rmt_vm_run_rcu(rmt_hooks_vm, id, ctx, len, cpu, now, res);
-
-	rmt_hook_add(h, ns_vm, ktime_get_ns() - t);
-	return rc;
-}
+#define rmt_hook_run(h, id, ctx, len, cpu, now, res) ({ \
+	u64 __t = ktime_get_ns(); \
+	int __rc = rmt_vm_run_rcu(rmt_hooks_vm, id, ctx, len, cpu, now, res); \
+	rmt_hook_add(h, ns_vm, ktime_get_ns() - __t); \
+	__rc; \
+})
 
 /**
  * rmt_off_ok() - is a member of @width bytes at @off inside a struct of @size?

@@ -291,7 +291,7 @@ static long rmt_ioc_prog_info(void __user *arg)
 		return -ENOENT;
 	a.obj_len = in->prog->size;
 	a.hook_id = in->prog->hdr.hook_id;
-	a.engine = in->engine;
+	a.engine = in->engine == RMT_ENGINE_INTERP ? RMT_PROG_ENGINE_INTERP : RMT_PROG_ENGINE_JIT;
 	a.flags = rmt_dev.progs[a.id - 1].flags;
 	a.ninsns = in->prog->hdr.ninsns;
 	a.ntables = in->prog->ntables;

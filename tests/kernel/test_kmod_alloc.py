@@ -117,7 +117,9 @@ def test_every_failed_allocation_is_enomem_and_changes_nothing(guest: dict) -> N
     for s in res["sweeps"]:
         what = s["op"]
         assert s["allocations"] is not None, f"{what}: still failing after the sweep"
-        assert s["absorbed"] == 0, f"{what}: succeeded with an injected failure"
+        # only the JIT absorbs a failure: it falls back to the interpreter, counted
+        assert s["absorbed"] == s["jit_nomem"], f"{what}: succeeded with an injected failure"
+        assert s["absorbed"] in ((0, 1) if what == "prog load" else (0,)), s
         assert len(s["failures"]) == s["allocations"]
         for f in s["failures"]:
             where = f"{what}, allocation {f['n']}"

@@ -41,7 +41,9 @@
  *    guest's -cpu max has 5-level paging), which is no property of rmt.ko;
  *  - after a call that succeeded, output fields that legitimately differ
  *    between the builds are zeroed in the arena: wall-clock load times,
- *    the CPU count and the hooks ABI of RMT_IOC_VERSION.
+ *    the CPU count and the hooks ABI of RMT_IOC_VERSION, and the engine
+ *    PROG_INFO reports (the JIT or the interpreter: the machine decides,
+ *    e.g. net.core.bpf_jit_enable in the guest).
  */
 #ifndef _FUZZ_IOCTL_H
 #define _FUZZ_IOCTL_H
@@ -277,6 +279,7 @@ static inline void fuzz_ioctl_scrub(uint8_t *arena, uint32_t cmd, uint64_t arg)
 		break;
 	case RMT_IOC_PROG_INFO:
 		fuzz_ioctl_zero(arena, arg, offsetof(struct rmt_ioc_prog_info, load_time_ns), 8);
+		fuzz_ioctl_zero(arena, arg, offsetof(struct rmt_ioc_prog_info, engine), 4);
 		break;
 	case RMT_IOC_MODEL_INFO:
 		fuzz_ioctl_zero(arena, arg, offsetof(struct rmt_ioc_model_info, load_time_ns), 8);

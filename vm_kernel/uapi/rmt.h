@@ -65,6 +65,10 @@
 #define RMT_TABLE_MODIFY 1
 #define RMT_TABLE_DELETE 2
 
+/* rmt_ioc_prog_info.engine */
+#define RMT_PROG_ENGINE_INTERP 0u
+#define RMT_PROG_ENGINE_JIT 1u
+
 /* rmt_ioc_prog_run.flags */
 #define RMT_RUN_F_SHADOW 0x1u		/* count agreement with @kernel_decision */
 
@@ -145,8 +149,9 @@ struct rmt_ioc_prog_list {
  * @obj_cap: its size; the object is copied only if it fits
  * @obj_len: out: the object's size
  * @hook_id: out: the hook the program binds to
- * @engine: out: what runs it: 0 the interpreter, 3 native code (lowered to
- *	eBPF and compiled by the kernel's BPF JIT; vm_kernel/rmt_kmod_jit.c)
+ * @engine: out: what runs it: RMT_PROG_ENGINE_INTERP (0) or
+ *	RMT_PROG_ENGINE_JIT (1: native code; in rmt.ko lowered to eBPF and
+ *	compiled by the kernel's BPF JIT, vm_kernel/rmt_kmod_jit.c)
  * @flags: out: the RMT_LOAD_F_* it was loaded with
  * @ninsns: out: instructions
  * @ntables: out: tables

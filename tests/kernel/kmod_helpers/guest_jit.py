@@ -3,7 +3,7 @@
     python3 guest_jit.py FILES OUT
 
 Writes OUT/jit.json with one entry per phase (an "error" key when the phase raised):
-- cases_jit / cases_nojit: every tests/vmcases case on the JIT (engine 3), then with
+- cases_jit / cases_nojit: every tests/vmcases case on the JIT (engine 1), then with
   net.core.bpf_jit_enable=0 on the interpreter (engine 0), as run_cases.py;
 - diff: both examples, weights and entries loaded, on the JIT and on the interpreter
   (rmt.jit=0), run on the same random contexts: decisions, aborts and pcs;
@@ -35,11 +35,11 @@ sys.path.insert(0, str(HERE.parent / "hooks_helpers"))
 import run_cases  # noqa: E402
 from rmtctl import hook_abi as H  # noqa: E402
 from rmtctl.btf import Btf  # noqa: E402
-from rmtctl.kernel import ENGINE_KJIT, KernelEngine, RmtDevice  # noqa: E402
+from rmtctl.kernel import ENGINE_JIT, KernelEngine, RmtDevice  # noqa: E402
 from semantics.engine import EngineError, Entry, Exact, Range  # noqa: E402
 
 PARAMS = Path("/sys/module/rmt/parameters")
-SWAPS = 6
+SWAPS = 4
 SYSCTL = Path("/proc/sys/net/core")
 
 
@@ -148,7 +148,7 @@ def phase_inject(dev: RmtDevice, files: Path) -> dict:
         same = [eng.run(c, now=5) for c in ctxs] == want
         outcomes.append([n, engine, same])
         eng.unload()
-        if engine == ENGINE_KJIT:
+        if engine == ENGINE_JIT:
             break
     ref.unload()
     return {"outcomes": outcomes, "stats": delta(s0, jit_stats())}
@@ -207,7 +207,7 @@ def main(files: Path, out: Path) -> int:
     btf = Btf.load()
     res: dict = {"stats_at_start": jit_stats()}
     phases = [
-        ("cases_jit", lambda: cases(out, "cases_jit", ENGINE_KJIT)),
+        ("cases_jit", lambda: cases(out, "cases_jit", ENGINE_JIT)),
         ("cases_nojit", lambda: _nojit(lambda: cases(out, "cases_nojit", 0))),
         ("diff", lambda: phase_diff(dev, files)),
         ("param_off", lambda: phase_param_off(dev, files)),

@@ -6,7 +6,7 @@ The same files and the same runner (tests/casefile.py) as the reference, C
 interpreter, JIT and llvmlite runs; each case loads its object into the module
 (KernelEngine), fills tables, loads weights, runs and checks.  Writes
 {case name: "ok" | "skip: why" | "FAIL: why"} for the host-side test to assert.
-With ENGINE (the uapi engine number: 0 interpreter, 3 the kernel JIT), a case
+With ENGINE (the uapi engine number: 0 the interpreter, 1 the JIT), a case
 whose program the module runs on another engine fails too.
 """
 from __future__ import annotations
