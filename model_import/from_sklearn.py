@@ -23,7 +23,8 @@ _SINGLE_TREES = {"DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeCl
 _AVERAGED = {"RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier",
              "ExtraTreesRegressor"}
 _BOOSTED = {"GradientBoostingClassifier", "GradientBoostingRegressor"}
-SUPPORTED = sorted(_LINEAR | _SINGLE_TREES | _AVERAGED | _BOOSTED |
+_HIST = {"HistGradientBoostingClassifier", "HistGradientBoostingRegressor"}
+SUPPORTED = sorted(_LINEAR | _SINGLE_TREES | _AVERAGED | _BOOSTED | _HIST |
                    {"MLPClassifier", "MLPRegressor"})
 
 
@@ -108,6 +109,8 @@ def convert(est: Any) -> FloatNet | FloatTrees:
         ests = list(est.estimators_)
         trees = [_tree(e.tree_, _tree_leaves(e, task) / len(ests)) for e in ests]
         return FloatTrees(trees, np.zeros(task.n_out), task, n_in)
+    if name in _HIST:
+        return _hist(est, task, n_in)
     # gradient boosting: raw = init + learning_rate * sum of regression trees per column
     stages = est.estimators_                       # [n_estimators, K]
     k = stages.shape[1]
@@ -125,4 +128,36 @@ def convert(est: Any) -> FloatNet | FloatTrees:
         est.predict(probe)
     out = FloatTrees(trees, np.zeros(k), task, n_in)
     out.base = np.atleast_1d(np.asarray(raw, np.float64).reshape(-1)) - out.score(probe)[0]
+    return out
+
+
+def _raw(est: Any, x: np.ndarray) -> np.ndarray:
+    raw = est.decision_function(x) if hasattr(est, "decision_function") else est.predict(x)
+    return np.asarray(raw, np.float64).reshape(len(x), -1)
+
+
+def _hist(est: Any, task: Task, n_in: int) -> FloatTrees:
+    """HistGradientBoosting*: per iteration one predictor per score column; nodes send
+    x <= num_threshold left.  Categorical splits are refused."""
+    preds = est._predictors                        # [n_iter][K] TreePredictor
+    k = len(preds[0])
+    if task.kind == "multiclass" and k == 1:
+        task = Task("binary", 1, task.source)
+    task.n_out = k
+    trees = []
+    for row in preds:
+        for c, p in enumerate(row):
+            nd = p.nodes
+            if np.any(nd["is_categorical"]):
+                raise ModelImportError(f"{task.source}: categorical splits are not supported")
+            leaf = nd["is_leaf"].astype(bool)
+            v = np.zeros((len(nd), k))
+            v[:, c] = np.where(leaf, nd["value"], 0.0)
+            trees.append(FloatTree(nd["feature_idx"].astype(np.int64),
+                                   nd["num_threshold"].astype(np.float64),
+                                   np.where(leaf, -1, nd["left"].astype(np.int64)),
+                                   np.where(leaf, -1, nd["right"].astype(np.int64)), v))
+    out = FloatTrees(trees, np.zeros(k), task, n_in)
+    probe = np.zeros((1, n_in))
+    out.base = _raw(est, probe)[0] - out.score(probe)[0]
     return out

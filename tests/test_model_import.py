@@ -112,6 +112,10 @@ SKLEARN = {
         lambda: ensemble.GradientBoostingRegressor(n_estimators=10, max_depth=3,
                                                    random_state=0),
         "forest(trees = 10, depth = 3);", "regression", 0),
+    "hist-gradient-boosting": (
+        lambda: ensemble.HistGradientBoostingClassifier(max_iter=10, max_depth=3,
+                                                        random_state=0),
+        "forest(trees = 10, depth = 3);", "binary", 0),
     "logistic": (lambda: linear_model.LogisticRegression(max_iter=2000),
                  "linear(weight = i16);", "binary", 6),
     "logistic-multiclass": (lambda: linear_model.LogisticRegression(max_iter=2000),
