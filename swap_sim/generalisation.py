@@ -59,7 +59,7 @@ def unseen_targets(results: Iterable[Result], prefetcher: str) -> list[Target]:
         ok = f.coverage >= leap.coverage - 1e-9 and f.accuracy >= leap.accuracy - 1e-9
         out.append(Target(w, "coverage", ok or not applies, applies,
                           f"coverage {f.coverage:.3f} vs Leap {leap.coverage:.3f}, "
-                          f"accuracy {f.accuracy:.3f} vs {leap.accuracy:.3f}"))
+                          f"accuracy {f.accuracy:.4f} vs {leap.accuracy:.4f}"))
     return out
 
 

@@ -369,7 +369,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(t)} accesses, "
               f"working set {t.working_set} pages, "
               f"memory {split.config(t).mem_pages} pages", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
     selection: list[dict] = []
     sel_rows: list[tuple[int, Result]] = []
     if args.min_stable is None:
@@ -396,8 +395,9 @@ def main(argv: list[str] | None = None) -> int:
                                                       TREE_CHECK: (17, 0)})
     empty = W.write_weights(W.ModelWeights(ModelKind.TREE, 8, 17, 16,
                                            trees=[W.Tree([[-1, 0, 0, 0, 0]], [[0] * 17])]))
-    map_only = None if extra or args.no_ablations else reload_copy(loaded, args.out / "map-only-state", empty,
-                                              {0: (1, ms)})
+    map_only = None
+    if not (extra or args.no_ablations):
+        map_only = reload_copy(loaded, args.out / "map-only-state", empty, {0: (1, ms)})
     print(f"loaded into the sim target: rmtctl --state {state} model show {loaded.prog_id} "
           f"({time.time() - t0:.0f}s)", flush=True)
     agree, total = vm_agreement(tree, state, loaded.prog_id, streams)
