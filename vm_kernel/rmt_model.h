@@ -164,7 +164,9 @@ enum rmt_model_isa {
 #ifndef __KERNEL__
 /**
  * rmt_model_set_isa() - choose the inference engine (userspace tests, benchmarks)
- * @isa: an enum rmt_model_isa, or -1 for the best the CPU supports (the default)
+ * @isa: an enum rmt_model_isa, used for every model from then on; or -1 for
+ *	the default: the best the CPU supports, on models of at least 64
+ *	multiply-adds (smaller ones run the exact path, which is faster there)
  *
  * Return: 0, or -EOPNOTSUPP when the CPU lacks @isa.
  */
