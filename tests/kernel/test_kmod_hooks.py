@@ -75,7 +75,7 @@ def _boot(qemu_env: harness.HarnessEnv, ko: Path, work: Path, phases: str, timeo
 @pytest.fixture(scope="module")
 def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
           tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return _boot(qemu_env, rmt_ko, tmp_path_factory.mktemp("hooks"), "sched swap swapdisk", 420,
+    return _boot(qemu_env, rmt_ko, tmp_path_factory.mktemp("hooks"), "sched swap swapdisk", 900,
                  load_modules=("zram",), disk_mb=160)
 
 

@@ -85,7 +85,7 @@ def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
         if lsmod | grep -q '^rmt '; then rmmod rmt || exit 4; fi
         exit $rc
         """,
-        timeout=420, out_dir=share, cwd=ROOT, harness_env=qemu_env, disk_mb=128)
+        timeout=900, out_dir=share, cwd=ROOT, harness_env=qemu_env, disk_mb=128)
     f = share / "mechanism.json"
     return {"r": r, "res": json.loads(f.read_text()) if f.exists() else None}
 
