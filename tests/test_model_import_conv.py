@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def conv_onnx(path: Path, convs: list[tuple[int, int]], dense: list[int], *, t: int = V.N_IN,
-              seed: int = 0, sigmoid: bool = True, **conv_attrs: Any) -> Path:
+              seed: int = 0, sigmoid: bool = True, flatten: bool = True,
+              **conv_attrs: Any) -> Path:
     """X [N, 1, t] -> (Conv(channels, kernel) -> Relu)* -> Flatten -> (Gemm -> Relu)* -> Gemm
     [-> Sigmoid]; conv_attrs go to every Conv."""
     import onnx
@@ -48,8 +49,10 @@ def conv_onnx(path: Path, convs: list[tuple[int, int]], dense: list[int], *, t: 
                                       **conv_attrs))
         nodes.append(helper.make_node("Relu", [f"c{j}"], [f"cr{j}"]))
         cur, ch, steps = f"cr{j}", c, steps - k + 1
-    nodes.append(helper.make_node("Flatten", [cur], ["flat"], axis=1))
-    cur, n = "flat", ch * steps
+    if flatten:
+        nodes.append(helper.make_node("Flatten", [cur], ["flat"], axis=1))
+        cur = "flat"
+    n = ch * steps
     for j, m in enumerate(dense):
         last = j + 1 == len(dense)
         w = init(f"dw{j}", rng.normal(0, 1 / np.sqrt(n), (m, n)))
@@ -179,5 +182,10 @@ def test_refusals_name_attribute_and_both_sides(tmp_path: Path) -> None:
     msg = _refused("1-D convolution", conv_onnx(tmp_path / "ok.onnx", [(3, 2)], [6, 1]),
                    dense_only, "m", x, in_frac=FRAC)
     assert "declares 0 (none)" in msg
+    _refused("group = 3", conv_onnx(tmp_path / "g.onnx", [(3, 2)], [6, 1], group=3),
+             prog, "m", x, in_frac=FRAC)
+    _refused("follows a Conv without a Flatten", conv_onnx(tmp_path / "f.onnx", [(3, 2)],
+                                                           [6, 1], flatten=False),
+             prog, "m", x, in_frac=FRAC)
     _refused("has 4 layers, mlp model 'm' declares 3", conv_onnx(tmp_path / "dd.onnx", [(3, 2)], [6, 6, 1]),
              prog, "m", x, in_frac=FRAC)
