@@ -106,11 +106,18 @@ def quantize_mlp(m: MLP, *, in_frac: int = 8, max_weight: int | None = None,
 
 def emulate_mlp(w: W.ModelWeights, x: np.ndarray, in_lo: int, in_hi: int
                 ) -> tuple[np.ndarray, int]:
-    """The VM's dense-layer inference on integer inputs; (outputs, saturations)."""
+    """The VM's layer inference (dense and conv1d) on integer inputs; (outputs, saturations).
+
+    Accumulators are exact (int64 holds every sum the loader admits), then saturated to
+    int32, shifted (floor) and ReLU'd; hidden outputs are clamped to the input range."""
     h = np.asarray(x, dtype=np.int64)
     sat = 0
     for j, ly in enumerate(w.layers):
-        acc = h @ np.asarray(ly.weights, dtype=np.int64).T + np.asarray(ly.bias, dtype=np.int64)
+        if isinstance(ly, W.Conv1dLayer):
+            acc = _conv1d_acc(ly, h)
+        else:
+            acc = h @ np.asarray(ly.weights, dtype=np.int64).T + \
+                np.asarray(ly.bias, dtype=np.int64)
         sat += int(np.sum((acc < I32_MIN) | (acc > I32_MAX)))
         acc = np.clip(acc, I32_MIN, I32_MAX) >> ly.shift
         if ly.relu:
@@ -119,6 +126,20 @@ def emulate_mlp(w: W.ModelWeights, x: np.ndarray, in_lo: int, in_hi: int
             acc = np.clip(acc, in_lo, in_hi)
         h = acc
     return h, sat
+
+
+def _conv1d_acc(ly: W.Conv1dLayer, h: np.ndarray) -> np.ndarray:
+    """conv1d accumulators over h [n, T * in_ch] (time-major), time-major [n, steps * out_ch]:
+    acc[s * out_ch + o] = bias[o] + sum over kk, c of w[o][c][kk] * h[(s + kk) * in_ch + c]."""
+    wt = np.asarray(ly.weights, dtype=np.int64)            # [out_ch, in_ch, kernel]
+    out_ch, in_ch, k = wt.shape
+    steps = h.shape[1] // in_ch - k + 1
+    bias = np.asarray(ly.bias, dtype=np.int64)
+    cols = []
+    for s in range(steps):
+        win = h[:, s * in_ch:(s + k) * in_ch].reshape(len(h), k, in_ch)
+        cols.append(np.einsum("nkc,ock->no", win, wt) + bias)
+    return np.concatenate(cols, axis=1)
 
 
 def class_leaf(v: np.ndarray, scale: int = 1024) -> list[int]:

@@ -6,7 +6,7 @@ x / 2^in_frac.  Trees: a split `v <= t` becomes `x <= floor(t * 2^in_frac)` and 
 becomes `x <= ceil(t * 2^in_frac) - 1`, exact for every integer x.  Leaf values (with the
 base score folded into the first tree) are scaled by 2^(out_frac + shift) and rounded; a
 forest's exact sum is shifted back by `shift` (with half an LSB added so the floor rounds).
-Linear and MLP layers: per layer a power-of-two weight scale 2^a, the largest that keeps
+Linear and MLP layers (conv1d layers alike, time-major as the VM computes them): per layer a power-of-two weight scale 2^a, the largest that keeps
 every |w| <= max_weight (and the biases within the loader's bound); hidden activations get
 the largest power-of-two scale whose calibration maximum fits the declared input range
 (the VM clamps hidden outputs to it) with 4x headroom; the last layer keeps shift 0, so the outputs are the
@@ -21,7 +21,7 @@ import numpy as np
 from compiler.objfile import Model
 from compiler.objformat import Activation, LayerKind, ModelKind
 from learn.quantize import emulate_mlp
-from model_import.ir import FloatNet, FloatTrees, ModelImportError
+from model_import.ir import FloatLayer, FloatNet, FloatTrees, ModelImportError
 from semantics import weights as W
 
 I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
@@ -67,28 +67,57 @@ def check_signature(fm: FloatNet | FloatTrees, m: Model) -> None:
             raise ModelImportError(f"{src} is a {'linear model' if len(fm.layers) == 1 else 'neural network'}, "
                                    f"{what} is declared {W.kind_name(m.kind)}: declare "
                                    f"linear(...) or mlp(...)")
-        if len(fm.layers) != len(m.layers):
-            raise ModelImportError(f"{src} has {len(fm.layers)} layers, {what} declares "
-                                   f"{len(m.layers)}")
-        for j, (ly, sig) in enumerate(zip(fm.layers, m.layers)):
-            if sig.kind != LayerKind.DENSE or ly.conv:
-                raise ModelImportError(f"{src} layer {j} is {'conv1d' if ly.conv else 'dense'}"
-                                       f", {what} layer {j} is "
-                                       f"{'conv1d' if sig.kind != LayerKind.DENSE else 'dense'}")
-            n_out, n_in_l = ly.weight.shape
-            if (n_out, n_in_l) != (sig.n_out, sig.n_in):
-                raise ModelImportError(f"{src} layer {j} is {n_in_l} -> {n_out}, {what} "
-                                       f"layer {j} is {sig.n_in} -> {sig.n_out}")
-            if ly.relu != (sig.act == Activation.RELU):
-                raise ModelImportError(f"{src} layer {j} has {'ReLU' if ly.relu else 'no activation'}"
-                                       f", {what} layer {j} has "
-                                       f"{'relu' if sig.act == Activation.RELU else 'none'}")
-        n_in = fm.layers[0].weight.shape[1]
+        _check_layers(fm, m, src, what)
+        n_in = fm.n_in
     if n_in >= 0 and n_in != m.n_in:
         raise ModelImportError(f"{src} takes {n_in} inputs, {what} declares in = {m.n_in}")
     if fm.task.n_out != m.n_out:
         raise ModelImportError(f"{src} gives {fm.task.n_out} outputs ({fm.task.kind}), {what} "
                                f"declares out = {m.n_out}")
+
+
+def _lname(conv: bool, shape: tuple[int, ...]) -> str:
+    return f"conv1d(channels = {shape[0]}, kernel = {shape[2]})" if conv else \
+        f"dense({shape[0]})"
+
+
+def _check_layers(fm: FloatNet, m: Model, src: str, what: str) -> None:
+    """Layer by layer against the declaration: conv1d channels and kernel, dense sizes,
+    ReLU; the conv layers first, so a Conv in a dense-only program is named as such."""
+    convs = [ly for ly in fm.layers if ly.conv]
+    sig_convs = [s for s in m.layers if s.kind == LayerKind.CONV1D]
+    if len(convs) != len(sig_convs):
+        have = ", ".join(_lname(True, ly.weight.shape) for ly in convs) or "none"
+        want = ", ".join(f"conv1d(channels = {s.out_ch}, kernel = {s.kernel})"
+                         for s in sig_convs) or "none"
+        raise ModelImportError(f"{src} has {len(convs)} 1-D convolution layer(s) ({have}), "
+                               f"{what} declares {len(sig_convs)} ({want})")
+    if len(fm.layers) != len(m.layers):
+        raise ModelImportError(f"{src} has {len(fm.layers)} layers, {what} declares "
+                               f"{len(m.layers)}")
+    for j, (ly, sig) in enumerate(zip(fm.layers, m.layers)):
+        conv = sig.kind == LayerKind.CONV1D
+        if conv != ly.conv:
+            raise ModelImportError(f"{src} layer {j} is {'conv1d' if ly.conv else 'dense'}"
+                                   f", {what} layer {j} is {'conv1d' if conv else 'dense'}")
+        if conv:
+            have = tuple(ly.weight.shape)
+            want = (sig.out_ch, sig.in_ch, sig.kernel)
+            if have != want:
+                raise ModelImportError(
+                    f"{src} layer {j} is a convolution with {have[0]} channels, kernel "
+                    f"{have[2]} over {have[1]} input channel(s), {what} layer {j} is "
+                    f"conv1d(channels = {sig.out_ch}, kernel = {sig.kernel}) over "
+                    f"{sig.in_ch} input channel(s)")
+        else:
+            n_out, n_in_l = ly.weight.shape
+            if (n_out, n_in_l) != (sig.n_out, sig.n_in):
+                raise ModelImportError(f"{src} layer {j} is {n_in_l} -> {n_out}, {what} "
+                                       f"layer {j} is {sig.n_in} -> {sig.n_out}")
+        if ly.relu != (sig.act == Activation.RELU):
+            raise ModelImportError(f"{src} layer {j} has {'ReLU' if ly.relu else 'no activation'}"
+                                   f", {what} layer {j} has "
+                                   f"{'relu' if sig.act == Activation.RELU else 'none'}")
 
 
 # ---------------------------------------------------------------- trees
@@ -140,7 +169,16 @@ def _bound_from_range(fm: FloatNet, m: Model, in_frac: int) -> list[float]:
     out = []
     for ly in fm.layers:
         wp, wn = np.maximum(ly.weight, 0), np.minimum(ly.weight, 0)
-        lo, hi = wp @ lo + wn @ hi + ly.bias, wp @ hi + wn @ lo + ly.bias
+        zero = np.zeros_like(ly.bias)
+
+        def lin(w: np.ndarray, v: np.ndarray) -> np.ndarray:
+            return FloatLayer(w, zero, relu=False, conv=ly.conv).forward(v[None, :])[0]
+        lo, hi = lin(wp, lo) + lin(wn, hi), lin(wp, hi) + lin(wn, lo)
+        if ly.conv:
+            steps = len(lo) // ly.weight.shape[0]
+            lo, hi = lo + np.tile(ly.bias, steps), hi + np.tile(ly.bias, steps)
+        else:
+            lo, hi = lo + ly.bias, hi + ly.bias
         if ly.relu:
             lo, hi = np.maximum(lo, 0), np.maximum(hi, 0)
         out.append(float(max(np.abs(lo).max(), np.abs(hi).max())))
@@ -175,9 +213,10 @@ def quantize_net(fm: FloatNet, m: Model, in_frac: int, calib: np.ndarray | None,
                 if acts[j] > 0 and cap > 0 else None
         while True:
             if a + f < 0:
-                r, c = np.unravel_index(int(np.argmax(absw)), absw.shape)
+                at = np.unravel_index(int(np.argmax(absw)), absw.shape)
                 raise ModelImportError(
-                    f"{fm.task.source} layer {j}: weight [{r}][{c}] = {ly.weight[r, c]:.6g} "
+                    f"{fm.task.source} layer {j}: weight "
+                    f"{''.join(f'[{int(i)}]' for i in at)} = {ly.weight[at]:.6g} "
                     f"cannot fit max_weight {maxw} at any scale: it needs 2^{a}, and with "
                     f"inputs at 2^{f} the accumulator would resolve only multiples of "
                     f"{2.0 ** -(a + f):g}; retrain with smaller weights (weight decay, "

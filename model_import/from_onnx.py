@@ -1,7 +1,9 @@
 """ONNX graphs -> FloatNet / FloatTrees (ir.py).
 
 Read: a chain from the graph's input of `Gemm`, `MatMul` (+ `Add`) and `Relu` (an MLP, or
-a linear model when there is one layer), the `ai.onnx.ml` operators `LinearClassifier`,
+a linear model when there is one layer), optionally after 1-D `Conv` (+ `Relu`) layers on an
+input [N, channels, T] and a `Flatten`/`Reshape` (the VM's conv1d layers: time-major
+x[t*in_ch + c], and the Flatten's channel-major columns reordered for the first dense layer), the `ai.onnx.ml` operators `LinearClassifier`,
 `LinearRegressor`, `TreeEnsembleClassifier` and `TreeEnsembleRegressor`.  What follows
 the model's score and only turns it into probabilities or labels (Sigmoid, Softmax,
 ArgMax, ZipMap, Normalizer, Cast, ...) is ignored: the program decides from the score.
@@ -64,7 +66,31 @@ def read_onnx(path: Path) -> FloatNet | FloatTrees:
 
     cur = inputs[0].name
     layers: list[FloatLayer] = []
-    pending: tuple[np.ndarray, np.ndarray] | None = None   # a MatMul waiting for its Add
+    # a layer waiting for its Add / Relu: (weight, bias, conv)
+    pending: tuple[np.ndarray, np.ndarray, bool] | None = None
+    reshaped = False        # the graph input went through Reshape/Flatten
+    flat = False            # conv outputs flattened, for the dense layers that follow
+
+    def close(relu: bool = False) -> None:
+        nonlocal pending
+        if pending is not None:
+            layers.append(FloatLayer(pending[0], pending[1], relu=relu, conv=pending[2]))
+            pending = None
+
+    def after_conv() -> bool:
+        """Is the last layer read (closed or not) a Conv?"""
+        return pending[2] if pending is not None else bool(layers) and layers[-1].conv
+
+    def dense_weight(w: np.ndarray, node: Any) -> np.ndarray:
+        """w [n_out, n_in]; after conv layers, reorder its columns to the VM's layout."""
+        if not after_conv():
+            return w
+        if not flat:
+            raise ModelImportError(f"{path}: {node.op_type} {node.name!r} follows a Conv "
+                                   f"without a Flatten")
+        ch = (pending[0] if pending is not None else layers[-1].weight).shape[0]
+        return conv_columns(w, ch, f"{path}: {node.op_type} {node.name!r}")
+
     while True:
         nxt = [n for n in consumers.get(cur, []) if n.op_type not in ("Shape",)]
         if not nxt:
@@ -75,14 +101,31 @@ def read_onnx(path: Path) -> FloatNet | FloatTrees:
             if layers or pending is not None:
                 raise ModelImportError(f"{path}: {op} after neural layers is not supported")
             return _ml_op(path, node, a, n_in)
-        if op == "Cast" or op == "Identity" or (op in ("Reshape", "Flatten") and not layers
-                                                and pending is None):
+        if op in ("Cast", "Identity"):
             cur = node.output[0]
             continue
-        if op == "Gemm":
-            if pending is not None:
-                layers.append(FloatLayer(*pending, relu=False))
-                pending = None
+        if op in ("Reshape", "Flatten") and not layers and pending is None:
+            reshaped = True
+            cur = node.output[0]
+            continue
+        if op in ("Reshape", "Flatten") and after_conv() and not flat:
+            _check_flatten(path, node, a, inits)
+            close()
+            flat = True
+            cur = node.output[0]
+            continue
+        if op == "Conv":
+            if reshaped:
+                raise ModelImportError(f"{path}: Conv {node.name!r} after a Reshape of the "
+                                       f"graph input; give the input as [N, channels, T]")
+            if (pending is not None and not pending[2]) or any(not ly.conv for ly in layers):
+                raise ModelImportError(f"{path}: Conv {node.name!r} after a dense layer; "
+                                       f"conv1d layers come first")
+            close()
+            w, b = _conv(path, node, a, inits)
+            pending = (w, b, True)
+        elif op == "Gemm":
+            close()
             w = inits.get(node.input[1])
             if w is None:
                 raise ModelImportError(f"{path}: Gemm {node.name!r} has a non-constant weight")
@@ -93,43 +136,104 @@ def read_onnx(path: Path) -> FloatNet | FloatTrees:
                                        f"supported")
             b = inits.get(node.input[2], np.zeros(w.shape[0])) if len(node.input) > 2 \
                 else np.zeros(w.shape[0])
-            pending = (w, np.broadcast_to(b * a.get("beta", 1.0), (w.shape[0],)).copy())
+            w = dense_weight(w, node)
+            pending = (w, np.broadcast_to(b * a.get("beta", 1.0), (w.shape[0],)).copy(), False)
         elif op == "MatMul":
-            if pending is not None:
-                layers.append(FloatLayer(*pending, relu=False))
+            close()
             w = inits.get(node.input[1])
             if w is None or w.ndim != 2:
                 raise ModelImportError(f"{path}: MatMul {node.name!r} needs a constant 2-D "
                                        f"weight")
-            pending = (w.T.copy(), np.zeros(w.shape[1]))
-        elif op == "Add" and pending is not None:
+            pending = (dense_weight(w.T.copy(), node), np.zeros(w.shape[1]), False)
+        elif op == "Add" and pending is not None and not pending[2]:
             other = node.input[1] if node.input[0] == cur else node.input[0]
             b = inits.get(other)
             if b is None:
                 raise ModelImportError(f"{path}: Add {node.name!r} of a non-constant")
             pending = (pending[0], pending[1] + np.broadcast_to(b.reshape(-1),
-                                                                pending[1].shape))
+                                                                pending[1].shape), False)
         elif op == "Relu" and pending is not None:
-            layers.append(FloatLayer(*pending, relu=True))
-            pending = None
-        elif op in _POST and (pending is not None or layers):
+            close(relu=True)
+        elif op in _POST and (pending is not None or layers) and not after_conv():
             break
         else:
             raise ModelImportError(f"{path}: ONNX operator {op} (node {node.name!r}) is not "
-                                   f"supported (Gemm, MatMul, Add, Relu, TreeEnsembleClassifier"
+                                   f"supported{' here' if op in _POST else ''} (Conv, Gemm, "
+                                   f"MatMul, Add, Relu, TreeEnsembleClassifier"
                                    f", TreeEnsembleRegressor, LinearClassifier, "
                                    f"LinearRegressor)")
         cur = node.output[0]
-    if pending is not None:
-        layers.append(FloatLayer(*pending, relu=False))
+    close()
     if not layers:
         raise ModelImportError(f"{path}: no model layers found after the input")
+    if layers[-1].conv:
+        raise ModelImportError(f"{path}: the graph ends in a Conv; the score must come from "
+                               f"a dense layer")
     if layers[-1].relu:
         raise ModelImportError(f"{path}: the last layer ends in Relu; the score must be the "
                                f"last layer's output")
     k = layers[-1].weight.shape[0]
     kind = _net_task(g, k)
-    return FloatNet(layers, Task(kind, k, "ONNX MLP" if len(layers) > 1 else "ONNX linear"))
+    steps = dims[-1].dim_value if layers[0].conv and len(dims) == 3 else 0
+    return FloatNet(layers, Task(kind, k, "ONNX MLP" if len(layers) > 1 else "ONNX linear"),
+                    steps=steps)
+
+
+def _conv(path: Path, node: Any, a: dict[str, Any], inits: dict[str, np.ndarray]
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """A 1-D Conv's weight [out_ch, in_ch, kernel] and bias; anything but stride 1, no
+    padding, dilation 1 and one group is refused naming the attribute."""
+    where = f"{path}: Conv {node.name!r}"
+    w = inits.get(node.input[1])
+    if w is None:
+        raise ModelImportError(f"{where} has a non-constant weight")
+    ks = list(a.get("kernel_shape", w.shape[2:]))
+    if w.ndim != 3 or len(ks) != 1:
+        raise ModelImportError(f"{where}: kernel_shape = {ks} is not 1-D; only 1-D "
+                               f"convolutions (input [N, channels, T]) are supported")
+    bad = [(name, list(a[name])) for name, ok in
+           (("strides", [1]), ("dilations", [1]), ("pads", [0, 0])) if
+           name in a and list(a[name]) != ok]
+    if a.get("group", 1) != 1:
+        bad.append(("group", a["group"]))
+    auto = _s(a.get("auto_pad", "NOTSET"))
+    if auto not in ("NOTSET", "VALID"):
+        bad.append(("auto_pad", auto))
+    if bad:
+        name, val = bad[0]
+        raise ModelImportError(f"{where}: {name} = {val} is not supported; the VM's conv1d "
+                               f"has stride 1, no padding, dilation 1 and one group")
+    if ks[0] != w.shape[2]:
+        raise ModelImportError(f"{where}: kernel_shape = {ks} but the weight has kernel "
+                               f"{w.shape[2]}")
+    b = inits.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    if len(node.input) > 2 and node.input[2] and b is None:
+        raise ModelImportError(f"{where} has a non-constant bias")
+    b = np.zeros(w.shape[0]) if b is None else b.reshape(-1)
+    return w.copy(), b.copy()
+
+
+def _check_flatten(path: Path, node: Any, a: dict[str, Any],
+                   inits: dict[str, np.ndarray]) -> None:
+    """After a Conv only a flattening to [N, channels * length] is understood."""
+    if node.op_type == "Flatten" and a.get("axis", 1) != 1:
+        raise ModelImportError(f"{path}: Flatten {node.name!r} with axis = {a['axis']} after "
+                               f"a Conv; only axis = 1 (to [N, channels * length]) is supported")
+    if node.op_type == "Reshape":
+        shape = inits.get(node.input[1]) if len(node.input) > 1 else None
+        if shape is None or shape.ndim != 1 or len(shape) != 2:
+            raise ModelImportError(f"{path}: Reshape {node.name!r} after a Conv must be a "
+                                   f"constant reshape to [N, channels * length]")
+
+
+def conv_columns(w: np.ndarray, ch: int, where: str) -> np.ndarray:
+    """A dense weight [n_out, ch * L] reading ONNX's Flatten of [N, ch, L] (channel-major,
+    column o*L + s) -> the same weight reading the VM's conv output (time-major, s*ch + o)."""
+    n_out, n_in = w.shape
+    if n_in % ch:
+        raise ModelImportError(f"{where} takes {n_in} inputs, not a multiple of the Conv's "
+                               f"{ch} channels")
+    return w.reshape(n_out, ch, n_in // ch).transpose(0, 2, 1).reshape(n_out, n_in)
 
 
 def _net_task(g: Any, k: int) -> str:

@@ -64,14 +64,22 @@ class FloatLayer:
 
 @dataclass
 class FloatNet:
-    """A linear model (one dense layer) or a ReLU MLP."""
+    """A linear model (one dense layer) or a ReLU MLP, optionally starting with conv1d layers.
+
+    Inputs are the program's layout: time-major x[t*in_ch + c] for a conv1d first layer, and
+    a conv layer's outputs are time-major too (y[s*out_ch + o]), as the VM computes them.
+    `steps` is the input's length T in time steps when the source states it (ONNX [N, C, T])."""
     layers: list[FloatLayer]
     task: Task
+    steps: int = 0
 
     @property
     def n_in(self) -> int:
+        """Inputs per row, or -1 when a conv1d first layer does not state its length."""
         w = self.layers[0].weight
-        return w.shape[1] if not self.layers[0].conv else -1
+        if not self.layers[0].conv:
+            return w.shape[1]
+        return self.steps * w.shape[1] if self.steps > 0 else -1
 
     def activations(self, x: np.ndarray) -> list[np.ndarray]:
         out, h = [], np.asarray(x, dtype=np.float64)
