@@ -12,7 +12,7 @@
       model load PROG MODEL FILE | model show PROG
       map dump PROG MAP
       trace PROG [-o FILE] [--keep]
-      prog run PROG --ctx CTX.json [--repeat N] [--cpu N] [--kernel-decision N]
+      prog run PROG --ctx CTX [--repeat N] [--cpu N] [--kernel-decision N]
       batch FILE                           one command per line; all or nothing on the sim
       help | COMMAND help
 
@@ -604,7 +604,10 @@ def cmd_run(args, target) -> int:
     if args.repeat < 1:
         raise UsageError(f"--repeat {args.repeat}: must be >= 1")
     try:
-        spec = json.loads(Path(args.ctx).read_text())
+        # CTX is a JSON file, `-` for standard input, or the JSON object itself
+        text = (sys.stdin.read() if args.ctx == "-" else args.ctx
+                if args.ctx.lstrip().startswith(("{", "[")) else Path(args.ctx).read_text())
+        spec = json.loads(text)
     except OSError as e:
         raise UsageError(f"cannot read context {args.ctx}: {e.strerror or e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -744,11 +747,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--keep", action="store_true", help="do not drain the records")
     tr.set_defaults(fn=cmd_trace)
     pr = sub.add_parser("prog", help="run a program on a context",
-                        usage="rmtctl prog run PROG --ctx CTX.json [--repeat N] [--cpu N] "
+                        usage="rmtctl prog run PROG --ctx CTX [--repeat N] [--cpu N] "
                               "[--kernel-decision N]")
     pr.add_argument("op", choices=("run",))
     pr.add_argument("id", metavar="PROG")
-    pr.add_argument("--ctx", required=True)
+    pr.add_argument("--ctx", required=True, metavar="CTX",
+                    help="the context: a JSON file, - for standard input, or the JSON object")
     pr.add_argument("--repeat", type=int, default=1)
     pr.add_argument("--cpu", type=int, default=0)
     pr.add_argument("--kernel-decision", type=int)

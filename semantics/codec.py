@@ -17,6 +17,9 @@ from semantics.engine import EngineError, Exact, Lpm, Match, Range, Ternary
 
 _KIND_OF = {Exact: MatchKind.EXACT, Lpm: MatchKind.LPM, Ternary: MatchKind.TERNARY,
             Range: MatchKind.RANGE}
+# How each kind is written (docs/rmtctl.md, "Matches"), for errors that name the kind wanted.
+_MATCH_SYNTAX = {MatchKind.EXACT: "VALUE", MatchKind.LPM: "VALUE/PREFIX_LEN or *",
+                 MatchKind.TERNARY: "VALUE&&&MASK or *", MatchKind.RANGE: "LO..HI or *"}
 
 
 def ctx_encode(hook: HookSpec, values: dict[str, Any], *, check_range: bool = False) -> bytes:
@@ -106,7 +109,9 @@ def parse_matches(table: Table, texts: list[str]) -> tuple[Match, ...]:
             m = Range(0, (1 << k.bits) - 1)
         if _KIND_OF[type(m)] != k.kind:
             raise ValueError(f"key {k.name} of table {table.name} is {k.kind.name.lower()}, "
-                             f"{t.strip()!r} is a {_KIND_OF[type(m)].name.lower()} match")
+                             f"{t.strip()!r} is a {_KIND_OF[type(m)].name.lower()} match "
+                             f"(write a {k.kind.name.lower()} match as "
+                             f"{_MATCH_SYNTAX[k.kind]})")
         out.append(m)
     return tuple(out)
 

@@ -284,6 +284,29 @@ def test_bad_input_ends_in_one_line(ctl):
     assert len(ctl("trace", "1", "--keep")[1].splitlines()) == 1  # nothing was lost
 
 
+def test_context_inline_from_a_file_or_stdin(ctl, monkeypatch):
+    import io
+    ctl("insert", ctl.obj, "--force")
+    ctl("table", "add", "1", "policy", "5", "10..20", "action", "set", "1")
+    f = ctx(ctl.dir, a=5, b=15)
+    inline = Path(f).read_text()
+    assert inline.lstrip().startswith("{")
+    from_file = ctl("prog", "run", "1", "--ctx", f)
+    assert from_file[0] == 0 and ctl("prog", "run", "1", "--ctx", inline) == from_file
+    monkeypatch.setattr(sys, "stdin", io.StringIO(inline))
+    assert ctl("prog", "run", "1", "--ctx", "-") == from_file
+    code, _, err = ctl("prog", "run", "1", "--ctx", "[1, 2]")
+    assert code == 2 and "got a JSON list" in err and len(err.strip().splitlines()) == 1
+    assert ctl("stats", "1", "-j")[1].count("runs") and json.loads(
+        ctl("stats", "1", "-j")[1])["runs"] == 3
+
+
+def test_a_match_of_the_wrong_kind_says_how_to_write_the_right_one(ctl):
+    ctl("insert", ctl.obj, "--force")
+    code, _, err = ctl("table", "add", "1", "policy", "5", "10/4", "action", "set", "1")
+    assert code != 0 and "is range" in err and "as LO..HI" in err, err
+
+
 def test_broken_pipe_keeps_the_trace(ctl):
     ctl("insert", ctl.obj, "--force")
     ctl("table", "add", "1", "policy", "5", "10..20", "action", "set", "1")
