@@ -113,13 +113,25 @@ def cmd_model_import(argv: list[str]) -> int:
     return cli_model_import(argv)
 
 
+def _version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version("rmt")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["help"]:                  # bpftool's habit: `rmtc help [COMMAND]`
+        argv = [*argv[1:2], "-h"]
     if argv and argv[0] == "verify":
         return cmd_verify(argv[1:])
     if argv[:2] == ["model", "import"]:
         return cmd_model_import(argv[2:])
-    p = _Parser(prog="rmtc", description="Compile, check, dump and verify RMT programs.")
+    p = _Parser(prog="rmtc", description="Compile, check, dump and verify RMT programs "
+                "(`rmtc help COMMAND` for one command).")
+    p.add_argument("-V", "--version", action="version", version=f"rmtc v{_version()}")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     c = sub.add_parser("compile", help="compile a .rmt program to a .rmtb object")
     c.add_argument("source")

@@ -141,3 +141,18 @@ def test_source_locations(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "dec.rmt:3:" in out and "(DecisionAllowed)" in out
     assert "decision=" in out and "ctx.a=" in out
+
+
+def test_rmtc_help_at_every_level_and_version(capsys) -> None:
+    from compiler.cli import main
+    for argv, usage in ((["help"], "usage: rmtc [-h] [-V]"), (["help", "compile"], "rmtc compile"),
+                        (["help", "verify"], "rmtc verify"), (["help", "dump"], "rmtc dump")):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 0 and usage in capsys.readouterr().out, argv
+    with pytest.raises(SystemExit) as e:
+        main(["-V"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("rmtc v")
+    with pytest.raises(SystemExit) as e:
+        main(["help", "bogus"])
+    assert e.value.code == 2
