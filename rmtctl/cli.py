@@ -505,9 +505,9 @@ def cmd_map(args, target) -> int:
 def stats_json(prog: objfile.Program, s: Stats, shadow_default: int | None = None
                ) -> dict[str, Any]:
     """Counters with defaults, aborts and shadow agreement kept apart.  Agreement is over
-    the runs where the program decided (not DEFAULT); `shadow.default` counts the shadow
-    runs it did not decide (None when the target does not say: the kernel counts them as
-    agreeing)."""
+    the runs where the program decided (not DEFAULT), as every engine counts it;
+    `shadow.default` counts the shadow runs it did not decide (None when the target does not
+    count them apart: the kernel's are within `defaults`)."""
     j = dataclasses.asdict(s)
     j["aborts"] = {Abort(k).name: v for k, v in s.aborts.items()}
     j["decisions"] = {_decision_name(prog, k): v for k, v in sorted(s.decisions.items())}
@@ -516,8 +516,7 @@ def stats_json(prog: objfile.Program, s: Stats, shadow_default: int | None = Non
     decided = s.shadow_agree + s.shadow_disagree
     j["shadow"] = {"agree": s.shadow_agree, "disagree": s.shadow_disagree,
                    "default": shadow_default,
-                   "agreement": round(s.shadow_agree / decided, 6) if decided else None,
-                   "counts_defaults_as_agreement": shadow_default is None}
+                   "agreement": round(s.shadow_agree / decided, 6) if decided else None}
     return j
 
 
@@ -532,7 +531,7 @@ def stats_text(j: dict[str, Any]) -> str:
         pct = "n/a" if sh["agreement"] is None else f"{100 * sh['agreement']:.2f}%"
         lines.append(f"shadow: agreement {pct} over {sh['agree'] + sh['disagree']} runs the "
                      f"program decided (agree {sh['agree']}, disagree {sh['disagree']}); " +
-                     ("DEFAULT runs counted as agreeing by this target" if sh["default"] is None
+                     ("DEFAULT runs not counted" if sh["default"] is None
                       else f"{sh['default']} DEFAULT runs not counted"))
     lines += [f"{k}: {j[k]}" for k in ("trace_drops", "model_overflows", "map_drops") if k in j]
     lines += [f"{k}: {j[k]}" for k in ("engine", "hook") if k in j]

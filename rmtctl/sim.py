@@ -150,11 +150,11 @@ class ProgInfo:
 
 
 class HonestEngine:
-    """An engine whose shadow accounting counts only runs where the program decided.
+    """An engine that also counts the shadow runs where the program did not decide.
 
-    The engines count a DEFAULT decision (an abort, a guard, or the program's own
-    `return DEFAULT`) as agreeing with the kernel, so a program that never ran its
-    model would show 100%.  Here such runs are counted apart, in `shadow_default`."""
+    Every engine leaves a DEFAULT decision (an abort, a guard, or the program's own
+    `return DEFAULT`) out of its agreement counts; the sim target reports how many
+    there were, in `shadow_default`."""
 
     def __init__(self, engine: Engine):
         self._engine = engine

@@ -113,7 +113,9 @@ class ReferenceEngine:
 
     def shadow_account(self, program_decision: int, kernel_decision: int) -> None:
         st = self.rt.stats
-        if program_decision == DEFAULT_DECISION or program_decision == kernel_decision:
+        if program_decision == DEFAULT_DECISION:
+            return          # the program did not decide: agreement is over runs it decided
+        if program_decision == kernel_decision:
             st.shadow_agree += 1
         else:
             st.shadow_disagree += 1

@@ -245,8 +245,7 @@ def test_stats_count_agreement_only_where_the_program_decided(tmp_path, capsys):
     c = ctx(tmp_path, a=5, b=15)
     run("prog", "run", "1", "--ctx", c, "--repeat", "4", "--kernel-decision", "42")  # misses
     j = json.loads(run("-j", "stats", "1")[1].out)
-    assert j["shadow"] == {"agree": 0, "disagree": 0, "default": 4, "agreement": None,
-                           "counts_defaults_as_agreement": False}
+    assert j["shadow"] == {"agree": 0, "disagree": 0, "default": 4, "agreement": None}
     assert j["defaults"] == 4
     run("table", "add", "1", "policy", "5", "10..20", "action", "set", "42")
     run("prog", "run", "1", "--ctx", c, "--repeat", "3", "--kernel-decision", "42")

@@ -5,6 +5,8 @@ import errno
 
 import pytest
 
+import engines
+
 from compiler import asm, objfile
 from compiler.objfile import Map, Program
 from compiler.objformat import MapKind
@@ -61,13 +63,15 @@ def test_percpu_sum_and_write() -> None:
     assert e.map_read(0) == {0: 8}
 
 
-def test_shadow_accounting() -> None:
-    e = engine()
+@pytest.mark.parametrize("cls", engines.available(), ids=lambda c: c.__name__)
+def test_shadow_accounting(cls) -> None:
+    e = cls(objfile.write(Program("p", TEST_SANDBOX, asm.assemble("exit r0"), 16)))
     e.shadow_account(1, 1)
-    e.shadow_account(-1, 0)        # DEFAULT counts as agreement
+    e.shadow_account(-1, 0)        # DEFAULT: no opinion, counted in neither
+    e.shadow_account(-1, -1)
     e.shadow_account(0, 1)
     st = e.stats()
-    assert (st.shadow_agree, st.shadow_disagree) == (2, 1)
+    assert (st.shadow_agree, st.shadow_disagree) == (1, 1)
 
 
 def test_stats_is_a_snapshot() -> None:

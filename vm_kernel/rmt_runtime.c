@@ -372,9 +372,14 @@ int rmt_vm_shadow_account(struct rmt_vm *vm, int id, u32 cpu, s64 prog_decision,
 		rcu_read_unlock();
 		return in ? -EINVAL : -ENOENT;
 	}
-	if (prog_decision == RMT_DECISION_DEFAULT || prog_decision == kernel_decision)
+	/*
+	 * A DEFAULT (the program's own, an abort or a bad decision) is no
+	 * opinion: counting it as agreement would show a program that never
+	 * ran its model as 100% in agreement.  Its runs are in decisions[0].
+	 */
+	if (prog_decision == kernel_decision && prog_decision != RMT_DECISION_DEFAULT)
 		rmt_pstats(in, cpu)->shadow_agree++;
-	else
+	else if (prog_decision != RMT_DECISION_DEFAULT)
 		rmt_pstats(in, cpu)->shadow_disagree++;
 	rcu_read_unlock();
 	return 0;

@@ -64,8 +64,8 @@ struct rmt_run_result {
  * @runs: invocations
  * @aborts: invocations aborted, per enum rmt_abort
  * @bad_decisions: EXIT values outside the hook's range (DEFAULT used)
- * @shadow_agree: shadow_account() calls that agreed (or DEFAULT)
- * @shadow_disagree: the others
+ * @shadow_agree: shadow_account() calls where the program decided as the kernel did
+ * @shadow_disagree: calls where it decided otherwise (a DEFAULT counts in neither)
  * @trace_drops: records dropped because the ring was full
  * @model_overflows: accumulator saturations in model inference
  * @map_drops: hash-map updates dropped because the map was full
@@ -312,6 +312,9 @@ int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu
  * @cpu: the running CPU (selects the counter)
  * @prog_decision: what the program decided
  * @kernel_decision: what the kernel's own heuristic decided
+ *
+ * A DEFAULT @prog_decision counts in neither shadow_agree nor shadow_disagree:
+ * agreement is measured over the runs where the program decided.
  *
  * Return: 0 or -ENOENT.
  */
