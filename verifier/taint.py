@@ -218,14 +218,10 @@ def _report(prog: Program, flow: _Flow) -> list[Result]:
             cex, "`rmtctl map dump` would export them; declare the map `private` to keep its "
                  "contents in the kernel")))
     for pc, i in enumerate(prog.code):
-        if i.code not in BY_CODE or BY_CODE[i.code].fmt != Fmt.TRACE:
-            continue
-        if i.imm >= len(prog.traces):
-            continue
-        fmt = prog.traces[i.imm]
         ctl = flow.trace_ctl.get(pc)
         if ctl is None:
-            continue            # not reached
+            continue            # not a TRACE the pass reached (malformed ones never are)
+        fmt = prog.traces[i.imm]
         fields = [f.name for f in fmt.fields] or ["(the record itself)"]
         for k, fname in enumerate(fields):
             got = flow.trace_fields.get((pc, k), EMPTY) | ctl
