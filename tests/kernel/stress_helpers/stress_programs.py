@@ -49,15 +49,26 @@ def pack(params: list[int]) -> bytes:
     return struct.pack("<6Q", *params)
 
 
+# What the stress programs may fail, and only that: they export page bits on purpose (the
+# swap table is keyed by ctx.page & 63 to spread the hooks' lookups over every entry, and the
+# test reads the outcome counters with MAP_READ, which refuses private maps).  They are test
+# fixtures in a scratch guest, inserted as `rmtctl insert --force` would: every safety
+# obligation must still be proved.
+EXPORT_ONLY = ("ChannelExportable", "MapExportable", "TraceExportable")
+
+
 def compile_program(hook: str) -> bytes:
-    """The object of stress_<hook>.rmt; the verifier must accept it."""
+    """The object of stress_<hook>.rmt; the verifier must prove every obligation but the
+    export rules (EXPORT_ONLY)."""
     from compiler import compile_source, objfile
     import verifier
     src = PROGRAMS[hook]
     prog = compile_source(src.read_text(), str(src))
     report = verifier.verify(prog)
-    if not report.accepted:
-        raise RuntimeError(f"the verifier rejects {src.name}: {report}")
+    failed = report.failures
+    if any(type(r.obligation).__name__ not in EXPORT_ONLY for r in failed):
+        raise RuntimeError(f"the verifier rejects {src.name}: "
+                           f"{[str(r.obligation) for r in failed]}")
     return objfile.write(prog)
 
 
