@@ -5,6 +5,7 @@ declared input range -1000..1000 is theirs), calls the model and traces its outp
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import numpy as np
 
@@ -58,3 +59,15 @@ def run(prog: Program, blob: bytes, x: np.ndarray) -> np.ndarray:
         eng.close()
     vals = np.array([[v & 0xFFFFFFFF for v in r.values] for r in recs], dtype=np.int64)
     return np.where(vals >= 1 << 31, vals - (1 << 32), vals)
+
+
+def refused(match: str, *args: Any, **kw: Any) -> str:
+    """import_model(*args, **kw) is refused with one line matching MATCH; the message."""
+    import pytest
+
+    from model_import import ModelImportError, import_model
+    with pytest.raises(ModelImportError, match=match) as e:
+        import_model(*args, **kw)
+    msg = str(e.value)
+    assert "\n" not in msg and "Traceback" not in msg
+    return msg
