@@ -90,13 +90,19 @@ def cmd_dump(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_verify(argv: list[str]) -> int:
+def _delegate(command: str, module: str, func: str, argv: list[str]) -> int:
+    """Run a subcommand that lives in a later stage, imported only when asked for."""
+    import importlib
     try:
-        from verifier import cli_verify
+        fn = getattr(importlib.import_module(module), func)
     except ImportError as e:
-        print(f"rmtc verify: the verifier is not available: {e}", file=sys.stderr)
+        print(f"rmtc {command}: not available: {e}", file=sys.stderr)
         return 1
-    return cli_verify(argv)
+    return fn(argv)
+
+
+def cmd_verify(argv: list[str]) -> int:
+    return _delegate("verify", "verifier", "cli_verify", argv)
 
 
 def _usage(msg: str) -> int:
@@ -105,12 +111,7 @@ def _usage(msg: str) -> int:
 
 
 def cmd_model_import(argv: list[str]) -> int:
-    try:
-        from model_import.cli import main as cli_model_import
-    except ImportError as e:
-        print(f"rmtc model import: not available: {e}", file=sys.stderr)
-        return 1
-    return cli_model_import(argv)
+    return _delegate("model import", "model_import.cli", "main", argv)
 
 
 def _version() -> str:
