@@ -84,7 +84,9 @@ def test_every_soft_call_traced(collected: dict) -> None:
         assert sum(a["aborts"].values()) == sum(b["aborts"].values())
         extra = st["records"] + a["trace_drops"] - b["trace_drops"] - soft
         assert 0 <= extra <= SLACK, (wl, st["records"], soft)
-        assert a["runs"] - b["runs"] == runs
+        # every hook run ran the program: the two counters are read by separate ioctls, so a
+        # call can land between the reads of one snapshot (either way between two snapshots)
+        assert abs(a["runs"] - b["runs"] - runs) <= SLACK, (wl, a["runs"] - b["runs"], runs)
 
 
 def test_traced_outputs_match_host_emulation(collected: dict) -> None:
