@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 .PHONY: man
 man:
 	mkdir -p build/man $(VENV)/share/man/man8
-	$(VENV)/bin/argparse-manpage --module rmtctl.cli --function build_parser --prog rmtctl \
+	$(VENV)/bin/argparse-manpage --module rmt.ctl.cli --function build_parser --prog rmtctl \
 	    --project-name rmt --manual-section 8 --manual-title "RMT manual" \
 	    --description "control inserted RMT programs" --output build/man/rmtctl.8
 	cp build/man/rmtctl.8 $(VENV)/share/man/man8/rmtctl.8

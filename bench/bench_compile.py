@@ -19,13 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import rmt_lang  # noqa: E402
-from compiler import objfile  # noqa: E402
-from compiler.driver import compile_full  # noqa: E402
-from compiler.emit import emit  # noqa: E402
-from compiler.lower import Lowerer  # noqa: E402
-from compiler.regalloc import allocate, rewrite  # noqa: E402
-from rmt_lang.hooks import HOOKS  # noqa: E402
+from rmt import lang as rmt_lang  # noqa: E402
+from rmt.compiler import objfile  # noqa: E402
+from rmt.compiler.driver import compile_full  # noqa: E402
+from rmt.compiler.emit import emit  # noqa: E402
+from rmt.compiler.lower import Lowerer  # noqa: E402
+from rmt.compiler.regalloc import allocate, rewrite  # noqa: E402
+from rmt.lang.hooks import HOOKS  # noqa: E402
 
 
 def stages(text: str, name: str) -> tuple[dict[str, float], int]:

@@ -38,17 +38,17 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_vm import alu_program, exit_program, native as native_alu  # noqa: E402
-from compiler import compile_source  # noqa: E402
-from compiler.isa import BY_CODE, HELPER_BY_NAME, LOAD_SIGNED, LOAD_SIZE, Fmt, mem_fields  # noqa: E402
-from compiler.llvm_engine import LlvmEngine, proven_checks  # noqa: E402
-from compiler.llvm_jit import HELPERS  # noqa: E402
-from compiler.objfile import Program  # noqa: E402
-from compiler.objformat import LayerKind, MatchKind, ModelKind  # noqa: E402
-from rmt_vm import CEngine  # noqa: E402
-from rmt_vm._build import CFLAGS  # noqa: E402
-from semantics import codec  # noqa: E402
-from semantics import weights as W  # noqa: E402
-from semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary  # noqa: E402
+from rmt.compiler import compile_source  # noqa: E402
+from rmt.compiler.isa import BY_CODE, HELPER_BY_NAME, LOAD_SIGNED, LOAD_SIZE, Fmt, mem_fields  # noqa: E402
+from rmt.compiler.llvm_engine import LlvmEngine, proven_checks  # noqa: E402
+from rmt.compiler.llvm_jit import HELPERS  # noqa: E402
+from rmt.compiler.objfile import Program  # noqa: E402
+from rmt.compiler.objformat import LayerKind, MatchKind, ModelKind  # noqa: E402
+from rmt.vm import CEngine  # noqa: E402
+from rmt.vm._build import CFLAGS  # noqa: E402
+from rmt.semantics import codec  # noqa: E402
+from rmt.semantics import weights as W  # noqa: E402
+from rmt.semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary  # noqa: E402
 
 # ------------------------------------------------------------- native C
 

@@ -48,7 +48,7 @@ def _hook_counts(dev, hook: int) -> dict[str, int]:
     """runs, ns_total and ns_vm of a hook (ns_vm: the field after hist_busy)."""
     import struct
 
-    from rmtctl import hook_abi as H
+    from rmt.ctl import hook_abi as H
     buf = H.stats_payload(hook)
     H._ioctl(dev, H.IOC_HOOK_STATS, buf, "hook stats")
     vals = struct.unpack(H.STATS_FMT, bytes(buf))
@@ -58,8 +58,8 @@ def _hook_counts(dev, hook: int) -> dict[str, int]:
 
 
 def _load(dev, files: Path, name: str, jit: bool):
-    from rmtctl.kernel import KernelEngine
-    from semantics.engine import Entry, Exact, Range
+    from rmt.ctl.kernel import KernelEngine
+    from rmt.semantics.engine import Entry, Exact, Range
     (PARAMS / "jit").write_text("1" if jit else "0")
     try:
         eng = KernelEngine.load(dev, (files / f"{name}.rmtb").read_bytes())
@@ -78,9 +78,9 @@ def _load(dev, files: Path, name: str, jit: bool):
 
 def guest(files: Path, out: Path, rounds: int) -> int:
     import guest_hooks as G
-    from rmtctl import hook_abi as H
-    from rmtctl.btf import Btf
-    from rmtctl.kernel import RmtDevice
+    from rmt.ctl import hook_abi as H
+    from rmt.ctl.btf import Btf
+    from rmt.ctl.kernel import RmtDevice
     dev, btf = RmtDevice(), Btf.load()
     (files / "hog.py").write_text(G.HOG)
     G.swap_setup()
@@ -122,7 +122,7 @@ def guest(files: Path, out: Path, rounds: int) -> int:
 
 def _inputs(files: Path) -> None:
     import kmod_inputs
-    from semantics import weights as W
+    from rmt.semantics import weights as W
     rng = random.Random(11)
     kmod_inputs.write_examples_and_predictors(files, rng)
     tree = W.Tree([W.Node(1, 128, 1, 2), W.Node(-1, leaf=0), W.Node(-1, leaf=1)],

@@ -17,11 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compiler.isa import Insn, insn, mem_imm, Region  # noqa: E402
-from compiler.objfile import Map, Program  # noqa: E402
-from compiler.objformat import MapKind  # noqa: E402
-from rmt_lang.hooks import HOOKS  # noqa: E402
-from verifier import VerifyOptions, verify  # noqa: E402
+from rmt.compiler.isa import Insn, insn, mem_imm, Region  # noqa: E402
+from rmt.compiler.objfile import Map, Program  # noqa: E402
+from rmt.compiler.objformat import MapKind  # noqa: E402
+from rmt.lang.hooks import HOOKS  # noqa: E402
+from rmt.verifier import VerifyOptions, verify  # noqa: E402
 
 HOOK = HOOKS["test.sandbox"]
 SCALARS = [("a", 4), ("b", 4), ("x", 4), ("y", 4), ("small", 1)]
@@ -69,7 +69,7 @@ def generated(n: int, seed: int = 1) -> Program:
 def examples() -> list[tuple[str, Program]]:
     out = []
     try:
-        from compiler import compile_source
+        from rmt.compiler import compile_source
     except ImportError:
         return out
     for path in sorted((ROOT / "examples").glob("*.rmt")):

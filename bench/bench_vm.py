@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compiler.isa import insn, mem_imm, Region  # noqa: E402
-from compiler.objfile import Program  # noqa: E402
-from rmt_lang.hooks import TEST_SANDBOX  # noqa: E402
-from rmt_vm import CEngine  # noqa: E402
-from rmt_vm._build import CFLAGS  # noqa: E402
+from rmt.compiler.isa import insn, mem_imm, Region  # noqa: E402
+from rmt.compiler.objfile import Program  # noqa: E402
+from rmt.lang.hooks import TEST_SANDBOX  # noqa: E402
+from rmt.vm import CEngine  # noqa: E402
+from rmt.vm._build import CFLAGS  # noqa: E402
 
 # One repeating block of ALU work over r1..r4 (and its C equivalent).
 BLOCK = [("ADD_R", 1, 2, 0), ("XOR_R", 2, 3, 0), ("MUL_I", 3, 0, 3), ("SHR_I", 4, 0, 1),

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import re
 
-from compiler import isa
-from compiler.isa import BY_CODE, BY_NAME, HELPER_BY_ID, HELPER_BY_NAME, Fmt, Insn, Region
+from rmt.compiler import isa
+from rmt.compiler.isa import BY_CODE, BY_NAME, HELPER_BY_ID, HELPER_BY_NAME, Fmt, Insn, Region
 
 REGION_NAMES = {Region.CTX: "ctx", Region.SCRATCH: "scratch", Region.PARAMS: "params",
                 Region.MIN: "min", Region.MOUT: "mout"}

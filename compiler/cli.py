@@ -16,9 +16,9 @@ import os
 import sys
 import time
 
-from compiler import objfile
-from compiler.driver import CompileError, compile_full, front_end
-from rmt_lang import errors as E
+from rmt.compiler import objfile
+from rmt.compiler.driver import CompileError, compile_full, front_end
+from rmt.lang import errors as E
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,7 +79,7 @@ def load_object(path: str) -> objfile.Program | None:
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
-    from compiler.dump import to_json, to_text
+    from rmt.compiler.dump import to_json, to_text
     prog = load_object(args.object)
     if prog is None:
         return 1
@@ -102,7 +102,7 @@ def _delegate(command: str, module: str, func: str, argv: list[str]) -> int:
 
 
 def cmd_verify(argv: list[str]) -> int:
-    return _delegate("verify", "verifier", "cli_verify", argv)
+    return _delegate("verify", "rmt.verifier", "cli_verify", argv)
 
 
 def _usage(msg: str) -> int:
@@ -111,7 +111,7 @@ def _usage(msg: str) -> int:
 
 
 def cmd_model_import(argv: list[str]) -> int:
-    return _delegate("model import", "model_import.cli", "main", argv)
+    return _delegate("model import", "rmt.model_import.cli", "main", argv)
 
 
 def _version() -> str:

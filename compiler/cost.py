@@ -5,9 +5,9 @@ hook's budget; `rmtc dump` prints them per instruction.
 """
 from __future__ import annotations
 
-from compiler.isa import BY_CODE, Fmt, Insn
-from compiler.objfile import Map, Model, Program, Table
-from compiler.objformat import MapKind, MatchKind, ModelKind
+from rmt.compiler.isa import BY_CODE, Fmt, Insn
+from rmt.compiler.objfile import Map, Model, Program, Table
+from rmt.compiler.objformat import MapKind, MatchKind, ModelKind
 
 APPLY_BASE = 8
 CALL_COST = 4

@@ -4,16 +4,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from compiler import objfile as O
-from compiler.emit import EmitError, emit
-from compiler.jumpthread import thread_jumps
-from compiler.peephole import peephole
-from compiler.lower import Lowerer, LowerError
-from compiler.objformat import LIMITS, MODE_ENFORCE, MODE_SHADOW
-from compiler.regalloc import allocate, rewrite
-from rmt_lang import ast as A
-from rmt_lang import errors as E
-from rmt_lang.hooks import HOOKS
+from rmt.compiler import objfile as O
+from rmt.compiler.emit import EmitError, emit
+from rmt.compiler.jumpthread import thread_jumps
+from rmt.compiler.peephole import peephole
+from rmt.compiler.lower import Lowerer, LowerError
+from rmt.compiler.objformat import LIMITS, MODE_ENFORCE, MODE_SHADOW
+from rmt.compiler.regalloc import allocate, rewrite
+from rmt.lang import ast as A
+from rmt.lang import errors as E
+from rmt.lang.hooks import HOOKS
 
 
 class CompileError(Exception):
@@ -33,7 +33,7 @@ class Compiled:
 
 def front_end(text: str, file: str) -> tuple[A.Program | None, list]:
     """Parse and check; a syntax error yields no program and its diagnostic."""
-    import rmt_lang
+    from rmt import lang as rmt_lang
     try:
         prog = rmt_lang.parse(text, file)
     except E.RmtSyntaxError as e:

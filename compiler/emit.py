@@ -1,9 +1,9 @@
 """Emission: physical-register IR -> bytecode, forward offsets and the source map."""
 from __future__ import annotations
 
-from compiler.ir import IrInsn
-from compiler.isa import BY_NAME, MAX_INSNS, Insn
-from compiler.objfile import SrcLoc
+from rmt.compiler.ir import IrInsn
+from rmt.compiler.isa import BY_NAME, MAX_INSNS, Insn
+from rmt.compiler.objfile import SrcLoc
 
 
 class EmitError(Exception):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from rmt_lang import ast as A
+from rmt.lang import ast as A
 
 
 def wrap(v: int, ty: Optional[A.Type]) -> int:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from compiler.isa import BY_NAME, Fmt
-from rmt_lang.ast import NOSPAN, Span
+from rmt.compiler.isa import BY_NAME, Fmt
+from rmt.lang.ast import NOSPAN, Span
 
 
 @dataclass(eq=False)

@@ -19,7 +19,7 @@ labels (before compiler/emit.py resolves them into offsets).
 """
 from __future__ import annotations
 
-from compiler.ir import IrInsn, Label
+from rmt.compiler.ir import IrInsn, Label
 
 _ENDS = ("JA", "EXIT")           # no fall-through past these
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import errno
 
-from compiler.isa import Abort
-from compiler.llvm_jit import HELPERS, NativeCode, compile_program
-from compiler.objfile import Program
-from rmt_vm.engine import DEFAULT_SEED, CEngine
-from semantics.engine import EngineError
+from rmt.compiler.isa import Abort
+from rmt.compiler.llvm_jit import HELPERS, NativeCode, compile_program
+from rmt.compiler.objfile import Program
+from rmt.vm.engine import DEFAULT_SEED, CEngine
+from rmt.semantics.engine import EngineError
 
 # Verifier obligations whose proof makes a run-time check redundant.
 _DROPPABLE = {"InBounds": Abort.BOUNDS, "NonZeroDivisor": Abort.DIV_ZERO,
@@ -34,8 +34,8 @@ def proven_checks(prog: Program) -> frozenset[int]:
     """The pcs whose run-time check the verifier proved can never fail (all of
     that pc's droppable obligations proved; nothing from a rejected program
     whose well-formedness failed)."""
-    from verifier import verify
-    from verifier.obligations import Proved
+    from rmt.verifier import verify
+    from rmt.verifier.obligations import Proved
 
     report = verify(prog)
     ok: dict[int, bool] = {}

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compiler import objformat as F
-from compiler.isa import INSN_SIZE, Insn
-from compiler.objformat import (Activation, GuardKind, LayerKind, MapKind, MatchKind,
+from rmt.compiler import objformat as F
+from rmt.compiler.isa import INSN_SIZE, Insn
+from rmt.compiler.objformat import (Activation, GuardKind, LayerKind, MapKind, MatchKind,
                                 ModelKind, Section)
-from rmt_lang.hooks import HOOK_BY_ID, HookSpec, hook_hash
+from rmt.lang.hooks import HOOK_BY_ID, HookSpec, hook_hash
 
 
 class ObjError(Exception):

@@ -21,8 +21,8 @@ memory byte a later instruction reads unchanged.  Works on the allocated IR
 """
 from __future__ import annotations
 
-from compiler.ir import IrInsn
-from compiler.isa import LOAD_SIZE, LOAD_SIGNED
+from rmt.compiler.ir import IrInsn
+from rmt.compiler.isa import LOAD_SIZE, LOAD_SIGNED
 
 _IDENTITY = {"SHL_I": 0, "SHR_I": 0, "SAR_I": 0, "ADD_I": 0, "SUB_I": 0, "OR_I": 0,
              "XOR_I": 0, "MUL_I": 1, "DIV_I": 1, "SDIV_I": 1}

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.ir import IrInsn, IrProgram
-from compiler.isa import Region, mem_imm
+from rmt.compiler.ir import IrInsn, IrProgram
+from rmt.compiler.isa import Region, mem_imm
 
 ALLOCATABLE = list(range(13))
 SPILL_TEMPS = (13, 14, 15)

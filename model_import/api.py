@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from compiler import objfile
-from compiler.objfile import Model, Program
-from compiler.objformat import ModelKind
-from model_import import calibration, fixed, sources
-from model_import.ir import FloatNet, FloatTrees, ModelImportError
-from semantics import weights as W
+from rmt.compiler import objfile
+from rmt.compiler.objfile import Model, Program
+from rmt.compiler.objformat import ModelKind
+from rmt.model_import import calibration, fixed, sources
+from rmt.model_import.ir import FloatNet, FloatTrees, ModelImportError
+from rmt.semantics import weights as W
 
 DEFAULT_MIN_AGREEMENT = 0.995
 
@@ -68,7 +68,7 @@ def _program(program: Program | str | Path) -> Program:
     except OSError as e:
         raise ModelImportError(f"cannot read program {path}: {e.strerror}") from None
     if path.suffix == ".rmt":
-        from compiler.driver import CompileError, compile_source
+        from rmt.compiler.driver import CompileError, compile_source
         try:
             return compile_source(data.decode(), str(path))
         except (CompileError, UnicodeDecodeError) as e:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_import.ir import ModelImportError
+from rmt.model_import.ir import ModelImportError
 
 
 def _from_trace(path: Path, n_in: int) -> np.ndarray:
@@ -35,7 +35,7 @@ def _from_trace(path: Path, n_in: int) -> np.ndarray:
         if all(f"x_{i}" in f for i in range(n_in)):
             rows.append([f[f"x_{i}"] for i in range(n_in)])
         elif r.get("prog") == "forced_migration" or "flags" in f:
-            from learn import features
+            from rmt.learn import features
             try:
                 return features.from_records(records).x
             except (KeyError, TypeError) as e:

@@ -13,8 +13,8 @@ import json
 import os
 import sys
 
-from model_import.api import DEFAULT_MIN_AGREEMENT, import_model
-from model_import.ir import ModelImportError
+from rmt.model_import.api import DEFAULT_MIN_AGREEMENT, import_model
+from rmt.model_import.ir import ModelImportError
 
 
 class _Parser(argparse.ArgumentParser):

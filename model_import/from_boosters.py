@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_import.ir import FloatTree, FloatTrees, ModelImportError, Task
+from rmt.model_import.ir import FloatTree, FloatTrees, ModelImportError, Task
 
 
 def _need(mod: str):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from model_import.ir import (FloatLayer, FloatNet, FloatTree, FloatTrees, ModelImportError,
+from rmt.model_import.ir import (FloatLayer, FloatNet, FloatTree, FloatTrees, ModelImportError,
                              Task)
 
 # after the score: monotone or label-only post-processing

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from model_import.ir import FloatLayer, FloatNet, FloatTree, FloatTrees, ModelImportError, Task
+from rmt.model_import.ir import FloatLayer, FloatNet, FloatTree, FloatTrees, ModelImportError, Task
 
 _LINEAR = {"LogisticRegression", "LogisticRegressionCV", "LinearRegression", "Ridge", "RidgeCV",
            "RidgeClassifier", "RidgeClassifierCV", "Lasso", "LassoCV", "ElasticNet",

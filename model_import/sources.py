@@ -10,8 +10,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from model_import import from_boosters, from_onnx, from_sklearn
-from model_import.ir import FloatNet, FloatTrees, ModelImportError
+from rmt.model_import import from_boosters, from_onnx, from_sklearn
+from rmt.model_import.ir import FloatNet, FloatTrees, ModelImportError
 
 PICKLES = (".pkl", ".pickle", ".joblib")
 
@@ -32,7 +32,7 @@ def _skops(path: Path) -> Any:
         raise ModelImportError(f"{path}: the skops file holds types other than "
                                f"scikit-learn's and numpy's ({', '.join(other[:4])}); load "
                                f"it yourself after review and pass the estimator to "
-                               f"model_import.import_model")
+                               f"rmt.model_import.import_model")
     try:
         return sio.load(str(path), trusted=untrusted)
     except Exception as e:                       # skops raises many kinds

@@ -14,8 +14,8 @@ from .hooks import HOOKS
 from .state import Env, State
 from .suggest import did_you_mean
 from .types import BOOL, I32, INT_TYPES, TYPE_NAMES, U32, default_int
-from compiler.isa import HELPER_BY_NAME
-from compiler.objformat import LIMITS
+from rmt.compiler.isa import HELPER_BY_NAME
+from rmt.compiler.objformat import LIMITS
 
 MAX_ARRAY = 1024
 MAX_IO = LIMITS["MAX_MODEL_IO"]

@@ -20,7 +20,7 @@ from .hooks import Access
 from .state import Env
 from .suggest import did_you_mean
 from .types import BOOL, I32, I64, LIT, U32, U64, default_int, fits, fold_binary, fold_unary, is_int, wrap
-from compiler.isa import HELPER_BY_NAME
+from rmt.compiler.isa import HELPER_BY_NAME
 
 BUILTINS = ("min", "max", "abs")
 ARITH = {"+", "-", "*", "/", "%", "&", "|", "^"}

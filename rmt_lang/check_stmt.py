@@ -16,7 +16,7 @@ from .hooks import DEFAULT_DECISION
 from .state import Env, Scope, State
 from .suggest import did_you_mean
 from .types import I64
-from compiler.objformat import LIMITS
+from rmt.compiler.objformat import LIMITS
 
 MAX_TRACE_FIELDS = LIMITS["MAX_TRACE_FIELDS"]
 MAX_LOOP = 1024

@@ -17,7 +17,7 @@ import enum
 from dataclasses import dataclass
 from functools import cached_property
 
-from rmt_lang.ast import IntT
+from rmt.lang.ast import IntT
 
 DEFAULT_DECISION = -1
 

@@ -4,7 +4,7 @@
 C runtime, the same sources that build rmt.ko.  `load_lib()` returns the cffi
 module; see rmt_vm/_build.py for how it is built.
 """
-from rmt_vm.lib import load_lib
-from rmt_vm.engine import CEngine
+from rmt.vm.lib import load_lib
+from rmt.vm.engine import CEngine
 
 __all__ = ["CEngine", "load_lib"]

@@ -7,7 +7,7 @@ and constants come from vm_kernel/ itself, never from a copy here.  The
 (vm_kernel/rmt_kmod*.c) are left out.
 
 Used three ways: by setup.py (`cffi_modules`, so `pip install -e .` builds
-`rmt_vm._rmt_cffi`), by rmt_vm/__init__.py to rebuild into build/ when the C
+`rmt.vm._rmt_cffi`), by rmt_vm/__init__.py to rebuild into build/ when the C
 sources changed since that build, and with `sanitize=True` for the
 AddressSanitizer/UBSan build (`make -C vm_kernel test-asan`).
 """
@@ -20,7 +20,7 @@ from cffi import FFI
 
 ROOT = Path(__file__).resolve().parent.parent
 VM_DIR = ROOT / "vm_kernel"
-MODULE = "rmt_vm._rmt_cffi"
+MODULE = "rmt.vm._rmt_cffi"
 
 CDEF = """
 typedef int32_t s32; typedef long long s64; typedef unsigned long long u64; typedef uint32_t u32;

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from rmt_vm.lib import load_lib
+from rmt.vm.lib import load_lib
 
 
 @dataclass(frozen=True)

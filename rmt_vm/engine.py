@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import errno
 
-from compiler import objfile
-from compiler.objfile import ObjError, Program
-from semantics.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
+from rmt.compiler import objfile
+from rmt.compiler.objfile import ObjError, Program
+from rmt.semantics.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
                               TraceRecord)
-from rmt_vm.lib import load_lib
-from semantics import codec
+from rmt.vm.lib import load_lib
+from rmt.semantics import codec
 
 DEFAULT_SEED = 0x9E3779B97F4A7C15
 _ERRLEN = 512

@@ -36,13 +36,13 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterator
 
-from compiler import objfile
-from compiler.isa import Abort
-from rmt_lang.hooks import DEFAULT_DECISION
-from rmtctl import p4rules
-from rmtctl.sim import ProgInfo, SimTarget, TargetError
-from semantics import codec
-from semantics.engine import Entry, Stats
+from rmt.compiler import objfile
+from rmt.compiler.isa import Abort
+from rmt.lang.hooks import DEFAULT_DECISION
+from rmt.ctl import p4rules
+from rmt.ctl.sim import ProgInfo, SimTarget, TargetError
+from rmt.semantics import codec
+from rmt.semantics.engine import Entry, Stats
 
 DEVICE = "/dev/rmt"
 # commands and where their program argument sits (index in the command's own words)
@@ -151,14 +151,14 @@ def make_target(g: Globals):
     name, why = choose_target(g)
     if name == "kernel":
         try:
-            from rmtctl.kernel import KernelTarget
+            from rmt.ctl.kernel import KernelTarget
         except ImportError as e:
             raise TargetError(f"the kernel target is not available: {e}") from None
         t = KernelTarget()
     else:
         factory = None
         if g.engine == "ref":
-            from semantics.reference import ReferenceEngine
+            from rmt.semantics.reference import ReferenceEngine
             factory = ReferenceEngine
         t = SimTarget(Path(g.state) if g.state else None, factory)
     if why:
@@ -210,8 +210,8 @@ def _on_sigint(signum: int, frame: Any) -> None:
 def verify_object(blob: bytes, name: str, opts: Any = None) -> tuple[bool, str]:
     """(accepted, report text) from the Z3 verifier; not accepted when it cannot run."""
     try:
-        from verifier import verify_bytes
-        from verifier.report import text
+        from rmt.verifier import verify_bytes
+        from rmt.verifier.report import text
     except ImportError as e:
         return False, f"rmtctl: the verifier is not available ({e})\n"
     report = verify_bytes(blob, opts) if opts is not None else verify_bytes(blob)
@@ -229,7 +229,7 @@ def cmd_insert(args, target) -> int:
     blob = _read(args.object, "object")
     opts = None
     if args.rlimit is not None or args.weights:
-        from verifier.verify import VerifyOptions
+        from rmt.verifier.verify import VerifyOptions
         weights = {}
         for spec in args.weights:
             name, eq, path = spec.partition("=")
@@ -288,7 +288,7 @@ def cmd_list(args, target) -> int:
 
 
 def cmd_show(args, target) -> int:
-    from compiler.dump import to_json
+    from rmt.compiler.dump import to_json
     info, prog = target.program(args.id)
     j = dataclasses.asdict(info)
     schema = to_json(prog)
@@ -542,7 +542,7 @@ def cmd_stats(args, target) -> int:
     _, prog = target.program(args.id)
     if isinstance(target, SimTarget):
         raw = target.stats_json(args.id)
-        from rmtctl.sim import _stats_from_json
+        from rmt.ctl.sim import _stats_from_json
         j = stats_json(prog, _stats_from_json(raw), raw.get("shadow_default", 0))
     else:
         j = stats_json(prog, target.stats(args.id))

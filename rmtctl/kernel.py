@@ -29,13 +29,13 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from compiler import objfile
-from rmtctl import kernel_abi as A
-from rmtctl.sim import ProgInfo, TargetError
-from semantics import codec
-from semantics.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
+from rmt.compiler import objfile
+from rmt.ctl import kernel_abi as A
+from rmt.ctl.sim import ProgInfo, TargetError
+from rmt.semantics import codec
+from rmt.semantics.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
                               TraceRecord)
-from semantics.maps import check_readable
+from rmt.semantics.maps import check_readable
 
 DEVICE = "/dev/rmt"
 _U64 = 1 << 64
@@ -402,7 +402,7 @@ class KernelTarget:
         if hook.name.startswith("test."):
             return
         try:
-            from rmtctl import hook_abi
+            from rmt.ctl import hook_abi
         except ImportError:
             hook_abi = None
         if not self.dev.version.hooks or hook_abi is None or not hasattr(hook_abi, "attach"):
@@ -515,7 +515,7 @@ class KernelTarget:
         attached."""
         eng = self._engine(prog_id)
         try:
-            from rmtctl import hook_abi
+            from rmt.ctl import hook_abi
         except ImportError:
             return None
         with self._errors():

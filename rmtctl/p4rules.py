@@ -13,10 +13,10 @@ rmtctl, on every target:
 """
 from __future__ import annotations
 
-from compiler.objfile import Table
-from compiler.objformat import MatchKind
-from semantics.engine import Entry, Exact, Lpm, Match, Range, Ternary
-from semantics.tables import is_priority_table, lpm_mask
+from rmt.compiler.objfile import Table
+from rmt.compiler.objformat import MatchKind
+from rmt.semantics.engine import Entry, Exact, Lpm, Match, Range, Ternary
+from rmt.semantics.tables import is_priority_table, lpm_mask
 
 
 def check_entry(table: Table, match: tuple[Match, ...], priority: int) -> None:

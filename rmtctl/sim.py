@@ -42,12 +42,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from compiler import objfile
-from rmt_lang.hooks import DEFAULT_DECISION
-from semantics.engine import (Engine, EngineError, Entry, EntryState, Exact, Lpm, Match, Range,
+from rmt.compiler import objfile
+from rmt.lang.hooks import DEFAULT_DECISION
+from rmt.semantics.engine import (Engine, EngineError, Entry, EntryState, Exact, Lpm, Match, Range,
                               RunResult, Stats, Ternary, TraceRecord)
-from semantics.maps import check_readable
-from semantics.tables import TableState, identity, is_priority_table
+from rmt.semantics.maps import check_readable
+from rmt.semantics.tables import TableState, identity, is_priority_table
 
 EngineFactory = Callable[[bytes], Engine]
 SCHEMA_VERSION = 1
@@ -71,10 +71,10 @@ def default_state_dir() -> Path:
 def default_engine_factory() -> EngineFactory:
     """The C VM when its library is built, else the Python reference semantics."""
     try:
-        from rmt_vm import CEngine
+        from rmt.vm import CEngine
         return CEngine
     except ImportError:
-        from semantics.reference import ReferenceEngine
+        from rmt.semantics.reference import ReferenceEngine
         return ReferenceEngine
 
 

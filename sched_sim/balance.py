@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sched_sim.cfs import (CPU_IDLE, CPU_NEWLY_IDLE, CPU_NOT_IDLE, LBF_ACTIVE_LB,
+from rmt.sched_sim.cfs import (CPU_IDLE, CPU_NEWLY_IDLE, CPU_NOT_IDLE, LBF_ACTIVE_LB,
                            LBF_ALL_PINNED, LBF_DST_PINNED, LbEnv)
-from sched_sim.topology import NUMA, Domain
+from rmt.sched_sim.topology import NUMA, Domain
 
 if TYPE_CHECKING:
-    from sched_sim.simulator import Simulator
+    from rmt.sched_sim.simulator import Simulator
 
 SCHED_NR_MIGRATE = 32
 MIGRATE_TASK, MIGRATE_LOAD = "task", "load"
@@ -69,7 +69,7 @@ def find_imbalance(sd: Domain, local: GroupStats, busiest: GroupStats) -> tuple[
 
 
 def sd_pct(sd: Domain) -> int:
-    from sched_sim.topology import IMBALANCE_PCT
+    from rmt.sched_sim.topology import IMBALANCE_PCT
     return IMBALANCE_PCT[sd.level]
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sched_sim.task import IDLE_POLICY, NORMAL, RunQueue, Task
-from sched_sim.topology import Domain
+from rmt.sched_sim.task import IDLE_POLICY, NORMAL, RunQueue, Task
+from rmt.sched_sim.topology import Domain
 
 CPU_IDLE, CPU_NOT_IDLE, CPU_NEWLY_IDLE = 0, 1, 2
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
-from compiler import objfile
-from rmt_lang.hooks import DEFAULT_DECISION, HOOKS, clamp_ctx
-from semantics import codec
-from semantics.engine import Engine, TraceRecord
-from sched_sim.cfs import LbEnv, Verdict, hotness
-from sched_sim.task import Task
+from rmt.compiler import objfile
+from rmt.lang.hooks import DEFAULT_DECISION, HOOKS, clamp_ctx
+from rmt.semantics import codec
+from rmt.semantics.engine import Engine, TraceRecord
+from rmt.sched_sim.cfs import LbEnv, Verdict, hotness
+from rmt.sched_sim.task import Task
 
 HOOK = HOOKS["sched.can_migrate_task"]
 FLUSH_EVERY = 2000           # calls between trace drains; below the ring's capacity

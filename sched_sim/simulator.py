@@ -21,13 +21,13 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from sched_sim.balance import load_balance, should_we_balance
-from sched_sim.cfs import (CPU_IDLE, CPU_NEWLY_IDLE, CPU_NOT_IDLE, LbEnv, Sysctl,
+from rmt.sched_sim.balance import load_balance, should_we_balance
+from rmt.sched_sim.cfs import (CPU_IDLE, CPU_NEWLY_IDLE, CPU_NOT_IDLE, LbEnv, Sysctl,
                            can_migrate_task)
-from sched_sim.hook import Hook
-from sched_sim.task import PELT_Y, RunQueue, Task
-from sched_sim.topology import BALANCE_INTERVAL_MS, BUSY_FACTOR, MC, NUMA, SMT, Topology
-from sched_sim.workloads import Workload
+from rmt.sched_sim.hook import Hook
+from rmt.sched_sim.task import PELT_Y, RunQueue, Task
+from rmt.sched_sim.topology import BALANCE_INTERVAL_MS, BUSY_FACTOR, MC, NUMA, SMT, Topology
+from rmt.sched_sim.workloads import Workload
 
 SHARE_FACTOR = {SMT: 0.1, MC: 0.5, NUMA: 1.0}
 CACHE_DECAY_NS = 5_000_000

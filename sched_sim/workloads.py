@@ -12,8 +12,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from sched_sim.task import Task
-from sched_sim.topology import Topology
+from rmt.sched_sim.task import Task
+from rmt.sched_sim.topology import Topology
 
 KINDS = ("cpu_bound", "bursty", "pinned", "short", "numa", "mixed")
 

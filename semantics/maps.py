@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import errno
 
-from compiler.isa import Abort
-from compiler.objfile import Map
-from compiler.objformat import MapKind
-from semantics.engine import EngineError
-from semantics.trap import Trap
+from rmt.compiler.isa import Abort
+from rmt.compiler.objfile import Map
+from rmt.compiler.objformat import MapKind
+from rmt.semantics.engine import EngineError
+from rmt.semantics.trap import Trap
 
 
 def check_readable(m: Map) -> None:

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import errno
 
-from compiler import objfile
-from compiler.isa import Abort
-from compiler.objfile import ObjError, Program
-from rmt_lang.hooks import DEFAULT_DECISION
-from semantics.engine import Entry, EngineError, EntryState, Match, RunResult, Stats, TraceRecord
-from semantics.interp import DEFAULT_SEED, Runtime, TraceRing, XorShift64, execute
-from semantics.maps import MapState
-from semantics.tables import TableState
-from semantics.validate import validate
-from semantics.weights import read_weights
+from rmt.compiler import objfile
+from rmt.compiler.isa import Abort
+from rmt.compiler.objfile import ObjError, Program
+from rmt.lang.hooks import DEFAULT_DECISION
+from rmt.semantics.engine import Entry, EngineError, EntryState, Match, RunResult, Stats, TraceRecord
+from rmt.semantics.interp import DEFAULT_SEED, Runtime, TraceRing, XorShift64, execute
+from rmt.semantics.maps import MapState
+from rmt.semantics.tables import TableState
+from rmt.semantics.validate import validate
+from rmt.semantics.weights import read_weights
 
 
 def load_program(obj: bytes | Program) -> Program:

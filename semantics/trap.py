@@ -6,7 +6,7 @@ interpreter catches it, records the pc and turns the run into DEFAULT
 """
 from __future__ import annotations
 
-from compiler.isa import Abort
+from rmt.compiler.isa import Abort
 
 
 class Trap(Exception):

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import errno
 
-from compiler import objformat as F
-from compiler.isa import (BY_CODE, HELPER_BY_ID, LOAD_SIZE, NUM_REGS, Fmt, Insn, Region,
+from rmt.compiler import objformat as F
+from rmt.compiler.isa import (BY_CODE, HELPER_BY_ID, LOAD_SIZE, NUM_REGS, Fmt, Insn, Region,
                           mem_fields)
-from compiler.objfile import Program
-from compiler.objformat import MatchKind
-from rmt_lang.hooks import Access, HookSpec
-from semantics.engine import EngineError
+from rmt.compiler.objfile import Program
+from rmt.compiler.objformat import MatchKind
+from rmt.lang.hooks import Access, HookSpec
+from rmt.semantics.engine import EngineError
 
 # reason keyword -> what it means.  Keep this the single list of checks.
 CHECKS: dict[str, str] = {

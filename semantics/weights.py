@@ -33,10 +33,10 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from compiler import objformat as F
-from compiler.objfile import Model
-from compiler.objformat import Activation, LayerKind, ModelKind
-from semantics.engine import EngineError
+from rmt.compiler import objformat as F
+from rmt.compiler.objfile import Model
+from rmt.compiler.objformat import Activation, LayerKind, ModelKind
+from rmt.semantics.engine import EngineError
 
 MAX_LAYER_SHIFT = 31
 MAX_FOREST_SHIFT = 63

@@ -15,6 +15,6 @@ no-prefetch baseline), `readahead` (Linux 6.1 cluster and VMA readahead),
 `metrics` (derived figures and the run-time model), `experiment` (split, training
 faults, loading the program with `rmtctl`, evaluation; used by tools/prefetch_eval.py).
 """
-from swap_sim.simulator import Counters, SimConfig, Simulator, simulate
+from rmt.swap_sim.simulator import Counters, SimConfig, Simulator, simulate
 
 __all__ = ["Counters", "SimConfig", "Simulator", "simulate"]

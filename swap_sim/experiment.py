@@ -17,12 +17,12 @@ from typing import Callable
 
 import numpy as np
 
-from swap_sim.leap import Leap
-from swap_sim.metrics import CostModel, Figures, figures
-from swap_sim.prefetch import Fault, NoPrefetch, Prefetcher, SwapView
-from swap_sim.readahead import ClusterReadahead, VmaReadahead
-from swap_sim.simulator import Counters, SimConfig, Simulator
-from swap_sim.trace import Trace
+from rmt.swap_sim.leap import Leap
+from rmt.swap_sim.metrics import CostModel, Figures, figures
+from rmt.swap_sim.prefetch import Fault, NoPrefetch, Prefetcher, SwapView
+from rmt.swap_sim.readahead import ClusterReadahead, VmaReadahead
+from rmt.swap_sim.simulator import Counters, SimConfig, Simulator
+from rmt.swap_sim.trace import Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "examples" / "swap_prefetch.rmt"
@@ -79,7 +79,7 @@ class RmtLoaded:
     prog_id: int
 
     def engine_and_program(self):
-        from rmtctl.sim import Loaded, SimTarget
+        from rmt.ctl.sim import Loaded, SimTarget
         target = SimTarget(self.state)
         info = next(i for i in target.list() if i.id == self.prog_id)
         loaded = Loaded(target, info)
@@ -100,7 +100,7 @@ def _in_process(main: Callable[[list[str]], int], argv: list[str]) -> tuple[int,
 
 def rmtctl(state: Path, *args: str) -> str:
     """Run the real `rmtctl` command line (rmtctl.cli.main) against a sim state directory."""
-    from rmtctl.cli import main
+    from rmt.ctl.cli import main
     rc, out, err = _in_process(main, ["--state", str(state), *args])
     if rc:
         raise RuntimeError(f"{' '.join(args)}: exit {rc}: {err.strip()}")
@@ -115,7 +115,7 @@ def load_program(blob: bytes, state: Path, max_window: int = 16,
     tree with the stability gate off); load the tree with `rmtctl model load`."""
     state.mkdir(parents=True, exist_ok=True)
     obj, wfile = state / "swap_prefetch.rmtb", state / "next.bin"
-    from compiler.cli import main as rmtc
+    from rmt.compiler.cli import main as rmtc
     rc, _, err = _in_process(rmtc, ["compile", str(program), "-o", str(obj)])
     if rc:
         raise RuntimeError(f"rmtc compile failed: {err.strip()}")

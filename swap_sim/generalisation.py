@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from swap_sim.experiment import Result
+from rmt.swap_sim.experiment import Result
 
 RUN_SLACK = 0.01               # run time may exceed the best baseline's by 1%
 LEAP_MIN_COVERAGE = 0.1        # the coverage target applies where Leap covers more

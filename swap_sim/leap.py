@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from swap_sim.prefetch import Fault, SwapView
-from swap_sim.readahead import PAGE_CLUSTER
+from rmt.swap_sim.prefetch import Fault, SwapView
+from rmt.swap_sim.readahead import PAGE_CLUSTER
 
 HISTORY = 32
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from swap_sim.simulator import Counters
+from rmt.swap_sim.simulator import Counters
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ Both count a hit when a fault finds a read-ahead page in the swap cache
 """
 from __future__ import annotations
 
-from swap_sim.prefetch import Fault, SwapView
+from rmt.swap_sim.prefetch import Fault, SwapView
 
 PAGE_CLUSTER = 3
 PMD_PAGES = 512

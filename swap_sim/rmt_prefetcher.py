@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable
 
-from compiler import objfile
-from rmt_lang.hooks import HOOKS, clamp_ctx
-from semantics import codec
-from semantics.engine import Engine
-from swap_sim.prefetch import Fault, SwapView
+from rmt.compiler import objfile
+from rmt.lang.hooks import HOOKS, clamp_ctx
+from rmt.semantics import codec
+from rmt.semantics.engine import Engine
+from rmt.swap_sim.prefetch import Fault, SwapView
 
 HOOK = HOOKS["mm.swap_fault"]
 HIST = 8
@@ -30,7 +30,7 @@ CLAMP = 1 << 35          # hist's declared range
 
 
 def default_engine_factory() -> Callable[[bytes], Engine]:
-    from rmt_vm import CEngine
+    from rmt.vm import CEngine
     return CEngine
 
 

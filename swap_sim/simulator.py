@@ -28,7 +28,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Sequence
 
-from swap_sim.prefetch import Fault, NoPrefetch, Prefetcher
+from rmt.swap_sim.prefetch import Fault, NoPrefetch, Prefetcher
 
 
 @dataclass(frozen=True)

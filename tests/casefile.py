@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from compiler import asm, objfile
-from compiler.isa import Abort
-from compiler.objfile import Action, Key, Layer, Map, Model, Param, Program, Table, TraceField, TraceFmt
-from compiler.objformat import (MODE_ENFORCE, MODE_SHADOW, Activation, LayerKind, MapKind,
+from rmt.compiler import asm, objfile
+from rmt.compiler.isa import Abort
+from rmt.compiler.objfile import Action, Key, Layer, Map, Model, Param, Program, Table, TraceField, TraceFmt
+from rmt.compiler.objformat import (MODE_ENFORCE, MODE_SHADOW, Activation, LayerKind, MapKind,
                                 MatchKind, ModelKind)
-from rmt_lang.hooks import DEFAULT_DECISION, HOOKS, INT_TYPES, HookSpec
-from semantics import weights as W
-from semantics.codec import ctx_decode, ctx_encode, decode_value, pack_params, parse_match
-from semantics.engine import Engine, EngineError, Entry
-from semantics.tables import identity
+from rmt.lang.hooks import DEFAULT_DECISION, HOOKS, INT_TYPES, HookSpec
+from rmt.semantics import weights as W
+from rmt.semantics.codec import ctx_decode, ctx_encode, decode_value, pack_params, parse_match
+from rmt.semantics.engine import Engine, EngineError, Entry
+from rmt.semantics.tables import identity
 
 DEFAULT_SEED = 0x9E3779B97F4A7C15
 SECTIONS = ("hook", "asm", "rmt", "schema", "options", "entries", "weights", "maps", "ctx",
@@ -270,7 +270,7 @@ def build_program(case: Case) -> Program:
     if case.rmt is not None:
         import pytest
         try:
-            import compiler as comp
+            import rmt.compiler as comp
             compile_source = comp.compile_source   # type: ignore[attr-defined]
         except (ImportError, AttributeError):
             pytest.skip("rmt case: compiler.compile_source is not available yet")

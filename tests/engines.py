@@ -6,13 +6,13 @@ own tests report.
 """
 from __future__ import annotations
 
-from semantics.reference import ReferenceEngine
+from rmt.semantics.reference import ReferenceEngine
 
 
 def available() -> list[type]:
     out: list[type] = [ReferenceEngine]
     try:
-        from rmt_vm import CEngine
+        from rmt.vm import CEngine
         out.append(CEngine)
     except ImportError:
         pass

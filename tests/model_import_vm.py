@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from compiler import compile_source
-from compiler.objfile import Program
-from rmt_lang.hooks import HOOKS
-from rmt_vm import CEngine
+from rmt.compiler import compile_source
+from rmt.compiler.objfile import Program
+from rmt.lang.hooks import HOOKS
+from rmt.vm import CEngine
 
 N_IN = 4
 LO, HI = -1000, 1000
@@ -65,7 +65,7 @@ def refused(match: str, *args: Any, **kw: Any) -> str:
     """import_model(*args, **kw) is refused with one line matching MATCH; the message."""
     import pytest
 
-    from model_import import ModelImportError, import_model
+    from rmt.model_import import ModelImportError, import_model
     with pytest.raises(ModelImportError, match=match) as e:
         import_model(*args, **kw)
     msg = str(e.value)

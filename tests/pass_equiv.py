@@ -13,9 +13,9 @@ import random
 import sys
 from pathlib import Path
 
-import compiler.driver as D
-from compiler import compile_source, objfile
-from semantics.reference import ReferenceEngine
+import rmt.compiler.driver as D
+from rmt.compiler import compile_source, objfile
+from rmt.semantics.reference import ReferenceEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))

@@ -21,13 +21,13 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from compiler import objfile
-from compiler.isa import HELPERS, LOAD_SIZE, Insn, Region, insn, mem_imm
-from compiler.objfile import Action, Key, Layer, Map, Model, Param, Program, Table, TraceField, TraceFmt
-from compiler.objformat import Activation, LayerKind, MapKind, MatchKind, ModelKind
-from rmt_lang.hooks import TEST_SANDBOX, Access
-from semantics.engine import Engine, Entry, Exact, Ternary
-from semantics.weights import DenseLayer, mlp, write_weights
+from rmt.compiler import objfile
+from rmt.compiler.isa import HELPERS, LOAD_SIZE, Insn, Region, insn, mem_imm
+from rmt.compiler.objfile import Action, Key, Layer, Map, Model, Param, Program, Table, TraceField, TraceFmt
+from rmt.compiler.objformat import Activation, LayerKind, MapKind, MatchKind, ModelKind
+from rmt.lang.hooks import TEST_SANDBOX, Access
+from rmt.semantics.engine import Engine, Entry, Exact, Ternary
+from rmt.semantics.weights import DenseLayer, mlp, write_weights
 
 HOOK = TEST_SANDBOX
 SCRATCH = 64

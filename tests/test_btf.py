@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from rmtctl import hook_abi as H
-from rmtctl.btf import (ARRAY, CONST, ENUM, INT, PTR, STRUCT, TYPEDEF, UNION, Btf, BtfError)
+from rmt.ctl import hook_abi as H
+from rmt.ctl.btf import (ARRAY, CONST, ENUM, INT, PTR, STRUCT, TYPEDEF, UNION, Btf, BtfError)
 
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
 

@@ -32,11 +32,11 @@ from typing import Callable, Iterator
 
 import pytest
 
-from compiler import compile_source, objfile
-from rmt_vm import CEngine, load_lib
-from rmt_vm.alloc import alloc_stats, fail_nth, failing_nth
-from semantics import codec
-from semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary
+from rmt.compiler import compile_source, objfile
+from rmt.vm import CEngine, load_lib
+from rmt.vm.alloc import alloc_stats, fail_nth, failing_nth
+from rmt.semantics import codec
+from rmt.semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary
 
 sys.path.insert(0, str(Path(__file__).parent / "kernel" / "alloc_helpers"))
 from alloc_program import (EX, HOOK, LP, PROBES, RA, SEED, SOURCE, TE, tag,  # noqa: E402

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from casefile import load_case, run_case
-from rmt_vm import CEngine
+from rmt.vm import CEngine
 
 CASES = sorted((Path(__file__).parent / "vmcases").glob("*.case"))
 

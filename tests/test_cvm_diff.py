@@ -13,9 +13,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 
 from progen import GenCase, gen_cases, seeded_case
-from rmt_vm import CEngine
-from semantics.engine import EngineError
-from semantics.reference import ReferenceEngine
+from rmt.vm import CEngine
+from rmt.semantics.engine import EngineError
+from rmt.semantics.reference import ReferenceEngine
 
 N_SEEDED = 1000
 
@@ -52,7 +52,7 @@ def compare(case: GenCase) -> None:
 
 
 def _listing(case: GenCase) -> str:
-    from compiler.asm import disasm
+    from rmt.compiler.asm import disasm
     try:
         return disasm(case.program.code)
     except Exception:      # the listing is only for the failure message

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.asm import assemble
-from compiler.objfile import Program, TraceField, TraceFmt
-from compiler.objformat import LIMITS
-from rmt_lang.hooks import HOOKS
-from rmt_vm import CEngine
+from rmt.compiler.asm import assemble
+from rmt.compiler.objfile import Program, TraceField, TraceFmt
+from rmt.compiler.objformat import LIMITS
+from rmt.lang.hooks import HOOKS
+from rmt.vm import CEngine
 
 N = LIMITS["MAX_TRACE_FIELDS"]
 

@@ -5,14 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from compiler import formatdoc
+from rmt.compiler import formatdoc
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_generated_docs_are_fresh():
     for rel, gen in formatdoc.DOCS.items():
-        assert (ROOT / rel).read_text() == gen(), f"{rel} is stale: run python -m compiler.formatdoc"
+        assert (ROOT / rel).read_text() == gen(), f"{rel} is stale: run python -m rmt.compiler.formatdoc"
 
 
 def test_check_mode_exits_nonzero_when_stale(tmp_path, monkeypatch):
@@ -29,6 +29,6 @@ def test_check_mode_exits_nonzero_when_stale(tmp_path, monkeypatch):
 def test_every_opcode_and_record_is_documented():
     isa_md = (ROOT / "docs/isa.md").read_text()
     fmt_md = (ROOT / "docs/object-format.md").read_text()
-    from compiler import isa, objformat
+    from rmt.compiler import isa, objformat
     assert all(f"`{op.name}`" in isa_md for op in isa.OPCODES)
     assert all(f"**{r.name}**" in fmt_md for r in objformat.OBJ_RECORDS + objformat.WEIGHT_RECORDS)

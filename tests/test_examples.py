@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler import compile_source, objfile
-from semantics import codec
-from semantics.engine import Entry
-from semantics import weights as W
+from rmt.compiler import compile_source, objfile
+from rmt.semantics import codec
+from rmt.semantics.engine import Entry
+from rmt.semantics import weights as W
 
 from engines import available
 
@@ -40,8 +40,8 @@ def test_example_compiles_and_round_trips(path):
 def test_example_is_accepted_by_the_verifier(path):
     """Every example verifies from its signatures alone (bounds, init, overflow, decisions,
     guards, cost, permissions, export), so `rmtctl insert` takes it without --force."""
-    from verifier import verify
-    from verifier.report import text
+    from rmt.verifier import verify
+    from rmt.verifier.report import text
     report = verify(compile_source(path.read_text(), str(path)))
     assert report.accepted, text(report, str(path))
 

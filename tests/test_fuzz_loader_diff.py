@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "fuzz"))
 from loader_diff import check_verifier, compare, object_part, verdict     # noqa: E402
-from semantics.reference import ReferenceEngine            # noqa: E402
+from rmt.semantics.reference import ReferenceEngine  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "fuzz" / "loader_corpus"
 

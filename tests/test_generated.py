@@ -1,7 +1,7 @@
 """The generated C headers in vm_kernel/ must match the Python contracts.
 
 compiler/cgen.py writes them from compiler/isa.py, compiler/objformat.py and
-rmt_lang/hooks.py; a contract change without `python -m compiler.cgen` would
+rmt_lang/hooks.py; a contract change without `python -m rmt.compiler.cgen` would
 leave the C VM disagreeing with every Python stage, so this fails loudly.
 """
 from __future__ import annotations
@@ -11,15 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from compiler import cgen, isa
-from compiler import objformat as F
-from rmt_lang.hooks import HOOKS, hook_hash
+from rmt.compiler import cgen, isa
+from rmt.compiler import objformat as F
+from rmt.lang.hooks import HOOKS, hook_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_headers_are_fresh():
-    assert cgen.stale() == [], "run `python -m compiler.cgen` and commit vm_kernel/*.h"
+    assert cgen.stale() == [], "run `python -m rmt.compiler.cgen` and commit vm_kernel/*.h"
 
 
 def test_check_flag_detects_a_stale_header(tmp_path):
@@ -27,7 +27,7 @@ def test_check_flag_detects_a_stale_header(tmp_path):
     assert cgen.main(["--check", "--out", str(tmp_path)]) == 0
     p = tmp_path / "rmt_isa.h"
     p.write_text(p.read_text().replace("X(ADD_R, 0x00", "X(ADD_R, 0x7f"))
-    r = subprocess.run([sys.executable, "-m", "compiler.cgen", "--check", "--out", str(tmp_path)],
+    r = subprocess.run([sys.executable, "-m", "rmt.compiler.cgen", "--check", "--out", str(tmp_path)],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 1 and "rmt_isa.h is stale" in r.stderr
 

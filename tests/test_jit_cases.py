@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from casefile import load_case, run_case
-from compiler import objfile
-from compiler.isa import insn
-from compiler.objfile import Program
-from rmt_lang.hooks import TEST_SANDBOX
-from rmt_vm import CEngine, load_lib
+from rmt.compiler import objfile
+from rmt.compiler.isa import insn
+from rmt.compiler.objfile import Program
+from rmt.lang.hooks import TEST_SANDBOX
+from rmt.vm import CEngine, load_lib
 
 CASES = sorted((Path(__file__).parent / "vmcases").glob("*.case"))
 

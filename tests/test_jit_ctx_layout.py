@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler import llvm_jit
+from rmt.compiler import llvm_jit
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = ROOT / "vm_kernel" / "rmt_jit.h"

@@ -16,11 +16,11 @@ from typing import Callable
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from compiler.llvm_engine import LlvmEngine
+from rmt.compiler.llvm_engine import LlvmEngine
 from progen import GenCase, gen_cases, seeded_case
-from rmt_vm import CEngine, load_lib
-from semantics.engine import Engine, EngineError
-from semantics.reference import ReferenceEngine
+from rmt.vm import CEngine, load_lib
+from rmt.semantics.engine import Engine, EngineError
+from rmt.semantics.reference import ReferenceEngine
 
 N_SEEDED = 1000
 
@@ -41,7 +41,7 @@ def _try(fn, *args):
 
 
 def _listing(case: GenCase) -> str:
-    from compiler.asm import disasm
+    from rmt.compiler.asm import disasm
     try:
         return disasm(case.program.code)
     except Exception:      # the listing is only for the failure message

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler import compile_source, objfile
-from compiler.ir import IrInsn, Label
-from compiler.jumpthread import thread_jumps
+from rmt.compiler import compile_source, objfile
+from rmt.compiler.ir import IrInsn, Label
+from rmt.compiler.jumpthread import thread_jumps
 from pass_equiv import check_same_behaviour, compile_with
 
 ROOT = Path(__file__).resolve().parent.parent

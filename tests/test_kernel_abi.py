@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rmtctl import kernel_abi as A
+from rmt.ctl import kernel_abi as A
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,7 +89,7 @@ def test_command_numbers_and_constants_match(c_layout: dict[str, int]) -> None:
 
 def test_uapi_mirrors_match_the_vm_structs() -> None:
     """rmt_kmod_dev.c checks this with BUILD_BUG_ON; here for a host without kernel headers."""
-    from rmt_vm.lib import load_lib
+    from rmt.vm.lib import load_lib
     ffi = load_lib(False).ffi
     assert ctypes.sizeof(A.EntrySpec) == ffi.sizeof("struct rmt_entry_spec")
     assert ctypes.sizeof(A.EntryDump) == ffi.sizeof("struct rmt_entry_dump")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rmt_lang import ast as A, check, has_errors, parse, render_all
+from rmt.lang import ast as A, check, has_errors, parse, render_all
 
 TAIL = """
 table t { key = { ctx.a: exact; } actions = { go; } size = 4; }

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from rmt_lang import RmtSyntaxError, check, has_errors, parse, render_all
+from rmt.lang import RmtSyntaxError, check, has_errors, parse, render_all
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "lang"))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rmt_lang import ast as A
-from rmt_lang import load, render_all, read_source
+from rmt.lang import ast as A
+from rmt.lang import load, render_all, read_source
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "lang"))

@@ -1,11 +1,11 @@
 """docs/hooks.md is generated from rmt_lang/hooks.py and must not go stale."""
-from rmt_lang import hookdoc
-from rmt_lang.hooks import HOOKS
+from rmt.lang import hookdoc
+from rmt.lang.hooks import HOOKS
 
 
 def test_hooks_doc_is_current():
     assert hookdoc.DOC.read_text() == hookdoc.render(), \
-        "docs/hooks.md is stale: run `python -m rmt_lang.hookdoc`"
+        "docs/hooks.md is stale: run `python -m rmt.lang.hookdoc`"
 
 
 def test_every_field_is_documented():

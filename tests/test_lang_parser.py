@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rmt_lang import RmtSyntaxError, ast as A, load, parse
+from rmt.lang import RmtSyntaxError, ast as A, load, parse
 
 HEAD = "hook test.sandbox;\n"
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compiler import compile_source
-from learn import features, metrics, mlp, quantize, tree
-from semantics import models as ref_models
-from semantics import weights as W
+from rmt.compiler import compile_source
+from rmt.learn import features, metrics, mlp, quantize, tree
+from rmt.semantics import models as ref_models
+from rmt.semantics import weights as W
 
 ROOT = Path(__file__).resolve().parent.parent
 

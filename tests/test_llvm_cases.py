@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from casefile import load_case, run_case
-from compiler.isa import insn
-from compiler.llvm_engine import LlvmEngine
-from compiler.llvm_jit import program_ir
-from compiler.objfile import Program
-from rmt_lang.hooks import TEST_SANDBOX
+from rmt.compiler.isa import insn
+from rmt.compiler.llvm_engine import LlvmEngine
+from rmt.compiler.llvm_jit import program_ir
+from rmt.compiler.objfile import Program
+from rmt.lang.hooks import TEST_SANDBOX
 
 CASES = sorted((Path(__file__).parent / "vmcases").glob("*.case"))
 

@@ -19,7 +19,7 @@ pytest.importorskip("onnxruntime")
 from sklearn import ensemble, linear_model, neural_network, svm, tree  # noqa: E402
 
 import model_import_vm as V  # noqa: E402
-from model_import import ModelImportError, import_model  # noqa: E402
+from rmt.model_import import ModelImportError, import_model  # noqa: E402
 
 RATE = 0.995
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning",

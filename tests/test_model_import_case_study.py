@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
 import forced_migration_sklearn as fsk  # noqa: E402
-from compiler import compile_source  # noqa: E402
-from learn import features  # noqa: E402
-from model_import import import_model  # noqa: E402
+from rmt.compiler import compile_source  # noqa: E402
+from rmt.learn import features  # noqa: E402
+from rmt.model_import import import_model  # noqa: E402
 from test_learn import synthetic  # noqa: E402
 
 

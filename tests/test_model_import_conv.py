@@ -20,8 +20,8 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 import model_import_vm as V  # noqa: E402
-from model_import import ModelImportError, from_onnx, import_model  # noqa: E402
-from semantics import models as S  # noqa: E402
+from rmt.model_import import ModelImportError, from_onnx, import_model  # noqa: E402
+from rmt.semantics import models as S  # noqa: E402
 
 RATE = 0.995
 FRAC = 6                    # the float model sees x / 2^6
@@ -147,7 +147,7 @@ def test_example_program_emulation_is_the_reference_semantics(tmp_path: Path) ->
     assert res.report.task == "regression" and res.report.agreement >= RATE, res.report
     m = res.float_model
     assert m.n_in == 8
-    from compiler import compile_source
+    from rmt.compiler import compile_source
     sig = compile_source(prog_path.read_text(), str(prog_path)).models[0]
     emu = res.emulate(x, sig)
     ref = np.array([S.infer(res.weights, [int(v) for v in row], (sig.in_lo, sig.in_hi))[0]

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import model_import_vm as V
-from compiler.objformat import ModelKind
-from learn import mlp, quantize
-from semantics import weights as W
-from semantics.engine import EngineError
+from rmt.compiler.objformat import ModelKind
+from rmt.learn import mlp, quantize
+from rmt.semantics import weights as W
+from rmt.semantics.engine import EngineError
 
 
 def test_linear_blob_from_numpy_arrays_runs_in_the_vm() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.ir import IrInsn, Label
-from compiler.peephole import peephole
+from rmt.compiler.ir import IrInsn, Label
+from rmt.compiler.peephole import peephole
 from pass_equiv import check_same_behaviour
 
 ROOT = Path(__file__).resolve().parent.parent

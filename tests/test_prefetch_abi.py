@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rmtctl import kernel as K
+from rmt.ctl import kernel as K
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,11 +12,11 @@ import sys
 import numpy as np
 import pytest
 
-from swap_sim.experiment import ROOT, Result, Split, training_faults
-from swap_sim.generalisation import fold_choice, unseen_targets
-from swap_sim.metrics import Figures
-from swap_sim.simulator import Counters
-from swap_sim.trace import Trace, load_dir, load_trace, save_trace, sequential, strided
+from rmt.swap_sim.experiment import ROOT, Result, Split, training_faults
+from rmt.swap_sim.generalisation import fold_choice, unseen_targets
+from rmt.swap_sim.metrics import Figures
+from rmt.swap_sim.simulator import Counters
+from rmt.swap_sim.trace import Trace, load_dir, load_trace, save_trace, sequential, strided
 
 
 def _tool(name: str, path):

@@ -12,14 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler import compile_source, objfile
-from swap_sim.experiment import ROOT, Split
-from swap_sim.leap import HISTORY, Leap, find_trend
-from swap_sim.metrics import figures
-from swap_sim.prefetch import Fault, NoPrefetch, SwapView
-from swap_sim.rmt_prefetcher import RmtPrefetcher
-from swap_sim.simulator import SimConfig, Simulator
-from swap_sim.trace import Trace, load_trace, random_uniform, sequential, strided
+from rmt.compiler import compile_source, objfile
+from rmt.swap_sim.experiment import ROOT, Split
+from rmt.swap_sim.leap import HISTORY, Leap, find_trend
+from rmt.swap_sim.metrics import figures
+from rmt.swap_sim.prefetch import Fault, NoPrefetch, SwapView
+from rmt.swap_sim.rmt_prefetcher import RmtPrefetcher
+from rmt.swap_sim.simulator import SimConfig, Simulator
+from rmt.swap_sim.trace import Trace, load_trace, random_uniform, sequential, strided
 
 from engines import available
 
@@ -33,7 +33,7 @@ def _prog():
 def _rmt_leap(engine=None) -> RmtPrefetcher:
     prog = _prog()
     if engine is None:
-        from rmt_vm import CEngine as engine
+        from rmt.vm import CEngine as engine
     return RmtPrefetcher(engine(objfile.write(prog)), prog, name="leap-rmt")
 
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler import compile_source, objfile
-from learn.swap_tree import features, future_deltas, train
-from semantics import codec
-from semantics.engine import Entry, Exact
-from swap_sim.experiment import ROOT, Split, evaluate, load_program, training_faults
-from swap_sim.leap import Leap
-from swap_sim.readahead import ClusterReadahead
-from swap_sim.rmt_prefetcher import HOOK, RmtPrefetcher
-from swap_sim.trace import Trace, strided
+from rmt.compiler import compile_source, objfile
+from rmt.learn.swap_tree import features, future_deltas, train
+from rmt.semantics import codec
+from rmt.semantics.engine import Entry, Exact
+from rmt.swap_sim.experiment import ROOT, Split, evaluate, load_program, training_faults
+from rmt.swap_sim.leap import Leap
+from rmt.swap_sim.readahead import ClusterReadahead
+from rmt.swap_sim.rmt_prefetcher import HOOK, RmtPrefetcher
+from rmt.swap_sim.trace import Trace, strided
 
 from engines import available
 
@@ -103,7 +103,7 @@ class RecordingEngine:
         self.decision, self.pf = decision, pf
 
     def run(self, ctx, **kw):
-        from semantics.engine import RunResult
+        from rmt.semantics.engine import RunResult
         self.ctxs.append(codec.ctx_decode(HOOK, ctx))
         out = ctx if self.pf is None else codec.ctx_encode(HOOK, {"pf": self.pf})
         return RunResult(self.decision, out)
@@ -117,7 +117,7 @@ class AllSwapped:
 
 
 def test_rmt_prefetcher_context_and_defaults():
-    from swap_sim.prefetch import Fault
+    from rmt.swap_sim.prefetch import Fault
     e = RecordingEngine()
     pf = RmtPrefetcher(e, _example_prog(), cgroup_id=5)
     for page, major, hit in [(100, True, False), (104, False, True), (101, True, False)]:
@@ -131,7 +131,7 @@ def test_rmt_prefetcher_context_and_defaults():
 def _stab_program(engine):
     """The example with a one-split tree (hist[0] > 0 -> deltas 2, 4, 6, 8) behind
     cgroup 7's learned action; returns (engine, program, run)."""
-    from semantics import weights as W
+    from rmt.semantics import weights as W
     prog = _example_prog()
     eng = engine(objfile.write(prog))
     t = prog.tables[0]
@@ -227,7 +227,7 @@ def test_set_dueling_credits_leaders_and_followers_take_the_better(engine):
 
 def test_adapter_prev_window_counts_the_fault():
     """The adapter reports the previous window as the kernel does: decision + 1 pages."""
-    from swap_sim.prefetch import Fault
+    from rmt.swap_sim.prefetch import Fault
     e = RecordingEngine(3, [1, 2, 3] + [0] * 13)
     pf = RmtPrefetcher(e, _example_prog())
     assert pf.fault(Fault(10, 1, True, False), AllSwapped()) == [11, 12, 13]

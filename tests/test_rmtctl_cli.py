@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from compiler import objfile
-from compiler.objformat import MODE_SHADOW, MatchKind
-from rmtctl import cli
-from rmtctl.cli import main
-from rmtctl.sim import SimTarget
+from rmt.compiler import objfile
+from rmt.compiler.objformat import MODE_SHADOW, MatchKind
+from rmt.ctl import cli
+from rmt.ctl.cli import main
+from rmt.ctl.sim import SimTarget
 from test_rmtctl_sim import ctx, program
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -310,7 +310,7 @@ def test_broken_pipe_keeps_the_trace(ctl):
     ctl("insert", ctl.obj, "--force")
     ctl("table", "add", "1", "policy", "5", "10..20", "action", "set", "1")
     ctl("prog", "run", "1", "--ctx", ctx(ctl.dir, a=5, b=15), "--repeat", "50")
-    p = subprocess.Popen([sys.executable, "-m", "rmtctl.cli", "--state", str(ctl.state),
+    p = subprocess.Popen([sys.executable, "-m", "rmt.ctl.cli", "--state", str(ctl.state),
                           "--engine", "ref", "trace", "1"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, cwd=ROOT)
     p.stdout.close()                                 # the reader goes away, as `| head` does
@@ -341,8 +341,8 @@ def test_corrupt_state_names_the_file_and_a_way_out(ctl):
 
 def test_old_state_layout_is_imported(tmp_path, capsys):
     """A state directory written by the JSON-file sim target is read into state.db once."""
-    from rmtctl.sim import entry_to_json
-    from semantics.engine import Entry, Exact, Range
+    from rmt.ctl.sim import entry_to_json
+    from rmt.semantics.engine import Entry, Exact, Range
     state = tmp_path / "state"
     d = state / "progs" / "3"
     d.mkdir(parents=True)
@@ -369,17 +369,17 @@ def test_bash_completion_and_man_page(tmp_path):
     pytest.importorskip("argcomplete")
     env = {**os.environ, "_ARGCOMPLETE": "1", "COMP_LINE": "rmtctl table ", "COMP_POINT": "13",
            "_ARGCOMPLETE_IFS": " "}
-    r = subprocess.run(f"{sys.executable} -m rmtctl.cli 8>&1 9>/dev/null", shell=True, env=env,
+    r = subprocess.run(f"{sys.executable} -m rmt.ctl.cli 8>&1 9>/dev/null", shell=True, env=env,
                        cwd=ROOT, text=True, capture_output=True)   # argcomplete answers on fd 8
     assert set("add mod del dump clear".split()) <= set(r.stdout.split()), r
     manpage = pytest.importorskip("argparse_manpage")
     out = tmp_path / "rmtctl.8"
-    r = subprocess.run([sys.executable, "-m", "argparse_manpage", "--module", "rmtctl.cli",
+    r = subprocess.run([sys.executable, "-m", "argparse_manpage", "--module", "rmt.ctl.cli",
                         "--function", "build_parser", "--prog", "rmtctl", "--output",
                         str(out)], cwd=ROOT, capture_output=True, text=True)
     if r.returncode and "No module named argparse_manpage.__main__" in r.stderr:
         r = subprocess.run([str(Path(sys.executable).parent / "argparse-manpage"), "--module",
-                            "rmtctl.cli", "--function", "build_parser", "--prog", "rmtctl",
+                            "rmt.ctl.cli", "--function", "build_parser", "--prog", "rmtctl",
                             "--output", str(out)], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     text = out.read_text()

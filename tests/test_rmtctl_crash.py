@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler import objfile
-from rmtctl.sim import Loaded, SimTarget, TargetError
+from rmt.compiler import objfile
+from rmt.ctl.sim import Loaded, SimTarget, TargetError
 from test_rmtctl_sim import program
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.skipif(STRACE is None, reason="strace is not installed 
 
 
 def rmtctl_argv(state: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "rmtctl.cli", "--state", str(state), "--engine", "ref", *args]
+    return [sys.executable, "-m", "rmt.ctl.cli", "--state", str(state), "--engine", "ref", *args]
 
 
 def env() -> dict[str, str]:
@@ -93,7 +93,7 @@ def snapshot(state: Path) -> object:
 def usable(state: Path, where: str) -> None:
     """Not broken: every program still loads into an engine with its entries, weights and
     maps, and its tables and traces read back (what any next command needs)."""
-    from semantics.reference import ReferenceEngine
+    from rmt.semantics.reference import ReferenceEngine
     t = SimTarget(state, ReferenceEngine)
     try:
         for info in t.list():
@@ -127,7 +127,7 @@ def base(tmp_path_factory) -> Path:
                                  "table add name forced_migration policy 0 0..1024 action "
                                  "predict 0 0\n")
     state = d / "old"
-    from semantics.reference import ReferenceEngine
+    from rmt.semantics.reference import ReferenceEngine
     t = SimTarget(state, ReferenceEngine)        # no verifier: the state is what matters here
     for name in ("demo.rmtb", "fm.rmtb"):
         t.insert((d / name).read_bytes(), "forced")

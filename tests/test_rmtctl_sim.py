@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from compiler import objfile
-from compiler.asm import assemble
-from compiler.objformat import MapKind, MatchKind
-from rmt_lang.hooks import HOOKS
-from rmtctl.cli import main
+from rmt.compiler import objfile
+from rmt.compiler.asm import assemble
+from rmt.compiler.objformat import MapKind, MatchKind
+from rmt.lang.hooks import HOOKS
+from rmt.ctl.cli import main
 
 # decision = params.v of the matched entry (a exact, b range), counted per key a in a hash map
 SRC = """
@@ -62,8 +62,8 @@ def ctx(tmp_path, **fields) -> str:
 
 
 def test_rejected_insert_needs_force(ctl, monkeypatch):
-    import rmtctl.cli
-    monkeypatch.setattr(rmtctl.cli, "verify_object", lambda blob, name: (False, "REJECTED\n"))
+    from rmt.ctl import cli as rmtctl_cli
+    monkeypatch.setattr(rmtctl_cli, "verify_object", lambda blob, name: (False, "REJECTED\n"))
     code, _, err = ctl("insert", ctl.obj)
     assert code == 1 and "REJECTED" in err and "not inserted" in err
     assert ctl("--json", "list")[1].strip() == "[]"
@@ -119,7 +119,7 @@ def test_private_map_is_not_read_out_but_keeps_its_state(tmp_path, capsys, engin
     assert "map sum is private: its contents stay in the kernel" in err and "EPERM" in err
     # the map kept its contents across commands: the program's next add sees 42
     assert run("prog", "run", "1", "--ctx", c)[0] == 0
-    from rmtctl.sim import SimTarget
+    from rmt.ctl.sim import SimTarget
     state = SimTarget(tmp_path / "state")
     with state.session(1) as p:                   # the in-kernel view
         assert p.engine.map_read(0) == {5: 84}
@@ -161,7 +161,7 @@ def test_engine_choice_is_kept_per_program(tmp_path, capsys):
     capsys.readouterr()
     assert main(["--state", state, "--json", "list"]) == 0
     assert [p["jit"] for p in json.loads(capsys.readouterr().out)] == [True, False]
-    from rmtctl.sim import Loaded, SimTarget
+    from rmt.ctl.sim import Loaded, SimTarget
     t = SimTarget(tmp_path / "state")
     kinds = [Loaded(t, i).engine.engine_kind for i in t.list()]
     assert kinds[1] == "interp" and kinds[0] in ("jit", "interp")

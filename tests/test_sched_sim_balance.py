@@ -6,19 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from compiler import compile_source, objfile
-from learn import features
-from rmtctl.cli import trace_json
-from sched_sim import workloads
-from sched_sim.balance import load_balance
-from sched_sim.cfs import CPU_NEWLY_IDLE, CPU_NOT_IDLE
-from sched_sim.hook import HOOK, EngineSession, Hook, ctx_fields
-from sched_sim.simulator import Simulator
-from sched_sim.task import Task
-from sched_sim.topology import MC
-from semantics import codec
-from semantics import weights as W
-from semantics.reference import ReferenceEngine
+from rmt.compiler import compile_source, objfile
+from rmt.learn import features
+from rmt.ctl.cli import trace_json
+from rmt.sched_sim import workloads
+from rmt.sched_sim.balance import load_balance
+from rmt.sched_sim.cfs import CPU_NEWLY_IDLE, CPU_NOT_IDLE
+from rmt.sched_sim.hook import HOOK, EngineSession, Hook, ctx_fields
+from rmt.sched_sim.simulator import Simulator
+from rmt.sched_sim.task import Task
+from rmt.sched_sim.topology import MC
+from rmt.semantics import codec
+from rmt.semantics import weights as W
+from rmt.semantics.reference import ReferenceEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = 50_000_000
@@ -166,7 +166,7 @@ def test_enforce_mode_program_decides_the_soft_part_only(example):
                                    y1_bias=5)
     tb = prog.tables[0]
     for idle in ("0", "1", "2"):
-        eng.table_insert(0, __import__("semantics.engine", fromlist=["Entry"]).Entry(
+        eng.table_insert(0, __import__("rmt.semantics.engine", fromlist=["Entry"]).Entry(
             codec.parse_matches(tb, [idle, "0..1024"]), 0,
             codec.pack_params(tb.actions[0], [2, 0])))
     wl = workloads.make("cpu_bound", 2, topology=(1, 2, 2), duration_ms=200)

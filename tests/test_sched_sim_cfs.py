@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from sched_sim.cfs import (CPU_IDLE, CPU_NEWLY_IDLE, CPU_NOT_IDLE, LBF_ACTIVE_LB,
+from rmt.sched_sim.cfs import (CPU_IDLE, CPU_NEWLY_IDLE, CPU_NOT_IDLE, LBF_ACTIVE_LB,
                            LBF_ALL_PINNED, LBF_DST_PINNED, LBF_SOME_PINNED, LbEnv, Sysctl,
                            can_migrate_task, migrate_degrades_locality, task_hot)
-from sched_sim.task import IDLE_POLICY, RT, RunQueue, Task
-from sched_sim.topology import MC, NUMA, SMT, Topology
+from rmt.sched_sim.task import IDLE_POLICY, RT, RunQueue, Task
+from rmt.sched_sim.topology import MC, NUMA, SMT, Topology
 
 NOW = 10_000_000
 COST = 500_000

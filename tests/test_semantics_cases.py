@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from casefile import load_case, run_case
-from semantics.reference import ReferenceEngine
+from rmt.semantics.reference import ReferenceEngine
 
 CASES = sorted((Path(__file__).parent / "vmcases").glob("*.case"))
 

@@ -1,9 +1,9 @@
 """Fixed-point inference against hand-computed values."""
 from __future__ import annotations
 
-from compiler.objformat import ModelKind
-from semantics.models import INT32_MAX, INT32_MIN, infer
-from semantics.weights import Conv1dLayer, DenseLayer, Node, Tree, forest, mlp
+from rmt.compiler.objformat import ModelKind
+from rmt.semantics.models import INT32_MAX, INT32_MIN, infer
+from rmt.semantics.weights import Conv1dLayer, DenseLayer, Node, Tree, forest, mlp
 
 
 def test_dense_relu_then_dense_with_shift() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 
 from progen import HOOK, GenCase, gen_cases, seeded_case
-from rmt_lang.hooks import Access
-from semantics.reference import ReferenceEngine
+from rmt.lang.hooks import Access
+from rmt.semantics.reference import ReferenceEngine
 
 _RW = [(HOOK.layout[f.name], HOOK.layout[f.name] + f.size)
        for f in HOOK.fields if f.access == Access.READ_WRITE]

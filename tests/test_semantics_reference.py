@@ -7,12 +7,12 @@ import pytest
 
 import engines
 
-from compiler import asm, objfile
-from compiler.objfile import Map, Program
-from compiler.objformat import MapKind
-from rmt_lang.hooks import TEST_SANDBOX
-from semantics.engine import EngineError, Entry, Exact
-from semantics.reference import ReferenceEngine
+from rmt.compiler import asm, objfile
+from rmt.compiler.objfile import Map, Program
+from rmt.compiler.objformat import MapKind
+from rmt.lang.hooks import TEST_SANDBOX
+from rmt.semantics.engine import EngineError, Entry, Exact
+from rmt.semantics.reference import ReferenceEngine
 
 
 def engine(text: str = "exit r0", **kw) -> ReferenceEngine:

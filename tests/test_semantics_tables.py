@@ -5,10 +5,10 @@ import errno
 
 import pytest
 
-from compiler.objfile import Action, Key, Param, Table
-from compiler.objformat import MatchKind
-from semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary
-from semantics.tables import TableState, field_matches, identity, lpm_mask, normalize
+from rmt.compiler.objfile import Action, Key, Param, Table
+from rmt.compiler.objformat import MatchKind
+from rmt.semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary
+from rmt.semantics.tables import TableState, field_matches, identity, lpm_mask, normalize
 
 SET = Action("set", [Param("v", 0, 8, False)])
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from compiler import asm
-from compiler.objfile import Key, Program, Table, Action
-from compiler.objformat import MatchKind
-from rmt_lang.hooks import TEST_SANDBOX
-from semantics.engine import EngineError
-from semantics.reference import ReferenceEngine
-from semantics.validate import CHECKS, validate
+from rmt.compiler import asm
+from rmt.compiler.objfile import Key, Program, Table, Action
+from rmt.compiler.objformat import MatchKind
+from rmt.lang.hooks import TEST_SANDBOX
+from rmt.semantics.engine import EngineError
+from rmt.semantics.reference import ReferenceEngine
+from rmt.semantics.validate import CHECKS, validate
 
 CASES = Path(__file__).parent / "vmcases"
 

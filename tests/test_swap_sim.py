@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from swap_sim.leap import Leap, find_trend, majority
-from swap_sim.metrics import CostModel, figures
-from swap_sim.prefetch import Fault, NoPrefetch
-from swap_sim.readahead import ClusterReadahead, VmaReadahead, swapin_window
-from swap_sim.simulator import SimConfig, Simulator, simulate
-from swap_sim.trace import Trace, load_trace, reduce_pages, save_trace, strided
+from rmt.swap_sim.leap import Leap, find_trend, majority
+from rmt.swap_sim.metrics import CostModel, figures
+from rmt.swap_sim.prefetch import Fault, NoPrefetch
+from rmt.swap_sim.readahead import ClusterReadahead, VmaReadahead, swapin_window
+from rmt.swap_sim.simulator import SimConfig, Simulator, simulate
+from rmt.swap_sim.trace import Trace, load_trace, reduce_pages, save_trace, strided
 
 
 class FakeSwap:
@@ -190,7 +190,7 @@ def test_readahead_in_simulator_sequential_beats_none():
 
 
 def test_metrics():
-    from swap_sim.simulator import Counters
+    from rmt.swap_sim.simulator import Counters
     base = Counters(accesses=10, major=8)
     c = Counters(accesses=10, major=2, minor=6, issued=10, used=6, evicted_unused=3)
     f = figures(c, base, 0, CostModel(major_us=10, minor_us=1, transfer_us=1, zero_fill_us=0))

@@ -6,7 +6,7 @@ import z3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifier.absint import Abs
+from rmt.verifier.absint import Abs
 
 X = z3.BitVec("x", 64)
 Y = z3.BitVec("y", 64)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from compiler import compile_source, objfile
-from compiler.asm import assemble
-from compiler.objfile import Program
-from rmt_lang.hooks import HOOKS
-from verifier import cli_verify
+from rmt.compiler import compile_source, objfile
+from rmt.compiler.asm import assemble
+from rmt.compiler.objfile import Program
+from rmt.lang.hooks import HOOKS
+from rmt.verifier import cli_verify
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX = HOOKS["test.sandbox"]
@@ -132,7 +132,7 @@ def test_python_dash_m(tmp_path) -> None:
 
 def test_source_locations(tmp_path, capsys) -> None:
     """Failures point at file:line:col through the object's srcmap."""
-    from compiler import compile_source
+    from rmt.compiler import compile_source
     src = "hook test.sandbox;\napply {\n    decide(ctx.a);\n}\n"
     prog = compile_source(src, "dec.rmt")
     p = tmp_path / "dec.rmtb"
@@ -144,7 +144,7 @@ def test_source_locations(tmp_path, capsys) -> None:
 
 
 def test_rmtc_help_at_every_level_and_version(capsys) -> None:
-    from compiler.cli import main
+    from rmt.compiler.cli import main
     for argv, usage in ((["help"], "usage: rmtc [-h] [-V]"), (["help", "compile"], "rmtc compile"),
                         (["help", "verify"], "rmtc verify"), (["help", "dump"], "rmtc dump")):
         with pytest.raises(SystemExit) as e:

@@ -31,12 +31,12 @@ from pathlib import Path
 import pytest
 
 from casefile import Case, build_program, weights_blob
-from compiler import objfile
-from compiler.objfile import Guard
-from compiler.objformat import GuardKind
-from verifier import VerifyOptions, verify_bytes
-from verifier.obligations import Counterexample
-from verifier.report import text
+from rmt.compiler import objfile
+from rmt.compiler.objfile import Guard
+from rmt.compiler.objformat import GuardKind
+from rmt.verifier import VerifyOptions, verify_bytes
+from rmt.verifier.obligations import Counterexample
+from rmt.verifier.report import text
 
 CORPUS = Path(__file__).parent / "verifier"
 CASES = sorted(CORPUS.glob("*/*.case"))

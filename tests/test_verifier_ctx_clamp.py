@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rmt_lang.hooks import HOOKS, Access, clamp_ctx
-from semantics import codec
+from rmt.lang.hooks import HOOKS, Access, clamp_ctx
+from rmt.semantics import codec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +62,7 @@ def test_kernel_hooks_call_the_generated_clamp() -> None:
 
 def test_sched_sim_context_is_clamped() -> None:
     """cache_nice_tries (0..8) and migration_cost_ns (<= 1 s) came through unclamped."""
-    from sched_sim import hook as H
+    from rmt.sched_sim import hook as H
     spec = HOOKS["sched.can_migrate_task"]
     src = Path(H.__file__).read_text()
     assert "clamp_ctx(HOOK, {" in src

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.driver import CompileError, compile_source
-from compiler.objformat import LIMITS
-from rmt_lang.parser import MAX_NESTING
-from verifier import verify
+from rmt.compiler.driver import CompileError, compile_source
+from rmt.compiler.objformat import LIMITS
+from rmt.lang.parser import MAX_NESTING
+from rmt.verifier import verify
 
 
 def _nested_ifs(n: int) -> str:

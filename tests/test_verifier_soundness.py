@@ -21,19 +21,19 @@ from dataclasses import dataclass
 
 from hypothesis import HealthCheck, given, settings
 
-from compiler import objfile
-from compiler.isa import Abort
-from compiler.objfile import Model, Program
-from compiler.objformat import Activation, LayerKind, MatchKind, ModelKind
+from rmt.compiler import objfile
+from rmt.compiler.isa import Abort
+from rmt.compiler.objfile import Model, Program
+from rmt.compiler.objformat import Activation, LayerKind, MatchKind, ModelKind
 from casefile import Case, build_program
 from progen import gen_cases
-from rmt_lang.hooks import HookSpec
-from semantics.engine import Entry, Exact, Lpm, Range, RunResult, Ternary
-from semantics.reference import ReferenceEngine
-from semantics.weights import Conv1dLayer, DenseLayer, Node, Tree, forest, mlp, write_weights
+from rmt.lang.hooks import HookSpec
+from rmt.semantics.engine import Entry, Exact, Lpm, Range, RunResult, Ternary
+from rmt.semantics.reference import ReferenceEngine
+from rmt.semantics.weights import Conv1dLayer, DenseLayer, Node, Tree, forest, mlp, write_weights
 from test_verifier_corpus import CASES, load_vcase
-from verifier import Report, verify
-from verifier.modelcheck import bias_bound, weight_bound
+from rmt.verifier import Report, verify
+from rmt.verifier.modelcheck import bias_bound, weight_bound
 
 PREDICTS = {Abort.BOUNDS: {"InBounds", "WellFormed"}, Abort.DIV_ZERO: {"NonZeroDivisor"},
             Abort.SHIFT: {"ShiftInRange"}, Abort.MAP_INDEX: {"MapIndexInRange"},

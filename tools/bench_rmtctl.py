@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compiler import objfile  # noqa: E402
-from compiler.asm import assemble  # noqa: E402
-from compiler.objformat import MatchKind  # noqa: E402
-from rmt_lang.hooks import HOOKS  # noqa: E402
+from rmt.compiler import objfile  # noqa: E402
+from rmt.compiler.asm import assemble  # noqa: E402
+from rmt.compiler.objformat import MatchKind  # noqa: E402
+from rmt.lang.hooks import HOOKS  # noqa: E402
 
 
 def program(max_entries: int) -> objfile.Program:
@@ -40,7 +40,7 @@ def program(max_entries: int) -> objfile.Program:
 def timed(*argv: str) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "rmtctl.cli", *argv], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "rmt.ctl.cli", *argv], cwd=ROOT,
                        capture_output=True, text=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

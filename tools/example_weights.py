@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compiler import objfile  # noqa: E402
-from compiler.objformat import Activation, LayerKind, ModelKind  # noqa: E402
-from semantics import weights as W  # noqa: E402
+from rmt.compiler import objfile  # noqa: E402
+from rmt.compiler.objformat import Activation, LayerKind, ModelKind  # noqa: E402
+from rmt.semantics import weights as W  # noqa: E402
 
 
 def zero_weights(m: objfile.Model) -> bytes:

@@ -40,10 +40,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import forced_migration_loop as fml  # noqa: E402
-from compiler import objfile  # noqa: E402
-from learn import features, metrics, mlp  # noqa: E402
-from model_import import fixed  # noqa: E402
-from semantics import weights as W  # noqa: E402
+from rmt.compiler import objfile  # noqa: E402
+from rmt.learn import features, metrics, mlp  # noqa: E402
+from rmt.model_import import fixed  # noqa: E402
+from rmt.semantics import weights as W  # noqa: E402
 
 HIDDEN = 12
 TREE_DEPTH = 10
@@ -119,9 +119,9 @@ def ort_scores(path: Path, x: np.ndarray) -> np.ndarray:
 
 def contexts(spec, duration_ms: int, n: int) -> list[bytes]:
     """The first n contexts a workload's soft can_migrate_task calls give the program."""
-    from sched_sim.hook import HOOK, Hook, ctx_fields
-    from sched_sim.simulator import Simulator
-    from semantics import codec
+    from rmt.sched_sim.hook import HOOK, Hook, ctx_fields
+    from rmt.sched_sim.simulator import Simulator
+    from rmt.semantics import codec
     got: list[bytes] = []
 
     class Grab(Hook):

@@ -36,9 +36,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compiler import compile_source  # noqa: E402
-from learn import features, metrics, mlp, quantize, tree  # noqa: E402
-from semantics import weights as W  # noqa: E402
+from rmt.compiler import compile_source  # noqa: E402
+from rmt.learn import features, metrics, mlp, quantize, tree  # noqa: E402
+from rmt.semantics import weights as W  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "forced_migration.rmt"
 SIM_RESULTS = ROOT / "results" / "forced_migration"

@@ -45,9 +45,9 @@ REAL = ["imagemagick-resize", "ffmpeg-scale", "numpy-convolve2d", "sqlite-query"
 
 def train_tree(min_stable: int, depth: int, min_freq: float) -> bytes:
     """The tree of tools/prefetch_eval.py: every workload's training-part faults."""
-    from learn.swap_tree import train
-    from swap_sim.experiment import Split, training_faults
-    from swap_sim.trace import load_dir, synthetic_traces
+    from rmt.learn.swap_tree import train
+    from rmt.swap_sim.experiment import Split, training_faults
+    from rmt.swap_sim.trace import load_dir, synthetic_traces
     split = Split(0.5, 0.6)
     traces = synthetic_traces() + load_dir(ROOT / "traces")
     streams = [training_faults(t, split) for t in traces]
@@ -55,7 +55,7 @@ def train_tree(min_stable: int, depth: int, min_freq: float) -> bytes:
 
 
 def compile_example(name: str) -> bytes | None:
-    from compiler import compile_source, objfile
+    from rmt.compiler import compile_source, objfile
     src = ROOT / "examples" / name
     if not src.exists():
         return None

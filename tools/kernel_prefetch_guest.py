@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rmtctl import hook_abi as H  # noqa: E402
-from rmtctl.btf import Btf  # noqa: E402
-from rmtctl.kernel import PF_OUTCOMES, KernelEngine, RmtDevice, prefetch_stats  # noqa: E402
+from rmt.ctl import hook_abi as H  # noqa: E402
+from rmt.ctl.btf import Btf  # noqa: E402
+from rmt.ctl.kernel import PF_OUTCOMES, KernelEngine, RmtDevice, prefetch_stats  # noqa: E402
 
 CG_ROOT = Path("/sys/fs/cgroup")
 VMSTAT_KEYS = ("pswpin", "pswpout", "pgmajfault", "swap_ra", "swap_ra_hit")
@@ -186,7 +186,7 @@ def phase_mechanism(files: Path, out: Path) -> dict:
             res[tag] = run_in_cgroup(cg, work).to_json()
             res[f"{tag}_pf"] = settle(dev)
             res[f"{tag}_hook"] = H.stats(dev, H.HOOK_SWAP).to_json()
-            cli = subprocess.run([sys.executable, "-m", "rmtctl.cli", "--target", "kernel",
+            cli = subprocess.run([sys.executable, "-m", "rmt.ctl.cli", "--target", "kernel",
                                   "--json", "stats", str(eng.id)], capture_output=True,
                                  text=True, cwd=str(ROOT))
             res[f"{tag}_cli"] = json.loads(cli.stdout) if cli.returncode == 0 else cli.stderr
@@ -232,8 +232,8 @@ def insert_config(dev: RmtDevice, btf: Btf, files: Path, cfg: dict, cg: Path) ->
     cgroup (its id is the directory's inode number) and load its models: what `rmtctl
     --target kernel insert / table add / model load` do, in this process (each rmtctl call
     is a Python start-up, tens of seconds under TCG on a loaded host)."""
-    from semantics import codec
-    from semantics.engine import Entry
+    from rmt.semantics import codec
+    from rmt.semantics.engine import Entry
     eng = attach(dev, btf, (files / cfg["program"]).read_bytes())
     route = cfg.get("route")
     if route:       # [table, "action", action, args...]

@@ -105,7 +105,7 @@ def make_cproj(path: Path, nfiles: int = 48) -> None:
 def rmtctl(*args: str) -> str:
     """`rmtctl --target kernel ARGS` in this process (the CLI's own code path; a fresh Python
     per call costs seconds under TCG).  Returns stdout; raises on a non-zero status."""
-    from rmtctl import cli
+    from rmt.ctl import cli
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -118,7 +118,7 @@ def rmtctl(*args: str) -> str:
 
 
 def guest_main(files: Path, out: Path, workloads: list[str], seconds: int) -> int:
-    from rmtctl import cli
+    from rmt.ctl import cli
     host = json.loads((files / "verdict.json").read_text())
     # the host's verifier verdict on this very object (see the module docstring)
     cli.verify_object = lambda blob, name: (host["accepted"], host["report"])
@@ -178,10 +178,10 @@ def zero_blobs(prog) -> dict[str, bytes]:
 def prepare_inputs(files: Path, weights: str) -> str:
     """The compiled object, the host verifier's verdict, and the weights.  Returns which
     weights: "sim-trained" or "zero"."""
-    from compiler import compile_source, objfile
-    from verifier import verify_bytes
-    from verifier.report import text
-    from semantics import weights as W
+    from rmt.compiler import compile_source, objfile
+    from rmt.verifier import verify_bytes
+    from rmt.verifier.report import text
+    from rmt.semantics import weights as W
     files.mkdir(parents=True, exist_ok=True)
     prog = compile_source(EXAMPLE.read_text(), str(EXAMPLE))
     blob = objfile.write(prog)

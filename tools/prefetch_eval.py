@@ -43,14 +43,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compiler.objformat import ModelKind  # noqa: E402
-from learn.swap_tree import train  # noqa: E402
-from semantics import weights as W  # noqa: E402
-from swap_sim.experiment import (Result, Split, baselines, evaluate, load_program,  # noqa: E402
+from rmt.compiler.objformat import ModelKind  # noqa: E402
+from rmt.learn.swap_tree import train  # noqa: E402
+from rmt.semantics import weights as W  # noqa: E402
+from rmt.swap_sim.experiment import (Result, Split, baselines, evaluate, load_program,  # noqa: E402
                                  reload_copy, training_faults)
-from swap_sim.generalisation import fold_choice, targets_table, unseen_targets  # noqa: E402
-from swap_sim.rmt_prefetcher import RmtPrefetcher  # noqa: E402
-from swap_sim.trace import Trace, load_dir, synthetic_traces  # noqa: E402
+from rmt.swap_sim.generalisation import fold_choice, targets_table, unseen_targets  # noqa: E402
+from rmt.swap_sim.rmt_prefetcher import RmtPrefetcher  # noqa: E402
+from rmt.swap_sim.trace import Trace, load_dir, synthetic_traces  # noqa: E402
 
 ORDER = ["none", "ra-cluster", "ra-vma", "leap", "rmt", "rmt-tree", "rmt-map"]
 # ablations of the one program: the tree alone (table entry min_chain = 17), and the
@@ -68,7 +68,7 @@ def _evaluate_one(args: tuple) -> list[Result]:
     `map_only` is the state directory of the map-only copy (the same program with an
     empty tree); without it (None) the ablations are left out."""
     tr, split, state, prog_id, map_only = args
-    from swap_sim.experiment import RmtLoaded
+    from rmt.swap_sim.experiment import RmtLoaded
     eng, prog = RmtLoaded(Path(state), prog_id).engine_and_program()
     pfs = dict(baselines())
     pfs["rmt"] = lambda: RmtPrefetcher(eng, prog)
@@ -84,7 +84,7 @@ def _loo_one(args: tuple) -> tuple[list[Result], dict]:
     """One leave-one-program-out fold in a worker: train on the other workloads' training
     faults, load with the fold's threshold, measure the held-out workload (`rmt-loo`)."""
     tr, split, others, min_stable, depth, min_freq, template, state = args
-    from swap_sim.experiment import reload_copy
+    from rmt.swap_sim.experiment import reload_copy
     tree = train(others, max_depth=depth, min_freq=min_freq, log=lambda s: None)
     loaded = reload_copy(template, Path(state), tree.blob(), {0: (1, min_stable)})
     eng, prog = loaded.engine_and_program()
@@ -97,7 +97,7 @@ def _loo_one(args: tuple) -> tuple[list[Result], dict]:
 def _select_one(args: tuple) -> list[Result]:
     """One training-part workload: the baselines and the program at every candidate."""
     tr, split, state, prog_id = args
-    from swap_sim.experiment import RmtLoaded
+    from rmt.swap_sim.experiment import RmtLoaded
     pfs = dict(baselines())
     for k, t in enumerate(MIN_STABLE_GRID):
         eng, prog = RmtLoaded(Path(state), prog_id).engine_and_program()
@@ -196,10 +196,10 @@ def vm_agreement(tree, state: Path, prog_id: int, streams, per: int = 300) -> tu
     """The tree as the C VM runs it (tree-only route, gate off) against the trained tree
     computed in Python, on fault histories of every workload: (agreeing, total)."""
     import numpy as np
-    from learn.swap_tree import features
-    from semantics import codec
-    from swap_sim.experiment import RmtLoaded
-    from swap_sim.rmt_prefetcher import HOOK
+    from rmt.learn.swap_tree import features
+    from rmt.semantics import codec
+    from rmt.swap_sim.experiment import RmtLoaded
+    from rmt.swap_sim.rmt_prefetcher import HOOK
     eng, _ = RmtLoaded(state, prog_id).engine_and_program()
     rng = np.random.default_rng(1)
     ok = total = 0
@@ -260,7 +260,7 @@ def claims(results: list[Result]) -> list[tuple[str, bool, str]]:
 
 
 def plots(results: list[Result], out: Path) -> list[Path]:
-    from learn.plots import grouped_bars
+    from rmt.learn.plots import grouped_bars
     workloads = list(dict.fromkeys(r.workload for r in results))
     by = {(r.workload, r.prefetcher): r.figures for r in results}
     pfs = [p for p in ORDER if p not in ("none", "rmt-tree", "rmt-map")]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from verifier.report import json_text, text
-from verifier.solve import SolverOptions
-from verifier.verify import VerifyOptions, verify_bytes
+from rmt.verifier.report import json_text, text
+from rmt.verifier.solve import SolverOptions
+from rmt.verifier.verify import VerifyOptions, verify_bytes
 
 
 class _Parser(argparse.ArgumentParser):

@@ -6,11 +6,11 @@ whether the longest path is feasible (a sound over-approximation).
 """
 from __future__ import annotations
 
-from compiler.cost import insn_cost
-from compiler.isa import BY_CODE, Fmt
-from compiler.objfile import Program
-from verifier import obligations as O
-from verifier.obligations import Counterexample, Proved, Result
+from rmt.compiler.cost import insn_cost
+from rmt.compiler.isa import BY_CODE, Fmt
+from rmt.compiler.objfile import Program
+from rmt.verifier import obligations as O
+from rmt.verifier.obligations import Counterexample, Proved, Result
 
 
 def worst_case(prog: Program, bad_pcs: set[int]) -> tuple[int, list[int]]:

@@ -25,11 +25,11 @@ sum is exact and saturated at run time; it is checked only with weights.
 """
 from __future__ import annotations
 
-from compiler.cost import model_cost
-from compiler.objfile import Model, Program
-from compiler.objformat import Activation, LayerKind, ModelKind
-from verifier import obligations as O
-from verifier.obligations import Counterexample, Proved, Result
+from rmt.compiler.cost import model_cost
+from rmt.compiler.objfile import Model, Program
+from rmt.compiler.objformat import Activation, LayerKind, ModelKind
+from rmt.verifier import obligations as O
+from rmt.verifier.obligations import Counterexample, Proved, Result
 
 I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 
-from verifier.obligations import Counterexample, Proved, Result, Unknown
-from verifier.verify import Report
+from rmt.verifier.obligations import Counterexample, Proved, Result, Unknown
+from rmt.verifier.verify import Report
 
 SCHEMA = "rmt-verify/1"
 

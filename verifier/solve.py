@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import z3
 
-from verifier.absint import Abs
-from verifier.inputs import Inputs
-from verifier.obligations import Counterexample, Outcome, Proved, Result, Unknown
-from verifier.symexec import Exit, Goal
-from verifier.symstate import to_z3
+from rmt.verifier.absint import Abs
+from rmt.verifier.inputs import Inputs
+from rmt.verifier.obligations import Counterexample, Outcome, Proved, Result, Unknown
+from rmt.verifier.symexec import Exit, Goal
+from rmt.verifier.symstate import to_z3
 
 
 # Resource limits of the auxiliary queries, as fractions of the main one: minimising a

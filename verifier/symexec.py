@@ -19,15 +19,15 @@ from typing import Callable
 
 import z3
 
-from compiler.isa import (CPU_LIMIT, BY_CODE, HELPER_BY_ID, LOAD_SIGNED, LOAD_SIZE, Fmt, Insn, Region,
+from rmt.compiler.isa import (CPU_LIMIT, BY_CODE, HELPER_BY_ID, LOAD_SIGNED, LOAD_SIZE, Fmt, Insn, Region,
                           mem_fields)
-from compiler.objfile import Program
-from compiler.objformat import GuardKind, MapKind
-from rmt_lang.hooks import DEFAULT_DECISION, Access
-from verifier import obligations as O
-from verifier.absint import Abs
-from verifier.inputs import Inputs
-from verifier.symstate import (ZERO_CELL, Cell, Flag, Memory, State, bv64, f_and, f_not,
+from rmt.compiler.objfile import Program
+from rmt.compiler.objformat import GuardKind, MapKind
+from rmt.lang.hooks import DEFAULT_DECISION, Access
+from rmt.verifier import obligations as O
+from rmt.verifier.absint import Abs
+from rmt.verifier.inputs import Inputs
+from rmt.verifier.symstate import (ZERO_CELL, Cell, Flag, Memory, State, bv64, f_and, f_not,
                                merge_states)
 
 REGION_NAME = {Region.CTX: "ctx", Region.SCRATCH: "scratch", Region.PARAMS: "params",

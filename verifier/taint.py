@@ -37,11 +37,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compiler.isa import BY_CODE, HELPER_BY_ID, LOAD_SIZE, Fmt, Region, mem_fields
-from compiler.objfile import Program
-from rmt_lang.hooks import DECISIONS, Access
-from verifier import obligations as O
-from verifier.obligations import Counterexample, Proved, Result
+from rmt.compiler.isa import BY_CODE, HELPER_BY_ID, LOAD_SIZE, Fmt, Region, mem_fields
+from rmt.compiler.objfile import Program
+from rmt.lang.hooks import DECISIONS, Access
+from rmt.verifier import obligations as O
+from rmt.verifier.obligations import Counterexample, Proved, Result
 
 T = frozenset
 EMPTY: frozenset[str] = frozenset()

@@ -11,18 +11,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from compiler import objfile
-from compiler.objfile import ObjError, Program
-from compiler.objformat import GuardKind, MapKind
-from verifier import obligations as O
-from verifier.costcheck import check_cost
-from verifier.inputs import Inputs
-from verifier.modelcheck import check_models
-from verifier.obligations import Counterexample, Proved, Result
-from verifier.solve import Discharger, SolverOptions
-from verifier.symexec import Executor
-from verifier.taint import check_taint
-from verifier.wellformed import check as check_wellformed
+from rmt.compiler import objfile
+from rmt.compiler.objfile import ObjError, Program
+from rmt.compiler.objformat import GuardKind, MapKind
+from rmt.verifier import obligations as O
+from rmt.verifier.costcheck import check_cost
+from rmt.verifier.inputs import Inputs
+from rmt.verifier.modelcheck import check_models
+from rmt.verifier.obligations import Counterexample, Proved, Result
+from rmt.verifier.solve import Discharger, SolverOptions
+from rmt.verifier.symexec import Executor
+from rmt.verifier.taint import check_taint
+from rmt.verifier.wellformed import check as check_wellformed
 
 
 @dataclass
@@ -108,7 +108,7 @@ def _load_weights(prog: Program, blobs: dict[str, bytes]) -> tuple[dict[int, obj
     res: list[Result] = []
     if not blobs:
         return out, res
-    from semantics.weights import read_weights
+    from rmt.semantics.weights import read_weights
     names = {m.name: i for i, m in enumerate(prog.models)}
     for name, blob in blobs.items():
         ob = O.ModelSignature(-1, name, "weights may not match the signature")

@@ -8,15 +8,15 @@ Guard declarations are checked here too (they have no run-time check).
 """
 from __future__ import annotations
 
-from compiler import objformat as F
-from compiler.isa import BY_CODE, Fmt
-from compiler.objfile import Program
-from compiler.objformat import GuardKind, MatchKind
-from rmt_lang.hooks import DEFAULT_DECISION
-from semantics.engine import EngineError
-from semantics.validate import CHECKS, check_insn
-from verifier import obligations as O
-from verifier.obligations import Counterexample, Result
+from rmt.compiler import objformat as F
+from rmt.compiler.isa import BY_CODE, Fmt
+from rmt.compiler.objfile import Program
+from rmt.compiler.objformat import GuardKind, MatchKind
+from rmt.lang.hooks import DEFAULT_DECISION
+from rmt.semantics.engine import EngineError
+from rmt.semantics.validate import CHECKS, check_insn
+from rmt.verifier import obligations as O
+from rmt.verifier.obligations import Counterexample, Result
 
 
 # Rejections after which the instruction can still be executed symbolically,

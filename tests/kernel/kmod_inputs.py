@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from semantics.weights import Tree
+    from rmt.semantics.weights import Tree
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ("forced_migration", "swap_prefetch")
@@ -24,8 +24,8 @@ def write_examples_and_predictors(files: Path, rng: random.Random) -> None:
     """files/<example>.rmtb for both examples, and pred.bin, pred2.bin: two 17-12-2 MLPs
     (ReLU hidden layer, shift 8) with weights in [-2048, 2048] and biases in
     [-4096, 4096] drawn from `rng`, in that order."""
-    from compiler import compile_source, objfile
-    from semantics import weights as W
+    from rmt.compiler import compile_source, objfile
+    from rmt.semantics import weights as W
 
     for name in EXAMPLES:
         src = ROOT / "examples" / f"{name}.rmt"
@@ -44,6 +44,6 @@ def write_examples_and_predictors(files: Path, rng: random.Random) -> None:
 
 def tree_weights(tree: Tree, n_in: int) -> bytes:
     """The weights blob of a single-tree model (kind TREE) over `n_in` features."""
-    from compiler.objformat import ModelKind
-    from semantics import weights as W
+    from rmt.compiler.objformat import ModelKind
+    from rmt.semantics import weights as W
     return W.write_weights(W.forest([tree], n_in, kind=ModelKind.TREE))

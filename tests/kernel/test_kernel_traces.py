@@ -44,8 +44,8 @@ def _records(out: Path, wl: str) -> list[dict]:
 
 
 def test_traces_in_sim_format_and_decode(collected: dict) -> None:
-    from compiler import compile_source
-    from learn import features
+    from rmt.compiler import compile_source
+    from rmt.learn import features
     out = collected["out"]
     prog = compile_source(kernel_traces.EXAMPLE.read_text(), "forced_migration.rmt")
     names = {f.name for f in prog.traces[0].fields}
@@ -90,9 +90,9 @@ def test_every_soft_call_traced(collected: dict) -> None:
 
 
 def test_traced_outputs_match_host_emulation(collected: dict) -> None:
-    from compiler import compile_source
-    from learn import features, quantize
-    from semantics import weights as W
+    from rmt.compiler import compile_source
+    from rmt.learn import features, quantize
+    from rmt.semantics import weights as W
     out = collected["out"]
     prog = compile_source(kernel_traces.EXAMPLE.read_text(), "forced_migration.rmt")
     mm, tm = prog.models

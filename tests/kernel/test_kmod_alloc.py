@@ -45,7 +45,7 @@ IOCTL_LAYER_ALLOCS = 2          # the most any operation makes before it can say
 @pytest.fixture(scope="module")
 def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
           tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from compiler import compile_source, objfile
+    from rmt.compiler import compile_source, objfile
     work = tmp_path_factory.mktemp("kmod_alloc")
     ko = rmt_ko
     share = work / "share"

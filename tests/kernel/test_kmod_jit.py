@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(os.environ.get("RMT_GUEST_BPF_JIT") == "0",
 
 
 def _inputs(files: Path) -> None:
-    from semantics import weights as W
+    from rmt.semantics import weights as W
     rng = random.Random(23)
     kmod_inputs.write_examples_and_predictors(files, rng)
     tree = W.Tree([W.Node(1, 128, 1, 2), W.Node(-1, leaf=0), W.Node(-1, leaf=1)],
@@ -62,7 +62,7 @@ def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
         (cd /tmp && exec stress-ng --cpu 4 --yield 2 --timeout 20s --quiet) &
         sleep 4
         {PY} -c 'import sys; sys.path.insert(0, "{ROOT}"); from rmtctl import hook_abi as H; \
-from rmtctl.kernel import RmtDevice; print(H.stats(RmtDevice(), H.HOOK_SCHED).runs)' \
+from rmt.ctl.kernel import RmtDevice; print(H.stats(RmtDevice(), H.HOOK_SCHED).runs)' \
             > "$RMT_OUT/runs_before_rmmod" || exit 6
         rmmod rmt || exit 4
         test ! -e /dev/rmt || exit 7

@@ -74,7 +74,7 @@ OUTCOMES = ("dropped", "mm_gone", "dup", "outside_vma", "not_swap", "resident", 
 
 
 def _blob(src: str, name: str) -> bytes:
-    from compiler import compile_source, objfile
+    from rmt.compiler import compile_source, objfile
     return objfile.write(compile_source(src, name))
 
 

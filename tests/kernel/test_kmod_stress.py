@@ -54,11 +54,11 @@ IN_FLIGHT = 4                # program runs between two counter reads, at most o
 def _engine_runs(engine_cls) -> None:
     """The programs count what the guest test relies on: whole entries good, torn ones,
     wrong checksums and wrong keys as such, old/new/mixed weights apart."""
-    from compiler import objfile
-    from semantics import codec
-    from semantics.engine import Entry, Exact
-    from semantics import weights as W
-    from compiler.objformat import ModelKind
+    from rmt.compiler import objfile
+    from rmt.semantics import codec
+    from rmt.semantics.engine import Entry, Exact
+    from rmt.semantics import weights as W
+    from rmt.compiler.objformat import ModelKind
     for hook, field in (("sched", "exec_age_ns"), ("swap", "page")):
         blob = S.compile_program(hook)
         spec = objfile.read(blob).hook
@@ -91,12 +91,12 @@ def _engine_runs(engine_cls) -> None:
 
 
 def test_programs_classify_entries_and_models_on_the_reference_engine() -> None:
-    from semantics.reference import ReferenceEngine
+    from rmt.semantics.reference import ReferenceEngine
     _engine_runs(ReferenceEngine)
 
 
 def test_programs_classify_entries_and_models_on_the_c_vm() -> None:
-    from rmt_vm import CEngine
+    from rmt.vm import CEngine
     _engine_runs(CEngine)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from rmt_lang import RmtSyntaxError, check, parse, render_all  # noqa: E402
+from rmt.lang import RmtSyntaxError, check, parse, render_all  # noqa: E402
 
 
 def diagnostics_text(path: Path) -> str:

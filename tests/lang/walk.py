@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from rmt_lang import ast as A
+from rmt.lang import ast as A
 
 
 def _nodes(x, seen):

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rmt_vm import CEngine                            # noqa: E402
-from semantics.engine import EngineError              # noqa: E402
-from semantics.reference import ReferenceEngine       # noqa: E402
+from rmt.vm import CEngine  # noqa: E402
+from rmt.semantics.engine import EngineError  # noqa: E402
+from rmt.semantics.reference import ReferenceEngine  # noqa: E402
 
 MAGIC = 0x42544D52
 
@@ -86,7 +86,7 @@ def compare(obj: bytes) -> str | None:
 
 def check_verifier(obj: bytes) -> str | None:
     """None when verify_bytes reports on obj and accepts only what the reference loads."""
-    from verifier import verify_bytes
+    from rmt.verifier import verify_bytes
     try:
         rep = verify_bytes(obj)
     except Exception as e:          # noqa: BLE001 - any exception is the finding

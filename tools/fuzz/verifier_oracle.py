@@ -29,11 +29,11 @@ for _p in (str(ROOT / "tests"), str(ROOT)):        # the repo first (see seeds.p
         sys.path.remove(_p)
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from compiler import objfile                                         # noqa: E402
-from compiler.isa import BY_NAME                                     # noqa: E402
-from compiler.objfile import Program                                 # noqa: E402
-from rmt_vm import CEngine, load_lib                                  # noqa: E402
-from semantics.reference import ReferenceEngine                      # noqa: E402
+from rmt.compiler import objfile  # noqa: E402
+from rmt.compiler.isa import BY_NAME  # noqa: E402
+from rmt.compiler.objfile import Program  # noqa: E402
+from rmt.vm import CEngine, load_lib  # noqa: E402
+from rmt.semantics.reference import ReferenceEngine  # noqa: E402
 from test_verifier_soundness import Prediction, ctx_in_range, fill  # noqa: E402
 
 NCPUS = 64          # the userspace C VM's CPUs

@@ -13,8 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from compiler import objfile
-from rmtctl.kernel import KernelEngine, RmtDevice
+from rmt.compiler import objfile
+from rmt.ctl.kernel import KernelEngine, RmtDevice
 
 
 def main(files: Path, out: Path) -> int:

@@ -11,8 +11,8 @@ sys.path.insert(0, str(ROOT / "tools" / "qemu"))
 
 
 def c_vm_records(obj: bytes, blobs: dict[str, bytes], ctxs: list[bytes]) -> list[list]:
-    from compiler import objfile
-    from rmt_vm import CEngine
+    from rmt.compiler import objfile
+    from rmt.vm import CEngine
     prog = objfile.read(obj)
     eng = CEngine(obj, trace_capacity=1 << max(6, len(ctxs).bit_length()))
     try:

@@ -43,7 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from swap_sim.trace import Trace, reduce_pages, save_trace  # noqa: E402
+from rmt.swap_sim.trace import Trace, reduce_pages, save_trace  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MAX_RAW_PAGES = 6_000_000        # stop the program after this many stripped accesses

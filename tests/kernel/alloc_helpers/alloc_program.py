@@ -11,9 +11,9 @@ match, what the model computes) is visible in the trace records.
 """
 from __future__ import annotations
 
-from rmt_lang.hooks import HOOKS
-from semantics.engine import Entry, Exact, Lpm, Range, Ternary
-from semantics.weights import DenseLayer, mlp, write_weights
+from rmt.lang.hooks import HOOKS
+from rmt.semantics.engine import Entry, Exact, Lpm, Range, Ternary
+from rmt.semantics.weights import DenseLayer, mlp, write_weights
 
 SOURCE = """
 hook sched.can_migrate_task;

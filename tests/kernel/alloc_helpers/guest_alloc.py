@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from alloc_program import EX, HOOK, LP, PROBES, RA, SEED, TE, tag, weights  # noqa: E402
 
-from rmtctl import hook_abi  # noqa: E402
-from rmtctl.btf import Btf  # noqa: E402
-from rmtctl.kernel import KernelEngine, KernelTarget, RmtDevice  # noqa: E402
-from semantics import codec  # noqa: E402
-from semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary  # noqa: E402
+from rmt.ctl import hook_abi  # noqa: E402
+from rmt.ctl.btf import Btf  # noqa: E402
+from rmt.ctl.kernel import KernelEngine, KernelTarget, RmtDevice  # noqa: E402
+from rmt.semantics import codec  # noqa: E402
+from rmt.semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary  # noqa: E402
 
 PARAMS = Path("/sys/module/rmt/parameters")
 MAX_SWEEP = 300

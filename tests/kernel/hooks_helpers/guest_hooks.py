@@ -23,9 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-from rmtctl import hook_abi as H
-from rmtctl.btf import Btf
-from rmtctl.kernel import KernelEngine, RmtDevice
+from rmt.ctl import hook_abi as H
+from rmt.ctl.btf import Btf
+from rmt.ctl.kernel import KernelEngine, RmtDevice
 
 ALLOW_SRC = """
 hook sched.can_migrate_task;
@@ -57,7 +57,7 @@ print("hog done", mb, "MiB")
 
 
 def compile_blob(src: str, name: str) -> bytes:
-    from compiler import compile_source, objfile
+    from rmt.compiler import compile_source, objfile
     return objfile.write(compile_source(src, name))
 
 
@@ -119,7 +119,7 @@ def vm_stats(eng: KernelEngine) -> dict:
 
 
 def phase_sched(dev: RmtDevice, files: Path, out: Path, btf: Btf) -> dict:
-    from semantics.engine import Entry, Exact, Range
+    from rmt.semantics.engine import Entry, Exact, Range
     res: dict = {}
     fm = KernelEngine.load(dev, (files / "forced_migration.rmtb").read_bytes())
     H.attach(dev, H.HOOK_SCHED, fm.id, btf=btf)

@@ -33,10 +33,10 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "hooks_helpers"))
 
 import run_cases  # noqa: E402
-from rmtctl import hook_abi as H  # noqa: E402
-from rmtctl.btf import Btf  # noqa: E402
-from rmtctl.kernel import ENGINE_JIT, KernelEngine, RmtDevice  # noqa: E402
-from semantics.engine import EngineError, Entry, Exact, Range  # noqa: E402
+from rmt.ctl import hook_abi as H  # noqa: E402
+from rmt.ctl.btf import Btf  # noqa: E402
+from rmt.ctl.kernel import ENGINE_JIT, KernelEngine, RmtDevice  # noqa: E402
+from rmt.semantics.engine import EngineError, Entry, Exact, Range  # noqa: E402
 
 PARAMS = Path("/sys/module/rmt/parameters")
 SWAPS = 4

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from session import Transcript, run_session, snapshot  # noqa: E402
 
-from rmtctl.kernel import RmtDevice  # noqa: E402
+from rmt.ctl.kernel import RmtDevice  # noqa: E402
 
 KERNEL = ["--target", "kernel"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rmtctl import cli
+from rmt.ctl import cli
 
 # prog run inputs: `now` values far from any real ktime, so records emitted by these runs can be
 # told apart from records of hooks firing in the kernel.

@@ -34,9 +34,9 @@ sys.path.insert(0, str(HERE))
 
 import guest_hooks as G  # noqa: E402
 import stress_programs as S  # noqa: E402
-from rmtctl import hook_abi as H  # noqa: E402
-from rmtctl.btf import Btf  # noqa: E402
-from rmtctl.kernel import KernelEngine, RmtDevice  # noqa: E402
+from rmt.ctl import hook_abi as H  # noqa: E402
+from rmt.ctl.btf import Btf  # noqa: E402
+from rmt.ctl.kernel import KernelEngine, RmtDevice  # noqa: E402
 
 HOOKS = (("sched", H.HOOK_SCHED), ("swap", H.HOOK_SWAP))
 ALLOC_LIVE = Path("/sys/module/rmt/parameters/alloc_live")
