@@ -36,12 +36,13 @@ def test_regressions_stay_fixed(fuzz_seeds: Path) -> None:
     assert not failures, "\n\n".join(f"{f}:\n{tail}" for f, tail in failures)
 
 
-def test_replay_corpus_passes_every_oracle(fuzz_seeds: Path) -> None:
+def test_replay_corpus_passes_every_oracle(fuzz_seeds: Path, tmp_path: Path) -> None:
     """The inputs the guest test replays on rmt.ko hold in userspace (-runs=0: each once)."""
     files = [p for p in CORPUS.iterdir() if p.is_file()]
     assert len(files) >= 100, f"{CORPUS}: {len(files)} inputs"
     proc = subprocess.run(["nice", "-n", "19", str(fuzzrun.OUT / TARGET),
-                           *fuzzrun.OPTIONS[TARGET], "-runs=0", str(CORPUS)],
+                           *fuzzrun.OPTIONS[TARGET], "-runs=0",
+                           f"-artifact_prefix={tmp_path}/", str(CORPUS)],
                           capture_output=True, text=True, errors="replace", timeout=300)
     assert proc.returncode == 0, "\n".join(proc.stderr.splitlines()[-30:])
     assert f"{len(files)} files found" in proc.stderr
