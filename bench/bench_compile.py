@@ -20,12 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rmt import lang as rmt_lang  # noqa: E402
-from rmt.compiler import objfile  # noqa: E402
+from rmt.contract import objfile  # noqa: E402
 from rmt.compiler.driver import compile_full  # noqa: E402
 from rmt.compiler.emit import emit  # noqa: E402
 from rmt.compiler.lower import Lowerer  # noqa: E402
 from rmt.compiler.regalloc import allocate, rewrite  # noqa: E402
-from rmt.lang.hooks import HOOKS  # noqa: E402
+from rmt.contract.hooks import HOOKS  # noqa: E402
 
 
 def stages(text: str, name: str) -> tuple[dict[str, float], int]:

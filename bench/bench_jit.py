@@ -12,7 +12,7 @@ from one run, for:
   columns differ only in the code that implements the program.
 - interp: the C interpreter (vm_kernel/rmt_interp.c);
 - jit: the x86-64 JIT (vm_kernel/rmt_jit.c), every run-time check kept;
-- llvm: compiler/llvm_jit.py with the verifier's proofs (trust_verifier).
+- llvm: rmt_vm/llvm_jit.py with the verifier's proofs (trust_verifier).
 
 Every timing loop is C (rmt_bench_run), as a kprobe would call the VM.
 Tables get random entries, models random (zero-bias) weights of the declared
@@ -39,16 +39,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_vm import alu_program, exit_program, native as native_alu  # noqa: E402
 from rmt.compiler import compile_source  # noqa: E402
-from rmt.compiler.isa import BY_CODE, HELPER_BY_NAME, LOAD_SIGNED, LOAD_SIZE, Fmt, mem_fields  # noqa: E402
-from rmt.compiler.llvm_engine import LlvmEngine, proven_checks  # noqa: E402
-from rmt.compiler.llvm_jit import HELPERS  # noqa: E402
-from rmt.compiler.objfile import Program  # noqa: E402
-from rmt.compiler.objformat import LayerKind, MatchKind, ModelKind  # noqa: E402
+from rmt.contract.isa import BY_CODE, HELPER_BY_NAME, LOAD_SIGNED, LOAD_SIZE, Fmt, mem_fields  # noqa: E402
+from rmt.vm.llvm_engine import LlvmEngine, proven_checks  # noqa: E402
+from rmt.vm.llvm_jit import HELPERS  # noqa: E402
+from rmt.contract.objfile import Program  # noqa: E402
+from rmt.contract.objformat import LayerKind, MatchKind, ModelKind  # noqa: E402
 from rmt.vm import CEngine  # noqa: E402
 from rmt.vm._build import CFLAGS  # noqa: E402
-from rmt.semantics import codec  # noqa: E402
-from rmt.semantics import weights as W  # noqa: E402
-from rmt.semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary  # noqa: E402
+from rmt.contract import codec  # noqa: E402
+from rmt.contract import weights as W  # noqa: E402
+from rmt.contract.engine import EngineError, Entry, Exact, Lpm, Range, Ternary  # noqa: E402
 
 # ------------------------------------------------------------- native C
 

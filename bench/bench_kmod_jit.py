@@ -59,7 +59,7 @@ def _hook_counts(dev, hook: int) -> dict[str, int]:
 
 def _load(dev, files: Path, name: str, jit: bool):
     from rmt.ctl.kernel import KernelEngine
-    from rmt.semantics.engine import Entry, Exact, Range
+    from rmt.contract.engine import Entry, Exact, Range
     (PARAMS / "jit").write_text("1" if jit else "0")
     try:
         eng = KernelEngine.load(dev, (files / f"{name}.rmtb").read_bytes())
@@ -122,7 +122,7 @@ def guest(files: Path, out: Path, rounds: int) -> int:
 
 def _inputs(files: Path) -> None:
     import kmod_inputs
-    from rmt.semantics import weights as W
+    from rmt.contract import weights as W
     rng = random.Random(11)
     kmod_inputs.write_examples_and_predictors(files, rng)
     tree = W.Tree([W.Node(1, 128, 1, 2), W.Node(-1, leaf=0), W.Node(-1, leaf=1)],

@@ -17,10 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rmt.compiler.isa import Insn, insn, mem_imm, Region  # noqa: E402
-from rmt.compiler.objfile import Map, Program  # noqa: E402
-from rmt.compiler.objformat import MapKind  # noqa: E402
-from rmt.lang.hooks import HOOKS  # noqa: E402
+from rmt.contract.isa import Insn, insn, mem_imm, Region  # noqa: E402
+from rmt.contract.objfile import Map, Program  # noqa: E402
+from rmt.contract.objformat import MapKind  # noqa: E402
+from rmt.contract.hooks import HOOKS  # noqa: E402
 from rmt.verifier import VerifyOptions, verify  # noqa: E402
 
 HOOK = HOOKS["test.sandbox"]

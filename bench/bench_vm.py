@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rmt.compiler.isa import insn, mem_imm, Region  # noqa: E402
-from rmt.compiler.objfile import Program  # noqa: E402
-from rmt.lang.hooks import TEST_SANDBOX  # noqa: E402
+from rmt.contract.isa import insn, mem_imm, Region  # noqa: E402
+from rmt.contract.objfile import Program  # noqa: E402
+from rmt.contract.hooks import TEST_SANDBOX  # noqa: E402
 from rmt.vm import CEngine  # noqa: E402
 from rmt.vm._build import CFLAGS  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Textual assembly for RMT bytecode: assembler and disassembler.
 
-Both directions are driven by compiler/isa.py; the mnemonic is the opcode name
+Both directions are driven by contract/isa.py; the mnemonic is the opcode name
 in lower case without its _R/_I suffix (the operand picks the form).
 
     mov r1, 5                 add r1, r2              neg r1
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import re
 
-from rmt.compiler import isa
-from rmt.compiler.isa import BY_CODE, BY_NAME, HELPER_BY_ID, HELPER_BY_NAME, Fmt, Insn, Region
+from rmt.contract import isa
+from rmt.contract.isa import BY_CODE, BY_NAME, HELPER_BY_ID, HELPER_BY_NAME, Fmt, Insn, Region
 
 REGION_NAMES = {Region.CTX: "ctx", Region.SCRATCH: "scratch", Region.PARAMS: "params",
                 Region.MIN: "min", Region.MOUT: "mout"}

@@ -5,9 +5,9 @@ hook's budget; `rmtc dump` prints them per instruction.
 """
 from __future__ import annotations
 
-from rmt.compiler.isa import BY_CODE, Fmt, Insn
-from rmt.compiler.objfile import Map, Model, Program, Table
-from rmt.compiler.objformat import MapKind, MatchKind, ModelKind
+from rmt.contract.isa import BY_CODE, Fmt, Insn
+from rmt.contract.objfile import Map, Model, Program, Table
+from rmt.contract.objformat import MapKind, MatchKind, ModelKind
 
 APPLY_BASE = 8
 CALL_COST = 4

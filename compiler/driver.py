@@ -4,16 +4,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from rmt.compiler import objfile as O
+from rmt.contract import objfile as O
 from rmt.compiler.emit import EmitError, emit
 from rmt.compiler.jumpthread import thread_jumps
 from rmt.compiler.peephole import peephole
 from rmt.compiler.lower import Lowerer, LowerError
-from rmt.compiler.objformat import LIMITS, MODE_ENFORCE, MODE_SHADOW
+from rmt.contract.objformat import LIMITS, MODE_ENFORCE, MODE_SHADOW
 from rmt.compiler.regalloc import allocate, rewrite
 from rmt.lang import ast as A
 from rmt.lang import errors as E
-from rmt.lang.hooks import HOOKS
+from rmt.contract.hooks import HOOKS
 
 
 class CompileError(Exception):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
-from rmt.compiler import objfile as O
+from rmt.contract import objfile as O
 from rmt.compiler.asm import disasm_insn
 from rmt.compiler.cost import insn_cost, model_cost, table_cost
-from rmt.compiler.objformat import MODE_SHADOW, GuardKind
+from rmt.contract.objformat import MODE_SHADOW, GuardKind
 
 
 def _type(bits: int, signed: bool) -> str:

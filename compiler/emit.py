@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from rmt.compiler.ir import IrInsn
-from rmt.compiler.isa import BY_NAME, MAX_INSNS, Insn
-from rmt.compiler.objfile import SrcLoc
+from rmt.contract.isa import BY_NAME, MAX_INSNS, Insn
+from rmt.contract.objfile import SrcLoc
 
 
 class EmitError(Exception):

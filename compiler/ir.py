@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from rmt.compiler.isa import BY_NAME, Fmt
+from rmt.contract.isa import BY_NAME, Fmt
 from rmt.lang.ast import NOSPAN, Span
 
 
@@ -23,7 +23,7 @@ class Label:
 
 @dataclass(eq=False)
 class IrInsn:
-    op: str                          # an opcode name from compiler/isa.py, or "LABEL"
+    op: str                          # an opcode name from contract/isa.py, or "LABEL"
     dst: Optional[int] = None        # virtual register
     src: Optional[int] = None        # virtual register
     off: int = 0

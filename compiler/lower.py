@@ -21,14 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from rmt.compiler import objfile as O
+from rmt.contract import objfile as O
 from rmt.compiler.fold import fold, wrap
 from rmt.compiler.ir import IrInsn, IrProgram, Label
-from rmt.compiler.isa import HELPER_BY_NAME, Region, mem_imm
-from rmt.compiler.objformat import (LIMITS, Activation, GuardKind, LayerKind, MapKind, MatchKind,
+from rmt.contract.isa import HELPER_BY_NAME, Region, mem_imm
+from rmt.contract.objformat import (LIMITS, Activation, GuardKind, LayerKind, MapKind, MatchKind,
                                 ModelKind)
 from rmt.lang import ast as A
-from rmt.lang.hooks import DEFAULT_DECISION, HookSpec
+from rmt.contract.hooks import DEFAULT_DECISION, HookSpec
 
 KEYBUF_SIZE = 8 * 8
 TRACEBUF_SIZE = 16 * 8

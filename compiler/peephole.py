@@ -22,7 +22,7 @@ memory byte a later instruction reads unchanged.  Works on the allocated IR
 from __future__ import annotations
 
 from rmt.compiler.ir import IrInsn
-from rmt.compiler.isa import LOAD_SIZE, LOAD_SIGNED
+from rmt.contract.isa import LOAD_SIZE, LOAD_SIGNED
 
 _IDENTITY = {"SHL_I": 0, "SHR_I": 0, "SAR_I": 0, "ADD_I": 0, "SUB_I": 0, "OR_I": 0,
              "XOR_I": 0, "MUL_I": 1, "DIV_I": 1, "SDIV_I": 1}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rmt.compiler.ir import IrInsn, IrProgram
-from rmt.compiler.isa import Region, mem_imm
+from rmt.contract.isa import Region, mem_imm
 
 ALLOCATABLE = list(range(13))
 SPILL_TEMPS = (13, 14, 15)

@@ -26,11 +26,11 @@ from typing import Callable
 
 import numpy as np
 
-from rmt.compiler.objfile import Model
-from rmt.compiler.objformat import ModelKind
+from rmt.contract.objfile import Model
+from rmt.contract.objformat import ModelKind
 from rmt.learn.mlp import MLP
 from rmt.learn.tree import TreeModel
-from rmt.semantics import weights as W
+from rmt.contract import weights as W
 
 I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
 

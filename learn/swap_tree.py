@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rmt.compiler.objformat import ModelKind
+from rmt.contract.objformat import ModelKind
 from rmt.learn import tree as cart
 from rmt.learn.quantize import emulate_tree, export_tree
-from rmt.semantics import weights as W
+from rmt.contract import weights as W
 
 HIST = 8
 X_LIM = 65536

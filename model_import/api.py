@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from rmt.compiler import objfile
-from rmt.compiler.objfile import Model, Program
-from rmt.compiler.objformat import ModelKind
+from rmt.contract import objfile
+from rmt.contract.objfile import Model, Program
+from rmt.contract.objformat import ModelKind
 from rmt.model_import import calibration, fixed, sources
 from rmt.model_import.ir import FloatNet, FloatTrees, ModelImportError
-from rmt.semantics import weights as W
+from rmt.contract import weights as W
 
 DEFAULT_MIN_AGREEMENT = 0.995
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rmt.compiler.objfile import Model
-from rmt.compiler.objformat import Activation, LayerKind, ModelKind
+from rmt.contract.objfile import Model
+from rmt.contract.objformat import Activation, LayerKind, ModelKind
 from rmt.learn.quantize import emulate_mlp
 from rmt.model_import.ir import FloatLayer, FloatNet, FloatTrees, ModelImportError
-from rmt.semantics import weights as W
+from rmt.contract import weights as W
 
 I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
 LEAF_BOUND = 1 << 30          # a forest's |score| * 2^out_frac stays under this

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
+from rmt.contract.ints import IntT
+
 
 @dataclass(frozen=True)
 class Span:
@@ -27,32 +29,6 @@ NOSPAN = Span("<builtin>", 0, 0, 0, 0)
 
 
 # ------------------------------------------------------------------ types
-
-@dataclass(frozen=True)
-class IntT:
-    """A fixed-width integer type (also the type of hook context fields)."""
-    bits: int
-    signed: bool
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def name(self) -> str:
-        return ("i" if self.signed else "u") + str(self.bits)
-
-    @property
-    def size(self) -> int:
-        return self.bits // 8
-
-    @property
-    def min(self) -> int:
-        return -(1 << (self.bits - 1)) if self.signed else 0
-
-    @property
-    def max(self) -> int:
-        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
-
 
 @dataclass(frozen=True)
 class BoolT:

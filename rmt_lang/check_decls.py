@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Optional
 
 from . import ast as A
-from .check_expr import BUILTINS, const_int, expect, expect_int, finalize, infer
-from .hooks import HOOKS
+from .check_expr import BUILTINS, const_int, expect, expect_int, finalize, infer, model_io
+from rmt.contract.hooks import HOOKS
 from .state import Env, State
 from .suggest import did_you_mean
-from .types import BOOL, I32, INT_TYPES, TYPE_NAMES, U32, default_int
-from rmt.compiler.isa import HELPER_BY_NAME
-from rmt.compiler.objformat import LIMITS
+from .typeref import base_type, resolve_int_type, resolve_scalar_type
+from .types import I32, U32, default_int
+from rmt.contract.isa import HELPER_BY_NAME
+from rmt.contract.objformat import LIMITS
 
 MAX_ARRAY = 1024
 MAX_IO = LIMITS["MAX_MODEL_IO"]
@@ -66,36 +67,16 @@ def _in_range(st: State, e: A.Expr, lo: int, hi: int, what: str) -> Optional[int
 
 def resolve_type(st: Optional[State], ref: A.TypeRef, *, arrays: bool) -> Optional[A.Type]:
     """The type a TypeRef names; reports unknown names and misplaced arrays (when st is given)."""
-    if ref.name in INT_TYPES:
-        base: A.Type = INT_TYPES[ref.name]
-    elif ref.name == "bool":
-        base = BOOL
-    else:
-        if st:
-            st.error(ref.span, f"unknown type '{ref.name}'" + did_you_mean(ref.name, TYPE_NAMES))
-        return None
-    if ref.size is None:
-        return base
-    if not arrays:
-        if st:
-            st.error(ref.span, "array types are only allowed for local variables")
-        return None
-    if st is None:
+    if not arrays or ref.size is None:
+        return resolve_scalar_type(st, ref)
+    base = base_type(st, ref)
+    if base is None or st is None:
         return None
     n = _in_range(st, ref.size, 1, MAX_ARRAY, "an array length")
     if isinstance(base, A.BoolT):
         st.error(ref.span, "arrays of bool are not supported; use u8")
         return None
     return A.ArrayT(base, n) if n is not None else None
-
-
-def resolve_int_type(st: Optional[State], ref: A.TypeRef, what: str = "this type") -> Optional[A.IntT]:
-    t = resolve_type(st, ref, arrays=False)
-    if t is not None and not isinstance(t, A.IntT):
-        if st:
-            st.error(ref.span, f"{what} must be an integer type, found {t}")
-        return None
-    return t
 
 
 # ------------------------------------------------------------------ program header
@@ -196,16 +177,6 @@ def check_const(st: State, c: A.ConstDecl) -> None:
 
 
 # ------------------------------------------------------------------ models
-
-def model_io(m: A.ModelDecl) -> Optional[tuple[int, int]]:
-    """(in, out) of a model once its declaration is checked; None when unusable."""
-    vals = {a.name: a.value.const for a in m.args
-            if a.name in ("in", "out") and isinstance(a.value, A.Expr)}
-    n_in, n_out = vals.get("in"), vals.get("out")
-    if n_in is None or n_out is None or not (1 <= n_in <= MAX_IO and 1 <= n_out <= MAX_IO):
-        return None
-    return n_in, n_out
-
 
 def check_model(st: State, m: A.ModelDecl) -> None:
     if m.kind not in MODEL_ARGS:

@@ -16,11 +16,15 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from . import ast as A
-from .hooks import Access
+from rmt.contract.hooks import Access
 from .state import Env
 from .suggest import did_you_mean
+from .typeref import resolve_int_type, resolve_scalar_type
 from .types import BOOL, I32, I64, LIT, U32, U64, default_int, fits, fold_binary, fold_unary, is_int, wrap
-from rmt.compiler.isa import HELPER_BY_NAME
+from rmt.contract.isa import HELPER_BY_NAME
+from rmt.contract.objformat import LIMITS
+
+MAX_MODEL_IO = LIMITS["MAX_MODEL_IO"]
 
 BUILTINS = ("min", "max", "abs")
 ARITH = {"+", "-", "*", "/", "%", "&", "|", "^"}
@@ -28,7 +32,7 @@ SHIFTS = {"<<", ">>"}
 EQUALITY = {"==", "!="}
 ORDER = {"<", "<=", ">", ">="}
 LOGIC = {"&&", "||"}
-# result types of the helpers (compiler/isa.py HELPERS); "arg" = the argument's type
+# result types of the helpers (contract/isa.py HELPERS); "arg" = the argument's type
 HELPER_RESULT = {"ktime_ns": U64, "cpu": U32, "random": "arg", "ilog2": U32}
 
 
@@ -306,7 +310,6 @@ def _map_index(env: Env, e: A.Index, m: A.MapDecl) -> Optional[A.Type]:
         st.error(e.span, f"{env.what} may only use ctx fields, constants and operators")
         return None
     if m.kind == "hash" and m.key is not None:
-        from .check_decls import resolve_int_type
         kt = resolve_int_type(None, m.key)
         ok = kt is not None and expect(env, e.index, kt, f"a key of map '{m.name}'")
     else:
@@ -324,7 +327,6 @@ def _map_index(env: Env, e: A.Index, m: A.MapDecl) -> Optional[A.Type]:
 def map_value_type(m: A.MapDecl) -> Optional[A.IntT]:
     if m.kind == "counter":
         return U64
-    from .check_decls import resolve_int_type
     return resolve_int_type(None, m.value) if m.value is not None else None
 
 
@@ -421,8 +423,7 @@ def _tname(t: A.Type) -> str:
 
 def _cast(env: Env, e: A.Cast) -> Optional[A.Type]:
     st = env.state
-    from .check_decls import resolve_type
-    to = resolve_type(st, e.to, arrays=False)
+    to = resolve_scalar_type(st, e.to)
     t = scalar(env, e.expr)
     if to is None or t is None:
         return None
@@ -536,13 +537,22 @@ def _helper(env: Env, e: A.Call) -> Optional[A.Type]:
     return t if r == "arg" else r
 
 
+def model_io(m: A.ModelDecl) -> Optional[tuple[int, int]]:
+    """(in, out) of a model once its declaration is checked; None when unusable."""
+    vals = {a.name: a.value.const for a in m.args
+            if a.name in ("in", "out") and isinstance(a.value, A.Expr)}
+    n_in, n_out = vals.get("in"), vals.get("out")
+    if n_in is None or n_out is None or not (1 <= n_in <= MAX_MODEL_IO and 1 <= n_out <= MAX_MODEL_IO):
+        return None
+    return n_in, n_out
+
+
 def _model_call(env: Env, e: A.Call, m: A.ModelDecl) -> Optional[A.Type]:
     st = env.state
     e.kind = "model"
     if not env.is_code:
         st.error(e.span, f"{env.what} cannot call model '{e.func}'")
         return None
-    from .check_decls import model_io
     io = model_io(m)
     if not _arity(env, e, 1):
         return None

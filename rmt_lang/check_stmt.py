@@ -12,11 +12,11 @@ from . import ast as A
 from .check_decls import MAX_PARAMS, decision_words, resolve_int_type, resolve_type
 from .check_expr import (SHIFTS, ctx_field, expect, expect_int, finalize, index_target,
                          infer, mentions_secret, scalar)
-from .hooks import DEFAULT_DECISION
+from rmt.contract.hooks import DEFAULT_DECISION
 from .state import Env, Scope, State
 from .suggest import did_you_mean
 from .types import I64
-from rmt.compiler.objformat import LIMITS
+from rmt.contract.objformat import LIMITS
 
 MAX_TRACE_FIELDS = LIMITS["MAX_TRACE_FIELDS"]
 MAX_LOOP = 1024

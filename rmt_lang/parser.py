@@ -18,7 +18,7 @@ from typing import Any, Optional
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
-from rmt.compiler.objformat import LIMITS
+from rmt.contract.objformat import LIMITS
 
 from . import ast as A
 from .errors import Diagnostic, RmtSyntaxError, Severity

@@ -13,7 +13,7 @@ from typing import Optional, Union
 
 from . import ast as A
 from .errors import Diagnostic, Severity
-from .hooks import DEFAULT_DECISION, HookSpec
+from rmt.contract.hooks import DEFAULT_DECISION, HookSpec
 
 LocalLike = Union[A.LocalSym, A.ParamSym, A.LoopSym]
 

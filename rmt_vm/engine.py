@@ -1,4 +1,4 @@
-"""CEngine: semantics.engine.Engine on the C VM (vm_kernel/) through cffi.
+"""CEngine: rmt.contract.engine.Engine on the C VM (vm_kernel/) through cffi.
 
 One CEngine is one program loaded into its own C `struct rmt_vm`.  Every C
 call returns 0 / a count or a negative errno with a message in an error
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import errno
 
-from rmt.compiler import objfile
-from rmt.compiler.objfile import ObjError, Program
-from rmt.semantics.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
+from rmt.contract import objfile
+from rmt.contract.objfile import ObjError, Program
+from rmt.contract.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
                               TraceRecord)
 from rmt.vm.lib import load_lib
-from rmt.semantics import codec
+from rmt.contract import codec
 
 DEFAULT_SEED = 0x9E3779B97F4A7C15
 _ERRLEN = 512

@@ -36,13 +36,13 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterator
 
-from rmt.compiler import objfile
-from rmt.compiler.isa import Abort
-from rmt.lang.hooks import DEFAULT_DECISION
+from rmt.contract import objfile
+from rmt.contract.isa import Abort
+from rmt.contract.hooks import DEFAULT_DECISION
 from rmt.ctl import p4rules
 from rmt.ctl.sim import ProgInfo, SimTarget, TargetError
-from rmt.semantics import codec
-from rmt.semantics.engine import Entry, Stats
+from rmt.contract import codec
+from rmt.contract.engine import Entry, Stats
 
 DEVICE = "/dev/rmt"
 # commands and where their program argument sits (index in the command's own words)

@@ -281,7 +281,7 @@ def _ioctl(dev, cmd: int, buf: bytearray, what: str) -> None:
     import fcntl
     import os
 
-    from rmt.semantics.engine import EngineError
+    from rmt.contract.engine import EngineError
     try:
         fcntl.ioctl(dev.fd, cmd, buf, True)
     except OSError as e:
@@ -296,7 +296,7 @@ def attach(dev, hook_id: int, prog_id: int, flags: int = 0, btf: Btf | None = No
     or the module's errno and message when it refuses."""
     import errno
 
-    from rmt.semantics.engine import EngineError
+    from rmt.contract.engine import EngineError
     what = f"attach program {prog_id} to hook {hook_id}"
     try:
         buf = attach_payload(hook_id, prog_id, flags, btf)

@@ -6,7 +6,7 @@ command the sim target runs.  Three layers, each small:
 - `RmtDevice`: the raw ioctls of vm_kernel/uapi/rmt.h (layouts in
   rmtctl/kernel_abi.py), an OSError turned into EngineError with the
   kernel's own message where the call has an error buffer;
-- `KernelEngine`: semantics.engine.Engine on one program loaded in the
+- `KernelEngine`: rmt.contract.engine.Engine on one program loaded in the
   module, so the VM test cases run against rmt.ko like against every engine;
 - `KernelTarget`: the control plane `rmtctl` drives.
 
@@ -29,11 +29,11 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from rmt.compiler import objfile
+from rmt.contract import objfile
 from rmt.ctl import kernel_abi as A
 from rmt.ctl.sim import ProgInfo, TargetError
-from rmt.semantics import codec
-from rmt.semantics.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
+from rmt.contract import codec
+from rmt.contract.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
                               TraceRecord)
 from rmt.semantics.maps import check_readable
 
@@ -112,7 +112,7 @@ class RmtDevice:
 
 
 class KernelEngine:
-    """semantics.engine.Engine on program `id` of rmt.ko (loaded by `load()` or already)."""
+    """rmt.contract.engine.Engine on program `id` of rmt.ko (loaded by `load()` or already)."""
 
     def __init__(self, dev: RmtDevice, prog_id: int, prog: objfile.Program | None = None):
         self.dev, self.id = dev, prog_id
@@ -166,7 +166,7 @@ class KernelEngine:
 
     def _spec(self, table: int, match: tuple[Match, ...], action: int, params: bytes,
               priority: int) -> A.EntrySpec:
-        """The entry as the ioctl carries it (semantics.codec.entry_wire refuses what the
+        """The entry as the ioctl carries it (rmt.contract.codec.entry_wire refuses what the
         fixed-width fields cannot hold); everything else is the kernel's call."""
         words = codec.entry_wire(self._table(table), match, action, params, priority,
                                  A.MAX_PARAM_SIZE)

@@ -13,9 +13,9 @@ rmtctl, on every target:
 """
 from __future__ import annotations
 
-from rmt.compiler.objfile import Table
-from rmt.compiler.objformat import MatchKind
-from rmt.semantics.engine import Entry, Exact, Lpm, Match, Range, Ternary
+from rmt.contract.objfile import Table
+from rmt.contract.objformat import MatchKind
+from rmt.contract.engine import Entry, Exact, Lpm, Match, Range, Ternary
 from rmt.semantics.tables import is_priority_table, lpm_mask
 
 

@@ -42,9 +42,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from rmt.compiler import objfile
-from rmt.lang.hooks import DEFAULT_DECISION
-from rmt.semantics.engine import (Engine, EngineError, Entry, EntryState, Exact, Lpm, Match, Range,
+from rmt.contract import objfile
+from rmt.contract.hooks import DEFAULT_DECISION
+from rmt.contract.engine import (Engine, EngineError, Entry, EntryState, Exact, Lpm, Match, Range,
                               RunResult, Stats, Ternary, TraceRecord)
 from rmt.semantics.maps import check_readable
 from rmt.semantics.tables import TableState, identity, is_priority_table

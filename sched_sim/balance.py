@@ -13,14 +13,24 @@ which queue is picked, not what can_migrate_task sees.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from rmt.sched_sim.cfs import (CPU_IDLE, CPU_NEWLY_IDLE, CPU_NOT_IDLE, LBF_ACTIVE_LB,
-                           LBF_ALL_PINNED, LBF_DST_PINNED, LbEnv)
-from rmt.sched_sim.topology import NUMA, Domain
+                               LBF_ALL_PINNED, LBF_DST_PINNED, LbEnv, Sysctl)
+from rmt.sched_sim.task import RunQueue, Task
+from rmt.sched_sim.topology import NUMA, Domain, Topology
 
-if TYPE_CHECKING:
-    from rmt.sched_sim.simulator import Simulator
+
+class Simulator(Protocol):
+    """What load balancing needs of the machine it balances (sched_sim/simulator.py's
+    Simulator provides it; balancing never reaches further into the simulation)."""
+    rqs: list[RunQueue]
+    sysctl: Sysctl
+    topo: Topology
+
+    def throttled(self, cgroup: int, cpu: int) -> bool: ...
+    def can_migrate(self, p: Task, env: LbEnv) -> bool: ...
+    def migrate(self, p: Task, src: RunQueue, dst: RunQueue, now_ns: int) -> None: ...
 
 SCHED_NR_MIGRATE = 32
 MIGRATE_TASK, MIGRATE_LOAD = "task", "load"

@@ -1,7 +1,7 @@
 """Calling an RMT program at `sched.can_migrate_task`, as the kretprobe would.
 
 For every can_migrate_task call the simulator builds the hook context with
-`semantics.codec.ctx_encode`, runs the program on an engine and applies the
+`rmt.contract.codec.ctx_encode`, runs the program on an engine and applies the
 hook's semantics: in shadow mode the kernel's decision is used and both go to
 `shadow_account`; in enforce mode the program decides only the soft part
 (hard constraints always win, DEFAULT means the kernel's own decision).
@@ -18,10 +18,10 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
-from rmt.compiler import objfile
-from rmt.lang.hooks import DEFAULT_DECISION, HOOKS, clamp_ctx
-from rmt.semantics import codec
-from rmt.semantics.engine import Engine, TraceRecord
+from rmt.contract import objfile
+from rmt.contract.hooks import DEFAULT_DECISION, HOOKS, clamp_ctx
+from rmt.contract import codec
+from rmt.contract.engine import Engine, TraceRecord
 from rmt.sched_sim.cfs import LbEnv, Verdict, hotness
 from rmt.sched_sim.task import Task
 

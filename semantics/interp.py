@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rmt.compiler.isa import BY_CODE, LOAD_SIGNED, LOAD_SIZE, Abort, Fmt, Region, mem_fields
-from rmt.compiler.objfile import Program
-from rmt.semantics.engine import Stats, TraceRecord
+from rmt.contract.isa import BY_CODE, LOAD_SIGNED, LOAD_SIZE, Abort, Fmt, Region, mem_fields
+from rmt.contract.objfile import Program
+from rmt.contract.engine import Stats, TraceRecord
 from rmt.semantics.maps import MapState
 from rmt.semantics.models import infer
 from rmt.semantics.tables import TableState
 from rmt.semantics.trap import Trap
-from rmt.semantics.weights import ModelWeights
+from rmt.contract.weights import ModelWeights
 
 M64 = (1 << 64) - 1
 S64_MIN = 1 << 63

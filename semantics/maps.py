@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import errno
 
-from rmt.compiler.isa import Abort
-from rmt.compiler.objfile import Map
-from rmt.compiler.objformat import MapKind
-from rmt.semantics.engine import EngineError
+from rmt.contract.isa import Abort
+from rmt.contract.objfile import Map
+from rmt.contract.objformat import MapKind
+from rmt.contract.engine import EngineError
 from rmt.semantics.trap import Trap
 
 

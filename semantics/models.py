@@ -8,8 +8,8 @@ saturates.  A single tree is a forest of one with shift 0.
 """
 from __future__ import annotations
 
-from rmt.compiler.objformat import ModelKind
-from rmt.semantics.weights import Conv1dLayer, DenseLayer, ModelWeights, Tree
+from rmt.contract.objformat import ModelKind
+from rmt.contract.weights import Conv1dLayer, DenseLayer, ModelWeights, Tree
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 

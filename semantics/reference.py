@@ -1,8 +1,8 @@
 """ReferenceEngine: the executable semantics, the oracle every other engine is compared to.
 
-Loads an object (bytes are read with compiler.objfile.read; a Program is
+Loads an object (bytes are read with rmt.contract.objfile.read; a Program is
 taken as is), validates it (semantics/validate.py), and implements
-semantics.engine.Engine with the plain-Python tables, maps, models and
+rmt.contract.engine.Engine with the plain-Python tables, maps, models and
 interpreter of this package.  Every failing call raises EngineError and
 changes nothing.
 """
@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import errno
 
-from rmt.compiler import objfile
-from rmt.compiler.isa import Abort
-from rmt.compiler.objfile import ObjError, Program
-from rmt.lang.hooks import DEFAULT_DECISION
-from rmt.semantics.engine import Entry, EngineError, EntryState, Match, RunResult, Stats, TraceRecord
+from rmt.contract import objfile
+from rmt.contract.isa import Abort
+from rmt.contract.objfile import ObjError, Program
+from rmt.contract.hooks import DEFAULT_DECISION
+from rmt.contract.engine import Entry, EngineError, EntryState, Match, RunResult, Stats, TraceRecord
 from rmt.semantics.interp import DEFAULT_SEED, Runtime, TraceRing, XorShift64, execute
 from rmt.semantics.maps import MapState
 from rmt.semantics.tables import TableState
 from rmt.semantics.validate import validate
-from rmt.semantics.weights import read_weights
+from rmt.contract.weights import read_weights
 
 
 def load_program(obj: bytes | Program) -> Program:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import errno
 
-from rmt.compiler.objfile import Table
-from rmt.compiler.objformat import MatchKind
-from rmt.semantics.engine import (EngineError, Entry, EntryState, Exact, Lpm, Match, Range,
+from rmt.contract.objfile import Table
+from rmt.contract.objformat import MatchKind
+from rmt.contract.engine import (EngineError, Entry, EntryState, Exact, Lpm, Match, Range,
                               Ternary)
 
 _KIND = {Exact: MatchKind.EXACT, Lpm: MatchKind.LPM, Ternary: MatchKind.TERNARY,

@@ -6,11 +6,11 @@ interpreter catches it, records the pc and turns the run into DEFAULT
 """
 from __future__ import annotations
 
-from rmt.compiler.isa import Abort
+from rmt.contract.isa import Abort
 
 
 class Trap(Exception):
-    """A failed run-time check; `reason` is the compiler.isa.Abort value."""
+    """A failed run-time check; `reason` is the rmt.contract.isa.Abort value."""
 
     def __init__(self, reason: Abort):
         super().__init__(reason.name)

@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import errno
 
-from rmt.compiler import objformat as F
-from rmt.compiler.isa import (BY_CODE, HELPER_BY_ID, LOAD_SIZE, NUM_REGS, Fmt, Insn, Region,
+from rmt.contract import objformat as F
+from rmt.contract.isa import (BY_CODE, HELPER_BY_ID, LOAD_SIZE, NUM_REGS, Fmt, Insn, Region,
                           mem_fields)
-from rmt.compiler.objfile import Program
-from rmt.compiler.objformat import MatchKind
-from rmt.lang.hooks import Access, HookSpec
-from rmt.semantics.engine import EngineError
+from rmt.contract.objfile import Program
+from rmt.contract.objformat import MatchKind
+from rmt.contract.hooks import Access, HookSpec
+from rmt.contract.engine import EngineError
 
 # reason keyword -> what it means.  Keep this the single list of checks.
 CHECKS: dict[str, str] = {
     "program size": "1 <= instruction count <= MAX_INSNS, scratch_size <= MAX_SCRATCH",
-    "unknown opcode": "the opcode byte is not in compiler/isa.py OPCODES",
+    "unknown opcode": "the opcode byte is not in contract/isa.py OPCODES",
     "reserved field": "a field the opcode's format does not use is not zero "
                       "(incl. src of a constant memory access, the object byte of "
                       "CTX/SCRATCH operands, src of a helper taking no argument)",

@@ -115,10 +115,12 @@ def load_program(blob: bytes, state: Path, max_window: int = 16,
     tree with the stability gate off); load the tree with `rmtctl model load`."""
     state.mkdir(parents=True, exist_ok=True)
     obj, wfile = state / "swap_prefetch.rmtb", state / "next.bin"
-    from rmt.compiler.cli import main as rmtc
-    rc, _, err = _in_process(rmtc, ["compile", str(program), "-o", str(obj)])
-    if rc:
-        raise RuntimeError(f"rmtc compile failed: {err.strip()}")
+    from rmt.compiler import CompileError, compile_full
+    from rmt.contract import objfile
+    try:
+        obj.write_bytes(objfile.write(compile_full(program.read_text(), str(program)).program))
+    except CompileError as e:
+        raise RuntimeError(f"{program}: does not compile:\n{e.rendered}") from None
     wfile.write_bytes(blob)
     prog_id = int(json.loads(rmtctl(state, "--json", "insert", str(obj)))["id"])
     for cgroup, (min_chain, min_stable) in (routes or {0: (1, 0)}).items():

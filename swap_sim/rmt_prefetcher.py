@@ -1,7 +1,7 @@
 """An RMT program on hook `mm.swap_fault` as a swap prefetcher.
 
 On each major fault the adapter builds the hook's context the way the kernel
-side would (`semantics.codec.ctx_encode`): the task's last 8 page deltas
+side would (`rmt.contract.codec.ctx_encode`): the task's last 8 page deltas
 (hist[0] the latest, i.e. this fault's page minus the previous fault's),
 hist_len, the readahead hits since the last major fault, the previous window,
 the address and page; runs the program on an Engine (the C VM by default);
@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable
 
-from rmt.compiler import objfile
-from rmt.lang.hooks import HOOKS, clamp_ctx
-from rmt.semantics import codec
-from rmt.semantics.engine import Engine
+from rmt.contract import objfile
+from rmt.contract.hooks import HOOKS, clamp_ctx
+from rmt.contract import codec
+from rmt.contract.engine import Engine
 from rmt.swap_sim.prefetch import Fault, SwapView
 
 HOOK = HOOKS["mm.swap_fault"]

@@ -3,7 +3,7 @@
 The format is described in docs/test-cases.md.  `load_case(path)` parses a
 file into a Case (syntax only); `run_case(case, factory)` builds the object,
 loads it with `factory(obj_bytes, trace_capacity=..., seed=...)` (any
-semantics.engine.Engine), applies the control-plane steps and runs, and
+rmt.contract.engine.Engine), applies the control-plane steps and runs, and
 raises AssertionError naming the file, line and difference on the first
 mismatch.  The reference engine's test, the C VM's test and the JIT's test
 all call run_case with their own factory.
@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from rmt.compiler import asm, objfile
-from rmt.compiler.isa import Abort
-from rmt.compiler.objfile import Action, Key, Layer, Map, Model, Param, Program, Table, TraceField, TraceFmt
-from rmt.compiler.objformat import (MODE_ENFORCE, MODE_SHADOW, Activation, LayerKind, MapKind,
+from rmt.compiler import asm
+from rmt.contract import objfile
+from rmt.contract.isa import Abort
+from rmt.contract.objfile import Action, Key, Layer, Map, Model, Param, Program, Table, TraceField, TraceFmt
+from rmt.contract.objformat import (MODE_ENFORCE, MODE_SHADOW, Activation, LayerKind, MapKind,
                                 MatchKind, ModelKind)
-from rmt.lang.hooks import DEFAULT_DECISION, HOOKS, INT_TYPES, HookSpec
-from rmt.semantics import weights as W
-from rmt.semantics.codec import ctx_decode, ctx_encode, decode_value, pack_params, parse_match
-from rmt.semantics.engine import Engine, EngineError, Entry
+from rmt.contract.hooks import DEFAULT_DECISION, HOOKS, INT_TYPES, HookSpec
+from rmt.contract import weights as W
+from rmt.contract.codec import ctx_decode, ctx_encode, decode_value, pack_params, parse_match
+from rmt.contract.engine import Engine, EngineError, Entry
 from rmt.semantics.tables import identity
 
 DEFAULT_SEED = 0x9E3779B97F4A7C15

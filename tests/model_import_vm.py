@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from rmt.compiler import compile_source
-from rmt.compiler.objfile import Program
-from rmt.lang.hooks import HOOKS
+from rmt.contract.objfile import Program
+from rmt.contract.hooks import HOOKS
 from rmt.vm import CEngine
 
 N_IN = 4

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import rmt.compiler.driver as D
-from rmt.compiler import compile_source, objfile
+from rmt.compiler import compile_source
+from rmt.contract import objfile
 from rmt.semantics.reference import ReferenceEngine
 
 ROOT = Path(__file__).resolve().parent.parent

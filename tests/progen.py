@@ -11,7 +11,7 @@ of docs/semantics.md gets exercised.
 
 `gen_cases()` is the hypothesis strategy (drawing through st.randoms, so
 hypothesis controls every choice); `GenCase.setup(engine)` prepares any
-semantics.engine.Engine the same way.
+rmt.contract.engine.Engine the same way.
 """
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from rmt.compiler import objfile
-from rmt.compiler.isa import HELPERS, LOAD_SIZE, Insn, Region, insn, mem_imm
-from rmt.compiler.objfile import Action, Key, Layer, Map, Model, Param, Program, Table, TraceField, TraceFmt
-from rmt.compiler.objformat import Activation, LayerKind, MapKind, MatchKind, ModelKind
-from rmt.lang.hooks import TEST_SANDBOX, Access
-from rmt.semantics.engine import Engine, Entry, Exact, Ternary
-from rmt.semantics.weights import DenseLayer, mlp, write_weights
+from rmt.contract import objfile
+from rmt.contract.isa import HELPERS, LOAD_SIZE, Insn, Region, insn, mem_imm
+from rmt.contract.objfile import Action, Key, Layer, Map, Model, Param, Program, Table, TraceField, TraceFmt
+from rmt.contract.objformat import Activation, LayerKind, MapKind, MatchKind, ModelKind
+from rmt.contract.hooks import TEST_SANDBOX, Access
+from rmt.contract.engine import Engine, Entry, Exact, Ternary
+from rmt.contract.weights import DenseLayer, mlp, write_weights
 
 HOOK = TEST_SANDBOX
 SCRATCH = 64

@@ -125,9 +125,9 @@ def test_kernel_compile(tmp_path: Path) -> None:
 
 def _random_model(rnd, case: int):
     """A random signature and weights: MLPs with conv1d and dense layers, trees, forests."""
-    from rmt.compiler.objfile import Layer, Model
-    from rmt.compiler.objformat import Activation, LayerKind, ModelKind
-    from rmt.semantics import weights as W
+    from rmt.contract.objfile import Layer, Model
+    from rmt.contract.objformat import Activation, LayerKind, ModelKind
+    from rmt.contract import weights as W
 
     bits = rnd.choice([8, 16, 32])
     top = (1 << (bits - 1)) - 1
@@ -213,7 +213,7 @@ def test_models_match_python_reference(tmp_path: Path) -> None:
     import random
 
     from rmt.semantics import models as M
-    from rmt.semantics import weights as W
+    from rmt.contract import weights as W
 
     exe = tmp_path / "model_driver"
     srcs = [CDIR / "model_driver.c", VM / "rmt_model.c", VM / "rmt_alloc.c", VM / "rmt_compat.c"]

@@ -32,11 +32,12 @@ from typing import Callable, Iterator
 
 import pytest
 
-from rmt.compiler import compile_source, objfile
+from rmt.compiler import compile_source
+from rmt.contract import objfile
 from rmt.vm import CEngine, load_lib
 from rmt.vm.alloc import alloc_stats, fail_nth, failing_nth
-from rmt.semantics import codec
-from rmt.semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary
+from rmt.contract import codec
+from rmt.contract.engine import EngineError, Entry, Exact, Lpm, Range, Ternary
 
 sys.path.insert(0, str(Path(__file__).parent / "kernel" / "alloc_helpers"))
 from alloc_program import (EX, HOOK, LP, PROBES, RA, SEED, SOURCE, TE, tag,  # noqa: E402

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 from progen import GenCase, gen_cases, seeded_case
 from rmt.vm import CEngine
-from rmt.semantics.engine import EngineError
+from rmt.contract.engine import EngineError
 from rmt.semantics.reference import ReferenceEngine
 
 N_SEEDED = 1000

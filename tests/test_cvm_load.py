@@ -11,15 +11,15 @@ import random
 
 import pytest
 
-from rmt.compiler import objfile
-from rmt.compiler import objformat as F
-from rmt.compiler.isa import Insn
+from rmt.contract import objfile
+from rmt.contract import objformat as F
+from rmt.contract.isa import Insn
 from progen import seeded_case
 from rmt.vm import CEngine
-from rmt.semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary
+from rmt.contract.engine import EngineError, Entry, Exact, Lpm, Range, Ternary
 from rmt.semantics.reference import ReferenceEngine
-from rmt.semantics.weights import DenseLayer, mlp, write_weights
-from rmt.compiler.objformat import ModelKind
+from rmt.contract.weights import DenseLayer, mlp, write_weights
+from rmt.contract.objformat import ModelKind
 
 
 def small_obj() -> bytes:
@@ -97,10 +97,10 @@ def test_mutated_code_rejections_match_the_python_validator():
 
 
 def _table_program():
-    from rmt.compiler.objfile import Action, Key, Param, Program, Table
-    from rmt.compiler.objformat import MatchKind
-    from rmt.compiler.isa import insn
-    from rmt.lang.hooks import TEST_SANDBOX
+    from rmt.contract.objfile import Action, Key, Param, Program, Table
+    from rmt.contract.objformat import MatchKind
+    from rmt.contract.isa import insn
+    from rmt.contract.hooks import TEST_SANDBOX
     t = Table("t", [Key("k", MatchKind.EXACT, 8), Key("r", MatchKind.RANGE, 16)],
               [Action("set", [Param("v", 0, 32, False)]), Action("nop")], 4, 1)
     base = seeded_case(0).program
@@ -171,7 +171,7 @@ def test_bad_control_plane_calls_leave_state_intact():
 
 
 def test_validator_message_names_the_pc():
-    from rmt.compiler.isa import insn
+    from rmt.contract.isa import insn
     prog = _table_program()
     prog.code = [insn("JA", off=5), insn("EXIT")]
     with pytest.raises(EngineError) as ei:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 
 from rmt.compiler.asm import assemble
-from rmt.compiler.objfile import Program, TraceField, TraceFmt
-from rmt.compiler.objformat import LIMITS
-from rmt.lang.hooks import HOOKS
+from rmt.contract.objfile import Program, TraceField, TraceFmt
+from rmt.contract.objformat import LIMITS
+from rmt.contract.hooks import HOOKS
 from rmt.vm import CEngine
 
 N = LIMITS["MAX_TRACE_FIELDS"]

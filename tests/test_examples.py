@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from rmt.compiler import compile_source, objfile
-from rmt.semantics import codec
-from rmt.semantics.engine import Entry
-from rmt.semantics import weights as W
+from rmt.compiler import compile_source
+from rmt.contract import objfile
+from rmt.contract import codec
+from rmt.contract.engine import Entry
+from rmt.contract import weights as W
 
 from engines import available
 

@@ -1,9 +1,7 @@
-"""The generated C headers in vm_kernel/ must match the Python contracts.
-
-compiler/cgen.py writes them from compiler/isa.py, compiler/objformat.py and
-rmt_lang/hooks.py; a contract change without `python -m rmt.compiler.cgen` would
-leave the C VM disagreeing with every Python stage, so this fails loudly.
-"""
+"""Every file generated from the contracts (the VM's C headers, docs/isa.md,
+docs/object-format.md, docs/hooks.md) must match them: `python -m rmt.contract.gen`
+writes them all; a contract change without it would leave the C VM or the docs disagreeing
+with every Python stage, so this fails loudly, naming the stale file."""
 from __future__ import annotations
 
 import re
@@ -11,25 +9,48 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rmt.compiler import cgen, isa
-from rmt.compiler import objformat as F
-from rmt.lang.hooks import HOOKS, hook_hash
+from rmt.contract import gen
+from rmt.contract import isa
+from rmt.contract import objformat as F
+from rmt.contract.hooks import HOOKS, hook_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_headers_are_fresh():
-    assert cgen.stale() == [], "run `python -m rmt.compiler.cgen` and commit vm_kernel/*.h"
+def test_every_generated_file_is_fresh():
+    assert gen.stale() == [], "run `python -m rmt.contract.gen` and commit the files it wrote"
 
 
-def test_check_flag_detects_a_stale_header(tmp_path):
-    assert cgen.main(["--out", str(tmp_path)]) == 0
-    assert cgen.main(["--check", "--out", str(tmp_path)]) == 0
-    p = tmp_path / "rmt_isa.h"
+def test_generated_set_covers_headers_and_docs():
+    outs = set(gen.outputs())
+    assert {"vm_kernel/rmt_isa.h", "vm_kernel/rmt_format.h", "vm_kernel/rmt_hooks.h",
+            "docs/isa.md", "docs/object-format.md", "docs/hooks.md"} <= outs, outs
+
+
+def test_check_names_exactly_the_stale_file(tmp_path):
+    """Written into an empty tree, every file checks fresh; one file changed (as a contract
+    change would change it) is the one and only file --check names, until regenerated."""
+    assert gen.main(["--check", "--root", str(tmp_path)]) == 1      # missing counts as stale
+    assert gen.main(["--root", str(tmp_path)]) == 0
+    assert gen.stale(tmp_path) == []
+    p = tmp_path / "vm_kernel/rmt_isa.h"
     p.write_text(p.read_text().replace("X(ADD_R, 0x00", "X(ADD_R, 0x7f"))
-    r = subprocess.run([sys.executable, "-m", "rmt.compiler.cgen", "--check", "--out", str(tmp_path)],
+    r = subprocess.run([sys.executable, "-m", "rmt.contract.gen", "--check", "--root", str(tmp_path)],
                        cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 1 and "rmt_isa.h is stale" in r.stderr
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == ["vm_kernel/rmt_isa.h is stale: run `python -m rmt.contract.gen`"]
+    assert gen.main(["--root", str(tmp_path)]) == 0 and gen.stale(tmp_path) == []
+
+
+def test_every_opcode_record_and_hook_field_is_documented():
+    isa_md = (ROOT / "docs/isa.md").read_text()
+    fmt_md = (ROOT / "docs/object-format.md").read_text()
+    hooks_md = (ROOT / "docs/hooks.md").read_text()
+    assert all(f"`{op.name}`" in isa_md for op in isa.OPCODES)
+    assert all(f"**{r.name}**" in fmt_md for r in F.OBJ_RECORDS + F.WEIGHT_RECORDS)
+    for spec in HOOKS.values():
+        assert f"## `{spec.name}`" in hooks_md
+        assert all(f"| `{f.name}` |" in hooks_md for f in spec.fields)
 
 
 def test_isa_header_lists_every_opcode():

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from casefile import load_case, run_case
-from rmt.compiler import objfile
-from rmt.compiler.isa import insn
-from rmt.compiler.objfile import Program
-from rmt.lang.hooks import TEST_SANDBOX
+from rmt.contract import objfile
+from rmt.contract.isa import insn
+from rmt.contract.objfile import Program
+from rmt.contract.hooks import TEST_SANDBOX
 from rmt.vm import CEngine, load_lib
 
 CASES = sorted((Path(__file__).parent / "vmcases").glob("*.case"))

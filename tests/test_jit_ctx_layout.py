@@ -1,7 +1,7 @@
 """The JIT context's layout is written down three times; they must agree.
 
 vm_kernel/rmt_jit.h declares struct rmt_jit_ctx and the RMT_JC_* offsets the
-x86-64 JIT (rmt_jit.c) encodes into instructions; compiler/llvm_jit.py keeps
+x86-64 JIT (rmt_jit.c) encodes into instructions; rmt_vm/llvm_jit.py keeps
 its own JC_* copy for the llvmlite engine.  A field added or moved in one
 place and not the others would make native code read the wrong field, so:
 each RMT_JC_* must be offsetof() of its field (compiled by gcc against the
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rmt.compiler import llvm_jit
+from rmt.vm import llvm_jit
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = ROOT / "vm_kernel" / "rmt_jit.h"
@@ -50,7 +50,7 @@ def test_header_offsets_are_the_struct_layout(tmp_path: Path) -> None:
 def test_llvm_jit_offsets_match_the_header() -> None:
     defs = _defines()
     mine = {n[3:]: v for n, v in vars(llvm_jit).items() if re.fullmatch(r"JC_\w+", n)}
-    assert mine, "compiler/llvm_jit.py defines no JC_* offsets"
+    assert mine, "rmt_vm/llvm_jit.py defines no JC_* offsets"
     for name, value in mine.items():
         assert name in defs, f"llvm_jit.JC_{name} has no RMT_JC_{name} in rmt_jit.h"
         assert value == defs[name], f"llvm_jit.JC_{name} = {value}, rmt_jit.h says {defs[name]}"

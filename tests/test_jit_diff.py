@@ -16,10 +16,10 @@ from typing import Callable
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from rmt.compiler.llvm_engine import LlvmEngine
+from rmt.vm.llvm_engine import LlvmEngine
 from progen import GenCase, gen_cases, seeded_case
 from rmt.vm import CEngine, load_lib
-from rmt.semantics.engine import Engine, EngineError
+from rmt.contract.engine import Engine, EngineError
 from rmt.semantics.reference import ReferenceEngine
 
 N_SEEDED = 1000

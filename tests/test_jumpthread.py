@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rmt.compiler import compile_source, objfile
+from rmt.compiler import compile_source
+from rmt.contract import objfile
 from rmt.compiler.ir import IrInsn, Label
 from rmt.compiler.jumpthread import thread_jumps
 from pass_equiv import check_same_behaviour, compile_with

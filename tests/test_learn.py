@@ -15,7 +15,7 @@ import pytest
 from rmt.compiler import compile_source
 from rmt.learn import features, metrics, mlp, quantize, tree
 from rmt.semantics import models as ref_models
-from rmt.semantics import weights as W
+from rmt.contract import weights as W
 
 ROOT = Path(__file__).resolve().parent.parent
 

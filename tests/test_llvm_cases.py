@@ -1,4 +1,4 @@
-"""Every VM case in tests/vmcases/ on the llvmlite backend (compiler/llvm_engine.py).
+"""Every VM case in tests/vmcases/ on the llvmlite backend (rmt_vm/llvm_engine.py).
 
 The same files and runner as the reference, interpreter and JIT case tests:
 LLVM-compiled code must give what the reference semantics give.  A second
@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from casefile import load_case, run_case
-from rmt.compiler.isa import insn
-from rmt.compiler.llvm_engine import LlvmEngine
-from rmt.compiler.llvm_jit import program_ir
-from rmt.compiler.objfile import Program
-from rmt.lang.hooks import TEST_SANDBOX
+from rmt.contract.isa import insn
+from rmt.vm.llvm_engine import LlvmEngine
+from rmt.vm.llvm_jit import program_ir
+from rmt.contract.objfile import Program
+from rmt.contract.hooks import TEST_SANDBOX
 
 CASES = sorted((Path(__file__).parent / "vmcases").glob("*.case"))
 

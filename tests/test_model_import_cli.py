@@ -14,8 +14,8 @@ skio = pytest.importorskip("skops.io")
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 
 import model_import_vm as V  # noqa: E402
-from rmt.compiler import objfile  # noqa: E402
-from rmt.compiler.cli import main as rmtc  # noqa: E402
+from rmt.contract import objfile  # noqa: E402
+from rmt.rmtc import main as rmtc  # noqa: E402
 from rmt.model_import import import_model  # noqa: E402
 
 

@@ -40,7 +40,7 @@ def test_writer_snippet_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     ns: dict = {}
     exec(compile(_block("## Writing weights yourself", "python"), "docs/models.md", "exec"), ns)
-    from rmt.semantics import weights as W
+    from rmt.contract import weights as W
     back = W.read_weights(ns["blob"], ns["score"])
     assert back.layers[0].weights == [[3, -1, 2, 0]] and back.layers[0].bias == [5]
     assert [n.feature for n in ns["tree"].nodes] == [0, -1, -1]

@@ -1,4 +1,4 @@
-"""The weights writer for people who build arrays themselves (semantics.weights.blob_for),
+"""The weights writer for people who build arrays themselves (rmt.contract.weights.blob_for),
 and learn.quantize writing the kind the program declares (a `linear` model took only MLP
 blobs before).  Blobs are loaded into the C VM, which applies the loader's rules."""
 from __future__ import annotations
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import model_import_vm as V
-from rmt.compiler.objformat import ModelKind
+from rmt.contract.objformat import ModelKind
 from rmt.learn import mlp, quantize
-from rmt.semantics import weights as W
-from rmt.semantics.engine import EngineError
+from rmt.contract import weights as W
+from rmt.contract.engine import EngineError
 
 
 def test_linear_blob_from_numpy_arrays_runs_in_the_vm() -> None:

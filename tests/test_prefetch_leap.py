@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rmt.compiler import compile_source, objfile
+from rmt.compiler import compile_source
+from rmt.contract import objfile
 from rmt.swap_sim.experiment import ROOT, Split
 from rmt.swap_sim.leap import HISTORY, Leap, find_trend
 from rmt.swap_sim.metrics import figures

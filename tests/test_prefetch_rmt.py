@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rmt.compiler import compile_source, objfile
+from rmt.compiler import compile_source
+from rmt.contract import objfile
 from rmt.learn.swap_tree import features, future_deltas, train
-from rmt.semantics import codec
-from rmt.semantics.engine import Entry, Exact
+from rmt.contract import codec
+from rmt.contract.engine import Entry, Exact
 from rmt.swap_sim.experiment import ROOT, Split, evaluate, load_program, training_faults
 from rmt.swap_sim.leap import Leap
 from rmt.swap_sim.readahead import ClusterReadahead
@@ -103,7 +104,7 @@ class RecordingEngine:
         self.decision, self.pf = decision, pf
 
     def run(self, ctx, **kw):
-        from rmt.semantics.engine import RunResult
+        from rmt.contract.engine import RunResult
         self.ctxs.append(codec.ctx_decode(HOOK, ctx))
         out = ctx if self.pf is None else codec.ctx_encode(HOOK, {"pf": self.pf})
         return RunResult(self.decision, out)
@@ -131,7 +132,7 @@ def test_rmt_prefetcher_context_and_defaults():
 def _stab_program(engine):
     """The example with a one-split tree (hist[0] > 0 -> deltas 2, 4, 6, 8) behind
     cgroup 7's learned action; returns (engine, program, run)."""
-    from rmt.semantics import weights as W
+    from rmt.contract import weights as W
     prog = _example_prog()
     eng = engine(objfile.write(prog))
     t = prog.tables[0]

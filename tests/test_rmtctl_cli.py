@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from rmt.compiler import objfile
-from rmt.compiler.objformat import MODE_SHADOW, MatchKind
+from rmt.contract import objfile
+from rmt.contract.objformat import MODE_SHADOW, MatchKind
 from rmt.ctl import cli
 from rmt.ctl.cli import main
 from rmt.ctl.sim import SimTarget
@@ -342,7 +342,7 @@ def test_corrupt_state_names_the_file_and_a_way_out(ctl):
 def test_old_state_layout_is_imported(tmp_path, capsys):
     """A state directory written by the JSON-file sim target is read into state.db once."""
     from rmt.ctl.sim import entry_to_json
-    from rmt.semantics.engine import Entry, Exact, Range
+    from rmt.contract.engine import Entry, Exact, Range
     state = tmp_path / "state"
     d = state / "progs" / "3"
     d.mkdir(parents=True)

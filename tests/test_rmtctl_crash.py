@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from rmt.compiler import objfile
+from rmt.contract import objfile
 from rmt.ctl.sim import Loaded, SimTarget, TargetError
 from test_rmtctl_sim import program
 

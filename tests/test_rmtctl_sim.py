@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from rmt.compiler import objfile
+from rmt.contract import objfile
 from rmt.compiler.asm import assemble
-from rmt.compiler.objformat import MapKind, MatchKind
-from rmt.lang.hooks import HOOKS
+from rmt.contract.objformat import MapKind, MatchKind
+from rmt.contract.hooks import HOOKS
 from rmt.ctl.cli import main
 
 # decision = params.v of the matched entry (a exact, b range), counted per key a in a hash map

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rmt.compiler import compile_source, objfile
+from rmt.compiler import compile_source
+from rmt.contract import objfile
 from rmt.learn import features
 from rmt.ctl.cli import trace_json
 from rmt.sched_sim import workloads
@@ -16,8 +17,8 @@ from rmt.sched_sim.hook import HOOK, EngineSession, Hook, ctx_fields
 from rmt.sched_sim.simulator import Simulator
 from rmt.sched_sim.task import Task
 from rmt.sched_sim.topology import MC
-from rmt.semantics import codec
-from rmt.semantics import weights as W
+from rmt.contract import codec
+from rmt.contract import weights as W
 from rmt.semantics.reference import ReferenceEngine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,7 +167,7 @@ def test_enforce_mode_program_decides_the_soft_part_only(example):
                                    y1_bias=5)
     tb = prog.tables[0]
     for idle in ("0", "1", "2"):
-        eng.table_insert(0, __import__("rmt.semantics.engine", fromlist=["Entry"]).Entry(
+        eng.table_insert(0, __import__("rmt.contract.engine", fromlist=["Entry"]).Entry(
             codec.parse_matches(tb, [idle, "0..1024"]), 0,
             codec.pack_params(tb.actions[0], [2, 0])))
     wl = workloads.make("cpu_bound", 2, topology=(1, 2, 2), duration_ms=200)

@@ -1,9 +1,9 @@
 """Fixed-point inference against hand-computed values."""
 from __future__ import annotations
 
-from rmt.compiler.objformat import ModelKind
+from rmt.contract.objformat import ModelKind
 from rmt.semantics.models import INT32_MAX, INT32_MIN, infer
-from rmt.semantics.weights import Conv1dLayer, DenseLayer, Node, Tree, forest, mlp
+from rmt.contract.weights import Conv1dLayer, DenseLayer, Node, Tree, forest, mlp
 
 
 def test_dense_relu_then_dense_with_shift() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 
 from progen import HOOK, GenCase, gen_cases, seeded_case
-from rmt.lang.hooks import Access
+from rmt.contract.hooks import Access
 from rmt.semantics.reference import ReferenceEngine
 
 _RW = [(HOOK.layout[f.name], HOOK.layout[f.name] + f.size)

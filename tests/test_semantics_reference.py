@@ -7,11 +7,12 @@ import pytest
 
 import engines
 
-from rmt.compiler import asm, objfile
-from rmt.compiler.objfile import Map, Program
-from rmt.compiler.objformat import MapKind
-from rmt.lang.hooks import TEST_SANDBOX
-from rmt.semantics.engine import EngineError, Entry, Exact
+from rmt.compiler import asm
+from rmt.contract import objfile
+from rmt.contract.objfile import Map, Program
+from rmt.contract.objformat import MapKind
+from rmt.contract.hooks import TEST_SANDBOX
+from rmt.contract.engine import EngineError, Entry, Exact
 from rmt.semantics.reference import ReferenceEngine
 
 

@@ -5,9 +5,9 @@ import errno
 
 import pytest
 
-from rmt.compiler.objfile import Action, Key, Param, Table
-from rmt.compiler.objformat import MatchKind
-from rmt.semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary
+from rmt.contract.objfile import Action, Key, Param, Table
+from rmt.contract.objformat import MatchKind
+from rmt.contract.engine import EngineError, Entry, Exact, Lpm, Range, Ternary
 from rmt.semantics.tables import TableState, field_matches, identity, lpm_mask, normalize
 
 SET = Action("set", [Param("v", 0, 8, False)])

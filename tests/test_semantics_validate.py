@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from rmt.compiler import asm
-from rmt.compiler.objfile import Key, Program, Table, Action
-from rmt.compiler.objformat import MatchKind
-from rmt.lang.hooks import TEST_SANDBOX
-from rmt.semantics.engine import EngineError
+from rmt.contract.objfile import Key, Program, Table, Action
+from rmt.contract.objformat import MatchKind
+from rmt.contract.hooks import TEST_SANDBOX
+from rmt.contract.engine import EngineError
 from rmt.semantics.reference import ReferenceEngine
 from rmt.semantics.validate import CHECKS, validate
 

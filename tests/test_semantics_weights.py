@@ -7,10 +7,10 @@ import struct
 import numpy as np
 import pytest
 
-from rmt.compiler import objformat as F
-from rmt.compiler.objfile import Layer, Model
-from rmt.compiler.objformat import Activation, LayerKind, ModelKind
-from rmt.semantics.weights import (Conv1dLayer, DenseLayer, ModelWeights, Node, Tree, WeightsError,
+from rmt.contract import objformat as F
+from rmt.contract.objfile import Layer, Model
+from rmt.contract.objformat import Activation, LayerKind, ModelKind
+from rmt.contract.weights import (Conv1dLayer, DenseLayer, ModelWeights, Node, Tree, WeightsError,
                                forest, mlp, read_weights, write_weights)
 
 MLP_SIG = Model("m", ModelKind.MLP, 2, 1, 8, [Layer(LayerKind.DENSE, Activation.RELU, 2, 3),
@@ -172,9 +172,9 @@ def test_tree_shift_and_forest_rules() -> None:
 
 
 def test_bias_over_the_width_bound_is_refused():
-    from rmt.compiler.objfile import Layer, Model
-    from rmt.compiler.objformat import Activation, LayerKind, ModelKind
-    from rmt.semantics import weights as W
+    from rmt.contract.objfile import Layer, Model
+    from rmt.contract.objformat import Activation, LayerKind, ModelKind
+    from rmt.contract import weights as W
     m = Model("m", ModelKind.LINEAR, 1, 1, 8, [Layer(LayerKind.DENSE, Activation.NONE, 1, 1)])
     ok = W.write_weights(W.mlp([W.DenseLayer([[1]], [1 << 16], 0)], 8, kind=ModelKind.LINEAR))
     assert W.read_weights(ok, m).layers[0].bias == [1 << 16]

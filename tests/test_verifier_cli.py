@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from rmt.compiler import compile_source, objfile
+from rmt.compiler import compile_source
+from rmt.contract import objfile
 from rmt.compiler.asm import assemble
-from rmt.compiler.objfile import Program
-from rmt.lang.hooks import HOOKS
+from rmt.contract.objfile import Program
+from rmt.contract.hooks import HOOKS
 from rmt.verifier import cli_verify
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +145,7 @@ def test_source_locations(tmp_path, capsys) -> None:
 
 
 def test_rmtc_help_at_every_level_and_version(capsys) -> None:
-    from rmt.compiler.cli import main
+    from rmt.rmtc import main
     for argv, usage in ((["help"], "usage: rmtc [-h] [-V]"), (["help", "compile"], "rmtc compile"),
                         (["help", "verify"], "rmtc verify"), (["help", "dump"], "rmtc dump")):
         with pytest.raises(SystemExit) as e:

@@ -15,7 +15,7 @@ tests/casefile.py) plus the verifier's own:
     {"m": {...}}                model weights, as in docs/test-cases.md
 
 An asm case's schema may also list guards: `"guards": [["allow", 0],
-["max_streak", DECISION, LIMIT, MAP]]` (GUARDS records, compiler/objformat.py).
+["max_streak", DECISION, LIMIT, MAP]]` (GUARDS records, contract/objformat.py).
 
 A reject case passes when each expected line matches a reported failure (kind
 equal, phrase found case-insensitively in the message, note or counterexample)
@@ -31,9 +31,9 @@ from pathlib import Path
 import pytest
 
 from casefile import Case, build_program, weights_blob
-from rmt.compiler import objfile
-from rmt.compiler.objfile import Guard
-from rmt.compiler.objformat import GuardKind
+from rmt.contract import objfile
+from rmt.contract.objfile import Guard
+from rmt.contract.objformat import GuardKind
 from rmt.verifier import VerifyOptions, verify_bytes
 from rmt.verifier.obligations import Counterexample
 from rmt.verifier.report import text

@@ -1,5 +1,5 @@
 """Every context range the verifier assumes is enforced where a context is built, from the
-one spec: rmt_lang.hooks.clamp_ctx() in the simulators, the generated
+one spec: rmt.contract.hooks.clamp_ctx() in the simulators, the generated
 rmt_ctx_<hook>_clamp() (vm_kernel/rmt_hooks.h, kept fresh by tests/test_generated.py) in
 rmt.ko's hooks."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rmt.lang.hooks import HOOKS, Access, clamp_ctx
-from rmt.semantics import codec
+from rmt.contract.hooks import HOOKS, Access, clamp_ctx
+from rmt.contract import codec
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from rmt.compiler import compile_source, objfile
-from rmt.compiler.cli import main as rmtc
+from rmt.compiler import compile_source
+from rmt.contract import objfile
+from rmt.rmtc import main as rmtc
 
 
 def test_unknown_opcode_is_dumped_and_rejected(tmp_path, capsys) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rmt.compiler.driver import CompileError, compile_source
-from rmt.compiler.objformat import LIMITS
+from rmt.contract.objformat import LIMITS
 from rmt.lang.parser import MAX_NESTING
 from rmt.verifier import verify
 

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools" / "fuzz"))
 from accept_gen import gen_accept_program       # noqa: E402
 
-from rmt.compiler.isa import BY_CODE  # noqa: E402
+from rmt.contract.isa import BY_CODE  # noqa: E402
 
 
 def _run(*args: str) -> tuple[int, dict]:

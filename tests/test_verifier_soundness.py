@@ -21,16 +21,16 @@ from dataclasses import dataclass
 
 from hypothesis import HealthCheck, given, settings
 
-from rmt.compiler import objfile
-from rmt.compiler.isa import Abort
-from rmt.compiler.objfile import Model, Program
-from rmt.compiler.objformat import Activation, LayerKind, MatchKind, ModelKind
+from rmt.contract import objfile
+from rmt.contract.isa import Abort
+from rmt.contract.objfile import Model, Program
+from rmt.contract.objformat import Activation, LayerKind, MatchKind, ModelKind
 from casefile import Case, build_program
 from progen import gen_cases
-from rmt.lang.hooks import HookSpec
-from rmt.semantics.engine import Entry, Exact, Lpm, Range, RunResult, Ternary
+from rmt.contract.hooks import HookSpec
+from rmt.contract.engine import Entry, Exact, Lpm, Range, RunResult, Ternary
 from rmt.semantics.reference import ReferenceEngine
-from rmt.semantics.weights import Conv1dLayer, DenseLayer, Node, Tree, forest, mlp, write_weights
+from rmt.contract.weights import Conv1dLayer, DenseLayer, Node, Tree, forest, mlp, write_weights
 from test_verifier_corpus import CASES, load_vcase
 from rmt.verifier import Report, verify
 from rmt.verifier.modelcheck import bias_bound, weight_bound

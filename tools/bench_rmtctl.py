@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rmt.compiler import objfile  # noqa: E402
+from rmt.contract import objfile  # noqa: E402
 from rmt.compiler.asm import assemble  # noqa: E402
-from rmt.compiler.objformat import MatchKind  # noqa: E402
-from rmt.lang.hooks import HOOKS  # noqa: E402
+from rmt.contract.objformat import MatchKind  # noqa: E402
+from rmt.contract.hooks import HOOKS  # noqa: E402
 
 
 def program(max_entries: int) -> objfile.Program:

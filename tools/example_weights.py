@@ -3,7 +3,7 @@
     .venv/bin/python tools/example_weights.py PROG.rmtb [-o DIR]
 
 writes DIR/MODEL.bin (default: the current directory) for each `model` in the
-object, built with semantics.weights (`write_weights`) in the shape the
+object, built with rmt.contract.weights (`write_weights`) in the shape the
 declaration asks for: all-zero dense and conv1d layers for mlp/linear models, a
 single zero leaf per tree for tree/forest models.  They load (`rmtctl model load`)
 and pass the verifier's model checks, so the documented sessions run from a
@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rmt.compiler import objfile  # noqa: E402
-from rmt.compiler.objformat import Activation, LayerKind, ModelKind  # noqa: E402
-from rmt.semantics import weights as W  # noqa: E402
+from rmt.contract import objfile  # noqa: E402
+from rmt.contract.objformat import Activation, LayerKind, ModelKind  # noqa: E402
+from rmt.contract import weights as W  # noqa: E402
 
 
 def zero_weights(m: objfile.Model) -> bytes:

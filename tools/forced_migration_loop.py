@@ -36,13 +36,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rmt.compiler import compile_source, objfile  # noqa: E402
+from rmt.compiler import compile_source
+from rmt.contract import objfile  # noqa: E402
 from rmt.learn import features, metrics, mlp, plots, quantize, tree  # noqa: E402
 from rmt.ctl.sim import SimTarget  # noqa: E402
 from rmt.sched_sim import workloads  # noqa: E402
 from rmt.sched_sim.hook import EngineSession, Hook, SimTargetSession  # noqa: E402
 from rmt.sched_sim.simulator import Simulator  # noqa: E402
-from rmt.semantics import codec, weights as W  # noqa: E402
+from rmt.contract import codec
+from rmt.contract import weights as W  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "forced_migration.rmt"
 BIN = Path(sys.executable).parent
@@ -216,7 +218,7 @@ def policy_run(args) -> dict:
         policy = {"veto-mlp": 2, "veto-tree": 3, "imitate-mlp": 0}[mode]
         thr = {"veto-mlp": th["mlp_int"], "veto-tree": th["tree_int"]}.get(mode, 0)
         for idle in (0, 1, 2):
-            eng.table_insert(0, __import__("rmt.semantics.engine", fromlist=["Entry"]).Entry(
+            eng.table_insert(0, __import__("rmt.contract.engine", fromlist=["Entry"]).Entry(
                 codec.parse_matches(tb, [str(idle), "0..1024"]), act,
                 codec.pack_params(tb.actions[act], [policy, thr])))
         hook = Hook(EngineSession(eng, prog))

@@ -40,10 +40,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import forced_migration_loop as fml  # noqa: E402
-from rmt.compiler import objfile  # noqa: E402
+from rmt.contract import objfile  # noqa: E402
 from rmt.learn import features, metrics, mlp  # noqa: E402
 from rmt.model_import import fixed  # noqa: E402
-from rmt.semantics import weights as W  # noqa: E402
+from rmt.contract import weights as W  # noqa: E402
 
 HIDDEN = 12
 TREE_DEPTH = 10
@@ -121,7 +121,7 @@ def contexts(spec, duration_ms: int, n: int) -> list[bytes]:
     """The first n contexts a workload's soft can_migrate_task calls give the program."""
     from rmt.sched_sim.hook import HOOK, Hook, ctx_fields
     from rmt.sched_sim.simulator import Simulator
-    from rmt.semantics import codec
+    from rmt.contract import codec
     got: list[bytes] = []
 
     class Grab(Hook):

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from rmt.compiler import compile_source  # noqa: E402
 from rmt.learn import features, metrics, mlp, quantize, tree  # noqa: E402
-from rmt.semantics import weights as W  # noqa: E402
+from rmt.contract import weights as W  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "forced_migration.rmt"
 SIM_RESULTS = ROOT / "results" / "forced_migration"

@@ -55,7 +55,8 @@ def train_tree(min_stable: int, depth: int, min_freq: float) -> bytes:
 
 
 def compile_example(name: str) -> bytes | None:
-    from rmt.compiler import compile_source, objfile
+    from rmt.compiler import compile_source
+    from rmt.contract import objfile
     src = ROOT / "examples" / name
     if not src.exists():
         return None

@@ -232,8 +232,8 @@ def insert_config(dev: RmtDevice, btf: Btf, files: Path, cfg: dict, cg: Path) ->
     cgroup (its id is the directory's inode number) and load its models: what `rmtctl
     --target kernel insert / table add / model load` do, in this process (each rmtctl call
     is a Python start-up, tens of seconds under TCG on a loaded host)."""
-    from rmt.semantics import codec
-    from rmt.semantics.engine import Entry
+    from rmt.contract import codec
+    from rmt.contract.engine import Entry
     eng = attach(dev, btf, (files / cfg["program"]).read_bytes())
     route = cfg.get("route")
     if route:       # [table, "action", action, args...]

@@ -178,10 +178,11 @@ def zero_blobs(prog) -> dict[str, bytes]:
 def prepare_inputs(files: Path, weights: str) -> str:
     """The compiled object, the host verifier's verdict, and the weights.  Returns which
     weights: "sim-trained" or "zero"."""
-    from rmt.compiler import compile_source, objfile
+    from rmt.compiler import compile_source
+    from rmt.contract import objfile
     from rmt.verifier import verify_bytes
     from rmt.verifier.report import text
-    from rmt.semantics import weights as W
+    from rmt.contract import weights as W
     files.mkdir(parents=True, exist_ok=True)
     prog = compile_source(EXAMPLE.read_text(), str(EXAMPLE))
     blob = objfile.write(prog)

@@ -43,9 +43,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rmt.compiler.objformat import ModelKind  # noqa: E402
+from rmt.contract.objformat import ModelKind  # noqa: E402
 from rmt.learn.swap_tree import train  # noqa: E402
-from rmt.semantics import weights as W  # noqa: E402
+from rmt.contract import weights as W  # noqa: E402
 from rmt.swap_sim.experiment import (Result, Split, baselines, evaluate, load_program,  # noqa: E402
                                  reload_copy, training_faults)
 from rmt.swap_sim.generalisation import fold_choice, targets_table, unseen_targets  # noqa: E402
@@ -197,7 +197,7 @@ def vm_agreement(tree, state: Path, prog_id: int, streams, per: int = 300) -> tu
     computed in Python, on fault histories of every workload: (agreeing, total)."""
     import numpy as np
     from rmt.learn.swap_tree import features
-    from rmt.semantics import codec
+    from rmt.contract import codec
     from rmt.swap_sim.experiment import RmtLoaded
     from rmt.swap_sim.rmt_prefetcher import HOOK
     eng, _ = RmtLoaded(state, prog_id).engine_and_program()

@@ -1,7 +1,7 @@
 """The RMT verifier: Z3 proofs over .rmtb bytecode, counterexamples at source lines.
 
     from rmt.verifier import verify, verify_bytes, VerifyOptions
-    rep = verify(program)            # compiler.objfile.Program
+    rep = verify(program)            # rmt.contract.objfile.Program
     rep.accepted, rep.failures, rep.cost, rep.decisions
 
 `cli_verify(argv) -> int` implements `rmtc verify`; docs/verifier.md says what

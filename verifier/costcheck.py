@@ -7,8 +7,8 @@ whether the longest path is feasible (a sound over-approximation).
 from __future__ import annotations
 
 from rmt.compiler.cost import insn_cost
-from rmt.compiler.isa import BY_CODE, Fmt
-from rmt.compiler.objfile import Program
+from rmt.contract.isa import BY_CODE, Fmt
+from rmt.contract.objfile import Program
 from rmt.verifier import obligations as O
 from rmt.verifier.obligations import Counterexample, Proved, Result
 

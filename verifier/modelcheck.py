@@ -7,7 +7,7 @@ come from the signature:
 
 * |w| <= max_abs_weight when the model declares one, else 2^(weight_bits-1);
 * |b| <= 2^(weight_bits + 8), capped at 2^31 (enforced by both weights
-  loaders, semantics/weights.py and vm_kernel/rmt_model.c);
+  loaders, contract/weights.py and vm_kernel/rmt_model.c);
 * layer 0's inputs lie in the declared [in_lo, in_hi] (the CALLM obligation
   ModelInputInRange proves the program keeps them there);
 * the per-layer shift comes with the weights, so without them it is taken
@@ -26,8 +26,8 @@ sum is exact and saturated at run time; it is checked only with weights.
 from __future__ import annotations
 
 from rmt.compiler.cost import model_cost
-from rmt.compiler.objfile import Model, Program
-from rmt.compiler.objformat import Activation, LayerKind, ModelKind
+from rmt.contract.objfile import Model, Program
+from rmt.contract.objformat import Activation, LayerKind, ModelKind
 from rmt.verifier import obligations as O
 from rmt.verifier.obligations import Counterexample, Proved, Result
 

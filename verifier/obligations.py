@@ -207,7 +207,7 @@ class MapExportable(Obligation):
 
 @dataclass(frozen=True)
 class ObjectFormat(Obligation):
-    """The bytes are not a well-formed .rmtb object (compiler.objfile.read failed)."""
+    """The bytes are not a well-formed .rmtb object (rmt.contract.objfile.read failed)."""
     detail: str
 
     def describe(self) -> str:

@@ -19,11 +19,11 @@ from typing import Callable
 
 import z3
 
-from rmt.compiler.isa import (CPU_LIMIT, BY_CODE, HELPER_BY_ID, LOAD_SIGNED, LOAD_SIZE, Fmt, Insn, Region,
+from rmt.contract.isa import (CPU_LIMIT, BY_CODE, HELPER_BY_ID, LOAD_SIGNED, LOAD_SIZE, Fmt, Insn, Region,
                           mem_fields)
-from rmt.compiler.objfile import Program
-from rmt.compiler.objformat import GuardKind, MapKind
-from rmt.lang.hooks import DEFAULT_DECISION, Access
+from rmt.contract.objfile import Program
+from rmt.contract.objformat import GuardKind, MapKind
+from rmt.contract.hooks import DEFAULT_DECISION, Access
 from rmt.verifier import obligations as O
 from rmt.verifier.absint import Abs
 from rmt.verifier.inputs import Inputs

@@ -37,9 +37,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rmt.compiler.isa import BY_CODE, HELPER_BY_ID, LOAD_SIZE, Fmt, Region, mem_fields
-from rmt.compiler.objfile import Program
-from rmt.lang.hooks import DECISIONS, Access
+from rmt.contract.isa import BY_CODE, HELPER_BY_ID, LOAD_SIZE, Fmt, Region, mem_fields
+from rmt.contract.objfile import Program
+from rmt.contract.hooks import DECISIONS, Access
 from rmt.verifier import obligations as O
 from rmt.verifier.obligations import Counterexample, Proved, Result
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from rmt.compiler import objfile
-from rmt.compiler.objfile import ObjError, Program
-from rmt.compiler.objformat import GuardKind, MapKind
+from rmt.contract import objfile
+from rmt.contract.objfile import ObjError, Program
+from rmt.contract.objformat import GuardKind, MapKind
 from rmt.verifier import obligations as O
 from rmt.verifier.costcheck import check_cost
 from rmt.verifier.inputs import Inputs
@@ -108,7 +108,7 @@ def _load_weights(prog: Program, blobs: dict[str, bytes]) -> tuple[dict[int, obj
     res: list[Result] = []
     if not blobs:
         return out, res
-    from rmt.semantics.weights import read_weights
+    from rmt.contract.weights import read_weights
     names = {m.name: i for i, m in enumerate(prog.models)}
     for name, blob in blobs.items():
         ob = O.ModelSignature(-1, name, "weights may not match the signature")

@@ -8,12 +8,12 @@ Guard declarations are checked here too (they have no run-time check).
 """
 from __future__ import annotations
 
-from rmt.compiler import objformat as F
-from rmt.compiler.isa import BY_CODE, Fmt
-from rmt.compiler.objfile import Program
-from rmt.compiler.objformat import GuardKind, MatchKind
-from rmt.lang.hooks import DEFAULT_DECISION
-from rmt.semantics.engine import EngineError
+from rmt.contract import objformat as F
+from rmt.contract.isa import BY_CODE, Fmt
+from rmt.contract.objfile import Program
+from rmt.contract.objformat import GuardKind, MatchKind
+from rmt.contract.hooks import DEFAULT_DECISION
+from rmt.contract.engine import EngineError
 from rmt.semantics.validate import CHECKS, check_insn
 from rmt.verifier import obligations as O
 from rmt.verifier.obligations import Counterexample, Result

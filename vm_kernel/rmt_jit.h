@@ -54,7 +54,7 @@ struct rmt_run_result;
  *	rmt.ko's eBPF code, the decision: an eBPF program returns 32 bits)
  *
  * The offsets are ABI: the JIT emits them (RMT_JC_* below) and
- * compiler/llvm_jit.py declares the same struct.
+ * rmt_vm/llvm_jit.py declares the same struct.
  */
 struct rmt_jit_ctx {
 	u8 *scratch;

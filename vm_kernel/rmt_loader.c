@@ -2,7 +2,7 @@
 /*
  * rmt_loader.c: parse a .rmtb object, treating every byte as hostile.
  *
- * The checks and their messages follow compiler/objfile.py's read(), so a
+ * The checks and their messages follow contract/objfile.py's read(), so a
  * malformed object is refused with the same "<where>: <why>" by the Python
  * reader and by the kernel.  All arithmetic on sizes read from the file is
  * done in 64 bits (the file is at most RMT_MAX_OBJ_SIZE bytes, so sums of a
@@ -292,7 +292,7 @@ static int rmt_parse_tables(struct rmt_parse *ps)
 	return rmt_limit(ps, "TABLES", "table count", p->ntables, 0, RMT_MAX_TABLES);
 }
 
-/* compiler/objfile.py check_model_shape(). */
+/* contract/objfile.py check_model_shape(). */
 static int rmt_model_shape(struct rmt_parse *ps, const struct rmt_rec_model *m,
 			   const struct rmt_rec_layer *ly, const char *w)
 {

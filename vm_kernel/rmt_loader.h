@@ -3,7 +3,7 @@
  * rmt_loader.h: a parsed, checked .rmtb object (struct rmt_prog).
  *
  * rmt_prog_parse() treats every byte of the object as hostile and checks the
- * same structure compiler/objfile.py's read() does (same messages: "<where>:
+ * same structure contract/objfile.py's read() does (same messages: "<where>:
  * <why>").  rmt_prog_validate() (rmt_validate.c) then checks the code the
  * way semantics/validate.py does.  Only a program that passed both is run.
  */

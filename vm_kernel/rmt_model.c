@@ -3,7 +3,7 @@
  * rmt_model.c: fixed-point models (docs/semantics.md, "Models (CALLM)").
  *
  * Loading parses the untrusted blob once, checking each field as it is read
- * (the checks and their order follow semantics/weights.py, so both engines
+ * (the checks and their order follow contract/weights.py, so both engines
  * reject the same blobs for the same reason), and converts it into a form
  * that is quick to run:
  *

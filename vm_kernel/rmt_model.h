@@ -4,7 +4,7 @@
  *
  * The loader fills a struct rmt_model_sig per MODEL record of the object and
  * initialises a struct rmt_model_slot for it.  `rmtctl model load` hands a
- * weights blob (layout: compiler/objformat.py, WHEADER/WLAYER/WTREE/WNODE) to
+ * weights blob (layout: contract/objformat.py, WHEADER/WLAYER/WTREE/WNODE) to
  * rmt_model_load(), which checks every byte against the signature, builds the
  * in-memory model and swaps it in under RCU.  CALLM calls rmt_model_infer().
  * Integer arithmetic only: no FPU in the kernel.
@@ -100,7 +100,7 @@ void rmt_model_slot_destroy(struct rmt_model_slot *slot);
  * @err: buffer for the reason (may be NULL)
  * @errlen: size of @err
  *
- * The same shape rules as compiler/objfile.py check_model_shape(), plus the
+ * The same shape rules as contract/objfile.py check_model_shape(), plus the
  * weight width.  rmt_model_load() calls it too; the loader may call it early.
  *
  * Return: 0 or -EINVAL.

@@ -35,7 +35,7 @@ int rmt_mif_init(struct rmt_mif *m, const struct rmt_prog *p, u32 idx, char *err
 	}
 	rmt_model_slot_init(&m->slot);
 	/*
-	 * The loader already checked the shape as compiler/objfile.py does; the
+	 * The loader already checked the shape as contract/objfile.py does; the
 	 * model engine's stricter rmt_model_sig_check() runs when weights load.
 	 */
 	return 0;

@@ -114,7 +114,7 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
  * rmt_calls_cpu() - whether the program calls the cpu() helper
  *
  * The verifier assumes cpu() < RMT_HELPER_CPU_LIMIT (generated from
- * compiler/isa.py); a machine with more CPU ids would break that assumption,
+ * contract/isa.py); a machine with more CPU ids would break that assumption,
  * so such a program is refused there rather than run outside its proof.
  */
 static bool rmt_calls_cpu(const struct rmt_prog *p)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * blob.h: build model-weights blobs in C tests (layout: compiler/objformat.py).
+ * blob.h: build model-weights blobs in C tests (layout: contract/objformat.py).
  */
 #ifndef _RMT_TEST_BLOB_H
 #define _RMT_TEST_BLOB_H

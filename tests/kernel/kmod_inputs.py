@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rmt.semantics.weights import Tree
+    from rmt.contract.weights import Tree
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ("forced_migration", "swap_prefetch")
@@ -24,8 +24,9 @@ def write_examples_and_predictors(files: Path, rng: random.Random) -> None:
     """files/<example>.rmtb for both examples, and pred.bin, pred2.bin: two 17-12-2 MLPs
     (ReLU hidden layer, shift 8) with weights in [-2048, 2048] and biases in
     [-4096, 4096] drawn from `rng`, in that order."""
-    from rmt.compiler import compile_source, objfile
-    from rmt.semantics import weights as W
+    from rmt.compiler import compile_source
+    from rmt.contract import objfile
+    from rmt.contract import weights as W
 
     for name in EXAMPLES:
         src = ROOT / "examples" / f"{name}.rmt"
@@ -44,6 +45,6 @@ def write_examples_and_predictors(files: Path, rng: random.Random) -> None:
 
 def tree_weights(tree: Tree, n_in: int) -> bytes:
     """The weights blob of a single-tree model (kind TREE) over `n_in` features."""
-    from rmt.compiler.objformat import ModelKind
-    from rmt.semantics import weights as W
+    from rmt.contract.objformat import ModelKind
+    from rmt.contract import weights as W
     return W.write_weights(W.forest([tree], n_in, kind=ModelKind.TREE))

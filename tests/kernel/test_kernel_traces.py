@@ -92,7 +92,7 @@ def test_every_soft_call_traced(collected: dict) -> None:
 def test_traced_outputs_match_host_emulation(collected: dict) -> None:
     from rmt.compiler import compile_source
     from rmt.learn import features, quantize
-    from rmt.semantics import weights as W
+    from rmt.contract import weights as W
     out = collected["out"]
     prog = compile_source(kernel_traces.EXAMPLE.read_text(), "forced_migration.rmt")
     mm, tm = prog.models

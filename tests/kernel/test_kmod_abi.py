@@ -39,7 +39,7 @@ def _inputs(files: Path) -> None:
     """Both examples compiled, and weight blobs that fit their model signatures (seeded, so
     runs repeat): the shared predictors, then random trees for forced_migration's
     tree_predictor (tree_fm.bin) and swap_prefetch's next-page model (next.bin)."""
-    from rmt.semantics import weights as W
+    from rmt.contract import weights as W
     rng = random.Random(5)
     kmod_inputs.write_examples_and_predictors(files, rng)
 

@@ -45,7 +45,8 @@ IOCTL_LAYER_ALLOCS = 2          # the most any operation makes before it can say
 @pytest.fixture(scope="module")
 def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
           tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from rmt.compiler import compile_source, objfile
+    from rmt.compiler import compile_source
+    from rmt.contract import objfile
     work = tmp_path_factory.mktemp("kmod_alloc")
     ko = rmt_ko
     share = work / "share"

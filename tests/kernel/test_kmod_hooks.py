@@ -43,7 +43,7 @@ MIN_SCHED_HITS = 600
 def _inputs(files: Path) -> None:
     """The examples compiled on the host, and weights that fit their model signatures: the
     shared predictors (seeded) and a fixed one-split tree for tree_predictor."""
-    from rmt.semantics import weights as W
+    from rmt.contract import weights as W
     kmod_inputs.write_examples_and_predictors(files, random.Random(11))
     tree = W.Tree([W.Node(1, 128, 1, 2), W.Node(-1, leaf=0), W.Node(-1, leaf=1)],
                   [[5, -1], [-5, -1]])

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(os.environ.get("RMT_GUEST_BPF_JIT") == "0",
 
 
 def _inputs(files: Path) -> None:
-    from rmt.semantics import weights as W
+    from rmt.contract import weights as W
     rng = random.Random(23)
     kmod_inputs.write_examples_and_predictors(files, rng)
     tree = W.Tree([W.Node(1, 128, 1, 2), W.Node(-1, leaf=0), W.Node(-1, leaf=1)],

@@ -74,7 +74,8 @@ OUTCOMES = ("dropped", "mm_gone", "dup", "outside_vma", "not_swap", "resident", 
 
 
 def _blob(src: str, name: str) -> bytes:
-    from rmt.compiler import compile_source, objfile
+    from rmt.compiler import compile_source
+    from rmt.contract import objfile
     return objfile.write(compile_source(src, name))
 
 

@@ -54,11 +54,11 @@ IN_FLIGHT = 4                # program runs between two counter reads, at most o
 def _engine_runs(engine_cls) -> None:
     """The programs count what the guest test relies on: whole entries good, torn ones,
     wrong checksums and wrong keys as such, old/new/mixed weights apart."""
-    from rmt.compiler import objfile
-    from rmt.semantics import codec
-    from rmt.semantics.engine import Entry, Exact
-    from rmt.semantics import weights as W
-    from rmt.compiler.objformat import ModelKind
+    from rmt.contract import objfile
+    from rmt.contract import codec
+    from rmt.contract.engine import Entry, Exact
+    from rmt.contract import weights as W
+    from rmt.contract.objformat import ModelKind
     for hook, field in (("sched", "exec_age_ns"), ("swap", "page")):
         blob = S.compile_program(hook)
         spec = objfile.read(blob).hook

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import random
 
-from rmt.compiler.isa import Insn, Region, insn, mem_imm
-from rmt.compiler.objfile import (Action, Key, Layer, Map, Model, Param, Program, Table,
+from rmt.contract.isa import Insn, Region, insn, mem_imm
+from rmt.contract.objfile import (Action, Key, Layer, Map, Model, Param, Program, Table,
                               TraceField, TraceFmt)
-from rmt.compiler.objformat import Activation, LayerKind, MapKind, MatchKind, ModelKind
-from rmt.lang.hooks import TEST_SANDBOX
+from rmt.contract.objformat import Activation, LayerKind, MapKind, MatchKind, ModelKind
+from rmt.contract.hooks import TEST_SANDBOX
 
 HOOK = TEST_SANDBOX
 SCRATCH = 64

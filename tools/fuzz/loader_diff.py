@@ -1,7 +1,7 @@
 """Differential oracle of the two loaders on fuzzed objects.
 
 vm_kernel/rmt_loader.c + rmt_validate.c promise to check exactly what
-compiler/objfile.py's read() and semantics/validate.py check, with the same
+contract/objfile.py's read() and semantics/validate.py check, with the same
 "<where>: <why>" messages.  The fuzz_load corpus holds thousands of mutated
 objects, most of them malformed in some new way: each one goes to the
 reference engine and to the C VM, and both must accept, or both refuse with
@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from rmt.vm import CEngine  # noqa: E402
-from rmt.semantics.engine import EngineError  # noqa: E402
+from rmt.contract.engine import EngineError  # noqa: E402
 from rmt.semantics.reference import ReferenceEngine  # noqa: E402
 
 MAGIC = 0x42544D52

@@ -28,9 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # The repo first: tests/verifier/ (case files) must not shadow the verifier package.
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from rmt.compiler import compile_source, objfile  # noqa: E402
-from rmt.compiler.objfile import Model, Program, Table  # noqa: E402
-from rmt.compiler.objformat import MatchKind  # noqa: E402
+from rmt.compiler import compile_source
+from rmt.contract import objfile  # noqa: E402
+from rmt.contract.objfile import Model, Program, Table  # noqa: E402
+from rmt.contract.objformat import MatchKind  # noqa: E402
 
 # fuzz_common.h fuzz_key(): selector 5 takes the next 8 bytes masked to the
 # key's width, 0x85 the next 8 bytes unmasked.
@@ -123,9 +124,9 @@ def sig_bytes(m: Model) -> bytes:
 def synthetic_models(rng: random.Random) -> Iterator[tuple[Model, bytes]]:
     """Signatures the programs do not declare: deep trees and forests (depth up to the
     limit, a chain of inner nodes), 32-bit weights with large values, shifted forests."""
-    from rmt.compiler.objfile import Layer
-    from rmt.compiler.objformat import Activation, LayerKind, ModelKind
-    from rmt.semantics.weights import DenseLayer, Node, Tree, forest, mlp, write_weights
+    from rmt.contract.objfile import Layer
+    from rmt.contract.objformat import Activation, LayerKind, ModelKind
+    from rmt.contract.weights import DenseLayer, Node, Tree, forest, mlp, write_weights
     for depth in (4, 9, 12, 16):
         def chain() -> Tree:
             nodes = []

@@ -29,9 +29,9 @@ for _p in (str(ROOT / "tests"), str(ROOT)):        # the repo first (see seeds.p
         sys.path.remove(_p)
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from rmt.compiler import objfile  # noqa: E402
-from rmt.compiler.isa import BY_NAME  # noqa: E402
-from rmt.compiler.objfile import Program  # noqa: E402
+from rmt.contract import objfile  # noqa: E402
+from rmt.contract.isa import BY_NAME  # noqa: E402
+from rmt.contract.objfile import Program  # noqa: E402
 from rmt.vm import CEngine, load_lib  # noqa: E402
 from rmt.semantics.reference import ReferenceEngine  # noqa: E402
 from test_verifier_soundness import Prediction, ctx_in_range, fill  # noqa: E402

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from rmt.compiler import objfile
+from rmt.contract import objfile
 from rmt.ctl.kernel import KernelEngine, RmtDevice
 
 

@@ -11,7 +11,7 @@ sys.path.insert(0, str(ROOT / "tools" / "qemu"))
 
 
 def c_vm_records(obj: bytes, blobs: dict[str, bytes], ctxs: list[bytes]) -> list[list]:
-    from rmt.compiler import objfile
+    from rmt.contract import objfile
     from rmt.vm import CEngine
     prog = objfile.read(obj)
     eng = CEngine(obj, trace_capacity=1 << max(6, len(ctxs).bit_length()))

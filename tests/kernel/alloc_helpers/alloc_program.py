@@ -11,9 +11,9 @@ match, what the model computes) is visible in the trace records.
 """
 from __future__ import annotations
 
-from rmt.lang.hooks import HOOKS
-from rmt.semantics.engine import Entry, Exact, Lpm, Range, Ternary
-from rmt.semantics.weights import DenseLayer, mlp, write_weights
+from rmt.contract.hooks import HOOKS
+from rmt.contract.engine import Entry, Exact, Lpm, Range, Ternary
+from rmt.contract.weights import DenseLayer, mlp, write_weights
 
 SOURCE = """
 hook sched.can_migrate_task;

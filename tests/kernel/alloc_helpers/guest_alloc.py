@@ -36,8 +36,8 @@ from alloc_program import EX, HOOK, LP, PROBES, RA, SEED, TE, tag, weights  # no
 from rmt.ctl import hook_abi  # noqa: E402
 from rmt.ctl.btf import Btf  # noqa: E402
 from rmt.ctl.kernel import KernelEngine, KernelTarget, RmtDevice  # noqa: E402
-from rmt.semantics import codec  # noqa: E402
-from rmt.semantics.engine import EngineError, Entry, Exact, Lpm, Range, Ternary  # noqa: E402
+from rmt.contract import codec  # noqa: E402
+from rmt.contract.engine import EngineError, Entry, Exact, Lpm, Range, Ternary  # noqa: E402
 
 PARAMS = Path("/sys/module/rmt/parameters")
 MAX_SWEEP = 300

@@ -57,7 +57,8 @@ print("hog done", mb, "MiB")
 
 
 def compile_blob(src: str, name: str) -> bytes:
-    from rmt.compiler import compile_source, objfile
+    from rmt.compiler import compile_source
+    from rmt.contract import objfile
     return objfile.write(compile_source(src, name))
 
 
@@ -119,7 +120,7 @@ def vm_stats(eng: KernelEngine) -> dict:
 
 
 def phase_sched(dev: RmtDevice, files: Path, out: Path, btf: Btf) -> dict:
-    from rmt.semantics.engine import Entry, Exact, Range
+    from rmt.contract.engine import Entry, Exact, Range
     res: dict = {}
     fm = KernelEngine.load(dev, (files / "forced_migration.rmtb").read_bytes())
     H.attach(dev, H.HOOK_SCHED, fm.id, btf=btf)

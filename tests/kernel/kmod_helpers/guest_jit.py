@@ -36,7 +36,7 @@ import run_cases  # noqa: E402
 from rmt.ctl import hook_abi as H  # noqa: E402
 from rmt.ctl.btf import Btf  # noqa: E402
 from rmt.ctl.kernel import ENGINE_JIT, KernelEngine, RmtDevice  # noqa: E402
-from rmt.semantics.engine import EngineError, Entry, Exact, Range  # noqa: E402
+from rmt.contract.engine import EngineError, Entry, Exact, Range  # noqa: E402
 
 PARAMS = Path("/sys/module/rmt/parameters")
 SWAPS = 4

@@ -60,7 +60,8 @@ EXPORT_ONLY = ("ChannelExportable", "MapExportable", "TraceExportable")
 def compile_program(hook: str) -> bytes:
     """The object of stress_<hook>.rmt; the verifier must prove every obligation but the
     export rules (EXPORT_ONLY)."""
-    from rmt.compiler import compile_source, objfile
+    from rmt.compiler import compile_source
+    from rmt.contract import objfile
     from rmt import verifier
     src = PROGRAMS[hook]
     prog = compile_source(src.read_text(), str(src))
@@ -77,8 +78,8 @@ def weights(version: str) -> bytes:
 
     On the constant input X every output is N_IN * w * X + bias, so a mix of the two
     versions (some weights or biases from each) gives an output that is neither."""
-    from rmt.compiler.objformat import ModelKind
-    from rmt.semantics import weights as W
+    from rmt.contract.objformat import ModelKind
+    from rmt.contract import weights as W
     w, bias = (1, OLD_BIAS) if version == "old" else (2, NEW_BIAS)
     layer = W.DenseLayer([[w] * N_IN for _ in bias], list(bias), 0, False)
     return W.write_weights(W.mlp([layer], weight_bits=8, kind=ModelKind.LINEAR))

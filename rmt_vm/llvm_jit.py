@@ -26,9 +26,9 @@ from typing import Callable
 
 import llvmlite.binding as llvm
 
-from rmt.compiler.isa import (BY_CODE, HELPER_BY_NAME, LOAD_SIGNED, LOAD_SIZE, Abort, Fmt, Insn, Region,
+from rmt.contract.isa import (BY_CODE, HELPER_BY_NAME, LOAD_SIGNED, LOAD_SIZE, Abort, Fmt, Insn, Region,
                           mem_fields)
-from rmt.compiler.objfile import Program
+from rmt.contract.objfile import Program
 
 # struct rmt_jit_ctx field offsets (vm_kernel/rmt_jit.h, RMT_JC_*).
 JC_SCRATCH, JC_CTX, JC_PARAMS, JC_MIN, JC_MOUT = 0, 8, 16, 24, 32

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-from rmt.compiler import objfile
+from rmt.contract import objfile
 from rmt.compiler.driver import CompileError, compile_full, front_end
 from rmt.lang import errors as E
 
@@ -90,19 +90,9 @@ def cmd_dump(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delegate(command: str, module: str, func: str, argv: list[str]) -> int:
-    """Run a subcommand that lives in a later stage, imported only when asked for."""
-    import importlib
-    try:
-        fn = getattr(importlib.import_module(module), func)
-    except ImportError as e:
-        print(f"rmtc {command}: not available: {e}", file=sys.stderr)
-        return 1
-    return fn(argv)
-
-
 def cmd_verify(argv: list[str]) -> int:
-    return _delegate("verify", "rmt.verifier", "cli_verify", argv)
+    from rmt.verifier import cli_verify          # imported when asked for: Z3 loads slowly
+    return cli_verify(argv)
 
 
 def _usage(msg: str) -> int:
@@ -111,7 +101,8 @@ def _usage(msg: str) -> int:
 
 
 def cmd_model_import(argv: list[str]) -> int:
-    return _delegate("model import", "rmt.model_import.cli", "main", argv)
+    from rmt.model_import.cli import main as model_import
+    return model_import(argv)
 
 
 def _version() -> str:

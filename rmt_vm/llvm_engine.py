@@ -1,4 +1,4 @@
-"""LlvmEngine: semantics.engine.Engine with the program's code compiled by LLVM.
+"""LlvmEngine: rmt.contract.engine.Engine with the program's code compiled by LLVM.
 
 Why on top of the C VM rather than the reference semantics: the code is the
 only part LLVM has anything to add to.  Tables, models, maps, the trace ring,
@@ -11,7 +11,7 @@ The C runtime calls the LLVM function through `rmt_vm_set_native()` (a
 userspace-only entry point).
 
 `trust_verifier=True` runs the verifier and leaves out the run-time checks it
-proved cannot fail (compiler/llvm_jit.py); the default keeps every check, so
+proved cannot fail (rmt_vm/llvm_jit.py); the default keeps every check, so
 the engine is exact for any context, including ones outside the hook's
 declared ranges.
 """
@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import errno
 
-from rmt.compiler.isa import Abort
-from rmt.compiler.llvm_jit import HELPERS, NativeCode, compile_program
-from rmt.compiler.objfile import Program
+from rmt.contract.isa import Abort
+from rmt.vm.llvm_jit import HELPERS, NativeCode, compile_program
+from rmt.contract.objfile import Program
 from rmt.vm.engine import DEFAULT_SEED, CEngine
-from rmt.semantics.engine import EngineError
+from rmt.contract.engine import EngineError
 
 # Verifier obligations whose proof makes a run-time check redundant.
 _DROPPABLE = {"InBounds": Abort.BOUNDS, "NonZeroDivisor": Abort.DIV_ZERO,

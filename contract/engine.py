@@ -68,7 +68,7 @@ class EntryState:
 class RunResult:
     decision: int                      # -1 is DEFAULT
     ctx: bytes                         # the context after the run (writable fields may change)
-    abort: int = 0                     # compiler.isa.Abort value; nonzero means decision == -1
+    abort: int = 0                     # rmt.contract.isa.Abort value; nonzero means decision == -1
     abort_pc: int = -1
 
 

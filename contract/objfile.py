@@ -2,7 +2,7 @@
 
 Layout (docs/object-format.md): a HEADER record, a table of SECTION records,
 then the sections, each 8-byte aligned.  Record sections hold `count` records
-of the size given in compiler/objformat.py; cross references are indexes into
+of the size given in contract/objformat.py; cross references are indexes into
 other sections, strings are offsets into STRINGS.  The reader treats every byte
 as hostile and raises ObjError naming the section and the reason, like the C
 loader does.
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rmt.compiler import objformat as F
-from rmt.compiler.isa import INSN_SIZE, Insn
-from rmt.compiler.objformat import (Activation, GuardKind, LayerKind, MapKind, MatchKind,
+from rmt.contract import objformat as F
+from rmt.contract.isa import INSN_SIZE, Insn
+from rmt.contract.objformat import (Activation, GuardKind, LayerKind, MapKind, MatchKind,
                                 ModelKind, Section)
-from rmt.lang.hooks import HOOK_BY_ID, HookSpec, hook_hash
+from rmt.contract.hooks import HOOK_BY_ID, HookSpec, hook_hash
 
 
 class ObjError(Exception):

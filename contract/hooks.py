@@ -17,7 +17,7 @@ import enum
 from dataclasses import dataclass
 from functools import cached_property
 
-from rmt.lang.ast import IntT
+from rmt.contract.ints import IntT
 
 DEFAULT_DECISION = -1
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import errno
 from typing import Any
 
-from rmt.compiler.objfile import Action, Table
-from rmt.compiler.objformat import MatchKind
-from rmt.lang.hooks import HookSpec
-from rmt.semantics.engine import EngineError, Exact, Lpm, Match, Range, Ternary
+from rmt.contract.objfile import Action, Table
+from rmt.contract.objformat import MatchKind
+from rmt.contract.hooks import HookSpec
+from rmt.contract.engine import EngineError, Exact, Lpm, Match, Range, Ternary
 
 _KIND_OF = {Exact: MatchKind.EXACT, Lpm: MatchKind.LPM, Ternary: MatchKind.TERNARY,
             Range: MatchKind.RANGE}

@@ -8,7 +8,7 @@ integer numpy arrays, the kind, sizes and activations from the program's signatu
 accepts, or a WeightsError naming the model's kind and what does not match.
 `mlp`/`forest`/`write_weights` are the lower-level pieces it is built from.
 
-Layout (compiler/objformat.py, WHEADER/WLAYER/WTREE/WNODE): a header; for an
+Layout (contract/objformat.py, WHEADER/WLAYER/WTREE/WNODE): a header; for an
 MLP or linear model, per layer a WLAYER record, its weights (weight_bits
 each, signed, row-major [n_out][n_in], conv1d [out_ch][in_ch][kernel]) padded
 with zeros to 4 bytes, then int32 biases (n_out, or out_ch for conv1d); for a
@@ -33,10 +33,10 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from rmt.compiler import objformat as F
-from rmt.compiler.objfile import Model
-from rmt.compiler.objformat import Activation, LayerKind, ModelKind
-from rmt.semantics.engine import EngineError
+from rmt.contract import objformat as F
+from rmt.contract.objfile import Model
+from rmt.contract.objformat import Activation, LayerKind, ModelKind
+from rmt.contract.engine import EngineError
 
 MAX_LAYER_SHIFT = 31
 MAX_FOREST_SHIFT = 63

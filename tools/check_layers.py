@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Check the layer contract of the `rmt` packages (pyproject.toml, [tool.rmt.layers]).
+
+Every import between two `rmt` subpackages must point down the declared layers (a package may
+import any package of a lower layer, never one of its own layer or above), and no two modules
+import each other, directly or around a loop.  Imports inside functions count: a lazy upward
+import is still an upward dependency.  The module graph is read from the sources with `ast`
+(nothing is imported), using the package-to-folder table in [tool.setuptools.package-dir].
+
+    python tools/check_layers.py [--root DIR]   # exit 1 and one line per violation
+"""
+from __future__ import annotations
+
+import ast
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Import:
+    src: str        # importing module, e.g. rmt.compiler.driver
+    dst: str        # imported module (or package), e.g. rmt.contract.isa
+    path: Path
+    line: int
+
+
+@dataclass(frozen=True)
+class Contract:
+    layers: list[list[str]]         # top first, as written in pyproject.toml
+    package_dir: dict[str, str]
+
+    def layer_of(self, pkg: str) -> int | None:
+        for i, group in enumerate(self.layers):
+            if pkg in group:
+                return len(self.layers) - i      # higher number = higher layer
+        return None
+
+
+def load_contract(root: Path = ROOT) -> Contract:
+    conf = tomllib.loads((root / "pyproject.toml").read_text())
+    layers = [[p.strip() for p in row.split("|")] for row in conf["tool"]["rmt"]["layers"]]
+    return Contract(layers, conf["tool"]["setuptools"]["package-dir"])
+
+
+def modules(contract: Contract, root: Path = ROOT) -> dict[str, Path]:
+    """Every module of every mapped package: dotted name -> file."""
+    out: dict[str, Path] = {}
+    for pkg, folder in contract.package_dir.items():
+        for f in sorted((root / folder).glob("*.py")):
+            name = pkg if f.stem == "__init__" else f"{pkg}.{f.stem}"
+            out[name] = f
+    return out
+
+
+def _resolve(node: ast.ImportFrom, module: str, is_pkg: bool) -> str:
+    if not node.level:
+        return node.module or ""
+    base = module.split(".") if is_pkg else module.split(".")[:-1]
+    base = base[:len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imports(mods: dict[str, Path]) -> list[Import]:
+    found: list[Import] = []
+    for name, path in mods.items():
+        tree = ast.parse(path.read_text(), str(path))
+        is_pkg = path.stem == "__init__"
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    found.append(Import(name, a.name, path, node.lineno))
+            elif isinstance(node, ast.ImportFrom):
+                base = _resolve(node, name, is_pkg)
+                for a in node.names:
+                    sub = f"{base}.{a.name}"
+                    found.append(Import(name, sub if sub in mods else base, path, node.lineno))
+    return [i for i in found if i.dst == "rmt" or i.dst.startswith("rmt.")]
+
+
+def package_of(module: str, contract: Contract) -> str:
+    best = ""
+    for pkg in contract.package_dir:
+        if (module == pkg or module.startswith(pkg + ".")) and len(pkg) > len(best):
+            best = pkg
+    return best
+
+
+def layer_violations(imps: list[Import], contract: Contract, root: Path = ROOT) -> list[str]:
+    out = []
+    for i in imps:
+        a, b = package_of(i.src, contract), package_of(i.dst, contract)
+        if a == b or not b:
+            continue
+        la, lb = contract.layer_of(a), contract.layer_of(b)
+        where = f"{i.path.relative_to(root)}:{i.line}"
+        if la is None or lb is None:
+            out.append(f"{where}: {a or i.src} or {b} is in no layer of [tool.rmt.layers]")
+        elif lb >= la:
+            how = "a package of its own layer" if lb == la else "a higher layer"
+            out.append(f"{where}: {i.src} imports {i.dst}: {how} ({b} is not below {a})")
+    return out
+
+
+def cycles(imps: list[Import], mods: dict[str, Path]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for i in imps:
+        if i.dst in mods and i.dst != i.src:
+            graph[i.src].add(i.dst)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    sccs: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                sccs.append(sorted(comp))
+
+    sys.setrecursionlimit(10000)
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sccs
+
+
+def check(root: Path = ROOT) -> list[str]:
+    contract = load_contract(root)
+    mods = modules(contract, root)
+    imps = imports(mods)
+    problems = layer_violations(imps, contract, root)
+    for comp in cycles(imps, mods):
+        problems.append("import cycle: " + " -> ".join(comp + comp[:1]))
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--root", type=Path, default=ROOT, help="repository to check")
+    problems = check(ap.parse_args(argv).root)
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"{len(problems)} layer contract violation(s) (pyproject.toml [tool.rmt.layers])",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
