@@ -1,6 +1,6 @@
 """Model inference against native C and AVX2 C: the issue's MLP and tree rows.
 
-Builds bench/bench_model_ops.c with vm_kernel/rmt_model.c (gcc, the same
+Builds bench/bench_model_ops.c with vm_kernel/core/rmt_model.c (gcc, the same
 flags for the engine and the baselines), checks every variant's outputs equal
 on 1,024 inputs, then times interleaved trials and prints the median ns per
 inference of each, and the ratios the targets are stated in:
@@ -13,7 +13,7 @@ inference of each, and the ratios the targets are stated in:
 
     .venv/bin/python bench/bench_model_ops.py [--quick] [--base COMMIT]
 
---base COMMIT also builds vm_kernel/rmt_model.[ch] as of COMMIT and times it
+--base COMMIT also builds vm_kernel/core/rmt_model.[ch] as of COMMIT and times it
 in the same way (the "before" column). Timings are printed, never asserted.
 """
 from __future__ import annotations
@@ -26,8 +26,18 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VM = ROOT / "vm_kernel"
+VM = ROOT / "vm_kernel" / "core"
 CFLAGS = ["-O2", "-g", "-Wall", "-Wno-unused-parameter"]
+
+
+def git_vm_file(rev: str, name: str) -> bytes:
+    """vm_kernel's @name as of @rev: under core/ since the core/kmod split, at the top before."""
+    for path in (f"vm_kernel/core/{name}", f"vm_kernel/{name}"):
+        res = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{path}"],
+                             capture_output=True)
+        if res.returncode == 0:
+            return res.stdout
+    raise RuntimeError(f"{name}: not in vm_kernel/ at {rev}")
 
 
 def build(tmpd: Path, model_dir: Path = VM, old: bool = False) -> Path:
@@ -61,9 +71,7 @@ def old_model_dir(tmpd: Path, commit: str) -> Path:
     d = tmpd / "old"
     d.mkdir()
     for f in ("rmt_model.c", "rmt_model.h"):
-        blob = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:vm_kernel/{f}"],
-                              capture_output=True, text=True, check=True).stdout
-        (d / f).write_text(blob)
+        (d / f).write_bytes(git_vm_file(commit, f))
     return d
 
 

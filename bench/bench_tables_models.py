@@ -23,8 +23,18 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VM = ROOT / "vm_kernel"
+VM = ROOT / "vm_kernel" / "core"
 CFLAGS = ["-O2", "-g", "-Wall", "-Wno-unused-parameter"]
+
+
+def git_vm_file(rev: str, name: str) -> bytes:
+    """vm_kernel's @name as of @rev: under core/ since the core/kmod split, at the top before."""
+    for path in (f"vm_kernel/core/{name}", f"vm_kernel/{name}"):
+        res = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{path}"],
+                             capture_output=True)
+        if res.returncode == 0:
+            return res.stdout
+    raise RuntimeError(f"{name}: not in vm_kernel/ at {rev}")
 
 MLP_IN, MLP_HID, TREE_DEPTH = 15, 10, 8
 FOREST_TREES, FOREST_DEPTH = 8, 6

@@ -1,13 +1,13 @@
-"""Generate the C headers of vm_kernel/ from the Python contracts.
+"""Generate the C headers of vm_kernel/core/ from the Python contracts.
 
 The C validator, interpreter and loader must agree bit for bit with
 compiler/isa.py, compiler/objformat.py and rmt_lang/hooks.py.  Rather than
 keeping two copies in step by hand, the C side is generated from the Python
 side:
 
-    vm_kernel/rmt_isa.h     opcodes (an X-macro list), regions, aborts, helpers
-    vm_kernel/rmt_format.h  the .rmtb and weights records as C structs, enums, limits
-    vm_kernel/rmt_hooks.h   per hook: context struct, field table, hash, decisions
+    vm_kernel/core/rmt_isa.h     opcodes (an X-macro list), regions, aborts, helpers
+    vm_kernel/core/rmt_format.h  the .rmtb and weights records as C structs, enums, limits
+    vm_kernel/core/rmt_hooks.h   per hook: context struct, field table, hash, decisions
 
 `python -m compiler.cgen` rewrites them; `--check` exits 1 when any is stale
 (tests/test_generated.py runs that check).
@@ -22,7 +22,7 @@ from compiler import isa
 from compiler import objformat as F
 from rmt_lang.hooks import HOOKS, Access, HookSpec, hook_hash
 
-OUT_DIR = Path(__file__).resolve().parent.parent / "vm_kernel"
+OUT_DIR = Path(__file__).resolve().parent.parent / "vm_kernel" / "core"
 
 _BANNER = ("/* SPDX-License-Identifier: GPL-2.0 */\n"
            "/*\n * {name}: {what}\n *\n"

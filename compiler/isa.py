@@ -2,7 +2,7 @@
 
 Everything that knows about opcodes comes from the OPCODES list below: the
 Python assembler and disassembler (compiler/asm.py), the reference interpreter
-(semantics/), the verifier, and the generated C header vm_kernel/rmt_isa.h
+(semantics/), the verifier, and the generated C header vm_kernel/core/rmt_isa.h
 (an X-macro list expanded by the C validator and the interpreter's dispatch
 table; see compiler/cgen.py and tests/test_generated.py, which fails when the
 header is stale).

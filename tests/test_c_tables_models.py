@@ -3,7 +3,7 @@
 The C sources are the ones rmt.ko is built from, so they are tested in C:
 each tests/c/test_*.c is compiled with the VM sources under AddressSanitizer
 and UndefinedBehaviorSanitizer (any report is fatal) and must exit 0.  A
-second test builds vm_kernel/rmt_table.c and rmt_model.c as a stub kernel
+second test builds vm_kernel/core/rmt_table.c and rmt_model.c as a stub kernel
 module against Debian's 6.1 headers, so they provably compile in the kernel
 too; it is skipped only when the headers are not installed.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-VM = ROOT / "vm_kernel"
+VM = ROOT / "vm_kernel" / "core"
 CDIR = ROOT / "tests" / "c"
 SANITIZE = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 WARN = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"]

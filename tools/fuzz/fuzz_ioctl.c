@@ -2,7 +2,7 @@
 /*
  * fuzz_ioctl: libFuzzer target for the /dev/rmt ioctl argument parser.
  *
- * The real vm_kernel/rmt_kmod_dev.c is compiled here, in userspace, against
+ * The real vm_kernel/kmod/rmt_kmod_dev.c is compiled here, in userspace, against
  * the fake kernel headers of tools/fuzz/kinclude/ (user memory is an arena
  * at a fixed user address, see fuzz_kernel.h) and linked with the userspace
  * VM.  An input is a sequence of ioctl() and read() calls on two open files
@@ -31,7 +31,7 @@
  * return code of every call and a digest of the arena at the end, which
  * the replayer running the same inputs on rmt.ko must reproduce.
  */
-#include "../../vm_kernel/rmt_kmod_dev.c"
+#include "../../vm_kernel/kmod/rmt_kmod_dev.c"
 #include "fuzz_common.h"
 #if __has_include("rmt_alloc.h")
 #include "rmt_alloc.h"

@@ -2,7 +2,7 @@
 /*
  * fuzz_load.c: libFuzzer target for the loader, validator, interpreter, JIT,
  * tables, maps, models and trace ring, through the public API of
- * vm_kernel/rmt_runtime.h.
+ * vm_kernel/core/rmt_runtime.h.
  *
  * Input: a .rmtb object (its header's file_size says where it ends),
  * optionally followed by a script of control-plane operations and runs (the
