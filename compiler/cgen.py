@@ -70,7 +70,8 @@ def gen_isa() -> str:
     out.append("};\n\n")
 
     out.append("/*\n * Every opcode: X(NAME, code, format, cost) with its meaning as a comment.\n"
-               " * Expanded by the validator's whitelist and the interpreter's dispatch.\n */\n")
+               " * Expanded by the validator's whitelist, the interpreter's dispatch and\n"
+               " * each JIT's opcode table (an opcode with no entry there does not build).\n */\n")
     lines = ["#define RMT_OPCODES(X)"]
     for op in isa.OPCODES:
         lines.append(f"\tX({op.name}, 0x{op.code:02x}, {op.fmt.name}, {op.cost})"
