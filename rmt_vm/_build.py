@@ -126,7 +126,7 @@ def make_ffi(sanitize: bool = False, module: str = MODULE, relative: bool = Fals
     flags = CFLAGS + (SANITIZE_FLAGS if sanitize else [])
     ffi.set_source(
         module,
-        '#include "rmt_runtime.h"\n#include "rmt_alloc.h"\n'
+        '#include "rmt_vm.h"\n#include "rmt_jit.h"\n#include "rmt_alloc.h"\n'
         f'const char *rmt_vm_build_id(void) {{ return "{source_hash(sanitize)}"; }}\n',
         sources=[str(p.relative_to(ROOT)) if relative else str(p) for p in c_sources()],
         include_dirs=[str(CORE_DIR)],

@@ -35,7 +35,7 @@ def test_header_offsets_are_the_struct_layout(tmp_path: Path) -> None:
     lines = "".join(f'\tprintf("{n} %zu %d\\n", offsetof(struct rmt_jit_ctx, {n.lower()}), '
                     f"RMT_JC_{n});\n" for n in defs)
     src = tmp_path / "layout.c"
-    src.write_text('#include <stdio.h>\n#include <stddef.h>\n#include "rmt_runtime.h"\n'
+    src.write_text('#include <stdio.h>\n#include <stddef.h>\n#include "rmt_jit.h"\n'
                    f"int main(void)\n{{\n{lines}\treturn 0;\n}}\n")
     exe = tmp_path / "layout"
     build = subprocess.run(["gcc", f"-I{ROOT / 'vm_kernel' / 'core'}", str(src), "-o", str(exe)],

@@ -12,7 +12,7 @@
  *  - no ASan/UBSan report, no leak (LSan; and the VM's own allocation
  *    counter, rmt_alloc.h, is back to zero once the VM is destroyed);
  *  - every call returns 0 or a negative errno from the set the command
- *    documents (uapi/rmt.h, rmt_runtime.h); read() returns whole records,
+ *    documents (uapi/rmt.h, rmt_vm.h); read() returns whole records,
  *    at most the count asked for; a call without CAP_SYS_ADMIN fails with
  *    -EPERM (read(): or -EFAULT, which the VFS checks first);
  *  - a refused call changes nothing: a digest of the VM's state taken
@@ -63,19 +63,18 @@ static u64 fz_state(struct rmt_vm *vm, struct file *files)
 	static struct rmt_entry_dump ents[FZ_BATCH];
 	static u64 keys[FZ_BATCH], vals[FZ_BATCH];
 	struct rmt_stats st;
-	struct rmt_inst *in;
+	struct rmt_prog_info info;
 	u64 h = FUZZ_IOCTL_HASH_INIT, misses, cursor, ver;
 	u32 id, i, start;
 	int n, guard;
 
 	for (id = 1; id <= RMT_VM_MAX_PROGS; id++) {
-		in = rcu_access_pointer(vm->progs[id - 1]);
 		h = fuzz_ioctl_hash_add(h, &id, sizeof(id));
-		if (!in)
+		if (rmt_vm_prog_info(vm, id, &info))
 			continue;
-		h = fuzz_ioctl_hash_add(h, in->prog->image, in->prog->size);
+		h = fuzz_ioctl_hash_add(h, info.obj, info.obj_len);
 		h = fuzz_ioctl_hash_add(h, &rmt_dev.progs[id - 1], sizeof(rmt_dev.progs[id - 1]));
-		for (i = 0; i < in->prog->ntables; i++) {
+		for (i = 0; i < info.ntables; i++) {
 			for (start = 0;; start += n) {
 				memset(ents, 0, sizeof(ents));
 				misses = 0;
@@ -87,11 +86,11 @@ static u64 fz_state(struct rmt_vm *vm, struct file *files)
 					break;
 			}
 		}
-		for (i = 0; i < in->prog->nmodels; i++) {
-			ver = rmt_model_version(&in->models[i].slot);
+		for (i = 0; i < info.nmodels; i++) {
+			ver = rmt_vm_model_version(vm, id, i);
 			h = fuzz_ioctl_hash_add(h, &ver, sizeof(ver));
 		}
-		for (i = 0; i < in->prog->nmaps; i++) {
+		for (i = 0; i < info.nmaps; i++) {
 			cursor = 0;
 			for (guard = 0; guard < 1 << 16; guard++) {
 				n = rmt_vm_map_read(vm, id, i, &cursor, keys, vals, FZ_BATCH);

@@ -316,8 +316,23 @@ static inline u32 get_random_u32(void)
 
 #define cond_resched() do { } while (0)
 #define lockdep_is_held(l) 1
+#define lockdep_assert_held(l) do { } while (0)
 #define WARN_ON_ONCE(c) ({ bool __c = !!(c); if (__c) fprintf(stderr, "rmt: WARN at %s:%d\n", __FILE__, __LINE__); __c; })
 
 #endif /* __KERNEL__ */
+
+/**
+ * rmt_errf() - format an error message into a caller's buffer
+ * @err: the buffer (NULL: no message)
+ * @errlen: its size (0: no message)
+ * @code: what to return
+ * @fmt: printf format of the message
+ *
+ * Every layer reports refusals this way (rmt_loader.c defines it).
+ *
+ * Return: @code, so that `return rmt_errf(err, len, -EINVAL, ...);` reads.
+ */
+int rmt_errf(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif /* _RMT_COMPAT_H */

@@ -21,11 +21,8 @@
  * Frame: 6 callee-saved pushes + return address = 56 bytes; 136 more keep
  * rsp 16-byte aligned at helper calls.
  */
-#include "rmt_runtime.h"
+#include "rmt_engine.h"
 #include "rmt_alloc.h"
-#ifdef __KERNEL__
-#include "rmt_kmod_jit.h"
-#endif
 
 #if defined(__x86_64__) && !defined(__KERNEL__)
 #include <sys/mman.h>

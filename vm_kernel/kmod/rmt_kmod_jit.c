@@ -33,9 +33,8 @@
  */
 #include <linux/filter.h>
 #include <linux/moduleparam.h>
-#include "rmt_runtime.h"
+#include "rmt_engine.h"
 #include "rmt_alloc.h"
-#include "rmt_kmod_jit.h"
 
 /* rmt.jit: JIT programs loaded from now on (1, the default) or not (0). */
 static bool jit = true;

@@ -344,7 +344,7 @@ struct rmt_ioc_map_write {
 
 /**
  * struct rmt_ioc_counters - a program's counters summed over CPUs
- *	(the same layout as struct rmt_stats in vm_kernel/core/rmt_runtime.h)
+ *	(the same layout as struct rmt_stats in vm_kernel/core/rmt_vm.h)
  * @runs: invocations
  * @aborts: aborted invocations per abort kind (index 0 unused)
  * @bad_decisions: EXIT values outside the hook's range
