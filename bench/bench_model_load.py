@@ -32,9 +32,8 @@ ROOT = btm.ROOT
 
 
 def _export(rev: str, dst: Path) -> None:
-    """Write rmt_model.[ch] as of @rev into @dst."""
-    for name in ("rmt_model.c", "rmt_model.h"):
-        (dst / name).write_bytes(btm.git_vm_file(rev, name))
+    """Write the model engine (rmt_model.[ch], rmt_model_*.[ch]) as of @rev into @dst."""
+    btm.export_model(rev, dst)
 
 
 def main() -> int:
