@@ -3,9 +3,10 @@
 The C sources are the ones rmt.ko is built from, so they are tested in C:
 each tests/c/test_*.c is compiled with the VM sources under AddressSanitizer
 and UndefinedBehaviorSanitizer (any report is fatal) and must exit 0.  A
-second test builds vm_kernel/core/rmt_table.c and rmt_model.c as a stub kernel
-module against Debian's 6.1 headers, so they provably compile in the kernel
-too; it is skipped only when the headers are not installed.
+second test builds the tables (vm_kernel/core/rmt_table*.c) and the model
+engine (rmt_model*.c) as a stub kernel module against Debian's 6.1 headers, so
+they provably compile in the kernel too; it is skipped only when the headers
+are not installed.
 """
 from __future__ import annotations
 

@@ -317,6 +317,9 @@ static inline u32 get_random_u32(void)
 #define cond_resched() do { } while (0)
 #define lockdep_is_held(l) 1
 #define lockdep_assert_held(l) do { } while (0)
+#ifndef __printf
+#define __printf(a, b) __attribute__((format(printf, a, b)))
+#endif
 #define WARN_ON_ONCE(c) ({ bool __c = !!(c); if (__c) fprintf(stderr, "rmt: WARN at %s:%d\n", __FILE__, __LINE__); __c; })
 
 #endif /* __KERNEL__ */
@@ -332,7 +335,7 @@ static inline u32 get_random_u32(void)
  *
  * Return: @code, so that `return rmt_errf(err, len, -EINVAL, ...);` reads.
  */
-int rmt_errf(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+__printf(4, 5)
+int rmt_errf(char *err, size_t errlen, int code, const char *fmt, ...);
 
 #endif /* _RMT_COMPAT_H */
