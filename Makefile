@@ -126,7 +126,7 @@ stress: setup
 fuzz-ioctl-replay: setup
 	$(VPY) -m pytest tests/kernel/test_kmod_ioctl_replay.py -q -s
 
-# rmt.ko's interpreter vs its JIT (vm_kernel/rmt_kmod_jit.c) in the QEMU guest, one boot:
+# rmt.ko's interpreter vs its JIT (vm_kernel/kmod/rmt_kmod_jit.c) in the QEMU guest, one boot:
 # both examples attached to their hooks in turn, BENCH_KMOD_JIT_ROUNDS interleaved rounds,
 # the hooks' own ns_total / ns_vm / runs (docs/benchmarks.md, "rmt.ko: interpreter vs JIT").
 # About 5 minutes; JSON in build/bench_kmod_jit.json.

@@ -10,8 +10,8 @@ from one run, for:
   It is installed into the C VM as the program's code, so it runs inside the
   same per-invocation harness (frame setup, statistics) as the others: the
   columns differ only in the code that implements the program.
-- interp: the C interpreter (vm_kernel/rmt_interp.c);
-- jit: the x86-64 JIT (vm_kernel/rmt_jit.c), every run-time check kept;
+- interp: the C interpreter (vm_kernel/core/rmt_interp.c);
+- jit: the x86-64 JIT (vm_kernel/core/rmt_jit.c), every run-time check kept;
 - llvm: rmt_vm/llvm_jit.py with the verifier's proofs (trust_verifier).
 
 Every timing loop is C (rmt_bench_run), as a kprobe would call the VM.
@@ -68,7 +68,7 @@ _C_TY = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 
 
 def c_translation(prog: Program, helper: dict[str, int], proven: frozenset[int]) -> str:
-    """The program as C with the rmt_jit ABI (vm_kernel/rmt_jit.h)."""
+    """The program as C with the rmt_jit ABI (vm_kernel/core/rmt_jit.h)."""
     sig = {"rmt_jit_apply": "u64 (*)(struct jc *, u32, u32)",
            "rmt_jit_callm": "int (*)(struct jc *, u32)",
            "rmt_jit_map_ld": "int (*)(struct jc *, u32, u64)",

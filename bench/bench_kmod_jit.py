@@ -1,4 +1,4 @@
-"""rmt.ko in the kernel: its interpreter vs its JIT (vm_kernel/rmt_kmod_jit.c), side by side.
+"""rmt.ko in the kernel: its interpreter vs its JIT (vm_kernel/kmod/rmt_kmod_jit.c), side by side.
 
 One QEMU boot of Debian's 6.1 kernel (4 vCPUs, TCG).  Both example programs are loaded twice,
 once with rmt.jit=0 (the interpreter) and once with rmt.jit=1 (lowered to eBPF, the kernel's

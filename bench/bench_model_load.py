@@ -1,7 +1,7 @@
 """Benchmark a model load (a weights swap) of the C VM, old against new; print the figures.
 
 Builds bench/bench_tables_models.c twice with the same flags: once with the
-tree's vm_kernel/rmt_model.[ch] and once with those files as of a git
+tree's vm_kernel/core/rmt_model.[ch] and once with those files as of a git
 revision (--base, default HEAD), so a change to the model engine is measured
 side by side in one run.  For a linear model 15 -> 1, the MLP 15 -> 10 -> 1
 and a forest of 8 trees of depth 6 (int16) it prints, per load into a slot
@@ -32,11 +32,8 @@ ROOT = btm.ROOT
 
 
 def _export(rev: str, dst: Path) -> None:
-    """Write rmt_model.[ch] as of @rev into @dst."""
-    for name in ("rmt_model.c", "rmt_model.h"):
-        blob = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:vm_kernel/{name}"],
-                              capture_output=True, check=True).stdout
-        (dst / name).write_bytes(blob)
+    """Write the model engine (rmt_model.[ch], rmt_model_*.[ch]) as of @rev into @dst."""
+    btm.export_model(rev, dst)
 
 
 def main() -> int:

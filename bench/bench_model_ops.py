@@ -1,6 +1,6 @@
 """Model inference against native C and AVX2 C: the issue's MLP and tree rows.
 
-Builds bench/bench_model_ops.c with vm_kernel/rmt_model.c (gcc, the same
+Builds bench/bench_model_ops.c with vm_kernel/core/rmt_model.c (gcc, the same
 flags for the engine and the baselines), checks every variant's outputs equal
 on 1,024 inputs, then times interleaved trials and prints the median ns per
 inference of each, and the ratios the targets are stated in:
@@ -13,7 +13,7 @@ inference of each, and the ratios the targets are stated in:
 
     .venv/bin/python bench/bench_model_ops.py [--quick] [--base COMMIT]
 
---base COMMIT also builds vm_kernel/rmt_model.[ch] as of COMMIT and times it
+--base COMMIT also builds vm_kernel/core/rmt_model.[ch] as of COMMIT and times it
 in the same way (the "before" column). Timings are printed, never asserted.
 """
 from __future__ import annotations
@@ -26,14 +26,40 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VM = ROOT / "vm_kernel"
+VM = ROOT / "vm_kernel" / "core"
 CFLAGS = ["-O2", "-g", "-Wall", "-Wno-unused-parameter"]
+
+
+def _is_model_file(name: str) -> bool:
+    """The model engine: rmt_model.[ch] and, since its split by kind, rmt_model_*.[ch]."""
+    return name in ("rmt_model.c", "rmt_model.h") or name.startswith("rmt_model_")
+
+
+def model_sources(model_dir: Path) -> list[Path]:
+    """The model engine's C files in @model_dir."""
+    return sorted(p for p in model_dir.glob("rmt_model*.c") if _is_model_file(p.name))
+
+
+def export_model(rev: str, dst: Path) -> None:
+    """Write the model engine's files as of git revision @rev into @dst (vm_kernel/core/
+    since the core/kmod split, vm_kernel/ before)."""
+    for base in ("vm_kernel/core", "vm_kernel"):
+        ls = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", f"{rev}:{base}"],
+                            capture_output=True, text=True)
+        names = [n for n in ls.stdout.split() if _is_model_file(n)] if ls.returncode == 0 else []
+        if names:
+            for n in names:
+                blob = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{base}/{n}"],
+                                      capture_output=True, check=True).stdout
+                (dst / n).write_bytes(blob)
+            return
+    raise RuntimeError(f"no model engine in vm_kernel/ at {rev}")
 
 
 def build(tmpd: Path, model_dir: Path = VM, old: bool = False) -> Path:
     """Compile the benchmark into @tmpd with rmt_model.[ch] from @model_dir."""
     exe = tmpd / ("bench_old" if old else "bench")
-    srcs = [ROOT / "bench" / "bench_model_ops.c", model_dir / "rmt_model.c",
+    srcs = [ROOT / "bench" / "bench_model_ops.c", *model_sources(model_dir),
             VM / "rmt_alloc.c", VM / "rmt_compat.c"]
     incs = [f"-I{model_dir}"] if model_dir != VM else []
     cmd = ["gcc", *CFLAGS, *(["-DOLD_ENGINE"] if old else []), *incs, f"-I{VM}",
@@ -60,10 +86,7 @@ def run(exe: Path, quick: bool) -> dict[str, float]:
 def old_model_dir(tmpd: Path, commit: str) -> Path:
     d = tmpd / "old"
     d.mkdir()
-    for f in ("rmt_model.c", "rmt_model.h"):
-        blob = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:vm_kernel/{f}"],
-                              capture_output=True, text=True, check=True).stdout
-        (d / f).write_text(blob)
+    export_model(commit, d)
     return d
 
 

@@ -1,13 +1,13 @@
-"""Generate the C headers of vm_kernel/ from the Python contracts.
+"""Generate the C headers of vm_kernel/core/ from the Python contracts.
 
 The C validator, interpreter and loader must agree bit for bit with
 contract/isa.py, contract/objformat.py and contract/hooks.py.  Rather than
 keeping two copies in step by hand, the C side is generated from the Python
 side:
 
-    vm_kernel/rmt_isa.h     opcodes (an X-macro list), regions, aborts, helpers
-    vm_kernel/rmt_format.h  the .rmtb and weights records as C structs, enums, limits
-    vm_kernel/rmt_hooks.h   per hook: context struct, field table, hash, decisions
+    vm_kernel/core/rmt_isa.h     opcodes (an X-macro list), regions, aborts, helpers
+    vm_kernel/core/rmt_format.h  the .rmtb and weights records as C structs, enums, limits
+    vm_kernel/core/rmt_hooks.h   per hook: context struct, field table, hash, decisions
 
 `python -m rmt.contract.gen` rewrites them with the other generated files;
 `--check` exits 1 when any is stale (tests/test_generated.py runs that check).
@@ -20,7 +20,7 @@ from rmt.contract import isa
 from rmt.contract import objformat as F
 from rmt.contract.hooks import HOOKS, Access, HookSpec, hook_hash
 
-OUT_DIR = Path(__file__).resolve().parent.parent / "vm_kernel"
+OUT_DIR = Path(__file__).resolve().parent.parent / "vm_kernel" / "core"
 
 _BANNER = ("/* SPDX-License-Identifier: GPL-2.0 */\n"
            "/*\n * {name}: {what}\n *\n"
@@ -68,7 +68,8 @@ def gen_isa() -> str:
     out.append("};\n\n")
 
     out.append("/*\n * Every opcode: X(NAME, code, format, cost) with its meaning as a comment.\n"
-               " * Expanded by the validator's whitelist and the interpreter's dispatch.\n */\n")
+               " * Expanded by the validator's whitelist, the interpreter's dispatch and\n"
+               " * each JIT's opcode table (an opcode with no entry there does not build).\n */\n")
     lines = ["#define RMT_OPCODES(X)"]
     for op in isa.OPCODES:
         lines.append(f"\tX({op.name}, 0x{op.code:02x}, {op.fmt.name}, {op.cost})"

@@ -4,7 +4,7 @@ A hook spec lists the context fields a program sees (name, width, signedness,
 declared value range, read/write permission, whether the value may leave the
 kernel through trace()), the decisions it may return, and its cost budget.
 The compiler, the verifier, the reference semantics and (through the generated
-header vm_kernel/rmt_hooks.h) the C validator all read it from here.
+header vm_kernel/core/rmt_hooks.h) the C validator all read it from here.
 
 Context layout: fields in declaration order, each aligned to its element
 size; the struct size is rounded up to 8.  DEFAULT (-1) is always a valid
@@ -207,7 +207,7 @@ HOOK_BY_ID: dict[int, HookSpec] = {h.id: h for h in HOOKS.values()}
 def clamp_ctx(spec: HookSpec, values: dict[str, int | list[int]]) -> dict[str, int | list[int]]:
     """Every field given, each array element, clamped into its declared [lo, hi]: the ranges
     the verifier assumes, enforced where a context is built (the simulators; rmt.ko's hooks
-    call the generated rmt_ctx_<hook>_clamp() in vm_kernel/rmt_hooks.h, from this spec)."""
+    call the generated rmt_ctx_<hook>_clamp() in vm_kernel/core/rmt_hooks.h, from this spec)."""
     out: dict[str, int | list[int]] = {}
     for name, v in values.items():
         f = spec.field(name)

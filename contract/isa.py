@@ -2,10 +2,20 @@
 
 Everything that knows about opcodes comes from the OPCODES list below: the
 Python assembler and disassembler (compiler/asm.py), the reference interpreter
-(semantics/), the verifier, and the generated C header vm_kernel/rmt_isa.h
+(semantics/), the verifier, and the generated C header vm_kernel/core/rmt_isa.h
 (an X-macro list expanded by the C validator and the interpreter's dispatch
 table; see contract/cgen.py and tests/test_generated.py, which fails when the
 header is stale).
+
+Opcode numbers are ABI (they are what a .rmtb holds), but no engine relies on
+how they are ordered or paired: nothing computes with a code (no `code & 1`
+for "immediate form", no ranges such as "below NEG is binary ALU", no
+`code - JA` for the condition).  Each C JIT names every opcode in a table
+expanded from the X-macro list (`J_OP_<NAME>` in vm_kernel/core/rmt_jit.c,
+`KJ_OP_<NAME>` in vm_kernel/kmod/rmt_kmod_jit.c), so an opcode added here does
+not build until each JIT translates it or marks it interpreter-only
+(tests/test_jit_opcode_table.py shows both).  The groupings below (pairs of
+_R/_I forms, contiguous jumps, sized loads) are for reading the table only.
 
 Instruction layout: 8 bytes, little-endian, like eBPF's::
 

@@ -3,7 +3,7 @@
 Each on-disk record is declared once here as a list of (field, type).  From it
 come the Python struct formats used by contract/objfile.py and
 contract/weights.py, and the C structs in the generated header
-vm_kernel/rmt_format.h that the C loader reads.  All integers are
+vm_kernel/core/rmt_format.h that the C loader reads.  All integers are
 little-endian; records have no implicit padding (explicit `pad` fields are
 zero and checked).  docs/object-format.md describes the layout for readers.
 """

@@ -1,10 +1,10 @@
-"""The cffi (API mode) build of the userspace VM: vm_kernel/*.c compiled into
-one Python extension module.
+"""The cffi (API mode) build of the userspace VM: vm_kernel/core/*.c compiled
+into one Python extension module.
 
 API mode compiles a C file that includes the real headers, so struct layouts
-and constants come from vm_kernel/ itself, never from a copy here.  The
-`cdef` below only names what Python calls.  Kernel-only sources
-(vm_kernel/rmt_kmod*.c) are left out.
+and constants come from vm_kernel/core/ itself, never from a copy here.  The
+`cdef` below only names what Python calls.  The kernel-only sources
+(vm_kernel/kmod/) are left out.
 
 Used three ways: by setup.py (`cffi_modules`, so `pip install -e .` builds
 `rmt.vm._rmt_cffi`), by rmt_vm/__init__.py to rebuild into build/ when the C
@@ -20,6 +20,7 @@ from cffi import FFI
 
 ROOT = Path(__file__).resolve().parent.parent
 VM_DIR = ROOT / "vm_kernel"
+CORE_DIR = VM_DIR / "core"
 MODULE = "rmt.vm._rmt_cffi"
 
 CDEF = """
@@ -104,16 +105,14 @@ SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
 
 
 def c_sources() -> list[Path]:
-    """The userspace VM's C files: every vm_kernel/*.c but the kernel-only ones."""
-    return sorted(p for p in VM_DIR.glob("rmt_*.c") if not p.name.startswith("rmt_kmod"))
+    """The userspace VM's C files: every vm_kernel/core/*.c."""
+    return sorted(CORE_DIR.glob("rmt_*.c"))
 
 
 def source_hash(sanitize: bool = False) -> str:
     """A digest of every C source and header: a build with another digest is stale."""
     h = hashlib.sha256(b"sanitize" if sanitize else b"plain")
-    for p in sorted(VM_DIR.glob("rmt_*.[ch]")):
-        if p.name.startswith("rmt_kmod"):
-            continue
+    for p in sorted(CORE_DIR.glob("rmt_*.[ch]")):
         h.update(p.name.encode())
         h.update(p.read_bytes())
     h.update(CDEF.encode())
@@ -127,10 +126,10 @@ def make_ffi(sanitize: bool = False, module: str = MODULE, relative: bool = Fals
     flags = CFLAGS + (SANITIZE_FLAGS if sanitize else [])
     ffi.set_source(
         module,
-        '#include "rmt_runtime.h"\n#include "rmt_alloc.h"\n'
+        '#include "rmt_vm.h"\n#include "rmt_jit.h"\n#include "rmt_alloc.h"\n'
         f'const char *rmt_vm_build_id(void) {{ return "{source_hash(sanitize)}"; }}\n',
         sources=[str(p.relative_to(ROOT)) if relative else str(p) for p in c_sources()],
-        include_dirs=[str(VM_DIR)],
+        include_dirs=[str(CORE_DIR)],
         extra_compile_args=flags,
         extra_link_args=["-fsanitize=address,undefined"] if sanitize else [],
         libraries=["pthread"],

@@ -1,4 +1,4 @@
-"""The C VM's allocation counters and fault injector (vm_kernel/rmt_alloc.h).
+"""The C VM's allocation counters and fault injector (vm_kernel/core/rmt_alloc.h).
 
 Every allocation the VM makes goes through rmt_alloc.c, which counts the live
 ones and can fail the n-th one.  These are process-wide (every CEngine in the

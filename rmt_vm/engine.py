@@ -30,7 +30,7 @@ class CEngine:
     def __init__(self, obj: bytes | Program, *, trace_capacity: int = 4096,
                  seed: int = DEFAULT_SEED, sanitize: bool | None = None,
                  jit: bool | None = None):
-        """jit: compile to x86-64 (vm_kernel/rmt_jit.c); None means "where this
+        """jit: compile to x86-64 (vm_kernel/core/rmt_jit.c); None means "where this
         build supports it" (the default), False forces the interpreter.  A
         program the JIT cannot take runs on the interpreter; `engine_kind`
         says which one runs it."""

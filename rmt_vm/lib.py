@@ -1,6 +1,6 @@
 """Finding (and if needed building) the compiled C VM.
 
-`pip install -e .` builds `rmt.vm._rmt_cffi` from vm_kernel/*.c.  Engineers
+`pip install -e .` builds `rmt.vm._rmt_cffi` from vm_kernel/core/*.c.  Engineers
 edit those sources after installing, so an installed build is used only when
 its embedded source digest matches the sources on disk; otherwise the module
 is rebuilt once into build/rmt_vm/<digest>/ (under a file lock, so parallel

@@ -2,7 +2,7 @@
 
 `compile_program(prog, proven)` emits LLVM IR for the program's code and JIT
 compiles it into one function with the ABI of the C VM's native code
-(vm_kernel/rmt_jit.h): `i64 rmt_prog(ptr jc)` reading the regions from
+(vm_kernel/core/rmt_jit.h): `i64 rmt_prog(ptr jc)` reading the regions from
 `struct rmt_jit_ctx` and calling the C helpers `rmt_jit_*` for tables,
 models, maps, trace and random.  The C runtime keeps doing everything that is
 not the program's own code (per-run setup, statistics, the decision check),
@@ -30,7 +30,7 @@ from rmt.contract.isa import (BY_CODE, HELPER_BY_NAME, LOAD_SIGNED, LOAD_SIZE, A
                           mem_fields)
 from rmt.contract.objfile import Program
 
-# struct rmt_jit_ctx field offsets (vm_kernel/rmt_jit.h, RMT_JC_*).
+# struct rmt_jit_ctx field offsets (vm_kernel/core/rmt_jit.h, RMT_JC_*).
 JC_SCRATCH, JC_CTX, JC_PARAMS, JC_MIN, JC_MOUT = 0, 8, 16, 24, 32
 JC_NOW, JC_CPU, JC_ABORT, JC_ABORT_PC, JC_TMP = 48, 56, 60, 64, 72
 

@@ -314,7 +314,7 @@ def kernel_engine_factory(dev: RmtDevice):
 
 
 # struct rmt_ioc_prog_info.engine (uapi/rmt.h RMT_PROG_ENGINE_*): 0 the interpreter, 1 native
-# code (in rmt.ko: lowered to eBPF, the kernel's BPF JIT; vm_kernel/rmt_kmod_jit.c)
+# code (in rmt.ko: lowered to eBPF, the kernel's BPF JIT; vm_kernel/kmod/rmt_kmod_jit.c)
 ENGINE_JIT = 1
 
 

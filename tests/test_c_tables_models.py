@@ -3,9 +3,10 @@
 The C sources are the ones rmt.ko is built from, so they are tested in C:
 each tests/c/test_*.c is compiled with the VM sources under AddressSanitizer
 and UndefinedBehaviorSanitizer (any report is fatal) and must exit 0.  A
-second test builds vm_kernel/rmt_table.c and rmt_model.c as a stub kernel
-module against Debian's 6.1 headers, so they provably compile in the kernel
-too; it is skipped only when the headers are not installed.
+second test builds the tables (vm_kernel/core/rmt_table*.c) and the model
+engine (rmt_model*.c) as a stub kernel module against Debian's 6.1 headers, so
+they provably compile in the kernel too; it is skipped only when the headers
+are not installed.
 """
 from __future__ import annotations
 
@@ -17,17 +18,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-VM = ROOT / "vm_kernel"
+VM = ROOT / "vm_kernel" / "core"
 CDIR = ROOT / "tests" / "c"
 SANITIZE = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 WARN = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"]
 
+# The tables and the model engine: rmt_table.c / rmt_model.c and their files per kind.
+TABLE = sorted(p.name for p in VM.glob("rmt_table*.[ch]"))
+MODEL = sorted(p.name for p in VM.glob("rmt_model*.[ch]") if not p.name.startswith("rmt_modelif"))
+TABLE_SRCS = [n for n in TABLE if n.endswith(".c")]
+MODEL_SRCS = [n for n in MODEL if n.endswith(".c")]
+
 # test program -> the VM sources it needs (rmt_compat.c: userspace RCU)
 TESTS = {
-    "test_tables": ["rmt_table.c"],
-    "test_models": ["rmt_model.c"],
-    "test_model_isa": ["rmt_model.c"],
-    "test_concurrency": ["rmt_table.c", "rmt_model.c"],
+    "test_tables": TABLE_SRCS,
+    "test_models": MODEL_SRCS,
+    "test_model_isa": MODEL_SRCS,
+    "test_concurrency": TABLE_SRCS + MODEL_SRCS,
 }
 
 
@@ -99,17 +106,17 @@ MODULE_LICENSE("GPL");
 
 
 def test_kernel_compile(tmp_path: Path) -> None:
-    """rmt_table.c and rmt_model.c build as (part of) a module against the 6.1 headers."""
+    """The tables and the model engine build as (part of) a module against the 6.1 headers."""
     headers = _headers()
     if headers is None:
         pytest.skip("no /usr/src/linux-headers-6.1.*-amd64")
-    for f in ("rmt_table.c", "rmt_table.h", "rmt_model.c", "rmt_model.h", "rmt_compat.h",
-              "rmt_format.h", "rmt_alloc.c", "rmt_alloc.h"):
+    for f in (*TABLE, *MODEL, "rmt_compat.h", "rmt_format.h", "rmt_alloc.c", "rmt_alloc.h"):
         shutil.copy(VM / f, tmp_path / f)
     (tmp_path / "stub_main.c").write_text(_STUB)
+    objs = " ".join(n[:-2] + ".o" for n in TABLE_SRCS + MODEL_SRCS)
     (tmp_path / "Kbuild").write_text(
         "obj-m := rmtstub.o\n"
-        "rmtstub-y := stub_main.o rmt_table.o rmt_model.o rmt_alloc.o\n"
+        f"rmtstub-y := stub_main.o {objs} rmt_alloc.o\n"
         "ccflags-y := -I$(src) -Werror\n")
     run = subprocess.run(["make", "-C", str(headers), f"M={tmp_path}", "modules"],
                          capture_output=True, text=True, timeout=300)
@@ -216,7 +223,8 @@ def test_models_match_python_reference(tmp_path: Path) -> None:
     from rmt.contract import weights as W
 
     exe = tmp_path / "model_driver"
-    srcs = [CDIR / "model_driver.c", VM / "rmt_model.c", VM / "rmt_alloc.c", VM / "rmt_compat.c"]
+    srcs = [CDIR / "model_driver.c", *(VM / n for n in MODEL_SRCS), VM / "rmt_alloc.c",
+            VM / "rmt_compat.c"]
     build = subprocess.run([_gcc(), *SANITIZE, *WARN, f"-I{VM}", *map(str, srcs), "-o",
                             str(exe), "-lpthread"], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr

@@ -1,6 +1,6 @@
 """Every allocation failure of a control-plane operation leaves the C VM as it was.
 
-Issue 9 (hardening).  The VM allocates only through vm_kernel/rmt_alloc.c, which
+Issue 9 (hardening).  The VM allocates only through vm_kernel/core/rmt_alloc.c, which
 counts live allocations and can fail the n-th one (rmt_vm/alloc.py).  For each
 control-plane operation (program load, with and without the JIT; table insert,
 modify and delete on every table kind; model weight load; map write; trace

@@ -1,6 +1,6 @@
 """A short libFuzzer run of /dev/rmt's ioctl parser in userspace, and its crash regressions.
 
-tools/fuzz/fuzz_ioctl.c compiles the module's vm_kernel/rmt_kmod_dev.c against fake kernel
+tools/fuzz/fuzz_ioctl.c compiles the module's vm_kernel/kmod/rmt_kmod_dev.c against fake kernel
 headers (tools/fuzz/kinclude/) with user memory modelled as an arena at a fixed address, and
 runs sequences of ioctl() and read() calls under ASan + UBSan.  Its oracles: no sanitizer
 report or leak, every call returns 0 or an errno its command documents, a refused call changes

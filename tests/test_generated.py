@@ -23,7 +23,7 @@ def test_every_generated_file_is_fresh():
 
 def test_generated_set_covers_headers_and_docs():
     outs = set(gen.outputs())
-    assert {"vm_kernel/rmt_isa.h", "vm_kernel/rmt_format.h", "vm_kernel/rmt_hooks.h",
+    assert {"vm_kernel/core/rmt_isa.h", "vm_kernel/core/rmt_format.h", "vm_kernel/core/rmt_hooks.h",
             "docs/isa.md", "docs/object-format.md", "docs/hooks.md"} <= outs, outs
 
 
@@ -33,12 +33,12 @@ def test_check_names_exactly_the_stale_file(tmp_path):
     assert gen.main(["--check", "--root", str(tmp_path)]) == 1      # missing counts as stale
     assert gen.main(["--root", str(tmp_path)]) == 0
     assert gen.stale(tmp_path) == []
-    p = tmp_path / "vm_kernel/rmt_isa.h"
+    p = tmp_path / "vm_kernel/core/rmt_isa.h"
     p.write_text(p.read_text().replace("X(ADD_R, 0x00", "X(ADD_R, 0x7f"))
     r = subprocess.run([sys.executable, "-m", "rmt.contract.gen", "--check", "--root", str(tmp_path)],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 1
-    assert r.stderr.splitlines() == ["vm_kernel/rmt_isa.h is stale: run `python -m rmt.contract.gen`"]
+    assert r.stderr.splitlines() == ["vm_kernel/core/rmt_isa.h is stale: run `python -m rmt.contract.gen`"]
     assert gen.main(["--root", str(tmp_path)]) == 0 and gen.stale(tmp_path) == []
 
 
@@ -54,14 +54,14 @@ def test_every_opcode_record_and_hook_field_is_documented():
 
 
 def test_isa_header_lists_every_opcode():
-    text = (ROOT / "vm_kernel/rmt_isa.h").read_text()
+    text = (ROOT / "vm_kernel/core/rmt_isa.h").read_text()
     found = re.findall(r"X\((\w+), 0x([0-9a-f]+), (\w+), (\d+)\)", text)
     assert [(n, int(c, 16), f, int(k)) for n, c, f, k in found] == \
         [(op.name, op.code, op.fmt.name, op.cost) for op in isa.OPCODES]
 
 
 def test_format_header_sizes_and_limits():
-    text = (ROOT / "vm_kernel/rmt_format.h").read_text()
+    text = (ROOT / "vm_kernel/core/rmt_format.h").read_text()
     for rec in F.OBJ_RECORDS + F.WEIGHT_RECORDS:
         assert f"sizeof(struct rmt_rec_{rec.name}) == {rec.size}" in text
     for k, v in F.LIMITS.items():
@@ -69,7 +69,7 @@ def test_format_header_sizes_and_limits():
 
 
 def test_hooks_header_hashes():
-    text = (ROOT / "vm_kernel/rmt_hooks.h").read_text()
+    text = (ROOT / "vm_kernel/core/rmt_hooks.h").read_text()
     for h in HOOKS.values():
         up = h.name.replace(".", "_").upper()
         assert f"#define RMT_HOOK_{up}_HASH 0x{hook_hash(h):08x}u" in text
@@ -81,6 +81,6 @@ def test_headers_compile_with_layout_asserts(tmp_path):
     src = tmp_path / "t.c"
     src.write_text('#define RMT_HOOKS_DEFINE_TABLES\n#include "rmt_isa.h"\n'
                    '#include "rmt_format.h"\n#include "rmt_hooks.h"\nint main(void) { return 0; }\n')
-    r = subprocess.run(["gcc", "-std=gnu11", "-Wall", "-Werror", "-I", str(ROOT / "vm_kernel"),
+    r = subprocess.run(["gcc", "-std=gnu11", "-Wall", "-Werror", "-I", str(ROOT / "vm_kernel" / "core"),
                         "-c", str(src), "-o", str(tmp_path / "t.o")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

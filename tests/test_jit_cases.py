@@ -1,4 +1,4 @@
-"""Every VM case in tests/vmcases/ on the C VM's x86-64 JIT (vm_kernel/rmt_jit.c).
+"""Every VM case in tests/vmcases/ on the C VM's x86-64 JIT (vm_kernel/core/rmt_jit.c).
 
 The same files and runner as tests/test_semantics_cases.py and
 tests/test_cvm_cases.py (the interpreter): JIT code must give what the

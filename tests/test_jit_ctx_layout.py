@@ -1,6 +1,6 @@
 """The JIT context's layout is written down three times; they must agree.
 
-vm_kernel/rmt_jit.h declares struct rmt_jit_ctx and the RMT_JC_* offsets the
+vm_kernel/core/rmt_jit.h declares struct rmt_jit_ctx and the RMT_JC_* offsets the
 x86-64 JIT (rmt_jit.c) encodes into instructions; rmt_vm/llvm_jit.py keeps
 its own JC_* copy for the llvmlite engine.  A field added or moved in one
 place and not the others would make native code read the wrong field, so:
@@ -19,7 +19,7 @@ import pytest
 from rmt.vm import llvm_jit
 
 ROOT = Path(__file__).resolve().parent.parent
-HEADER = ROOT / "vm_kernel" / "rmt_jit.h"
+HEADER = ROOT / "vm_kernel" / "core" / "rmt_jit.h"
 
 
 def _defines() -> dict[str, int]:
@@ -35,10 +35,10 @@ def test_header_offsets_are_the_struct_layout(tmp_path: Path) -> None:
     lines = "".join(f'\tprintf("{n} %zu %d\\n", offsetof(struct rmt_jit_ctx, {n.lower()}), '
                     f"RMT_JC_{n});\n" for n in defs)
     src = tmp_path / "layout.c"
-    src.write_text('#include <stdio.h>\n#include <stddef.h>\n#include "rmt_runtime.h"\n'
+    src.write_text('#include <stdio.h>\n#include <stddef.h>\n#include "rmt_jit.h"\n'
                    f"int main(void)\n{{\n{lines}\treturn 0;\n}}\n")
     exe = tmp_path / "layout"
-    build = subprocess.run(["gcc", f"-I{ROOT / 'vm_kernel'}", str(src), "-o", str(exe)],
+    build = subprocess.run(["gcc", f"-I{ROOT / 'vm_kernel' / 'core'}", str(src), "-o", str(exe)],
                            capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout

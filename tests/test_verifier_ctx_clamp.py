@@ -1,6 +1,6 @@
 """Every context range the verifier assumes is enforced where a context is built, from the
 one spec: rmt.contract.hooks.clamp_ctx() in the simulators, the generated
-rmt_ctx_<hook>_clamp() (vm_kernel/rmt_hooks.h, kept fresh by tests/test_generated.py) in
+rmt_ctx_<hook>_clamp() (vm_kernel/core/rmt_hooks.h, kept fresh by tests/test_generated.py) in
 rmt.ko's hooks."""
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_clamp_ctx_brings_every_field_into_its_declared_range(name: str, big: bo
 @pytest.mark.parametrize("name", list(HOOKS))
 def test_generated_c_clamp_covers_the_same_fields(name: str) -> None:
     spec = HOOKS[name]
-    hdr = (ROOT / "vm_kernel" / "rmt_hooks.h").read_text()
+    hdr = (ROOT / "vm_kernel" / "core" / "rmt_hooks.h").read_text()
     cname = name.replace(".", "_")
     body = hdr.split(f"rmt_ctx_{cname}_clamp(struct rmt_ctx_{cname} *c)\n{{", 1)[1]
     body = body.split("\n}\n", 1)[0]
@@ -56,7 +56,7 @@ def test_generated_c_clamp_covers_the_same_fields(name: str) -> None:
 def test_kernel_hooks_call_the_generated_clamp() -> None:
     for hook, fn in (("sched", "rmt_ctx_sched_can_migrate_task_clamp(c)"),
                      ("swap", "rmt_ctx_mm_swap_fault_clamp(&c)")):
-        src = (ROOT / "vm_kernel" / f"rmt_kmod_hook_{hook}.c").read_text()
+        src = (ROOT / "vm_kernel" / "kmod" / f"rmt_kmod_hook_{hook}.c").read_text()
         assert fn in src, hook
 
 

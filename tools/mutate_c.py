@@ -28,7 +28,7 @@ CASES = ["tests/test_cvm_cases.py", "tests/test_jit_cases.py"]
 @dataclass(frozen=True)
 class Mutant:
     name: str
-    file: str          # under vm_kernel/
+    file: str          # under vm_kernel/ (core/..., kmod/...)
     old: str
     new: str
     tests: tuple[str, ...] = tuple(CASES)
@@ -36,32 +36,32 @@ class Mutant:
 
 
 MUTANTS = [
-    Mutant("validator: SMOD_I by immediate 0 accepted", "rmt_validate.c",
+    Mutant("validator: SMOD_I by immediate 0 accepted", "core/rmt_validate.c",
            "i->code == RMT_OP_MOD_I || i->code == RMT_OP_SMOD_I) && !i->imm",
            "i->code == RMT_OP_MOD_I) && !i->imm"),
-    Mutant("validator: SDIV_I by immediate 0 accepted", "rmt_validate.c",
+    Mutant("validator: SDIV_I by immediate 0 accepted", "core/rmt_validate.c",
            "if ((i->code == RMT_OP_DIV_I || i->code == RMT_OP_SDIV_I ||",
            "if ((i->code == RMT_OP_DIV_I ||"),
-    Mutant("validator: shift immediate 64 accepted", "rmt_validate.c",
+    Mutant("validator: shift immediate 64 accepted", "core/rmt_validate.c",
            "(i->imm < 0 || i->imm > 63))", "(i->imm < 0 || i->imm > 64))"),
-    Mutant("validator: indexed limit smaller than the access accepted", "rmt_validate.c",
+    Mutant("validator: indexed limit smaller than the access accepted", "core/rmt_validate.c",
            "if (limit && limit < size)\n", "if (0)\n"),
-    Mutant("interpreter: SMOD by register 0 not checked", "rmt_interp.c",
+    Mutant("interpreter: SMOD by register 0 not checked", "core/rmt_interp.c",
            "OP_SMOD_R:\n\tv = SRC;\n\tif (unlikely(!v))\n\t\tABORT(DIV_ZERO);",
            "OP_SMOD_R:\n\tv = SRC;"),
-    Mutant("interpreter: SDIV by register 0 not checked", "rmt_interp.c",
+    Mutant("interpreter: SDIV by register 0 not checked", "core/rmt_interp.c",
            "OP_SDIV_R:\n\tv = SRC;\n\tif (unlikely(!v))\n\t\tABORT(DIV_ZERO);",
            "OP_SDIV_R:\n\tv = SRC;"),
-    Mutant("interpreter: indexed access off by one element", "rmt_interp.c",
+    Mutant("interpreter: indexed access off by one element", "core/rmt_interp.c",
            "if (unlikely(__idx > __lim - (size)))", "if (unlikely(__idx > __lim))"),
-    Mutant("interpreter: SHL by a register >= 64 not checked", "rmt_interp.c",
+    Mutant("interpreter: SHL by a register >= 64 not checked", "core/rmt_interp.c",
            "OP_SHL_R:\n\tif (unlikely(SRC >= 64))\n\t\tABORT(SHIFT);", "OP_SHL_R:"),
-    Mutant("JIT: division by register 0 not checked", "rmt_jit.c",
+    Mutant("JIT: division by register 0 not checked", "core/rmt_jit.c",
            "\t\tj_check(j, CC_E, RMT_ABORT_DIV_ZERO, pc);\n", "", ("tests/test_jit_cases.py",)),
-    Mutant("maps: array index past the end read", "rmt_map.c",
+    Mutant("maps: array index past the end read", "core/rmt_map.c",
            "if (unlikely(key >= m->rec.max_entries))\n\t\t\treturn -ERANGE;\n\t\t*val",
            "if (unlikely(key > m->rec.max_entries))\n\t\t\treturn -ERANGE;\n\t\t*val"),
-    Mutant("ioctl: MAP_READ batch cap raised 4x", "rmt_kmod_dev.c",
+    Mutant("ioctl: MAP_READ batch cap raised 4x", "kmod/rmt_kmod_dev.c",
            "if (!a.count || a.count > RMT_IOC_MAX_BATCH)",
            "if (!a.count || a.count > 4 * RMT_IOC_MAX_BATCH)", (), kernel_only=True),
 ]

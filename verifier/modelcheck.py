@@ -7,7 +7,7 @@ come from the signature:
 
 * |w| <= max_abs_weight when the model declares one, else 2^(weight_bits-1);
 * |b| <= 2^(weight_bits + 8), capped at 2^31 (enforced by both weights
-  loaders, contract/weights.py and vm_kernel/rmt_model.c);
+  loaders, contract/weights.py and vm_kernel/core/rmt_model*.c);
 * layer 0's inputs lie in the declared [in_lo, in_hi] (the CALLM obligation
   ModelInputInRange proves the program keeps them there);
 * the per-layer shift comes with the weights, so without them it is taken

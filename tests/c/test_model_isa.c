@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_model_isa.c: the MLP engines of vm_kernel/rmt_model.c agree bit for bit.
+ * test_model_isa.c: the MLP engines of vm_kernel/core/rmt_model_mlp.c agree bit for bit.
  *
  * rmt_model.c computes an MLP with 8/16-bit weights in exact s64 sums
  * (RMT_MODEL_ISA_EXACT64), or, where the load proved every sum fits in int32,

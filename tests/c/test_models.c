@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_models.c: unit tests of vm_kernel/rmt_model.c (userspace, ASan+UBSan).
+ * test_models.c: unit tests of the model engine, vm_kernel/core/rmt_model*.c (userspace, ASan+UBSan).
  *
  * Inference on models small enough to compute by hand (the expected values
  * are worked out in the comments), saturation, each rejection of a hostile

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_tables.c: unit tests of vm_kernel/rmt_table.c (userspace, ASan+UBSan).
+ * test_tables.c: unit tests of the tables, vm_kernel/core/rmt_table*.c (userspace, ASan+UBSan).
  *
  * Directed tests pin each selection rule and each control-plane error to a
  * hand-written expectation; randomized tests then run thousands of

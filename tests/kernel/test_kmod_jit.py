@@ -1,4 +1,4 @@
-"""rmt.ko's JIT in Debian's 6.1 kernel under QEMU (vm_kernel/rmt_kmod_jit.c; guest side:
+"""rmt.ko's JIT in Debian's 6.1 kernel under QEMU (vm_kernel/kmod/rmt_kmod_jit.c; guest side:
 tests/kernel/kmod_helpers/guest_jit.py).
 
 One guest boot, 4 vCPUs, about 4 minutes of TCG time:

@@ -2,7 +2,7 @@
 /*
  * fuzz_ioctl: libFuzzer target for the /dev/rmt ioctl argument parser.
  *
- * The real vm_kernel/rmt_kmod_dev.c is compiled here, in userspace, against
+ * The real vm_kernel/kmod/rmt_kmod_dev.c is compiled here, in userspace, against
  * the fake kernel headers of tools/fuzz/kinclude/ (user memory is an arena
  * at a fixed user address, see fuzz_kernel.h) and linked with the userspace
  * VM.  An input is a sequence of ioctl() and read() calls on two open files
@@ -12,7 +12,7 @@
  *  - no ASan/UBSan report, no leak (LSan; and the VM's own allocation
  *    counter, rmt_alloc.h, is back to zero once the VM is destroyed);
  *  - every call returns 0 or a negative errno from the set the command
- *    documents (uapi/rmt.h, rmt_runtime.h); read() returns whole records,
+ *    documents (uapi/rmt.h, rmt_vm.h); read() returns whole records,
  *    at most the count asked for; a call without CAP_SYS_ADMIN fails with
  *    -EPERM (read(): or -EFAULT, which the VFS checks first);
  *  - a refused call changes nothing: a digest of the VM's state taken
@@ -31,7 +31,7 @@
  * return code of every call and a digest of the arena at the end, which
  * the replayer running the same inputs on rmt.ko must reproduce.
  */
-#include "../../vm_kernel/rmt_kmod_dev.c"
+#include "../../vm_kernel/kmod/rmt_kmod_dev.c"
 #include "fuzz_common.h"
 #if __has_include("rmt_alloc.h")
 #include "rmt_alloc.h"
@@ -63,19 +63,18 @@ static u64 fz_state(struct rmt_vm *vm, struct file *files)
 	static struct rmt_entry_dump ents[FZ_BATCH];
 	static u64 keys[FZ_BATCH], vals[FZ_BATCH];
 	struct rmt_stats st;
-	struct rmt_inst *in;
+	struct rmt_prog_info info;
 	u64 h = FUZZ_IOCTL_HASH_INIT, misses, cursor, ver;
 	u32 id, i, start;
 	int n, guard;
 
 	for (id = 1; id <= RMT_VM_MAX_PROGS; id++) {
-		in = rcu_access_pointer(vm->progs[id - 1]);
 		h = fuzz_ioctl_hash_add(h, &id, sizeof(id));
-		if (!in)
+		if (rmt_vm_prog_info(vm, id, &info))
 			continue;
-		h = fuzz_ioctl_hash_add(h, in->prog->image, in->prog->size);
+		h = fuzz_ioctl_hash_add(h, info.obj, info.obj_len);
 		h = fuzz_ioctl_hash_add(h, &rmt_dev.progs[id - 1], sizeof(rmt_dev.progs[id - 1]));
-		for (i = 0; i < in->prog->ntables; i++) {
+		for (i = 0; i < info.ntables; i++) {
 			for (start = 0;; start += n) {
 				memset(ents, 0, sizeof(ents));
 				misses = 0;
@@ -87,11 +86,11 @@ static u64 fz_state(struct rmt_vm *vm, struct file *files)
 					break;
 			}
 		}
-		for (i = 0; i < in->prog->nmodels; i++) {
-			ver = rmt_model_version(&in->models[i].slot);
+		for (i = 0; i < info.nmodels; i++) {
+			ver = rmt_vm_model_version(vm, id, i);
 			h = fuzz_ioctl_hash_add(h, &ver, sizeof(ver));
 		}
-		for (i = 0; i < in->prog->nmaps; i++) {
+		for (i = 0; i < info.nmaps; i++) {
 			cursor = 0;
 			for (guard = 0; guard < 1 << 16; guard++) {
 				n = rmt_vm_map_read(vm, id, i, &cursor, keys, vals, FZ_BATCH);

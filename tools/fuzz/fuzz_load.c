@@ -2,7 +2,7 @@
 /*
  * fuzz_load.c: libFuzzer target for the loader, validator, interpreter, JIT,
  * tables, maps, models and trace ring, through the public API of
- * vm_kernel/rmt_runtime.h.
+ * vm_kernel/core/rmt_vm.h.
  *
  * Input: a .rmtb object (its header's file_size says where it ends),
  * optionally followed by a script of control-plane operations and runs (the
@@ -22,7 +22,8 @@
  * records, so most mutants reach the validator and the engines instead of
  * dying at "file_size says ...".
  */
-#include "rmt_runtime.h"
+#include "rmt_vm.h"
+#include "rmt_inst.h"		/* the oracle compares the two instances */
 #include "fuzz_common.h"
 
 #define ERRLEN 256

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fuzz_table.c: libFuzzer target for vm_kernel/rmt_table.c against a
+ * fuzz_table.c: libFuzzer target for the tables (vm_kernel/core/rmt_table*.c) against a
  * brute-force model of docs/semantics.md, "Tables (APPLY)".
  *
  * Input: a table schema (decode_schema()), then up to MAX_OPS operations:

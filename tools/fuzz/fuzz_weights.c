@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * fuzz_weights.c: libFuzzer target for the model-weights blob parser and the
- * fixed-point inference of vm_kernel/rmt_model.c.
+ * fixed-point inference of vm_kernel/core/rmt_model*.c.
  *
  * Input: a model signature (decode_sig(): the MODEL record's fields and its
  * layers), then a u32 length and a first blob, then a second blob (the rest).

@@ -1,6 +1,6 @@
 """Differential oracle of the two loaders on fuzzed objects.
 
-vm_kernel/rmt_loader.c + rmt_validate.c promise to check exactly what
+vm_kernel/core/rmt_loader.c + rmt_validate.c promise to check exactly what
 contract/objfile.py's read() and semantics/validate.py check, with the same
 "<where>: <why>" messages.  The fuzz_load corpus holds thousands of mutated
 objects, most of them malformed in some new way: each one goes to the

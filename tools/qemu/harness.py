@@ -225,7 +225,7 @@ def build_cmdline(env: HarnessEnv, *, out_dir: Path | None, cwd: Path, guest_tim
     if shell:
         parts.append("rmtg.shell=1")
     # RMT_GUEST_BPF_JIT=0 (`make test-kernel-nojit`): the kernel's BPF JIT off from boot, so
-    # rmt.ko runs every program on its interpreter (vm_kernel/rmt_kmod_jit.c).
+    # rmt.ko runs every program on its interpreter (vm_kernel/kmod/rmt_kmod_jit.c).
     if os.environ.get("RMT_GUEST_BPF_JIT") == "0":
         parts.append("sysctl.net.core.bpf_jit_enable=0")
     parts += list(extra_cmdline)

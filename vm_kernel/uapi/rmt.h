@@ -37,7 +37,7 @@
 #define RMT_ABI_VERSION 1
 #define RMT_IOC_MAGIC 0xE7
 
-/* Limits mirrored from the VM (vm_kernel/rmt_format.h; checked at build). */
+/* Limits mirrored from the VM (vm_kernel/core/rmt_format.h; checked at build). */
 #define RMT_IOC_MAX_KEYS 8
 #define RMT_IOC_MAX_PARAM_SIZE 256
 #define RMT_IOC_MAX_TRACE_FIELDS 16
@@ -151,7 +151,7 @@ struct rmt_ioc_prog_list {
  * @hook_id: out: the hook the program binds to
  * @engine: out: what runs it: RMT_PROG_ENGINE_INTERP (0) or
  *	RMT_PROG_ENGINE_JIT (1: native code; in rmt.ko lowered to eBPF and
- *	compiled by the kernel's BPF JIT, vm_kernel/rmt_kmod_jit.c)
+ *	compiled by the kernel's BPF JIT, vm_kernel/kmod/rmt_kmod_jit.c)
  * @flags: out: the RMT_LOAD_F_* it was loaded with
  * @ninsns: out: instructions
  * @ntables: out: tables
@@ -178,7 +178,7 @@ struct rmt_ioc_prog_info {
 };
 
 /**
- * struct rmt_ioc_match - one match field of an entry (vm_kernel/rmt_table.h)
+ * struct rmt_ioc_match - one match field of an entry (vm_kernel/core/rmt_table.h)
  * @a: exact: value; lpm: value; ternary: value; range: lo
  * @b: exact: 0; lpm: prefix length; ternary: mask; range: hi (inclusive)
  */
@@ -344,7 +344,7 @@ struct rmt_ioc_map_write {
 
 /**
  * struct rmt_ioc_counters - a program's counters summed over CPUs
- *	(the same layout as struct rmt_stats in vm_kernel/rmt_runtime.h)
+ *	(the same layout as struct rmt_stats in vm_kernel/core/rmt_vm.h)
  * @runs: invocations
  * @aborts: aborted invocations per abort kind (index 0 unused)
  * @bad_decisions: EXIT values outside the hook's range

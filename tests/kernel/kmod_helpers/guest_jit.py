@@ -1,4 +1,4 @@
-"""Guest side of tests/kernel/test_kmod_jit.py: rmt.ko's JIT (vm_kernel/rmt_kmod_jit.c).
+"""Guest side of tests/kernel/test_kmod_jit.py: rmt.ko's JIT (vm_kernel/kmod/rmt_kmod_jit.c).
 
     python3 guest_jit.py FILES OUT
 

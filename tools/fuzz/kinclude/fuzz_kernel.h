@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * fuzz_kernel.h: the kernel API of vm_kernel/rmt_kmod_dev.c, in userspace.
+ * fuzz_kernel.h: the kernel API of vm_kernel/kmod/rmt_kmod_dev.c, in userspace.
  *
  * tools/fuzz/fuzz_ioctl.c compiles the real /dev/rmt code (it #includes
  * rmt_kmod_dev.c) against these definitions, which sit on top of

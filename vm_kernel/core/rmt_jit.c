@@ -21,11 +21,8 @@
  * Frame: 6 callee-saved pushes + return address = 56 bytes; 136 more keep
  * rsp 16-byte aligned at helper calls.
  */
-#include "rmt_runtime.h"
+#include "rmt_engine.h"
 #include "rmt_alloc.h"
-#ifdef __KERNEL__
-#include "rmt_kmod_jit.h"
-#endif
 
 #if defined(__x86_64__) && !defined(__KERNEL__)
 #include <sys/mman.h>
@@ -280,35 +277,150 @@ static void j_call(struct rmt_jit *j, const void *fn)
 	j_b(j, 0xd0);
 }
 
+/* ---------------------------------------------------------- opcode table */
+
+/*
+ * What this JIT emits for each opcode, named opcode by opcode.  j_ops[] below
+ * is RMT_OPCODES (rmt_isa.h, generated from contract/isa.py) expanded with
+ * J_OP_<NAME>, so an opcode added to the ISA does not compile here ("J_OP_FOO
+ * undeclared") until it has a line: a translation, or J_INTERP_ONLY, which
+ * leaves every program using it on the interpreter.  Nothing in this file
+ * depends on how opcodes are numbered or ordered.
+ */
+enum j_kind {
+	JK_INTERP_ONLY,	/* no native code: rmt_jit_compile() declines the program */
+	JK_ALU,		/* a: "op r/m64, r64" opcode, b: /digit of "op r/m64, imm32" */
+	JK_MOV,
+	JK_MUL,
+	JK_SHIFT,	/* b: /digit of d3 (by cl) and c1 (by imm8) */
+	JK_DIVMOD,	/* a: J_DM_* */
+	JK_NEG,
+	JK_ZEXT,
+	JK_SEXT,
+	JK_LDHI,
+	JK_JA,
+	JK_JCC,		/* a: condition code (CC_*), b: 1 to test (JSET), else compare */
+	JK_LOAD,	/* a: access size in bytes, b: 1 to sign-extend */
+	JK_STORE,	/* a: access size in bytes */
+	JK_EXT,		/* tables, models, maps, trace, helpers: through rmt_jit_*() */
+	JK_EXIT,
+};
+
+#define J_DM_MOD	1	/* the remainder, not the quotient */
+#define J_DM_SIGNED	2
+
+/**
+ * struct j_op - how one opcode is translated
+ * @kind: enum j_kind
+ * @a: per @kind (see enum j_kind)
+ * @b: per @kind
+ * @imm: the second operand is the immediate (format ALU_I or JMP_I), not a
+ *	register
+ */
+struct j_op {
+	u8 kind;
+	u8 a;
+	u8 b;
+	u8 imm;
+};
+
+#define J_INTERP_ONLY	.kind = JK_INTERP_ONLY
+#define J_OP_ADD_R	.kind = JK_ALU, .a = 0x01, .b = 0
+#define J_OP_ADD_I	J_OP_ADD_R
+#define J_OP_SUB_R	.kind = JK_ALU, .a = 0x29, .b = 5
+#define J_OP_SUB_I	J_OP_SUB_R
+#define J_OP_MUL_R	.kind = JK_MUL
+#define J_OP_MUL_I	J_OP_MUL_R
+#define J_OP_DIV_R	.kind = JK_DIVMOD, .a = 0
+#define J_OP_DIV_I	J_OP_DIV_R
+#define J_OP_SDIV_R	.kind = JK_DIVMOD, .a = J_DM_SIGNED
+#define J_OP_SDIV_I	J_OP_SDIV_R
+#define J_OP_MOD_R	.kind = JK_DIVMOD, .a = J_DM_MOD
+#define J_OP_MOD_I	J_OP_MOD_R
+#define J_OP_SMOD_R	.kind = JK_DIVMOD, .a = J_DM_MOD | J_DM_SIGNED
+#define J_OP_SMOD_I	J_OP_SMOD_R
+#define J_OP_AND_R	.kind = JK_ALU, .a = 0x21, .b = 4
+#define J_OP_AND_I	J_OP_AND_R
+#define J_OP_OR_R	.kind = JK_ALU, .a = 0x09, .b = 1
+#define J_OP_OR_I	J_OP_OR_R
+#define J_OP_XOR_R	.kind = JK_ALU, .a = 0x31, .b = 6
+#define J_OP_XOR_I	J_OP_XOR_R
+#define J_OP_SHL_R	.kind = JK_SHIFT, .b = 4
+#define J_OP_SHL_I	J_OP_SHL_R
+#define J_OP_SHR_R	.kind = JK_SHIFT, .b = 5
+#define J_OP_SHR_I	J_OP_SHR_R
+#define J_OP_SAR_R	.kind = JK_SHIFT, .b = 7
+#define J_OP_SAR_I	J_OP_SAR_R
+#define J_OP_MOV_R	.kind = JK_MOV
+#define J_OP_MOV_I	J_OP_MOV_R
+#define J_OP_NEG	.kind = JK_NEG
+#define J_OP_ZEXT	.kind = JK_ZEXT
+#define J_OP_SEXT	.kind = JK_SEXT
+#define J_OP_LDHI	.kind = JK_LDHI
+#define J_OP_JA		.kind = JK_JA
+#define J_OP_JEQ_R	.kind = JK_JCC, .a = CC_E
+#define J_OP_JEQ_I	J_OP_JEQ_R
+#define J_OP_JNE_R	.kind = JK_JCC, .a = CC_NE
+#define J_OP_JNE_I	J_OP_JNE_R
+#define J_OP_JLT_R	.kind = JK_JCC, .a = CC_B
+#define J_OP_JLT_I	J_OP_JLT_R
+#define J_OP_JLE_R	.kind = JK_JCC, .a = CC_BE
+#define J_OP_JLE_I	J_OP_JLE_R
+#define J_OP_JGT_R	.kind = JK_JCC, .a = CC_A
+#define J_OP_JGT_I	J_OP_JGT_R
+#define J_OP_JGE_R	.kind = JK_JCC, .a = CC_AE
+#define J_OP_JGE_I	J_OP_JGE_R
+#define J_OP_JSLT_R	.kind = JK_JCC, .a = CC_L
+#define J_OP_JSLT_I	J_OP_JSLT_R
+#define J_OP_JSLE_R	.kind = JK_JCC, .a = CC_LE
+#define J_OP_JSLE_I	J_OP_JSLE_R
+#define J_OP_JSGT_R	.kind = JK_JCC, .a = CC_G
+#define J_OP_JSGT_I	J_OP_JSGT_R
+#define J_OP_JSGE_R	.kind = JK_JCC, .a = CC_GE
+#define J_OP_JSGE_I	J_OP_JSGE_R
+#define J_OP_JSET_R	.kind = JK_JCC, .a = CC_NE, .b = 1
+#define J_OP_JSET_I	J_OP_JSET_R
+#define J_OP_LDU8	.kind = JK_LOAD, .a = 1, .b = 0
+#define J_OP_LDU16	.kind = JK_LOAD, .a = 2, .b = 0
+#define J_OP_LDU32	.kind = JK_LOAD, .a = 4, .b = 0
+#define J_OP_LD64	.kind = JK_LOAD, .a = 8, .b = 0
+#define J_OP_LDS8	.kind = JK_LOAD, .a = 1, .b = 1
+#define J_OP_LDS16	.kind = JK_LOAD, .a = 2, .b = 1
+#define J_OP_LDS32	.kind = JK_LOAD, .a = 4, .b = 1
+#define J_OP_ST8	.kind = JK_STORE, .a = 1
+#define J_OP_ST16	.kind = JK_STORE, .a = 2
+#define J_OP_ST32	.kind = JK_STORE, .a = 4
+#define J_OP_ST64	.kind = JK_STORE, .a = 8
+#define J_OP_APPLY	.kind = JK_EXT
+#define J_OP_CALLM	.kind = JK_EXT
+#define J_OP_MAP_LD	.kind = JK_EXT
+#define J_OP_MAP_ST	.kind = JK_EXT
+#define J_OP_MAP_ADD	.kind = JK_EXT
+#define J_OP_TRACE	.kind = JK_EXT
+#define J_OP_CALL	.kind = JK_EXT
+#define J_OP_EXIT	.kind = JK_EXIT
+
+#define J_IMM_FORM(fmt) (RMT_FMT_##fmt == RMT_FMT_ALU_I || RMT_FMT_##fmt == RMT_FMT_JMP_I)
+#define J_X(name, code, fmt, cost) \
+	[RMT_OP_##name] = { J_OP_##name, .imm = J_IMM_FORM(fmt) },
+static const struct j_op j_ops[256] = {
+	RMT_OPCODES(J_X)
+};
+
+#undef J_X
+#undef J_IMM_FORM
+
 /* ---------------------------------------------------------- instructions */
 
-/* 0x01-style "op r/m64, r64" and its /digit imm32 form, per ALU opcode. */
-static int j_alu_op(u8 code, u8 *op_r, u8 *digit)
-{
-	switch (code & ~1u) {
-	case RMT_OP_ADD_R:
-		*op_r = 0x01; *digit = 0; return 0;
-	case RMT_OP_SUB_R:
-		*op_r = 0x29; *digit = 5; return 0;
-	case RMT_OP_AND_R:
-		*op_r = 0x21; *digit = 4; return 0;
-	case RMT_OP_OR_R:
-		*op_r = 0x09; *digit = 1; return 0;
-	case RMT_OP_XOR_R:
-		*op_r = 0x31; *digit = 6; return 0;
-	}
-	return -1;
-}
-
-static void j_divmod(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
+static void j_divmod(struct rmt_jit *j, const struct rmt_insn *i, const struct j_op *op,
+		     u32 pc)
 {
 	int dst = RMT_INSN_DST(i), src = RMT_INSN_SRC(i);
-	bool reg = !(i->code & 1);
-	bool mod = (i->code & ~1u) == RMT_OP_MOD_R || (i->code & ~1u) == RMT_OP_SMOD_R;
-	bool sgn = (i->code & ~1u) == RMT_OP_SDIV_R || (i->code & ~1u) == RMT_OP_SMOD_R;
+	bool mod = op->a & J_DM_MOD;
+	bool sgn = op->a & J_DM_SIGNED;
 	u32 l1 = 0, l2 = 0;
 
-	if (reg) {
+	if (!op->imm) {
 		j_mov_to(j, RCX, rm_vr(j, src));
 		j_op(j, 0, true, false, 0x85, 1, RCX, rm_reg(RCX));	/* test rcx, rcx */
 		j_check(j, CC_E, RMT_ABORT_DIV_ZERO, pc);
@@ -338,34 +450,31 @@ static void j_divmod(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 	j_mov_from(j, rm_vr(j, dst), mod ? RDX : RAX);
 }
 
-static void j_alu(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
+static void j_alu(struct rmt_jit *j, const struct rmt_insn *i, const struct j_op *op, u32 pc)
 {
 	int dst = RMT_INSN_DST(i), src = RMT_INSN_SRC(i), d;
-	bool reg = !(i->code & 1);
-	u8 op_r, digit;
 
-	if (!j_alu_op(i->code, &op_r, &digit)) {
-		if (reg) {
-			j_op(j, 0, true, false, op_r, 1, j_src(j, src, RDX), rm_vr(j, dst));
+	switch (op->kind) {
+	case JK_ALU:
+		if (!op->imm) {
+			j_op(j, 0, true, false, op->a, 1, j_src(j, src, RDX), rm_vr(j, dst));
 		} else {
-			j_op(j, 0, true, false, 0x81, 1, digit, rm_vr(j, dst));
+			j_op(j, 0, true, false, 0x81, 1, op->b, rm_vr(j, dst));
 			j_u32(j, (u32)i->imm);
 		}
 		return;
-	}
-	switch (i->code) {
-	case RMT_OP_MOV_R:
-		d = j_src(j, src, RDX);
-		j_mov_from(j, rm_vr(j, dst), d);
+	case JK_MOV:
+		if (!op->imm) {
+			d = j_src(j, src, RDX);
+			j_mov_from(j, rm_vr(j, dst), d);
+		} else {
+			j_op(j, 0, true, false, 0xc7, 1, 0, rm_vr(j, dst));
+			j_u32(j, (u32)i->imm);
+		}
 		return;
-	case RMT_OP_MOV_I:
-		j_op(j, 0, true, false, 0xc7, 1, 0, rm_vr(j, dst));
-		j_u32(j, (u32)i->imm);
-		return;
-	case RMT_OP_MUL_R:
-	case RMT_OP_MUL_I:
+	case JK_MUL:
 		d = j_src(j, dst, RAX);
-		if (reg) {
+		if (!op->imm) {
 			j_op(j, 0, true, false, 0x0faf, 2, d, rm_vr(j, src));
 		} else {
 			j_op(j, 0, true, false, 0x69, 1, d, rm_reg(d));
@@ -373,45 +482,40 @@ static void j_alu(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 		}
 		j_mov_from(j, rm_vr(j, dst), d);
 		return;
-	case RMT_OP_SHL_R:
-	case RMT_OP_SHR_R:
-	case RMT_OP_SAR_R:
-		j_mov_to(j, RCX, rm_vr(j, src));
-		j_op(j, 0, true, false, 0x83, 1, 7, rm_reg(RCX));	/* cmp rcx, 63 */
-		j_b(j, 63);
-		j_check(j, CC_A, RMT_ABORT_SHIFT, pc);
-		digit = i->code == RMT_OP_SHL_R ? 4 : i->code == RMT_OP_SHR_R ? 5 : 7;
-		j_op(j, 0, true, false, 0xd3, 1, digit, rm_vr(j, dst));
+	case JK_SHIFT:
+		if (!op->imm) {
+			j_mov_to(j, RCX, rm_vr(j, src));
+			j_op(j, 0, true, false, 0x83, 1, 7, rm_reg(RCX));	/* cmp rcx, 63 */
+			j_b(j, 63);
+			j_check(j, CC_A, RMT_ABORT_SHIFT, pc);
+			j_op(j, 0, true, false, 0xd3, 1, op->b, rm_vr(j, dst));
+		} else {
+			j_op(j, 0, true, false, 0xc1, 1, op->b, rm_vr(j, dst));
+			j_b(j, (u8)i->imm);
+		}
 		return;
-	case RMT_OP_SHL_I:
-	case RMT_OP_SHR_I:
-	case RMT_OP_SAR_I:
-		digit = i->code == RMT_OP_SHL_I ? 4 : i->code == RMT_OP_SHR_I ? 5 : 7;
-		j_op(j, 0, true, false, 0xc1, 1, digit, rm_vr(j, dst));
-		j_b(j, (u8)i->imm);
-		return;
-	default:
-		j_divmod(j, i, pc);
+	default:	/* JK_DIVMOD */
+		j_divmod(j, i, op, pc);
 	}
 }
 
 /* NEG, ZEXT, SEXT, LDHI: through rax, which needs no REX for its low byte. */
-static void j_unary(struct rmt_jit *j, const struct rmt_insn *i)
+static void j_unary(struct rmt_jit *j, const struct rmt_insn *i, const struct j_op *op)
 {
 	int dst = RMT_INSN_DST(i);
 
-	if (i->code == RMT_OP_NEG) {
+	if (op->kind == JK_NEG) {
 		j_op(j, 0, true, false, 0xf7, 1, 3, rm_vr(j, dst));
 		return;
 	}
 	j_mov_to(j, RAX, rm_vr(j, dst));
-	if (i->code == RMT_OP_LDHI) {
+	if (op->kind == JK_LDHI) {
 		j_op(j, 0, false, false, 0x89, 1, RAX, rm_reg(RAX));	/* mov eax, eax */
 		if (i->imm) {
 			j_mov_imm(j, RCX, (u64)(u32)i->imm << 32);
 			j_op(j, 0, true, false, 0x09, 1, RCX, rm_reg(RAX));
 		}
-	} else if (i->code == RMT_OP_ZEXT) {
+	} else if (op->kind == JK_ZEXT) {
 		if (i->imm == 8)
 			j_op(j, 0, false, false, 0x0fb6, 2, RAX, rm_reg(RAX));
 		else if (i->imm == 16)
@@ -429,41 +533,24 @@ static void j_unary(struct rmt_jit *j, const struct rmt_insn *i)
 	j_mov_from(j, rm_vr(j, dst), RAX);
 }
 
-static int j_cc(u8 code)
-{
-	switch ((code - RMT_OP_JA - 1) / 2) {
-	case 0: return CC_E;
-	case 1: return CC_NE;
-	case 2: return CC_B;
-	case 3: return CC_BE;
-	case 4: return CC_A;
-	case 5: return CC_AE;
-	case 6: return CC_L;
-	case 7: return CC_LE;
-	case 8: return CC_G;
-	case 9: return CC_GE;
-	}
-	return CC_NE;		/* JSET: test, then jump if nonzero */
-}
-
-static void j_branch(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
+static void j_branch(struct rmt_jit *j, const struct rmt_insn *i, const struct j_op *op,
+		     u32 pc)
 {
 	int dst = RMT_INSN_DST(i), src = RMT_INSN_SRC(i);
-	bool reg = (i->code - RMT_OP_JA) & 1;
-	bool set = i->code == RMT_OP_JSET_R || i->code == RMT_OP_JSET_I;
+	bool set = op->b;
 	u32 target = pc + 1 + i->off;
 
-	if (i->code == RMT_OP_JA) {
+	if (op->kind == JK_JA) {
 		j_jump(j, 0, target, false);
 		return;
 	}
-	if (reg) {
+	if (!op->imm) {
 		j_op(j, 0, true, false, set ? 0x85 : 0x39, 1, j_src(j, src, RDX), rm_vr(j, dst));
 	} else {
 		j_op(j, 0, true, false, set ? 0xf7 : 0x81, 1, set ? 0 : 7, rm_vr(j, dst));
 		j_u32(j, (u32)i->imm);
 	}
-	j_jump(j, j_cc(i->code), target, false);
+	j_jump(j, op->a, target, false);
 }
 
 /* The operand of a LD/ST: base register by region, index checked into rax. */
@@ -495,19 +582,14 @@ static struct rmt_rm j_addr(struct rmt_jit *j, const struct rmt_insn *i, u32 pc,
 	return rm_mem(base, index, (u16)i->off);
 }
 
-static void j_mem(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
+static void j_mem(struct rmt_jit *j, const struct rmt_insn *i, const struct j_op *op, u32 pc)
 {
 	int dst = RMT_INSN_DST(i), v;
+	u32 size = op->a;
 	struct rmt_rm m;
 
-	switch (i->code) {
-	case RMT_OP_ST8:
-	case RMT_OP_ST16:
-	case RMT_OP_ST32:
-	case RMT_OP_ST64: {
-		u32 size = 1u << (i->code - RMT_OP_ST8);
-
-		m = j_addr(j, i, pc, size);
+	m = j_addr(j, i, pc, size);
+	if (op->kind == JK_STORE) {
 		v = j_src(j, dst, RCX);
 		if (size == 1)
 			j_op(j, 0, false, true, 0x88, 1, v, m);
@@ -515,38 +597,13 @@ static void j_mem(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 			j_op(j, size == 2 ? 0x66 : 0, size == 8, false, 0x89, 1, v, m);
 		return;
 	}
-	}
 	v = j->phys[dst] >= 0 ? j->phys[dst] : RCX;
-	switch (i->code) {
-	case RMT_OP_LDU8:
-		m = j_addr(j, i, pc, 1);
-		j_op(j, 0, false, false, 0x0fb6, 2, v, m);
-		break;
-	case RMT_OP_LDU16:
-		m = j_addr(j, i, pc, 2);
-		j_op(j, 0, false, false, 0x0fb7, 2, v, m);
-		break;
-	case RMT_OP_LDU32:
-		m = j_addr(j, i, pc, 4);
-		j_op(j, 0, false, false, 0x8b, 1, v, m);
-		break;
-	case RMT_OP_LD64:
-		m = j_addr(j, i, pc, 8);
-		j_op(j, 0, true, false, 0x8b, 1, v, m);
-		break;
-	case RMT_OP_LDS8:
-		m = j_addr(j, i, pc, 1);
-		j_op(j, 0, true, false, 0x0fbe, 2, v, m);
-		break;
-	case RMT_OP_LDS16:
-		m = j_addr(j, i, pc, 2);
-		j_op(j, 0, true, false, 0x0fbf, 2, v, m);
-		break;
-	default:
-		m = j_addr(j, i, pc, 4);
-		j_op(j, 0, true, false, 0x63, 1, v, m);
-		break;
-	}
+	if (size == 8)
+		j_op(j, 0, true, false, 0x8b, 1, v, m);			/* mov */
+	else if (size == 4)
+		j_op(j, 0, op->b, false, op->b ? 0x63 : 0x8b, 1, v, m);	/* movsxd / mov */
+	else
+		j_op(j, 0, op->b, false, (op->b ? 0x0fbe : 0x0fb6) + (size == 2), 2, v, m);
 	j_mov_from(j, rm_vr(j, dst), v);
 }
 
@@ -698,34 +755,50 @@ static void j_epilogue(struct rmt_jit *j)
 
 static void j_insn(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 {
-	switch (i->code) {
-	case RMT_OP_NEG:
-	case RMT_OP_ZEXT:
-	case RMT_OP_SEXT:
-	case RMT_OP_LDHI:
-		j_unary(j, i);
+	const struct j_op *op = &j_ops[i->code];
+
+	switch (op->kind) {
+	case JK_ALU:
+	case JK_MOV:
+	case JK_MUL:
+	case JK_SHIFT:
+	case JK_DIVMOD:
+		j_alu(j, i, op, pc);
 		return;
-	case RMT_OP_EXIT:
+	case JK_NEG:
+	case JK_ZEXT:
+	case JK_SEXT:
+	case JK_LDHI:
+		j_unary(j, i, op);
+		return;
+	case JK_JA:
+	case JK_JCC:
+		j_branch(j, i, op, pc);
+		return;
+	case JK_LOAD:
+	case JK_STORE:
+		j_mem(j, i, op, pc);
+		return;
+	case JK_EXT:
+		j_ext(j, i, pc);
+		return;
+	case JK_EXIT:
 		j_mov_to(j, RAX, rm_vr(j, RMT_INSN_SRC(i)));
 		j_b(j, 0xe9);
 		j_u32(j, j->epilogue - (j->len + 4));
 		return;
-	case RMT_OP_APPLY:
-	case RMT_OP_CALLM:
-	case RMT_OP_MAP_LD:
-	case RMT_OP_MAP_ST:
-	case RMT_OP_MAP_ADD:
-	case RMT_OP_TRACE:
-	case RMT_OP_CALL:
-		j_ext(j, i, pc);
-		return;
 	}
-	if (i->code < RMT_OP_NEG)
-		j_alu(j, i, pc);
-	else if (i->code >= RMT_OP_JA && i->code <= RMT_OP_JSET_I)
-		j_branch(j, i, pc);
-	else
-		j_mem(j, i, pc);
+}
+
+/* Does every instruction of @p have a translation?  (Not so: the interpreter runs it.) */
+static bool j_translatable(const struct rmt_prog *p)
+{
+	u32 pc;
+
+	for (pc = 0; pc < p->hdr.ninsns; pc++)
+		if (j_ops[p->insns[pc].code].kind == JK_INTERP_ONLY)
+			return false;
+	return true;
 }
 
 /* Emit the whole program into @j->buf; 0, or -E2BIG if it did not fit. */
@@ -830,7 +903,7 @@ int rmt_jit_compile(struct rmt_inst *in)
 	/* rmt.ko: the kernel's BPF JIT compiles it (rmt_kmod_jit.c). */
 	return rmt_kjit_compile(in);
 #endif
-	if (!rmt_jit_supported())
+	if (!rmt_jit_supported() || !j_translatable(p))
 		return -EOPNOTSUPP;
 	j.cap = 512 + n * (J_MAX_INSN + J_STUB);
 	j.buf = rmt_kvmalloc(j.cap, GFP_KERNEL);

@@ -316,8 +316,26 @@ static inline u32 get_random_u32(void)
 
 #define cond_resched() do { } while (0)
 #define lockdep_is_held(l) 1
+#define lockdep_assert_held(l) do { } while (0)
+#ifndef __printf
+#define __printf(a, b) __attribute__((format(printf, a, b)))
+#endif
 #define WARN_ON_ONCE(c) ({ bool __c = !!(c); if (__c) fprintf(stderr, "rmt: WARN at %s:%d\n", __FILE__, __LINE__); __c; })
 
 #endif /* __KERNEL__ */
+
+/**
+ * rmt_errf() - format an error message into a caller's buffer
+ * @err: the buffer (NULL: no message)
+ * @errlen: its size (0: no message)
+ * @code: what to return
+ * @fmt: printf format of the message
+ *
+ * Every layer reports refusals this way (rmt_loader.c defines it).
+ *
+ * Return: @code, so that `return rmt_errf(err, len, -EINVAL, ...);` reads.
+ */
+__printf(4, 5)
+int rmt_errf(char *err, size_t errlen, int code, const char *fmt, ...);
 
 #endif /* _RMT_COMPAT_H */

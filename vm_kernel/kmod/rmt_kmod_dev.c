@@ -5,7 +5,7 @@
  * Every ioctl copies its payload in, checks every field (ABI version, pads,
  * sizes capped before anything is allocated, counts times sizes checked for
  * overflow, ids and indexes) and only then calls the VM's public API
- * (rmt_runtime.h), which checks the content again and changes nothing when
+ * (rmt_vm.h), which checks the content again and changes nothing when
  * it refuses.  Control-plane calls are serialised by one mutex; the hook
  * path never takes it (it finds programs under RCU), so an ioctl that
  * replaces a table entry or a model never blocks a hook, and a hook sees the
@@ -102,13 +102,14 @@ void __weak rmt_hooks_prog_unload(struct rmt_vm *vm, int id)
 
 /* ---------------------------------------------------------------- helpers */
 
-/* The program @id; the caller holds rmt_dev.lock, which keeps it loaded. */
-static struct rmt_inst *rmt_dev_prog(u32 id)
+/*
+ * Is program @id loaded?  With @info, also what it is.  The caller holds
+ * rmt_dev.lock, which keeps it loaded (and @info->obj valid) until released.
+ */
+static bool rmt_dev_loaded(u32 id, struct rmt_prog_info *info)
 {
-	if (id < 1 || id > RMT_VM_MAX_PROGS)
-		return NULL;
-	return rcu_dereference_protected(rmt_dev.vm->progs[id - 1],
-					 lockdep_is_held(&rmt_dev.lock));
+	lockdep_assert_held(&rmt_dev.lock);
+	return id >= 1 && id <= RMT_VM_MAX_PROGS && !rmt_vm_prog_info(rmt_dev.vm, id, info);
 }
 
 /*
@@ -250,7 +251,7 @@ static long rmt_ioc_prog_unload(void __user *arg)
 	rc = rmt_copy_in(&a, arg, sizeof(a));
 	if (rc)
 		return rc;
-	if (!rmt_dev_prog(a.id))
+	if (!rmt_dev_loaded(a.id, NULL))
 		return -ENOENT;
 	rmt_hooks_prog_unload(rmt_dev.vm, a.id);
 	return rmt_vm_unload(rmt_dev.vm, a.id);
@@ -269,7 +270,7 @@ static long rmt_ioc_prog_list(void __user *arg)
 	if (a.count > RMT_VM_MAX_PROGS)
 		return -EINVAL;
 	for (id = 1; id <= RMT_VM_MAX_PROGS; id++)
-		if (rmt_dev_prog(id))
+		if (rmt_dev_loaded(id, NULL))
 			ids[n++] = id;
 	if (copy_to_user(u64_to_user_ptr(a.ids), ids, min(n, a.count) * sizeof(u32)))
 		return -EFAULT;
@@ -280,27 +281,26 @@ static long rmt_ioc_prog_list(void __user *arg)
 static long rmt_ioc_prog_info(void __user *arg)
 {
 	struct rmt_ioc_prog_info a;
-	struct rmt_inst *in;
+	struct rmt_prog_info info;
 	int rc;
 
 	rc = rmt_copy_in(&a, arg, sizeof(a));
 	if (rc)
 		return rc;
-	in = rmt_dev_prog(a.id);
-	if (!in)
+	if (!rmt_dev_loaded(a.id, &info))
 		return -ENOENT;
-	a.obj_len = in->prog->size;
-	a.hook_id = in->prog->hdr.hook_id;
-	a.engine = in->engine == RMT_ENGINE_INTERP ? RMT_PROG_ENGINE_INTERP : RMT_PROG_ENGINE_JIT;
+	a.obj_len = info.obj_len;
+	a.hook_id = info.hook_id;
+	a.engine = info.engine == RMT_ENGINE_INTERP ? RMT_PROG_ENGINE_INTERP : RMT_PROG_ENGINE_JIT;
 	a.flags = rmt_dev.progs[a.id - 1].flags;
-	a.ninsns = in->prog->hdr.ninsns;
-	a.ntables = in->prog->ntables;
-	a.nmodels = in->prog->nmodels;
-	a.nmaps = in->prog->nmaps;
-	a.ntraces = in->prog->ntraces;
+	a.ninsns = info.ninsns;
+	a.ntables = info.ntables;
+	a.nmodels = info.nmodels;
+	a.nmaps = info.nmaps;
+	a.ntraces = info.ntraces;
 	a.load_time_ns = rmt_dev.progs[a.id - 1].load_time_ns;
-	if (a.obj && a.obj_cap >= in->prog->size &&
-	    copy_to_user(u64_to_user_ptr(a.obj), in->prog->image, in->prog->size))
+	if (a.obj && a.obj_cap >= info.obj_len &&
+	    copy_to_user(u64_to_user_ptr(a.obj), info.obj, info.obj_len))
 		return -EFAULT;
 	return copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
 }
@@ -325,7 +325,7 @@ static long rmt_ioc_table_update(void __user *arg)
 	if (a->pad || a->op > RMT_TABLE_DELETE)
 		goto out;
 	rc = -ENOENT;
-	if (!rmt_dev_prog(a->id))
+	if (!rmt_dev_loaded(a->id, NULL))
 		goto out;
 	rc = rmt_err_init(&e, a->err, a->err_len);
 	if (rc)
@@ -350,7 +350,7 @@ static long rmt_ioc_table_dump(void __user *arg)
 		return rc;
 	if (a.pad || !a.count || a.count > RMT_IOC_MAX_BATCH)
 		return -EINVAL;
-	if (!rmt_dev_prog(a.id))
+	if (!rmt_dev_loaded(a.id, NULL))
 		return -ENOENT;
 	buf = rmt_kvmalloc_array(a.count, sizeof(*buf), GFP_KERNEL);
 	if (!buf)
@@ -387,7 +387,7 @@ static long rmt_ioc_model_load(void __user *arg)
 		return -EINVAL;
 	if (a.blob_len > RMT_IOC_MAX_WEIGHTS_SIZE)
 		return -E2BIG;
-	if (!rmt_dev_prog(a.id))
+	if (!rmt_dev_loaded(a.id, NULL))
 		return -ENOENT;
 	/* A swap cannot be undone: make sure the version can be reported first. */
 	if (copy_to_user(arg, &a, sizeof(a)))
@@ -417,7 +417,7 @@ out:
 static long rmt_ioc_model_info(void __user *arg)
 {
 	struct rmt_ioc_model_info a;
-	struct rmt_inst *in;
+	s64 version;
 	int rc;
 
 	rc = rmt_copy_in(&a, arg, sizeof(a));
@@ -425,10 +425,12 @@ static long rmt_ioc_model_info(void __user *arg)
 		return rc;
 	if (a.pad)
 		return -EINVAL;
-	in = rmt_dev_prog(a.id);
-	if (!in || a.model >= in->prog->nmodels)
+	if (!rmt_dev_loaded(a.id, NULL))
 		return -ENOENT;
-	a.version = rmt_model_version(&in->models[a.model].slot);
+	version = rmt_vm_model_version(rmt_dev.vm, a.id, a.model);
+	if (version < 0)
+		return -ENOENT;
+	a.version = version;
 	a.bytes = a.version ? rmt_dev.progs[a.id - 1].model_bytes[a.model] : 0;
 	a.load_time_ns = a.version ? rmt_dev.progs[a.id - 1].model_time_ns[a.model] : 0;
 	return copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
@@ -437,7 +439,6 @@ static long rmt_ioc_model_info(void __user *arg)
 static long rmt_ioc_map_read(void __user *arg)
 {
 	struct rmt_ioc_map_read a;
-	struct rmt_inst *in;
 	u64 *keys, *vals, cursor;
 	int rc, n;
 
@@ -446,15 +447,15 @@ static long rmt_ioc_map_read(void __user *arg)
 		return rc;
 	if (!a.count || a.count > RMT_IOC_MAX_BATCH)
 		return -EINVAL;
-	in = rmt_dev_prog(a.id);
-	if (!in)
+	if (!rmt_dev_loaded(a.id, NULL))
 		return -ENOENT;
 	/*
 	 * A private map's contents stay in the kernel: the verifier lets a
 	 * program keep data from non-exportable context fields (pids, page
 	 * addresses) only in maps declared private.
 	 */
-	if (a.map < in->prog->nmaps && (in->prog->maps[a.map].flags & RMT_MAP_PRIVATE))
+	rc = rmt_vm_map_flags(rmt_dev.vm, a.id, a.map);	/* no such map: MAP_READ says so */
+	if (rc > 0 && (rc & RMT_MAP_PRIVATE))
 		return -EPERM;
 	keys = rmt_kvmalloc_array(a.count, sizeof(u64), GFP_KERNEL);
 	vals = rmt_kvmalloc_array(a.count, sizeof(u64), GFP_KERNEL);
@@ -489,7 +490,7 @@ static long rmt_ioc_map_write(void __user *arg)
 	rc = rmt_copy_in(&a, arg, sizeof(a));
 	if (rc)
 		return rc;
-	if (!rmt_dev_prog(a.id))
+	if (!rmt_dev_loaded(a.id, NULL))
 		return -ENOENT;
 	rc = rmt_err_init(&e, a.err, a.err_len);
 	if (rc)
@@ -553,7 +554,7 @@ static long rmt_ioc_prog_run(void __user *arg)
 {
 	struct rmt_ioc_prog_run a;
 	struct rmt_run_args r = {};
-	struct rmt_inst *in;
+	struct rmt_prog_info info;
 	int rc;
 
 	rc = rmt_copy_in(&a, arg, sizeof(a));
@@ -561,10 +562,9 @@ static long rmt_ioc_prog_run(void __user *arg)
 		return rc;
 	if (a.pad || a.flags & ~RMT_RUN_F_SHADOW || !a.ctx_len || a.ctx_len > RMT_IOC_MAX_CTX)
 		return -EINVAL;
-	in = rmt_dev_prog(a.id);
-	if (!in)
+	if (!rmt_dev_loaded(a.id, &info))
 		return -ENOENT;
-	if (a.ctx_len != in->ctx_size || a.cpu >= nr_cpu_ids || !cpu_online(a.cpu))
+	if (a.ctx_len != info.ctx_size || a.cpu >= nr_cpu_ids || !cpu_online(a.cpu))
 		return -EINVAL;
 	r.ctx = rmt_dup_user(a.ctx, a.ctx_len, NULL, "context");
 	if (IS_ERR(r.ctx))
@@ -610,7 +610,7 @@ static long rmt_ioc_trace_select(struct file *f, void __user *arg)
 	rc = rmt_copy_in(&a, arg, sizeof(a));
 	if (rc)
 		return rc;
-	if (a.id && !rmt_dev_prog(a.id))
+	if (a.id && !rmt_dev_loaded(a.id, NULL))
 		return -ENOENT;
 	f->private_data = (void *)(uintptr_t)a.id;
 	return 0;
@@ -697,7 +697,7 @@ static ssize_t rmt_dev_read(struct file *f, char __user *buf, size_t count, loff
 		goto out;
 	mutex_lock(&rmt_dev.lock);
 	for (id = only ? only : 1; id <= RMT_VM_MAX_PROGS && n < max; id++) {
-		if (rmt_dev_prog(id)) {
+		if (rmt_dev_loaded(id, NULL)) {
 			got = rmt_vm_trace_drain(rmt_dev.vm, id, tmp, max - n);
 			for (i = 0; got > 0 && i < got; i++, n++) {
 				out[n].prog_id = id;

@@ -55,27 +55,24 @@ static void rmt_hook_detach_locked(struct rmt_hook *h)
  */
 static int rmt_hook_prog_check(int id, u32 hook_id, u32 *flags, char *err, size_t len)
 {
-	struct rmt_inst *in;
-	int rc = 0;
+	struct rmt_prog_info info;
 
 	if (id < 1 || id > RMT_VM_MAX_PROGS) {
 		snprintf(err, len, "program id %d out of range 1..%d", id, RMT_VM_MAX_PROGS);
 		return -ENOENT;
 	}
-	rcu_read_lock();
-	in = rcu_dereference(rmt_hooks_vm->progs[id - 1]);
-	if (!in) {
+	if (rmt_vm_prog_info(rmt_hooks_vm, id, &info)) {
 		snprintf(err, len, "no program %d loaded", id);
-		rc = -ENOENT;
-	} else if (in->prog->hook->id != hook_id) {
-		snprintf(err, len, "program %d is built for hook %s (id %u), not hook %u",
-			 id, in->prog->hook->name, in->prog->hook->id, hook_id);
-		rc = -EINVAL;
-	} else if (in->prog->hdr.mode) {
-		*flags |= RMT_HOOK_F_SHADOW;
+		return -ENOENT;
 	}
-	rcu_read_unlock();
-	return rc;
+	if (info.hook_id != hook_id) {
+		snprintf(err, len, "program %d is built for hook %s (id %u), not hook %u",
+			 id, info.hook_name, info.hook_id, hook_id);
+		return -EINVAL;
+	}
+	if (info.mode)
+		*flags |= RMT_HOOK_F_SHADOW;
+	return 0;
 }
 
 static int rmt_hook_attach(struct rmt_hook_attach *a)

@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * rmt_runtime.c: VM instances, program load/unload, the hook entry point and
- * the control-plane API; see rmt_runtime.h.
+ * the control-plane API (rmt_vm.h); the engines it runs: rmt_engine.h.
  */
-#include "rmt_runtime.h"
+#include "rmt_vm.h"
+#include "rmt_engine.h"
 #include "rmt_alloc.h"
-#ifdef __KERNEL__
-#include "rmt_kmod_jit.h"
-#endif
 
 #define RMT_ERRLEN_TMP 200
 
@@ -408,6 +406,64 @@ int rmt_vm_prog_engine(struct rmt_vm *vm, int id)
 	return rc;
 }
 EXPORT_SYMBOL_GPL(rmt_vm_prog_engine);
+
+int rmt_vm_prog_info(struct rmt_vm *vm, int id, struct rmt_prog_info *out)
+{
+	const struct rmt_prog *p;
+	struct rmt_inst *in;
+	char *err = NULL;
+	size_t errlen = 0;
+
+	RMT_CP_BEGIN(vm, id, in);
+	p = in->prog;
+	if (out) {
+		out->obj = p->image;
+		out->obj_len = p->size;
+		out->hook_id = p->hook->id;
+		out->hook_name = p->hook->name;
+		out->mode = p->hdr.mode;
+		out->engine = in->engine;
+		out->ctx_size = in->ctx_size;
+		out->ninsns = p->hdr.ninsns;
+		out->ntables = p->ntables;
+		out->nmodels = p->nmodels;
+		out->nmaps = p->nmaps;
+		out->ntraces = p->ntraces;
+	}
+	mutex_unlock(&vm->lock);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_prog_info);
+
+s64 rmt_vm_model_version(struct rmt_vm *vm, int id, u32 model)
+{
+	struct rmt_inst *in;
+	char *err = NULL;
+	size_t errlen = 0;
+	s64 rc = -ENOENT;
+
+	RMT_CP_BEGIN(vm, id, in);
+	if (model < in->prog->nmodels)
+		rc = rmt_model_version(&in->models[model].slot);
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_model_version);
+
+int rmt_vm_map_flags(struct rmt_vm *vm, int id, u32 map)
+{
+	struct rmt_inst *in;
+	char *err = NULL;
+	size_t errlen = 0;
+	int rc = -ENOENT;
+
+	RMT_CP_BEGIN(vm, id, in);
+	if (map < in->prog->nmaps)
+		rc = in->prog->maps[map].flags;
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_map_flags);
 
 #ifndef __KERNEL__
 int rmt_vm_set_native(struct rmt_vm *vm, int id, rmt_jit_fn fn)

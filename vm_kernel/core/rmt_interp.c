@@ -14,7 +14,7 @@
  * shift amounts, array-map indexes, missing model weights and ilog2(0).  A
  * failed check aborts with the pc.
  */
-#include "rmt_runtime.h"
+#include "rmt_engine.h"
 
 const u8 rmt_zero_params[RMT_MAX_PARAM_SIZE];
 

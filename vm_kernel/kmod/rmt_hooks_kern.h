@@ -16,7 +16,8 @@
 
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
-#include "rmt_runtime.h"
+#include "rmt_vm.h"
+#include "rmt_hooks.h"
 #include "uapi/rmt_hooks.h"
 
 /* Per-CPU counters of a hook: struct rmt_hook_stats without the header. */

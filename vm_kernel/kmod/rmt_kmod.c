@@ -12,7 +12,7 @@
  */
 #include <linux/module.h>
 #include <linux/moduleparam.h>
-#include "rmt_runtime.h"
+#include "rmt_vm.h"
 #include "rmt_kmod_dev.h"
 #include "rmt_alloc.h"
 

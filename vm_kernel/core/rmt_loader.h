@@ -106,8 +106,4 @@ static inline const char *rmt_prog_string(const struct rmt_prog *p, u32 off)
 /* Size in bytes of the region @region of object @obj, or -1 if no such object. */
 s64 rmt_prog_region_size(const struct rmt_prog *p, u32 region, u32 obj);
 
-/* Format an error message into @err (NULL-safe); returns @code. */
-int rmt_errf(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
 #endif /* _RMT_LOADER_H */

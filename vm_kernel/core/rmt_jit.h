@@ -36,7 +36,6 @@
 #include "rmt_compat.h"
 
 struct rmt_inst;
-struct rmt_run_result;
 
 /**
  * struct rmt_jit_ctx - what native code sees of one invocation
@@ -101,35 +100,6 @@ enum rmt_engine_kind {
  * architectures.
  */
 bool rmt_jit_supported(void);
-
-/**
- * rmt_jit_compile() - translate @in's validated code into native code
- * @in: the instance; on success, userspace: @in->native is set and
- *	@in->engine is RMT_ENGINE_JIT; rmt.ko: @in->kjit is set and @in->engine
- *	is RMT_ENGINE_KJIT (rmt_kjit_compile())
- *
- * Return: 0, -EOPNOTSUPP (no executable memory in this build, or the JIT is
- * off), -E2BIG or -ENOMEM.  On failure @in is unchanged and keeps the
- * interpreter.
- */
-int rmt_jit_compile(struct rmt_inst *in);
-
-/**
- * rmt_jit_free() - release @in's native code (any engine kind)
- * @in: the instance
- */
-void rmt_jit_free(struct rmt_inst *in);
-
-/**
- * rmt_jit_run() - run @in's native code once; as rmt_interp_run()
- * @in: the program (with @in->native set)
- * @ctx: the hook context
- * @cpu: the CPU it runs on
- * @now: the invocation's time
- * @res: receives the raw decision or the abort
- */
-void rmt_jit_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
-		 struct rmt_run_result *res);
 
 /*
  * Helpers called from native code, with the interpreter's semantics and

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rmt_runtime.h: the VM instance, its loaded programs and the public API.
+ * rmt_vm.h: the VM's public API -- everything a caller of the VM may use.
  *
- * One API for both callers: the cffi binding (rmt_vm/, the simulator target)
- * and, later, the /dev/rmt ioctl layer.  A struct rmt_vm holds up to
- * RMT_VM_MAX_PROGS programs by id (1..RMT_VM_MAX_PROGS).  The hook path,
+ * One API for every caller: the cffi binding (rmt_vm/, the simulator target)
+ * and rmt.ko's /dev/rmt and hooks (vm_kernel/kmod/), which include this
+ * header and never the instance layout (rmt_inst.h, for the engines).
+ *
+ * A struct rmt_vm holds up to RMT_VM_MAX_PROGS programs by id
+ * (1..RMT_VM_MAX_PROGS).  The hook path,
  * rmt_vm_run(), takes no lock and allocates nothing: it finds the program
  * under rcu_read_lock() and runs on per-CPU buffers allocated at load time.
  * Control-plane calls are serialised by the VM's mutex; a failed call changes
@@ -14,18 +17,17 @@
  * CPU's buffers have one user at a time.  Userspace callers must likewise not
  * run the same program concurrently with the same @cpu argument.
  */
-#ifndef _RMT_RUNTIME_H
-#define _RMT_RUNTIME_H
+#ifndef _RMT_VM_H
+#define _RMT_VM_H
 
 #include "rmt_compat.h"
-#include "rmt_loader.h"
+#include "rmt_isa.h"
+#include "rmt_format.h"
 #include "rmt_table.h"
-#include "rmt_map.h"
 #include "rmt_ring.h"
-#include "rmt_modelif.h"
 #include "rmt_jit.h"
+#include "rmt_run.h"
 
-#define RMT_VM_MAX_PROGS 64
 #define RMT_DEFAULT_SEED 0x9E3779B97F4A7C15ull
 #define RMT_DEFAULT_TRACE_CAPACITY 4096
 /* Decision histogram slots: DEFAULT plus the hook's range (at most this many). */
@@ -45,18 +47,6 @@ struct rmt_load_opts {
 	__u32 trace_capacity;
 	__u32 flags;
 	__u64 seed;
-};
-
-/**
- * struct rmt_run_result - what one invocation returned
- * @decision: the decision the hook uses (-1 DEFAULT)
- * @abort: enum rmt_abort (0: none)
- * @abort_pc: pc of the failed check, or -1
- */
-struct rmt_run_result {
-	__s64 decision;
-	__u32 abort;
-	__s32 abort_pc;
 };
 
 /**
@@ -88,125 +78,70 @@ struct rmt_stats {
 	__u64 decisions[RMT_MAX_DECISIONS];
 };
 
-/* Per-CPU counters of one program; decisions[] follows, ndecisions long. */
-struct rmt_pcpu_stats {
-	u64 runs;
-	u64 aborts[RMT_NR_ABORTS];
-	u64 bad_decisions;
-	u64 shadow_agree;
-	u64 shadow_disagree;
-	u64 trace_drops;
-	u64 model_overflows;
-	u64 map_drops;
-	u64 decisions[];
-};
-
-/* Per-CPU memory regions of one program: zeroed (or reset) at each run. */
-struct rmt_frame {
-	u8 *scratch;		/* scratch, then every model's MIN and MOUT: zeroed */
-	u32 zero_len;		/* bytes to zero from @scratch */
-	u32 ntables;		/* PARAMS pointers to reset (a copy: one load less per run) */
-	const u8 **params;	/* PARAMS(t): the selected entry's parameters */
-	s32 **min;
-	s32 **mout;
-};
+/* A VM instance (its layout: rmt_inst.h). */
+struct rmt_vm;
 
 /**
- * struct rmt_inst - a loaded program and its run-time state
- * @prog: the checked object
- * @tables: one table per TABLE record
- * @models: one weight slot per MODEL record
- * @maps: one map per MAP record
- * @ring: the trace ring
- * @rng: xorshift64 state of the random helper
- * @frames: per-CPU regions, @ncpus of them
- * @stats: per-CPU counters, @stats_stride bytes apart
- * @engine: what runs the code (enum rmt_engine_kind)
- * @native: the native code when @engine is not RMT_ENGINE_INTERP
- * @native_mem: its executable mapping (JIT only), @native_size bytes
- * @kjit: rmt.ko's eBPF program (rmt_kmod_jit.c) when @engine is
- *	RMT_ENGINE_KJIT; always NULL in userspace
- * @rcu: for freeing after a grace period
+ * struct rmt_prog_info - what a loaded program is (rmt_vm_prog_info())
+ * @obj: the object it was loaded from (@obj_len bytes); valid while the
+ *	program stays loaded
+ * @obj_len: its size
+ * @hook_id: the hook it is built for
+ * @hook_name: that hook's name (static)
+ * @mode: the object's mode (0 enforce, else shadow)
+ * @engine: what runs it (enum rmt_engine_kind)
+ * @ctx_size: the size of its hook's context
+ * @ninsns: instructions
+ * @ntables: tables
+ * @nmodels: models
+ * @nmaps: maps
+ * @ntraces: trace formats
  */
-struct bpf_prog;
-
-struct rmt_inst {
-	struct rmt_prog *prog;
-	struct rmt_table **tables;
-	struct rmt_mif *models;
-	struct rmt_map **maps;
-	struct rmt_ring *ring;
-	u64 rng;
-	u32 ctx_size;
-	u32 ncpus;
-	u32 ndecisions;
-	s64 decision_lo;
-	struct rmt_frame *frames;
-	u8 *frame_mem;
-	u8 *stats_mem;
-	u32 stats_stride;
+struct rmt_prog_info {
+	const void *obj;
+	u32 obj_len;
+	u32 hook_id;
+	const char *hook_name;
+	u32 mode;
 	u32 engine;
-	rmt_jit_fn native;
-	void *native_mem;
-	size_t native_size;
-	struct bpf_prog *kjit;
-	struct rcu_head rcu;
+	u32 ctx_size;
+	u32 ninsns;
+	u32 ntables;
+	u32 nmodels;
+	u32 nmaps;
+	u32 ntraces;
 };
 
 /**
- * struct rmt_vm - a VM instance: loaded programs by id
- * @progs: program @id is @progs[@id - 1]; RCU-protected
- * @lock: serialises the control plane
- */
-struct rmt_vm {
-	struct rmt_inst __rcu *progs[RMT_VM_MAX_PROGS];
-	struct mutex lock;
-};
-
-/* The zeroed PARAMS block every table shows before its first APPLY. */
-extern const u8 rmt_zero_params[RMT_MAX_PARAM_SIZE];
-
-static __always_inline u64 rmt_xorshift(u64 *state)
-{
-	u64 x = READ_ONCE(*state);
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	WRITE_ONCE(*state, x);
-	return x;
-}
-
-/*
- * The per-run setup every engine shares (docs/semantics.md, "An
- * invocation"): scratch, MIN and MOUT zeroed, PARAMS(t) showing zeros.  Only
- * the declared sizes are touched (zero_len is 0 for a program with no
- * scratch and no models, ntables 0 without tables), so a small program pays
- * for what it declares and nothing else.
- */
-static __always_inline void rmt_frame_enter(struct rmt_inst *in, struct rmt_frame *fr)
-{
-	u32 t;
-
-	if (fr->zero_len)
-		memset(fr->scratch, 0, fr->zero_len);
-	for (t = 0; t < fr->ntables; t++)
-		fr->params[t] = rmt_zero_params;
-}
-
-/**
- * rmt_interp_run() - run a program once (the interpreter, rmt_interp.c)
- * @in: the program
- * @ctx: the hook context (writable fields may be written)
- * @cpu: the CPU it runs on, < @in->ncpus
- * @now: the invocation's time
- * @res: receives the raw decision (EXIT's value) or the abort
+ * rmt_vm_prog_info() - describe program @id
+ * @vm: the VM
+ * @id: the program
+ * @out: receives the description (may be NULL: is @id loaded?)
  *
- * Call under rcu_read_lock().  Counts map drops, trace drops and model
- * overflows; the caller counts runs, aborts and decisions.
+ * Return: 0 or -ENOENT.
  */
-void rmt_interp_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
-		    struct rmt_run_result *res);
+int rmt_vm_prog_info(struct rmt_vm *vm, int id, struct rmt_prog_info *out);
+
+/**
+ * rmt_vm_model_version() - the weights version of model @model of program @id
+ * @vm: the VM
+ * @id: the program
+ * @model: model index
+ *
+ * Return: the version (0: no weights loaded yet), or -ENOENT.
+ */
+s64 rmt_vm_model_version(struct rmt_vm *vm, int id, u32 model);
+
+/**
+ * rmt_vm_map_flags() - the declared flags of map @map of program @id
+ * @vm: the VM
+ * @id: the program
+ * @map: map index
+ *
+ * Return: RMT_MAP_* flags (RMT_MAP_PRIVATE: its contents stay in the VM), or
+ * -ENOENT.
+ */
+int rmt_vm_map_flags(struct rmt_vm *vm, int id, u32 map);
 
 /**
  * rmt_vm_prog_engine() - what runs program @id
@@ -438,4 +373,4 @@ int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out);
  */
 s64 rmt_bench_run(struct rmt_vm *vm, int id, const void *ctx, size_t ctx_len, u64 iterations);
 
-#endif /* _RMT_RUNTIME_H */
+#endif /* _RMT_VM_H */

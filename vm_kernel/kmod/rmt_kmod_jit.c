@@ -33,9 +33,8 @@
  */
 #include <linux/filter.h>
 #include <linux/moduleparam.h>
-#include "rmt_runtime.h"
+#include "rmt_engine.h"
 #include "rmt_alloc.h"
-#include "rmt_kmod_jit.h"
 
 /* rmt.jit: JIT programs loaded from now on (1, the default) or not (0). */
 static bool jit = true;
@@ -50,12 +49,13 @@ enum {
 	KJ_NOMEM,	/* bpf_prog_alloc() or the lowering's buffers failed */
 	KJ_DECLINED,	/* the kernel's JIT did not compile it (bpf_jit_limit, ...) */
 	KJ_TOO_BIG,	/* a jump or call does not fit eBPF's fields */
+	KJ_NO_LOWERING,	/* an opcode this JIT leaves to the interpreter (kj_ops[]) */
 	KJ_NR,
 };
 
 static atomic64_t rmt_kjit_counts[KJ_NR];
 static const char * const rmt_kjit_names[KJ_NR] = {
-	"jited", "off", "nojit", "nomem", "declined", "too_big",
+	"jited", "off", "nojit", "nomem", "declined", "too_big", "interp_only",
 };
 
 static int rmt_kjit_stats_get(char *buf, const struct kernel_param *kp)
@@ -228,38 +228,145 @@ static void kj_call(struct kj *j, const void *fn)
 	kj_e(j, BPF_RAW_INSN(BPF_JMP | BPF_CALL, 0, 0, 0, (s32)d));
 }
 
+/* ------------------------------------------------------ opcode table */
+
+/*
+ * What this JIT emits for each opcode, named opcode by opcode.  kj_ops[] is
+ * RMT_OPCODES (rmt_isa.h, generated from contract/isa.py) expanded with
+ * KJ_OP_<NAME>, so an opcode added to the ISA does not build here
+ * ("KJ_OP_FOO undeclared") until it has a line: a lowering, or
+ * KJ_INTERP_ONLY, which leaves every program using it on the interpreter.
+ * Nothing in this file depends on how opcodes are numbered or ordered.
+ */
+enum kj_kind {
+	KJK_INTERP_ONLY,	/* no lowering: rmt_kjit_compile() declines the program */
+	KJK_ALU,		/* a: BPF_ALU64 operation (BPF_ADD, ...) */
+	KJK_MOV,
+	KJK_SDIVMOD,		/* no signed division in 6.1's eBPF; a: 1 for the remainder */
+	KJK_NEG,
+	KJK_ZEXT,
+	KJK_SEXT,
+	KJK_LDHI,
+	KJK_JA,
+	KJK_JCC,		/* a: BPF_JMP operation (BPF_JEQ, ...) */
+	KJK_LOAD,		/* a: access size in bytes, b: 1 to sign-extend */
+	KJK_STORE,		/* a: access size in bytes */
+	KJK_EXT,		/* tables, models, maps, trace, helpers: calls into C */
+	KJK_EXIT,
+};
+
+/**
+ * struct kj_op - how one opcode is lowered
+ * @kind: enum kj_kind
+ * @a: per @kind (see enum kj_kind)
+ * @b: per @kind
+ * @imm: the second operand is the immediate (format ALU_I or JMP_I), not a
+ *	register
+ */
+struct kj_op {
+	u8 kind;
+	u8 a;
+	u8 b;
+	u8 imm;
+};
+
+#define KJ_INTERP_ONLY	.kind = KJK_INTERP_ONLY
+#define KJ_OP_ADD_R	.kind = KJK_ALU, .a = BPF_ADD
+#define KJ_OP_ADD_I	KJ_OP_ADD_R
+#define KJ_OP_SUB_R	.kind = KJK_ALU, .a = BPF_SUB
+#define KJ_OP_SUB_I	KJ_OP_SUB_R
+#define KJ_OP_MUL_R	.kind = KJK_ALU, .a = BPF_MUL
+#define KJ_OP_MUL_I	KJ_OP_MUL_R
+#define KJ_OP_DIV_R	.kind = KJK_ALU, .a = BPF_DIV
+#define KJ_OP_DIV_I	KJ_OP_DIV_R
+#define KJ_OP_SDIV_R	.kind = KJK_SDIVMOD, .a = 0
+#define KJ_OP_SDIV_I	KJ_OP_SDIV_R
+#define KJ_OP_MOD_R	.kind = KJK_ALU, .a = BPF_MOD
+#define KJ_OP_MOD_I	KJ_OP_MOD_R
+#define KJ_OP_SMOD_R	.kind = KJK_SDIVMOD, .a = 1
+#define KJ_OP_SMOD_I	KJ_OP_SMOD_R
+#define KJ_OP_AND_R	.kind = KJK_ALU, .a = BPF_AND
+#define KJ_OP_AND_I	KJ_OP_AND_R
+#define KJ_OP_OR_R	.kind = KJK_ALU, .a = BPF_OR
+#define KJ_OP_OR_I	KJ_OP_OR_R
+#define KJ_OP_XOR_R	.kind = KJK_ALU, .a = BPF_XOR
+#define KJ_OP_XOR_I	KJ_OP_XOR_R
+#define KJ_OP_SHL_R	.kind = KJK_ALU, .a = BPF_LSH
+#define KJ_OP_SHL_I	KJ_OP_SHL_R
+#define KJ_OP_SHR_R	.kind = KJK_ALU, .a = BPF_RSH
+#define KJ_OP_SHR_I	KJ_OP_SHR_R
+#define KJ_OP_SAR_R	.kind = KJK_ALU, .a = BPF_ARSH
+#define KJ_OP_SAR_I	KJ_OP_SAR_R
+#define KJ_OP_MOV_R	.kind = KJK_MOV
+#define KJ_OP_MOV_I	KJ_OP_MOV_R
+#define KJ_OP_NEG	.kind = KJK_NEG
+#define KJ_OP_ZEXT	.kind = KJK_ZEXT
+#define KJ_OP_SEXT	.kind = KJK_SEXT
+#define KJ_OP_LDHI	.kind = KJK_LDHI
+#define KJ_OP_JA	.kind = KJK_JA
+#define KJ_OP_JEQ_R	.kind = KJK_JCC, .a = BPF_JEQ
+#define KJ_OP_JEQ_I	KJ_OP_JEQ_R
+#define KJ_OP_JNE_R	.kind = KJK_JCC, .a = BPF_JNE
+#define KJ_OP_JNE_I	KJ_OP_JNE_R
+#define KJ_OP_JLT_R	.kind = KJK_JCC, .a = BPF_JLT
+#define KJ_OP_JLT_I	KJ_OP_JLT_R
+#define KJ_OP_JLE_R	.kind = KJK_JCC, .a = BPF_JLE
+#define KJ_OP_JLE_I	KJ_OP_JLE_R
+#define KJ_OP_JGT_R	.kind = KJK_JCC, .a = BPF_JGT
+#define KJ_OP_JGT_I	KJ_OP_JGT_R
+#define KJ_OP_JGE_R	.kind = KJK_JCC, .a = BPF_JGE
+#define KJ_OP_JGE_I	KJ_OP_JGE_R
+#define KJ_OP_JSLT_R	.kind = KJK_JCC, .a = BPF_JSLT
+#define KJ_OP_JSLT_I	KJ_OP_JSLT_R
+#define KJ_OP_JSLE_R	.kind = KJK_JCC, .a = BPF_JSLE
+#define KJ_OP_JSLE_I	KJ_OP_JSLE_R
+#define KJ_OP_JSGT_R	.kind = KJK_JCC, .a = BPF_JSGT
+#define KJ_OP_JSGT_I	KJ_OP_JSGT_R
+#define KJ_OP_JSGE_R	.kind = KJK_JCC, .a = BPF_JSGE
+#define KJ_OP_JSGE_I	KJ_OP_JSGE_R
+#define KJ_OP_JSET_R	.kind = KJK_JCC, .a = BPF_JSET
+#define KJ_OP_JSET_I	KJ_OP_JSET_R
+#define KJ_OP_LDU8	.kind = KJK_LOAD, .a = 1, .b = 0
+#define KJ_OP_LDU16	.kind = KJK_LOAD, .a = 2, .b = 0
+#define KJ_OP_LDU32	.kind = KJK_LOAD, .a = 4, .b = 0
+#define KJ_OP_LD64	.kind = KJK_LOAD, .a = 8, .b = 0
+#define KJ_OP_LDS8	.kind = KJK_LOAD, .a = 1, .b = 1
+#define KJ_OP_LDS16	.kind = KJK_LOAD, .a = 2, .b = 1
+#define KJ_OP_LDS32	.kind = KJK_LOAD, .a = 4, .b = 1
+#define KJ_OP_ST8	.kind = KJK_STORE, .a = 1
+#define KJ_OP_ST16	.kind = KJK_STORE, .a = 2
+#define KJ_OP_ST32	.kind = KJK_STORE, .a = 4
+#define KJ_OP_ST64	.kind = KJK_STORE, .a = 8
+#define KJ_OP_APPLY	.kind = KJK_EXT
+#define KJ_OP_CALLM	.kind = KJK_EXT
+#define KJ_OP_MAP_LD	.kind = KJK_EXT
+#define KJ_OP_MAP_ST	.kind = KJK_EXT
+#define KJ_OP_MAP_ADD	.kind = KJK_EXT
+#define KJ_OP_TRACE	.kind = KJK_EXT
+#define KJ_OP_CALL	.kind = KJK_EXT
+#define KJ_OP_EXIT	.kind = KJK_EXIT
+
+#define KJ_IMM_FORM(fmt) (RMT_FMT_##fmt == RMT_FMT_ALU_I || RMT_FMT_##fmt == RMT_FMT_JMP_I)
+#define KJ_X(name, code, fmt, cost) \
+	[RMT_OP_##name] = { KJ_OP_##name, .imm = KJ_IMM_FORM(fmt) },
+static const struct kj_op kj_ops[256] = {
+	RMT_OPCODES(KJ_X)
+};
+
+#undef KJ_X
+#undef KJ_IMM_FORM
+
 /* ------------------------------------------------------ instructions */
 
-static u8 kj_alu_op(u8 code)
-{
-	switch (code & ~1u) {
-	case RMT_OP_ADD_R: return BPF_ADD;
-	case RMT_OP_SUB_R: return BPF_SUB;
-	case RMT_OP_MUL_R: return BPF_MUL;
-	case RMT_OP_AND_R: return BPF_AND;
-	case RMT_OP_OR_R: return BPF_OR;
-	case RMT_OP_XOR_R: return BPF_XOR;
-	case RMT_OP_MOV_R: return BPF_MOV;
-	case RMT_OP_DIV_R: return BPF_DIV;
-	case RMT_OP_MOD_R: return BPF_MOD;
-	case RMT_OP_SHL_R: return BPF_LSH;
-	case RMT_OP_SHR_R: return BPF_RSH;
-	case RMT_OP_SAR_R: return BPF_ARSH;
-	}
-	return 0xff;
-}
-
-static void kj_alu(struct kj *j, const struct rmt_insn *i, u32 pc)
+static void kj_alu(struct kj *j, const struct rmt_insn *i, const struct kj_op *op, u32 pc)
 {
 	int dst = RMT_INSN_DST(i), src = RMT_INSN_SRC(i);
-	bool reg = !(i->code & 1);
-	u8 op = kj_alu_op(i->code);
+	bool reg = !op->imm;
+	u8 alu = op->a;
 	int d = dst == j->mapped ? KJ_MAPPED : BPF_REG_0;
 	int s;
 
-	if (op == 0xff) {	/* SDIV, SMOD: no signed division in 6.1's eBPF */
-		bool mod = (i->code & ~1u) == RMT_OP_SMOD_R;
-
+	if (op->kind == KJK_SDIVMOD) {
 		if (reg) {
 			kj_ld(j, BPF_REG_2, src);
 			kj_check(j, BPF_JMP_IMM(BPF_JEQ, BPF_REG_2, 0, 0), RMT_ABORT_DIV_ZERO, pc);
@@ -267,11 +374,11 @@ static void kj_alu(struct kj *j, const struct rmt_insn *i, u32 pc)
 			kj_e(j, BPF_MOV64_IMM(BPF_REG_2, i->imm));
 		}
 		kj_ld(j, BPF_REG_1, dst);
-		kj_call(j, mod ? (void *)rmt_kjit_smod : (void *)rmt_kjit_sdiv);
+		kj_call(j, op->a ? (void *)rmt_kjit_smod : (void *)rmt_kjit_sdiv);
 		kj_st(j, dst, BPF_REG_0);
 		return;
 	}
-	if (op == BPF_MOV) {
+	if (op->kind == KJK_MOV) {
 		if (reg) {
 			s = kj_src(j, src, BPF_REG_0);
 			kj_st(j, dst, s);
@@ -284,11 +391,11 @@ static void kj_alu(struct kj *j, const struct rmt_insn *i, u32 pc)
 	/* Register divisors and shift amounts are checked; immediates were at load. */
 	if (reg) {
 		s = kj_src(j, src, BPF_REG_1);
-		if (op == BPF_DIV || op == BPF_MOD)
+		if (alu == BPF_DIV || alu == BPF_MOD)
 			kj_check(j, BPF_JMP_IMM(BPF_JEQ, s, 0, 0), RMT_ABORT_DIV_ZERO, pc);
-		else if (op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH)
+		else if (alu == BPF_LSH || alu == BPF_RSH || alu == BPF_ARSH)
 			kj_check(j, BPF_JMP_IMM(BPF_JGT, s, 63, 0), RMT_ABORT_SHIFT, pc);
-	} else if (op == BPF_DIV || op == BPF_MOD) {
+	} else if (alu == BPF_DIV || alu == BPF_MOD) {
 		/* Unsigned division by the sign-extended imm, as IMM in the interpreter. */
 		kj_e(j, BPF_MOV64_IMM(BPF_REG_1, i->imm));
 		s = BPF_REG_1;
@@ -299,24 +406,24 @@ static void kj_alu(struct kj *j, const struct rmt_insn *i, u32 pc)
 	if (d != KJ_MAPPED)
 		kj_ld(j, d, dst);
 	if (reg)
-		kj_e(j, BPF_ALU64_REG(op, d, s));
+		kj_e(j, BPF_ALU64_REG(alu, d, s));
 	else
-		kj_e(j, BPF_ALU64_IMM(op, d, i->imm));
+		kj_e(j, BPF_ALU64_IMM(alu, d, i->imm));
 	kj_st(j, dst, d);
 }
 
-static void kj_unary(struct kj *j, const struct rmt_insn *i)
+static void kj_unary(struct kj *j, const struct rmt_insn *i, const struct kj_op *op)
 {
 	int dst = RMT_INSN_DST(i);
 	int d = dst == j->mapped ? KJ_MAPPED : BPF_REG_0;
 
 	if (d != KJ_MAPPED)
 		kj_ld(j, d, dst);
-	switch (i->code) {
-	case RMT_OP_NEG:
+	switch (op->kind) {
+	case KJK_NEG:
 		kj_e(j, BPF_RAW_INSN(BPF_ALU64 | BPF_NEG | BPF_K, d, 0, 0, 0));
 		break;
-	case RMT_OP_ZEXT:
+	case KJK_ZEXT:
 		if (i->imm == 32) {
 			kj_e(j, BPF_ALU64_IMM(BPF_LSH, d, 32));
 			kj_e(j, BPF_ALU64_IMM(BPF_RSH, d, 32));
@@ -324,11 +431,11 @@ static void kj_unary(struct kj *j, const struct rmt_insn *i)
 			kj_e(j, BPF_ALU64_IMM(BPF_AND, d, (1 << i->imm) - 1));
 		}
 		break;
-	case RMT_OP_SEXT:
+	case KJK_SEXT:
 		kj_e(j, BPF_ALU64_IMM(BPF_LSH, d, 64 - i->imm));
 		kj_e(j, BPF_ALU64_IMM(BPF_ARSH, d, 64 - i->imm));
 		break;
-	default:	/* LDHI */
+	default:	/* KJK_LDHI */
 		kj_e(j, BPF_ALU64_IMM(BPF_LSH, d, 32));
 		kj_e(j, BPF_ALU64_IMM(BPF_RSH, d, 32));
 		if (i->imm) {
@@ -342,30 +449,21 @@ static void kj_unary(struct kj *j, const struct rmt_insn *i)
 	kj_st(j, dst, d);
 }
 
-static u8 kj_jmp_op(u8 code)
-{
-	static const u8 ops[] = { BPF_JEQ, BPF_JNE, BPF_JLT, BPF_JLE, BPF_JGT, BPF_JGE,
-				  BPF_JSLT, BPF_JSLE, BPF_JSGT, BPF_JSGE, BPF_JSET };
-
-	return ops[(code - RMT_OP_JA - 1) / 2];
-}
-
-static void kj_branch(struct kj *j, const struct rmt_insn *i, u32 pc)
+static void kj_branch(struct kj *j, const struct rmt_insn *i, const struct kj_op *op, u32 pc)
 {
 	int dst = RMT_INSN_DST(i), src = RMT_INSN_SRC(i), d, s;
-	bool reg = (i->code - RMT_OP_JA) & 1;
 	u32 target = pc + 1 + i->off;
 
-	if (i->code == RMT_OP_JA) {
+	if (op->kind == KJK_JA) {
 		kj_jump(j, BPF_JMP_A(0), target, false);
 		return;
 	}
 	d = kj_src(j, dst, BPF_REG_0);
-	if (reg) {
+	if (!op->imm) {
 		s = kj_src(j, src, BPF_REG_1);
-		kj_jump(j, BPF_JMP_REG(kj_jmp_op(i->code), d, s, 0), target, false);
+		kj_jump(j, BPF_JMP_REG(op->a, d, s, 0), target, false);
 	} else {
-		kj_jump(j, BPF_JMP_IMM(kj_jmp_op(i->code), d, i->imm, 0), target, false);
+		kj_jump(j, BPF_JMP_IMM(op->a, d, i->imm, 0), target, false);
 	}
 }
 
@@ -410,28 +508,22 @@ static int kj_addr(struct kj *j, const struct rmt_insn *i, u32 pc, u32 size, s16
 	return base;
 }
 
-static void kj_mem(struct kj *j, const struct rmt_insn *i, u32 pc)
+static void kj_mem(struct kj *j, const struct rmt_insn *i, const struct kj_op *op, u32 pc)
 {
-	static const u8 sizes[] = { BPF_B, BPF_H, BPF_W, BPF_DW };
 	int dst = RMT_INSN_DST(i), base, v;
-	u32 lg, size;
-	bool sx;
+	u32 size = op->a;
+	u8 bsize = size == 1 ? BPF_B : size == 2 ? BPF_H : size == 4 ? BPF_W : BPF_DW;
 	s16 off;
 
-	if (i->code >= RMT_OP_ST8) {
-		lg = i->code - RMT_OP_ST8;
-		base = kj_addr(j, i, pc, 1u << lg, &off);
+	base = kj_addr(j, i, pc, size, &off);
+	if (op->kind == KJK_STORE) {
 		v = kj_src(j, dst, BPF_REG_2);
-		kj_e(j, BPF_STX_MEM(sizes[lg], base, v, off));
+		kj_e(j, BPF_STX_MEM(bsize, base, v, off));
 		return;
 	}
-	sx = i->code >= RMT_OP_LDS8;
-	lg = sx ? i->code - RMT_OP_LDS8 : i->code - RMT_OP_LDU8;
-	size = 1u << lg;
-	base = kj_addr(j, i, pc, size, &off);
 	v = dst == j->mapped ? KJ_MAPPED : BPF_REG_0;
-	kj_e(j, BPF_LDX_MEM(sizes[lg], v, base, off));	/* zero-extends */
-	if (sx) {
+	kj_e(j, BPF_LDX_MEM(bsize, v, base, off));	/* zero-extends */
+	if (op->b) {
 		kj_e(j, BPF_ALU64_IMM(BPF_LSH, v, 64 - 8 * size));
 		kj_e(j, BPF_ALU64_IMM(BPF_ARSH, v, 64 - 8 * size));
 	}
@@ -505,35 +597,49 @@ static void kj_ext(struct kj *j, const struct rmt_insn *i, u32 pc)
 
 static void kj_insn(struct kj *j, const struct rmt_insn *i, u32 pc)
 {
-	switch (i->code) {
-	case RMT_OP_NEG:
-	case RMT_OP_ZEXT:
-	case RMT_OP_SEXT:
-	case RMT_OP_LDHI:
-		kj_unary(j, i);
+	const struct kj_op *op = &kj_ops[i->code];
+
+	switch (op->kind) {
+	case KJK_ALU:
+	case KJK_MOV:
+	case KJK_SDIVMOD:
+		kj_alu(j, i, op, pc);
 		return;
-	case RMT_OP_EXIT:
+	case KJK_NEG:
+	case KJK_ZEXT:
+	case KJK_SEXT:
+	case KJK_LDHI:
+		kj_unary(j, i, op);
+		return;
+	case KJK_JA:
+	case KJK_JCC:
+		kj_branch(j, i, op, pc);
+		return;
+	case KJK_LOAD:
+	case KJK_STORE:
+		kj_mem(j, i, op, pc);
+		return;
+	case KJK_EXT:
+		kj_ext(j, i, pc);
+		return;
+	case KJK_EXIT:
 		kj_ld(j, BPF_REG_0, RMT_INSN_SRC(i));
 		kj_e(j, BPF_STX_MEM(BPF_DW, KJ_CTXP, BPF_REG_0, RMT_JC_TMP));
 		kj_e(j, BPF_MOV64_IMM(BPF_REG_0, 0));
 		kj_e(j, BPF_EXIT_INSN());
 		return;
-	case RMT_OP_APPLY:
-	case RMT_OP_CALLM:
-	case RMT_OP_MAP_LD:
-	case RMT_OP_MAP_ST:
-	case RMT_OP_MAP_ADD:
-	case RMT_OP_TRACE:
-	case RMT_OP_CALL:
-		kj_ext(j, i, pc);
-		return;
 	}
-	if (i->code < RMT_OP_NEG)
-		kj_alu(j, i, pc);
-	else if (i->code >= RMT_OP_JA && i->code <= RMT_OP_JSET_I)
-		kj_branch(j, i, pc);
-	else
-		kj_mem(j, i, pc);
+}
+
+/* Does every instruction of @p have a lowering?  (Not so: the interpreter runs it.) */
+static bool kj_lowerable(const struct rmt_prog *p)
+{
+	u32 pc;
+
+	for (pc = 0; pc < p->hdr.ninsns; pc++)
+		if (kj_ops[p->insns[pc].code].kind == KJK_INTERP_ONLY)
+			return false;
+	return true;
 }
 
 /* --------------------------------------------------------------- driver */
@@ -623,6 +729,8 @@ int rmt_kjit_compile(struct rmt_inst *in)
 
 	if (!READ_ONCE(jit))
 		return rmt_kjit_count(KJ_OFF, -EOPNOTSUPP);
+	if (!kj_lowerable(p))
+		return rmt_kjit_count(KJ_NO_LOWERING, -EOPNOTSUPP);
 	/* n <= RMT_ISA_MAX_INSNS (validated): these products cannot overflow. */
 	j.cap = 8 + RMT_NUM_REGS + n * KJ_MAX_INSN + (2 * n + 1) * KJ_STUB;
 	j.buf = rmt_kvmalloc(j.cap * sizeof(*j.buf), GFP_KERNEL);

@@ -36,7 +36,8 @@ enum rmt_fmt {
 
 /*
  * Every opcode: X(NAME, code, format, cost) with its meaning as a comment.
- * Expanded by the validator's whitelist and the interpreter's dispatch.
+ * Expanded by the validator's whitelist, the interpreter's dispatch and
+ * each JIT's opcode table (an opcode with no entry there does not build).
  */
 #define RMT_OPCODES(X) \
 	X(ADD_R, 0x00, ALU_R, 1)	/* dst = dst + src */ \

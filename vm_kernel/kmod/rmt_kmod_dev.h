@@ -10,7 +10,7 @@
 #ifndef _RMT_KMOD_DEV_H
 #define _RMT_KMOD_DEV_H
 
-#include "rmt_runtime.h"
+#include "rmt_vm.h"
 
 #if __has_include("rmt_hooks_kern.h")
 #include "rmt_hooks_kern.h"

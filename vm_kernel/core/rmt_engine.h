@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rmt_engine.h: the engines that run a loaded program, as the runtime
+ * (rmt_runtime.c) calls them.
+ *
+ *   rmt_interp.c             the interpreter (every build)
+ *   rmt_jit.c                x86-64 native code (userspace)
+ *   kmod/rmt_kmod_jit.c      rmt.ko: lowered to eBPF, the kernel's BPF JIT
+ *
+ * Each sees a program through its instance (rmt_inst.h), which sits below
+ * them: the engines include this header, the runtime includes it to call
+ * them, and nothing here includes the runtime.
+ */
+#ifndef _RMT_ENGINE_H
+#define _RMT_ENGINE_H
+
+#include "rmt_inst.h"
+
+/**
+ * rmt_interp_run() - run a program once (the interpreter, rmt_interp.c)
+ * @in: the program
+ * @ctx: the hook context (writable fields may be written)
+ * @cpu: the CPU it runs on, < @in->ncpus
+ * @now: the invocation's time
+ * @res: receives the raw decision (EXIT's value) or the abort
+ *
+ * Call under rcu_read_lock().  Counts map drops, trace drops and model
+ * overflows; the caller counts runs, aborts and decisions.
+ */
+void rmt_interp_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
+		    struct rmt_run_result *res);
+
+/**
+ * rmt_jit_compile() - translate @in's validated code into native code
+ * @in: the instance; on success, userspace: @in->native is set and
+ *	@in->engine is RMT_ENGINE_JIT; rmt.ko: @in->kjit is set and @in->engine
+ *	is RMT_ENGINE_KJIT (rmt_kjit_compile())
+ *
+ * Return: 0, -EOPNOTSUPP (no executable memory in this build, or the JIT is
+ * off), -E2BIG or -ENOMEM.  On failure @in is unchanged and keeps the
+ * interpreter.
+ */
+int rmt_jit_compile(struct rmt_inst *in);
+
+/**
+ * rmt_jit_free() - release @in's native code (any engine kind)
+ * @in: the instance
+ */
+void rmt_jit_free(struct rmt_inst *in);
+
+/**
+ * rmt_jit_run() - run @in's native code once; as rmt_interp_run()
+ * @in: the program (with @in->native set)
+ * @ctx: the hook context
+ * @cpu: the CPU it runs on
+ * @now: the invocation's time
+ * @res: receives the raw decision or the abort
+ */
+void rmt_jit_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
+		 struct rmt_run_result *res);
+
+#ifdef __KERNEL__
+/**
+ * rmt_kjit_compile() - lower @in's validated code to eBPF and JIT it
+ * @in: the instance; on success @in->kjit is set and @in->engine is
+ *	RMT_ENGINE_KJIT
+ *
+ * Never fails the load: every reason not to run native code (the rmt.jit
+ * parameter off, bpf_jit_enable=0, an allocation failure, the kernel's JIT
+ * declining, a program too long for eBPF's 16-bit jumps) leaves @in on the
+ * interpreter and is counted in the rmt.jit_stats parameter.
+ *
+ * Return: 0 when native code runs @in, else the reason (negative errno).
+ */
+int rmt_kjit_compile(struct rmt_inst *in);
+
+/**
+ * rmt_kjit_free() - release @in's eBPF program (none: no-op)
+ * @in: the instance, no longer reachable by any run (after a grace period)
+ */
+void rmt_kjit_free(struct rmt_inst *in);
+
+/**
+ * rmt_kjit_run() - run @in's JIT code once; as rmt_interp_run()
+ * @in: the program (with @in->kjit set)
+ * @ctx: the hook context
+ * @cpu: the CPU whose frame the run uses
+ * @now: the invocation's time
+ * @res: receives the raw decision or the abort
+ */
+void rmt_kjit_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
+		  struct rmt_run_result *res);
+#endif
+
+#endif /* _RMT_ENGINE_H */

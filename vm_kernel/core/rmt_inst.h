@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rmt_inst.h: the layout of a VM instance and of its loaded programs.
+ *
+ * For the VM itself: the runtime (rmt_runtime.c) and the engines that run a
+ * program (rmt_engine.h).  Callers of the VM use rmt_vm.h, never this; and
+ * this does not include rmt_vm.h, so an engine sees only what a run needs.
+ *
+ * Per-CPU buffers: the kernel runs a hook with preemption disabled, so a
+ * CPU's buffers have one user at a time.  Userspace callers must likewise not
+ * run the same program concurrently with the same @cpu argument.
+ */
+#ifndef _RMT_INST_H
+#define _RMT_INST_H
+
+#include "rmt_compat.h"
+#include "rmt_run.h"
+#include "rmt_loader.h"
+#include "rmt_table.h"
+#include "rmt_map.h"
+#include "rmt_ring.h"
+#include "rmt_modelif.h"
+#include "rmt_jit.h"
+
+/* Per-CPU counters of one program; decisions[] follows, ndecisions long. */
+struct rmt_pcpu_stats {
+	u64 runs;
+	u64 aborts[RMT_NR_ABORTS];
+	u64 bad_decisions;
+	u64 shadow_agree;
+	u64 shadow_disagree;
+	u64 trace_drops;
+	u64 model_overflows;
+	u64 map_drops;
+	u64 decisions[];
+};
+
+/* Per-CPU memory regions of one program: zeroed (or reset) at each run. */
+struct rmt_frame {
+	u8 *scratch;		/* scratch, then every model's MIN and MOUT: zeroed */
+	u32 zero_len;		/* bytes to zero from @scratch */
+	u32 ntables;		/* PARAMS pointers to reset (a copy: one load less per run) */
+	const u8 **params;	/* PARAMS(t): the selected entry's parameters */
+	s32 **min;
+	s32 **mout;
+};
+
+/**
+ * struct rmt_inst - a loaded program and its run-time state
+ * @prog: the checked object
+ * @tables: one table per TABLE record
+ * @models: one weight slot per MODEL record
+ * @maps: one map per MAP record
+ * @ring: the trace ring
+ * @rng: xorshift64 state of the random helper
+ * @frames: per-CPU regions, @ncpus of them
+ * @stats: per-CPU counters, @stats_stride bytes apart
+ * @engine: what runs the code (enum rmt_engine_kind)
+ * @native: the native code when @engine is not RMT_ENGINE_INTERP
+ * @native_mem: its executable mapping (JIT only), @native_size bytes
+ * @kjit: rmt.ko's eBPF program (rmt_kmod_jit.c) when @engine is
+ *	RMT_ENGINE_KJIT; always NULL in userspace
+ * @rcu: for freeing after a grace period
+ */
+struct bpf_prog;
+
+struct rmt_inst {
+	struct rmt_prog *prog;
+	struct rmt_table **tables;
+	struct rmt_mif *models;
+	struct rmt_map **maps;
+	struct rmt_ring *ring;
+	u64 rng;
+	u32 ctx_size;
+	u32 ncpus;
+	u32 ndecisions;
+	s64 decision_lo;
+	struct rmt_frame *frames;
+	u8 *frame_mem;
+	u8 *stats_mem;
+	u32 stats_stride;
+	u32 engine;
+	rmt_jit_fn native;
+	void *native_mem;
+	size_t native_size;
+	struct bpf_prog *kjit;
+	struct rcu_head rcu;
+};
+
+/* The zeroed PARAMS block every table shows before its first APPLY. */
+extern const u8 rmt_zero_params[RMT_MAX_PARAM_SIZE];
+
+static __always_inline u64 rmt_xorshift(u64 *state)
+{
+	u64 x = READ_ONCE(*state);
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	WRITE_ONCE(*state, x);
+	return x;
+}
+
+/*
+ * The per-run setup every engine shares (docs/semantics.md, "An
+ * invocation"): scratch, MIN and MOUT zeroed, PARAMS(t) showing zeros.  Only
+ * the declared sizes are touched (zero_len is 0 for a program with no
+ * scratch and no models, ntables 0 without tables), so a small program pays
+ * for what it declares and nothing else.
+ */
+static __always_inline void rmt_frame_enter(struct rmt_inst *in, struct rmt_frame *fr)
+{
+	u32 t;
+
+	if (fr->zero_len)
+		memset(fr->scratch, 0, fr->zero_len);
+	for (t = 0; t < fr->ntables; t++)
+		fr->params[t] = rmt_zero_params;
+}
+
+/**
+ * struct rmt_vm - a VM instance: loaded programs by id
+ * @progs: program @id is @progs[@id - 1]; RCU-protected
+ * @lock: serialises the control plane
+ */
+struct rmt_vm {
+	struct rmt_inst __rcu *progs[RMT_VM_MAX_PROGS];
+	struct mutex lock;
+};
+
+#endif /* _RMT_INST_H */
