@@ -27,7 +27,7 @@ man:
 	cp build/man/rmtctl.8 $(VENV)/share/man/man8/rmtctl.8
 
 demo: setup
-	$(VPY) tools/demo.py
+	$(VENV)/bin/rmt-demo
 
 test: setup test-asan
 	$(VPY) -m pytest tests
@@ -49,13 +49,13 @@ clean:
 # load, evaluate in the C VM, measure the veto policy; results/forced_migration/.
 .PHONY: forced-migration
 forced-migration: setup
-	$(VPY) tools/forced_migration_loop.py
+	$(VENV)/bin/rmt-forced-migration
 
 # Case study 1 the way people bring models (docs/models.md): the same traces, scikit-learn
 # models exported to ONNX, `rmtc model import`, run in the C VM; results/forced_migration_sklearn/.
 .PHONY: forced-migration-sklearn
 forced-migration-sklearn: setup
-	$(VPY) tools/forced_migration_sklearn.py
+	$(VENV)/bin/rmt-forced-migration-sklearn
 
 # Case study 2 (docs/results.md): every swap prefetcher (Linux readahead, Leap, the learned
 # RMT program in the C VM) on every workload; table and plots in results/swap_prefetch/.
@@ -107,8 +107,8 @@ fuzz: setup
 # (`make forced-migration` first), all-zero weights otherwise.
 .PHONY: kernel-traces
 kernel-traces: setup
-	$(VPY) tools/kernel_traces.py --out results/kernel_traces
-	$(VPY) tools/kernel_loop.py --traces results/kernel_traces
+	$(VENV)/bin/rmt-kernel-traces --out results/kernel_traces
+	$(VENV)/bin/rmt-kernel-loop --traces results/kernel_traces
 
 # Concurrency stress of rmt.ko in the QEMU guest (docs/robustness.md): table writers and
 # model swappers on /dev/rmt alone until 100,000 swaps (kernel memory compared), then

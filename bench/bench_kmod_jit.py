@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "kernel"))
 sys.path.insert(0, str(ROOT / "tests" / "kernel" / "hooks_helpers"))
-sys.path.insert(0, str(ROOT / "tools" / "qemu"))
 
 SCHED_S = 6
 PARAMS = Path("/sys/module/rmt/parameters")
@@ -170,7 +169,7 @@ def summarize(res: dict) -> list[str]:
 def host(rounds: int, out: Path, clock: str) -> int:
     import tempfile
 
-    import harness
+    from rmt.qemu import harness
     env = harness.HarnessEnv.load()
     work = Path(tempfile.mkdtemp(prefix="rmt-kjit-bench-"))
     ko = harness.build_rmt_ko(work / "kbuild", harness_env=env)

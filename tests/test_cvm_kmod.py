@@ -8,15 +8,13 @@ from __future__ import annotations
 import glob
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools" / "qemu"))
 
-import harness  # noqa: E402  (tools/qemu/harness.py, stdlib only: KBUILD_OUTPUTS)
+from rmt.qemu import harness  # noqa: E402  (tools/qemu/harness.py, stdlib only: KBUILD_OUTPUTS)
 
 VM = ROOT / "vm_kernel"
 KDIRS = sorted(glob.glob("/usr/src/linux-headers-*-amd64"))

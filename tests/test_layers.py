@@ -31,7 +31,7 @@ def tree(tmp_path: Path) -> Path:
     """The Python sources of every mapped package and pyproject.toml, copied."""
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     for folder in check_layers.load_contract().package_dir.values():
-        (tmp_path / folder).mkdir()
+        (tmp_path / folder).mkdir(parents=True)
         for f in (ROOT / folder).glob("*.py"):
             shutil.copy(f, tmp_path / folder)
     assert check_layers.check(tmp_path) == []
@@ -62,3 +62,10 @@ def test_command_exits_nonzero_on_violation(tree: Path) -> None:
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "check_layers.py"), "--root",
                         str(tree)], capture_output=True, text=True)
     assert r.returncode == 1 and "rmt.lang.errors imports rmt.ctl.cli" in r.stdout
+
+
+def test_a_folder_name_import_is_named(tree: Path) -> None:
+    (tree / "tests").mkdir()
+    (tree / "tests" / "test_x.py").write_text("import compiler.driver\n")
+    assert check_layers.check(tree) == [
+        "tests/test_x.py:1: imports compiler.driver by its folder name; use rmt.compiler"]

@@ -1,10 +1,9 @@
-"""The mechanism of tools/forced_migration_sklearn.py (`make forced-migration-sklearn`) in
+"""The mechanism of casestudies/forced_migration_sklearn.py (`make forced-migration-sklearn`) in
 seconds: its scikit-learn models trained on forced-migration-shaped features, exported by its
 ONNX step, imported for examples/forced_migration.rmt's two models; the fixed-point decisions
 agree with onnxruntime's.  The full run (simulated traces, C VM, rmt.ko) is the make target."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,8 @@ pytest.importorskip("skl2onnx")
 pytest.importorskip("onnxruntime")
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
 
-import forced_migration_sklearn as fsk  # noqa: E402
+from rmt.casestudies import forced_migration_sklearn as fsk  # noqa: E402
 from rmt.compiler import compile_source  # noqa: E402
 from rmt.learn import features  # noqa: E402
 from rmt.model_import import import_model  # noqa: E402

@@ -394,7 +394,7 @@ def test_model_versions_persist_across_commands(tmp_path, capsys):
     subprocess.run([str(ROOT / ".venv/bin/rmtc"), "compile",
                     str(ROOT / "examples/forced_migration.rmt"), "-o", str(obj)], check=True,
                    capture_output=True)
-    subprocess.run([sys.executable, str(ROOT / "tools/example_weights.py"), str(obj), "-o",
+    subprocess.run([sys.executable, "-m", "rmt.casestudies.example_weights", str(obj), "-o",
                     str(tmp_path)], check=True, capture_output=True)
     state = str(tmp_path / "state")
     assert main(["--state", state, "--engine", "ref", "insert", str(obj), "--force"]) == 0

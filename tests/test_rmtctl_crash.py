@@ -116,7 +116,7 @@ def base(tmp_path_factory) -> Path:
     subprocess.run([str(ROOT / ".venv/bin/rmtc"), "compile", str(ROOT / "examples/"
                    "forced_migration.rmt"), "-o", str(d / "fm.rmtb")], check=True,
                    capture_output=True)
-    subprocess.run([sys.executable, str(ROOT / "tools/example_weights.py"), str(d / "fm.rmtb"),
+    subprocess.run([sys.executable, "-m", "rmt.casestudies.example_weights", str(d / "fm.rmtb"),
                     "-o", str(d)], check=True, capture_output=True)
     (d / "ctx.json").write_text(json.dumps({"a": 5, "b": 15}))
     (d / "entries.txt").write_text("".join(f"{i} {i}..{i + 1} action set {i}\n"

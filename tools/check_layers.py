@@ -145,11 +145,42 @@ def cycles(imps: list[Import], mods: dict[str, Path]) -> list[list[str]]:
     return sccs
 
 
+def folder_imports(contract: Contract, root: Path = ROOT) -> list[str]:
+    """Imports, anywhere in the repo (tests, tools, bench too), of a package folder by its folder
+    name (`import compiler`): it works from the repo root only, and loads a second copy of
+    modules that are also loaded as rmt.*."""
+    folders = {f for f in contract.package_dir.values() if "/" not in f} - {"rmt"}
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0].startswith(".") or rel.parts[0] in ("build", "results"):
+            continue
+        try:
+            tree = ast.parse(path.read_text(), str(path))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            for n in names:
+                if n.split(".")[0] in folders:
+                    out.append(f"{rel}:{node.lineno}: imports {n} by its folder name; "
+                               f"use rmt.{_pkg_of_folder(contract, n.split('.')[0])}")
+    return out
+
+
+def _pkg_of_folder(contract: Contract, folder: str) -> str:
+    return next(p for p, f in contract.package_dir.items() if f == folder).removeprefix("rmt.")
+
+
 def check(root: Path = ROOT) -> list[str]:
     contract = load_contract(root)
     mods = modules(contract, root)
     imps = imports(mods)
-    problems = layer_violations(imps, contract, root)
+    problems = layer_violations(imps, contract, root) + folder_imports(contract, root)
     for comp in cycles(imps, mods):
         problems.append("import cycle: " + " -> ".join(comp + comp[:1]))
     return problems

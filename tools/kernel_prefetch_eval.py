@@ -33,7 +33,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools" / "qemu"))
 sys.path.insert(0, str(ROOT / "tools" / "swap_traces"))
 
 GUEST = ROOT / "tools" / "kernel_prefetch_guest.py"
@@ -162,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.rounds < 1 or not args.fracs or not all(0 < f <= 1 for f in args.fracs):
         ap.error("--rounds >= 1 and --fracs in (0, 1]")
-    import harness
+    from rmt.qemu import harness
     try:
         henv = harness.HarnessEnv.load()
     except harness.HarnessNotReady as e:

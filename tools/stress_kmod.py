@@ -22,10 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools" / "qemu"))
 sys.path.insert(0, str(ROOT / "tests" / "kernel" / "stress_helpers"))
 
-import harness  # noqa: E402  (tools/qemu/harness.py)
+from rmt.qemu import harness  # noqa: E402  (tools/qemu/harness.py)
 import stress_run  # noqa: E402
 
 from stress_run import LOAD_TOLERANCE_KB, QUIET_TOLERANCE_KB  # noqa: E402

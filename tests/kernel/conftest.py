@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 QEMU_TOOLS = REPO_ROOT / "tools" / "qemu"
 sys.path.insert(0, str(QEMU_TOOLS))
 
-import harness  # noqa: E402  (tools/qemu/harness.py, stdlib only)
+from rmt.qemu import harness  # noqa: E402  (tools/qemu/harness.py, stdlib only)
 
 SETUP_TIMEOUT_S = 1200  # first run downloads ~70 MB and may install qemu
 

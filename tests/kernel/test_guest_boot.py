@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-import harness
+from rmt.qemu import harness
 
 SMOKE_MODULES = Path(__file__).parent / "fixtures" / "smoke_modules"
 

@@ -1,4 +1,4 @@
-"""tools/kernel_traces.py, small: one boot, two short real workloads (about 60 s of guest
+"""casestudies/kernel_traces.py, small: one boot, two short real workloads (about 60 s of guest
 time).  The traces of forced_migration.rmt from rmt.ko's can_migrate_task hook must arrive
 in the sim target's JSON-lines format, decode with learn/features.py, account for every
 soft call the hook saw, and (with the sim-trained weights loaded) carry model outputs equal
@@ -6,18 +6,16 @@ to the host's fixed-point emulation on the traced features."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import harness
+from rmt.qemu import harness
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
 
-import kernel_traces  # noqa: E402
+from rmt.casestudies import kernel_traces
 
 WORKLOADS = ["switch", "make_j4"]
 SECONDS = 12

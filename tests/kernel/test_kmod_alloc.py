@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-import harness
+from rmt.qemu import harness
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).parent / "alloc_helpers"

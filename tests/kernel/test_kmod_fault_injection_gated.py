@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import harness
+from rmt.qemu import harness
 
 INJECTOR = {"fail_alloc_nth", "fail_alloc_every"}
 COUNTERS = {"alloc_live", "alloc_total", "alloc_failed"}

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-import harness
+from rmt.qemu import harness
 import kmod_inputs
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-import harness
+from rmt.qemu import harness
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).parent / "replay_helpers"

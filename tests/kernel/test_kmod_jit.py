@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-import harness
+from rmt.qemu import harness
 import kmod_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
         # rmmod while a JIT program is attached and the hook fires
         (cd /tmp && exec stress-ng --cpu 4 --yield 2 --timeout 20s --quiet) &
         sleep 4
-        {PY} -c 'import sys; sys.path.insert(0, "{ROOT}"); from rmtctl import hook_abi as H; \
+        {PY} -c 'from rmt.ctl import hook_abi as H; \
 from rmt.ctl.kernel import RmtDevice; print(H.stats(RmtDevice(), H.HOOK_SCHED).runs)' \
             > "$RMT_OUT/runs_before_rmmod" || exit 6
         rmmod rmt || exit 4

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-import harness
+from rmt.qemu import harness
 
 # The exact-page modes hung this guest once in CI (a soft lockup with khugepaged blocked on the
 # workload's mmap_lock; docs/kernel-hooks.md, "Known bug").  Until that is diagnosed the mode is

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-import harness
+from rmt.qemu import harness
 
 HELPERS = Path(__file__).parent / "stress_helpers"
 sys.path.insert(0, str(HELPERS))

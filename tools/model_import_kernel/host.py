@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools" / "qemu"))
 
 
 def c_vm_records(obj: bytes, blobs: dict[str, bytes], ctxs: list[bytes]) -> list[list]:
@@ -28,7 +27,7 @@ def c_vm_records(obj: bytes, blobs: dict[str, bytes], ctxs: list[bytes]) -> list
 def run_in_kernel(work: Path, obj: bytes, blobs: dict[str, bytes], ctxs: list[bytes],
                   timeout: float = 900) -> dict:
     """{'runs', 'records'} from rmt.ko, or {'error': why} when the guest cannot run."""
-    import harness
+    from rmt.qemu import harness
     try:
         henv = harness.HarnessEnv.load()
         ko = harness.build_rmt_ko(work / "kbuild", harness_env=henv)

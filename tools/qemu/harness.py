@@ -11,7 +11,7 @@ script's environment has ``RMT_OUT`` set to that path and ``RMT_GUEST=1``.
 
 From Python::
 
-    from harness import run_in_guest          # tools/qemu on sys.path
+    from rmt.qemu.harness import run_in_guest
     r = run_in_guest("python3 -c 'print(6*7)'", timeout=120)
     assert r.exit_status == 0 and "42" in r.output
     r.kernel_problems()                       # BUG:/WARNING:/Oops/RCU stall lines in dmesg

@@ -29,8 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import REPO_ROOT, HarnessEnv, build_module, run_in_guest  # noqa: E402
+from rmt.qemu.harness import REPO_ROOT, HarnessEnv, build_module, run_in_guest  # noqa: E402
 
 SMOKE_SRC = REPO_ROOT / "tests" / "kernel" / "fixtures" / "smoke_modules"
 

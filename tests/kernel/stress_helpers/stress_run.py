@@ -19,10 +19,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
-sys.path.insert(0, str(ROOT / "tools" / "qemu"))
 sys.path.insert(0, str(HERE))
 
-import harness  # noqa: E402
+from rmt.qemu import harness  # noqa: E402
 import stress_programs  # noqa: E402
 
 PY = ROOT / ".venv" / "bin" / "python"

@@ -17,7 +17,7 @@ the same verifier runs on the host first, on the same object, and its verdict
 were it rejected, the program would go in with `--force`, as the sim loop does, and
 OUT/guest.json would say "forced").
 
-    .venv/bin/python tools/kernel_traces.py [--out DIR] [--seconds S]
+    .venv/bin/rmt-kernel-traces [--out DIR] [--seconds S]
         [--workloads a,b,...]                       (`make kernel-traces`)
 
 The guest half is this file run with --guest (inside the chroot of the host
@@ -39,11 +39,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools" / "qemu"))
 
 if TYPE_CHECKING:
-    import harness
+    from rmt.qemu import harness
 
 EXAMPLE = ROOT / "examples" / "forced_migration.rmt"
 SIM_MODELS = ROOT / "results" / "forced_migration" / "models"
@@ -171,7 +169,7 @@ def guest_main(files: Path, out: Path, workloads: list[str], seconds: int) -> in
 # ---------------------------------------------------------------- host side
 
 def zero_blobs(prog) -> dict[str, bytes]:
-    from forced_migration_loop import zero_blobs as zb      # tools/ is on sys.path
+    from rmt.casestudies.forced_migration_loop import zero_blobs as zb
     return zb(prog)
 
 
@@ -208,7 +206,7 @@ def prepare_inputs(files: Path, weights: str) -> str:
 def build_ko(out: Path) -> Path:
     """rmt.ko for a run from the command line, built the one way (harness.build_rmt_ko())
     into OUT/kbuild; the tests pass the session's `rmt_ko` to collect() instead."""
-    import harness
+    from rmt.qemu import harness
     if shutil.which("gcc") is None:
         raise SystemExit("gcc is needed to build rmt.ko")
     t = time.time()
@@ -225,7 +223,7 @@ def collect(out: Path, ko: Path, workloads: list[str], seconds: int, weights: st
             harness_env: harness.HarnessEnv | None = None):
     """Boot once with `ko` (rmt.ko from harness.build_rmt_ko()) and collect; returns the
     harness's GuestResult (out/ holds the rest)."""
-    import harness
+    from rmt.qemu import harness
     henv = harness_env or harness.HarnessEnv.load()
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Case study 1 the way people will bring models: scikit-learn -> ONNX -> rmtc model import.
 
-    collect   the same traces as tools/forced_migration_loop.py (same program, workloads and
+    collect   the same traces as casestudies/forced_migration_loop.py (same program, workloads and
               seeds), or reuse them with --traces DIR
     train     scikit-learn on the training workloads: MLPClassifier 17-12-2 (ReLU) on the Q8
               features / 256, and a DecisionTreeRegressor (depth <= 10) on +-1 labels with the
@@ -19,7 +19,7 @@
               through the userspace C VM: the trace records (both models' raw outputs among
               them) must be equal
 
-Usage: .venv/bin/python tools/forced_migration_sklearn.py [--out DIR] [--quick] [--traces DIR]
+Usage: .venv/bin/rmt-forced-migration-sklearn [--out DIR] [--quick] [--traces DIR]
                                                          [--kernel N]
 (`make forced-migration-sklearn`).  Seeded: the same command gives the same numbers.
 """
@@ -36,10 +36,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
 
-import forced_migration_loop as fml  # noqa: E402
+from rmt.casestudies import forced_migration_loop as fml  # noqa: E402
 from rmt.contract import objfile  # noqa: E402
 from rmt.learn import features, metrics, mlp  # noqa: E402
 from rmt.model_import import fixed  # noqa: E402

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Case study 1 on real-kernel traces: how well do the forced-migration models do
-on can_migrate_task calls of Debian's 6.1 kernel (traces from tools/kernel_traces.py)?
+on can_migrate_task calls of Debian's 6.1 kernel (traces from casestudies/kernel_traces.py)?
 
 Two questions, per workload:
   (a) transfer  the models trained in the simulator (results/forced_migration/models/)
@@ -22,7 +22,7 @@ this is the definition applied to real contexts, not an observation of the kerne
 Only soft calls are traced (hard vetoes - affinity, running, throttled - never reach
 the table), as in the simulator.
 
-    .venv/bin/python tools/kernel_loop.py [--traces DIR] [--out DIR]   (`make kernel-traces`)
+    .venv/bin/rmt-kernel-loop [--traces DIR] [--out DIR]   (`make kernel-traces`)
 """
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from rmt.compiler import compile_source  # noqa: E402
 from rmt.learn import features, metrics, mlp, quantize, tree  # noqa: E402
@@ -199,7 +198,7 @@ def workload_summary(d: Path, data: dict[str, features.Dataset]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--traces", default=str(ROOT / "results" / "kernel_traces"),
-                    help="output directory of tools/kernel_traces.py")
+                    help="output directory of casestudies/kernel_traces.py")
     ap.add_argument("--out", help="results.json goes here (default: --traces)")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
@@ -209,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     data = load_traces(d)
     if not data:
-        raise SystemExit(f"{d}/traces/*.jsonl: no traces (run tools/kernel_traces.py)")
+        raise SystemExit(f"{d}/traces/*.jsonl: no traces (run casestudies/kernel_traces.py)")
     meta = json.loads((d / "collect.json").read_text()) if (d / "collect.json").exists() else {}
     kind = meta.get("weights", "zero")
     summ = workload_summary(d, data)

@@ -2,7 +2,7 @@
 
 1. Every example: `rmtc check`, `rmtc compile`, `rmtc verify`; `rmtc dump` of the
    forced-migration predictor.
-2. Case study 1 on the sim target, short form (`tools/forced_migration_loop.py
+2. Case study 1 on the sim target, short form (`rmt-forced-migration
    --quick`): `rmtctl insert` the predictor in shadow mode, run the CFS
    simulator through it, `rmtctl trace` the features, train an MLP and a tree,
    quantize, `rmtctl model load`, and evaluate the fixed-point models running
@@ -47,7 +47,7 @@ def main() -> int:
     sh("rmtc", "dump", str(work / "forced_migration.rmtb"))
 
     print("\n== 2. case study 1: learning forced migrations on the sim target\n")
-    sh(sys.executable, "tools/forced_migration_loop.py", "--quick", "--out",
+    sh("rmt-forced-migration", "--quick", "--out",
        str(work / "forced_migration"))
 
     print("\n== 3. case study 2: a learned swap prefetcher (three of the eight workloads)\n")

@@ -17,7 +17,7 @@
               modelled cache-refill cost and load imbalance
     report    results table on stdout, OUT/results.json, OUT/*.png
 
-Usage: .venv/bin/python tools/forced_migration_loop.py [--out DIR] [--quick]
+Usage: .venv/bin/rmt-forced-migration [--out DIR] [--quick]
 (`make forced-migration`).  Everything is seeded: the same command gives the
 same numbers.
 """
@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from rmt.compiler import compile_source
 from rmt.contract import objfile  # noqa: E402

@@ -1,6 +1,6 @@
 """Placeholder weights for every model a compiled program declares.
 
-    .venv/bin/python tools/example_weights.py PROG.rmtb [-o DIR]
+    .venv/bin/rmt-example-weights PROG.rmtb [-o DIR]
 
 writes DIR/MODEL.bin (default: the current directory) for each `model` in the
 object, built with rmt.contract.weights (`write_weights`) in the shape the
@@ -8,7 +8,7 @@ declaration asks for: all-zero dense and conv1d layers for mlp/linear models, a
 single zero leaf per tree for tree/forest models.  They load (`rmtctl model load`)
 and pass the verifier's model checks, so the documented sessions run from a
 clean clone; they predict nothing.  Real weights come from training
-(`make demo`, tools/forced_migration_loop.py, learn/quantize.py).
+(`make demo`, casestudies/forced_migration_loop.py, learn/quantize.py).
 """
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rmt.contract import objfile  # noqa: E402
 from rmt.contract.objformat import Activation, LayerKind, ModelKind  # noqa: E402

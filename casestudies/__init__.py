@@ -1,0 +1,12 @@
+"""The case-study pipelines users run, each a module with a `main()` and a console script:
+
+    rmt-demo                       the main job on the simulator target (`make demo`)
+    rmt-forced-migration           case study 1 on the sim target: collect, train, quantize, load,
+                                   evaluate (forced_migration_loop.py; `make forced-migration`)
+    rmt-forced-migration-sklearn   the same with scikit-learn models imported (`make forced-migration-sklearn`)
+    rmt-kernel-traces              case study 1's traces from rmt.ko in a QEMU guest (`make kernel-traces`)
+    rmt-kernel-loop                the sim-trained models on those kernel traces
+    rmt-example-weights            placeholder (all-zero) weights for every model of an object
+
+Developer tooling (fuzzers, the QEMU harness scripts, trace capture helpers) stays in tools/.
+"""
