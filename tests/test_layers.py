@@ -69,3 +69,22 @@ def test_a_folder_name_import_is_named(tree: Path) -> None:
     (tree / "tests" / "test_x.py").write_text("import compiler.driver\n")
     assert check_layers.check(tree) == [
         "tests/test_x.py:1: imports compiler.driver by its folder name; use rmt.compiler"]
+
+
+def test_wheel_installs_only_the_rmt_namespace(tmp_path: Path) -> None:
+    """A built wheel puts nothing generic into site-packages: every module is under rmt/
+    (the repo's folders are mapped there by pyproject.toml), plus the dist-info."""
+    import zipfile
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                        "-q", "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    (wheel,) = tmp_path.glob("rmt-*.whl")
+    tops = {n.split("/")[0] for n in zipfile.ZipFile(wheel).namelist()}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"rmt"}, tops
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for mod in ("rmt/__init__.py", "rmt/contract/isa.py", "rmt/lang/grammar.lark",
+                "rmt/compiler/driver.py", "rmt/ctl/cli.py", "rmt/casestudies/demo.py",
+                "rmt/qemu/setup.sh"):
+        assert mod in names, mod
+    assert any(n.startswith("rmt/vm/_rmt_cffi") for n in names), "the C VM extension"
