@@ -1,17 +1,19 @@
 """Worst-case cost of instructions: the one cost model (docs/semantics.md, "Cost").
 
-The verifier sums these along the longest path and compares the total with the
-hook's budget; `rmtc dump` prints them per instruction.
+An instruction costs its opcode's fixed cost (`Op.cost` in contract/isa.py, which the
+generated docs/isa.md and C headers carry too) plus, for the instructions that name an object,
+that object's cost: the table's lookup, the model's multiply-accumulates, the map's access, the
+trace record's fields, the helper's `Helper.cost`.  The verifier sums these along the longest
+path and compares the total with the hook's budget; `rmtc dump` prints them per instruction.
 """
 from __future__ import annotations
 
-from rmt.contract.isa import BY_CODE, Fmt, Insn
+from rmt.contract.isa import BY_CODE, HELPER_BY_ID, Fmt, Insn
 from rmt.contract.objfile import Map, Model, Program, Table
 from rmt.contract.objformat import MapKind, MatchKind, ModelKind
 
-APPLY_BASE = 8
-CALL_COST = 4
-TRACE_BASE = 4
+APPLY_BASE = 8           # a table lookup before its per-key costs
+TRACE_FIELD = 1          # per field of a trace record
 
 
 def table_cost(t: Table) -> int:
@@ -36,22 +38,27 @@ def map_cost(m: Map) -> int:
 
 
 def insn_cost(prog: Program, i: Insn) -> int:
-    """Cost of one instruction; ids out of range and unknown opcodes cost 0 (the validator
-    rejects them; `rmtc dump` and the verifier still read such an object)."""
-    if i.code not in BY_CODE:
+    """Cost of one instruction; ids out of range and unknown opcodes cost their fixed part or 0
+    (the validator rejects them; `rmtc dump` and the verifier still read such an object)."""
+    op = BY_CODE.get(i.code)
+    if op is None:
         return 0
-    f = i.op.fmt
+    return op.cost + _object_cost(prog, op.fmt, i.imm)
+
+
+def _object_cost(prog: Program, f: Fmt, imm: int) -> int:
     try:
         if f == Fmt.APPLY:
-            return 1 + table_cost(prog.tables[i.imm])
+            return table_cost(prog.tables[imm])
         if f == Fmt.CALLM:
-            return 1 + model_cost(prog.models[i.imm])
+            return model_cost(prog.models[imm])
         if f in (Fmt.MAP_LD, Fmt.MAP_ST):
-            return map_cost(prog.maps[i.imm])
+            return map_cost(prog.maps[imm])
         if f == Fmt.TRACE:
-            return TRACE_BASE + len(prog.traces[i.imm].fields)
+            return TRACE_FIELD * len(prog.traces[imm].fields)
     except IndexError:
         return 0
     if f == Fmt.CALL:
-        return CALL_COST
-    return 1
+        h = HELPER_BY_ID.get(imm)
+        return h.cost if h else 0
+    return 0

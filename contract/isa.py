@@ -97,6 +97,9 @@ class Abort(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Op:
+    """One opcode.  `cost` is its fixed part of the worst-case cost model (compiler/cost.py);
+    APPLY, CALLM, MAP_*, TRACE and CALL add the cost of the table, model, map, trace fields or
+    helper they name."""
     name: str
     code: int
     fmt: Fmt
@@ -161,18 +164,21 @@ OPCODES: list[Op] = [
     Op("ST64", 0x4b, Fmt.STORE, "u64 at mem = dst"),
     Op("APPLY", 0x50, Fmt.APPLY,
        "look up table imm with the u64 key fields at scratch[off..]; dst = action index"
-       " (the default action's on a miss); PARAMS(imm) = that entry's parameters", cost=0),
+       " (the default action's on a miss); PARAMS(imm) = that entry's parameters"),
     Op("CALLM", 0x51, Fmt.CALLM,
-       "run model imm on MIN(imm) into MOUT(imm); no weights loaded aborts", cost=0),
+       "run model imm on MIN(imm) into MOUT(imm); no weights loaded aborts"),
     Op("MAP_LD", 0x52, Fmt.MAP_LD,
-       "dst = map imm [r[src]] (0 when a hash key is absent; array index >= size aborts)"),
+       "dst = map imm [r[src]] (0 when a hash key is absent; array index >= size aborts)",
+       cost=0),
     Op("MAP_ST", 0x53, Fmt.MAP_ST,
-       "map imm [r[dst]] = r[src] (a full hash map drops the update and counts it)"),
+       "map imm [r[dst]] = r[src] (a full hash map drops the update and counts it)", cost=0),
     Op("MAP_ADD", 0x54, Fmt.MAP_ST,
-       "map imm [r[dst]] += r[src], wrapping at the value width (absent hash key = 0)"),
+       "map imm [r[dst]] += r[src], wrapping at the value width (absent hash key = 0)",
+       cost=0),
     Op("TRACE", 0x55, Fmt.TRACE,
-       "emit trace record of format imm: its n fields are the u64s at scratch[off..off+8n)"),
-    Op("CALL", 0x56, Fmt.CALL, "dst = helper imm (r[src]); see HELPERS"),
+       "emit trace record of format imm: its n fields are the u64s at scratch[off..off+8n)",
+       cost=4),
+    Op("CALL", 0x56, Fmt.CALL, "dst = helper imm (r[src]); see HELPERS", cost=0),
     Op("EXIT", 0x57, Fmt.EXIT, "return r[src] as the decision"),
 ]
 

@@ -84,3 +84,22 @@ def test_headers_compile_with_layout_asserts(tmp_path):
     r = subprocess.run(["gcc", "-std=gnu11", "-Wall", "-Werror", "-I", str(ROOT / "vm_kernel" / "core"),
                         "-c", str(src), "-o", str(tmp_path / "t.o")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_cost_model_reads_the_isa_costs(monkeypatch):
+    """compiler/cost.py charges each opcode the cost the ISA states (and the generated header
+    and docs carry), not a private copy: raising one opcode's cost raises its instructions'."""
+    from dataclasses import replace
+
+    from rmt.compiler import compile_source
+    from rmt.compiler import cost
+    prog = compile_source((ROOT / "examples" / "forced_migration.rmt").read_text(), "fm.rmt")
+    before = [cost.insn_cost(prog, i) for i in prog.code]
+    for name in ("ADD_I", "APPLY", "CALLM", "TRACE", "EXIT"):
+        op = isa.BY_NAME[name]
+        monkeypatch.setitem(cost.BY_CODE, op.code, replace(op, cost=op.cost + 5))
+    after = [cost.insn_cost(prog, i) for i in prog.code]
+    bumped = {isa.BY_NAME[n].code for n in ("ADD_I", "APPLY", "CALLM", "TRACE", "EXIT")}
+    assert [a - b for a, b in zip(after, before)] == \
+        [5 if i.code in bumped else 0 for i in prog.code]
+    assert any(i.code == isa.BY_NAME["APPLY"].code for i in prog.code)

@@ -106,13 +106,13 @@ enum rmt_fmt {
 	X(ST16, 0x49, STORE, 1)	/* u16 at mem = dst */ \
 	X(ST32, 0x4a, STORE, 1)	/* u32 at mem = dst */ \
 	X(ST64, 0x4b, STORE, 1)	/* u64 at mem = dst */ \
-	X(APPLY, 0x50, APPLY, 0)	/* look up table imm with the u64 key fields at scratch[off..]; dst = action index (the default action's on a miss); PARAMS(imm) = that entry's parameters */ \
-	X(CALLM, 0x51, CALLM, 0)	/* run model imm on MIN(imm) into MOUT(imm); no weights loaded aborts */ \
-	X(MAP_LD, 0x52, MAP_LD, 1)	/* dst = map imm [r[src]] (0 when a hash key is absent; array index >= size aborts) */ \
-	X(MAP_ST, 0x53, MAP_ST, 1)	/* map imm [r[dst]] = r[src] (a full hash map drops the update and counts it) */ \
-	X(MAP_ADD, 0x54, MAP_ST, 1)	/* map imm [r[dst]] += r[src], wrapping at the value width (absent hash key = 0) */ \
-	X(TRACE, 0x55, TRACE, 1)	/* emit trace record of format imm: its n fields are the u64s at scratch[off..off+8n) */ \
-	X(CALL, 0x56, CALL, 1)	/* dst = helper imm (r[src]); see HELPERS */ \
+	X(APPLY, 0x50, APPLY, 1)	/* look up table imm with the u64 key fields at scratch[off..]; dst = action index (the default action's on a miss); PARAMS(imm) = that entry's parameters */ \
+	X(CALLM, 0x51, CALLM, 1)	/* run model imm on MIN(imm) into MOUT(imm); no weights loaded aborts */ \
+	X(MAP_LD, 0x52, MAP_LD, 0)	/* dst = map imm [r[src]] (0 when a hash key is absent; array index >= size aborts) */ \
+	X(MAP_ST, 0x53, MAP_ST, 0)	/* map imm [r[dst]] = r[src] (a full hash map drops the update and counts it) */ \
+	X(MAP_ADD, 0x54, MAP_ST, 0)	/* map imm [r[dst]] += r[src], wrapping at the value width (absent hash key = 0) */ \
+	X(TRACE, 0x55, TRACE, 4)	/* emit trace record of format imm: its n fields are the u64s at scratch[off..off+8n) */ \
+	X(CALL, 0x56, CALL, 0)	/* dst = helper imm (r[src]); see HELPERS */ \
 	X(EXIT, 0x57, EXIT, 1)	/* return r[src] as the decision */
 
 enum rmt_opcode {
