@@ -13,18 +13,18 @@ import errno
 
 from rmt.contract import objfile
 from rmt.contract.objfile import ObjError, Program
-from rmt.contract.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
-                              TraceRecord)
+from rmt.contract.engine import EngineError, RunResult, TraceRecord
 from rmt.vm.lib import load_lib
-from rmt.contract import codec
+from rmt.vm.wire import Dumped, WireEngine, Words
 
 DEFAULT_SEED = 0x9E3779B97F4A7C15
 _ERRLEN = 512
 _U64 = 1 << 64
 _BATCH = 256
+_MAP_BATCH = 4096
 
 
-class CEngine:
+class CEngine(WireEngine):
     """One program in the C VM, with its tables, models, maps and trace ring."""
 
     def __init__(self, obj: bytes | Program, *, trace_capacity: int = 4096,
@@ -57,6 +57,9 @@ class CEngine:
         except ObjError as e:   # would mean the two readers disagree
             raise EngineError(errno.EINVAL, f"object: {e}") from None
         self.ctx_size = self.prog.hook.ctx_size
+        self.param_capacity = len(self.ffi.new("struct rmt_entry_spec *").params)
+        self.nr_aborts = self.lib.RMT_NR_ABORTS
+        self.max_decisions = self.lib.RMT_MAX_DECISIONS
 
     def close(self) -> None:
         """Destroy the C VM now rather than when the object is collected (tests
@@ -80,114 +83,67 @@ class CEngine:
             raise EngineError(-rc, msg or errno.errorcode.get(-rc, str(-rc)))
         return rc
 
-    def _table(self, table: int):
-        if not 0 <= table < len(self.prog.tables):
-            raise EngineError(errno.ENOENT, f"no table {table} (the program has "
-                                            f"{len(self.prog.tables)})")
-        return self.prog.tables[table]
+    # ------------------------------------------------------------ transport (rmt.vm.wire)
 
-    def _spec(self, table: int, match: tuple[Match, ...], action: int, params: bytes,
-              priority: int):
+    def _nr_cpus(self) -> int:
+        return self.lib.RMT_NR_CPUS
+
+    def _wire_update(self, table: int, op: int, words: Words, action: int, params: bytes,
+                     priority: int) -> None:
         spec = self.ffi.new("struct rmt_entry_spec *")
-        words = codec.entry_wire(self._table(table), match, action, params, priority,
-                                 len(spec.params))
-        spec.priority, spec.action, spec.nkeys = priority, action, len(match)
+        spec.priority, spec.action, spec.nkeys = priority, action, len(words)
         for i, (a, b) in enumerate(words):
             spec.match[i].a, spec.match[i].b = a, b
-        self.ffi.memmove(spec.params, bytes(params), len(params))
-        return spec
-
-    def _update(self, table: int, op: int, spec) -> None:
+        self.ffi.memmove(spec.params, params, len(params))
         err = self.ffi.new("char[]", _ERRLEN)
         self._check(self.lib.rmt_vm_table_update(self._vm, self.id, table, op, spec, err,
                                                  _ERRLEN), err)
 
-    # ------------------------------------------------------------ tables
-
-    def table_insert(self, table: int, entry: Entry) -> None:
-        self._update(table, 0, self._spec(table, entry.match, entry.action, entry.params,
-                                          entry.priority))
-
-    def table_modify(self, table: int, entry: Entry) -> None:
-        self._update(table, 1, self._spec(table, entry.match, entry.action, entry.params,
-                                          entry.priority))
-
-    def table_delete(self, table: int, match: tuple[Match, ...], priority: int = 0) -> None:
-        self._update(table, 2, self._spec(table, match, 0, b"", priority))
-
-    def _dump(self, table: int) -> tuple[list[EntryState], int]:
-        t = self._table(table)
-        out = self.ffi.new("struct rmt_entry_dump[]", _BATCH)
+    def _wire_dump(self, table: int, start: int, count: int) -> tuple[list[Dumped], int]:
+        out = self.ffi.new("struct rmt_entry_dump[]", count)
         misses = self.ffi.new("unsigned long long *")
-        entries: list[EntryState] = []
-        while True:
-            n = self._check(self.lib.rmt_vm_table_dump(self._vm, self.id, table, len(entries),
-                                                       out, _BATCH, misses))
-            for d in out[0:n]:
-                s = d.spec
-                match = [codec.match_from_wire(k.kind, s.match[i].a, s.match[i].b)
-                         for i, k in enumerate(t.keys)]
-                params = bytes(self.ffi.buffer(s.params, t.param_size))
-                entries.append(EntryState(Entry(tuple(match), s.action, params, s.priority),
-                                          d.hits))
-            if n < _BATCH:
-                return entries, misses[0]
+        n = self._check(self.lib.rmt_vm_table_dump(self._vm, self.id, table, start, out,
+                                                   count, misses))
+        nkeys = len(self.prog.tables[table].keys)
+        return [Dumped([(d.spec.match[i].a, d.spec.match[i].b) for i in range(nkeys)],
+                       d.spec.action, d.spec.priority,
+                       bytes(self.ffi.buffer(d.spec.params, len(d.spec.params))), d.hits)
+                for d in out[0:n]], misses[0]
 
-    def table_entries(self, table: int) -> list[EntryState]:
-        return self._dump(table)[0]
+    def _wire_map_read(self, map_id: int, cursor: int) -> tuple[list[tuple[int, int]], int]:
+        cur = self.ffi.new("unsigned long long *", cursor)
+        keys = self.ffi.new("unsigned long long[]", _MAP_BATCH)
+        vals = self.ffi.new("unsigned long long[]", _MAP_BATCH)
+        n = self._check(self.lib.rmt_vm_map_read(self._vm, self.id, map_id, cur, keys, vals,
+                                                 _MAP_BATCH))
+        return list(zip(keys[0:n], vals[0:n])), cur[0]
 
-    def table_misses(self, table: int) -> int:
-        return self._dump(table)[1]
+    def _wire_map_write(self, map_id: int, key: int, value: int) -> None:
+        err = self.ffi.new("char[]", _ERRLEN)
+        self._check(self.lib.rmt_vm_map_write(self._vm, self.id, map_id, key, value, err,
+                                              _ERRLEN), err)
 
-    # ------------------------------------------------------------ models
+    def _wire_run(self, ctx: bytes, cpu: int, now: int, **extra: object) -> RunResult:
+        if extra:
+            raise TypeError(f"run() got unexpected arguments {sorted(extra)}")
+        buf = self.ffi.new("uint8_t[]", ctx or b"\0")
+        res = self.ffi.new("struct rmt_run_result *")
+        self._check(self.lib.rmt_vm_run(self._vm, self.id, buf, len(ctx), cpu, now, res))
+        return RunResult(res.decision, bytes(self.ffi.buffer(buf, len(ctx))), res.abort,
+                         res.abort_pc)
+
+    def _wire_stats(self):
+        s = self.ffi.new("struct rmt_stats *")
+        self._check(self.lib.rmt_vm_stats(self._vm, self.id, s))
+        return s
+
+    # ------------------------------------------------------------ models, traces
 
     def model_load(self, model: int, blob: bytes) -> int:
         err = self.ffi.new("char[]", _ERRLEN)
         blob = bytes(blob)
         return self._check(self.lib.rmt_vm_model_load(self._vm, self.id, model, blob,
                                                       len(blob), err, _ERRLEN), err)
-
-    # ------------------------------------------------------------ maps
-
-    def map_read(self, map_id: int) -> dict[int, int]:
-        if not 0 <= map_id < len(self.prog.maps):
-            raise EngineError(errno.ENOENT, f"no map {map_id} (the program has "
-                                            f"{len(self.prog.maps)})")
-        cursor = self.ffi.new("unsigned long long *")
-        keys = self.ffi.new("unsigned long long[]", 4096)
-        vals = self.ffi.new("unsigned long long[]", 4096)
-        out: dict[int, int] = {}
-        while True:
-            n = self._check(self.lib.rmt_vm_map_read(self._vm, self.id, map_id, cursor,
-                                                     keys, vals, 4096))
-            if n == 0:
-                return dict(sorted(out.items()))
-            out.update(zip(keys[0:n], vals[0:n]))
-
-    def map_write(self, map_id: int, key: int, value: int) -> None:
-        m = self.prog.maps[map_id] if 0 <= map_id < len(self.prog.maps) else None
-        if m is not None and not (0 <= value < _U64 and 0 <= key < _U64):
-            raise EngineError(errno.EINVAL, f"map {m.name}: key {key} or value {value} does "
-                                            f"not fit 64 unsigned bits")
-        err = self.ffi.new("char[]", _ERRLEN)
-        self._check(self.lib.rmt_vm_map_write(self._vm, self.id, map_id, key, value, err,
-                                              _ERRLEN), err)
-
-    # ------------------------------------------------------------ runs
-
-    def run(self, ctx: bytes, *, cpu: int = 0, now: int = 0) -> RunResult:
-        if len(ctx) != self.ctx_size:
-            raise EngineError(errno.EINVAL, f"context is {len(ctx)} bytes, hook "
-                                            f"{self.prog.hook.name} takes {self.ctx_size}")
-        ncpus = self.lib.RMT_NR_CPUS
-        if not 0 <= cpu < ncpus:
-            raise EngineError(errno.EINVAL, f"cpu {cpu} is outside 0..{ncpus - 1}")
-        buf = self.ffi.new("uint8_t[]", bytes(ctx) or b"\0")
-        res = self.ffi.new("struct rmt_run_result *")
-        self._check(self.lib.rmt_vm_run(self._vm, self.id, buf, len(ctx), cpu,
-                                        now & (_U64 - 1), res))
-        return RunResult(res.decision, bytes(self.ffi.buffer(buf, len(ctx))), res.abort,
-                         res.abort_pc)
 
     def shadow_account(self, program_decision: int, kernel_decision: int) -> None:
         self._check(self.lib.rmt_vm_shadow_account(self._vm, self.id, 0, program_decision,
@@ -201,17 +157,6 @@ class CEngine:
             recs += [TraceRecord(r.fmt, r.cpu, r.ts, tuple(r.vals[0:r.nvals])) for r in out[0:n]]
             if n < _BATCH:
                 return recs
-
-    def stats(self) -> Stats:
-        s = self.ffi.new("struct rmt_stats *")
-        self._check(self.lib.rmt_vm_stats(self._vm, self.id, s))
-        aborts = {i: s.aborts[i] for i in range(1, self.lib.RMT_NR_ABORTS) if s.aborts[i]}
-        decisions = {}
-        for i in range(s.ndecisions):
-            if s.decisions[i]:
-                decisions[-1 if i == 0 else s.decision_lo + i - 1] = s.decisions[i]
-        return Stats(s.runs, aborts, decisions, s.bad_decisions, s.shadow_agree,
-                     s.shadow_disagree, s.trace_drops, s.model_overflows, s.map_drops)
 
     # ------------------------------------------------------------ benchmarks
 

@@ -32,14 +32,13 @@ from typing import Any, Iterator
 from rmt.contract import objfile
 from rmt.ctl import kernel_abi as A
 from rmt.ctl.sim import ProgInfo, TargetError
-from rmt.contract import codec
 from rmt.contract.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
-                              TraceRecord)
+                                 TraceRecord)
+from rmt.vm.wire import Dumped, WireEngine, Words
 from rmt.semantics.maps import check_readable
 
 DEVICE = "/dev/rmt"
 _U64 = 1 << 64
-_BATCH = 256
 _VERDICT = {A.LOAD_F_VERIFIED: "accepted", A.LOAD_F_FORCED: "forced"}
 
 
@@ -111,8 +110,12 @@ class RmtDevice:
             os.close(fd)
 
 
-class KernelEngine:
+class KernelEngine(WireEngine):
     """rmt.contract.engine.Engine on program `id` of rmt.ko (loaded by `load()` or already)."""
+
+    param_capacity = A.MAX_PARAM_SIZE
+    nr_aborts = A.NR_ABORTS
+    max_decisions = A.MAX_DECISIONS
 
     def __init__(self, dev: RmtDevice, prog_id: int, prog: objfile.Program | None = None):
         self.dev, self.id = dev, prog_id
@@ -158,66 +161,66 @@ class KernelEngine:
 
     # ------------------------------------------------------------ tables
 
-    def _table(self, table: int) -> objfile.Table:
-        if not 0 <= table < len(self.prog.tables):
-            raise EngineError(errno.ENOENT, f"no table {table} (the program has "
-                                            f"{len(self.prog.tables)})")
-        return self.prog.tables[table]
+    # ------------------------------------------------------------ transport (rmt.vm.wire)
 
-    def _spec(self, table: int, match: tuple[Match, ...], action: int, params: bytes,
-              priority: int) -> A.EntrySpec:
-        """The entry as the ioctl carries it (rmt.contract.codec.entry_wire refuses what the
-        fixed-width fields cannot hold); everything else is the kernel's call."""
-        words = codec.entry_wire(self._table(table), match, action, params, priority,
-                                 A.MAX_PARAM_SIZE)
-        spec = A.EntrySpec(priority=priority, action=action, nkeys=len(match))
+    def _nr_cpus(self) -> int:
+        return self.dev.version.nr_cpus
+
+    def _wire_update(self, table: int, op: int, words: Words, action: int, params: bytes,
+                     priority: int) -> None:
+        spec = A.EntrySpec(priority=priority, action=action, nkeys=len(words))
         for i, (a, b) in enumerate(words):
             spec.match[i].a, spec.match[i].b = a, b
-        ctypes.memmove(spec.params, bytes(params), len(params))
-        return spec
-
-    def _update(self, table: int, op: int, spec: A.EntrySpec) -> None:
+        ctypes.memmove(spec.params, params, len(params))
         err = A.c_buffer(512)
-        a = A.TableUpdate(id=self.id, table=table, op=op, err=_addr(err), err_len=len(err),
-                          entry=spec)
-        self.dev.ioctl("RMT_IOC_TABLE_UPDATE", a, err)
+        arg = A.TableUpdate(id=self.id, table=table, op=op, err=_addr(err), err_len=len(err),
+                            entry=spec)
+        self.dev.ioctl("RMT_IOC_TABLE_UPDATE", arg, err)
 
-    def table_insert(self, table: int, entry: Entry) -> None:
-        self._update(table, A.TABLE_INSERT, self._spec(table, entry.match, entry.action,
-                                                       entry.params, entry.priority))
+    def _wire_dump(self, table: int, start: int, count: int) -> tuple[list[Dumped], int]:
+        out = (A.EntryDump * count)()
+        a = A.TableDump(id=self.id, table=table, start=start, count=count, entries=_addr(out))
+        self.dev.ioctl("RMT_IOC_TABLE_DUMP", a, what=f"table {self.prog.tables[table].name}")
+        nkeys = len(self.prog.tables[table].keys)
+        return [Dumped([(d.entry.match[i].a, d.entry.match[i].b) for i in range(nkeys)],
+                       d.entry.action, d.entry.priority, bytes(d.entry.params), d.hits)
+                for d in out[:a.count]], a.misses
 
-    def table_modify(self, table: int, entry: Entry) -> None:
-        self._update(table, A.TABLE_MODIFY, self._spec(table, entry.match, entry.action,
-                                                       entry.params, entry.priority))
+    def _wire_map_read(self, map_id: int, cursor: int) -> tuple[list[tuple[int, int]], int]:
+        keys, vals = (ctypes.c_uint64 * A.MAX_BATCH)(), (ctypes.c_uint64 * A.MAX_BATCH)()
+        a = A.MapRead(id=self.id, map=map_id, count=A.MAX_BATCH, cursor=cursor,
+                      keys=_addr(keys), vals=_addr(vals))
+        try:
+            self.dev.ioctl("RMT_IOC_MAP_READ", a, what=f"map {map_id}")
+        except EngineError as e:
+            if e.code == errno.EPERM:      # the module refuses private maps: say why
+                check_readable(self.prog.maps[map_id])
+            raise
+        return list(zip(keys[:a.count], vals[:a.count])), a.cursor
 
-    def table_delete(self, table: int, match: tuple[Match, ...], priority: int = 0) -> None:
-        self._update(table, A.TABLE_DELETE, self._spec(table, match, 0, b"", priority))
+    def _wire_map_write(self, map_id: int, key: int, value: int) -> None:
+        err = A.c_buffer(512)
+        a = A.MapWrite(id=self.id, map=map_id, key=key, val=value, err=_addr(err),
+                       err_len=len(err))
+        self.dev.ioctl("RMT_IOC_MAP_WRITE", a, err)
 
-    def _dump(self, table: int) -> tuple[list[EntryState], int]:
-        t = self._table(table)
-        out = (A.EntryDump * _BATCH)()
-        entries: list[EntryState] = []
-        while True:
-            a = A.TableDump(id=self.id, table=table, start=len(entries), count=_BATCH,
-                            entries=_addr(out))
-            self.dev.ioctl("RMT_IOC_TABLE_DUMP", a, what=f"table {t.name}")
-            for d in out[:a.count]:
-                s = d.entry
-                match = [codec.match_from_wire(k.kind, s.match[i].a, s.match[i].b)
-                         for i, k in enumerate(t.keys)]
-                entries.append(EntryState(Entry(tuple(match), s.action,
-                                                bytes(s.params)[:t.param_size], s.priority),
-                                          d.hits))
-            if a.count < _BATCH:
-                return entries, a.misses
+    def _wire_run(self, ctx: bytes, cpu: int, now: int,
+                  kernel_decision: int | None = None) -> RunResult:
+        """Run once on CPU `cpu` (the module runs it there, interrupts off, no hook);
+        `kernel_decision` also counts shadow agreement, as the hook would."""
+        buf = (ctypes.c_char * max(1, len(ctx))).from_buffer_copy(ctx or b"\0")
+        a = A.ProgRun(id=self.id, cpu=cpu, ctx_len=len(ctx), ctx=_addr(buf), now=now)
+        if kernel_decision is not None:
+            a.flags, a.kernel_decision = A.RUN_F_SHADOW, kernel_decision
+        self.dev.ioctl("RMT_IOC_PROG_RUN", a, what=f"program {self.id} on cpu {cpu}")
+        return RunResult(a.decision, bytes(buf)[:len(ctx)], a.abort, a.abort_pc)
 
-    def table_entries(self, table: int) -> list[EntryState]:
-        return self._dump(table)[0]
+    def _wire_stats(self) -> Any:
+        a = A.StatsArg(id=self.id)
+        self.dev.ioctl("RMT_IOC_STATS", a, what=f"program {self.id}")
+        return a.c
 
-    def table_misses(self, table: int) -> int:
-        return self._dump(table)[1]
-
-    # ------------------------------------------------------------ models, maps
+    # ------------------------------------------------------------ models, traces
 
     def model_load(self, model: int, blob: bytes) -> int:
         if not 0 <= model < 1 << 32:
@@ -234,55 +237,6 @@ class KernelEngine:
         self.dev.ioctl("RMT_IOC_MODEL_INFO", a, what=f"model {model}")
         return a
 
-    def map_read(self, map_id: int) -> dict[int, int]:
-        if not 0 <= map_id < len(self.prog.maps):
-            raise EngineError(errno.ENOENT, f"no map {map_id} (the program has "
-                                            f"{len(self.prog.maps)})")
-        keys, vals = (ctypes.c_uint64 * A.MAX_BATCH)(), (ctypes.c_uint64 * A.MAX_BATCH)()
-        out: dict[int, int] = {}
-        cursor = 0
-        while True:
-            a = A.MapRead(id=self.id, map=map_id, count=A.MAX_BATCH, cursor=cursor,
-                          keys=_addr(keys), vals=_addr(vals))
-            try:
-                self.dev.ioctl("RMT_IOC_MAP_READ", a, what=f"map {map_id}")
-            except EngineError as e:
-                if e.code == errno.EPERM:      # the module refuses private maps: say why
-                    check_readable(self.prog.maps[map_id])
-                raise
-            if a.count == 0:
-                return dict(sorted(out.items()))
-            out.update(zip(keys[:a.count], vals[:a.count]))
-            cursor = a.cursor
-
-    def map_write(self, map_id: int, key: int, value: int) -> None:
-        if not (0 <= value < _U64 and 0 <= key < _U64):
-            raise EngineError(errno.EINVAL, f"map {map_id}: key {key} or value {value} does "
-                                            f"not fit 64 unsigned bits")
-        err = A.c_buffer(512)
-        a = A.MapWrite(id=self.id, map=map_id, key=key, val=value, err=_addr(err),
-                       err_len=len(err))
-        self.dev.ioctl("RMT_IOC_MAP_WRITE", a, err)
-
-    # ------------------------------------------------------------ runs, counters, traces
-
-    def run(self, ctx: bytes, *, cpu: int = 0, now: int = 0,
-            kernel_decision: int | None = None) -> RunResult:
-        """Run once on CPU `cpu` (the module runs it there, interrupts off, no hook)."""
-        if len(ctx) != self.ctx_size:
-            raise EngineError(errno.EINVAL, f"context is {len(ctx)} bytes, hook "
-                                            f"{self.prog.hook.name} takes {self.ctx_size}")
-        ncpus = self.dev.version.nr_cpus
-        if not 0 <= cpu < ncpus:
-            raise EngineError(errno.EINVAL, f"cpu {cpu} is outside 0..{ncpus - 1}")
-        buf = (ctypes.c_char * max(1, len(ctx))).from_buffer_copy(bytes(ctx) or b"\0")
-        a = A.ProgRun(id=self.id, cpu=cpu, ctx_len=len(ctx), ctx=_addr(buf),
-                      now=now & (_U64 - 1))
-        if kernel_decision is not None:
-            a.flags, a.kernel_decision = A.RUN_F_SHADOW, kernel_decision
-        self.dev.ioctl("RMT_IOC_PROG_RUN", a, what=f"program {self.id} on cpu {cpu}")
-        return RunResult(a.decision, bytes(buf)[:len(ctx)], a.abort, a.abort_pc)
-
     def shadow_account(self, program_decision: int, kernel_decision: int) -> None:
         """Not a separate call in the ABI: `run(..., kernel_decision=...)` counts it."""
         raise EngineError(errno.EOPNOTSUPP, "the kernel counts shadow agreement in the run "
@@ -291,18 +245,6 @@ class KernelEngine:
     def trace_drain(self) -> list[TraceRecord]:
         return [TraceRecord(r.fmt, r.cpu, r.ts, tuple(r.vals[:min(r.nvals, A.MAX_TRACE_FIELDS)]))
                 for r in self.dev.read_trace(self.id)]
-
-    def stats(self) -> Stats:
-        a = A.StatsArg(id=self.id)
-        self.dev.ioctl("RMT_IOC_STATS", a, what=f"program {self.id}")
-        c = a.c
-        aborts = {i: c.aborts[i] for i in range(1, A.NR_ABORTS) if c.aborts[i]}
-        decisions = {}
-        for i in range(min(c.ndecisions, A.MAX_DECISIONS)):
-            if c.decisions[i]:
-                decisions[-1 if i == 0 else c.decision_lo + i - 1] = c.decisions[i]
-        return Stats(c.runs, aborts, decisions, c.bad_decisions, c.shadow_agree,
-                     c.shadow_disagree, c.trace_drops, c.model_overflows, c.map_drops)
 
 
 def kernel_engine_factory(dev: RmtDevice):
