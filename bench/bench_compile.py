@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from rmt import lang as rmt_lang  # noqa: E402
 from rmt.contract import objfile  # noqa: E402

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from rmt.contract.isa import Insn, insn, mem_imm, Region  # noqa: E402
 from rmt.contract.objfile import Map, Program  # noqa: E402

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rmt.contract.isa import insn, mem_imm, Region  # noqa: E402
 from rmt.contract.objfile import Program  # noqa: E402

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from rmt.contract import objfile  # noqa: E402
 from rmt.compiler.asm import assemble  # noqa: E402

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "kernel" / "stress_helpers"))
 
 from rmt.qemu import harness  # noqa: E402  (tools/qemu/harness.py)

@@ -20,7 +20,6 @@ import functools
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Callable
 
@@ -28,7 +27,6 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 QEMU_TOOLS = REPO_ROOT / "tools" / "qemu"
-sys.path.insert(0, str(QEMU_TOOLS))
 
 from rmt.qemu import harness  # noqa: E402  (tools/qemu/harness.py, stdlib only)
 

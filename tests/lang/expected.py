@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from rmt.lang import RmtSyntaxError, check, parse, render_all  # noqa: E402
 

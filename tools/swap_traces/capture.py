@@ -41,7 +41,6 @@ from typing import Callable
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 from rmt.swap_sim.trace import Trace, reduce_pages, save_trace  # noqa: E402
 
