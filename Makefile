@@ -89,7 +89,7 @@ prefetch-loo: setup
 # per process) on programs it was not trained on: leave-one-program-out over traces/ and the
 # new programs of traces/new/ (trained on traces/ only), at 25/50/75% memory, min_stable 20
 # (docs/results.md); results/swap_adaptive/{loo,new}-MEM/. Long (a verification of the program
-# per run, ~4 min here, then the folds): run it alone.
+# per run, 4-11 min here, then the folds): run it alone.
 .PHONY: prefetch-adaptive
 prefetch-adaptive: setup
 	for m in 0.25 0.5 0.75; do \
