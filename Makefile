@@ -85,6 +85,22 @@ prefetch-loo: setup
 			--out results/swap_loo/$$m --json results/swap_loo/$$m.json || exit 1; \
 	done
 
+# The adaptive prefetcher (examples/adaptive_prefetch.rmt: chain, tree and Leap's trend chosen
+# per process) on programs it was not trained on: leave-one-program-out over traces/ and the
+# new programs of traces/new/ (trained on traces/ only), at 25/50/75% memory, min_stable 20
+# (docs/results.md); results/swap_adaptive/{loo,new}-MEM/. Long (a verification of the program
+# per run, 4-11 min here, then the folds): run it alone.
+.PHONY: prefetch-adaptive
+prefetch-adaptive: setup
+	for m in 0.25 0.5 0.75; do \
+		$(VPY) tools/prefetch_eval.py --program examples/adaptive_prefetch.rmt --min-stable 20 \
+			--no-ablations --no-plots --loo --mem-frac $$m --out results/swap_adaptive/loo-$$m \
+			--json results/swap_adaptive/loo-$$m.json || exit 1; \
+		$(VPY) tools/prefetch_eval.py --program examples/adaptive_prefetch.rmt --min-stable 20 \
+			--no-ablations --no-plots --eval-traces traces/new --mem-frac $$m \
+			--out results/swap_adaptive/new-$$m --json results/swap_adaptive/new-$$m.json || exit 1; \
+	done
+
 # Coverage-guided fuzzing (docs/robustness.md, "Fuzzing"): the libFuzzer targets of tools/fuzz/
 # (loader/validator/interpreter vs JIT, tables, weight blobs) under ASan+UBSan, FUZZ_SECONDS
 # each, one at a time under nice; then llvm-cov coverage of vm_kernel/, the C-vs-Python loader

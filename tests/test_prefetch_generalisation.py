@@ -142,6 +142,9 @@ def test_eval_traces_bad_input(pe, tmp_path, capsys):
     assert "not a directory" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         pe.main(common + ["--mem-frac", "1.5"])
+    with pytest.raises(SystemExit):
+        pe.main(common + ["--program", str(tmp_path / "missing.rmt")])
+    assert "--program" in capsys.readouterr().err
 
 
 def test_trace_loader_rejects_bad_files(tmp_path):

@@ -41,13 +41,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from rmt.contract.objformat import ModelKind  # noqa: E402
 from rmt.learn.swap_tree import train  # noqa: E402
 from rmt.contract import weights as W  # noqa: E402
-from rmt.swap_sim.experiment import (Result, Split, baselines, evaluate, load_program,  # noqa: E402
-                                 reload_copy, training_faults)
+from rmt.swap_sim.experiment import (PROGRAM, Result, Split, baselines, evaluate,  # noqa: E402
+                                 load_program, reload_copy, training_faults)
 from rmt.swap_sim.generalisation import fold_choice, targets_table, unseen_targets  # noqa: E402
 from rmt.swap_sim.rmt_prefetcher import RmtPrefetcher  # noqa: E402
 from rmt.swap_sim.trace import Trace, load_dir, synthetic_traces  # noqa: E402
@@ -148,7 +147,7 @@ def pick_min_stable(traces: list[Trace], split: Split, args, out: Path
     if state.exists():
         import shutil
         shutil.rmtree(state)
-    loaded = load_program(tree.blob(), state, routes={
+    loaded = load_program(tree.blob(), state, program=args.program, routes={
         SELECT_CGROUP + k: (1, t) for k, t in enumerate(MIN_STABLE_GRID)})
     with ProcessPoolExecutor(args.jobs) as ex:
         per = list(ex.map(_select_one, [(t, split, str(state), loaded.prog_id) for t in parts]))
@@ -302,6 +301,8 @@ def leave_one_out(traces: list[Trace], streams: list, split: Split, args,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--traces", type=Path, default=ROOT / "traces")
+    ap.add_argument("--program", type=Path, default=PROGRAM,
+                    help="the learned program (default: %(default)s)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "swap_prefetch")
     ap.add_argument("--mem-frac", type=float, default=0.5,
                     help="memory limit as a fraction of each workload's working set")
@@ -334,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--train-frac {args.train_frac}: must be in (0, 1)")
     if args.eval_traces is not None and not args.eval_traces.is_dir():
         ap.error(f"--eval-traces {args.eval_traces}: not a directory")
+    if not args.program.is_file():
+        ap.error(f"--program {args.program}: no such file")
     if args.loo and args.eval_traces is not None:
         ap.error("--loo and --eval-traces: one at a time")
     t0 = time.time()
@@ -391,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         import shutil
         shutil.rmtree(state)
     ms = args.min_stable
-    loaded = load_program(tree.blob(), state, routes={0: (1, ms), ABLATIONS["rmt-tree"]: (17, ms),
+    loaded = load_program(tree.blob(), state, program=args.program, routes={0: (1, ms), ABLATIONS["rmt-tree"]: (17, ms),
                                                       TREE_CHECK: (17, 0)})
     empty = W.write_weights(W.ModelWeights(ModelKind.TREE, 8, 17, 16,
                                            trees=[W.Tree([[-1, 0, 0, 0, 0]], [[0] * 17])]))

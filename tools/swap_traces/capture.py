@@ -273,9 +273,12 @@ def trace_command(name: str, argv: list[str], reducer: Path, cwd: Path, tmp: Pat
     vg = shlex.join(["valgrind", "--tool=lackey", "--trace-mem=yes", "--log-fd=3"]
                     + (["--trace-children=yes"] if children else []) + argv)
     red = shlex.join([str(reducer), str(max_raw)])
-    sh = f"{vg} 3>&1 1>/dev/null 2>/dev/null | {red} > {shlex.quote(str(pages_file))} " \
-         f"2> {shlex.quote(str(err_file))}"
-    subprocess.run(["bash", "-c", sh], cwd=cwd, env=env, check=False)
+    # When the reducer stops at its cap, valgrind does not die of the closed pipe (it went on
+    # for 40 minutes after a capped python-bfs): so once the reducer has written its
+    # figures, the pipeline's own process group (a new session: not this process) is killed.
+    sh = f"{vg} 3>&1 1>/dev/null 2>/dev/null | {{ {red} > {shlex.quote(str(pages_file))} " \
+         f"2> {shlex.quote(str(err_file))}; kill -KILL 0; }}"
+    subprocess.run(["bash", "-c", sh], cwd=cwd, env=env, check=False, start_new_session=True)
     err = err_file.read_text()
     if not err.startswith("instrs"):
         raise RuntimeError(f"{name}: the reducer reported {err!r}")
