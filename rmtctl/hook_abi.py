@@ -110,8 +110,9 @@ DETACH_SIZE = 8
 
 STATS_COUNTERS = ("hits", "nmissed", "runs", "no_prog", "ctx_errors", "aborts", "defaults",
                   "overrides", "hard_wins", "same", "shadow_agree", "shadow_disagree",
-                  "kernel_yes", "kernel_no", "hard_veto", "ns_total", "hist_busy")
-STATS_FMT = "<4I" + "Q" * (len(STATS_COUNTERS) + 7)
+                  "kernel_yes", "kernel_no", "hard_veto", "ns_total", "hist_busy", "ns_vm")
+STATS_RESERVED = 6      # struct rmt_hook_stats: __u64 reserved[6] after the counters
+STATS_FMT = "<4I" + "Q" * (len(STATS_COUNTERS) + STATS_RESERVED)
 STATS_SIZE = struct.calcsize(STATS_FMT)
 
 IOC_HOOK_ATTACH = _ioc(_IOC_READ | _IOC_WRITE, 0x40, ATTACH_SIZE)
