@@ -124,6 +124,8 @@ def gen_isa() -> str:
     out.append(f"\tRMT_HELPER_MAX = {max(h.id for h in isa.HELPERS)},\n}};\n\n")
     out.append("/* cpu() is below this: the verifier assumes it, the runtime enforces it. */\n")
     out.append(f"#define RMT_HELPER_CPU_LIMIT {isa.CPU_LIMIT}u\n\n")
+    out.append("/* The random() helper's xorshift64 state when a load gives no seed. */\n")
+    out.append(f"#define RMT_DEFAULT_SEED 0x{isa.DEFAULT_SEED:X}ull\n\n")
 
     out.append("/*\n * Memory operand imm: bits 0..7 region, 8..15 object id, 16..31 limit\n"
                " * (0: constant address `off`; else indexed, r[src] <= limit - size).\n */\n")

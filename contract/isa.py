@@ -84,6 +84,9 @@ class Fmt(enum.Enum):
     EXIT = "exit"        # decision <- r[src]
 
 
+# The `random` helper's xorshift64 state when a load gives no seed (every engine).
+DEFAULT_SEED = 0x9E3779B97F4A7C15
+
 # Instruction fields besides the opcode, in the order of their RMT_USES_* bits.
 INSN_FIELDS = ("dst", "src", "off", "imm")
 # The fields each format uses; the validators (Python and C) reject any other that is not

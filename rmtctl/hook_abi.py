@@ -13,14 +13,15 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from rmt.contract.hooks import HOOKS
 from rmt.ctl.btf import Btf, BtfError
 
 ABI_VERSION = 1
 OFF_NONE = 0xFFFFFFFF
 ERR_LEN = 128
 
-HOOK_SCHED = 1          # sched.can_migrate_task
-HOOK_SWAP = 2           # mm.swap_fault
+HOOK_SCHED = HOOKS["sched.can_migrate_task"].id
+HOOK_SWAP = HOOKS["mm.swap_fault"].id
 
 F_SHADOW = 0x1
 F_EMPTY = 0x2

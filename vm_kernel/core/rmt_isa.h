@@ -203,6 +203,9 @@ enum rmt_helper {
 /* cpu() is below this: the verifier assumes it, the runtime enforces it. */
 #define RMT_HELPER_CPU_LIMIT 4096u
 
+/* The random() helper's xorshift64 state when a load gives no seed. */
+#define RMT_DEFAULT_SEED 0x9E3779B97F4A7C15ull
+
 /*
  * Memory operand imm: bits 0..7 region, 8..15 object id, 16..31 limit
  * (0: constant address `off`; else indexed, r[src] <= limit - size).
