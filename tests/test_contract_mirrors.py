@@ -10,7 +10,8 @@ sides of the kernel boundary, one table per test, each comparing every entry:
 - the BTF members a hook reads: widths and the optional set, hook_abi.SCHED_FIELDS /
   SCHED_OPTIONAL / SWAP_FIELDS against the module's RMT_NEED / RMT_MAY / RMT_SAME checks;
 - the hook ids the module registers against the spec whose context it fills;
-- the validators' reason keywords: semantics.validate.CHECKS against the C validator's.
+- the validators' reason keywords: semantics.validate.CHECKS against the C validator's;
+- the simulators' hook contexts go through clamp_ctx().
 Each test names the copy that drifted and how.
 """
 from __future__ import annotations
@@ -181,3 +182,17 @@ def test_validator_reason_keywords_are_one_list() -> None:
         f"the C validator rejects with reasons semantics/validate.py CHECKS lacks: {c - set(CHECKS)}"
     assert set(CHECKS) - c == set(), \
         f"CHECKS has reasons the C validator never gives: {set(CHECKS) - c}"
+
+
+# ------------------------------------------------------------------ context ranges
+
+def test_every_simulator_adapter_clamps_the_context_it_builds() -> None:
+    """The simulators build hook contexts from their own state; the verifier's proofs assume
+    the spec's ranges, so each adapter must pass its values through clamp_ctx() (the kernel
+    side: tests/test_verifier_ctx_clamp.py)."""
+    adapters = [p for d in ("sched_sim", "swap_sim") for p in sorted((ROOT / d).glob("*.py"))
+                if re.search(r'ctx_encode\(|HOOKS\["', p.read_text())]
+    assert {p.parent.name for p in adapters} == {"sched_sim", "swap_sim"}
+    for p in adapters:
+        assert "clamp_ctx(HOOK, {" in p.read_text(), \
+            f"{p.relative_to(ROOT)} builds a hook context without clamp_ctx()"
