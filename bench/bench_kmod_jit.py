@@ -43,16 +43,12 @@ PARAMS = Path("/sys/module/rmt/parameters")
 # ------------------------------------------------------------------------------ guest side
 
 def _hook_counts(dev, hook: int) -> dict[str, int]:
-    """runs, ns_total and ns_vm of a hook (ns_vm: the field after hist_busy)."""
-    import struct
-
+    """runs, ns_total and ns_vm of a hook."""
     from rmt.ctl import hook_abi as H
     buf = H.stats_payload(hook)
     H._ioctl(dev, H.IOC_HOOK_STATS, buf, "hook stats")
-    vals = struct.unpack(H.STATS_FMT, bytes(buf))
-    c = dict(zip(H.STATS_COUNTERS, vals[4:]))
-    return {"runs": c["runs"], "ns_total": c["ns_total"],
-            "ns_vm": vals[4 + len(H.STATS_COUNTERS)]}
+    c = H.parse_stats(buf).counters
+    return {"runs": c["runs"], "ns_total": c["ns_total"], "ns_vm": c["ns_vm"]}
 
 
 def _load(dev, files: Path, name: str, jit: bool):

@@ -11,8 +11,6 @@ from rmt.contract import objformat as F
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_SIZES = {"u8": 1, "u16": 2, "u32": 4, "u64": 8, "i16": 2, "i32": 4, "i64": 8}
-
 
 def _record_table(rec: F.Record) -> list[str]:
     out = [f"**{rec.name}** ({rec.size} bytes): {rec.doc}", "",
@@ -20,7 +18,7 @@ def _record_table(rec: F.Record) -> list[str]:
     off = 0
     for name, t in rec.fields:
         out.append(f"| {off} | `{name}` | {t} |")
-        off += _SIZES[t]
+        off += F.field_size(t)
     return out + [""]
 
 

@@ -84,6 +84,26 @@ class Fmt(enum.Enum):
     EXIT = "exit"        # decision <- r[src]
 
 
+# The `random` helper's xorshift64 state when a load gives no seed (every engine).
+DEFAULT_SEED = 0x9E3779B97F4A7C15
+
+# Instruction fields besides the opcode, in the order of their RMT_USES_* bits.
+INSN_FIELDS = ("dst", "src", "off", "imm")
+# The fields each format uses; the validators (Python and C) reject any other that is not
+# zero.  A CALL of a helper that takes no argument uses CALL0_USES (src must be zero).
+FMT_USES: dict[Fmt, frozenset[str]] = {
+    Fmt.ALU_R: frozenset({"dst", "src"}), Fmt.ALU_I: frozenset({"dst", "imm"}),
+    Fmt.ALU_U: frozenset({"dst"}), Fmt.EXT: frozenset({"dst", "imm"}),
+    Fmt.JA: frozenset({"off"}), Fmt.JMP_R: frozenset({"dst", "src", "off"}),
+    Fmt.JMP_I: frozenset({"dst", "imm", "off"}), Fmt.LOAD: frozenset({"dst", "src", "off", "imm"}),
+    Fmt.STORE: frozenset({"dst", "src", "off", "imm"}), Fmt.APPLY: frozenset({"dst", "off", "imm"}),
+    Fmt.CALLM: frozenset({"imm"}), Fmt.MAP_LD: frozenset({"dst", "src", "imm"}),
+    Fmt.MAP_ST: frozenset({"dst", "src", "imm"}), Fmt.TRACE: frozenset({"off", "imm"}),
+    Fmt.CALL: frozenset({"dst", "src", "imm"}), Fmt.EXIT: frozenset({"src"}),
+}
+CALL0_USES = frozenset({"dst", "imm"})
+
+
 class Abort(enum.IntEnum):
     """Why a run-time check stopped a program (the hook then uses DEFAULT)."""
     NONE = 0

@@ -24,6 +24,12 @@ _CTYPES = {"u8": ("B", "__u8"), "u16": ("H", "__u16"), "u32": ("I", "__u32"),
            "i64": ("q", "__s64")}
 
 
+def field_size(t: str) -> int:
+    """Bytes of a record field type ("u8" .. "i64"): the one size table of the record formats
+    (the C header generator and the format docs both ask here)."""
+    return struct.calcsize("<" + _CTYPES[t][0])
+
+
 @dataclass(frozen=True)
 class Record:
     """A fixed-size little-endian record; also emitted as a C struct."""

@@ -14,10 +14,10 @@ import errno
 from rmt.contract import objfile
 from rmt.contract.objfile import ObjError, Program
 from rmt.contract.engine import EngineError, RunResult, TraceRecord
+from rmt.contract.isa import DEFAULT_SEED
 from rmt.vm.lib import load_lib
 from rmt.vm.wire import Dumped, WireEngine, Words
 
-DEFAULT_SEED = 0x9E3779B97F4A7C15
 _ERRLEN = 512
 _U64 = 1 << 64
 _BATCH = 256

@@ -13,14 +13,15 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from rmt.contract.hooks import HOOKS
 from rmt.ctl.btf import Btf, BtfError
 
 ABI_VERSION = 1
 OFF_NONE = 0xFFFFFFFF
 ERR_LEN = 128
 
-HOOK_SCHED = 1          # sched.can_migrate_task
-HOOK_SWAP = 2           # mm.swap_fault
+HOOK_SCHED = HOOKS["sched.can_migrate_task"].id
+HOOK_SWAP = HOOKS["mm.swap_fault"].id
 
 F_SHADOW = 0x1
 F_EMPTY = 0x2
@@ -110,8 +111,9 @@ DETACH_SIZE = 8
 
 STATS_COUNTERS = ("hits", "nmissed", "runs", "no_prog", "ctx_errors", "aborts", "defaults",
                   "overrides", "hard_wins", "same", "shadow_agree", "shadow_disagree",
-                  "kernel_yes", "kernel_no", "hard_veto", "ns_total", "hist_busy")
-STATS_FMT = "<4I" + "Q" * (len(STATS_COUNTERS) + 7)
+                  "kernel_yes", "kernel_no", "hard_veto", "ns_total", "hist_busy", "ns_vm")
+STATS_RESERVED = 6      # struct rmt_hook_stats: __u64 reserved[6] after the counters
+STATS_FMT = "<4I" + "Q" * (len(STATS_COUNTERS) + STATS_RESERVED)
 STATS_SIZE = struct.calcsize(STATS_FMT)
 
 IOC_HOOK_ATTACH = _ioc(_IOC_READ | _IOC_WRITE, 0x40, ATTACH_SIZE)

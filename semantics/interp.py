@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from rmt.contract.isa import BY_CODE, LOAD_SIGNED, LOAD_SIZE, Abort, Fmt, Region, mem_fields
 from rmt.contract.objfile import Program
 from rmt.contract.engine import Stats, TraceRecord
+from rmt.contract.isa import DEFAULT_SEED
 from rmt.semantics.maps import MapState
 from rmt.semantics.models import infer
 from rmt.semantics.tables import TableState
@@ -22,7 +23,6 @@ from rmt.contract.weights import ModelWeights
 
 M64 = (1 << 64) - 1
 S64_MIN = 1 << 63
-DEFAULT_SEED = 0x9E3779B97F4A7C15
 DEFAULT = -1
 
 

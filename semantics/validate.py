@@ -15,8 +15,8 @@ from __future__ import annotations
 import errno
 
 from rmt.contract import objformat as F
-from rmt.contract.isa import (BY_CODE, HELPER_BY_ID, LOAD_SIZE, NUM_REGS, Fmt, Insn, Region,
-                          mem_fields)
+from rmt.contract.isa import (BY_CODE, CALL0_USES, FMT_USES, HELPER_BY_ID, INSN_FIELDS, LOAD_SIZE,
+                              NUM_REGS, Fmt, Insn, Region, mem_fields)
 from rmt.contract.objfile import Program
 from rmt.contract.objformat import MatchKind
 from rmt.contract.hooks import Access, HookSpec
@@ -52,15 +52,6 @@ CHECKS: dict[str, str] = {
     "no exit at end": "the last instruction is not EXIT",
 }
 
-# Fields (besides the opcode) each format uses; the others must be zero.
-_USES: dict[Fmt, set[str]] = {
-    Fmt.ALU_R: {"dst", "src"}, Fmt.ALU_I: {"dst", "imm"}, Fmt.ALU_U: {"dst"},
-    Fmt.EXT: {"dst", "imm"}, Fmt.JA: {"off"}, Fmt.JMP_R: {"dst", "src", "off"},
-    Fmt.JMP_I: {"dst", "imm", "off"}, Fmt.LOAD: {"dst", "src", "off", "imm"},
-    Fmt.STORE: {"dst", "src", "off", "imm"}, Fmt.APPLY: {"dst", "off", "imm"},
-    Fmt.CALLM: {"imm"}, Fmt.MAP_LD: {"dst", "src", "imm"}, Fmt.MAP_ST: {"dst", "src", "imm"},
-    Fmt.TRACE: {"off", "imm"}, Fmt.CALL: {"dst", "src", "imm"}, Fmt.EXIT: {"src"},
-}
 _SHIFT_I = {"SHL_I", "SHR_I", "SAR_I"}
 _DIV_I = {"DIV_I", "SDIV_I", "MOD_I", "SMOD_I"}
 
@@ -133,12 +124,12 @@ def check_insn(prog: Program, pc: int, i: Insn) -> None:
     op = BY_CODE.get(i.code)
     if op is None:
         raise reject(where, "unknown opcode", f"0x{i.code:02x}")
-    uses = _USES[op.fmt]
+    uses = FMT_USES[op.fmt]
     if op.fmt == Fmt.CALL:
         h = HELPER_BY_ID.get(i.imm)
         if h is not None and h.nargs == 0:
-            uses = {"dst", "imm"}
-    for fld in ("dst", "src", "off", "imm"):
+            uses = CALL0_USES
+    for fld in INSN_FIELDS:
         if fld not in uses and getattr(i, fld):
             raise reject(where, "reserved field", f"{fld} is {getattr(i, fld)} in "
                                                   f"{op.name}")

@@ -27,9 +27,9 @@ from rmt.contract.hooks import DEFAULT_DECISION, HOOKS, INT_TYPES, HookSpec
 from rmt.contract import weights as W
 from rmt.contract.codec import ctx_decode, ctx_encode, decode_value, pack_params, parse_match
 from rmt.contract.engine import Engine, EngineError, Entry
+from rmt.contract.isa import DEFAULT_SEED
 from rmt.semantics.tables import identity
 
-DEFAULT_SEED = 0x9E3779B97F4A7C15
 SECTIONS = ("hook", "asm", "rmt", "schema", "options", "entries", "weights", "maps", "ctx",
             "result", "error")
 EngineFactory = Callable[..., Engine]

@@ -17,6 +17,7 @@ format of tools/fuzz/fuzz_ioctl.h.
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import random
 import struct
@@ -32,6 +33,7 @@ from rmt.compiler import compile_source
 from rmt.contract import objfile  # noqa: E402
 from rmt.contract.objfile import Model, Program, Table  # noqa: E402
 from rmt.contract.objformat import MatchKind  # noqa: E402
+from rmt.ctl import kernel_abi  # noqa: E402
 
 # fuzz_common.h fuzz_key(): selector 5 takes the next 8 bytes masked to the
 # key's width, 0x85 the next 8 bytes unmasked.
@@ -180,21 +182,10 @@ ARENA = 0x10000000
 A_PAYLOAD, A_ERR, A_OUT, A_CTX, A_OBJ = 0x0, 0x1000, 0x1400, 0x3000, 0x4000
 ARENA_SIZE = 0x10000
 A_RO = ARENA_SIZE - 0x1000      # FUZZ_RO_OFF
-REC_SIZE = 24 + 8 * 16
-
-
-def _ioc(d: int, nr: int, size: int) -> int:
-    return (d << 30) | (size << 16) | (0xE7 << 8) | nr
-
-
-_R, _W, _RW = 2, 1, 3
-IOC = {"VERSION": _ioc(_R, 0x00, 32), "PROG_LOAD": _ioc(_RW, 0x01, 48),
-       "PROG_UNLOAD": _ioc(_W, 0x02, 8), "PROG_LIST": _ioc(_RW, 0x03, 16),
-       "PROG_INFO": _ioc(_RW, 0x04, 64), "TABLE_UPDATE": _ioc(_W, 0x10, 32 + 392),
-       "TABLE_DUMP": _ioc(_RW, 0x11, 40), "MODEL_LOAD": _ioc(_RW, 0x20, 48),
-       "MODEL_INFO": _ioc(_RW, 0x21, 40), "MAP_READ": _ioc(_RW, 0x28, 40),
-       "MAP_WRITE": _ioc(_W, 0x29, 40), "STATS": _ioc(_RW, 0x30, 8 + 8 * (9 + 7 + 258)),
-       "PROG_RUN": _ioc(_RW, 0x31, 64), "TRACE_SELECT": _ioc(_W, 0x32, 8)}
+REC_SIZE = ctypes.sizeof(kernel_abi.TraceRec)
+# The command numbers (each encodes its payload's size) come from the ctypes mirror of
+# uapi/rmt.h, which tests/test_kernel_abi.py checks against the compiled header.
+IOC = {name.removeprefix("RMT_IOC_"): cmd for name, cmd in kernel_abi.IOC.items()}
 
 
 def ioc_write(off: int, data: bytes) -> bytes:
@@ -204,6 +195,9 @@ def ioc_write(off: int, data: bytes) -> bytes:
 def ioc_call(name: str, payload: bytes, file: int = 0, at: int = A_PAYLOAD) -> bytes:
     """Write the payload into the arena, then the ioctl with a pointer to it (file | 0x80:
     the call is made without CAP_SYS_ADMIN)."""
+    size = IOC[name] >> 16 & 0x3FFF     # a payload may set only a prefix of the struct
+    if len(payload) > size:         # a payload packed here by hand outgrew uapi/rmt.h's struct
+        raise ValueError(f"seeds: {name} payload is {len(payload)} bytes, the ABI says {size}")
     return ioc_write(at, payload) + bytes([1, file]) + struct.pack("<IQ", IOC[name], ARENA + at)
 
 

@@ -34,6 +34,34 @@ enum rmt_fmt {
 	RMT_FMT_EXIT,
 };
 
+/* Instruction fields besides the opcode, as bits of a format's uses. */
+#define RMT_USES_DST 0x1u
+#define RMT_USES_SRC 0x2u
+#define RMT_USES_OFF 0x4u
+#define RMT_USES_IMM 0x8u
+/* A CALL of a helper that takes no argument (src must be zero). */
+#define RMT_CALL0_USES (RMT_USES_DST | RMT_USES_IMM)
+/* Initializer of a u8[] by enum rmt_fmt: the fields each format uses; the
+ * validator rejects any other that is not zero. */
+#define RMT_FMT_USES_INIT { \
+	[RMT_FMT_ALU_R] = RMT_USES_DST | RMT_USES_SRC, \
+	[RMT_FMT_ALU_I] = RMT_USES_DST | RMT_USES_IMM, \
+	[RMT_FMT_ALU_U] = RMT_USES_DST, \
+	[RMT_FMT_EXT] = RMT_USES_DST | RMT_USES_IMM, \
+	[RMT_FMT_JA] = RMT_USES_OFF, \
+	[RMT_FMT_JMP_R] = RMT_USES_DST | RMT_USES_SRC | RMT_USES_OFF, \
+	[RMT_FMT_JMP_I] = RMT_USES_DST | RMT_USES_OFF | RMT_USES_IMM, \
+	[RMT_FMT_LOAD] = RMT_USES_DST | RMT_USES_SRC | RMT_USES_OFF | RMT_USES_IMM, \
+	[RMT_FMT_STORE] = RMT_USES_DST | RMT_USES_SRC | RMT_USES_OFF | RMT_USES_IMM, \
+	[RMT_FMT_APPLY] = RMT_USES_DST | RMT_USES_OFF | RMT_USES_IMM, \
+	[RMT_FMT_CALLM] = RMT_USES_IMM, \
+	[RMT_FMT_MAP_LD] = RMT_USES_DST | RMT_USES_SRC | RMT_USES_IMM, \
+	[RMT_FMT_MAP_ST] = RMT_USES_DST | RMT_USES_SRC | RMT_USES_IMM, \
+	[RMT_FMT_TRACE] = RMT_USES_OFF | RMT_USES_IMM, \
+	[RMT_FMT_CALL] = RMT_USES_DST | RMT_USES_SRC | RMT_USES_IMM, \
+	[RMT_FMT_EXIT] = RMT_USES_SRC, \
+}
+
 /*
  * Every opcode: X(NAME, code, format, cost) with its meaning as a comment.
  * Expanded by the validator's whitelist, the interpreter's dispatch and
@@ -174,6 +202,9 @@ enum rmt_helper {
 
 /* cpu() is below this: the verifier assumes it, the runtime enforces it. */
 #define RMT_HELPER_CPU_LIMIT 4096u
+
+/* The random() helper's xorshift64 state when a load gives no seed. */
+#define RMT_DEFAULT_SEED 0x9E3779B97F4A7C15ull
 
 /*
  * Memory operand imm: bits 0..7 region, 8..15 object id, 16..31 limit

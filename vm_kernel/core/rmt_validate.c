@@ -47,29 +47,8 @@ static const char * const rmt_region_names[RMT_NR_REGIONS] = {
 	"CTX", "SCRATCH", "PARAMS", "MIN", "MOUT",
 };
 
-/* Fields each format uses, as a bit mask; the others must be zero. */
-#define U_DST 1
-#define U_SRC 2
-#define U_OFF 4
-#define U_IMM 8
-static const u8 rmt_fmt_uses[] = {
-	[RMT_FMT_ALU_R] = U_DST | U_SRC,
-	[RMT_FMT_ALU_I] = U_DST | U_IMM,
-	[RMT_FMT_ALU_U] = U_DST,
-	[RMT_FMT_EXT] = U_DST | U_IMM,
-	[RMT_FMT_JA] = U_OFF,
-	[RMT_FMT_JMP_R] = U_DST | U_SRC | U_OFF,
-	[RMT_FMT_JMP_I] = U_DST | U_IMM | U_OFF,
-	[RMT_FMT_LOAD] = U_DST | U_SRC | U_OFF | U_IMM,
-	[RMT_FMT_STORE] = U_DST | U_SRC | U_OFF | U_IMM,
-	[RMT_FMT_APPLY] = U_DST | U_OFF | U_IMM,
-	[RMT_FMT_CALLM] = U_IMM,
-	[RMT_FMT_MAP_LD] = U_DST | U_SRC | U_IMM,
-	[RMT_FMT_MAP_ST] = U_DST | U_SRC | U_IMM,
-	[RMT_FMT_TRACE] = U_OFF | U_IMM,
-	[RMT_FMT_CALL] = U_DST | U_SRC | U_IMM,
-	[RMT_FMT_EXIT] = U_SRC,
-};
+/* Fields each format uses (generated from contract/isa.py FMT_USES). */
+static const u8 rmt_fmt_uses[] = RMT_FMT_USES_INIT;
 
 struct rmt_vctx {
 	const struct rmt_prog *p;
@@ -155,14 +134,14 @@ static int rmt_check_insn(struct rmt_vctx *v, const struct rmt_insn *i)
 	uses = rmt_fmt_uses[fmt];
 	if (fmt == RMT_FMT_CALL && i->imm > 0 && i->imm <= RMT_HELPER_MAX &&
 	    rmt_helper_names[i->imm] && rmt_helper_nargs[i->imm] == 0)
-		uses = U_DST | U_IMM;
-	if (!(uses & U_DST) && RMT_INSN_DST(i))
+		uses = RMT_CALL0_USES;
+	if (!(uses & RMT_USES_DST) && RMT_INSN_DST(i))
 		return REJECT(v, "reserved field", "dst is %u in %s", RMT_INSN_DST(i), name);
-	if (!(uses & U_SRC) && RMT_INSN_SRC(i))
+	if (!(uses & RMT_USES_SRC) && RMT_INSN_SRC(i))
 		return REJECT(v, "reserved field", "src is %u in %s", RMT_INSN_SRC(i), name);
-	if (!(uses & U_OFF) && i->off)
+	if (!(uses & RMT_USES_OFF) && i->off)
 		return REJECT(v, "reserved field", "off is %d in %s", i->off, name);
-	if (!(uses & U_IMM) && i->imm)
+	if (!(uses & RMT_USES_IMM) && i->imm)
 		return REJECT(v, "reserved field", "imm is %d in %s", i->imm, name);
 
 	switch (fmt) {

@@ -28,7 +28,6 @@
 #include "rmt_jit.h"
 #include "rmt_run.h"
 
-#define RMT_DEFAULT_SEED 0x9E3779B97F4A7C15ull
 #define RMT_DEFAULT_TRACE_CAPACITY 4096
 /* Decision histogram slots: DEFAULT plus the hook's range (at most this many). */
 #define RMT_MAX_DECISIONS 258
