@@ -231,7 +231,7 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 		if (dec <= 0) {
 			rmt_hook_inc(h, same);
 		} else {
-			rmt_pf_queue(vma->vm_mm, addr, dec, c.pf);
+			rmt_pf_queue(vma, addr, dec, c.pf);
 			rmt_hook_inc(h, overrides);
 		}
 		goto out;
@@ -315,7 +315,9 @@ static int rmt_swap_reg(void)
 	memset(&rmt_swap_kp, 0, sizeof(rmt_swap_kp));
 	rmt_swap_kp.symbol_name = "do_swap_page";
 	rmt_swap_kp.pre_handler = rmt_swap_pre;
-	rmt_pf_start();
+	i = rmt_pf_start();
+	if (i)
+		return i;
 	i = register_kprobe(&rmt_swap_kp);
 	if (i)
 		rmt_pf_stop();
