@@ -45,9 +45,9 @@
  * prefetch saved a read (hits); found but gone, it was evicted before use
  * (refaults).
  *
- * Memory: the queues and the table are static, sized at build time
- * (queue_bytes in the statistics): a flood of faults from any number of
- * processes cannot grow it.  The workqueue is allocated at attach.
+ * Memory: the queues (per-CPU, allocated at attach) and the table (static)
+ * have sizes fixed at build time (queue_bytes in the statistics): a flood of
+ * faults from any number of processes cannot grow them.
  */
 #include <linux/hash.h>
 #include <linux/kernel.h>
@@ -130,7 +130,8 @@ struct rmt_pf_pcpu {
 
 enum rmt_pf_class { RMT_PFC_NOT_SWAP, RMT_PFC_RESIDENT, RMT_PFC_CACHED, RMT_PFC_READ };
 
-static DEFINE_PER_CPU(struct rmt_pf_queue, rmt_pf_q);
+/* Allocated at attach: larger than a module's static per-CPU area allows. */
+static struct rmt_pf_queue __percpu *rmt_pf_q;
 static DEFINE_PER_CPU(struct rmt_pf_pcpu, rmt_pf_pc);
 static u64 rmt_pf_track[1 << RMT_PF_TRACK_BITS];
 
@@ -298,7 +299,7 @@ static bool rmt_pf_has(const unsigned long *pages, u32 n, unsigned long page)
  */
 void rmt_pf_queue(struct vm_area_struct *vma, unsigned long addr, s64 n, const s32 *pf)
 {
-	struct rmt_pf_queue *q = this_cpu_ptr(&rmt_pf_q);
+	struct rmt_pf_queue *q = this_cpu_ptr(rmt_pf_q);
 	u32 asked = n > RMT_PF_MAX_PAGES ? RMT_PF_MAX_PAGES : n;
 	s64 fpage = addr >> PAGE_SHIFT;
 	s64 lo = vma->vm_start >> PAGE_SHIFT, hi = vma->vm_end >> PAGE_SHIFT;
@@ -529,18 +530,24 @@ static void rmt_pf_work(struct work_struct *w)
  *
  * Sleeps (the attach ioctl).
  *
- * Return: 0, or -ENOMEM without a workqueue.
+ * Return: 0, or -ENOMEM without the queues or the workqueue.
  */
 int rmt_pf_start(void)
 {
 	int cpu;
 
+	rmt_pf_q = alloc_percpu(struct rmt_pf_queue);
+	if (!rmt_pf_q)
+		return -ENOMEM;
 	/* Unbound: the worker runs where there is CPU time, not on the faulting CPU. */
 	rmt_pf_wq = alloc_workqueue("rmt_prefetch", WQ_UNBOUND, 0);
-	if (!rmt_pf_wq)
+	if (!rmt_pf_wq) {
+		free_percpu(rmt_pf_q);
+		rmt_pf_q = NULL;
 		return -ENOMEM;
+	}
 	for_each_possible_cpu(cpu) {
-		struct rmt_pf_queue *q = per_cpu_ptr(&rmt_pf_q, cpu);
+		struct rmt_pf_queue *q = per_cpu_ptr(rmt_pf_q, cpu);
 
 		raw_spin_lock_init(&q->lock);
 		q->head = 0;
@@ -569,9 +576,11 @@ void rmt_pf_stop(void)
 		destroy_workqueue(rmt_pf_wq);
 		rmt_pf_wq = NULL;
 	}
+	if (!rmt_pf_q)
+		return;
 	/* Nothing is left; should a request be, its mm reference must not leak. */
 	for_each_possible_cpu(cpu) {
-		struct rmt_pf_queue *q = per_cpu_ptr(&rmt_pf_q, cpu);
+		struct rmt_pf_queue *q = per_cpu_ptr(rmt_pf_q, cpu);
 
 		while (q->head != q->tail) {
 			struct rmt_pf_req *r = &q->req[q->head++ % RMT_PF_QLEN];
@@ -580,6 +589,8 @@ void rmt_pf_stop(void)
 			mmdrop(r->mm);
 		}
 	}
+	free_percpu(rmt_pf_q);
+	rmt_pf_q = NULL;
 }
 
 /**
