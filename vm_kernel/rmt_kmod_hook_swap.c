@@ -176,6 +176,9 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 			instruction_pointer_set(regs, (unsigned long)kp->addr);
 		rmt_hook_inc(h, hits);
 		rmt_hook_inc(h, ctx_errors);
+		/* printk is NMI-safe since 5.15 (lockless ring buffer) */
+		pr_info_once("rmt: mm.swap_fault probe entered in NMI context (int3 while %s is patched): resumed, nothing run\n",
+			     rmt_hook_swap.symbol);
 		return kprobe_ftrace(kp);
 	}
 	t0 = ktime_get_ns();
