@@ -229,6 +229,24 @@ def phase_mechanism(files: Path, out: Path) -> dict:
             res["bad_param_error"] = str(e)
         eng.unload()
         set_param("swap_prefetch", "auto")
+        # attach and detach while the workload faults: every attach and detach re-patches
+        # do_swap_page's ftrace site, and a fault meeting the transient int3 there enters the
+        # probe in NMI context (docs/kernel-hooks.md: the first version jumped to address 0)
+        eng = KernelEngine.load(dev, (files / "strided.rmtb").read_bytes())
+        p = subprocess.Popen(["sh", "-c", f"echo $$ > {cg}/cgroup.procs && exec "
+                              + " ".join(work[:-1]) + " 16"], stdout=subprocess.DEVNULL)
+        cycles, t0 = 0, time.monotonic()
+        mark("attach/detach cycles while the workload faults")
+        while p.poll() is None and time.monotonic() - t0 < 20:
+            H.attach(dev, H.HOOK_SWAP, eng.id, btf=btf)
+            time.sleep(0.1)
+            H.detach(dev, H.HOOK_SWAP)
+            cycles += 1
+        res["cycles"] = cycles
+        res["cycles_workload_running"] = p.poll() is None
+        p.kill()
+        res["cycles_workload_status"] = p.wait()
+        eng.unload()
         # rmmod under load: the program attached, the workload faulting, work queued
         eng = attach(dev, btf, (files / "strided.rmtb").read_bytes())
     p = subprocess.Popen(["sh", "-c", f"echo $$ > {cg}/cgroup.procs && exec "

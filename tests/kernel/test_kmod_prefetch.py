@@ -14,6 +14,8 @@ memory.max is half its working set:
   and the faulting page itself: each is skipped and counted, nothing is read for it;
 - every requested page ends in exactly one outcome counter; pages read <= pswpin;
 - the mechanism parameter: window mode attaches, an unknown name is refused with the reason;
+- attach and detach 20+ times while the workload faults (each re-patches do_swap_page's
+  ftrace site; the first version crashed the faulting task there);
 - rmmod while the workload faults with the program attached: clean; dmesg clean.
 Asserts the mechanism, not a speed: speed is `make kernel-prefetch-eval`'s.
 """
@@ -185,6 +187,17 @@ def test_mechanism_choice_and_detach(guest: dict) -> None:
     assert res["detached"]["mechanism"] == "none"
     assert res["window_attached"]["mechanism"] == "window"
     assert res["bad_param_error"] and "swap_prefetch=nonsense" in res["bad_param_error"]
+
+
+def test_attach_detach_while_faulting(guest: dict) -> None:
+    """Each attach and detach re-patches do_swap_page's ftrace site while the workload
+    faults; the workload must survive every one (killed only by the test, -9), and the guest
+    run stays clean (test_guest_run_clean: no Oops)."""
+    res = _res(guest)
+    print(f"\nattach/detach cycles while faulting: {res['cycles']}")
+    assert res["cycles"] >= 20
+    assert res["cycles_workload_running"], "the workload died during the cycles"
+    assert res["cycles_workload_status"] == -9
 
 
 def test_rmmod_under_load(guest: dict) -> None:
