@@ -156,8 +156,10 @@ MM_SWAP_FAULT = HookSpec(
     id=2,
     doc="A swap-in fault: the program picks the pages to read ahead, as page deltas "
         "relative to the faulting page written to pf[0..n) with n as the decision. "
-        "The simulator honours the exact set; in rmt.ko on Linux 6.1 only the window "
-        "size and the direction of pf[0] take effect (docs/kernel-hooks.md).",
+        "The simulator and rmt.ko honour the exact set: rmt.ko reads those pages into "
+        "the swap cache from a worker (module parameter swap_prefetch=auto, the "
+        "default); with swap_prefetch=window only the window size and the direction "
+        "of pf[0] take effect (docs/kernel-hooks.md).",
     fields=(
         _f("pid", U32, 0, 4194304, export=False, doc="faulting task"),
         _f("hist_len", U8, 0, SWAP_HIST, doc="valid entries in hist"),

@@ -498,8 +498,8 @@ class Session:
 PF_MECHANISMS = {0: "none", 1: "window", 2: "madvise", 3: "gup"}
 PF_COUNTERS = ("decisions", "requested", "over_cap", "dropped", "mm_gone", "dup", "outside_vma",
                "not_swap", "resident", "cached", "read", "errors", "hits", "refaults", "batches",
-               "worker_ns", "handler_ns")
-PF_FMT = "<4IQ" + "Q" * (len(PF_COUNTERS) + 7)
+               "worker_ns", "handler_ns", "merged")
+PF_FMT = "<4IQ" + "Q" * (len(PF_COUNTERS) + 6)
 PF_SIZE = struct.calcsize(PF_FMT)
 IOC_HOOK_PREFETCH = (3 << 30) | (PF_SIZE << 16) | (0xE7 << 8) | 0x43
 # requested == the sum of these once the queues are empty (each page ends in one)

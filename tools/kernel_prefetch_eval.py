@@ -16,7 +16,8 @@ prefetcher:
 The programs act through rmt.ko's exact-page prefetch (swap_prefetch=auto: do_madvise).
 Runs are interleaved: every round runs every (workload, fraction, prefetcher) once, the
 prefetchers in a rotated order. Per run: major faults (rusage), pswpin, swap_ra(_hit), and
-the kernel's prefetch counters (pages read, later hit); run time. Writes results.json and
+the kernel's prefetch counters (pages asked for, dropped at a full queue, read, later hit);
+run time. Writes results.json and
 table.md to --out and prints the table: medians over rounds, run time relative to `off` of
 the same round (median, min..max).
 """
@@ -122,6 +123,9 @@ def summarise(runs: list[dict]) -> tuple[list[dict], str]:
             "swap_ra_hit": statistics.median(r["result"]["vmstat"]["swap_ra_hit"] for r in rs),
             "pf_read": statistics.median(x.get("read", 0) for x in pf),
             "pf_hits": statistics.median(x.get("hits", 0) for x in pf),
+            "pf_requested": statistics.median(x.get("requested", 0) for x in pf),
+            "pf_dropped": statistics.median(x.get("dropped", 0) for x in pf),
+            "pf_merged": statistics.median(x.get("merged", 0) for x in pf),
             "seconds": statistics.median(r["result"]["seconds"] for r in rs),
             "rel_median": round(statistics.median(rel), 3) if rel else None,
             "rel_min": round(min(rel), 3) if rel else None,
@@ -131,14 +135,16 @@ def summarise(runs: list[dict]) -> tuple[list[dict], str]:
     order = {p: i for i, p in enumerate(PREFETCHERS)}
     rows.sort(key=lambda x: (x["workload"], x["frac"], order[x["prefetcher"]]))
     head = ("| workload | mem | prefetcher | major faults | pswpin | prefetched (read) | "
-            "used (hits) | readahead hits | run s | vs off (median, min..max) |")
-    lines = [head, "|" + "---|" * 10]
+            "used (hits) | asked / dropped (pages) | readahead hits | run s | "
+            "vs off (median, min..max) |")
+    lines = [head, "|" + "---|" * 11]
     for x in rows:
         rel = (f"{x['rel_median']:.3f} ({x['rel_min']:.3f}..{x['rel_max']:.3f})"
                if x["rel_median"] is not None else "-")
         lines.append(f"| {x['workload']} | {int(x['frac'] * 100)}% of {x['ws_mb']} MB | "
                      f"{x['prefetcher']} | {x['majflt']:.0f} | {x['pswpin']:.0f} | "
-                     f"{x['pf_read']:.0f} | {x['pf_hits']:.0f} | {x['swap_ra_hit']:.0f} | "
+                     f"{x['pf_read']:.0f} | {x['pf_hits']:.0f} | "
+                     f"{x['pf_requested']:.0f} / {x['pf_dropped']:.0f} | {x['swap_ra_hit']:.0f} | "
                      f"{x['seconds']:.1f} | {rel} |")
     return rows, "\n".join(lines)
 

@@ -91,6 +91,15 @@ def cgroup(name: str, limit_bytes: int) -> Path:
     return cg
 
 
+def mark(what: str) -> None:
+    """A line in the kernel log (dmesg), so that a kernel report can be placed in a phase."""
+    try:
+        with open("/dev/kmsg", "w") as f:
+            f.write(f"rmt-prefetch-guest: {what}\n")
+    except OSError:
+        pass
+
+
 @dataclass
 class RunResult:
     seconds: float
@@ -98,10 +107,12 @@ class RunResult:
     vmstat: dict[str, int]
     status: int
     maxrss_kb: int = 0
+    pid: int = 0
 
     def to_json(self) -> dict:
         return {"seconds": round(self.seconds, 3), "majflt": self.majflt,
-                "vmstat": self.vmstat, "status": self.status, "maxrss_kb": self.maxrss_kb}
+                "vmstat": self.vmstat, "status": self.status, "maxrss_kb": self.maxrss_kb,
+                "pid": self.pid}
 
 
 def run_in_cgroup(cg: Path, argv: list[str], cwd: str = "/tmp",
@@ -122,6 +133,7 @@ def run_in_cgroup(cg: Path, argv: list[str], cwd: str = "/tmp",
             os.execvp(argv[0], argv)
         finally:
             os._exit(127)
+    mark(f"pid {pid} runs {' '.join(argv)}")
     peak = 0
     while sample_peak:
         done, status, ru = os.wait4(pid, os.WNOHANG)
@@ -133,17 +145,21 @@ def run_in_cgroup(cg: Path, argv: list[str], cwd: str = "/tmp",
         _, status, ru = os.wait4(pid, 0)
     dt = time.monotonic() - t0
     v1 = vmstat()
+    mark(f"pid {pid} done in {dt:.1f} s")
     return RunResult(dt, ru.ru_majflt, {k: v1[k] - v0[k] for k in v0},
-                     os.waitstatus_to_exitcode(status), peak // 1024 if sample_peak else ru.ru_maxrss)
+                     os.waitstatus_to_exitcode(status), peak // 1024 if sample_peak else ru.ru_maxrss,
+                     pid)
 
 
 def attach(dev: RmtDevice, btf: Btf, blob: bytes) -> KernelEngine:
     eng = KernelEngine.load(dev, blob)
+    mark(f"attach program {eng.id}")
     H.attach(dev, H.HOOK_SWAP, eng.id, btf=btf)
     return eng
 
 
 def detach(dev: RmtDevice, eng: KernelEngine) -> None:
+    mark(f"detach program {eng.id}")
     H.detach(dev, H.HOOK_SWAP)
     eng.unload()
 
@@ -167,8 +183,8 @@ def set_param(name: str, value: str) -> None:
 
 def phase_mechanism(files: Path, out: Path) -> dict:
     """tests/kernel/test_kmod_prefetch.py: swap on virtio-blk, page-cluster 0, the strided
-    workload in a memory cgroup without and with the strided program; a program asking for
-    bad pages; rmmod while the workload faults."""
+    workload in a memory cgroup without and with the strided program (the default mechanism,
+    then swap_prefetch=gup); a program asking for bad pages; rmmod while the workload faults."""
     res: dict = {}
     (files / "synth.py").write_text(SYNTH)
     mb, limit = int(os.environ.get("RMT_PF_MB", "16")), int(os.environ.get("RMT_PF_LIMIT_MB", "8"))
@@ -192,6 +208,13 @@ def phase_mechanism(files: Path, out: Path) -> dict:
             res[f"{tag}_cli"] = json.loads(cli.stdout) if cli.returncode == 0 else cli.stderr
             detach(dev, eng)
         res["detached"] = prefetch_stats(dev)
+        # the exported-symbols fallback: get_user_pages_remote() from the worker
+        set_param("swap_prefetch", "gup")
+        eng = attach(dev, btf, (files / "strided.rmtb").read_bytes())
+        res["gup_attached"] = prefetch_stats(dev)
+        res["gup"] = run_in_cgroup(cg, work).to_json()
+        res["gup_pf"] = settle(dev)
+        detach(dev, eng)
         # window mode still attaches when asked for
         set_param("swap_prefetch", "window")
         eng = attach(dev, btf, (files / "strided.rmtb").read_bytes())
@@ -206,6 +229,24 @@ def phase_mechanism(files: Path, out: Path) -> dict:
             res["bad_param_error"] = str(e)
         eng.unload()
         set_param("swap_prefetch", "auto")
+        # attach and detach while the workload faults: every attach and detach re-patches
+        # do_swap_page's ftrace site, and a fault meeting the transient int3 there enters the
+        # probe in NMI context (docs/kernel-hooks.md: the first version jumped to address 0)
+        eng = KernelEngine.load(dev, (files / "strided.rmtb").read_bytes())
+        p = subprocess.Popen(["sh", "-c", f"echo $$ > {cg}/cgroup.procs && exec "
+                              + " ".join(work[:-1]) + " 16"], stdout=subprocess.DEVNULL)
+        cycles, t0 = 0, time.monotonic()
+        mark("attach/detach cycles while the workload faults")
+        while p.poll() is None and time.monotonic() - t0 < 20:
+            H.attach(dev, H.HOOK_SWAP, eng.id, btf=btf)
+            time.sleep(0.1)
+            H.detach(dev, H.HOOK_SWAP)
+            cycles += 1
+        res["cycles"] = cycles
+        res["cycles_workload_running"] = p.poll() is None
+        p.kill()
+        res["cycles_workload_status"] = p.wait()
+        eng.unload()
         # rmmod under load: the program attached, the workload faulting, work queued
         eng = attach(dev, btf, (files / "strided.rmtb").read_bytes())
     p = subprocess.Popen(["sh", "-c", f"echo $$ > {cg}/cgroup.procs && exec "
@@ -219,6 +260,7 @@ def phase_mechanism(files: Path, out: Path) -> dict:
                 break
         res["before_rmmod"] = pf
     res["rmmod_while_running"] = p.poll() is None
+    mark(f"rmmod while pid {p.pid} runs: {res['rmmod_while_running']}")
     res["rmmod"] = subprocess.run(["rmmod", "rmt"], capture_output=True, text=True).returncode
     res["workload_status_after_rmmod"] = p.wait()
     swap_off(target)
@@ -291,6 +333,7 @@ PHASES = {"mechanism": phase_mechanism, "eval": phase_eval}
 
 def main() -> int:
     files, out, phase = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+    mark(f"phase {phase}, pid {os.getpid()}")
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     try:
         res = PHASES[phase](files, out)

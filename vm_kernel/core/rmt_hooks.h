@@ -179,7 +179,7 @@ static inline void rmt_ctx_sched_can_migrate_task_clamp(struct rmt_ctx_sched_can
 #define RMT_HOOK_MM_SWAP_FAULT_HELPERS 0x1eu
 #define RMT_HOOK_MM_SWAP_FAULT_BUDGET 6000
 #define RMT_HOOK_MM_SWAP_FAULT_DECISION_NONE 0
-/* mm.swap_fault: A swap-in fault: the program picks the pages to read ahead, as page deltas relative to the faulting page written to pf[0..n) with n as the decision. The simulator honours the exact set; in rmt.ko on Linux 6.1 only the window size and the direction of pf[0] take effect (docs/kernel-hooks.md). */
+/* mm.swap_fault: A swap-in fault: the program picks the pages to read ahead, as page deltas relative to the faulting page written to pf[0..n) with n as the decision. The simulator and rmt.ko honour the exact set: rmt.ko reads those pages into the swap cache from a worker (module parameter swap_prefetch=auto, the default); with swap_prefetch=window only the window size and the direction of pf[0] take effect (docs/kernel-hooks.md). */
 struct rmt_ctx_mm_swap_fault {
 	__u32 pid;
 	__u8 hist_len;

@@ -30,6 +30,7 @@
  * counts hist_busy): the handler never spins.
  */
 #include <linux/cgroup.h>
+#include <linux/hardirq.h>
 #include <linux/hash.h>
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
@@ -149,13 +150,38 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 	unsigned long addr, fpfn, ra, prev, target_prev;
 	unsigned int max_win, kwin, win, hits;
 	u32 cpu = smp_processor_id();
-	u64 t0 = ktime_get_ns();
 	bool fwd = true, back = true;
 	u32 mech = rmt_pf_mechanism();
 	int pf_hit = -1;
+	u64 t0;
 	s64 dec;
 	int i;
 
+	/*
+	 * The probe sits on do_swap_page's ftrace call site, so it is entered
+	 * from the ftrace trampoline.  While that site is re-patched (this
+	 * probe, or any other ftrace user of do_swap_page, registered or
+	 * unregistered) a CPU can meet the transient int3 there; when
+	 * poke_int3_handler() does not claim it, kprobe_int3_handler() finds
+	 * this probe and, after this handler, single-steps its copied
+	 * instruction, which an ftrace-based probe does not have: a jump to
+	 * address 0 with mmap_lock held (seen in the guest at rmmod under
+	 * load).  That entry is in NMI context (int3 from the kernel), where
+	 * nothing below may run either: resume at the probe address instead,
+	 * where the instruction is whole again, and tell the core that the
+	 * handler moved the instruction pointer.
+	 */
+	if (unlikely(in_nmi())) {
+		if (kprobe_ftrace(kp))
+			instruction_pointer_set(regs, (unsigned long)kp->addr);
+		rmt_hook_inc(h, hits);
+		rmt_hook_inc(h, ctx_errors);
+		/* printk is NMI-safe since 5.15 (lockless ring buffer) */
+		pr_info_once("rmt: mm.swap_fault probe entered in NMI context (int3 while %s is patched): resumed, nothing run\n",
+			     rmt_hook_swap.symbol);
+		return kprobe_ftrace(kp);
+	}
+	t0 = ktime_get_ns();
 	/*
 	 * Kernel threads' swap-ins (the GUP prefetcher's own faults,
 	 * khugepaged) are not the program's to predict: counting them would
@@ -231,7 +257,7 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 		if (dec <= 0) {
 			rmt_hook_inc(h, same);
 		} else {
-			rmt_pf_queue(vma->vm_mm, addr, dec, c.pf);
+			rmt_pf_queue(vma, addr, dec, c.pf);
 			rmt_hook_inc(h, overrides);
 		}
 		goto out;
@@ -315,7 +341,9 @@ static int rmt_swap_reg(void)
 	memset(&rmt_swap_kp, 0, sizeof(rmt_swap_kp));
 	rmt_swap_kp.symbol_name = "do_swap_page";
 	rmt_swap_kp.pre_handler = rmt_swap_pre;
-	rmt_pf_start();
+	i = rmt_pf_start();
+	if (i)
+		return i;
 	i = register_kprobe(&rmt_swap_kp);
 	if (i)
 		rmt_pf_stop();

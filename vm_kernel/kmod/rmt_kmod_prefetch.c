@@ -4,30 +4,39 @@
  * for into the swap cache (docs/kernel-hooks.md, "Exact-page prefetch").
  *
  * The do_swap_page kprobe handler cannot sleep, take mmap_lock, allocate
- * with GFP_KERNEL or start I/O.  rmt_pf_queue() therefore only copies the
- * decision (the mm, the faulting address and up to RMT_PF_MAX_PAGES page
- * deltas) into this CPU's fixed queue, taking a reference on the mm_struct
- * (mmgrab: an atomic increment) so the worker can tell a live address space
- * from a freed one, and queues this CPU's work item.  A full queue, or one
- * the worker holds at that instant, drops the decision and counts it: the
- * handler never waits.
+ * with GFP_KERNEL or start I/O.  rmt_pf_queue() therefore does only what the
+ * faulting VMA (stable while the fault holds mmap_lock) tells it: it drops the
+ * faulting page, pages repeated in the decision and pages outside the VMA
+ * (counted), and copies the rest, as page numbers, into this CPU's fixed
+ * queue.  A decision for the same VMA as the newest request still queued is
+ * merged into it (pages already there are duplicates), so a program that
+ * names a dozen pages per fault, most of them the previous fault's, fills one
+ * request rather than one per fault.  A new request takes a reference on the
+ * mm_struct (mmgrab: an atomic increment) so the worker can tell a live
+ * address space from a freed one.  A full queue drops the pages and counts
+ * them: the handler never waits for the worker.
  *
- * The worker pins the address space (mmget_not_zero; an exited process's
- * requests are counted as mm_gone), classifies every page under
- * mmap_read_lock by its page-table entry (outside the faulting VMA, mapped,
- * no swap entry, already in the swap cache, or to be read), drops the lock,
- * and reads each page of the last kind with one of:
- *  - RMT_PF_MADVISE: do_madvise(mm, addr, PAGE_SIZE, MADV_WILLNEED), what
+ * The worker runs on an unbound workqueue of its own, not on the faulting
+ * CPU: it takes mmap_lock and allocates (the reads are charged to the
+ * faulting task's memory cgroup, so it may reclaim), and it must not depend
+ * on a CPU whose faulting task does not yield (PREEMPT_VOLUNTARY) nor hold
+ * up the per-CPU pool other kernel work items wait on.  It pins the address
+ * space (mmget_not_zero; an exited process's pages are counted as mm_gone),
+ * classifies every page under mmap_read_lock by its page-table entry (the
+ * VMA gone or changed, mapped, no swap entry, already in the swap cache, or
+ * to be read), drops the lock, and reads the pages of the last kind, each
+ * run of consecutive pages at once, with one of:
+ *  - RMT_PF_MADVISE: do_madvise(mm, addr, len, MADV_WILLNEED), what
  *    process_madvise(2) runs for another process: read_swap_cache_async()
- *    for the swap entry, asynchronously, without mapping the page.  The
+ *    for each swap entry, asynchronously, without mapping the page.  The
  *    symbol is not exported; it is found with kallsyms_lookup_name(), itself
  *    found through a kprobe's resolved address.
  *  - RMT_PF_GUP: get_user_pages_remote() (exported), which faults the page
  *    in and maps it, one page at a time, synchronously: little gain on 6.1,
  *    but it needs no private symbol.
  * The module parameter swap_prefetch (auto, madvise, gup, window) picks one
- * at attach; auto prefers madvise.  window keeps the readahead-window
- * steering of rmt_kmod_hook_swap.c.
+ * at attach; auto, the default, prefers madvise.  window keeps the
+ * readahead-window steering of rmt_kmod_hook_swap.c.
  *
  * Accuracy, measured by the kernel: each page read is remembered in a fixed
  * table of tags (hash of mm and page; a collision overwrites, so hits are a
@@ -36,9 +45,9 @@
  * prefetch saved a read (hits); found but gone, it was evicted before use
  * (refaults).
  *
- * Memory: the queues and the table are static, sized at build time
- * (queue_bytes in the statistics): a flood of faults from any number of
- * processes cannot grow it.
+ * Memory: the queues (per-CPU, allocated at attach) and the table (static)
+ * have sizes fixed at build time (queue_bytes in the statistics): a flood of
+ * faults from any number of processes cannot grow them.
  */
 #include <linux/hash.h>
 #include <linux/kernel.h>
@@ -58,28 +67,32 @@
 #include <linux/xarray.h>
 #include "rmt_prefetch.h"
 
-#define RMT_PF_QLEN		32	/* requests per CPU */
+#define RMT_PF_QLEN		64	/* requests per CPU */
+#define RMT_PF_REQ_PAGES	32	/* pages one request holds: merged decisions */
 #define RMT_PF_TRACK_BITS	12	/* prefetched pages remembered: 4096 */
 /* mm/swap.h (private in 6.1): a swap type's cache is split every 1 << 14 pages */
 #define RMT_SWAP_SPACE_SHIFT	14
 
 /**
- * struct rmt_pf_req - one decision waiting for the worker
+ * struct rmt_pf_req - pages of one VMA waiting for the worker
  * @mm: the faulting address space, mmgrab()bed by the handler
- * @addr: the faulting address
- * @n: deltas in @pf
- * @pf: page deltas relative to the faulting page
+ * @vm_start: the faulting VMA's start when queued
+ * @vm_end: its end then; every page in @page lies in [@vm_start, @vm_end)
+ * @n: pages in @page
+ * @page: page numbers (address >> PAGE_SHIFT), distinct
  */
 struct rmt_pf_req {
 	struct mm_struct *mm;
-	unsigned long addr;
+	unsigned long vm_start;
+	unsigned long vm_end;
 	u32 n;
-	s32 pf[RMT_PF_MAX_PAGES];
+	unsigned long page[RMT_PF_REQ_PAGES];
 };
 
 /**
  * struct rmt_pf_queue - one CPU's requests
- * @lock: producer (the handler) trylocks, the worker locks
+ * @lock: the handler of this CPU and the worker; neither runs in interrupt
+ *	context and both hold it for a copy only, with preemption disabled
  * @head: next request to take (free-running)
  * @tail: next free slot (free-running); tail - head <= RMT_PF_QLEN
  * @req: the ring
@@ -112,31 +125,29 @@ struct rmt_pf_pcpu {
 	u64 batches;
 	u64 worker_ns;
 	u64 handler_ns;
+	u64 merged;
 };
 
 enum rmt_pf_class { RMT_PFC_NOT_SWAP, RMT_PFC_RESIDENT, RMT_PFC_CACHED, RMT_PFC_READ };
 
-static DEFINE_PER_CPU(struct rmt_pf_queue, rmt_pf_q);
+/* Allocated at attach: larger than a module's static per-CPU area allows. */
+static struct rmt_pf_queue __percpu *rmt_pf_q;
 static DEFINE_PER_CPU(struct rmt_pf_pcpu, rmt_pf_pc);
 static u64 rmt_pf_track[1 << RMT_PF_TRACK_BITS];
 
 static u32 rmt_pf_mech = RMT_PF_WINDOW;	/* chosen at attach */
 static bool rmt_pf_live;			/* queues accept requests */
+static struct workqueue_struct *rmt_pf_wq;	/* from rmt_pf_start() to rmt_pf_stop() */
 
 static int (*rmt_do_madvise)(struct mm_struct *mm, unsigned long start, size_t len,
 			     int behavior);
 static struct address_space **rmt_swapper_spaces;
 static bool rmt_pf_syms_done;
 
-/*
- * Default: window.  The exact-page modes hung a guest once in CI (a soft lockup of the
- * faulting task with khugepaged blocked on its mmap_lock; docs/kernel-hooks.md): opt in
- * until that is understood.
- */
-static char rmt_pf_param[16] = "window";
+static char rmt_pf_param[16] = "auto";
 module_param_string(swap_prefetch, rmt_pf_param, sizeof(rmt_pf_param), 0644);
 MODULE_PARM_DESC(swap_prefetch,
-		 "mm.swap_fault mechanism at attach: window (default), auto (madvise, else gup), madvise, gup");
+		 "mm.swap_fault mechanism at attach: auto (default: madvise, else gup), madvise, gup, window");
 
 #define rmt_pf_inc(f) this_cpu_inc(rmt_pf_pc.f)
 #define rmt_pf_add(f, v) this_cpu_add(rmt_pf_pc.f, v)
@@ -264,19 +275,37 @@ int rmt_pf_fault(struct mm_struct *mm, unsigned long addr, pte_t orig_pte)
 	return 0;
 }
 
+/* Is @page among the first @n of @pages? */
+static bool rmt_pf_has(const unsigned long *pages, u32 n, unsigned long page)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (pages[i] == page)
+			return true;
+	return false;
+}
+
 /**
- * rmt_pf_queue() - hand a decision to this CPU's worker
- * @mm: the faulting address space (alive: its task is faulting)
+ * rmt_pf_queue() - hand a decision to the worker through this CPU's queue
+ * @vma: the faulting VMA (its task holds mmap_lock: stable here)
  * @addr: the faulting address
  * @n: the program's decision: pages in @pf
  * @pf: page deltas relative to the faulting page
  *
- * Called from the kprobe handler with preemption disabled; never waits.
+ * Called from the kprobe handler with preemption disabled; never waits for
+ * the worker (the lock is held only for copies, by the handler and the
+ * worker, with preemption disabled).
  */
-void rmt_pf_queue(struct mm_struct *mm, unsigned long addr, s64 n, const s32 *pf)
+void rmt_pf_queue(struct vm_area_struct *vma, unsigned long addr, s64 n, const s32 *pf)
 {
-	struct rmt_pf_queue *q = this_cpu_ptr(&rmt_pf_q);
+	struct rmt_pf_queue *q = this_cpu_ptr(rmt_pf_q);
 	u32 asked = n > RMT_PF_MAX_PAGES ? RMT_PF_MAX_PAGES : n;
+	s64 fpage = addr >> PAGE_SHIFT;
+	s64 lo = vma->vm_start >> PAGE_SHIFT, hi = vma->vm_end >> PAGE_SHIFT;
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long cand[RMT_PF_MAX_PAGES];
+	u32 i, m = 0, ndup = 0, nout = 0, nmerged = 0;
 	struct rmt_pf_req *r;
 	u64 t0 = ktime_get_ns();
 
@@ -286,24 +315,57 @@ void rmt_pf_queue(struct mm_struct *mm, unsigned long addr, s64 n, const s32 *pf
 	rmt_pf_add(requested, asked);
 	if (n > asked)
 		rmt_pf_add(over_cap, n - asked);
-	if (!READ_ONCE(rmt_pf_live) || !raw_spin_trylock(&q->lock)) {
-		rmt_pf_add(dropped, asked);
-		return;
+	for (i = 0; i < asked; i++) {
+		s64 page = fpage + pf[i];
+
+		if (page < lo || page >= hi)
+			nout++;
+		else if (!pf[i] || rmt_pf_has(cand, m, page))
+			ndup++;
+		else
+			cand[m++] = page;
 	}
-	if (q->tail - q->head >= RMT_PF_QLEN) {
-		raw_spin_unlock(&q->lock);
-		rmt_pf_add(dropped, asked);
-		return;
+	if (!READ_ONCE(rmt_pf_live)) {
+		rmt_pf_add(dropped, m);
+		goto out;
 	}
-	r = &q->req[q->tail % RMT_PF_QLEN];
-	mmgrab(mm);
-	r->mm = mm;
-	r->addr = addr;
-	r->n = asked;
-	memcpy(r->pf, pf, asked * sizeof(*pf));
-	q->tail++;
+	raw_spin_lock(&q->lock);
+	i = 0;
+	/* The newest request, if the worker has not taken it and it is this VMA's: merge. */
+	if (q->tail != q->head) {
+		r = &q->req[(q->tail - 1) % RMT_PF_QLEN];
+		if (r->mm == mm && r->vm_start == vma->vm_start && r->vm_end == vma->vm_end) {
+			for (; i < m && r->n < RMT_PF_REQ_PAGES; i++) {
+				if (rmt_pf_has(r->page, r->n, cand[i]))
+					ndup++;
+				else
+					r->page[r->n++] = cand[i];
+			}
+			nmerged = m && i == m;
+		}
+	}
+	if (i < m) {
+		if (q->tail - q->head >= RMT_PF_QLEN) {
+			raw_spin_unlock(&q->lock);
+			rmt_pf_add(dropped, m - i);
+			goto out;
+		}
+		r = &q->req[q->tail % RMT_PF_QLEN];
+		mmgrab(mm);
+		r->mm = mm;
+		r->vm_start = vma->vm_start;
+		r->vm_end = vma->vm_end;
+		r->n = m - i;
+		memcpy(r->page, cand + i, (m - i) * sizeof(cand[0]));
+		q->tail++;
+	}
 	raw_spin_unlock(&q->lock);
-	queue_work_on(smp_processor_id(), system_wq, &q->work);
+	if (m)
+		queue_work(rmt_pf_wq, &q->work);
+out:
+	rmt_pf_add(dup, ndup);
+	rmt_pf_add(outside_vma, nout);
+	rmt_pf_add(merged, nmerged);
 	rmt_pf_add(handler_ns, ktime_get_ns() - t0);
 }
 
@@ -356,35 +418,39 @@ static enum rmt_pf_class rmt_pf_classify(struct mm_struct *mm, unsigned long add
 	return rmt_pf_in_swap_cache(*e) ? RMT_PFC_CACHED : RMT_PFC_READ;
 }
 
-static void rmt_pf_read_one(struct mm_struct *mm, unsigned long addr, u32 mech)
+/* Read @npages pages from @addr (all to be read, consecutive) and remember them. */
+static void rmt_pf_read(struct mm_struct *mm, unsigned long addr, u32 npages, u32 mech)
 {
-	u64 tag = rmt_pf_tag(mm, addr >> PAGE_SHIFT);
 	long rc;
+	u32 i;
 
 	if (mech == RMT_PF_MADVISE) {
-		rc = rmt_do_madvise(mm, addr, PAGE_SIZE, MADV_WILLNEED);
+		rc = rmt_do_madvise(mm, addr, (size_t)npages << PAGE_SHIFT, MADV_WILLNEED);
 	} else {
 		mmap_read_lock(mm);
-		rc = get_user_pages_remote(mm, addr, 1, 0, NULL, NULL, NULL);
+		rc = get_user_pages_remote(mm, addr, npages, 0, NULL, NULL, NULL);
 		mmap_read_unlock(mm);
-		rc = rc == 1 ? 0 : rc < 0 ? rc : -EFAULT;
+		rc = rc == npages ? 0 : rc < 0 ? rc : -EFAULT;
 	}
 	if (rc) {
-		rmt_pf_inc(errors);
+		rmt_pf_add(errors, npages);
 		return;
 	}
-	rmt_pf_inc(read);
-	WRITE_ONCE(*rmt_pf_slot(tag), tag);
+	rmt_pf_add(read, npages);
+	for (i = 0; i < npages; i++) {
+		u64 tag = rmt_pf_tag(mm, (addr >> PAGE_SHIFT) + i);
+
+		WRITE_ONCE(*rmt_pf_slot(tag), tag);
+	}
 }
 
-/* One decision: classify every page, then read the ones that need it. */
+/* One request: classify every page, then read the ones that need it, by runs. */
 static void rmt_pf_do(const struct rmt_pf_req *r, u32 mech)
 {
 	struct mm_struct *mm = r->mm;
-	unsigned long todo[RMT_PF_MAX_PAGES];
-	unsigned long fpage = r->addr >> PAGE_SHIFT;
+	unsigned long todo[RMT_PF_REQ_PAGES];
 	struct vm_area_struct *vma;
-	unsigned int i, j, nread = 0;
+	u32 i, j, nread = 0;
 	swp_entry_t e;
 
 	if (!mmget_not_zero(mm)) {
@@ -392,19 +458,12 @@ static void rmt_pf_do(const struct rmt_pf_req *r, u32 mech)
 		return;
 	}
 	mmap_read_lock(mm);
-	vma = vma_lookup(mm, r->addr);
+	vma = vma_lookup(mm, r->vm_start);
 	for (i = 0; i < r->n; i++) {
-		s64 page = (s64)fpage + r->pf[i];
-		unsigned long addr = (unsigned long)page << PAGE_SHIFT;
+		unsigned long addr = r->page[i] << PAGE_SHIFT;
 
-		for (j = 0; j < i && r->pf[j] != r->pf[i]; j++)
-			;
-		if (!r->pf[i] || j < i) {
-			rmt_pf_inc(dup);
-			continue;
-		}
-		if (!vma || page < (s64)(vma->vm_start >> PAGE_SHIFT) ||
-		    page >= (s64)(vma->vm_end >> PAGE_SHIFT)) {
+		/* unmapped or remapped since the fault */
+		if (!vma || addr < vma->vm_start || addr >= vma->vm_end) {
 			rmt_pf_inc(outside_vma);
 			continue;
 		}
@@ -419,14 +478,24 @@ static void rmt_pf_do(const struct rmt_pf_req *r, u32 mech)
 			rmt_pf_inc(cached);
 			break;
 		case RMT_PFC_READ:
-			todo[nread++] = addr;
+			/* insertion sort: runs of consecutive pages become one read */
+			for (j = nread++; j > 0 && todo[j - 1] > addr; j--)
+				todo[j] = todo[j - 1];
+			todo[j] = addr;
 			break;
 		}
 	}
 	mmap_read_unlock(mm);
 	/* do_madvise() and GUP take mmap_lock themselves. */
-	for (i = 0; i < nread; i++)
-		rmt_pf_read_one(mm, todo[i], mech);
+	for (i = 0; i < nread; i = j) {
+		for (j = i + 1; j < nread && todo[j] == todo[j - 1] + PAGE_SIZE; j++)
+			;
+		/* GUP reads one page at a time anyway; madvise a run at once */
+		if (mech != RMT_PF_MADVISE)
+			j = i + 1;
+		rmt_pf_read(mm, todo[i], j - i, mech);
+		cond_resched();
+	}
 	mmput(mm);
 }
 
@@ -457,16 +526,28 @@ static void rmt_pf_work(struct work_struct *w)
 }
 
 /**
- * rmt_pf_start() - empty queues and zeroed counters, before the probe is armed
+ * rmt_pf_start() - empty queues, zeroed counters and a workqueue, before the probe is armed
  *
- * Return: 0.
+ * Sleeps (the attach ioctl).
+ *
+ * Return: 0, or -ENOMEM without the queues or the workqueue.
  */
 int rmt_pf_start(void)
 {
 	int cpu;
 
+	rmt_pf_q = alloc_percpu(struct rmt_pf_queue);
+	if (!rmt_pf_q)
+		return -ENOMEM;
+	/* Unbound: the worker runs where there is CPU time, not on the faulting CPU. */
+	rmt_pf_wq = alloc_workqueue("rmt_prefetch", WQ_UNBOUND, 0);
+	if (!rmt_pf_wq) {
+		free_percpu(rmt_pf_q);
+		rmt_pf_q = NULL;
+		return -ENOMEM;
+	}
 	for_each_possible_cpu(cpu) {
-		struct rmt_pf_queue *q = per_cpu_ptr(&rmt_pf_q, cpu);
+		struct rmt_pf_queue *q = per_cpu_ptr(rmt_pf_q, cpu);
 
 		raw_spin_lock_init(&q->lock);
 		q->head = 0;
@@ -483,19 +564,23 @@ int rmt_pf_start(void)
  * rmt_pf_stop() - finish the queued work, after the probe is disarmed
  *
  * unregister_kprobe() has returned: no handler runs, so nothing is queued
- * any more.  Waits for each CPU's worker; a request it has not reached is
- * served by flush_work() too.  After this the module may go.  Sleeps.
+ * any more.  destroy_workqueue() runs every queued work item to its end;
+ * after this the module may go.  Sleeps.
  */
 void rmt_pf_stop(void)
 {
 	int cpu;
 
 	WRITE_ONCE(rmt_pf_live, false);
-	for_each_possible_cpu(cpu)
-		flush_work(&per_cpu_ptr(&rmt_pf_q, cpu)->work);
-	/* A request queued after its worker had looked, whose wake-up came first. */
+	if (rmt_pf_wq) {
+		destroy_workqueue(rmt_pf_wq);
+		rmt_pf_wq = NULL;
+	}
+	if (!rmt_pf_q)
+		return;
+	/* Nothing is left; should a request be, its mm reference must not leak. */
 	for_each_possible_cpu(cpu) {
-		struct rmt_pf_queue *q = per_cpu_ptr(&rmt_pf_q, cpu);
+		struct rmt_pf_queue *q = per_cpu_ptr(rmt_pf_q, cpu);
 
 		while (q->head != q->tail) {
 			struct rmt_pf_req *r = &q->req[q->head++ % RMT_PF_QLEN];
@@ -504,6 +589,8 @@ void rmt_pf_stop(void)
 			mmdrop(r->mm);
 		}
 	}
+	free_percpu(rmt_pf_q);
+	rmt_pf_q = NULL;
 }
 
 /**
@@ -535,6 +622,7 @@ void rmt_pf_stats(struct rmt_swap_prefetch_stats *s)
 		sum.batches += READ_ONCE(p->batches);
 		sum.worker_ns += READ_ONCE(p->worker_ns);
 		sum.handler_ns += READ_ONCE(p->handler_ns);
+		sum.merged += READ_ONCE(p->merged);
 	}
 	s->mechanism = READ_ONCE(rmt_pf_live) ? READ_ONCE(rmt_pf_mech) : RMT_PF_NONE;
 	s->queue_len = RMT_PF_QLEN;
@@ -558,4 +646,5 @@ void rmt_pf_stats(struct rmt_swap_prefetch_stats *s)
 	s->batches = sum.batches;
 	s->worker_ns = sum.worker_ns;
 	s->handler_ns = sum.handler_ns;
+	s->merged = sum.merged;
 }

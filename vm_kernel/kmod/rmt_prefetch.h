@@ -22,7 +22,7 @@ int rmt_pf_choose(char *err, size_t len);
 u32 rmt_pf_mechanism(void);
 int rmt_pf_start(void);
 void rmt_pf_stop(void);
-void rmt_pf_queue(struct mm_struct *mm, unsigned long addr, s64 n, const s32 *pf);
+void rmt_pf_queue(struct vm_area_struct *vma, unsigned long addr, s64 n, const s32 *pf);
 int rmt_pf_fault(struct mm_struct *mm, unsigned long addr, pte_t orig_pte);
 void rmt_pf_stats(struct rmt_swap_prefetch_stats *s);
 

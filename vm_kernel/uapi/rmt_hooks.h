@@ -243,7 +243,7 @@ struct rmt_hook_stats {
 /* rmt_swap_prefetch_stats.mechanism: how mm.swap_fault's decisions take effect */
 #define RMT_PF_NONE		0	/* the hook is not attached */
 #define RMT_PF_WINDOW		1	/* steer the kernel's VMA readahead window */
-#define RMT_PF_MADVISE		2	/* exact pages: do_madvise(MADV_WILLNEED) per page */
+#define RMT_PF_MADVISE		2	/* exact pages: do_madvise(MADV_WILLNEED) per run of pages */
 #define RMT_PF_GUP		3	/* exact pages: get_user_pages_remote() per page */
 
 /**
@@ -257,11 +257,13 @@ struct rmt_hook_stats {
  * @decisions: program decisions of n > 0 pages (queued or dropped)
  * @requested: pages those decisions asked for, up to the cap (16)
  * @over_cap: pages asked beyond the cap (not in @requested)
- * @dropped: requested pages of decisions dropped because the queue was full
- *	or busy (the handler never waits)
+ * @dropped: requested pages dropped because this CPU's queue was full
+ *	(the handler never waits for the worker)
  * @mm_gone: requested pages whose process had exited when the worker ran
- * @dup: the faulting page itself, or a page repeated in one decision
- * @outside_vma: pages outside the faulting VMA (or the address space)
+ * @dup: the faulting page itself, a page repeated in one decision, or one
+ *	already in the queued request the decision was merged into
+ * @outside_vma: pages outside the faulting VMA (or the address space), or
+ *	in a VMA unmapped or changed before the worker ran
  * @not_swap: pages with no swap entry (never touched, file, migration)
  * @resident: pages mapped in memory
  * @cached: pages already in the swap cache (a read in flight included)
@@ -272,6 +274,8 @@ struct rmt_hook_stats {
  * @batches: worker runs
  * @worker_ns: time in the worker, ns
  * @handler_ns: time the fault handler spent queueing, ns
+ * @merged: decisions whose pages all went into a request already queued for
+ *	the same VMA (pages already there counted in @dup)
  * @reserved: zero
  *
  * Counters start at zero when the probe is registered.  Once the queues are
@@ -301,7 +305,8 @@ struct rmt_swap_prefetch_stats {
 	__u64 batches;
 	__u64 worker_ns;
 	__u64 handler_ns;
-	__u64 reserved[7];
+	__u64 merged;
+	__u64 reserved[6];
 };
 
 _Static_assert(sizeof(struct rmt_sched_offsets) == 192, "rmt_sched_offsets");
