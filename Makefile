@@ -62,7 +62,7 @@ forced-migration-sklearn: setup
 # Traces come from traces/ (regenerate: $(VPY) tools/swap_traces/capture.py).
 .PHONY: prefetch-eval
 prefetch-eval: setup
-	$(VPY) tools/prefetch_eval.py
+	$(VENV)/bin/rmt-prefetch-eval
 
 # Case study 2 in the real kernel (docs/results.md): the real programs and the synthetic ones
 # in Debian's 6.1 guest, swap on virtio-blk behind dm-delay, cgroup v2 memory.max at 25/50/75%
@@ -73,15 +73,15 @@ KPF_ARGS ?=
 .PHONY: kernel-prefetch-eval
 kernel-prefetch-eval: setup
 	tools/qemu/prefetch-workloads-setup.sh
-	$(VPY) tools/kernel_prefetch_eval.py $(KPF_ARGS)
+	$(VENV)/bin/rmt-kernel-prefetch-eval $(KPF_ARGS)
 
 # Case study 2 on programs the model was not trained on: leave-one-program-out at 25/50/75%
 # memory (docs/results.md); tables in results/swap_loo/MEM/ (loo.md, results.json). Long: run
-# it alone. Any directory of traces: tools/prefetch_eval.py --eval-traces DIR [--json FILE].
+# it alone. Any directory of traces: casestudies/prefetch_eval.py --eval-traces DIR [--json FILE].
 .PHONY: prefetch-loo
 prefetch-loo: setup
 	for m in 0.25 0.5 0.75; do \
-		$(VPY) tools/prefetch_eval.py --loo --mem-frac $$m --no-plots \
+		$(VENV)/bin/rmt-prefetch-eval --loo --mem-frac $$m --no-plots \
 			--out results/swap_loo/$$m --json results/swap_loo/$$m.json || exit 1; \
 	done
 
@@ -93,10 +93,10 @@ prefetch-loo: setup
 .PHONY: prefetch-adaptive
 prefetch-adaptive: setup
 	for m in 0.25 0.5 0.75; do \
-		$(VPY) tools/prefetch_eval.py --program examples/adaptive_prefetch.rmt --min-stable 20 \
+		$(VENV)/bin/rmt-prefetch-eval --program examples/adaptive_prefetch.rmt --min-stable 20 \
 			--no-ablations --no-plots --loo --mem-frac $$m --out results/swap_adaptive/loo-$$m \
 			--json results/swap_adaptive/loo-$$m.json || exit 1; \
-		$(VPY) tools/prefetch_eval.py --program examples/adaptive_prefetch.rmt --min-stable 20 \
+		$(VENV)/bin/rmt-prefetch-eval --program examples/adaptive_prefetch.rmt --min-stable 20 \
 			--no-ablations --no-plots --eval-traces traces/new --mem-frac $$m \
 			--out results/swap_adaptive/new-$$m --json results/swap_adaptive/new-$$m.json || exit 1; \
 	done

@@ -7,6 +7,10 @@
     rmt-kernel-traces              case study 1's traces from rmt.ko in a QEMU guest (`make kernel-traces`)
     rmt-kernel-loop                the sim-trained models on those kernel traces
     rmt-example-weights            placeholder (all-zero) weights for every model of an object
+    rmt-prefetch-eval              case study 2: every swap prefetcher on every trace, the learned
+                                   ones loaded with rmtctl (`make prefetch-eval`, `--loo`, `--eval-traces`)
+    rmt-kernel-prefetch-eval       case study 2 in rmt.ko under QEMU, interleaved in one boot
+                                   (`make kernel-prefetch-eval`; the guest half is kernel_prefetch_guest.py)
 
 Developer tooling (fuzzers, the QEMU harness scripts, trace capture helpers) stays in tools/.
 """

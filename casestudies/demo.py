@@ -7,7 +7,7 @@
    simulator through it, `rmtctl trace` the features, train an MLP and a tree,
    quantize, `rmtctl model load`, and evaluate the fixed-point models running
    in the C VM on workloads never seen in training.
-3. Case study 2, short form (`tools/prefetch_eval.py --only ...`): every
+3. Case study 2, short form (`casestudies/prefetch_eval.py --only ...`): every
    prefetcher (Linux readahead, Leap, the RMT program in the C VM) on three of
    the page-access traces.
 
@@ -51,7 +51,7 @@ def main() -> int:
        str(work / "forced_migration"))
 
     print("\n== 3. case study 2: a learned swap prefetcher (three of the eight workloads)\n")
-    sh(sys.executable, "tools/prefetch_eval.py", "--only", "seq", "strided",
+    sh("rmt-prefetch-eval", "--only", "seq", "strided",
        "imagemagick-resize", "--no-plots", "--out", str(work / "prefetch"))
     print(f"\ndemo: ok (outputs in {work})")
     return 0

@@ -13,7 +13,7 @@ swap, buffer, counters), `prefetch` (the prefetcher protocol and the
 no-prefetch baseline), `readahead` (Linux 6.1 cluster and VMA readahead),
 `leap` (Leap), `rmt_prefetcher` (an RMT program through an Engine),
 `metrics` (derived figures and the run-time model), `experiment` (split, training
-faults, loading the program with `rmtctl`, evaluation; used by tools/prefetch_eval.py).
+faults, loading the program with `rmtctl`, evaluation; used by casestudies/prefetch_eval.py).
 """
 from rmt.swap_sim.simulator import Counters, SimConfig, Simulator, simulate
 

@@ -1,6 +1,6 @@
 """The case-study pipeline as functions: split, record faults, train, load, evaluate.
 
-`tools/prefetch_eval.py` strings these together; tests run them on tiny
+`casestudies/prefetch_eval.py` strings these together; tests run them on tiny
 traces.  Every workload is split in time: the first `train_frac` of its
 accesses warm the simulator and supply the training faults, the rest is
 held out and measured for every prefetcher alike.

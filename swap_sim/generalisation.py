@@ -1,6 +1,6 @@
 """Figures for programs a prefetcher was not trained on (issue 17).
 
-Two evaluations next to the per-workload time split of `tools/prefetch_eval.py`:
+Two evaluations next to the per-workload time split of `casestudies/prefetch_eval.py`:
 
 - **leave-one-program-out**: for each workload W, the tree is trained on the
   training faults of every *other* workload and the stability threshold is

@@ -1,17 +1,15 @@
-"""tools/kernel_prefetch_eval.py's host side: the interleaved plan and the summary table
+"""casestudies/kernel_prefetch_eval.py's host side: the interleaved plan and the summary table
 (the guest runs are `make kernel-prefetch-eval`'s; the mechanism is
 tests/kernel/test_kmod_prefetch.py's)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
 
-import kernel_prefetch_eval as E  # noqa: E402
+from rmt.casestudies import kernel_prefetch_eval as E
 
 
 def test_plan_interleaves_every_config_in_every_round() -> None:

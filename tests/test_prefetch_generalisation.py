@@ -1,9 +1,8 @@
-"""Generalisation in tools/prefetch_eval.py: leave-one-program-out, --eval-traces, --json,
+"""Generalisation in casestudies/prefetch_eval.py: leave-one-program-out, --eval-traces, --json,
 the targets for unseen programs, and trace capture of any command (mechanism tests on tiny
 traces; the real evaluation is `make prefetch-loo`)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -19,16 +18,10 @@ from rmt.swap_sim.simulator import Counters
 from rmt.swap_sim.trace import Trace, load_dir, load_trace, save_trace, sequential, strided
 
 
-def _tool(name: str, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def pe():
-    return _tool("prefetch_eval", ROOT / "tools" / "prefetch_eval.py")
+    from rmt.casestudies import prefetch_eval
+    return prefetch_eval
 
 
 def _res(w: str, p: str, cov: float, acc: float, run: float) -> Result:
@@ -84,7 +77,7 @@ def _tiny_dirs(tmp_path):
 
 
 def _eval(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "prefetch_eval.py"), *args],
+    return subprocess.run([sys.executable, str(ROOT / "casestudies" / "prefetch_eval.py"), *args],
                           capture_output=True, text=True)
 
 

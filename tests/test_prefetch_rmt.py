@@ -239,11 +239,7 @@ def test_adapter_prev_window_counts_the_fault():
 def test_min_stable_choice_rule():
     """prefetch-eval's rule: most targets against readahead, then against Leap, then the
     least modelled run time, then the smallest threshold (the most prefetching)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("prefetch_eval",
-                                                  ROOT / "tools" / "prefetch_eval.py")
-    pe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pe)
+    from rmt.casestudies import prefetch_eval as pe
 
     def c(ra: int, leap: int) -> list:
         return ([("w: rmt coverage > ra-cluster", i < ra, "") for i in range(3)]

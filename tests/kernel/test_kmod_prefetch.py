@@ -1,6 +1,6 @@
 """mm.swap_fault's exact-page prefetch in rmt.ko, in Debian's 6.1 kernel under QEMU.
 
-One guest boot (tools/kernel_prefetch_guest.py, phase ``mechanism``): swap on a virtio-blk
+One guest boot (casestudies/kernel_prefetch_guest.py, phase ``mechanism``): swap on a virtio-blk
 disk (not zram: SWP_SYNCHRONOUS_IO skips the swap cache), vm.page-cluster 0 (the kernel's
 readahead off), the strided workload (16 MiB, stride 7 pages, two passes) in a cgroup v2 whose
 memory.max is half its working set:
@@ -29,7 +29,7 @@ import pytest
 from rmt.qemu import harness
 
 ROOT = Path(__file__).resolve().parents[2]
-GUEST = ROOT / "tools" / "kernel_prefetch_guest.py"
+GUEST = ROOT / "casestudies" / "kernel_prefetch_guest.py"
 PY = ROOT / ".venv" / "bin" / "python"
 
 STRIDED_SRC = """

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real programs `make kernel-prefetch-eval` runs in the guest (tools/kernel_prefetch_eval.py),
+# The real programs `make kernel-prefetch-eval` runs in the guest (casestudies/kernel_prefetch_eval.py),
 # installed on the host: the guest sees the host's root over 9p. Run as root; idempotent.
 #
 #   tools/qemu/prefetch-workloads-setup.sh

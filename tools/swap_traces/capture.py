@@ -7,7 +7,7 @@
 The first form traces the project's workloads (`WORKLOADS`); the second any
 command, run in the current directory, into `DIR/NAME.npz` (default: the
 current directory), in the same format, ready for
-`tools/prefetch_eval.py --eval-traces DIR`.
+`casestudies/prefetch_eval.py --eval-traces DIR`.
 
 Each workload runs under `valgrind --tool=lackey --trace-mem=yes`; the trace
 streams through `lackey2pages` (C, built here with gcc) which keeps data

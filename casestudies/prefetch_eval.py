@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Case study 2: every swap prefetcher on every workload, one table and its plots.
 
-    make prefetch-eval          # = .venv/bin/python tools/prefetch_eval.py
+    make prefetch-eval          # = .venv/bin/rmt-prefetch-eval
 
 Steps: load the real traces (`traces/*.npz`, from tools/swap_traces/capture.py)
 and generate the synthetic ones; pick the program's stability threshold
@@ -18,8 +18,8 @@ and PNG plots to --out.
 
 Programs the model was not trained on (swap_sim/generalisation.py):
 
-    tools/prefetch_eval.py --loo                  # + leave-one-program-out, loo.md
-    tools/prefetch_eval.py --eval-traces DIR      # DIR/*.npz against the project's model
+    casestudies/prefetch_eval.py --loo                  # + leave-one-program-out, loo.md
+    casestudies/prefetch_eval.py --eval-traces DIR      # DIR/*.npz against the project's model
     ... --mem-frac 0.25 --json FILE               # every figure of the tables in FILE
 
 `--loo` trains, for each workload, a tree on all the others' training faults

@@ -2,7 +2,7 @@
 """Case study 2 in the real kernel: swap prefetchers on real programs in Debian's 6.1 guest.
 
     make kernel-prefetch-eval                         # the full plan (hours under TCG)
-    .venv/bin/python tools/kernel_prefetch_eval.py --only strided seq --fracs 0.5 --rounds 3
+    .venv/bin/rmt-kernel-prefetch-eval --only strided seq --fracs 0.5 --rounds 3
 
 One QEMU boot (tools/qemu/harness.py): rmt.ko loaded, swap on a virtio-blk disk behind
 dm-delay (--delay-ms), every workload in a cgroup v2 whose memory.max is a fraction of its
@@ -12,7 +12,7 @@ prefetcher:
   off         no program, vm.page-cluster 0 (readahead off): the reference
   leap        examples/leap_prefetch.rmt, page-cluster 0 (when that example exists)
   rmt         examples/swap_prefetch.rmt, page-cluster 0, its tree trained on the traces as
-              tools/prefetch_eval.py trains it, routed to the learned action for the cgroup
+              casestudies/prefetch_eval.py trains it, routed to the learned action for the cgroup
 The programs act through rmt.ko's exact-page prefetch (swap_prefetch=auto: do_madvise).
 Runs are interleaved: every round runs every (workload, fraction, prefetcher) once, the
 prefetchers in a rotated order. Per run: major faults (rusage), pswpin, swap_ra(_hit), and
@@ -33,10 +33,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools" / "swap_traces"))
+sys.path.insert(0, str(ROOT / "tools" / "swap_traces"))   # capture.WORKLOADS: developer tooling, not a package
 
-GUEST = ROOT / "tools" / "kernel_prefetch_guest.py"
+GUEST = ROOT / "casestudies" / "kernel_prefetch_guest.py"
 PY = ROOT / ".venv" / "bin" / "python"
 PREFETCHERS = ["readahead", "off", "leap", "rmt"]
 SYNTH_MB = {"seq": 16, "strided": 16}
@@ -44,7 +43,7 @@ REAL = ["imagemagick-resize", "ffmpeg-scale", "numpy-convolve2d", "sqlite-query"
 
 
 def train_tree(min_stable: int, depth: int, min_freq: float) -> bytes:
-    """The tree of tools/prefetch_eval.py: every workload's training-part faults."""
+    """The tree of casestudies/prefetch_eval.py: every workload's training-part faults."""
     from rmt.learn.swap_tree import train
     from rmt.swap_sim.experiment import Split, training_faults
     from rmt.swap_sim.trace import load_dir, synthetic_traces
@@ -178,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     share = Path(tempfile.mkdtemp(prefix="kpf-", dir=args.out))
     files = share / "files"
     files.mkdir(parents=True)
-    from kernel_prefetch_guest import SYNTH
+    from rmt.casestudies.kernel_prefetch_guest import SYNTH
     (files / "synth.py").write_text(SYNTH)
     names = workloads(args.only, files)
     if not names:

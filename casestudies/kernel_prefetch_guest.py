@@ -1,10 +1,10 @@
 """Guest side of rmt.ko's exact-page swap prefetch: test phases and evaluation runs.
 
 Runs inside the QEMU guest (tools/qemu/harness.py) as root, with rmt.ko loaded. Used by
-tests/kernel/test_kmod_prefetch.py (``mechanism`` phase) and tools/kernel_prefetch_eval.py
+tests/kernel/test_kmod_prefetch.py (``mechanism`` phase) and casestudies/kernel_prefetch_eval.py
 (``eval`` phase). Writes one JSON file per phase into the output directory.
 
-    python3 tools/kernel_prefetch_guest.py FILES OUT PHASE [ARGS...]
+    python3 casestudies/kernel_prefetch_guest.py FILES OUT PHASE [ARGS...]
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from rmt.ctl import hook_abi as H  # noqa: E402
 from rmt.ctl.btf import Btf  # noqa: E402
@@ -292,7 +291,7 @@ def insert_config(dev: RmtDevice, btf: Btf, files: Path, cfg: dict, cg: Path) ->
 
 
 def phase_eval(files: Path, out: Path) -> dict:
-    """tools/kernel_prefetch_eval.py: the plan in files/plan.json, interleaved, one boot."""
+    """casestudies/kernel_prefetch_eval.py: the plan in files/plan.json, interleaved, one boot."""
     plan = json.loads((files / "plan.json").read_text())
     target = swap_on_disk(delay_ms=plan["delay_ms"])
     btf = Btf.load()
