@@ -192,13 +192,17 @@ def test_mechanism_choice_and_detach(guest: dict) -> None:
 
 def test_attach_detach_while_faulting(guest: dict) -> None:
     """Each attach and detach re-patches do_swap_page's ftrace site while the workload
-    faults; the workload must survive every one (killed only by the test, -9), and the guest
-    run stays clean (test_guest_run_clean: no Oops)."""
+    faults; the workload must survive every one: still running when the cycles end (then
+    killed by the test, -9) or finished by itself with status 0 on a faster host, never killed
+    by a fault; and the guest run stays clean (test_guest_run_clean: no Oops)."""
     res = _res(guest)
-    print(f"\nattach/detach cycles while faulting: {res['cycles']}")
+    status = res["cycles_workload_status"]
+    print(f"\nattach/detach cycles while faulting: {res['cycles']} (workload status {status})")
     assert res["cycles"] >= 20
-    assert res["cycles_workload_running"], "the workload died during the cycles"
-    assert res["cycles_workload_status"] == -9
+    if res["cycles_workload_running"]:
+        assert status == -9, status
+    else:
+        assert status == 0, f"the workload died during the cycles: status {status}"
 
 
 def test_rmmod_under_load(guest: dict) -> None:
