@@ -33,6 +33,9 @@ def load_lib(sanitize: bool | None = None) -> ModuleType:
     """The cffi module (with .ffi and .lib) built from the current C sources."""
     if sanitize is None:
         sanitize = os.environ.get("RMT_VM_SANITIZE") == "1"
+    if not sanitize and not _build.CORE_DIR.is_dir():
+        # installed from a wheel: no C sources to compare with or rebuild from
+        return importlib.import_module(_build.MODULE)
     digest = _build.source_hash(sanitize)
     if not sanitize:
         try:

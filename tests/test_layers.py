@@ -88,3 +88,12 @@ def test_wheel_installs_only_the_rmt_namespace(tmp_path: Path) -> None:
                 "rmt/qemu/setup.sh"):
         assert mod in names, mod
     assert any(n.startswith("rmt/vm/_rmt_cffi") for n in names), "the C VM extension"
+
+
+def test_vm_without_sources_uses_the_installed_build(monkeypatch, tmp_path: Path) -> None:
+    """Installed from a wheel there is no vm_kernel/ to digest or rebuild from: load_lib uses
+    the extension that was installed instead of failing on a digest of nothing."""
+    from rmt.vm import _build, lib
+    monkeypatch.setattr(_build, "CORE_DIR", tmp_path / "absent")
+    mod = lib.load_lib.__wrapped__(False)
+    assert mod.__name__ == _build.MODULE and mod.lib.rmt_vm_create
