@@ -1,4 +1,4 @@
-"""`rmtc verify` / `python -m verifier`: exit codes, text and JSON output, --smt2, --budget,
+"""`rmtc verify` / `python -m rmt.verifier`: exit codes, text and JSON output, --smt2, --budget,
 --rlimit."""
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def test_unreadable_and_malformed(tmp_path, capsys) -> None:
 
 
 def test_python_dash_m(tmp_path) -> None:
-    r = subprocess.run([sys.executable, "-m", "verifier", str(obj(tmp_path, GOOD)), "--json"],
+    r = subprocess.run([sys.executable, "-m", "rmt.verifier", str(obj(tmp_path, GOOD)), "--json"],
                        capture_output=True, text=True, cwd=Path(__file__).parent.parent)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["verdict"] == "accepted"

@@ -1,4 +1,4 @@
-"""`python -m verifier prog.rmtb [...]`: the same as `rmtc verify`."""
+"""`python -m rmt.verifier prog.rmtb [...]`: the same as `rmtc verify`."""
 import sys
 
 from rmt.verifier.cli import main

@@ -2,7 +2,7 @@
 [--weights m=FILE]`.
 
 Exit codes as everywhere in RMT: 0 accepted, 1 rejected (or unreadable
-input), 2 usage.  Runs standalone as `python -m verifier prog.rmtb`.
+input), 2 usage.  Runs standalone as `python -m rmt.verifier prog.rmtb`.
 """
 from __future__ import annotations
 
@@ -71,4 +71,4 @@ def cli_verify(argv: list[str] | None = None, prog: str = "rmtc verify") -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli_verify(argv, prog="python -m verifier")
+    return cli_verify(argv, prog="python -m rmt.verifier")
