@@ -71,6 +71,17 @@ def test_a_folder_name_import_is_named(tree: Path) -> None:
         "tests/test_x.py:1: imports compiler.driver by its folder name; use rmt.compiler"]
 
 
+def test_a_folder_name_module_run_is_named(tree: Path) -> None:
+    (tree / "docs").mkdir()
+    m = "-" + "m"          # (spelled apart so this file does not trip the check itself)
+    (tree / "docs" / "x.md").write_text(f"run `python {m} verifier prog.rmtb` or\n"
+                                        f"`python {m} rmt.verifier prog.rmtb`\n")
+    (tree / "t.py").write_text(f'cmd = [sys.executable, "{m}", "rmtctl.cli"]\n')
+    assert check_layers.check(tree) == [
+        f"docs/x.md:1: runs {m} verifier by its folder name; use {m} rmt.verifier",
+        f"t.py:1: runs {m} rmtctl by its folder name; use {m} rmt.ctl"]
+
+
 def test_wheel_installs_only_the_rmt_namespace(tmp_path: Path) -> None:
     """A built wheel puts nothing generic into site-packages: every module is under rmt/
     (the repo's folders are mapped there by pyproject.toml), plus the dist-info."""

@@ -12,6 +12,7 @@ import is still an upward dependency.  The module graph is read from the sources
 from __future__ import annotations
 
 import ast
+import re
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -172,6 +173,28 @@ def folder_imports(contract: Contract, root: Path = ROOT) -> list[str]:
     return out
 
 
+_RUN_MODULE = re.compile(r"""(?:-m\s+|["']-m["'],\s*["'])([A-Za-z_]\w*)(?=[.\s"'`]|$)""")
+
+
+def folder_runs(contract: Contract, root: Path = ROOT) -> list[str]:
+    """`python -m FOLDER...` in the repo's code, docs and Makefiles: like a folder-name
+    import, it only works from the repo root."""
+    folders = {f for f in contract.package_dir.values() if "/" not in f} - {"rmt"}
+    out = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if (rel.parts[0].startswith(".") or rel.parts[0] in ("build", "results")
+                or not path.is_file()
+                or not (path.suffix in (".py", ".md", ".sh") or path.name == "Makefile")):
+            continue
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            for m in _RUN_MODULE.finditer(line):
+                if m.group(1) in folders:
+                    out.append(f"{rel}:{n}: runs -m {m.group(1)} by its folder name; use "
+                               f"-m rmt.{_pkg_of_folder(contract, m.group(1))}")
+    return out
+
+
 def _pkg_of_folder(contract: Contract, folder: str) -> str:
     return next(p for p, f in contract.package_dir.items() if f == folder).removeprefix("rmt.")
 
@@ -180,7 +203,8 @@ def check(root: Path = ROOT) -> list[str]:
     contract = load_contract(root)
     mods = modules(contract, root)
     imps = imports(mods)
-    problems = layer_violations(imps, contract, root) + folder_imports(contract, root)
+    problems = (layer_violations(imps, contract, root) + folder_imports(contract, root)
+                + folder_runs(contract, root))
     for comp in cycles(imps, mods):
         problems.append("import cycle: " + " -> ".join(comp + comp[:1]))
     return problems
