@@ -181,7 +181,6 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 			     rmt_hook_swap.symbol);
 		return kprobe_ftrace(kp);
 	}
-	t0 = ktime_get_ns();
 	/*
 	 * Kernel threads' swap-ins (the GUP prefetcher's own faults,
 	 * khugepaged) are not the program's to predict: counting them would
@@ -189,6 +188,7 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 	 */
 	if (mech != RMT_PF_WINDOW && (current->flags & PF_KTHREAD))
 		return 0;
+	t0 = ktime_get_ns();
 	rmt_hook_inc(h, hits);
 	b = rcu_dereference_sched(h->bind);
 	if (!b) {
