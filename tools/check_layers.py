@@ -146,16 +146,29 @@ def cycles(imps: list[Import], mods: dict[str, Path]) -> list[list[str]]:
     return sccs
 
 
+def _folders(contract: Contract) -> set[str]:
+    """The top-level folders that hold an rmt package under another name."""
+    return {f for f in contract.package_dir.values() if "/" not in f} - {"rmt"}
+
+
+def _repo_files(root: Path, kinds: tuple[str, ...]):
+    """(path, relative path) of the repo's files with one of these suffixes or names, outside
+    hidden folders (.venv, .git), build/ and results/."""
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if rel.parts[0].startswith(".") or rel.parts[0] in ("build", "results"):
+            continue
+        if path.is_file() and (path.suffix in kinds or path.name in kinds):
+            yield path, rel
+
+
 def folder_imports(contract: Contract, root: Path = ROOT) -> list[str]:
     """Imports, anywhere in the repo (tests, tools, bench too), of a package folder by its folder
     name (`import compiler`): it works from the repo root only, and loads a second copy of
     modules that are also loaded as rmt.*."""
-    folders = {f for f in contract.package_dir.values() if "/" not in f} - {"rmt"}
+    folders = _folders(contract)
     out = []
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root)
-        if rel.parts[0].startswith(".") or rel.parts[0] in ("build", "results"):
-            continue
+    for path, rel in _repo_files(root, (".py",)):
         try:
             tree = ast.parse(path.read_text(), str(path))
         except (SyntaxError, UnicodeDecodeError):
@@ -179,14 +192,9 @@ _RUN_MODULE = re.compile(r"""(?:-m\s+|["']-m["'],\s*["'])([A-Za-z_]\w*)(?=[.\s"'
 def folder_runs(contract: Contract, root: Path = ROOT) -> list[str]:
     """`python -m FOLDER...` in the repo's code, docs and Makefiles: like a folder-name
     import, it only works from the repo root."""
-    folders = {f for f in contract.package_dir.values() if "/" not in f} - {"rmt"}
+    folders = _folders(contract)
     out = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if (rel.parts[0].startswith(".") or rel.parts[0] in ("build", "results")
-                or not path.is_file()
-                or not (path.suffix in (".py", ".md", ".sh") or path.name == "Makefile")):
-            continue
+    for path, rel in _repo_files(root, (".py", ".md", ".sh", "Makefile")):
         for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             for m in _RUN_MODULE.finditer(line):
                 if m.group(1) in folders:
