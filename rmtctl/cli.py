@@ -525,7 +525,7 @@ def stats_text(j: dict[str, Any]) -> str:
              f"decisions: " + (", ".join(f"{k} {v}" for k, v in j["decisions"].items()) or "none"),
              f"defaults: {j['defaults']} (aborted {j['aborted']}" +
              "".join(f", {k} {v}" for k, v in j["aborts"].items()) +
-             f"; bad decisions {j['bad_decisions']})"]
+             f"; guard trips {j.get('guard_trips', 0)}; bad decisions {j['bad_decisions']})"]
     sh = j["shadow"]
     if sh["agree"] or sh["disagree"] or sh["default"]:
         pct = "n/a" if sh["agreement"] is None else f"{100 * sh['agreement']:.2f}%"
@@ -546,6 +546,10 @@ def cmd_stats(args, target) -> int:
         j = stats_json(prog, _stats_from_json(raw), raw.get("shadow_default", 0))
     else:
         j = stats_json(prog, target.stats(args.id))
+    # runs a guard turned to DEFAULT: slot 0 of the program's trips map (compiler/lower.py);
+    # read just after the counters, so under load it may include a few later runs
+    trips = prog.trips_map()
+    j["guard_trips"] = 0 if trips is None else target.map_dump(args.id, trips).get(0, 0)
     if hasattr(target, "engine"):                     # the kernel target: JIT or interpreter
         j["engine"] = target.engine(args.id)
     if hasattr(target, "hook_stats"):                 # the kernel target: the probe's counters
