@@ -432,16 +432,15 @@ def cmd_table(args, target) -> int:
             st["total"] = len(lines)
             for i, (n, toks) in enumerate(lines):
                 st["done"] = i
+                _where(target, f"{args.entry[1]}:{n}")
                 try:
                     e = _entry(table, toks)
                     if p4rules.is_priority_table(table):
                         _warn_overlaps(target, args.id, t, table, e)
                     target.table_write(args.id, t, e)
                 except (UsageError, TargetError) as err:
-                    raise type(err)(f"{args.entry[1]}:{n}: {err}; nothing was added"
-                                    if _atomic(target) else
-                                    f"{args.entry[1]}:{n}: {err}; lines before it were added "
-                                    f"(the kernel ABI has no batch update)") from None
+                    raise type(err)(f"{args.entry[1]}:{n}: {err}; nothing was added") \
+                        from None
         _out(args, {"added": len(lines)}, "")
         return 0
     if args.op == "del":
@@ -459,12 +458,16 @@ def cmd_table(args, target) -> int:
     return 0
 
 
-def _atomic(target) -> bool:
-    return hasattr(target, "transaction")
-
-
 def _transaction(target):
-    return target.transaction() if _atomic(target) else nullcontext()
+    """All or nothing: the sim target in one database transaction; the kernel target
+    with one RMT_IOC_TABLE_BATCH per table (it refuses other changes inside)."""
+    return target.transaction() if hasattr(target, "transaction") else nullcontext()
+
+
+def _where(target, where: str) -> None:
+    """Tell a target that defers updates which input line the next ones come from."""
+    if hasattr(target, "where"):
+        target.where = where
 
 
 # ------------------------------------------------------------ models, maps
@@ -647,11 +650,11 @@ def cmd_run(args, target) -> int:
 
 def cmd_batch(args, target) -> int:
     lines = _entry_lines(args.file)
-    atomic = _atomic(target)
     with _transaction(target), progress(f"batch {args.file}") as st:
         st["total"] = len(lines)
         for i, (n, toks) in enumerate(lines):
             st["done"] = i
+            _where(target, f"{args.file}:{n}")
             if toks[0] == "batch":
                 raise UsageError(f"{args.file}:{n}: batch files do not nest")
             try:
@@ -662,9 +665,7 @@ def cmd_batch(args, target) -> int:
             except (HelpShown, SystemExit):
                 continue
             except (UsageError, TargetError) as e:
-                tail = "nothing was applied" if atomic else \
-                    f"lines before it were applied (the kernel ABI has no batch update)"
-                raise type(e)(f"{args.file}:{n}: {e}; {tail}") from None
+                raise type(e)(f"{args.file}:{n}: {e}; nothing was applied") from None
     return 0
 
 

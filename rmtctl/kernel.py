@@ -27,14 +27,15 @@ import os
 import struct
 import sys
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from rmt.contract import objfile
 from rmt.ctl import kernel_abi as A
 from rmt.ctl.sim import ProgInfo, TargetError
 from rmt.contract.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
                                  TraceRecord)
-from rmt.vm.wire import Dumped, WireEngine, Words
+from rmt.vm.wire import (MAX_TABLE_BATCH, TABLE_DELETE, TABLE_INSERT, TABLE_MODIFY,
+                         BatchError, Dumped, WireEngine, WireOp, Words)
 from rmt.semantics.maps import check_readable
 
 DEVICE = "/dev/rmt"
@@ -177,6 +178,23 @@ class KernelEngine(WireEngine):
                             entry=spec)
         self.dev.ioctl("RMT_IOC_TABLE_UPDATE", arg, err)
 
+    def _wire_batch(self, table: int, ops: Sequence[WireOp]) -> None:
+        arr = (A.TableOp * max(1, len(ops)))()
+        for k, o in enumerate(ops):
+            spec = arr[k].entry
+            arr[k].op, spec.priority, spec.action, spec.nkeys = o.op, o.priority, o.action, \
+                len(o.words)
+            for i, (a, b) in enumerate(o.words):
+                spec.match[i].a, spec.match[i].b = a, b
+            ctypes.memmove(spec.params, o.params, len(o.params))
+        err = A.c_buffer(512)
+        arg = A.TableBatch(id=self.id, table=table, count=len(ops), ops=_addr(arr),
+                           err=_addr(err), err_len=len(err), failed=len(ops))
+        try:
+            self.dev.ioctl("RMT_IOC_TABLE_BATCH", arg, err)
+        except EngineError as e:
+            raise BatchError(e.code, str(e), arg.failed) from None
+
     def _wire_dump(self, table: int, start: int, count: int) -> tuple[list[Dumped], int]:
         out = (A.EntryDump * count)()
         a = A.TableDump(id=self.id, table=table, start=start, count=count, entries=_addr(out))
@@ -268,6 +286,9 @@ class KernelTarget:
     def __init__(self, device: str = DEVICE):
         self.device = device
         self._dev: RmtDevice | None = None
+        # inside transaction(): (prog, table) -> queued (op, entry, where) updates
+        self._queue: dict[tuple[int, int], list[tuple[int, Entry, str]]] | None = None
+        self.where = ""            # set by the caller per input line: names a refused update
 
     @property
     def dev(self) -> RmtDevice:
@@ -318,6 +339,7 @@ class KernelTarget:
     # ------------------------------------------------------------ programs
 
     def insert(self, blob: bytes, verdict: str, jit: bool | None = None) -> ProgInfo:
+        self._not_in_batch("inserting a program")
         try:
             objfile.read(blob)
         except objfile.ObjError as e:
@@ -359,6 +381,7 @@ class KernelTarget:
                     from None
 
     def remove(self, prog_id: int) -> None:
+        self._not_in_batch("removing a program")
         with self._errors():
             try:
                 KernelEngine._unload(self.dev, prog_id)
@@ -387,18 +410,95 @@ class KernelTarget:
     def program(self, prog_id: int) -> tuple[ProgInfo, objfile.Program]:
         return self._info(prog_id)
 
+    # ------------------------------------------------------------ batches
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Table updates made inside are queued and applied at the end with one
+        RMT_IOC_TABLE_BATCH per table: each table gets all of its updates or none (up to
+        RMT_IOC_MAX_BATCH of them; a longer run goes in several batches, each all or none).
+        An exception inside discards the queue.  Other changes are refused inside: the
+        kernel has no transaction across tables, maps, models and programs."""
+        if self._queue is not None:            # nested: the outer one applies
+            yield
+            return
+        self._queue = {}
+        try:
+            yield
+            queue = self._queue
+        finally:
+            self._queue = None
+        self._apply(queue)
+
+    def _apply(self, queue: dict[tuple[int, int], list[tuple[int, Entry, str]]]) -> None:
+        done: list[str] = []
+        for (pid, t), ops in queue.items():
+            eng = self._engine(pid)
+            name = eng.prog.tables[t].name
+            for start in range(0, len(ops), MAX_TABLE_BATCH):
+                chunk = ops[start:start + MAX_TABLE_BATCH]
+                try:
+                    eng.table_batch(t, [(op, e) for op, e, _ in chunk])
+                except BatchError as e:
+                    where = chunk[e.index][2] if 0 <= e.index < len(chunk) else ""
+                    kept = (f"table {name} is unchanged" if start == 0 else
+                            f"the first {start} updates of table {name} were applied (a kernel "
+                            f"batch holds {MAX_TABLE_BATCH})")
+                    if done:
+                        kept += "; applied before it: " + ", ".join(done)
+                    raise TargetError(f"{where + ': ' if where else ''}{e.code_name}: {e}; "
+                                      f"{kept}") from None
+                except EngineError as e:
+                    raise TargetError(f"{e.code_name}: {e}") from None
+            done.append(f"table {name} of program {pid}")
+
+    def _queued(self, prog_id: int, table: int) -> list[tuple[int, Entry, str]] | None:
+        if self._queue is None:
+            return None
+        eng = self._engine(prog_id)
+        if not 0 <= table < len(eng.prog.tables):
+            raise TargetError(f"program {prog_id} has no table {table}")
+        return self._queue.setdefault((prog_id, table), [])
+
+    def _not_in_batch(self, what: str) -> None:
+        if self._queue is not None:
+            raise TargetError(f"{what} cannot be part of a batch on the kernel target: only "
+                              f"table updates are applied all or nothing (one ioctl per table)")
+
     # ------------------------------------------------------------ tables
 
     def table_write(self, prog_id: int, table: int, entry: Entry, modify: bool = False) -> None:
+        op = TABLE_MODIFY if modify else TABLE_INSERT
+        queued = self._queued(prog_id, table)
+        if queued is not None:
+            queued.append((op, entry, self.where))
+            return
         eng = self._engine(prog_id)
         with self._errors():
             (eng.table_modify if modify else eng.table_insert)(table, entry)
 
     def table_delete(self, prog_id: int, table: int, match: tuple[Match, ...],
                      priority: int = 0) -> None:
+        queued = self._queued(prog_id, table)
+        if queued is not None:
+            queued.append((TABLE_DELETE, Entry(match, 0, b"", priority), self.where))
+            return
         eng = self._engine(prog_id)
         with self._errors():
             eng.table_delete(table, match, priority)
+
+    def table_clear(self, prog_id: int, table: int) -> int:
+        """Delete every entry: one batch (all or none, up to RMT_IOC_MAX_BATCH entries).
+        Inside a transaction, updates queued earlier for the table are dropped: cleared
+        after them, the table is empty either way."""
+        states = self.table_dump(prog_id, table)
+        with self.transaction():
+            queued = self._queued(prog_id, table)
+            assert queued is not None
+            queued.clear()
+            queued += [(TABLE_DELETE, Entry(s.entry.match, 0, b"", s.entry.priority),
+                        self.where) for s in states]
+        return len(states)
 
     def table_dump(self, prog_id: int, table: int) -> list[EntryState]:
         eng = self._engine(prog_id)
@@ -416,6 +516,7 @@ class KernelTarget:
     # ------------------------------------------------------------ models, maps
 
     def model_load(self, prog_id: int, model: int, blob: bytes) -> int:
+        self._not_in_batch("loading a model")
         eng = self._engine(prog_id)
         with self._errors():
             return eng.model_load(model, blob)
@@ -440,6 +541,7 @@ class KernelTarget:
 
     def run(self, prog_id: int, ctxs: list[tuple[bytes, int, int]],
             kernel_decision: int | None = None) -> list[RunResult]:
+        self._not_in_batch("running a program")
         eng = self._engine(prog_id)
         kd = kernel_decision if eng.prog.mode else None
         with self._errors():

@@ -134,6 +134,18 @@ class TraceRec(_S):
 
 
 # The C names of the structures, for the layout test.
+# -- RMT_IOC_TABLE_BATCH (a block of its own at the end of the ABI, as in uapi/rmt.h)
+
+class TableOp(_S):
+    _fields_ = [("op", c_uint32), ("pad", c_uint32), ("entry", EntrySpec)]
+
+
+class TableBatch(_S):
+    _fields_ = [("abi", c_uint32), ("id", c_uint32), ("table", c_uint32), ("count", c_uint32),
+                ("ops", c_uint64), ("err", c_uint64), ("err_len", c_uint32),
+                ("failed", c_uint32)]
+
+
 C_NAMES: dict[type[_S], str] = {
     Version: "rmt_ioc_version", ProgLoad: "rmt_ioc_prog_load", ProgId: "rmt_ioc_prog_id",
     ProgList: "rmt_ioc_prog_list", ProgInfo: "rmt_ioc_prog_info", Match: "rmt_ioc_match",
@@ -142,6 +154,7 @@ C_NAMES: dict[type[_S], str] = {
     ModelLoad: "rmt_ioc_model_load", ModelInfo: "rmt_ioc_model_info",
     MapRead: "rmt_ioc_map_read", MapWrite: "rmt_ioc_map_write", Counters: "rmt_ioc_counters",
     StatsArg: "rmt_ioc_stats", ProgRun: "rmt_ioc_prog_run", TraceRec: "rmt_ioc_trace_rec",
+    TableOp: "rmt_ioc_table_op", TableBatch: "rmt_ioc_table_batch",
 }
 
 # ------------------------------------------------------------ command numbers (asm-generic)
@@ -180,6 +193,7 @@ IOC = {
     "RMT_IOC_STATS": _iowr(0x30, StatsArg),
     "RMT_IOC_PROG_RUN": _iowr(0x31, ProgRun),
     "RMT_IOC_TRACE_SELECT": _iow(0x32, ProgId),
+    "RMT_IOC_TABLE_BATCH": _iowr(0x12, TableBatch),
 }
 
 

@@ -514,6 +514,59 @@ int rmt_vm_table_update(struct rmt_vm *vm, int id, u32 table, u32 op,
 }
 EXPORT_SYMBOL_GPL(rmt_vm_table_update);
 
+int rmt_vm_table_batch(struct rmt_vm *vm, int id, u32 table, const struct rmt_table_op *ops,
+		       u32 n, u32 *failed, char *err, size_t errlen)
+{
+	struct rmt_table *old, *c;
+	struct rmt_inst *in;
+	u32 i;
+	int rc;
+
+	*failed = n;
+	RMT_CP_BEGIN(vm, id, in);
+	if (table >= in->prog->ntables) {
+		rc = rmt_errf(err, errlen, -ENOENT, "no table %u (the program has %u)", table,
+			      in->prog->ntables);
+		goto out;
+	}
+	/*
+	 * All or nothing: apply the batch to a private copy with the usual
+	 * checks, then publish the copy with one pointer store.  A lookup sees
+	 * the table before the batch or after it, never part of it; a failed
+	 * batch leaves the published table untouched.
+	 */
+	old = in->tables[table];
+	rc = rmt_table_clone(old, &c, err, errlen);
+	if (rc)
+		goto out;
+	for (i = 0; i < n && !rc; i++) {
+		if (ops[i].pad)
+			rc = rmt_errf(err, errlen, -EINVAL, "nonzero padding");
+		else if (ops[i].op == RMT_TABLE_OP_INSERT)
+			rc = rmt_table_insert(c, &ops[i].spec, err, errlen);
+		else if (ops[i].op == RMT_TABLE_OP_MODIFY)
+			rc = rmt_table_modify(c, &ops[i].spec, err, errlen);
+		else if (ops[i].op == RMT_TABLE_OP_DELETE)
+			rc = rmt_table_delete(c, &ops[i].spec, err, errlen);
+		else
+			rc = rmt_errf(err, errlen, -EINVAL, "unknown table operation %u", ops[i].op);
+		if (rc)
+			*failed = i;
+	}
+	if (rc) {
+		rmt_table_destroy(c);		/* never published */
+		goto out;
+	}
+	rcu_assign_pointer(in->tables[table], c);
+	synchronize_rcu();			/* no lookup is still in @old */
+	rmt_table_absorb(c, old);
+	rmt_table_destroy(old);
+out:
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_table_batch);
+
 int rmt_vm_table_dump(struct rmt_vm *vm, int id, u32 table, u32 start,
 		      struct rmt_entry_dump *out, u32 max, u64 *misses)
 {

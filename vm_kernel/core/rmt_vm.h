@@ -270,6 +270,44 @@ int rmt_vm_shadow_account(struct rmt_vm *vm, int id, u32 cpu, s64 prog_decision,
 int rmt_vm_table_update(struct rmt_vm *vm, int id, u32 table, u32 op,
 			const struct rmt_entry_spec *spec, char *err, size_t errlen);
 
+/* rmt_table_op.op (the ops of rmt_vm_table_update() too) */
+#define RMT_TABLE_OP_INSERT 0
+#define RMT_TABLE_OP_MODIFY 1
+#define RMT_TABLE_OP_DELETE 2
+
+/**
+ * struct rmt_table_op - one update of a batch (same layout as struct rmt_ioc_table_op)
+ * @op: RMT_TABLE_OP_*
+ * @pad: zero
+ * @spec: the entry
+ */
+struct rmt_table_op {
+	u32 op;
+	u32 pad;
+	struct rmt_entry_spec spec;
+};
+
+/**
+ * rmt_vm_table_batch() - apply updates to one table, all or none
+ * @vm: the VM
+ * @id: the program
+ * @table: table index
+ * @ops: the updates, applied in order
+ * @n: number of @ops (0 is allowed)
+ * @failed: out: index of the update that failed, @n when none did
+ * @err: buffer for the reason on failure
+ * @errlen: size of @err
+ *
+ * The updates are applied to a copy of the table, which replaces it only when
+ * every one succeeded (and lookups see one or the other, never a mix).  Costs
+ * a copy of the table and a grace period.
+ *
+ * Return: 0 or the first failing update's error (as rmt_vm_table_update()),
+ * with the table unchanged.
+ */
+int rmt_vm_table_batch(struct rmt_vm *vm, int id, u32 table, const struct rmt_table_op *ops,
+		       u32 n, u32 *failed, char *err, size_t errlen);
+
 /**
  * rmt_vm_table_dump() - copy entries of a table, in insertion order
  * @vm: the VM

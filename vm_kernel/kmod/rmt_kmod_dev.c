@@ -69,6 +69,12 @@ static void __init rmt_dev_layout_checks(void)
 		     offsetof(struct rmt_stats, decisions));
 	BUILD_BUG_ON(offsetof(struct rmt_ioc_counters, decision_lo) !=
 		     offsetof(struct rmt_stats, decision_lo));
+	BUILD_BUG_ON(sizeof(struct rmt_ioc_table_op) != sizeof(struct rmt_table_op));
+	BUILD_BUG_ON(offsetof(struct rmt_ioc_table_op, entry) !=
+		     offsetof(struct rmt_table_op, spec));
+	BUILD_BUG_ON(RMT_TABLE_INSERT != RMT_TABLE_OP_INSERT ||
+		     RMT_TABLE_MODIFY != RMT_TABLE_OP_MODIFY ||
+		     RMT_TABLE_DELETE != RMT_TABLE_OP_DELETE);
 }
 
 /* ---------------------------------------------------------------- hooks */
@@ -335,6 +341,42 @@ static long rmt_ioc_table_update(void __user *arg)
 	rmt_err_done(&e, rc);
 out:
 	rmt_kfree(a);
+	return rc;
+}
+
+static long rmt_ioc_table_batch(void __user *arg)
+{
+	struct rmt_ioc_table_batch a;
+	struct rmt_table_op *ops = NULL;
+	struct rmt_errbuf e;
+	int rc;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (a.count > RMT_IOC_MAX_BATCH)
+		return -EINVAL;
+	if (!rmt_dev_loaded(a.id, NULL))
+		return -ENOENT;
+	rc = rmt_err_init(&e, a.err, a.err_len);
+	if (rc)
+		return rc;
+	if (a.count) {			/* at most 1024 x 400 bytes: the count is capped above */
+		ops = rmt_dup_user(a.ops, a.count * sizeof(*ops), &e, "batch");
+		if (IS_ERR(ops)) {
+			rc = PTR_ERR(ops);
+			ops = NULL;
+			goto out;
+		}
+	}
+	rc = rmt_vm_table_batch(rmt_dev.vm, a.id, a.table, ops, a.count, &a.failed,
+				e.buf, e.len);
+	/* @failed says which update was refused; the table is unchanged then */
+	if (copy_to_user(arg, &a, sizeof(a)) && !rc)
+		rc = -EFAULT;
+out:
+	rmt_err_done(&e, rc);
+	rmt_kvfree(ops);
 	return rc;
 }
 
@@ -649,6 +691,8 @@ static long rmt_dev_dispatch(struct file *f, unsigned int cmd, void __user *arg)
 		return rmt_ioc_prog_run(arg);
 	case RMT_IOC_TRACE_SELECT:
 		return rmt_ioc_trace_select(f, arg);
+	case RMT_IOC_TABLE_BATCH:
+		return rmt_ioc_table_batch(arg);
 	}
 	if (_IOC_TYPE(cmd) == RMT_IOC_MAGIC && _IOC_NR(cmd) >= RMT_IOC_HOOK_NR_FIRST &&
 	    _IOC_NR(cmd) <= RMT_IOC_HOOK_NR_LAST)

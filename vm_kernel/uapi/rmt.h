@@ -448,6 +448,47 @@ struct rmt_ioc_trace_rec {
 #define RMT_IOC_PROG_RUN	_IOWR(RMT_IOC_MAGIC, 0x31, struct rmt_ioc_prog_run)
 #define RMT_IOC_TRACE_SELECT	_IOW(RMT_IOC_MAGIC, 0x32, struct rmt_ioc_prog_id)
 
+/*
+ * RMT_IOC_TABLE_BATCH: a table's updates, all or none.
+ */
+
+/**
+ * struct rmt_ioc_table_op - one update of a batch
+ * @op: RMT_TABLE_INSERT, RMT_TABLE_MODIFY or RMT_TABLE_DELETE
+ * @pad: zero
+ * @entry: the entry (delete: its match and priority)
+ */
+struct rmt_ioc_table_op {
+	__u32 op;
+	__u32 pad;
+	struct rmt_ioc_entry entry;
+};
+
+/**
+ * struct rmt_ioc_table_batch - RMT_IOC_TABLE_BATCH: apply updates to one table,
+ *	every one or none (the table is replaced as a whole, atomically for lookups)
+ * @abi: RMT_ABI_VERSION
+ * @id: the program
+ * @table: table index
+ * @count: number of @ops, 0..RMT_IOC_MAX_BATCH
+ * @ops: user pointer to struct rmt_ioc_table_op[@count], applied in order
+ * @err: user pointer to a buffer for the reason of a refusal (0: none)
+ * @err_len: size of @err
+ * @failed: out: index of the update that was refused, @count when none was
+ */
+struct rmt_ioc_table_batch {
+	__u32 abi;
+	__u32 id;
+	__u32 table;
+	__u32 count;
+	__u64 ops;
+	__u64 err;
+	__u32 err_len;
+	__u32 failed;
+};
+
+#define RMT_IOC_TABLE_BATCH	_IOWR(RMT_IOC_MAGIC, 0x12, struct rmt_ioc_table_batch)
+
 /* Numbers of the hook commands (uapi/rmt_hooks.h). */
 #define RMT_IOC_HOOK_NR_FIRST 0x40
 #define RMT_IOC_HOOK_NR_LAST 0x5f
@@ -479,6 +520,10 @@ _Static_assert(sizeof(struct rmt_ioc_stats) == 8 + sizeof(struct rmt_ioc_counter
 _Static_assert(sizeof(struct rmt_ioc_prog_run) == 64, "rmt_ioc_prog_run");
 _Static_assert(sizeof(struct rmt_ioc_trace_rec) == 24 + 8 * RMT_IOC_MAX_TRACE_FIELDS,
 	       "rmt_ioc_trace_rec");
+
+_Static_assert(sizeof(struct rmt_ioc_table_op) == 8 + sizeof(struct rmt_ioc_entry),
+	       "rmt_ioc_table_op");
+_Static_assert(sizeof(struct rmt_ioc_table_batch) == 40, "rmt_ioc_table_batch");
 
 /* The hook commands' payloads (owned by the hooks code). */
 #include "rmt_hooks.h"
