@@ -75,6 +75,9 @@ int rmt_vm_map_read(struct rmt_vm *vm, int id, uint32_t map, unsigned long long 
 int rmt_vm_map_write(struct rmt_vm *vm, int id, uint32_t map, unsigned long long key, unsigned long long val,
                      char *err, size_t errlen);
 int rmt_vm_trace_drain(struct rmt_vm *vm, int id, struct rmt_trace_rec *out, uint32_t max);
+int rmt_vm_trace_peek(struct rmt_vm *vm, int id, unsigned long long skip,
+                      struct rmt_trace_rec *out, uint32_t max, unsigned long long *pos);
+int rmt_vm_trace_ack(struct rmt_vm *vm, int id, unsigned long long pos, uint32_t n);
 int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out);
 long long rmt_bench_run(struct rmt_vm *vm, int id, const void *ctx, size_t ctx_len,
                       unsigned long long iterations);

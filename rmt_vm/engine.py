@@ -176,6 +176,23 @@ class CEngine(WireEngine):
             if n < _BATCH:
                 return recs
 
+    def trace_peek(self) -> tuple[int, list[TraceRecord]]:
+        """Every record in the ring, none taken, and the position of the oldest (the
+        rmt_vm_trace_peek() behind RMT_IOC_TRACE_PEEK)."""
+        out = self.ffi.new("struct rmt_trace_rec[]", _BATCH)
+        pos = self.ffi.new("unsigned long long *")
+        recs: list[TraceRecord] = []
+        while True:
+            n = self._check(self.lib.rmt_vm_trace_peek(self._vm, self.id, len(recs), out,
+                                                       _BATCH, pos))
+            recs += [TraceRecord(r.fmt, r.cpu, r.ts, tuple(r.vals[0:r.nvals])) for r in out[0:n]]
+            if n < _BATCH:
+                return pos[0], recs
+
+    def trace_ack(self, pos: int, count: int) -> None:
+        """Take the `count` oldest records, peeked at `pos` (rmt_vm_trace_ack())."""
+        self._check(self.lib.rmt_vm_trace_ack(self._vm, self.id, pos, count))
+
     # ------------------------------------------------------------ benchmarks
 
     def bench(self, ctx: bytes, iterations: int) -> int:

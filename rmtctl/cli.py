@@ -596,10 +596,8 @@ def cmd_trace(args, target) -> int:
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
-    if isinstance(target, SimTarget):
-        target.trace(args.id, drain=not args.keep, sink=sink)
-    else:                                     # the kernel drains as it reads
-        sink(target.trace(args.id, drain=not args.keep))
+    # the records leave the ring (the sim's database, rmt.ko's ring) only after the sink
+    target.trace(args.id, drain=not args.keep, sink=sink)
     if args.output:
         print(f"{count[0]} records -> {args.output}", file=sys.stderr)
     return 0

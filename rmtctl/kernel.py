@@ -27,7 +27,7 @@ import os
 import struct
 import sys
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from rmt.contract import objfile
 from rmt.ctl import kernel_abi as A
@@ -261,8 +261,35 @@ class KernelEngine(WireEngine):
                                             "itself: pass kernel_decision to run()")
 
     def trace_drain(self) -> list[TraceRecord]:
-        return [TraceRecord(r.fmt, r.cpu, r.ts, tuple(r.vals[:min(r.nvals, A.MAX_TRACE_FIELDS)]))
-                for r in self.dev.read_trace(self.id)]
+        return [_record(r) for r in self.dev.read_trace(self.id)]
+
+    def trace_peek(self) -> tuple[int, list[TraceRecord]]:
+        """Every record in the ring, none taken (RMT_IOC_TRACE_PEEK, paged), and the
+        position of the oldest, for trace_ack()."""
+        recs: list[TraceRecord] = []
+        pos = None
+        buf = (A.TraceRec * A.MAX_BATCH)()
+        while True:
+            a = A.TracePeek(id=self.id, count=A.MAX_BATCH, skip=len(recs), recs=_addr(buf))
+            self.dev.ioctl("RMT_IOC_TRACE_PEEK", a, what=f"program {self.id}")
+            if pos is None:
+                pos = a.pos
+            elif a.pos != pos:                 # another reader took records meanwhile
+                raise EngineError(errno.ESTALE, f"program {self.id}: another reader took "
+                                                f"trace records during this one")
+            recs += [_record(r) for r in buf[:a.count]]
+            if a.count < A.MAX_BATCH:
+                return pos, recs
+
+    def trace_ack(self, pos: int, count: int) -> None:
+        """Take the `count` oldest records (RMT_IOC_TRACE_ACK), peeked at `pos`."""
+        if count:
+            self.dev.ioctl("RMT_IOC_TRACE_ACK", A.TraceAck(id=self.id, count=count, pos=pos),
+                           what=f"program {self.id}")
+
+
+def _record(r: A.TraceRec) -> TraceRecord:
+    return TraceRecord(r.fmt, r.cpu, r.ts, tuple(r.vals[:min(r.nvals, A.MAX_TRACE_FIELDS)]))
 
 
 def kernel_engine_factory(dev: RmtDevice):
@@ -571,13 +598,20 @@ class KernelTarget:
                 out["prefetch"] = prefetch_stats(self.dev)
         return out
 
-    def trace(self, prog_id: int, drain: bool = True) -> list[TraceRecord]:
-        if not drain:
-            raise TargetError("--keep: the kernel target cannot keep trace records "
-                              "(read() on /dev/rmt drains the ring)")
+    def trace(self, prog_id: int, drain: bool = True,
+              sink: Callable[[list[TraceRecord]], None] | None = None) -> list[TraceRecord]:
+        """The records in the ring, as SimTarget.trace() gives them: peeked, handed to
+        `sink` (which makes them durable), and only then taken from the ring (with `drain`).
+        A sink that raises, or a process that dies before the acknowledgement, leaves every
+        record in the ring.  Records that hooks add meanwhile stay for the next call."""
         eng = self._engine(prog_id)
         with self._errors():
-            return eng.trace_drain()
+            pos, recs = eng.trace_peek()
+            if sink is not None:
+                sink(recs)
+            if drain:
+                eng.trace_ack(pos, len(recs))
+        return recs
 
     @contextmanager
     def session(self, prog_id: int) -> Iterator["Session"]:

@@ -133,7 +133,6 @@ class TraceRec(_S):
                 ("nvals", c_uint32), ("ts", c_uint64), ("vals", c_uint64 * MAX_TRACE_FIELDS)]
 
 
-# The C names of the structures, for the layout test.
 # -- RMT_IOC_TABLE_BATCH (a block of its own at the end of the ABI, as in uapi/rmt.h)
 
 class TableOp(_S):
@@ -146,6 +145,19 @@ class TableBatch(_S):
                 ("failed", c_uint32)]
 
 
+# -- RMT_IOC_TRACE_PEEK / RMT_IOC_TRACE_ACK (read, make durable, then acknowledge)
+
+class TracePeek(_S):
+    _fields_ = [("abi", c_uint32), ("id", c_uint32), ("count", c_uint32), ("pad", c_uint32),
+                ("skip", c_uint64), ("pos", c_uint64), ("recs", c_uint64)]
+
+
+class TraceAck(_S):
+    _fields_ = [("abi", c_uint32), ("id", c_uint32), ("count", c_uint32), ("pad", c_uint32),
+                ("pos", c_uint64)]
+
+
+# The C names of the structures, for the layout test.
 C_NAMES: dict[type[_S], str] = {
     Version: "rmt_ioc_version", ProgLoad: "rmt_ioc_prog_load", ProgId: "rmt_ioc_prog_id",
     ProgList: "rmt_ioc_prog_list", ProgInfo: "rmt_ioc_prog_info", Match: "rmt_ioc_match",
@@ -155,6 +167,7 @@ C_NAMES: dict[type[_S], str] = {
     MapRead: "rmt_ioc_map_read", MapWrite: "rmt_ioc_map_write", Counters: "rmt_ioc_counters",
     StatsArg: "rmt_ioc_stats", ProgRun: "rmt_ioc_prog_run", TraceRec: "rmt_ioc_trace_rec",
     TableOp: "rmt_ioc_table_op", TableBatch: "rmt_ioc_table_batch",
+    TracePeek: "rmt_ioc_trace_peek", TraceAck: "rmt_ioc_trace_ack",
 }
 
 # ------------------------------------------------------------ command numbers (asm-generic)
@@ -194,6 +207,8 @@ IOC = {
     "RMT_IOC_PROG_RUN": _iowr(0x31, ProgRun),
     "RMT_IOC_TRACE_SELECT": _iow(0x32, ProgId),
     "RMT_IOC_TABLE_BATCH": _iowr(0x12, TableBatch),
+    "RMT_IOC_TRACE_PEEK": _iowr(0x33, TracePeek),
+    "RMT_IOC_TRACE_ACK": _iow(0x34, TraceAck),
 }
 
 

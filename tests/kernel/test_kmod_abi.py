@@ -4,6 +4,8 @@ One guest boot (tests/kernel/kmod_helpers/guest_main.py does the guest side):
 - rmt.ko built against the guest kernel's headers loads; /dev/rmt appears;
 - both examples are compiled (on the host), verified and inserted with `rmtctl --target kernel`,
   entries added/modified/deleted, weights loaded, programs run, maps, stats and traces read;
+  a batch file with one refused line leaves the table unchanged (RMT_IOC_TABLE_BATCH), and a
+  trace drain whose output fails (a directory, /dev/full) loses no record (peek, then ack);
   the same session on the sim target (reference engine, on the host) gives the same results;
 - a storm of >= 10,000 malformed ioctls from 4 threads: every call fails with an errno, and the
   programs, entries and model versions are unchanged afterwards;
@@ -144,6 +146,15 @@ def test_same_session_on_the_sim_target_gives_the_same_results(guest: dict,
                     guest["files"], tmp_path)
     for key in ("ids", "model_versions", "run_fm", "run_sp", "private_dump"):
         assert k[key] == s[key], key
+    # batches: a refused line leaves the table as it was, on both targets
+    for res_ in (k, s):
+        assert "bad.batch:3" in res_["batch_bad"] and "EEXIST" in res_["batch_bad"], \
+            res_["batch_bad"]
+        assert res_["dump_after_bad_batch"] == res_["dump_sp"]
+        assert [(e["match"], e["action"], e["args"]) for e in res_["dump_after_good_batch"]] \
+            == [(["7"], "learned", [8, 1, 0]), (["12"], "learned", [1, 2, 3])]
+        # the failed drains: the records they read are in trace.jsonl below (compared)
+        assert "the records stay in the ring" in res_["trace_to_dir"], res_["trace_to_dir"]
     strip = lambda rows: [{f: v for f, v in e.items() if f != "hits"} for e in rows]  # noqa
     assert strip(k["dump_fm"]) == strip(s["dump_fm"])
     assert strip(k["dump_sp"]) == strip(s["dump_sp"])

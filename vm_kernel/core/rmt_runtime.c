@@ -645,6 +645,13 @@ int rmt_vm_map_write(struct rmt_vm *vm, int id, u32 map, u64 key, u64 val,
 }
 EXPORT_SYMBOL_GPL(rmt_vm_map_write);
 
+/* Values past nvals are the producer's stack (rmt_trace_rec_init()): never shown. */
+static void rmt_trace_rec_clean(struct rmt_trace_rec *r)
+{
+	r->nvals = min_t(u32, r->nvals, RMT_MAX_TRACE_FIELDS);
+	memset(r->vals + r->nvals, 0, 8 * (RMT_MAX_TRACE_FIELDS - r->nvals));
+}
+
 int rmt_vm_trace_drain(struct rmt_vm *vm, int id, struct rmt_trace_rec *out, u32 max)
 {
 	struct rmt_inst *in;
@@ -654,20 +661,51 @@ int rmt_vm_trace_drain(struct rmt_vm *vm, int id, struct rmt_trace_rec *out, u32
 
 	RMT_CP_BEGIN(vm, id, in);
 	while (n < max && rmt_ring_pop(in->ring, &out[n])) {
-		struct rmt_trace_rec *r = &out[n++];
-
 		/*
 		 * Producers copy only the valid values (the hook path stays
 		 * short): what is past them is the producer's stack, which
 		 * must not reach a reader (read() on /dev/rmt).
 		 */
-		r->nvals = min_t(u32, r->nvals, RMT_MAX_TRACE_FIELDS);
-		memset(r->vals + r->nvals, 0, 8 * (RMT_MAX_TRACE_FIELDS - r->nvals));
+		rmt_trace_rec_clean(&out[n++]);
 	}
 	mutex_unlock(&vm->lock);
 	return n;
 }
 EXPORT_SYMBOL_GPL(rmt_vm_trace_drain);
+
+int rmt_vm_trace_peek(struct rmt_vm *vm, int id, u64 skip, struct rmt_trace_rec *out, u32 max,
+		      u64 *pos)
+{
+	struct rmt_inst *in;
+	char *err = NULL;
+	size_t errlen = 0;
+	u32 n = 0;
+
+	RMT_CP_BEGIN(vm, id, in);
+	*pos = rmt_ring_tail(in->ring);
+	while (n < max && rmt_ring_peek(in->ring, skip + n, &out[n]))
+		rmt_trace_rec_clean(&out[n++]);
+	mutex_unlock(&vm->lock);
+	return n;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_trace_peek);
+
+int rmt_vm_trace_ack(struct rmt_vm *vm, int id, u64 pos, u32 n)
+{
+	struct rmt_inst *in;
+	char *err = NULL;
+	size_t errlen = 0;
+	int rc;
+
+	RMT_CP_BEGIN(vm, id, in);
+	if (rmt_ring_tail(in->ring) != pos)
+		rc = -ESTALE;		/* another reader took records since the peek */
+	else
+		rc = rmt_ring_ack(in->ring, n) == n ? 0 : -EINVAL;
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_trace_ack);
 
 int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out)
 {

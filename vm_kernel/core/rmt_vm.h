@@ -383,6 +383,32 @@ int rmt_vm_map_write(struct rmt_vm *vm, int id, u32 map, u64 key, u64 val,
 int rmt_vm_trace_drain(struct rmt_vm *vm, int id, struct rmt_trace_rec *out, u32 max);
 
 /**
+ * rmt_vm_trace_peek() - copy up to @max trace records without taking them
+ * @vm: the VM
+ * @id: the program
+ * @skip: records to pass over, from the oldest
+ * @out: receives the records; values past each record's @nvals are zero
+ * @max: capacity of @out
+ * @pos: out: position of the oldest record, for rmt_vm_trace_ack()
+ *
+ * Return: number of records, or -ENOENT.
+ */
+int rmt_vm_trace_peek(struct rmt_vm *vm, int id, u64 skip, struct rmt_trace_rec *out, u32 max,
+		      u64 *pos);
+
+/**
+ * rmt_vm_trace_ack() - take the @n oldest records, once they are safe elsewhere
+ * @vm: the VM
+ * @id: the program
+ * @pos: the position rmt_vm_trace_peek() returned
+ * @n: how many records to take
+ *
+ * Return: 0; -ESTALE when records were taken since the peek (nothing is
+ * taken then); -EINVAL when fewer than @n records are there; -ENOENT.
+ */
+int rmt_vm_trace_ack(struct rmt_vm *vm, int id, u64 pos, u32 n);
+
+/**
  * rmt_vm_stats() - a program's counters summed over CPUs
  * @vm: the VM
  * @id: the program
