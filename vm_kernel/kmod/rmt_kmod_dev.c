@@ -358,6 +358,13 @@ static long rmt_ioc_table_batch(void __user *arg)
 		return -EINVAL;
 	if (!rmt_dev_loaded(a.id, NULL))
 		return -ENOENT;
+	/*
+	 * Report "none failed" first: a payload that cannot be written back is
+	 * refused before the table changes, not after.
+	 */
+	a.failed = a.count;
+	if (copy_to_user(arg, &a, sizeof(a)))
+		return -EFAULT;
 	rc = rmt_err_init(&e, a.err, a.err_len);
 	if (rc)
 		return rc;
@@ -371,9 +378,9 @@ static long rmt_ioc_table_batch(void __user *arg)
 	}
 	rc = rmt_vm_table_batch(rmt_dev.vm, a.id, a.table, ops, a.count, &a.failed,
 				e.buf, e.len);
-	/* @failed says which update was refused; the table is unchanged then */
-	if (copy_to_user(arg, &a, sizeof(a)) && !rc)
-		rc = -EFAULT;
+	/* a refusal: say which update; the table is unchanged whatever happens here */
+	if (rc && copy_to_user(arg, &a, sizeof(a)))
+		pr_debug("rmt: batch payload not writable\n");
 out:
 	rmt_err_done(&e, rc);
 	rmt_kvfree(ops);
