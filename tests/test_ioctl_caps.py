@@ -52,6 +52,9 @@ def _session() -> tuple[bytes, list[tuple[str, int]]]:
         out += S.ioc_call("TABLE_BATCH", struct.pack("<IIIIQQII", 1, 1, 0, n, out_at, 0, 0, 0))
         want.append((f"TABLE_BATCH count {n}", rc))
     for n, rc in ((MAX + 1, -errno.EINVAL), (MAX, 0)):
+        out += S.ioc_call("TABLE_DUMP", struct.pack("<IIIIIIQQ", 1, 1, 0, 0, n, 0, out_at, 0))
+        want.append((f"TABLE_DUMP count {n}", rc))
+    for n, rc in ((MAX + 1, -errno.EINVAL), (MAX, 0)):
         out += S.ioc_call("TRACE_PEEK", struct.pack("<IIIIQQQ", 1, 1, n, 0, 0, 0, out_at))
         want.append((f"TRACE_PEEK count {n}", rc))
     return out, want

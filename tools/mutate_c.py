@@ -70,8 +70,15 @@ MUTANTS = [
            "if (a.count > RMT_IOC_MAX_BATCH)\n\t\treturn -EINVAL;",
            "if (a.count > 4 * RMT_IOC_MAX_BATCH)\n\t\treturn -EINVAL;", IOCTL_CAPS),
     Mutant("ioctl: TRACE_PEEK batch cap raised 4x", "kmod/rmt_kmod_dev.c",
-           "if (a.pad || !a.count || a.count > RMT_IOC_MAX_BATCH)",
-           "if (a.pad || !a.count || a.count > 4 * RMT_IOC_MAX_BATCH)", IOCTL_CAPS),
+           "a.count > RMT_IOC_MAX_BATCH)\n\t\treturn -EINVAL;\n\tif (!rmt_dev_loaded(a.id, NULL))"
+           "\n\t\treturn -ENOENT;\n\tout = ",
+           "a.count > 4 * RMT_IOC_MAX_BATCH)\n\t\treturn -EINVAL;\n\tif (!rmt_dev_loaded(a.id, "
+           "NULL))\n\t\treturn -ENOENT;\n\tout = ", IOCTL_CAPS),
+    Mutant("ioctl: TABLE_DUMP batch cap raised 4x", "kmod/rmt_kmod_dev.c",
+           "a.count > RMT_IOC_MAX_BATCH)\n\t\treturn -EINVAL;\n\tif (!rmt_dev_loaded(a.id, NULL))"
+           "\n\t\treturn -ENOENT;\n\tbuf = ",
+           "a.count > 4 * RMT_IOC_MAX_BATCH)\n\t\treturn -EINVAL;\n\tif (!rmt_dev_loaded(a.id, "
+           "NULL))\n\t\treturn -ENOENT;\n\tbuf = ", IOCTL_CAPS),
     # a table batch is all or none: a refused batch must not be published
     Mutant("tables: a refused batch published", "core/rmt_runtime.c",
            "\tif (rc) {\n\t\trmt_table_destroy(c);\t\t/* never published */",
