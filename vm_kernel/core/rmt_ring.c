@@ -114,8 +114,10 @@ u32 rmt_ring_ack(struct rmt_ring *r, u32 n)
 		u64 pos = r->tail;
 		struct rmt_ring_slot *s = &r->slots[pos & r->mask];
 
+		/* pairs with the producer's release of seq, as in rmt_ring_pop() */
 		if (smp_load_acquire(&s->seq) != pos + 1)
 			break;
+		/* the slot back to producers, after our reads of it */
 		smp_store_release(&s->seq, pos + r->mask + 1);
 		r->tail = pos + 1;
 	}

@@ -549,7 +549,8 @@ int rmt_vm_table_batch(struct rmt_vm *vm, int id, u32 table, const struct rmt_ta
 		else if (ops[i].op == RMT_TABLE_OP_DELETE)
 			rc = rmt_table_delete(c, &ops[i].spec, err, errlen);
 		else
-			rc = rmt_errf(err, errlen, -EINVAL, "unknown table operation %u", ops[i].op);
+			rc = rmt_errf(err, errlen, -EINVAL, "unknown table operation %u",
+				      ops[i].op);
 		if (rc)
 			*failed = i;
 	}

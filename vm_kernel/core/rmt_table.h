@@ -227,8 +227,8 @@ int rmt_table_clone(struct rmt_table *t, struct rmt_table **out, char *err, size
  *	caller waited for a grace period after publishing @t)
  *
  * Adds the hit counters of @old's entries to their copies in @t that the
- * batch kept (a deleted entry's count goes with it), and hands the table-level counters to @t, so that
- * rmt_table_destroy(@old) frees neither.
+ * batch kept (a deleted entry's count goes with it), and hands the
+ * table-level counters to @t, so that rmt_table_destroy(@old) frees neither.
  */
 void rmt_table_absorb(struct rmt_table *t, struct rmt_table *old);
 

@@ -72,9 +72,9 @@ static void __init rmt_dev_layout_checks(void)
 	BUILD_BUG_ON(sizeof(struct rmt_ioc_table_op) != sizeof(struct rmt_table_op));
 	BUILD_BUG_ON(offsetof(struct rmt_ioc_table_op, entry) !=
 		     offsetof(struct rmt_table_op, spec));
-	BUILD_BUG_ON(RMT_TABLE_INSERT != RMT_TABLE_OP_INSERT ||
-		     RMT_TABLE_MODIFY != RMT_TABLE_OP_MODIFY ||
-		     RMT_TABLE_DELETE != RMT_TABLE_OP_DELETE);
+	BUILD_BUG_ON(RMT_TABLE_OP_INSERT != RMT_TABLE_INSERT ||
+		     RMT_TABLE_OP_MODIFY != RMT_TABLE_MODIFY ||
+		     RMT_TABLE_OP_DELETE != RMT_TABLE_DELETE);
 }
 
 /* ---------------------------------------------------------------- hooks */
