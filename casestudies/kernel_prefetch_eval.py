@@ -117,6 +117,8 @@ def summarise(runs: list[dict]) -> tuple[list[dict], str]:
         rows.append({
             "workload": w, "frac": f, "prefetcher": p, "rounds": len(rs),
             "ws_mb": round(rs[0]["ws_bytes"] / 2**20, 1),
+            "anon_mb": round(rs[0].get("ws_anon", 0) / 2**20, 1),
+            "file_mb": round(rs[0].get("ws_file", 0) / 2**20, 1),
             "majflt": statistics.median(r["result"]["majflt"] for r in rs),
             "pswpin": statistics.median(r["result"]["vmstat"]["pswpin"] for r in rs),
             "swap_ra_hit": statistics.median(r["result"]["vmstat"]["swap_ra_hit"] for r in rs),
@@ -140,7 +142,8 @@ def summarise(runs: list[dict]) -> tuple[list[dict], str]:
     for x in rows:
         rel = (f"{x['rel_median']:.3f} ({x['rel_min']:.3f}..{x['rel_max']:.3f})"
                if x["rel_median"] is not None else "-")
-        lines.append(f"| {x['workload']} | {int(x['frac'] * 100)}% of {x['ws_mb']} MB | "
+        lines.append(f"| {x['workload']} | {int(x['frac'] * 100)}% of {x['anon_mb']} MB anon "
+                     f"+ {x['file_mb']} MB file | "
                      f"{x['prefetcher']} | {x['majflt']:.0f} | {x['pswpin']:.0f} | "
                      f"{x['pf_read']:.0f} | {x['pf_hits']:.0f} | "
                      f"{x['pf_requested']:.0f} / {x['pf_dropped']:.0f} | {x['swap_ra_hit']:.0f} | "
