@@ -6,7 +6,8 @@
 
 One QEMU boot (tools/qemu/harness.py): rmt.ko loaded, swap on a virtio-blk disk behind
 dm-delay (--delay-ms), every workload in a cgroup v2 whose memory.max is a fraction of its
-working set (its peak RSS unconstrained, measured first in the same boot), under each
+working set (its anonymous peak times the fraction, plus its page-cache peak, both measured
+unconstrained first in the same boot), under each
 prefetcher:
   readahead   no program, vm.page-cluster 3 (Linux's default readahead)
   off         no program, vm.page-cluster 0 (readahead off): the reference
