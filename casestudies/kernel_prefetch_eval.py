@@ -33,14 +33,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from rmt.casestudies.workloads import WORKLOADS
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools" / "swap_traces"))   # capture.WORKLOADS: developer tooling, not a package
 
 GUEST = ROOT / "casestudies" / "kernel_prefetch_guest.py"
 PY = ROOT / ".venv" / "bin" / "python"
 PREFETCHERS = ["readahead", "off", "leap", "rmt"]
 SYNTH_MB = {"seq": 16, "strided": 16}
-REAL = ["imagemagick-resize", "ffmpeg-scale", "numpy-convolve2d", "sqlite-query", "xz-compress"]
 
 
 def train_tree(min_stable: int, depth: int, min_freq: float) -> bytes:
@@ -65,7 +65,7 @@ def compile_example(name: str) -> bytes | None:
 
 def workloads(only: list[str] | None, files: Path) -> dict[str, dict]:
     """name -> {argv, cwd}; inputs of the real programs made here, natively, as
-    tools/swap_traces/capture.py makes them."""
+    tools/swap_traces/capture.py makes them (rmt.casestudies.workloads)."""
     out: dict[str, dict] = {}
     for kind, mb in SYNTH_MB.items():
         name = kind
@@ -74,7 +74,6 @@ def workloads(only: list[str] | None, files: Path) -> dict[str, dict]:
         out[name] = {"argv": [str(PY), str(files / "synth.py"),
                               "strided" if kind == "strided" else "seq", str(mb), "1"],
                      "cwd": "/tmp"}
-    from capture import WORKLOADS
     for w in WORKLOADS:
         if only and w.name not in only:
             continue
@@ -155,7 +154,7 @@ def summarise(runs: list[dict]) -> tuple[list[dict], str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="workloads (default: all: "
-                    + ", ".join(list(SYNTH_MB) + REAL) + ")")
+                    + ", ".join(list(SYNTH_MB) + [w.name for w in WORKLOADS]) + ")")
     ap.add_argument("--fracs", nargs="*", type=float, default=[0.25, 0.5, 0.75])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--delay-ms", type=int, default=1, help="dm-delay on the swap disk")
