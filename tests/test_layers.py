@@ -10,11 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import check_layers
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-import check_layers  # noqa: E402
 
 
 def test_tree_keeps_the_layer_contract() -> None:
