@@ -103,6 +103,13 @@ def plan(names: dict[str, dict], fracs: list[float], rounds: int, have: dict[str
     return steps
 
 
+def _seconds(row: dict) -> str:
+    """Median run time; runs killed at their time limit make it (and the ratio) a lower bound."""
+    if not row["killed"]:
+        return f"{row['seconds']:.1f}"
+    return f">= {row['seconds']:.1f} ({row['killed']} of {row['rounds']} killed at the limit)"
+
+
 def summarise(runs: list[dict]) -> tuple[list[dict], str]:
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
@@ -132,6 +139,7 @@ def summarise(runs: list[dict]) -> tuple[list[dict], str]:
             "rel_min": round(min(rel), 3) if rel else None,
             "rel_max": round(max(rel), 3) if rel else None,
             "status": sorted({r["result"]["status"] for r in rs}),
+            "killed": sum(bool(r["result"].get("timed_out")) for r in rs),
         })
     order = {p: i for i, p in enumerate(PREFETCHERS)}
     rows.sort(key=lambda x: (x["workload"], x["frac"], order[x["prefetcher"]]))
@@ -147,7 +155,7 @@ def summarise(runs: list[dict]) -> tuple[list[dict], str]:
                      f"{x['prefetcher']} | {x['majflt']:.0f} | {x['pswpin']:.0f} | "
                      f"{x['pf_read']:.0f} | {x['pf_hits']:.0f} | "
                      f"{x['pf_requested']:.0f} / {x['pf_dropped']:.0f} | {x['swap_ra_hit']:.0f} | "
-                     f"{x['seconds']:.1f} | {rel} |")
+                     f"{_seconds(x)} | {rel} |")
     return rows, "\n".join(lines)
 
 

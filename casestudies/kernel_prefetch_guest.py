@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -109,11 +110,13 @@ class RunResult:
     pid: int = 0
     anon_peak: int = 0      # bytes, sample_peak only: the cgroup's largest anonymous memory
     file_peak: int = 0      # bytes, sample_peak only: its largest page cache
+    timed_out: bool = False  # killed at the run's time limit (status then -9)
 
     def to_json(self) -> dict:
         return {"seconds": round(self.seconds, 3), "majflt": self.majflt,
                 "vmstat": self.vmstat, "status": self.status, "maxrss_kb": self.maxrss_kb,
-                "pid": self.pid, "anon_peak": self.anon_peak, "file_peak": self.file_peak}
+                "pid": self.pid, "anon_peak": self.anon_peak, "file_peak": self.file_peak,
+                "timed_out": self.timed_out}
 
 
 def memory_stat(cg: Path) -> dict[str, int]:
@@ -126,12 +129,13 @@ def memory_stat(cg: Path) -> dict[str, int]:
 
 
 def run_in_cgroup(cg: Path, argv: list[str], cwd: str = "/tmp",
-                  sample_peak: bool = False) -> RunResult:
+                  sample_peak: bool = False, limit_s: float | None = None) -> RunResult:
     """Run argv inside cgroup cg; its wall time, major faults (rusage) and vmstat deltas.
 
     sample_peak: maxrss_kb is the cgroup's peak memory.current, sampled every 20 ms (6.1
     has no memory.peak; rusage's maxrss would include this Python's, from before exec), and
-    anon_peak / file_peak the peaks of memory.stat's anon and file."""
+    anon_peak / file_peak the peaks of memory.stat's anon and file.  limit_s: the process is
+    killed (SIGKILL) once it has run that long, and the result says so."""
     v0 = vmstat()
     t0 = time.monotonic()
     pid = os.fork()
@@ -146,22 +150,26 @@ def run_in_cgroup(cg: Path, argv: list[str], cwd: str = "/tmp",
             os._exit(127)
     mark(f"pid {pid} runs {' '.join(argv)}")
     peak = anon = file = 0
-    while sample_peak:
+    timed_out = False
+    while True:
         done, status, ru = os.wait4(pid, os.WNOHANG)
-        peak = max(peak, int((cg / "memory.current").read_text()))
-        st = memory_stat(cg)
-        anon, file = max(anon, st.get("anon", 0)), max(file, st.get("file", 0))
+        if sample_peak:
+            peak = max(peak, int((cg / "memory.current").read_text()))
+            st = memory_stat(cg)
+            anon, file = max(anon, st.get("anon", 0)), max(file, st.get("file", 0))
         if done:
             break
-        time.sleep(0.02)
-    else:
-        _, status, ru = os.wait4(pid, 0)
+        if limit_s is not None and not timed_out and time.monotonic() - t0 > limit_s:
+            os.kill(pid, signal.SIGKILL)
+            timed_out = True
+            mark(f"pid {pid} killed at its limit of {limit_s:.0f} s")
+        time.sleep(0.02 if sample_peak else 0.05)
     dt = time.monotonic() - t0
     v1 = vmstat()
     mark(f"pid {pid} done in {dt:.1f} s")
     return RunResult(dt, ru.ru_majflt, {k: v1[k] - v0[k] for k in v0},
                      os.waitstatus_to_exitcode(status), peak // 1024 if sample_peak else ru.ru_maxrss,
-                     pid, anon, file)
+                     pid, anon, file, timed_out)
 
 
 def attach(dev: RmtDevice, btf: Btf, blob: bytes) -> KernelEngine:
@@ -312,6 +320,14 @@ def memory_limit(ws: dict, frac: float) -> int:
     return int(frac * ws["anon"]) + ws["file"]
 
 
+def run_limit_s(unconstrained_s: float) -> float:
+    """How long a constrained run may take: 20 times the unconstrained run, at least a
+    minute (the synthetic programs take 12-14 times as long at half their memory).  A program whose accesses have no locality (xz's match finder) thrashes at half
+    its memory: one run would take hours under TCG with a delayed disk, and hold up the
+    evaluation of everything after it."""
+    return max(60.0, 20.0 * unconstrained_s)
+
+
 def phase_eval(files: Path, out: Path) -> dict:
     """casestudies/kernel_prefetch_eval.py: the plan in files/plan.json, interleaved, one boot."""
     plan = json.loads((files / "plan.json").read_text())
@@ -338,7 +354,8 @@ def phase_eval(files: Path, out: Path) -> dict:
             cg = cgroup(f"rmt_{w}", limit)
             cfg = plan["configs"].get(p)
             eng = insert_config(dev, btf, files, cfg, cg) if cfg else None
-            r = run_in_cgroup(cg, step["argv"], cwd=step["cwd"])
+            r = run_in_cgroup(cg, step["argv"], cwd=step["cwd"],
+                              limit_s=run_limit_s(res["working_sets"][w]["seconds"]))
             rec = {**step, "ws_bytes": ws["bytes"], "ws_anon": ws["anon"],
                    "ws_file": ws["file"], "limit_bytes": limit, "result": r.to_json()}
             if eng is not None:
