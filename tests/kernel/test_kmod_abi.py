@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,11 @@ import pytest
 
 from rmt.qemu import harness
 import kmod_inputs
+from session import RUN_TS, run_session
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).parent / "kmod_helpers"
-sys.path.insert(0, str(HELPERS))
 
-from session import RUN_TS, run_session  # noqa: E402
 
 MIN_STORM_CALLS = 10_000
 
@@ -78,11 +76,11 @@ def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
         set -e
         insmod {ko}
         test -c /dev/rmt
-        python3 {HELPERS / 'guest_main.py'} {files} "$RMT_OUT" {storm}
+        {kmod_inputs.GUEST_ENV} python3 {HELPERS / 'guest_main.py'} {files} "$RMT_OUT" {storm}
         # the installed console script, as a user runs it
         {ROOT / '.venv' / 'bin' / 'rmtctl'} --target kernel --json list > "$RMT_OUT/list_cli.json"
         # every VM case file on the module (4 vCPUs: the per-CPU cases use CPUs 0..3)
-        python3 {HELPERS / 'run_cases.py'} "$RMT_OUT/cases.json"
+        {kmod_inputs.GUEST_ENV} python3 {HELPERS / 'run_cases.py'} "$RMT_OUT/cases.json"
         rmmod rmt
         test ! -e /dev/rmt
         """,
