@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,9 @@ from rmt.contract import objfile
 from rmt.ctl import kernel_abi as A
 from test_rmtctl_sim import program
 
+import seeds as S    # tools/fuzz/seeds.py: the input format
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools" / "fuzz"))
-import seeds as S    # noqa: E402  (tools/fuzz/seeds.py: the input format)
 
 MAX = A.MAX_BATCH
 
