@@ -1,0 +1,323 @@
+"""Proving a program's declared properties with the weights being loaded.
+
+The program is executed symbolically once (verifier/symexec.py) with every
+model whose weights are given replaced by its exact integer inference
+(verifier/modelenc.py); a model without weights keeps a free output within
+its signature's bounds, so a property proved then holds for any weights of
+that model.  A property is one Z3 query over the whole declared input domain:
+every context within the hook's field ranges, every table entry (the action a
+table runs and its parameters are inputs), every value a map read may return.
+`nondecreasing(e, ctx.f)` compares two runs that differ only in f (the
+same table entries and map values), the second with the larger f.
+
+Terms are evaluated on 192-bit signed bitvectors: exact for every value a
+property can name (64-bit fields, decisions, model outputs) and for sums and
+products of a few of them.
+
+A satisfying assignment is a counterexample: the context, the table entries
+and map values the run read, the models' outputs and the decision.  A query
+that neither proves nor refutes within the time bound is reported as such
+and counts as a failure.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3
+
+from rmt.contract.hooks import DEFAULT_DECISION
+from rmt.contract.isa import Region
+from rmt.contract.objfile import Program
+from rmt.contract.weights import ModelWeights
+from rmt.verifier.inputs import Inputs
+from rmt.verifier.modelenc import infer_terms
+from rmt.verifier.symexec import Executor
+from rmt.verifier.symstate import Memory, f_or, to_z3
+
+W = 192       # width of property terms
+
+
+@dataclass
+class PropResult:
+    name: str
+    file: str
+    line: int
+    col: int
+    status: str                   # "proved" | "violated" | "timeout" | "error"
+    seconds: float
+    message: str = ""
+    counterexample: dict[str, Any] = field(default_factory=dict)
+    free_models: list[str] = field(default_factory=list)   # outputs left free (no weights)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "proved"
+
+
+@dataclass
+class _Run:
+    path: Any
+    outs: list[z3.BitVecRef]
+
+
+@dataclass
+class _Apply:
+    path: Any
+    action: z3.BitVecRef
+    params: Memory
+
+
+class _WeightsExecutor(Executor):
+    """The symbolic executor with concrete models, recording model runs and table applies."""
+
+    def __init__(self, prog: Program, inputs: Inputs, weights: dict[int, ModelWeights],
+                 bounds: dict[int, tuple[int, int]]):
+        super().__init__(prog, inputs, set(), bounds)
+        self.weights = weights
+        self.runs: dict[int, list[_Run]] = {}
+        self.applies: dict[int, list[_Apply]] = {}
+
+    def callm(self, pc: int, i, path, st) -> None:
+        m = self.prog.models[i.imm]
+        w = self.weights.get(i.imm)
+        if w is None:
+            super().callm(pc, i, path, st)
+        else:
+            mem = st.mem((Region.MIN, i.imm))
+            x = [mem.load(4 * e, 4)[0] for e in range(m.n_in)]
+            ys = infer_terms(w, x, (m.in_lo, m.in_hi))
+            outs = {4 * e + k: (y, k) for e, y in enumerate(ys) for k in range(4)}
+            st.replace((Region.MOUT, i.imm), Memory(4 * m.n_out, outs.__getitem__))
+        mo = st.mem((Region.MOUT, i.imm))
+        self.runs.setdefault(i.imm, []).append(
+            _Run(path, [mo.load(4 * e, 4)[0] for e in range(m.n_out)]))
+
+    def apply(self, pc: int, i, path, st) -> None:
+        super().apply(pc, i, path, st)
+        self.applies.setdefault(i.imm, []).append(
+            _Apply(path, st.regs[i.dst], st.mem((Region.PARAMS, i.imm))))
+
+
+def _ext(e: z3.BitVecRef, signed: bool) -> z3.BitVecRef:
+    if e.size() == W:
+        return e
+    return (z3.SignExt if signed else z3.ZeroExt)(W - e.size(), e)
+
+
+def _ite(cases: list[tuple[Any, z3.BitVecRef]], default: z3.BitVecRef) -> z3.BitVecRef:
+    out = default
+    for c, v in reversed(cases):
+        if c is True:
+            out = v
+        elif c is not False:
+            out = z3.If(c, v, out)
+    return out
+
+
+class _Terms:
+    """Property terms as Z3 over one symbolic run."""
+
+    def __init__(self, prog: Program, ex: _WeightsExecutor):
+        self.prog, self.ex = prog, ex
+        self.side: list[z3.BoolRef] = []       # "model m ran" for each model output named
+        self.tables = {t.name: k for k, t in enumerate(prog.tables)}
+        self.models = {m.name: k for k, m in enumerate(prog.models)}
+        exits = ex.exits
+        self.decision = _ite([(e.path, _ext(e.value, True)) for e in exits[:-1]],
+                             _ext(exits[-1].value, True)) if exits else \
+            z3.BitVecVal(DEFAULT_DECISION, W)
+
+    def ctx_var(self, name: str, index: int) -> z3.BitVecRef:
+        key = f"ctx.{name}" if index < 0 else f"ctx.{name}[{index}]"
+        return self.ex.inputs.by_name[key].var
+
+    def term(self, t: list) -> Any:
+        op = t[0]
+        if op == "int":
+            return z3.BitVecVal(t[1], W)
+        if op == "ctx":
+            f = self.prog.hook.field(t[1])
+            return _ext(self.ctx_var(t[1], t[2]), f.type.signed)
+        if op == "decision":
+            return self.decision
+        if op == "out":
+            k = self.models[t[1]]
+            runs = self.ex.runs.get(k, [])
+            if not runs:
+                self.side.append(z3.BoolVal(False))
+                return z3.BitVecVal(0, W)
+            self.side.append(to_z3(_any([r.path for r in runs])))
+            return _ite([(r.path, _ext(r.outs[t[2]], True)) for r in runs[:-1]],
+                        _ext(runs[-1].outs[t[2]], True))
+        if op == "action":
+            return self.action(*t[1:])
+        if op == "not":
+            return z3.Not(self.term(t[1]))
+        if op == "neg":
+            return -self.term(t[1])
+        a, b = self.term(t[1]), self.term(t[2])
+        return {"&&": lambda: z3.And(a, b), "||": lambda: z3.Or(a, b),
+                "==": lambda: a == b, "!=": lambda: a != b, "<": lambda: a < b,
+                "<=": lambda: a <= b, ">": lambda: a > b, ">=": lambda: a >= b,
+                "+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b}[op]()
+
+    def action(self, table: str, action: str, args: list[int] | None) -> z3.BoolRef:
+        k = self.tables[table]
+        t = self.prog.tables[k]
+        ai = next(j for j, a in enumerate(t.actions) if a.name == action)
+        cases = []
+        for ap in self.ex.applies.get(k, []):
+            c = [to_z3(ap.path), z3.Extract(15, 0, ap.action) == ai]
+            for p, v in zip(t.actions[ai].params, args or []):
+                pv = ap.params.load(p.offset, p.bits // 8)[0]
+                c.append(pv == z3.BitVecVal(v & ((1 << p.bits) - 1), p.bits))
+            cases.append(z3.And(*c))
+        return z3.Or(*cases) if cases else z3.BoolVal(False)
+
+
+def _any(flags: list) -> Any:
+    out: Any = False
+    for f in flags:
+        out = f_or(out, f)
+    return out
+
+
+def prove_properties(prog: Program, props: list[dict], weights: dict[int, ModelWeights],
+                     bounds: dict[int, tuple[int, int]], timeout_ms: int) -> list[PropResult]:
+    """Prove each property (a resolved term from rmt.lang, see check_props.py)."""
+    if not props:
+        return []
+    inputs = Inputs()
+    ex = _WeightsExecutor(prog, inputs, weights, bounds)
+    ex.run()
+    free = [m.name for k, m in enumerate(prog.models) if k not in weights and ex.runs.get(k)]
+    out = []
+    for p in props:
+        t0 = time.perf_counter()
+        try:
+            r = _prove_one(prog, ex, p, timeout_ms)
+        except (KeyError, IndexError, StopIteration, TypeError, z3.Z3Exception) as e:
+            r = PropResult(p.get("name", "?"), p.get("file", "?"), p.get("line", 0),
+                           p.get("col", 0), "error", 0.0,
+                           f"the property does not fit this program ({type(e).__name__}: {e})")
+        r.seconds = time.perf_counter() - t0
+        r.free_models = free
+        out.append(r)
+    return out
+
+
+def _prove_one(prog: Program, ex: _WeightsExecutor, p: dict, timeout_ms: int) -> PropResult:
+    T = _Terms(prog, ex)
+    reached = to_z3(_any([e.path for e in ex.exits]))
+    premise = T.term(p["premise"]) if p.get("premise") else z3.BoolVal(True)
+    concl = p["conclusion"]
+    s = z3.Solver()
+    s.set("timeout", timeout_ms)
+    s.add(*ex.inputs.constraints)
+    extra: dict[str, z3.ExprRef] = {}
+    if concl[0] == "mono":
+        _, how, what, fname, index = concl
+        e1 = T.term(what)
+        v = T.ctx_var(fname, index)
+        v2 = z3.BitVec(f"{v}'", v.size())
+        sub = (v, v2)
+        f = prog.hook.field(fname)
+        for c in ex.inputs.constraints:
+            c2 = z3.substitute(c, sub)
+            if not c2.eq(c):
+                s.add(c2)
+        e2 = z3.substitute(e1, sub)
+        base = z3.And(reached, premise, *T.side)
+        s.add(base, z3.substitute(base, sub))
+        s.add(_ext(v, f.type.signed) < _ext(v2, f.type.signed))
+        s.add(z3.Not(e1 <= e2) if how == "nondecreasing" else z3.Not(e1 >= e2))
+        extra = {f"{v}": v, f"{v2}": v2, "value": e1, "value'": e2,
+                 "decision": T.decision, "decision'": z3.substitute(T.decision, sub)}
+    else:
+        goal = T.term(concl)
+        s.add(reached, premise, *T.side, z3.Not(goal))
+        extra = {"decision": T.decision}
+    res = s.check()
+    at = (p["name"], str(p.get("file", "?")), p["line"], p["col"])
+    if res == z3.unsat:
+        return PropResult(*at, "proved", 0.0)
+    if res == z3.unknown:
+        why = s.reason_unknown()
+        return PropResult(*at, "timeout", 0.0,
+                          f"not proved within {timeout_ms / 1000:g} s ({why}): refused; "
+                          "a larger --timeout may prove it")
+    return PropResult(*at, "violated", 0.0,
+                      counterexample=_counterexample(prog, ex, s.model(), extra))
+
+
+def _signed(v: int, bits: int) -> int:
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def _counterexample(prog: Program, ex: _WeightsExecutor, model: z3.ModelRef,
+                    extra: dict[str, z3.ExprRef]) -> dict[str, Any]:
+    ev = lambda e: model.eval(e, model_completion=True)    # noqa: E731
+    ctx: dict[str, Any] = {}
+    for f in prog.hook.fields:
+        vals = []
+        for e in range(f.count):
+            key = f"ctx.{f.name}" if f.count == 1 else f"ctx.{f.name}[{e}]"
+            inp = ex.inputs.by_name.get(key)
+            vals.append(ex.inputs.value(model, inp) if inp else 0)
+        ctx[f.name] = vals[0] if f.count == 1 else vals
+    tables = {}
+    for k, aps in ex.applies.items():
+        t = prog.tables[k]
+        for ap in aps:
+            if ap.path is not True and not z3.is_true(ev(to_z3(ap.path))):
+                continue
+            ai = ev(ap.action).as_long() & 0xFFFF
+            a = t.actions[ai] if ai < len(t.actions) else None
+            params = {}
+            for p in (a.params if a else []):
+                raw = ev(ap.params.load(p.offset, p.bits // 8)[0]).as_long()
+                params[p.name] = _signed(raw, p.bits) if p.signed else raw
+            tables[t.name] = {"action": a.name if a else ai, "params": params}
+    outs = {}
+    for k, runs in ex.runs.items():
+        for r in runs:
+            if r.path is True or z3.is_true(ev(to_z3(r.path))):
+                outs[prog.models[k].name] = [_signed(ev(o).as_long(), 32) for o in r.outs]
+    maps = {name: ex.inputs.value(model, inp) for name, inp in ex.inputs.by_name.items()
+            if name.startswith("map ")}
+    values = {k: _signed(ev(e).as_long(), e.size()) for k, e in extra.items()}
+    return {"ctx": ctx, "tables": tables, "models": outs, "maps": maps, "values": values}
+
+
+def describe(r: PropResult, prog: Program) -> list[str]:
+    """Text lines for one result: `file:line:col: property NAME: STATUS (time)` and,
+    for a violation, the counterexample (the context as JSON, ready for
+    `rmtctl prog run --ctx`)."""
+    head = f"{r.file}:{r.line}:{r.col}: property {r.name}: "
+    status = {"proved": "proved", "violated": "VIOLATED", "timeout": "TIMED OUT",
+              "error": "ERROR"}[r.status]
+    out = [f"{head}{status} ({r.seconds:.2f} s)"]
+    if r.message:
+        out.append(f"    {r.message}")
+    if r.free_models and not r.ok:
+        out.append("    (no weights given for " + ", ".join(r.free_models) +
+                   ": any outputs within its bounds)")
+    cx = r.counterexample
+    if cx:
+        names = {v: n for n, v in prog.hook.decision.names.items()}
+        names[DEFAULT_DECISION] = "DEFAULT"
+        out.append("    counterexample ctx: " + json.dumps(cx["ctx"], separators=(",", ":")))
+        for t, a in cx["tables"].items():
+            args = ", ".join(f"{k}={v}" for k, v in a["params"].items())
+            out.append(f"    table {t}: {a['action']}({args})")
+        for m, ys in cx["models"].items():
+            out.append(f"    model {m}: outputs {ys}")
+        for k, v in cx["maps"].items():
+            out.append(f"    {k} = {v}")
+        for k, v in cx["values"].items():
+            shown = f"{names[v]} ({v})" if k.startswith("decision") and v in names else str(v)
+            out.append(f"    {k} = {shown}")
+    return out
