@@ -89,7 +89,8 @@ def check_weights(target, sha16: str, prog: Program, model: int, blob: bytes,
                 pass
     _, bounds = check_models(prog, prog.hook.budget, weights)
     t0 = time.perf_counter()
-    results = prove_properties(prog, props, weights, bounds, max(1, int(timeout_s * 1000)))
+    results = prove_properties(prog, props, weights, bounds, max(1, int(timeout_s * 1000)),
+                               frozenset({model}))
     lines = []
     for r in results:
         lines += describe(r, prog)

@@ -188,19 +188,29 @@ def _any(flags: list) -> Any:
 
 
 def prove_properties(prog: Program, props: list[dict], weights: dict[int, ModelWeights],
-                     bounds: dict[int, tuple[int, int]], timeout_ms: int) -> list[PropResult]:
-    """Prove each property (a resolved term from rmt.lang, see check_props.py)."""
+                     bounds: dict[int, tuple[int, int]], timeout_ms: int,
+                     first_free: frozenset[int] = frozenset()) -> list[PropResult]:
+    """Prove each property (a resolved term from rmt.lang, see check_props.py).
+
+    first_free: models to leave free in a first attempt (`rmtctl model load` passes the
+    model being loaded): a property proved with a model's outputs free holds for any of
+    its weights, and such a query is much smaller; only when it fails is the property
+    proved again with every given model's weights."""
     if not props:
         return []
-    inputs = Inputs()
-    ex = _WeightsExecutor(prog, inputs, weights, bounds)
-    ex.run()
-    free = [m.name for k, m in enumerate(prog.models) if k not in weights and ex.runs.get(k)]
+    full = _executor(prog, weights, bounds)
+    relaxed = None
+    if first_free & set(weights):
+        relaxed = _executor(prog, {k: w for k, w in weights.items() if k not in first_free},
+                            bounds)
+    free = [m.name for k, m in enumerate(prog.models) if k not in weights and full.runs.get(k)]
     out = []
     for p in props:
         t0 = time.perf_counter()
         try:
-            r = _prove_one(prog, ex, p, timeout_ms)
+            r = _prove_one(prog, relaxed, p, timeout_ms) if relaxed else None
+            if r is None or r.status != "proved":
+                r = _prove_one(prog, full, p, timeout_ms)
         except (KeyError, IndexError, StopIteration, TypeError, z3.Z3Exception) as e:
             r = PropResult(p.get("name", "?"), p.get("file", "?"), p.get("line", 0),
                            p.get("col", 0), "error", 0.0,
@@ -209,6 +219,13 @@ def prove_properties(prog: Program, props: list[dict], weights: dict[int, ModelW
         r.free_models = free
         out.append(r)
     return out
+
+
+def _executor(prog: Program, weights: dict[int, ModelWeights],
+              bounds: dict[int, tuple[int, int]]) -> _WeightsExecutor:
+    ex = _WeightsExecutor(prog, Inputs(), weights, bounds)
+    ex.run()
+    return ex
 
 
 def _prove_one(prog: Program, ex: _WeightsExecutor, p: dict, timeout_ms: int) -> PropResult:
@@ -223,17 +240,21 @@ def _prove_one(prog: Program, ex: _WeightsExecutor, p: dict, timeout_ms: int) ->
         e1 = T.term(what)
         v = T.ctx_var(fname, index)
         v2 = z3.BitVec(f"{v}'", v.size())
-        sub = (v, v2)
+        # the second run: field f larger, every other context field the same; whatever else
+        # the world hands a run (table entries, map values, free model outputs, helpers) is
+        # its own, constrained only as any run's is (a premise may pin a table's action)
+        sub = [(v, v2)] + [(i.var, z3.BitVec(f"{i.name}'", i.var.size()))
+                           for i in ex.inputs.by_name.values() if not i.name.startswith("ctx.")]
         f = prog.hook.field(fname)
         assume += [c2 for c in ex.inputs.constraints
-                   if not (c2 := z3.substitute(c, sub)).eq(c)]
-        e2 = z3.substitute(e1, sub)
+                   if not (c2 := z3.substitute(c, *sub)).eq(c)]
+        e2 = z3.substitute(e1, *sub)
         base = z3.And(reached, premise, *T.side)
-        assume += [base, z3.substitute(base, sub),
+        assume += [base, z3.substitute(base, *sub),
                    _ext(v, f.type.signed) < _ext(v2, f.type.signed)]
         goal = e1 <= e2 if how == "nondecreasing" else e1 >= e2
         extra = {f"{v}": v, f"{v2}": v2, "value": e1, "value'": e2,
-                 "decision": T.decision, "decision'": z3.substitute(T.decision, sub)}
+                 "decision": T.decision, "decision'": z3.substitute(T.decision, *sub)}
     else:
         goal = T.term(concl)
         assume += [reached, premise, *T.side]
@@ -272,8 +293,8 @@ def _rescued(ex: _WeightsExecutor, model: z3.ModelRef, assume: list, goal: z3.Bo
     for name, inp in ex.inputs.by_name.items():
         if not name.startswith(names):
             s.add(inp.var == model.eval(inp.var, model_completion=True))
-    for d in model.decls():          # the second run's field in a monotonicity query
-        if d.name().endswith("'"):
+    for d in model.decls():          # the second run's inputs in a monotonicity query
+        if d.name().endswith("'") and not d.name().startswith(names):
             s.add(d() == model[d])
     return s.check() != z3.unsat
 
