@@ -192,31 +192,43 @@ def prove_properties(prog: Program, props: list[dict], weights: dict[int, ModelW
                      first_free: frozenset[int] = frozenset()) -> list[PropResult]:
     """Prove each property (a resolved term from rmt.lang, see check_props.py).
 
-    first_free: models to leave free in a first attempt (`rmtctl model load` passes the
-    model being loaded): a property proved with a model's outputs free holds for any of
-    its weights, and such a query is much smaller; only when it fails is the property
-    proved again with every given model's weights."""
+    first_free: the models being loaded (`rmtctl model load` passes one).  A property
+    proved with some models' outputs free holds for any of their weights, and such a query
+    is much smaller, so each property is tried first with those models free (it does not
+    depend on the new weights), then with only them concrete (it depends on nothing else),
+    and only then with every given model's weights."""
     if not props:
         return []
-    full = _executor(prog, weights, bounds)
-    relaxed = None
-    if first_free & set(weights):
-        relaxed = _executor(prog, {k: w for k, w in weights.items() if k not in first_free},
-                            bounds)
+    execs: dict[frozenset[int], _WeightsExecutor] = {}
+
+    def executor(keys: frozenset[int]) -> _WeightsExecutor:
+        if keys not in execs:
+            execs[keys] = _executor(prog, {k: weights[k] for k in keys}, bounds)
+        return execs[keys]
+
+    every = frozenset(weights)
+    tries = []
+    if first_free & every:
+        tries = [every - first_free, every & first_free]
+    tries = [k for k in dict.fromkeys(tries) if k != every] + [every]
+    full = executor(every)
     free = [m.name for k, m in enumerate(prog.models) if k not in weights and full.runs.get(k)]
     out = []
     for p in props:
         t0 = time.perf_counter()
         try:
-            r = _prove_one(prog, relaxed, p, timeout_ms) if relaxed else None
-            if r is None or r.status != "proved":
-                r = _prove_one(prog, full, p, timeout_ms)
+            for keys in tries:
+                r = _prove_one(prog, executor(keys), p, timeout_ms)
+                # a violation that no output of the free models can repair is final
+                if r.status in ("proved", "violated"):
+                    break
         except (KeyError, IndexError, StopIteration, TypeError, z3.Z3Exception) as e:
             r = PropResult(p.get("name", "?"), p.get("file", "?"), p.get("line", 0),
                            p.get("col", 0), "error", 0.0,
                            f"the property does not fit this program ({type(e).__name__}: {e})")
         r.seconds = time.perf_counter() - t0
-        r.free_models = free
+        r.free_models = [m.name for k, m in enumerate(prog.models)
+                         if k not in keys and full.runs.get(k)] if r.status != "error" else free
         out.append(r)
     return out
 
@@ -348,9 +360,11 @@ def describe(r: PropResult, prog: Program) -> list[str]:
     out = [f"{head}{status} ({r.seconds:.2f} s)"]
     if r.message:
         out.append(f"    {r.message}")
-    if r.free_models and not r.ok:
-        out.append("    (no weights given for " + ", ".join(r.free_models) +
-                   ": any outputs within its bounds)")
+    if r.free_models and r.status == "violated":
+        out.append("    (violated whatever " + ", ".join(r.free_models) + " output: their "
+                   "outputs below are one choice)")
+    elif r.free_models and r.status == "deferred":
+        out.append("    (no weights for " + ", ".join(r.free_models) + " yet)")
     cx = r.counterexample
     if cx:
         names = {v: n for n, v in prog.hook.decision.names.items()}
