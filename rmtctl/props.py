@@ -59,7 +59,11 @@ def stored(target, sha16: str) -> list[dict] | None:
     path = store_dir(target) / f"{sha16}.rmtp"
     if not path.exists():
         return None
-    pf = propfile.loads(path.read_text(), str(path))
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise PropsError(f"{path}: cannot read properties: {e}") from None
+    pf = propfile.loads(text, str(path))
     if pf.object_sha256[:16] != sha16:
         raise PropsError(f"{path}: belongs to another object ({pf.object_sha256[:16]})")
     return pf.properties

@@ -107,3 +107,54 @@ def test_timeout_refuses(setup, capsys):
     assert rc == 1 and "not proved within" in err
     rc, out, _ = _ctl(capsys, state, "-j", "model", "show", "1")
     assert json.loads(out)[0]["loaded"] is False
+
+
+def test_kernel_target_refuses_before_the_ioctl(tmp_path, monkeypatch, capsys):
+    """On the kernel target the proof runs in rmtctl too, before KernelTarget.model_load (the
+    RMT_IOC_MODEL_LOAD ioctl): refused weights never reach it.  The target here is the sim
+    under the kernel target's name (no /dev/rmt on the host); the store is the host's
+    $XDG_STATE_HOME/rmt/props, as for rmt.ko."""
+    from rmt.ctl import cli
+    from rmt.ctl.sim import SimTarget
+    calls = []
+
+    class KernelLike(SimTarget):
+        name = "kernel"
+
+        def model_load(self, prog_id, model, blob):
+            calls.append(blob)
+            return super().model_load(prog_id, model, blob)
+
+    monkeypatch.delenv("RMT_PROPS_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(cli, "make_target", lambda g: KernelLike(tmp_path / "kstate"))
+    src = (HERE / "score.rmt").read_text().split("// violated by any weights")[0]
+    (tmp_path / "score.rmt").write_text(src)
+    subprocess.run([str(ROOT / ".venv/bin/rmtc"), "compile", str(tmp_path / "score.rmt")],
+                   check=True, capture_output=True)
+    prog = objfile.read((tmp_path / "score.rmtb").read_bytes())
+    good = W.blob_for(prog.models[0], layers=GOOD)
+    (tmp_path / "good.bin").write_bytes(good)
+    (tmp_path / "bad.bin").write_bytes(W.blob_for(prog.models[0], layers=LOW_BIAS))
+    assert main(["--target", "kernel", "insert", str(tmp_path / "score.rmtb")]) == 0
+    assert list((tmp_path / "xdg" / "rmt" / "props").glob("*.rmtp"))
+    assert main(["--target", "kernel", "model", "load", "1", "m", str(tmp_path / "good.bin")]) == 0
+    assert main(["--target", "kernel", "model", "load", "1", "m", str(tmp_path / "bad.bin")]) == 1
+    assert "property busy_src: VIOLATED" in capsys.readouterr().err
+    assert calls == [good]
+
+
+@pytest.mark.parametrize("term", [["nope"], ["ctx", "no_such_field", -1], ["int"],
+                                  ["action", "policy", "nope", None], ["out", "m", 99],
+                                  ["==", ["int", "x"], ["int", 1]], ["mono", "up"]])
+def test_damaged_property_is_an_error_not_a_traceback(setup, capsys, term):
+    """A .rmtp whose term does not fit the program (edited, or from another program) makes
+    that property an ERROR, which refuses the weights with a one-line reason."""
+    d, state = setup
+    store = next((Path(state) / "props").glob("*.rmtp"))
+    doc = json.loads(store.read_text())
+    doc["properties"][0]["conclusion"] = term
+    store.write_text(json.dumps(doc))
+    rc, _, err = _ctl(capsys, state, "model", "load", "1", "m", str(d / "good.bin"))
+    assert rc == 1 and "property busy_src: ERROR" in err and "does not fit" in err
+    assert "Traceback" not in err

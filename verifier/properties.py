@@ -222,7 +222,8 @@ def prove_properties(prog: Program, props: list[dict], weights: dict[int, ModelW
                 # a violation that no output of the free models can repair is final
                 if r.status in ("proved", "violated"):
                     break
-        except (KeyError, IndexError, StopIteration, TypeError, z3.Z3Exception) as e:
+        except (KeyError, IndexError, StopIteration, TypeError, ValueError, AttributeError,
+                z3.Z3Exception) as e:
             r = PropResult(p.get("name", "?"), p.get("file", "?"), p.get("line", 0),
                            p.get("col", 0), "error", 0.0,
                            f"the property does not fit this program ({type(e).__name__}: {e})")
