@@ -9,6 +9,7 @@ names, the weights), must really give the decision it reports.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,35 @@ def test_timeout_refuses():
         pytest.skip("every query finished within 1 ms on this machine")
     assert not rep.accepted
     assert all("not proved within" in p.message for p in timed)
+
+
+def test_rmtc_verify_cli(tmp_path):
+    """`rmtc verify --weights` proves the .rmtp beside the object (exit 1 and the property's
+    line on a violation, JSON too); without --weights the properties are not proved."""
+    import subprocess
+    rmtc = str(Path(__file__).resolve().parent.parent / ".venv/bin/rmtc")
+    src = tmp_path / "score.rmt"
+    src.write_text((HERE / "score.rmt").read_text().split("// violated by any weights")[0])
+    subprocess.run([rmtc, "compile", str(src)], check=True, capture_output=True)
+    prog, _ = _compiled("score.rmt")
+    for name, case in (("good", CASES[0]), ("bad", CASES[1])):
+        (tmp_path / f"{name}.bin").write_bytes(_blob(prog.models[0], case["weights"]["m"]))
+    obj = str(tmp_path / "score.rmtb")
+    r = subprocess.run([rmtc, "verify", obj], capture_output=True, text=True)
+    assert r.returncode == 0 and "property" not in r.stdout
+    r = subprocess.run([rmtc, "verify", obj, "--weights", f"m={tmp_path / 'good.bin'}"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.count(": proved (") == 3, r.stdout
+    r = subprocess.run([rmtc, "verify", obj, "--weights", f"m={tmp_path / 'bad.bin'}"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    assert re.search(r"score.rmt:\d+:1: property busy_src: VIOLATED \(\d+\.\d\d s\)", r.stdout)
+    assert "rejected: 1 of 3 properties not proved" in r.stdout
+    r = subprocess.run([rmtc, "verify", obj, "--json", "--weights", f"m={tmp_path / 'bad.bin'}"],
+                       capture_output=True, text=True)
+    props = {p["name"]: p for p in json.loads(r.stdout)["properties"]}
+    assert props["busy_src"]["counterexample"]["ctx"]["src_nr_running"] == 3
+    r = subprocess.run([rmtc, "verify", obj, "--props", str(tmp_path / "missing.rmtp"),
+                        "--weights", f"m={tmp_path / 'good.bin'}"], capture_output=True, text=True)
+    assert r.returncode == 1 and "cannot read properties" in r.stderr
+    assert "Traceback" not in r.stderr
