@@ -101,3 +101,23 @@ def infer_terms(w: ModelWeights, x: list[z3.BitVecRef],
         for j, v in enumerate(_tree(t, x, w.n_out)):
             sums[j] = sums[j] + z3.SignExt(16, v)
     return [_saturate32(s >> w.shift if w.shift else s, 1 << 80) for s in sums]
+
+
+def tree_regions(t: Tree, x: list[z3.BitVecRef]) -> list[tuple[z3.BoolRef, list[int]]]:
+    """The tree's input space as regions, one per distinct leaf vector: (the disjunction of
+    the root-to-leaf paths reaching that vector, the vector).  The regions partition the
+    inputs (every x reaches exactly one leaf)."""
+    groups: dict[tuple[int, ...], list[z3.BoolRef]] = {}
+    stack: list[tuple[int, list[z3.BoolRef]]] = [(0, [])]
+    while stack:
+        i, conds = stack.pop()
+        nd = t.nodes[i]
+        if nd.feature == -1:
+            groups.setdefault(tuple(t.leaves[nd.leaf]), []).append(
+                z3.And(*conds) if conds else z3.BoolVal(True))
+            continue
+        c = x[nd.feature] <= z3.BitVecVal(nd.threshold, 32)
+        stack.append((nd.right, conds + [z3.Not(c)]))
+        stack.append((nd.left, conds + [c]))
+    return [(z3.Or(*paths) if len(paths) > 1 else paths[0], list(vec))
+            for vec, paths in groups.items()]
