@@ -225,16 +225,16 @@ def prove_properties(prog: Program, props: list[dict], weights: dict[int, ModelW
             execs[keys, enum] = _executor(prog, {k: weights[k] for k in keys}, bounds, enum)
         return execs[keys, enum]
 
-    def prove(keys: frozenset[int], p: dict) -> PropResult:
+    def prove(keys: frozenset[int], p: dict, rescue: bool = True) -> PropResult:
         named = _named_models(p)
         trees = any(weights[k].kind == ModelKind.TREE and prog.models[k].name in named
                     for k in keys)
         if trees and ENUMERATE_TREES:
             try:
-                return _prove_one(prog, executor(keys, True), p, timeout_ms)
+                return _prove_one(prog, executor(keys, True), p, timeout_ms, rescue)
             except _NotEnumerable:
                 pass
-        return _prove_one(prog, executor(keys), p, timeout_ms)
+        return _prove_one(prog, executor(keys), p, timeout_ms, rescue)
 
     every = frozenset(weights)
     tries = []
@@ -248,9 +248,12 @@ def prove_properties(prog: Program, props: list[dict], weights: dict[int, ModelW
         t0 = time.perf_counter()
         try:
             for keys in tries:
-                r = prove(keys, p)
-                # a violation that no output of the free models can repair is final
-                if r.status in ("proved", "violated"):
+                # with the loaded models free, only a proof counts (it then holds for any of
+                # their weights); otherwise a violation that no output of the free models can
+                # repair is final
+                independent = bool(first_free) and not (keys & first_free)
+                r = prove(keys, p, rescue=not independent)
+                if r.status == "proved" or (r.status == "violated" and not independent):
                     break
         except (KeyError, IndexError, StopIteration, TypeError, ValueError, AttributeError,
                 z3.Z3Exception) as e:
@@ -271,7 +274,8 @@ def _executor(prog: Program, weights: dict[int, ModelWeights],
     return ex
 
 
-def _prove_one(prog: Program, ex: _WeightsExecutor, p: dict, timeout_ms: int) -> PropResult:
+def _prove_one(prog: Program, ex: _WeightsExecutor, p: dict, timeout_ms: int,
+               rescue: bool = True) -> PropResult:
     T = _Terms(prog, ex)
     reached = to_z3(_any([e.path for e in ex.exits]))
     premise = T.term(p["premise"]) if p.get("premise") else z3.BoolVal(True)
@@ -316,7 +320,7 @@ def _prove_one(prog: Program, ex: _WeightsExecutor, p: dict, timeout_ms: int) ->
     model = s.model()
     cx = _counterexample(prog, ex, model, extra)
     free = [k for k in range(len(prog.models)) if k not in ex.weights and ex.runs.get(k)]
-    if free and _rescued(ex, model, assume, goal, free, timeout_ms):
+    if free and rescue and _rescued(ex, model, assume, goal, free, timeout_ms):
         return PropResult(*at, "deferred", 0.0,
                           "violated only for some outputs of the models without weights "
                           "here; proved once they have weights", counterexample=cx)
