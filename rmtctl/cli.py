@@ -9,7 +9,7 @@
       table add|mod PROG TABLE MATCH... action NAME [ARG...] [priority N]
       table add PROG TABLE -f FILE         one entry (MATCH... action ...) per line
       table del PROG TABLE MATCH... [priority N] | table dump PROG TABLE | table clear PROG TABLE
-      model load PROG MODEL FILE | model show PROG
+      model load PROG MODEL FILE [--timeout S] [--no-prove] | model show PROG
       map dump PROG MAP
       trace PROG [-o FILE] [--keep]
       prog run PROG --ctx CTX [--repeat N] [--cpu N] [--kernel-decision N]
@@ -765,7 +765,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("entry", nargs=argparse.REMAINDER)
     t.set_defaults(fn=cmd_table)
     m = sub.add_parser("model", help="load weights or show models",
-                       usage="rmtctl model load PROG MODEL FILE | rmtctl model show PROG")
+                       usage="rmtctl model load PROG MODEL FILE [--timeout S] [--no-prove] | "
+                             "rmtctl model show PROG")
     m.add_argument("op", choices=("load", "show"))
     m.add_argument("id", metavar="PROG")
     m.add_argument("model", nargs="?")
