@@ -350,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     # ---- load
     log("== load (rmtctl model load)")
     for name in blobs:
-        rmtctl(state, "model", "load", str(pid), name, str(out / "models" / f"{name}.bin"))
+        r = rmtctl(state, "model", "load", str(pid), name, str(out / "models" / f"{name}.bin"))
+        for line in r.stderr.splitlines():      # the program's properties, proved at load
+            if ": property " in line or " properties proved in " in line:
+                log(f"  {line}")
 
     # ---- evaluate through the VM
     log("== evaluate: test workloads through the VM (shadow mode)")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rmt.contract import objfile as O
 from rmt.compiler.emit import EmitError, emit
@@ -29,6 +29,7 @@ class CompileError(Exception):
 class Compiled:
     program: O.Program
     warnings: str                 # rendered warnings (may be empty)
+    properties: list = field(default_factory=list)   # resolved `property` decls (check_props)
 
 
 def front_end(text: str, file: str) -> tuple[A.Program | None, list]:
@@ -81,4 +82,5 @@ def compile_full(text: str, file: str = "<input>") -> Compiled:
         d = E.Diagnostic(E.Severity.ERROR, prog.hook.span if prog.hook else A.NOSPAN,
                          f"the compiled program exceeds a limit of the object format: {e}")
         raise CompileError(E.render_all([d], text), [d]) from None
-    return Compiled(obj, warnings)
+    props = [d.resolved for d in prog.of(A.PropertyDecl) if d.resolved is not None]
+    return Compiled(obj, warnings, props)

@@ -17,6 +17,7 @@ import sys
 import time
 
 from rmt.contract import objfile
+from rmt.contract import propfile
 from rmt.compiler.driver import CompileError, compile_full, front_end
 from rmt.lang import errors as E
 
@@ -52,6 +53,13 @@ def cmd_compile(args: argparse.Namespace) -> int:
     blob = objfile.write(result.program)
     with open(out, "wb") as f:
         f.write(blob)
+    # the properties travel beside the object, bound to it by its digest (contract/propfile.py)
+    props_path = os.path.splitext(out)[0] + ".rmtp"
+    if result.properties:
+        with open(props_path, "w") as f:
+            f.write(propfile.dumps(blob, args.source, result.properties))
+    elif os.path.exists(props_path):
+        os.remove(props_path)           # stale: this program declares none
     if args.verbose:
         print(f"{out}: {len(result.program.code)} insns, {len(blob)} bytes, "
               f"{(time.perf_counter() - t0) * 1e3:.1f} ms")

@@ -369,6 +369,15 @@ class GuardDecl(Decl):
 
 
 @dataclass(eq=False)
+class PropertyDecl(Decl):
+    """`property NAME: [premise =>] conclusion;` (docs/language.md, "Properties")."""
+    name: str
+    premise: Optional[Expr]  # None: the conclusion holds on every run
+    conclusion: Expr         # a bool expression, or nondecreasing/nonincreasing(e, ctx.f)
+    resolved: Optional[dict] = field(default=None, kw_only=True)   # set by the checker
+
+
+@dataclass(eq=False)
 class Program:
     file: str
     decls: list[Decl]

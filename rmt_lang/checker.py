@@ -16,6 +16,7 @@ from __future__ import annotations
 from . import ast as A
 from .check_decls import (check_const, check_guards, check_hook, check_map, check_mode,
                           check_model, check_table, collect_names)
+from .check_props import check_properties
 from .check_stmt import check_action, check_apply
 from .errors import Diagnostic
 from .state import State
@@ -38,6 +39,7 @@ def check(program: A.Program) -> list[Diagnostic]:
         check_action(st, a)
     check_apply(st)
     check_guards(st)
+    check_properties(st)
     _warn_unused(st)
     return sorted(st.diags, key=lambda d: (d.span.line, d.span.col))
 

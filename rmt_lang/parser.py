@@ -228,6 +228,12 @@ class _Builder(Transformer):
     def guard_streak(self, meta, ch):
         return A.GuardStreak(ch[0], ch[1], ch[2], self._s(meta))
 
+    def property_decl(self, meta, ch):
+        name, first, second = ch
+        premise, conclusion = (first, second) if second is not None else (None, first)
+        return A.PropertyDecl(str(name), premise, conclusion, span=self._s(meta),
+                              name_span=self._t(name))
+
     # ---- types
     def type(self, meta, ch):
         return A.TypeRef(str(ch[0]), ch[1], self._s(meta))
@@ -331,10 +337,11 @@ _OPERATORS = {"||", "&&", "|", "^", "&", "==", "!=", "<", "<=", ">", ">=", "<<",
               "^=", "<<=", ">>="}
 _EXPR_START = {"a name", "a number", "'('"}
 _STMT_START = {"'let'", "'if'", "'for'", "'decide'", "'trace'", "'{'"}
-_DECL_WORDS = ("hook", "mode", "const", "model", "map", "table", "action", "apply", "guard")
+_DECL_WORDS = ("hook", "mode", "const", "model", "map", "table", "action", "apply", "guard",
+               "property")
 _DECL_LINE = re.compile(r"(%s)\b" % "|".join(_DECL_WORDS))
 _DECL_START = {f"'{k}'" for k in ("hook", "mode", "const", "model", "map", "table", "action",
-                                  "apply", "guard")}
+                                  "apply", "guard", "property")}
 
 
 def _terminal_text(name: str) -> str:

@@ -9,7 +9,7 @@
       table add|mod PROG TABLE MATCH... action NAME [ARG...] [priority N]
       table add PROG TABLE -f FILE         one entry (MATCH... action ...) per line
       table del PROG TABLE MATCH... [priority N] | table dump PROG TABLE | table clear PROG TABLE
-      model load PROG MODEL FILE | model show PROG
+      model load PROG MODEL FILE [--timeout S] [--no-prove] | model show PROG
       map dump PROG MAP
       trace PROG [-o FILE] [--keep]
       prog run PROG --ctx CTX [--repeat N] [--cpu N] [--kernel-decision N]
@@ -39,10 +39,11 @@ from typing import Any, Iterator
 from rmt.contract import objfile
 from rmt.contract.isa import Abort
 from rmt.contract.hooks import DEFAULT_DECISION
-from rmt.ctl import p4rules
+from rmt.ctl import p4rules, props
+from rmt.contract.propfile import PropsError
 from rmt.ctl.sim import ProgInfo, SimTarget, TargetError
 from rmt.contract import codec
-from rmt.contract.engine import Entry, Stats
+from rmt.contract.engine import EngineError, Entry, Stats
 
 DEVICE = "/dev/rmt"
 # commands and where their program argument sits (index in the command's own words)
@@ -253,6 +254,15 @@ def cmd_insert(args, target) -> int:
         sys.stderr.write(report)
         raise TargetError(f"{args.object}: rejected by the verifier; not inserted "
                           f"(--force inserts it anyway; the kernel-side validator still applies)")
+    # the declared properties (prog.rmtp beside the object, or --props) are kept on the host,
+    # by the object's digest, for every later `model load` to prove (rmtctl/props.py)
+    props_path = Path(args.props) if args.props else Path(args.object).with_suffix(".rmtp")
+    if args.props or props_path.exists():
+        try:
+            n = props.keep(target, blob, props_path)
+        except PropsError as e:
+            raise TargetError(f"{e}; not inserted") from None
+        print(f"{n} properties kept for `model load` ({props_path})", file=sys.stderr)
     # --jit/--no-jit: which C VM engine runs it (default: the JIT where supported).
     info = target.insert(blob, "accepted" if ok else "forced", jit=args.jit)
     _out(args, dataclasses.asdict(info), f"{info.id}")
@@ -488,7 +498,32 @@ def cmd_model(args, target) -> int:
         raise UsageError("model load needs PROG MODEL FILE")
     m = _index([m.name for m in prog.models], args.model, "model")
     blob = _read(args.file, "weights")
+    info, _ = target.program(args.id)
+    name = prog.models[m].name
+    if args.no_prove:
+        msg = (f"rmtctl: model load {info.id} {name} {args.file}: --no-prove: the program's "
+               "properties are NOT proved for these weights")
+        print(msg, file=sys.stderr)
+        props.log(target, msg)
+    else:
+        if args.timeout <= 0:
+            raise UsageError(f"--timeout {args.timeout}: must be > 0")
+        try:
+            with progress(f"proving properties for {args.file}"):
+                ok, lines = props.check_weights(target, info.sha256, prog, m, blob,
+                                                args.timeout)
+        except (PropsError, EngineError) as e:
+            raise TargetError(f"{args.file}: {e}; not loaded") from None
+        if _interrupted:
+            raise KeyboardInterrupt
+        if lines:
+            sys.stderr.write("\n".join(lines) + "\n")
+        if not ok:
+            raise TargetError(f"{args.file}: weights refused: a property of the program does "
+                              f"not hold (or was not proved in time); {name} keeps its "
+                              "current weights")
     version = target.model_load(args.id, m, blob)
+    props.remember_weights(target, info.sha256, name, blob)
     _out(args, {"model": prog.models[m].name, "version": version},
          f"{prog.models[m].name}: version {version}")
     return 0
@@ -704,6 +739,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rlimit", type=int, help="Z3 resource units per verifier query")
     s.add_argument("--weights", action="append", default=[], metavar="MODEL=FILE",
                    help="let the verifier prove model bounds with these weights (repeatable)")
+    s.add_argument("--props", metavar="FILE", help="the program's properties (default: the "
+                   ".rmtp beside the object, if any), proved at every `model load`")
     s.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
                    help="run as x86-64 JIT code (default where supported) or, with --no-jit, "
                         "on the interpreter")
@@ -731,11 +768,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("entry", nargs=argparse.REMAINDER)
     t.set_defaults(fn=cmd_table)
     m = sub.add_parser("model", help="load weights or show models",
-                       usage="rmtctl model load PROG MODEL FILE | rmtctl model show PROG")
+                       usage="rmtctl model load PROG MODEL FILE [--timeout S] [--no-prove] | "
+                             "rmtctl model show PROG")
     m.add_argument("op", choices=("load", "show"))
     m.add_argument("id", metavar="PROG")
     m.add_argument("model", nargs="?")
     m.add_argument("file", nargs="?")
+    m.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                   help="seconds per property proof; one that runs out refuses the weights "
+                        "(default 60)")
+    m.add_argument("--no-prove", action="store_true",
+                   help="load without proving the program's properties (logged)")
     m.set_defaults(fn=cmd_model)
     mp = sub.add_parser("map", help="dump a map", usage="rmtctl map dump PROG MAP")
     mp.add_argument("op", choices=("dump",))

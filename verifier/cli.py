@@ -7,7 +7,11 @@ input), 2 usage.  Runs standalone as `python -m rmt.verifier prog.rmtb`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+from rmt.contract import propfile
+from rmt.contract.propfile import PropsError
 
 from rmt.verifier.report import json_text, text
 from rmt.verifier.solve import SolverOptions
@@ -33,7 +37,11 @@ def parser(prog: str = "rmtc verify") -> argparse.ArgumentParser:
                    metavar="S", help="per-query wall-clock backstop in seconds "
                                      f"(default {SolverOptions.timeout_ms // 1000})")
     p.add_argument("--weights", action="append", default=[], metavar="MODEL=FILE",
-                   help="prove model bounds with these weights (repeatable)")
+                   help="prove model bounds, and the program's properties, with these "
+                        "weights (repeatable)")
+    p.add_argument("--props", metavar="FILE",
+                   help="the properties to prove (default: the .rmtp beside the object, "
+                        "proved when --weights is given)")
     return p
 
 
@@ -63,11 +71,35 @@ def cli_verify(argv: list[str] | None = None, prog: str = "rmtc verify") -> int:
     except OSError as e:
         print(f"{a.object}: cannot read: {e.strerror}", file=sys.stderr)
         return 1
+    try:
+        props = _properties(a, buf, bool(weights))
+    except PropsError as e:
+        print(e, file=sys.stderr)
+        return 1
     opts = VerifyOptions(rlimit=a.rlimit, timeout_ms=max(1, int(a.timeout * 1000)),
-                         smt2_dir=a.smt2, budget=a.budget, weights=weights)
+                         smt2_dir=a.smt2, budget=a.budget, weights=weights, properties=props)
     rep = verify_bytes(buf, opts, name=a.object)
     sys.stdout.write(json_text(rep, a.object) if a.json else text(rep, a.object))
     return 0 if rep.accepted else 1
+
+
+def _properties(a: argparse.Namespace, obj: bytes, have_weights: bool) -> list[dict] | None:
+    """The declared properties to prove: --props FILE, else the .rmtp beside the object when
+    weights are given (contract/propfile.py)."""
+    path = a.props
+    if path is None:
+        beside = os.path.splitext(a.object)[0] + ".rmtp"
+        if not (have_weights and os.path.exists(beside)):
+            return None
+        path = beside
+    try:
+        with open(path) as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise PropsError(f"{path}: cannot read properties: {e}") from None
+    pf = propfile.loads(text, path)
+    propfile.check_bound(pf, obj, path)
+    return pf.properties
 
 
 def main(argv: list[str] | None = None) -> int:

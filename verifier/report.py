@@ -5,10 +5,12 @@ two in step.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import fields
 
 from rmt.verifier.obligations import Counterexample, Proved, Result, Unknown
+from rmt.verifier.properties import describe
 from rmt.verifier.verify import Report
 
 SCHEMA = "rmt-verify/1"
@@ -69,8 +71,13 @@ def text(rep: Report, filename: str) -> str:
                 out.append(f"    note: {oc.note}")
         elif isinstance(oc, Unknown):
             out.append(f"    unknown: the solver gave up ({oc.reason}){_raise_hint(oc.reason)}")
+    for p in rep.properties:
+        out += describe(p, rep.prog)
     n, bad = len(rep.results), len(rep.failures)
-    verdict = "accepted" if rep.accepted else f"rejected: {bad} of {n} obligations failed"
+    pbad = sum(not p.ok for p in rep.properties)
+    verdict = "accepted" if rep.accepted else \
+        f"rejected: {bad} of {n} obligations failed" if bad else \
+        f"rejected: {pbad} of {len(rep.properties)} properties not proved"
     out.append(f"{filename}: {verdict} ({rep.hook})")
     if rep.prog is not None:
         out.append(f"  obligations: {n - bad} proved, {rep.queries} solver queries")
@@ -121,6 +128,7 @@ def to_json(rep: Report, filename: str) -> dict:
             "guards": rep.notes,
             "seconds": round(rep.seconds, 4),
         },
+        "properties": [dataclasses.asdict(p) for p in rep.properties],
         "failures": [_result_json(rep, r, filename) for r in rep.failures],
         "results": [_result_json(rep, r, filename) for r in rep.results],
     }

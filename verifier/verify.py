@@ -19,6 +19,7 @@ from rmt.verifier.costcheck import check_cost
 from rmt.verifier.inputs import Inputs
 from rmt.verifier.modelcheck import check_models
 from rmt.verifier.obligations import Counterexample, Proved, Result
+from rmt.verifier.properties import PropResult, prove_properties
 from rmt.verifier.solve import Discharger, SolverOptions
 from rmt.verifier.symexec import Executor
 from rmt.verifier.taint import check_taint
@@ -32,6 +33,8 @@ class VerifyOptions:
     smt2_dir: str | None = None       # dump every query here
     budget: int | None = None         # override the hook's budget
     weights: dict[str, bytes] = field(default_factory=dict)   # model name -> weights blob
+    # declared properties (contract/propfile.py) to prove with `weights`; None: none
+    properties: list[dict] | None = None
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Report:
     seconds: float = 0.0
     queries: int = 0
     prog: Program | None = None
+    properties: list[PropResult] = field(default_factory=list)
 
     @property
     def failures(self) -> list[Result]:
@@ -53,7 +57,7 @@ class Report:
 
     @property
     def accepted(self) -> bool:
-        return not self.failures
+        return not self.failures and all(p.ok for p in self.properties)
 
 
 def _order(r: Result) -> tuple:
@@ -89,8 +93,11 @@ def verify(prog: Program, opts: VerifyOptions | None = None) -> Report:
 
     notes = _streak_notes(prog, decisions)
     results.sort(key=_order)
+    props = []
+    if opts.properties and all(r.ok for r in wres):
+        props = prove_properties(prog, opts.properties, weights, bounds, opts.timeout_ms)
     return Report(prog.name, prog.hook.name, results, cost, budget, decisions, notes,
-                  time.perf_counter() - t0, dis.queries, prog)
+                  time.perf_counter() - t0, dis.queries, prog, props)
 
 
 def verify_bytes(buf: bytes, opts: VerifyOptions | None = None, name: str = "") -> Report:

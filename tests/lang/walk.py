@@ -22,7 +22,13 @@ def _nodes(x, seen):
 def problems(program: A.Program) -> list[str]:
     """Untyped or literal-typed expressions, unresolved names, unset targets and kinds."""
     out = []
-    for n in _nodes(program.decls, set()):
+    # properties never reach the compiler as expressions: the checker resolves each to a term
+    # on mathematical integers (PropertyDecl.resolved), which must be set instead
+    for p in program.of(A.PropertyDecl):
+        if p.resolved is None:
+            out.append(f"PropertyDecl at {p.span}: not resolved")
+    decls = [d for d in program.decls if not isinstance(d, A.PropertyDecl)]
+    for n in _nodes(decls, set()):
         where = f"{type(n).__name__} at {getattr(n, 'span', '?')}"
         if isinstance(n, A.Expr):
             if n.ty is None:

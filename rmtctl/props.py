@@ -1,0 +1,114 @@
+"""Declared properties on the host: kept at insert, proved before every model load.
+
+rmt.ko cannot run Z3, so the proof runs here, in rmtctl, before the weights
+reach the target (the sim's engine or the /dev/rmt ioctl); refused weights
+never leave the host, and the weights already loaded keep running.
+
+The store is a directory of files named by the object's digest (the 16 hex
+digits `rmtctl list` shows as sha256): `<sha>.rmtp`, the program's
+properties (contract/propfile.py), copied there by `rmtctl insert` from the
+.rmtp beside the object; and `<sha>.<model>.rmtw`, the weights last loaded
+for each model, which the proofs for the other models use.  It is
+$RMT_PROPS_DIR, else `props/` in the sim's state directory (sim target), else
+$XDG_STATE_HOME/rmt/props (~/.local/state/rmt/props).  Files are written
+whole (temporary file, then rename), so a crash leaves the old one or the new one.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from rmt.contract import propfile
+from rmt.contract.objfile import Program
+from rmt.contract.propfile import PropsError
+
+
+def store_dir(target) -> Path:
+    env = os.environ.get("RMT_PROPS_DIR")
+    if env:
+        return Path(env)
+    sim_dir = getattr(target, "dir", None)
+    if getattr(target, "name", "") == "sim" and sim_dir is not None:
+        return Path(sim_dir) / "props"
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
+                                                            "state")
+    return Path(base) / "rmt" / "props"
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def keep(target, obj: bytes, props_path: Path) -> int:
+    """Store the properties at props_path (bound to obj); returns how many."""
+    try:
+        text = props_path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise PropsError(f"{props_path}: cannot read properties: {e}") from None
+    pf = propfile.loads(text, str(props_path))
+    propfile.check_bound(pf, obj, str(props_path))
+    _write(store_dir(target) / f"{propfile.digest(obj)[:16]}.rmtp", text.encode())
+    return len(pf.properties)
+
+
+def stored(target, sha16: str) -> list[dict] | None:
+    path = store_dir(target) / f"{sha16}.rmtp"
+    if not path.exists():
+        return None
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise PropsError(f"{path}: cannot read properties: {e}") from None
+    pf = propfile.loads(text, str(path))
+    if pf.object_sha256[:16] != sha16:
+        raise PropsError(f"{path}: belongs to another object ({pf.object_sha256[:16]})")
+    return pf.properties
+
+
+def remember_weights(target, sha16: str, model: str, blob: bytes) -> None:
+    _write(store_dir(target) / f"{sha16}.{model}.rmtw", blob)
+
+
+def check_weights(target, sha16: str, prog: Program, model: int, blob: bytes,
+                  timeout_s: float) -> tuple[bool, list[str]]:
+    """Prove the stored properties with `blob` for `model` (and the weights last loaded for
+    the others); (every property proved or deferred, report lines)."""
+    props = stored(target, sha16)
+    if not props:
+        return True, []
+    from rmt.contract.weights import WeightsError, read_weights
+    from rmt.verifier.modelcheck import check_models
+    from rmt.verifier.properties import describe, prove_properties
+    try:
+        weights = {model: read_weights(blob, prog.models[model])}
+    except WeightsError:
+        return True, []       # malformed: the target refuses them with its own error
+    for k, m in enumerate(prog.models):
+        p = store_dir(target) / f"{sha16}.{m.name}.rmtw"
+        if k != model and p.exists():
+            try:
+                weights[k] = read_weights(p.read_bytes(), m)
+            except Exception:      # a stale or damaged copy: that model stays free
+                pass
+    _, bounds = check_models(prog, prog.hook.budget, weights)
+    t0 = time.perf_counter()
+    results = prove_properties(prog, props, weights, bounds, max(1, int(timeout_s * 1000)),
+                               frozenset({model}))
+    lines = []
+    for r in results:
+        lines += describe(r, prog)
+    lines.append(f"{prog.models[model].name}: {sum(r.status == 'proved' for r in results)} of "
+                 f"{len(results)} properties proved in {time.perf_counter() - t0:.2f} s")
+    return all(r.ok for r in results), lines
+
+
+def log(target, message: str) -> None:
+    """Append to props.log in the store: loads that skipped the proof stay on record."""
+    path = store_dir(target) / "props.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")

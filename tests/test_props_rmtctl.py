@@ -1,0 +1,159 @@
+"""`rmtctl model load` proves the program's properties before the weights reach the target.
+
+On the sim target (the check runs in rmtctl on the host, before the engine or the
+/dev/rmt ioctl sees the weights, so the kernel target takes the same path): weights that
+violate a property are refused with the counterexample at the property's line, and the
+weights already loaded keep running; the counterexample replayed with `rmtctl prog run
+--ctx` shows the violation; `--no-prove` loads anyway and is logged.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rmt.contract import weights as W
+from rmt.contract import objfile
+from rmt.ctl.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).parent / "props"
+
+GOOD = [([[1, 0], [0, 0]], [0, 0], 0), ([[1, 0]], [-600], 0)]
+LOW_BIAS = [([[1, 0], [0, 0]], [0, 0], 0), ([[1, 0]], [-1000], 0)]
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    """score.rmt without its always-violated property, compiled with `rmtc compile` (which
+    writes score.rmtp beside score.rmtb), inserted into a fresh sim state."""
+    src = (HERE / "score.rmt").read_text().split("// violated by any weights")[0]
+    (tmp_path / "score.rmt").write_text(src)
+    subprocess.run([str(ROOT / ".venv/bin/rmtc"), "compile", str(tmp_path / "score.rmt")],
+                   check=True, capture_output=True)
+    assert (tmp_path / "score.rmtp").exists()
+    prog = objfile.read((tmp_path / "score.rmtb").read_bytes())
+    for name, layers in (("good", GOOD), ("bad", LOW_BIAS)):
+        (tmp_path / f"{name}.bin").write_bytes(W.blob_for(prog.models[0], layers=layers))
+    monkeypatch.delenv("RMT_PROPS_DIR", raising=False)
+    state = str(tmp_path / "state")
+    assert main(["--state", state, "insert", str(tmp_path / "score.rmtb")]) == 0
+    return tmp_path, state
+
+
+def _ctl(capsys, state: str, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    rc = main(["--state", state, *argv])
+    c = capsys.readouterr()
+    return rc, c.out, c.err
+
+
+def test_refused_with_counterexample_old_weights_keep_running(setup, capsys):
+    d, state = setup
+    rc, out, err = _ctl(capsys, state, "model", "load", "1", "m", str(d / "good.bin"))
+    assert rc == 0, err
+    assert re.search(r"score.rmt:\d+:1: property busy_src: proved \(\d+\.\d\d s\)", err)
+    rc, out, err = _ctl(capsys, state, "model", "load", "1", "m", str(d / "bad.bin"))
+    assert rc == 1
+    line = (d / "score.rmt").read_text().splitlines().index(
+        next(x for x in (d / "score.rmt").read_text().splitlines()
+             if x.startswith("property busy_src"))) + 1
+    assert f"score.rmt:{line}:1: property busy_src: VIOLATED" in err
+    assert "weights refused" in err and "keeps its current weights" in err
+    cx = json.loads(re.search(r"counterexample ctx: (\{.*\})", err).group(1))
+    assert cx["idle"] == 0 and cx["src_nr_running"] == 3
+    # the old weights keep running: version 1, and the counterexample's context is allowed
+    rc, out, _ = _ctl(capsys, state, "-j", "model", "show", "1")
+    assert json.loads(out)[0]["version"] == 1
+    ctx = json.dumps(cx)
+    rc, out, _ = _ctl(capsys, state, "prog", "run", "1", "--ctx", ctx)
+    assert rc == 0 and out.strip() == "decision ALLOW"
+    # loaded anyway (explicitly, logged), the bad weights show the violation on replay
+    rc, out, err = _ctl(capsys, state, "model", "load", "1", "m", str(d / "bad.bin"),
+                        "--no-prove")
+    assert rc == 0 and "NOT proved" in err
+    log = (Path(state) / "props" / "props.log").read_text()
+    assert "--no-prove" in log and "bad.bin" in log
+    rc, out, _ = _ctl(capsys, state, "prog", "run", "1", "--ctx", ctx)
+    assert rc == 0 and out.strip() == "decision DENY"
+
+
+def test_props_file_bound_to_its_object(setup, capsys):
+    """A stale .rmtp (compiled with another object) is refused at insert, nothing inserted."""
+    d, state = setup
+    other = d / "other.rmtb"
+    other.write_bytes((d / "score.rmtb").read_bytes())
+    props = json.loads((d / "score.rmtp").read_text())
+    props["object_sha256"] = "0" * 64
+    (d / "other.rmtp").write_text(json.dumps(props))
+    rc, _, err = _ctl(capsys, state, "insert", str(other))
+    assert rc == 1 and "compiled with another object" in err and "not inserted" in err
+    rc, out, _ = _ctl(capsys, state, "-j", "list")
+    assert len(json.loads(out)) == 1
+    (d / "other.rmtp").write_text("{not json")
+    rc, _, err = _ctl(capsys, state, "insert", str(other))
+    assert rc == 1 and "not a properties file" in err and "Traceback" not in err
+
+
+def test_timeout_refuses(setup, capsys):
+    d, state = setup
+    rc, _, err = _ctl(capsys, state, "model", "load", "1", "m", str(d / "good.bin"),
+                      "--timeout", "0.001")
+    if "TIMED OUT" not in err:
+        pytest.skip("every proof finished within 1 ms on this machine")
+    assert rc == 1 and "not proved within" in err
+    rc, out, _ = _ctl(capsys, state, "-j", "model", "show", "1")
+    assert json.loads(out)[0]["loaded"] is False
+
+
+def test_kernel_target_refuses_before_the_ioctl(tmp_path, monkeypatch, capsys):
+    """On the kernel target the proof runs in rmtctl too, before KernelTarget.model_load (the
+    RMT_IOC_MODEL_LOAD ioctl): refused weights never reach it.  The target here is the sim
+    under the kernel target's name (no /dev/rmt on the host); the store is the host's
+    $XDG_STATE_HOME/rmt/props, as for rmt.ko."""
+    from rmt.ctl import cli
+    from rmt.ctl.sim import SimTarget
+    calls = []
+
+    class KernelLike(SimTarget):
+        name = "kernel"
+
+        def model_load(self, prog_id, model, blob):
+            calls.append(blob)
+            return super().model_load(prog_id, model, blob)
+
+    monkeypatch.delenv("RMT_PROPS_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(cli, "make_target", lambda g: KernelLike(tmp_path / "kstate"))
+    src = (HERE / "score.rmt").read_text().split("// violated by any weights")[0]
+    (tmp_path / "score.rmt").write_text(src)
+    subprocess.run([str(ROOT / ".venv/bin/rmtc"), "compile", str(tmp_path / "score.rmt")],
+                   check=True, capture_output=True)
+    prog = objfile.read((tmp_path / "score.rmtb").read_bytes())
+    good = W.blob_for(prog.models[0], layers=GOOD)
+    (tmp_path / "good.bin").write_bytes(good)
+    (tmp_path / "bad.bin").write_bytes(W.blob_for(prog.models[0], layers=LOW_BIAS))
+    assert main(["--target", "kernel", "insert", str(tmp_path / "score.rmtb")]) == 0
+    assert list((tmp_path / "xdg" / "rmt" / "props").glob("*.rmtp"))
+    assert main(["--target", "kernel", "model", "load", "1", "m", str(tmp_path / "good.bin")]) == 0
+    assert main(["--target", "kernel", "model", "load", "1", "m", str(tmp_path / "bad.bin")]) == 1
+    assert "property busy_src: VIOLATED" in capsys.readouterr().err
+    assert calls == [good]
+
+
+@pytest.mark.parametrize("term", [["ctx", "no_such_field", -1], ["out", "m", 99],
+                                  ["==", ["int", "x"], ["int", 1]]])
+def test_damaged_property_is_an_error_not_a_traceback(setup, capsys, term):
+    """A .rmtp whose term does not fit the program (edited, or from another program) makes
+    that property an ERROR, which refuses the weights with a one-line reason."""
+    d, state = setup
+    store = next((Path(state) / "props").glob("*.rmtp"))
+    doc = json.loads(store.read_text())
+    doc["properties"][0]["conclusion"] = term
+    store.write_text(json.dumps(doc))
+    rc, _, err = _ctl(capsys, state, "model", "load", "1", "m", str(d / "good.bin"))
+    assert rc == 1 and "property busy_src: ERROR" in err and "does not fit" in err
+    assert "Traceback" not in err
