@@ -9,7 +9,8 @@
       table add|mod PROG TABLE MATCH... action NAME [ARG...] [priority N]
       table add PROG TABLE -f FILE         one entry (MATCH... action ...) per line
       table del PROG TABLE MATCH... [priority N] | table dump PROG TABLE | table clear PROG TABLE
-      model load PROG MODEL FILE | model show PROG
+      model load|stage PROG MODEL FILE | model show PROG
+      model promote|rollback|unstage|history PROG MODEL
       map dump PROG MAP
       trace PROG [-o FILE] [--keep]
       prog run PROG --ctx CTX [--repeat N] [--cpu N] [--kernel-decision N]
@@ -42,7 +43,7 @@ from rmt.contract.hooks import DEFAULT_DECISION
 from rmt.ctl import p4rules
 from rmt.ctl.sim import ProgInfo, SimTarget, TargetError
 from rmt.contract import codec
-from rmt.contract.engine import Entry, Stats
+from rmt.contract.engine import CANDIDATE_TRACE_FMT, Entry, Stats
 
 DEVICE = "/dev/rmt"
 # commands and where their program argument sits (index in the command's own words)
@@ -469,25 +470,69 @@ def _transaction(target):
 
 # ------------------------------------------------------------ models, maps
 
+def _agreement(a: int, d: int) -> str:
+    n = a + d
+    return f"agreed on {a} of {n} runs ({100 * a / n:.1f}%)" if n else "not evaluated yet"
+
+
+def _model_show_text(r: dict[str, Any]) -> str:
+    text = f"{r['id']}: {r['name']} {r['kind']} {r['in']}->{r['out']}  " + \
+        (f"version {r['version']} ({r['bytes']} bytes)" if r.get("version") else "no weights")
+    if r.get("candidate"):
+        text += (f"; candidate version {r['candidate']} "
+                 f"{_agreement(r.get('agree', 0), r.get('disagree', 0))}")
+    if r.get("previous"):
+        text += f"; rollback restores version {r['previous']}"
+    return text
+
+
 def cmd_model(args, target) -> int:
     _, prog = target.program(args.id)
     if args.op == "show":
+        if args.model or args.file:
+            raise UsageError("model show takes PROG only")
         info = target.model_info(args.id)
         rows = [{"id": i, "name": m.name, "kind": m.kind.name.lower(), "in": m.n_in,
-                 "out": m.n_out, "loaded": i in info, **info.get(i, {})}
+                 "out": m.n_out, "loaded": bool(info.get(i, {}).get("version")),
+                 **info.get(i, {})}
                 for i, m in enumerate(prog.models)]
-        _out(args, rows, "\n".join(
-            f"{r['id']}: {r['name']} {r['kind']} {r['in']}->{r['out']}  " +
-            (f"version {r['version']} ({r['bytes']} bytes)" if r["loaded"] else "no weights")
-            for r in rows))
+        _out(args, rows, "\n".join(_model_show_text(r) for r in rows))
         return 0
-    if not (args.model and args.file):
-        raise UsageError("model load needs PROG MODEL FILE")
+    needs_file = args.op in ("load", "stage")
+    if not args.model or needs_file != bool(args.file):
+        raise UsageError(f"model {args.op} needs PROG MODEL" + (" FILE" if needs_file else ""))
     m = _index([m.name for m in prog.models], args.model, "model")
-    blob = _read(args.file, "weights")
-    version = target.model_load(args.id, m, blob)
-    _out(args, {"model": prog.models[m].name, "version": version},
-         f"{prog.models[m].name}: version {version}")
+    name = prog.models[m].name
+    if not hasattr(target, "model_stage") and args.op != "load":
+        raise TargetError(f"the {target.name} target has no candidate models")
+    if args.op == "load":
+        version = target.model_load(args.id, m, _read(args.file, "weights"))
+        _out(args, {"model": name, "version": version}, f"{name}: version {version}")
+    elif args.op == "stage":
+        version = target.model_stage(args.id, m, _read(args.file, "weights"))
+        _out(args, {"model": name, "candidate": version},
+             f"{name}: candidate version {version} staged beside the live weights")
+    elif args.op == "promote":
+        before = target.model_info(args.id).get(m, {})
+        version = target.model_promote(args.id, m)
+        a, d = before.get("agree", 0), before.get("disagree", 0)
+        _out(args, {"model": name, "version": version, "agree": a, "disagree": d},
+             f"{name}: version {version} in use (the candidate {_agreement(a, d)})")
+    elif args.op == "rollback":
+        version = target.model_rollback(args.id, m)
+        _out(args, {"model": name, "version": version}, f"{name}: version {version} in use again")
+    elif args.op == "unstage":
+        version = target.model_unstage(args.id, m)
+        _out(args, {"model": name, "dropped": version},
+             f"{name}: candidate version {version} dropped")
+    else:                                                   # history
+        rows = target.model_history(args.id, m)
+        _out(args, rows, "\n".join(
+            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r['time'])) + '  ' if r.get('time') else ''}"
+            f"{r['op']:<8} version {r['version']}" +
+            (f"  (candidate {_agreement(r['agree'], r['disagree'])})"
+             if r["op"] in ("promote", "unstage") else "") for r in rows)
+             or f"(model {name} has no history)")
     return 0
 
 
@@ -557,6 +602,15 @@ def cmd_stats(args, target) -> int:
 
 
 def trace_json(prog: objfile.Program, rec) -> dict[str, Any]:
+    if rec.fmt == CANDIDATE_TRACE_FMT:     # a staged candidate disagreed with the live weights
+        k = rec.values[1] if len(rec.values) > 1 else 0
+        name = prog.models[rec.values[0]].name if rec.values[0] < len(prog.models) \
+            else str(rec.values[0])
+        return {"prog": prog.name, "fmt": "candidate", "cpu": rec.cpu, "ts": rec.ts,
+                "fields": {"model": name,
+                           "live": [codec.decode_value(v, 32, True) for v in rec.values[2:2 + k]],
+                           "candidate": [codec.decode_value(v, 32, True)
+                                         for v in rec.values[2 + k:2 + 2 * k]]}}
     fmt = prog.traces[rec.fmt]
     return {"prog": prog.name, "fmt": fmt.name, "cpu": rec.cpu, "ts": rec.ts,
             "fields": {f.name: codec.decode_value(v, f.bits, f.signed)
@@ -727,9 +781,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("table")
     t.add_argument("entry", nargs=argparse.REMAINDER)
     t.set_defaults(fn=cmd_table)
-    m = sub.add_parser("model", help="load weights or show models",
-                       usage="rmtctl model load PROG MODEL FILE | rmtctl model show PROG")
-    m.add_argument("op", choices=("load", "show"))
+    m = sub.add_parser("model", help="load, stage, promote or roll back weights; show models",
+                       usage="rmtctl model {load|stage} PROG MODEL FILE\n"
+                             "       rmtctl model {promote|rollback|unstage|history} PROG MODEL\n"
+                             "       rmtctl model show PROG")
+    m.add_argument("op", choices=("load", "stage", "promote", "rollback", "unstage", "history",
+                                  "show"))
     m.add_argument("id", metavar="PROG")
     m.add_argument("model", nargs="?")
     m.add_argument("file", nargs="?")
