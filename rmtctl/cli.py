@@ -11,6 +11,7 @@
       table del PROG TABLE MATCH... [priority N] | table dump PROG TABLE | table clear PROG TABLE
       model load|stage PROG MODEL FILE | model show PROG
       model promote|rollback|unstage|history PROG MODEL
+      model refresh PROG MODEL --train CMD --traces FILE [--min-runs N] [--min-agreement F]
       map dump PROG MAP
       trace PROG [-o FILE] [--keep]
       prog run PROG --ctx CTX [--repeat N] [--cpu N] [--kernel-decision N]
@@ -499,6 +500,8 @@ def cmd_model(args, target) -> int:
         _out(args, rows, "\n".join(_model_show_text(r) for r in rows))
         return 0
     needs_file = args.op in ("load", "stage")
+    if args.op == "refresh" and args.file:
+        raise UsageError("model refresh takes PROG MODEL and options")
     if not args.model or needs_file != bool(args.file):
         raise UsageError(f"model {args.op} needs PROG MODEL" + (" FILE" if needs_file else ""))
     m = _index([m.name for m in prog.models], args.model, "model")
@@ -525,6 +528,25 @@ def cmd_model(args, target) -> int:
         version = target.model_unstage(args.id, m)
         _out(args, {"model": name, "dropped": version},
              f"{name}: candidate version {version} dropped")
+    elif args.op == "refresh":
+        from rmt.ctl.refresh import RefreshPolicy, refresh_step
+        if not args.train or not args.traces:
+            raise UsageError("model refresh needs --train CMD and --traces FILE")
+        if args.min_runs < 1 or not 0 <= args.min_agreement <= 1:
+            raise UsageError("--min-runs must be >= 1 and --min-agreement within 0..1")
+        res = refresh_step(target, args.id, m, RefreshPolicy(
+            args.train, Path(args.traces), args.min_runs, args.min_agreement),
+            lambda r: trace_json(prog, r))
+        what = {"wait": lambda r: f"candidate version {r['candidate']} evaluated on "
+                                  f"{r['agree'] + r['disagree']} of {r['min_runs']} runs: waiting",
+                "promote": lambda r: f"version {r['version']} in use (the candidate "
+                                     f"{_agreement(r['agree'], r['disagree'])})",
+                "unstage": lambda r: f"candidate version {r['candidate']} dropped (it "
+                                     f"{_agreement(r['agree'], r['disagree'])}, below "
+                                     f"{100 * r['min_agreement']:.1f}%)",
+                "stage": lambda r: f"{r['records']} records added to {args.traces}; candidate "
+                                   f"version {r['candidate']} staged"}[res["action"]](res)
+        _out(args, {"model": name, **res}, f"{name}: {what}")
     else:                                                   # history
         rows = target.model_history(args.id, m)
         _out(args, rows, "\n".join(
@@ -784,12 +806,22 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("model", help="load, stage, promote or roll back weights; show models",
                        usage="rmtctl model {load|stage} PROG MODEL FILE\n"
                              "       rmtctl model {promote|rollback|unstage|history} PROG MODEL\n"
+                             "       rmtctl model refresh PROG MODEL --train CMD --traces FILE "
+                             "[--min-runs N] [--min-agreement F]\n"
                              "       rmtctl model show PROG")
     m.add_argument("op", choices=("load", "stage", "promote", "rollback", "unstage", "history",
-                                  "show"))
+                                  "refresh", "show"))
     m.add_argument("id", metavar="PROG")
     m.add_argument("model", nargs="?")
     m.add_argument("file", nargs="?")
+    m.add_argument("--train", metavar="CMD", help="refresh: the trainer, a shell command; "
+                   "{traces} is the training file, {out} where it writes the weights")
+    m.add_argument("--traces", metavar="FILE", help="refresh: the training file (trace "
+                   "records appended as JSON lines)")
+    m.add_argument("--min-runs", type=int, default=100, help="refresh: evaluations a "
+                   "candidate needs before it is judged (default 100)")
+    m.add_argument("--min-agreement", type=float, default=0.95, help="refresh: agreement "
+                   "with the live weights needed to promote (default 0.95)")
     m.set_defaults(fn=cmd_model)
     mp = sub.add_parser("map", help="dump a map", usage="rmtctl map dump PROG MAP")
     mp.add_argument("op", choices=("dump",))

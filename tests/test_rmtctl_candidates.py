@@ -5,7 +5,9 @@ the schema migration of a version-1 state."""
 from __future__ import annotations
 
 import json
+import shlex
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -190,3 +192,62 @@ def test_remove_drops_candidates_and_history(ctl):
     db = sqlite3.connect(ctl.dir / "state" / "state.db")
     for t in ("candidates", "prev_models", "model_history"):
         assert db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] == 0, t
+
+
+def _trainer(ctl, weights: str) -> str:
+    """A trainer command: counts the training records (so the test sees it read them) and
+    writes the given weights."""
+    return (f"{shlex.quote(sys.executable)} -c 'import shutil, sys; n = len(open(sys.argv[1]).read().splitlines()); "
+            f"open(sys.argv[1] + \".seen\", \"w\").write(str(n)); "
+            f"shutil.copy(sys.argv[3], sys.argv[2])' {{traces}} {{out}} {_bin(ctl, weights)}")
+
+
+def test_refresh_stages_waits_promotes_or_drops(ctl):
+    ctl("model", "load", "1", "score", _bin(ctl, "live"))
+    traces = ctl.dir / "train.jsonl"
+    opts = ["--traces", str(traces), "--min-runs", "5", "--min-agreement", "0.8"]
+    # 1. no candidate: drain, train, stage
+    code, out, err = ctl("-j", "model", "refresh", "1", "score", "--train",
+                         _trainer(ctl, "cand"), *opts)
+    assert code == 0, err
+    assert json.loads(out) == {"model": "score", "action": "stage", "candidate": 2,
+                               "records": 0}
+    # 2. evaluated on too few runs: wait
+    ctl("prog", "run", "1", "--ctx", CTX_SAME, "--repeat", "3")
+    code, out, _ = ctl("-j", "model", "refresh", "1", "score", "--train", "false", *opts)
+    assert json.loads(out)["action"] == "wait"
+    # 3. enough runs, agreement 4/5 >= 0.8: promote
+    ctl("prog", "run", "1", "--ctx", CTX_SAME, "--repeat", "1")
+    ctl("prog", "run", "1", "--ctx", CTX_SPLIT, "--repeat", "1")
+    code, out, _ = ctl("-j", "model", "refresh", "1", "score", "--train", "false", *opts)
+    assert json.loads(out) == {"model": "score", "action": "promote", "version": 2,
+                               "candidate": 2, "agree": 4, "disagree": 1}
+    # 4. the next round drains the ring (the program traces nothing itself; the
+    # candidate's disagreement record is not training data), trains, stages; a candidate
+    # that disagrees too often is dropped
+    code, out, _ = ctl("-j", "model", "refresh", "1", "score", "--train",
+                       _trainer(ctl, "live"), *opts)
+    assert json.loads(out) == {"model": "score", "action": "stage", "candidate": 3,
+                               "records": 0}
+    assert ctl("trace", "1")[1] == ""                       # drained
+    assert (ctl.dir / "train.jsonl.seen").read_text() == "0"
+    assert ctl("prog", "run", "1", "--ctx", CTX_SPLIT, "--repeat", "5")[0] == 0
+    code, out, _ = ctl("-j", "model", "refresh", "1", "score", "--train", "false", *opts)
+    assert json.loads(out)["action"] == "unstage"
+    s = _show(ctl)
+    assert (s["version"], s["candidate"], s["previous"]) == (2, 0, 1)
+    hist = json.loads(ctl("-j", "model", "history", "1", "score")[1])
+    assert [h["op"] for h in hist] == ["load", "stage", "promote", "stage", "unstage"]
+
+
+def test_refresh_trainer_failure_stages_nothing_keeps_records(ctl):
+    ctl("model", "load", "1", "score", _bin(ctl, "live"))
+    traces = ctl.dir / "train.jsonl"
+    before = _show(ctl)
+    code, _, err = ctl("model", "refresh", "1", "score", "--train",
+                       "echo 'no data yet' >&2; exit 3", "--traces", str(traces))
+    assert code == 1 and "trainer failed (exit 3: no data yet)" in err and "nothing was staged" in err
+    assert len(err.strip().splitlines()) == 1
+    assert _show(ctl) == before
+    code, _, err = ctl("model", "refresh", "1", "score", "--traces", str(traces))
+    assert code == 2 and "--train" in err
