@@ -70,34 +70,6 @@ struct rmt_model_sig {
 
 struct rmt_weights;
 
-/* How many control-plane events on a model rmt_vm_model_state() reports. */
-#define RMT_MODEL_HISTORY 16
-
-/**
- * struct rmt_model_event - one change of a model's weights
- * @version: the version the change loaded, staged or put in use
- * @op: enum rmt_model_op
- * @pad: zero
- * @agree: the candidate's agreements counted until then (promote)
- * @disagree: its disagreements counted until then (promote)
- */
-struct rmt_model_event {
-	__u64 version;
-	__u32 op;
-	__u32 pad;
-	__u64 agree;
-	__u64 disagree;
-};
-
-/* enum rmt_model_op - what changed a model's weights (struct rmt_model_event) */
-enum rmt_model_op {
-	RMT_MODEL_OP_LOAD = 1,
-	RMT_MODEL_OP_STAGE = 2,
-	RMT_MODEL_OP_PROMOTE = 3,
-	RMT_MODEL_OP_ROLLBACK = 4,
-	RMT_MODEL_OP_UNSTAGE = 5,
-};
-
 /**
  * struct rmt_model_slot - where a model's weights live
  * @w: the weights in use, NULL before the first load; read under RCU

@@ -12,6 +12,7 @@
 
 #include "rmt_compat.h"
 #include "rmt_model.h"
+#include "rmt_run.h"
 
 /**
  * struct rmt_mif - one model of a loaded program

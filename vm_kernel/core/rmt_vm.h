@@ -27,7 +27,6 @@
 #include "rmt_ring.h"
 #include "rmt_jit.h"
 #include "rmt_run.h"
-#include "rmt_model.h"
 
 #define RMT_DEFAULT_TRACE_CAPACITY 4096
 /* Decision histogram slots: DEFAULT plus the hook's range (at most this many). */
