@@ -3,6 +3,9 @@
 PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
+# The tests' helper folders (pytest's pythonpath in pyproject.toml), for the scripts outside
+# tests/ that drive guests with those helpers (make stress, make bench-kmod-jit).
+TEST_PYTHONPATH = $(shell python3 -c 'import tomllib; c = tomllib.load(open("pyproject.toml", "rb")); print(":".join(c["tool"]["pytest"]["ini_options"]["pythonpath"]))')
 STAMP   := $(VENV)/.installed
 
 .PHONY: setup demo test test-asan clean
@@ -133,7 +136,7 @@ kernel-traces: setup
 STRESS_SECONDS ?= 300
 .PHONY: stress
 stress: setup
-	$(VPY) tools/stress_kmod.py --seconds $(STRESS_SECONDS) --min-swaps 100000 \
+	PYTHONPATH=$(TEST_PYTHONPATH) $(VPY) tools/stress_kmod.py --seconds $(STRESS_SECONDS) --min-swaps 100000 \
 		--json build/stress/stress.json
 
 # The committed ioctl fuzz corpus (tests/fuzz/ioctl_corpus/) replayed on rmt.ko in the guest,
@@ -149,7 +152,7 @@ fuzz-ioctl-replay: setup
 BENCH_KMOD_JIT_ROUNDS ?= 4
 .PHONY: bench-kmod-jit
 bench-kmod-jit: setup
-	$(VPY) bench/bench_kmod_jit.py --rounds $(BENCH_KMOD_JIT_ROUNDS) --out build/bench_kmod_jit.json
+	PYTHONPATH=$(TEST_PYTHONPATH) $(VPY) bench/bench_kmod_jit.py --rounds $(BENCH_KMOD_JIT_ROUNDS) --out build/bench_kmod_jit.json
 
 # The QEMU suite with net.core.bpf_jit_enable=0 set at boot: rmt.ko's programs then run on
 # its interpreter (counted in /sys/module/rmt/parameters/jit_stats); `make test` runs it

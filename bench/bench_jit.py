@@ -29,25 +29,24 @@ import ctypes
 import errno
 import random
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
+from bench_vm import alu_program, exit_program, native as native_alu
+from rmt.compiler import compile_source
+from rmt.contract.isa import BY_CODE, HELPER_BY_NAME, LOAD_SIGNED, LOAD_SIZE, Fmt, mem_fields
+from rmt.vm.llvm_engine import LlvmEngine, proven_checks
+from rmt.vm.llvm_jit import HELPERS
+from rmt.contract.objfile import Program
+from rmt.contract.objformat import LayerKind, MatchKind, ModelKind
+from rmt.vm import CEngine
+from rmt.vm._build import CFLAGS
+from rmt.contract import codec
+from rmt.contract import weights as W
+from rmt.contract.engine import EngineError, Entry, Exact, Lpm, Range, Ternary
 
-from bench_vm import alu_program, exit_program, native as native_alu  # noqa: E402
-from rmt.compiler import compile_source  # noqa: E402
-from rmt.contract.isa import BY_CODE, HELPER_BY_NAME, LOAD_SIGNED, LOAD_SIZE, Fmt, mem_fields  # noqa: E402
-from rmt.vm.llvm_engine import LlvmEngine, proven_checks  # noqa: E402
-from rmt.vm.llvm_jit import HELPERS  # noqa: E402
-from rmt.contract.objfile import Program  # noqa: E402
-from rmt.contract.objformat import LayerKind, MatchKind, ModelKind  # noqa: E402
-from rmt.vm import CEngine  # noqa: E402
-from rmt.vm._build import CFLAGS  # noqa: E402
-from rmt.contract import codec  # noqa: E402
-from rmt.contract import weights as W  # noqa: E402
-from rmt.contract.engine import EngineError, Entry, Exact, Lpm, Range, Ternary  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
 
 # ------------------------------------------------------------- native C
 

@@ -32,9 +32,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "tests" / "kernel"))
-sys.path.insert(0, str(ROOT / "tests" / "kernel" / "hooks_helpers"))
 
 SCHED_S = 6
 PARAMS = Path("/sys/module/rmt/parameters")
@@ -165,6 +162,11 @@ def host(rounds: int, out: Path, clock: str) -> int:
     import tempfile
 
     from rmt.qemu import harness
+    try:
+        import kmod_inputs
+    except ModuleNotFoundError:
+        sys.exit("bench_kmod_jit.py: run it as `make bench-kmod-jit` (it needs the tests' "
+                 "helper folders on PYTHONPATH)")
     env = harness.HarnessEnv.load()
     work = Path(tempfile.mkdtemp(prefix="rmt-kjit-bench-"))
     ko = harness.build_rmt_ko(work / "kbuild", harness_env=env)
@@ -177,7 +179,7 @@ def host(rounds: int, out: Path, clock: str) -> int:
     r = harness.run_in_guest(
         f"""
         insmod {ko} || exit 3
-        {py} {Path(__file__).resolve()} --guest {files} "$RMT_OUT" --rounds {rounds} || exit 5
+        {kmod_inputs.GUEST_ENV} {py} {Path(__file__).resolve()} --guest {files} "$RMT_OUT" --rounds {rounds} || exit 5
         rmmod rmt || exit 4
         """,
         timeout=300 + 120 * rounds, cpus=4, out_dir=share, cwd=ROOT, harness_env=env,

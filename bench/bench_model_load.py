@@ -25,7 +25,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_tables_models as btm  # noqa: E402
 
 ROOT = btm.ROOT

@@ -6,7 +6,8 @@
 
 One QEMU boot (tools/qemu/harness.py): rmt.ko loaded, swap on a virtio-blk disk behind
 dm-delay (--delay-ms), every workload in a cgroup v2 whose memory.max is a fraction of its
-working set (its peak RSS unconstrained, measured first in the same boot), under each
+working set (its anonymous peak times the fraction, plus its page-cache peak, both measured
+unconstrained first in the same boot), under each
 prefetcher:
   readahead   no program, vm.page-cluster 3 (Linux's default readahead)
   off         no program, vm.page-cluster 0 (readahead off): the reference
@@ -32,14 +33,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from rmt.casestudies.workloads import WORKLOADS
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools" / "swap_traces"))   # capture.WORKLOADS: developer tooling, not a package
 
 GUEST = ROOT / "casestudies" / "kernel_prefetch_guest.py"
 PY = ROOT / ".venv" / "bin" / "python"
 PREFETCHERS = ["readahead", "off", "leap", "rmt"]
 SYNTH_MB = {"seq": 16, "strided": 16}
-REAL = ["imagemagick-resize", "ffmpeg-scale", "numpy-convolve2d", "sqlite-query", "xz-compress"]
 
 
 def train_tree(min_stable: int, depth: int, min_freq: float) -> bytes:
@@ -64,7 +65,7 @@ def compile_example(name: str) -> bytes | None:
 
 def workloads(only: list[str] | None, files: Path) -> dict[str, dict]:
     """name -> {argv, cwd}; inputs of the real programs made here, natively, as
-    tools/swap_traces/capture.py makes them."""
+    tools/swap_traces/capture.py makes them (rmt.casestudies.workloads)."""
     out: dict[str, dict] = {}
     for kind, mb in SYNTH_MB.items():
         name = kind
@@ -73,7 +74,6 @@ def workloads(only: list[str] | None, files: Path) -> dict[str, dict]:
         out[name] = {"argv": [str(PY), str(files / "synth.py"),
                               "strided" if kind == "strided" else "seq", str(mb), "1"],
                      "cwd": "/tmp"}
-    from capture import WORKLOADS
     for w in WORKLOADS:
         if only and w.name not in only:
             continue
@@ -103,6 +103,13 @@ def plan(names: dict[str, dict], fracs: list[float], rounds: int, have: dict[str
     return steps
 
 
+def _seconds(row: dict) -> str:
+    """Median run time; runs killed at their time limit make it (and the ratio) a lower bound."""
+    if not row["killed"]:
+        return f"{row['seconds']:.1f}"
+    return f">= {row['seconds']:.1f} ({row['killed']} of {row['rounds']} killed at the limit)"
+
+
 def summarise(runs: list[dict]) -> tuple[list[dict], str]:
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
@@ -117,6 +124,8 @@ def summarise(runs: list[dict]) -> tuple[list[dict], str]:
         rows.append({
             "workload": w, "frac": f, "prefetcher": p, "rounds": len(rs),
             "ws_mb": round(rs[0]["ws_bytes"] / 2**20, 1),
+            "anon_mb": round(rs[0].get("ws_anon", 0) / 2**20, 1),
+            "file_mb": round(rs[0].get("ws_file", 0) / 2**20, 1),
             "majflt": statistics.median(r["result"]["majflt"] for r in rs),
             "pswpin": statistics.median(r["result"]["vmstat"]["pswpin"] for r in rs),
             "swap_ra_hit": statistics.median(r["result"]["vmstat"]["swap_ra_hit"] for r in rs),
@@ -130,6 +139,7 @@ def summarise(runs: list[dict]) -> tuple[list[dict], str]:
             "rel_min": round(min(rel), 3) if rel else None,
             "rel_max": round(max(rel), 3) if rel else None,
             "status": sorted({r["result"]["status"] for r in rs}),
+            "killed": sum(bool(r["result"].get("timed_out")) for r in rs),
         })
     order = {p: i for i, p in enumerate(PREFETCHERS)}
     rows.sort(key=lambda x: (x["workload"], x["frac"], order[x["prefetcher"]]))
@@ -140,18 +150,19 @@ def summarise(runs: list[dict]) -> tuple[list[dict], str]:
     for x in rows:
         rel = (f"{x['rel_median']:.3f} ({x['rel_min']:.3f}..{x['rel_max']:.3f})"
                if x["rel_median"] is not None else "-")
-        lines.append(f"| {x['workload']} | {int(x['frac'] * 100)}% of {x['ws_mb']} MB | "
+        lines.append(f"| {x['workload']} | {int(x['frac'] * 100)}% of {x['anon_mb']} MB anon "
+                     f"+ {x['file_mb']} MB file | "
                      f"{x['prefetcher']} | {x['majflt']:.0f} | {x['pswpin']:.0f} | "
                      f"{x['pf_read']:.0f} | {x['pf_hits']:.0f} | "
                      f"{x['pf_requested']:.0f} / {x['pf_dropped']:.0f} | {x['swap_ra_hit']:.0f} | "
-                     f"{x['seconds']:.1f} | {rel} |")
+                     f"{_seconds(x)} | {rel} |")
     return rows, "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="workloads (default: all: "
-                    + ", ".join(list(SYNTH_MB) + REAL) + ")")
+                    + ", ".join(list(SYNTH_MB) + [w.name for w in WORKLOADS]) + ")")
     ap.add_argument("--fracs", nargs="*", type=float, default=[0.25, 0.5, 0.75])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--delay-ms", type=int, default=1, help="dm-delay on the swap disk")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -107,19 +108,34 @@ class RunResult:
     status: int
     maxrss_kb: int = 0
     pid: int = 0
+    anon_peak: int = 0      # bytes, sample_peak only: the cgroup's largest anonymous memory
+    file_peak: int = 0      # bytes, sample_peak only: its largest page cache
+    timed_out: bool = False  # killed at the run's time limit (status then -9)
 
     def to_json(self) -> dict:
         return {"seconds": round(self.seconds, 3), "majflt": self.majflt,
                 "vmstat": self.vmstat, "status": self.status, "maxrss_kb": self.maxrss_kb,
-                "pid": self.pid}
+                "pid": self.pid, "anon_peak": self.anon_peak, "file_peak": self.file_peak,
+                "timed_out": self.timed_out}
+
+
+def memory_stat(cg: Path) -> dict[str, int]:
+    out = {}
+    for line in (cg / "memory.stat").read_text().splitlines():
+        k, _, v = line.partition(" ")
+        if v.isdigit():
+            out[k] = int(v)
+    return out
 
 
 def run_in_cgroup(cg: Path, argv: list[str], cwd: str = "/tmp",
-                  sample_peak: bool = False) -> RunResult:
+                  sample_peak: bool = False, limit_s: float | None = None) -> RunResult:
     """Run argv inside cgroup cg; its wall time, major faults (rusage) and vmstat deltas.
 
     sample_peak: maxrss_kb is the cgroup's peak memory.current, sampled every 20 ms (6.1
-    has no memory.peak; rusage's maxrss would include this Python's, from before exec)."""
+    has no memory.peak; rusage's maxrss would include this Python's, from before exec), and
+    anon_peak / file_peak the peaks of memory.stat's anon and file.  limit_s: the process is
+    killed (SIGKILL) once it has run that long, and the result says so."""
     v0 = vmstat()
     t0 = time.monotonic()
     pid = os.fork()
@@ -133,21 +149,27 @@ def run_in_cgroup(cg: Path, argv: list[str], cwd: str = "/tmp",
         finally:
             os._exit(127)
     mark(f"pid {pid} runs {' '.join(argv)}")
-    peak = 0
-    while sample_peak:
+    peak = anon = file = 0
+    timed_out = False
+    while True:
         done, status, ru = os.wait4(pid, os.WNOHANG)
-        peak = max(peak, int((cg / "memory.current").read_text()))
+        if sample_peak:
+            peak = max(peak, int((cg / "memory.current").read_text()))
+            st = memory_stat(cg)
+            anon, file = max(anon, st.get("anon", 0)), max(file, st.get("file", 0))
         if done:
             break
-        time.sleep(0.02)
-    else:
-        _, status, ru = os.wait4(pid, 0)
+        if limit_s is not None and not timed_out and time.monotonic() - t0 > limit_s:
+            os.kill(pid, signal.SIGKILL)
+            timed_out = True
+            mark(f"pid {pid} killed at its limit of {limit_s:.0f} s")
+        time.sleep(0.02 if sample_peak else 0.05)
     dt = time.monotonic() - t0
     v1 = vmstat()
     mark(f"pid {pid} done in {dt:.1f} s")
     return RunResult(dt, ru.ru_majflt, {k: v1[k] - v0[k] for k in v0},
                      os.waitstatus_to_exitcode(status), peak // 1024 if sample_peak else ru.ru_maxrss,
-                     pid)
+                     pid, anon, file, timed_out)
 
 
 def attach(dev: RmtDevice, btf: Btf, blob: bytes) -> KernelEngine:
@@ -290,6 +312,22 @@ def insert_config(dev: RmtDevice, btf: Btf, files: Path, cfg: dict, cg: Path) ->
     return eng
 
 
+def memory_limit(ws: dict, frac: float) -> int:
+    """memory.max for a run at `frac` of a working set: `frac` of its anonymous memory plus all
+    of its page cache.  The limit squeezes what swap prefetching can act on: with `frac` of the
+    whole peak, a program whose peak is mostly page cache (ImageMagick's binary and libraries,
+    read over 9p) gives up file pages and barely swaps (about 100 swap-ins a run at 50%)."""
+    return int(frac * ws["anon"]) + ws["file"]
+
+
+def run_limit_s(unconstrained_s: float) -> float:
+    """How long a constrained run may take: 20 times the unconstrained run, at least a
+    minute (the synthetic programs take 12-14 times as long at half their memory).  A program whose accesses have no locality (xz's match finder) thrashes at half
+    its memory: one run would take hours under TCG with a delayed disk, and hold up the
+    evaluation of everything after it."""
+    return max(60.0, 20.0 * unconstrained_s)
+
+
 def phase_eval(files: Path, out: Path) -> dict:
     """casestudies/kernel_prefetch_eval.py: the plan in files/plan.json, interleaved, one boot."""
     plan = json.loads((files / "plan.json").read_text())
@@ -302,21 +340,24 @@ def phase_eval(files: Path, out: Path) -> dict:
         cg = cgroup(f"rmt_{name}", 1 << 40)
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         r = run_in_cgroup(cg, spec["argv"], cwd=spec["cwd"], sample_peak=True)
-        res["working_sets"][name] = {"bytes": r.maxrss_kb * 1024, "seconds": r.seconds,
+        res["working_sets"][name] = {"bytes": r.maxrss_kb * 1024, "anon": r.anon_peak,
+                                     "file": r.file_peak, "seconds": r.seconds,
                                      "status": r.status, "before_kb": before}
         (out / "working_sets.json").write_text(json.dumps(res["working_sets"]))
     progress = out / "eval_progress.jsonl"
     with RmtDevice() as dev:
         for step in plan["steps"]:
             w, p = step["workload"], step["prefetcher"]
-            ws = res["working_sets"][w]["bytes"]
-            limit = max(4 << 20, int(step["frac"] * ws)) & ~4095
+            ws = res["working_sets"][w]
+            limit = max(4 << 20, memory_limit(ws, step["frac"])) & ~4095
             sh(f"echo {step['page_cluster']} > /proc/sys/vm/page-cluster")
             cg = cgroup(f"rmt_{w}", limit)
             cfg = plan["configs"].get(p)
             eng = insert_config(dev, btf, files, cfg, cg) if cfg else None
-            r = run_in_cgroup(cg, step["argv"], cwd=step["cwd"])
-            rec = {**step, "ws_bytes": ws, "limit_bytes": limit, "result": r.to_json()}
+            r = run_in_cgroup(cg, step["argv"], cwd=step["cwd"],
+                              limit_s=run_limit_s(res["working_sets"][w]["seconds"]))
+            rec = {**step, "ws_bytes": ws["bytes"], "ws_anon": ws["anon"],
+                   "ws_file": ws["file"], "limit_bytes": limit, "result": r.to_json()}
             if eng is not None:
                 rec["prefetch"] = settle(dev)
                 rec["hook"] = H.stats(dev, H.HOOK_SWAP).to_json()

@@ -97,6 +97,8 @@ def to_text(prog: O.Program, source_dir: Optional[str] = None) -> str:
     for g in prog.guards:
         if g.kind == GuardKind.ALLOW:
             out.append(f"guard allow {g.a}")
+        elif g.kind == GuardKind.TRIPS:
+            out.append(f"guard trips counted in map{g.c}")
         else:
             out.append(f"guard max_streak {g.a} limit {g.b} (map{g.c})")
     out.append("")

@@ -33,6 +33,7 @@ from rmt.contract.hooks import DEFAULT_DECISION, HookSpec
 KEYBUF_SIZE = 8 * 8
 TRACEBUF_SIZE = 16 * 8
 STREAK_MAP_SIZE = 4096
+TRIPS_MAP = "guard.trips"      # rmt.contract.objfile.Program.trips_map finds it by its guard record
 
 _LOAD = {(8, False): "LDU8", (16, False): "LDU16", (32, False): "LDU32", (64, False): "LD64",
          (8, True): "LDS8", (16, True): "LDS16", (32, True): "LDS32", (64, True): "LD64"}
@@ -101,6 +102,7 @@ class Lowerer:
         self.symbols: list[O.Symbol] = []
         self.traces: list[O.TraceFmt] = []
         self.guards: list[O.Guard] = []
+        self.trips_map = -1
         self.actions = {a.name: a for a in prog.of(A.ActionDecl)}
         self.table_decls = prog.of(A.TableDecl)
         self.table_index = {t.name: i for i, t in enumerate(self.table_decls)}
@@ -248,10 +250,18 @@ class Lowerer:
             self.load_const(self.decision, DEFAULT_DECISION)
         for apply in self.prog.of(A.ApplyDecl):
             self.block(apply.body)
-        for g in self.prog.of(A.GuardDecl):
-            for rule in g.rules:
-                with self.at(rule):
-                    self.guard(rule)
+        rules = [rule for g in self.prog.of(A.GuardDecl) for rule in g.rules]
+        if rules:
+            # One per-CPU counter the control plane reads as `guard_trips` (rmtctl stats):
+            # how many runs a guard turned to DEFAULT, apart from the program's own DEFAULTs
+            # and aborts.  A trip depends only on the decision the guard replaces (and a
+            # streak), so the verifier checks it as part of the decision channel.
+            self.trips_map = len(self.maps)
+            self.maps.append(O.Map(TRIPS_MAP, MapKind.COUNTER, 32, 64, 1, percpu=True))
+            self.guards.append(O.Guard(GuardKind.TRIPS, 0, 0, self.trips_map))
+        for rule in rules:
+            with self.at(rule):
+                self.guard(rule)
         self.emit("EXIT", src=self.decision)
         self.ir.scratch_used = self.scratch
         return self.ir
@@ -269,6 +279,7 @@ class Lowerer:
                 else:
                     self.emit("JEQ_R", d, self.const(v), target=ok)
             self.load_const(d, DEFAULT_DECISION)
+            self.count_trip()
             self.place(ok)
             return
         value, limit = self._const_of(rule.value), self._const_of(rule.limit)
@@ -286,10 +297,16 @@ class Lowerer:
         self.emit("ADD_I", streak, imm=1)
         self.emit("JLE_I", streak, imm=limit, target=store)
         self.load_const(d, DEFAULT_DECISION)
+        self.count_trip()
         self.place(other)
         self.emit("MOV_I", streak, imm=0)
         self.place(store)
         self.emit("MAP_ST", key, streak, imm=map_id)
+
+    def count_trip(self) -> None:
+        """Count a guard trip in the trips map (at most one per run: once a guard has
+        replaced the decision with DEFAULT, no later guard can trip)."""
+        self.emit("MAP_ADD", self.const(0), self.const(1), imm=self.trips_map)
 
     # ------------------------------------------------------------ statements
 

@@ -166,6 +166,15 @@ class Program:
     srcmap: list[SrcLoc] = field(default_factory=list)
     symbols: list[Symbol] = field(default_factory=list)
 
+    def trips_map(self) -> int | None:
+        """Index of the counter map whose slot 0 counts guard trips (the map a TRIPS guard
+        record names), or None when the program declares none or names no counter map."""
+        for g in self.guards:
+            if g.kind == GuardKind.TRIPS and 0 <= g.c < len(self.maps) \
+                    and self.maps[g.c].kind == MapKind.COUNTER and self.maps[g.c].max_entries >= 1:
+                return g.c
+        return None
+
     def location(self, pc: int) -> SrcLoc | None:
         """The source location of instruction pc (the last srcmap entry at or before it)."""
         best = None

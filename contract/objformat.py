@@ -109,6 +109,7 @@ class MapKind(enum.IntEnum):
 class GuardKind(enum.IntEnum):
     ALLOW = 1         # the final decision is DEFAULT or value a (one record per value)
     MAX_STREAK = 2    # decision a at most b times in a row per key (map c holds streaks)
+    TRIPS = 3         # counter map c, slot 0: runs in which a guard replaced the decision
 
 
 MAP_PERCPU = 1

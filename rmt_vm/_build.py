@@ -63,6 +63,9 @@ int rmt_vm_shadow_account(struct rmt_vm *vm, int id, uint32_t cpu, long long pro
                           long long kernel_decision);
 int rmt_vm_table_update(struct rmt_vm *vm, int id, uint32_t table, uint32_t op,
                         const struct rmt_entry_spec *spec, char *err, size_t errlen);
+struct rmt_table_op { uint32_t op; uint32_t pad; struct rmt_entry_spec spec; };
+int rmt_vm_table_batch(struct rmt_vm *vm, int id, uint32_t table, const struct rmt_table_op *ops,
+                       uint32_t n, uint32_t *failed, char *err, size_t errlen);
 int rmt_vm_table_dump(struct rmt_vm *vm, int id, uint32_t table, uint32_t start,
                       struct rmt_entry_dump *out, uint32_t max, unsigned long long *misses);
 int rmt_vm_model_load(struct rmt_vm *vm, int id, uint32_t model, const void *blob,
@@ -72,6 +75,9 @@ int rmt_vm_map_read(struct rmt_vm *vm, int id, uint32_t map, unsigned long long 
 int rmt_vm_map_write(struct rmt_vm *vm, int id, uint32_t map, unsigned long long key, unsigned long long val,
                      char *err, size_t errlen);
 int rmt_vm_trace_drain(struct rmt_vm *vm, int id, struct rmt_trace_rec *out, uint32_t max);
+int rmt_vm_trace_peek(struct rmt_vm *vm, int id, unsigned long long skip,
+                      struct rmt_trace_rec *out, uint32_t max, unsigned long long *pos);
+int rmt_vm_trace_ack(struct rmt_vm *vm, int id, unsigned long long pos, uint32_t n);
 int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out);
 long long rmt_bench_run(struct rmt_vm *vm, int id, const void *ctx, size_t ctx_len,
                       unsigned long long iterations);

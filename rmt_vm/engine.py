@@ -10,6 +10,7 @@ done in C, the code the kernel module runs.
 from __future__ import annotations
 
 import errno
+from typing import Sequence
 
 from rmt.contract import objfile
 from rmt.contract.objfile import ObjError, Program
@@ -17,7 +18,7 @@ from rmt.contract.engine import (MODEL_OPS, EngineError, ModelEvent, ModelState,
                                  TraceRecord)
 from rmt.contract.isa import DEFAULT_SEED
 from rmt.vm.lib import load_lib
-from rmt.vm.wire import Dumped, WireEngine, Words
+from rmt.vm.wire import BatchError, Dumped, WireEngine, WireOp, Words
 
 _ERRLEN = 512
 _U64 = 1 << 64
@@ -99,6 +100,23 @@ class CEngine(WireEngine):
         err = self.ffi.new("char[]", _ERRLEN)
         self._check(self.lib.rmt_vm_table_update(self._vm, self.id, table, op, spec, err,
                                                  _ERRLEN), err)
+
+    def _wire_batch(self, table: int, ops: Sequence[WireOp]) -> None:
+        arr = self.ffi.new("struct rmt_table_op[]", max(1, len(ops)))
+        for k, o in enumerate(ops):
+            arr[k].op = o.op
+            spec = arr[k].spec
+            spec.priority, spec.action, spec.nkeys = o.priority, o.action, len(o.words)
+            for i, (a, b) in enumerate(o.words):
+                spec.match[i].a, spec.match[i].b = a, b
+            self.ffi.memmove(spec.params, o.params, len(o.params))
+        failed = self.ffi.new("uint32_t *")
+        err = self.ffi.new("char[]", _ERRLEN)
+        rc = self.lib.rmt_vm_table_batch(self._vm, self.id, table, arr, len(ops), failed, err,
+                                         _ERRLEN)
+        if rc < 0:
+            raise BatchError(-rc, self.ffi.string(err).decode(errors="replace") or
+                             errno.errorcode.get(-rc, str(-rc)), failed[0])
 
     def _wire_dump(self, table: int, start: int, count: int) -> tuple[list[Dumped], int]:
         out = self.ffi.new("struct rmt_entry_dump[]", count)
@@ -187,6 +205,23 @@ class CEngine(WireEngine):
             recs += [TraceRecord(r.fmt, r.cpu, r.ts, tuple(r.vals[0:r.nvals])) for r in out[0:n]]
             if n < _BATCH:
                 return recs
+
+    def trace_peek(self) -> tuple[int, list[TraceRecord]]:
+        """Every record in the ring, none taken, and the position of the oldest (the
+        rmt_vm_trace_peek() behind RMT_IOC_TRACE_PEEK)."""
+        out = self.ffi.new("struct rmt_trace_rec[]", _BATCH)
+        pos = self.ffi.new("unsigned long long *")
+        recs: list[TraceRecord] = []
+        while True:
+            n = self._check(self.lib.rmt_vm_trace_peek(self._vm, self.id, len(recs), out,
+                                                       _BATCH, pos))
+            recs += [TraceRecord(r.fmt, r.cpu, r.ts, tuple(r.vals[0:r.nvals])) for r in out[0:n]]
+            if n < _BATCH:
+                return pos[0], recs
+
+    def trace_ack(self, pos: int, count: int) -> None:
+        """Take the `count` oldest records, peeked at `pos` (rmt_vm_trace_ack())."""
+        self._check(self.lib.rmt_vm_trace_ack(self._vm, self.id, pos, count))
 
     # ------------------------------------------------------------ benchmarks
 

@@ -18,11 +18,29 @@ from rmt.contract.objfile import Program, Table
 
 U64 = 1 << 64
 BATCH = 256
+MAX_TABLE_BATCH = 1024       # RMT_IOC_MAX_BATCH: updates per table batch
 
 # Table update operations, as the C VM numbers them (enum in vm_kernel/uapi/rmt.h).
 TABLE_INSERT, TABLE_MODIFY, TABLE_DELETE = 0, 1, 2
 
 Words = Sequence[tuple[int, int]]
+
+
+class BatchError(EngineError):
+    """A table batch was refused: update `index` failed, and nothing was applied."""
+
+    def __init__(self, code: int, msg: str, index: int):
+        super().__init__(code, msg)
+        self.index = index
+
+
+class WireOp(NamedTuple):
+    """One update of a table batch, as the wire carries it."""
+    op: int                   # TABLE_INSERT, TABLE_MODIFY, TABLE_DELETE
+    words: Words
+    action: int
+    params: bytes
+    priority: int
 
 
 class Dumped(NamedTuple):
@@ -52,6 +70,11 @@ class WireEngine:
 
     def _wire_dump(self, table: int, start: int, count: int) -> tuple[list[Dumped], int]:
         """Up to count entries from start, and the table's miss count."""
+        raise NotImplementedError
+
+    def _wire_batch(self, table: int, ops: Sequence[WireOp]) -> None:
+        """Apply ops to one table, every one or none (at most MAX_TABLE_BATCH); a refusal
+        raises BatchError naming the op."""
         raise NotImplementedError
 
     def _wire_map_read(self, map_id: int, cursor: int) -> tuple[list[tuple[int, int]], int]:
@@ -97,6 +120,26 @@ class WireEngine:
 
     def table_delete(self, table: int, match: tuple[Match, ...], priority: int = 0) -> None:
         self._write(table, TABLE_DELETE, match, 0, b"", priority)
+
+    def table_batch(self, table: int, ops: Sequence[tuple[int, Entry]]) -> None:
+        """Apply (op, entry) updates to one table in order, every one or none: the VM
+        applies them to a copy of the table and publishes the copy only when all succeeded.
+        A delete uses the entry's match and priority only.  At most MAX_TABLE_BATCH updates
+        (the ioctl's cap); a refused update raises BatchError with its index."""
+        t = self._table(table)
+        if len(ops) > MAX_TABLE_BATCH:
+            raise EngineError(errno.E2BIG, f"{len(ops)} updates: a batch holds at most "
+                                           f"{MAX_TABLE_BATCH}")
+        wire = []
+        for i, (op, e) in enumerate(ops):
+            action, params = (0, b"") if op == TABLE_DELETE else (e.action, bytes(e.params))
+            try:
+                words = codec.entry_wire(t, e.match, action, params, e.priority,
+                                         self.param_capacity)
+            except EngineError as err:
+                raise BatchError(err.code, str(err), i) from None
+            wire.append(WireOp(op, words, action, params, e.priority))
+        self._wire_batch(table, wire)
 
     def _dump(self, table: int) -> tuple[list[EntryState], int]:
         t = self._table(table)

@@ -434,16 +434,15 @@ def cmd_table(args, target) -> int:
             st["total"] = len(lines)
             for i, (n, toks) in enumerate(lines):
                 st["done"] = i
+                _where(target, f"{args.entry[1]}:{n}")
                 try:
                     e = _entry(table, toks)
                     if p4rules.is_priority_table(table):
                         _warn_overlaps(target, args.id, t, table, e)
                     target.table_write(args.id, t, e)
                 except (UsageError, TargetError) as err:
-                    raise type(err)(f"{args.entry[1]}:{n}: {err}; nothing was added"
-                                    if _atomic(target) else
-                                    f"{args.entry[1]}:{n}: {err}; lines before it were added "
-                                    f"(the kernel ABI has no batch update)") from None
+                    raise type(err)(f"{args.entry[1]}:{n}: {err}; nothing was added") \
+                        from None
         _out(args, {"added": len(lines)}, "")
         return 0
     if args.op == "del":
@@ -461,12 +460,16 @@ def cmd_table(args, target) -> int:
     return 0
 
 
-def _atomic(target) -> bool:
-    return hasattr(target, "transaction")
-
-
 def _transaction(target):
-    return target.transaction() if _atomic(target) else nullcontext()
+    """All or nothing: the sim target in one database transaction; the kernel target
+    with one RMT_IOC_TABLE_BATCH per table (it refuses other changes inside)."""
+    return target.transaction() if hasattr(target, "transaction") else nullcontext()
+
+
+def _where(target, where: str) -> None:
+    """Tell a target that defers updates which input line the next ones come from."""
+    if hasattr(target, "where"):
+        target.where = where
 
 
 # ------------------------------------------------------------ models, maps
@@ -592,7 +595,7 @@ def stats_text(j: dict[str, Any]) -> str:
              f"decisions: " + (", ".join(f"{k} {v}" for k, v in j["decisions"].items()) or "none"),
              f"defaults: {j['defaults']} (aborted {j['aborted']}" +
              "".join(f", {k} {v}" for k, v in j["aborts"].items()) +
-             f"; bad decisions {j['bad_decisions']})"]
+             f"; guard trips {j.get('guard_trips', 0)}; bad decisions {j['bad_decisions']})"]
     sh = j["shadow"]
     if sh["agree"] or sh["disagree"] or sh["default"]:
         pct = "n/a" if sh["agreement"] is None else f"{100 * sh['agreement']:.2f}%"
@@ -613,6 +616,10 @@ def cmd_stats(args, target) -> int:
         j = stats_json(prog, _stats_from_json(raw), raw.get("shadow_default", 0))
     else:
         j = stats_json(prog, target.stats(args.id))
+    # runs a guard turned to DEFAULT: slot 0 of the program's trips map (compiler/lower.py);
+    # read just after the counters, so under load it may include a few later runs
+    trips = prog.trips_map()
+    j["guard_trips"] = 0 if trips is None else target.map_dump(args.id, trips).get(0, 0)
     if hasattr(target, "engine"):                     # the kernel target: JIT or interpreter
         j["engine"] = target.engine(args.id)
     if hasattr(target, "hook_stats"):                 # the kernel target: the probe's counters
@@ -665,10 +672,8 @@ def cmd_trace(args, target) -> int:
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
-    if isinstance(target, SimTarget):
-        target.trace(args.id, drain=not args.keep, sink=sink)
-    else:                                     # the kernel drains as it reads
-        sink(target.trace(args.id, drain=not args.keep))
+    # the records leave the ring (the sim's database, rmt.ko's ring) only after the sink
+    target.trace(args.id, drain=not args.keep, sink=sink)
     if args.output:
         print(f"{count[0]} records -> {args.output}", file=sys.stderr)
     return 0
@@ -719,11 +724,11 @@ def cmd_run(args, target) -> int:
 
 def cmd_batch(args, target) -> int:
     lines = _entry_lines(args.file)
-    atomic = _atomic(target)
     with _transaction(target), progress(f"batch {args.file}") as st:
         st["total"] = len(lines)
         for i, (n, toks) in enumerate(lines):
             st["done"] = i
+            _where(target, f"{args.file}:{n}")
             if toks[0] == "batch":
                 raise UsageError(f"{args.file}:{n}: batch files do not nest")
             try:
@@ -734,9 +739,7 @@ def cmd_batch(args, target) -> int:
             except (HelpShown, SystemExit):
                 continue
             except (UsageError, TargetError) as e:
-                tail = "nothing was applied" if atomic else \
-                    f"lines before it were applied (the kernel ABI has no batch update)"
-                raise type(e)(f"{args.file}:{n}: {e}; {tail}") from None
+                raise type(e)(f"{args.file}:{n}: {e}; nothing was applied") from None
     return 0
 
 

@@ -27,7 +27,7 @@ import os
 import struct
 import sys
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from rmt.contract import objfile
 from rmt.ctl import kernel_abi as A
@@ -35,7 +35,8 @@ from rmt.ctl.candidates import StageRefused, check_stage_cost
 from rmt.ctl.sim import ProgInfo, TargetError
 from rmt.contract.engine import (MODEL_OPS, EngineError, Entry, EntryState, Match, ModelEvent,
                                  ModelState, RunResult, Stats, TraceRecord)
-from rmt.vm.wire import Dumped, WireEngine, Words
+from rmt.vm.wire import (MAX_TABLE_BATCH, TABLE_DELETE, TABLE_INSERT, TABLE_MODIFY,
+                         BatchError, Dumped, WireEngine, WireOp, Words)
 from rmt.semantics.maps import check_readable
 
 DEVICE = "/dev/rmt"
@@ -178,6 +179,23 @@ class KernelEngine(WireEngine):
                             entry=spec)
         self.dev.ioctl("RMT_IOC_TABLE_UPDATE", arg, err)
 
+    def _wire_batch(self, table: int, ops: Sequence[WireOp]) -> None:
+        arr = (A.TableOp * max(1, len(ops)))()
+        for k, o in enumerate(ops):
+            spec = arr[k].entry
+            arr[k].op, spec.priority, spec.action, spec.nkeys = o.op, o.priority, o.action, \
+                len(o.words)
+            for i, (a, b) in enumerate(o.words):
+                spec.match[i].a, spec.match[i].b = a, b
+            ctypes.memmove(spec.params, o.params, len(o.params))
+        err = A.c_buffer(512)
+        arg = A.TableBatch(id=self.id, table=table, count=len(ops), ops=_addr(arr),
+                           err=_addr(err), err_len=len(err), failed=len(ops))
+        try:
+            self.dev.ioctl("RMT_IOC_TABLE_BATCH", arg, err)
+        except EngineError as e:
+            raise BatchError(e.code, str(e), arg.failed) from None
+
     def _wire_dump(self, table: int, start: int, count: int) -> tuple[list[Dumped], int]:
         out = (A.EntryDump * count)()
         a = A.TableDump(id=self.id, table=table, start=start, count=count, entries=_addr(out))
@@ -280,8 +298,35 @@ class KernelEngine(WireEngine):
                                             "itself: pass kernel_decision to run()")
 
     def trace_drain(self) -> list[TraceRecord]:
-        return [TraceRecord(r.fmt, r.cpu, r.ts, tuple(r.vals[:min(r.nvals, A.MAX_TRACE_FIELDS)]))
-                for r in self.dev.read_trace(self.id)]
+        return [_record(r) for r in self.dev.read_trace(self.id)]
+
+    def trace_peek(self) -> tuple[int, list[TraceRecord]]:
+        """Every record in the ring, none taken (RMT_IOC_TRACE_PEEK, paged), and the
+        position of the oldest, for trace_ack()."""
+        recs: list[TraceRecord] = []
+        pos = None
+        buf = (A.TraceRec * A.MAX_BATCH)()
+        while True:
+            a = A.TracePeek(id=self.id, count=A.MAX_BATCH, skip=len(recs), recs=_addr(buf))
+            self.dev.ioctl("RMT_IOC_TRACE_PEEK", a, what=f"program {self.id}")
+            if pos is None:
+                pos = a.pos
+            elif a.pos != pos:                 # another reader took records meanwhile
+                raise EngineError(errno.ESTALE, f"program {self.id}: another reader took "
+                                                f"trace records during this one")
+            recs += [_record(r) for r in buf[:a.count]]
+            if a.count < A.MAX_BATCH:
+                return pos, recs
+
+    def trace_ack(self, pos: int, count: int) -> None:
+        """Take the `count` oldest records (RMT_IOC_TRACE_ACK), peeked at `pos`."""
+        if count:
+            self.dev.ioctl("RMT_IOC_TRACE_ACK", A.TraceAck(id=self.id, count=count, pos=pos),
+                           what=f"program {self.id}")
+
+
+def _record(r: A.TraceRec) -> TraceRecord:
+    return TraceRecord(r.fmt, r.cpu, r.ts, tuple(r.vals[:min(r.nvals, A.MAX_TRACE_FIELDS)]))
 
 
 def kernel_engine_factory(dev: RmtDevice):
@@ -305,6 +350,9 @@ class KernelTarget:
     def __init__(self, device: str = DEVICE):
         self.device = device
         self._dev: RmtDevice | None = None
+        # inside transaction(): (prog, table) -> queued (op, entry, where) updates
+        self._queue: dict[tuple[int, int], list[tuple[int, Entry, str]]] | None = None
+        self.where = ""            # set by the caller per input line: names a refused update
 
     @property
     def dev(self) -> RmtDevice:
@@ -355,6 +403,7 @@ class KernelTarget:
     # ------------------------------------------------------------ programs
 
     def insert(self, blob: bytes, verdict: str, jit: bool | None = None) -> ProgInfo:
+        self._not_in_batch("inserting a program")
         try:
             objfile.read(blob)
         except objfile.ObjError as e:
@@ -396,6 +445,7 @@ class KernelTarget:
                     from None
 
     def remove(self, prog_id: int) -> None:
+        self._not_in_batch("removing a program")
         with self._errors():
             try:
                 KernelEngine._unload(self.dev, prog_id)
@@ -424,18 +474,95 @@ class KernelTarget:
     def program(self, prog_id: int) -> tuple[ProgInfo, objfile.Program]:
         return self._info(prog_id)
 
+    # ------------------------------------------------------------ batches
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Table updates made inside are queued and applied at the end with one
+        RMT_IOC_TABLE_BATCH per table: each table gets all of its updates or none (up to
+        RMT_IOC_MAX_BATCH of them; a longer run goes in several batches, each all or none).
+        An exception inside discards the queue.  Other changes are refused inside: the
+        kernel has no transaction across tables, maps, models and programs."""
+        if self._queue is not None:            # nested: the outer one applies
+            yield
+            return
+        self._queue = {}
+        try:
+            yield
+            queue = self._queue
+        finally:
+            self._queue = None
+        self._apply(queue)
+
+    def _apply(self, queue: dict[tuple[int, int], list[tuple[int, Entry, str]]]) -> None:
+        done: list[str] = []
+        for (pid, t), ops in queue.items():
+            eng = self._engine(pid)
+            name = eng.prog.tables[t].name
+            for start in range(0, len(ops), MAX_TABLE_BATCH):
+                chunk = ops[start:start + MAX_TABLE_BATCH]
+                try:
+                    eng.table_batch(t, [(op, e) for op, e, _ in chunk])
+                except BatchError as e:
+                    where = chunk[e.index][2] if 0 <= e.index < len(chunk) else ""
+                    kept = (f"table {name} is unchanged" if start == 0 else
+                            f"the first {start} updates of table {name} were applied (a kernel "
+                            f"batch holds {MAX_TABLE_BATCH})")
+                    if done:
+                        kept += "; applied before it: " + ", ".join(done)
+                    raise TargetError(f"{where + ': ' if where else ''}{e.code_name}: {e}; "
+                                      f"{kept}") from None
+                except EngineError as e:
+                    raise TargetError(f"{e.code_name}: {e}") from None
+            done.append(f"table {name} of program {pid}")
+
+    def _queued(self, prog_id: int, table: int) -> list[tuple[int, Entry, str]] | None:
+        if self._queue is None:
+            return None
+        eng = self._engine(prog_id)
+        if not 0 <= table < len(eng.prog.tables):
+            raise TargetError(f"program {prog_id} has no table {table}")
+        return self._queue.setdefault((prog_id, table), [])
+
+    def _not_in_batch(self, what: str) -> None:
+        if self._queue is not None:
+            raise TargetError(f"{what} cannot be part of a batch on the kernel target: only "
+                              f"table updates are applied all or nothing (one ioctl per table)")
+
     # ------------------------------------------------------------ tables
 
     def table_write(self, prog_id: int, table: int, entry: Entry, modify: bool = False) -> None:
+        op = TABLE_MODIFY if modify else TABLE_INSERT
+        queued = self._queued(prog_id, table)
+        if queued is not None:
+            queued.append((op, entry, self.where))
+            return
         eng = self._engine(prog_id)
         with self._errors():
             (eng.table_modify if modify else eng.table_insert)(table, entry)
 
     def table_delete(self, prog_id: int, table: int, match: tuple[Match, ...],
                      priority: int = 0) -> None:
+        queued = self._queued(prog_id, table)
+        if queued is not None:
+            queued.append((TABLE_DELETE, Entry(match, 0, b"", priority), self.where))
+            return
         eng = self._engine(prog_id)
         with self._errors():
             eng.table_delete(table, match, priority)
+
+    def table_clear(self, prog_id: int, table: int) -> int:
+        """Delete every entry: one batch (all or none, up to RMT_IOC_MAX_BATCH entries).
+        Inside a transaction, updates queued earlier for the table are dropped: cleared
+        after them, the table is empty either way."""
+        states = self.table_dump(prog_id, table)
+        with self.transaction():
+            queued = self._queued(prog_id, table)
+            assert queued is not None
+            queued.clear()
+            queued += [(TABLE_DELETE, Entry(s.entry.match, 0, b"", s.entry.priority),
+                        self.where) for s in states]
+        return len(states)
 
     def table_dump(self, prog_id: int, table: int) -> list[EntryState]:
         eng = self._engine(prog_id)
@@ -453,6 +580,7 @@ class KernelTarget:
     # ------------------------------------------------------------ models, maps
 
     def model_load(self, prog_id: int, model: int, blob: bytes) -> int:
+        self._not_in_batch("loading a model")
         eng = self._engine(prog_id)
         with self._errors():
             return eng.model_load(model, blob)
@@ -531,6 +659,7 @@ class KernelTarget:
 
     def run(self, prog_id: int, ctxs: list[tuple[bytes, int, int]],
             kernel_decision: int | None = None) -> list[RunResult]:
+        self._not_in_batch("running a program")
         eng = self._engine(prog_id)
         kd = kernel_decision if eng.prog.mode else None
         with self._errors():
@@ -560,13 +689,20 @@ class KernelTarget:
                 out["prefetch"] = prefetch_stats(self.dev)
         return out
 
-    def trace(self, prog_id: int, drain: bool = True) -> list[TraceRecord]:
-        if not drain:
-            raise TargetError("--keep: the kernel target cannot keep trace records "
-                              "(read() on /dev/rmt drains the ring)")
+    def trace(self, prog_id: int, drain: bool = True,
+              sink: Callable[[list[TraceRecord]], None] | None = None) -> list[TraceRecord]:
+        """The records in the ring, as SimTarget.trace() gives them: peeked, handed to
+        `sink` (which makes them durable), and only then taken from the ring (with `drain`).
+        A sink that raises, or a process that dies before the acknowledgement, leaves every
+        record in the ring.  Records that hooks add meanwhile stay for the next call."""
         eng = self._engine(prog_id)
         with self._errors():
-            return eng.trace_drain()
+            pos, recs = eng.trace_peek()
+            if sink is not None:
+                sink(recs)
+            if drain:
+                eng.trace_ack(pos, len(recs))
+        return recs
 
     @contextmanager
     def session(self, prog_id: int) -> Iterator["Session"]:

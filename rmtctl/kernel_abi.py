@@ -156,6 +156,28 @@ class ModelState(_S):
                 ("version", c_uint64), ("cand_version", c_uint64), ("prev_version", c_uint64),
                 ("agree", c_uint64), ("disagree", c_uint64), ("nevents", c_uint32),
                 ("nhist", c_uint32), ("hist", ModelEvent * MODEL_HISTORY)]
+# -- RMT_IOC_TABLE_BATCH (a block of its own at the end of the ABI, as in uapi/rmt.h)
+
+class TableOp(_S):
+    _fields_ = [("op", c_uint32), ("pad", c_uint32), ("entry", EntrySpec)]
+
+
+class TableBatch(_S):
+    _fields_ = [("abi", c_uint32), ("id", c_uint32), ("table", c_uint32), ("count", c_uint32),
+                ("ops", c_uint64), ("err", c_uint64), ("err_len", c_uint32),
+                ("failed", c_uint32)]
+
+
+# -- RMT_IOC_TRACE_PEEK / RMT_IOC_TRACE_ACK (read, make durable, then acknowledge)
+
+class TracePeek(_S):
+    _fields_ = [("abi", c_uint32), ("id", c_uint32), ("count", c_uint32), ("pad", c_uint32),
+                ("skip", c_uint64), ("pos", c_uint64), ("recs", c_uint64)]
+
+
+class TraceAck(_S):
+    _fields_ = [("abi", c_uint32), ("id", c_uint32), ("count", c_uint32), ("pad", c_uint32),
+                ("pos", c_uint64)]
 
 
 # The C names of the structures, for the layout test.
@@ -170,6 +192,8 @@ C_NAMES: dict[type[_S], str] = {
     # candidate models
     ModelCtl: "rmt_ioc_model_ctl", ModelEvent: "rmt_ioc_model_event",
     ModelState: "rmt_ioc_model_state",
+    TableOp: "rmt_ioc_table_op", TableBatch: "rmt_ioc_table_batch",
+    TracePeek: "rmt_ioc_trace_peek", TraceAck: "rmt_ioc_trace_ack",
 }
 
 # ------------------------------------------------------------ command numbers (asm-generic)
@@ -212,6 +236,9 @@ IOC = {
     "RMT_IOC_MODEL_STAGE": _iowr(0x22, ModelLoad),
     "RMT_IOC_MODEL_CTL": _iowr(0x23, ModelCtl),
     "RMT_IOC_MODEL_STATE": _iowr(0x24, ModelState),
+    "RMT_IOC_TABLE_BATCH": _iowr(0x12, TableBatch),
+    "RMT_IOC_TRACE_PEEK": _iowr(0x33, TracePeek),
+    "RMT_IOC_TRACE_ACK": _iow(0x34, TraceAck),
 }
 
 

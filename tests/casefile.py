@@ -435,7 +435,7 @@ class _Runner:
         elif key.startswith("ctx."):
             want, got = _literal(text, self.case.path, n), ctx_field(hook, res.ctx, key[4:])
         elif key.startswith("map."):
-            m = re.fullmatch(r"map\.(\w+)\[(\w+)\]", key)
+            m = re.fullmatch(r"map\.([\w.]+)\[(\w+)\]", key)
             if not m:
                 raise CaseSyntaxError(self.case.path, n, f"expected map.NAME[key], found {key!r}")
             mi = _index(self.map_names, m.group(1), "map")

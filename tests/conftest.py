@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ def fuzz_seeds() -> Path:
     """The libFuzzer targets of tools/fuzz/ built under ASan + UBSan, once per session, and
     the directory of their seed corpora.  tools/fuzz/setup.sh installs clang (as root, the way
     CI runs); without it and without root the tests that use this are skipped, saying so."""
-    sys.path.insert(0, str(ROOT / "tools" / "fuzz"))
     import run as fuzzrun    # tools/fuzz/run.py
     try:
         fuzzrun.setup()

@@ -10,18 +10,15 @@ context written back, trace records and statistics must be equal.
 from __future__ import annotations
 
 import random
-import sys
 from pathlib import Path
 
 import rmt.compiler.driver as D
 from rmt.compiler import compile_source
 from rmt.contract import objfile
 from rmt.semantics.reference import ReferenceEngine
+from bench_jit import fill_tables, model_weights, random_ctxs
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-
-from bench_jit import fill_tables, model_weights, random_ctxs  # noqa: E402
 
 
 def compile_with(text: str, file: str, pass_name: str, on: bool, monkeypatch) -> bytes:

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import errno
 import gc
-import sys
-from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
@@ -39,9 +37,7 @@ from rmt.vm.alloc import alloc_stats, fail_nth, failing_nth
 from rmt.contract import codec
 from rmt.contract.engine import EngineError, Entry, Exact, Lpm, Range, Ternary
 
-sys.path.insert(0, str(Path(__file__).parent / "kernel" / "alloc_helpers"))
-from alloc_program import (EX, HOOK, LP, PROBES, RA, SEED, SOURCE, TE, tag,  # noqa: E402
-                           weights)
+from alloc_program import EX, HOOK, LP, PROBES, RA, SEED, SOURCE, TE, tag, weights
 
 MAX_SWEEP = 1000          # far above any operation's allocation count
 

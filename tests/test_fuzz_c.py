@@ -14,14 +14,12 @@ once per session, installing clang when it can, and skips saying why when it can
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+import run as fuzzrun    # tools/fuzz/run.py
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools" / "fuzz"))
-import run as fuzzrun    # noqa: E402  (tools/fuzz/run.py)
 
 # Each short run stops after RUNS executions (seeds included) or SECONDS, whichever is first.
 SECONDS = 20

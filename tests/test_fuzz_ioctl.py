@@ -15,13 +15,11 @@ Needs clang with libFuzzer (tools/fuzz/setup.sh, as in tests/test_fuzz_c.py).
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
+import run as fuzzrun    # tools/fuzz/run.py
 
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools" / "fuzz"))
-import run as fuzzrun    # noqa: E402  (tools/fuzz/run.py)
 
 TARGET = "fuzz_ioctl"
 SECONDS = 20

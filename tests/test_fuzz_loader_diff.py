@@ -12,12 +12,10 @@ an object the loaders refuse.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "fuzz"))
-from loader_diff import check_verifier, compare, object_part, verdict     # noqa: E402
-from rmt.semantics.reference import ReferenceEngine  # noqa: E402
+from loader_diff import check_verifier, compare, object_part, verdict   
+from rmt.semantics.reference import ReferenceEngine
 
 CORPUS = Path(__file__).resolve().parent / "fuzz" / "loader_corpus"
 

@@ -13,13 +13,10 @@ range.  `make fuzz` runs the same oracle for long (tools/fuzz/verifier_fuzz.py).
 from __future__ import annotations
 
 import random
-import sys
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "fuzz"))
 from accept_gen import gen_accept_program       # noqa: E402
 from verifier_oracle import check_program        # noqa: E402
 

@@ -30,6 +30,7 @@ def test_plan_interleaves_every_config_in_every_round() -> None:
 
 def _run(w: str, p: str, r: int, seconds: float, majflt: int, read: int = 0) -> dict:
     return {"workload": w, "frac": 0.5, "prefetcher": p, "round": r, "ws_bytes": 8 << 20,
+            "ws_anon": 6 << 20, "ws_file": 2 << 20,
             "result": {"seconds": seconds, "majflt": majflt, "status": 0,
                        "vmstat": {"pswpin": majflt + read, "swap_ra_hit": 0}},
             "prefetch": {"read": read, "hits": read // 2} if p == "rmt" else None}
@@ -45,7 +46,25 @@ def test_summary_is_relative_to_off_of_the_same_round() -> None:
     assert rmt["majflt"] == 45 and rmt["pf_read"] == 55 and rmt["pf_hits"] == 27
     off = next(x for x in rows if x["prefetcher"] == "off")
     assert off["rel_median"] == 1.0
-    assert "| w | 50% of 8.0 MB | rmt | 45 |" in text
+    assert "| w | 50% of 6.0 MB anon + 2.0 MB file | rmt | 45 |" in text
+
+
+def test_runs_killed_at_the_time_limit_are_marked_as_lower_bounds() -> None:
+    runs = [_run("w", "off", 0, 10.0, 100), _run("w", "rmt", 0, 5.0, 40, 60)]
+    runs[0]["result"]["timed_out"] = True
+    rows, text = E.summarise(runs)
+    off = next(x for x in rows if x["prefetcher"] == "off")
+    assert off["killed"] == 1
+    assert "| >= 10.0 (1 of 1 killed at the limit) |" in text
+    assert "| 5.0 |" in text            # the rmt run finished
+
+
+def test_the_limit_squeezes_anonymous_memory_not_the_page_cache() -> None:
+    from rmt.casestudies import kernel_prefetch_guest as G
+    ws = {"bytes": 30 << 20, "anon": 10 << 20, "file": 20 << 20}
+    assert G.memory_limit(ws, 0.5) == (5 << 20) + (20 << 20)
+    assert G.memory_limit(ws, 1.0) == 30 << 20
+    assert G.run_limit_s(1.0) == 60.0 and G.run_limit_s(10.0) == 200.0
 
 
 @pytest.mark.parametrize("argv", [["--fracs", "1.5"], ["--rounds", "0"], ["--fracs"]])

@@ -1,15 +1,13 @@
 """Every program under tests/lang/bad/ produces exactly the diagnostics in its .err file."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+from expected import diagnostics_text
 
 HERE = Path(__file__).parent / "lang"
-sys.path.insert(0, str(HERE))
 
-from expected import diagnostics_text  # noqa: E402
 
 BAD = sorted((HERE / "bad").glob("*.rmt"))
 

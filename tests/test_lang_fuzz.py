@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import random
 import re
-import sys
 from pathlib import Path
 
 from rmt.lang import RmtSyntaxError, check, has_errors, parse, render_all
+from walk import problems
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "lang"))
 
-from walk import problems  # noqa: E402
 
 SOURCES = [p.read_text() for p in sorted([*(ROOT / "examples").rglob("*.rmt"),
                                           *(ROOT / "tests" / "lang").rglob("*.rmt")])]

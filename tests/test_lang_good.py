@@ -1,18 +1,16 @@
 """Good programs check clean, and the checked AST keeps the checker's promises to the compiler."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from rmt.lang import ast as A
 from rmt.lang import load, render_all, read_source
+from walk import problems
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "lang"))
 
-from walk import problems  # noqa: E402
 
 GOOD = sorted([*(ROOT / "examples").rglob("*.rmt"), *(ROOT / "tests" / "lang" / "good").glob("*.rmt")])
 

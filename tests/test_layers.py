@@ -10,11 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import check_layers
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-import check_layers  # noqa: E402
 
 
 def test_tree_keeps_the_layer_contract() -> None:
@@ -108,3 +106,14 @@ def test_vm_without_sources_uses_the_installed_build(monkeypatch, tmp_path: Path
     monkeypatch.setattr(_build, "CORE_DIR", tmp_path / "absent")
     mod = lib.load_lib.__wrapped__(False)
     assert mod.__name__ == _build.MODULE and mod.lib.rmt_vm_create
+
+
+def test_a_sys_path_edit_is_named_outside_the_fuzz_corpus(tree: Path) -> None:
+    (tree / "tests").mkdir()
+    (tree / "tests" / "test_x.py").write_text(
+        "import sys\nsys.path.insert(0, 'tools')\nsys.path[:0] = ['a']\nsys.path += ['b']\n"
+        "print(sys.path)\n")
+    (tree / "tools" / "fuzz").mkdir(parents=True)
+    (tree / "tools" / "fuzz" / "drive.py").write_text("import sys\nsys.path.append('x')\n")
+    assert [p.split(": ")[0] for p in check_layers.check(tree)] == [
+        "tests/test_x.py:2", "tests/test_x.py:3", "tests/test_x.py:4"]

@@ -434,3 +434,36 @@ def test_progress_line_on_a_terminal_only(ctl, monkeypatch):
     monkeypatch.setattr(cli, "verify_object", slow)
     code, _, err = ctl("insert", ctl.obj)              # not a terminal: no progress line
     assert code == 0 and "verifying" not in err
+
+
+GUARDED = """hook sched.can_migrate_task;
+apply {
+    if ctx.task_hot == 1 { decide(DENY); }
+    else if ctx.idle == 2 { decide(ctx.src_cpu as i64); }
+}
+guard { allow DENY, ALLOW; max_streak DENY 1 per ctx.pid; }
+"""
+
+
+def test_stats_count_guard_trips_apart(tmp_path, capsys):
+    """A guard's DEFAULT is counted as a guard trip, apart from the program's own DEFAULTs
+    and from aborts, in JSON and in text."""
+    from rmt.compiler import compile_source
+    obj = tmp_path / "guarded.rmtb"
+    obj.write_bytes(objfile.write(compile_source(GUARDED, "guarded.rmt")))
+    state = str(tmp_path / "state")
+
+    def run(*argv):
+        code = main(["--state", state, "--engine", "ref", *argv])
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        return out.out
+    run("insert", str(obj))
+    run("prog", "run", "1", "--ctx", json.dumps({"pid": 3, "task_hot": 1}), "--repeat", "2")
+    run("prog", "run", "1", "--ctx", json.dumps({"pid": 3, "idle": 2, "src_cpu": 9}))
+    run("prog", "run", "1", "--ctx", json.dumps({"pid": 3}), "--repeat", "2")
+    j = json.loads(run("-j", "stats", "1"))
+    # DENY, then the streak guard trips; src_cpu 9 trips `allow`; then 2 DEFAULTs of its own
+    assert j["runs"] == 5 and j["defaults"] == 4 and j["aborted"] == 0
+    assert j["decisions"]["DENY"] == 1 and j["guard_trips"] == 2
+    assert "guard trips 2;" in run("stats", "1")

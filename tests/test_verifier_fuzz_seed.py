@@ -8,12 +8,10 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from accept_gen import gen_accept_program     
+from rmt.contract.isa import BY_CODE
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools" / "fuzz"))
-from accept_gen import gen_accept_program       # noqa: E402
-
-from rmt.contract.isa import BY_CODE  # noqa: E402
 
 
 def _run(*args: str) -> tuple[int, dict]:

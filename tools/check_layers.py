@@ -162,17 +162,22 @@ def _repo_files(root: Path, kinds: tuple[str, ...]):
             yield path, rel
 
 
+def _py_trees(root: Path):
+    """(relative path, syntax tree) of every Python file of the repo that parses."""
+    for path, rel in _repo_files(root, (".py",)):
+        try:
+            yield rel, ast.parse(path.read_text(), str(path))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+
+
 def folder_imports(contract: Contract, root: Path = ROOT) -> list[str]:
     """Imports, anywhere in the repo (tests, tools, bench too), of a package folder by its folder
     name (`import compiler`): it works from the repo root only, and loads a second copy of
     modules that are also loaded as rmt.*."""
     folders = _folders(contract)
     out = []
-    for path, rel in _repo_files(root, (".py",)):
-        try:
-            tree = ast.parse(path.read_text(), str(path))
-        except (SyntaxError, UnicodeDecodeError):
-            continue
+    for rel, tree in _py_trees(root):
         for node in ast.walk(tree):
             names = []
             if isinstance(node, ast.Import):
@@ -183,6 +188,32 @@ def folder_imports(contract: Contract, root: Path = ROOT) -> list[str]:
                 if n.split(".")[0] in folders:
                     out.append(f"{rel}:{node.lineno}: imports {n} by its folder name; "
                                f"use rmt.{_pkg_of_folder(contract, n.split('.')[0])}")
+    return out
+
+
+# The fuzz corpus's drivers run as scripts from anywhere (and under AFL); they may set their path.
+PATH_EDITS_ALLOWED = ("tools/fuzz/",)
+
+
+def path_edits(root: Path = ROOT) -> list[str]:
+    """Changes to `sys.path` in code: modules are found through the package (rmt.*) or, for
+    tests and their helpers, through pytest's `pythonpath` in pyproject.toml."""
+    out = []
+    for rel, tree in _py_trees(root):
+        if str(rel).startswith(PATH_EDITS_ALLOWED):
+            continue
+        for node in sorted(ast.walk(tree), key=lambda n: getattr(n, "lineno", 0)):
+            target = None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                target = node.func.value          # sys.path.insert(...), .append(...), ...
+            elif isinstance(node, (ast.Assign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                target = next((t.value if isinstance(t, ast.Subscript) else t
+                               for t in targets), None)
+            if (isinstance(target, ast.Attribute) and target.attr == "path"
+                    and isinstance(target.value, ast.Name) and target.value.id == "sys"):
+                out.append(f"{rel}:{node.lineno}: changes sys.path; import through rmt.* or "
+                           "add the folder to pytest's pythonpath in pyproject.toml")
     return out
 
 
@@ -212,7 +243,7 @@ def check(root: Path = ROOT) -> list[str]:
     mods = modules(contract, root)
     imps = imports(mods)
     problems = (layer_violations(imps, contract, root) + folder_imports(contract, root)
-                + folder_runs(contract, root))
+                + folder_runs(contract, root) + path_edits(root))
     for comp in cycles(imps, mods):
         problems.append("import cycle: " + " -> ".join(comp + comp[:1]))
     return problems

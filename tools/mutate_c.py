@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 CASES = ["tests/test_cvm_cases.py", "tests/test_jit_cases.py"]
+IOCTL_CAPS = ("tests/test_ioctl_caps.py",)
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,33 @@ MUTANTS = [
     Mutant("maps: array index past the end read", "core/rmt_map.c",
            "if (unlikely(key >= m->rec.max_entries))\n\t\t\treturn -ERANGE;\n\t\t*val",
            "if (unlikely(key > m->rec.max_entries))\n\t\t\treturn -ERANGE;\n\t\t*val"),
+    # the ioctl layer's caps, on the module's own code in userspace (tools/fuzz/fuzz_ioctl.c)
     Mutant("ioctl: MAP_READ batch cap raised 4x", "kmod/rmt_kmod_dev.c",
            "if (!a.count || a.count > RMT_IOC_MAX_BATCH)",
-           "if (!a.count || a.count > 4 * RMT_IOC_MAX_BATCH)", (), kernel_only=True),
+           "if (!a.count || a.count > 4 * RMT_IOC_MAX_BATCH)", IOCTL_CAPS),
+    Mutant("ioctl: TABLE_BATCH batch cap raised 4x", "kmod/rmt_kmod_dev.c",
+           "if (a.count > RMT_IOC_MAX_BATCH)\n\t\treturn -EINVAL;",
+           "if (a.count > 4 * RMT_IOC_MAX_BATCH)\n\t\treturn -EINVAL;", IOCTL_CAPS),
+    Mutant("ioctl: TRACE_PEEK batch cap raised 4x", "kmod/rmt_kmod_dev.c",
+           "a.count > RMT_IOC_MAX_BATCH)\n\t\treturn -EINVAL;\n\tif (!rmt_dev_loaded(a.id, NULL))"
+           "\n\t\treturn -ENOENT;\n\tout = ",
+           "a.count > 4 * RMT_IOC_MAX_BATCH)\n\t\treturn -EINVAL;\n\tif (!rmt_dev_loaded(a.id, "
+           "NULL))\n\t\treturn -ENOENT;\n\tout = ", IOCTL_CAPS),
+    Mutant("ioctl: TABLE_DUMP batch cap raised 4x", "kmod/rmt_kmod_dev.c",
+           "a.count > RMT_IOC_MAX_BATCH)\n\t\treturn -EINVAL;\n\tif (!rmt_dev_loaded(a.id, NULL))"
+           "\n\t\treturn -ENOENT;\n\tbuf = ",
+           "a.count > 4 * RMT_IOC_MAX_BATCH)\n\t\treturn -EINVAL;\n\tif (!rmt_dev_loaded(a.id, "
+           "NULL))\n\t\treturn -ENOENT;\n\tbuf = ", IOCTL_CAPS),
+    # a table batch is all or none: a refused batch must not be published
+    Mutant("tables: a refused batch published", "core/rmt_runtime.c",
+           "\tif (rc) {\n\t\trmt_table_destroy(c);\t\t/* never published */",
+           "\tif (0) {\n\t\trmt_table_destroy(c);\t\t/* never published */",
+           ("tests/test_cvm_table_batch.py",)),
+    # a peeked trace record keeps its slot until acknowledged
+    Mutant("trace: ack of more records than the ring holds takes some", "core/rmt_ring.c",
+           "\t\tif (smp_load_acquire(&r->slots[(r->tail + i) & r->mask].seq) != r->tail + i + 1)"
+           "\n\t\t\treturn 0;",
+           "\t\tif (0)\n\t\t\treturn 0;", ("tests/test_cvm_trace_ack.py",)),
 ]
 
 

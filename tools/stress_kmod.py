@@ -20,13 +20,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "kernel" / "stress_helpers"))
+from rmt.qemu import harness
 
-from rmt.qemu import harness  # noqa: E402  (tools/qemu/harness.py)
-import stress_run  # noqa: E402
-
+try:
+    import stress_run  # tests/kernel/stress_helpers: `make stress` puts it on PYTHONPATH
+except ModuleNotFoundError:
+    sys.exit("stress_kmod.py: run it as `make stress` (it needs the tests' helper folders "
+             "on PYTHONPATH)")
 from stress_run import LOAD_TOLERANCE_KB, QUIET_TOLERANCE_KB  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def problems(s: stress_run.StressRun) -> list[str]:

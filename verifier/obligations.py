@@ -51,6 +51,21 @@ class InBounds(Obligation):
 
 
 @dataclass(frozen=True)
+class ScaleNoWrap(Obligation):
+    """An index scaled by a constant (MUL or SHL by a numeral) on its way to an indexed
+    access never wraps at 64 bits.  The run-time check bounds the scaled offset, so a
+    wrapped product (2^62 + 3 scaled by 4 is 12) would pass it and reach another element
+    than the one indexed; the compiler clamps before scaling, a hand-written object must
+    too."""
+    region: str
+    scale: int
+
+    def describe(self) -> str:
+        return (f"index into {self.region} scaled by {self.scale} may wrap at 64 bits before "
+                f"the bounds check")
+
+
+@dataclass(frozen=True)
 class Initialized(Obligation):
     """A register or scratch range is written on every path before it is read."""
     what: str

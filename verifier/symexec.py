@@ -277,6 +277,14 @@ class Executor:
             self.goal(O.InBounds(pc, rname, i.off, limit, size), path, ok,
                       show={"index": idx})
             path = f_and(path, ok)
+            scalings = _scalings(idx)
+            if scalings is None:          # too large to walk: refuse rather than miss one
+                self.goal(O.ScaleNoWrap(pc, rname, 0), path, False,
+                          explain=lambda _: "the index expression is too large to check for "
+                                            "a scaling that wraps")
+            for x, k, no_wrap, guard in scalings or []:
+                self.goal(O.ScaleNoWrap(pc, rname, k), f_and(path, guard), no_wrap,
+                          show={"index before scaling": x})
             if region == Region.CTX:
                 self.ctx_permission(pc, i.off, limit, size, store, idx, path)
             av = self.abs.val(idx)
@@ -509,6 +517,48 @@ class Executor:
                                        f"{self._dname(g.a)} counts the streak"), path,
                       z3.Or(v != g.a, counted), show={"decision": v})
         self.exits.append(Exit(pc, path, v))
+
+
+_SCALE_WALK_LIMIT = 20000      # expression nodes visited per indexed access
+
+
+def _scalings(e: z3.BitVecRef) -> list[tuple[z3.BitVecRef, int, z3.BoolRef, Flag]] | None:
+    """Every constant scaling inside an index expression: (the scaled operand x, the
+    factor, the condition that x * factor does not wrap, the If-branch conditions under which
+    this subterm is the one used).  MUL by a numeral and SHL by a numeral 1..63 count; If
+    nodes (states merged from several paths) are followed with their conditions, so a value
+    that only a discarded branch scales (the compiler's clamp) is not blamed.  None when the
+    expression has more than _SCALE_WALK_LIMIT nodes."""
+    out: list[tuple[z3.BitVecRef, int, z3.BoolRef, Flag]] = []
+    seen: set[tuple[int, int]] = set()
+    todo: list[tuple[z3.ExprRef, Flag]] = [(e, True)]
+    visited = 0
+    while todo:
+        if visited >= _SCALE_WALK_LIMIT:
+            return None
+        n, guard = todo.pop()
+        gid = guard.get_id() if isinstance(guard, z3.ExprRef) else int(guard is True)
+        if (n.get_id(), gid) in seen or not z3.is_app(n):
+            continue
+        seen.add((n.get_id(), gid))
+        visited += 1
+        k = n.decl().kind()
+        args = n.children()
+        if k == z3.Z3_OP_ITE:
+            c = args[0]
+            todo.append((args[1], f_and(guard, c)))
+            todo.append((args[2], f_and(guard, f_not(c))))
+            continue
+        if k == z3.Z3_OP_BMUL and len(args) == 2:
+            for a, b in ((args[0], args[1]), (args[1], args[0])):
+                if z3.is_bv_value(b) and b.as_long() >= 2 and not z3.is_bv_value(a):
+                    out.append((a, b.as_long(), z3.BVMulNoOverflow(a, b, signed=False), guard))
+        elif k == z3.Z3_OP_BSHL and z3.is_bv_value(args[1]) and 1 <= args[1].as_long() < 64 \
+                and not z3.is_bv_value(args[0]):
+            sh = args[1].as_long()
+            out.append((args[0], 1 << sh, z3.LShR(args[0], 64 - sh) == 0, guard))
+        todo += [(a, guard) for a in args if z3.is_bv(a)]
+    return out
 
 
 def _pyfold(prop: z3.BoolRef, v: z3.BitVecRef) -> Flag:

@@ -198,10 +198,21 @@ def _names(t: frozenset) -> str:
 
 def _report(prog: Program, flow: _Flow) -> list[Result]:
     out = []
+    exported = DECISIONS in prog.hook.exports
+    trips = prog.trips_map()
     for k, m in enumerate(prog.maps):
         if m.private:
             continue
         kt, vt, wt = flow.map_keys[k], flow.map_values[k], flow.map_when[k]
+        if k == trips:
+            # guard trips (`rmtctl stats`) are part of the decision channel: a guard only
+            # replaces a decision, so they may depend on what the decision may depend on
+            got = EMPTY if exported else kt | vt | wt
+            out.append(_channel(flow.map_where.get(k, -1), "decision counters",
+                                f"guard trips (map {m.name})", got,
+                                f"`rmtctl stats` counts guard trips; hook {prog.hook.name} "
+                                f"does not declare decisions exportable"))
+            continue
         ob = O.MapExportable(flow.map_where.get(k, -1), m.name, tuple(sorted(kt)),
                              tuple(sorted(vt)), tuple(sorted(wt)))
         if not kt and not vt and not wt:
@@ -245,7 +256,6 @@ def _report(prog: Program, flow: _Flow) -> list[Result]:
         name = prog.models[prog.code[pc].imm].name
         out.append(_channel(pc, "overflow counters", f"model {name}", got,
                             "`rmtctl stats` counts saturated inferences"))
-    exported = DECISIONS in prog.hook.exports
     for pc, got in sorted(flow.decisions.items()):
         if exported:
             got = EMPTY

@@ -11,7 +11,7 @@ from __future__ import annotations
 from rmt.contract import objformat as F
 from rmt.contract.isa import BY_CODE, Fmt
 from rmt.contract.objfile import Program
-from rmt.contract.objformat import GuardKind, MatchKind
+from rmt.contract.objformat import GuardKind, MapKind, MatchKind
 from rmt.contract.hooks import DEFAULT_DECISION
 from rmt.contract.engine import EngineError
 from rmt.semantics.validate import CHECKS, check_insn
@@ -81,4 +81,10 @@ def _guards(prog: Program) -> list[Result]:
             if g.a == DEFAULT_DECISION or not dec.allowed(g.a):
                 out.append(Result(O.GuardHolds(-1, what), Counterexample(
                     {"decision": g.a}, f"{g.a} is not a non-default decision of the hook")))
+        if g.kind == GuardKind.TRIPS:
+            m = prog.maps[g.c] if 0 <= g.c < len(prog.maps) else None
+            if m is None or m.kind != MapKind.COUNTER or m.max_entries < 1 or m.private:
+                out.append(Result(O.GuardHolds(-1, f"trips (map {g.c})"), Counterexample(
+                    {"map": g.c}, "guard trips are counted in slot 0 of a counter map the "
+                                  "control plane can read")))
     return out

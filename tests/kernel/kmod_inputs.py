@@ -48,3 +48,15 @@ def tree_weights(tree: Tree, n_in: int) -> bytes:
     from rmt.contract.objformat import ModelKind
     from rmt.contract import weights as W
     return W.write_weights(W.forest([tree], n_in, kind=ModelKind.TREE))
+
+
+def _pythonpath() -> str:
+    """pytest's `pythonpath` (pyproject.toml), absolute: where the helpers import from."""
+    import tomllib
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return ":".join(str(ROOT / d) for d in conf["tool"]["pytest"]["ini_options"]["pythonpath"])
+
+
+# Prefix of a guest command that runs a helper script: the guest's environment is empty
+# (tools/qemu/init.sh), so the helpers find their sibling modules as the host tests do.
+GUEST_ENV = f"PYTHONPATH={_pythonpath()}"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +27,12 @@ import pytest
 
 from rmt.qemu import harness
 
+import kmod_inputs
+from alloc_program import SOURCE
+
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(__file__).parent / "alloc_helpers"
-sys.path.insert(0, str(HELPERS))
 
-from alloc_program import SOURCE  # noqa: E402
 
 # Allocations made before the error buffer exists fail with ENOMEM alone (rmtctl shows
 # strerror): the error buffer itself, and before it the request when the request holds the
@@ -67,7 +67,7 @@ def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
         cat /sys/module/rmt/parameters/fail_alloc_nth > "$RMT_OUT/insmod_pending.txt"
         echo 0 > /sys/module/rmt/parameters/fail_alloc_nth
         ls /sys/module/rmt/parameters > "$RMT_OUT/params.txt"
-        python3 {HELPERS / 'guest_alloc.py'} {obj} "$RMT_OUT"
+        {kmod_inputs.GUEST_ENV} python3 {HELPERS / 'guest_alloc.py'} {obj} "$RMT_OUT"
         rmmod rmt
         """,
         timeout=300, cpus=2, out_dir=share, cwd=ROOT, harness_env=qemu_env)

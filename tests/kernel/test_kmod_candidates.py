@@ -17,6 +17,7 @@ import pytest
 import rmt
 from rmt.contract import weights as W
 from rmt.qemu import harness
+import kmod_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPER = Path(__file__).parent / "candidates_helpers" / "guest_candidates.py"
@@ -61,7 +62,7 @@ def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
     r = harness.run_in_guest(
         f"""
         insmod {rmt_ko} || exit 3
-        {PY} {HELPER} {files} "$RMT_OUT"
+        {kmod_inputs.GUEST_ENV} {PY} {HELPER} {files} "$RMT_OUT"
         rc=$?
         rmmod rmt || exit 4
         exit $rc

@@ -57,7 +57,7 @@ def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
     r = harness.run_in_guest(
         f"""
         insmod {rmt_ko} || exit 3
-        {PY} {HELPERS / 'guest_jit.py'} {files} "$RMT_OUT" || exit 5
+        {kmod_inputs.GUEST_ENV} {PY} {HELPERS / 'guest_jit.py'} {files} "$RMT_OUT" || exit 5
         # rmmod while a JIT program is attached and the hook fires
         (cd /tmp && exec stress-ng --cpu 4 --yield 2 --timeout 20s --quiet) &
         sleep 4

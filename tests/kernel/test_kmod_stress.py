@@ -23,18 +23,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 from rmt.qemu import harness
+import stress_programs as S
+import stress_run
 
 HELPERS = Path(__file__).parent / "stress_helpers"
-sys.path.insert(0, str(HELPERS))
 
-import stress_programs as S  # noqa: E402
-import stress_run  # noqa: E402
 
 SECONDS = float(os.environ.get("RMT_STRESS_SECONDS", "30"))          # under load
 QUIET_SECONDS = float(os.environ.get("RMT_STRESS_QUIET_SECONDS", "20"))  # no load

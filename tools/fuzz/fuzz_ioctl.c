@@ -144,6 +144,12 @@ static __uint128_t fz_allowed(u32 cmd)
 		return base | E(EINVAL) | E(ENOENT);
 	case RMT_IOC_MAP_WRITE:
 		return base | E(EINVAL) | E(ENOENT) | E(E2BIG) | E(ENOSPC);
+	case RMT_IOC_TABLE_BATCH:
+		return base | E(EINVAL) | E(ENOENT) | E(EEXIST) | E(ENOSPC) | E(ENOMEM);
+	case RMT_IOC_TRACE_PEEK:
+		return base | E(EINVAL) | E(ENOENT) | E(ENOMEM);
+	case RMT_IOC_TRACE_ACK:
+		return base | E(EINVAL) | E(ENOENT) | E(ESTALE);
 	}
 	return E(ENOTTY) | E(EPERM);
 }

@@ -229,6 +229,13 @@ static inline int fuzz_ioctl_ptr_fields(uint32_t cmd, size_t off[2])
 	case RMT_IOC_PROG_RUN:
 		off[0] = offsetof(struct rmt_ioc_prog_run, ctx);
 		return 1;
+	case RMT_IOC_TABLE_BATCH:
+		off[0] = offsetof(struct rmt_ioc_table_batch, ops);
+		off[1] = offsetof(struct rmt_ioc_table_batch, err);
+		return 2;
+	case RMT_IOC_TRACE_PEEK:
+		off[0] = offsetof(struct rmt_ioc_trace_peek, recs);
+		return 1;
 	}
 	return 0;
 }

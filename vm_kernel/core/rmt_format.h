@@ -104,6 +104,7 @@ enum rmt_map_kind {
 enum rmt_guard_kind {
 	RMT_GUARD_ALLOW = 1,
 	RMT_GUARD_MAX_STREAK = 2,
+	RMT_GUARD_TRIPS = 3,
 };
 
 /* file header, at offset 0 */

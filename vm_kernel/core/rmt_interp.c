@@ -62,7 +62,8 @@ static noinline u16 rmt_do_apply(struct rmt_inst *in, struct rmt_frame *fr,
 	u32 t = insn->imm;
 
 	memcpy(key, fr->scratch + insn->off, 8 * in->prog->tables[t].nkeys);
-	rmt_table_lookup(in->tables[t], key, &action, &params);
+	/* a batch update replaces the whole table (rmt_vm_table_batch()) */
+	rmt_table_lookup(rcu_dereference(in->tables[t]), key, &action, &params);
 	fr->params[t] = params;
 	return action;
 }

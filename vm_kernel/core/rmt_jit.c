@@ -982,7 +982,7 @@ u64 rmt_jit_apply(struct rmt_jit_ctx *jc, u32 table, u32 off)
 	u16 action;
 
 	memcpy(key, jc->scratch + off, 8 * in->prog->tables[table].nkeys);
-	rmt_table_lookup(in->tables[table], key, &action, &params);
+	rmt_table_lookup(rcu_dereference(in->tables[table]), key, &action, &params);
 	jc->params[table] = params;
 	return action;
 }

@@ -450,7 +450,7 @@ static int rmt_parse_rest(struct rmt_parse *ps)
 		return rc;
 
 	for (i = 0; i < p->nguards; i++)
-		if (p->guards[i].kind < RMT_GUARD_ALLOW || p->guards[i].kind > RMT_GUARD_MAX_STREAK)
+		if (p->guards[i].kind < RMT_GUARD_ALLOW || p->guards[i].kind > RMT_GUARD_TRIPS)
 			return PERR(ps, "GUARDS[%u]: unknown guard kind %u", i, p->guards[i].kind);
 	rc = rmt_limit(ps, "GUARDS", "guard count", p->nguards, 0, RMT_MAX_GUARDS);
 	if (rc)

@@ -81,3 +81,45 @@ bool rmt_ring_pop(struct rmt_ring *r, struct rmt_trace_rec *rec)
 	r->tail = pos + 1;
 	return true;
 }
+
+bool rmt_ring_peek(struct rmt_ring *r, u64 k, struct rmt_trace_rec *rec)
+{
+	u64 pos = r->tail + k;
+	struct rmt_ring_slot *s = &r->slots[pos & r->mask];
+
+	/*
+	 * Published and not handed back: producers cannot reuse the slot until
+	 * rmt_ring_ack() releases it, so the copy is stable.  A @k past the
+	 * capacity lands on a slot whose seq is not pos + 1.
+	 */
+	if (smp_load_acquire(&s->seq) != pos + 1)
+		return false;
+	*rec = s->rec;
+	return true;
+}
+
+u64 rmt_ring_tail(const struct rmt_ring *r)
+{
+	return r->tail;
+}
+
+u32 rmt_ring_ack(struct rmt_ring *r, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)		/* all @n published, or none taken */
+		if (smp_load_acquire(&r->slots[(r->tail + i) & r->mask].seq) != r->tail + i + 1)
+			return 0;
+	for (i = 0; i < n; i++) {
+		u64 pos = r->tail;
+		struct rmt_ring_slot *s = &r->slots[pos & r->mask];
+
+		/* pairs with the producer's release of seq, as in rmt_ring_pop() */
+		if (smp_load_acquire(&s->seq) != pos + 1)
+			break;
+		/* the slot back to producers, after our reads of it */
+		smp_store_release(&s->seq, pos + r->mask + 1);
+		r->tail = pos + 1;
+	}
+	return i;
+}

@@ -104,4 +104,33 @@ int rmt_ring_push(struct rmt_ring *r, const struct rmt_trace_rec *rec);
  */
 bool rmt_ring_pop(struct rmt_ring *r, struct rmt_trace_rec *rec);
 
+/**
+ * rmt_ring_peek() - copy a record without taking it (single consumer)
+ * @r: the ring
+ * @k: how many records past the oldest (0: the oldest)
+ * @rec: receives the record
+ *
+ * The record stays in the ring, and keeps its slot from producers, until
+ * rmt_ring_ack() releases it: a consumer reads, makes the records durable,
+ * then acknowledges them, and a failure in between loses none.
+ *
+ * Return: true if there is such a record.
+ */
+bool rmt_ring_peek(struct rmt_ring *r, u64 k, struct rmt_trace_rec *rec);
+
+/**
+ * rmt_ring_tail() - position of the oldest record (records taken so far)
+ * @r: the ring
+ * Return: the position; rmt_ring_ack() and rmt_ring_pop() advance it.
+ */
+u64 rmt_ring_tail(const struct rmt_ring *r);
+
+/**
+ * rmt_ring_ack() - release the @n oldest records (single consumer)
+ * @r: the ring
+ * @n: how many
+ * Return: @n, or 0 when fewer than @n records are there (none is released).
+ */
+u32 rmt_ring_ack(struct rmt_ring *r, u32 n);
+
 #endif /* _RMT_RING_H */

@@ -519,6 +519,60 @@ int rmt_vm_table_update(struct rmt_vm *vm, int id, u32 table, u32 op,
 }
 EXPORT_SYMBOL_GPL(rmt_vm_table_update);
 
+int rmt_vm_table_batch(struct rmt_vm *vm, int id, u32 table, const struct rmt_table_op *ops,
+		       u32 n, u32 *failed, char *err, size_t errlen)
+{
+	struct rmt_table *old, *c;
+	struct rmt_inst *in;
+	u32 i;
+	int rc;
+
+	*failed = n;
+	RMT_CP_BEGIN(vm, id, in);
+	if (table >= in->prog->ntables) {
+		rc = rmt_errf(err, errlen, -ENOENT, "no table %u (the program has %u)", table,
+			      in->prog->ntables);
+		goto out;
+	}
+	/*
+	 * All or nothing: apply the batch to a private copy with the usual
+	 * checks, then publish the copy with one pointer store.  A lookup sees
+	 * the table before the batch or after it, never part of it; a failed
+	 * batch leaves the published table untouched.
+	 */
+	old = in->tables[table];
+	rc = rmt_table_clone(old, &c, err, errlen);
+	if (rc)
+		goto out;
+	for (i = 0; i < n && !rc; i++) {
+		if (ops[i].pad)
+			rc = rmt_errf(err, errlen, -EINVAL, "nonzero padding");
+		else if (ops[i].op == RMT_TABLE_OP_INSERT)
+			rc = rmt_table_insert(c, &ops[i].spec, err, errlen);
+		else if (ops[i].op == RMT_TABLE_OP_MODIFY)
+			rc = rmt_table_modify(c, &ops[i].spec, err, errlen);
+		else if (ops[i].op == RMT_TABLE_OP_DELETE)
+			rc = rmt_table_delete(c, &ops[i].spec, err, errlen);
+		else
+			rc = rmt_errf(err, errlen, -EINVAL, "unknown table operation %u",
+				      ops[i].op);
+		if (rc)
+			*failed = i;
+	}
+	if (rc) {
+		rmt_table_destroy(c);		/* never published */
+		goto out;
+	}
+	rcu_assign_pointer(in->tables[table], c);
+	synchronize_rcu();			/* no lookup is still in @old */
+	rmt_table_absorb(c, old);
+	rmt_table_destroy(old);
+out:
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_table_batch);
+
 int rmt_vm_table_dump(struct rmt_vm *vm, int id, u32 table, u32 start,
 		      struct rmt_entry_dump *out, u32 max, u64 *misses)
 {
@@ -770,6 +824,13 @@ int rmt_vm_map_write(struct rmt_vm *vm, int id, u32 map, u64 key, u64 val,
 }
 EXPORT_SYMBOL_GPL(rmt_vm_map_write);
 
+/* Values past nvals are the producer's stack (rmt_trace_rec_init()): never shown. */
+static void rmt_trace_rec_clean(struct rmt_trace_rec *r)
+{
+	r->nvals = min_t(u32, r->nvals, RMT_MAX_TRACE_FIELDS);
+	memset(r->vals + r->nvals, 0, 8 * (RMT_MAX_TRACE_FIELDS - r->nvals));
+}
+
 int rmt_vm_trace_drain(struct rmt_vm *vm, int id, struct rmt_trace_rec *out, u32 max)
 {
 	struct rmt_inst *in;
@@ -779,20 +840,51 @@ int rmt_vm_trace_drain(struct rmt_vm *vm, int id, struct rmt_trace_rec *out, u32
 
 	RMT_CP_BEGIN(vm, id, in);
 	while (n < max && rmt_ring_pop(in->ring, &out[n])) {
-		struct rmt_trace_rec *r = &out[n++];
-
 		/*
 		 * Producers copy only the valid values (the hook path stays
 		 * short): what is past them is the producer's stack, which
 		 * must not reach a reader (read() on /dev/rmt).
 		 */
-		r->nvals = min_t(u32, r->nvals, RMT_MAX_TRACE_FIELDS);
-		memset(r->vals + r->nvals, 0, 8 * (RMT_MAX_TRACE_FIELDS - r->nvals));
+		rmt_trace_rec_clean(&out[n++]);
 	}
 	mutex_unlock(&vm->lock);
 	return n;
 }
 EXPORT_SYMBOL_GPL(rmt_vm_trace_drain);
+
+int rmt_vm_trace_peek(struct rmt_vm *vm, int id, u64 skip, struct rmt_trace_rec *out, u32 max,
+		      u64 *pos)
+{
+	struct rmt_inst *in;
+	char *err = NULL;
+	size_t errlen = 0;
+	u32 n = 0;
+
+	RMT_CP_BEGIN(vm, id, in);
+	*pos = rmt_ring_tail(in->ring);
+	while (n < max && rmt_ring_peek(in->ring, skip + n, &out[n]))
+		rmt_trace_rec_clean(&out[n++]);
+	mutex_unlock(&vm->lock);
+	return n;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_trace_peek);
+
+int rmt_vm_trace_ack(struct rmt_vm *vm, int id, u64 pos, u32 n)
+{
+	struct rmt_inst *in;
+	char *err = NULL;
+	size_t errlen = 0;
+	int rc;
+
+	RMT_CP_BEGIN(vm, id, in);
+	if (rmt_ring_tail(in->ring) != pos)
+		rc = -ESTALE;		/* another reader took records since the peek */
+	else
+		rc = rmt_ring_ack(in->ring, n) == n ? 0 : -EINVAL;
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_trace_ack);
 
 int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out)
 {

@@ -222,8 +222,10 @@ void rmt_table_destroy(struct rmt_table *t)
 	rmt_destroy_tuples(t);
 	mutex_destroy(&t->lock);
 	rmt_kvfree(t->buckets);
-	rmt_free_percpu(t->hits);
-	rmt_free_percpu(t->misses);
+	if (!t->borrowed) {
+		rmt_free_percpu(t->hits);
+		rmt_free_percpu(t->misses);
+	}
 	rmt_kfree(t);
 }
 
@@ -638,4 +640,66 @@ void rmt_table_stats(struct rmt_table *t, u64 *hits, u64 *misses)
 		*hits = h;
 	if (misses)
 		*misses = m;
+}
+
+int rmt_table_clone(struct rmt_table *t, struct rmt_table **out, char *err, size_t errlen)
+{
+	struct rmt_entry_dump *rec;
+	struct rmt_table *c;
+	struct rmt_entry *e;
+	int ret;
+
+	*out = NULL;
+	rec = rmt_kmalloc(sizeof(*rec), GFP_KERNEL);	/* 400 bytes: not on the stack */
+	if (!rec) {
+		rmt_seterr(err, errlen, "out of memory copying the table");
+		return -ENOMEM;
+	}
+	ret = rmt_table_create(&t->s, &c, err, errlen);
+	if (ret)
+		goto out;
+	/*
+	 * The copy counts table-level hits and misses in @t's counters, so lookups
+	 * still running on @t while the copy is published lose no count.
+	 */
+	rmt_free_percpu(c->hits);
+	rmt_free_percpu(c->misses);
+	c->hits = t->hits;
+	c->misses = t->misses;
+	c->borrowed = true;
+	mutex_lock(&t->lock);
+	for (e = t->first; e && !ret; e = e->next_ins) {
+		rmt_entry_to_dump(t, e, rec);
+		ret = rmt_table_insert(c, &rec->spec, err, errlen);
+		if (!ret)
+			c->last->origin = e;	/* appended to the insertion order */
+	}
+	mutex_unlock(&t->lock);
+	if (ret)
+		rmt_table_destroy(c);
+	else
+		*out = c;
+out:
+	rmt_kfree(rec);
+	return ret;
+}
+
+void rmt_table_absorb(struct rmt_table *t, struct rmt_table *old)
+{
+	struct rmt_entry *e;
+
+	/*
+	 * Only entries that survived the batch (kept or modified) have an
+	 * origin; one deleted and inserted again starts at 0 hits, as it would
+	 * with separate updates.
+	 */
+	mutex_lock(&t->lock);
+	for (e = t->first; e; e = e->next_ins) {
+		if (e->origin)
+			atomic64_add(atomic64_read(&e->origin->hits), &e->hits);
+		e->origin = NULL;
+	}
+	mutex_unlock(&t->lock);
+	t->borrowed = false;
+	old->borrowed = true;
 }

@@ -206,6 +206,33 @@ int rmt_table_for_each(struct rmt_table *t, rmt_table_dump_fn fn, void *arg);
 u32 rmt_table_dump(struct rmt_table *t, u32 start, struct rmt_entry_dump *out, u32 max);
 
 /**
+ * rmt_table_clone() - a private copy of a table, for a batch of updates
+ * @t: the table
+ * @out: set to the copy on success: same schema, same entries (hit counters
+ *	0) in the same insertion order; it shares @t's table-level counters
+ * @err: buffer for the reason on failure (may be NULL)
+ * @errlen: size of @err
+ *
+ * Nothing reaches the copy until the caller publishes it; an unpublished copy
+ * is freed with rmt_table_destroy() and leaves @t as it was.
+ *
+ * Return: 0, -ENOMEM.
+ */
+int rmt_table_clone(struct rmt_table *t, struct rmt_table **out, char *err, size_t errlen);
+
+/**
+ * rmt_table_absorb() - take over what a replaced table still owns
+ * @t: the copy that replaced @old (rmt_table_clone())
+ * @old: the table it replaced, which no lookup can reach any more (the
+ *	caller waited for a grace period after publishing @t)
+ *
+ * Adds the hit counters of @old's entries to their copies in @t that the
+ * batch kept (a deleted entry's count goes with it), and hands the
+ * table-level counters to @t, so that rmt_table_destroy(@old) frees neither.
+ */
+void rmt_table_absorb(struct rmt_table *t, struct rmt_table *old);
+
+/**
  * rmt_table_count() - number of entries
  * @t: the table
  *

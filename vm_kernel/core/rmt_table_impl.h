@@ -55,6 +55,7 @@ struct rmt_entry {
 	struct rmt_entry *prev_tup, *next_tup;	/* PRIO: same tuple */
 	struct rmt_lpm_group *group;		/* LPM: its group */
 	struct rmt_rgroup *rgroup;		/* RANGE: its group */
+	const struct rmt_entry *origin;		/* rmt_table_clone(): the entry it copies */
 	struct rcu_head rcu;
 	struct rmt_match_field m[];		/* normal form, nkeys fields */
 };
@@ -89,6 +90,7 @@ struct rmt_table {
 	struct rmt_tuple_vec __rcu *tuples;
 	u64 __percpu *hits;
 	u64 __percpu *misses;
+	bool borrowed;			/* @hits, @misses belong to the table it was cloned from */
 	/* writer side, under lock */
 	struct mutex lock;
 	u32 count;

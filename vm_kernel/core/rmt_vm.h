@@ -270,6 +270,44 @@ int rmt_vm_shadow_account(struct rmt_vm *vm, int id, u32 cpu, s64 prog_decision,
 int rmt_vm_table_update(struct rmt_vm *vm, int id, u32 table, u32 op,
 			const struct rmt_entry_spec *spec, char *err, size_t errlen);
 
+/* rmt_table_op.op (the ops of rmt_vm_table_update() too) */
+#define RMT_TABLE_OP_INSERT 0
+#define RMT_TABLE_OP_MODIFY 1
+#define RMT_TABLE_OP_DELETE 2
+
+/**
+ * struct rmt_table_op - one update of a batch (same layout as struct rmt_ioc_table_op)
+ * @op: RMT_TABLE_OP_*
+ * @pad: zero
+ * @spec: the entry
+ */
+struct rmt_table_op {
+	u32 op;
+	u32 pad;
+	struct rmt_entry_spec spec;
+};
+
+/**
+ * rmt_vm_table_batch() - apply updates to one table, all or none
+ * @vm: the VM
+ * @id: the program
+ * @table: table index
+ * @ops: the updates, applied in order
+ * @n: number of @ops (0 is allowed)
+ * @failed: out: index of the update that failed, @n when none did
+ * @err: buffer for the reason on failure
+ * @errlen: size of @err
+ *
+ * The updates are applied to a copy of the table, which replaces it only when
+ * every one succeeded (and lookups see one or the other, never a mix).  Costs
+ * a copy of the table and a grace period.
+ *
+ * Return: 0 or the first failing update's error (as rmt_vm_table_update()),
+ * with the table unchanged.
+ */
+int rmt_vm_table_batch(struct rmt_vm *vm, int id, u32 table, const struct rmt_table_op *ops,
+		       u32 n, u32 *failed, char *err, size_t errlen);
+
 /**
  * rmt_vm_table_dump() - copy entries of a table, in insertion order
  * @vm: the VM
@@ -343,6 +381,32 @@ int rmt_vm_map_write(struct rmt_vm *vm, int id, u32 map, u64 key, u64 val,
  * Return: number of records, or -ENOENT.
  */
 int rmt_vm_trace_drain(struct rmt_vm *vm, int id, struct rmt_trace_rec *out, u32 max);
+
+/**
+ * rmt_vm_trace_peek() - copy up to @max trace records without taking them
+ * @vm: the VM
+ * @id: the program
+ * @skip: records to pass over, from the oldest
+ * @out: receives the records; values past each record's @nvals are zero
+ * @max: capacity of @out
+ * @pos: out: position of the oldest record, for rmt_vm_trace_ack()
+ *
+ * Return: number of records, or -ENOENT.
+ */
+int rmt_vm_trace_peek(struct rmt_vm *vm, int id, u64 skip, struct rmt_trace_rec *out, u32 max,
+		      u64 *pos);
+
+/**
+ * rmt_vm_trace_ack() - take the @n oldest records, once they are safe elsewhere
+ * @vm: the VM
+ * @id: the program
+ * @pos: the position rmt_vm_trace_peek() returned
+ * @n: how many records to take
+ *
+ * Return: 0; -ESTALE when records were taken since the peek (nothing is
+ * taken then); -EINVAL when fewer than @n records are there; -ENOENT.
+ */
+int rmt_vm_trace_ack(struct rmt_vm *vm, int id, u64 pos, u32 n);
 
 /**
  * rmt_vm_stats() - a program's counters summed over CPUs

@@ -78,6 +78,12 @@ static void __init rmt_dev_layout_checks(void)
 		     offsetof(struct rmt_stats, decisions));
 	BUILD_BUG_ON(offsetof(struct rmt_ioc_counters, decision_lo) !=
 		     offsetof(struct rmt_stats, decision_lo));
+	BUILD_BUG_ON(sizeof(struct rmt_ioc_table_op) != sizeof(struct rmt_table_op));
+	BUILD_BUG_ON(offsetof(struct rmt_ioc_table_op, entry) !=
+		     offsetof(struct rmt_table_op, spec));
+	BUILD_BUG_ON(RMT_TABLE_OP_INSERT != RMT_TABLE_INSERT ||
+		     RMT_TABLE_OP_MODIFY != RMT_TABLE_MODIFY ||
+		     RMT_TABLE_OP_DELETE != RMT_TABLE_DELETE);
 }
 
 /* ---------------------------------------------------------------- hooks */
@@ -344,6 +350,49 @@ static long rmt_ioc_table_update(void __user *arg)
 	rmt_err_done(&e, rc);
 out:
 	rmt_kfree(a);
+	return rc;
+}
+
+static long rmt_ioc_table_batch(void __user *arg)
+{
+	struct rmt_ioc_table_batch a;
+	struct rmt_table_op *ops = NULL;
+	struct rmt_errbuf e;
+	int rc;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (a.count > RMT_IOC_MAX_BATCH)
+		return -EINVAL;
+	if (!rmt_dev_loaded(a.id, NULL))
+		return -ENOENT;
+	/*
+	 * Report "none failed" first: a payload that cannot be written back is
+	 * refused before the table changes, not after.
+	 */
+	a.failed = a.count;
+	if (copy_to_user(arg, &a, sizeof(a)))
+		return -EFAULT;
+	rc = rmt_err_init(&e, a.err, a.err_len);
+	if (rc)
+		return rc;
+	if (a.count) {			/* at most 1024 x 400 bytes: the count is capped above */
+		ops = rmt_dup_user(a.ops, a.count * sizeof(*ops), &e, "batch");
+		if (IS_ERR(ops)) {
+			rc = PTR_ERR(ops);
+			ops = NULL;
+			goto out;
+		}
+	}
+	rc = rmt_vm_table_batch(rmt_dev.vm, a.id, a.table, ops, a.count, &a.failed,
+				e.buf, e.len);
+	/* a refusal: say which update; the table is unchanged whatever happens here */
+	if (rc && copy_to_user(arg, &a, sizeof(a)))
+		pr_debug("rmt: batch payload not writable\n");
+out:
+	rmt_err_done(&e, rc);
+	rmt_kvfree(ops);
 	return rc;
 }
 
@@ -762,6 +811,71 @@ static long rmt_ioc_trace_select(struct file *f, void __user *arg)
 	return 0;
 }
 
+/* The uapi record from the VM's (which zeroed what is past nvals). */
+static void rmt_dev_trace_rec(struct rmt_ioc_trace_rec *out, u32 id,
+			      const struct rmt_trace_rec *r)
+{
+	out->prog_id = id;
+	out->fmt = r->fmt;
+	out->cpu = r->cpu;
+	out->nvals = r->nvals;
+	out->ts = r->ts;
+	memcpy(out->vals, r->vals, sizeof(out->vals));
+}
+
+static long rmt_ioc_trace_peek(void __user *arg)
+{
+	struct rmt_ioc_trace_peek a;
+	struct rmt_ioc_trace_rec *out;
+	struct rmt_trace_rec *tmp;
+	int rc, n, i;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (a.pad || !a.count || a.count > RMT_IOC_MAX_BATCH)
+		return -EINVAL;
+	if (!rmt_dev_loaded(a.id, NULL))
+		return -ENOENT;
+	out = rmt_kvmalloc_array(a.count, sizeof(*out), GFP_KERNEL);
+	tmp = rmt_kvmalloc_array(a.count, sizeof(*tmp), GFP_KERNEL);
+	rc = -ENOMEM;
+	if (!out || !tmp)
+		goto out;
+	n = rmt_vm_trace_peek(rmt_dev.vm, a.id, a.skip, tmp, a.count, &a.pos);
+	if (n < 0) {
+		rc = n;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		rmt_dev_trace_rec(&out[i], a.id, &tmp[i]);
+	a.count = n;
+	rc = -EFAULT;
+	if (copy_to_user(u64_to_user_ptr(a.recs), out, (size_t)n * sizeof(*out)) ||
+	    copy_to_user(arg, &a, sizeof(a)))
+		goto out;
+	rc = 0;
+out:
+	rmt_kvfree(out);
+	rmt_kvfree(tmp);
+	return rc;
+}
+
+static long rmt_ioc_trace_ack(void __user *arg)
+{
+	struct rmt_ioc_trace_ack a;
+	int rc;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (a.pad)
+		return -EINVAL;
+	if (!rmt_dev_loaded(a.id, NULL))
+		return -ENOENT;
+	return rmt_vm_trace_ack(rmt_dev.vm, a.id, a.pos, a.count);
+}
+
 /* ---------------------------------------------------------------- file ops */
 
 static long rmt_dev_dispatch(struct file *f, unsigned int cmd, void __user *arg)
@@ -802,6 +916,12 @@ static long rmt_dev_dispatch(struct file *f, unsigned int cmd, void __user *arg)
 		return rmt_ioc_model_ctl(arg);
 	case RMT_IOC_MODEL_STATE:
 		return rmt_ioc_model_state(arg);
+	case RMT_IOC_TABLE_BATCH:
+		return rmt_ioc_table_batch(arg);
+	case RMT_IOC_TRACE_PEEK:
+		return rmt_ioc_trace_peek(arg);
+	case RMT_IOC_TRACE_ACK:
+		return rmt_ioc_trace_ack(arg);
 	}
 	if (_IOC_TYPE(cmd) == RMT_IOC_MAGIC && _IOC_NR(cmd) >= RMT_IOC_HOOK_NR_FIRST &&
 	    _IOC_NR(cmd) <= RMT_IOC_HOOK_NR_LAST)
@@ -852,15 +972,8 @@ static ssize_t rmt_dev_read(struct file *f, char __user *buf, size_t count, loff
 	for (id = only ? only : 1; id <= RMT_VM_MAX_PROGS && n < max; id++) {
 		if (rmt_dev_loaded(id, NULL)) {
 			got = rmt_vm_trace_drain(rmt_dev.vm, id, tmp, max - n);
-			for (i = 0; got > 0 && i < got; i++, n++) {
-				out[n].prog_id = id;
-				out[n].fmt = tmp[i].fmt;
-				out[n].cpu = tmp[i].cpu;
-				out[n].nvals = tmp[i].nvals;
-				out[n].ts = tmp[i].ts;
-				/* the drain zeroed what is past nvals */
-				memcpy(out[n].vals, tmp[i].vals, sizeof(out[n].vals));
-			}
+			for (i = 0; got > 0 && i < got; i++, n++)
+				rmt_dev_trace_rec(&out[n], id, &tmp[i]);
 		}
 		if (only)
 			break;

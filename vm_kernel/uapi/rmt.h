@@ -448,6 +448,94 @@ struct rmt_ioc_trace_rec {
 #define RMT_IOC_PROG_RUN	_IOWR(RMT_IOC_MAGIC, 0x31, struct rmt_ioc_prog_run)
 #define RMT_IOC_TRACE_SELECT	_IOW(RMT_IOC_MAGIC, 0x32, struct rmt_ioc_prog_id)
 
+/*
+ * RMT_IOC_TABLE_BATCH: a table's updates, all or none.
+ */
+
+/**
+ * struct rmt_ioc_table_op - one update of a batch
+ * @op: RMT_TABLE_INSERT, RMT_TABLE_MODIFY or RMT_TABLE_DELETE
+ * @pad: zero
+ * @entry: the entry (delete: its match and priority)
+ */
+struct rmt_ioc_table_op {
+	__u32 op;
+	__u32 pad;
+	struct rmt_ioc_entry entry;
+};
+
+/**
+ * struct rmt_ioc_table_batch - RMT_IOC_TABLE_BATCH: apply updates to one table,
+ *	every one or none (the table is replaced as a whole, atomically for lookups)
+ * @abi: RMT_ABI_VERSION
+ * @id: the program
+ * @table: table index
+ * @count: number of @ops, 0..RMT_IOC_MAX_BATCH
+ * @ops: user pointer to struct rmt_ioc_table_op[@count], applied in order
+ * @err: user pointer to a buffer for the reason of a refusal (0: none)
+ * @err_len: size of @err
+ * @failed: out: index of the update that was refused, @count when none was
+ */
+struct rmt_ioc_table_batch {
+	__u32 abi;
+	__u32 id;
+	__u32 table;
+	__u32 count;
+	__u64 ops;
+	__u64 err;
+	__u32 err_len;
+	__u32 failed;
+};
+
+#define RMT_IOC_TABLE_BATCH	_IOWR(RMT_IOC_MAGIC, 0x12, struct rmt_ioc_table_batch)
+
+/*
+ * RMT_IOC_TRACE_PEEK, RMT_IOC_TRACE_ACK: a drain that loses nothing.  A reader
+ * peeks at records (they stay in the ring and keep their slots), makes them
+ * durable, then acknowledges them; a reader that fails or dies before the
+ * ack leaves every record for the next one.  (read() still drains at once.)
+ */
+
+/**
+ * struct rmt_ioc_trace_peek - RMT_IOC_TRACE_PEEK: copy records, take none
+ * @abi: RMT_ABI_VERSION
+ * @id: the program
+ * @count: in: capacity of @recs (1..RMT_IOC_MAX_BATCH); out: records copied
+ * @pad: zero
+ * @skip: records to pass over, from the oldest (to page through the ring)
+ * @pos: out: position of the oldest record, for RMT_IOC_TRACE_ACK
+ * @recs: user pointer to struct rmt_ioc_trace_rec[@count]
+ */
+struct rmt_ioc_trace_peek {
+	__u32 abi;
+	__u32 id;
+	__u32 count;
+	__u32 pad;
+	__u64 skip;
+	__u64 pos;
+	__u64 recs;
+};
+
+/**
+ * struct rmt_ioc_trace_ack - RMT_IOC_TRACE_ACK: take the oldest records
+ * @abi: RMT_ABI_VERSION
+ * @id: the program
+ * @count: how many records to take (they were peeked)
+ * @pad: zero
+ * @pos: the @pos the peek returned: -ESTALE (nothing taken) if another
+ *	reader took records since
+ */
+struct rmt_ioc_trace_ack {
+	__u32 abi;
+	__u32 id;
+	__u32 count;
+	__u32 pad;
+	__u64 pos;
+};
+
+#define RMT_IOC_TRACE_PEEK	_IOWR(RMT_IOC_MAGIC, 0x33, struct rmt_ioc_trace_peek)
+#define RMT_IOC_TRACE_ACK	_IOW(RMT_IOC_MAGIC, 0x34, struct rmt_ioc_trace_ack)
+
 /* Numbers of the hook commands (uapi/rmt_hooks.h). */
 #define RMT_IOC_HOOK_NR_FIRST 0x40
 #define RMT_IOC_HOOK_NR_LAST 0x5f
@@ -585,6 +673,11 @@ _Static_assert(sizeof(struct rmt_ioc_model_event) == 32, "rmt_ioc_model_event");
 _Static_assert(sizeof(struct rmt_ioc_model_state) == 64 + 32 * RMT_IOC_MODEL_HISTORY,
 	       "rmt_ioc_model_state");
 /* ---- end of candidate models ---- */
+_Static_assert(sizeof(struct rmt_ioc_table_op) == 8 + sizeof(struct rmt_ioc_entry),
+	       "rmt_ioc_table_op");
+_Static_assert(sizeof(struct rmt_ioc_table_batch) == 40, "rmt_ioc_table_batch");
+_Static_assert(sizeof(struct rmt_ioc_trace_peek) == 40, "rmt_ioc_trace_peek");
+_Static_assert(sizeof(struct rmt_ioc_trace_ack) == 24, "rmt_ioc_trace_ack");
 
 /* The hook commands' payloads (owned by the hooks code). */
 #include "rmt_hooks.h"

@@ -29,15 +29,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from alloc_program import EX, HOOK, LP, PROBES, RA, SEED, TE, tag, weights  # noqa: E402
+from alloc_program import EX, HOOK, LP, PROBES, RA, SEED, TE, tag, weights
 
-from rmt.ctl import hook_abi  # noqa: E402
-from rmt.ctl.btf import Btf  # noqa: E402
-from rmt.ctl.kernel import KernelEngine, KernelTarget, RmtDevice  # noqa: E402
-from rmt.contract import codec  # noqa: E402
-from rmt.contract.engine import EngineError, Entry, Exact, Lpm, Range, Ternary  # noqa: E402
+from rmt.ctl import hook_abi
+from rmt.ctl.btf import Btf
+from rmt.ctl.kernel import KernelEngine, KernelTarget, RmtDevice
+from rmt.contract import codec
+from rmt.contract.engine import EngineError, Entry, Exact, Lpm, Range, Ternary
 
 PARAMS = Path("/sys/module/rmt/parameters")
 MAX_SWEEP = 300

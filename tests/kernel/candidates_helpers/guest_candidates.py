@@ -25,8 +25,7 @@ from rmt.ctl.cli import main as cli_main
 from rmt.ctl.candidates import check_stage_cost
 from rmt.ctl.kernel import KernelEngine, RmtDevice
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hooks_helpers"))
-from guest_hooks import stop, stress  # noqa: E402  (the same scheduler load)
+from guest_hooks import stop, stress  # the same scheduler load (PYTHONPATH: GUEST_ENV)
 
 N = 150                     # evaluations / decisions each phase waits for
 MAX_LOAD_S = 120

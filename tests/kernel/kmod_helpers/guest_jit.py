@@ -24,18 +24,15 @@ import sys
 import time
 import traceback
 from pathlib import Path
+import run_cases
+from rmt.ctl import hook_abi as H
+from rmt.ctl.btf import Btf
+from rmt.ctl.kernel import ENGINE_JIT, KernelEngine, RmtDevice
+from rmt.contract.engine import EngineError, Entry, Exact, Range
 
 ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "hooks_helpers"))
 
-import run_cases  # noqa: E402
-from rmt.ctl import hook_abi as H  # noqa: E402
-from rmt.ctl.btf import Btf  # noqa: E402
-from rmt.ctl.kernel import ENGINE_JIT, KernelEngine, RmtDevice  # noqa: E402
-from rmt.contract.engine import EngineError, Entry, Exact, Range  # noqa: E402
 
 PARAMS = Path("/sys/module/rmt/parameters")
 SWAPS = 4

@@ -19,11 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from session import Transcript, run_session, snapshot  # noqa: E402
+from session import Transcript, run_session, snapshot
 
-from rmt.ctl.kernel import RmtDevice  # noqa: E402
+from rmt.ctl.kernel import RmtDevice
 
 KERNEL = ["--target", "kernel"]
 

@@ -14,14 +14,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+import pytest  # casefile skips cases with pytest.skip
+from casefile import load_case, run_case
+from rmt.ctl.kernel import RmtDevice, kernel_engine_factory
 
 ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "tests"))
-
-import pytest  # noqa: E402  (casefile skips cases with pytest.skip)
-
-from casefile import load_case, run_case  # noqa: E402
-from rmt.ctl.kernel import RmtDevice, kernel_engine_factory  # noqa: E402
 
 
 def main(out: str, engine: int | None = None) -> int:

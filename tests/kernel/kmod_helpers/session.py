@@ -103,6 +103,27 @@ def run_session(target: list[str], files: Path, out: Path) -> dict[str, Any]:
     res["private_dump"] = t("map", "dump", sp, "succ", expect=1).err
     res["stats_fm"] = t("--json", "stats", fm).json()
     res["stats_sp"] = t("--json", "stats", sp).json()
+    # a batch with one refused line (a duplicate) changes nothing: on the kernel, one
+    # RMT_IOC_TABLE_BATCH for the table; then a good batch applies every line in order
+    bad = out / "bad.batch"
+    bad.write_text(f"table add {sp} policy 11 action off\n"
+                   f"table mod {sp} policy 7 action off\n"
+                   f"table add {sp} policy 7 action off\n")
+    res["batch_bad"] = t("batch", bad, expect=1).err
+    res["dump_after_bad_batch"] = t("--json", "table", "dump", sp, "policy").json()
+    good = out / "good.batch"
+    good.write_text(f"table add {sp} policy 11 action off\n"
+                    f"table del {sp} policy 11\n"
+                    f"table add {sp} policy 12 action off\n"
+                    f"table mod {sp} policy 12 action learned 1 2 3\n")
+    t("batch", good)
+    res["dump_after_good_batch"] = t("--json", "table", "dump", sp, "policy").json()
+    t("table", "del", sp, "policy", 12)
+    # a trace drain whose sink fails loses no record: -o names a directory (EISDIR at open)
+    # and /dev/full (ENOSPC at write); the records stay for the drain below
+    res["trace_to_dir"] = t("trace", fm, "-o", out, expect=1).err
+    if Path("/dev/full").is_char_device():
+        res["trace_to_full"] = t("trace", fm, "-o", "/dev/full", expect=1).err
     trace = out / "trace.jsonl"
     trace.unlink(missing_ok=True)
     t("trace", fm, "-o", trace)

@@ -27,16 +27,14 @@ import sys
 import time
 import traceback
 from pathlib import Path
+import guest_hooks as G
+import stress_programs as S
+from rmt.ctl import hook_abi as H
+from rmt.ctl.btf import Btf
+from rmt.ctl.kernel import KernelEngine, RmtDevice
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "hooks_helpers"))
-sys.path.insert(0, str(HERE))
 
-import guest_hooks as G  # noqa: E402
-import stress_programs as S  # noqa: E402
-from rmt.ctl import hook_abi as H  # noqa: E402
-from rmt.ctl.btf import Btf  # noqa: E402
-from rmt.ctl.kernel import KernelEngine, RmtDevice  # noqa: E402
 
 HOOKS = (("sched", H.HOOK_SCHED), ("swap", H.HOOK_SWAP))
 ALLOC_LIVE = Path("/sys/module/rmt/parameters/alloc_live")

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rmt.qemu import harness
+
+import kmod_inputs
+import stress_programs
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
-sys.path.insert(0, str(HERE))
 
-from rmt.qemu import harness  # noqa: E402
-import stress_programs  # noqa: E402
 
 PY = ROOT / ".venv" / "bin" / "python"
 
@@ -81,7 +82,7 @@ def run(work: Path, ko: Path, seconds: float, quiet_seconds: float, min_swaps: i
     r = harness.run_in_guest(
         f"""
         insmod {ko} || exit 3
-        {PY} {HERE / 'guest_stress.py'} {files} "$RMT_OUT" {tool} {seconds} {quiet_seconds} \
+        {kmod_inputs.GUEST_ENV} {PY} {HERE / 'guest_stress.py'} {files} "$RMT_OUT" {tool} {seconds} {quiet_seconds} \
             {min_swaps} {quiet_max}
         rc=$?
         rmmod rmt
