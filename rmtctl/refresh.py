@@ -70,10 +70,8 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
                               f"target") from None
         sink.n = len(lines)
     sink.n = 0
-    if hasattr(target, "transaction"):                   # sim: deleted once they are durable
-        target.trace(prog_id, drain=True, sink=sink)
-    else:                                                 # kernel: read() drains
-        sink(target.trace(prog_id, drain=True))
+    # the records leave the target (the sim's database, rmt.ko's ring) once they are durable
+    target.trace(prog_id, drain=True, sink=sink)
     out_file = policy.traces.with_suffix(".candidate.bin")
     cmd = policy.train.format(traces=shlex.quote(str(policy.traces)),
                               out=shlex.quote(str(out_file)))
