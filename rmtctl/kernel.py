@@ -591,7 +591,12 @@ class KernelTarget:
         with self._errors():
             for m in range(len(eng.prog.models)):
                 a = eng.model_info(m)
-                st = eng.model_state(m)
+                try:
+                    st = eng.model_state(m)
+                except EngineError as e:
+                    if e.code != errno.ENOTTY:        # a module without candidate models
+                        raise
+                    st = ModelState()
                 row: dict[str, Any] = {}
                 if a.version:
                     row = {"version": a.version, "bytes": a.bytes,
