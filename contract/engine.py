@@ -93,6 +93,46 @@ class Stats:
     map_drops: int = 0                 # hash-map updates dropped because the map was full
 
 
+# ---- candidate models (docs/semantics.md, "Candidate models")
+
+CANDIDATE_TRACE_FMT = 0xFFFFFFFF   # trace format of a candidate's disagreement record
+CANDIDATE_TRACE_OUTPUTS = 7        # outputs of each side such a record shows
+MODEL_HISTORY = 16                 # events an engine keeps per model
+MODEL_OPS = {1: "load", 2: "stage", 3: "promote", 4: "rollback", 5: "unstage"}
+
+
+@dataclass
+class ModelEvent:
+    version: int
+    op: str                            # MODEL_OPS value
+    agree: int = 0                     # promote, unstage: the candidate's evidence
+    disagree: int = 0
+
+
+@dataclass
+class ModelState:
+    version: int = 0                   # in use (0: none)
+    cand_version: int = 0              # staged candidate (0: none)
+    prev_version: int = 0              # what a rollback restores (0: nothing)
+    agree: int = 0                     # candidate runs agreeing with the live weights
+    disagree: int = 0
+    history: list[ModelEvent] = field(default_factory=list)   # oldest first, at most 16
+
+
+def outputs_agree(live: list[int], cand: list[int]) -> bool:
+    """A candidate agrees when every output is on the same side of 0 as the live one."""
+    return all((a > 0) == (b > 0) for a, b in zip(live, cand))
+
+
+def candidate_record(model: int, live: list[int], cand: list[int], cpu: int, ts: int
+                     ) -> "TraceRecord":
+    """The trace record of a disagreement: model, k, k live outputs, k candidate outputs."""
+    k = min(len(live), CANDIDATE_TRACE_OUTPUTS)
+    m64 = (1 << 64) - 1
+    return TraceRecord(CANDIDATE_TRACE_FMT, cpu, ts,
+                       (model, k, *(v & m64 for v in live[:k]), *(v & m64 for v in cand[:k])))
+
+
 class Engine(Protocol):
     """One loaded program and its run-time state (tables, models, maps, trace ring)."""
 
@@ -102,6 +142,11 @@ class Engine(Protocol):
     def table_entries(self, table: int) -> list[EntryState]: ...       # insertion order
     def table_misses(self, table: int) -> int: ...                      # lookups that missed
     def model_load(self, model: int, blob: bytes) -> int: ...          # returns the new version
+    def model_stage(self, model: int, blob: bytes) -> int: ...         # the candidate's version
+    def model_promote(self, model: int) -> int: ...                    # the version now in use
+    def model_rollback(self, model: int) -> int: ...                   # the version now in use
+    def model_unstage(self, model: int) -> int: ...                    # the dropped version
+    def model_state(self, model: int) -> ModelState: ...
     def map_read(self, map_id: int) -> dict[int, int]: ...             # percpu maps summed
     def map_write(self, map_id: int, key: int, value: int) -> None: ...
     def run(self, ctx: bytes, *, cpu: int = 0, now: int = 0) -> RunResult: ...

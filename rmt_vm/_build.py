@@ -82,6 +82,23 @@ int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out);
 long long rmt_bench_run(struct rmt_vm *vm, int id, const void *ctx, size_t ctx_len,
                       unsigned long long iterations);
 const char *rmt_vm_build_id(void);
+/* candidate models */
+#define RMT_MODEL_HISTORY ...
+#define RMT_MODEL_OP_PROMOTE ...
+#define RMT_MODEL_OP_ROLLBACK ...
+#define RMT_MODEL_OP_UNSTAGE ...
+struct rmt_model_event { unsigned long long version; uint32_t op; unsigned long long agree;
+                         unsigned long long disagree; ...; };
+struct rmt_model_state {
+    unsigned long long version; unsigned long long cand_version; unsigned long long prev_version;
+    unsigned long long agree; unsigned long long disagree; uint32_t nevents; uint32_t nhist;
+    struct rmt_model_event hist[...]; ...;
+};
+int rmt_vm_model_stage(struct rmt_vm *vm, int id, uint32_t model, const void *blob,
+                       size_t len, char *err, size_t errlen);
+int rmt_vm_model_ctl(struct rmt_vm *vm, int id, uint32_t model, uint32_t op, char *err,
+                     size_t errlen);
+int rmt_vm_model_state(struct rmt_vm *vm, int id, uint32_t model, struct rmt_model_state *out);
 /* rmt_alloc.h: allocation counters and fault injection (process-wide). */
 struct rmt_alloc_stats { long long live; unsigned long long total; unsigned long long failed;
                          unsigned long long fail_pending; };

@@ -14,7 +14,8 @@ from typing import Sequence
 
 from rmt.contract import objfile
 from rmt.contract.objfile import ObjError, Program
-from rmt.contract.engine import EngineError, RunResult, TraceRecord
+from rmt.contract.engine import (MODEL_OPS, EngineError, ModelEvent, ModelState, RunResult,
+                                 TraceRecord)
 from rmt.contract.isa import DEFAULT_SEED
 from rmt.vm.lib import load_lib
 from rmt.vm.wire import BatchError, Dumped, WireEngine, WireOp, Words
@@ -162,6 +163,35 @@ class CEngine(WireEngine):
         blob = bytes(blob)
         return self._check(self.lib.rmt_vm_model_load(self._vm, self.id, model, blob,
                                                       len(blob), err, _ERRLEN), err)
+
+    def model_stage(self, model: int, blob: bytes) -> int:
+        err = self.ffi.new("char[]", _ERRLEN)
+        blob = bytes(blob)
+        return self._check(self.lib.rmt_vm_model_stage(self._vm, self.id, model, blob,
+                                                       len(blob), err, _ERRLEN), err)
+
+    def _model_ctl(self, model: int, op: int) -> int:
+        err = self.ffi.new("char[]", _ERRLEN)
+        return self._check(self.lib.rmt_vm_model_ctl(self._vm, self.id, model, op, err,
+                                                     _ERRLEN), err)
+
+    def model_promote(self, model: int) -> int:
+        return self._model_ctl(model, self.lib.RMT_MODEL_OP_PROMOTE)
+
+    def model_rollback(self, model: int) -> int:
+        return self._model_ctl(model, self.lib.RMT_MODEL_OP_ROLLBACK)
+
+    def model_unstage(self, model: int) -> int:
+        return self._model_ctl(model, self.lib.RMT_MODEL_OP_UNSTAGE)
+
+    def model_state(self, model: int) -> ModelState:
+        s = self.ffi.new("struct rmt_model_state *")
+        rc = self.lib.rmt_vm_model_state(self._vm, self.id, model, s)
+        if rc < 0:
+            raise EngineError(-rc, f"no model {model} (the program has {len(self.prog.models)})")
+        return ModelState(s.version, s.cand_version, s.prev_version, s.agree, s.disagree,
+                          [ModelEvent(e.version, MODEL_OPS.get(e.op, str(e.op)), e.agree,
+                                      e.disagree) for e in s.hist[0:s.nhist]])
 
     def shadow_account(self, program_decision: int, kernel_decision: int) -> None:
         self._check(self.lib.rmt_vm_shadow_account(self._vm, self.id, 0, program_decision,

@@ -9,7 +9,10 @@
       table add|mod PROG TABLE MATCH... action NAME [ARG...] [priority N]
       table add PROG TABLE -f FILE         one entry (MATCH... action ...) per line
       table del PROG TABLE MATCH... [priority N] | table dump PROG TABLE | table clear PROG TABLE
-      model load PROG MODEL FILE [--timeout S] [--no-prove] | model show PROG
+      model load|stage PROG MODEL FILE [--timeout S] [--no-prove] | model show PROG
+      model promote|rollback [--timeout S] [--no-prove] PROG MODEL
+      model unstage|history PROG MODEL
+      model refresh PROG MODEL --train CMD --traces FILE [--min-runs N] [--min-agreement F]
       map dump PROG MAP
       trace PROG [-o FILE] [--keep]
       prog run PROG --ctx CTX [--repeat N] [--cpu N] [--kernel-decision N]
@@ -43,7 +46,7 @@ from rmt.ctl import p4rules, props
 from rmt.contract.propfile import PropsError
 from rmt.ctl.sim import ProgInfo, SimTarget, TargetError
 from rmt.contract import codec
-from rmt.contract.engine import EngineError, Entry, Stats
+from rmt.contract.engine import CANDIDATE_TRACE_FMT, EngineError, Entry, Stats
 
 DEVICE = "/dev/rmt"
 # commands and where their program argument sits (index in the command's own words)
@@ -482,50 +485,149 @@ def _where(target, where: str) -> None:
 
 # ------------------------------------------------------------ models, maps
 
-def cmd_model(args, target) -> int:
-    _, prog = target.program(args.id)
-    if args.op == "show":
-        info = target.model_info(args.id)
-        rows = [{"id": i, "name": m.name, "kind": m.kind.name.lower(), "in": m.n_in,
-                 "out": m.n_out, "loaded": i in info, **info.get(i, {})}
-                for i, m in enumerate(prog.models)]
-        _out(args, rows, "\n".join(
-            f"{r['id']}: {r['name']} {r['kind']} {r['in']}->{r['out']}  " +
-            (f"version {r['version']} ({r['bytes']} bytes)" if r["loaded"] else "no weights")
-            for r in rows))
-        return 0
-    if not (args.model and args.file):
-        raise UsageError("model load needs PROG MODEL FILE")
-    m = _index([m.name for m in prog.models], args.model, "model")
-    blob = _read(args.file, "weights")
-    info, _ = target.program(args.id)
+def _agreement(a: int, d: int) -> str:
+    n = a + d
+    return f"agreed on {a} of {n} runs ({100 * a / n:.1f}%)" if n else "not evaluated yet"
+
+
+def _model_show_text(r: dict[str, Any]) -> str:
+    text = f"{r['id']}: {r['name']} {r['kind']} {r['in']}->{r['out']}  " + \
+        (f"version {r['version']} ({r['bytes']} bytes)" if r.get("version") else "no weights")
+    if r.get("candidate"):
+        text += (f"; candidate version {r['candidate']} "
+                 f"{_agreement(r.get('agree', 0), r.get('disagree', 0))}")
+    if r.get("previous"):
+        text += f"; rollback restores version {r['previous']}"
+    return text
+
+
+def _prove(args, target, info, prog, m: int, blob: bytes | None, what: str) -> None:
+    """The program's properties proved with `blob` for model m (and the live weights of the
+    others) before those weights may act: refuses (TargetError) when one does not hold or
+    was not proved in time.  --no-prove skips it, said on stderr and in the props log."""
     name = prog.models[m].name
     if args.no_prove:
-        msg = (f"rmtctl: model load {info.id} {name} {args.file}: --no-prove: the program's "
+        msg = (f"rmtctl: model {args.op} {info.id} {name} {what}: --no-prove: the program's "
                "properties are NOT proved for these weights")
         print(msg, file=sys.stderr)
         props.log(target, msg)
-    else:
-        if args.timeout <= 0:
-            raise UsageError(f"--timeout {args.timeout}: must be > 0")
-        try:
-            with progress(f"proving properties for {args.file}"):
-                ok, lines = props.check_weights(target, info.sha256, prog, m, blob,
-                                                args.timeout)
-        except (PropsError, EngineError) as e:
-            raise TargetError(f"{args.file}: {e}; not loaded") from None
-        if _interrupted:
-            raise KeyboardInterrupt
-        if lines:
-            sys.stderr.write("\n".join(lines) + "\n")
-        if not ok:
-            raise TargetError(f"{args.file}: weights refused: a property of the program does "
-                              f"not hold (or was not proved in time); {name} keeps its "
-                              "current weights")
-    version = target.model_load(args.id, m, blob)
-    props.remember_weights(target, info.sha256, name, blob)
-    _out(args, {"model": prog.models[m].name, "version": version},
-         f"{prog.models[m].name}: version {version}")
+        return
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout {args.timeout}: must be > 0")
+    if blob is None:
+        if props.stored(target, info.sha256):
+            raise TargetError(f"{what}: its weights did not come through rmtctl on this host, "
+                              "so the program's properties cannot be proved for them; not "
+                              f"{_DONE[args.op]} (--no-prove {args.op}s it anyway)")
+        return
+    try:
+        with progress(f"proving properties for {what}"):
+            ok, lines = props.check_weights(target, info.sha256, prog, m, blob, args.timeout)
+    except (PropsError, EngineError) as e:
+        raise TargetError(f"{what}: {e}; not {_DONE[args.op]}") from None
+    if _interrupted:
+        raise KeyboardInterrupt
+    if lines:
+        sys.stderr.write("\n".join(lines) + "\n")
+    if not ok:
+        raise TargetError(f"{what}: weights refused: a property of the program does not hold "
+                          f"(or was not proved in time); {name} keeps its current weights")
+
+
+_DONE = {"load": "loaded", "stage": "staged", "promote": "promoted", "rollback": "rolled back",
+         "refresh": "staged"}
+
+
+def cmd_model(args, target) -> int:
+    _, prog = target.program(args.id)
+    if args.op == "show":
+        if args.model or args.file:
+            raise UsageError("model show takes PROG only")
+        info = target.model_info(args.id)
+        rows = [{"id": i, "name": m.name, "kind": m.kind.name.lower(), "in": m.n_in,
+                 "out": m.n_out, "loaded": bool(info.get(i, {}).get("version")),
+                 **info.get(i, {})}
+                for i, m in enumerate(prog.models)]
+        _out(args, rows, "\n".join(_model_show_text(r) for r in rows))
+        return 0
+    needs_file = args.op in ("load", "stage")
+    if args.op == "refresh" and args.file:
+        raise UsageError("model refresh takes PROG MODEL and options")
+    if not args.model or needs_file != bool(args.file):
+        raise UsageError(f"model {args.op} needs PROG MODEL" + (" FILE" if needs_file else ""))
+    m = _index([m.name for m in prog.models], args.model, "model")
+    name = prog.models[m].name
+    if not hasattr(target, "model_stage") and args.op != "load":
+        raise TargetError(f"the {target.name} target has no candidate models")
+    info, _ = target.program(args.id)
+    if args.op == "load":
+        blob = _read(args.file, "weights")
+        _prove(args, target, info, prog, m, blob, args.file)
+        version = target.model_load(args.id, m, blob)
+        props.remember(target, info.sha256, name, blob, "load")
+        _out(args, {"model": name, "version": version}, f"{name}: version {version}")
+    elif args.op == "stage":
+        blob = _read(args.file, "weights")
+        _prove(args, target, info, prog, m, blob, args.file)
+        version = target.model_stage(args.id, m, blob)
+        props.remember(target, info.sha256, name, blob, "stage")
+        _out(args, {"model": name, "candidate": version},
+             f"{name}: candidate version {version} staged beside the live weights")
+    elif args.op == "promote":
+        before = target.model_info(args.id).get(m, {})
+        if before.get("candidate"):
+            _prove(args, target, info, prog, m, props.known(target, info.sha256, name, "promote"),
+                   f"candidate version {before['candidate']}")
+        version = target.model_promote(args.id, m)
+        props.remember(target, info.sha256, name, None, "promote")
+        a, d = before.get("agree", 0), before.get("disagree", 0)
+        _out(args, {"model": name, "version": version, "agree": a, "disagree": d},
+             f"{name}: version {version} in use (the candidate {_agreement(a, d)})")
+    elif args.op == "rollback":
+        before = target.model_info(args.id).get(m, {})
+        if before.get("previous"):
+            _prove(args, target, info, prog, m, props.known(target, info.sha256, name, "rollback"),
+                   f"version {before['previous']}")
+        version = target.model_rollback(args.id, m)
+        props.remember(target, info.sha256, name, None, "rollback")
+        _out(args, {"model": name, "version": version}, f"{name}: version {version} in use again")
+    elif args.op == "unstage":
+        version = target.model_unstage(args.id, m)
+        props.remember(target, info.sha256, name, None, "unstage")
+        _out(args, {"model": name, "dropped": version},
+             f"{name}: candidate version {version} dropped")
+    elif args.op == "refresh":
+        from rmt.ctl.refresh import RefreshPolicy, refresh_step
+        if not args.train or not args.traces:
+            raise UsageError("model refresh needs --train CMD and --traces FILE")
+        if args.min_runs < 1 or not 0 <= args.min_agreement <= 1:
+            raise UsageError("--min-runs must be >= 1 and --min-agreement within 0..1")
+        res = refresh_step(target, args.id, m, RefreshPolicy(
+            args.train, Path(args.traces), args.min_runs, args.min_agreement),
+            lambda r: trace_json(prog, r),
+            prove=lambda blob, what: _prove(
+                args, target, info, prog, m,
+                blob if blob is not None else props.known(target, info.sha256, name, "promote"),
+                what),
+            remember=lambda blob, op: props.remember(target, info.sha256, name, blob, op))
+        what = {"wait": lambda r: f"candidate version {r['candidate']} evaluated on "
+                                  f"{r['agree'] + r['disagree']} of {r['min_runs']} runs: waiting",
+                "promote": lambda r: f"version {r['version']} in use (the candidate "
+                                     f"{_agreement(r['agree'], r['disagree'])})",
+                "unstage": lambda r: f"candidate version {r['candidate']} dropped (it "
+                                     f"{_agreement(r['agree'], r['disagree'])}, below "
+                                     f"{100 * r['min_agreement']:.1f}%)",
+                "stage": lambda r: f"{r['records']} records added to {args.traces}; candidate "
+                                   f"version {r['candidate']} staged"}[res["action"]](res)
+        _out(args, {"model": name, **res}, f"{name}: {what}")
+    else:                                                   # history
+        rows = target.model_history(args.id, m)
+        _out(args, rows, "\n".join(
+            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r['time'])) + '  ' if r.get('time') else ''}"
+            f"{r['op']:<8} version {r['version']}" +
+            (f"  (candidate {_agreement(r['agree'], r['disagree'])})"
+             if r["op"] in ("promote", "unstage") else "") for r in rows)
+             or f"(model {name} has no history)")
     return 0
 
 
@@ -560,7 +662,7 @@ def stats_json(prog: objfile.Program, s: Stats, shadow_default: int | None = Non
 
 def stats_text(j: dict[str, Any]) -> str:
     lines = [f"runs: {j['runs']}",
-             f"decisions: " + (", ".join(f"{k} {v}" for k, v in j["decisions"].items()) or "none"),
+             "decisions: " + (", ".join(f"{k} {v}" for k, v in j["decisions"].items()) or "none"),
              f"defaults: {j['defaults']} (aborted {j['aborted']}" +
              "".join(f", {k} {v}" for k, v in j["aborts"].items()) +
              f"; guard trips {j.get('guard_trips', 0)}; bad decisions {j['bad_decisions']})"]
@@ -599,6 +701,15 @@ def cmd_stats(args, target) -> int:
 
 
 def trace_json(prog: objfile.Program, rec) -> dict[str, Any]:
+    if rec.fmt == CANDIDATE_TRACE_FMT:     # a staged candidate disagreed with the live weights
+        k = rec.values[1] if len(rec.values) > 1 else 0
+        name = prog.models[rec.values[0]].name if rec.values[0] < len(prog.models) \
+            else str(rec.values[0])
+        return {"prog": prog.name, "fmt": "candidate", "cpu": rec.cpu, "ts": rec.ts,
+                "fields": {"model": name,
+                           "live": [codec.decode_value(v, 32, True) for v in rec.values[2:2 + k]],
+                           "candidate": [codec.decode_value(v, 32, True)
+                                         for v in rec.values[2 + k:2 + 2 * k]]}}
     fmt = prog.traces[rec.fmt]
     return {"prog": prog.name, "fmt": fmt.name, "cpu": rec.cpu, "ts": rec.ts,
             "fields": {f.name: codec.decode_value(v, f.bits, f.signed)
@@ -767,10 +878,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("table")
     t.add_argument("entry", nargs=argparse.REMAINDER)
     t.set_defaults(fn=cmd_table)
-    m = sub.add_parser("model", help="load weights or show models",
-                       usage="rmtctl model load PROG MODEL FILE [--timeout S] [--no-prove] | "
-                             "rmtctl model show PROG")
-    m.add_argument("op", choices=("load", "show"))
+    m = sub.add_parser("model", help="load, stage, promote or roll back weights; show models",
+                       usage="rmtctl model {load|stage} PROG MODEL FILE [--timeout S] [--no-prove]\n"
+                             "       rmtctl model {promote|rollback} PROG MODEL [--timeout S] "
+                             "[--no-prove]\n"
+                             "       rmtctl model {unstage|history} PROG MODEL\n"
+                             "       rmtctl model refresh PROG MODEL --train CMD --traces FILE "
+                             "[--min-runs N] [--min-agreement F]\n"
+                             "       rmtctl model show PROG")
+    m.add_argument("op", choices=("load", "stage", "promote", "rollback", "unstage", "history",
+                                  "refresh", "show"))
     m.add_argument("id", metavar="PROG")
     m.add_argument("model", nargs="?")
     m.add_argument("file", nargs="?")
@@ -778,7 +895,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds per property proof; one that runs out refuses the weights "
                         "(default 60)")
     m.add_argument("--no-prove", action="store_true",
-                   help="load without proving the program's properties (logged)")
+                   help="load, stage, promote or roll back without proving the program's "
+                        "properties (logged)")
+    m.add_argument("--train", metavar="CMD", help="refresh: the trainer, a shell command; "
+                   "{traces} is the training file, {out} where it writes the weights")
+    m.add_argument("--traces", metavar="FILE", help="refresh: the training file (trace "
+                   "records appended as JSON lines)")
+    m.add_argument("--min-runs", type=int, default=100, help="refresh: evaluations a "
+                   "candidate needs before it is judged (default 100)")
+    m.add_argument("--min-agreement", type=float, default=0.95, help="refresh: agreement "
+                   "with the live weights needed to promote (default 0.95)")
     m.set_defaults(fn=cmd_model)
     mp = sub.add_parser("map", help="dump a map", usage="rmtctl map dump PROG MAP")
     mp.add_argument("op", choices=("dump",))

@@ -31,9 +31,10 @@ from typing import Any, Callable, Iterator, Sequence
 
 from rmt.contract import objfile
 from rmt.ctl import kernel_abi as A
+from rmt.ctl.candidates import StageRefused, check_stage_cost
 from rmt.ctl.sim import ProgInfo, TargetError
-from rmt.contract.engine import (EngineError, Entry, EntryState, Match, RunResult, Stats,
-                                 TraceRecord)
+from rmt.contract.engine import (MODEL_OPS, EngineError, Entry, EntryState, Match, ModelEvent,
+                                 ModelState, RunResult, Stats, TraceRecord)
 from rmt.vm.wire import (MAX_TABLE_BATCH, TABLE_DELETE, TABLE_INSERT, TABLE_MODIFY,
                          BatchError, Dumped, WireEngine, WireOp, Words)
 from rmt.semantics.maps import check_readable
@@ -249,6 +250,42 @@ class KernelEngine(WireEngine):
                         err=_addr(err), err_len=len(err))
         self.dev.ioctl("RMT_IOC_MODEL_LOAD", a, err)
         return a.version
+
+    def model_stage(self, model: int, blob: bytes) -> int:
+        if not 0 <= model < 1 << 32:
+            raise EngineError(errno.ENOENT, f"no model {model}")
+        data = (ctypes.c_char * max(1, len(blob))).from_buffer_copy(bytes(blob) or b"\0")
+        err = A.c_buffer(512)
+        a = A.ModelLoad(id=self.id, model=model, blob=_addr(data), blob_len=len(blob),
+                        err=_addr(err), err_len=len(err))
+        self.dev.ioctl("RMT_IOC_MODEL_STAGE", a, err)
+        return a.version
+
+    def _model_ctl(self, model: int, op: int) -> int:
+        if not 0 <= model < 1 << 32:
+            raise EngineError(errno.ENOENT, f"no model {model}")
+        err = A.c_buffer(512)
+        a = A.ModelCtl(id=self.id, model=model, op=op, err=_addr(err), err_len=len(err))
+        self.dev.ioctl("RMT_IOC_MODEL_CTL", a, err)
+        return a.version
+
+    def model_promote(self, model: int) -> int:
+        return self._model_ctl(model, A.MODEL_OP_PROMOTE)
+
+    def model_rollback(self, model: int) -> int:
+        return self._model_ctl(model, A.MODEL_OP_ROLLBACK)
+
+    def model_unstage(self, model: int) -> int:
+        return self._model_ctl(model, A.MODEL_OP_UNSTAGE)
+
+    def model_state(self, model: int) -> ModelState:
+        if not 0 <= model < 1 << 32:
+            raise EngineError(errno.ENOENT, f"no model {model}")
+        a = A.ModelState(id=self.id, model=model)
+        self.dev.ioctl("RMT_IOC_MODEL_STATE", a, what=f"model {model}")
+        return ModelState(a.version, a.cand_version, a.prev_version, a.agree, a.disagree,
+                          [ModelEvent(e.version, MODEL_OPS.get(e.op, str(e.op)), e.agree,
+                                      e.disagree) for e in a.hist[:min(a.nhist, A.MODEL_HISTORY)]])
 
     def model_info(self, model: int) -> A.ModelInfo:
         a = A.ModelInfo(id=self.id, model=model)
@@ -554,10 +591,69 @@ class KernelTarget:
         with self._errors():
             for m in range(len(eng.prog.models)):
                 a = eng.model_info(m)
+                try:
+                    st = eng.model_state(m)
+                except EngineError as e:
+                    if e.code != errno.ENOTTY:        # a module without candidate models
+                        raise
+                    st = ModelState()
+                row: dict[str, Any] = {}
                 if a.version:
-                    out[m] = {"version": a.version, "bytes": a.bytes,
-                              "loaded": a.load_time_ns / 1e9}
+                    row = {"version": a.version, "bytes": a.bytes,
+                           "loaded": a.load_time_ns / 1e9}
+                if st.cand_version or st.history:
+                    row.update(candidate=st.cand_version, agree=st.agree,
+                               disagree=st.disagree)
+                if st.prev_version:
+                    row["previous"] = st.prev_version
+                if row:
+                    out[m] = row
         return out
+
+    # ---- candidate models: the module keeps the candidate, previous weights and history
+
+    def _model(self, prog_id: int, model: int) -> "KernelEngine":
+        eng = self._engine(prog_id)
+        if not 0 <= model < len(eng.prog.models):
+            raise TargetError(f"ENOENT: program {prog_id} has no model {model}")
+        return eng
+
+    def model_stage(self, prog_id: int, model: int, blob: bytes) -> int:
+        eng = self._model(prog_id, model)
+        try:
+            check_stage_cost(eng.prog, model)
+        except StageRefused as e:
+            raise TargetError(str(e)) from None
+        with self._errors():
+            return eng.model_stage(model, blob)
+
+    def _ctl(self, prog_id: int, model: int, op: str) -> int:
+        eng = self._model(prog_id, model)
+        name = eng.prog.models[model].name
+        try:
+            return getattr(eng, f"model_{op}")(model)
+        except EngineError as e:
+            if e.code == errno.ENOENT:
+                why = ("no previous weights to roll back to" if op == "rollback"
+                       else "no candidate is staged (`rmtctl model stage` first)")
+                raise TargetError(f"ENOENT: model {name}: {why}") from None
+            raise TargetError(f"{e.code_name}: {e}") from None
+
+    def model_promote(self, prog_id: int, model: int) -> int:
+        return self._ctl(prog_id, model, "promote")
+
+    def model_rollback(self, prog_id: int, model: int) -> int:
+        return self._ctl(prog_id, model, "rollback")
+
+    def model_unstage(self, prog_id: int, model: int) -> int:
+        return self._ctl(prog_id, model, "unstage")
+
+    def model_history(self, prog_id: int, model: int) -> list[dict[str, Any]]:
+        """The module's latest events (at most 16; no wall-clock times)."""
+        eng = self._model(prog_id, model)
+        with self._errors():
+            return [{"version": h.version, "op": h.op, "time": None, "agree": h.agree,
+                     "disagree": h.disagree} for h in eng.model_state(model).history]
 
     def map_dump(self, prog_id: int, map_id: int) -> dict[int, int]:
         eng = self._engine(prog_id)

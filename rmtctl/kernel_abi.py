@@ -133,6 +133,29 @@ class TraceRec(_S):
                 ("nvals", c_uint32), ("ts", c_uint64), ("vals", c_uint64 * MAX_TRACE_FIELDS)]
 
 
+# ---- candidate models (RMT_IOC_MODEL_STAGE, _MODEL_CTL, _MODEL_STATE)
+
+MODEL_OP_PROMOTE, MODEL_OP_ROLLBACK, MODEL_OP_UNSTAGE = 3, 4, 5
+MODEL_HISTORY = 16
+TRACE_FMT_CANDIDATE = 0xFFFFFFFF
+
+
+class ModelCtl(_S):
+    _fields_ = [("abi", c_uint32), ("id", c_uint32), ("model", c_uint32), ("op", c_uint32),
+                ("err", c_uint64), ("err_len", c_uint32), ("pad", c_uint32),
+                ("version", c_uint64)]
+
+
+class ModelEvent(_S):
+    _fields_ = [("version", c_uint64), ("op", c_uint32), ("pad", c_uint32),
+                ("agree", c_uint64), ("disagree", c_uint64)]
+
+
+class ModelState(_S):
+    _fields_ = [("abi", c_uint32), ("id", c_uint32), ("model", c_uint32), ("pad", c_uint32),
+                ("version", c_uint64), ("cand_version", c_uint64), ("prev_version", c_uint64),
+                ("agree", c_uint64), ("disagree", c_uint64), ("nevents", c_uint32),
+                ("nhist", c_uint32), ("hist", ModelEvent * MODEL_HISTORY)]
 # -- RMT_IOC_TABLE_BATCH (a block of its own at the end of the ABI, as in uapi/rmt.h)
 
 class TableOp(_S):
@@ -166,6 +189,9 @@ C_NAMES: dict[type[_S], str] = {
     ModelLoad: "rmt_ioc_model_load", ModelInfo: "rmt_ioc_model_info",
     MapRead: "rmt_ioc_map_read", MapWrite: "rmt_ioc_map_write", Counters: "rmt_ioc_counters",
     StatsArg: "rmt_ioc_stats", ProgRun: "rmt_ioc_prog_run", TraceRec: "rmt_ioc_trace_rec",
+    # candidate models
+    ModelCtl: "rmt_ioc_model_ctl", ModelEvent: "rmt_ioc_model_event",
+    ModelState: "rmt_ioc_model_state",
     TableOp: "rmt_ioc_table_op", TableBatch: "rmt_ioc_table_batch",
     TracePeek: "rmt_ioc_trace_peek", TraceAck: "rmt_ioc_trace_ack",
 }
@@ -206,6 +232,10 @@ IOC = {
     "RMT_IOC_STATS": _iowr(0x30, StatsArg),
     "RMT_IOC_PROG_RUN": _iowr(0x31, ProgRun),
     "RMT_IOC_TRACE_SELECT": _iow(0x32, ProgId),
+    # candidate models
+    "RMT_IOC_MODEL_STAGE": _iowr(0x22, ModelLoad),
+    "RMT_IOC_MODEL_CTL": _iowr(0x23, ModelCtl),
+    "RMT_IOC_MODEL_STATE": _iowr(0x24, ModelState),
     "RMT_IOC_TABLE_BATCH": _iowr(0x12, TableBatch),
     "RMT_IOC_TRACE_PEEK": _iowr(0x33, TracePeek),
     "RMT_IOC_TRACE_ACK": _iow(0x34, TraceAck),

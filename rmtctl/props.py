@@ -7,8 +7,10 @@ never leave the host, and the weights already loaded keep running.
 The store is a directory of files named by the object's digest (the 16 hex
 digits `rmtctl list` shows as sha256): `<sha>.rmtp`, the program's
 properties (contract/propfile.py), copied there by `rmtctl insert` from the
-.rmtp beside the object; and `<sha>.<model>.rmtw`, the weights last loaded
-for each model, which the proofs for the other models use.  It is
+.rmtp beside the object; `<sha>.<model>.rmtw`, the weights live for each
+model, which the proofs for the other models use; `<sha>.<model>.candidate.rmtw`
+and `<sha>.<model>.previous.rmtw`, what a promote or a rollback would make live
+(proved before it does).  It is
 $RMT_PROPS_DIR, else `props/` in the sim's state directory (sim target), else
 $XDG_STATE_HOME/rmt/props (~/.local/state/rmt/props).  Files are written
 whole (temporary file, then rename), so a crash leaves the old one or the new one.
@@ -69,8 +71,48 @@ def stored(target, sha16: str) -> list[dict] | None:
     return pf.properties
 
 
-def remember_weights(target, sha16: str, model: str, blob: bytes) -> None:
-    _write(store_dir(target) / f"{sha16}.{model}.rmtw", blob)
+def _slot(target, sha16: str, model: str, slot: str) -> Path:
+    """The live weights (slot ""), the staged candidate or the weights a rollback restores."""
+    return store_dir(target) / f"{sha16}.{model}{'.' + slot if slot else ''}.rmtw"
+
+
+def remember(target, sha16: str, model: str, blob: bytes | None, op: str) -> None:
+    """Follow a model operation that succeeded on the target, so that the live weights here
+    stay those the proofs for the other models use, and a promote or rollback can prove the
+    weights it is about to make live: load and promote keep the replaced live weights as
+    the rollback's; stage keeps the candidate; rollback and unstage drop what they used."""
+    live, cand, prev = (_slot(target, sha16, model, s) for s in ("", "candidate", "previous"))
+
+    def move(src: Path, dst: Path) -> None:
+        if src.exists():
+            os.replace(src, dst)
+        else:
+            dst.unlink(missing_ok=True)
+
+    if op == "load":
+        move(live, prev)
+        _write(live, blob)
+    elif op == "stage":
+        _write(cand, blob)
+    elif op == "promote":
+        move(live, prev)
+        move(cand, live)
+    elif op == "rollback":
+        move(prev, live)
+    elif op == "unstage":
+        cand.unlink(missing_ok=True)
+    else:
+        raise ValueError(op)
+
+
+def known(target, sha16: str, model: str, op: str) -> bytes | None:
+    """The weights a promote (the candidate) or a rollback (the previous) would make live, if
+    they came through rmtctl here; else None."""
+    path = _slot(target, sha16, model, "candidate" if op == "promote" else "previous")
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def check_weights(target, sha16: str, prog: Program, model: int, blob: bytes,
@@ -88,7 +130,7 @@ def check_weights(target, sha16: str, prog: Program, model: int, blob: bytes,
     except WeightsError:
         return True, []       # malformed: the target refuses them with its own error
     for k, m in enumerate(prog.models):
-        p = store_dir(target) / f"{sha16}.{m.name}.rmtw"
+        p = _slot(target, sha16, m.name, "")
         if k != model and p.exists():
             try:
                 weights[k] = read_weights(p.read_bytes(), m)

@@ -22,6 +22,12 @@ Tables (schema version in `PRAGMA user_version`, see SCHEMA_VERSION)::
     models(prog, model, version, bytes, loaded, blob)
     maps(prog, map, key, value)
     traces(seq, prog, rec)      records not yet drained, in emission order
+  version 2 (candidate models; a version-1 database gains them in place):
+    candidates(prog, model, version, bytes, staged, blob, agree, disagree)
+                                a staged candidate (blob NULL once promoted or unstaged:
+                                the row keeps the last candidate's agreement counts)
+    prev_models(prog, model, version, bytes, loaded, blob)   what a rollback restores
+    model_history(seq, prog, model, version, op, time, agree, disagree)
 
 A state directory in the old layout (STATE/state.json, STATE/progs/ID/...) is
 imported into a new state.db in one transaction the first time a command opens
@@ -43,6 +49,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from rmt.contract import objfile
+from rmt.contract.objformat import WHEADER
+from rmt.ctl.candidates import StageRefused, check_stage_cost
 from rmt.contract.hooks import DEFAULT_DECISION
 from rmt.contract.engine import (Engine, EngineError, Entry, EntryState, Exact, Lpm, Match, Range,
                               RunResult, Stats, Ternary, TraceRecord)
@@ -50,7 +58,7 @@ from rmt.semantics.maps import check_readable
 from rmt.semantics.tables import TableState, identity, is_priority_table
 
 EngineFactory = Callable[[bytes], Engine]
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "state.db"
 BUSY_TIMEOUT_S = 60.0
 
@@ -201,6 +209,9 @@ class Loaded:
                 self.seqs.setdefault(tbl, []).append(seq)
             for m, blob in db.execute("SELECT model, blob FROM models WHERE prog=?", (pid,)):
                 self.engine.model_load(m, bytes(blob))
+            self.staged = [m for m, blob in db.execute(
+                "SELECT model, blob FROM candidates WHERE prog=? AND blob IS NOT NULL ORDER BY model",
+                (pid,)) if self.engine.model_stage(m, bytes(blob))]
             for m, k, v in db.execute("SELECT map, key, value FROM maps WHERE prog=?", (pid,)):
                 self.engine.map_write(m, k, v)
         except TargetError:
@@ -237,6 +248,10 @@ class Loaded:
             db.execute("DELETE FROM maps WHERE prog=? AND map=?", (pid, m))
             db.executemany("INSERT INTO maps(prog, map, key, value) VALUES (?,?,?,?)",
                            [(pid, m, k, v) for k, v in self.engine.map_read(m).items()])
+        for m in self.staged:          # a candidate's agreement counts, run by run
+            st = self.engine.model_state(m)
+            db.execute("UPDATE candidates SET agree=agree+?, disagree=disagree+? "
+                       "WHERE prog=? AND model=?", (st.agree, st.disagree, pid, m))
         db.executemany("INSERT INTO traces(prog, rec) VALUES (?,?)",
                        [(pid, json.dumps(dataclasses.asdict(r)))
                         for r in self.engine.trace_drain()])
@@ -259,6 +274,22 @@ CREATE TABLE maps(prog INTEGER NOT NULL, map INTEGER NOT NULL, key INTEGER NOT N
 CREATE TABLE traces(seq INTEGER PRIMARY KEY AUTOINCREMENT, prog INTEGER NOT NULL,
                     rec TEXT NOT NULL);
 INSERT INTO meta VALUES ('next_id', 1);
+"""
+
+# Version 2: candidate models (docs/rmtctl.md, "Candidate models").
+_SCHEMA_V2 = """
+CREATE TABLE candidates(prog INTEGER NOT NULL, model INTEGER NOT NULL, version INTEGER NOT NULL,
+                        bytes INTEGER NOT NULL, staged REAL NOT NULL, blob BLOB,
+                        agree INTEGER NOT NULL DEFAULT 0, disagree INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY(prog, model));
+CREATE TABLE prev_models(prog INTEGER NOT NULL, model INTEGER NOT NULL,
+                         version INTEGER NOT NULL, bytes INTEGER NOT NULL, loaded REAL NOT NULL,
+                         blob BLOB NOT NULL, PRIMARY KEY(prog, model));
+CREATE TABLE model_history(seq INTEGER PRIMARY KEY AUTOINCREMENT, prog INTEGER NOT NULL,
+                           model INTEGER NOT NULL, version INTEGER NOT NULL, op TEXT NOT NULL,
+                           time REAL NOT NULL, agree INTEGER NOT NULL DEFAULT 0,
+                           disagree INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX model_history_by_model ON model_history(prog, model, seq);
 """
 
 
@@ -326,7 +357,8 @@ class SimTarget:
     def _migrate(self, db: sqlite3.Connection, version: int, legacy: bool) -> None:
         db.execute("BEGIN IMMEDIATE")
         try:
-            if db.execute("PRAGMA user_version").fetchone()[0] == 0:     # re-read under lock
+            now = db.execute("PRAGMA user_version").fetchone()[0]    # re-read under lock
+            if now == 0:
                 for stmt in _SCHEMA.split(";"):
                     if stmt.strip():
                         db.execute(stmt)
@@ -335,6 +367,11 @@ class SimTarget:
                     print(f"rmtctl: imported {n} program(s) from the old state layout in "
                           f"{self.dir} into {self.db_path} (the old files are kept; delete "
                           f"state.json and progs/ when done)", file=sys.stderr)
+            if now < 2:
+                for stmt in _SCHEMA_V2.split(";"):
+                    if stmt.strip():
+                        db.execute(stmt)
+            if now < SCHEMA_VERSION:
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
@@ -491,7 +528,8 @@ class SimTarget:
                 raise TargetError(f"no program with id {prog_id} (see `rmtctl list`)")
             if not force:
                 self._info(db, prog_id)
-            for t in ("entries", "models", "maps", "traces"):
+            for t in ("entries", "models", "maps", "traces", "candidates", "prev_models",
+                      "model_history"):
                 db.execute(f"DELETE FROM {t} WHERE prog=?", (prog_id,))
             db.execute("DELETE FROM progs WHERE id=?", (prog_id,))
             self._progs.pop(prog_id, None)
@@ -602,28 +640,149 @@ class SimTarget:
 
     # ------------------------------------------------------------ models, maps
 
+    def _check_weights(self, db: sqlite3.Connection, prog_id: int, model: int, blob: bytes
+                       ) -> int:
+        """Validate weights on a fresh engine of the program (no entries replayed), as
+        `model load` and `model stage` both do; returns the blob's own version (0: none)."""
+        info = self._info(db, prog_id)
+        _, prog = self._program(db, prog_id)
+        if not 0 <= model < len(prog.models):
+            raise TargetError(f"ENOENT: program {prog_id} has no model {model}")
+        pblob = bytes(db.execute("SELECT blob FROM progs WHERE id=?", (prog_id,)).fetchone()[0])
+        try:
+            self.make_engine(pblob, info.jit).model_load(model, blob)
+        except EngineError as e:
+            raise self._engine_error(e) from None
+        return WHEADER.unpack(blob)["model_version"]         # the engine read it whole
+
+    def _next_version(self, db: sqlite3.Connection, prog_id: int, model: int, own: int) -> int:
+        """The blob's own version, else one above every version the model has had."""
+        if own:
+            return own
+        top = db.execute("SELECT MAX(v) FROM (SELECT version AS v FROM models WHERE prog=? AND "
+                         "model=? UNION ALL SELECT version FROM model_history WHERE prog=? AND "
+                         "model=?)", (prog_id, model, prog_id, model)).fetchone()[0]
+        return (top or 0) + 1
+
+    def _event(self, db: sqlite3.Connection, prog_id: int, model: int, version: int, op: str,
+               agree: int = 0, disagree: int = 0) -> None:
+        db.execute("INSERT INTO model_history(prog, model, version, op, time, agree, disagree) "
+                   "VALUES (?,?,?,?,?,?,?)", (prog_id, model, version, op, time.time(), agree,
+                                              disagree))
+
+    def _retire_live(self, db: sqlite3.Connection, prog_id: int, model: int) -> None:
+        """The live weights become the ones a rollback restores."""
+        db.execute("DELETE FROM prev_models WHERE prog=? AND model=?", (prog_id, model))
+        db.execute("INSERT INTO prev_models SELECT prog, model, version, bytes, loaded, blob "
+                   "FROM models WHERE prog=? AND model=?", (prog_id, model))
+
     def model_load(self, prog_id: int, model: int, blob: bytes) -> int:
-        """Validate the weights on a fresh engine of the program (no entries replayed) and
-        store them; versions count up across commands."""
+        """Validate the weights and store them; versions count up across commands; the
+        replaced weights are kept for `model rollback`."""
         with self.transaction() as db:
-            info = self._info(db, prog_id)
-            pblob = bytes(db.execute("SELECT blob FROM progs WHERE id=?", (prog_id,)).fetchone()[0])
-            try:
-                self.make_engine(pblob, info.jit).model_load(model, blob)
-            except EngineError as e:
-                raise self._engine_error(e) from None
-            row = db.execute("SELECT version FROM models WHERE prog=? AND model=?",
-                             (prog_id, model)).fetchone()
-            version = (row[0] if row else 0) + 1
+            own = self._check_weights(db, prog_id, model, blob)
+            version = self._next_version(db, prog_id, model, own)
+            self._retire_live(db, prog_id, model)
             db.execute("INSERT OR REPLACE INTO models VALUES (?,?,?,?,?,?)",
                        (prog_id, model, version, len(blob), time.time(), blob))
+            self._event(db, prog_id, model, version, "load")
             return version
 
+    def model_stage(self, prog_id: int, model: int, blob: bytes) -> int:
+        """Stage a candidate beside the live weights: the same checks as a load, and the
+        cost check (rmt.ctl.candidates); its agreement counts start from 0."""
+        with self.transaction() as db:
+            _, prog = self._program(db, prog_id)
+            own = self._check_weights(db, prog_id, model, blob)
+            try:
+                check_stage_cost(prog, model)
+            except StageRefused as e:
+                raise TargetError(str(e)) from None
+            version = self._next_version(db, prog_id, model, own)
+            db.execute("INSERT OR REPLACE INTO candidates VALUES (?,?,?,?,?,?,0,0)",
+                       (prog_id, model, version, len(blob), time.time(), blob))
+            self._event(db, prog_id, model, version, "stage")
+            return version
+
+    def _candidate(self, db: sqlite3.Connection, prog_id: int, model: int
+                   ) -> tuple[int, int, bytes, int, int]:
+        _, prog = self._program(db, prog_id)
+        if not 0 <= model < len(prog.models):
+            raise TargetError(f"ENOENT: program {prog_id} has no model {model}")
+        row = db.execute("SELECT version, bytes, blob, agree, disagree FROM candidates "
+                         "WHERE prog=? AND model=? AND blob IS NOT NULL",
+                         (prog_id, model)).fetchone()
+        if row is None:
+            raise TargetError(f"ENOENT: model {prog.models[model].name}: no candidate is "
+                              f"staged (`rmtctl model stage` first)")
+        return row[0], row[1], bytes(row[2]), row[3], row[4]
+
+    def model_promote(self, prog_id: int, model: int) -> int:
+        """The candidate becomes the live weights (the old ones kept for a rollback)."""
+        with self.transaction() as db:
+            version, n, blob, agree, disagree = self._candidate(db, prog_id, model)
+            self._retire_live(db, prog_id, model)
+            db.execute("INSERT OR REPLACE INTO models VALUES (?,?,?,?,?,?)",
+                       (prog_id, model, version, n, time.time(), blob))
+            db.execute("UPDATE candidates SET blob=NULL WHERE prog=? AND model=?",
+                       (prog_id, model))
+            self._event(db, prog_id, model, version, "promote", agree, disagree)
+            return version
+
+    def model_unstage(self, prog_id: int, model: int) -> int:
+        with self.transaction() as db:
+            version, _, _, agree, disagree = self._candidate(db, prog_id, model)
+            db.execute("UPDATE candidates SET blob=NULL WHERE prog=? AND model=?",
+                       (prog_id, model))
+            self._event(db, prog_id, model, version, "unstage", agree, disagree)
+            return version
+
+    def model_rollback(self, prog_id: int, model: int) -> int:
+        """Restore the weights the last load or promote replaced (one level)."""
+        with self.transaction() as db:
+            _, prog = self._program(db, prog_id)
+            if not 0 <= model < len(prog.models):
+                raise TargetError(f"ENOENT: program {prog_id} has no model {model}")
+            row = db.execute("SELECT version, bytes, blob FROM prev_models WHERE prog=? AND "
+                             "model=?", (prog_id, model)).fetchone()
+            if row is None:
+                raise TargetError(f"ENOENT: model {prog.models[model].name}: no previous "
+                                  f"weights to roll back to")
+            db.execute("INSERT OR REPLACE INTO models VALUES (?,?,?,?,?,?)",
+                       (prog_id, model, row[0], row[1], time.time(), bytes(row[2])))
+            db.execute("DELETE FROM prev_models WHERE prog=? AND model=?", (prog_id, model))
+            self._event(db, prog_id, model, row[0], "rollback")
+            return row[0]
+
     def model_info(self, prog_id: int) -> dict[int, dict[str, Any]]:
+        """Per model with any weights: the live version, and the candidate and previous
+        versions (0: none) with the candidate's agreement counts."""
         with self.transaction(write=False) as db:
             self._info(db, prog_id)
-            return {m: {"version": v, "bytes": n, "loaded": t} for m, v, n, t in db.execute(
-                "SELECT model, version, bytes, loaded FROM models WHERE prog=?", (prog_id,))}
+            out: dict[int, dict[str, Any]] = {
+                m: {"version": v, "bytes": n, "loaded": t} for m, v, n, t in db.execute(
+                    "SELECT model, version, bytes, loaded FROM models WHERE prog=?",
+                    (prog_id,))}
+            for m, v, blob_set, a, d in db.execute(
+                    "SELECT model, version, blob IS NOT NULL, agree, disagree FROM candidates "
+                    "WHERE prog=?", (prog_id,)):
+                out.setdefault(m, {}).update(candidate=v if blob_set else 0, agree=a,
+                                             disagree=d)
+            for m, v in db.execute("SELECT model, version FROM prev_models WHERE prog=?",
+                                   (prog_id,)):
+                out.setdefault(m, {})["previous"] = v
+            return out
+
+    def model_history(self, prog_id: int, model: int) -> list[dict[str, Any]]:
+        """Every load, stage, promote, unstage and rollback of the model, oldest first."""
+        with self.transaction(write=False) as db:
+            _, prog = self._program(db, prog_id)
+            if not 0 <= model < len(prog.models):
+                raise TargetError(f"ENOENT: program {prog_id} has no model {model}")
+            return [{"version": v, "op": op, "time": t, "agree": a, "disagree": d}
+                    for v, op, t, a, d in db.execute(
+                        "SELECT version, op, time, agree, disagree FROM model_history "
+                        "WHERE prog=? AND model=? ORDER BY seq", (prog_id, model))]
 
     def map_dump(self, prog_id: int, map_id: int) -> dict[int, int]:
         with self.transaction(write=False) as db:

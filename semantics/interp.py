@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rmt.contract.isa import BY_CODE, LOAD_SIGNED, LOAD_SIZE, Abort, Fmt, Region, mem_fields
 from rmt.contract.objfile import Program
-from rmt.contract.engine import Stats, TraceRecord
+from rmt.contract.engine import Stats, TraceRecord, candidate_record, outputs_agree
 from rmt.contract.isa import DEFAULT_SEED
 from rmt.semantics.maps import MapState
 from rmt.semantics.models import infer
@@ -64,6 +64,17 @@ class TraceRing:
 
 
 @dataclass
+class Candidate:
+    """A staged candidate (docs/semantics.md, "Candidate models"): evaluated beside the
+    live weights at every CALLM, never acted on.  `weights` None: none staged (the
+    counters stay, as the evidence of the last candidate)."""
+    weights: ModelWeights | None
+    version: int
+    agree: int = 0
+    disagree: int = 0
+
+
+@dataclass
 class Runtime:
     """The state a program's runs share: tables, maps, loaded models, trace ring, PRNG."""
     tables: list[TableState]
@@ -72,6 +83,7 @@ class Runtime:
     trace: TraceRing
     rng: XorShift64
     stats: Stats = field(default_factory=Stats)
+    candidates: list[Candidate | None] = field(default_factory=list)
 
 
 @dataclass
@@ -171,6 +183,18 @@ def _u64s(buf: bytearray, off: int, n: int) -> list[int]:
     return [int.from_bytes(buf[off + 8 * i:off + 8 * i + 8], "little") for i in range(n)]
 
 
+def _candidate(rt: Runtime, model: int, cand: Candidate, x: list[int], y: list[int], m,
+               cpu: int, now: int) -> None:
+    """Run a staged candidate on the live call's inputs: count agreement, trace a
+    disagreement.  The live outputs `y` (what the program acts on) are not touched."""
+    c, _ = infer(cand.weights, x, (m.in_lo, m.in_hi))   # its saturations are not counted
+    if outputs_agree(y, c):
+        cand.agree += 1
+    else:
+        cand.disagree += 1
+        rt.trace.emit(candidate_record(model, y, c, cpu, now), rt.stats)
+
+
 def execute(prog: Program, rt: Runtime, ctx: bytearray, cpu: int = 0, now: int = 0) -> Outcome:
     """Run the program once on `ctx` (modified in place); update rt's state and stats."""
     regs = [0] * 16
@@ -242,6 +266,9 @@ def execute(prog: Program, rt: Runtime, ctx: bytearray, cpu: int = 0, now: int =
                 y, overflows = infer(w, x, (m.in_lo, m.in_hi))
                 rt.stats.model_overflows += overflows
                 mouts[i.imm][:] = b"".join(v.to_bytes(4, "little", signed=True) for v in y)
+                cand = rt.candidates[i.imm] if rt.candidates else None
+                if cand is not None and cand.weights is not None:
+                    _candidate(rt, i.imm, cand, x, y, m, cpu, now)
             elif f == Fmt.MAP_LD:
                 regs[i.dst] = rt.maps[i.imm].load(regs[i.src], cpu)
             elif f == Fmt.MAP_ST:

@@ -14,8 +14,10 @@ from rmt.contract import objfile
 from rmt.contract.isa import Abort
 from rmt.contract.objfile import ObjError, Program
 from rmt.contract.hooks import DEFAULT_DECISION
-from rmt.contract.engine import Entry, EngineError, EntryState, Match, RunResult, Stats, TraceRecord
-from rmt.semantics.interp import DEFAULT_SEED, Runtime, TraceRing, XorShift64, execute
+from rmt.contract.engine import (MODEL_HISTORY, Entry, EngineError, EntryState, Match, ModelEvent,
+                                 ModelState, RunResult, Stats, TraceRecord)
+from rmt.semantics.interp import (DEFAULT_SEED, Candidate, Runtime, TraceRing, XorShift64,
+                                  execute)
 from rmt.semantics.maps import MapState
 from rmt.semantics.tables import TableState
 from rmt.semantics.validate import validate
@@ -45,9 +47,14 @@ class ReferenceEngine:
             tables=[TableState(t) for t in self.prog.tables],
             maps=[MapState(m) for m in self.prog.maps],
             models=[None] * len(self.prog.models),
+            candidates=[None] * len(self.prog.models),
             trace=TraceRing(trace_capacity),
             rng=XorShift64(seed))
         self.versions = [0] * len(self.prog.models)
+        n = len(self.prog.models)
+        self.top = [0] * n                      # highest version each model has held
+        self.prev: list = [None] * n            # (weights, version) a rollback restores
+        self.history: list[list[ModelEvent]] = [[] for _ in range(n)]
 
     # ------------------------------------------------------------ lookups
 
@@ -75,13 +82,76 @@ class ReferenceEngine:
 
     # ------------------------------------------------------------ models
 
+    def _next_version(self, model: int, own: int) -> int:
+        v = own or self.top[model] + 1
+        self.top[model] = max(self.top[model], v)
+        return v
+
+    def _event(self, model: int, version: int, op: str) -> None:
+        cand = self.rt.candidates[model]
+        ev = ModelEvent(version, op)
+        if op in ("promote", "unstage"):
+            ev.agree, ev.disagree = cand.agree, cand.disagree
+        self.history[model] = (self.history[model] + [ev])[-MODEL_HISTORY:]
+
     def model_load(self, model: int, blob: bytes) -> int:
         sig = self._get(self.prog.models, model, "model")
         w = read_weights(blob, sig)
-        version = w.version or self.versions[model] + 1
+        version = self._next_version(model, w.version)
+        old = self.rt.models[model]
+        self.prev[model] = (old, self.versions[model]) if old is not None else None
         self.rt.models[model] = w          # one reference swap: atomic
         self.versions[model] = version
+        self._event(model, version, "load")
         return version
+
+    def model_stage(self, model: int, blob: bytes) -> int:
+        sig = self._get(self.prog.models, model, "model")
+        w = read_weights(blob, sig)
+        version = self._next_version(model, w.version)
+        self.rt.candidates[model] = Candidate(w, version)
+        self._event(model, version, "stage")
+        return version
+
+    def model_promote(self, model: int) -> int:
+        self._get(self.prog.models, model, "model")
+        cand = self.rt.candidates[model]
+        if cand is None or cand.weights is None:
+            raise EngineError(errno.ENOENT, f"model {model}: no candidate is staged")
+        old = self.rt.models[model]
+        self.prev[model] = (old, self.versions[model]) if old is not None else None
+        self.rt.models[model], self.versions[model] = cand.weights, cand.version
+        cand.weights, cand.version = None, 0      # the evidence stays for model_state
+        self._event(model, self.versions[model], "promote")
+        return self.versions[model]
+
+    def model_rollback(self, model: int) -> int:
+        self._get(self.prog.models, model, "model")
+        if self.prev[model] is None:
+            raise EngineError(errno.ENOENT, f"model {model}: no previous weights to roll "
+                                            f"back to")
+        self.rt.models[model], self.versions[model] = self.prev[model]
+        self.prev[model] = None
+        self._event(model, self.versions[model], "rollback")
+        return self.versions[model]
+
+    def model_unstage(self, model: int) -> int:
+        self._get(self.prog.models, model, "model")
+        cand = self.rt.candidates[model]
+        if cand is None or cand.weights is None:
+            raise EngineError(errno.ENOENT, f"model {model}: no candidate is staged")
+        version = cand.version
+        cand.weights, cand.version = None, 0
+        self._event(model, version, "unstage")
+        return version
+
+    def model_state(self, model: int) -> ModelState:
+        self._get(self.prog.models, model, "model")
+        cand = self.rt.candidates[model]
+        prev = self.prev[model]
+        return ModelState(self.versions[model], cand.version if cand else 0,
+                          prev[1] if prev else 0, cand.agree if cand else 0,
+                          cand.disagree if cand else 0, list(self.history[model]))
 
     # ------------------------------------------------------------ maps
 

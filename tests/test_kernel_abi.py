@@ -33,7 +33,11 @@ def _c_program() -> str:
                   "RMT_IOC_MAX_DECISIONS", "RMT_IOC_MAX_PROGS", "RMT_IOC_MAX_BATCH",
                   "RMT_IOC_MAX_ERR", "RMT_IOC_MAX_CTX", "RMT_LOAD_F_JIT", "RMT_LOAD_F_VERIFIED",
                   "RMT_LOAD_F_FORCED", "RMT_RUN_F_SHADOW", "RMT_IOC_HOOK_NR_FIRST",
-                  "RMT_IOC_HOOK_NR_LAST"):
+                  "RMT_IOC_HOOK_NR_LAST",
+                  # candidate models
+                  "RMT_IOC_MODEL_OP_PROMOTE", "RMT_IOC_MODEL_OP_ROLLBACK",
+                  "RMT_IOC_MODEL_OP_UNSTAGE", "RMT_IOC_MODEL_HISTORY",
+                  "RMT_IOC_TRACE_FMT_CANDIDATE"):
         lines.append(f'printf("const {const} %lu\\n", (unsigned long)({const}));')
     lines += ['return 0;', '}']
     return "\n".join(lines) + "\n"
@@ -82,7 +86,13 @@ def test_command_numbers_and_constants_match(c_layout: dict[str, int]) -> None:
           "RMT_IOC_MAX_CTX": A.MAX_CTX, "RMT_LOAD_F_JIT": A.LOAD_F_JIT,
           "RMT_LOAD_F_VERIFIED": A.LOAD_F_VERIFIED, "RMT_LOAD_F_FORCED": A.LOAD_F_FORCED,
           "RMT_RUN_F_SHADOW": A.RUN_F_SHADOW, "RMT_IOC_HOOK_NR_FIRST": A.HOOK_NR_FIRST,
-          "RMT_IOC_HOOK_NR_LAST": A.HOOK_NR_LAST}
+          "RMT_IOC_HOOK_NR_LAST": A.HOOK_NR_LAST,
+          # candidate models
+          "RMT_IOC_MODEL_OP_PROMOTE": A.MODEL_OP_PROMOTE,
+          "RMT_IOC_MODEL_OP_ROLLBACK": A.MODEL_OP_ROLLBACK,
+          "RMT_IOC_MODEL_OP_UNSTAGE": A.MODEL_OP_UNSTAGE,
+          "RMT_IOC_MODEL_HISTORY": A.MODEL_HISTORY,
+          "RMT_IOC_TRACE_FMT_CANDIDATE": A.TRACE_FMT_CANDIDATE}
     for const, value in py.items():
         assert value == c_layout[f"const {const}"], const
 

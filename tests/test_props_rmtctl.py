@@ -157,3 +157,39 @@ def test_damaged_property_is_an_error_not_a_traceback(setup, capsys, term):
     rc, _, err = _ctl(capsys, state, "model", "load", "1", "m", str(d / "good.bin"))
     assert rc == 1 and "property busy_src: ERROR" in err and "does not fit" in err
     assert "Traceback" not in err
+
+
+def test_candidates_are_proved_before_they_can_act(setup, capsys):
+    """A candidate is proved when staged; a promote or a rollback proves the weights it
+    makes live (with the other models' live weights as they are then); weights that did
+    not come through rmtctl cannot be proved and are refused unless --no-prove."""
+    d, state = setup
+    assert _ctl(capsys, state, "model", "load", "1", "m", str(d / "good.bin"))[0] == 0
+    rc, _, err = _ctl(capsys, state, "model", "stage", "1", "m", str(d / "bad.bin"))
+    assert rc == 1 and "property busy_src: VIOLATED" in err and "weights refused" in err
+    rc, out, _ = _ctl(capsys, state, "-j", "model", "show", "1")
+    assert not json.loads(out)[0].get("candidate")               # nothing staged
+    # staged past the proof (logged), it is proved again at promote, and refused there
+    rc, _, err = _ctl(capsys, state, "model", "stage", "1", "m", str(d / "bad.bin"),
+                      "--no-prove")
+    assert rc == 0 and "NOT proved" in err
+    rc, _, err = _ctl(capsys, state, "model", "promote", "1", "m")
+    assert rc == 1 and "property busy_src: VIOLATED" in err
+    rc, out, _ = _ctl(capsys, state, "-j", "model", "show", "1")
+    row = json.loads(out)[0]
+    assert row["version"] == 1 and row["candidate"] == 2         # live unchanged, still staged
+    assert _ctl(capsys, state, "model", "unstage", "1", "m")[0] == 0
+    # good weights: staged, promoted; the rollback target (good, version 1) proves and acts
+    assert _ctl(capsys, state, "model", "stage", "1", "m", str(d / "good.bin"))[0] == 0
+    rc, _, err = _ctl(capsys, state, "model", "promote", "1", "m")
+    assert rc == 0 and "property busy_src: proved" in err, err
+    rc, _, err = _ctl(capsys, state, "model", "rollback", "1", "m")
+    assert rc == 0 and "property busy_src: proved" in err, err
+    # a rollback to weights rmtctl never saw (its store lost): refused, said why
+    for f in (Path(state) / "props").glob("*.rmtw"):
+        f.unlink()
+    assert _ctl(capsys, state, "model", "stage", "1", "m", str(d / "good.bin"))[0] == 0
+    for f in (Path(state) / "props").glob("*.candidate.rmtw"):
+        f.unlink()
+    rc, _, err = _ctl(capsys, state, "model", "promote", "1", "m")
+    assert rc == 1 and "did not come through rmtctl" in err and "not promoted" in err

@@ -85,6 +85,12 @@ def snapshot(state: Path) -> object:
                                   "ORDER BY prog, model").fetchall(),
             "maps": con.execute("SELECT * FROM maps ORDER BY prog, map, key").fetchall(),
             "traces": con.execute("SELECT prog, rec FROM traces ORDER BY seq").fetchall(),
+            "candidates": con.execute("SELECT prog, model, version, blob, agree, disagree "
+                                      "FROM candidates ORDER BY prog, model").fetchall(),
+            "prev_models": con.execute("SELECT prog, model, version, blob FROM prev_models "
+                                       "ORDER BY prog, model").fetchall(),
+            "model_history": con.execute("SELECT prog, model, version, op, agree, disagree "
+                                         "FROM model_history ORDER BY seq").fetchall(),
         }
     finally:
         con.close()
@@ -110,7 +116,8 @@ def usable(state: Path, where: str) -> None:
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
     """The old state: two programs, entries, map values, hits and pending trace records,
-    a model with weights; plus the input files the commands read."""
+    a model with weights, previous weights and a staged candidate; plus the input files the
+    commands read."""
     d = tmp_path_factory.mktemp("crash")
     (d / "demo.rmtb").write_bytes(objfile.write(program()))
     subprocess.run([str(ROOT / ".venv/bin/rmtc"), "compile", str(ROOT / "examples/"
@@ -134,7 +141,9 @@ def base(tmp_path_factory) -> Path:
     for argv in (("table", "add", "1", "policy", "5", "10..20", "action", "set", "42"),
                  ("table", "add", "1", "policy", "6", "10..20", "action", "nop"),
                  ("prog", "run", "1", "--ctx", "ctx.json", "--repeat", "3"),
-                 ("model", "load", "2", "predictor", "predictor.bin")):
+                 ("model", "load", "2", "predictor", "predictor.bin"),
+                 ("model", "load", "2", "predictor", "predictor.bin"),   # one to roll back to
+                 ("model", "stage", "2", "predictor", "predictor.bin")):
         r = run(state, *argv)
         assert r.returncode == 0, (argv, r.stderr)
     return d
@@ -150,6 +159,10 @@ COMMANDS = {
     "table add -f": ("table", "add", "1", "policy", "-f", "../entries.txt"),
     "batch": ("batch", "../batch.txt"),
     "model load": ("model", "load", "2", "predictor", "../predictor.bin"),
+    "model stage": ("model", "stage", "2", "predictor", "../predictor.bin"),
+    "model promote": ("model", "promote", "2", "predictor"),
+    "model rollback": ("model", "rollback", "2", "predictor"),
+    "model unstage": ("model", "unstage", "2", "predictor"),
     "prog run": ("prog", "run", "1", "--ctx", "../ctx.json", "--repeat", "5"),
     "trace -o": ("trace", "1", "-o", "out.jsonl"),      # in the run's own directory
     "trace": ("trace", "1"),

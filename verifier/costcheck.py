@@ -6,15 +6,19 @@ whether the longest path is feasible (a sound over-approximation).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from rmt.compiler.cost import insn_cost
-from rmt.contract.isa import BY_CODE, Fmt
+from rmt.contract.isa import BY_CODE, Fmt, Insn
 from rmt.contract.objfile import Program
 from rmt.verifier import obligations as O
 from rmt.verifier.obligations import Counterexample, Proved, Result
 
 
-def worst_case(prog: Program, bad_pcs: set[int]) -> tuple[int, list[int]]:
-    """(cost of the most expensive path from pc 0 to an EXIT, that path's pcs)."""
+def worst_case(prog: Program, bad_pcs: set[int],
+               extra: Callable[[Insn], int] | None = None) -> tuple[int, list[int]]:
+    """(cost of the most expensive path from pc 0 to an EXIT, that path's pcs); `extra`
+    adds a cost per instruction (a staged candidate model: rmt.ctl.candidates)."""
     n = len(prog.code)
     best: list[int | None] = [None] * n
     prev: list[int] = [-1] * n
@@ -24,7 +28,7 @@ def worst_case(prog: Program, bad_pcs: set[int]) -> tuple[int, list[int]]:
         if best[pc] is None:
             continue
         op = BY_CODE.get(i.code)
-        here = best[pc] + (insn_cost(prog, i) if op else 0)
+        here = best[pc] + (insn_cost(prog, i) if op else 0) + (extra(i) if extra else 0)
         if op is None or pc in bad_pcs or op.fmt == Fmt.EXIT:
             if here > top or top_pc < 0:
                 top, top_pc = here, pc

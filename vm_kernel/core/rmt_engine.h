@@ -92,4 +92,22 @@ void rmt_kjit_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
 		  struct rmt_run_result *res);
 #endif
 
+/**
+ * rmt_callm_cand() - evaluate model @model's staged candidate beside the live weights
+ * @in: the instance
+ * @model: the model CALLM just ran
+ * @min: its inputs
+ * @mout: the live weights' outputs (what the program acts on; not changed)
+ * @cpu: the running CPU
+ * @now: the invocation's time
+ *
+ * Every engine calls this after a successful CALLM when
+ * rmt_model_has_cand() (docs/semantics.md, "Candidate models"): it runs the
+ * candidate on the same inputs, counts agreement (every output on the same
+ * side of 0 as the live one) or disagreement, and on a disagreement pushes
+ * a record of both outputs to the trace ring (RMT_TRACE_FMT_CANDIDATE).
+ */
+void rmt_callm_cand(struct rmt_inst *in, u32 model, const s32 *min, const s32 *mout,
+		    u32 cpu, u64 now);
+
 #endif /* _RMT_ENGINE_H */

@@ -22,7 +22,11 @@
 #include "rmt_modelif.h"
 #include "rmt_jit.h"
 
-/* Per-CPU counters of one program; decisions[] follows, ndecisions long. */
+/*
+ * Per-CPU counters of one program; decisions[] follows, ndecisions long,
+ * then two counters per model: a staged candidate's agreements and
+ * disagreements with the live weights (rmt_cand_ctr()).
+ */
 struct rmt_pcpu_stats {
 	u64 runs;
 	u64 aborts[RMT_NR_ABORTS];
@@ -43,6 +47,7 @@ struct rmt_frame {
 	const u8 **params;	/* PARAMS(t): the selected entry's parameters */
 	s32 **min;
 	s32 **mout;
+	s32 *cand_out;		/* a staged candidate's outputs (the largest n_out) */
 };
 
 /**
@@ -86,6 +91,15 @@ struct rmt_inst {
 	struct bpf_prog *kjit;
 	struct rcu_head rcu;
 };
+
+/* Model @model's candidate counters on @cpu: [0] agreements, [1] disagreements. */
+static __always_inline u64 *rmt_cand_ctr(struct rmt_inst *in, u32 cpu, u32 model)
+{
+	struct rmt_pcpu_stats *st = (struct rmt_pcpu_stats *)(in->stats_mem +
+							       (size_t)cpu * in->stats_stride);
+
+	return st->decisions + in->ndecisions + 2 * (size_t)model;
+}
 
 /* The zeroed PARAMS block every table shows before its first APPLY. */
 extern const u8 rmt_zero_params[RMT_MAX_PARAM_SIZE];

@@ -282,6 +282,8 @@ OP_CALLM:
 		rmt_stats_of(in, cpu)->model_overflows += ov;
 	if (unlikely(rc))
 		ABORT(MODEL_MISSING);
+	if (unlikely(rmt_model_has_cand(&in->models[insn->imm].slot)))
+		rmt_callm_cand(in, insn->imm, fr->min[insn->imm], fr->mout[insn->imm], cpu, now);
 	CONT;
 OP_MAP_LD:
 	if (unlikely(rmt_map_load(in->maps[insn->imm], SRC, cpu, &v)))

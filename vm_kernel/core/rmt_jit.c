@@ -996,7 +996,11 @@ int rmt_jit_callm(struct rmt_jit_ctx *jc, u32 model)
 	rc = rmt_mif_infer(&in->models[model], jc->min[model], jc->mout[model], &ov);
 	if (ov)
 		rmt_jit_stats(jc)->model_overflows += ov;
-	return rc ? 1 : 0;
+	if (rc)
+		return 1;
+	if (unlikely(rmt_model_has_cand(&in->models[model].slot)))
+		rmt_callm_cand(in, model, jc->min[model], jc->mout[model], jc->cpu, jc->now);
+	return 0;
 }
 
 int rmt_jit_map_ld(struct rmt_jit_ctx *jc, u32 map, u64 key)

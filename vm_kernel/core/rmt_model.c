@@ -351,14 +351,17 @@ static int rmt_parse(struct rmt_weights *w, const struct rmt_model_sig *sig,
 	return 0;
 }
 
-int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
-		   const void *blob, size_t len, u64 *version_out, char *err, size_t errlen)
+/*
+ * Check @blob against @sig and build its in-memory weights in *@out; the
+ * blob's own version (0: none) in *@blob_version.  Nothing is published.
+ */
+static int rmt_model_build(const struct rmt_model_sig *sig, const void *blob, size_t len,
+			   struct rmt_weights **out, u64 *blob_version, char *err, size_t errlen)
 {
 	struct rmt_cursor c = { .buf = blob, .len = len, .err = err, .errlen = errlen };
 	struct rmt_rec_weights_header h;
-	struct rmt_weights *w, *old;
+	struct rmt_weights *w;
 	size_t head, blen = min_t(size_t, len, RMT_MAX_WEIGHTS_SIZE);
-	u64 version;
 	int ret;
 
 	ret = rmt_model_sig_check(sig, err, errlen);
@@ -411,16 +414,8 @@ int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
 	}
 #endif
 	memcpy(&h, blob, sizeof(h));
-	mutex_lock(&slot->lock);
-	version = h.model_version ? h.model_version : slot->version + 1;
-	old = rcu_dereference_protected(slot->w, 1);
-	rcu_assign_pointer(slot->w, w);
-	WRITE_ONCE(slot->version, version);
-	mutex_unlock(&slot->lock);
-	if (old)
-		call_rcu(&old->rcu, rmt_weights_free_rcu);
-	if (version_out)
-		*version_out = version;
+	*blob_version = h.model_version;
+	*out = w;
 	return 0;
 nomem:
 	rmt_weights_free(w);
@@ -428,17 +423,167 @@ nomem:
 	return -ENOMEM;
 }
 
+/* Free @w after a grace period: an inference may still be using it. */
+static void rmt_weights_retire(struct rmt_weights *w)
+{
+	if (w)
+		call_rcu(&w->rcu, rmt_weights_free_rcu);
+}
+
+/* The version weights get: their own, else one above any this slot has held. */
+static u64 rmt_slot_next_version(struct rmt_model_slot *slot, u64 blob_version)
+{
+	u64 v = blob_version ? blob_version : slot->top + 1;
+
+	if (v > slot->top)
+		slot->top = v;
+	return v;
+}
+
+int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
+		   const void *blob, size_t len, u64 *version_out, char *err, size_t errlen)
+{
+	struct rmt_weights *w, *old, *drop;
+	u64 version, bv;
+	int ret;
+
+	ret = rmt_model_build(sig, blob, len, &w, &bv, err, errlen);
+	if (ret)
+		return ret;
+	mutex_lock(&slot->lock);
+	version = rmt_slot_next_version(slot, bv);
+	old = rcu_dereference_protected(slot->w, 1);
+	rcu_assign_pointer(slot->w, w);
+	drop = slot->prev;
+	/* the replaced weights stay for a rollback (they were live: no reader issue) */
+	slot->prev = old;
+	slot->prev_version = old ? slot->version : 0;
+	WRITE_ONCE(slot->version, version);
+	mutex_unlock(&slot->lock);
+	rmt_weights_retire(drop);
+	if (version_out)
+		*version_out = version;
+	return 0;
+}
+
+int rmt_model_stage(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
+		    const void *blob, size_t len, u64 *version_out, char *err, size_t errlen)
+{
+	struct rmt_weights *w, *old;
+	u64 version, bv;
+	int ret;
+
+	ret = rmt_model_build(sig, blob, len, &w, &bv, err, errlen);
+	if (ret)
+		return ret;
+	mutex_lock(&slot->lock);
+	version = rmt_slot_next_version(slot, bv);
+	old = rcu_dereference_protected(slot->cand, 1);
+	rcu_assign_pointer(slot->cand, w);
+	WRITE_ONCE(slot->cand_version, version);
+	mutex_unlock(&slot->lock);
+	rmt_weights_retire(old);
+	if (version_out)
+		*version_out = version;
+	return 0;
+}
+
+int rmt_model_promote(struct rmt_model_slot *slot, u64 *version_out)
+{
+	struct rmt_weights *cand, *old, *drop;
+
+	mutex_lock(&slot->lock);
+	cand = rcu_dereference_protected(slot->cand, 1);
+	if (!cand) {
+		mutex_unlock(&slot->lock);
+		return -ENOENT;
+	}
+	old = rcu_dereference_protected(slot->w, 1);
+	/*
+	 * Publish the candidate as the live weights first, then take it off the
+	 * candidate pointer: a run in between evaluates it against itself, which
+	 * only counts one agreement.
+	 */
+	rcu_assign_pointer(slot->w, cand);
+	RCU_INIT_POINTER(slot->cand, NULL);
+	drop = slot->prev;
+	slot->prev = old;
+	slot->prev_version = old ? slot->version : 0;
+	WRITE_ONCE(slot->version, slot->cand_version);
+	WRITE_ONCE(slot->cand_version, 0);
+	if (version_out)
+		*version_out = slot->version;
+	mutex_unlock(&slot->lock);
+	rmt_weights_retire(drop);
+	return 0;
+}
+
+int rmt_model_rollback(struct rmt_model_slot *slot, u64 *version_out)
+{
+	struct rmt_weights *prev, *old;
+
+	mutex_lock(&slot->lock);
+	prev = slot->prev;
+	if (!prev) {
+		mutex_unlock(&slot->lock);
+		return -ENOENT;
+	}
+	old = rcu_dereference_protected(slot->w, 1);
+	rcu_assign_pointer(slot->w, prev);
+	slot->prev = NULL;
+	WRITE_ONCE(slot->version, slot->prev_version);
+	slot->prev_version = 0;
+	if (version_out)
+		*version_out = slot->version;
+	mutex_unlock(&slot->lock);
+	rmt_weights_retire(old);
+	return 0;
+}
+
+int rmt_model_unstage(struct rmt_model_slot *slot)
+{
+	struct rmt_weights *cand;
+
+	mutex_lock(&slot->lock);
+	cand = rcu_dereference_protected(slot->cand, 1);
+	RCU_INIT_POINTER(slot->cand, NULL);
+	WRITE_ONCE(slot->cand_version, 0);
+	mutex_unlock(&slot->lock);
+	if (!cand)
+		return -ENOENT;
+	rmt_weights_retire(cand);
+	return 0;
+}
+
+void rmt_model_versions(struct rmt_model_slot *slot, u64 *live, u64 *cand, u64 *prev)
+{
+	mutex_lock(&slot->lock);
+	*live = slot->version;
+	*cand = slot->cand_version;
+	*prev = slot->prev_version;
+	mutex_unlock(&slot->lock);
+}
+
 void rmt_model_slot_init(struct rmt_model_slot *slot)
 {
 	RCU_INIT_POINTER(slot->w, NULL);
+	RCU_INIT_POINTER(slot->cand, NULL);
+	slot->prev = NULL;
 	slot->version = 0;
+	slot->cand_version = 0;
+	slot->prev_version = 0;
+	slot->top = 0;
 	mutex_init(&slot->lock);
 }
 
 void rmt_model_slot_destroy(struct rmt_model_slot *slot)
 {
 	rmt_weights_free(rcu_dereference_protected(slot->w, 1));
+	rmt_weights_free(rcu_dereference_protected(slot->cand, 1));
+	rmt_weights_free(slot->prev);
 	RCU_INIT_POINTER(slot->w, NULL);
+	RCU_INIT_POINTER(slot->cand, NULL);
+	slot->prev = NULL;
 	slot->version = 0;
 	mutex_destroy(&slot->lock);
 }
@@ -484,13 +629,12 @@ static noinline u64 rmt_infer_general(const struct rmt_weights *w, const s32 *in
 	return ov;
 }
 
-int rmt_model_infer(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *overflows)
+/* One inference on @w (NULL: -ENOENT); the caller holds the RCU read lock. */
+static __always_inline int rmt_infer_w(const struct rmt_weights *w, const s32 *in, s32 *out,
+				       u64 *overflows)
 {
-	const struct rmt_weights *w;
 	int ret = 0;
 
-	rcu_read_lock();
-	w = rcu_dereference(slot->w);
 	if (likely(w && w->single_tree)) {
 		/*
 		 * One tree with an implicit layout (the common case on a hook):
@@ -518,6 +662,26 @@ int rmt_model_infer(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *o
 	} else {
 		ret = -ENOENT;
 	}
+	return ret;
+}
+
+int rmt_model_infer(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *overflows)
+{
+	int ret;
+
+	rcu_read_lock();
+	ret = rmt_infer_w(rcu_dereference(slot->w), in, out, overflows);
 	rcu_read_unlock();
 	return ret;
 }
+
+int rmt_model_infer_cand(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *overflows)
+{
+	int ret;
+
+	rcu_read_lock();
+	ret = rmt_infer_w(rcu_dereference(slot->cand), in, out, overflows);
+	rcu_read_unlock();
+	return ret;
+}
+

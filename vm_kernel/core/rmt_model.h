@@ -71,14 +71,28 @@ struct rmt_model_sig {
 struct rmt_weights;
 
 /**
- * struct rmt_model_slot - where a model's current weights live
+ * struct rmt_model_slot - where a model's weights live
  * @w: the weights in use, NULL before the first load; read under RCU
+ * @cand: a staged candidate, evaluated beside @w but never acted on; NULL
+ *	when none is staged; read under RCU
+ * @prev: the weights @w replaced (by a load or a promote), kept so that a
+ *	rollback can restore them; NULL when there is nothing to roll back to.
+ *	Only the control plane reads it (under @lock).
  * @version: version of @w (0: none loaded)
- * @lock: serialises loads
+ * @cand_version: version of @cand (0: none staged)
+ * @prev_version: version of @prev (0: none)
+ * @top: the highest version this slot has held; weights without a version
+ *	of their own get @top + 1, so every version names one set of weights
+ * @lock: serialises loads, stages, promotes and rollbacks
  */
 struct rmt_model_slot {
 	struct rmt_weights __rcu *w;
+	struct rmt_weights __rcu *cand;
+	struct rmt_weights *prev;
 	u64 version;
+	u64 cand_version;
+	u64 prev_version;
+	u64 top;
 	struct mutex lock;
 };
 
@@ -122,8 +136,10 @@ int rmt_model_sig_check(const struct rmt_model_sig *sig, char *err, size_t errle
  * (children after their parent and in range, features < n_in, leaf indexes
  * in range, no reachable node deeper than the declared depth), no bytes left
  * over.  The new weights are published with rcu_assign_pointer(); the old
- * ones are freed after a grace period.  The version is the blob's
- * model_version, or the previous version + 1 when that is 0.
+ * ones become the slot's previous weights (for rmt_model_rollback()), and
+ * the previous ones before them are freed after a grace period.  The
+ * version is the blob's model_version, or the slot's highest version + 1
+ * when that is 0.
  *
  * Return: 0; -EINVAL (bad blob or signature), -ENOMEM.  On failure the
  * slot keeps its old weights.
@@ -144,6 +160,91 @@ int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
  * Return: 0, or -ENOENT when no weights are loaded (@out untouched).
  */
 int rmt_model_infer(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *overflows);
+
+/**
+ * rmt_model_stage() - check a weights blob and stage it as the candidate
+ * @slot: the model's slot
+ * @sig: the model's declared signature
+ * @blob: the weights blob (untrusted)
+ * @len: its length in bytes
+ * @version_out: set to the candidate's version (may be NULL)
+ * @err: buffer for the reason on failure (may be NULL)
+ * @errlen: size of @err
+ *
+ * The same checks as rmt_model_load().  The candidate is published beside
+ * the weights in use (replacing any candidate staged before, which is freed
+ * after a grace period); rmt_model_infer_cand() runs it, nothing acts on it.
+ *
+ * Return: 0; -EINVAL, -ENOMEM.  On failure the slot is unchanged.
+ */
+int rmt_model_stage(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
+		    const void *blob, size_t len, u64 *version_out, char *err, size_t errlen);
+
+/**
+ * rmt_model_promote() - make the staged candidate the weights in use
+ * @slot: the model's slot
+ * @version_out: set to the version now in use (may be NULL)
+ *
+ * One rcu_assign_pointer(): an inference uses the old weights or the
+ * candidate, entirely.  The replaced weights become the previous ones.
+ *
+ * Return: 0, or -ENOENT when no candidate is staged (nothing changes).
+ */
+int rmt_model_promote(struct rmt_model_slot *slot, u64 *version_out);
+
+/**
+ * rmt_model_rollback() - restore the weights the last load or promote replaced
+ * @slot: the model's slot
+ * @version_out: set to the version now in use (may be NULL)
+ *
+ * The weights in use are dropped (freed after a grace period); a staged
+ * candidate stays staged.  One level: a second rollback has nothing to
+ * restore until another load or promote.
+ *
+ * Return: 0, or -ENOENT when there are no previous weights (nothing changes).
+ */
+int rmt_model_rollback(struct rmt_model_slot *slot, u64 *version_out);
+
+/**
+ * rmt_model_unstage() - drop the staged candidate
+ * @slot: the model's slot
+ *
+ * Return: 0, or -ENOENT when none is staged.
+ */
+int rmt_model_unstage(struct rmt_model_slot *slot);
+
+/**
+ * rmt_model_infer_cand() - run the staged candidate on int32 inputs
+ * @slot: the model's slot
+ * @in: n_in inputs
+ * @out: n_out outputs
+ * @overflows: incremented by the number of accumulator saturations
+ *
+ * Hook path, as rmt_model_infer().
+ *
+ * Return: 0, or -ENOENT when no candidate is staged (@out untouched).
+ */
+int rmt_model_infer_cand(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *overflows);
+
+/**
+ * rmt_model_has_cand() - whether a candidate is staged (hook path, no lock)
+ * @slot: the model's slot
+ *
+ * Return: true if so.
+ */
+static inline bool rmt_model_has_cand(struct rmt_model_slot *slot)
+{
+	return rcu_access_pointer(slot->cand) != NULL;
+}
+
+/**
+ * rmt_model_versions() - versions of the live, candidate and previous weights
+ * @slot: the model's slot
+ * @live: receives the version in use (0: none)
+ * @cand: receives the candidate's (0: none staged)
+ * @prev: receives the previous weights' (0: nothing to roll back to)
+ */
+void rmt_model_versions(struct rmt_model_slot *slot, u64 *live, u64 *cand, u64 *prev);
 
 /**
  * enum rmt_model_isa - how MLP layers with 8/16-bit weights are computed

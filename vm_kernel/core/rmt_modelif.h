@@ -12,10 +12,25 @@
 
 #include "rmt_compat.h"
 #include "rmt_model.h"
+#include "rmt_run.h"
 
+/**
+ * struct rmt_mif - one model of a loaded program
+ * @slot: its weights (live, candidate, previous)
+ * @sig: its declared signature
+ * @base_agree: the summed per-CPU agreement counter when the candidate was
+ *	staged (the counters themselves are never reset: the hook path owns them)
+ * @base_disagree: likewise for disagreements
+ * @nhist: events recorded so far; the last RMT_MODEL_HISTORY are in @hist
+ * @hist: a ring of the latest events (control plane, under the VM mutex)
+ */
 struct rmt_mif {
 	struct rmt_model_slot slot;
 	struct rmt_model_sig sig;
+	u64 base_agree;
+	u64 base_disagree;
+	u32 nhist;
+	struct rmt_model_event hist[RMT_MODEL_HISTORY];
 };
 
 struct rmt_prog;

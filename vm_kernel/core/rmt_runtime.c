@@ -75,14 +75,17 @@ static void rmt_schema_from(const struct rmt_prog *p, u32 t, struct rmt_table_sc
 static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 {
 	const struct rmt_prog *p = in->prog;
-	size_t ptrs, zero, stride, off;
+	size_t ptrs, zero, stride, off, cand = 0;
 	u32 c, m;
 
 	ptrs = (p->ntables + 2 * p->nmodels) * sizeof(void *);
 	zero = (p->hdr.scratch_size + 7) & ~7u;
-	for (m = 0; m < p->nmodels; m++)
+	for (m = 0; m < p->nmodels; m++) {
 		zero += 4 * ((size_t)p->models[m].n_in + p->models[m].n_out);
-	stride = (ptrs + zero + 63) & ~(size_t)63;
+		cand = max_t(size_t, cand, 4 * (size_t)p->models[m].n_out);
+	}
+	/* after the zeroed area: a candidate's outputs, written before read */
+	stride = (ptrs + zero + cand + 63) & ~(size_t)63;
 	in->frames = rmt_kvzalloc(in->ncpus * sizeof(*in->frames), GFP_KERNEL);
 	in->frame_mem = rmt_kvzalloc(in->ncpus * stride, GFP_KERNEL);
 	if (!in->frames || !in->frame_mem)
@@ -97,6 +100,7 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 		fr->scratch = base + ptrs;
 		fr->zero_len = zero;
 		fr->ntables = p->ntables;
+		fr->cand_out = (s32 *)(fr->scratch + zero);
 		off = (p->hdr.scratch_size + 7) & ~7u;
 		for (m = 0; m < p->nmodels; m++) {
 			fr->min[m] = (s32 *)(fr->scratch + off);
@@ -156,7 +160,8 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 		goto fail;
 	}
 	rc = -ENOMEM;
-	in->stats_stride = (sizeof(struct rmt_pcpu_stats) + in->ndecisions * sizeof(u64) + 63) & ~63u;
+	in->stats_stride = (sizeof(struct rmt_pcpu_stats) +
+			    (in->ndecisions + 2 * (size_t)p->nmodels) * sizeof(u64) + 63) & ~63u;
 	in->stats_mem = rmt_kvzalloc((size_t)in->ncpus * in->stats_stride, GFP_KERNEL);
 	cap = opts && opts->trace_capacity ? opts->trace_capacity : RMT_DEFAULT_TRACE_CAPACITY;
 	if (!rmt_ring_capacity_ok(cap)) {
@@ -589,6 +594,75 @@ int rmt_vm_table_dump(struct rmt_vm *vm, int id, u32 table, u32 start,
 }
 EXPORT_SYMBOL_GPL(rmt_vm_table_dump);
 
+void rmt_callm_cand(struct rmt_inst *in, u32 model, const s32 *min, const s32 *mout,
+		    u32 cpu, u64 now)
+{
+	struct rmt_trace_rec rec;
+	s32 *c = in->frames[cpu].cand_out;
+	u32 n = in->prog->models[model].n_out, k, o;
+	u64 ov = 0, *ctr;
+
+	if (rmt_model_infer_cand(&in->models[model].slot, min, c, &ov))
+		return;			/* promoted or unstaged meanwhile */
+	for (o = 0; o < n; o++)
+		if ((mout[o] > 0) != (c[o] > 0))
+			break;
+	ctr = rmt_cand_ctr(in, cpu, model);
+	if (o == n) {
+		ctr[0]++;
+		return;
+	}
+	ctr[1]++;
+	/* model, outputs shown, then that many live outputs and candidate outputs */
+	k = min_t(u32, n, RMT_CAND_TRACE_OUTPUTS);
+	rec.fmt = RMT_TRACE_FMT_CANDIDATE;
+	rec.cpu = cpu;
+	rec.ts = now;
+	rec.nvals = 2 + 2 * k;
+	rec.pad = 0;
+	rec.vals[0] = model;
+	rec.vals[1] = k;
+	for (o = 0; o < k; o++) {
+		rec.vals[2 + o] = (u64)(s64)mout[o];
+		rec.vals[2 + k + o] = (u64)(s64)c[o];
+	}
+	if (rmt_ring_push(in->ring, &rec))
+		rmt_pstats(in, cpu)->trace_drops++;
+}
+
+/* Model @model's candidate counters summed over CPUs. */
+static void rmt_cand_sum(struct rmt_inst *in, u32 model, u64 *agree, u64 *disagree)
+{
+	u32 c;
+
+	*agree = 0;
+	*disagree = 0;
+	for (c = 0; c < in->ncpus; c++) {
+		u64 *ctr = rmt_cand_ctr(in, c, model);
+
+		*agree += READ_ONCE(ctr[0]);
+		*disagree += READ_ONCE(ctr[1]);
+	}
+}
+
+/* Append an event to model @model's history (under the VM mutex). */
+static void rmt_model_event(struct rmt_inst *in, u32 model, u32 op, u64 version)
+{
+	struct rmt_mif *m = &in->models[model];
+	struct rmt_model_event *e = &m->hist[m->nhist % RMT_MODEL_HISTORY];
+	u64 a, d;
+
+	rmt_cand_sum(in, model, &a, &d);
+	memset(e, 0, sizeof(*e));
+	e->version = version;
+	e->op = op;
+	if (op == RMT_MODEL_OP_PROMOTE || op == RMT_MODEL_OP_UNSTAGE) {
+		e->agree = a - m->base_agree;
+		e->disagree = d - m->base_disagree;
+	}
+	m->nhist++;
+}
+
 int rmt_vm_model_load(struct rmt_vm *vm, int id, u32 model, const void *blob, size_t len,
 		      char *err, size_t errlen)
 {
@@ -601,10 +675,114 @@ int rmt_vm_model_load(struct rmt_vm *vm, int id, u32 model, const void *blob, si
 			      in->prog->nmodels);
 	else
 		rc = rmt_mif_load(&in->models[model], blob, len, err, errlen);
+	if (rc > 0)
+		rmt_model_event(in, model, RMT_MODEL_OP_LOAD, rc);
 	mutex_unlock(&vm->lock);
 	return rc;
 }
 EXPORT_SYMBOL_GPL(rmt_vm_model_load);
+
+int rmt_vm_model_stage(struct rmt_vm *vm, int id, u32 model, const void *blob, size_t len,
+		       char *err, size_t errlen)
+{
+	struct rmt_inst *in;
+	struct rmt_mif *m;
+	u64 version = 0;
+	int rc;
+
+	RMT_CP_BEGIN(vm, id, in);
+	if (model >= in->prog->nmodels) {
+		rc = rmt_errf(err, errlen, -ENOENT, "no model %u (the program has %u)", model,
+			      in->prog->nmodels);
+		goto out;
+	}
+	m = &in->models[model];
+	rc = rmt_model_stage(&m->slot, &m->sig, blob, len, &version, err, errlen);
+	if (rc)
+		goto out;
+	/* agreement counts from here: this candidate's evidence only */
+	rmt_cand_sum(in, model, &m->base_agree, &m->base_disagree);
+	rmt_model_event(in, model, RMT_MODEL_OP_STAGE, version);
+	rc = version > S32_MAX ? S32_MAX : (int)version;
+out:
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_model_stage);
+
+int rmt_vm_model_ctl(struct rmt_vm *vm, int id, u32 model, u32 op, char *err, size_t errlen)
+{
+	struct rmt_inst *in;
+	struct rmt_model_slot *slot;
+	u64 version = 0;
+	int rc;
+
+	RMT_CP_BEGIN(vm, id, in);
+	if (model >= in->prog->nmodels) {
+		rc = rmt_errf(err, errlen, -ENOENT, "no model %u (the program has %u)", model,
+			      in->prog->nmodels);
+		goto out;
+	}
+	slot = &in->models[model].slot;
+	switch (op) {
+	case RMT_MODEL_OP_PROMOTE:
+		rc = rmt_model_promote(slot, &version);
+		if (rc)
+			rmt_errf(err, errlen, rc, "model %u: no candidate is staged", model);
+		break;
+	case RMT_MODEL_OP_ROLLBACK:
+		rc = rmt_model_rollback(slot, &version);
+		if (rc)
+			rmt_errf(err, errlen, rc, "model %u: no previous weights to roll back to",
+				 model);
+		break;
+	case RMT_MODEL_OP_UNSTAGE:
+		version = READ_ONCE(slot->cand_version);
+		rc = rmt_model_unstage(slot);
+		if (rc)
+			rmt_errf(err, errlen, rc, "model %u: no candidate is staged", model);
+		break;
+	default:
+		rc = rmt_errf(err, errlen, -EINVAL, "unknown model operation %u", op);
+	}
+	if (rc)
+		goto out;
+	rmt_model_event(in, model, op, version);
+	rc = version > S32_MAX ? S32_MAX : (int)version;
+out:
+	mutex_unlock(&vm->lock);
+	return rc;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_model_ctl);
+
+int rmt_vm_model_state(struct rmt_vm *vm, int id, u32 model, struct rmt_model_state *out)
+{
+	struct rmt_inst *in;
+	struct rmt_mif *m;
+	char *err = NULL;
+	size_t errlen = 0;
+	u32 i, n;
+
+	RMT_CP_BEGIN(vm, id, in);
+	if (model >= in->prog->nmodels) {
+		mutex_unlock(&vm->lock);
+		return -ENOENT;
+	}
+	m = &in->models[model];
+	memset(out, 0, sizeof(*out));
+	rmt_model_versions(&m->slot, &out->version, &out->cand_version, &out->prev_version);
+	rmt_cand_sum(in, model, &out->agree, &out->disagree);
+	out->agree -= m->base_agree;
+	out->disagree -= m->base_disagree;
+	out->nevents = m->nhist;
+	n = min_t(u32, m->nhist, RMT_MODEL_HISTORY);
+	for (i = 0; i < n; i++)
+		out->hist[i] = m->hist[(m->nhist - n + i) % RMT_MODEL_HISTORY];
+	out->nhist = n;
+	mutex_unlock(&vm->lock);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(rmt_vm_model_state);
 
 int rmt_vm_map_read(struct rmt_vm *vm, int id, u32 map, u64 *cursor, u64 *keys, u64 *vals,
 		    u32 max)

@@ -436,4 +436,84 @@ int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out);
  */
 s64 rmt_bench_run(struct rmt_vm *vm, int id, const void *ctx, size_t ctx_len, u64 iterations);
 
+/* ---- candidate models (stage, promote, rollback) ---- */
+
+/* The trace format of a candidate's disagreement record (rmt_callm_cand()). */
+#define RMT_TRACE_FMT_CANDIDATE 0xffffffffu
+/* Outputs of each side a disagreement record shows: 2 + 2 * 7 = 16 values. */
+#define RMT_CAND_TRACE_OUTPUTS 7
+
+/**
+ * struct rmt_model_state - a model's weights, candidate, evidence and history
+ * @version: version in use (0: none)
+ * @cand_version: staged candidate's (0: none)
+ * @prev_version: the weights a rollback restores (0: none)
+ * @agree: runs where the candidate agreed with the live weights, since it
+ *	was staged (after a promote: the promoted candidate's evidence)
+ * @disagree: runs where it disagreed
+ * @nevents: events ever recorded
+ * @nhist: valid entries of @hist, oldest first (the last RMT_MODEL_HISTORY)
+ * @hist: the latest events
+ */
+struct rmt_model_state {
+	__u64 version;
+	__u64 cand_version;
+	__u64 prev_version;
+	__u64 agree;
+	__u64 disagree;
+	__u32 nevents;
+	__u32 nhist;
+	struct rmt_model_event hist[RMT_MODEL_HISTORY];
+};
+
+/**
+ * rmt_vm_model_stage() - check a weights blob and stage it beside the live weights
+ * @vm: the VM
+ * @id: the program
+ * @model: model index
+ * @blob: the weights blob (untrusted)
+ * @len: its size
+ * @err: buffer for the reason on failure
+ * @errlen: size of @err
+ *
+ * The checks of rmt_vm_model_load().  From then on every CALLM of the model
+ * also runs the candidate and counts agreement (rmt_callm_cand()); the
+ * program acts on the live weights only.  The caller accounts for the cost
+ * (rmtctl refuses to stage when the program's worst case with the model's
+ * inference counted twice exceeds the hook's budget).
+ *
+ * Return: the candidate's version (> 0), or -ENOENT, -EINVAL, -ENOMEM; on
+ * failure nothing changes.
+ */
+int rmt_vm_model_stage(struct rmt_vm *vm, int id, u32 model, const void *blob, size_t len,
+		       char *err, size_t errlen);
+
+/**
+ * rmt_vm_model_ctl() - promote, roll back or unstage model @model's weights
+ * @vm: the VM
+ * @id: the program
+ * @model: model index
+ * @op: RMT_MODEL_OP_PROMOTE (the candidate goes live, atomically),
+ *	RMT_MODEL_OP_ROLLBACK (the previous weights go live again) or
+ *	RMT_MODEL_OP_UNSTAGE (the candidate is dropped)
+ * @err: buffer for the reason on failure
+ * @errlen: size of @err
+ *
+ * Return: the version now in use (unstage: the dropped candidate's), or
+ * -ENOENT (no such program or model, no candidate, nothing to roll back
+ * to), -EINVAL (unknown @op); on failure nothing changes.
+ */
+int rmt_vm_model_ctl(struct rmt_vm *vm, int id, u32 model, u32 op, char *err, size_t errlen);
+
+/**
+ * rmt_vm_model_state() - versions, candidate agreement and history of a model
+ * @vm: the VM
+ * @id: the program
+ * @model: model index
+ * @out: receives the state
+ *
+ * Return: 0 or -ENOENT.
+ */
+int rmt_vm_model_state(struct rmt_vm *vm, int id, u32 model, struct rmt_model_state *out);
+
 #endif /* _RMT_VM_H */

@@ -36,6 +36,10 @@ struct rmt_dev_prog {
 	u64 load_time_ns;
 	u64 model_bytes[RMT_MAX_MODELS];
 	u64 model_time_ns[RMT_MAX_MODELS];
+	/* candidate models: sizes of the staged and the previous weights */
+	u64 cand_bytes[RMT_MAX_MODELS];
+	u64 prev_bytes[RMT_MAX_MODELS];
+	u64 prev_time_ns[RMT_MAX_MODELS];
 };
 
 static struct {
@@ -56,6 +60,11 @@ static void __init rmt_dev_layout_checks(void)
 	BUILD_BUG_ON(RMT_IOC_MAX_OBJ_SIZE != RMT_MAX_OBJ_SIZE);
 	BUILD_BUG_ON(RMT_IOC_MAX_WEIGHTS_SIZE != RMT_MAX_WEIGHTS_SIZE);
 	BUILD_BUG_ON(RMT_LOAD_F_JIT != RMT_LOAD_JIT);
+	BUILD_BUG_ON(RMT_IOC_MODEL_HISTORY != RMT_MODEL_HISTORY);
+	BUILD_BUG_ON(RMT_IOC_TRACE_FMT_CANDIDATE != RMT_TRACE_FMT_CANDIDATE);
+	BUILD_BUG_ON(RMT_IOC_MODEL_OP_PROMOTE != RMT_MODEL_OP_PROMOTE);
+	BUILD_BUG_ON(RMT_IOC_MODEL_OP_ROLLBACK != RMT_MODEL_OP_ROLLBACK);
+	BUILD_BUG_ON(RMT_IOC_MODEL_OP_UNSTAGE != RMT_MODEL_OP_UNSTAGE);
 	BUILD_BUG_ON(sizeof(struct rmt_ioc_entry) != sizeof(struct rmt_entry_spec));
 	BUILD_BUG_ON(offsetof(struct rmt_ioc_entry, match) !=
 		     offsetof(struct rmt_entry_spec, match));
@@ -425,6 +434,7 @@ out:
 static long rmt_ioc_model_load(void __user *arg)
 {
 	struct rmt_ioc_model_load a;
+	struct rmt_dev_prog *p;
 	struct rmt_errbuf e;
 	void *blob;
 	int rc;
@@ -454,8 +464,11 @@ static long rmt_ioc_model_load(void __user *arg)
 	if (rc < 0)
 		goto out;
 	/* rmt_vm_model_load() checked a.model against the program's models. */
-	rmt_dev.progs[a.id - 1].model_bytes[a.model] = a.blob_len;
-	rmt_dev.progs[a.id - 1].model_time_ns[a.model] = ktime_get_real_ns();
+	p = &rmt_dev.progs[a.id - 1];
+	p->prev_bytes[a.model] = p->model_bytes[a.model];
+	p->prev_time_ns[a.model] = p->model_time_ns[a.model];
+	p->model_bytes[a.model] = a.blob_len;
+	p->model_time_ns[a.model] = ktime_get_real_ns();
 	a.version = rc;
 	rc = copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
 out:
@@ -483,6 +496,139 @@ static long rmt_ioc_model_info(void __user *arg)
 	a.bytes = a.version ? rmt_dev.progs[a.id - 1].model_bytes[a.model] : 0;
 	a.load_time_ns = a.version ? rmt_dev.progs[a.id - 1].model_time_ns[a.model] : 0;
 	return copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
+}
+
+/* ---------------------------------------------------------------- candidate models */
+
+/* MODEL_STAGE: check a blob as MODEL_LOAD does; stage it beside the live weights. */
+static long rmt_ioc_model_stage(void __user *arg)
+{
+	struct rmt_ioc_model_load a;
+	struct rmt_errbuf e;
+	void *blob;
+	int rc;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (a.pad || a.version || !a.blob_len)
+		return -EINVAL;
+	if (a.blob_len > RMT_IOC_MAX_WEIGHTS_SIZE)
+		return -E2BIG;
+	if (!rmt_dev_loaded(a.id, NULL))
+		return -ENOENT;
+	if (copy_to_user(arg, &a, sizeof(a)))
+		return -EFAULT;
+	rc = rmt_err_init(&e, a.err, a.err_len);
+	if (rc)
+		return rc;
+	blob = rmt_dup_user(a.blob, a.blob_len, &e, "weights blob");
+	if (IS_ERR(blob)) {
+		rc = PTR_ERR(blob);
+		goto out;
+	}
+	rc = rmt_vm_model_stage(rmt_dev.vm, a.id, a.model, blob, a.blob_len, e.buf, e.len);
+	rmt_kvfree(blob);
+	if (rc < 0)
+		goto out;
+	rmt_dev.progs[a.id - 1].cand_bytes[a.model] = a.blob_len;
+	a.version = rc;
+	rc = copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
+out:
+	rmt_err_done(&e, rc);
+	return rc;
+}
+
+/* MODEL_CTL: promote, roll back or unstage; the sizes `model info` shows follow. */
+static long rmt_ioc_model_ctl(void __user *arg)
+{
+	struct rmt_ioc_model_ctl a;
+	struct rmt_dev_prog *p;
+	struct rmt_errbuf e;
+	u32 m;
+	int rc;
+
+	rc = rmt_copy_in(&a, arg, sizeof(a));
+	if (rc)
+		return rc;
+	if (a.pad || a.version)
+		return -EINVAL;
+	if (a.op != RMT_IOC_MODEL_OP_PROMOTE && a.op != RMT_IOC_MODEL_OP_ROLLBACK &&
+	    a.op != RMT_IOC_MODEL_OP_UNSTAGE)
+		return -EINVAL;
+	if (!rmt_dev_loaded(a.id, NULL))
+		return -ENOENT;
+	/* A promote cannot be undone by this call: make sure it can report first. */
+	if (copy_to_user(arg, &a, sizeof(a)))
+		return -EFAULT;
+	rc = rmt_err_init(&e, a.err, a.err_len);
+	if (rc)
+		return rc;
+	rc = rmt_vm_model_ctl(rmt_dev.vm, a.id, a.model, a.op, e.buf, e.len);
+	if (rc < 0)
+		goto out;
+	/* rmt_vm_model_ctl() checked a.model against the program's models. */
+	p = &rmt_dev.progs[a.id - 1];
+	m = a.model;
+	if (a.op == RMT_IOC_MODEL_OP_PROMOTE) {
+		p->prev_bytes[m] = p->model_bytes[m];
+		p->prev_time_ns[m] = p->model_time_ns[m];
+		p->model_bytes[m] = p->cand_bytes[m];
+		p->model_time_ns[m] = ktime_get_real_ns();
+	} else if (a.op == RMT_IOC_MODEL_OP_ROLLBACK) {
+		p->model_bytes[m] = p->prev_bytes[m];
+		p->model_time_ns[m] = p->prev_time_ns[m];
+	}
+	a.version = rc;
+	rc = copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
+out:
+	rmt_err_done(&e, rc);
+	return rc;
+}
+
+static long rmt_ioc_model_state(void __user *arg)
+{
+	struct rmt_ioc_model_state *a;
+	struct rmt_model_state *st;
+	u32 i;
+	int rc;
+
+	a = rmt_kzalloc(sizeof(*a), GFP_KERNEL);
+	st = rmt_kzalloc(sizeof(*st), GFP_KERNEL);
+	rc = -ENOMEM;
+	if (!a || !st)
+		goto out;
+	rc = rmt_copy_in(a, arg, sizeof(*a));
+	if (rc)
+		goto out;
+	rc = -EINVAL;
+	if (a->pad)
+		goto out;
+	rc = -ENOENT;
+	if (!rmt_dev_loaded(a->id, NULL))
+		goto out;
+	rc = rmt_vm_model_state(rmt_dev.vm, a->id, a->model, st);
+	if (rc)
+		goto out;
+	a->version = st->version;
+	a->cand_version = st->cand_version;
+	a->prev_version = st->prev_version;
+	a->agree = st->agree;
+	a->disagree = st->disagree;
+	a->nevents = st->nevents;
+	a->nhist = st->nhist;
+	memset(a->hist, 0, sizeof(a->hist));
+	for (i = 0; i < st->nhist && i < RMT_IOC_MODEL_HISTORY; i++) {
+		a->hist[i].version = st->hist[i].version;
+		a->hist[i].op = st->hist[i].op;
+		a->hist[i].agree = st->hist[i].agree;
+		a->hist[i].disagree = st->hist[i].disagree;
+	}
+	rc = copy_to_user(arg, a, sizeof(*a)) ? -EFAULT : 0;
+out:
+	rmt_kfree(st);
+	rmt_kfree(a);
+	return rc;
 }
 
 static long rmt_ioc_map_read(void __user *arg)
@@ -763,6 +909,13 @@ static long rmt_dev_dispatch(struct file *f, unsigned int cmd, void __user *arg)
 		return rmt_ioc_prog_run(arg);
 	case RMT_IOC_TRACE_SELECT:
 		return rmt_ioc_trace_select(f, arg);
+	/* candidate models */
+	case RMT_IOC_MODEL_STAGE:
+		return rmt_ioc_model_stage(arg);
+	case RMT_IOC_MODEL_CTL:
+		return rmt_ioc_model_ctl(arg);
+	case RMT_IOC_MODEL_STATE:
+		return rmt_ioc_model_state(arg);
 	case RMT_IOC_TABLE_BATCH:
 		return rmt_ioc_table_batch(arg);
 	case RMT_IOC_TRACE_PEEK:

@@ -568,6 +568,111 @@ _Static_assert(sizeof(struct rmt_ioc_prog_run) == 64, "rmt_ioc_prog_run");
 _Static_assert(sizeof(struct rmt_ioc_trace_rec) == 24 + 8 * RMT_IOC_MAX_TRACE_FIELDS,
 	       "rmt_ioc_trace_rec");
 
+/*
+ * ---- Candidate models (stage, promote, roll back) ----
+ *
+ * RMT_IOC_MODEL_STAGE takes struct rmt_ioc_model_load: the blob is checked as
+ * RMT_IOC_MODEL_LOAD checks it and staged beside the live weights; @version
+ * is the candidate's.  While staged, every CALLM of the model also runs the
+ * candidate on the same inputs, counts agreement (every output on the same
+ * side of 0) and pushes a trace record of fmt RMT_IOC_TRACE_FMT_CANDIDATE on
+ * a disagreement: vals[0] model, vals[1] k, then k live and k candidate
+ * outputs (s32 sign-extended).  The program acts on the live outputs only.
+ * RMT_IOC_MODEL_CTL promotes (the candidate goes live in one RCU pointer
+ * swap; the replaced weights are kept), rolls back (the weights the last
+ * load or promote replaced go live again; one level) or unstages.
+ * RMT_IOC_MODEL_STATE reports versions, agreement and the latest events.
+ * The cost of the second inference is the caller's to check (rmtctl refuses
+ * to stage when the program's worst case with it exceeds the hook budget).
+ */
+#define RMT_IOC_MODEL_OP_LOAD 1		/* history only */
+#define RMT_IOC_MODEL_OP_STAGE 2	/* history only */
+#define RMT_IOC_MODEL_OP_PROMOTE 3
+#define RMT_IOC_MODEL_OP_ROLLBACK 4
+#define RMT_IOC_MODEL_OP_UNSTAGE 5
+#define RMT_IOC_MODEL_HISTORY 16
+#define RMT_IOC_TRACE_FMT_CANDIDATE 0xffffffffu
+
+/**
+ * struct rmt_ioc_model_ctl - RMT_IOC_MODEL_CTL: promote, roll back, unstage
+ * @abi: RMT_ABI_VERSION
+ * @id: the program
+ * @model: model index
+ * @op: RMT_IOC_MODEL_OP_PROMOTE, _ROLLBACK or _UNSTAGE
+ * @err: user pointer to a buffer for the reason of a refusal (0: none)
+ * @err_len: its size
+ * @pad: zero
+ * @version: out: the version now in use (unstage: the dropped candidate's)
+ *
+ * -ENOENT when there is no candidate to promote or unstage, or nothing to
+ * roll back to; nothing changes then.
+ */
+struct rmt_ioc_model_ctl {
+	__u32 abi;
+	__u32 id;
+	__u32 model;
+	__u32 op;
+	__u64 err;
+	__u32 err_len;
+	__u32 pad;
+	__u64 version;
+};
+
+/**
+ * struct rmt_ioc_model_event - one change of a model's weights
+ * @version: the version loaded, staged or put in use
+ * @op: RMT_IOC_MODEL_OP_*
+ * @pad: zero
+ * @agree: promote, unstage: the candidate's agreements until then
+ * @disagree: its disagreements until then
+ */
+struct rmt_ioc_model_event {
+	__u64 version;
+	__u32 op;
+	__u32 pad;
+	__u64 agree;
+	__u64 disagree;
+};
+
+/**
+ * struct rmt_ioc_model_state - RMT_IOC_MODEL_STATE: versions, agreement, history
+ * @abi: RMT_ABI_VERSION
+ * @id: the program
+ * @model: model index
+ * @pad: zero
+ * @version: out: version in use (0: none)
+ * @cand_version: out: the staged candidate's (0: none)
+ * @prev_version: out: what a rollback restores (0: nothing)
+ * @agree: out: the candidate's agreements since it was staged
+ * @disagree: out: its disagreements
+ * @nevents: out: events recorded since the program was loaded
+ * @nhist: out: valid entries of @hist, oldest first
+ * @hist: out: the latest events
+ */
+struct rmt_ioc_model_state {
+	__u32 abi;
+	__u32 id;
+	__u32 model;
+	__u32 pad;
+	__u64 version;
+	__u64 cand_version;
+	__u64 prev_version;
+	__u64 agree;
+	__u64 disagree;
+	__u32 nevents;
+	__u32 nhist;
+	struct rmt_ioc_model_event hist[RMT_IOC_MODEL_HISTORY];
+};
+
+#define RMT_IOC_MODEL_STAGE	_IOWR(RMT_IOC_MAGIC, 0x22, struct rmt_ioc_model_load)
+#define RMT_IOC_MODEL_CTL	_IOWR(RMT_IOC_MAGIC, 0x23, struct rmt_ioc_model_ctl)
+#define RMT_IOC_MODEL_STATE	_IOWR(RMT_IOC_MAGIC, 0x24, struct rmt_ioc_model_state)
+
+_Static_assert(sizeof(struct rmt_ioc_model_ctl) == 40, "rmt_ioc_model_ctl");
+_Static_assert(sizeof(struct rmt_ioc_model_event) == 32, "rmt_ioc_model_event");
+_Static_assert(sizeof(struct rmt_ioc_model_state) == 64 + 32 * RMT_IOC_MODEL_HISTORY,
+	       "rmt_ioc_model_state");
+/* ---- end of candidate models ---- */
 _Static_assert(sizeof(struct rmt_ioc_table_op) == 8 + sizeof(struct rmt_ioc_entry),
 	       "rmt_ioc_table_op");
 _Static_assert(sizeof(struct rmt_ioc_table_batch) == 40, "rmt_ioc_table_batch");
