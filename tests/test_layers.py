@@ -117,3 +117,11 @@ def test_a_sys_path_edit_is_named_outside_the_fuzz_corpus(tree: Path) -> None:
     (tree / "tools" / "fuzz" / "drive.py").write_text("import sys\nsys.path.append('x')\n")
     assert [p.split(": ")[0] for p in check_layers.check(tree)] == [
         "tests/test_x.py:2", "tests/test_x.py:3", "tests/test_x.py:4"]
+
+
+def test_a_module_that_does_not_parse_is_named_not_a_traceback(tree: Path) -> None:
+    (tree / "compiler" / "fold.py").write_text("<<<<<<< HEAD\nx = 1\n")
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "check_layers.py"), "--root",
+                        str(tree)], capture_output=True, text=True)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "compiler/fold.py:1: does not parse" in r.stdout

@@ -65,10 +65,19 @@ def _resolve(node: ast.ImportFrom, module: str, is_pkg: bool) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def imports(mods: dict[str, Path]) -> list[Import]:
+def imports(mods: dict[str, Path], unparsed: list[str] | None = None) -> list[Import]:
+    """The imports of rmt modules by the modules in `mods`; a file that does not parse is
+    skipped and named in `unparsed`."""
     found: list[Import] = []
     for name, path in mods.items():
-        tree = ast.parse(path.read_text(), str(path))
+        try:
+            tree = ast.parse(path.read_text(), str(path))
+        except (SyntaxError, UnicodeDecodeError) as e:
+            if unparsed is not None:
+                where = f":{e.lineno}" if isinstance(e, SyntaxError) and e.lineno else ""
+                unparsed.append(f"{path}{where}: does not parse ({e}); its imports are not "
+                                "checked")
+            continue
         is_pkg = path.stem == "__init__"
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -241,8 +250,9 @@ def _pkg_of_folder(contract: Contract, folder: str) -> str:
 def check(root: Path = ROOT) -> list[str]:
     contract = load_contract(root)
     mods = modules(contract, root)
-    imps = imports(mods)
-    problems = (layer_violations(imps, contract, root) + folder_imports(contract, root)
+    unparsed: list[str] = []
+    imps = imports(mods, unparsed)
+    problems = unparsed + (layer_violations(imps, contract, root) + folder_imports(contract, root)
                 + folder_runs(contract, root) + path_edits(root))
     for comp in cycles(imps, mods):
         problems.append("import cycle: " + " -> ".join(comp + comp[:1]))
