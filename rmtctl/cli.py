@@ -45,6 +45,7 @@ from rmt.contract.hooks import DEFAULT_DECISION
 from rmt.ctl import p4rules, props
 from rmt.contract.propfile import PropsError
 from rmt.ctl.sim import ProgInfo, SimTarget, TargetError
+from rmt.verifier.cli import seconds
 from rmt.contract import codec
 from rmt.contract.engine import CANDIDATE_TRACE_FMT, EngineError, Entry, Stats
 
@@ -260,14 +261,17 @@ def cmd_insert(args, target) -> int:
     # the declared properties (prog.rmtp beside the object, or --props) are kept on the host,
     # by the object's digest, for every later `model load` to prove (rmtctl/props.py)
     props_path = Path(args.props) if args.props else Path(args.object).with_suffix(".rmtp")
+    text = None
     if args.props or props_path.exists():
         try:
-            n = props.keep(target, blob, props_path)
+            text, n = props.read(blob, props_path)
         except PropsError as e:
             raise TargetError(f"{e}; not inserted") from None
-        print(f"{n} properties kept for `model load` ({props_path})", file=sys.stderr)
     # --jit/--no-jit: which C VM engine runs it (default: the JIT where supported).
     info = target.insert(blob, "accepted" if ok else "forced", jit=args.jit)
+    props.keep(target, props.key(info.id, info.sha256), text)
+    if text is not None:
+        print(f"{n} properties kept for `model load` ({props_path})", file=sys.stderr)
     _out(args, dataclasses.asdict(info), f"{info.id}")
     return 0
 
@@ -323,10 +327,17 @@ def cmd_show(args, target) -> int:
 
 
 def cmd_remove(args, target) -> int:
+    try:
+        info, _ = target.program(args.id)
+        k = props.key(info.id, info.sha256)
+    except (TargetError, EngineError, OSError):
+        k = None                        # a broken program (remove --force): nothing to find
     if isinstance(target, SimTarget):
         target.remove(args.id, force=args.force)
     else:
         target.remove(args.id)
+    if k is not None:
+        props.forget(target, k)
     return 0
 
 
@@ -512,17 +523,15 @@ def _prove(args, target, info, prog, m: int, blob: bytes | None, what: str) -> N
         print(msg, file=sys.stderr)
         props.log(target, msg)
         return
-    if args.timeout <= 0:
-        raise UsageError(f"--timeout {args.timeout}: must be > 0")
     if blob is None:
-        if props.stored(target, info.sha256):
+        if props.stored(target, _pkey(info)):
             raise TargetError(f"{what}: its weights did not come through rmtctl on this host, "
                               "so the program's properties cannot be proved for them; not "
                               f"{_DONE[args.op]} (--no-prove {args.op}s it anyway)")
         return
     try:
         with progress(f"proving properties for {what}"):
-            ok, lines = props.check_weights(target, info.sha256, prog, m, blob, args.timeout)
+            ok, lines = props.check_weights(target, _pkey(info), prog, m, blob, args.timeout)
     except (PropsError, EngineError) as e:
         raise TargetError(f"{what}: {e}; not {_DONE[args.op]}") from None
     if _interrupted:
@@ -532,6 +541,24 @@ def _prove(args, target, info, prog, m: int, blob: bytes | None, what: str) -> N
     if not ok:
         raise TargetError(f"{what}: weights refused: a property of the program does not hold "
                           f"(or was not proved in time); {name} keeps its current weights")
+
+
+def _pkey(info: ProgInfo) -> str:
+    return props.key(info.id, info.sha256)
+
+
+# Inside `rmtctl batch`: the props store's updates wait for the batch to commit (a batch
+# that fails applies nothing, and the store must keep following what is live).
+_DEFERRED: list | None = None
+
+
+def _remember(target, info: ProgInfo, name: str, blob: bytes | None, op: str) -> None:
+    def do() -> None:
+        props.remember(target, _pkey(info), name, blob, op)
+    if _DEFERRED is not None:
+        _DEFERRED.append(do)
+    else:
+        do()
 
 
 _DONE = {"load": "loaded", "stage": "staged", "promote": "promoted", "rollback": "rolled back",
@@ -564,40 +591,43 @@ def cmd_model(args, target) -> int:
         blob = _read(args.file, "weights")
         _prove(args, target, info, prog, m, blob, args.file)
         version = target.model_load(args.id, m, blob)
-        props.remember(target, info.sha256, name, blob, "load")
+        _remember(target, info, name, blob, "load")
         _out(args, {"model": name, "version": version}, f"{name}: version {version}")
     elif args.op == "stage":
         blob = _read(args.file, "weights")
         _prove(args, target, info, prog, m, blob, args.file)
         version = target.model_stage(args.id, m, blob)
-        props.remember(target, info.sha256, name, blob, "stage")
+        _remember(target, info, name, blob, "stage")
         _out(args, {"model": name, "candidate": version},
              f"{name}: candidate version {version} staged beside the live weights")
     elif args.op == "promote":
         before = target.model_info(args.id).get(m, {})
         if before.get("candidate"):
-            _prove(args, target, info, prog, m, props.known(target, info.sha256, name, "promote"),
+            _prove(args, target, info, prog, m, props.known(target, _pkey(info), name, "promote"),
                    f"candidate version {before['candidate']}")
         version = target.model_promote(args.id, m)
-        props.remember(target, info.sha256, name, None, "promote")
+        _remember(target, info, name, None, "promote")
         a, d = before.get("agree", 0), before.get("disagree", 0)
         _out(args, {"model": name, "version": version, "agree": a, "disagree": d},
              f"{name}: version {version} in use (the candidate {_agreement(a, d)})")
     elif args.op == "rollback":
         before = target.model_info(args.id).get(m, {})
         if before.get("previous"):
-            _prove(args, target, info, prog, m, props.known(target, info.sha256, name, "rollback"),
+            _prove(args, target, info, prog, m, props.known(target, _pkey(info), name, "rollback"),
                    f"version {before['previous']}")
         version = target.model_rollback(args.id, m)
-        props.remember(target, info.sha256, name, None, "rollback")
+        _remember(target, info, name, None, "rollback")
         _out(args, {"model": name, "version": version}, f"{name}: version {version} in use again")
     elif args.op == "unstage":
         version = target.model_unstage(args.id, m)
-        props.remember(target, info.sha256, name, None, "unstage")
+        _remember(target, info, name, None, "unstage")
         _out(args, {"model": name, "dropped": version},
              f"{name}: candidate version {version} dropped")
     elif args.op == "refresh":
         from rmt.ctl.refresh import RefreshPolicy, refresh_step
+        if _DEFERRED is not None:
+            raise UsageError("model refresh cannot run inside a batch: its trainer and its "
+                             "training file are not part of the batch's transaction")
         if not args.train or not args.traces:
             raise UsageError("model refresh needs --train CMD and --traces FILE")
         if args.min_runs < 1 or not 0 <= args.min_agreement <= 1:
@@ -607,9 +637,9 @@ def cmd_model(args, target) -> int:
             lambda r: trace_json(prog, r),
             prove=lambda blob, what: _prove(
                 args, target, info, prog, m,
-                blob if blob is not None else props.known(target, info.sha256, name, "promote"),
+                blob if blob is not None else props.known(target, _pkey(info), name, "promote"),
                 what),
-            remember=lambda blob, op: props.remember(target, info.sha256, name, blob, op))
+            remember=lambda blob, op: _remember(target, info, name, blob, op))
         what = {"wait": lambda r: f"candidate version {r['candidate']} evaluated on "
                                   f"{r['agree'] + r['disagree']} of {r['min_runs']} runs: waiting",
                 "promote": lambda r: f"version {r['version']} in use (the candidate "
@@ -793,7 +823,19 @@ def cmd_run(args, target) -> int:
 
 
 def cmd_batch(args, target) -> int:
+    global _DEFERRED
     lines = _entry_lines(args.file)
+    _DEFERRED = []
+    try:
+        _batch(args, target, lines)
+        for do in _DEFERRED:
+            do()
+    finally:
+        _DEFERRED = None
+    return 0
+
+
+def _batch(args, target, lines) -> None:
     with _transaction(target), progress(f"batch {args.file}") as st:
         st["total"] = len(lines)
         for i, (n, toks) in enumerate(lines):
@@ -810,7 +852,6 @@ def cmd_batch(args, target) -> int:
                 continue
             except (UsageError, TargetError) as e:
                 raise type(e)(f"{args.file}:{n}: {e}; nothing was applied") from None
-    return 0
 
 
 def cmd_version(args, target) -> int:
@@ -891,7 +932,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("id", metavar="PROG")
     m.add_argument("model", nargs="?")
     m.add_argument("file", nargs="?")
-    m.add_argument("--timeout", type=float, default=60.0, metavar="S",
+    m.add_argument("--timeout", type=seconds, default=60.0, metavar="S",
                    help="seconds per property proof; one that runs out refuses the weights "
                         "(default 60)")
     m.add_argument("--no-prove", action="store_true",

@@ -4,14 +4,15 @@ rmt.ko cannot run Z3, so the proof runs here, in rmtctl, before the weights
 reach the target (the sim's engine or the /dev/rmt ioctl); refused weights
 never leave the host, and the weights already loaded keep running.
 
-The store is a directory of files named by the object's digest (the 16 hex
-digits `rmtctl list` shows as sha256): `<sha>.rmtp`, the program's
-properties (contract/propfile.py), copied there by `rmtctl insert` from the
-.rmtp beside the object; `<sha>.<model>.rmtw`, the weights live for each
-model, which the proofs for the other models use; `<sha>.<model>.candidate.rmtw`
-and `<sha>.<model>.previous.rmtw`, what a promote or a rollback would make live
-(proved before it does).  It is
-$RMT_PROPS_DIR, else `props/` in the sim's state directory (sim target), else
+The store is a directory of files named by program, KEY = p<id>-<sha> (the
+program's id and the 16 hex digits `rmtctl list` shows as sha256): `KEY.rmtp`,
+the program's properties (contract/propfile.py), copied there by `rmtctl
+insert` from the .rmtp beside the object; `KEY.<model>.rmtw`, the weights live
+for each model, which the proofs for the other models use;
+`KEY.<model>.candidate.rmtw` and `KEY.<model>.previous.rmtw`, what a promote
+or a rollback would make live (proved before it does).  Insert starts a
+program's files afresh and remove drops them.  It is $RMT_PROPS_DIR, else
+`props/` in the sim's state directory (sim target), else
 $XDG_STATE_HOME/rmt/props (~/.local/state/rmt/props).  Files are written
 whole (temporary file, then rename), so a crash leaves the old one or the new one.
 """
@@ -45,20 +46,40 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def keep(target, obj: bytes, props_path: Path) -> int:
-    """Store the properties at props_path (bound to obj); returns how many."""
+def key(prog_id: int, sha16: str) -> str:
+    """The store's name for one inserted program: its id and its object's digest (two
+    programs inserted from one object keep their own properties and weights; an id the
+    kernel reuses for another object gets a fresh name)."""
+    return f"p{prog_id}-{sha16}"
+
+
+def read(obj: bytes, props_path: Path) -> tuple[str, int]:
+    """The properties at props_path, checked and bound to obj: (text, how many)."""
     try:
         text = props_path.read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise PropsError(f"{props_path}: cannot read properties: {e}") from None
     pf = propfile.loads(text, str(props_path))
     propfile.check_bound(pf, obj, str(props_path))
-    _write(store_dir(target) / f"{propfile.digest(obj)[:16]}.rmtp", text.encode())
-    return len(pf.properties)
+    return text, len(pf.properties)
 
 
-def stored(target, sha16: str) -> list[dict] | None:
-    path = store_dir(target) / f"{sha16}.rmtp"
+def forget(target, k: str) -> None:
+    """Drop everything kept for program k (at remove, and before an insert reuses the name)."""
+    for f in store_dir(target).glob(f"{k}.*"):
+        f.unlink(missing_ok=True)
+
+
+def keep(target, k: str, text: str | None) -> None:
+    """Start program k's store afresh, with its properties (text) if it has any."""
+    forget(target, k)
+    if text is not None:
+        _write(store_dir(target) / f"{k}.rmtp", text.encode())
+
+
+def stored(target, k: str) -> list[dict] | None:
+    sha16 = k.rpartition("-")[2]
+    path = store_dir(target) / f"{k}.rmtp"
     if not path.exists():
         return None
     try:
@@ -71,17 +92,17 @@ def stored(target, sha16: str) -> list[dict] | None:
     return pf.properties
 
 
-def _slot(target, sha16: str, model: str, slot: str) -> Path:
+def _slot(target, k: str, model: str, slot: str) -> Path:
     """The live weights (slot ""), the staged candidate or the weights a rollback restores."""
-    return store_dir(target) / f"{sha16}.{model}{'.' + slot if slot else ''}.rmtw"
+    return store_dir(target) / f"{k}.{model}{'.' + slot if slot else ''}.rmtw"
 
 
-def remember(target, sha16: str, model: str, blob: bytes | None, op: str) -> None:
+def remember(target, k: str, model: str, blob: bytes | None, op: str) -> None:
     """Follow a model operation that succeeded on the target, so that the live weights here
     stay those the proofs for the other models use, and a promote or rollback can prove the
     weights it is about to make live: load and promote keep the replaced live weights as
     the rollback's; stage keeps the candidate; rollback and unstage drop what they used."""
-    live, cand, prev = (_slot(target, sha16, model, s) for s in ("", "candidate", "previous"))
+    live, cand, prev = (_slot(target, k, model, s) for s in ("", "candidate", "previous"))
 
     def move(src: Path, dst: Path) -> None:
         if src.exists():
@@ -105,21 +126,21 @@ def remember(target, sha16: str, model: str, blob: bytes | None, op: str) -> Non
         raise ValueError(op)
 
 
-def known(target, sha16: str, model: str, op: str) -> bytes | None:
+def known(target, k: str, model: str, op: str) -> bytes | None:
     """The weights a promote (the candidate) or a rollback (the previous) would make live, if
     they came through rmtctl here; else None."""
-    path = _slot(target, sha16, model, "candidate" if op == "promote" else "previous")
+    path = _slot(target, k, model, "candidate" if op == "promote" else "previous")
     try:
         return path.read_bytes()
     except OSError:
         return None
 
 
-def check_weights(target, sha16: str, prog: Program, model: int, blob: bytes,
+def check_weights(target, k: str, prog: Program, model: int, blob: bytes,
                   timeout_s: float) -> tuple[bool, list[str]]:
     """Prove the stored properties with `blob` for `model` (and the weights last loaded for
     the others); (every property proved or deferred, report lines)."""
-    props = stored(target, sha16)
+    props = stored(target, k)
     if not props:
         return True, []
     from rmt.contract.weights import WeightsError, read_weights
@@ -130,7 +151,7 @@ def check_weights(target, sha16: str, prog: Program, model: int, blob: bytes,
     except WeightsError:
         return True, []       # malformed: the target refuses them with its own error
     for k, m in enumerate(prog.models):
-        p = _slot(target, sha16, m.name, "")
+        p = _slot(target, k, m.name, "")
         if k != model and p.exists():
             try:
                 weights[k] = read_weights(p.read_bytes(), m)

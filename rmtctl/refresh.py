@@ -84,8 +84,13 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
     # the records leave the target (the sim's database, rmt.ko's ring) once they are durable
     target.trace(prog_id, drain=True, sink=sink)
     out_file = policy.traces.with_suffix(".candidate.bin")
-    cmd = policy.train.format(traces=shlex.quote(str(policy.traces)),
-                              out=shlex.quote(str(out_file)))
+    try:
+        out_file.unlink(missing_ok=True)    # never stage an earlier run's weights
+    except OSError as e:
+        raise TargetError(f"{out_file}: {e.strerror}; nothing was staged") from None
+    # only the two names are substituted: the command's other braces are the shell's
+    cmd = policy.train.replace("{traces}", shlex.quote(str(policy.traces))).replace(
+        "{out}", shlex.quote(str(out_file)))
     r = subprocess.run(cmd, shell=True, capture_output=True, text=True)
     if r.returncode != 0:
         last = (r.stderr.strip().splitlines() or ["(no message)"])[-1]

@@ -193,3 +193,39 @@ def test_candidates_are_proved_before_they_can_act(setup, capsys):
         f.unlink()
     rc, _, err = _ctl(capsys, state, "model", "promote", "1", "m")
     assert rc == 1 and "did not come through rmtctl" in err and "not promoted" in err
+
+
+@pytest.mark.parametrize("t", ["nan", "inf", "-1", "0", "1e308", "abc"])
+def test_a_time_limit_must_be_a_finite_positive_number(setup, capsys, t):
+    d, state = setup
+    rc, _, err = _ctl(capsys, state, "model", "load", "1", "m", str(d / "good.bin"),
+                      "--timeout", t)
+    assert rc == 2 and "--timeout" in err and "Traceback" not in err
+    rc, out, _ = _ctl(capsys, state, "-j", "model", "show", "1")
+    assert not json.loads(out)[0].get("version")
+
+
+def test_each_program_keeps_its_own_properties_and_weights(setup, capsys):
+    """Two programs inserted from one object: weights loaded unproved into one never enter
+    the other's proofs; a removed program's store is dropped."""
+    d, state = setup
+    assert main(["--state", state, "insert", str(d / "score.rmtb")]) == 0     # program 2
+    assert _ctl(capsys, state, "model", "load", "2", "m", str(d / "bad.bin"), "--no-prove")[0] == 0
+    rc, _, err = _ctl(capsys, state, "model", "load", "1", "m", str(d / "good.bin"))
+    assert rc == 0 and "property busy_src: proved" in err, err
+    store = Path(state) / "props"
+    assert any(f.name.startswith("p2-") for f in store.iterdir())
+    assert _ctl(capsys, state, "remove", "2")[0] == 0
+    assert not any(f.name.startswith("p2-") for f in store.iterdir())
+
+
+def test_a_failed_batch_leaves_the_store_following_what_is_live(setup, capsys):
+    d, state = setup
+    assert _ctl(capsys, state, "model", "load", "1", "m", str(d / "good.bin"))[0] == 0
+    live = next((Path(state) / "props").glob("p1-*.m.rmtw"))
+    before = live.read_bytes()
+    b = d / "b.txt"
+    b.write_text(f"model load 1 m {d / 'bad.bin'} --no-prove\nmodel show 99\n")
+    rc, _, err = _ctl(capsys, state, "batch", str(b))
+    assert rc == 1 and "nothing was applied" in err
+    assert live.read_bytes() == before

@@ -251,3 +251,28 @@ def test_refresh_trainer_failure_stages_nothing_keeps_records(ctl):
     assert _show(ctl) == before
     code, _, err = ctl("model", "refresh", "1", "score", "--traces", str(traces))
     assert code == 2 and "--train" in err
+
+
+def test_refresh_trainer_is_a_shell_command_with_two_names_and_no_stale_weights(ctl):
+    """Only {traces} and {out} are substituted (the shell's own braces pass through); a
+    trainer that writes nothing stages nothing, even after a round that did."""
+    ctl("model", "load", "1", "score", _bin(ctl, "live"))
+    traces = ctl.dir / "train.jsonl"
+    code, out, err = ctl("-j", "model", "refresh", "1", "score", "--traces", str(traces),
+                         "--train", "awk '{print}' /dev/null; " + _trainer(ctl, "cand"))
+    assert code == 0 and json.loads(out)["action"] == "stage", err
+    assert ctl("model", "unstage", "1", "score")[0] == 0
+    before = _show(ctl)
+    code, _, err = ctl("model", "refresh", "1", "score", "--traces", str(traces),
+                       "--train", "true")
+    assert code == 1 and "wrote no weights" in err and "Traceback" not in err
+    assert _show(ctl) == before
+
+
+def test_refresh_is_refused_inside_a_batch(ctl):
+    f = ctl.dir / "b.txt"
+    f.write_text(f"model load 1 score {_bin(ctl, 'live')}\n"
+                 f"model refresh 1 score --train true --traces {ctl.dir / 't.jsonl'}\n")
+    code, _, err = ctl("batch", str(f))
+    assert code == 2 and "b.txt:2: model refresh cannot run inside a batch" in err
+    assert not _show(ctl).get("version")                   # the load was not applied either

@@ -7,6 +7,7 @@ input), 2 usage.  Runs standalone as `python -m rmt.verifier prog.rmtb`.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
@@ -24,6 +25,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def seconds(text: str) -> float:
+    """An argparse type: a time limit in seconds, finite and within (0, one day]."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(v) or not 0 < v <= 86400:
+        raise argparse.ArgumentTypeError(f"{text}: a time limit must be > 0 and at most "
+                                         "86400 s")
+    return v
+
+
 def parser(prog: str = "rmtc verify") -> argparse.ArgumentParser:
     p = _Parser(prog=prog, description="Prove an .rmtb program safe for its hook (Z3).")
     p.add_argument("object", help="the .rmtb object to verify")
@@ -33,7 +46,7 @@ def parser(prog: str = "rmtc verify") -> argparse.ArgumentParser:
     p.add_argument("--rlimit", type=int, default=SolverOptions.rlimit, metavar="N",
                    help="per-query Z3 resource limit, the deterministic bound "
                         f"(default {SolverOptions.rlimit:_})")
-    p.add_argument("--timeout", type=float, default=SolverOptions.timeout_ms / 1000,
+    p.add_argument("--timeout", type=seconds, default=SolverOptions.timeout_ms / 1000,
                    metavar="S", help="per-query wall-clock backstop in seconds "
                                      f"(default {SolverOptions.timeout_ms // 1000})")
     p.add_argument("--weights", action="append", default=[], metavar="MODEL=FILE",
