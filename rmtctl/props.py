@@ -150,11 +150,11 @@ def check_weights(target, k: str, prog: Program, model: int, blob: bytes,
         weights = {model: read_weights(blob, prog.models[model])}
     except WeightsError:
         return True, []       # malformed: the target refuses them with its own error
-    for k, m in enumerate(prog.models):
+    for i, m in enumerate(prog.models):
         p = _slot(target, k, m.name, "")
-        if k != model and p.exists():
+        if i != model and p.exists():
             try:
-                weights[k] = read_weights(p.read_bytes(), m)
+                weights[i] = read_weights(p.read_bytes(), m)
             except Exception:      # a stale or damaged copy: that model stays free
                 pass
     _, bounds = check_models(prog, prog.hook.budget, weights)
