@@ -175,6 +175,9 @@ def _index(st: State, e: A.Index) -> Term:
             raise _Bad(e.index.span, f"model '{m.name}' has {n_out} outputs: index {i} is out "
                                      f"of range")
         return ["out", m.name, i]
+    if isinstance(e.base, A.Name) and e.base.id not in st.consts and e.base.id not in st.tables:
+        raise _Bad(e.base.span, f"unknown model '{e.base.id}' in a property"
+                                + did_you_mean(e.base.id, list(st.models)))
     raise _Bad(e.span, "only context arrays and model outputs (MODEL[i]) can be indexed "
                        "in a property")
 

@@ -575,7 +575,8 @@ def cmd_model(args, target) -> int:
                  "out": m.n_out, "loaded": bool(info.get(i, {}).get("version")),
                  **info.get(i, {})}
                 for i, m in enumerate(prog.models)]
-        _out(args, rows, "\n".join(_model_show_text(r) for r in rows))
+        _out(args, rows, "\n".join(_model_show_text(r) for r in rows)
+             or f"(program {args.id} has no models)")
         return 0
     needs_file = args.op in ("load", "stage")
     if args.op == "refresh" and args.file:
@@ -596,10 +597,13 @@ def cmd_model(args, target) -> int:
     elif args.op == "stage":
         blob = _read(args.file, "weights")
         _prove(args, target, info, prog, m, blob, args.file)
+        replaced = target.model_info(args.id).get(m, {}).get("candidate", 0)
         version = target.model_stage(args.id, m, blob)
         _remember(target, info, name, blob, "stage")
-        _out(args, {"model": name, "candidate": version},
-             f"{name}: candidate version {version} staged beside the live weights")
+        _out(args, {"model": name, "candidate": version,
+                    **({"replaced": replaced} if replaced else {})},
+             f"{name}: candidate version {version} staged beside the live weights" +
+             (f" (it replaces candidate version {replaced})" if replaced else ""))
     elif args.op == "promote":
         before = target.model_info(args.id).get(m, {})
         if before.get("candidate"):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import rmt
+from rmt.contract import objfile
 from rmt.contract.weights import blob_for
 from rmt.ctl.candidates import StageRefused, check_stage_cost, staged_worst_case
 from rmt.ctl.cli import main
@@ -276,3 +277,23 @@ def test_refresh_is_refused_inside_a_batch(ctl):
     code, _, err = ctl("batch", str(f))
     assert code == 2 and "b.txt:2: model refresh cannot run inside a batch" in err
     assert not _show(ctl).get("version")                   # the load was not applied either
+
+
+def test_staging_over_a_candidate_says_which_it_replaces(ctl):
+    ctl("model", "load", "1", "score", _bin(ctl, "live"))
+    assert ctl("model", "stage", "1", "score", _bin(ctl, "cand"))[0] == 0
+    code, out, _ = ctl("-j", "model", "stage", "1", "score", _bin(ctl, "live"))
+    assert code == 0 and json.loads(out) == {"model": "score", "candidate": 3, "replaced": 2}
+    code, out, _ = ctl("model", "stage", "1", "score", _bin(ctl, "cand"))
+    assert "(it replaces candidate version 3)" in out
+
+
+def test_model_show_of_a_program_without_models_says_so(tmp_path, capsys):
+    from rmt.compiler import compile_source
+    (tmp_path / "g.rmtb").write_bytes(objfile.write(compile_source(
+        (ROOT / "examples" / "small" / "guard.rmt").read_text(), "guard.rmt")))
+    st = str(tmp_path / "state")
+    assert main(["--state", st, "insert", str(tmp_path / "g.rmtb")]) == 0
+    capsys.readouterr()
+    assert main(["--state", st, "model", "show", "1"]) == 0
+    assert capsys.readouterr().out.strip() == "(program 1 has no models)"
