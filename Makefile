@@ -33,7 +33,7 @@ demo: setup
 	$(VENV)/bin/rmt-demo
 
 test: setup test-asan
-	$(VPY) -m pytest tests
+	$(VPY) -m pytest tests --durations=20
 
 # The C VM under AddressSanitizer + UBSan, running the C-engine tests (vm_kernel/Makefile).
 test-asan: setup
