@@ -159,6 +159,53 @@ def summarise(runs: list[dict]) -> tuple[list[dict], str]:
     return rows, "\n".join(lines)
 
 
+def plots(rows: list[dict], out: Path) -> list[Path]:
+    """Per memory fraction: each prefetcher's median run time and major faults relative to
+    `off` of the same workload (bars; the table has the ranges)."""
+    from rmt.learn.plots import grouped_bars
+    made = []
+    for frac in sorted({x["frac"] for x in rows}):
+        at = [x for x in rows if x["frac"] == frac]
+        workloads = list(dict.fromkeys(x["workload"] for x in at))
+        by = {(x["workload"], x["prefetcher"]): x for x in at}
+        pfs = [p for p in PREFETCHERS if p != "off" and any(x["prefetcher"] == p for x in at)]
+        pct = int(frac * 100)
+
+        def rel(w: str, p: str, key: str) -> float:
+            x, off = by.get((w, p)), by.get((w, "off"))
+            if key == "rel_median":
+                return x["rel_median"] if x and x["rel_median"] is not None else float("nan")
+            return x[key] / off[key] if x and off and off[key] else float("nan")
+        made.append(grouped_bars(
+            workloads, {p: [rel(w, p, "rel_median") for w in workloads] for p in pfs},
+            out / f"kernel_prefetch_runtime_{pct}.png",
+            f"rmt.ko, {pct}% memory: run time relative to readahead off (median of rounds)",
+            "run time / off", (0, 2.0)))
+        made.append(grouped_bars(
+            workloads, {p: [rel(w, p, "majflt") for w in workloads] for p in pfs},
+            out / f"kernel_prefetch_majflt_{pct}.png",
+            f"rmt.ko, {pct}% memory: major faults relative to readahead off (median of rounds)",
+            "major faults / off", (0, 1.6)))
+    return made
+
+
+def from_json(path: Path, out: Path) -> int:
+    """The table and the plots again from a run's results.json (no boot)."""
+    try:
+        runs = json.loads(path.read_text())["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(f"kernel_prefetch_eval.py: error: {path}: not a results.json of this tool ({e})",
+              file=sys.stderr)
+        return 2
+    rows, text = summarise(runs)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.md").write_text(text + "\n")
+    print(text)
+    for f in plots(rows, out):
+        print(f"plot: {f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="workloads (default: all: "
@@ -174,7 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "kernel_prefetch")
     ap.add_argument("--dry-run", action="store_true",
                     help="make the inputs, the tree and the plan; do not boot")
+    ap.add_argument("--from-json", type=Path, metavar="RESULTS",
+                    help="no boot: the table and plots of an earlier run's results.json, "
+                         "into --out")
     args = ap.parse_args(argv)
+    if args.from_json:
+        return from_json(args.from_json, args.out)
     if args.rounds < 1 or not args.fracs or not all(0 < f <= 1 for f in args.fracs):
         ap.error("--rounds >= 1 and --fracs in (0, 1]")
     from rmt.qemu import harness
@@ -234,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, text = summarise(runs) if runs else ([], "(no runs)")
     print(text)
     (args.out / "table.md").write_text(text + "\n")
+    for f in plots(rows, args.out) if rows else []:
+        print(f"plot: {f}")
     (args.out / "results.json").write_text(json.dumps({
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "kernel": henv.kernel_release, "planned": len(steps), "done": len(runs),

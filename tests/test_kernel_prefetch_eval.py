@@ -74,3 +74,20 @@ def test_bad_arguments_are_one_line_errors(argv: list[str], capsys) -> None:
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "error:" in err and "Traceback" not in err
+
+
+def test_from_json_redraws_the_table_and_plots(tmp_path, capsys) -> None:
+    import json
+    runs = [_run("w", p, r, 10.0 if p == "off" else 6.0, 100 if p == "off" else 40, 60)
+            for r in range(3) for p in E.PREFETCHERS]
+    (tmp_path / "results.json").write_text(json.dumps({"runs": runs}))
+    assert E.main(["--from-json", str(tmp_path / "results.json"), "--out",
+                   str(tmp_path / "o")]) == 0
+    assert "| w | 50% of 6.0 MB anon + 2.0 MB file | rmt | 40 |" in \
+        (tmp_path / "o" / "table.md").read_text()
+    for kind in ("runtime", "majflt"):
+        assert (tmp_path / "o" / f"kernel_prefetch_{kind}_50.png").stat().st_size > 1000
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    assert E.main(["--from-json", str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json: not a results.json" in err and "Traceback" not in err
