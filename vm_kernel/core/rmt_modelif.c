@@ -54,5 +54,5 @@ int rmt_mif_load(struct rmt_mif *m, const void *blob, size_t len, char *err, siz
 	rc = rmt_model_load(&m->slot, &m->sig, blob, len, &version, err, errlen);
 	if (rc)
 		return rc;
-	return version > S32_MAX ? S32_MAX : (int)version;
+	return rmt_version_rc(version);
 }

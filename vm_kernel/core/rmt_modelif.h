@@ -42,6 +42,12 @@ void rmt_mif_destroy(struct rmt_mif *m);
 /* Check @blob against the signature and publish it; returns the version (> 0) or -errno. */
 int rmt_mif_load(struct rmt_mif *m, const void *blob, size_t len, char *err, size_t errlen);
 
+/* A model version as the control calls return it: positive, saturated to an int. */
+static inline int rmt_version_rc(u64 version)
+{
+	return version > S32_MAX ? S32_MAX : (int)version;
+}
+
 /* CALLM: 0, or -ENOENT when no weights are loaded. */
 static inline int rmt_mif_infer(struct rmt_mif *m, const s32 *in, s32 *out, u64 *overflows)
 {

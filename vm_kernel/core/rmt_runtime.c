@@ -663,6 +663,15 @@ static void rmt_model_event(struct rmt_inst *in, u32 model, u32 op, u64 version)
 	m->nhist++;
 }
 
+/* 0 when the program has model @model, else -ENOENT with the reason in @err. */
+static int rmt_model_missing(const struct rmt_inst *in, u32 model, char *err, size_t errlen)
+{
+	if (model < in->prog->nmodels)
+		return 0;
+	return rmt_errf(err, errlen, -ENOENT, "no model %u (the program has %u)", model,
+			in->prog->nmodels);
+}
+
 int rmt_vm_model_load(struct rmt_vm *vm, int id, u32 model, const void *blob, size_t len,
 		      char *err, size_t errlen)
 {
@@ -670,10 +679,8 @@ int rmt_vm_model_load(struct rmt_vm *vm, int id, u32 model, const void *blob, si
 	int rc;
 
 	RMT_CP_BEGIN(vm, id, in);
-	if (model >= in->prog->nmodels)
-		rc = rmt_errf(err, errlen, -ENOENT, "no model %u (the program has %u)", model,
-			      in->prog->nmodels);
-	else
+	rc = rmt_model_missing(in, model, err, errlen);
+	if (!rc)
 		rc = rmt_mif_load(&in->models[model], blob, len, err, errlen);
 	if (rc > 0)
 		rmt_model_event(in, model, RMT_MODEL_OP_LOAD, rc);
@@ -691,11 +698,9 @@ int rmt_vm_model_stage(struct rmt_vm *vm, int id, u32 model, const void *blob, s
 	int rc;
 
 	RMT_CP_BEGIN(vm, id, in);
-	if (model >= in->prog->nmodels) {
-		rc = rmt_errf(err, errlen, -ENOENT, "no model %u (the program has %u)", model,
-			      in->prog->nmodels);
+	rc = rmt_model_missing(in, model, err, errlen);
+	if (rc)
 		goto out;
-	}
 	m = &in->models[model];
 	rc = rmt_model_stage(&m->slot, &m->sig, blob, len, &version, err, errlen);
 	if (rc)
@@ -703,7 +708,7 @@ int rmt_vm_model_stage(struct rmt_vm *vm, int id, u32 model, const void *blob, s
 	/* agreement counts from here: this candidate's evidence only */
 	rmt_cand_sum(in, model, &m->base_agree, &m->base_disagree);
 	rmt_model_event(in, model, RMT_MODEL_OP_STAGE, version);
-	rc = version > S32_MAX ? S32_MAX : (int)version;
+	rc = rmt_version_rc(version);
 out:
 	mutex_unlock(&vm->lock);
 	return rc;
@@ -718,11 +723,9 @@ int rmt_vm_model_ctl(struct rmt_vm *vm, int id, u32 model, u32 op, char *err, si
 	int rc;
 
 	RMT_CP_BEGIN(vm, id, in);
-	if (model >= in->prog->nmodels) {
-		rc = rmt_errf(err, errlen, -ENOENT, "no model %u (the program has %u)", model,
-			      in->prog->nmodels);
+	rc = rmt_model_missing(in, model, err, errlen);
+	if (rc)
 		goto out;
-	}
 	slot = &in->models[model].slot;
 	switch (op) {
 	case RMT_MODEL_OP_PROMOTE:
@@ -748,7 +751,7 @@ int rmt_vm_model_ctl(struct rmt_vm *vm, int id, u32 model, u32 op, char *err, si
 	if (rc)
 		goto out;
 	rmt_model_event(in, model, op, version);
-	rc = version > S32_MAX ? S32_MAX : (int)version;
+	rc = rmt_version_rc(version);
 out:
 	mutex_unlock(&vm->lock);
 	return rc;
