@@ -431,7 +431,12 @@ out:
 
 /* ---------------------------------------------------------------- models, maps */
 
-static long rmt_ioc_model_load(void __user *arg)
+/*
+ * MODEL_LOAD (@stage false): check a weights blob and swap it in; MODEL_STAGE (@stage true):
+ * the same checks, the blob staged beside the live weights as a candidate.  One argument
+ * struct and one path for both, so a check added to one cannot be missed by the other.
+ */
+static long rmt_ioc_weights(void __user *arg, bool stage)
 {
 	struct rmt_ioc_model_load a;
 	struct rmt_dev_prog *p;
@@ -459,21 +464,33 @@ static long rmt_ioc_model_load(void __user *arg)
 		rc = PTR_ERR(blob);
 		goto out;
 	}
-	rc = rmt_vm_model_load(rmt_dev.vm, a.id, a.model, blob, a.blob_len, e.buf, e.len);
+	if (stage)
+		rc = rmt_vm_model_stage(rmt_dev.vm, a.id, a.model, blob, a.blob_len, e.buf, e.len);
+	else
+		rc = rmt_vm_model_load(rmt_dev.vm, a.id, a.model, blob, a.blob_len, e.buf, e.len);
 	rmt_kvfree(blob);
 	if (rc < 0)
 		goto out;
-	/* rmt_vm_model_load() checked a.model against the program's models. */
+	/* rmt_vm_model_load/stage() checked a.model against the program's models. */
 	p = &rmt_dev.progs[a.id - 1];
-	p->prev_bytes[a.model] = p->model_bytes[a.model];
-	p->prev_time_ns[a.model] = p->model_time_ns[a.model];
-	p->model_bytes[a.model] = a.blob_len;
-	p->model_time_ns[a.model] = ktime_get_real_ns();
+	if (stage) {
+		p->cand_bytes[a.model] = a.blob_len;
+	} else {
+		p->prev_bytes[a.model] = p->model_bytes[a.model];
+		p->prev_time_ns[a.model] = p->model_time_ns[a.model];
+		p->model_bytes[a.model] = a.blob_len;
+		p->model_time_ns[a.model] = ktime_get_real_ns();
+	}
 	a.version = rc;
 	rc = copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
 out:
 	rmt_err_done(&e, rc);
 	return rc;
+}
+
+static long rmt_ioc_model_load(void __user *arg)
+{
+	return rmt_ioc_weights(arg, false);
 }
 
 static long rmt_ioc_model_info(void __user *arg)
@@ -503,40 +520,7 @@ static long rmt_ioc_model_info(void __user *arg)
 /* MODEL_STAGE: check a blob as MODEL_LOAD does; stage it beside the live weights. */
 static long rmt_ioc_model_stage(void __user *arg)
 {
-	struct rmt_ioc_model_load a;
-	struct rmt_errbuf e;
-	void *blob;
-	int rc;
-
-	rc = rmt_copy_in(&a, arg, sizeof(a));
-	if (rc)
-		return rc;
-	if (a.pad || a.version || !a.blob_len)
-		return -EINVAL;
-	if (a.blob_len > RMT_IOC_MAX_WEIGHTS_SIZE)
-		return -E2BIG;
-	if (!rmt_dev_loaded(a.id, NULL))
-		return -ENOENT;
-	if (copy_to_user(arg, &a, sizeof(a)))
-		return -EFAULT;
-	rc = rmt_err_init(&e, a.err, a.err_len);
-	if (rc)
-		return rc;
-	blob = rmt_dup_user(a.blob, a.blob_len, &e, "weights blob");
-	if (IS_ERR(blob)) {
-		rc = PTR_ERR(blob);
-		goto out;
-	}
-	rc = rmt_vm_model_stage(rmt_dev.vm, a.id, a.model, blob, a.blob_len, e.buf, e.len);
-	rmt_kvfree(blob);
-	if (rc < 0)
-		goto out;
-	rmt_dev.progs[a.id - 1].cand_bytes[a.model] = a.blob_len;
-	a.version = rc;
-	rc = copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
-out:
-	rmt_err_done(&e, rc);
-	return rc;
+	return rmt_ioc_weights(arg, true);
 }
 
 /* MODEL_CTL: promote, roll back or unstage; the sizes `model info` shows follow. */
