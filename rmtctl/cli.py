@@ -543,6 +543,17 @@ def _prove(args, target, info, prog, m: int, blob: bytes | None, what: str) -> N
                           f"(or was not proved in time); {name} keeps its current weights")
 
 
+def _prove_next(args, target, info, prog, m: int) -> dict[str, Any]:
+    """Before a promote (rollback): prove the weights it would make live, the staged
+    candidate (the previous weights), if there are any; the model's info before it."""
+    before = target.model_info(args.id).get(m, {})
+    slot = "candidate" if args.op == "promote" else "previous"
+    if before.get(slot):
+        blob = props.known(target, _pkey(info), prog.models[m].name, args.op)
+        _prove(args, target, info, prog, m, blob, f"{slot} version {before[slot]}")
+    return before
+
+
 def _pkey(info: ProgInfo) -> str:
     return props.key(info.id, info.sha256)
 
@@ -605,20 +616,14 @@ def cmd_model(args, target) -> int:
              f"{name}: candidate version {version} staged beside the live weights" +
              (f" (it replaces candidate version {replaced})" if replaced else ""))
     elif args.op == "promote":
-        before = target.model_info(args.id).get(m, {})
-        if before.get("candidate"):
-            _prove(args, target, info, prog, m, props.known(target, _pkey(info), name, "promote"),
-                   f"candidate version {before['candidate']}")
+        before = _prove_next(args, target, info, prog, m)
         version = target.model_promote(args.id, m)
         _remember(target, info, name, None, "promote")
         a, d = before.get("agree", 0), before.get("disagree", 0)
         _out(args, {"model": name, "version": version, "agree": a, "disagree": d},
              f"{name}: version {version} in use (the candidate {_agreement(a, d)})")
     elif args.op == "rollback":
-        before = target.model_info(args.id).get(m, {})
-        if before.get("previous"):
-            _prove(args, target, info, prog, m, props.known(target, _pkey(info), name, "rollback"),
-                   f"version {before['previous']}")
+        _prove_next(args, target, info, prog, m)
         version = target.model_rollback(args.id, m)
         _remember(target, info, name, None, "rollback")
         _out(args, {"model": name, "version": version}, f"{name}: version {version} in use again")

@@ -241,29 +241,29 @@ class KernelEngine(WireEngine):
 
     # ------------------------------------------------------------ models, traces
 
-    def model_load(self, model: int, blob: bytes) -> int:
+    @staticmethod
+    def _model_index(model: int) -> None:
         if not 0 <= model < 1 << 32:
             raise EngineError(errno.ENOENT, f"no model {model}")
+
+    def _weights(self, cmd: str, model: int, blob: bytes) -> int:
+        """MODEL_LOAD or MODEL_STAGE (one argument struct): the version it made."""
+        self._model_index(model)
         data = (ctypes.c_char * max(1, len(blob))).from_buffer_copy(bytes(blob) or b"\0")
         err = A.c_buffer(512)
         a = A.ModelLoad(id=self.id, model=model, blob=_addr(data), blob_len=len(blob),
                         err=_addr(err), err_len=len(err))
-        self.dev.ioctl("RMT_IOC_MODEL_LOAD", a, err)
+        self.dev.ioctl(cmd, a, err)
         return a.version
+
+    def model_load(self, model: int, blob: bytes) -> int:
+        return self._weights("RMT_IOC_MODEL_LOAD", model, blob)
 
     def model_stage(self, model: int, blob: bytes) -> int:
-        if not 0 <= model < 1 << 32:
-            raise EngineError(errno.ENOENT, f"no model {model}")
-        data = (ctypes.c_char * max(1, len(blob))).from_buffer_copy(bytes(blob) or b"\0")
-        err = A.c_buffer(512)
-        a = A.ModelLoad(id=self.id, model=model, blob=_addr(data), blob_len=len(blob),
-                        err=_addr(err), err_len=len(err))
-        self.dev.ioctl("RMT_IOC_MODEL_STAGE", a, err)
-        return a.version
+        return self._weights("RMT_IOC_MODEL_STAGE", model, blob)
 
     def _model_ctl(self, model: int, op: int) -> int:
-        if not 0 <= model < 1 << 32:
-            raise EngineError(errno.ENOENT, f"no model {model}")
+        self._model_index(model)
         err = A.c_buffer(512)
         a = A.ModelCtl(id=self.id, model=model, op=op, err=_addr(err), err_len=len(err))
         self.dev.ioctl("RMT_IOC_MODEL_CTL", a, err)
@@ -279,8 +279,7 @@ class KernelEngine(WireEngine):
         return self._model_ctl(model, A.MODEL_OP_UNSTAGE)
 
     def model_state(self, model: int) -> ModelState:
-        if not 0 <= model < 1 << 32:
-            raise EngineError(errno.ENOENT, f"no model {model}")
+        self._model_index(model)
         a = A.ModelState(id=self.id, model=model)
         self.dev.ioctl("RMT_IOC_MODEL_STATE", a, what=f"model {model}")
         return ModelState(a.version, a.cand_version, a.prev_version, a.agree, a.disagree,
