@@ -67,6 +67,68 @@ def loads(text: str, where: str) -> PropsFile:
     return PropsFile(sha, str(doc.get("source", "?")), props)
 
 
+_BINARY = ("+", "-", "*", "==", "!=", "<", "<=", ">", ">=", "&&", "||")
+
+
+def check_terms(pf: PropsFile, prog: Any, where: str) -> None:
+    """Every term is one rmt_lang/check_props.py writes, naming what `prog` (a
+    contract.objfile.Program) has: a file edited by hand or damaged is refused here, where
+    it is read, not at the first proof."""
+    models = {m.name: m for m in prog.models}
+    tables = {t.name: t for t in prog.tables}
+
+    def bad(why: str) -> PropsError:
+        return PropsError(f"{where}: property {name!r}: {why}")
+
+    def field(f: Any, i: Any) -> None:
+        fd = prog.hook.field(f) if isinstance(f, str) else None
+        if fd is None or not isinstance(i, int) or isinstance(i, bool):
+            raise bad(f"no context field {f!r}")
+        if not (i == -1 if fd.count == 1 else 0 <= i < fd.count):
+            raise bad(f"ctx.{f} index {i}: out of range (the field has {fd.count})")
+
+    def term(t: Any) -> None:
+        if not isinstance(t, list) or not t or not isinstance(t[0], str):
+            raise bad(f"{json.dumps(t)[:60]} is not a term")
+        op, args = t[0], t[1:]
+        shape = {"int": 1, "ctx": 2, "decision": 0, "out": 2, "action": 3, "not": 1, "neg": 1,
+                 "mono": 4, **{o: 2 for o in _BINARY}}
+        if op not in shape or len(args) != shape[op]:
+            raise bad(f"{json.dumps(t)[:60]}: unknown operator or wrong number of operands")
+        if op == "int":
+            if not isinstance(args[0], int):
+                raise bad(f"{json.dumps(t)[:60]}: not an integer")
+        elif op == "ctx":
+            field(*args)
+        elif op == "out":
+            m = models.get(args[0])
+            if m is None or not isinstance(args[1], int) or not 0 <= args[1] < m.n_out:
+                raise bad(f"no output {args[1]!r} of a model {args[0]!r}")
+        elif op == "action":
+            tb = tables.get(args[0])
+            acts = {a.name: a for a in tb.actions} if tb is not None else {}
+            if args[1] not in acts:
+                raise bad(f"no action {args[1]!r} of a table {args[0]!r}")
+            if args[2] is not None and (not isinstance(args[2], list) or
+                                        len(args[2]) != len(acts[args[1]].params) or
+                                        not all(isinstance(v, int) for v in args[2])):
+                raise bad(f"{args[0]} == {args[1]}: wrong arguments {args[2]!r}")
+        elif op == "mono":
+            if args[0] not in ("nondecreasing", "nonincreasing"):
+                raise bad(f"{args[0]!r} is not nondecreasing or nonincreasing")
+            term(args[1])
+            field(args[2], args[3])
+        else:
+            for a in args:
+                term(a)
+
+    for p in pf.properties:
+        name = p["name"]
+        if p.get("premise") is not None:
+            term(p["premise"])
+        term(p["conclusion"])
+
+
 def check_bound(pf: PropsFile, obj: bytes, where: str) -> None:
     """The properties were compiled with this object (else they may name other things)."""
     if pf.object_sha256 != digest(obj):

@@ -61,6 +61,8 @@ def read(obj: bytes, props_path: Path) -> tuple[str, int]:
         raise PropsError(f"{props_path}: cannot read properties: {e}") from None
     pf = propfile.loads(text, str(props_path))
     propfile.check_bound(pf, obj, str(props_path))
+    from rmt.contract import objfile
+    propfile.check_terms(pf, objfile.read(obj), str(props_path))
     return text, len(pf.properties)
 
 

@@ -229,3 +229,36 @@ def test_a_failed_batch_leaves_the_store_following_what_is_live(setup, capsys):
     rc, _, err = _ctl(capsys, state, "batch", str(b))
     assert rc == 1 and "nothing was applied" in err
     assert live.read_bytes() == before
+
+
+@pytest.mark.parametrize("term,why", [
+    (["ctx", "no_such_field", -1], "no context field 'no_such_field'"),
+    (["ctx", "idle", 5], "ctx.idle index 5: out of range"),
+    (["out", "m", 99], "no output 99 of a model 'm'"),
+    (["==", ["int", "x"], ["int", 1]], "not an integer"),
+    (["xor", ["int", 1], ["int", 1]], "unknown operator"),
+    (["int"], "wrong number of operands"),
+    (["action", "policy", "predict", [1, 2]], "wrong arguments"),
+    (["action", "policy", "nope", None], "no action 'nope'"),
+    (["not", "x"], "is not a term")])
+def test_a_damaged_properties_file_is_refused_at_insert(tmp_path, capsys, term, why):
+    """The terms are checked against the program where the file is read (insert, rmtc
+    verify), with the property and the reason, not at the first proof."""
+    src = (HERE / "score.rmt").read_text().split("// violated by any weights")[0]
+    (tmp_path / "score.rmt").write_text(src)
+    subprocess.run([str(ROOT / ".venv/bin/rmtc"), "compile", str(tmp_path / "score.rmt")],
+                   check=True, capture_output=True)
+    rmtp = tmp_path / "score.rmtp"
+    doc = json.loads(rmtp.read_text())
+    doc["properties"][0]["conclusion"] = term
+    rmtp.write_text(json.dumps(doc))
+    state = str(tmp_path / "state")
+    rc, _, err = _ctl(capsys, state, "insert", str(tmp_path / "score.rmtb"))
+    assert rc == 1 and "property 'busy_src'" in err and why in err and "not inserted" in err
+    assert "Traceback" not in err
+    prog = objfile.read((tmp_path / "score.rmtb").read_bytes())
+    (tmp_path / "good.bin").write_bytes(W.blob_for(prog.models[0], layers=GOOD))
+    r = subprocess.run([str(ROOT / ".venv/bin/rmtc"), "verify", str(tmp_path / "score.rmtb"),
+                        "--weights", f"m={tmp_path / 'good.bin'}"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and why in r.stdout + r.stderr and "Traceback" not in r.stderr

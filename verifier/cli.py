@@ -112,6 +112,8 @@ def _properties(a: argparse.Namespace, obj: bytes, have_weights: bool) -> list[d
         raise PropsError(f"{path}: cannot read properties: {e}") from None
     pf = propfile.loads(text, path)
     propfile.check_bound(pf, obj, path)
+    from rmt.contract import objfile
+    propfile.check_terms(pf, objfile.read(obj), path)
     return pf.properties
 
 
