@@ -60,3 +60,15 @@ def _pythonpath() -> str:
 # Prefix of a guest command that runs a helper script: the guest's environment is empty
 # (tools/qemu/init.sh), so the helpers find their sibling modules as the host tests do.
 GUEST_ENV = f"PYTHONPATH={_pythonpath()}"
+
+
+def with_module(ko: Path, command: str, params: str = "") -> str:
+    """A guest script: rmt.ko loaded (exit 3 if it will not load), `command` run, the module
+    unloaded (exit 4 if it will not unload); the script exits with the command's status."""
+    return f"""
+        insmod {ko} {params} || exit 3
+        {command}
+        rc=$?
+        rmmod rmt || exit 4
+        exit $rc
+        """

@@ -60,13 +60,8 @@ def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
     files.mkdir(parents=True)
     _inputs(files)
     r = harness.run_in_guest(
-        f"""
-        insmod {rmt_ko} || exit 3
-        {kmod_inputs.GUEST_ENV} {PY} {HELPER} {files} "$RMT_OUT"
-        rc=$?
-        rmmod rmt || exit 4
-        exit $rc
-        """,
+        kmod_inputs.with_module(
+            rmt_ko, f'{kmod_inputs.GUEST_ENV} {PY} {HELPER} {files} "$RMT_OUT"'),
         timeout=900, out_dir=share, cwd=ROOT, harness_env=qemu_env)
     f = share / "candidates.json"
     res = json.loads(f.read_text()) if f.exists() else {"error": "no output"}

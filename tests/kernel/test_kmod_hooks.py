@@ -57,13 +57,9 @@ def _boot(qemu_env: harness.HarnessEnv, ko: Path, work: Path, phases: str, timeo
     files.mkdir(parents=True)
     _inputs(files)
     r = harness.run_in_guest(
-        f"""
-        insmod {ko} swap_prefetch=window || exit 3
-        RMT_SCHED_HITS={MIN_SCHED_HITS} {PY} {HELPER} {files} "$RMT_OUT" {phases}
-        rc=$?
-        rmmod rmt || exit 4
-        exit $rc
-        """,
+        kmod_inputs.with_module(
+            ko, f'RMT_SCHED_HITS={MIN_SCHED_HITS} {PY} {HELPER} {files} "$RMT_OUT" {phases}',
+            "swap_prefetch=window"),
         timeout=timeout, out_dir=share, cwd=ROOT, harness_env=qemu_env, **kw)
     res: dict[str, Any] = {"r": r, "share": share}
     for name in phases.split():
