@@ -12,7 +12,9 @@
       model load|stage PROG MODEL FILE [--timeout S] [--no-prove] | model show PROG
       model promote|rollback [--timeout S] [--no-prove] PROG MODEL
       model unstage|history PROG MODEL
-      model refresh PROG MODEL --train CMD --traces FILE [--min-runs N] [--min-agreement F]
+      model refresh|loop PROG MODEL --train CMD --traces FILE [--min-runs N]
+          [--min-agreement F | --label FIELD --score FIELD [--output K] [--min-accuracy F]
+          [--margin F]] [--max-trips N] [--every S] [--rounds N]      (--every, --rounds: loop)
       map dump PROG MAP
       trace PROG [-o FILE] [--keep]
       prog run PROG --ctx CTX [--repeat N] [--cpu N] [--kernel-decision N]
@@ -47,7 +49,7 @@ from rmt.contract.propfile import PropsError
 from rmt.ctl.sim import ProgInfo, SimTarget, TargetError
 from rmt.verifier.cli import seconds
 from rmt.contract import codec
-from rmt.contract.engine import CANDIDATE_TRACE_FMT, EngineError, Entry, Stats
+from rmt.contract.engine import CANDIDATE_TRACE_FMT, CANDIDATE_TRACE_OUTPUTS, EngineError, Entry, Stats
 
 DEVICE = "/dev/rmt"
 # commands and where their program argument sits (index in the command's own words)
@@ -572,8 +574,157 @@ def _remember(target, info: ProgInfo, name: str, blob: bytes | None, op: str) ->
         do()
 
 
-_DONE = {"load": "loaded", "stage": "staged", "promote": "promoted", "rollback": "rolled back",
-         "refresh": "staged"}
+_DONE = {"load": "loaded", "stage": "staged", "promote": "promoted", "rollback": "rolled back"}
+
+# the options only `model refresh` and `model loop` take, with their defaults
+_REFRESH_OPTS = {"train": None, "traces": None, "min_runs": 100, "min_agreement": None,
+                 "label": None, "score": None, "output": 0, "min_accuracy": None,
+                 "margin": None, "max_trips": None}
+_LOOP_OPTS = {"every": 60.0, "rounds": 0}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_refresh_flags(args) -> None:
+    """The loop's options: only with refresh/loop, each in its range, consistent."""
+    own = dict(_REFRESH_OPTS, **_LOOP_OPTS) if args.op == "loop" else \
+        _REFRESH_OPTS if args.op == "refresh" else {}
+    for k, default in {**_REFRESH_OPTS, **_LOOP_OPTS}.items():
+        if k not in own and getattr(args, k) != default:
+            raise UsageError(f"{_flag(k)} is an option of model "
+                             f"{'loop' if k in _LOOP_OPTS else 'refresh and model loop'}, "
+                             f"not of model {args.op}")
+    if not own:
+        return
+    if not args.train or not args.traces:
+        raise UsageError(f"model {args.op} needs --train CMD and --traces FILE")
+    if args.min_runs < 1:
+        raise UsageError(f"--min-runs must be >= 1, not {args.min_runs}")
+    for k in ("min_agreement", "min_accuracy"):
+        v = getattr(args, k)
+        if v is not None and not 0 <= v <= 1:
+            raise UsageError(f"{_flag(k)} must be within 0..1, not {v}")
+    if args.margin is not None and not -1 <= args.margin <= 1:
+        raise UsageError(f"--margin must be within -1..1, not {args.margin}")
+    if args.max_trips is not None and args.max_trips < 0:
+        raise UsageError(f"--max-trips must be >= 0, not {args.max_trips}")
+    if (args.label is None) != (args.score is None):
+        raise UsageError("--label FIELD and --score FIELD go together: the label and the "
+                         "traced live output it is compared with")
+    if args.label is None:
+        for k in ("min_accuracy", "margin"):
+            if getattr(args, k) is not None:
+                raise UsageError(f"{_flag(k)} judges by accuracy: it needs --label and --score")
+        if args.output:
+            raise UsageError("--output needs --label and --score")
+    elif args.min_agreement is not None:
+        raise UsageError("--min-agreement judges by agreement; with --label the candidate is "
+                         "judged by accuracy (--min-accuracy, --margin)")
+    if args.op == "loop" and args.rounds < 0:
+        raise UsageError(f"--rounds must be >= 0 (0: until interrupted), not {args.rounds}")
+
+
+def _refresh_policy(args, prog, m: int):
+    from rmt.ctl.accuracy import Labels
+    from rmt.ctl.refresh import RefreshPolicy
+    labels = None
+    if args.label is not None:
+        names = {f.name for t in prog.traces for f in t.fields}
+        for opt, field in (("--label", args.label), ("--score", args.score)):
+            if field not in names:
+                raise UsageError(f"{opt} {field}: program {prog.name} traces no field of that "
+                                 f"name (have: {', '.join(sorted(names)) or 'none'})")
+        k = min(prog.models[m].n_out, CANDIDATE_TRACE_OUTPUTS)
+        if not 0 <= args.output < k:
+            raise UsageError(f"--output {args.output}: model {prog.models[m].name} has outputs "
+                             f"0..{k - 1} a candidate's records show")
+        labels = Labels(args.label, args.score, args.output)
+    return RefreshPolicy(args.train, Path(args.traces), args.min_runs,
+                         0.95 if args.min_agreement is None else args.min_agreement,
+                         labels, args.min_accuracy or 0.0, args.margin or 0.0, args.max_trips)
+
+
+def _acc(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _refresh_text(r: dict[str, Any]) -> str:
+    judged = (f"accuracy {_acc(r['candidate_accuracy'])} vs the live weights' "
+              f"{_acc(r['live_accuracy'])} on {r['runs']} labelled runs"
+              if "runs" in r else _agreement(r.get("agree", 0), r.get("disagree", 0)))
+    if r["action"] == "wait":
+        n = r["runs"] if "runs" in r else r["agree"] + r["disagree"]
+        return f"candidate version {r['candidate']} judged on {n} of {r['min_runs']} runs: waiting"
+    if r["action"] == "promote":
+        return f"version {r['version']} in use (the candidate {judged})"
+    if r["action"] == "unstage":
+        why = (f"{r['lost']} disagreement records were lost" if r.get("lost") else
+               f"needs >= {_acc(r['min_accuracy'])} and a margin of "
+               f"{100 * r['margin']:+.1f} points" if "runs" in r else
+               f"below {_acc(r['min_agreement'])}")
+        return f"candidate version {r['candidate']} dropped (it {judged}; {why})"
+    if r["action"] == "rollback":
+        return (f"{r['trips']} guard trips since version {r['from']} was promoted (more than "
+                f"{r['max_trips']}): version {r['version']} in use again")
+    return f"{r['records']} records added to the training file; candidate version " \
+        f"{r['candidate']} staged"
+
+
+def _refresh(args, target, info, prog, m: int) -> int:
+    from rmt.ctl.refresh import refresh_step
+    if _DEFERRED is not None:
+        raise UsageError(f"model {args.op} cannot run inside a batch: its trainer and its "
+                         "training file are not part of the batch's transaction")
+    policy = _refresh_policy(args, prog, m)
+    name = prog.models[m].name
+    trips = prog.trips_map()
+
+    def prove(blob: bytes | None, what: str, op: str) -> None:
+        a = argparse.Namespace(**{**vars(args), "op": op})
+        if blob is None:
+            blob = props.known(target, _pkey(info), name, op)
+        _prove(a, target, info, prog, m, blob, what)
+
+    def step() -> dict[str, Any]:
+        return refresh_step(
+            target, args.id, m, policy, lambda r: trace_json(prog, r), prove=prove,
+            remember=lambda blob, op: _remember(target, info, name, blob, op),
+            guard_trips=lambda: 0 if trips is None else
+            target.map_dump(args.id, trips).get(0, 0),
+            model_name=name, log=lambda msg: props.log(target, f"program {info.id}: {msg}"))
+
+    if args.op == "refresh":
+        res = step()
+        _out(args, {"model": name, **res}, f"{name}: {_refresh_text(res)}")
+        return 0
+    failed = 0
+    n = 0
+    while not args.rounds or n < args.rounds:
+        n += 1
+        try:
+            res = step()
+            failed = 0
+            _out(args, {"model": name, "round": n, **res},
+                 f"{name}: round {n}: {_refresh_text(res)}")
+        except TargetError as e:          # a round that fails changes nothing: the loop goes on
+            failed = 1
+            print(f"rmtctl: model loop: round {n}: {e}", file=sys.stderr)
+        sys.stdout.flush()
+        if _interrupted:
+            raise KeyboardInterrupt
+        if not args.rounds or n < args.rounds:
+            _sleep(args.every)
+    return failed
+
+
+def _sleep(duration: float) -> None:
+    end = time.monotonic() + duration
+    while not _interrupted and time.monotonic() < end:
+        time.sleep(min(0.2, end - time.monotonic()))
+    if _interrupted:
+        raise KeyboardInterrupt
 
 
 def cmd_model(args, target) -> int:
@@ -590,8 +741,9 @@ def cmd_model(args, target) -> int:
              or f"(program {args.id} has no models)")
         return 0
     needs_file = args.op in ("load", "stage")
-    if args.op == "refresh" and args.file:
-        raise UsageError("model refresh takes PROG MODEL and options")
+    if args.op in ("refresh", "loop") and args.file:
+        raise UsageError(f"model {args.op} takes PROG MODEL and options")
+    _check_refresh_flags(args)
     if not args.model or needs_file != bool(args.file):
         raise UsageError(f"model {args.op} needs PROG MODEL" + (" FILE" if needs_file else ""))
     m = _index([m.name for m in prog.models], args.model, "model")
@@ -632,33 +784,8 @@ def cmd_model(args, target) -> int:
         _remember(target, info, name, None, "unstage")
         _out(args, {"model": name, "dropped": version},
              f"{name}: candidate version {version} dropped")
-    elif args.op == "refresh":
-        from rmt.ctl.refresh import RefreshPolicy, refresh_step
-        if _DEFERRED is not None:
-            raise UsageError("model refresh cannot run inside a batch: its trainer and its "
-                             "training file are not part of the batch's transaction")
-        if not args.train or not args.traces:
-            raise UsageError("model refresh needs --train CMD and --traces FILE")
-        if args.min_runs < 1 or not 0 <= args.min_agreement <= 1:
-            raise UsageError("--min-runs must be >= 1 and --min-agreement within 0..1")
-        res = refresh_step(target, args.id, m, RefreshPolicy(
-            args.train, Path(args.traces), args.min_runs, args.min_agreement),
-            lambda r: trace_json(prog, r),
-            prove=lambda blob, what: _prove(
-                args, target, info, prog, m,
-                blob if blob is not None else props.known(target, _pkey(info), name, "promote"),
-                what),
-            remember=lambda blob, op: _remember(target, info, name, blob, op))
-        what = {"wait": lambda r: f"candidate version {r['candidate']} evaluated on "
-                                  f"{r['agree'] + r['disagree']} of {r['min_runs']} runs: waiting",
-                "promote": lambda r: f"version {r['version']} in use (the candidate "
-                                     f"{_agreement(r['agree'], r['disagree'])})",
-                "unstage": lambda r: f"candidate version {r['candidate']} dropped (it "
-                                     f"{_agreement(r['agree'], r['disagree'])}, below "
-                                     f"{100 * r['min_agreement']:.1f}%)",
-                "stage": lambda r: f"{r['records']} records added to {args.traces}; candidate "
-                                   f"version {r['candidate']} staged"}[res["action"]](res)
-        _out(args, {"model": name, **res}, f"{name}: {what}")
+    elif args.op in ("refresh", "loop"):
+        return _refresh(args, target, info, prog, m)
     else:                                                   # history
         rows = target.model_history(args.id, m)
         _out(args, rows, "\n".join(
@@ -933,11 +1060,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "       rmtctl model {promote|rollback} PROG MODEL [--timeout S] "
                              "[--no-prove]\n"
                              "       rmtctl model {unstage|history} PROG MODEL\n"
-                             "       rmtctl model refresh PROG MODEL --train CMD --traces FILE "
-                             "[--min-runs N] [--min-agreement F]\n"
+                             "       rmtctl model {refresh|loop} PROG MODEL --train CMD --traces "
+                             "FILE [--min-runs N]\n"
+                             "             [--min-agreement F | --label FIELD --score FIELD "
+                             "[--output K] [--min-accuracy F] [--margin F]]\n"
+                             "             [--max-trips N] [--every S] [--rounds N]\n"
                              "       rmtctl model show PROG")
     m.add_argument("op", choices=("load", "stage", "promote", "rollback", "unstage", "history",
-                                  "refresh", "show"))
+                                  "refresh", "loop", "show"))
     m.add_argument("id", metavar="PROG")
     m.add_argument("model", nargs="?")
     m.add_argument("file", nargs="?")
@@ -947,14 +1077,31 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--no-prove", action="store_true",
                    help="load, stage, promote or roll back without proving the program's "
                         "properties (logged)")
-    m.add_argument("--train", metavar="CMD", help="refresh: the trainer, a shell command; "
-                   "{traces} is the training file, {out} where it writes the weights")
-    m.add_argument("--traces", metavar="FILE", help="refresh: the training file (trace "
-                   "records appended as JSON lines)")
-    m.add_argument("--min-runs", type=int, default=100, help="refresh: evaluations a "
-                   "candidate needs before it is judged (default 100)")
-    m.add_argument("--min-agreement", type=float, default=0.95, help="refresh: agreement "
-                   "with the live weights needed to promote (default 0.95)")
+    m.add_argument("--train", metavar="CMD", help="refresh, loop: the trainer, a shell "
+                   "command; {traces} is the training file, {out} where it writes the weights")
+    m.add_argument("--traces", metavar="FILE", help="refresh, loop: the training file (trace "
+                   "records appended as JSON lines; the loop's state is FILE.loop.json)")
+    m.add_argument("--min-runs", type=int, default=100, metavar="N", help="refresh, loop: runs "
+                   "a candidate is judged on, at least (default 100)")
+    m.add_argument("--min-agreement", type=float, metavar="F", help="refresh, loop: agreement "
+                   "with the live weights needed to promote (default 0.95; not with --label)")
+    m.add_argument("--label", metavar="FIELD", help="refresh, loop: judge by accuracy: the "
+                   "trace field holding the label (positive when nonzero)")
+    m.add_argument("--score", metavar="FIELD", help="refresh, loop: the trace field holding "
+                   "the live model's output the label is for")
+    m.add_argument("--output", type=int, default=0, metavar="K", help="refresh, loop: which "
+                   "output of the model --score traces (default 0)")
+    m.add_argument("--min-accuracy", type=float, metavar="F", help="refresh, loop: the "
+                   "candidate's accuracy needed to promote (default 0)")
+    m.add_argument("--margin", type=float, metavar="F", help="refresh, loop: how much more "
+                   "accurate than the live weights, on the same runs, the candidate must be "
+                   "(default 0)")
+    m.add_argument("--max-trips", type=int, metavar="N", help="refresh, loop: roll back a "
+                   "promote the loop made after more than N guard trips (default: no watch)")
+    m.add_argument("--every", type=seconds, default=60.0, metavar="S", help="loop: seconds "
+                   "between rounds (default 60)")
+    m.add_argument("--rounds", type=int, default=0, metavar="N", help="loop: rounds to run "
+                   "(default 0: until interrupted)")
     m.set_defaults(fn=cmd_model)
     mp = sub.add_parser("map", help="dump a map", usage="rmtctl map dump PROG MAP")
     mp.add_argument("op", choices=("dump",))

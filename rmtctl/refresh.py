@@ -1,19 +1,29 @@
 """`rmtctl model refresh`: one step of the loop that keeps a model fresh.
 
-Each call looks at the model's candidate and does one thing:
+Each call first watches the last promote it made, then looks at the model's
+candidate and does one thing:
 
+- watching a promote (`max_trips` set) and the program's guards turned more than
+  `max_trips` runs to DEFAULT since that promote: roll the model back (the
+  weights the promote replaced, proved first) and stop watching;
 - no candidate staged: drain the program's trace records into the training file
   (appended and fsync'd before the records leave the target), run the trainer
   command on it, and stage the weights it writes (the checks of `model stage`:
-  signature, bounds, cost);
-- a candidate evaluated on fewer than `min_runs` runs: nothing (wait);
-- a candidate evaluated on at least `min_runs` runs: promote it when its agreement
-  with the live weights is at least `min_agreement`, else unstage it.
+  the properties, signature, bounds, cost); the window in which the candidate is
+  judged opens then;
+- a candidate staged: drain the records (training data for the next round, and
+  the evidence: rmt.ctl.accuracy), then
+  - judged on fewer than `min_runs` runs: nothing more (wait);
+  - by agreement (no `labels`): promote when its agreement with the live
+    weights is at least `min_agreement`, else unstage;
+  - by accuracy (`labels`): promote when its accuracy on the window's labelled
+    runs is at least `min_accuracy` and beats the live weights' accuracy on the
+    same runs by at least `margin`, else unstage.
 
-Run it between batches of work (a cron job, a loop in a shell, a simulator's
-epochs).  Agreement is the conservative canary rule: a candidate that would
-change many decisions is held back for a person to look at (`model history`
-keeps every step's evidence); `model rollback` undoes a promote.
+Run it between batches of work (`rmtctl model loop` does, every S seconds).
+Every step's evidence is in `model history`; `model rollback` undoes a promote.
+The loop's own state (the open window, the promote it watches) is one JSON file
+beside the training file, FILE.loop.json, written whole.
 """
 from __future__ import annotations
 
@@ -26,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rmt.contract.engine import CANDIDATE_TRACE_FMT, TraceRecord
+from rmt.ctl.accuracy import Labels, Window, score
 from rmt.ctl.sim import TargetError
 
 
@@ -35,6 +46,14 @@ class RefreshPolicy:
     traces: Path                     # the training file (JSON lines, appended)
     min_runs: int = 100
     min_agreement: float = 0.95
+    labels: Labels | None = None     # judge by accuracy against these labels
+    min_accuracy: float = 0.0
+    margin: float = 0.0
+    max_trips: int | None = None     # roll back a promote after more guard trips than this
+
+    @property
+    def state_file(self) -> Path:
+        return self.traces.with_name(self.traces.name + ".loop.json")
 
 
 def _append_durably(path: Path, lines: list[str]) -> None:
@@ -45,44 +64,177 @@ def _append_durably(path: Path, lines: list[str]) -> None:
         os.fsync(f.fileno())
 
 
+def _load_state(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise TargetError(f"{path}: {e.strerror}; nothing was done") from None
+    try:
+        j = json.loads(text)
+        if not isinstance(j, dict):
+            raise ValueError("not an object")
+        if "window" in j:
+            Window.from_json(j["window"])
+        w = j.get("watch")
+        if w is not None and not (isinstance(w, dict) and all(
+                isinstance(w.get(k), int) for k in ("version", "trips"))):
+            raise ValueError("bad watch record")
+    except ValueError as e:
+        raise TargetError(f"{path}: the loop's state is damaged ({e}); delete it to start "
+                          f"afresh (the window of a staged candidate opens again)") from None
+    return j
+
+
+def _save_state(path: Path, j: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(j))
+        os.replace(tmp, path)
+    except OSError as e:
+        raise TargetError(f"{path}: {e.strerror}; the loop's state was not saved") from None
+
+
+def _pct(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)
+
+
+class _Drain:
+    """Drains the program's records into the training file (durably, before they leave the
+    target), scoring the labelled ones: into the open window, and into this step's counts."""
+
+    def __init__(self, target, prog_id: int, policy: RefreshPolicy,
+                 to_json: Callable[[TraceRecord], dict[str, Any]], model_name: str):
+        self.target, self.prog_id, self.policy = target, prog_id, policy
+        self.to_json, self.model_name = to_json, model_name
+        self.records = 0
+        self.step = Window()
+
+    def __call__(self, window: Window | None) -> None:
+        def sink(recs: list[TraceRecord]) -> None:
+            lines = [json.dumps(self.to_json(r)) + "\n" for r in recs
+                     if r.fmt != CANDIDATE_TRACE_FMT]
+            try:
+                _append_durably(self.policy.traces, lines)
+            except OSError as e:
+                raise TargetError(f"{self.policy.traces}: {e.strerror}; the records stay in "
+                                  f"the target") from None
+            self.records += len(lines)
+            if self.policy.labels is not None:
+                # a window of its own when none is open: the live weights' accuracy only
+                s = score(recs, self.to_json, self.model_name, self.policy.labels,
+                          window if window is not None else Window())
+                for k in ("runs", "live_ok", "cand_ok"):
+                    setattr(self.step, k, getattr(self.step, k) + getattr(s, k))
+                self.step.candidate = window.candidate if window is not None else 0
+        # the records leave the target (the sim's database, rmt.ko's ring) once they are durable
+        self.target.trace(self.prog_id, drain=True, sink=sink)
+
+    def report(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"records": self.records}
+        if self.policy.labels is not None:
+            s = self.step
+            out["step"] = {"runs": s.runs, "live_accuracy": _pct(s.live_accuracy()),
+                           "candidate_accuracy": _pct(s.cand_accuracy()) if s.candidate
+                           else None}
+        return out
+
+
 def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
                  to_json: Callable[[TraceRecord], dict[str, Any]],
-                 prove: Callable[[bytes | None, str], None] = lambda blob, what: None,
-                 remember: Callable[[bytes | None, str], None] = lambda blob, op: None
-                 ) -> dict[str, Any]:
+                 prove: Callable[[bytes | None, str, str], None] = lambda blob, what, op: None,
+                 remember: Callable[[bytes | None, str], None] = lambda blob, op: None,
+                 guard_trips: Callable[[], int] = lambda: 0, model_name: str = "",
+                 log: Callable[[str], None] = lambda msg: None) -> dict[str, Any]:
     """One step (see the module's doc); returns what it did, for the CLI to print.
 
-    prove(blob, what) raises to refuse weights (the program's properties, before a stage, and
-    before a promote with blob None: the staged candidate); remember(blob, op) follows each
-    operation that succeeded."""
+    prove(blob, what, op) raises to refuse weights (the program's properties) before op
+    ("stage", "promote", "rollback"; blob None: the weights the target holds for it);
+    remember(blob, op) follows each operation that succeeded; guard_trips() is the program's
+    count of runs a guard turned to DEFAULT; log(msg) records a rollback the loop made."""
+    state = _load_state(policy.state_file)
     info = target.model_info(prog_id).get(model, {})
+    drain = _Drain(target, prog_id, policy, to_json, model_name)
+
+    # 1. the promote this loop made last: still live, and its guards quiet enough?
+    watch = state.get("watch")
+    if watch is not None and (policy.max_trips is None or info.get("version") != watch["version"]):
+        del state["watch"]              # not asked to watch, or the model changed since
+        watch = None
+    if watch is not None:
+        trips = guard_trips() - watch["trips"]
+        if trips > policy.max_trips and info.get("previous"):
+            prove(None, f"previous version {info['previous']}", "rollback")
+            version = target.model_rollback(prog_id, model)
+            remember(None, "rollback")
+            del state["watch"]
+            log(f"model refresh: {model_name}: {trips} guard trips since the promote of version "
+                f"{watch['version']} (more than {policy.max_trips}): rolled back to version "
+                f"{version}")
+            out = {"action": "rollback", "version": version, "from": watch["version"],
+                   "trips": trips, "max_trips": policy.max_trips}
+            if info.get("candidate"):
+                # the candidate was judged against the weights just replaced: judge it afresh
+                drain(None)
+                after = target.model_info(prog_id).get(model, {})
+                state["window"] = Window(after.get("candidate", 0),
+                                         disagree_base=after.get("disagree", 0)).to_json()
+            _save_state(policy.state_file, state)
+            return {**out, **drain.report()}
+
+    # 2. a staged candidate: gather evidence, judge it when there is enough
     cand = info.get("candidate", 0)
     if cand:
         a, d = info.get("agree", 0), info.get("disagree", 0)
-        n = a + d
+        w = state.get("window")
+        window = Window.from_json(w) if w is not None else None
+        if window is None or window.candidate != cand:
+            # staged by someone else, or in another window: the records in the target may
+            # predate it, so they train but do not judge; the window opens after them
+            drain(None)
+            after = target.model_info(prog_id).get(model, {})
+            state["window"] = Window(cand, disagree_base=after.get("disagree", 0)).to_json()
+            _save_state(policy.state_file, state)
+            return {"action": "wait", "candidate": cand, "agree": a, "disagree": d,
+                    "min_runs": policy.min_runs, **drain.report()}
+        drain(window)
+        state["window"] = window.to_json()
         out = {"candidate": cand, "agree": a, "disagree": d}
+        if policy.labels is not None:
+            lost = max(0, d - window.disagree_base - window.records)
+            out.update(runs=window.runs, live_accuracy=_pct(window.live_accuracy()),
+                       candidate_accuracy=_pct(window.cand_accuracy()), lost=lost)
+            n = window.runs
+        else:
+            n = a + d
         if n < policy.min_runs:
-            return {"action": "wait", **out, "min_runs": policy.min_runs}
-        if a / n >= policy.min_agreement:
-            prove(None, f"candidate version {cand}")
+            _save_state(policy.state_file, state)
+            return {"action": "wait", **out, "min_runs": policy.min_runs, **drain.report()}
+        if policy.labels is not None:
+            la, ca = window.live_accuracy(), window.cand_accuracy()
+            ok = out["lost"] == 0 and ca >= policy.min_accuracy and ca - la >= policy.margin
+            out.update(min_accuracy=policy.min_accuracy, margin=policy.margin)
+        else:
+            ok = a / n >= policy.min_agreement
+            out.update(min_agreement=policy.min_agreement)
+        state.pop("window", None)
+        if ok:
+            prove(None, f"candidate version {cand}", "promote")
             version = target.model_promote(prog_id, model)
             remember(None, "promote")
-            return {"action": "promote", "version": version, **out}
+            if policy.max_trips is not None:
+                state["watch"] = {"version": version, "trips": guard_trips()}
+            _save_state(policy.state_file, state)
+            out.pop("min_agreement", None)
+            return {"action": "promote", "version": version, **out, **drain.report()}
         target.model_unstage(prog_id, model)
         remember(None, "unstage")
-        return {"action": "unstage", **out, "min_agreement": policy.min_agreement}
+        _save_state(policy.state_file, state)
+        return {"action": "unstage", **out, **drain.report()}
 
-    def sink(recs: list[TraceRecord]) -> None:
-        lines = [json.dumps(to_json(r)) + "\n" for r in recs if r.fmt != CANDIDATE_TRACE_FMT]
-        try:
-            _append_durably(policy.traces, lines)
-        except OSError as e:
-            raise TargetError(f"{policy.traces}: {e.strerror}; the records stay in the "
-                              f"target") from None
-        sink.n = len(lines)
-    sink.n = 0
-    # the records leave the target (the sim's database, rmt.ko's ring) once they are durable
-    target.trace(prog_id, drain=True, sink=sink)
+    # 3. no candidate: train on everything so far, stage, open the window
+    drain(None)
     out_file = policy.traces.with_suffix(".candidate.bin")
     try:
         out_file.unlink(missing_ok=True)    # never stage an earlier run's weights
@@ -95,13 +247,19 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
     if r.returncode != 0:
         last = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
         raise TargetError(f"the trainer failed (exit {r.returncode}: {last}); nothing was "
-                          f"staged, {sink.n} new records are in {policy.traces}")
+                          f"staged, {drain.records} new records are in {policy.traces}")
     try:
         blob = out_file.read_bytes()
     except OSError as e:
         raise TargetError(f"the trainer wrote no weights to {out_file} ({e.strerror}); "
                           f"nothing was staged") from None
-    prove(blob, str(out_file))
+    prove(blob, str(out_file), "stage")
     version = target.model_stage(prog_id, model, blob)
     remember(blob, "stage")
-    return {"action": "stage", "candidate": version, "records": sink.n}
+    # runs before the stage (made while the trainer ran) never judge the candidate: drain
+    # them first, then read the disagreement count the window starts from
+    drain(None)
+    after = target.model_info(prog_id).get(model, {})
+    state["window"] = Window(version, disagree_base=after.get("disagree", 0)).to_json()
+    _save_state(policy.state_file, state)
+    return {"action": "stage", "candidate": version, **drain.report()}

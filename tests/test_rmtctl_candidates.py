@@ -222,7 +222,7 @@ def test_refresh_stages_waits_promotes_or_drops(ctl):
     ctl("prog", "run", "1", "--ctx", CTX_SPLIT, "--repeat", "1")
     code, out, _ = ctl("-j", "model", "refresh", "1", "score", "--train", "false", *opts)
     assert json.loads(out) == {"model": "score", "action": "promote", "version": 2,
-                               "candidate": 2, "agree": 4, "disagree": 1}
+                               "candidate": 2, "agree": 4, "disagree": 1, "records": 0}
     # 4. the next round drains the ring (the program traces nothing itself; the
     # candidate's disagreement record is not training data), trains, stages; a candidate
     # that disagrees too often is dropped

@@ -1,0 +1,190 @@
+"""The loop that keeps a model fresh (`rmtctl model refresh|loop`) on the sim target: it
+promotes a candidate that is more accurate than the live weights on the same labelled runs,
+drops one that is less accurate, rolls a promote back when the guards trip after it, and
+refuses bad options with one line.  Runs are counted, never timed."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import rmt
+from rmt.compiler import compile_source
+from rmt.contract.weights import blob_for
+from rmt.ctl.cli import main
+
+# The label is the kernel's verdict; the live model's output 0 is traced beside it (`y_0`).
+SOURCE = """
+hook sched.can_migrate_task;
+model score: linear(in = 2, out = 1, weight = i8, input = 0..1024);
+table policy {
+    key = { ctx.idle: exact; }
+    actions = { scored; }
+    default_action = scored();
+    size = 2;
+}
+action scored() {
+    let x: i32[2];
+    x[0] = min(ctx.src_nr_running, 1024) as i32;
+    x[1] = ctx.task_hot as i32 * 1024;
+    let y = score(x);
+    if y[0] > 0 {
+        decide(ALLOW);
+    } else {
+        decide(DENY);
+    }
+    trace(label = ctx.kernel_verdict, y[0]);
+}
+apply { policy.apply(); }
+guard {
+    allow DENY, ALLOW;
+    max_streak DENY 2 per ctx.pid;
+}
+"""
+# the kernel moves a cold task (A) and keeps a hot one (B)
+CTX_A = '{"pid": 1, "src_nr_running": 3, "task_hot": 0, "kernel_verdict": 1}'
+CTX_B = '{"pid": 2, "src_nr_running": 3, "task_hot": 1, "kernel_verdict": 0}'
+WEIGHTS = {"live": [1, 0],        # ALLOW both: right on A, wrong on B (50%)
+           "good": [1, -1],       # ALLOW A, DENY B: right on both (100%)
+           "bad": [-1, 1]}        # DENY A, ALLOW B: wrong on both (0%)
+
+
+@pytest.fixture
+def ctl(tmp_path, capsys):
+    prog = compile_source(SOURCE, "loop.rmt")
+    obj = tmp_path / "loop.rmtb"
+    obj.write_bytes(rmt.write_object(prog))
+    for k, w in WEIGHTS.items():
+        (tmp_path / f"{k}.bin").write_bytes(blob_for(prog.models[0], layers=[([w], [0])]))
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(["--state", str(tmp_path / "state"), *argv])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    run.dir = tmp_path
+    assert run("insert", str(obj), "--force")[0] == 0
+    assert run("model", "load", "1", "score", str(tmp_path / "live.bin"))[0] == 0
+    return run
+
+
+def _refresh(ctl, trainer: str, *extra: str) -> dict:
+    code, out, err = ctl("-j", "model", "refresh", "1", "score", "--traces",
+                         str(ctl.dir / "train.jsonl"), "--train", trainer, "--label", "label",
+                         "--score", "y_0", "--min-runs", "10", *extra)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def _runs(ctl, a: int, b: int) -> None:
+    for ctx, n in ((CTX_A, a), (CTX_B, b)):
+        if n:
+            assert ctl("prog", "run", "1", "--ctx", ctx, "--repeat", str(n))[0] == 0
+
+
+def _version(ctl) -> int:
+    return json.loads(ctl("-j", "model", "show", "1")[1])[0]["version"]
+
+
+def _cp(ctl, name: str) -> str:
+    return f"cp {ctl.dir / (name + '.bin')} {{out}}"
+
+
+def test_promotes_a_more_accurate_candidate_on_the_same_runs(ctl):
+    _runs(ctl, 3, 1)                                     # before the stage: trains, never judges
+    r = _refresh(ctl, _cp(ctl, "good"))
+    assert r["action"] == "stage" and r["records"] == 4
+    assert r["step"] == {"runs": 4, "live_accuracy": 0.75, "candidate_accuracy": None}
+    _runs(ctl, 3, 3)
+    r = _refresh(ctl, "false")
+    assert r["action"] == "wait" and r["runs"] == 6
+    _runs(ctl, 2, 2)
+    r = _refresh(ctl, "false", "--min-accuracy", "0.9", "--margin", "0.2")
+    # the candidate disagreed on the 5 B runs: its records pair with them, the rest agree
+    assert (r["action"], r["version"], r["runs"]) == ("promote", 2, 10)
+    assert (r["live_accuracy"], r["candidate_accuracy"], r["lost"]) == (0.5, 1.0, 0)
+    assert _version(ctl) == 2
+
+
+def test_refuses_a_less_accurate_candidate_and_one_below_the_threshold(ctl):
+    assert _refresh(ctl, _cp(ctl, "bad"))["action"] == "stage"
+    _runs(ctl, 5, 5)
+    r = _refresh(ctl, "false")
+    assert (r["action"], r["live_accuracy"], r["candidate_accuracy"]) == ("unstage", 0.5, 0.0)
+    # more accurate than the live weights, but not by the margin asked
+    assert _refresh(ctl, _cp(ctl, "good"))["action"] == "stage"
+    _runs(ctl, 5, 5)
+    r = _refresh(ctl, "false", "--margin", "0.6")
+    assert (r["action"], r["candidate_accuracy"]) == ("unstage", 1.0)
+    assert _version(ctl) == 1
+    hist = json.loads(ctl("-j", "model", "history", "1", "score")[1])
+    assert [h["op"] for h in hist] == ["load", "stage", "unstage", "stage", "unstage"]
+
+
+@pytest.mark.parametrize("max_trips,rolled_back", [(0, True), (5, False)])
+def test_rolls_back_a_promote_when_the_guards_trip(ctl, max_trips, rolled_back):
+    watch = ("--max-trips", str(max_trips))
+    assert _refresh(ctl, _cp(ctl, "good"), *watch)["action"] == "stage"
+    _runs(ctl, 5, 5)                      # live: ALLOW on B, no DENY streak, no trip
+    assert _refresh(ctl, "false", *watch)["action"] == "promote"
+    # the promoted weights DENY B: the 3rd DENY in a row trips the guard (the streak starts
+    # again), and the 6th
+    _runs(ctl, 0, 6)
+    stats = json.loads(ctl("-j", "stats", "1")[1])
+    assert stats["guard_trips"] == 2
+    r = _refresh(ctl, _cp(ctl, "live"), *watch)
+    if rolled_back:
+        assert (r["action"], r["version"], r["from"], r["trips"]) == ("rollback", 1, 2, 2)
+        assert _version(ctl) == 1
+        log = (ctl.dir / "state" / "props" / "props.log").read_text()
+        assert "2 guard trips since the promote of version 2" in log
+        # the watch ends with the rollback: the next round trains and stages again
+        assert _refresh(ctl, _cp(ctl, "live"), *watch)["action"] == "stage"
+    else:
+        assert r["action"] == "stage" and _version(ctl) == 2
+
+
+def test_loop_runs_rounds(ctl):
+    code, out, err = ctl("-j", "model", "loop", "1", "score", "--traces",
+                         str(ctl.dir / "t.jsonl"), "--train", _cp(ctl, "good"), "--rounds", "2",
+                         "--every", "0.01", "--min-runs", "1", "--min-agreement", "0")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    # round 2 judges on no runs yet: it waits
+    assert [(r["round"], r["action"]) for r in rows] == [(1, "stage"), (2, "wait")]
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--label", "label"], "--label FIELD and --score FIELD go together"),
+    (["--label", "nope", "--score", "y_0"], "--label nope: program loop traces no field"),
+    (["--label", "label", "--score", "y_0", "--output", "1"], "--output 1: model score has "
+                                                              "outputs 0..0"),
+    (["--min-accuracy", "0.5"], "--min-accuracy judges by accuracy: it needs --label"),
+    (["--label", "label", "--score", "y_0", "--min-agreement", "0.5"],
+     "--min-agreement judges by agreement"),
+    (["--label", "label", "--score", "y_0", "--min-accuracy", "1.5"],
+     "--min-accuracy must be within 0..1"),
+    (["--max-trips", "-1"], "--max-trips must be >= 0"),
+    (["--every", "5"], "--every is an option of model loop, not of model refresh"),
+    (["--rounds", "2"], "--rounds is an option of model loop"),
+])
+def test_bad_options_are_one_line_usage_errors(ctl, argv, msg):
+    code, _, err = ctl("model", "refresh", "1", "score", "--traces", str(ctl.dir / "t.jsonl"),
+                       "--train", "true", *argv)
+    assert code == 2 and msg in err, err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = ctl("model", "load", "1", "score", str(ctl.dir / "live.bin"),
+                       "--max-trips", "1")
+    assert code == 2 and "--max-trips is an option of model refresh and model loop" in err
+    code, _, err = ctl("model", "loop", "1", "score", "--traces", "t", "--train", "true",
+                       "--rounds", "-1")
+    assert code == 2 and "--rounds must be >= 0" in err
+
+
+def test_a_damaged_loop_state_is_one_line_and_changes_nothing(ctl):
+    (ctl.dir / "train.jsonl.loop.json").write_text("{not json")
+    code, _, err = ctl("model", "refresh", "1", "score", "--traces",
+                       str(ctl.dir / "train.jsonl"), "--train", _cp(ctl, "good"))
+    assert code == 1 and "the loop's state is damaged" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert json.loads(ctl("-j", "model", "show", "1")[1])[0].get("candidate", 0) == 0
