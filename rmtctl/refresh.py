@@ -3,9 +3,11 @@
 Each call first watches the last promote it made, then looks at the model's
 candidate and does one thing:
 
-- watching a promote (`max_trips` set) and the program's guards turned more than
-  `max_trips` runs to DEFAULT since that promote: roll the model back (the
-  weights the promote replaced, proved first) and stop watching;
+- watching a promote (`max_trips` set: the loop's own promotes, and live
+  weights it finds changed by hand since its last step, from then on) and the
+  program's guards turned more than `max_trips` runs to DEFAULT since: roll the
+  model back (the weights the promote replaced, proved first; logged) and stop
+  watching;
 - no candidate staged: drain the program's trace records into the training file
   (appended and fsync'd before the records leave the target), run the trainer
   command on it, and stage the weights it writes (the checks of `model stage`:
@@ -73,7 +75,7 @@ def _load_state(path: Path) -> dict[str, Any]:
         raise TargetError(f"{path}: {e.strerror}; nothing was done") from None
     try:
         j = json.loads(text)
-        if not isinstance(j, dict):
+        if not isinstance(j, dict) or not isinstance(j.get("seen", 0), int):
             raise ValueError("not an object")
         if "window" in j:
             Window.from_json(j["window"])
@@ -158,10 +160,17 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
     drain = _Drain(target, prog_id, policy, to_json, model_name)
 
     # 1. the promote this loop made last: still live, and its guards quiet enough?
+    live = info.get("version", 0)
     watch = state.get("watch")
-    if watch is not None and (policy.max_trips is None or info.get("version") != watch["version"]):
+    if watch is not None and (policy.max_trips is None or live != watch["version"]):
         del state["watch"]              # not asked to watch, or the model changed since
         watch = None
+    if (watch is None and policy.max_trips is not None and "seen" in state
+            and live != state["seen"] and info.get("previous")):
+        # live weights this loop did not put there (a `model load` or `promote` by hand): watch
+        # them from now on, as its own promotes
+        watch = state["watch"] = {"version": live, "trips": guard_trips()}
+    state["seen"] = live
     if watch is not None:
         trips = guard_trips() - watch["trips"]
         if trips > policy.max_trips and info.get("previous"):
@@ -169,6 +178,7 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
             version = target.model_rollback(prog_id, model)
             remember(None, "rollback")
             del state["watch"]
+            state["seen"] = version
             log(f"model refresh: {model_name}: {trips} guard trips since the promote of version "
                 f"{watch['version']} (more than {policy.max_trips}): rolled back to version "
                 f"{version}")
@@ -223,6 +233,7 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
             prove(None, f"candidate version {cand}", "promote")
             version = target.model_promote(prog_id, model)
             remember(None, "promote")
+            state["seen"] = version
             if policy.max_trips is not None:
                 state["watch"] = {"version": version, "trips": guard_trips()}
             _save_state(policy.state_file, state)

@@ -188,3 +188,18 @@ def test_a_damaged_loop_state_is_one_line_and_changes_nothing(ctl):
     assert code == 1 and "the loop's state is damaged" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert json.loads(ctl("-j", "model", "show", "1")[1])[0].get("candidate", 0) == 0
+
+
+def test_watches_a_promote_made_by_hand_from_its_next_step(ctl):
+    watch = ("--max-trips", "0")
+    assert _refresh(ctl, _cp(ctl, "good"), *watch)["action"] == "stage"
+    assert ctl("model", "promote", "1", "score")[0] == 0          # by hand, not judged
+    _runs(ctl, 0, 3)                     # one trip before the loop sees the promote: not counted
+    r = _refresh(ctl, _cp(ctl, "live"), *watch)
+    assert r["action"] == "stage" and _version(ctl) == 2
+    _runs(ctl, 0, 3)                     # the streak goes on: the 6th DENY in a row trips
+    r = _refresh(ctl, "false", *watch)
+    assert (r["action"], r["version"], r["trips"]) == ("rollback", 1, 1)
+    # the staged candidate was judged against the weights rolled back: its window opens again
+    r = _refresh(ctl, "false", *watch)
+    assert r["action"] == "wait" and r["runs"] == 0
