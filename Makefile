@@ -50,6 +50,13 @@ clean:
 
 # Case study 1 (docs/results.md): collect traces through the sim target, train, quantize,
 # load, evaluate in the C VM, measure the veto policy; results/forced_migration/.
+# The loop that keeps a model fresh (docs/results.md, "Keeping a model fresh"): `rmtctl model
+# refresh` after each simulated epoch, cpu_bound then numa, a hand push rolled back; about
+# 3 minutes.  docs/img/model_loop_accuracy.png and docs/img/model_loop.json.
+.PHONY: loop-demo
+loop-demo: setup
+	$(VENV)/bin/rmt-loop-demo --out results/model_loop --img docs/img
+
 .PHONY: forced-migration
 forced-migration: setup
 	$(VENV)/bin/rmt-forced-migration

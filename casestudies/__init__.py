@@ -6,6 +6,9 @@
     rmt-forced-migration-sklearn   the same with scikit-learn models imported (`make forced-migration-sklearn`)
     rmt-kernel-traces              case study 1's traces from rmt.ko in a QEMU guest (`make kernel-traces`)
     rmt-kernel-loop                the sim-trained models on those kernel traces
+    rmt-loop-demo                  `rmtctl model refresh` after each simulated epoch, across a
+                                   workload change (model_loop_demo.py; `make loop-demo`)
+    rmt-loop-train                 the demo's trainer: case study 1's MLP on the latest records
     rmt-example-weights            placeholder (all-zero) weights for every model of an object
     rmt-prefetch-eval              case study 2: every swap prefetcher on every trace, the learned
                                    ones loaded with rmtctl (`make prefetch-eval`, `--loo`, `--eval-traces`)

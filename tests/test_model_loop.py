@@ -10,38 +10,11 @@ from pathlib import Path
 import pytest
 
 import rmt
-from rmt.compiler import compile_source
 from rmt.contract.weights import blob_for
 from rmt.ctl.cli import main
 
 # The label is the kernel's verdict; the live model's output 0 is traced beside it (`y_0`).
-SOURCE = """
-hook sched.can_migrate_task;
-model score: linear(in = 2, out = 1, weight = i8, input = 0..1024);
-table policy {
-    key = { ctx.idle: exact; }
-    actions = { scored; }
-    default_action = scored();
-    size = 2;
-}
-action scored() {
-    let x: i32[2];
-    x[0] = min(ctx.src_nr_running, 1024) as i32;
-    x[1] = ctx.task_hot as i32 * 1024;
-    let y = score(x);
-    if y[0] > 0 {
-        decide(ALLOW);
-    } else {
-        decide(DENY);
-    }
-    trace(label = ctx.kernel_verdict, y[0]);
-}
-apply { policy.apply(); }
-guard {
-    allow DENY, ALLOW;
-    max_streak DENY 2 per ctx.pid;
-}
-"""
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "small" / "labelled.rmt"
 # the kernel moves a cold task (A) and keeps a hot one (B)
 CTX_A = '{"pid": 1, "src_nr_running": 3, "task_hot": 0, "kernel_verdict": 1}'
 CTX_B = '{"pid": 2, "src_nr_running": 3, "task_hot": 1, "kernel_verdict": 0}'
@@ -52,8 +25,8 @@ WEIGHTS = {"live": [1, 0],        # ALLOW both: right on A, wrong on B (50%)
 
 @pytest.fixture
 def ctl(tmp_path, capsys):
-    prog = compile_source(SOURCE, "loop.rmt")
-    obj = tmp_path / "loop.rmtb"
+    prog = rmt.compile_file(EXAMPLE)
+    obj = tmp_path / "labelled.rmtb"
     obj.write_bytes(rmt.write_object(prog))
     for k, w in WEIGHTS.items():
         (tmp_path / f"{k}.bin").write_bytes(blob_for(prog.models[0], layers=[([w], [0])]))
@@ -156,7 +129,7 @@ def test_loop_runs_rounds(ctl):
 
 @pytest.mark.parametrize("argv,msg", [
     (["--label", "label"], "--label FIELD and --score FIELD go together"),
-    (["--label", "nope", "--score", "y_0"], "--label nope: program loop traces no field"),
+    (["--label", "nope", "--score", "y_0"], "--label nope: program labelled traces no field"),
     (["--label", "label", "--score", "y_0", "--output", "1"], "--output 1: model score has "
                                                               "outputs 0..0"),
     (["--min-accuracy", "0.5"], "--min-accuracy judges by accuracy: it needs --label"),
