@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                 row[k] = r[k]
         if r["action"] in ("promote", "unstage"):
             row["judged"] = {k: r[k] for k in ("runs", "live_accuracy", "candidate_accuracy",
-                                               "lost")}
+                                               "lost", "unpaired")}
         if r["action"] == "stage":
             cand_blob = (out / "train.jsonl").with_suffix(".candidate.bin").read_bytes()
         if epoch == a.push_at:

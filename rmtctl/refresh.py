@@ -214,7 +214,8 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
         if policy.labels is not None:
             lost = max(0, d - window.disagree_base - window.records)
             out.update(runs=window.runs, live_accuracy=_pct(window.live_accuracy()),
-                       candidate_accuracy=_pct(window.cand_accuracy()), lost=lost)
+                       candidate_accuracy=_pct(window.cand_accuracy()), lost=lost,
+                       unpaired=window.unpaired)
             n = window.runs
         else:
             n = a + d
