@@ -728,6 +728,7 @@ def _sleep(duration: float) -> None:
 
 
 def cmd_model(args, target) -> int:
+    _check_refresh_flags(args)
     _, prog = target.program(args.id)
     if args.op == "show":
         if args.model or args.file:
@@ -743,7 +744,6 @@ def cmd_model(args, target) -> int:
     needs_file = args.op in ("load", "stage")
     if args.op in ("refresh", "loop") and args.file:
         raise UsageError(f"model {args.op} takes PROG MODEL and options")
-    _check_refresh_flags(args)
     if not args.model or needs_file != bool(args.file):
         raise UsageError(f"model {args.op} needs PROG MODEL" + (" FILE" if needs_file else ""))
     m = _index([m.name for m in prog.models], args.model, "model")

@@ -75,7 +75,8 @@ def _load_state(path: Path) -> dict[str, Any]:
         raise TargetError(f"{path}: {e.strerror}; nothing was done") from None
     try:
         j = json.loads(text)
-        if not isinstance(j, dict) or not isinstance(j.get("seen", 0), int):
+        if not isinstance(j, dict) or not isinstance(j.get("seen", 0), int) or \
+                not isinstance(j.get("owner", ""), str):
             raise ValueError("not an object")
         if "window" in j:
             Window.from_json(j["window"])
@@ -156,6 +157,10 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
     remember(blob, op) follows each operation that succeeded; guard_trips() is the program's
     count of runs a guard turned to DEFAULT; log(msg) records a rollback the loop made."""
     state = _load_state(policy.state_file)
+    owner = f"program {prog_id} model {model_name or model}"
+    if state.setdefault("owner", owner) != owner:
+        raise TargetError(f"{policy.state_file}: the loop's state of {state['owner']}, not of "
+                          f"{owner}: give each model its own --traces FILE; nothing was done")
     info = target.model_info(prog_id).get(model, {})
     drain = _Drain(target, prog_id, policy, to_json, model_name)
 

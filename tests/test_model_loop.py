@@ -176,3 +176,27 @@ def test_watches_a_promote_made_by_hand_from_its_next_step(ctl):
     # the staged candidate was judged against the weights rolled back: its window opens again
     r = _refresh(ctl, "false", *watch)
     assert r["action"] == "wait" and r["runs"] == 0
+
+
+def test_a_failing_round_is_reported_and_the_loop_goes_on(ctl):
+    code, out, err = ctl("model", "loop", "1", "score", "--traces", str(ctl.dir / "t.jsonl"),
+                         "--train", "echo broken >&2; exit 4", "--rounds", "2", "--every", "0.01")
+    assert code == 1 and out == ""
+    assert err.splitlines() == [f"rmtctl: model loop: round {n}: the trainer failed (exit 4: "
+                                f"broken); nothing was staged, 0 new records are in "
+                                f"{ctl.dir / 't.jsonl'}" for n in (1, 2)]
+
+
+def test_one_training_file_per_model(ctl):
+    assert _refresh(ctl, _cp(ctl, "good"))["action"] == "stage"
+    # the model named by its index is the same model: the same state
+    code, out, err = ctl("-j", "model", "refresh", "1", "0", "--traces",
+                         str(ctl.dir / "train.jsonl"), "--train", "true")
+    assert code == 0 and json.loads(out)["action"] == "wait", err
+    state = json.loads((ctl.dir / "train.jsonl.loop.json").read_text())
+    state["owner"] = "program 7 model other"
+    (ctl.dir / "train.jsonl.loop.json").write_text(json.dumps(state))
+    code, _, err = ctl("model", "refresh", "1", "score", "--traces",
+                       str(ctl.dir / "train.jsonl"), "--train", "true")
+    assert code == 1 and "the loop's state of program 7 model other, not of program 1 model " \
+        "score" in err and len(err.strip().splitlines()) == 1
