@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if a.recent < 1 or a.epochs < 1:
             raise ValueError("--recent and --epochs must be >= 1")
-        prog = objfile.read(Path(a.obj).read_bytes())
+        try:
+            prog = objfile.read(Path(a.obj).read_bytes())
+        except objfile.ObjError as e:
+            raise ValueError(f"{a.obj}: {e}") from None
         model = next((m for m in prog.models if m.name == a.model), None)
         if model is None:
             raise ValueError(f"{a.obj}: no model {a.model!r}")
