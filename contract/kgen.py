@@ -67,7 +67,11 @@ def _struct(h: HookSpec, k: KernelSide) -> str:
     for f in k.u64_fields:
         out.append(f"\t/* {doc[f]} */\n\t__u64 {f};\n")
     out.append("};\n\n")
-    out.append(f"#define RMT_{k.offsets.upper()}_OFFSETS_SIZE {k.size}\n\n")
+    out.append(f"#define RMT_{k.offsets.upper()}_OFFSETS_SIZE {k.size}\n")
+    for st in k.structs:
+        if not st.public:
+            out.append(f"#define RMT_{k.offsets.upper()}_{st.label.upper()}_MAX {st.max_size}\n")
+    out.append("\n")
     return "".join(out)
 
 
@@ -92,10 +96,10 @@ def _check(k: KernelSide) -> str:
                             f"BTF of another kernel?", f"o->{f}", f"sizeof(struct {s.name})"))
         else:
             lo = 0 if s.optional else 1
-            cond = f"o->{f} > {s.max_size}u" if s.optional else \
-                f"!o->{f} || o->{f} > {s.max_size}u"
+            cap = f"RMT_{k.offsets.upper()}_{s.label.upper()}_MAX"
+            cond = f"o->{f} > {cap}" if s.optional else f"!o->{f} || o->{f} > {cap}"
             out.append(f"\tif ({cond})\n")
-            out.append(_err(f"{f} = %u: want {lo}..{s.max_size}", f"o->{f}"))
+            out.append(_err(f"{f} = %u: want {lo}..%u", f"o->{f}", f"{cap}"))
     for m in k.members:
         s = k.struct(m.struct)
         if s.public:

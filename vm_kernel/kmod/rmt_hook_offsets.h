@@ -113,6 +113,10 @@ struct rmt_sched_offsets {
 };
 
 #define RMT_SCHED_OFFSETS_SIZE 192
+#define RMT_SCHED_LB_ENV_MAX 256
+#define RMT_SCHED_RQ_MAX 65536
+#define RMT_SCHED_CFS_RQ_MAX 65536
+#define RMT_SCHED_TG_MAX 65536
 
 /* mm.swap_fault: the payload of RMT_IOC_HOOK_ATTACH (struct rmt_hook_attach.offsets) */
 struct rmt_swap_offsets {
@@ -178,26 +182,26 @@ static inline int rmt_sched_offsets_check(const struct rmt_sched_offsets *o,
 		return rmt_errf(err, len, -EINVAL,
 				"task_size = %u but this kernel's task_struct is %zu bytes: BTF of another kernel?",
 				o->task_size, sizeof(struct task_struct));
-	if (!o->lb_env_size || o->lb_env_size > 256u)
+	if (!o->lb_env_size || o->lb_env_size > RMT_SCHED_LB_ENV_MAX)
 		return rmt_errf(err, len, -EINVAL,
-				"lb_env_size = %u: want 1..256",
-				o->lb_env_size);
-	if (!o->rq_size || o->rq_size > 65536u)
+				"lb_env_size = %u: want 1..%u",
+				o->lb_env_size, RMT_SCHED_LB_ENV_MAX);
+	if (!o->rq_size || o->rq_size > RMT_SCHED_RQ_MAX)
 		return rmt_errf(err, len, -EINVAL,
-				"rq_size = %u: want 1..65536",
-				o->rq_size);
+				"rq_size = %u: want 1..%u",
+				o->rq_size, RMT_SCHED_RQ_MAX);
 	if (o->sd_size != sizeof(struct sched_domain))
 		return rmt_errf(err, len, -EINVAL,
 				"sd_size = %u but this kernel's sched_domain is %zu bytes: BTF of another kernel?",
 				o->sd_size, sizeof(struct sched_domain));
-	if (o->cfs_rq_size > 65536u)
+	if (o->cfs_rq_size > RMT_SCHED_CFS_RQ_MAX)
 		return rmt_errf(err, len, -EINVAL,
-				"cfs_rq_size = %u: want 0..65536",
-				o->cfs_rq_size);
-	if (o->tg_size > 65536u)
+				"cfs_rq_size = %u: want 0..%u",
+				o->cfs_rq_size, RMT_SCHED_CFS_RQ_MAX);
+	if (o->tg_size > RMT_SCHED_TG_MAX)
 		return rmt_errf(err, len, -EINVAL,
-				"tg_size = %u: want 0..65536",
-				o->tg_size);
+				"tg_size = %u: want 0..%u",
+				o->tg_size, RMT_SCHED_TG_MAX);
 	if (o->task_pid != offsetof(struct task_struct, pid))
 		return rmt_errf(err, len, -EINVAL,
 				"task_pid = %u but this kernel has %zu: BTF of another kernel?",

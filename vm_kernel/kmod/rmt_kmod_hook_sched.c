@@ -31,10 +31,10 @@
 #define RMT_HOOK_OFFSETS_CHECK_SCHED
 #include "rmt_hooks_kern.h"
 
-/* Largest struct lb_env the entry handler copies whole (6.1: 112 bytes). */
-#define RMT_LB_ENV_MAX 256
-/* A BTF struct size beyond this is not a 6.1 scheduler struct. */
-#define RMT_STRUCT_MAX (64u << 10)
+/*
+ * The entry handler copies struct lb_env whole (6.1: 112 bytes) into a buffer
+ * of RMT_SCHED_LB_ENV_MAX, the bound the spec gives and the attach checks.
+ */
 
 struct rmt_sched_data {
 	struct rmt_ctx_sched_can_migrate_task ctx;
@@ -125,7 +125,7 @@ static bool rmt_sched_build(const struct rmt_sched_offsets *o, const void *p,
 			    const void *env_ptr, struct rmt_sched_data *d)
 {
 	struct rmt_ctx_sched_can_migrate_task *c = &d->ctx;
-	u8 env[RMT_LB_ENV_MAX];
+	u8 env[RMT_SCHED_LB_ENV_MAX];
 	const void *sd, *src_rq, *dst_rq, *se_cfs, *se;
 	const unsigned long *cpus;
 	unsigned long word;
