@@ -20,6 +20,9 @@ from functools import cached_property
 from rmt.contract.ints import IntT
 
 DEFAULT_DECISION = -1
+# Decision counters per program: every allowed value, DEFAULT and one for out of range
+# (vm_kernel/core/rmt_vm.h RMT_MAX_DECISIONS; tests/test_contract_mirrors.py compares them).
+MAX_DECISIONS = 258
 
 # The observable channel a hook may declare exportable (HookSpec.exports).
 DECISIONS = "decisions"
@@ -126,6 +129,17 @@ class KernelSide:
     members: tuple[KMember, ...]
     consts: tuple[KConst, ...] = ()
 
+    def __post_init__(self) -> None:
+        names = self.u32_fields + self.u64_fields
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"hook payload {self.offsets!r}: field names used twice: {dup} "
+                             f"(a struct's size is <label>_size)")
+        labels = {st.label for st in self.structs}
+        bad = [m.field for m in self.members if m.struct not in labels]
+        if bad:
+            raise ValueError(f"hook payload {self.offsets!r}: members of no listed struct: {bad}")
+
     def struct(self, label: str) -> KStruct:
         return next(s for s in self.structs if s.label == label)
 
@@ -185,6 +199,12 @@ class HookSpec:
 
     def field(self, name: str) -> CtxField | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    def __post_init__(self) -> None:
+        n = self.decision.hi - self.decision.lo + 2
+        if n > MAX_DECISIONS:
+            raise ValueError(f"hook {self.name}: decisions {self.decision.lo}..{self.decision.hi} "
+                             f"need {n} counters, the VM keeps {MAX_DECISIONS}")
 
 
 def _f(name, t, lo=None, hi=None, access=Access.READ, export=True, count=1, doc=""):
@@ -358,7 +378,8 @@ TEST_SANDBOX = HookSpec(
     budget=200000,
 )
 
-HOOKS: dict[str, HookSpec] = {h.name: h for h in (SCHED_CAN_MIGRATE_TASK, MM_SWAP_FAULT, TEST_SANDBOX)}
+HOOKS: dict[str, HookSpec] = {h.name: h for h in (SCHED_CAN_MIGRATE_TASK, MM_SWAP_FAULT,
+                                                  TEST_SANDBOX)}
 HOOK_BY_ID: dict[int, HookSpec] = {h.id: h for h in HOOKS.values()}
 
 

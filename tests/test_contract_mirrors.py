@@ -167,3 +167,11 @@ def test_every_simulator_adapter_clamps_the_context_it_builds() -> None:
     for p in adapters:
         assert "clamp_ctx(HOOK, {" in p.read_text(), \
             f"{p.relative_to(ROOT)} builds a hook context without clamp_ctx()"
+
+
+# ------------------------------------------------------------------ decision counters
+
+def test_max_decisions_is_the_vms() -> None:
+    from rmt.contract.hooks import MAX_DECISIONS
+    m = re.search(r"#define RMT_MAX_DECISIONS (\d+)", (ROOT / "vm_kernel" / "core" / "rmt_vm.h").read_text())
+    assert m and int(m[1]) == MAX_DECISIONS, "RMT_MAX_DECISIONS differs from hooks.MAX_DECISIONS"
