@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from rmt.contract import cgen, formatdoc, hookdoc, kgen
+from rmt.contract import cgen, formatdoc, hookdoc
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,7 +24,6 @@ def outputs() -> dict[str, Callable[[], str]]:
     """Repo-relative path -> the function that renders that file."""
     out = {str((cgen.OUT_DIR / name).relative_to(ROOT)): fn
            for name, fn in cgen.GENERATORS.items()}
-    out[str(kgen.OUT.relative_to(ROOT))] = kgen.render
     out.update(formatdoc.DOCS)
     out[str(hookdoc.DOC.relative_to(ROOT))] = hookdoc.render
     return out

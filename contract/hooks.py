@@ -119,10 +119,11 @@ class KConst:
 class KernelSide:
     """What rmt.ko needs to probe a hook: the kernel functions it probes and the struct members
     and values it reads there.  The attach ioctl carries them as one payload (pointer and
-    length); contract/cgen.py generates its C struct `struct rmt_<offsets>_offsets` and the
-    module's checks of it (vm_kernel/kmod/rmt_hook_offsets.h), rmtctl packs it from BTF
-    (rmtctl/hook_abi.py).  A new hook adds a spec here and one probe file in vm_kernel/kmod/
-    (rmt_kmod_hook_<offsets>.c, defining `struct rmt_hook rmt_hook_<offsets>`)."""
+    length); contract/kgen.py generates its C struct `struct rmt_<offsets>_offsets` and the
+    module's checks of it into the rmt.ko part of vm_kernel/core/rmt_hooks.h; rmtctl packs it
+    from BTF (rmtctl/hook_abi.py).  A new hook adds a spec here, one probe file in
+    vm_kernel/kmod/ (rmt_kmod_hook_<offsets>.c, defining `struct rmt_hook
+    rmt_hook_<offsets>`) and one simulator adapter."""
     offsets: str                 # C name: struct rmt_<offsets>_offsets, rmt_hook_<offsets>
     probes: tuple[str, ...]
     structs: tuple[KStruct, ...]

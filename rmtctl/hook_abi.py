@@ -4,7 +4,7 @@ rmtctl's kernel target calls ``attach_payload()`` to attach a loaded program to 
 the offsets of every kernel struct member the hook reads come from the running kernel's BTF
 (rmtctl/btf.py), never from a table per kernel build, and which members and values a hook
 needs is its spec's KernelSide (contract/hooks.py), from which the module's C payload struct
-and checks are generated (kmod/rmt_hook_offsets.h). ``parse_stats()`` reads the hook's
+and checks are generated (the rmt.ko part of core/rmt_hooks.h). ``parse_stats()`` reads the hook's
 counters back. tests/test_btf.py and tests/test_contract_mirrors.py compile the headers and
 compare sizes and offsets.
 """
@@ -127,7 +127,7 @@ def offsets(btf: Btf, k: KernelSide, overrides: dict[str, int] | None = None) ->
 
 
 def pack_offsets(k: KernelSide, values: dict[str, int]) -> bytes:
-    """The payload's bytes, laid out as kmod/rmt_hook_offsets.h (generated from the spec)."""
+    """The payload's bytes, laid out as the rmt.ko part of core/rmt_hooks.h (generated from the spec)."""
     fmt = "<" + "I" * len(k.u32_fields) + "Q" * len(k.u64_fields)
     return struct.pack(fmt, *(values[f] for f in k.u32_fields + k.u64_fields))
 

@@ -150,7 +150,7 @@ def test_host_kernel_btf_matches_bpftool() -> None:
 
 
 def test_payload_layouts_match_the_c_header(tmp_path: Path) -> None:
-    """Every probed hook's payload as the module compiles it (kmod/rmt_hook_offsets.h,
+    """Every probed hook's payload as the module compiles it (the rmt.ko part of core/rmt_hooks.h,
     generated) against the Python packing: each field's offset and width, the struct size;
     and the attach and stats structs of uapi/rmt_hooks.h."""
     if shutil.which("gcc") is None:
@@ -175,7 +175,7 @@ def test_payload_layouts_match_the_c_header(tmp_path: Path) -> None:
     lines.append('printf("%zu %zu %zu\\n", sizeof(struct rmt_hook_attach), '
                  "sizeof(struct rmt_hook_stats), offsetof(struct rmt_hook_stats, hits));")
     want.append(f"{H.ATTACH_SIZE} {H.STATS_SIZE} 16")
-    src.write_text('#include <stdio.h>\n#include <stddef.h>\n#include "kmod/rmt_hook_offsets.h"\n'
+    src.write_text('#include <stdio.h>\n#include <stddef.h>\n#include "uapi/rmt_hooks.h"\n#define RMT_KMOD_HOOKS\n#include "rmt_hooks.h"\n'
                    "int main(void) {\n" + "\n".join(lines) + "\nreturn 0; }\n")
     exe = tmp_path / "l"
     subprocess.run(["gcc", "-I", str(root / "vm_kernel"), "-I", str(root / "vm_kernel" / "core"),

@@ -7,7 +7,7 @@ sides of the kernel boundary, one table per test, each comparing every entry:
 - the hook counters: struct rmt_hook_stats (uapi/rmt_hooks.h), the per-CPU struct
   rmt_hook_pcpu and its summation (kmod/), hook_abi.STATS_COUNTERS (rmtctl);
 - the hook ioctl numbers: RMT_IOC_HOOK_* (compiled) against hook_abi.IOC_HOOK_*;
-- each probe file uses its hook's generated payload and checks (kmod/rmt_hook_offsets.h,
+- each probe file uses its hook's generated payload and checks (the rmt.ko part of core/rmt_hooks.h,
   generated from the spec's KernelSide; their layout is compiled in tests/test_btf.py);
 - the hook ids the module registers against the spec whose context it fills;
 - the validators' reason keywords: semantics.validate.CHECKS against the C validator's;
@@ -113,7 +113,7 @@ def test_probe_file_checks_its_payload_with_the_generated_check(hook: str) -> No
     fname, _ = HOOK_FILES[hook]
     src = (KMOD / fname).read_text()
     assert f"#define RMT_HOOK_OFFSETS_CHECK_{hook.upper()}\n" in src, \
-        f"{fname} does not ask rmt_hook_offsets.h for its generated check"
+        f"{fname} does not ask rmt_hooks.h for its generated check"
     assert re.search(rf"rmt_{hook}_offsets_check\(&b->off\.{hook}, err, len\)", src), \
         f"{fname}'s attach check does not run rmt_{hook}_offsets_check()"
     assert f".offsets_size = sizeof(struct rmt_{hook}_offsets)," in src

@@ -383,3 +383,490 @@ const struct rmt_hook_desc rmt_hook_descs[3] = {
 #endif /* RMT_HOOKS_DEFINE_TABLES */
 
 #endif /* _RMT_HOOKS_H */
+
+/*
+ * rmt.ko's probes (HookSpec.kernel): the hooks' attach payloads and their
+ * checks.  Compiled where RMT_KMOD_HOOKS is defined, after uapi/rmt_hooks.h
+ * (kmod/rmt_hooks_kern.h).  A hook's check needs the kernel headers of its
+ * public structs: its probe file defines RMT_HOOK_OFFSETS_CHECK_<OFFSETS>
+ * before including rmt_hooks_kern.h.
+ */
+#if defined(RMT_KMOD_HOOKS) && !defined(_RMT_HOOKS_KMOD_PART)
+#define _RMT_HOOKS_KMOD_PART
+
+/* sched.can_migrate_task: the payload of RMT_IOC_HOOK_ATTACH (struct rmt_hook_attach.offsets) */
+struct rmt_sched_offsets {
+	/* sizeof(struct task_struct) */
+	__u32 task_size;
+	/* sizeof(struct lb_env) */
+	__u32 lb_env_size;
+	/* sizeof(struct rq) */
+	__u32 rq_size;
+	/* sizeof(struct sched_domain) */
+	__u32 sd_size;
+	/* sizeof(struct cfs_rq) */
+	__u32 cfs_rq_size;
+	/* sizeof(struct task_group) */
+	__u32 tg_size;
+	/* struct task_struct: pid, 4 bytes */
+	__u32 task_pid;
+	/* struct task_struct: flags, 4 bytes */
+	__u32 task_flags;
+	/* struct task_struct: on_cpu, 4 bytes */
+	__u32 task_on_cpu;
+	/* struct task_struct: policy, 4 bytes */
+	__u32 task_policy;
+	/* struct task_struct: nr_cpus_allowed, 4 bytes */
+	__u32 task_nr_cpus_allowed;
+	/* struct task_struct: cpus_ptr, 8 bytes */
+	__u32 task_cpus_ptr;
+	/* struct task_struct: se.exec_start, 8 bytes */
+	__u32 task_se_exec_start;
+	/* struct task_struct: se.cfs_rq, 8 bytes */
+	__u32 task_se_cfs_rq;
+	/* struct task_struct: se */
+	__u32 task_se;
+	/* struct task_struct: sched_task_group, 8 bytes, optional */
+	__u32 task_sched_task_group;
+	/* struct task_struct: numa_preferred_nid, 4 bytes, optional */
+	__u32 task_numa_preferred_nid;
+	/* struct task_struct: numa_faults, 8 bytes, optional */
+	__u32 task_numa_faults;
+	/* struct task_struct: total_numa_faults, 8 bytes, optional */
+	__u32 task_total_numa_faults;
+	/* struct lb_env: sd, 8 bytes */
+	__u32 env_sd;
+	/* struct lb_env: src_rq, 8 bytes */
+	__u32 env_src_rq;
+	/* struct lb_env: src_cpu, 4 bytes */
+	__u32 env_src_cpu;
+	/* struct lb_env: dst_cpu, 4 bytes */
+	__u32 env_dst_cpu;
+	/* struct lb_env: dst_rq, 8 bytes */
+	__u32 env_dst_rq;
+	/* struct lb_env: idle, 4 bytes */
+	__u32 env_idle;
+	/* struct lb_env: flags, 4 bytes */
+	__u32 env_flags;
+	/* struct sched_domain: nr_balance_failed, 4 bytes */
+	__u32 sd_nr_balance_failed;
+	/* struct sched_domain: cache_nice_tries, 4 bytes */
+	__u32 sd_cache_nice_tries;
+	/* struct sched_domain: flags, 4 bytes */
+	__u32 sd_flags;
+	/* struct sched_domain: level, 4 bytes */
+	__u32 sd_level;
+	/* struct rq: nr_running, 4 bytes */
+	__u32 rq_nr_running;
+	/* struct rq: clock_task, 8 bytes */
+	__u32 rq_clock_task;
+	/* struct rq: cfs.avg.load_avg, 8 bytes */
+	__u32 rq_cfs_load_avg;
+	/* struct rq: nr_numa_running, 4 bytes, optional */
+	__u32 rq_nr_numa_running;
+	/* struct rq: nr_preferred_running, 4 bytes, optional */
+	__u32 rq_nr_preferred_running;
+	/* struct cfs_rq: next, 8 bytes, optional */
+	__u32 cfs_rq_next;
+	/* struct cfs_rq: last, 8 bytes, optional */
+	__u32 cfs_rq_last;
+	/* struct cfs_rq: throttle_count, 4 bytes, optional */
+	__u32 cfs_rq_throttle_count;
+	/* struct task_group: cfs_rq, 8 bytes, optional */
+	__u32 tg_cfs_rq;
+	/* BTF enumerator SD_SHARE_CPUCAPACITY (default 0x80) */
+	__u32 sd_share_cpucapacity;
+	/* fixed (default 0x10) */
+	__u32 lbf_active_lb;
+	/* fixed (default 0x200000) */
+	__u32 pf_kthread;
+	/* fixed (default 0x5) */
+	__u32 sched_idle_policy;
+	/* must be 0 */
+	__u32 pad0;
+	/* address of sysctl_sched_migration_cost (default 0x0) */
+	__u64 migration_cost_addr;
+	/* read from /sys/kernel/debug/sched/migration_cost_ns (default 0x7a120) */
+	__u64 migration_cost_ns;
+};
+
+#define RMT_SCHED_OFFSETS_SIZE 192
+#define RMT_SCHED_LB_ENV_MAX 256
+#define RMT_SCHED_RQ_MAX 65536
+#define RMT_SCHED_CFS_RQ_MAX 65536
+#define RMT_SCHED_TG_MAX 65536
+
+/* mm.swap_fault: the payload of RMT_IOC_HOOK_ATTACH (struct rmt_hook_attach.offsets) */
+struct rmt_swap_offsets {
+	/* sizeof(struct vm_fault) */
+	__u32 vmf_size;
+	/* sizeof(struct vm_area_struct) */
+	__u32 vma_size;
+	/* sizeof(struct task_struct) */
+	__u32 task_size;
+	/* struct vm_fault: address, 8 bytes */
+	__u32 vmf_address;
+	/* struct vm_fault: vma, 8 bytes */
+	__u32 vmf_vma;
+	/* struct vm_area_struct: swap_readahead_info, 8 bytes */
+	__u32 vma_swap_readahead_info;
+	/* struct task_struct: pid, 4 bytes */
+	__u32 task_pid;
+	/* read from /proc/sys/vm/page-cluster (default 0x3) */
+	__u32 page_cluster;
+};
+
+#define RMT_SWAP_OFFSETS_SIZE 32
+
+#define RMT_HOOK_OFFSETS_MAX 192
+
+/* What struct rmt_hook_bind carries: one hook's payload, as copied in. */
+union rmt_hook_offsets {
+	struct rmt_sched_offsets sched;
+	struct rmt_swap_offsets swap;
+	__u8 raw[RMT_HOOK_OFFSETS_MAX];
+};
+
+/* Every hook rmt.ko probes, each defined by its probe file (rmt_kmod_hook_<name>.c) */
+struct rmt_hook;
+extern struct rmt_hook rmt_hook_sched;
+extern struct rmt_hook rmt_hook_swap;
+#define RMT_KERNEL_HOOK_LIST { &rmt_hook_sched, &rmt_hook_swap }
+
+/**
+ * rmt_off_ok() - is a member of @width bytes at @off inside a struct of @size?
+ * @off: offset from BTF (RMT_OFF_NONE: absent)
+ * @width: bytes the hook reads
+ * @size: the struct's BTF size
+ */
+static inline bool rmt_off_ok(u32 off, u32 width, u32 size)
+{
+	return off != RMT_OFF_NONE && (u64)off + width <= size;
+}
+
+#ifdef RMT_HOOK_OFFSETS_CHECK_SCHED
+/**
+ * rmt_sched_offsets_check() - is a sched payload this kernel's?
+ * @o: the payload
+ * @err: out: the first reason it is not
+ * @len: size of @err
+ *
+ * Return: 0 or -EINVAL.
+ */
+static inline int rmt_sched_offsets_check(const struct rmt_sched_offsets *o,
+						char *err, size_t len)
+{
+	if (o->task_size != sizeof(struct task_struct))
+		return rmt_errf(err, len, -EINVAL,
+				"task_size = %u but this kernel's task_struct is %zu bytes: BTF of another kernel?",
+				o->task_size, sizeof(struct task_struct));
+	if (!o->lb_env_size || o->lb_env_size > RMT_SCHED_LB_ENV_MAX)
+		return rmt_errf(err, len, -EINVAL,
+				"lb_env_size = %u: want 1..%u",
+				o->lb_env_size, RMT_SCHED_LB_ENV_MAX);
+	if (!o->rq_size || o->rq_size > RMT_SCHED_RQ_MAX)
+		return rmt_errf(err, len, -EINVAL,
+				"rq_size = %u: want 1..%u",
+				o->rq_size, RMT_SCHED_RQ_MAX);
+	if (o->sd_size != sizeof(struct sched_domain))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_size = %u but this kernel's sched_domain is %zu bytes: BTF of another kernel?",
+				o->sd_size, sizeof(struct sched_domain));
+	if (o->cfs_rq_size > RMT_SCHED_CFS_RQ_MAX)
+		return rmt_errf(err, len, -EINVAL,
+				"cfs_rq_size = %u: want 0..%u",
+				o->cfs_rq_size, RMT_SCHED_CFS_RQ_MAX);
+	if (o->tg_size > RMT_SCHED_TG_MAX)
+		return rmt_errf(err, len, -EINVAL,
+				"tg_size = %u: want 0..%u",
+				o->tg_size, RMT_SCHED_TG_MAX);
+	if (o->task_pid != offsetof(struct task_struct, pid))
+		return rmt_errf(err, len, -EINVAL,
+				"task_pid = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_pid, offsetof(struct task_struct, pid));
+	if (!rmt_off_ok(o->task_pid, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_pid = %u: not inside task_struct (%u bytes)",
+				o->task_pid, o->task_size);
+	if (o->task_flags != offsetof(struct task_struct, flags))
+		return rmt_errf(err, len, -EINVAL,
+				"task_flags = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_flags, offsetof(struct task_struct, flags));
+	if (!rmt_off_ok(o->task_flags, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_flags = %u: not inside task_struct (%u bytes)",
+				o->task_flags, o->task_size);
+	if (o->task_on_cpu != offsetof(struct task_struct, on_cpu))
+		return rmt_errf(err, len, -EINVAL,
+				"task_on_cpu = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_on_cpu, offsetof(struct task_struct, on_cpu));
+	if (!rmt_off_ok(o->task_on_cpu, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_on_cpu = %u: not inside task_struct (%u bytes)",
+				o->task_on_cpu, o->task_size);
+	if (o->task_policy != offsetof(struct task_struct, policy))
+		return rmt_errf(err, len, -EINVAL,
+				"task_policy = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_policy, offsetof(struct task_struct, policy));
+	if (!rmt_off_ok(o->task_policy, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_policy = %u: not inside task_struct (%u bytes)",
+				o->task_policy, o->task_size);
+	if (o->task_nr_cpus_allowed != offsetof(struct task_struct, nr_cpus_allowed))
+		return rmt_errf(err, len, -EINVAL,
+				"task_nr_cpus_allowed = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_nr_cpus_allowed, offsetof(struct task_struct, nr_cpus_allowed));
+	if (!rmt_off_ok(o->task_nr_cpus_allowed, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_nr_cpus_allowed = %u: not inside task_struct (%u bytes)",
+				o->task_nr_cpus_allowed, o->task_size);
+	if (o->task_cpus_ptr != offsetof(struct task_struct, cpus_ptr))
+		return rmt_errf(err, len, -EINVAL,
+				"task_cpus_ptr = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_cpus_ptr, offsetof(struct task_struct, cpus_ptr));
+	if (!rmt_off_ok(o->task_cpus_ptr, 8, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_cpus_ptr = %u: not inside task_struct (%u bytes)",
+				o->task_cpus_ptr, o->task_size);
+	if (o->task_se_exec_start != offsetof(struct task_struct, se.exec_start))
+		return rmt_errf(err, len, -EINVAL,
+				"task_se_exec_start = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_se_exec_start, offsetof(struct task_struct, se.exec_start));
+	if (!rmt_off_ok(o->task_se_exec_start, 8, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_se_exec_start = %u: not inside task_struct (%u bytes)",
+				o->task_se_exec_start, o->task_size);
+#ifdef CONFIG_FAIR_GROUP_SCHED
+	if (o->task_se_cfs_rq != offsetof(struct task_struct, se.cfs_rq))
+		return rmt_errf(err, len, -EINVAL,
+				"task_se_cfs_rq = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_se_cfs_rq, offsetof(struct task_struct, se.cfs_rq));
+#endif
+	if (!rmt_off_ok(o->task_se_cfs_rq, 8, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_se_cfs_rq = %u: not inside task_struct (%u bytes)",
+				o->task_se_cfs_rq, o->task_size);
+	if (o->task_se != offsetof(struct task_struct, se))
+		return rmt_errf(err, len, -EINVAL,
+				"task_se = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_se, offsetof(struct task_struct, se));
+	if (!rmt_off_ok(o->task_se, 1, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_se = %u: not inside task_struct (%u bytes)",
+				o->task_se, o->task_size);
+#ifdef CONFIG_CGROUP_SCHED
+	if (o->task_sched_task_group != offsetof(struct task_struct, sched_task_group))
+		return rmt_errf(err, len, -EINVAL,
+				"task_sched_task_group = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_sched_task_group, offsetof(struct task_struct, sched_task_group));
+#endif
+	if (o->task_sched_task_group != RMT_OFF_NONE && !rmt_off_ok(o->task_sched_task_group, 8, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_sched_task_group = %u: not inside task_struct (%u bytes)",
+				o->task_sched_task_group, o->task_size);
+#ifdef CONFIG_NUMA_BALANCING
+	if (o->task_numa_preferred_nid != offsetof(struct task_struct, numa_preferred_nid))
+		return rmt_errf(err, len, -EINVAL,
+				"task_numa_preferred_nid = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_numa_preferred_nid, offsetof(struct task_struct, numa_preferred_nid));
+#endif
+	if (o->task_numa_preferred_nid != RMT_OFF_NONE && !rmt_off_ok(o->task_numa_preferred_nid, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_numa_preferred_nid = %u: not inside task_struct (%u bytes)",
+				o->task_numa_preferred_nid, o->task_size);
+#ifdef CONFIG_NUMA_BALANCING
+	if (o->task_numa_faults != offsetof(struct task_struct, numa_faults))
+		return rmt_errf(err, len, -EINVAL,
+				"task_numa_faults = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_numa_faults, offsetof(struct task_struct, numa_faults));
+#endif
+	if (o->task_numa_faults != RMT_OFF_NONE && !rmt_off_ok(o->task_numa_faults, 8, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_numa_faults = %u: not inside task_struct (%u bytes)",
+				o->task_numa_faults, o->task_size);
+#ifdef CONFIG_NUMA_BALANCING
+	if (o->task_total_numa_faults != offsetof(struct task_struct, total_numa_faults))
+		return rmt_errf(err, len, -EINVAL,
+				"task_total_numa_faults = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_total_numa_faults, offsetof(struct task_struct, total_numa_faults));
+#endif
+	if (o->task_total_numa_faults != RMT_OFF_NONE && !rmt_off_ok(o->task_total_numa_faults, 8, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_total_numa_faults = %u: not inside task_struct (%u bytes)",
+				o->task_total_numa_faults, o->task_size);
+	if (!rmt_off_ok(o->env_sd, 8, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_sd = %u: not inside lb_env (%u bytes)",
+				o->env_sd, o->lb_env_size);
+	if (!rmt_off_ok(o->env_src_rq, 8, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_src_rq = %u: not inside lb_env (%u bytes)",
+				o->env_src_rq, o->lb_env_size);
+	if (!rmt_off_ok(o->env_src_cpu, 4, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_src_cpu = %u: not inside lb_env (%u bytes)",
+				o->env_src_cpu, o->lb_env_size);
+	if (!rmt_off_ok(o->env_dst_cpu, 4, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_dst_cpu = %u: not inside lb_env (%u bytes)",
+				o->env_dst_cpu, o->lb_env_size);
+	if (!rmt_off_ok(o->env_dst_rq, 8, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_dst_rq = %u: not inside lb_env (%u bytes)",
+				o->env_dst_rq, o->lb_env_size);
+	if (!rmt_off_ok(o->env_idle, 4, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_idle = %u: not inside lb_env (%u bytes)",
+				o->env_idle, o->lb_env_size);
+	if (!rmt_off_ok(o->env_flags, 4, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_flags = %u: not inside lb_env (%u bytes)",
+				o->env_flags, o->lb_env_size);
+	if (o->sd_nr_balance_failed != offsetof(struct sched_domain, nr_balance_failed))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_nr_balance_failed = %u but this kernel has %zu: BTF of another kernel?",
+				o->sd_nr_balance_failed, offsetof(struct sched_domain, nr_balance_failed));
+	if (!rmt_off_ok(o->sd_nr_balance_failed, 4, o->sd_size))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_nr_balance_failed = %u: not inside sched_domain (%u bytes)",
+				o->sd_nr_balance_failed, o->sd_size);
+	if (o->sd_cache_nice_tries != offsetof(struct sched_domain, cache_nice_tries))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_cache_nice_tries = %u but this kernel has %zu: BTF of another kernel?",
+				o->sd_cache_nice_tries, offsetof(struct sched_domain, cache_nice_tries));
+	if (!rmt_off_ok(o->sd_cache_nice_tries, 4, o->sd_size))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_cache_nice_tries = %u: not inside sched_domain (%u bytes)",
+				o->sd_cache_nice_tries, o->sd_size);
+	if (o->sd_flags != offsetof(struct sched_domain, flags))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_flags = %u but this kernel has %zu: BTF of another kernel?",
+				o->sd_flags, offsetof(struct sched_domain, flags));
+	if (!rmt_off_ok(o->sd_flags, 4, o->sd_size))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_flags = %u: not inside sched_domain (%u bytes)",
+				o->sd_flags, o->sd_size);
+	if (o->sd_level != offsetof(struct sched_domain, level))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_level = %u but this kernel has %zu: BTF of another kernel?",
+				o->sd_level, offsetof(struct sched_domain, level));
+	if (!rmt_off_ok(o->sd_level, 4, o->sd_size))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_level = %u: not inside sched_domain (%u bytes)",
+				o->sd_level, o->sd_size);
+	if (!rmt_off_ok(o->rq_nr_running, 4, o->rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"rq_nr_running = %u: not inside rq (%u bytes)",
+				o->rq_nr_running, o->rq_size);
+	if (!rmt_off_ok(o->rq_clock_task, 8, o->rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"rq_clock_task = %u: not inside rq (%u bytes)",
+				o->rq_clock_task, o->rq_size);
+	if (!rmt_off_ok(o->rq_cfs_load_avg, 8, o->rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"rq_cfs_load_avg = %u: not inside rq (%u bytes)",
+				o->rq_cfs_load_avg, o->rq_size);
+	if (o->rq_nr_numa_running != RMT_OFF_NONE && !rmt_off_ok(o->rq_nr_numa_running, 4, o->rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"rq_nr_numa_running = %u: not inside rq (%u bytes)",
+				o->rq_nr_numa_running, o->rq_size);
+	if (o->rq_nr_preferred_running != RMT_OFF_NONE && !rmt_off_ok(o->rq_nr_preferred_running, 4, o->rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"rq_nr_preferred_running = %u: not inside rq (%u bytes)",
+				o->rq_nr_preferred_running, o->rq_size);
+	if (o->cfs_rq_next != RMT_OFF_NONE && !rmt_off_ok(o->cfs_rq_next, 8, o->cfs_rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"cfs_rq_next = %u: not inside cfs_rq (%u bytes)",
+				o->cfs_rq_next, o->cfs_rq_size);
+	if (o->cfs_rq_last != RMT_OFF_NONE && !rmt_off_ok(o->cfs_rq_last, 8, o->cfs_rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"cfs_rq_last = %u: not inside cfs_rq (%u bytes)",
+				o->cfs_rq_last, o->cfs_rq_size);
+	if (o->cfs_rq_throttle_count != RMT_OFF_NONE && !rmt_off_ok(o->cfs_rq_throttle_count, 4, o->cfs_rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"cfs_rq_throttle_count = %u: not inside cfs_rq (%u bytes)",
+				o->cfs_rq_throttle_count, o->cfs_rq_size);
+	if (o->tg_cfs_rq != RMT_OFF_NONE && !rmt_off_ok(o->tg_cfs_rq, 8, o->tg_size))
+		return rmt_errf(err, len, -EINVAL,
+				"tg_cfs_rq = %u: not inside task_group (%u bytes)",
+				o->tg_cfs_rq, o->tg_size);
+	if (o->sd_share_cpucapacity != (SD_SHARE_CPUCAPACITY))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_share_cpucapacity = %#x, this kernel's is %#x",
+				o->sd_share_cpucapacity, (unsigned int)(SD_SHARE_CPUCAPACITY));
+	if (o->pf_kthread != (PF_KTHREAD))
+		return rmt_errf(err, len, -EINVAL,
+				"pf_kthread = %#x, this kernel's is %#x",
+				o->pf_kthread, (unsigned int)(PF_KTHREAD));
+	if (o->sched_idle_policy != (SCHED_IDLE))
+		return rmt_errf(err, len, -EINVAL,
+				"sched_idle_policy = %#x, this kernel's is %#x",
+				o->sched_idle_policy, (unsigned int)(SCHED_IDLE));
+	if (o->pad0)
+		return rmt_errf(err, len, -EINVAL,
+				"pad0 must be 0");
+	return 0;
+}
+#endif /* RMT_HOOK_OFFSETS_CHECK_SCHED */
+
+#ifdef RMT_HOOK_OFFSETS_CHECK_SWAP
+/**
+ * rmt_swap_offsets_check() - is a swap payload this kernel's?
+ * @o: the payload
+ * @err: out: the first reason it is not
+ * @len: size of @err
+ *
+ * Return: 0 or -EINVAL.
+ */
+static inline int rmt_swap_offsets_check(const struct rmt_swap_offsets *o,
+						char *err, size_t len)
+{
+	if (o->vmf_size != sizeof(struct vm_fault))
+		return rmt_errf(err, len, -EINVAL,
+				"vmf_size = %u but this kernel's vm_fault is %zu bytes: BTF of another kernel?",
+				o->vmf_size, sizeof(struct vm_fault));
+	if (o->vma_size != sizeof(struct vm_area_struct))
+		return rmt_errf(err, len, -EINVAL,
+				"vma_size = %u but this kernel's vm_area_struct is %zu bytes: BTF of another kernel?",
+				o->vma_size, sizeof(struct vm_area_struct));
+	if (o->task_size != sizeof(struct task_struct))
+		return rmt_errf(err, len, -EINVAL,
+				"task_size = %u but this kernel's task_struct is %zu bytes: BTF of another kernel?",
+				o->task_size, sizeof(struct task_struct));
+	if (o->vmf_address != offsetof(struct vm_fault, address))
+		return rmt_errf(err, len, -EINVAL,
+				"vmf_address = %u but this kernel has %zu: BTF of another kernel?",
+				o->vmf_address, offsetof(struct vm_fault, address));
+	if (!rmt_off_ok(o->vmf_address, 8, o->vmf_size))
+		return rmt_errf(err, len, -EINVAL,
+				"vmf_address = %u: not inside vm_fault (%u bytes)",
+				o->vmf_address, o->vmf_size);
+	if (o->vmf_vma != offsetof(struct vm_fault, vma))
+		return rmt_errf(err, len, -EINVAL,
+				"vmf_vma = %u but this kernel has %zu: BTF of another kernel?",
+				o->vmf_vma, offsetof(struct vm_fault, vma));
+	if (!rmt_off_ok(o->vmf_vma, 8, o->vmf_size))
+		return rmt_errf(err, len, -EINVAL,
+				"vmf_vma = %u: not inside vm_fault (%u bytes)",
+				o->vmf_vma, o->vmf_size);
+	if (o->vma_swap_readahead_info != offsetof(struct vm_area_struct, swap_readahead_info))
+		return rmt_errf(err, len, -EINVAL,
+				"vma_swap_readahead_info = %u but this kernel has %zu: BTF of another kernel?",
+				o->vma_swap_readahead_info, offsetof(struct vm_area_struct, swap_readahead_info));
+	if (!rmt_off_ok(o->vma_swap_readahead_info, 8, o->vma_size))
+		return rmt_errf(err, len, -EINVAL,
+				"vma_swap_readahead_info = %u: not inside vm_area_struct (%u bytes)",
+				o->vma_swap_readahead_info, o->vma_size);
+	if (o->task_pid != offsetof(struct task_struct, pid))
+		return rmt_errf(err, len, -EINVAL,
+				"task_pid = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_pid, offsetof(struct task_struct, pid));
+	if (!rmt_off_ok(o->task_pid, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_pid = %u: not inside task_struct (%u bytes)",
+				o->task_pid, o->task_size);
+	return 0;
+}
+#endif /* RMT_HOOK_OFFSETS_CHECK_SWAP */
+
+#endif /* RMT_KMOD_HOOKS */

@@ -19,7 +19,9 @@
 #include "rmt_vm.h"
 #include "rmt_hooks.h"
 #include "uapi/rmt_hooks.h"
-#include "rmt_hook_offsets.h"
+/* the probes' part of the generated header: payloads, checks, the hook list */
+#define RMT_KMOD_HOOKS
+#include "rmt_hooks.h"
 
 /* Per-CPU counters of a hook: struct rmt_hook_stats without the header. */
 struct rmt_hook_pcpu {

@@ -288,7 +288,7 @@ out:
 	return 0;
 }
 
-/* Every check of the payload is generated from the hook's spec (rmt_hook_offsets.h). */
+/* Every check of the payload is generated from the hook's spec (rmt_hooks.h). */
 static int rmt_sched_check(const struct rmt_hook_bind *b, char *err, size_t len)
 {
 	return rmt_sched_offsets_check(&b->off.sched, err, len);

@@ -295,7 +295,7 @@ out:
 }
 
 /*
- * The payload's checks are generated from the hook's spec (rmt_hook_offsets.h);
+ * The payload's checks are generated from the hook's spec (rmt_hooks.h);
  * then the prefetch mechanism is chosen (and checked) for this attach.
  */
 static int rmt_swap_check(const struct rmt_hook_bind *b, char *err, size_t len)

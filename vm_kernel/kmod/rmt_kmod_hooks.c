@@ -22,7 +22,7 @@
 
 struct rmt_vm *rmt_hooks_vm;
 
-/* Generated from the hooks' specs (rmt_hook_offsets.h). */
+/* Generated from the hooks' specs (rmt_hooks.h). */
 static struct rmt_hook *const rmt_hooks[] = RMT_KERNEL_HOOK_LIST;
 
 static struct rmt_hook *rmt_hook_by_id(u32 id)

@@ -48,7 +48,7 @@
  * @flags: RMT_HOOK_F_*
  * @offsets: user pointer to the hook's payload: the struct sizes, member
  *	offsets and values its probe reads, laid out as the hook's spec says
- *	(contract/hooks.py KernelSide; generated C: kmod/rmt_hook_offsets.h)
+ *	(contract/hooks.py KernelSide; generated C: the rmt.ko part of core/rmt_hooks.h)
  * @offsets_len: its length in bytes: exactly the hook's payload size
  * @pad: must be 0
  * @err: out: why the attach failed
