@@ -359,6 +359,60 @@ MM_SWAP_FAULT = HookSpec(
     exports=frozenset({DECISIONS}),
 )
 
+FS_RA_MAX = 256           # the largest window a program may set, in pages (1 MiB)
+PGOFF_MAX = (1 << 44) - 1  # page index in a file: 64 PiB with 4 KiB pages
+
+FS_READAHEAD = HookSpec(
+    name="fs.readahead",
+    id=3,
+    doc="A file's page-cache readahead (mm/readahead.c, Linux 6.1): a read missed the page "
+        "cache (page_cache_sync_ra) or reached a readahead marker (page_cache_async_ra). "
+        "The decision caps this call's readahead window in pages (the file's "
+        "file_ra_state.ra_pages for the duration of the call: the on-demand algorithm "
+        "ramps the window up to it); 0 reads only what was asked; DEFAULT keeps the file's "
+        "own cap (the device's read_ahead_kb, or what fadvise set).",
+    fields=(
+        _f("pid", U32, 0, 4194304, export=False, doc="reading task"),
+        _f("ino", U64, export=False, doc="inode number of the file; identifies it, stays in the kernel"),
+        _f("index", U64, 0, PGOFF_MAX, doc="first page of the request in the file"),
+        _f("req_pages", U32, 0, 1 << 16, doc="pages the reader asked for"),
+        _f("is_async", U8, 0, 1, doc="1: a readahead marker was hit; 0: a page-cache miss"),
+        _f("ra_start", U64, 0, PGOFF_MAX, doc="the current readahead window's first page"),
+        _f("ra_size", U32, 0, 1 << 16, doc="its size in pages"),
+        _f("ra_async_size", U32, 0, 1 << 16,
+           doc="pages before its end where the next async readahead starts"),
+        _f("ra_pages", U32, 0, 1 << 16,
+           doc="the file's window cap: the kernel's own decision"),
+        _f("prev_index", U64, 0, PGOFF_MAX, doc="page of the previous read (prev_pos >> 12)"),
+        _f("mmap_miss", U32, 0, 1 << 16, doc="page-cache misses through mmap"),
+    ),
+    decision=Decision({"NONE": 0}, 0, FS_RA_MAX, "the window cap in pages for this call"),
+    budget=4000,
+    # the window is visible anyway (page-cache residency through mincore, I/O statistics)
+    exports=frozenset({DECISIONS}),
+    kernel=KernelSide(
+        offsets="fs",
+        probes=("page_cache_sync_ra", "page_cache_async_ra"),
+        structs=(KStruct("ractl", "readahead_control", public=True),
+                 KStruct("ra", "file_ra_state", public=True),
+                 KStruct("mapping", "address_space", public=True),
+                 KStruct("inode", "inode", public=True)),
+        members=(
+            KMember("ractl_mapping", "ractl", "mapping", 8),
+            KMember("ractl_ra", "ractl", "ra", 8),
+            KMember("ractl_index", "ractl", "_index", 8),
+            KMember("ra_win_start", "ra", "start", 8),
+            KMember("ra_win_size", "ra", "size", 4),
+            KMember("ra_win_async", "ra", "async_size", 4),
+            KMember("ra_max_pages", "ra", "ra_pages", 4),
+            KMember("ra_mmap_miss", "ra", "mmap_miss", 4),
+            KMember("ra_prev_pos", "ra", "prev_pos", 8),
+            KMember("mapping_host", "mapping", "host", 8),
+            KMember("inode_ino", "inode", "i_ino", 8),
+        ),
+    ),
+)
+
 TEST_SANDBOX = HookSpec(
     name="test.sandbox",
     id=100,
@@ -380,7 +434,7 @@ TEST_SANDBOX = HookSpec(
 )
 
 HOOKS: dict[str, HookSpec] = {h.name: h for h in (SCHED_CAN_MIGRATE_TASK, MM_SWAP_FAULT,
-                                                  TEST_SANDBOX)}
+                                                  FS_READAHEAD, TEST_SANDBOX)}
 HOOK_BY_ID: dict[int, HookSpec] = {h.id: h for h in HOOKS.values()}
 
 

@@ -53,6 +53,7 @@ struct rmt_hook_desc {
 #define RMT_HOOKS(X) \
 	X(SCHED_CAN_MIGRATE_TASK, sched_can_migrate_task) \
 	X(MM_SWAP_FAULT, mm_swap_fault) \
+	X(FS_READAHEAD, fs_readahead) \
 	X(TEST_SANDBOX, test_sandbox)
 
 #define RMT_HOOK_SCHED_CAN_MIGRATE_TASK_ID 1
@@ -235,6 +236,72 @@ static inline void rmt_ctx_mm_swap_fault_clamp(struct rmt_ctx_mm_swap_fault *c)
 	}
 }
 
+#define RMT_HOOK_FS_READAHEAD_ID 3
+#define RMT_HOOK_FS_READAHEAD_HASH 0xd8c78681u
+#define RMT_HOOK_FS_READAHEAD_CTX_SIZE 72
+#define RMT_HOOK_FS_READAHEAD_NFIELDS 11
+#define RMT_HOOK_FS_READAHEAD_DECISION_LO 0
+#define RMT_HOOK_FS_READAHEAD_DECISION_HI 256
+#define RMT_HOOK_FS_READAHEAD_HELPERS 0x1eu
+#define RMT_HOOK_FS_READAHEAD_BUDGET 4000
+#define RMT_HOOK_FS_READAHEAD_DECISION_NONE 0
+/* fs.readahead: A file's page-cache readahead (mm/readahead.c, Linux 6.1): a read missed the page cache (page_cache_sync_ra) or reached a readahead marker (page_cache_async_ra). The decision caps this call's readahead window in pages (the file's file_ra_state.ra_pages for the duration of the call: the on-demand algorithm ramps the window up to it); 0 reads only what was asked; DEFAULT keeps the file's own cap (the device's read_ahead_kb, or what fadvise set). */
+struct rmt_ctx_fs_readahead {
+	__u32 pid;
+	__u8 __pad0[4];
+	__u64 ino;
+	__u64 index;
+	__u32 req_pages;
+	__u8 is_async;
+	__u8 __pad1[3];
+	__u64 ra_start;
+	__u32 ra_size;
+	__u32 ra_async_size;
+	__u32 ra_pages;
+	__u8 __pad2[4];
+	__u64 prev_index;
+	__u32 mmap_miss;
+	__u8 __pad3[4];
+};
+_Static_assert(sizeof(struct rmt_ctx_fs_readahead) == RMT_HOOK_FS_READAHEAD_CTX_SIZE, "fs.readahead context size");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, pid) == 0, "fs.readahead.pid offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, ino) == 8, "fs.readahead.ino offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, index) == 16, "fs.readahead.index offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, req_pages) == 24, "fs.readahead.req_pages offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, is_async) == 28, "fs.readahead.is_async offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, ra_start) == 32, "fs.readahead.ra_start offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, ra_size) == 40, "fs.readahead.ra_size offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, ra_async_size) == 44, "fs.readahead.ra_async_size offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, ra_pages) == 48, "fs.readahead.ra_pages offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, prev_index) == 56, "fs.readahead.prev_index offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, mmap_miss) == 64, "fs.readahead.mmap_miss offset");
+
+/* Every field of a fs.readahead context into its declared range (what the
+ * verifier assumes): the hook glue's last step before running a program. */
+static inline void rmt_ctx_fs_readahead_clamp(struct rmt_ctx_fs_readahead *c)
+{
+	if ((__u64)c->pid > 4194304ull)
+		c->pid = 4194304ull;
+	if ((__u64)c->index > 17592186044415ull)
+		c->index = 17592186044415ull;
+	if ((__u64)c->req_pages > 65536ull)
+		c->req_pages = 65536ull;
+	if ((__u64)c->is_async > 1ull)
+		c->is_async = 1ull;
+	if ((__u64)c->ra_start > 17592186044415ull)
+		c->ra_start = 17592186044415ull;
+	if ((__u64)c->ra_size > 65536ull)
+		c->ra_size = 65536ull;
+	if ((__u64)c->ra_async_size > 65536ull)
+		c->ra_async_size = 65536ull;
+	if ((__u64)c->ra_pages > 65536ull)
+		c->ra_pages = 65536ull;
+	if ((__u64)c->prev_index > 17592186044415ull)
+		c->prev_index = 17592186044415ull;
+	if ((__u64)c->mmap_miss > 65536ull)
+		c->mmap_miss = 65536ull;
+}
+
 #define RMT_HOOK_TEST_SANDBOX_ID 100
 #define RMT_HOOK_TEST_SANDBOX_HASH 0xe2e1210bu
 #define RMT_HOOK_TEST_SANDBOX_CTX_SIZE 112
@@ -311,9 +378,10 @@ static inline void rmt_ctx_test_sandbox_clamp(struct rmt_ctx_test_sandbox *c)
  */
 extern const struct rmt_ctx_field rmt_fields_sched_can_migrate_task[25];
 extern const struct rmt_ctx_field rmt_fields_mm_swap_fault[9];
+extern const struct rmt_ctx_field rmt_fields_fs_readahead[11];
 extern const struct rmt_ctx_field rmt_fields_test_sandbox[13];
-extern const struct rmt_hook_desc rmt_hook_descs[3];
-#define RMT_NR_HOOKS 3
+extern const struct rmt_hook_desc rmt_hook_descs[4];
+#define RMT_NR_HOOKS 4
 
 #ifdef RMT_HOOKS_DEFINE_TABLES
 const struct rmt_ctx_field rmt_fields_sched_can_migrate_task[25] = {
@@ -356,6 +424,20 @@ const struct rmt_ctx_field rmt_fields_mm_swap_fault[9] = {
 	{ "pf", 104, 64, 4, RMT_ACCESS_RW, 1, 1, 0xfffffffffff00000ull, 0x100000ull },
 };
 
+const struct rmt_ctx_field rmt_fields_fs_readahead[11] = {
+	{ "pid", 0, 4, 4, RMT_ACCESS_R, 0, 0, 0x0ull, 0x400000ull },
+	{ "ino", 8, 8, 8, RMT_ACCESS_R, 0, 0, 0x0ull, 0xffffffffffffffffull },
+	{ "index", 16, 8, 8, RMT_ACCESS_R, 1, 0, 0x0ull, 0xfffffffffffull },
+	{ "req_pages", 24, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x10000ull },
+	{ "is_async", 28, 1, 1, RMT_ACCESS_R, 1, 0, 0x0ull, 0x1ull },
+	{ "ra_start", 32, 8, 8, RMT_ACCESS_R, 1, 0, 0x0ull, 0xfffffffffffull },
+	{ "ra_size", 40, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x10000ull },
+	{ "ra_async_size", 44, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x10000ull },
+	{ "ra_pages", 48, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x10000ull },
+	{ "prev_index", 56, 8, 8, RMT_ACCESS_R, 1, 0, 0x0ull, 0xfffffffffffull },
+	{ "mmap_miss", 64, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x10000ull },
+};
+
 const struct rmt_ctx_field rmt_fields_test_sandbox[13] = {
 	{ "a", 0, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x3e8ull },
 	{ "b", 4, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x3e8ull },
@@ -372,11 +454,13 @@ const struct rmt_ctx_field rmt_fields_test_sandbox[13] = {
 	{ "outs", 96, 16, 4, RMT_ACCESS_RW, 1, 1, 0xffffffff80000000ull, 0x7fffffffull },
 };
 
-const struct rmt_hook_desc rmt_hook_descs[3] = {
+const struct rmt_hook_desc rmt_hook_descs[4] = {
 	{ "sched.can_migrate_task", RMT_HOOK_SCHED_CAN_MIGRATE_TASK_ID, RMT_HOOK_SCHED_CAN_MIGRATE_TASK_HASH, RMT_HOOK_SCHED_CAN_MIGRATE_TASK_CTX_SIZE, RMT_HOOK_SCHED_CAN_MIGRATE_TASK_NFIELDS, rmt_fields_sched_can_migrate_task,
 	  RMT_HOOK_SCHED_CAN_MIGRATE_TASK_DECISION_LO, RMT_HOOK_SCHED_CAN_MIGRATE_TASK_DECISION_HI, RMT_HOOK_SCHED_CAN_MIGRATE_TASK_HELPERS, RMT_HOOK_SCHED_CAN_MIGRATE_TASK_BUDGET },
 	{ "mm.swap_fault", RMT_HOOK_MM_SWAP_FAULT_ID, RMT_HOOK_MM_SWAP_FAULT_HASH, RMT_HOOK_MM_SWAP_FAULT_CTX_SIZE, RMT_HOOK_MM_SWAP_FAULT_NFIELDS, rmt_fields_mm_swap_fault,
 	  RMT_HOOK_MM_SWAP_FAULT_DECISION_LO, RMT_HOOK_MM_SWAP_FAULT_DECISION_HI, RMT_HOOK_MM_SWAP_FAULT_HELPERS, RMT_HOOK_MM_SWAP_FAULT_BUDGET },
+	{ "fs.readahead", RMT_HOOK_FS_READAHEAD_ID, RMT_HOOK_FS_READAHEAD_HASH, RMT_HOOK_FS_READAHEAD_CTX_SIZE, RMT_HOOK_FS_READAHEAD_NFIELDS, rmt_fields_fs_readahead,
+	  RMT_HOOK_FS_READAHEAD_DECISION_LO, RMT_HOOK_FS_READAHEAD_DECISION_HI, RMT_HOOK_FS_READAHEAD_HELPERS, RMT_HOOK_FS_READAHEAD_BUDGET },
 	{ "test.sandbox", RMT_HOOK_TEST_SANDBOX_ID, RMT_HOOK_TEST_SANDBOX_HASH, RMT_HOOK_TEST_SANDBOX_CTX_SIZE, RMT_HOOK_TEST_SANDBOX_NFIELDS, rmt_fields_test_sandbox,
 	  RMT_HOOK_TEST_SANDBOX_DECISION_LO, RMT_HOOK_TEST_SANDBOX_DECISION_HI, RMT_HOOK_TEST_SANDBOX_HELPERS, RMT_HOOK_TEST_SANDBOX_BUDGET },
 };
@@ -518,12 +602,49 @@ struct rmt_swap_offsets {
 
 #define RMT_SWAP_OFFSETS_SIZE 32
 
+/* fs.readahead: the payload of RMT_IOC_HOOK_ATTACH (struct rmt_hook_attach.offsets) */
+struct rmt_fs_offsets {
+	/* sizeof(struct readahead_control) */
+	__u32 ractl_size;
+	/* sizeof(struct file_ra_state) */
+	__u32 ra_size;
+	/* sizeof(struct address_space) */
+	__u32 mapping_size;
+	/* sizeof(struct inode) */
+	__u32 inode_size;
+	/* struct readahead_control: mapping, 8 bytes */
+	__u32 ractl_mapping;
+	/* struct readahead_control: ra, 8 bytes */
+	__u32 ractl_ra;
+	/* struct readahead_control: _index, 8 bytes */
+	__u32 ractl_index;
+	/* struct file_ra_state: start, 8 bytes */
+	__u32 ra_win_start;
+	/* struct file_ra_state: size, 4 bytes */
+	__u32 ra_win_size;
+	/* struct file_ra_state: async_size, 4 bytes */
+	__u32 ra_win_async;
+	/* struct file_ra_state: ra_pages, 4 bytes */
+	__u32 ra_max_pages;
+	/* struct file_ra_state: mmap_miss, 4 bytes */
+	__u32 ra_mmap_miss;
+	/* struct file_ra_state: prev_pos, 8 bytes */
+	__u32 ra_prev_pos;
+	/* struct address_space: host, 8 bytes */
+	__u32 mapping_host;
+	/* struct inode: i_ino, 8 bytes */
+	__u32 inode_ino;
+};
+
+#define RMT_FS_OFFSETS_SIZE 60
+
 #define RMT_HOOK_OFFSETS_MAX 192
 
 /* What struct rmt_hook_bind carries: one hook's payload, as copied in. */
 union rmt_hook_offsets {
 	struct rmt_sched_offsets sched;
 	struct rmt_swap_offsets swap;
+	struct rmt_fs_offsets fs;
 	__u8 raw[RMT_HOOK_OFFSETS_MAX];
 };
 
@@ -531,7 +652,8 @@ union rmt_hook_offsets {
 struct rmt_hook;
 extern struct rmt_hook rmt_hook_sched;
 extern struct rmt_hook rmt_hook_swap;
-#define RMT_KERNEL_HOOK_LIST { &rmt_hook_sched, &rmt_hook_swap }
+extern struct rmt_hook rmt_hook_fs;
+#define RMT_KERNEL_HOOK_LIST { &rmt_hook_sched, &rmt_hook_swap, &rmt_hook_fs }
 
 /**
  * rmt_off_ok() - is a member of @width bytes at @off inside a struct of @size?
@@ -868,5 +990,125 @@ static inline int rmt_swap_offsets_check(const struct rmt_swap_offsets *o,
 	return 0;
 }
 #endif /* RMT_HOOK_OFFSETS_CHECK_SWAP */
+
+#ifdef RMT_HOOK_OFFSETS_CHECK_FS
+/**
+ * rmt_fs_offsets_check() - is a fs payload this kernel's?
+ * @o: the payload
+ * @err: out: the first reason it is not
+ * @len: size of @err
+ *
+ * Return: 0 or -EINVAL.
+ */
+static inline int rmt_fs_offsets_check(const struct rmt_fs_offsets *o,
+						char *err, size_t len)
+{
+	if (o->ractl_size != sizeof(struct readahead_control))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_size = %u but this kernel's readahead_control is %zu bytes: BTF of another kernel?",
+				o->ractl_size, sizeof(struct readahead_control));
+	if (o->ra_size != sizeof(struct file_ra_state))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_size = %u but this kernel's file_ra_state is %zu bytes: BTF of another kernel?",
+				o->ra_size, sizeof(struct file_ra_state));
+	if (o->mapping_size != sizeof(struct address_space))
+		return rmt_errf(err, len, -EINVAL,
+				"mapping_size = %u but this kernel's address_space is %zu bytes: BTF of another kernel?",
+				o->mapping_size, sizeof(struct address_space));
+	if (o->inode_size != sizeof(struct inode))
+		return rmt_errf(err, len, -EINVAL,
+				"inode_size = %u but this kernel's inode is %zu bytes: BTF of another kernel?",
+				o->inode_size, sizeof(struct inode));
+	if (o->ractl_mapping != offsetof(struct readahead_control, mapping))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_mapping = %u but this kernel has %zu: BTF of another kernel?",
+				o->ractl_mapping, offsetof(struct readahead_control, mapping));
+	if (!rmt_off_ok(o->ractl_mapping, 8, o->ractl_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_mapping = %u: not inside readahead_control (%u bytes)",
+				o->ractl_mapping, o->ractl_size);
+	if (o->ractl_ra != offsetof(struct readahead_control, ra))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_ra = %u but this kernel has %zu: BTF of another kernel?",
+				o->ractl_ra, offsetof(struct readahead_control, ra));
+	if (!rmt_off_ok(o->ractl_ra, 8, o->ractl_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_ra = %u: not inside readahead_control (%u bytes)",
+				o->ractl_ra, o->ractl_size);
+	if (o->ractl_index != offsetof(struct readahead_control, _index))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_index = %u but this kernel has %zu: BTF of another kernel?",
+				o->ractl_index, offsetof(struct readahead_control, _index));
+	if (!rmt_off_ok(o->ractl_index, 8, o->ractl_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_index = %u: not inside readahead_control (%u bytes)",
+				o->ractl_index, o->ractl_size);
+	if (o->ra_win_start != offsetof(struct file_ra_state, start))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_win_start = %u but this kernel has %zu: BTF of another kernel?",
+				o->ra_win_start, offsetof(struct file_ra_state, start));
+	if (!rmt_off_ok(o->ra_win_start, 8, o->ra_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_win_start = %u: not inside file_ra_state (%u bytes)",
+				o->ra_win_start, o->ra_size);
+	if (o->ra_win_size != offsetof(struct file_ra_state, size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_win_size = %u but this kernel has %zu: BTF of another kernel?",
+				o->ra_win_size, offsetof(struct file_ra_state, size));
+	if (!rmt_off_ok(o->ra_win_size, 4, o->ra_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_win_size = %u: not inside file_ra_state (%u bytes)",
+				o->ra_win_size, o->ra_size);
+	if (o->ra_win_async != offsetof(struct file_ra_state, async_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_win_async = %u but this kernel has %zu: BTF of another kernel?",
+				o->ra_win_async, offsetof(struct file_ra_state, async_size));
+	if (!rmt_off_ok(o->ra_win_async, 4, o->ra_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_win_async = %u: not inside file_ra_state (%u bytes)",
+				o->ra_win_async, o->ra_size);
+	if (o->ra_max_pages != offsetof(struct file_ra_state, ra_pages))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_max_pages = %u but this kernel has %zu: BTF of another kernel?",
+				o->ra_max_pages, offsetof(struct file_ra_state, ra_pages));
+	if (!rmt_off_ok(o->ra_max_pages, 4, o->ra_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_max_pages = %u: not inside file_ra_state (%u bytes)",
+				o->ra_max_pages, o->ra_size);
+	if (o->ra_mmap_miss != offsetof(struct file_ra_state, mmap_miss))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_mmap_miss = %u but this kernel has %zu: BTF of another kernel?",
+				o->ra_mmap_miss, offsetof(struct file_ra_state, mmap_miss));
+	if (!rmt_off_ok(o->ra_mmap_miss, 4, o->ra_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_mmap_miss = %u: not inside file_ra_state (%u bytes)",
+				o->ra_mmap_miss, o->ra_size);
+	if (o->ra_prev_pos != offsetof(struct file_ra_state, prev_pos))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_prev_pos = %u but this kernel has %zu: BTF of another kernel?",
+				o->ra_prev_pos, offsetof(struct file_ra_state, prev_pos));
+	if (!rmt_off_ok(o->ra_prev_pos, 8, o->ra_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_prev_pos = %u: not inside file_ra_state (%u bytes)",
+				o->ra_prev_pos, o->ra_size);
+	if (o->mapping_host != offsetof(struct address_space, host))
+		return rmt_errf(err, len, -EINVAL,
+				"mapping_host = %u but this kernel has %zu: BTF of another kernel?",
+				o->mapping_host, offsetof(struct address_space, host));
+	if (!rmt_off_ok(o->mapping_host, 8, o->mapping_size))
+		return rmt_errf(err, len, -EINVAL,
+				"mapping_host = %u: not inside address_space (%u bytes)",
+				o->mapping_host, o->mapping_size);
+	if (o->inode_ino != offsetof(struct inode, i_ino))
+		return rmt_errf(err, len, -EINVAL,
+				"inode_ino = %u but this kernel has %zu: BTF of another kernel?",
+				o->inode_ino, offsetof(struct inode, i_ino));
+	if (!rmt_off_ok(o->inode_ino, 8, o->inode_size))
+		return rmt_errf(err, len, -EINVAL,
+				"inode_ino = %u: not inside inode (%u bytes)",
+				o->inode_ino, o->inode_size);
+	return 0;
+}
+#endif /* RMT_HOOK_OFFSETS_CHECK_FS */
 
 #endif /* RMT_KMOD_HOOKS */
