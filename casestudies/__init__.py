@@ -15,5 +15,9 @@
     rmt-kernel-prefetch-eval       case study 2 in rmt.ko under QEMU, interleaved in one boot
                                    (`make kernel-prefetch-eval`; the guest half is kernel_prefetch_guest.py)
 
+They read examples/, traces/ and vm_kernel/ from a source checkout and write under its
+results/ (rmt.contract.project: $RMT_HOME, the package's own checkout, or the one holding the
+current directory); `@project.cli` turns a missing checkout into one line and exit 2.
+
 Developer tooling (fuzzers, the QEMU harness scripts, trace capture helpers) stays in tools/.
 """

@@ -23,7 +23,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from rmt.contract import project
+
+ROOT = project.guess()          # the source checkout (rmt.contract.project)
 BIN = Path(sys.executable).parent
 
 
@@ -37,6 +39,7 @@ def sh(*argv: str, check: bool = True) -> int:
     return rc
 
 
+@project.cli
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="rmt-demo-"))
     print("== 1. compile, check and verify every example\n")

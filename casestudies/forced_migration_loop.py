@@ -31,9 +31,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from rmt.contract import project
+
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = project.guess()          # the source checkout (rmt.contract.project)
 
 from rmt.compiler import compile_source
 from rmt.contract import objfile  # noqa: E402
@@ -264,6 +266,7 @@ def latency_samples(obj: bytes, blobs: dict[str, bytes], wl: workloads.Workload,
 
 # ---------------------------------------------------------------- main
 
+@project.cli
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(ROOT / "results" / "forced_migration"))

@@ -33,9 +33,11 @@ import time
 import warnings
 from pathlib import Path
 
+from rmt.contract import project
+
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = project.guess()          # the source checkout (rmt.contract.project)
 
 from rmt.casestudies import forced_migration_loop as fml  # noqa: E402
 from rmt.contract import objfile  # noqa: E402
@@ -152,6 +154,7 @@ def kernel_step(out: Path, obj: bytes, per_workload: int, duration_ms: int) -> d
             "kernel_problems": k["kernel_problems"]}
 
 
+@project.cli
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(ROOT / "results" / "forced_migration_sklearn"))

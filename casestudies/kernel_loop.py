@@ -31,9 +31,11 @@ import json
 import sys
 from pathlib import Path
 
+from rmt.contract import project
+
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = project.guess()          # the source checkout (rmt.contract.project)
 
 from rmt.compiler import compile_source  # noqa: E402
 from rmt.learn import features, metrics, mlp, quantize, tree  # noqa: E402
@@ -195,6 +197,7 @@ def workload_summary(d: Path, data: dict[str, features.Dataset]) -> dict:
     return out
 
 
+@project.cli
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--traces", default=str(ROOT / "results" / "kernel_traces"),

@@ -33,12 +33,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from rmt.contract import project
+
 from rmt.casestudies.workloads import WORKLOADS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = project.guess()          # the source checkout (rmt.contract.project)
 
-GUEST = ROOT / "casestudies" / "kernel_prefetch_guest.py"
-PY = ROOT / ".venv" / "bin" / "python"
+GUEST = Path(__file__).with_name("kernel_prefetch_guest.py")
+PY = Path(sys.executable)      # the guest sees the host's root: the same interpreter runs there
 PREFETCHERS = ["readahead", "off", "leap", "rmt"]
 SYNTH_MB = {"seq": 16, "strided": 16}
 
@@ -206,6 +208,7 @@ def from_json(path: Path, out: Path) -> int:
     return 0
 
 
+@project.cli
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="workloads (default: all: "

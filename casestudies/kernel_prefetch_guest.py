@@ -20,7 +20,9 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from rmt.contract import project
+
+ROOT = project.guess()          # the source checkout (rmt.contract.project)
 
 from rmt.ctl import hook_abi as H  # noqa: E402
 from rmt.ctl.btf import Btf  # noqa: E402

@@ -36,16 +36,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from rmt.contract import project
 from typing import TYPE_CHECKING
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = project.guess()          # the source checkout (rmt.contract.project)
 
 if TYPE_CHECKING:
     from rmt.qemu import harness
 
 EXAMPLE = ROOT / "examples" / "forced_migration.rmt"
 SIM_MODELS = ROOT / "results" / "forced_migration" / "models"
-PY = ROOT / ".venv" / "bin" / "python"
+PY = Path(sys.executable)      # the guest sees the host's root: the same interpreter runs there
 DRAIN_EVERY_S = 3.0
 
 # Real workloads (sh -c, run in /tmp: stress-ng refuses a read-only cwd).  {t}: seconds.
@@ -254,6 +256,7 @@ def collect(out: Path, ko: Path, workloads: list[str], seconds: int, weights: st
     return r
 
 
+@project.cli
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(ROOT / "results" / "kernel_traces"))

@@ -40,7 +40,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from rmt.contract import project
+
+ROOT = project.guess()          # the source checkout (rmt.contract.project)
 
 from rmt.contract.objformat import ModelKind  # noqa: E402
 from rmt.learn.swap_tree import train  # noqa: E402
@@ -298,6 +300,7 @@ def leave_one_out(traces: list[Trace], streams: list, split: Split, args,
     return [r for rs, _ in done for r in rs], [info for _, info in done]
 
 
+@project.cli
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--traces", type=Path, default=ROOT / "traces")

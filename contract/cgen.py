@@ -7,7 +7,8 @@ side:
 
     vm_kernel/core/rmt_isa.h     opcodes (an X-macro list), regions, aborts, helpers
     vm_kernel/core/rmt_format.h  the .rmtb and weights records as C structs, enums, limits
-    vm_kernel/core/rmt_hooks.h   per hook: context struct, field table, hash, decisions
+    vm_kernel/core/rmt_hooks.h   per hook: context struct, field table, hash, decisions;
+                                 rmt.ko's attach payloads and their checks (kgen.py)
 
 `python -m rmt.contract.gen` rewrites them with the other generated files;
 `--check` exits 1 when any is stale (tests/test_generated.py runs that check).
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rmt.contract import isa
+from rmt.contract import isa, kgen
 from rmt.contract import objformat as F
 from rmt.contract.hooks import HOOKS, Access, HookSpec, hook_hash
 
@@ -347,6 +348,7 @@ def gen_hooks() -> str:
                    f"RMT_HOOK_{up}_HELPERS, RMT_HOOK_{up}_BUDGET }},\n")
     out.append("};\n#endif /* RMT_HOOKS_DEFINE_TABLES */\n\n")
     out.append(f"#endif /* {g} */\n")
+    out.append(kgen.render())
     return "".join(out)
 
 

@@ -20,6 +20,9 @@ from functools import cached_property
 from rmt.contract.ints import IntT
 
 DEFAULT_DECISION = -1
+# Decision counters per program: every allowed value, DEFAULT and one for out of range
+# (vm_kernel/core/rmt_vm.h RMT_MAX_DECISIONS; tests/test_contract_mirrors.py compares them).
+MAX_DECISIONS = 258
 
 # The observable channel a hook may declare exportable (HookSpec.exports).
 DECISIONS = "decisions"
@@ -67,6 +70,100 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class KStruct:
+    """A kernel struct a hook's probe reads, its BTF size sent at attach as `<label>_size`.
+
+    public: the struct is in a header rmt.ko includes, so the module checks its size and every
+    member's offset against its own sizeof/offsetof (a mismatch: BTF of another kernel);
+    otherwise the size must be 1..max_size (0..max_size when optional: absent in some
+    configurations)."""
+    label: str
+    name: str
+    public: bool = False
+    max_size: int = 64 << 10
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class KMember:
+    """A member the probe reads, its BTF byte offset sent at attach as `field`.
+
+    path: the member, nested with dots (`se.exec_start`), resolved to one offset;
+    width: bytes read (checked against BTF; None: an embedded struct only its offset is used);
+    optional: absent in some configurations (offset RMT_OFF_NONE; the feature reads as 0);
+    config: the CONFIG_ option the member exists under (guards the module's offsetof check)."""
+    field: str
+    struct: str                  # a KStruct label
+    path: str
+    width: int | None
+    optional: bool = False
+    config: str | None = None
+
+
+@dataclass(frozen=True)
+class KConst:
+    """A value sent at attach that is not an offset: `btf-enum` (the kernel's enumerator, else
+    default), `fixed` (default; #defines BTF does not carry), `ksym` (a data symbol's address
+    from /proc/kallsyms, else 0), `file` (an integer read from the path, else default).
+    check: a C expression the module requires to equal the value (its own #define), or None.
+    wide: __u64 (else __u32)."""
+    field: str
+    source: str
+    default: int = 0
+    name: str = ""               # enumerator, symbol or path
+    check: str | None = None
+    wide: bool = False
+
+
+@dataclass(frozen=True)
+class KernelSide:
+    """What rmt.ko needs to probe a hook: the kernel functions it probes and the struct members
+    and values it reads there.  The attach ioctl carries them as one payload (pointer and
+    length); contract/kgen.py generates its C struct `struct rmt_<offsets>_offsets` and the
+    module's checks of it into the rmt.ko part of vm_kernel/core/rmt_hooks.h; rmtctl packs it
+    from BTF (rmtctl/hook_abi.py).  A new hook adds a spec here, one probe file in
+    vm_kernel/kmod/ (rmt_kmod_hook_<offsets>.c, defining `struct rmt_hook
+    rmt_hook_<offsets>`) and one simulator adapter."""
+    offsets: str                 # C name: struct rmt_<offsets>_offsets, rmt_hook_<offsets>
+    probes: tuple[str, ...]
+    structs: tuple[KStruct, ...]
+    members: tuple[KMember, ...]
+    consts: tuple[KConst, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = self.u32_fields + self.u64_fields
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"hook payload {self.offsets!r}: field names used twice: {dup} "
+                             f"(a struct's size is <label>_size)")
+        labels = {st.label for st in self.structs}
+        bad = [m.field for m in self.members if m.struct not in labels]
+        if bad:
+            raise ValueError(f"hook payload {self.offsets!r}: members of no listed struct: {bad}")
+
+    def struct(self, label: str) -> KStruct:
+        return next(s for s in self.structs if s.label == label)
+
+    @property
+    def u32_fields(self) -> list[str]:
+        """The payload's __u32 fields in order: struct sizes, member offsets, narrow values
+        (and `pad0` when their count is odd and wide values follow)."""
+        out = [f"{s.label}_size" for s in self.structs] + [m.field for m in self.members]
+        out += [c.field for c in self.consts if not c.wide]
+        if len(out) % 2 and any(c.wide for c in self.consts):
+            out.append("pad0")
+        return out
+
+    @property
+    def u64_fields(self) -> list[str]:
+        return [c.field for c in self.consts if c.wide]
+
+    @property
+    def size(self) -> int:
+        return 4 * len(self.u32_fields) + 8 * len(self.u64_fields)
+
+
+@dataclass(frozen=True)
 class HookSpec:
     name: str
     id: int
@@ -80,6 +177,7 @@ class HookSpec:
     # decision counters of `rmtctl stats`, with the shadow agreement, bad-decision and
     # abort counters (an aborted run is a DEFAULT decision).
     exports: frozenset[str] = frozenset()
+    kernel: KernelSide | None = None     # None: no probe in rmt.ko (sim-only, tests)
 
     @cached_property
     def layout(self) -> dict[str, int]:
@@ -102,6 +200,12 @@ class HookSpec:
 
     def field(self, name: str) -> CtxField | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    def __post_init__(self) -> None:
+        n = self.decision.hi - self.decision.lo + 2
+        if n > MAX_DECISIONS:
+            raise ValueError(f"hook {self.name}: decisions {self.decision.lo}..{self.decision.hi} "
+                             f"need {n} counters, the VM keeps {MAX_DECISIONS}")
 
 
 def _f(name, t, lo=None, hi=None, access=Access.READ, export=True, count=1, doc=""):
@@ -145,6 +249,64 @@ SCHED_CAN_MIGRATE_TASK = HookSpec(
     decision=Decision({"DENY": 0, "ALLOW": 1}, 0, 1, "0 keep the task, 1 migrate it"),
     budget=4000,
     # whether a task migrates is visible to userspace anyway (/proc/PID/stat's processor)
+    kernel=KernelSide(
+        offsets="sched",
+        probes=("can_migrate_task",),
+        structs=(KStruct("task", "task_struct", public=True), KStruct("lb_env", "lb_env", max_size=256),
+                 KStruct("rq", "rq"), KStruct("sd", "sched_domain", public=True),
+                 KStruct("cfs_rq", "cfs_rq", optional=True), KStruct("tg", "task_group", optional=True)),
+        members=(
+            KMember("task_pid", "task", "pid", 4),
+            KMember("task_flags", "task", "flags", 4),
+            KMember("task_on_cpu", "task", "on_cpu", 4),
+            KMember("task_policy", "task", "policy", 4),
+            KMember("task_nr_cpus_allowed", "task", "nr_cpus_allowed", 4),
+            KMember("task_cpus_ptr", "task", "cpus_ptr", 8),
+            KMember("task_se_exec_start", "task", "se.exec_start", 8),
+            KMember("task_se_cfs_rq", "task", "se.cfs_rq", 8, config="CONFIG_FAIR_GROUP_SCHED"),
+            KMember("task_se", "task", "se", None),
+            KMember("task_sched_task_group", "task", "sched_task_group", 8, optional=True,
+                    config="CONFIG_CGROUP_SCHED"),
+            KMember("task_numa_preferred_nid", "task", "numa_preferred_nid", 4, optional=True,
+                    config="CONFIG_NUMA_BALANCING"),
+            KMember("task_numa_faults", "task", "numa_faults", 8, optional=True,
+                    config="CONFIG_NUMA_BALANCING"),
+            KMember("task_total_numa_faults", "task", "total_numa_faults", 8, optional=True,
+                    config="CONFIG_NUMA_BALANCING"),
+            KMember("env_sd", "lb_env", "sd", 8),
+            KMember("env_src_rq", "lb_env", "src_rq", 8),
+            KMember("env_src_cpu", "lb_env", "src_cpu", 4),
+            KMember("env_dst_cpu", "lb_env", "dst_cpu", 4),
+            KMember("env_dst_rq", "lb_env", "dst_rq", 8),
+            KMember("env_idle", "lb_env", "idle", 4),
+            KMember("env_flags", "lb_env", "flags", 4),
+            KMember("sd_nr_balance_failed", "sd", "nr_balance_failed", 4),
+            KMember("sd_cache_nice_tries", "sd", "cache_nice_tries", 4),
+            KMember("sd_flags", "sd", "flags", 4),
+            KMember("sd_level", "sd", "level", 4),
+            KMember("rq_nr_running", "rq", "nr_running", 4),
+            KMember("rq_clock_task", "rq", "clock_task", 8),
+            KMember("rq_cfs_load_avg", "rq", "cfs.avg.load_avg", 8),
+            KMember("rq_nr_numa_running", "rq", "nr_numa_running", 4, optional=True),
+            KMember("rq_nr_preferred_running", "rq", "nr_preferred_running", 4, optional=True),
+            KMember("cfs_rq_next", "cfs_rq", "next", 8, optional=True),
+            KMember("cfs_rq_last", "cfs_rq", "last", 8, optional=True),
+            KMember("cfs_rq_throttle_count", "cfs_rq", "throttle_count", 4, optional=True),
+            KMember("tg_cfs_rq", "tg", "cfs_rq", 8, optional=True),
+        ),
+        consts=(
+            KConst("sd_share_cpucapacity", "btf-enum", 0x80, "SD_SHARE_CPUCAPACITY",
+                   check="SD_SHARE_CPUCAPACITY"),
+            KConst("lbf_active_lb", "fixed", 0x10),
+            KConst("pf_kthread", "fixed", 0x00200000, check="PF_KTHREAD"),
+            KConst("sched_idle_policy", "fixed", 5, check="SCHED_IDLE"),
+            # read at each hit with copy_from_kernel_nofault(), so a change through
+            # /sys/kernel/debug/sched/migration_cost_ns shows; 0: use migration_cost_ns
+            KConst("migration_cost_addr", "ksym", 0, "sysctl_sched_migration_cost", wide=True),
+            KConst("migration_cost_ns", "file", 500_000,
+                   "/sys/kernel/debug/sched/migration_cost_ns", wide=True),
+        ),
+    ),
     exports=frozenset({DECISIONS}),
 )
 
@@ -179,7 +341,76 @@ MM_SWAP_FAULT = HookSpec(
     decision=Decision({"NONE": 0}, 0, SWAP_PF_MAX, "number of pf entries to prefetch"),
     budget=6000,
     # the readahead window is visible anyway (page-cache residency, major fault counts)
+    kernel=KernelSide(
+        offsets="swap",
+        probes=("do_swap_page",),
+        structs=(KStruct("vmf", "vm_fault", public=True), KStruct("vma", "vm_area_struct", public=True),
+                 KStruct("task", "task_struct", public=True)),
+        members=(
+            KMember("vmf_address", "vmf", "address", 8),
+            KMember("vmf_vma", "vmf", "vma", 8),
+            KMember("vma_swap_readahead_info", "vma", "swap_readahead_info", 8),
+            KMember("task_pid", "task", "pid", 4),
+        ),
+        # the VMA readahead window's cap is 1 << min(page_cluster, 5) pages (page_cluster is
+        # not exported to modules)
+        consts=(KConst("page_cluster", "file", 3, "/proc/sys/vm/page-cluster"),),
+    ),
     exports=frozenset({DECISIONS}),
+)
+
+FS_RA_MAX = 256           # the largest window a program may set, in pages (1 MiB)
+PGOFF_MAX = (1 << 44) - 1  # page index in a file: 64 PiB with 4 KiB pages
+
+FS_READAHEAD = HookSpec(
+    name="fs.readahead",
+    id=3,
+    doc="A file's page-cache readahead (mm/readahead.c, Linux 6.1): a read missed the page "
+        "cache (page_cache_sync_ra) or reached a readahead marker (page_cache_async_ra). "
+        "The decision caps this call's readahead window in pages (the file's "
+        "file_ra_state.ra_pages for the duration of the call: the on-demand algorithm "
+        "ramps the window up to it); 0 reads only what was asked; DEFAULT keeps the file's "
+        "own cap (the device's read_ahead_kb, or what fadvise set).",
+    fields=(
+        _f("pid", U32, 0, 4194304, export=False, doc="reading task"),
+        _f("ino", U64, export=False, doc="inode number of the file; identifies it, stays in the kernel"),
+        _f("index", U64, 0, PGOFF_MAX, doc="first page of the request in the file"),
+        _f("req_pages", U32, 0, 1 << 16, doc="pages the reader asked for"),
+        _f("is_async", U8, 0, 1, doc="1: a readahead marker was hit; 0: a page-cache miss"),
+        _f("ra_start", U64, 0, PGOFF_MAX, doc="the current readahead window's first page"),
+        _f("ra_size", U32, 0, 1 << 16, doc="its size in pages"),
+        _f("ra_async_size", U32, 0, 1 << 16,
+           doc="pages before its end where the next async readahead starts"),
+        _f("ra_pages", U32, 0, 1 << 16,
+           doc="the file's window cap: the kernel's own decision"),
+        _f("prev_index", U64, 0, PGOFF_MAX, doc="page of the previous read (prev_pos >> 12)"),
+        _f("mmap_miss", U32, 0, 1 << 16, doc="page-cache misses through mmap"),
+    ),
+    decision=Decision({"NONE": 0}, 0, FS_RA_MAX, "the window cap in pages for this call"),
+    budget=4000,
+    # the window is visible anyway (page-cache residency through mincore, I/O statistics)
+    exports=frozenset({DECISIONS}),
+    kernel=KernelSide(
+        offsets="fs",
+        probes=("page_cache_sync_ra", "page_cache_async_ra"),
+        structs=(KStruct("ractl", "readahead_control", public=True),
+                 KStruct("ra", "file_ra_state", public=True),
+                 KStruct("mapping", "address_space", public=True),
+                 KStruct("inode", "inode", public=True)),
+        members=(
+            KMember("ractl_mapping", "ractl", "mapping", 8),
+            KMember("ractl_ra", "ractl", "ra", 8),
+            KMember("ractl_index", "ractl", "_index", 8),
+            KMember("ra_win_start", "ra", "start", 8),
+            KMember("ra_win_size", "ra", "size", 4),
+            KMember("ra_win_async", "ra", "async_size", 4),
+            KMember("ra_max_pages", "ra", "ra_pages", 4),
+            KMember("ra_mmap_miss", "ra", "mmap_miss", 4),
+            KMember("ra_prev_pos", "ra", "prev_pos", 8),
+            KMember("mapping_host", "mapping", "host", 8),
+            KMember("inode_ino", "inode", "i_ino", 8),
+        ),
+    ),
 )
 
 TEST_SANDBOX = HookSpec(
@@ -202,7 +433,8 @@ TEST_SANDBOX = HookSpec(
     budget=200000,
 )
 
-HOOKS: dict[str, HookSpec] = {h.name: h for h in (SCHED_CAN_MIGRATE_TASK, MM_SWAP_FAULT, TEST_SANDBOX)}
+HOOKS: dict[str, HookSpec] = {h.name: h for h in (SCHED_CAN_MIGRATE_TASK, MM_SWAP_FAULT,
+                                                  FS_READAHEAD, TEST_SANDBOX)}
 HOOK_BY_ID: dict[int, HookSpec] = {h.id: h for h in HOOKS.values()}
 
 

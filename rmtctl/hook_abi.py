@@ -2,21 +2,24 @@
 
 rmtctl's kernel target calls ``attach_payload()`` to attach a loaded program to its hook:
 the offsets of every kernel struct member the hook reads come from the running kernel's BTF
-(rmtctl/btf.py), never from a table per kernel build. ``parse_stats()`` reads the hook's
-counters back. The layouts here mirror the C header field for field; tests/test_hook_abi.py
-compiles the header and compares sizes and offsets.
+(rmtctl/btf.py), never from a table per kernel build, and which members and values a hook
+needs is its spec's KernelSide (contract/hooks.py), from which the module's C payload struct
+and checks are generated (the rmt.ko part of core/rmt_hooks.h). ``parse_stats()`` reads the hook's
+counters back. tests/test_btf.py and tests/test_contract_mirrors.py compile the headers and
+compare sizes and offsets.
 """
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from rmt.contract.hooks import HOOKS
+from rmt.contract.hooks import HOOK_BY_ID, HOOKS, KConst, KernelSide
 from rmt.ctl.btf import Btf, BtfError
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 OFF_NONE = 0xFFFFFFFF
 ERR_LEN = 128
 
@@ -35,78 +38,8 @@ def _ioc(direction: int, nr: int, size: int) -> int:
     return (direction << 30) | (size << 16) | (0xE7 << 8) | nr
 
 
-# uapi field -> (struct, member path, width in bytes); None: a struct size.
-# Order = the C struct's order.
-SCHED_FIELDS: list[tuple[str, str, str | None, int | None]] = [
-    ("task_size", "task_struct", None, None),
-    ("lb_env_size", "lb_env", None, None),
-    ("rq_size", "rq", None, None),
-    ("sd_size", "sched_domain", None, None),
-    ("cfs_rq_size", "cfs_rq", None, None),
-    ("tg_size", "task_group", None, None),
-    ("task_pid", "task_struct", "pid", 4),
-    ("task_flags", "task_struct", "flags", 4),
-    ("task_on_cpu", "task_struct", "on_cpu", 4),
-    ("task_policy", "task_struct", "policy", 4),
-    ("task_nr_cpus_allowed", "task_struct", "nr_cpus_allowed", 4),
-    ("task_cpus_ptr", "task_struct", "cpus_ptr", 8),
-    ("task_se_exec_start", "task_struct", "se.exec_start", 8),
-    ("task_se_cfs_rq", "task_struct", "se.cfs_rq", 8),
-    ("task_se", "task_struct", "se", None),
-    ("task_sched_task_group", "task_struct", "sched_task_group", 8),
-    ("task_numa_preferred_nid", "task_struct", "numa_preferred_nid", 4),
-    ("task_numa_faults", "task_struct", "numa_faults", 8),
-    ("task_total_numa_faults", "task_struct", "total_numa_faults", 8),
-    ("env_sd", "lb_env", "sd", 8),
-    ("env_src_rq", "lb_env", "src_rq", 8),
-    ("env_src_cpu", "lb_env", "src_cpu", 4),
-    ("env_dst_cpu", "lb_env", "dst_cpu", 4),
-    ("env_dst_rq", "lb_env", "dst_rq", 8),
-    ("env_idle", "lb_env", "idle", 4),
-    ("env_flags", "lb_env", "flags", 4),
-    ("sd_nr_balance_failed", "sched_domain", "nr_balance_failed", 4),
-    ("sd_cache_nice_tries", "sched_domain", "cache_nice_tries", 4),
-    ("sd_flags", "sched_domain", "flags", 4),
-    ("sd_level", "sched_domain", "level", 4),
-    ("rq_nr_running", "rq", "nr_running", 4),
-    ("rq_clock_task", "rq", "clock_task", 8),
-    ("rq_cfs_load_avg", "rq", "cfs.avg.load_avg", 8),
-    ("rq_nr_numa_running", "rq", "nr_numa_running", 4),
-    ("rq_nr_preferred_running", "rq", "nr_preferred_running", 4),
-    ("cfs_rq_next", "cfs_rq", "next", 8),
-    ("cfs_rq_last", "cfs_rq", "last", 8),
-    ("cfs_rq_throttle_count", "cfs_rq", "throttle_count", 4),
-    ("tg_cfs_rq", "task_group", "cfs_rq", 8),
-]
-# Optional members: absent in some configurations; the hook then reads the feature as 0.
-SCHED_OPTIONAL = {"task_numa_preferred_nid", "task_numa_faults", "task_total_numa_faults",
-                  "rq_nr_numa_running", "rq_nr_preferred_running", "cfs_rq_throttle_count",
-                  "task_sched_task_group", "tg_cfs_rq", "cfs_rq_last", "cfs_rq_next"}
-# Constants: (uapi field, BTF enumerator or None, Linux 6.1's value). LBF_* and PF_* are
-# #defines, which BTF does not carry.
-SCHED_CONSTS: list[tuple[str, str | None, int]] = [
-    ("sd_share_cpucapacity", "SD_SHARE_CPUCAPACITY", 0x80),
-    ("lbf_active_lb", None, 0x10),
-    ("pf_kthread", None, 0x00200000),
-    ("sched_idle_policy", None, 5),
-    ("pad0", None, 0),
-]
-SWAP_FIELDS: list[tuple[str, str, str | None, int | None]] = [
-    ("vmf_size", "vm_fault", None, None),
-    ("vma_size", "vm_area_struct", None, None),
-    ("task_size", "task_struct", None, None),
-    ("vmf_address", "vm_fault", "address", 8),
-    ("vmf_vma", "vm_fault", "vma", 8),
-    ("vma_swap_readahead_info", "vm_area_struct", "swap_readahead_info", 8),
-    ("task_pid", "task_struct", "pid", 4),
-]
-
-SCHED_FMT = "<" + "I" * (len(SCHED_FIELDS) + len(SCHED_CONSTS)) + "QQ"
-SWAP_FMT = "<8I"
-ATTACH_FMT = "<4I"        # abi, hook_id, prog_id, flags; then sched, swap, err
-SCHED_SIZE = struct.calcsize(SCHED_FMT)
-SWAP_SIZE = struct.calcsize(SWAP_FMT)
-ATTACH_SIZE = 16 + SCHED_SIZE + SWAP_SIZE + ERR_LEN
+ATTACH_FMT = "<4IQII"    # abi, hook_id, prog_id, flags, offsets (pointer), offsets_len, pad
+ATTACH_SIZE = struct.calcsize(ATTACH_FMT) + ERR_LEN
 DETACH_SIZE = 8
 
 STATS_COUNTERS = ("hits", "nmissed", "runs", "no_prog", "ctx_errors", "aborts", "defaults",
@@ -125,51 +58,12 @@ class OffsetError(ValueError):
     """The kernel's BTF lacks a member a hook needs, or has it with an unexpected width."""
 
 
-def _resolve(btf: Btf, fields, optional: set[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for name, sname, path, width in fields:
-        try:
-            if path is None:
-                out[name] = btf.struct_size(sname)
-                continue
-            m = btf.member(sname, path)
-        except BtfError as e:
-            if name in optional:
-                out[name] = OFF_NONE
-                continue
-            raise OffsetError(f"{name}: {e}") from e
-        if width is not None and m.size != width:
-            raise OffsetError(f"{name}: struct {sname}.{path} is {m.size} bytes, the hook "
-                              f"reads {width}")
-        out[name] = m.offset
-    return out
-
-
-def sched_offsets(btf: Btf, migration_cost_addr: int = 0,
-                  migration_cost_ns: int = 500_000) -> dict[str, int]:
-    """Every value of struct rmt_sched_offsets, by field name."""
-    out = _resolve(btf, SCHED_FIELDS, SCHED_OPTIONAL)
-    for name, enumerator, default in SCHED_CONSTS:
-        v = btf.enum_value(enumerator) if enumerator else None
-        out[name] = default if v is None else v
-    out["migration_cost_addr"] = migration_cost_addr
-    out["migration_cost_ns"] = migration_cost_ns
-    return out
-
-
-def page_cluster_window() -> int:
-    """The kernel's largest VMA readahead window: 1 << min(vm.page-cluster, 5) (0: unknown)."""
-    try:
-        return 1 << min(int(Path("/proc/sys/vm/page-cluster").read_text()), 5)
-    except (OSError, ValueError):
-        return 0
-
-
-def swap_offsets(btf: Btf, max_window: int = 0) -> dict[str, int]:
-    """Every value of struct rmt_swap_offsets, by field name."""
-    out = _resolve(btf, SWAP_FIELDS, set())
-    out["max_window"] = max_window
-    return out
+def kernel_side(hook_id: int) -> KernelSide:
+    spec = HOOK_BY_ID.get(hook_id)
+    if spec is None or spec.kernel is None:
+        probed = ", ".join(f"{h.id} {h.name}" for h in HOOK_BY_ID.values() if h.kernel)
+        raise OffsetError(f"hook {hook_id} has no kernel probe ({probed})")
+    return spec.kernel
 
 
 def kallsyms_addr(symbol: str, path: Path | str = "/proc/kallsyms") -> int:
@@ -185,51 +79,88 @@ def kallsyms_addr(symbol: str, path: Path | str = "/proc/kallsyms") -> int:
     return 0
 
 
-def migration_cost() -> tuple[int, int]:
-    """(address of sysctl_sched_migration_cost or 0, its value from debugfs or 500 us)."""
-    value = 500_000
-    try:
-        value = int(Path("/sys/kernel/debug/sched/migration_cost_ns").read_text())
-    except (OSError, ValueError):
-        pass
-    return kallsyms_addr("sysctl_sched_migration_cost"), value
+def _const(btf: Btf, c: KConst) -> int:
+    if c.source == "btf-enum":
+        v = btf.enum_value(c.name)
+        return c.default if v is None else v
+    if c.source == "ksym":
+        return kallsyms_addr(c.name)
+    if c.source == "file":
+        try:
+            return int(Path(c.name).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return c.default
+    return c.default
 
 
-def pack_sched(values: dict[str, int]) -> bytes:
-    names = [f[0] for f in SCHED_FIELDS] + [c[0] for c in SCHED_CONSTS]
-    return struct.pack(SCHED_FMT, *(values[n] for n in names),
-                       values["migration_cost_addr"], values["migration_cost_ns"])
+def offsets(btf: Btf, k: KernelSide, overrides: dict[str, int] | None = None) -> dict[str, int]:
+    """Every value of the hook's attach payload (struct rmt_<offsets>_offsets), by field name:
+    struct sizes and member offsets from ``btf``, values from their sources (``overrides``
+    wins, for tests)."""
+    out: dict[str, int] = {}
+    for s in k.structs:
+        try:
+            out[f"{s.label}_size"] = btf.struct_size(s.name)
+        except BtfError as e:
+            if not s.optional:
+                raise OffsetError(f"{s.label}_size: {e}") from e
+            out[f"{s.label}_size"] = 0
+    for m in k.members:
+        sname = k.struct(m.struct).name
+        try:
+            mem = btf.member(sname, m.path)
+        except BtfError as e:
+            if m.optional:
+                out[m.field] = OFF_NONE
+                continue
+            raise OffsetError(f"{m.field}: {e}") from e
+        if m.width is not None and mem.size != m.width:
+            raise OffsetError(f"{m.field}: struct {sname}.{m.path} is {mem.size} bytes, the "
+                              f"hook reads {m.width}")
+        out[m.field] = mem.offset
+    for c in k.consts:
+        out[c.field] = _const(btf, c)
+    if "pad0" in k.u32_fields:
+        out["pad0"] = 0
+    out.update(overrides or {})
+    return out
 
 
-def pack_swap(values: dict[str, int]) -> bytes:
-    return struct.pack(SWAP_FMT, *(values[f[0]] for f in SWAP_FIELDS), values["max_window"])
+def pack_offsets(k: KernelSide, values: dict[str, int]) -> bytes:
+    """The payload's bytes, laid out as the rmt.ko part of core/rmt_hooks.h (generated from the spec)."""
+    fmt = "<" + "I" * len(k.u32_fields) + "Q" * len(k.u64_fields)
+    return struct.pack(fmt, *(values[f] for f in k.u32_fields + k.u64_fields))
+
+
+@dataclass
+class AttachPayload:
+    """The RMT_IOC_HOOK_ATTACH buffer and the payload it points to (kept alive with it)."""
+    buf: bytearray
+    offsets: ctypes.Array
+
+    def error(self) -> str:
+        return attach_error(self.buf)
 
 
 def attach_payload(hook_id: int, prog_id: int, flags: int = 0, btf: Btf | None = None,
-                   btf_path: Path | str | None = None) -> bytearray:
-    """The RMT_IOC_HOOK_ATTACH buffer for ``hook_id``; BTF from ``btf`` or the running kernel.
-
-    Only the offsets of the hook being attached are resolved (the other block is zero)."""
+                   btf_path: Path | str | None = None,
+                   overrides: dict[str, int] | None = None) -> AttachPayload:
+    """The RMT_IOC_HOOK_ATTACH argument for ``hook_id``; BTF from ``btf`` or the running kernel."""
+    k = kernel_side(hook_id)
     if btf is None:
         btf = Btf.load(btf_path) if btf_path else Btf.load()
-    sched = bytes(SCHED_SIZE)
-    swap = bytes(SWAP_SIZE)
-    if hook_id == HOOK_SCHED:
-        addr, value = migration_cost()
-        sched = pack_sched(sched_offsets(btf, addr, value))
-    elif hook_id == HOOK_SWAP:
-        swap = pack_swap(swap_offsets(btf, page_cluster_window()))
-    else:
-        raise OffsetError(f"hook {hook_id} has no kernel probe (1 sched, 2 swap)")
-    buf = bytearray(struct.pack(ATTACH_FMT, ABI_VERSION, hook_id, prog_id, flags))
-    buf += sched + swap + bytes(ERR_LEN)
+    raw = pack_offsets(k, offsets(btf, k, overrides))
+    off = ctypes.create_string_buffer(raw, len(raw))
+    buf = bytearray(struct.pack(ATTACH_FMT, ABI_VERSION, hook_id, prog_id, flags,
+                                ctypes.addressof(off), len(raw), 0))
+    buf += bytes(ERR_LEN)
     assert len(buf) == ATTACH_SIZE
-    return buf
+    return AttachPayload(buf, off)
 
 
 def attach_error(buf: bytes | bytearray) -> str:
     """The module's message in a failed attach's buffer."""
-    err = bytes(buf[16 + SCHED_SIZE + SWAP_SIZE:])
+    err = bytes(buf[struct.calcsize(ATTACH_FMT):])
     return err.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
@@ -301,10 +232,10 @@ def attach(dev, hook_id: int, prog_id: int, flags: int = 0, btf: Btf | None = No
     from rmt.contract.engine import EngineError
     what = f"attach program {prog_id} to hook {hook_id}"
     try:
-        buf = attach_payload(hook_id, prog_id, flags, btf)
+        p = attach_payload(hook_id, prog_id, flags, btf)
     except (OffsetError, BtfError) as e:
         raise EngineError(errno.EINVAL, f"{what}: {e}") from None
-    _ioctl(dev, IOC_HOOK_ATTACH, buf, what)
+    _ioctl(dev, IOC_HOOK_ATTACH, p.buf, what)
 
 
 def detach(dev, hook_id: int) -> None:

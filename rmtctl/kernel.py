@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from rmt.contract import objfile
 from rmt.ctl import kernel_abi as A
+from rmt.ctl.hook_abi import ABI_VERSION as HOOKS_ABI_VERSION
 from rmt.ctl.candidates import StageRefused, check_stage_cost
 from rmt.ctl.sim import ProgInfo, TargetError
 from rmt.contract.engine import (MODEL_OPS, EngineError, Entry, EntryState, Match, ModelEvent,
@@ -741,7 +742,7 @@ PF_OUTCOMES = ("dropped", "mm_gone", "dup", "outside_vma", "not_swap", "resident
 def prefetch_stats(dev: RmtDevice) -> dict[str, Any]:
     """mm.swap_fault's prefetch counters and mechanism; {} when this rmt.ko predates them."""
     buf = bytearray(PF_SIZE)
-    struct.pack_into("<I", buf, 0, 1)       # RMT_HOOKS_ABI_VERSION
+    struct.pack_into("<I", buf, 0, HOOKS_ABI_VERSION)
     try:
         fcntl.ioctl(dev.fd, IOC_HOOK_PREFETCH, buf, True)
     except OSError as e:

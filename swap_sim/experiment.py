@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from rmt.contract import project
 from rmt.swap_sim.leap import Leap
 from rmt.swap_sim.metrics import CostModel, Figures, figures
 from rmt.swap_sim.prefetch import Fault, NoPrefetch, Prefetcher, SwapView
@@ -24,7 +25,7 @@ from rmt.swap_sim.readahead import ClusterReadahead, VmaReadahead
 from rmt.swap_sim.simulator import Counters, SimConfig, Simulator
 from rmt.swap_sim.trace import Trace
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = project.guess()          # the source checkout (rmt.contract.project)
 PROGRAM = ROOT / "examples" / "swap_prefetch.rmt"
 
 

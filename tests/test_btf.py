@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from rmt.contract import kgen
 from rmt.ctl import hook_abi as H
 from rmt.ctl.btf import (ARRAY, CONST, ENUM, INT, PTR, STRUCT, TYPEDEF, UNION, Btf, BtfError)
 
@@ -109,7 +110,7 @@ def test_errors_say_where_and_why() -> None:
 
 def test_offsets_missing_member_is_an_offset_error() -> None:
     with pytest.raises(H.OffsetError, match=r"task_size: .*no struct 'task_struct'"):
-        H.sched_offsets(Btf(sample()))
+        H.offsets(Btf(sample()), H.kernel_side(H.HOOK_SCHED))
 
 
 def _bpftool_members(struct_name: str) -> dict[str, int]:
@@ -138,37 +139,49 @@ def test_host_kernel_btf_matches_bpftool() -> None:
         for member, off in want.items():
             assert btf.member(sname, member).offset == off, (sname, member)
     # the hooks' offsets resolve on this kernel too (whatever its version)
-    so = H.sched_offsets(btf)
+    so = H.offsets(btf, H.kernel_side(H.HOOK_SCHED))
     assert so["task_size"] == btf.struct_size("task_struct")
     assert so["rq_cfs_load_avg"] == (btf.member("rq", "cfs").offset
                                      + btf.member("cfs_rq", "avg").offset
                                      + btf.member("sched_avg", "load_avg").offset)
-    assert len(H.attach_payload(H.HOOK_SCHED, 1, 0, btf)) == H.ATTACH_SIZE
-    assert len(H.attach_payload(H.HOOK_SWAP, 1, 0, btf)) == H.ATTACH_SIZE
+    for hook in (H.HOOK_SCHED, H.HOOK_SWAP):
+        p = H.attach_payload(hook, 1, 0, btf)
+        assert len(p.buf) == H.ATTACH_SIZE and len(p.offsets) == H.kernel_side(hook).size
 
 
 def test_payload_layouts_match_the_c_header(tmp_path: Path) -> None:
-    """Sizes and offsets of uapi/rmt_hooks.h, compiled, against the Python packing."""
+    """Every probed hook's payload as the module compiles it (the rmt.ko part of core/rmt_hooks.h,
+    generated) against the Python packing: each field's offset and width, the struct size;
+    and the attach and stats structs of uapi/rmt_hooks.h."""
     if shutil.which("gcc") is None:
         pytest.skip("gcc")
     root = Path(__file__).resolve().parents[1]
     src = tmp_path / "l.c"
-    names = [f[0] for f in H.SCHED_FIELDS] + [c[0] for c in H.SCHED_CONSTS]
-    lines = [f'printf("%zu %zu\\n", offsetof(struct rmt_sched_offsets, {n}), '
-             f'sizeof(((struct rmt_sched_offsets *)0)->{n}));' for n in names]
-    src.write_text('#include <stdio.h>\n#include <stddef.h>\n#include "uapi/rmt_hooks.h"\n'
-                   "int main(void) {\n" + "\n".join(lines) + "\n"
-                   'printf("%zu %zu %zu %zu %zu\\n", sizeof(struct rmt_sched_offsets), '
-                   "sizeof(struct rmt_swap_offsets), sizeof(struct rmt_hook_attach), "
-                   "sizeof(struct rmt_hook_stats), offsetof(struct rmt_hook_stats, hits));\n"
-                   "return 0; }\n")
+    want: list[str] = []
+    lines: list[str] = []
+    for h in kgen.probed():
+        k, st = h.kernel, f"struct rmt_{h.kernel.offsets}_offsets"
+        for i, n in enumerate(k.u32_fields):
+            lines.append(f'printf("%zu %zu\\n", offsetof({st}, {n}), sizeof((({st} *)0)->{n}));')
+            want.append(f"{4 * i} 4")
+        base = 4 * len(k.u32_fields)
+        for i, n in enumerate(k.u64_fields):
+            lines.append(f'printf("%zu %zu\\n", offsetof({st}, {n}), sizeof((({st} *)0)->{n}));')
+            want.append(f"{base + 8 * i} 8")
+        lines.append(f'printf("%zu\\n", sizeof({st}));')
+        want.append(str(k.size))
+        payload = H.pack_offsets(k, {n: 0 for n in k.u32_fields + k.u64_fields})
+        assert len(payload) == k.size
+    lines.append('printf("%zu %zu %zu\\n", sizeof(struct rmt_hook_attach), '
+                 "sizeof(struct rmt_hook_stats), offsetof(struct rmt_hook_stats, hits));")
+    want.append(f"{H.ATTACH_SIZE} {H.STATS_SIZE} 16")
+    src.write_text('#include <stdio.h>\n#include <stddef.h>\n#include "uapi/rmt_hooks.h"\n#define RMT_KMOD_HOOKS\n#include "rmt_hooks.h"\n'
+                   "int main(void) {\n" + "\n".join(lines) + "\nreturn 0; }\n")
     exe = tmp_path / "l"
-    subprocess.run(["gcc", "-I", str(root / "vm_kernel"), "-o", str(exe), str(src)], check=True)
-    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split("\n")
-    for i, n in enumerate(names):
-        assert out[i].split() == [str(4 * i), "4"], n
-    assert out[len(names)].split() == [str(H.SCHED_SIZE), str(H.SWAP_SIZE), str(H.ATTACH_SIZE),
-                                       str(H.STATS_SIZE), "16"]
+    subprocess.run(["gcc", "-I", str(root / "vm_kernel"), "-I", str(root / "vm_kernel" / "core"),
+                    "-o", str(exe), str(src)], check=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == want
     # the ioctl numbers: _IOWR/_IOW of those sizes
     assert H.IOC_HOOK_ATTACH >> 16 & 0x3FFF == H.ATTACH_SIZE
     assert H.IOC_HOOK_STATS >> 16 & 0x3FFF == H.STATS_SIZE

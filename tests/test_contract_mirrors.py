@@ -7,8 +7,8 @@ sides of the kernel boundary, one table per test, each comparing every entry:
 - the hook counters: struct rmt_hook_stats (uapi/rmt_hooks.h), the per-CPU struct
   rmt_hook_pcpu and its summation (kmod/), hook_abi.STATS_COUNTERS (rmtctl);
 - the hook ioctl numbers: RMT_IOC_HOOK_* (compiled) against hook_abi.IOC_HOOK_*;
-- the BTF members a hook reads: widths and the optional set, hook_abi.SCHED_FIELDS /
-  SCHED_OPTIONAL / SWAP_FIELDS against the module's RMT_NEED / RMT_MAY / RMT_SAME checks;
+- each probe file uses its hook's generated payload and checks (the rmt.ko part of core/rmt_hooks.h,
+  generated from the spec's KernelSide; their layout is compiled in tests/test_btf.py);
 - the hook ids the module registers against the spec whose context it fills;
 - the validators' reason keywords: semantics.validate.CHECKS against the C validator's;
 - the simulators' hook contexts go through clamp_ctx().
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from rmt.contract import kgen
 from rmt.contract.hooks import HOOKS
 from rmt.ctl import hook_abi as H
 from rmt.semantics.validate import CHECKS
@@ -30,12 +31,8 @@ from rmt.semantics.validate import CHECKS
 ROOT = Path(__file__).resolve().parents[1]
 UAPI_HOOKS = ROOT / "vm_kernel" / "uapi" / "rmt_hooks.h"
 KMOD = ROOT / "vm_kernel" / "kmod"
-# The module's hook files: the hook's uapi offsets struct, its Python field table and
-# optional set (hook_abi), and its context struct prefix.
-HOOK_FILES = {
-    "sched": ("rmt_kmod_hook_sched.c", "rmt_sched_offsets", H.SCHED_FIELDS, H.SCHED_OPTIONAL),
-    "swap": ("rmt_kmod_hook_swap.c", "rmt_swap_offsets", H.SWAP_FIELDS, set()),
-}
+# The module's probe files, one per hook with a kernel side: rmt_kmod_hook_<offsets>.c.
+HOOK_FILES = {h.kernel.offsets: (f"rmt_kmod_hook_{h.kernel.offsets}.c", h) for h in kgen.probed()}
 
 
 def _struct_members(text: str, name: str) -> list[str]:
@@ -109,52 +106,26 @@ def test_hook_ioctl_numbers_match_the_header(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ BTF members
 
-def _kmod_checks(src: str) -> tuple[dict, dict, dict]:
-    need = {m[2]: (m[1], int(m[3])) for m in re.finditer(r"RMT_NEED\((\w+), (\w+), (\d+)\)", src)}
-    may = {m[2]: (m[1], int(m[3])) for m in re.finditer(r"RMT_MAY\((\w+), (\w+), (\d+)\)", src)}
-    same = {m[1]: (m[2], m[3]) for m in
-            re.finditer(r"RMT_SAME\((\w+), struct (\w+), ([\w.]+)\)", src)}
-    return need, may, same
-
-
 @pytest.mark.parametrize("hook", sorted(HOOK_FILES))
-def test_btf_member_widths_and_optional_set_match_the_module(hook: str) -> None:
-    fname, _, fields, optional = HOOK_FILES[hook]
-    need, may, same = _kmod_checks((KMOD / fname).read_text())
-    size_field = {sname: name for name, sname, path, _ in fields if path is None}
-    members = {name: (sname, path, width) for name, sname, path, width in fields if path}
-    for name, (sname, path, width) in members.items():
-        assert name in need or name in may or name in same, \
-            f"{fname} never checks {name} ({sname}.{path}) that rmt.ctl.hook_abi resolves"
-    for kind, checks in (("RMT_NEED", need), ("RMT_MAY", may)):
-        for name, (size, width) in checks.items():
-            assert name in members, f"{fname}: {kind}({name}) is not in hook_abi's fields"
-            sname, path, pywidth = members[name]
-            assert size == size_field[sname], \
-                f"{fname}: {kind}({size}, {name}) but {name} is a member of struct {sname}"
-            assert pywidth is None or width == pywidth, \
-                f"{name}: the module checks {width} bytes, hook_abi resolves {pywidth}"
-    assert set(may) == set(optional), \
-        f"optional members: module {sorted(may)}, hook_abi {sorted(optional)}"
-    assert not set(need) & set(optional)
-    for name, (sname, path) in same.items():
-        assert members[name][:2] == (sname, path), \
-            f"{fname}: RMT_SAME({name}) is {sname}.{path}, hook_abi says {members[name][:2]}"
-
-
-def test_offsets_structs_list_the_python_fields_in_order() -> None:
-    text = UAPI_HOOKS.read_text()
-    sched = [f[0] for f in H.SCHED_FIELDS] + [c[0] for c in H.SCHED_CONSTS]
-    assert _struct_members(text, "rmt_sched_offsets")[:len(sched)] == sched
-    assert _struct_members(text, "rmt_swap_offsets")[:len(H.SWAP_FIELDS)] == \
-        [f[0] for f in H.SWAP_FIELDS]
+def test_probe_file_checks_its_payload_with_the_generated_check(hook: str) -> None:
+    """The payload's size, layout and checks come from the spec; the probe file must take
+    them from the generated header rather than write its own."""
+    fname, _ = HOOK_FILES[hook]
+    src = (KMOD / fname).read_text()
+    assert f"#define RMT_HOOK_OFFSETS_CHECK_{hook.upper()}\n" in src, \
+        f"{fname} does not ask rmt_hooks.h for its generated check"
+    assert re.search(rf"rmt_{hook}_offsets_check\(&b->off\.{hook}, err, len\)", src), \
+        f"{fname}'s attach check does not run rmt_{hook}_offsets_check()"
+    assert f".offsets_size = sizeof(struct rmt_{hook}_offsets)," in src
+    assert not re.search(r"#define RMT_(NEED|MAY|SAME)\(", src), \
+        f"{fname} defines its own offset checks again"
 
 
 # ------------------------------------------------------------------ hook ids
 
 @pytest.mark.parametrize("hook", sorted(HOOK_FILES))
 def test_kmod_hook_registers_the_id_of_the_context_it_fills(hook: str) -> None:
-    fname = HOOK_FILES[hook][0]
+    fname, want = HOOK_FILES[hook]
     src = (KMOD / fname).read_text()
     ids = re.findall(r"\.id = RMT_HOOK_(\w+)_ID,", src)
     ctxs = set(re.findall(r"struct rmt_ctx_(\w+)", src))
@@ -163,7 +134,7 @@ def test_kmod_hook_registers_the_id_of_the_context_it_fills(hook: str) -> None:
     spec = next(h for h in HOOKS.values() if h.name.replace(".", "_") == ctx)
     assert ids[0] == spec.name.replace(".", "_").upper(), \
         f"{fname} registers hook {ids[0]} but fills the context of {spec.name}"
-    assert {H.HOOK_SCHED: "sched", H.HOOK_SWAP: "swap"}[spec.id] == hook
+    assert spec is want, f"{fname} fills the context of {spec.name}, not {want.name}"
 
 
 # ------------------------------------------------------------------ validator reasons
@@ -196,3 +167,11 @@ def test_every_simulator_adapter_clamps_the_context_it_builds() -> None:
     for p in adapters:
         assert "clamp_ctx(HOOK, {" in p.read_text(), \
             f"{p.relative_to(ROOT)} builds a hook context without clamp_ctx()"
+
+
+# ------------------------------------------------------------------ decision counters
+
+def test_max_decisions_is_the_vms() -> None:
+    from rmt.contract.hooks import MAX_DECISIONS
+    m = re.search(r"#define RMT_MAX_DECISIONS (\d+)", (ROOT / "vm_kernel" / "core" / "rmt_vm.h").read_text())
+    assert m and int(m[1]) == MAX_DECISIONS, "RMT_MAX_DECISIONS differs from hooks.MAX_DECISIONS"

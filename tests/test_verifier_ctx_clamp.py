@@ -54,10 +54,13 @@ def test_generated_c_clamp_covers_the_same_fields(name: str) -> None:
 
 
 def test_kernel_hooks_call_the_generated_clamp() -> None:
-    for hook, fn in (("sched", "rmt_ctx_sched_can_migrate_task_clamp(c)"),
-                     ("swap", "rmt_ctx_mm_swap_fault_clamp(&c)")):
-        src = (ROOT / "vm_kernel" / "kmod" / f"rmt_kmod_hook_{hook}.c").read_text()
-        assert fn in src, hook
+    from rmt.contract import kgen
+    probed = kgen.probed()
+    assert {h.name for h in probed} >= {"sched.can_migrate_task", "mm.swap_fault"}
+    for h in probed:
+        src = (ROOT / "vm_kernel" / "kmod" / f"rmt_kmod_hook_{h.kernel.offsets}.c").read_text()
+        fn = f"rmt_ctx_{h.name.replace('.', '_')}_clamp("
+        assert re.search(re.escape(fn) + r"&?c\)", src), f"{h.name}: its probe never calls {fn}"
 
 
 def test_sched_sim_context_is_clamped() -> None:

@@ -53,6 +53,7 @@ struct rmt_hook_desc {
 #define RMT_HOOKS(X) \
 	X(SCHED_CAN_MIGRATE_TASK, sched_can_migrate_task) \
 	X(MM_SWAP_FAULT, mm_swap_fault) \
+	X(FS_READAHEAD, fs_readahead) \
 	X(TEST_SANDBOX, test_sandbox)
 
 #define RMT_HOOK_SCHED_CAN_MIGRATE_TASK_ID 1
@@ -235,6 +236,72 @@ static inline void rmt_ctx_mm_swap_fault_clamp(struct rmt_ctx_mm_swap_fault *c)
 	}
 }
 
+#define RMT_HOOK_FS_READAHEAD_ID 3
+#define RMT_HOOK_FS_READAHEAD_HASH 0xd8c78681u
+#define RMT_HOOK_FS_READAHEAD_CTX_SIZE 72
+#define RMT_HOOK_FS_READAHEAD_NFIELDS 11
+#define RMT_HOOK_FS_READAHEAD_DECISION_LO 0
+#define RMT_HOOK_FS_READAHEAD_DECISION_HI 256
+#define RMT_HOOK_FS_READAHEAD_HELPERS 0x1eu
+#define RMT_HOOK_FS_READAHEAD_BUDGET 4000
+#define RMT_HOOK_FS_READAHEAD_DECISION_NONE 0
+/* fs.readahead: A file's page-cache readahead (mm/readahead.c, Linux 6.1): a read missed the page cache (page_cache_sync_ra) or reached a readahead marker (page_cache_async_ra). The decision caps this call's readahead window in pages (the file's file_ra_state.ra_pages for the duration of the call: the on-demand algorithm ramps the window up to it); 0 reads only what was asked; DEFAULT keeps the file's own cap (the device's read_ahead_kb, or what fadvise set). */
+struct rmt_ctx_fs_readahead {
+	__u32 pid;
+	__u8 __pad0[4];
+	__u64 ino;
+	__u64 index;
+	__u32 req_pages;
+	__u8 is_async;
+	__u8 __pad1[3];
+	__u64 ra_start;
+	__u32 ra_size;
+	__u32 ra_async_size;
+	__u32 ra_pages;
+	__u8 __pad2[4];
+	__u64 prev_index;
+	__u32 mmap_miss;
+	__u8 __pad3[4];
+};
+_Static_assert(sizeof(struct rmt_ctx_fs_readahead) == RMT_HOOK_FS_READAHEAD_CTX_SIZE, "fs.readahead context size");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, pid) == 0, "fs.readahead.pid offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, ino) == 8, "fs.readahead.ino offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, index) == 16, "fs.readahead.index offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, req_pages) == 24, "fs.readahead.req_pages offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, is_async) == 28, "fs.readahead.is_async offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, ra_start) == 32, "fs.readahead.ra_start offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, ra_size) == 40, "fs.readahead.ra_size offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, ra_async_size) == 44, "fs.readahead.ra_async_size offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, ra_pages) == 48, "fs.readahead.ra_pages offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, prev_index) == 56, "fs.readahead.prev_index offset");
+_Static_assert(offsetof(struct rmt_ctx_fs_readahead, mmap_miss) == 64, "fs.readahead.mmap_miss offset");
+
+/* Every field of a fs.readahead context into its declared range (what the
+ * verifier assumes): the hook glue's last step before running a program. */
+static inline void rmt_ctx_fs_readahead_clamp(struct rmt_ctx_fs_readahead *c)
+{
+	if ((__u64)c->pid > 4194304ull)
+		c->pid = 4194304ull;
+	if ((__u64)c->index > 17592186044415ull)
+		c->index = 17592186044415ull;
+	if ((__u64)c->req_pages > 65536ull)
+		c->req_pages = 65536ull;
+	if ((__u64)c->is_async > 1ull)
+		c->is_async = 1ull;
+	if ((__u64)c->ra_start > 17592186044415ull)
+		c->ra_start = 17592186044415ull;
+	if ((__u64)c->ra_size > 65536ull)
+		c->ra_size = 65536ull;
+	if ((__u64)c->ra_async_size > 65536ull)
+		c->ra_async_size = 65536ull;
+	if ((__u64)c->ra_pages > 65536ull)
+		c->ra_pages = 65536ull;
+	if ((__u64)c->prev_index > 17592186044415ull)
+		c->prev_index = 17592186044415ull;
+	if ((__u64)c->mmap_miss > 65536ull)
+		c->mmap_miss = 65536ull;
+}
+
 #define RMT_HOOK_TEST_SANDBOX_ID 100
 #define RMT_HOOK_TEST_SANDBOX_HASH 0xe2e1210bu
 #define RMT_HOOK_TEST_SANDBOX_CTX_SIZE 112
@@ -311,9 +378,10 @@ static inline void rmt_ctx_test_sandbox_clamp(struct rmt_ctx_test_sandbox *c)
  */
 extern const struct rmt_ctx_field rmt_fields_sched_can_migrate_task[25];
 extern const struct rmt_ctx_field rmt_fields_mm_swap_fault[9];
+extern const struct rmt_ctx_field rmt_fields_fs_readahead[11];
 extern const struct rmt_ctx_field rmt_fields_test_sandbox[13];
-extern const struct rmt_hook_desc rmt_hook_descs[3];
-#define RMT_NR_HOOKS 3
+extern const struct rmt_hook_desc rmt_hook_descs[4];
+#define RMT_NR_HOOKS 4
 
 #ifdef RMT_HOOKS_DEFINE_TABLES
 const struct rmt_ctx_field rmt_fields_sched_can_migrate_task[25] = {
@@ -356,6 +424,20 @@ const struct rmt_ctx_field rmt_fields_mm_swap_fault[9] = {
 	{ "pf", 104, 64, 4, RMT_ACCESS_RW, 1, 1, 0xfffffffffff00000ull, 0x100000ull },
 };
 
+const struct rmt_ctx_field rmt_fields_fs_readahead[11] = {
+	{ "pid", 0, 4, 4, RMT_ACCESS_R, 0, 0, 0x0ull, 0x400000ull },
+	{ "ino", 8, 8, 8, RMT_ACCESS_R, 0, 0, 0x0ull, 0xffffffffffffffffull },
+	{ "index", 16, 8, 8, RMT_ACCESS_R, 1, 0, 0x0ull, 0xfffffffffffull },
+	{ "req_pages", 24, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x10000ull },
+	{ "is_async", 28, 1, 1, RMT_ACCESS_R, 1, 0, 0x0ull, 0x1ull },
+	{ "ra_start", 32, 8, 8, RMT_ACCESS_R, 1, 0, 0x0ull, 0xfffffffffffull },
+	{ "ra_size", 40, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x10000ull },
+	{ "ra_async_size", 44, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x10000ull },
+	{ "ra_pages", 48, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x10000ull },
+	{ "prev_index", 56, 8, 8, RMT_ACCESS_R, 1, 0, 0x0ull, 0xfffffffffffull },
+	{ "mmap_miss", 64, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x10000ull },
+};
+
 const struct rmt_ctx_field rmt_fields_test_sandbox[13] = {
 	{ "a", 0, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x3e8ull },
 	{ "b", 4, 4, 4, RMT_ACCESS_R, 1, 0, 0x0ull, 0x3e8ull },
@@ -372,14 +454,661 @@ const struct rmt_ctx_field rmt_fields_test_sandbox[13] = {
 	{ "outs", 96, 16, 4, RMT_ACCESS_RW, 1, 1, 0xffffffff80000000ull, 0x7fffffffull },
 };
 
-const struct rmt_hook_desc rmt_hook_descs[3] = {
+const struct rmt_hook_desc rmt_hook_descs[4] = {
 	{ "sched.can_migrate_task", RMT_HOOK_SCHED_CAN_MIGRATE_TASK_ID, RMT_HOOK_SCHED_CAN_MIGRATE_TASK_HASH, RMT_HOOK_SCHED_CAN_MIGRATE_TASK_CTX_SIZE, RMT_HOOK_SCHED_CAN_MIGRATE_TASK_NFIELDS, rmt_fields_sched_can_migrate_task,
 	  RMT_HOOK_SCHED_CAN_MIGRATE_TASK_DECISION_LO, RMT_HOOK_SCHED_CAN_MIGRATE_TASK_DECISION_HI, RMT_HOOK_SCHED_CAN_MIGRATE_TASK_HELPERS, RMT_HOOK_SCHED_CAN_MIGRATE_TASK_BUDGET },
 	{ "mm.swap_fault", RMT_HOOK_MM_SWAP_FAULT_ID, RMT_HOOK_MM_SWAP_FAULT_HASH, RMT_HOOK_MM_SWAP_FAULT_CTX_SIZE, RMT_HOOK_MM_SWAP_FAULT_NFIELDS, rmt_fields_mm_swap_fault,
 	  RMT_HOOK_MM_SWAP_FAULT_DECISION_LO, RMT_HOOK_MM_SWAP_FAULT_DECISION_HI, RMT_HOOK_MM_SWAP_FAULT_HELPERS, RMT_HOOK_MM_SWAP_FAULT_BUDGET },
+	{ "fs.readahead", RMT_HOOK_FS_READAHEAD_ID, RMT_HOOK_FS_READAHEAD_HASH, RMT_HOOK_FS_READAHEAD_CTX_SIZE, RMT_HOOK_FS_READAHEAD_NFIELDS, rmt_fields_fs_readahead,
+	  RMT_HOOK_FS_READAHEAD_DECISION_LO, RMT_HOOK_FS_READAHEAD_DECISION_HI, RMT_HOOK_FS_READAHEAD_HELPERS, RMT_HOOK_FS_READAHEAD_BUDGET },
 	{ "test.sandbox", RMT_HOOK_TEST_SANDBOX_ID, RMT_HOOK_TEST_SANDBOX_HASH, RMT_HOOK_TEST_SANDBOX_CTX_SIZE, RMT_HOOK_TEST_SANDBOX_NFIELDS, rmt_fields_test_sandbox,
 	  RMT_HOOK_TEST_SANDBOX_DECISION_LO, RMT_HOOK_TEST_SANDBOX_DECISION_HI, RMT_HOOK_TEST_SANDBOX_HELPERS, RMT_HOOK_TEST_SANDBOX_BUDGET },
 };
 #endif /* RMT_HOOKS_DEFINE_TABLES */
 
 #endif /* _RMT_HOOKS_H */
+
+/*
+ * rmt.ko's probes (HookSpec.kernel): the hooks' attach payloads and their
+ * checks.  Compiled where RMT_KMOD_HOOKS is defined, after uapi/rmt_hooks.h
+ * (kmod/rmt_hooks_kern.h).  A hook's check needs the kernel headers of its
+ * public structs: its probe file defines RMT_HOOK_OFFSETS_CHECK_<OFFSETS>
+ * before including rmt_hooks_kern.h.
+ */
+#if defined(RMT_KMOD_HOOKS) && !defined(_RMT_HOOKS_KMOD_PART)
+#define _RMT_HOOKS_KMOD_PART
+
+/* sched.can_migrate_task: the payload of RMT_IOC_HOOK_ATTACH (struct rmt_hook_attach.offsets) */
+struct rmt_sched_offsets {
+	/* sizeof(struct task_struct) */
+	__u32 task_size;
+	/* sizeof(struct lb_env) */
+	__u32 lb_env_size;
+	/* sizeof(struct rq) */
+	__u32 rq_size;
+	/* sizeof(struct sched_domain) */
+	__u32 sd_size;
+	/* sizeof(struct cfs_rq) */
+	__u32 cfs_rq_size;
+	/* sizeof(struct task_group) */
+	__u32 tg_size;
+	/* struct task_struct: pid, 4 bytes */
+	__u32 task_pid;
+	/* struct task_struct: flags, 4 bytes */
+	__u32 task_flags;
+	/* struct task_struct: on_cpu, 4 bytes */
+	__u32 task_on_cpu;
+	/* struct task_struct: policy, 4 bytes */
+	__u32 task_policy;
+	/* struct task_struct: nr_cpus_allowed, 4 bytes */
+	__u32 task_nr_cpus_allowed;
+	/* struct task_struct: cpus_ptr, 8 bytes */
+	__u32 task_cpus_ptr;
+	/* struct task_struct: se.exec_start, 8 bytes */
+	__u32 task_se_exec_start;
+	/* struct task_struct: se.cfs_rq, 8 bytes */
+	__u32 task_se_cfs_rq;
+	/* struct task_struct: se */
+	__u32 task_se;
+	/* struct task_struct: sched_task_group, 8 bytes, optional */
+	__u32 task_sched_task_group;
+	/* struct task_struct: numa_preferred_nid, 4 bytes, optional */
+	__u32 task_numa_preferred_nid;
+	/* struct task_struct: numa_faults, 8 bytes, optional */
+	__u32 task_numa_faults;
+	/* struct task_struct: total_numa_faults, 8 bytes, optional */
+	__u32 task_total_numa_faults;
+	/* struct lb_env: sd, 8 bytes */
+	__u32 env_sd;
+	/* struct lb_env: src_rq, 8 bytes */
+	__u32 env_src_rq;
+	/* struct lb_env: src_cpu, 4 bytes */
+	__u32 env_src_cpu;
+	/* struct lb_env: dst_cpu, 4 bytes */
+	__u32 env_dst_cpu;
+	/* struct lb_env: dst_rq, 8 bytes */
+	__u32 env_dst_rq;
+	/* struct lb_env: idle, 4 bytes */
+	__u32 env_idle;
+	/* struct lb_env: flags, 4 bytes */
+	__u32 env_flags;
+	/* struct sched_domain: nr_balance_failed, 4 bytes */
+	__u32 sd_nr_balance_failed;
+	/* struct sched_domain: cache_nice_tries, 4 bytes */
+	__u32 sd_cache_nice_tries;
+	/* struct sched_domain: flags, 4 bytes */
+	__u32 sd_flags;
+	/* struct sched_domain: level, 4 bytes */
+	__u32 sd_level;
+	/* struct rq: nr_running, 4 bytes */
+	__u32 rq_nr_running;
+	/* struct rq: clock_task, 8 bytes */
+	__u32 rq_clock_task;
+	/* struct rq: cfs.avg.load_avg, 8 bytes */
+	__u32 rq_cfs_load_avg;
+	/* struct rq: nr_numa_running, 4 bytes, optional */
+	__u32 rq_nr_numa_running;
+	/* struct rq: nr_preferred_running, 4 bytes, optional */
+	__u32 rq_nr_preferred_running;
+	/* struct cfs_rq: next, 8 bytes, optional */
+	__u32 cfs_rq_next;
+	/* struct cfs_rq: last, 8 bytes, optional */
+	__u32 cfs_rq_last;
+	/* struct cfs_rq: throttle_count, 4 bytes, optional */
+	__u32 cfs_rq_throttle_count;
+	/* struct task_group: cfs_rq, 8 bytes, optional */
+	__u32 tg_cfs_rq;
+	/* BTF enumerator SD_SHARE_CPUCAPACITY (default 0x80) */
+	__u32 sd_share_cpucapacity;
+	/* fixed (default 0x10) */
+	__u32 lbf_active_lb;
+	/* fixed (default 0x200000) */
+	__u32 pf_kthread;
+	/* fixed (default 0x5) */
+	__u32 sched_idle_policy;
+	/* must be 0 */
+	__u32 pad0;
+	/* address of sysctl_sched_migration_cost (default 0x0) */
+	__u64 migration_cost_addr;
+	/* read from /sys/kernel/debug/sched/migration_cost_ns (default 0x7a120) */
+	__u64 migration_cost_ns;
+};
+
+#define RMT_SCHED_OFFSETS_SIZE 192
+#define RMT_SCHED_LB_ENV_MAX 256
+#define RMT_SCHED_RQ_MAX 65536
+#define RMT_SCHED_CFS_RQ_MAX 65536
+#define RMT_SCHED_TG_MAX 65536
+
+/* mm.swap_fault: the payload of RMT_IOC_HOOK_ATTACH (struct rmt_hook_attach.offsets) */
+struct rmt_swap_offsets {
+	/* sizeof(struct vm_fault) */
+	__u32 vmf_size;
+	/* sizeof(struct vm_area_struct) */
+	__u32 vma_size;
+	/* sizeof(struct task_struct) */
+	__u32 task_size;
+	/* struct vm_fault: address, 8 bytes */
+	__u32 vmf_address;
+	/* struct vm_fault: vma, 8 bytes */
+	__u32 vmf_vma;
+	/* struct vm_area_struct: swap_readahead_info, 8 bytes */
+	__u32 vma_swap_readahead_info;
+	/* struct task_struct: pid, 4 bytes */
+	__u32 task_pid;
+	/* read from /proc/sys/vm/page-cluster (default 0x3) */
+	__u32 page_cluster;
+};
+
+#define RMT_SWAP_OFFSETS_SIZE 32
+
+/* fs.readahead: the payload of RMT_IOC_HOOK_ATTACH (struct rmt_hook_attach.offsets) */
+struct rmt_fs_offsets {
+	/* sizeof(struct readahead_control) */
+	__u32 ractl_size;
+	/* sizeof(struct file_ra_state) */
+	__u32 ra_size;
+	/* sizeof(struct address_space) */
+	__u32 mapping_size;
+	/* sizeof(struct inode) */
+	__u32 inode_size;
+	/* struct readahead_control: mapping, 8 bytes */
+	__u32 ractl_mapping;
+	/* struct readahead_control: ra, 8 bytes */
+	__u32 ractl_ra;
+	/* struct readahead_control: _index, 8 bytes */
+	__u32 ractl_index;
+	/* struct file_ra_state: start, 8 bytes */
+	__u32 ra_win_start;
+	/* struct file_ra_state: size, 4 bytes */
+	__u32 ra_win_size;
+	/* struct file_ra_state: async_size, 4 bytes */
+	__u32 ra_win_async;
+	/* struct file_ra_state: ra_pages, 4 bytes */
+	__u32 ra_max_pages;
+	/* struct file_ra_state: mmap_miss, 4 bytes */
+	__u32 ra_mmap_miss;
+	/* struct file_ra_state: prev_pos, 8 bytes */
+	__u32 ra_prev_pos;
+	/* struct address_space: host, 8 bytes */
+	__u32 mapping_host;
+	/* struct inode: i_ino, 8 bytes */
+	__u32 inode_ino;
+};
+
+#define RMT_FS_OFFSETS_SIZE 60
+
+#define RMT_HOOK_OFFSETS_MAX 192
+
+/* What struct rmt_hook_bind carries: one hook's payload, as copied in. */
+union rmt_hook_offsets {
+	struct rmt_sched_offsets sched;
+	struct rmt_swap_offsets swap;
+	struct rmt_fs_offsets fs;
+	__u8 raw[RMT_HOOK_OFFSETS_MAX];
+};
+
+/* Every hook rmt.ko probes, each defined by its probe file (rmt_kmod_hook_<name>.c) */
+struct rmt_hook;
+extern struct rmt_hook rmt_hook_sched;
+extern struct rmt_hook rmt_hook_swap;
+extern struct rmt_hook rmt_hook_fs;
+#define RMT_KERNEL_HOOK_LIST { &rmt_hook_sched, &rmt_hook_swap, &rmt_hook_fs }
+
+/**
+ * rmt_off_ok() - is a member of @width bytes at @off inside a struct of @size?
+ * @off: offset from BTF (RMT_OFF_NONE: absent)
+ * @width: bytes the hook reads
+ * @size: the struct's BTF size
+ */
+static inline bool rmt_off_ok(u32 off, u32 width, u32 size)
+{
+	return off != RMT_OFF_NONE && (u64)off + width <= size;
+}
+
+#ifdef RMT_HOOK_OFFSETS_CHECK_SCHED
+/**
+ * rmt_sched_offsets_check() - is a sched payload this kernel's?
+ * @o: the payload
+ * @err: out: the first reason it is not
+ * @len: size of @err
+ *
+ * Return: 0 or -EINVAL.
+ */
+static inline int rmt_sched_offsets_check(const struct rmt_sched_offsets *o,
+						char *err, size_t len)
+{
+	if (o->task_size != sizeof(struct task_struct))
+		return rmt_errf(err, len, -EINVAL,
+				"task_size = %u but this kernel's task_struct is %zu bytes: BTF of another kernel?",
+				o->task_size, sizeof(struct task_struct));
+	if (!o->lb_env_size || o->lb_env_size > RMT_SCHED_LB_ENV_MAX)
+		return rmt_errf(err, len, -EINVAL,
+				"lb_env_size = %u: want 1..%u",
+				o->lb_env_size, RMT_SCHED_LB_ENV_MAX);
+	if (!o->rq_size || o->rq_size > RMT_SCHED_RQ_MAX)
+		return rmt_errf(err, len, -EINVAL,
+				"rq_size = %u: want 1..%u",
+				o->rq_size, RMT_SCHED_RQ_MAX);
+	if (o->sd_size != sizeof(struct sched_domain))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_size = %u but this kernel's sched_domain is %zu bytes: BTF of another kernel?",
+				o->sd_size, sizeof(struct sched_domain));
+	if (o->cfs_rq_size > RMT_SCHED_CFS_RQ_MAX)
+		return rmt_errf(err, len, -EINVAL,
+				"cfs_rq_size = %u: want 0..%u",
+				o->cfs_rq_size, RMT_SCHED_CFS_RQ_MAX);
+	if (o->tg_size > RMT_SCHED_TG_MAX)
+		return rmt_errf(err, len, -EINVAL,
+				"tg_size = %u: want 0..%u",
+				o->tg_size, RMT_SCHED_TG_MAX);
+	if (o->task_pid != offsetof(struct task_struct, pid))
+		return rmt_errf(err, len, -EINVAL,
+				"task_pid = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_pid, offsetof(struct task_struct, pid));
+	if (!rmt_off_ok(o->task_pid, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_pid = %u: not inside task_struct (%u bytes)",
+				o->task_pid, o->task_size);
+	if (o->task_flags != offsetof(struct task_struct, flags))
+		return rmt_errf(err, len, -EINVAL,
+				"task_flags = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_flags, offsetof(struct task_struct, flags));
+	if (!rmt_off_ok(o->task_flags, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_flags = %u: not inside task_struct (%u bytes)",
+				o->task_flags, o->task_size);
+	if (o->task_on_cpu != offsetof(struct task_struct, on_cpu))
+		return rmt_errf(err, len, -EINVAL,
+				"task_on_cpu = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_on_cpu, offsetof(struct task_struct, on_cpu));
+	if (!rmt_off_ok(o->task_on_cpu, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_on_cpu = %u: not inside task_struct (%u bytes)",
+				o->task_on_cpu, o->task_size);
+	if (o->task_policy != offsetof(struct task_struct, policy))
+		return rmt_errf(err, len, -EINVAL,
+				"task_policy = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_policy, offsetof(struct task_struct, policy));
+	if (!rmt_off_ok(o->task_policy, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_policy = %u: not inside task_struct (%u bytes)",
+				o->task_policy, o->task_size);
+	if (o->task_nr_cpus_allowed != offsetof(struct task_struct, nr_cpus_allowed))
+		return rmt_errf(err, len, -EINVAL,
+				"task_nr_cpus_allowed = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_nr_cpus_allowed, offsetof(struct task_struct, nr_cpus_allowed));
+	if (!rmt_off_ok(o->task_nr_cpus_allowed, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_nr_cpus_allowed = %u: not inside task_struct (%u bytes)",
+				o->task_nr_cpus_allowed, o->task_size);
+	if (o->task_cpus_ptr != offsetof(struct task_struct, cpus_ptr))
+		return rmt_errf(err, len, -EINVAL,
+				"task_cpus_ptr = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_cpus_ptr, offsetof(struct task_struct, cpus_ptr));
+	if (!rmt_off_ok(o->task_cpus_ptr, 8, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_cpus_ptr = %u: not inside task_struct (%u bytes)",
+				o->task_cpus_ptr, o->task_size);
+	if (o->task_se_exec_start != offsetof(struct task_struct, se.exec_start))
+		return rmt_errf(err, len, -EINVAL,
+				"task_se_exec_start = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_se_exec_start, offsetof(struct task_struct, se.exec_start));
+	if (!rmt_off_ok(o->task_se_exec_start, 8, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_se_exec_start = %u: not inside task_struct (%u bytes)",
+				o->task_se_exec_start, o->task_size);
+#ifdef CONFIG_FAIR_GROUP_SCHED
+	if (o->task_se_cfs_rq != offsetof(struct task_struct, se.cfs_rq))
+		return rmt_errf(err, len, -EINVAL,
+				"task_se_cfs_rq = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_se_cfs_rq, offsetof(struct task_struct, se.cfs_rq));
+#endif
+	if (!rmt_off_ok(o->task_se_cfs_rq, 8, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_se_cfs_rq = %u: not inside task_struct (%u bytes)",
+				o->task_se_cfs_rq, o->task_size);
+	if (o->task_se != offsetof(struct task_struct, se))
+		return rmt_errf(err, len, -EINVAL,
+				"task_se = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_se, offsetof(struct task_struct, se));
+	if (!rmt_off_ok(o->task_se, 1, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_se = %u: not inside task_struct (%u bytes)",
+				o->task_se, o->task_size);
+#ifdef CONFIG_CGROUP_SCHED
+	if (o->task_sched_task_group != offsetof(struct task_struct, sched_task_group))
+		return rmt_errf(err, len, -EINVAL,
+				"task_sched_task_group = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_sched_task_group, offsetof(struct task_struct, sched_task_group));
+#endif
+	if (o->task_sched_task_group != RMT_OFF_NONE && !rmt_off_ok(o->task_sched_task_group, 8, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_sched_task_group = %u: not inside task_struct (%u bytes)",
+				o->task_sched_task_group, o->task_size);
+#ifdef CONFIG_NUMA_BALANCING
+	if (o->task_numa_preferred_nid != offsetof(struct task_struct, numa_preferred_nid))
+		return rmt_errf(err, len, -EINVAL,
+				"task_numa_preferred_nid = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_numa_preferred_nid, offsetof(struct task_struct, numa_preferred_nid));
+#endif
+	if (o->task_numa_preferred_nid != RMT_OFF_NONE && !rmt_off_ok(o->task_numa_preferred_nid, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_numa_preferred_nid = %u: not inside task_struct (%u bytes)",
+				o->task_numa_preferred_nid, o->task_size);
+#ifdef CONFIG_NUMA_BALANCING
+	if (o->task_numa_faults != offsetof(struct task_struct, numa_faults))
+		return rmt_errf(err, len, -EINVAL,
+				"task_numa_faults = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_numa_faults, offsetof(struct task_struct, numa_faults));
+#endif
+	if (o->task_numa_faults != RMT_OFF_NONE && !rmt_off_ok(o->task_numa_faults, 8, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_numa_faults = %u: not inside task_struct (%u bytes)",
+				o->task_numa_faults, o->task_size);
+#ifdef CONFIG_NUMA_BALANCING
+	if (o->task_total_numa_faults != offsetof(struct task_struct, total_numa_faults))
+		return rmt_errf(err, len, -EINVAL,
+				"task_total_numa_faults = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_total_numa_faults, offsetof(struct task_struct, total_numa_faults));
+#endif
+	if (o->task_total_numa_faults != RMT_OFF_NONE && !rmt_off_ok(o->task_total_numa_faults, 8, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_total_numa_faults = %u: not inside task_struct (%u bytes)",
+				o->task_total_numa_faults, o->task_size);
+	if (!rmt_off_ok(o->env_sd, 8, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_sd = %u: not inside lb_env (%u bytes)",
+				o->env_sd, o->lb_env_size);
+	if (!rmt_off_ok(o->env_src_rq, 8, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_src_rq = %u: not inside lb_env (%u bytes)",
+				o->env_src_rq, o->lb_env_size);
+	if (!rmt_off_ok(o->env_src_cpu, 4, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_src_cpu = %u: not inside lb_env (%u bytes)",
+				o->env_src_cpu, o->lb_env_size);
+	if (!rmt_off_ok(o->env_dst_cpu, 4, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_dst_cpu = %u: not inside lb_env (%u bytes)",
+				o->env_dst_cpu, o->lb_env_size);
+	if (!rmt_off_ok(o->env_dst_rq, 8, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_dst_rq = %u: not inside lb_env (%u bytes)",
+				o->env_dst_rq, o->lb_env_size);
+	if (!rmt_off_ok(o->env_idle, 4, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_idle = %u: not inside lb_env (%u bytes)",
+				o->env_idle, o->lb_env_size);
+	if (!rmt_off_ok(o->env_flags, 4, o->lb_env_size))
+		return rmt_errf(err, len, -EINVAL,
+				"env_flags = %u: not inside lb_env (%u bytes)",
+				o->env_flags, o->lb_env_size);
+	if (o->sd_nr_balance_failed != offsetof(struct sched_domain, nr_balance_failed))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_nr_balance_failed = %u but this kernel has %zu: BTF of another kernel?",
+				o->sd_nr_balance_failed, offsetof(struct sched_domain, nr_balance_failed));
+	if (!rmt_off_ok(o->sd_nr_balance_failed, 4, o->sd_size))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_nr_balance_failed = %u: not inside sched_domain (%u bytes)",
+				o->sd_nr_balance_failed, o->sd_size);
+	if (o->sd_cache_nice_tries != offsetof(struct sched_domain, cache_nice_tries))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_cache_nice_tries = %u but this kernel has %zu: BTF of another kernel?",
+				o->sd_cache_nice_tries, offsetof(struct sched_domain, cache_nice_tries));
+	if (!rmt_off_ok(o->sd_cache_nice_tries, 4, o->sd_size))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_cache_nice_tries = %u: not inside sched_domain (%u bytes)",
+				o->sd_cache_nice_tries, o->sd_size);
+	if (o->sd_flags != offsetof(struct sched_domain, flags))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_flags = %u but this kernel has %zu: BTF of another kernel?",
+				o->sd_flags, offsetof(struct sched_domain, flags));
+	if (!rmt_off_ok(o->sd_flags, 4, o->sd_size))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_flags = %u: not inside sched_domain (%u bytes)",
+				o->sd_flags, o->sd_size);
+	if (o->sd_level != offsetof(struct sched_domain, level))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_level = %u but this kernel has %zu: BTF of another kernel?",
+				o->sd_level, offsetof(struct sched_domain, level));
+	if (!rmt_off_ok(o->sd_level, 4, o->sd_size))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_level = %u: not inside sched_domain (%u bytes)",
+				o->sd_level, o->sd_size);
+	if (!rmt_off_ok(o->rq_nr_running, 4, o->rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"rq_nr_running = %u: not inside rq (%u bytes)",
+				o->rq_nr_running, o->rq_size);
+	if (!rmt_off_ok(o->rq_clock_task, 8, o->rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"rq_clock_task = %u: not inside rq (%u bytes)",
+				o->rq_clock_task, o->rq_size);
+	if (!rmt_off_ok(o->rq_cfs_load_avg, 8, o->rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"rq_cfs_load_avg = %u: not inside rq (%u bytes)",
+				o->rq_cfs_load_avg, o->rq_size);
+	if (o->rq_nr_numa_running != RMT_OFF_NONE && !rmt_off_ok(o->rq_nr_numa_running, 4, o->rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"rq_nr_numa_running = %u: not inside rq (%u bytes)",
+				o->rq_nr_numa_running, o->rq_size);
+	if (o->rq_nr_preferred_running != RMT_OFF_NONE && !rmt_off_ok(o->rq_nr_preferred_running, 4, o->rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"rq_nr_preferred_running = %u: not inside rq (%u bytes)",
+				o->rq_nr_preferred_running, o->rq_size);
+	if (o->cfs_rq_next != RMT_OFF_NONE && !rmt_off_ok(o->cfs_rq_next, 8, o->cfs_rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"cfs_rq_next = %u: not inside cfs_rq (%u bytes)",
+				o->cfs_rq_next, o->cfs_rq_size);
+	if (o->cfs_rq_last != RMT_OFF_NONE && !rmt_off_ok(o->cfs_rq_last, 8, o->cfs_rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"cfs_rq_last = %u: not inside cfs_rq (%u bytes)",
+				o->cfs_rq_last, o->cfs_rq_size);
+	if (o->cfs_rq_throttle_count != RMT_OFF_NONE && !rmt_off_ok(o->cfs_rq_throttle_count, 4, o->cfs_rq_size))
+		return rmt_errf(err, len, -EINVAL,
+				"cfs_rq_throttle_count = %u: not inside cfs_rq (%u bytes)",
+				o->cfs_rq_throttle_count, o->cfs_rq_size);
+	if (o->tg_cfs_rq != RMT_OFF_NONE && !rmt_off_ok(o->tg_cfs_rq, 8, o->tg_size))
+		return rmt_errf(err, len, -EINVAL,
+				"tg_cfs_rq = %u: not inside task_group (%u bytes)",
+				o->tg_cfs_rq, o->tg_size);
+	if (o->sd_share_cpucapacity != (SD_SHARE_CPUCAPACITY))
+		return rmt_errf(err, len, -EINVAL,
+				"sd_share_cpucapacity = %#x, this kernel's is %#x",
+				o->sd_share_cpucapacity, (unsigned int)(SD_SHARE_CPUCAPACITY));
+	if (o->pf_kthread != (PF_KTHREAD))
+		return rmt_errf(err, len, -EINVAL,
+				"pf_kthread = %#x, this kernel's is %#x",
+				o->pf_kthread, (unsigned int)(PF_KTHREAD));
+	if (o->sched_idle_policy != (SCHED_IDLE))
+		return rmt_errf(err, len, -EINVAL,
+				"sched_idle_policy = %#x, this kernel's is %#x",
+				o->sched_idle_policy, (unsigned int)(SCHED_IDLE));
+	if (o->pad0)
+		return rmt_errf(err, len, -EINVAL,
+				"pad0 must be 0");
+	return 0;
+}
+#endif /* RMT_HOOK_OFFSETS_CHECK_SCHED */
+
+#ifdef RMT_HOOK_OFFSETS_CHECK_SWAP
+/**
+ * rmt_swap_offsets_check() - is a swap payload this kernel's?
+ * @o: the payload
+ * @err: out: the first reason it is not
+ * @len: size of @err
+ *
+ * Return: 0 or -EINVAL.
+ */
+static inline int rmt_swap_offsets_check(const struct rmt_swap_offsets *o,
+						char *err, size_t len)
+{
+	if (o->vmf_size != sizeof(struct vm_fault))
+		return rmt_errf(err, len, -EINVAL,
+				"vmf_size = %u but this kernel's vm_fault is %zu bytes: BTF of another kernel?",
+				o->vmf_size, sizeof(struct vm_fault));
+	if (o->vma_size != sizeof(struct vm_area_struct))
+		return rmt_errf(err, len, -EINVAL,
+				"vma_size = %u but this kernel's vm_area_struct is %zu bytes: BTF of another kernel?",
+				o->vma_size, sizeof(struct vm_area_struct));
+	if (o->task_size != sizeof(struct task_struct))
+		return rmt_errf(err, len, -EINVAL,
+				"task_size = %u but this kernel's task_struct is %zu bytes: BTF of another kernel?",
+				o->task_size, sizeof(struct task_struct));
+	if (o->vmf_address != offsetof(struct vm_fault, address))
+		return rmt_errf(err, len, -EINVAL,
+				"vmf_address = %u but this kernel has %zu: BTF of another kernel?",
+				o->vmf_address, offsetof(struct vm_fault, address));
+	if (!rmt_off_ok(o->vmf_address, 8, o->vmf_size))
+		return rmt_errf(err, len, -EINVAL,
+				"vmf_address = %u: not inside vm_fault (%u bytes)",
+				o->vmf_address, o->vmf_size);
+	if (o->vmf_vma != offsetof(struct vm_fault, vma))
+		return rmt_errf(err, len, -EINVAL,
+				"vmf_vma = %u but this kernel has %zu: BTF of another kernel?",
+				o->vmf_vma, offsetof(struct vm_fault, vma));
+	if (!rmt_off_ok(o->vmf_vma, 8, o->vmf_size))
+		return rmt_errf(err, len, -EINVAL,
+				"vmf_vma = %u: not inside vm_fault (%u bytes)",
+				o->vmf_vma, o->vmf_size);
+	if (o->vma_swap_readahead_info != offsetof(struct vm_area_struct, swap_readahead_info))
+		return rmt_errf(err, len, -EINVAL,
+				"vma_swap_readahead_info = %u but this kernel has %zu: BTF of another kernel?",
+				o->vma_swap_readahead_info, offsetof(struct vm_area_struct, swap_readahead_info));
+	if (!rmt_off_ok(o->vma_swap_readahead_info, 8, o->vma_size))
+		return rmt_errf(err, len, -EINVAL,
+				"vma_swap_readahead_info = %u: not inside vm_area_struct (%u bytes)",
+				o->vma_swap_readahead_info, o->vma_size);
+	if (o->task_pid != offsetof(struct task_struct, pid))
+		return rmt_errf(err, len, -EINVAL,
+				"task_pid = %u but this kernel has %zu: BTF of another kernel?",
+				o->task_pid, offsetof(struct task_struct, pid));
+	if (!rmt_off_ok(o->task_pid, 4, o->task_size))
+		return rmt_errf(err, len, -EINVAL,
+				"task_pid = %u: not inside task_struct (%u bytes)",
+				o->task_pid, o->task_size);
+	return 0;
+}
+#endif /* RMT_HOOK_OFFSETS_CHECK_SWAP */
+
+#ifdef RMT_HOOK_OFFSETS_CHECK_FS
+/**
+ * rmt_fs_offsets_check() - is a fs payload this kernel's?
+ * @o: the payload
+ * @err: out: the first reason it is not
+ * @len: size of @err
+ *
+ * Return: 0 or -EINVAL.
+ */
+static inline int rmt_fs_offsets_check(const struct rmt_fs_offsets *o,
+						char *err, size_t len)
+{
+	if (o->ractl_size != sizeof(struct readahead_control))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_size = %u but this kernel's readahead_control is %zu bytes: BTF of another kernel?",
+				o->ractl_size, sizeof(struct readahead_control));
+	if (o->ra_size != sizeof(struct file_ra_state))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_size = %u but this kernel's file_ra_state is %zu bytes: BTF of another kernel?",
+				o->ra_size, sizeof(struct file_ra_state));
+	if (o->mapping_size != sizeof(struct address_space))
+		return rmt_errf(err, len, -EINVAL,
+				"mapping_size = %u but this kernel's address_space is %zu bytes: BTF of another kernel?",
+				o->mapping_size, sizeof(struct address_space));
+	if (o->inode_size != sizeof(struct inode))
+		return rmt_errf(err, len, -EINVAL,
+				"inode_size = %u but this kernel's inode is %zu bytes: BTF of another kernel?",
+				o->inode_size, sizeof(struct inode));
+	if (o->ractl_mapping != offsetof(struct readahead_control, mapping))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_mapping = %u but this kernel has %zu: BTF of another kernel?",
+				o->ractl_mapping, offsetof(struct readahead_control, mapping));
+	if (!rmt_off_ok(o->ractl_mapping, 8, o->ractl_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_mapping = %u: not inside readahead_control (%u bytes)",
+				o->ractl_mapping, o->ractl_size);
+	if (o->ractl_ra != offsetof(struct readahead_control, ra))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_ra = %u but this kernel has %zu: BTF of another kernel?",
+				o->ractl_ra, offsetof(struct readahead_control, ra));
+	if (!rmt_off_ok(o->ractl_ra, 8, o->ractl_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_ra = %u: not inside readahead_control (%u bytes)",
+				o->ractl_ra, o->ractl_size);
+	if (o->ractl_index != offsetof(struct readahead_control, _index))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_index = %u but this kernel has %zu: BTF of another kernel?",
+				o->ractl_index, offsetof(struct readahead_control, _index));
+	if (!rmt_off_ok(o->ractl_index, 8, o->ractl_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ractl_index = %u: not inside readahead_control (%u bytes)",
+				o->ractl_index, o->ractl_size);
+	if (o->ra_win_start != offsetof(struct file_ra_state, start))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_win_start = %u but this kernel has %zu: BTF of another kernel?",
+				o->ra_win_start, offsetof(struct file_ra_state, start));
+	if (!rmt_off_ok(o->ra_win_start, 8, o->ra_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_win_start = %u: not inside file_ra_state (%u bytes)",
+				o->ra_win_start, o->ra_size);
+	if (o->ra_win_size != offsetof(struct file_ra_state, size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_win_size = %u but this kernel has %zu: BTF of another kernel?",
+				o->ra_win_size, offsetof(struct file_ra_state, size));
+	if (!rmt_off_ok(o->ra_win_size, 4, o->ra_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_win_size = %u: not inside file_ra_state (%u bytes)",
+				o->ra_win_size, o->ra_size);
+	if (o->ra_win_async != offsetof(struct file_ra_state, async_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_win_async = %u but this kernel has %zu: BTF of another kernel?",
+				o->ra_win_async, offsetof(struct file_ra_state, async_size));
+	if (!rmt_off_ok(o->ra_win_async, 4, o->ra_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_win_async = %u: not inside file_ra_state (%u bytes)",
+				o->ra_win_async, o->ra_size);
+	if (o->ra_max_pages != offsetof(struct file_ra_state, ra_pages))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_max_pages = %u but this kernel has %zu: BTF of another kernel?",
+				o->ra_max_pages, offsetof(struct file_ra_state, ra_pages));
+	if (!rmt_off_ok(o->ra_max_pages, 4, o->ra_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_max_pages = %u: not inside file_ra_state (%u bytes)",
+				o->ra_max_pages, o->ra_size);
+	if (o->ra_mmap_miss != offsetof(struct file_ra_state, mmap_miss))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_mmap_miss = %u but this kernel has %zu: BTF of another kernel?",
+				o->ra_mmap_miss, offsetof(struct file_ra_state, mmap_miss));
+	if (!rmt_off_ok(o->ra_mmap_miss, 4, o->ra_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_mmap_miss = %u: not inside file_ra_state (%u bytes)",
+				o->ra_mmap_miss, o->ra_size);
+	if (o->ra_prev_pos != offsetof(struct file_ra_state, prev_pos))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_prev_pos = %u but this kernel has %zu: BTF of another kernel?",
+				o->ra_prev_pos, offsetof(struct file_ra_state, prev_pos));
+	if (!rmt_off_ok(o->ra_prev_pos, 8, o->ra_size))
+		return rmt_errf(err, len, -EINVAL,
+				"ra_prev_pos = %u: not inside file_ra_state (%u bytes)",
+				o->ra_prev_pos, o->ra_size);
+	if (o->mapping_host != offsetof(struct address_space, host))
+		return rmt_errf(err, len, -EINVAL,
+				"mapping_host = %u but this kernel has %zu: BTF of another kernel?",
+				o->mapping_host, offsetof(struct address_space, host));
+	if (!rmt_off_ok(o->mapping_host, 8, o->mapping_size))
+		return rmt_errf(err, len, -EINVAL,
+				"mapping_host = %u: not inside address_space (%u bytes)",
+				o->mapping_host, o->mapping_size);
+	if (o->inode_ino != offsetof(struct inode, i_ino))
+		return rmt_errf(err, len, -EINVAL,
+				"inode_ino = %u but this kernel has %zu: BTF of another kernel?",
+				o->inode_ino, offsetof(struct inode, i_ino));
+	if (!rmt_off_ok(o->inode_ino, 8, o->inode_size))
+		return rmt_errf(err, len, -EINVAL,
+				"inode_ino = %u: not inside inode (%u bytes)",
+				o->inode_ino, o->inode_size);
+	return 0;
+}
+#endif /* RMT_HOOK_OFFSETS_CHECK_FS */
+
+#endif /* RMT_KMOD_HOOKS */

@@ -19,6 +19,9 @@
 #include "rmt_vm.h"
 #include "rmt_hooks.h"
 #include "uapi/rmt_hooks.h"
+/* the probes' part of the generated header: payloads, checks, the hook list */
+#define RMT_KMOD_HOOKS
+#include "rmt_hooks.h"
 
 /* Per-CPU counters of a hook: struct rmt_hook_stats without the header. */
 struct rmt_hook_pcpu {
@@ -45,22 +48,20 @@ struct rmt_hook_pcpu {
  * struct rmt_hook_bind - what the handlers of one hook run, published with RCU
  * @prog_id: program to run (0 with RMT_HOOK_F_EMPTY)
  * @flags: RMT_HOOK_F_* (SHADOW also when the object's mode is shadow)
- * @sched: offsets (hook 1)
- * @swap: offsets (hook 2)
+ * @off: the hook's attach payload (@off.sched for hook sched, ...), checked
+ *	by its generated rmt_<hook>_offsets_check()
  */
 struct rmt_hook_bind {
 	int prog_id;
 	u32 flags;
-	union {
-		struct rmt_sched_offsets sched;
-		struct rmt_swap_offsets swap;
-	};
+	union rmt_hook_offsets off;
 };
 
 /**
  * struct rmt_hook - one probed hook
  * @id: RMT_HOOK_*_ID
  * @symbol: the probed kernel function
+ * @offsets_size: bytes of its attach payload (struct rmt_<offsets>_offsets)
  * @bind: current binding, NULL when detached
  * @pc: per-CPU counters, zeroed when the probe is registered
  * @registered: the probe is armed
@@ -72,6 +73,7 @@ struct rmt_hook_bind {
 struct rmt_hook {
 	u32 id;
 	const char *symbol;
+	u32 offsets_size;
 	struct rmt_hook_bind __rcu *bind;
 	struct rmt_hook_pcpu __percpu *pc;
 	bool registered;
@@ -84,8 +86,6 @@ struct rmt_hook {
 /* The VM the hooks run programs of (set by rmt_hooks_init()). */
 extern struct rmt_vm *rmt_hooks_vm;
 
-extern struct rmt_hook rmt_hook_sched;
-extern struct rmt_hook rmt_hook_swap;
 
 #define rmt_hook_inc(h, field) this_cpu_inc((h)->pc->field)
 #define rmt_hook_add(h, field, v) this_cpu_add((h)->pc->field, v)
@@ -102,17 +102,6 @@ extern struct rmt_hook rmt_hook_swap;
 	rmt_hook_add(h, ns_vm, ktime_get_ns() - __t); \
 	__rc; \
 })
-
-/**
- * rmt_off_ok() - is a member of @width bytes at @off inside a struct of @size?
- * @off: offset from BTF (RMT_OFF_NONE: absent)
- * @width: bytes the hook reads
- * @size: the struct's BTF size
- */
-static inline bool rmt_off_ok(u32 off, u32 width, u32 size)
-{
-	return off != RMT_OFF_NONE && (u64)off + width <= size;
-}
 
 /*
  * An attach check, for the hooks' offset validators (which have @err and

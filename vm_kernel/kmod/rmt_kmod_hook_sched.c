@@ -28,12 +28,13 @@
 #include <linux/sched/topology.h>
 #include <linux/topology.h>
 #include <linux/uaccess.h>
+#define RMT_HOOK_OFFSETS_CHECK_SCHED
 #include "rmt_hooks_kern.h"
 
-/* Largest struct lb_env the entry handler copies whole (6.1: 112 bytes). */
-#define RMT_LB_ENV_MAX 256
-/* A BTF struct size beyond this is not a 6.1 scheduler struct. */
-#define RMT_STRUCT_MAX (64u << 10)
+/*
+ * The entry handler copies struct lb_env whole (6.1: 112 bytes) into a buffer
+ * of RMT_SCHED_LB_ENV_MAX, the bound the spec gives and the attach checks.
+ */
 
 struct rmt_sched_data {
 	struct rmt_ctx_sched_can_migrate_task ctx;
@@ -124,7 +125,7 @@ static bool rmt_sched_build(const struct rmt_sched_offsets *o, const void *p,
 			    const void *env_ptr, struct rmt_sched_data *d)
 {
 	struct rmt_ctx_sched_can_migrate_task *c = &d->ctx;
-	u8 env[RMT_LB_ENV_MAX];
+	u8 env[RMT_SCHED_LB_ENV_MAX];
 	const void *sd, *src_rq, *dst_rq, *se_cfs, *se;
 	const unsigned long *cpus;
 	unsigned long word;
@@ -230,7 +231,7 @@ static int rmt_sched_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	}
 	if (b->flags & RMT_HOOK_F_EMPTY)
 		return 1;	/* the overhead baseline: no return handler */
-	if (!rmt_sched_build(&b->sched, (const void *)regs->di, (const void *)regs->si, d)) {
+	if (!rmt_sched_build(&b->off.sched, (const void *)regs->di, (const void *)regs->si, d)) {
 		rmt_hook_inc(h, ctx_errors);
 		return 1;
 	}
@@ -287,135 +288,10 @@ out:
 	return 0;
 }
 
-/* Offset @f of struct @s: present, inside the struct, @w bytes wide. */
-#define RMT_NEED(s, f, w) \
-	RMT_CHECK(rmt_off_ok(o->f, w, o->s), #f " = %u: not inside %s (%u bytes)", o->f, #s, o->s)
-/* Optional member: absent, or inside the struct. */
-#define RMT_MAY(s, f, w) \
-	RMT_CHECK(o->f == RMT_OFF_NONE || rmt_off_ok(o->f, w, o->s), \
-		  #f " = %u: not inside %s (%u bytes)", o->f, #s, o->s)
-/* A public struct: the BTF offset is this build's. */
-#define RMT_SAME(f, type, member) \
-	RMT_CHECK(o->f == offsetof(type, member), \
-		  #f " = %u but this kernel has %zu: BTF of another kernel?", o->f, \
-		  offsetof(type, member))
-
+/* Every check of the payload is generated from the hook's spec (rmt_hooks.h). */
 static int rmt_sched_check(const struct rmt_hook_bind *b, char *err, size_t len)
 {
-	const struct rmt_sched_offsets *o = &b->sched;
-
-	if (!RMT_CHECK(o->task_size == sizeof(struct task_struct),
-		       "task_size = %u but this kernel's task_struct is %zu bytes: BTF of another kernel?",
-		       o->task_size, sizeof(struct task_struct)))
-		return -EINVAL;
-	if (!RMT_CHECK(o->sd_size == sizeof(struct sched_domain),
-		       "sd_size = %u but this kernel's sched_domain is %zu bytes", o->sd_size,
-		       sizeof(struct sched_domain)))
-		return -EINVAL;
-	if (!RMT_CHECK(o->lb_env_size && o->lb_env_size <= RMT_LB_ENV_MAX,
-		       "lb_env_size = %u: want 1..%d", o->lb_env_size, RMT_LB_ENV_MAX))
-		return -EINVAL;
-	if (!RMT_CHECK(o->rq_size && o->rq_size <= RMT_STRUCT_MAX, "rq_size = %u", o->rq_size))
-		return -EINVAL;
-	if (!RMT_CHECK(o->cfs_rq_size <= RMT_STRUCT_MAX, "cfs_rq_size = %u", o->cfs_rq_size))
-		return -EINVAL;
-	if (!RMT_CHECK(o->tg_size <= RMT_STRUCT_MAX, "tg_size = %u", o->tg_size))
-		return -EINVAL;
-	if (!RMT_SAME(task_pid, struct task_struct, pid))
-		return -EINVAL;
-	if (!RMT_SAME(task_flags, struct task_struct, flags))
-		return -EINVAL;
-	if (!RMT_SAME(task_on_cpu, struct task_struct, on_cpu))
-		return -EINVAL;
-	if (!RMT_SAME(task_policy, struct task_struct, policy))
-		return -EINVAL;
-	if (!RMT_SAME(task_nr_cpus_allowed, struct task_struct, nr_cpus_allowed))
-		return -EINVAL;
-	if (!RMT_SAME(task_cpus_ptr, struct task_struct, cpus_ptr))
-		return -EINVAL;
-	if (!RMT_SAME(task_se, struct task_struct, se))
-		return -EINVAL;
-	if (!RMT_SAME(task_se_exec_start, struct task_struct, se.exec_start))
-		return -EINVAL;
-#ifdef CONFIG_FAIR_GROUP_SCHED
-	if (!RMT_SAME(task_se_cfs_rq, struct task_struct, se.cfs_rq))
-		return -EINVAL;
-#endif
-	if (!RMT_NEED(task_size, task_se_cfs_rq, 8))
-		return -EINVAL;
-#ifdef CONFIG_CGROUP_SCHED
-	if (!RMT_SAME(task_sched_task_group, struct task_struct, sched_task_group))
-		return -EINVAL;
-#endif
-	if (!RMT_MAY(task_size, task_sched_task_group, 8))
-		return -EINVAL;
-#ifdef CONFIG_NUMA_BALANCING
-	if (!RMT_SAME(task_numa_preferred_nid, struct task_struct, numa_preferred_nid))
-		return -EINVAL;
-	if (!RMT_SAME(task_numa_faults, struct task_struct, numa_faults))
-		return -EINVAL;
-	if (!RMT_SAME(task_total_numa_faults, struct task_struct, total_numa_faults))
-		return -EINVAL;
-#endif
-	if (!RMT_MAY(task_size, task_numa_preferred_nid, 4))
-		return -EINVAL;
-	if (!RMT_MAY(task_size, task_numa_faults, 8))
-		return -EINVAL;
-	if (!RMT_MAY(task_size, task_total_numa_faults, 8))
-		return -EINVAL;
-	if (!RMT_SAME(sd_nr_balance_failed, struct sched_domain, nr_balance_failed))
-		return -EINVAL;
-	if (!RMT_SAME(sd_cache_nice_tries, struct sched_domain, cache_nice_tries))
-		return -EINVAL;
-	if (!RMT_SAME(sd_flags, struct sched_domain, flags))
-		return -EINVAL;
-	if (!RMT_SAME(sd_level, struct sched_domain, level))
-		return -EINVAL;
-	if (!RMT_NEED(lb_env_size, env_sd, 8))
-		return -EINVAL;
-	if (!RMT_NEED(lb_env_size, env_src_rq, 8))
-		return -EINVAL;
-	if (!RMT_NEED(lb_env_size, env_dst_rq, 8))
-		return -EINVAL;
-	if (!RMT_NEED(lb_env_size, env_src_cpu, 4))
-		return -EINVAL;
-	if (!RMT_NEED(lb_env_size, env_dst_cpu, 4))
-		return -EINVAL;
-	if (!RMT_NEED(lb_env_size, env_idle, 4))
-		return -EINVAL;
-	if (!RMT_NEED(lb_env_size, env_flags, 4))
-		return -EINVAL;
-	if (!RMT_NEED(rq_size, rq_nr_running, 4))
-		return -EINVAL;
-	if (!RMT_NEED(rq_size, rq_clock_task, 8))
-		return -EINVAL;
-	if (!RMT_NEED(rq_size, rq_cfs_load_avg, 8))
-		return -EINVAL;
-	if (!RMT_MAY(rq_size, rq_nr_numa_running, 4))
-		return -EINVAL;
-	if (!RMT_MAY(rq_size, rq_nr_preferred_running, 4))
-		return -EINVAL;
-	if (!RMT_MAY(cfs_rq_size, cfs_rq_next, 8))
-		return -EINVAL;
-	if (!RMT_MAY(cfs_rq_size, cfs_rq_last, 8))
-		return -EINVAL;
-	if (!RMT_MAY(cfs_rq_size, cfs_rq_throttle_count, 4))
-		return -EINVAL;
-	if (!RMT_MAY(tg_size, tg_cfs_rq, 8))
-		return -EINVAL;
-	if (!RMT_CHECK(o->pf_kthread == PF_KTHREAD, "pf_kthread = %#x, this kernel's is %#x",
-		       o->pf_kthread, PF_KTHREAD))
-		return -EINVAL;
-	if (!RMT_CHECK(o->sched_idle_policy == SCHED_IDLE, "sched_idle_policy = %u, want %d",
-		       o->sched_idle_policy, SCHED_IDLE))
-		return -EINVAL;
-	if (!RMT_CHECK(o->sd_share_cpucapacity == SD_SHARE_CPUCAPACITY,
-		       "sd_share_cpucapacity = %#x, this kernel's is %#x", o->sd_share_cpucapacity,
-		       SD_SHARE_CPUCAPACITY))
-		return -EINVAL;
-	if (!RMT_CHECK(!o->pad0, "pad0 must be 0"))
-		return -EINVAL;
-	return 0;
+	return rmt_sched_offsets_check(&b->off.sched, err, len);
 }
 
 static int rmt_sched_reg(void)
@@ -443,6 +319,7 @@ static u64 rmt_sched_nmissed(void)
 struct rmt_hook rmt_hook_sched = {
 	.id = RMT_HOOK_SCHED_CAN_MIGRATE_TASK_ID,
 	.symbol = "can_migrate_task",
+	.offsets_size = sizeof(struct rmt_sched_offsets),
 	.check = rmt_sched_check,
 	.reg = rmt_sched_reg,
 	.unreg = rmt_sched_unreg,

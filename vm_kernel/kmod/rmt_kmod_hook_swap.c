@@ -39,6 +39,7 @@
 #include <linux/mm_types.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
+#define RMT_HOOK_OFFSETS_CHECK_SWAP
 #include "rmt_hooks_kern.h"
 #include "rmt_prefetch.h"
 
@@ -197,7 +198,7 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 	}
 	if (b->flags & RMT_HOOK_F_EMPTY)
 		return 0;
-	o = &b->swap;
+	o = &b->off.swap;
 	addr = *(const unsigned long *)(vmf + o->vmf_address);
 	vma = *(struct vm_area_struct *const *)(vmf + o->vmf_vma);
 	if (!vma) {
@@ -210,7 +211,7 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 	ra = atomic_long_read(info);
 	fpfn = addr >> PAGE_SHIFT;
 	prev = RMT_RA_ADDR(ra) >> PAGE_SHIFT;
-	max_win = o->max_window ? o->max_window : 8;
+	max_win = 1u << min_t(u32, o->page_cluster, 5);
 	kwin = max_win <= 1 ? 1 : rmt_kernel_window(prev, fpfn, RMT_RA_HITS(ra), max_win,
 						    RMT_RA_WIN(ra));
 
@@ -293,40 +294,15 @@ out:
 	return 0;
 }
 
-#define RMT_SAME(f, type, member) \
-	RMT_CHECK(o->f == offsetof(type, member), \
-		  #f " = %u but this kernel has %zu: BTF of another kernel?", o->f, \
-		  offsetof(type, member))
-
+/*
+ * The payload's checks are generated from the hook's spec (rmt_hooks.h);
+ * then the prefetch mechanism is chosen (and checked) for this attach.
+ */
 static int rmt_swap_check(const struct rmt_hook_bind *b, char *err, size_t len)
 {
-	const struct rmt_swap_offsets *o = &b->swap;
+	int rc = rmt_swap_offsets_check(&b->off.swap, err, len);
 
-	if (!RMT_CHECK(o->vmf_size == sizeof(struct vm_fault),
-		       "vmf_size = %u but this kernel's vm_fault is %zu bytes", o->vmf_size,
-		       sizeof(struct vm_fault)))
-		return -EINVAL;
-	if (!RMT_CHECK(o->vma_size == sizeof(struct vm_area_struct),
-		       "vma_size = %u but this kernel's vm_area_struct is %zu bytes", o->vma_size,
-		       sizeof(struct vm_area_struct)))
-		return -EINVAL;
-	if (!RMT_CHECK(o->task_size == sizeof(struct task_struct),
-		       "task_size = %u but this kernel's task_struct is %zu bytes", o->task_size,
-		       sizeof(struct task_struct)))
-		return -EINVAL;
-	if (!RMT_SAME(vmf_address, struct vm_fault, address))
-		return -EINVAL;
-	if (!RMT_SAME(vmf_vma, struct vm_fault, vma))
-		return -EINVAL;
-	if (!RMT_SAME(vma_swap_readahead_info, struct vm_area_struct, swap_readahead_info))
-		return -EINVAL;
-	if (!RMT_SAME(task_pid, struct task_struct, pid))
-		return -EINVAL;
-	if (!RMT_CHECK(o->max_window <= RMT_RA_MAX_WIN && !(o->max_window & (o->max_window - 1)),
-		       "max_window = %u: want 0 or a power of two <= %d", o->max_window,
-		       RMT_RA_MAX_WIN))
-		return -EINVAL;
-	return rmt_pf_choose(err, len);
+	return rc ? rc : rmt_pf_choose(err, len);
 }
 
 static int rmt_swap_reg(void)
@@ -365,6 +341,7 @@ static u64 rmt_swap_nmissed(void)
 struct rmt_hook rmt_hook_swap = {
 	.id = RMT_HOOK_MM_SWAP_FAULT_ID,
 	.symbol = "do_swap_page",
+	.offsets_size = sizeof(struct rmt_swap_offsets),
 	.check = rmt_swap_check,
 	.reg = rmt_swap_reg,
 	.unreg = rmt_swap_unreg,

@@ -22,7 +22,8 @@
 
 struct rmt_vm *rmt_hooks_vm;
 
-static struct rmt_hook *const rmt_hooks[] = { &rmt_hook_sched, &rmt_hook_swap };
+/* Generated from the hooks' specs (rmt_hooks.h). */
+static struct rmt_hook *const rmt_hooks[] = RMT_KERNEL_HOOK_LIST;
 
 static struct rmt_hook *rmt_hook_by_id(u32 id)
 {
@@ -91,7 +92,16 @@ static int rmt_hook_attach(struct rmt_hook_attach *a)
 	}
 	h = rmt_hook_by_id(a->hook_id);
 	if (!h) {
-		snprintf(a->err, elen, "hook %u has no kernel probe (1 sched, 2 swap)", a->hook_id);
+		snprintf(a->err, elen, "hook %u has no kernel probe", a->hook_id);
+		return -EINVAL;
+	}
+	if (a->pad) {
+		snprintf(a->err, elen, "pad must be 0");
+		return -EINVAL;
+	}
+	if (a->offsets_len != h->offsets_size || a->offsets_len > RMT_HOOK_OFFSETS_MAX) {
+		snprintf(a->err, elen, "hook %u takes %u bytes of offsets, not %u", a->hook_id,
+			 h->offsets_size, a->offsets_len);
 		return -EINVAL;
 	}
 	if (flags & ~(RMT_HOOK_F_SHADOW | RMT_HOOK_F_EMPTY)) {
@@ -115,10 +125,12 @@ static int rmt_hook_attach(struct rmt_hook_attach *a)
 	}
 	nb->prog_id = a->prog_id;
 	nb->flags = flags;
-	if (h == &rmt_hook_sched)
-		nb->sched = a->sched;
-	else
-		nb->swap = a->swap;
+	/* offsets_len is the hook's payload size, at most RMT_HOOK_OFFSETS_MAX */
+	if (copy_from_user(nb->off.raw, u64_to_user_ptr(a->offsets), a->offsets_len)) {
+		rmt_kfree(nb);
+		snprintf(a->err, elen, "offsets: bad address");
+		return -EFAULT;
+	}
 	rc = h->check(nb, a->err, elen);
 	if (rc) {
 		rmt_kfree(nb);

@@ -22,7 +22,7 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
-#define RMT_HOOKS_ABI_VERSION	1
+#define RMT_HOOKS_ABI_VERSION	2
 
 /* Numbers inside RMT_IOC_HOOK_NR_FIRST..LAST of uapi/rmt.h (magic 0xE7). */
 #define RMT_IOC_HOOK_ATTACH	_IOWR(0xE7, 0x40, struct rmt_hook_attach)
@@ -32,106 +32,6 @@
 
 /* An offset rmtctl could not resolve: the hook treats the feature as 0. */
 #define RMT_OFF_NONE		0xffffffffu
-
-/*
- * struct rmt_sched_offsets - what sched.can_migrate_task reads (Linux 6.1)
- *
- * Byte offsets from the start of the named struct; nested members are
- * resolved to one offset (rq_cfs_load_avg is rq.cfs.avg.load_avg).  The
- * *_size fields are the BTF struct sizes: every offset + field width must
- * lie inside them.
- */
-struct rmt_sched_offsets {
-	/* struct sizes (BTF) */
-	__u32 task_size;		/* struct task_struct */
-	__u32 lb_env_size;		/* struct lb_env (kernel/sched/fair.c) */
-	__u32 rq_size;			/* struct rq (kernel/sched/sched.h) */
-	__u32 sd_size;			/* struct sched_domain */
-	__u32 cfs_rq_size;		/* struct cfs_rq */
-	__u32 tg_size;			/* struct task_group */
-
-	/* struct task_struct */
-	__u32 task_pid;			/* int pid */
-	__u32 task_flags;		/* unsigned int flags (PF_*) */
-	__u32 task_on_cpu;		/* int on_cpu */
-	__u32 task_policy;		/* unsigned int policy */
-	__u32 task_nr_cpus_allowed;	/* int nr_cpus_allowed */
-	__u32 task_cpus_ptr;		/* const cpumask_t *cpus_ptr */
-	__u32 task_se_exec_start;	/* u64 se.exec_start */
-	__u32 task_se_cfs_rq;		/* struct cfs_rq *se.cfs_rq */
-	__u32 task_se;			/* struct sched_entity se (buddy test) */
-	__u32 task_sched_task_group;	/* struct task_group *sched_task_group */
-	__u32 task_numa_preferred_nid;	/* int numa_preferred_nid */
-	__u32 task_numa_faults;		/* unsigned long *numa_faults */
-	__u32 task_total_numa_faults;	/* unsigned long total_numa_faults */
-
-	/* struct lb_env */
-	__u32 env_sd;			/* struct sched_domain *sd */
-	__u32 env_src_rq;		/* struct rq *src_rq */
-	__u32 env_src_cpu;		/* int src_cpu */
-	__u32 env_dst_cpu;		/* int dst_cpu */
-	__u32 env_dst_rq;		/* struct rq *dst_rq */
-	__u32 env_idle;			/* enum cpu_idle_type idle */
-	__u32 env_flags;		/* unsigned int flags (LBF_*) */
-
-	/* struct sched_domain */
-	__u32 sd_nr_balance_failed;	/* unsigned int nr_balance_failed */
-	__u32 sd_cache_nice_tries;	/* unsigned int cache_nice_tries */
-	__u32 sd_flags;			/* int flags (SD_*) */
-	__u32 sd_level;			/* int level */
-
-	/* struct rq */
-	__u32 rq_nr_running;		/* unsigned int nr_running */
-	__u32 rq_clock_task;		/* u64 clock_task */
-	__u32 rq_cfs_load_avg;		/* unsigned long cfs.avg.load_avg */
-	__u32 rq_nr_numa_running;	/* unsigned int nr_numa_running */
-	__u32 rq_nr_preferred_running;	/* unsigned int nr_preferred_running */
-
-	/* struct cfs_rq */
-	__u32 cfs_rq_next;		/* struct sched_entity *next */
-	__u32 cfs_rq_last;		/* struct sched_entity *last */
-	__u32 cfs_rq_throttle_count;	/* int throttle_count */
-
-	/* struct task_group */
-	__u32 tg_cfs_rq;		/* struct cfs_rq **cfs_rq */
-
-	/* constants (BTF enums where the kernel has them, else 6.1's values) */
-	__u32 sd_share_cpucapacity;	/* SD_SHARE_CPUCAPACITY */
-	__u32 lbf_active_lb;		/* LBF_ACTIVE_LB */
-	__u32 pf_kthread;		/* PF_KTHREAD */
-	__u32 sched_idle_policy;	/* SCHED_IDLE */
-	__u32 pad0;
-
-	/*
-	 * sysctl_sched_migration_cost: its address (from /proc/kallsyms, read
-	 * with copy_from_kernel_nofault() at each hit so a change of
-	 * /sys/kernel/debug/sched/migration_cost_ns shows) or, when 0, the
-	 * value below.
-	 */
-	__u64 migration_cost_addr;
-	__u64 migration_cost_ns;
-};
-
-/*
- * struct rmt_swap_offsets - what mm.swap_fault reads and steers (Linux 6.1)
- *
- * All three structs are in public headers: the module also checks each
- * offset against its own offsetof().
- */
-struct rmt_swap_offsets {
-	__u32 vmf_size;			/* struct vm_fault */
-	__u32 vma_size;			/* struct vm_area_struct */
-	__u32 task_size;		/* struct task_struct */
-	__u32 vmf_address;		/* unsigned long address */
-	__u32 vmf_vma;			/* struct vm_area_struct *vma */
-	__u32 vma_swap_readahead_info;	/* atomic_long_t swap_readahead_info */
-	__u32 task_pid;			/* int pid */
-	/*
-	 * Largest VMA readahead window in pages: 1 << min(vm.page-cluster, 5)
-	 * (page_cluster is not exported to modules); 0: 8, the default.
-	 */
-	__u32 max_window;
-};
 
 /* rmt_hook_attach.flags */
 #define RMT_HOOK_F_SHADOW	0x1u	/* shadow mode whatever the object says */
@@ -146,20 +46,25 @@ struct rmt_swap_offsets {
  * @prog_id: the loaded program; its object must be built for @hook_id.
  *	0 only with RMT_HOOK_F_EMPTY
  * @flags: RMT_HOOK_F_*
- * @sched: offsets for hook 1 (ignored otherwise)
- * @swap: offsets for hook 2 (ignored otherwise)
+ * @offsets: user pointer to the hook's payload: the struct sizes, member
+ *	offsets and values its probe reads, laid out as the hook's spec says
+ *	(contract/hooks.py KernelSide; generated C: the rmt.ko part of core/rmt_hooks.h)
+ * @offsets_len: its length in bytes: exactly the hook's payload size
+ * @pad: must be 0
  * @err: out: why the attach failed
  *
  * Attaching to a hook that already has a program replaces it atomically
- * (hooks firing meanwhile run either the old or the new one).
+ * (hooks firing meanwhile run either the old or the new one).  The payload
+ * travels by pointer and length, so adding a hook changes no struct here.
  */
 struct rmt_hook_attach {
 	__u32 abi;
 	__u32 hook_id;
 	__u32 prog_id;
 	__u32 flags;
-	struct rmt_sched_offsets sched;
-	struct rmt_swap_offsets swap;
+	__u64 offsets;
+	__u32 offsets_len;
+	__u32 pad;
 	char err[RMT_HOOK_ERR_LEN];
 };
 
@@ -309,9 +214,7 @@ struct rmt_swap_prefetch_stats {
 	__u64 reserved[6];
 };
 
-_Static_assert(sizeof(struct rmt_sched_offsets) == 192, "rmt_sched_offsets");
-_Static_assert(sizeof(struct rmt_swap_offsets) == 32, "rmt_swap_offsets");
-_Static_assert(sizeof(struct rmt_hook_attach) == 16 + 192 + 32 + RMT_HOOK_ERR_LEN,
+_Static_assert(sizeof(struct rmt_hook_attach) == 32 + RMT_HOOK_ERR_LEN,
 	       "rmt_hook_attach");
 _Static_assert(sizeof(struct rmt_hook_detach) == 8, "rmt_hook_detach");
 _Static_assert(sizeof(struct rmt_hook_stats) == 16 + 8 * 24, "rmt_hook_stats");
