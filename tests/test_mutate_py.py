@@ -29,20 +29,24 @@ def test_set_names_real_modules_and_selects_tests(ms: mutate_py.MutSet) -> None:
     assert sum(counts) >= 20, out.stdout
 
 
-def test_staged_tree_imports_the_staged_modules(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """The point of staging: with src/ first on sys.path (mutmut's setup_source_paths),
-    `import rmt.verifier.taint` loads the staged copy, not the editable install's."""
+def test_mutmut_copy_imports_the_mutants(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The point of staging: after mutmut's own copy into mutants/ and its sys.path setup,
+    `rmt.verifier` is a whole package (its __init__ runs) and `rmt.verifier.taint` is the
+    copy mutmut mutates, not the editable install's verifier/taint.py."""
     monkeypatch.setattr(mutate_py, "STAGE", tmp_path)
     ms = next(s for s in mutate_py.SETS if s.name == "taint")
     root = mutate_py.stage(ms)
     conf = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["mutmut"]
     assert conf["source_paths"] == ["src/rmt/verifier/taint.py"]
-    assert (root / conf["source_paths"][0]).is_file()
-    code = ("import sys; sys.path.insert(0, 'src'); import rmt.verifier.taint as t, "
-            "rmt.semantics.validate as v; print(t.__file__); print(v.__file__)")
+    code = ("from mutmut.utils.file_utils import copy_src_dir, copy_also_copy_files, "
+            "setup_source_paths\n"
+            "copy_src_dir(); copy_also_copy_files(); setup_source_paths()\n"
+            "from rmt.verifier import VerifyOptions\n"
+            "import rmt.verifier.taint as t, rmt.semantics.validate as v\n"
+            "print(t.__file__); print(v.__file__)\n")
     got = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
-                         text=True, check=True).stdout.split()
+                         text=True, check=True).stdout.splitlines()[-2:]   # after "also copying"
     assert [Path(p).resolve() for p in got] == [
-        (root / "src/rmt/verifier/taint.py").resolve(),
-        (root / "src/rmt/semantics/validate.py").resolve()]
+        (root / "mutants/src/rmt/verifier/taint.py").resolve(),
+        (root / "mutants/src/rmt/semantics/validate.py").resolve()]

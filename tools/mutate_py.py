@@ -66,9 +66,8 @@ SETS = [
            "the reference validator: what the kernel refuses to load"),
     MutSet("bounds", ("verifier.symexec",),
            (CORPUS, "-k", "oob_read/ or oob_write/ or scaled_index/ or mapindex/ or ctxperm/"),
-           "memory safety goals: InBounds, ScaleNoWrap, context permissions",
+           "memory safety goals: InBounds and ScaleNoWrap of every load and store",
            ("rmt.verifier.symexec.xǁExecutorǁmem_access__mutmut_*",
-            "rmt.verifier.symexec.xǁExecutorǁctx_permission__mutmut_*",
             "rmt.verifier.symexec.x__scalings__mutmut_*")),
     MutSet("static", ("verifier.wellformed", "verifier.costcheck", "verifier.obligations"),
            (CORPUS, "-k", "(ctxperm/ or oob_write/ or guard/ or budget/ or modelsig/) "
@@ -85,7 +84,7 @@ def _packages() -> dict[str, str]:
 
 def _ignore(_: str, names: list[str]) -> list[str]:
     return [n for n in names if n in ("__pycache__", ".pytest_cache", ".hypothesis")
-            or n.endswith((".pyc", ".o", ".so", ".ko"))]
+            or n.endswith((".pyc", ".o", ".so", ".ko", ".meta", ".spans"))]
 
 
 def stage(ms: MutSet) -> Path:
@@ -112,6 +111,9 @@ def stage(ms: MutSet) -> Path:
              f"pythonpath = {json.dumps(ini['pythonpath'])}",
              "", "[tool.mutmut]",
              f"source_paths = {json.dumps(paths)}",
+             # the whole tree: mutmut copies only source_paths into mutants/, and a package
+             # without its __init__.py there would be a namespace package
+             'also_copy = ["src/"]',
              f"pytest_add_cli_args_test_selection = {json.dumps(list(ms.tests), ensure_ascii=False)}",
              "pytest_add_cli_args = [\"-p\", \"no:cacheprovider\"]",
              "use_git_change_detection = false",
