@@ -241,10 +241,14 @@ def main(argv: list[str] | None = None) -> int:
                                          indent=1))
         return 0
     if a.cmd == "mutant":
-        rc = 0
+        by_set: dict[str, list[str]] = {}
         for name in a.names:
-            ms = _set_of(name)
-            rc |= _mutmut(stage(ms), "run", "--max-children", "1", name, nice=a.nice)
+            by_set.setdefault(_set_of(name).name, []).append(name)
+        rc = 0
+        for ms in SETS:
+            if ms.name in by_set:       # restaged: new tests and cases are copied in
+                rc |= _mutmut(stage(ms), "run", "--max-children", "1", *by_set[ms.name],
+                              nice=a.nice)
         return rc
     return _mutmut(STAGE / _set_of(a.name).name, "show", a.name, nice=0)
 
