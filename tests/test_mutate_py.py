@@ -1,0 +1,52 @@
+"""tools/mutate_py.py (make mutate-py) stages the packages so that mutmut's mutants are what
+the tests import; the mutation run itself is long and not part of `make test`."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import mutate_py
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("ms", mutate_py.SETS, ids=lambda s: s.name)
+def test_set_names_real_modules_and_selects_tests(ms: mutate_py.MutSet) -> None:
+    for m in ms.modules:
+        pkg, _, mod = m.partition(".")
+        folder = mutate_py._packages()[f"rmt.{pkg}"]
+        assert (ROOT / folder / f"{mod}.py").is_file(), m
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
+                          "-p", "no:cacheprovider", *ms.tests],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    # -q twice (addopts and here): one "path: N" line per test file
+    counts = [int(ln.rpartition(": ")[2]) for ln in out.stdout.splitlines() if ": " in ln]
+    assert sum(counts) >= 20, out.stdout
+
+
+def test_mutmut_copy_imports_the_mutants(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The point of staging: after mutmut's own copy into mutants/ and its sys.path setup,
+    `rmt.verifier` is a whole package (its __init__ runs) and `rmt.verifier.taint` is the
+    copy mutmut mutates, not the editable install's verifier/taint.py."""
+    monkeypatch.setattr(mutate_py, "STAGE", tmp_path)
+    ms = next(s for s in mutate_py.SETS if s.name == "taint")
+    root = mutate_py.stage(ms)
+    conf = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["mutmut"]
+    assert conf["source_paths"] == ["src/rmt/verifier/taint.py"]
+    code = ("from mutmut.utils.file_utils import copy_src_dir, copy_also_copy_files, "
+            "setup_source_paths\n"
+            "copy_src_dir(); copy_also_copy_files(); setup_source_paths()\n"
+            "from rmt.verifier import VerifyOptions\n"
+            "import rmt.verifier.taint as t, rmt.semantics.validate as v\n"
+            "print(t.__file__); print(v.__file__)\n")
+    got = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                         text=True, check=True).stdout.splitlines()[-2:]   # after "also copying"
+    assert [Path(p).resolve() for p in got] == [
+        (root / "mutants/src/rmt/verifier/taint.py").resolve(),
+        (root / "mutants/src/rmt/semantics/validate.py").resolve()]
