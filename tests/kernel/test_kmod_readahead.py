@@ -116,3 +116,18 @@ def test_enforced_cap_takes_effect_and_is_undone(g: dict) -> None:
     # after the capped calls, on the same open file, the kernel's own cap is back
     restored = g["restored"]["trace"]
     assert restored and all(r[4] == g["default_ra_kb"] // 4 for r in restored)
+
+
+def test_bad_payloads_are_refused_naming_the_field(g: dict) -> None:
+    """The generated attach check (rmt_<hook>_offsets_check()) and the length and pad checks:
+    each wrong payload is refused with EINVAL and the field it got wrong, nothing attached."""
+    import errno
+    bad = g["bad"]
+    want = {"fs_public_offset": "ra_max_pages", "fs_public_size": "ra_size",
+            "sched_private_outside": "env_idle", "sched_private_size": "lb_env_size",
+            "sched_const": "pf_kthread", "swap_public_offset": "task_pid",
+            "len": "bytes of offsets", "pad": "pad must be 0"}
+    for name, field in want.items():
+        assert bad[name].get("errno") == errno.EINVAL, (name, bad[name])
+        assert field in bad[name]["msg"], (name, bad[name])
+    assert not any(bad["registered_after"].values()), bad["registered_after"]

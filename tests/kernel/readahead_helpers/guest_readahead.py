@@ -69,6 +69,42 @@ def phase(dev: RmtDevice, eng: KernelEngine, fn) -> dict:
             "trace": trace(dev, eng)}
 
 
+def bad_attaches(dev: RmtDevice, btf: Btf) -> dict:
+    """Payloads the module must refuse (each as an empty probe, which skips only the program
+    check): one wrong value per kind of generated check, a wrong length, a set pad."""
+    from rmt.contract.engine import EngineError
+
+    def real(hook: int) -> dict[str, int]:
+        return H.offsets(btf, H.kernel_side(hook))
+
+    cases = {
+        "fs_public_offset": (HOOK, {"ra_max_pages": real(HOOK)["ra_max_pages"] + 4}),
+        "fs_public_size": (HOOK, {"ra_size": real(HOOK)["ra_size"] + 8}),
+        "sched_private_outside": (H.HOOK_SCHED, {"env_idle": 4096}),
+        "sched_private_size": (H.HOOK_SCHED, {"lb_env_size": 4096}),
+        "sched_const": (H.HOOK_SCHED, {"pf_kthread": 1}),
+        "swap_public_offset": (H.HOOK_SWAP, {"task_pid": real(H.HOOK_SWAP)["task_pid"] + 8}),
+        "len": (HOOK, None),
+        "pad": (HOOK, None),
+    }
+    out = {}
+    for name, (hook, over) in cases.items():
+        p = H.attach_payload(hook, 0, H.F_EMPTY, btf, overrides=over)
+        if name == "len":
+            p.buf[24:28] = (len(p.offsets) - 4).to_bytes(4, "little")
+        if name == "pad":
+            p.buf[28:32] = (1).to_bytes(4, "little")
+        try:
+            H._ioctl(dev, H.IOC_HOOK_ATTACH, p.buf, name)
+            out[name] = {"accepted": True}
+            H.detach(dev, hook)
+        except EngineError as e:
+            out[name] = {"errno": e.code, "msg": str(e)}
+    out["registered_after"] = {str(h): H.stats(dev, h).registered
+                               for h in (HOOK, H.HOOK_SCHED, H.HOOK_SWAP)}
+    return out
+
+
 def main() -> int:
     files, out = Path(sys.argv[1]), Path(sys.argv[2])
     btf = Btf.load()
@@ -77,6 +113,7 @@ def main() -> int:
     with RmtDevice() as dev:
         shadow = KernelEngine.load(dev, (files / "shadow.rmtb").read_bytes(), trace_capacity=65536)
         none = KernelEngine.load(dev, (files / "none.rmtb").read_bytes())
+        res["bad"] = bad_attaches(dev, btf)
         H.attach(dev, HOOK, shadow.id, btf=btf)
         res["attached"] = stats(dev)
         fd = os.open(DISK, os.O_RDONLY)
