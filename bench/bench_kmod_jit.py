@@ -1,18 +1,28 @@
 """rmt.ko in the kernel: its interpreter vs its JIT (vm_kernel/kmod/rmt_kmod_jit.c), side by side.
 
-One QEMU boot of Debian's 6.1 kernel (4 vCPUs, TCG).  Both example programs are loaded twice,
-once with rmt.jit=0 (the interpreter) and once with rmt.jit=1 (lowered to eBPF, the kernel's
-BPF JIT), weights and table entries as in tests/kernel/test_kmod_hooks.py, and attached to
-their hooks in turn, interleaved: ROUNDS rounds, each engine once per round (the order
-alternating), each under the same load:
-- sched.can_migrate_task (forced_migration.rmt, shadow): stress-ng hogs for SCHED_S seconds;
-- mm.swap_fault (swap_prefetch.rmt): a 64 MiB hog in a 32 MiB memory cgroup, zram swap.
-Each round reads the hook's own counters before and after (RMT_IOC_HOOK_STATS): runs,
-ns_total (the handlers' time) and ns_vm (of that, the time in the VM: the program on its
-engine and its accounting; one clock read is inside it).  The rest of ns_total is the
-context build and the decision (for the kretprobe on can_migrate_task it also spans the probed
-function, entry to return).  Printed: ns per run, median and range over the rounds, per engine,
-and the interpreter / JIT ratio of the medians.  Timings only: nothing here asserts.
+One QEMU boot of Debian's 6.1 kernel (4 vCPUs, TCG).  Every example program (examples/*.rmt
+and examples/small/*.rmt) is loaded twice, once with rmt.jit=0 (the interpreter) and once
+with rmt.jit=1 (lowered to eBPF, the kernel's BPF JIT), with what it needs to do its work:
+- models: the swap prefetchers' `next` tree trained as `make demo` and
+  `make kernel-prefetch-eval` train it (rmt.casestudies.kernel_prefetch_eval.train_tree);
+  every other model random weights of its declared shape, as bench/bench_jit.py gives them in
+  userspace (bench/bench_inputs.py: every layer, every tree to its declared depth);
+- table entries: ROUTES below, written as `rmtctl table add` lines, route the hook's traffic
+  to the action that does the program's work (a program absent there runs its defaults).
+Each program is attached to its hook in shadow mode (RMT_HOOK_F_SHADOW: it runs and its
+decision is counted, not applied), so every program and engine sees the same kernel under
+the same load:
+- sched.can_migrate_task: stress-ng hogs for SCHED_S seconds;
+- mm.swap_fault: a 64 MiB hog in a 32 MiB memory cgroup, zram swap.
+ROUNDS rounds; in each, every program once per engine (the program order rotated, the engine
+order alternating).  Each run reads the hook's own counters before and after
+(RMT_IOC_HOOK_STATS): runs, ns_total (the handlers' time) and ns_vm (of that, the time in the
+VM: the program on its engine and its accounting; one clock read is inside it).  The rest of
+ns_total is the context build and the decision (for the kretprobe on can_migrate_task it also
+spans the probed function, entry to return).  Printed per program: ns per run, median and
+range over the rounds, per engine, and the interpreter / JIT ratio of the medians with its
+per-round range.  A program that cannot be loaded or attached is listed with the error, not
+left out.  Timings only: nothing here asserts.
 
     .venv/bin/python bench/bench_kmod_jit.py [--rounds N] [--clock hpet|tsc] [--out FILE]
     (make bench-kmod-jit)
@@ -25,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -35,6 +46,34 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SCHED_S = 6
 PARAMS = Path("/sys/module/rmt/parameters")
+TRACE_CAPACITY = 4096       # what `rmtctl --target kernel insert` gives a program
+ENGINES = ("interp", "jit")
+
+# `rmtctl table add PROG TABLE` lines (what follows TABLE) per example; {cg} is the id of the
+# memory cgroup the swap load runs in (its directory's inode number).
+ROUTES: dict[str, list[str]] = {
+    # the tests' policy (tests/kernel/test_kmod_hooks.py): both models on the soft candidates
+    "forced_migration": ["policy 2 0..1000 action allow",
+                         "policy 1 0..1023 action predict 1 0",
+                         "policy 0 0..1023 action predict 1 0"],
+    # the learned action for the load's cgroup, with kernel_prefetch_eval's arguments
+    "swap_prefetch": ["policy {cg} action learned 16 1 20"],
+    "adaptive_prefetch": ["policy {cg} action learned 16 1 20"],
+    "conv_mlp": ["policy {cg} action learned"],
+    "forest": ["policy {cg} action predict"],
+    "guard": [f"veto 1 {idle} action keep" for idle in range(3)],
+    "match_kinds": ["by_group 0x10000/16 action keep", "by_group 0/16 action move",
+                    "by_flags 0&&&0 2..1000 0 action keep priority 2",
+                    "by_flags 0&&&0 0..1000 1 action move priority 1"],
+    "trace": [f"observe {level} action record" for level in range(4)],
+}
+# The models whose weights are trained rather than random (file in FILES).
+TRAINED = {("swap_prefetch", "next"): "next.bin", ("adaptive_prefetch", "next"): "next.bin"}
+
+
+def examples() -> list[Path]:
+    return sorted((ROOT / "examples").glob("*.rmt")) + \
+        sorted((ROOT / "examples" / "small").glob("*.rmt"))
 
 
 # ------------------------------------------------------------------------------ guest side
@@ -42,29 +81,44 @@ PARAMS = Path("/sys/module/rmt/parameters")
 def _hook_counts(dev, hook: int) -> dict[str, int]:
     """runs, ns_total and ns_vm of a hook."""
     from rmt.ctl import hook_abi as H
-    buf = H.stats_payload(hook)
-    H._ioctl(dev, H.IOC_HOOK_STATS, buf, "hook stats")
-    c = H.parse_stats(buf).counters
+    c = H.stats(dev, hook).counters
     return {"runs": c["runs"], "ns_total": c["ns_total"], "ns_vm": c["ns_vm"]}
 
 
-def _load(dev, files: Path, name: str, jit: bool):
+def _load(dev, files: Path, name: str, jit: bool, cg: int):
+    """Program `name` on one engine with its weights and ROUTES entries."""
+    from rmt.ctl.cli import parse_entry
     from rmt.ctl.kernel import KernelEngine
-    from rmt.contract.engine import Entry, Exact, Range
     (PARAMS / "jit").write_text("1" if jit else "0")
     try:
-        eng = KernelEngine.load(dev, (files / f"{name}.rmtb").read_bytes())
+        eng = KernelEngine.load(dev, (files / f"{name}.rmtb").read_bytes(),
+                                trace_capacity=TRACE_CAPACITY)
     finally:
         (PARAMS / "jit").write_text("1")
-    if name == "forced_migration":
-        eng.model_load(0, (files / "pred.bin").read_bytes())
-        eng.model_load(1, (files / "tree_fm.bin").read_bytes())
-        eng.table_insert(0, Entry((Exact(2), Range(0, 1000)), 1, b""))
-        eng.table_insert(0, Entry((Exact(1), Range(0, 1023)), 0, b"\x01" + bytes(7)))
-        eng.table_insert(0, Entry((Exact(0), Range(0, 1023)), 0, b"\x01" + bytes(7)))
-    else:
-        eng.model_load(0, (files / "next.bin").read_bytes())
+    try:
+        for i, m in enumerate(eng.prog.models):
+            eng.model_load(i, (files / f"{name}.{m.name}.bin").read_bytes())
+        tables = {t.name: i for i, t in enumerate(eng.prog.tables)}
+        for line in ROUTES.get(name, []):
+            tname, rest = line.format(cg=cg).split(None, 1)
+            eng.table_insert(tables[tname], parse_entry(eng.prog.tables[tables[tname]], rest))
+    except BaseException:
+        eng.unload()
+        raise
     return eng
+
+
+def _measure(dev, files: Path, hook: int) -> dict[str, int]:
+    """The hook's counters over one run of its load."""
+    import guest_hooks as G
+    from rmt.ctl import hook_abi as H
+    a = _hook_counts(dev, hook)
+    if hook == H.HOOK_SCHED:
+        G.stress(SCHED_S).wait()
+    else:
+        G.hog(files, G.HOG_MB, G.LIMIT_MB)
+    b = _hook_counts(dev, hook)
+    return {k: b[k] - a[k] for k in a}
 
 
 def guest(files: Path, out: Path, rounds: int) -> int:
@@ -77,30 +131,44 @@ def guest(files: Path, out: Path, rounds: int) -> int:
     G.swap_setup()
     G.sh("modprobe zram num_devices=1 || true; echo 256M > /sys/block/zram0/disksize; "
          "mkswap /dev/zram0 >/dev/null; swapon /dev/zram0")
-    res: dict = {"rounds": []}
-    progs = {(name, jit): _load(dev, files, name, jit)
-             for name in ("forced_migration", "swap_prefetch") for jit in (False, True)}
-    res["engines"] = {f"{n}/{'jit' if j else 'interp'}": e.info().engine
-                      for (n, j), e in progs.items()}
+    cg = Path("/sys/fs/cgroup/rmt_hog")     # where G.hog runs the swap load
+    cg.mkdir(exist_ok=True)
+    names = json.loads((files / "programs.json").read_text())
+    res: dict = {"rounds": [], "skipped": {}, "engines": {}, "hooks": {}}
+    progs: dict = {}
+    for name in names:
+        for jit in (False, True):
+            tag = ENGINES[jit]
+            try:
+                eng = _load(dev, files, name, jit, os.stat(cg).st_ino)
+            except Exception as e:                      # noqa: BLE001 -- reported, not hidden
+                res["skipped"][name] = f"load on the {tag} engine: {e}"
+                break
+            progs[(name, tag)] = eng
+            res["engines"][f"{name}/{tag}"] = eng.info().engine
+            res["hooks"][name] = eng.prog.hook.name
+        if name in res["skipped"]:
+            for tag in ENGINES:
+                if (name, tag) in progs:
+                    progs.pop((name, tag)).unload()
+    runnable = [n for n in names if n not in res["skipped"]]
     for r in range(rounds):
         row: dict = {}
-        for jit in ((False, True) if r % 2 == 0 else (True, False)):
-            tag = "jit" if jit else "interp"
-            H.attach(dev, H.HOOK_SCHED, progs[("forced_migration", jit)].id, btf=btf)
-            a = _hook_counts(dev, H.HOOK_SCHED)
-            p = G.stress(SCHED_S)
-            p.wait()
-            b = _hook_counts(dev, H.HOOK_SCHED)
-            row[f"sched/{tag}"] = {k: b[k] - a[k] for k in a}
-            H.attach(dev, H.HOOK_SWAP, progs[("swap_prefetch", jit)].id, btf=btf)
-            a = _hook_counts(dev, H.HOOK_SWAP)
-            G.hog(files, G.HOG_MB, G.LIMIT_MB)
-            b = _hook_counts(dev, H.HOOK_SWAP)
-            row[f"swap/{tag}"] = {k: b[k] - a[k] for k in a}
+        order = runnable[r % len(runnable):] + runnable[:r % len(runnable)] if runnable else []
+        for i, name in enumerate(order):
+            hook = H.HOOKS[res["hooks"][name]].id
+            for tag in (ENGINES if (r + i) % 2 == 0 else ENGINES[::-1]):
+                try:
+                    H.attach(dev, hook, progs[(name, tag)].id, flags=H.F_SHADOW, btf=btf)
+                except Exception as e:                  # noqa: BLE001 -- reported, not hidden
+                    res["skipped"][name] = f"attach to {res['hooks'][name]} ({tag}): {e}"
+                    runnable.remove(name)
+                    break
+                row[f"{name}/{tag}"] = _measure(dev, files, hook)
         res["rounds"].append(row)
         (out / "bench.json").write_text(json.dumps(res, indent=1))
-    H.detach(dev, H.HOOK_SCHED)
-    H.detach(dev, H.HOOK_SWAP)
+    for hook in {H.HOOKS[res["hooks"][n]].id for n in runnable}:
+        H.detach(dev, hook)
     for e in progs.values():
         e.unload()
     G.sh("swapoff /dev/zram0")
@@ -111,51 +179,74 @@ def guest(files: Path, out: Path, rounds: int) -> int:
 
 # ------------------------------------------------------------------------------- host side
 
-def _inputs(files: Path) -> None:
-    import kmod_inputs
-    from rmt.contract import weights as W
-    rng = random.Random(11)
-    kmod_inputs.write_examples_and_predictors(files, rng)
-    tree = W.Tree([W.Node(1, 128, 1, 2), W.Node(-1, leaf=0), W.Node(-1, leaf=1)],
-                  [[5, -1], [-5, -1]])
-    (files / "tree_fm.bin").write_bytes(kmod_inputs.tree_weights(tree, 17))
-    nxt = W.Tree([W.Node(0, 0, 1, 2), W.Node(-1, leaf=0), W.Node(-1, leaf=1)],
-                 [[3] + [1] * 16, [2] + [-1] * 16])
-    (files / "next.bin").write_bytes(kmod_inputs.tree_weights(nxt, 8))
+def _inputs(files: Path) -> list[str]:
+    """files/<name>.rmtb and files/<name>.<model>.bin for every example; their names."""
+    from bench_inputs import model_weights
+    from rmt.casestudies.kernel_prefetch_eval import train_tree
+    from rmt.compiler import compile_source
+    from rmt.contract import objfile
+    trained = {"next.bin": train_tree(min_stable=20, depth=12, min_freq=0.5)}
+    names = []
+    for src in examples():
+        prog = compile_source(src.read_text(), str(src.relative_to(ROOT)))
+        (files / f"{src.stem}.rmtb").write_bytes(objfile.write(prog))
+        rng = random.Random(src.stem)
+        for m in prog.models:
+            blob = TRAINED.get((src.stem, m.name))
+            (files / f"{src.stem}.{m.name}.bin").write_bytes(
+                trained[blob] if blob else model_weights(m, rng))
+        names.append(src.stem)
+    (files / "programs.json").write_text(json.dumps(names))
+    return names
+
+
+def _per_run(rows: list[dict]) -> dict[str, list[float]]:
+    per = {k: [x[k] / x["runs"] for x in rows] for k in ("ns_total", "ns_vm")}
+    per["rest"] = [t - v for t, v in zip(per["ns_total"], per["ns_vm"])]
+    return per
 
 
 def summarize(res: dict) -> list[str]:
-    lines = ["| hook / program | engine | runs | handler ns/run (ns_total/runs) | VM ns/run "
-             "(ns_vm/runs) | rest ns/run (context build, decision) |",
-             "|---|---|---|---|---|---|"]
-    med: dict = {}
-    for hook, prog in (("sched", "forced_migration"), ("swap", "swap_prefetch")):
-        for tag in ("interp", "jit"):
-            rows = [r[f"{hook}/{tag}"] for r in res["rounds"] if r[f"{hook}/{tag}"]["runs"]]
+    """The table (one row per program and engine) and the interpreter / JIT ratios."""
+    lines = ["| program (hook) | engine | runs | handler ns/run (ns_total/runs) | VM ns/run "
+             "(ns_vm/runs) | rest ns/run (context build, decision) | rest share |",
+             "|---|---|---|---|---|---|---|"]
+    ratios = ["", "| program | interp / JIT, VM ns/run: median (per round) | handler ns/run |",
+              "|---|---|---|"]
+    names = list(res["hooks"]) + [n for n in res["skipped"] if n not in res["hooks"]]
+    for name in names:
+        med: dict = {}
+        for tag in ENGINES:
+            rows = [r[f"{name}/{tag}"] for r in res["rounds"]
+                    if r.get(f"{name}/{tag}", {}).get("runs")]
             if not rows:
                 continue
-            per = {k: [x[k] / x["runs"] for x in rows] for k in ("ns_total", "ns_vm")}
-            per["rest"] = [t - v for t, v in zip(per["ns_total"], per["ns_vm"])]
-            med[(hook, tag)] = {k: statistics.median(v) for k, v in per.items()}
+            per = _per_run(rows)
+            med[tag] = {k: statistics.median(v) for k, v in per.items()}
 
             def cell(k: str) -> str:
-                return f"{statistics.median(per[k]):.0f} ({min(per[k]):.0f}-{max(per[k]):.0f})"
-            lines.append(f"| {hook} / {prog} | {tag} | {sum(x['runs'] for x in rows)} | "
-                         f"{cell('ns_total')} | {cell('ns_vm')} | {cell('rest')} |")
-    lines.append("")
-    for hook in ("sched", "swap"):
-        if (hook, "interp") in med and (hook, "jit") in med:
-            i, j = med[(hook, "interp")], med[(hook, "jit")]
-            per_round = [(r[f"{hook}/interp"]["ns_vm"] / r[f"{hook}/interp"]["runs"])
-                         / (r[f"{hook}/jit"]["ns_vm"] / r[f"{hook}/jit"]["runs"])
-                         for r in res["rounds"]
-                         if r[f"{hook}/interp"]["runs"] and r[f"{hook}/jit"]["runs"]
-                         and r[f"{hook}/jit"]["ns_vm"]]
-            lines.append(f"{hook}: interpreter / JIT, median ns per run: VM "
-                         f"{i['ns_vm'] / j['ns_vm']:.2f}x (per round "
-                         f"{min(per_round):.2f}-{max(per_round):.2f}x), handler "
-                         f"{i['ns_total'] / j['ns_total']:.2f}x")
-    return lines
+                return f"{statistics.median(per[k]):.0f} ({min(per[k]):.0f}–{max(per[k]):.0f})"
+            share = med[tag]["rest"] / med[tag]["ns_total"] if med[tag]["ns_total"] else 0
+            lines.append(f"| {name} ({res['hooks'][name]}) | {tag} | "
+                         f"{sum(x['runs'] for x in rows)} | {cell('ns_total')} | "
+                         f"{cell('ns_vm')} | {cell('rest')} | {share:.0%} |")
+        if name in res["skipped"]:
+            lines.append(f"| {name} | not measured | {res['skipped'][name]} | | | | |")
+            continue
+        if len(med) < 2:
+            why = "no runs on " + ", ".join(t for t in ENGINES if t not in med)
+            lines.append(f"| {name} ({res['hooks'][name]}) | not measured | {why} | | | | |")
+            continue
+        per_round = [(r[f"{name}/interp"]["ns_vm"] / r[f"{name}/interp"]["runs"])
+                     / (r[f"{name}/jit"]["ns_vm"] / r[f"{name}/jit"]["runs"])
+                     for r in res["rounds"]
+                     if r.get(f"{name}/interp", {}).get("runs")
+                     and r.get(f"{name}/jit", {}).get("runs") and r[f"{name}/jit"]["ns_vm"]]
+        i, j = med["interp"], med["jit"]
+        spread = f" ({min(per_round):.2f}–{max(per_round):.2f})" if per_round else ""
+        ratios.append(f"| {name} | {i['ns_vm'] / j['ns_vm']:.2f}×{spread} | "
+                      f"{i['ns_total'] / j['ns_total']:.2f}× |")
+    return lines + ratios
 
 
 def host(rounds: int, out: Path, clock: str) -> int:
@@ -173,17 +264,17 @@ def host(rounds: int, out: Path, clock: str) -> int:
     share = work / "share"
     files = share / "files"
     files.mkdir(parents=True)
-    _inputs(files)
+    names = _inputs(files)
     py = ROOT / ".venv" / "bin" / "python"
+    load = os.getloadavg()
     t0 = time.monotonic()
+    # About 20 s of TCG time per program, engine and round on an idle host; more when loaded.
     r = harness.run_in_guest(
-        f"""
-        insmod {ko} || exit 3
-        {kmod_inputs.GUEST_ENV} {py} {Path(__file__).resolve()} --guest {files} "$RMT_OUT" --rounds {rounds} || exit 5
-        rmmod rmt || exit 4
-        """,
-        timeout=300 + 120 * rounds, cpus=4, out_dir=share, cwd=ROOT, harness_env=env,
-        load_modules=("zram",),
+        kmod_inputs.with_module(
+            ko, f"{kmod_inputs.GUEST_ENV} {py} {Path(__file__).resolve()} --guest {files} "
+                f"\"$RMT_OUT\" --rounds {rounds}"),
+        timeout=600 + 60 * 2 * len(names) * rounds, cpus=4, out_dir=share, cwd=ROOT,
+        harness_env=env, load_modules=("zram",),
         extra_cmdline=("clocksource=tsc", "tsc=reliable") if clock == "tsc" else ())
     f = share / "bench.json"
     if not f.exists():
@@ -193,9 +284,12 @@ def host(rounds: int, out: Path, clock: str) -> int:
     res = json.loads(f.read_text())
     res["guest_s"] = round(time.monotonic() - t0)
     res["clock"] = clock
+    res["host_load"] = [round(x, 1) for x in (*load, *os.getloadavg())]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
-    print(f"one boot, clock {clock}, {rounds} interleaved rounds, engines {res['engines']}, "
+    print(f"one boot, clock {clock}, {rounds} interleaved rounds, {res['guest_s']} s; host "
+          f"load average (1/5/15 min) before {res['host_load'][:3]}, after "
+          f"{res['host_load'][3:]}; engines (0 interpreter, 1 JIT) {res['engines']}; "
           f"jit_stats: {res.get('jit_stats')}")
     print("\n".join(summarize(res)))
     r.check()           # dmesg clean, exit 0
@@ -204,7 +298,7 @@ def host(rounds: int, out: Path, clock: str) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "bench_kmod_jit.json")
     ap.add_argument("--clock", choices=("hpet", "tsc"), default="hpet",
                     help="the guest's clocksource (default: the kernel's choice, the HPET)")

@@ -388,6 +388,12 @@ def _entry(table: objfile.Table, tokens: list[str]) -> Entry:
         raise UsageError(str(e)) from None
 
 
+def parse_entry(table: objfile.Table, line: str) -> Entry:
+    """The entry of one `rmtctl table add PROG TABLE ...` line, given what follows TABLE
+    (`MATCH... action NAME [ARG...] [priority N]`); raises UsageError (one line)."""
+    return _entry(table, line.split())
+
+
 def _warn_overlaps(target, pid: int, t: int, table: objfile.Table, entry: Entry) -> None:
     if hasattr(target, "table_entries_at"):
         existing = target.table_entries_at(pid, t, entry.priority)

@@ -14,12 +14,14 @@
  * makes it read-execute (never both).
  *
  * rmt.ko does not run this file's x86-64 code.  Linux 6.1 exports no
- * executable-memory allocator to modules: module_alloc(),
- * __vmalloc_node_range(), set_memory_x()/set_memory_rox() and the
- * bpf_jit_binary_*() allocators are not exported, vmap() and vmap_pfn()
- * force NX (mm/vmalloc.c: pgprot_nx()), and apply_to_page_range() needs
- * init_mm, which is not exported either.  (A kprobe on kallsyms_lookup_name
- * reaches them anyway; rmt.ko does not rely on that trick.)  What 6.1 does
+ * executable-memory allocator to modules (checked against Debian 6.1.0-50's
+ * Module.symvers): module_alloc(), __vmalloc_node_range(), set_memory_x()
+ * and the bpf_jit_binary_*() allocators are not exported (set_memory_rox()
+ * only appears in 6.2), vmap() and vmap_pfn() force NX (mm/vmalloc.c:
+ * pgprot_nx()), and apply_to_page_range() needs init_mm, which is not
+ * exported either.  kallsyms_lookup_name() is not exported; a kprobe on it
+ * yields its address and so all of the above, but that trick breaks with
+ * IBT and is not an interface, so rmt.ko does not use it.  What 6.1 does
  * export (EXPORT_SYMBOL_GPL) is the BPF program allocator and JIT:
  * bpf_prog_alloc(), bpf_prog_select_runtime(), bpf_prog_free() and
  * __bpf_call_base.  So in the kernel, rmt_jit_compile() lowers the program to
