@@ -2,7 +2,7 @@
 
 Compiles a source twice, with compiler.driver's `pass_name` in place and
 replaced by the identity, loads both objects into the reference semantics
-with the same random table entries and model weights (bench/bench_jit.py's
+with the same random table entries and model weights (bench/bench_inputs.py's
 workload generators), and runs both on the same contexts: random values in
 the hook's declared ranges, then random bytes.  Decisions, aborts, the
 context written back, trace records and statistics must be equal.
@@ -16,7 +16,7 @@ import rmt.compiler.driver as D
 from rmt.compiler import compile_source
 from rmt.contract import objfile
 from rmt.semantics.reference import ReferenceEngine
-from bench_jit import fill_tables, model_weights, random_ctxs
+from bench_inputs import fill_tables, model_weights, random_ctxs
 
 ROOT = Path(__file__).resolve().parent.parent
 
