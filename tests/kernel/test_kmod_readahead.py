@@ -94,16 +94,15 @@ def test_traced_contexts_are_the_kernels(g: dict) -> None:
     assert all(r[4] == cap for r in seq), "ra_pages is not the device's read_ahead_kb"
     # windows never exceed the cap; they ramp up to it
     assert max(r[3] for r in seq) == cap and all(r[3] <= cap for r in seq)
-    # strided one-page reads: the probe sees the reader's stride.  6.1 takes the second read
-    # for a stream (try_context_readahead() finds the first page cached), so after it the
-    # calls are marker hits a window apart, at pages the reader asks for
+    # strided one-page reads: the probe sees the reader's stride.  6.1 soon takes the reads
+    # for a stream (try_context_readahead() finds earlier pages cached), so the calls are
+    # marker hits a window apart (32 or 16 pages, by run), at pages the reader asks for
     stride = g["stride"]["trace"]
     idx = [r[0] for r in stride]
     steps = [b - a for a, b in zip(idx, idx[1:])]
     assert len(stride) >= SPAN_PAGES // STRIDE // 4
     assert all(r[1] == 1 for r in stride), "a one-page read asked for more"
     assert all(st > 0 and st % STRIDE == 0 for st in steps), steps[:40]
-    assert STRIDE in steps
 
 
 def test_enforced_cap_takes_effect_and_is_undone(g: dict) -> None:
