@@ -90,18 +90,79 @@ extern struct rmt_vm *rmt_hooks_vm;
 #define rmt_hook_inc(h, field) this_cpu_inc((h)->pc->field)
 #define rmt_hook_add(h, field, v) this_cpu_add((h)->pc->field, v)
 
-/*
- * rmt_vm_run_rcu() for a handler of hook @h, its time counted in ns_vm: the
- * handler's VM time against its total (context build, decision), per engine.
- * A macro, so that headers including this one for the ioctl layer alone (the
- * userspace fuzz build) need no per-CPU operations.
+#ifdef __KERNEL__	/* not in the userspace build of the ioctl layer (tools/fuzz) */
+/**
+ * rmt_hook_exec() - run the program bound to a handler of hook @h, and count it
+ * @h: the hook
+ * @id: the program (read from the binding)
+ * @ctx: the context the handler built
+ * @len: its size
+ * @cpu: this CPU
+ * @now: the handler's entry time (the program's ktime_ns())
+ * @res: out: the run's result
+ *
+ * The VM's time goes to ns_vm (the handler's total, ns_total, is the caller's);
+ * a run counts in runs (and aborts); a program unloaded or replaced since the
+ * binding was read counts in no_prog.
+ *
+ * Return: true when the program ran.
  */
-#define rmt_hook_run(h, id, ctx, len, cpu, now, res) ({ \
-	u64 __t = ktime_get_ns(); \
-	int __rc = rmt_vm_run_rcu(rmt_hooks_vm, id, ctx, len, cpu, now, res); \
-	rmt_hook_add(h, ns_vm, ktime_get_ns() - __t); \
-	__rc; \
-})
+static inline bool rmt_hook_exec(struct rmt_hook *h, int id, void *ctx, size_t len, u32 cpu,
+				 u64 now, struct rmt_run_result *res)
+{
+	u64 t = ktime_get_ns();
+	int rc = rmt_vm_run_rcu(rmt_hooks_vm, id, ctx, len, cpu, now, res);
+
+	rmt_hook_add(h, ns_vm, ktime_get_ns() - t);
+	if (rc) {
+		rmt_hook_inc(h, no_prog);
+		return false;
+	}
+	rmt_hook_inc(h, runs);
+	if (res->abort)
+		rmt_hook_inc(h, aborts);
+	return true;
+}
+
+/**
+ * rmt_hook_verdict() - count a decision against the kernel's own: act on it?
+ * @h: the hook
+ * @flags: the binding's RMT_HOOK_F_*
+ * @id: the program
+ * @cpu: this CPU
+ * @dec: the program's decision, in the terms the hook compares
+ * @own: the kernel's own decision, in the same terms
+ *
+ * Shadow mode: the pair goes to the program's shadow statistics and to
+ * shadow_agree (DEFAULT or equal) or shadow_disagree.  Enforce mode: DEFAULT
+ * counts in defaults and the kernel's own decision in same.  Every hook
+ * counts the same way; what acting means is the hook's.
+ *
+ * Return: true when the handler must apply @dec (enforce mode, not DEFAULT,
+ * not the kernel's own); the handler then counts overrides (or hard_wins).
+ */
+static inline bool rmt_hook_verdict(struct rmt_hook *h, u32 flags, int id, u32 cpu, s64 dec,
+				    s64 own)
+{
+	if (flags & RMT_HOOK_F_SHADOW) {
+		rmt_vm_shadow_account(rmt_hooks_vm, id, cpu, dec, own);
+		if (dec == RMT_DECISION_DEFAULT || dec == own)
+			rmt_hook_inc(h, shadow_agree);
+		else
+			rmt_hook_inc(h, shadow_disagree);
+		return false;
+	}
+	if (dec == RMT_DECISION_DEFAULT) {
+		rmt_hook_inc(h, defaults);
+		return false;
+	}
+	if (dec == own) {
+		rmt_hook_inc(h, same);
+		return false;
+	}
+	return true;
+}
+#endif /* __KERNEL__ */
 
 /*
  * An attach check, for the hooks' offset validators (which have @err and

@@ -73,7 +73,6 @@ static int rmt_fs_entry(struct kretprobe_instance *ri, struct pt_regs *regs, boo
 	unsigned int own;
 	u64 t0 = ktime_get_ns();
 	int keep = 1;
-	s64 dec;
 
 	rmt_hook_inc(h, hits);
 	b = rcu_dereference_sched(h->bind);
@@ -95,34 +94,16 @@ static int rmt_fs_entry(struct kretprobe_instance *ri, struct pt_regs *regs, boo
 	else
 		rmt_hook_inc(h, kernel_no);
 
-	if (rmt_hook_run(h, b->prog_id, &c, sizeof(c), cpu, t0, &res)) {
-		rmt_hook_inc(h, no_prog);
-		goto out;
-	}
-	rmt_hook_inc(h, runs);
-	if (res.abort)
-		rmt_hook_inc(h, aborts);
-	dec = res.decision;
-	if (b->flags & RMT_HOOK_F_SHADOW) {
-		rmt_vm_shadow_account(rmt_hooks_vm, b->prog_id, cpu, dec, own);
-		if (dec == RMT_DECISION_DEFAULT || dec == own)
-			rmt_hook_inc(h, shadow_agree);
-		else
-			rmt_hook_inc(h, shadow_disagree);
-	} else if (dec == RMT_DECISION_DEFAULT) {
-		rmt_hook_inc(h, defaults);
-	} else if (dec == own) {
-		rmt_hook_inc(h, same);
-	} else {
+	if (rmt_hook_exec(h, b->prog_id, &c, sizeof(c), cpu, t0, &res) &&
+	    rmt_hook_verdict(h, b->flags, b->prog_id, cpu, res.decision, own)) {
 		/* the VM returns only decisions the spec allows: 0..RMT_HOOK_FS_READAHEAD_DECISION_HI */
 		d->ra = ra;
 		d->saved = READ_ONCE(ra->ra_pages);
-		d->set = dec;
+		d->set = res.decision;
 		WRITE_ONCE(ra->ra_pages, d->set);
 		rmt_hook_inc(h, overrides);
 		keep = 0;
 	}
-out:
 	rmt_hook_add(h, ns_total, ktime_get_ns() - t0);
 	return keep;
 }

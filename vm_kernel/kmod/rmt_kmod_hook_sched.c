@@ -248,7 +248,6 @@ static int rmt_sched_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	u32 cpu = smp_processor_id();
 	struct rmt_run_result res;
 	u8 verdict = regs_return_value(regs) ? 1 : 0;
-	s64 dec;
 
 	d->ctx.kernel_verdict = verdict;
 	d->ctx.hard_veto = d->hard && !verdict;
@@ -259,28 +258,13 @@ static int rmt_sched_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (d->ctx.hard_veto)
 		rmt_hook_inc(h, hard_veto);
 
-	if (rmt_hook_run(h, d->prog_id, &d->ctx, sizeof(d->ctx), cpu, d->t0, &res)) {
-		rmt_hook_inc(h, no_prog);	/* unloaded or replaced since the entry */
+	if (!rmt_hook_exec(h, d->prog_id, &d->ctx, sizeof(d->ctx), cpu, d->t0, &res) ||
+	    !rmt_hook_verdict(h, d->flags, d->prog_id, cpu, res.decision, verdict))
 		goto out;
-	}
-	rmt_hook_inc(h, runs);
-	if (res.abort)
-		rmt_hook_inc(h, aborts);
-	dec = res.decision;
-	if (d->flags & RMT_HOOK_F_SHADOW) {
-		rmt_vm_shadow_account(rmt_hooks_vm, d->prog_id, cpu, dec, verdict);
-		if (dec == RMT_DECISION_DEFAULT || dec == verdict)
-			rmt_hook_inc(h, shadow_agree);
-		else
-			rmt_hook_inc(h, shadow_disagree);
-	} else if (dec == RMT_DECISION_DEFAULT) {
-		rmt_hook_inc(h, defaults);
-	} else if (dec == verdict) {
-		rmt_hook_inc(h, same);
-	} else if (d->ctx.hard_veto) {
+	if (d->ctx.hard_veto) {
 		rmt_hook_inc(h, hard_wins);
 	} else {
-		regs_set_return_value(regs, dec ? 1 : 0);
+		regs_set_return_value(regs, res.decision ? 1 : 0);
 		rmt_hook_inc(h, overrides);
 	}
 out:

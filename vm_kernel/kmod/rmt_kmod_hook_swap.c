@@ -151,7 +151,7 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 	unsigned long addr, fpfn, ra, prev, target_prev;
 	unsigned int max_win, kwin, win, hits;
 	u32 cpu = smp_processor_id();
-	bool fwd = true, back = true;
+	bool fwd = true, back = true, exact;
 	u32 mech = rmt_pf_mechanism();
 	int pf_hit = -1;
 	u64 t0;
@@ -230,44 +230,25 @@ static int rmt_swap_pre(struct kprobe *kp, struct pt_regs *regs)
 	else
 		rmt_hook_inc(h, kernel_no);
 
-	if (rmt_hook_run(h, b->prog_id, &c, sizeof(c), cpu, t0, &res)) {
-		rmt_hook_inc(h, no_prog);
+	if (!rmt_hook_exec(h, b->prog_id, &c, sizeof(c), cpu, t0, &res))
 		goto out;
-	}
-	rmt_hook_inc(h, runs);
-	if (res.abort)
-		rmt_hook_inc(h, aborts);
 	dec = res.decision;
-	/* The kernel's "decision": the extra pages its window reads. */
-	if (b->flags & RMT_HOOK_F_SHADOW) {
-		rmt_vm_shadow_account(rmt_hooks_vm, b->prog_id, cpu,
-				      dec == RMT_DECISION_DEFAULT ? dec :
-				      rmt_window_for(dec, max_win) - 1, kwin - 1);
-		if (dec == RMT_DECISION_DEFAULT || rmt_window_for(dec, max_win) == kwin)
-			rmt_hook_inc(h, shadow_agree);
-		else
-			rmt_hook_inc(h, shadow_disagree);
+	/*
+	 * Compared with the kernel's own decision: the pages its window reads
+	 * beyond the faulting one (shadow mode, window mode); in exact-page mode
+	 * a list of none is the kernel's "same".
+	 */
+	exact = mech != RMT_PF_WINDOW && !(b->flags & RMT_HOOK_F_SHADOW);
+	if (!rmt_hook_verdict(h, b->flags, b->prog_id, cpu,
+			      dec == RMT_DECISION_DEFAULT || exact ? dec :
+			      rmt_window_for(dec, max_win) - 1, exact ? 0 : kwin - 1))
+		goto out;
+	if (exact) {
+		rmt_pf_queue(vma, addr, dec, c.pf);
+		rmt_hook_inc(h, overrides);
 		goto out;
 	}
-	if (dec == RMT_DECISION_DEFAULT) {
-		rmt_hook_inc(h, defaults);
-		goto out;
-	}
-	if (mech != RMT_PF_WINDOW) {
-		/* Exact pages: "same" is a decision of none, "overrides" one of some. */
-		if (dec <= 0) {
-			rmt_hook_inc(h, same);
-		} else {
-			rmt_pf_queue(vma, addr, dec, c.pf);
-			rmt_hook_inc(h, overrides);
-		}
-		goto out;
-	}
-	win = max_win <= 1 ? 1 : rmt_window_for(dec, max_win);
-	if (win == kwin) {
-		rmt_hook_inc(h, same);
-		goto out;
-	}
+	win = rmt_window_for(dec, max_win);
 	for (i = 0; i < dec && i < ARRAY_SIZE(c.pf); i++) {
 		fwd &= c.pf[i] > 0;
 		back &= c.pf[i] < 0;
