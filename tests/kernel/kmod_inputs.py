@@ -72,3 +72,30 @@ def with_module(ko: Path, command: str, params: str = "") -> str:
         rmmod rmt || exit 4
         exit $rc
         """
+
+
+def run_helper(qemu_env, rmt_ko: Path, helper: Path, files: Path, result: str, *,
+               timeout: float, **guest_kw) -> dict:
+    """Boot a guest that loads rmt.ko, runs `helper FILES $RMT_OUT` and unloads the module;
+    return the helper's `result` JSON with the guest's run as "_r" ({"error": ...} when the
+    helper wrote nothing).  `files` lies in the share the guest writes to (its parent)."""
+    import json
+    import sys
+
+    from rmt.qemu import harness
+    share = files.parent
+    r = harness.run_in_guest(
+        with_module(rmt_ko, f'{GUEST_ENV} {sys.executable} {helper} {files} "$RMT_OUT"'),
+        timeout=timeout, out_dir=share, cwd=ROOT, harness_env=qemu_env, **guest_kw)
+    f = share / result
+    res = json.loads(f.read_text()) if f.exists() else {"error": "no output"}
+    res["_r"] = r
+    return res
+
+
+def helper_output(guest: dict) -> dict:
+    """The helper's results, or the test fails with the guest's console tail."""
+    import pytest
+    if "error" in guest:
+        pytest.fail(f"guest failed: {guest['error']}\n{guest['_r'].output[-3000:]}")
+    return guest

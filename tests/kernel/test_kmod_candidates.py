@@ -19,9 +19,7 @@ from rmt.contract import weights as W
 from rmt.qemu import harness
 import kmod_inputs
 
-ROOT = Path(__file__).resolve().parents[2]
 HELPER = Path(__file__).parent / "candidates_helpers" / "guest_candidates.py"
-PY = ROOT / ".venv" / "bin" / "python"
 N = 150             # guest_candidates.N
 IN_FLIGHT = 4       # runs that may have read the old weights pointer when a swap returns
 ALLOW, DENY = "1", "0"
@@ -59,21 +57,12 @@ def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
     files = share / "files"
     files.mkdir(parents=True)
     _inputs(files)
-    r = harness.run_in_guest(
-        kmod_inputs.with_module(
-            rmt_ko, f'{kmod_inputs.GUEST_ENV} {PY} {HELPER} {files} "$RMT_OUT"'),
-        timeout=900, out_dir=share, cwd=ROOT, harness_env=qemu_env)
-    f = share / "candidates.json"
-    res = json.loads(f.read_text()) if f.exists() else {"error": "no output"}
-    res["_r"] = r
-    return res
+    return kmod_inputs.run_helper(qemu_env, rmt_ko, HELPER, files, "candidates.json", timeout=900)
 
 
 @pytest.fixture(scope="module")
 def g(guest: dict) -> dict:
-    if "error" in guest:
-        pytest.fail(f"guest failed: {guest['error']}\n{guest['_r'].output[-3000:]}")
-    return guest
+    return kmod_inputs.helper_output(guest)
 
 
 def test_guest_run_clean(guest: dict) -> None:

@@ -21,7 +21,6 @@ import kmod_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPER = Path(__file__).parent / "candidates_helpers" / "guest_loop.py"
-PY = ROOT / ".venv" / "bin" / "python"
 N = 150             # guest_loop.N
 
 
@@ -38,21 +37,12 @@ def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
     m = prog.models[0]
     (files / "allow.bin").write_bytes(W.blob_for(m, layers=[([[0, 0]], [1])]))
     (files / "deny.bin").write_bytes(W.blob_for(m, layers=[([[0, 0]], [-1])]))
-    r = harness.run_in_guest(
-        kmod_inputs.with_module(
-            rmt_ko, f'{kmod_inputs.GUEST_ENV} {PY} {HELPER} {files} "$RMT_OUT"'),
-        timeout=900, out_dir=share, cwd=ROOT, harness_env=qemu_env)
-    f = share / "loop.json"
-    res = json.loads(f.read_text()) if f.exists() else {"error": "no output"}
-    res["_r"] = r
-    return res
+    return kmod_inputs.run_helper(qemu_env, rmt_ko, HELPER, files, "loop.json", timeout=900)
 
 
 @pytest.fixture(scope="module")
 def g(guest: dict) -> dict:
-    if "error" in guest:
-        pytest.fail(f"guest failed: {guest['error']}\n{guest['_r'].output[-3000:]}")
-    return guest
+    return kmod_inputs.helper_output(guest)
 
 
 def test_guest_run_clean(guest: dict) -> None:

@@ -10,7 +10,6 @@ after each call; rmmod and dmesg clean.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,7 @@ import rmt
 from rmt.qemu import harness
 import kmod_inputs
 
-ROOT = Path(__file__).resolve().parents[2]
 HELPER = Path(__file__).parent / "readahead_helpers" / "guest_readahead.py"
-PY = ROOT / ".venv" / "bin" / "python"
 STRIDE = 16                 # guest_readahead.STRIDE
 SPAN_PAGES = (16 << 20) // 4096
 
@@ -48,21 +45,13 @@ def guest(qemu_env: harness.HarnessEnv, rmt_ko: Path,
     files.mkdir(parents=True)
     for name, src in (("shadow", SHADOW_SRC), ("none", NONE_SRC)):
         (files / f"{name}.rmtb").write_bytes(rmt.write_object(rmt.compile(src, f"{name}.rmt")))
-    r = harness.run_in_guest(
-        kmod_inputs.with_module(
-            rmt_ko, f'{kmod_inputs.GUEST_ENV} {PY} {HELPER} {files} "$RMT_OUT"'),
-        timeout=600, out_dir=share, cwd=ROOT, harness_env=qemu_env, disk_mb=96)
-    f = share / "readahead.json"
-    res = json.loads(f.read_text()) if f.exists() else {"error": "no output"}
-    res["_r"] = r
-    return res
+    return kmod_inputs.run_helper(qemu_env, rmt_ko, HELPER, files, "readahead.json",
+                                  timeout=600, disk_mb=96)
 
 
 @pytest.fixture(scope="module")
 def g(guest: dict) -> dict:
-    if "error" in guest:
-        pytest.fail(f"guest failed: {guest['error']}\n{guest['_r'].output[-3000:]}")
-    return guest
+    return kmod_inputs.helper_output(guest)
 
 
 def _delta(p: dict, key: str) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from rmt.ctl.cli import main as cli_main
 from rmt.ctl.candidates import check_stage_cost
 from rmt.ctl.kernel import KernelEngine, RmtDevice
 
-from guest_hooks import stop, stress  # the same scheduler load (PYTHONPATH: GUEST_ENV)
+from guest_hooks import report, stop, stress  # the same scheduler load (PYTHONPATH: GUEST_ENV)
 
 N = 150                     # evaluations / decisions each phase waits for
 MAX_LOAD_S = 120
@@ -171,17 +170,7 @@ def main() -> int:
     files, out = Path(sys.argv[1]), Path(sys.argv[2])
     btf = Btf.load()
     with RmtDevice() as dev:
-        t0 = time.monotonic()
-        try:
-            res = phase(dev, files, btf)
-            rc = 0
-        except Exception as e:              # report: the host test asserts
-            import traceback
-            traceback.print_exc()
-            res, rc = {"error": f"{type(e).__name__}: {e}"}, 1
-        res["seconds"] = round(time.monotonic() - t0, 1)
-        (out / "candidates.json").write_text(json.dumps(res, indent=1, default=str))
-    return rc
+        return report(out, "candidates", lambda: phase(dev, files, btf))
 
 
 if __name__ == "__main__":

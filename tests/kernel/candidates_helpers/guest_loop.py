@@ -27,7 +27,7 @@ from rmt.ctl.btf import Btf
 from rmt.ctl.cli import main as cli_main
 from rmt.ctl.kernel import KernelEngine, RmtDevice
 
-from guest_hooks import stop, stress  # the same scheduler load (PYTHONPATH: GUEST_ENV)
+from guest_hooks import report, stop, stress  # the same scheduler load (PYTHONPATH: GUEST_ENV)
 
 N = 150                     # labelled runs the candidate is judged on, at least
 MAX_LOAD_S = 120
@@ -97,17 +97,7 @@ def main() -> int:
     files, out = Path(sys.argv[1]), Path(sys.argv[2])
     btf = Btf.load()
     with RmtDevice() as dev:
-        t0 = time.monotonic()
-        try:
-            res = phase(dev, files, out, btf)
-            rc = 0
-        except Exception as e:              # report: the host test asserts
-            import traceback
-            traceback.print_exc()
-            res, rc = {"error": f"{type(e).__name__}: {e}"}, 1
-        res["seconds"] = round(time.monotonic() - t0, 1)
-        (out / "loop.json").write_text(json.dumps(res, indent=1, default=str))
-    return rc
+        return report(out, "loop", lambda: phase(dev, files, out, btf))
 
 
 if __name__ == "__main__":

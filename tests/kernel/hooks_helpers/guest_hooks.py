@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from rmt.ctl import hook_abi as H
 from rmt.ctl.btf import Btf
@@ -337,23 +338,30 @@ PHASES = {"sched": phase_sched, "swap": phase_swap, "swapdisk": phase_swapdisk,
           "overhead": phase_overhead}
 
 
+def report(out: Path, name: str, phase: Callable[[], dict]) -> int:
+    """Run one guest phase and write what it returns, with its duration, to OUT/name.json;
+    an exception is written as {"error": ...} (its traceback on the console) and gives 1:
+    the host test asserts on the JSON.  Shared by every guest helper of tests/kernel/."""
+    t0 = time.monotonic()
+    try:
+        res, rc = phase(), 0
+    except Exception as e:
+        import traceback
+        traceback.print_exc()
+        res, rc = {"error": f"{type(e).__name__}: {e}"}, 1
+    res["seconds"] = round(time.monotonic() - t0, 1)
+    (out / f"{name}.json").write_text(json.dumps(res, indent=1, default=str))
+    return rc
+
+
 def main() -> int:
     files, out = Path(sys.argv[1]), Path(sys.argv[2])
     btf = Btf.load()
-    rc = 0
     with RmtDevice() as dev:
-        for name in sys.argv[3:]:
-            t0 = time.monotonic()
-            try:
-                res = PHASES[name](dev, files, out, btf)
-            except Exception as e:           # report, keep going: the host test asserts
-                import traceback
-                traceback.print_exc()
-                res = {"error": f"{type(e).__name__}: {e}"}
-                rc = 1
-            res["seconds"] = round(time.monotonic() - t0, 1)
-            (out / f"{name}.json").write_text(json.dumps(res, indent=1, default=str))
-    return rc
+        # every phase runs (and reports) even when an earlier one failed
+        rcs = [report(out, name, lambda name=name: PHASES[name](dev, files, out, btf))
+               for name in sys.argv[3:]]
+    return max(rcs, default=0)
 
 
 if __name__ == "__main__":

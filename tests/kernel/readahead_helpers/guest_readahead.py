@@ -14,16 +14,16 @@ Each phase records the hook's counters, the VM's, the trace and the disk's compl
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from rmt.contract.hooks import HOOKS
 from rmt.ctl import hook_abi as H
 from rmt.ctl.btf import Btf
 from rmt.ctl.kernel import KernelEngine, RmtDevice
+
+from guest_hooks import report  # one way to report a guest run (PYTHONPATH: GUEST_ENV)
 
 HOOK = HOOKS["fs.readahead"].id
 DISK = "/dev/vda"
@@ -105,39 +105,38 @@ def bad_attaches(dev: RmtDevice, btf: Btf) -> dict:
     return out
 
 
+def run(dev: RmtDevice, files: Path, btf: Btf) -> dict:
+    res: dict = {"default_ra_kb": int(Path("/sys/block/vda/queue/read_ahead_kb").read_text())}
+    shadow = KernelEngine.load(dev, (files / "shadow.rmtb").read_bytes(), trace_capacity=65536)
+    none = KernelEngine.load(dev, (files / "none.rmtb").read_bytes())
+    res["bad"] = bad_attaches(dev, btf)
+    H.attach(dev, HOOK, shadow.id, btf=btf)
+    res["attached"] = stats(dev)
+    fd = os.open(DISK, os.O_RDONLY)
+    try:
+        drop_caches()
+        res["seq"] = phase(dev, shadow, lambda: read_seq(fd, 0, SPAN))
+        drop_caches()
+        res["stride"] = phase(dev, shadow, lambda: read_stride(fd, SPAN, SPAN))
+        drop_caches()
+        res["seq_again"] = phase(dev, shadow, lambda: read_seq(fd, 2 * SPAN, SPAN))
+        H.attach(dev, HOOK, none.id, btf=btf)          # replaces the shadow program
+        res["enforce"] = phase(dev, none, lambda: read_seq(fd, 3 * SPAN, SPAN))
+        H.attach(dev, HOOK, shadow.id, btf=btf)
+        # the same open file: its own cap must be back after the capped calls
+        res["restored"] = phase(dev, shadow, lambda: read_seq(fd, 4 * SPAN, SPAN))
+    finally:
+        os.close(fd)
+    H.detach(dev, HOOK)
+    res["detached"] = stats(dev)
+    return res
+
+
 def main() -> int:
     files, out = Path(sys.argv[1]), Path(sys.argv[2])
     btf = Btf.load()
-    res: dict = {"default_ra_kb": int(Path("/sys/block/vda/queue/read_ahead_kb").read_text())}
-    t0 = time.monotonic()
     with RmtDevice() as dev:
-        shadow = KernelEngine.load(dev, (files / "shadow.rmtb").read_bytes(), trace_capacity=65536)
-        none = KernelEngine.load(dev, (files / "none.rmtb").read_bytes())
-        res["bad"] = bad_attaches(dev, btf)
-        H.attach(dev, HOOK, shadow.id, btf=btf)
-        res["attached"] = stats(dev)
-        fd = os.open(DISK, os.O_RDONLY)
-        try:
-            drop_caches()
-            res["seq"] = phase(dev, shadow, lambda: read_seq(fd, 0, SPAN))
-            drop_caches()
-            res["stride"] = phase(dev, shadow, lambda: read_stride(fd, SPAN, SPAN))
-            drop_caches()
-            res["seq_again"] = phase(dev, shadow, lambda: read_seq(fd, 2 * SPAN, SPAN))
-            H.attach(dev, HOOK, none.id, btf=btf)          # replaces the shadow program
-            res["enforce"] = phase(dev, none, lambda: read_seq(fd, 3 * SPAN, SPAN))
-            H.attach(dev, HOOK, shadow.id, btf=btf)
-            # the same open file: its own cap must be back after the capped calls
-            res["restored"] = phase(dev, shadow, lambda: read_seq(fd, 4 * SPAN, SPAN))
-        finally:
-            os.close(fd)
-        res["vm_shadow"] = {"runs": shadow.stats().runs,
-                            "decisions": {str(k): v for k, v in dict(shadow.stats().decisions).items()}}
-        H.detach(dev, HOOK)
-        res["detached"] = stats(dev)
-    res["seconds"] = round(time.monotonic() - t0, 1)
-    (out / "readahead.json").write_text(json.dumps(res, indent=1))
-    return 0
+        return report(out, "readahead", lambda: run(dev, files, btf))
 
 
 if __name__ == "__main__":
