@@ -119,7 +119,9 @@ def plot(rows: list[dict], phase_a: int, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="rmt-loop-demo", description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(ROOT / "results" / "model_loop"))
-    ap.add_argument("--img", default=str(ROOT / "docs" / "img"))
+    ap.add_argument("--img", default=None,
+                    help="where the figure and model_loop.json go (default: --out; "
+                         "`make loop-demo` writes docs/img)")
     ap.add_argument("--phase-a", type=int, default=6, help="cpu_bound epochs")
     ap.add_argument("--phase-b", type=int, default=10, help="numa epochs after them")
     ap.add_argument("--duration-ms", type=int, default=400, help="simulated time per epoch")
@@ -128,8 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--push-at", type=int, default=12, help="epoch after which the all-DENY "
                     "weights are pushed by hand (0: never)")
     a = ap.parse_args(argv)
-    out, img = Path(a.out), Path(a.img)
+    out = Path(a.out)
+    img = Path(a.img) if a.img else out
     if out.exists():
+        if any(out.iterdir()) and not (out / "sim-state").exists():
+            print(f"rmt-loop-demo: --out {out}: exists and is not an earlier demo's output "
+                  f"(no sim-state/ in it); choose an empty or new directory", file=sys.stderr)
+            return 2
         shutil.rmtree(out)
     out.mkdir(parents=True)
     state, traces = out / "sim-state", out / "train.jsonl"

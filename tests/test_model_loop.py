@@ -200,3 +200,13 @@ def test_one_training_file_per_model(ctl):
                        str(ctl.dir / "train.jsonl"), "--train", "true")
     assert code == 1 and "the loop's state of program 7 model other, not of program 1 model " \
         "score" in err and len(err.strip().splitlines()) == 1
+
+
+def test_demo_refuses_to_wipe_a_directory_it_did_not_write(tmp_path, capsys) -> None:
+    from rmt.casestudies.model_loop_demo import main
+    keep = tmp_path / "mine.txt"
+    keep.write_text("x")
+    assert main(["--out", str(tmp_path)]) == 2
+    assert keep.exists()
+    err = capsys.readouterr().err
+    assert "not an earlier demo's output" in err and len(err.strip().splitlines()) == 1
