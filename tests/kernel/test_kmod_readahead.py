@@ -97,7 +97,10 @@ def test_traced_contexts_are_the_kernels(g: dict) -> None:
 def test_enforced_cap_takes_effect_and_is_undone(g: dict) -> None:
     default, capped = g["seq_again"], g["enforce"]
     assert _delta(capped, "overrides") > 0
-    assert _delta(capped, "overrides") == _delta(capped, "runs") - _delta(capped, "same")
+    # every run is counted once: acted on, or left to the kernel (its own value, or another
+    # cap in flight in its slot)
+    assert _delta(capped, "overrides") + _delta(capped, "hard_wins") == \
+        _delta(capped, "runs") - _delta(capped, "same") - _delta(capped, "defaults")
     # a cap of 0 pages: the kernel reads what is asked, page by page, instead of windows
     assert capped["disk_reads"] >= 4 * default["disk_reads"], (capped["disk_reads"],
                                                                 default["disk_reads"])
@@ -119,3 +122,15 @@ def test_bad_payloads_are_refused_naming_the_field(g: dict) -> None:
         assert bad[name].get("errno") == errno.EINVAL, (name, bad[name])
         assert field in bad[name]["msg"], (name, bad[name])
     assert not any(bad["registered_after"].values()), bad["registered_after"]
+
+
+def test_one_file_read_by_two_threads_keeps_its_own_cap_through_a_detach(g: dict) -> None:
+    """Readers sharing one struct file must not save each other's caps as the file's own,
+    and a detach with capped calls in flight must wait for their restore."""
+    sh = g["shared"]
+    assert sh["overrides"] > 0, sh
+    after = g["shared_after"]["trace"]
+    assert after and all(r[4] == g["default_ra_kb"] // 4 for r in after), \
+        sorted({r[4] for r in after})
+    print(f"\nreaders alive at the detach: {g['shared_alive_at_detach']}; "
+          f"hard_wins {sh['hard_wins']}")

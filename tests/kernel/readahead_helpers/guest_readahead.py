@@ -8,13 +8,17 @@ dropped before each phase:
 - seq: a shadow program traces every call while 16 MiB are read sequentially;
 - stride: the same program while one page in 16 is read;
 - enforce: a program capping every window at 0 pages (NONE), then the shadow program again on
-  the same open file: the kernel's own cap must be back (the return handler restores it).
+  the same open file: the kernel's own cap must be back (the return handler restores it);
+- shared: two threads read one open file with every window capped and the hook is detached
+  while they read; then the shadow program on that file: its own cap must be back.
 Each phase records the hook's counters, the VM's, the trace and the disk's completed reads
 (/sys/block/vda/stat) before and after.  Writes OUT/readahead.json; the host asserts.
 """
 from __future__ import annotations
 
 import os
+import threading
+import time
 import sys
 from pathlib import Path
 
@@ -129,7 +133,36 @@ def run(dev: RmtDevice, files: Path, btf: Btf) -> dict:
         os.close(fd)
     H.detach(dev, HOOK)
     res["detached"] = stats(dev)
+    res.update(shared_file(dev, shadow, none, btf))
     return res
+
+
+def shared_file(dev: RmtDevice, shadow: KernelEngine, none: KernelEngine, btf: Btf) -> dict:
+    """Two threads read one open file while every window is capped, and the hook is detached
+    while they read: afterwards that file's own cap must be back (no reader saved another's
+    cap as the file's own; the detach waited for the capped calls in flight)."""
+    out: dict = {}
+    part = SPAN // 4
+    fd = os.open(DISK, os.O_RDONLY)
+    try:
+        drop_caches()
+        H.attach(dev, HOOK, none.id, btf=btf)
+        readers = [threading.Thread(target=read_seq, args=(fd, 5 * SPAN + i * part, part))
+                   for i in range(2)]
+        for t in readers:
+            t.start()
+        time.sleep(0.5)
+        out["shared"] = stats(dev)
+        H.detach(dev, HOOK)                 # while the readers are (most likely) still reading
+        out["shared_alive_at_detach"] = sum(t.is_alive() for t in readers)
+        for t in readers:
+            t.join()
+        H.attach(dev, HOOK, shadow.id, btf=btf)
+        out["shared_after"] = phase(dev, shadow, lambda: read_seq(fd, 5 * SPAN + 2 * part, part))
+        H.detach(dev, HOOK)
+    finally:
+        os.close(fd)
+    return out
 
 
 def main() -> int:
