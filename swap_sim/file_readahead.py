@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from rmt.contract import codec
 from rmt.contract.engine import Engine
-from rmt.contract.hooks import HOOKS, clamp_ctx
+from rmt.contract.hooks import HOOKS, PGOFF_MAX, clamp_ctx
 
 HOOK = HOOKS["fs.readahead"]
 
@@ -73,7 +73,7 @@ class FileReadahead:
     start: int = 0
     size: int = 0
     async_size: int = 0
-    prev_index: int = 0
+    prev_index: int | None = None         # None before the first read (prev_pos -1)
     cache: set[int] = field(default_factory=set)
     markers: set[int] = field(default_factory=set)
     n: Counters = field(default_factory=Counters)
@@ -83,7 +83,9 @@ class FileReadahead:
             "pid": self.pid, "ino": self.ino, "index": index, "req_pages": req,
             "is_async": int(is_async), "ra_start": self.start, "ra_size": self.size,
             "ra_async_size": self.async_size, "ra_pages": self.ra_pages,
-            "prev_index": self.prev_index, "mmap_miss": 0}))
+            # before the first read the kernel's prev_pos is -1, clamped to the spec's maximum
+            "prev_index": PGOFF_MAX if self.prev_index is None else self.prev_index,
+            "mmap_miss": 0}))
 
     def cap(self, index: int, req: int, is_async: bool) -> int:
         """The window cap for this call: the program's decision, or the file's own."""
@@ -133,7 +135,9 @@ class FileReadahead:
                 self.async_size = self.size
                 self._readit(index, max_pages)
                 return
-            initial = req > max_pages or index - self.prev_index <= 1
+            # (unsigned in the kernel: no previous read is never "just before")
+            initial = req > max_pages or (self.prev_index is not None
+                                          and 0 <= index - self.prev_index <= 1)
             if not initial:                 # a small random read, read as it is
                 self._fetch(index, req, None)
                 return

@@ -81,3 +81,18 @@ def test_a_program_widening_sequential_windows_needs_fewer_ios(chunk: int) -> No
     wide = _seq(FileReadahead(engine=_engine(SEQ_SRC)), 4096, chunk).n
     assert wide.pages_read == own.pages_read == 4096
     assert wide.ios < own.ios / 2
+
+
+def test_first_and_backward_reads_are_not_sequential_as_in_6_1() -> None:
+    from rmt.contract import codec
+    from rmt.contract.hooks import PGOFF_MAX
+    from rmt.swap_sim.file_readahead import HOOK
+    f = FileReadahead(ra_pages=32)
+    # before the first read prev_pos is -1: the context carries the spec's maximum
+    assert codec.ctx_decode(HOOK, f.context(5, 1, False), ["prev_index"])["prev_index"] == PGOFF_MAX
+    f.read(100)                             # not at 0, no previous read: read as it is
+    assert f.n.pages_read == 1
+    f.read(50)                              # backwards: index - prev_index wraps, not sequential
+    assert f.n.pages_read == 2
+    f.read(51)                              # just after the previous read: a window
+    assert f.n.pages_read > 3
