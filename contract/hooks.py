@@ -20,8 +20,9 @@ from functools import cached_property
 from rmt.contract.ints import IntT
 
 DEFAULT_DECISION = -1
-# Decision counters per program: every allowed value, DEFAULT and one for out of range
-# (vm_kernel/core/rmt_vm.h RMT_MAX_DECISIONS; tests/test_contract_mirrors.py compares them).
+# Decision counters per program: DEFAULT and every allowed value (an out-of-range decision is
+# counted apart, as bad_decisions, and becomes DEFAULT); vm_kernel/core/rmt_vm.h
+# RMT_MAX_DECISIONS, compared by tests/test_contract_mirrors.py.
 MAX_DECISIONS = 258
 
 # The observable channel a hook may declare exportable (HookSpec.exports).
@@ -140,6 +141,14 @@ class KernelSide:
         bad = [m.field for m in self.members if m.struct not in labels]
         if bad:
             raise ValueError(f"hook payload {self.offsets!r}: members of no listed struct: {bad}")
+        bad = [m.field for m in self.members if self.struct(m.struct).optional and not m.optional]
+        if bad:
+            raise ValueError(f"hook payload {self.offsets!r}: members of an optional struct "
+                             f"must be optional: {bad}")
+        bad = [c.field for c in self.consts if c.wide and c.check]
+        if bad:
+            raise ValueError(f"hook payload {self.offsets!r}: a 64-bit value cannot be checked "
+                             f"against a #define (the check compares 32 bits): {bad}")
 
     def struct(self, label: str) -> KStruct:
         return next(s for s in self.structs if s.label == label)
@@ -297,7 +306,6 @@ SCHED_CAN_MIGRATE_TASK = HookSpec(
         consts=(
             KConst("sd_share_cpucapacity", "btf-enum", 0x80, "SD_SHARE_CPUCAPACITY",
                    check="SD_SHARE_CPUCAPACITY"),
-            KConst("lbf_active_lb", "fixed", 0x10),
             KConst("pf_kthread", "fixed", 0x00200000, check="PF_KTHREAD"),
             KConst("sched_idle_policy", "fixed", 5, check="SCHED_IDLE"),
             # read at each hit with copy_from_kernel_nofault(), so a change through
@@ -383,7 +391,8 @@ FS_READAHEAD = HookSpec(
            doc="pages before its end where the next async readahead starts"),
         _f("ra_pages", U32, 0, 1 << 16,
            doc="the file's window cap: the kernel's own decision"),
-        _f("prev_index", U64, 0, PGOFF_MAX, doc="page of the previous read (prev_pos >> 12)"),
+        _f("prev_index", U64, 0, PGOFF_MAX,
+           doc="page of the previous read (prev_pos >> 12); the maximum before the first"),
         _f("mmap_miss", U32, 0, 1 << 16, doc="page-cache misses through mmap"),
     ),
     decision=Decision({"NONE": 0}, 0, FS_RA_MAX, "the window cap in pages for this call"),

@@ -63,6 +63,8 @@ def _struct(h: HookSpec, k: KernelSide) -> str:
         out.append(f"\t/* {doc[f]} */\n\t__u64 {f};\n")
     out.append("};\n\n")
     out.append(f"#define RMT_{k.offsets.upper()}_OFFSETS_SIZE {k.size}\n")
+    out.append(f"_Static_assert(sizeof(struct rmt_{k.offsets}_offsets) == "
+               f"RMT_{k.offsets.upper()}_OFFSETS_SIZE, \"the spec's size (rmtctl packs it)\");\n")
     for st in k.structs:
         if not st.public:
             out.append(f"#define RMT_{k.offsets.upper()}_{st.label.upper()}_MAX {st.max_size}\n")
@@ -103,8 +105,16 @@ def _check(k: KernelSide) -> str:
             out.append(f"\tif (o->{m.field} != offsetof(struct {s.name}, {m.path}))\n")
             out.append(_err(f"{m.field} = %u but this kernel has %zu: BTF of another kernel?",
                             f"o->{m.field}", f"offsetof(struct {s.name}, {m.path})"))
+            if m.config and m.optional:
+                # built without the option: the member is absent, and so must its offset be
+                out.append("#else\n")
+                out.append(f"\tif (o->{m.field} != RMT_OFF_NONE)\n")
+                out.append(_err(f"{m.field} = %u but this kernel has no {m.path} "
+                                f"({m.config} unset)", f"o->{m.field}"))
             if m.config:
                 out.append("#endif\n")
+            if not m.config:
+                continue        # equal to this build's offsetof() in a struct of its size
         w = m.width or 1
         inside = f"rmt_off_ok(o->{m.field}, {w}, o->{s.label}_size)"
         cond = (f"o->{m.field} != RMT_OFF_NONE && !{inside}" if m.optional else f"!{inside}")

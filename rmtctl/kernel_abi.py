@@ -11,13 +11,15 @@ from __future__ import annotations
 import ctypes
 from ctypes import c_char, c_int32, c_int64, c_uint8, c_uint16, c_uint32, c_uint64
 
+from rmt.contract import hooks
+
 ABI_VERSION = 1
 IOC_MAGIC = 0xE7
 MAX_KEYS = 8
 MAX_PARAM_SIZE = 256
 MAX_TRACE_FIELDS = 16
 NR_ABORTS = 7
-MAX_DECISIONS = 258
+MAX_DECISIONS = hooks.MAX_DECISIONS     # the VM's decision counters (contract/hooks.py)
 MAX_PROGS = 64
 MAX_BATCH = 1024
 MAX_ERR = 4096

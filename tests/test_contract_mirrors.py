@@ -175,3 +175,11 @@ def test_max_decisions_is_the_vms() -> None:
     from rmt.contract.hooks import MAX_DECISIONS
     m = re.search(r"#define RMT_MAX_DECISIONS (\d+)", (ROOT / "vm_kernel" / "core" / "rmt_vm.h").read_text())
     assert m and int(m[1]) == MAX_DECISIONS, "RMT_MAX_DECISIONS differs from hooks.MAX_DECISIONS"
+
+
+@pytest.mark.parametrize("hook", sorted(HOOK_FILES))
+def test_probe_file_probes_the_functions_its_spec_names(hook: str) -> None:
+    fname, spec = HOOK_FILES[hook]
+    probed = set(re.findall(r'symbol_name = "(\w+)"', (KMOD / fname).read_text()))
+    assert probed == set(spec.kernel.probes), \
+        f"{fname} probes {sorted(probed)}, its spec says {sorted(spec.kernel.probes)}"

@@ -560,21 +560,18 @@ struct rmt_sched_offsets {
 	__u32 tg_cfs_rq;
 	/* BTF enumerator SD_SHARE_CPUCAPACITY (default 0x80) */
 	__u32 sd_share_cpucapacity;
-	/* fixed (default 0x10) */
-	__u32 lbf_active_lb;
 	/* fixed (default 0x200000) */
 	__u32 pf_kthread;
 	/* fixed (default 0x5) */
 	__u32 sched_idle_policy;
-	/* must be 0 */
-	__u32 pad0;
 	/* address of sysctl_sched_migration_cost (default 0x0) */
 	__u64 migration_cost_addr;
 	/* read from /sys/kernel/debug/sched/migration_cost_ns (default 0x7a120) */
 	__u64 migration_cost_ns;
 };
 
-#define RMT_SCHED_OFFSETS_SIZE 192
+#define RMT_SCHED_OFFSETS_SIZE 184
+_Static_assert(sizeof(struct rmt_sched_offsets) == RMT_SCHED_OFFSETS_SIZE, "the spec's size (rmtctl packs it)");
 #define RMT_SCHED_LB_ENV_MAX 256
 #define RMT_SCHED_RQ_MAX 65536
 #define RMT_SCHED_CFS_RQ_MAX 65536
@@ -601,6 +598,7 @@ struct rmt_swap_offsets {
 };
 
 #define RMT_SWAP_OFFSETS_SIZE 32
+_Static_assert(sizeof(struct rmt_swap_offsets) == RMT_SWAP_OFFSETS_SIZE, "the spec's size (rmtctl packs it)");
 
 /* fs.readahead: the payload of RMT_IOC_HOOK_ATTACH (struct rmt_hook_attach.offsets) */
 struct rmt_fs_offsets {
@@ -637,8 +635,9 @@ struct rmt_fs_offsets {
 };
 
 #define RMT_FS_OFFSETS_SIZE 60
+_Static_assert(sizeof(struct rmt_fs_offsets) == RMT_FS_OFFSETS_SIZE, "the spec's size (rmtctl packs it)");
 
-#define RMT_HOOK_OFFSETS_MAX 192
+#define RMT_HOOK_OFFSETS_MAX 184
 
 /* What struct rmt_hook_bind carries: one hook's payload, as copied in. */
 union rmt_hook_offsets {
@@ -706,58 +705,30 @@ static inline int rmt_sched_offsets_check(const struct rmt_sched_offsets *o,
 		return rmt_errf(err, len, -EINVAL,
 				"task_pid = %u but this kernel has %zu: BTF of another kernel?",
 				o->task_pid, offsetof(struct task_struct, pid));
-	if (!rmt_off_ok(o->task_pid, 4, o->task_size))
-		return rmt_errf(err, len, -EINVAL,
-				"task_pid = %u: not inside task_struct (%u bytes)",
-				o->task_pid, o->task_size);
 	if (o->task_flags != offsetof(struct task_struct, flags))
 		return rmt_errf(err, len, -EINVAL,
 				"task_flags = %u but this kernel has %zu: BTF of another kernel?",
 				o->task_flags, offsetof(struct task_struct, flags));
-	if (!rmt_off_ok(o->task_flags, 4, o->task_size))
-		return rmt_errf(err, len, -EINVAL,
-				"task_flags = %u: not inside task_struct (%u bytes)",
-				o->task_flags, o->task_size);
 	if (o->task_on_cpu != offsetof(struct task_struct, on_cpu))
 		return rmt_errf(err, len, -EINVAL,
 				"task_on_cpu = %u but this kernel has %zu: BTF of another kernel?",
 				o->task_on_cpu, offsetof(struct task_struct, on_cpu));
-	if (!rmt_off_ok(o->task_on_cpu, 4, o->task_size))
-		return rmt_errf(err, len, -EINVAL,
-				"task_on_cpu = %u: not inside task_struct (%u bytes)",
-				o->task_on_cpu, o->task_size);
 	if (o->task_policy != offsetof(struct task_struct, policy))
 		return rmt_errf(err, len, -EINVAL,
 				"task_policy = %u but this kernel has %zu: BTF of another kernel?",
 				o->task_policy, offsetof(struct task_struct, policy));
-	if (!rmt_off_ok(o->task_policy, 4, o->task_size))
-		return rmt_errf(err, len, -EINVAL,
-				"task_policy = %u: not inside task_struct (%u bytes)",
-				o->task_policy, o->task_size);
 	if (o->task_nr_cpus_allowed != offsetof(struct task_struct, nr_cpus_allowed))
 		return rmt_errf(err, len, -EINVAL,
 				"task_nr_cpus_allowed = %u but this kernel has %zu: BTF of another kernel?",
 				o->task_nr_cpus_allowed, offsetof(struct task_struct, nr_cpus_allowed));
-	if (!rmt_off_ok(o->task_nr_cpus_allowed, 4, o->task_size))
-		return rmt_errf(err, len, -EINVAL,
-				"task_nr_cpus_allowed = %u: not inside task_struct (%u bytes)",
-				o->task_nr_cpus_allowed, o->task_size);
 	if (o->task_cpus_ptr != offsetof(struct task_struct, cpus_ptr))
 		return rmt_errf(err, len, -EINVAL,
 				"task_cpus_ptr = %u but this kernel has %zu: BTF of another kernel?",
 				o->task_cpus_ptr, offsetof(struct task_struct, cpus_ptr));
-	if (!rmt_off_ok(o->task_cpus_ptr, 8, o->task_size))
-		return rmt_errf(err, len, -EINVAL,
-				"task_cpus_ptr = %u: not inside task_struct (%u bytes)",
-				o->task_cpus_ptr, o->task_size);
 	if (o->task_se_exec_start != offsetof(struct task_struct, se.exec_start))
 		return rmt_errf(err, len, -EINVAL,
 				"task_se_exec_start = %u but this kernel has %zu: BTF of another kernel?",
 				o->task_se_exec_start, offsetof(struct task_struct, se.exec_start));
-	if (!rmt_off_ok(o->task_se_exec_start, 8, o->task_size))
-		return rmt_errf(err, len, -EINVAL,
-				"task_se_exec_start = %u: not inside task_struct (%u bytes)",
-				o->task_se_exec_start, o->task_size);
 #ifdef CONFIG_FAIR_GROUP_SCHED
 	if (o->task_se_cfs_rq != offsetof(struct task_struct, se.cfs_rq))
 		return rmt_errf(err, len, -EINVAL,
@@ -772,15 +743,16 @@ static inline int rmt_sched_offsets_check(const struct rmt_sched_offsets *o,
 		return rmt_errf(err, len, -EINVAL,
 				"task_se = %u but this kernel has %zu: BTF of another kernel?",
 				o->task_se, offsetof(struct task_struct, se));
-	if (!rmt_off_ok(o->task_se, 1, o->task_size))
-		return rmt_errf(err, len, -EINVAL,
-				"task_se = %u: not inside task_struct (%u bytes)",
-				o->task_se, o->task_size);
 #ifdef CONFIG_CGROUP_SCHED
 	if (o->task_sched_task_group != offsetof(struct task_struct, sched_task_group))
 		return rmt_errf(err, len, -EINVAL,
 				"task_sched_task_group = %u but this kernel has %zu: BTF of another kernel?",
 				o->task_sched_task_group, offsetof(struct task_struct, sched_task_group));
+#else
+	if (o->task_sched_task_group != RMT_OFF_NONE)
+		return rmt_errf(err, len, -EINVAL,
+				"task_sched_task_group = %u but this kernel has no sched_task_group (CONFIG_CGROUP_SCHED unset)",
+				o->task_sched_task_group);
 #endif
 	if (o->task_sched_task_group != RMT_OFF_NONE && !rmt_off_ok(o->task_sched_task_group, 8, o->task_size))
 		return rmt_errf(err, len, -EINVAL,
@@ -791,6 +763,11 @@ static inline int rmt_sched_offsets_check(const struct rmt_sched_offsets *o,
 		return rmt_errf(err, len, -EINVAL,
 				"task_numa_preferred_nid = %u but this kernel has %zu: BTF of another kernel?",
 				o->task_numa_preferred_nid, offsetof(struct task_struct, numa_preferred_nid));
+#else
+	if (o->task_numa_preferred_nid != RMT_OFF_NONE)
+		return rmt_errf(err, len, -EINVAL,
+				"task_numa_preferred_nid = %u but this kernel has no numa_preferred_nid (CONFIG_NUMA_BALANCING unset)",
+				o->task_numa_preferred_nid);
 #endif
 	if (o->task_numa_preferred_nid != RMT_OFF_NONE && !rmt_off_ok(o->task_numa_preferred_nid, 4, o->task_size))
 		return rmt_errf(err, len, -EINVAL,
@@ -801,6 +778,11 @@ static inline int rmt_sched_offsets_check(const struct rmt_sched_offsets *o,
 		return rmt_errf(err, len, -EINVAL,
 				"task_numa_faults = %u but this kernel has %zu: BTF of another kernel?",
 				o->task_numa_faults, offsetof(struct task_struct, numa_faults));
+#else
+	if (o->task_numa_faults != RMT_OFF_NONE)
+		return rmt_errf(err, len, -EINVAL,
+				"task_numa_faults = %u but this kernel has no numa_faults (CONFIG_NUMA_BALANCING unset)",
+				o->task_numa_faults);
 #endif
 	if (o->task_numa_faults != RMT_OFF_NONE && !rmt_off_ok(o->task_numa_faults, 8, o->task_size))
 		return rmt_errf(err, len, -EINVAL,
@@ -811,6 +793,11 @@ static inline int rmt_sched_offsets_check(const struct rmt_sched_offsets *o,
 		return rmt_errf(err, len, -EINVAL,
 				"task_total_numa_faults = %u but this kernel has %zu: BTF of another kernel?",
 				o->task_total_numa_faults, offsetof(struct task_struct, total_numa_faults));
+#else
+	if (o->task_total_numa_faults != RMT_OFF_NONE)
+		return rmt_errf(err, len, -EINVAL,
+				"task_total_numa_faults = %u but this kernel has no total_numa_faults (CONFIG_NUMA_BALANCING unset)",
+				o->task_total_numa_faults);
 #endif
 	if (o->task_total_numa_faults != RMT_OFF_NONE && !rmt_off_ok(o->task_total_numa_faults, 8, o->task_size))
 		return rmt_errf(err, len, -EINVAL,
@@ -848,34 +835,18 @@ static inline int rmt_sched_offsets_check(const struct rmt_sched_offsets *o,
 		return rmt_errf(err, len, -EINVAL,
 				"sd_nr_balance_failed = %u but this kernel has %zu: BTF of another kernel?",
 				o->sd_nr_balance_failed, offsetof(struct sched_domain, nr_balance_failed));
-	if (!rmt_off_ok(o->sd_nr_balance_failed, 4, o->sd_size))
-		return rmt_errf(err, len, -EINVAL,
-				"sd_nr_balance_failed = %u: not inside sched_domain (%u bytes)",
-				o->sd_nr_balance_failed, o->sd_size);
 	if (o->sd_cache_nice_tries != offsetof(struct sched_domain, cache_nice_tries))
 		return rmt_errf(err, len, -EINVAL,
 				"sd_cache_nice_tries = %u but this kernel has %zu: BTF of another kernel?",
 				o->sd_cache_nice_tries, offsetof(struct sched_domain, cache_nice_tries));
-	if (!rmt_off_ok(o->sd_cache_nice_tries, 4, o->sd_size))
-		return rmt_errf(err, len, -EINVAL,
-				"sd_cache_nice_tries = %u: not inside sched_domain (%u bytes)",
-				o->sd_cache_nice_tries, o->sd_size);
 	if (o->sd_flags != offsetof(struct sched_domain, flags))
 		return rmt_errf(err, len, -EINVAL,
 				"sd_flags = %u but this kernel has %zu: BTF of another kernel?",
 				o->sd_flags, offsetof(struct sched_domain, flags));
-	if (!rmt_off_ok(o->sd_flags, 4, o->sd_size))
-		return rmt_errf(err, len, -EINVAL,
-				"sd_flags = %u: not inside sched_domain (%u bytes)",
-				o->sd_flags, o->sd_size);
 	if (o->sd_level != offsetof(struct sched_domain, level))
 		return rmt_errf(err, len, -EINVAL,
 				"sd_level = %u but this kernel has %zu: BTF of another kernel?",
 				o->sd_level, offsetof(struct sched_domain, level));
-	if (!rmt_off_ok(o->sd_level, 4, o->sd_size))
-		return rmt_errf(err, len, -EINVAL,
-				"sd_level = %u: not inside sched_domain (%u bytes)",
-				o->sd_level, o->sd_size);
 	if (!rmt_off_ok(o->rq_nr_running, 4, o->rq_size))
 		return rmt_errf(err, len, -EINVAL,
 				"rq_nr_running = %u: not inside rq (%u bytes)",
@@ -924,9 +895,6 @@ static inline int rmt_sched_offsets_check(const struct rmt_sched_offsets *o,
 		return rmt_errf(err, len, -EINVAL,
 				"sched_idle_policy = %#x, this kernel's is %#x",
 				o->sched_idle_policy, (unsigned int)(SCHED_IDLE));
-	if (o->pad0)
-		return rmt_errf(err, len, -EINVAL,
-				"pad0 must be 0");
 	return 0;
 }
 #endif /* RMT_HOOK_OFFSETS_CHECK_SCHED */
@@ -959,34 +927,18 @@ static inline int rmt_swap_offsets_check(const struct rmt_swap_offsets *o,
 		return rmt_errf(err, len, -EINVAL,
 				"vmf_address = %u but this kernel has %zu: BTF of another kernel?",
 				o->vmf_address, offsetof(struct vm_fault, address));
-	if (!rmt_off_ok(o->vmf_address, 8, o->vmf_size))
-		return rmt_errf(err, len, -EINVAL,
-				"vmf_address = %u: not inside vm_fault (%u bytes)",
-				o->vmf_address, o->vmf_size);
 	if (o->vmf_vma != offsetof(struct vm_fault, vma))
 		return rmt_errf(err, len, -EINVAL,
 				"vmf_vma = %u but this kernel has %zu: BTF of another kernel?",
 				o->vmf_vma, offsetof(struct vm_fault, vma));
-	if (!rmt_off_ok(o->vmf_vma, 8, o->vmf_size))
-		return rmt_errf(err, len, -EINVAL,
-				"vmf_vma = %u: not inside vm_fault (%u bytes)",
-				o->vmf_vma, o->vmf_size);
 	if (o->vma_swap_readahead_info != offsetof(struct vm_area_struct, swap_readahead_info))
 		return rmt_errf(err, len, -EINVAL,
 				"vma_swap_readahead_info = %u but this kernel has %zu: BTF of another kernel?",
 				o->vma_swap_readahead_info, offsetof(struct vm_area_struct, swap_readahead_info));
-	if (!rmt_off_ok(o->vma_swap_readahead_info, 8, o->vma_size))
-		return rmt_errf(err, len, -EINVAL,
-				"vma_swap_readahead_info = %u: not inside vm_area_struct (%u bytes)",
-				o->vma_swap_readahead_info, o->vma_size);
 	if (o->task_pid != offsetof(struct task_struct, pid))
 		return rmt_errf(err, len, -EINVAL,
 				"task_pid = %u but this kernel has %zu: BTF of another kernel?",
 				o->task_pid, offsetof(struct task_struct, pid));
-	if (!rmt_off_ok(o->task_pid, 4, o->task_size))
-		return rmt_errf(err, len, -EINVAL,
-				"task_pid = %u: not inside task_struct (%u bytes)",
-				o->task_pid, o->task_size);
 	return 0;
 }
 #endif /* RMT_HOOK_OFFSETS_CHECK_SWAP */
@@ -1023,90 +975,46 @@ static inline int rmt_fs_offsets_check(const struct rmt_fs_offsets *o,
 		return rmt_errf(err, len, -EINVAL,
 				"ractl_mapping = %u but this kernel has %zu: BTF of another kernel?",
 				o->ractl_mapping, offsetof(struct readahead_control, mapping));
-	if (!rmt_off_ok(o->ractl_mapping, 8, o->ractl_size))
-		return rmt_errf(err, len, -EINVAL,
-				"ractl_mapping = %u: not inside readahead_control (%u bytes)",
-				o->ractl_mapping, o->ractl_size);
 	if (o->ractl_ra != offsetof(struct readahead_control, ra))
 		return rmt_errf(err, len, -EINVAL,
 				"ractl_ra = %u but this kernel has %zu: BTF of another kernel?",
 				o->ractl_ra, offsetof(struct readahead_control, ra));
-	if (!rmt_off_ok(o->ractl_ra, 8, o->ractl_size))
-		return rmt_errf(err, len, -EINVAL,
-				"ractl_ra = %u: not inside readahead_control (%u bytes)",
-				o->ractl_ra, o->ractl_size);
 	if (o->ractl_index != offsetof(struct readahead_control, _index))
 		return rmt_errf(err, len, -EINVAL,
 				"ractl_index = %u but this kernel has %zu: BTF of another kernel?",
 				o->ractl_index, offsetof(struct readahead_control, _index));
-	if (!rmt_off_ok(o->ractl_index, 8, o->ractl_size))
-		return rmt_errf(err, len, -EINVAL,
-				"ractl_index = %u: not inside readahead_control (%u bytes)",
-				o->ractl_index, o->ractl_size);
 	if (o->ra_win_start != offsetof(struct file_ra_state, start))
 		return rmt_errf(err, len, -EINVAL,
 				"ra_win_start = %u but this kernel has %zu: BTF of another kernel?",
 				o->ra_win_start, offsetof(struct file_ra_state, start));
-	if (!rmt_off_ok(o->ra_win_start, 8, o->ra_size))
-		return rmt_errf(err, len, -EINVAL,
-				"ra_win_start = %u: not inside file_ra_state (%u bytes)",
-				o->ra_win_start, o->ra_size);
 	if (o->ra_win_size != offsetof(struct file_ra_state, size))
 		return rmt_errf(err, len, -EINVAL,
 				"ra_win_size = %u but this kernel has %zu: BTF of another kernel?",
 				o->ra_win_size, offsetof(struct file_ra_state, size));
-	if (!rmt_off_ok(o->ra_win_size, 4, o->ra_size))
-		return rmt_errf(err, len, -EINVAL,
-				"ra_win_size = %u: not inside file_ra_state (%u bytes)",
-				o->ra_win_size, o->ra_size);
 	if (o->ra_win_async != offsetof(struct file_ra_state, async_size))
 		return rmt_errf(err, len, -EINVAL,
 				"ra_win_async = %u but this kernel has %zu: BTF of another kernel?",
 				o->ra_win_async, offsetof(struct file_ra_state, async_size));
-	if (!rmt_off_ok(o->ra_win_async, 4, o->ra_size))
-		return rmt_errf(err, len, -EINVAL,
-				"ra_win_async = %u: not inside file_ra_state (%u bytes)",
-				o->ra_win_async, o->ra_size);
 	if (o->ra_max_pages != offsetof(struct file_ra_state, ra_pages))
 		return rmt_errf(err, len, -EINVAL,
 				"ra_max_pages = %u but this kernel has %zu: BTF of another kernel?",
 				o->ra_max_pages, offsetof(struct file_ra_state, ra_pages));
-	if (!rmt_off_ok(o->ra_max_pages, 4, o->ra_size))
-		return rmt_errf(err, len, -EINVAL,
-				"ra_max_pages = %u: not inside file_ra_state (%u bytes)",
-				o->ra_max_pages, o->ra_size);
 	if (o->ra_mmap_miss != offsetof(struct file_ra_state, mmap_miss))
 		return rmt_errf(err, len, -EINVAL,
 				"ra_mmap_miss = %u but this kernel has %zu: BTF of another kernel?",
 				o->ra_mmap_miss, offsetof(struct file_ra_state, mmap_miss));
-	if (!rmt_off_ok(o->ra_mmap_miss, 4, o->ra_size))
-		return rmt_errf(err, len, -EINVAL,
-				"ra_mmap_miss = %u: not inside file_ra_state (%u bytes)",
-				o->ra_mmap_miss, o->ra_size);
 	if (o->ra_prev_pos != offsetof(struct file_ra_state, prev_pos))
 		return rmt_errf(err, len, -EINVAL,
 				"ra_prev_pos = %u but this kernel has %zu: BTF of another kernel?",
 				o->ra_prev_pos, offsetof(struct file_ra_state, prev_pos));
-	if (!rmt_off_ok(o->ra_prev_pos, 8, o->ra_size))
-		return rmt_errf(err, len, -EINVAL,
-				"ra_prev_pos = %u: not inside file_ra_state (%u bytes)",
-				o->ra_prev_pos, o->ra_size);
 	if (o->mapping_host != offsetof(struct address_space, host))
 		return rmt_errf(err, len, -EINVAL,
 				"mapping_host = %u but this kernel has %zu: BTF of another kernel?",
 				o->mapping_host, offsetof(struct address_space, host));
-	if (!rmt_off_ok(o->mapping_host, 8, o->mapping_size))
-		return rmt_errf(err, len, -EINVAL,
-				"mapping_host = %u: not inside address_space (%u bytes)",
-				o->mapping_host, o->mapping_size);
 	if (o->inode_ino != offsetof(struct inode, i_ino))
 		return rmt_errf(err, len, -EINVAL,
 				"inode_ino = %u but this kernel has %zu: BTF of another kernel?",
 				o->inode_ino, offsetof(struct inode, i_ino));
-	if (!rmt_off_ok(o->inode_ino, 8, o->inode_size))
-		return rmt_errf(err, len, -EINVAL,
-				"inode_ino = %u: not inside inode (%u bytes)",
-				o->inode_ino, o->inode_size);
 	return 0;
 }
 #endif /* RMT_HOOK_OFFSETS_CHECK_FS */

@@ -164,15 +164,6 @@ static inline bool rmt_hook_verdict(struct rmt_hook *h, u32 flags, int id, u32 c
 }
 #endif /* __KERNEL__ */
 
-/*
- * An attach check, for the hooks' offset validators (which have @err and
- * @len in scope): @cond; when it is false, the reason (printf-style) goes to
- * err.  The callers return on the first false check, so err holds the first
- * reason.
- */
-#define RMT_CHECK(cond, ...) \
-	((cond) || (rmt_errf(err, len, -EINVAL, __VA_ARGS__), false))
-
 /* Entry points used by rmt_kmod_dev.c (weak fallbacks there when built without hooks). */
 int rmt_hooks_init(struct rmt_vm *vm);
 void rmt_hooks_exit(void);

@@ -99,7 +99,7 @@ static int rmt_hook_attach(struct rmt_hook_attach *a)
 		snprintf(a->err, elen, "pad must be 0");
 		return -EINVAL;
 	}
-	if (a->offsets_len != h->offsets_size || a->offsets_len > RMT_HOOK_OFFSETS_MAX) {
+	if (a->offsets_len != h->offsets_size) {
 		snprintf(a->err, elen, "hook %u takes %u bytes of offsets, not %u", a->hook_id,
 			 h->offsets_size, a->offsets_len);
 		return -EINVAL;
@@ -125,7 +125,7 @@ static int rmt_hook_attach(struct rmt_hook_attach *a)
 	}
 	nb->prog_id = a->prog_id;
 	nb->flags = flags;
-	/* offsets_len is the hook's payload size, at most RMT_HOOK_OFFSETS_MAX */
+	/* offsets_len is the hook's payload size: a member of the union */
 	if (copy_from_user(nb->off.raw, u64_to_user_ptr(a->offsets), a->offsets_len)) {
 		rmt_kfree(nb);
 		snprintf(a->err, elen, "offsets: bad address");
