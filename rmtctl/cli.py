@@ -667,6 +667,8 @@ def _refresh_text(r: dict[str, Any]) -> str:
         return f"version {r['version']} in use (the candidate {judged})"
     if r["action"] == "unstage":
         why = (f"{r['lost']} disagreement records were lost" if r.get("lost") else
+               f"{r['unpaired']} disagreement records paired with no labelled run (does "
+               f"--score hold the output --output names?)" if r.get("unpaired") else
                f"needs >= {_acc(r['min_accuracy'])} and a margin of "
                f"{100 * r['margin']:+.1f} points" if "runs" in r else
                f"below {_acc(r['min_agreement'])}")

@@ -20,7 +20,8 @@ candidate and does one thing:
     weights is at least `min_agreement`, else unstage;
   - by accuracy (`labels`): promote when its accuracy on the window's labelled
     runs is at least `min_accuracy` and beats the live weights' accuracy on the
-    same runs by at least `margin`, else unstage.
+    same runs by at least `margin`, and no disagreement record was lost or left
+    unpaired (rmt.ctl.accuracy), else unstage.
 
 Run it between batches of work (`rmtctl model loop` does, every S seconds).
 Every step's evidence is in `model history`; `model rollback` undoes a promote.
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rmt.contract.engine import CANDIDATE_TRACE_FMT, TraceRecord
-from rmt.ctl.accuracy import Labels, Window, score
+from rmt.ctl.accuracy import Labels, Pending, Window, score
 from rmt.ctl.sim import TargetError
 
 
@@ -115,6 +116,9 @@ class _Drain:
         self.step = Window()
 
     def __call__(self, window: Window | None) -> None:
+        # a disagreement record at the end of one batch pairs with its run in the next
+        pending: Pending = {}
+
         def sink(recs: list[TraceRecord]) -> None:
             lines = [json.dumps(self.to_json(r)) + "\n" for r in recs
                      if r.fmt != CANDIDATE_TRACE_FMT]
@@ -127,9 +131,8 @@ class _Drain:
             if self.policy.labels is not None:
                 # a window of its own when none is open: the live weights' accuracy only
                 s = score(recs, self.to_json, self.model_name, self.policy.labels,
-                          window if window is not None else Window())
-                for k in ("runs", "live_ok", "cand_ok"):
-                    setattr(self.step, k, getattr(self.step, k) + getattr(s, k))
+                          window if window is not None else Window(), pending)
+                self.step.add(s)
                 self.step.candidate = window.candidate if window is not None else 0
         # the records leave the target (the sim's database, rmt.ko's ring) once they are durable
         self.target.trace(self.prog_id, drain=True, sink=sink)
@@ -229,7 +232,10 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
             return {"action": "wait", **out, "min_runs": policy.min_runs, **drain.report()}
         if policy.labels is not None:
             la, ca = window.live_accuracy(), window.cand_accuracy()
-            ok = out["lost"] == 0 and ca >= policy.min_accuracy and ca - la >= policy.margin
+            # an unpaired disagreement leaves its run credited with the live prediction (e.g.
+            # --score is not the traced output K): the candidate's accuracy is not known
+            ok = out["lost"] == 0 and out["unpaired"] == 0 and ca >= policy.min_accuracy \
+                and ca - la >= policy.margin
             out.update(min_accuracy=policy.min_accuracy, margin=policy.margin)
         else:
             ok = a / n >= policy.min_agreement

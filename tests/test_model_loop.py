@@ -210,3 +210,32 @@ def test_demo_refuses_to_wipe_a_directory_it_did_not_write(tmp_path, capsys) -> 
     assert keep.exists()
     err = capsys.readouterr().err
     assert "not an earlier demo's output" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_candidate_whose_disagreements_pair_with_no_run_is_not_promoted(ctl):
+    # --score names the label, not the traced output 0: no disagreement record pairs, and
+    # the bad candidate would be credited with the live predictions (100% here)
+    def refresh(trainer: str) -> dict:
+        code, out, err = ctl("-j", "model", "refresh", "1", "score", "--traces",
+                             str(ctl.dir / "train.jsonl"), "--train", trainer, "--label",
+                             "label", "--score", "label", "--min-runs", "10")
+        assert code == 0, err
+        return json.loads(out)
+    assert refresh(_cp(ctl, "bad"))["action"] == "stage"
+    _runs(ctl, 5, 5)
+    r = refresh("false")
+    assert (r["action"], r["unpaired"], r["candidate_accuracy"]) == ("unstage", 5, 1.0)
+    assert _version(ctl) == 1
+
+
+def test_a_batch_boundary_between_a_disagreement_and_its_run_pairs_them() -> None:
+    from rmt.contract.engine import CANDIDATE_TRACE_FMT, TraceRecord
+    from rmt.ctl.accuracy import Labels, Window, score
+    dis = TraceRecord(CANDIDATE_TRACE_FMT, 0, 7, (("model", "score"), ("live", [5]),
+                                                  ("candidate", [-3])))
+    run = TraceRecord(0, 0, 7, (("label", 0), ("y_0", 5)))
+    w, pending = Window(2), {}
+    for batch in ([dis], [run]):          # one drain, two batches of the sink
+        score(batch, lambda r: {"fields": dict(r.values)}, "score", Labels("label", "y_0"),
+              w, pending)
+    assert (w.runs, w.paired, w.unpaired, w.live_ok, w.cand_ok) == (1, 1, 0, 0, 1)
