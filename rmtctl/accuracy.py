@@ -69,6 +69,8 @@ class Window:
         fields = Window.__dataclass_fields__
         if not isinstance(j, dict) or any(not isinstance(j.get(k, 0), int) for k in fields):
             raise ValueError("not a window record")
+        if any(j.get(k, 0) < 0 for k in fields):
+            raise ValueError("a window's counts are never negative")
         return Window(**{k: j[k] for k in fields if k in j})
 
 

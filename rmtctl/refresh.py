@@ -69,13 +69,13 @@ def _append_durably(path: Path, lines: list[str]) -> None:
 
 def _load_state(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except FileNotFoundError:
         return {}
     except OSError as e:
         raise TargetError(f"{path}: {e.strerror}; nothing was done") from None
     try:
-        j = json.loads(text)
+        j = json.loads(data)            # UnicodeDecodeError is a ValueError too
         if not isinstance(j, dict) or not isinstance(j.get("seen", 0), int) or \
                 not isinstance(j.get("owner", ""), str):
             raise ValueError("not an object")

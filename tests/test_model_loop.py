@@ -154,8 +154,12 @@ def test_bad_options_are_one_line_usage_errors(ctl, argv, msg):
     assert code == 2 and "--rounds must be >= 0" in err
 
 
-def test_a_damaged_loop_state_is_one_line_and_changes_nothing(ctl):
-    (ctl.dir / "train.jsonl.loop.json").write_text("{not json")
+@pytest.mark.parametrize("damage", [
+    b"{not json", b"\xff\xfe{}",
+    b'{"seen": 1, "window": {"candidate": 2, "records": -5}}',
+])
+def test_a_damaged_loop_state_is_one_line_and_changes_nothing(ctl, damage):
+    (ctl.dir / "train.jsonl.loop.json").write_bytes(damage)
     code, _, err = ctl("model", "refresh", "1", "score", "--traces",
                        str(ctl.dir / "train.jsonl"), "--train", _cp(ctl, "good"))
     assert code == 1 and "the loop's state is damaged" in err
