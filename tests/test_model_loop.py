@@ -243,3 +243,34 @@ def test_a_batch_boundary_between_a_disagreement_and_its_run_pairs_them() -> Non
         score(batch, lambda r: {"fields": dict(r.values)}, "score", Labels("label", "y_0"),
               w, pending)
     assert (w.runs, w.paired, w.unpaired, w.live_ok, w.cand_ok) == (1, 1, 0, 0, 1)
+
+
+def test_runs_made_while_a_step_drains_can_only_refuse_a_promote(ctl, monkeypatch):
+    # on a live target runs go on between a drain and the count read beside it; the window's
+    # base is read before its opening drain and the count after the judging one, so such runs
+    # can only make records look lost (no promote), never hide lost ones
+    from rmt.ctl.sim import SimTarget
+    trace = SimTarget.trace
+
+    def busy_trace(self, prog_id, drain=True, sink=None):
+        recs = trace(self, prog_id, drain, sink)
+        _runs(ctl, 0, 2)                  # B: the good candidate disagrees on each
+        return recs
+    assert _refresh(ctl, _cp(ctl, "good"))["action"] == "stage"
+    _runs(ctl, 5, 5)
+    monkeypatch.setattr(SimTarget, "trace", busy_trace)
+    r = _refresh(ctl, "false")
+    assert r["action"] == "unstage" and r["lost"] == 2 and r["candidate_accuracy"] == 1.0
+
+
+def test_a_live_change_made_by_hand_reopens_the_window(ctl):
+    assert _refresh(ctl, _cp(ctl, "good"))["action"] == "stage"
+    _runs(ctl, 5, 5)                      # judged against the live weights 1
+    assert ctl("model", "load", "1", "score", str(ctl.dir / "bad.bin"))[0] == 0
+    _runs(ctl, 5, 5)                      # ... and against the weights loaded by hand
+    # without --max-trips too: the window mixing two live models is dropped, opened again
+    r = _refresh(ctl, "false")
+    assert (r["action"], r["runs"]) == ("wait", 0)
+    _runs(ctl, 5, 5)
+    r = _refresh(ctl, "false")
+    assert (r["action"], r["runs"], r["live_accuracy"]) == ("promote", 10, 0.0)
