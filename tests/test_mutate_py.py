@@ -61,7 +61,16 @@ def test_reading_a_set_never_run_is_one_line(argv: list[str], tmp_path: Path,
     assert mutate_py.main(argv) == 1
     cap = capsys.readouterr()
     assert cap.out == "" and len(cap.err.strip().splitlines()) == 1, cap
-    assert "run it first" in cap.err and ("set taint" in cap.err or "set validator" in cap.err)
+    assert "run it first" in cap.err and "taint" in cap.err
+
+
+def test_score_reads_the_sets_that_have_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(mutate_py, "STAGE", tmp_path)
+    (tmp_path / "taint" / "mutants").mkdir(parents=True)
+    assert mutate_py.main(["score"]) == 0
+    rows = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == ["verifier.taint", "total"]
 
 
 def test_one_list_of_default_sets() -> None:

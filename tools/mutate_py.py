@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--nice", type=int, default=10)
     r.add_argument("--json", type=Path)
     sc = sub.add_parser("score", help="the per-module table of the last run")
-    sc.add_argument("--set", nargs="+", default=list(DEFAULT_SETS), choices=names)
+    sc.add_argument("--set", nargs="+", choices=names,
+                    help="default: every set that has a run")
     sc.add_argument("--survivors", action="store_true", help="also list the survivors")
     sc.add_argument("--json", type=Path)
     mu = sub.add_parser("mutant", help="rerun single mutants (after a new test)")
@@ -224,13 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     sh.add_argument("name")
     a = ap.parse_args(argv)
     try:
-        return _main(a)
+        return _main(a, names)
     except NotRun as e:
         print(e, file=sys.stderr)
         return 1
 
 
-def _main(a: argparse.Namespace) -> int:
+def _main(a: argparse.Namespace, names: list[str]) -> int:
     if a.cmd == "run":
         chosen = [s for s in SETS if s.name in a.set]
         t0 = time.monotonic()
@@ -252,7 +253,13 @@ def _main(a: argparse.Namespace) -> int:
                                           "sets": [asdict(s) for s in chosen]}, indent=1))
         return rc
     if a.cmd == "score":
-        chosen = [s for s in SETS if s.name in a.set]
+        if a.set is None:
+            chosen = [s for s in SETS if (STAGE / s.name / "mutants").is_dir()]
+            if not chosen:
+                raise NotRun(f"mutate_py: no set has a run in {STAGE} (sets: "
+                             f"{', '.join(names)}): run it first (tools/mutate_py.py run)")
+        else:
+            chosen = [s for s in SETS if s.name in a.set]
         rows = score(chosen)
         print_score(rows)
         if a.survivors:
