@@ -46,7 +46,15 @@ from rmt.ctl.sim import TargetError
 
 
 @dataclass
+class LoopTiming:
+    """`rmtctl model loop`'s pace (its defaults are the CLI's)."""
+    every: float = 60.0              # seconds between rounds
+    rounds: int = 0                  # rounds to run; 0: until interrupted
+
+
+@dataclass
 class RefreshPolicy:
+    """What one step needs; the defaults here are the CLI's (rmtctl model refresh|loop)."""
     train: str                       # shell command; {traces} and {out} are substituted
     traces: Path                     # the training file (JSON lines, appended)
     min_runs: int = 100

@@ -274,3 +274,28 @@ def test_a_live_change_made_by_hand_reopens_the_window(ctl):
     _runs(ctl, 5, 5)
     r = _refresh(ctl, "false")
     assert (r["action"], r["runs"], r["live_accuracy"]) == ("promote", 10, 0.0)
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--min-runs", "100"], "--min-runs is an option of model refresh and model loop"),
+    (["--output", "0"], "--output is an option of model refresh and model loop"),
+    (["--every", "60"], "--every is an option of model loop"),
+    (["--rounds", "0"], "--rounds is an option of model loop"),
+])
+def test_a_loop_option_given_its_default_value_elsewhere_is_refused(ctl, argv, msg):
+    code, _, err = ctl("model", "load", "1", "score", str(ctl.dir / "live.bin"), *argv)
+    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_label_and_score_in_different_traces_is_one_line(ctl):
+    # each field is traced, but never in one record: no run could ever be labelled
+    src = EXAMPLE.read_text().replace("trace(label = ctx.kernel_verdict, y[0]);",
+                                      "trace(label = ctx.kernel_verdict);\n    trace(y[0]);")
+    assert "trace(y[0]);" in src
+    obj = ctl.dir / "split.rmtb"
+    obj.write_bytes(rmt.write_object(rmt.compile(src, "split.rmt")))
+    assert ctl("insert", str(obj), "--force")[0] == 0
+    code, _, err = ctl("model", "refresh", "2", "score", "--traces", str(ctl.dir / "t.jsonl"),
+                       "--train", "true", "--label", "label", "--score", "y_0")
+    assert code == 2 and "no trace of program" in err and "holds both fields" in err, err
+    assert len(err.strip().splitlines()) == 1
