@@ -520,13 +520,16 @@ def _model_show_text(r: dict[str, Any]) -> str:
     return text
 
 
-def _prove(args, target, info, prog, m: int, blob: bytes | None, what: str) -> None:
+def _prove(args, target, info, prog, m: int, blob: bytes | None, what: str,
+           op: str | None = None) -> None:
     """The program's properties proved with `blob` for model m (and the live weights of the
     others) before those weights may act: refuses (TargetError) when one does not hold or
-    was not proved in time.  --no-prove skips it, said on stderr and in the props log."""
+    was not proved in time.  --no-prove skips it, said on stderr and in the props log.
+    op: the operation the weights are for (default the command's own, args.op)."""
+    op = op or args.op
     name = prog.models[m].name
     if args.no_prove:
-        msg = (f"rmtctl: model {args.op} {info.id} {name} {what}: --no-prove: the program's "
+        msg = (f"rmtctl: model {op} {info.id} {name} {what}: --no-prove: the program's "
                "properties are NOT proved for these weights")
         print(msg, file=sys.stderr)
         props.log(target, msg)
@@ -535,13 +538,13 @@ def _prove(args, target, info, prog, m: int, blob: bytes | None, what: str) -> N
         if props.stored(target, _pkey(info)):
             raise TargetError(f"{what}: its weights did not come through rmtctl on this host, "
                               "so the program's properties cannot be proved for them; not "
-                              f"{_DONE[args.op]} (--no-prove {args.op}s it anyway)")
+                              f"{_DONE[op]} (--no-prove {op}s it anyway)")
         return
     try:
         with progress(f"proving properties for {what}"):
             ok, lines = props.check_weights(target, _pkey(info), prog, m, blob, args.timeout)
     except (PropsError, EngineError) as e:
-        raise TargetError(f"{what}: {e}; not {_DONE[args.op]}") from None
+        raise TargetError(f"{what}: {e}; not {_DONE[op]}") from None
     if _interrupted:
         raise KeyboardInterrupt
     if lines:
@@ -732,10 +735,9 @@ def _refresh(args, target, info, prog, m: int) -> int:
     trips = prog.trips_map()
 
     def prove(blob: bytes | None, what: str, op: str) -> None:
-        a = argparse.Namespace(**{**vars(args), "op": op})
         if blob is None:
             blob = props.known(target, _pkey(info), name, op)
-        _prove(a, target, info, prog, m, blob, what)
+        _prove(args, target, info, prog, m, blob, what, op)
 
     def step() -> dict[str, Any]:
         return refresh_step(
