@@ -244,9 +244,14 @@ def summarize(res: dict) -> list[str]:
                      and r.get(f"{name}/jit", {}).get("runs") and r[f"{name}/jit"]["ns_vm"]]
         i, j = med["interp"], med["jit"]
         spread = f" ({min(per_round):.2f}–{max(per_round):.2f})" if per_round else ""
-        ratios.append(f"| {name} | {i['ns_vm'] / j['ns_vm']:.2f}×{spread} | "
-                      f"{i['ns_total'] / j['ns_total']:.2f}× |")
+        ratios.append(f"| {name} | {_ratio(i['ns_vm'], j['ns_vm'])}{spread} | "
+                      f"{_ratio(i['ns_total'], j['ns_total'])} |")
     return lines + ratios
+
+
+def _ratio(a: float, b: float) -> str:
+    """a / b as "N.NN×"; a JIT median of 0 ns (below the clock's resolution) is no ratio."""
+    return f"{a / b:.2f}×" if b else "n/a (JIT median 0 ns)"
 
 
 def host(rounds: int, out: Path, clock: str) -> int:
@@ -265,7 +270,7 @@ def host(rounds: int, out: Path, clock: str) -> int:
     files = share / "files"
     files.mkdir(parents=True)
     names = _inputs(files)
-    py = ROOT / ".venv" / "bin" / "python"
+    py = sys.executable              # the guest sees the host's root: the same interpreter
     load = os.getloadavg()
     t0 = time.monotonic()
     # About 20 s of TCG time per program, engine and round on an idle host; more when loaded.

@@ -17,6 +17,7 @@ The full runs are `make forced-migration` and `make prefetch-eval`.
 """
 from __future__ import annotations
 
+import argparse
 import shlex
 import subprocess
 import sys
@@ -40,7 +41,8 @@ def sh(*argv: str, check: bool = True) -> int:
 
 
 @project.cli
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(prog="rmt-demo", description=__doc__.split("\n")[0]).parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="rmt-demo-"))
     print("== 1. compile, check and verify every example\n")
     for src in sorted((ROOT / "examples").rglob("*.rmt")):

@@ -20,22 +20,36 @@ from pathlib import Path
 
 import numpy as np
 
+from rmt.casestudies.forced_migration_loop import CLAMP, HIDDEN
 from rmt.contract import objfile
 from rmt.contract import weights as W
 from rmt.learn import features, mlp, quantize
 
-HIDDEN = 12
-CLAMP = features.FEAT_MAX / features.FIX
 
-
-def train_blob(records: list[dict], model: objfile.Model, epochs: int, seed: int) -> bytes:
-    ds = features.from_records(records)
+def train_blob(ds: features.Dataset, model: objfile.Model, epochs: int, seed: int) -> bytes:
     cfg = mlp.TrainConfig(epochs=epochs, seed=seed, log=lambda s: None)
     m = mlp.train(ds.x / features.FIX, ds.labels, [HIDDEN], cfg, clamp=CLAMP)
     qm = quantize.quantize_mlp(m, in_frac=8, model=model)
     blob = W.write_weights(qm.weights)
     W.read_weights(blob, model)                       # the loader's rules
     return blob
+
+
+_BAD_RECORD = (ValueError, KeyError, TypeError, AttributeError)
+
+
+def _dataset(path: str, recent: deque[tuple[int, dict]]) -> features.Dataset:
+    """The records decoded once; when one is not a forced_migration record, its line."""
+    try:
+        return features.from_records([r for _, r in recent])
+    except _BAD_RECORD:
+        for n, r in recent:
+            try:
+                features.from_records([r])
+            except _BAD_RECORD as e:
+                raise ValueError(f"{path}:{n}: not a forced_migration trace record "
+                                 f"({e})") from None
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,20 +72,20 @@ def main(argv: list[str] | None = None) -> int:
         model = next((m for m in prog.models if m.name == a.model), None)
         if model is None:
             raise ValueError(f"{a.obj}: no model {a.model!r}")
-        recent: deque[dict] = deque(maxlen=a.recent)
+        recent: deque[tuple[int, dict]] = deque(maxlen=a.recent)   # (line, record)
         with open(a.traces) as fh:
             for n, line in enumerate(fh, 1):
                 try:
                     r = json.loads(line)
-                    if r.get("fmt") != "candidate":
-                        features.from_records([r])        # checks the fields are there
-                        recent.append(r)
-                except (ValueError, KeyError, TypeError, AttributeError) as e:
-                    raise ValueError(f"{a.traces}:{n}: not a forced_migration trace record "
-                                     f"({e})") from None
+                except ValueError as e:
+                    raise ValueError(f"{a.traces}:{n}: not JSON ({e})") from None
+                # `rmtctl trace -o` files also hold a staged candidate's disagreement records
+                if not isinstance(r, dict) or r.get("fmt") != "candidate":
+                    recent.append((n, r))
         if len(recent) < 50:
             raise ValueError(f"{a.traces}: {len(recent)} records, too few to train on (50)")
-        Path(a.out).write_bytes(train_blob(list(recent), model, a.epochs, a.seed))
+        Path(a.out).write_bytes(train_blob(_dataset(a.traces, recent), model, a.epochs,
+                                           a.seed))
     except (OSError, ValueError, objfile.ObjError, W.WeightsError) as e:
         print(f"rmt-loop-train: {e}", file=sys.stderr)
         return 1

@@ -40,18 +40,20 @@ from pathlib import Path
 
 import numpy as np
 
+from rmt.casestudies import forced_migration_loop as fml
 from rmt.casestudies.forced_migration_loop import zero_blobs
-from rmt.contract import objfile
+from rmt.contract import objfile, project
 from rmt.contract import weights as W
+from rmt.ctl.refresh import candidate_file
 from rmt.ctl.sim import SimTarget
 from rmt.learn import features, quantize
 from rmt.sched_sim import workloads
 from rmt.sched_sim.hook import Hook, SimTargetSession
 from rmt.sched_sim.simulator import Simulator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = project.guess()          # the source checkout (rmt.contract.project)
 EXAMPLE = ROOT / "examples" / "forced_migration.rmt"
-BIN = Path(sys.executable).parent
+BIN = fml.BIN
 
 
 def log(msg: str) -> None:
@@ -59,11 +61,8 @@ def log(msg: str) -> None:
 
 
 def rmtctl(state: Path, *args: str) -> dict | list:
-    r = subprocess.run([str(BIN / "rmtctl"), "--state", str(state), "-j", *args],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"rmtctl {' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
-    return json.loads(r.stdout)
+    """Case study 1's rmtctl (a failure exits), its -j output parsed."""
+    return json.loads(fml.rmtctl(state, "-j", *args).stdout)
 
 
 def host_accuracy(records: list[dict], blob: bytes, model: objfile.Model) -> float | None:
@@ -116,6 +115,7 @@ def plot(rows: list[dict], phase_a: int, path: Path) -> None:
     plt.close(fig)
 
 
+@project.cli
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="rmt-loop-demo", description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(ROOT / "results" / "model_loop"))
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             row["judged"] = {k: r[k] for k in ("runs", "live_accuracy", "candidate_accuracy",
                                                "lost", "unpaired")}
         if r["action"] == "stage":
-            cand_blob = (out / "train.jsonl").with_suffix(".candidate.bin").read_bytes()
+            cand_blob = candidate_file(traces).read_bytes()
         if epoch == a.push_at:
             show = rmtctl(state, "model", "show", pid)[0]
             if show.get("candidate"):

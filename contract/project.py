@@ -60,7 +60,8 @@ def root(cwd: Path | None = None) -> Path:
 
 def guess() -> Path:
     """`root()` where one is found, else where a checkout would be: for module-level defaults,
-    which must not fail at import (the console script then calls `require()` and says why)."""
+    which must not fail at import (the console script, wrapped in `cli()`, then calls `root()`
+    and says why)."""
     try:
         return root()
     except ProjectNotFound:
@@ -69,9 +70,16 @@ def guess() -> Path:
 
 
 def cli(main: Callable[..., int]) -> Callable[..., int]:
-    """Wrap a case study's `main`: no checkout found is one line on stderr and exit 2."""
+    """Wrap a case study's `main`: no checkout found is one line on stderr and exit 2.
+    `--help`/`-h` (in main's argv, or sys.argv when main is given none) needs no checkout:
+    main's argparse answers it."""
     @functools.wraps(main)
     def wrapper(*args, **kwargs) -> int:
+        argv = args[0] if args and args[0] is not None else kwargs.get("argv")
+        if argv is None:
+            argv = sys.argv[1:]
+        if "--help" in argv or "-h" in argv:
+            return main(*args, **kwargs)
         try:
             root()
         except ProjectNotFound as e:

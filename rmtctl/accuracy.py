@@ -17,10 +17,15 @@ candidate by accuracy against labels carried in the program's own trace records:
 
 So both accuracies are measured on the same runs, with the same labels, with no
 replay on the host.  Disagreement records that pair with no labelled run are
-counted (`unpaired`): the run they belong to traced no label, or its record was
-drained in another batch.  The VM counts every disagreement; when it counted more
-than there were records (the trace ring was full and dropped some), the window's
-candidate accuracy would be wrong, and the refresh step does not promote.
+counted (`unpaired`): the run they belong to traced no label or another score
+than `--score`, or its record was drained in another step.  A run whose
+disagreement did not pair is credited with the live prediction, so its candidate
+accuracy is not known: the refresh step does not promote while any record is
+unpaired.  (One drain's batches share their pending records: a batch boundary
+between a disagreement and its run is not a reason.)  The VM counts every
+disagreement; when it counted more than there were records (the trace ring was
+full and dropped some), the window's candidate accuracy would be wrong, and the
+refresh step does not promote either.
 """
 from __future__ import annotations
 
@@ -51,6 +56,11 @@ class Window:
     def cand_accuracy(self) -> float | None:
         return self.cand_ok / self.runs if self.runs else None
 
+    def add(self, other: "Window") -> None:
+        """Add the counts of `other` (a later part of the same window) to these."""
+        for k in ("runs", "live_ok", "cand_ok", "paired", "records"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -59,6 +69,8 @@ class Window:
         fields = Window.__dataclass_fields__
         if not isinstance(j, dict) or any(not isinstance(j.get(k, 0), int) for k in fields):
             raise ValueError("not a window record")
+        if any(j.get(k, 0) < 0 for k in fields):
+            raise ValueError("a window's counts are never negative")
         return Window(**{k: j[k] for k in fields if k in j})
 
 
@@ -69,12 +81,20 @@ class Labels:
     output: int = 0   # which output of the model the label is for
 
 
+# per CPU, the disagreement record waiting for its run's record: (timestamp, fields)
+Pending = dict[int, tuple[int, dict[str, Any]]]
+
+
 def score(recs: list[TraceRecord], to_json: Callable[[TraceRecord], dict[str, Any]],
-          model_name: str, labels: Labels, w: Window) -> Window:
+          model_name: str, labels: Labels, w: Window, pending: Pending | None = None
+          ) -> Window:
     """Add the labelled runs in `recs` (in the order the target returned them) to `w`;
-    returns the counts of these records alone (for a per-step report)."""
+    returns the counts of these records alone (for a per-step report).  `pending` carries
+    the disagreement records still waiting for their run from one batch of a drain to the
+    next (give the same dict to every batch of one drain)."""
     step = Window(w.candidate)
-    pending: dict[int, tuple[int, dict[str, Any]]] = {}     # cpu -> (ts, disagreement)
+    if pending is None:
+        pending = {}
     for r in recs:
         j = to_json(r)
         f = j["fields"]
@@ -97,6 +117,5 @@ def score(recs: list[TraceRecord], to_json: Callable[[TraceRecord], dict[str, An
         step.runs += 1
         step.live_ok += live == y
         step.cand_ok += cand == y
-    for k in ("runs", "live_ok", "cand_ok", "paired", "records"):
-        setattr(w, k, getattr(w, k) + getattr(step, k))
+    w.add(step)
     return step

@@ -520,13 +520,16 @@ def _model_show_text(r: dict[str, Any]) -> str:
     return text
 
 
-def _prove(args, target, info, prog, m: int, blob: bytes | None, what: str) -> None:
+def _prove(args, target, info, prog, m: int, blob: bytes | None, what: str,
+           op: str | None = None) -> None:
     """The program's properties proved with `blob` for model m (and the live weights of the
     others) before those weights may act: refuses (TargetError) when one does not hold or
-    was not proved in time.  --no-prove skips it, said on stderr and in the props log."""
+    was not proved in time.  --no-prove skips it, said on stderr and in the props log.
+    op: the operation the weights are for (default the command's own, args.op)."""
+    op = op or args.op
     name = prog.models[m].name
     if args.no_prove:
-        msg = (f"rmtctl: model {args.op} {info.id} {name} {what}: --no-prove: the program's "
+        msg = (f"rmtctl: model {op} {info.id} {name} {what}: --no-prove: the program's "
                "properties are NOT proved for these weights")
         print(msg, file=sys.stderr)
         props.log(target, msg)
@@ -535,13 +538,13 @@ def _prove(args, target, info, prog, m: int, blob: bytes | None, what: str) -> N
         if props.stored(target, _pkey(info)):
             raise TargetError(f"{what}: its weights did not come through rmtctl on this host, "
                               "so the program's properties cannot be proved for them; not "
-                              f"{_DONE[args.op]} (--no-prove {args.op}s it anyway)")
+                              f"{_DONE[op]} (--no-prove {op}s it anyway)")
         return
     try:
         with progress(f"proving properties for {what}"):
             ok, lines = props.check_weights(target, _pkey(info), prog, m, blob, args.timeout)
     except (PropsError, EngineError) as e:
-        raise TargetError(f"{what}: {e}; not {_DONE[args.op]}") from None
+        raise TargetError(f"{what}: {e}; not {_DONE[op]}") from None
     if _interrupted:
         raise KeyboardInterrupt
     if lines:
@@ -582,11 +585,46 @@ def _remember(target, info: ProgInfo, name: str, blob: bytes | None, op: str) ->
 
 _DONE = {"load": "loaded", "stage": "staged", "promote": "promoted", "rollback": "rolled back"}
 
-# the options only `model refresh` and `model loop` take, with their defaults
-_REFRESH_OPTS = {"train": None, "traces": None, "min_runs": 100, "min_agreement": None,
-                 "label": None, "score": None, "output": 0, "min_accuracy": None,
-                 "margin": None, "max_trips": None}
-_LOOP_OPTS = {"every": 60.0, "rounds": 0}
+# the options only `model refresh` and `model loop` take (argparse default None: given or not;
+# their defaults are RefreshPolicy's and LoopTiming's)
+_REFRESH_OPTS = ("train", "traces", "min_runs", "min_agreement", "label", "score", "output",
+                 "min_accuracy", "margin", "max_trips")
+_LOOP_OPTS = ("every", "rounds")
+
+
+def _refresh_args(m: argparse.ArgumentParser) -> None:
+    """The options of `model refresh` and `model loop`: default None (given or not), their
+    defaults are RefreshPolicy's and LoopTiming's."""
+    from rmt.ctl.accuracy import Labels
+    from rmt.ctl.refresh import LoopTiming, RefreshPolicy
+    p, t = RefreshPolicy, LoopTiming
+    g = m.add_argument_group("refresh and loop", "the options of model refresh and model "
+                             "loop (--every and --rounds: of model loop only)")
+    g.add_argument("--train", metavar="CMD", help="the trainer, a shell command; {traces} is "
+                   "the training file, {out} where it writes the weights")
+    g.add_argument("--traces", metavar="FILE", help="the training file (trace records "
+                   "appended as JSON lines; the loop's state is FILE.loop.json)")
+    g.add_argument("--min-runs", type=int, metavar="N", help="runs a candidate is judged on, "
+                   f"at least (default {p.min_runs})")
+    g.add_argument("--min-agreement", type=float, metavar="F", help="agreement with the live "
+                   f"weights needed to promote (default {p.min_agreement}; not with --label)")
+    g.add_argument("--label", metavar="FIELD", help="judge by accuracy: the trace field "
+                   "holding the label (positive when nonzero)")
+    g.add_argument("--score", metavar="FIELD", help="the trace field holding the live "
+                   "model's output the label is for (in the same trace format as --label)")
+    g.add_argument("--output", type=int, metavar="K", help="which output of the model --score "
+                   f"traces (default {Labels.output})")
+    g.add_argument("--min-accuracy", type=float, metavar="F", help="the candidate's accuracy "
+                   f"needed to promote (default {p.min_accuracy:g})")
+    g.add_argument("--margin", type=float, metavar="F", help="how much more accurate than the "
+                   f"live weights, on the same runs, the candidate must be (default "
+                   f"{p.margin:g})")
+    g.add_argument("--max-trips", type=int, metavar="N", help="roll back a promote the loop "
+                   "made after more than N guard trips (default: no watch)")
+    g.add_argument("--every", type=seconds, metavar="S", help="loop: seconds between rounds "
+                   f"(default {t.every:g})")
+    g.add_argument("--rounds", type=int, metavar="N", help="loop: rounds to run (default "
+                   f"{t.rounds}: until interrupted)")
 
 
 def _flag(name: str) -> str:
@@ -595,10 +633,10 @@ def _flag(name: str) -> str:
 
 def _check_refresh_flags(args) -> None:
     """The loop's options: only with refresh/loop, each in its range, consistent."""
-    own = dict(_REFRESH_OPTS, **_LOOP_OPTS) if args.op == "loop" else \
-        _REFRESH_OPTS if args.op == "refresh" else {}
-    for k, default in {**_REFRESH_OPTS, **_LOOP_OPTS}.items():
-        if k not in own and getattr(args, k) != default:
+    own = _REFRESH_OPTS + _LOOP_OPTS if args.op == "loop" else \
+        _REFRESH_OPTS if args.op == "refresh" else ()
+    for k in _REFRESH_OPTS + _LOOP_OPTS:
+        if k not in own and getattr(args, k) is not None:
             raise UsageError(f"{_flag(k)} is an option of model "
                              f"{'loop' if k in _LOOP_OPTS else 'refresh and model loop'}, "
                              f"not of model {args.op}")
@@ -606,7 +644,7 @@ def _check_refresh_flags(args) -> None:
         return
     if not args.train or not args.traces:
         raise UsageError(f"model {args.op} needs --train CMD and --traces FILE")
-    if args.min_runs < 1:
+    if args.min_runs is not None and args.min_runs < 1:
         raise UsageError(f"--min-runs must be >= 1, not {args.min_runs}")
     for k in ("min_agreement", "min_accuracy"):
         v = getattr(args, k)
@@ -623,12 +661,12 @@ def _check_refresh_flags(args) -> None:
         for k in ("min_accuracy", "margin"):
             if getattr(args, k) is not None:
                 raise UsageError(f"{_flag(k)} judges by accuracy: it needs --label and --score")
-        if args.output:
+        if args.output is not None:
             raise UsageError("--output needs --label and --score")
     elif args.min_agreement is not None:
         raise UsageError("--min-agreement judges by agreement; with --label the candidate is "
                          "judged by accuracy (--min-accuracy, --margin)")
-    if args.op == "loop" and args.rounds < 0:
+    if args.op == "loop" and args.rounds is not None and args.rounds < 0:
         raise UsageError(f"--rounds must be >= 0 (0: until interrupted), not {args.rounds}")
 
 
@@ -642,14 +680,21 @@ def _refresh_policy(args, prog, m: int):
             if field not in names:
                 raise UsageError(f"{opt} {field}: program {prog.name} traces no field of that "
                                  f"name (have: {', '.join(sorted(names)) or 'none'})")
+        # a labelled run is one record holding both: in two formats, no run would ever count
+        if not any({args.label, args.score} <= {f.name for f in t.fields} for t in prog.traces):
+            raise UsageError(f"--label {args.label} --score {args.score}: no trace of program "
+                             f"{prog.name} holds both fields (a labelled run is one record "
+                             f"with the label and the score)")
         k = min(prog.models[m].n_out, CANDIDATE_TRACE_OUTPUTS)
-        if not 0 <= args.output < k:
-            raise UsageError(f"--output {args.output}: model {prog.models[m].name} has outputs "
-                             f"0..{k - 1} a candidate's records show")
-        labels = Labels(args.label, args.score, args.output)
-    return RefreshPolicy(args.train, Path(args.traces), args.min_runs,
-                         0.95 if args.min_agreement is None else args.min_agreement,
-                         labels, args.min_accuracy or 0.0, args.margin or 0.0, args.max_trips)
+        labels = Labels(args.label, args.score) if args.output is None else \
+            Labels(args.label, args.score, args.output)
+        if not 0 <= labels.output < k:
+            raise UsageError(f"--output {labels.output}: model {prog.models[m].name} has "
+                             f"outputs 0..{k - 1} a candidate's records show")
+    given = {k: getattr(args, k) for k in ("min_runs", "min_agreement", "min_accuracy", "margin")
+             if getattr(args, k) is not None}
+    return RefreshPolicy(args.train, Path(args.traces), labels=labels,
+                         max_trips=args.max_trips, **given)
 
 
 def _acc(x: float | None) -> str:
@@ -667,6 +712,8 @@ def _refresh_text(r: dict[str, Any]) -> str:
         return f"version {r['version']} in use (the candidate {judged})"
     if r["action"] == "unstage":
         why = (f"{r['lost']} disagreement records were lost" if r.get("lost") else
+               f"{r['unpaired']} disagreement records paired with no labelled run (does "
+               f"--score hold the output --output names?)" if r.get("unpaired") else
                f"needs >= {_acc(r['min_accuracy'])} and a margin of "
                f"{100 * r['margin']:+.1f} points" if "runs" in r else
                f"below {_acc(r['min_agreement'])}")
@@ -679,7 +726,7 @@ def _refresh_text(r: dict[str, Any]) -> str:
 
 
 def _refresh(args, target, info, prog, m: int) -> int:
-    from rmt.ctl.refresh import refresh_step
+    from rmt.ctl.refresh import LoopTiming, refresh_step
     if _DEFERRED is not None:
         raise UsageError(f"model {args.op} cannot run inside a batch: its trainer and its "
                          "training file are not part of the batch's transaction")
@@ -688,10 +735,9 @@ def _refresh(args, target, info, prog, m: int) -> int:
     trips = prog.trips_map()
 
     def prove(blob: bytes | None, what: str, op: str) -> None:
-        a = argparse.Namespace(**{**vars(args), "op": op})
         if blob is None:
             blob = props.known(target, _pkey(info), name, op)
-        _prove(a, target, info, prog, m, blob, what)
+        _prove(args, target, info, prog, m, blob, what, op)
 
     def step() -> dict[str, Any]:
         return refresh_step(
@@ -705,9 +751,10 @@ def _refresh(args, target, info, prog, m: int) -> int:
         res = step()
         _out(args, {"model": name, **res}, f"{name}: {_refresh_text(res)}")
         return 0
+    pace = LoopTiming(**{k: getattr(args, k) for k in _LOOP_OPTS if getattr(args, k) is not None})
     failed = 0
     n = 0
-    while not args.rounds or n < args.rounds:
+    while not pace.rounds or n < pace.rounds:
         n += 1
         try:
             res = step()
@@ -720,8 +767,8 @@ def _refresh(args, target, info, prog, m: int) -> int:
         sys.stdout.flush()
         if _interrupted:
             raise KeyboardInterrupt
-        if not args.rounds or n < args.rounds:
-            _sleep(args.every)
+        if not pace.rounds or n < pace.rounds:
+            _sleep(pace.every)
     return failed
 
 
@@ -1083,31 +1130,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--no-prove", action="store_true",
                    help="load, stage, promote or roll back without proving the program's "
                         "properties (logged)")
-    m.add_argument("--train", metavar="CMD", help="refresh, loop: the trainer, a shell "
-                   "command; {traces} is the training file, {out} where it writes the weights")
-    m.add_argument("--traces", metavar="FILE", help="refresh, loop: the training file (trace "
-                   "records appended as JSON lines; the loop's state is FILE.loop.json)")
-    m.add_argument("--min-runs", type=int, default=100, metavar="N", help="refresh, loop: runs "
-                   "a candidate is judged on, at least (default 100)")
-    m.add_argument("--min-agreement", type=float, metavar="F", help="refresh, loop: agreement "
-                   "with the live weights needed to promote (default 0.95; not with --label)")
-    m.add_argument("--label", metavar="FIELD", help="refresh, loop: judge by accuracy: the "
-                   "trace field holding the label (positive when nonzero)")
-    m.add_argument("--score", metavar="FIELD", help="refresh, loop: the trace field holding "
-                   "the live model's output the label is for")
-    m.add_argument("--output", type=int, default=0, metavar="K", help="refresh, loop: which "
-                   "output of the model --score traces (default 0)")
-    m.add_argument("--min-accuracy", type=float, metavar="F", help="refresh, loop: the "
-                   "candidate's accuracy needed to promote (default 0)")
-    m.add_argument("--margin", type=float, metavar="F", help="refresh, loop: how much more "
-                   "accurate than the live weights, on the same runs, the candidate must be "
-                   "(default 0)")
-    m.add_argument("--max-trips", type=int, metavar="N", help="refresh, loop: roll back a "
-                   "promote the loop made after more than N guard trips (default: no watch)")
-    m.add_argument("--every", type=seconds, default=60.0, metavar="S", help="loop: seconds "
-                   "between rounds (default 60)")
-    m.add_argument("--rounds", type=int, default=0, metavar="N", help="loop: rounds to run "
-                   "(default 0: until interrupted)")
+    _refresh_args(m)
     m.set_defaults(fn=cmd_model)
     mp = sub.add_parser("map", help="dump a map", usage="rmtctl map dump PROG MAP")
     mp.add_argument("op", choices=("dump",))

@@ -138,9 +138,6 @@ class AttachPayload:
     buf: bytearray
     offsets: ctypes.Array
 
-    def error(self) -> str:
-        return attach_error(self.buf)
-
 
 def attach_payload(hook_id: int, prog_id: int, flags: int = 0, btf: Btf | None = None,
                    btf_path: Path | str | None = None,

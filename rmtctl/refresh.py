@@ -1,7 +1,9 @@
 """`rmtctl model refresh`: one step of the loop that keeps a model fresh.
 
-Each call first watches the last promote it made, then looks at the model's
-candidate and does one thing:
+Each call first looks at the live weights (changed since its last step by a
+`model load` or `promote` by hand, or rolled back below: a staged candidate's
+window opens again, since its counts mixed two live models), then watches the
+last promote it made, then looks at the model's candidate and does one thing:
 
 - watching a promote (`max_trips` set: the loop's own promotes, and live
   weights it finds changed by hand since its last step, from then on) and the
@@ -20,7 +22,8 @@ candidate and does one thing:
     weights is at least `min_agreement`, else unstage;
   - by accuracy (`labels`): promote when its accuracy on the window's labelled
     runs is at least `min_accuracy` and beats the live weights' accuracy on the
-    same runs by at least `margin`, else unstage.
+    same runs by at least `margin`, and no disagreement record was lost or left
+    unpaired (rmt.ctl.accuracy), else unstage.
 
 Run it between batches of work (`rmtctl model loop` does, every S seconds).
 Every step's evidence is in `model history`; `model rollback` undoes a promote.
@@ -38,12 +41,20 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rmt.contract.engine import CANDIDATE_TRACE_FMT, TraceRecord
-from rmt.ctl.accuracy import Labels, Window, score
+from rmt.ctl.accuracy import Labels, Pending, Window, score
 from rmt.ctl.sim import TargetError
 
 
 @dataclass
+class LoopTiming:
+    """`rmtctl model loop`'s pace (its defaults are the CLI's)."""
+    every: float = 60.0              # seconds between rounds
+    rounds: int = 0                  # rounds to run; 0: until interrupted
+
+
+@dataclass
 class RefreshPolicy:
+    """What one step needs; the defaults here are the CLI's (rmtctl model refresh|loop)."""
     train: str                       # shell command; {traces} and {out} are substituted
     traces: Path                     # the training file (JSON lines, appended)
     min_runs: int = 100
@@ -58,6 +69,11 @@ class RefreshPolicy:
         return self.traces.with_name(self.traces.name + ".loop.json")
 
 
+def candidate_file(traces: Path) -> Path:
+    """Where the trainer writes the candidate's weights (beside the training file)."""
+    return traces.with_suffix(".candidate.bin")
+
+
 def _append_durably(path: Path, lines: list[str]) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     with os.fdopen(fd, "a") as f:
@@ -68,13 +84,13 @@ def _append_durably(path: Path, lines: list[str]) -> None:
 
 def _load_state(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except FileNotFoundError:
         return {}
     except OSError as e:
         raise TargetError(f"{path}: {e.strerror}; nothing was done") from None
     try:
-        j = json.loads(text)
+        j = json.loads(data)            # UnicodeDecodeError is a ValueError too
         if not isinstance(j, dict) or not isinstance(j.get("seen", 0), int) or \
                 not isinstance(j.get("owner", ""), str):
             raise ValueError("not an object")
@@ -115,6 +131,9 @@ class _Drain:
         self.step = Window()
 
     def __call__(self, window: Window | None) -> None:
+        # a disagreement record at the end of one batch pairs with its run in the next
+        pending: Pending = {}
+
         def sink(recs: list[TraceRecord]) -> None:
             lines = [json.dumps(self.to_json(r)) + "\n" for r in recs
                      if r.fmt != CANDIDATE_TRACE_FMT]
@@ -127,9 +146,8 @@ class _Drain:
             if self.policy.labels is not None:
                 # a window of its own when none is open: the live weights' accuracy only
                 s = score(recs, self.to_json, self.model_name, self.policy.labels,
-                          window if window is not None else Window())
-                for k in ("runs", "live_ok", "cand_ok"):
-                    setattr(self.step, k, getattr(self.step, k) + getattr(s, k))
+                          window if window is not None else Window(), pending)
+                self.step.add(s)
                 self.step.candidate = window.candidate if window is not None else 0
         # the records leave the target (the sim's database, rmt.ko's ring) once they are durable
         self.target.trace(self.prog_id, drain=True, sink=sink)
@@ -144,6 +162,16 @@ class _Drain:
         return out
 
 
+def _open_window(target, prog_id: int, model: int, drain: _Drain, cand: int) -> dict[str, Any]:
+    """Open the window that judges candidate `cand`: the records already in the target train
+    but never judge it.  The disagreement count it starts from is read before they are drained
+    (and the judging step reads the count after its drain), so a run made in between can only
+    make records look lost (no promote), never hide a lost one."""
+    base = target.model_info(prog_id).get(model, {}).get("disagree", 0)
+    drain(None)
+    return Window(cand, disagree_base=base).to_json()
+
+
 def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
                  to_json: Callable[[TraceRecord], dict[str, Any]],
                  prove: Callable[[bytes | None, str, str], None] = lambda blob, what, op: None,
@@ -155,27 +183,39 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
     prove(blob, what, op) raises to refuse weights (the program's properties) before op
     ("stage", "promote", "rollback"; blob None: the weights the target holds for it);
     remember(blob, op) follows each operation that succeeded; guard_trips() is the program's
-    count of runs a guard turned to DEFAULT; log(msg) records a rollback the loop made."""
+    count of runs a guard turned to DEFAULT; log(msg) records a rollback the loop made.
+    The loop's state is saved once, when the step has done its work (a step that raises
+    saves nothing)."""
     state = _load_state(policy.state_file)
     owner = f"program {prog_id} model {model_name or model}"
     if state.setdefault("owner", owner) != owner:
         raise TargetError(f"{policy.state_file}: the loop's state of {state['owner']}, not of "
                           f"{owner}: give each model its own --traces FILE; nothing was done")
-    info = target.model_info(prog_id).get(model, {})
     drain = _Drain(target, prog_id, policy, to_json, model_name)
+    out = _step(target, prog_id, model, policy, state, drain, prove, remember, guard_trips,
+                model_name, log)
+    _save_state(policy.state_file, state)
+    return {**out, **drain.report()}
 
-    # 1. the promote this loop made last: still live, and its guards quiet enough?
+
+def _step(target, prog_id: int, model: int, policy: RefreshPolicy, state: dict[str, Any],
+          drain: _Drain, prove, remember, guard_trips, model_name: str, log) -> dict[str, Any]:
+    info = target.model_info(prog_id).get(model, {})
+
+    # 1. the live weights: changed by hand since the last step?  the promote this loop made
+    # last (or that change): still live, and its guards quiet enough?
     live = info.get("version", 0)
+    by_hand = "seen" in state and live != state["seen"]
     watch = state.get("watch")
     if watch is not None and (policy.max_trips is None or live != watch["version"]):
         del state["watch"]              # not asked to watch, or the model changed since
         watch = None
-    if (watch is None and policy.max_trips is not None and "seen" in state
-            and live != state["seen"] and info.get("previous")):
+    if watch is None and policy.max_trips is not None and by_hand and info.get("previous"):
         # live weights this loop did not put there (a `model load` or `promote` by hand): watch
         # them from now on, as its own promotes
         watch = state["watch"] = {"version": live, "trips": guard_trips()}
     state["seen"] = live
+    rolled: dict[str, Any] | None = None
     if watch is not None:
         trips = guard_trips() - watch["trips"]
         if trips > policy.max_trips and info.get("previous"):
@@ -187,35 +227,31 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
             log(f"model refresh: {model_name}: {trips} guard trips since the promote of version "
                 f"{watch['version']} (more than {policy.max_trips}): rolled back to version "
                 f"{version}")
-            out = {"action": "rollback", "version": version, "from": watch["version"],
-                   "trips": trips, "max_trips": policy.max_trips}
-            if info.get("candidate"):
-                # the candidate was judged against the weights just replaced: judge it afresh
-                drain(None)
-                after = target.model_info(prog_id).get(model, {})
-                state["window"] = Window(after.get("candidate", 0),
-                                         disagree_base=after.get("disagree", 0)).to_json()
-            _save_state(policy.state_file, state)
-            return {**out, **drain.report()}
+            rolled = {"action": "rollback", "version": version, "from": watch["version"],
+                      "trips": trips, "max_trips": policy.max_trips}
+    cand = info.get("candidate", 0)
+    if cand and (by_hand or rolled is not None):
+        # the candidate's window counted runs of other live weights: judge it afresh
+        state["window"] = _open_window(target, prog_id, model, drain, cand)
+    if rolled is not None:
+        return rolled
 
     # 2. a staged candidate: gather evidence, judge it when there is enough
-    cand = info.get("candidate", 0)
     if cand:
-        a, d = info.get("agree", 0), info.get("disagree", 0)
         w = state.get("window")
         window = Window.from_json(w) if w is not None else None
         if window is None or window.candidate != cand:
             # staged by someone else, or in another window: the records in the target may
             # predate it, so they train but do not judge; the window opens after them
-            drain(None)
-            after = target.model_info(prog_id).get(model, {})
-            state["window"] = Window(cand, disagree_base=after.get("disagree", 0)).to_json()
-            _save_state(policy.state_file, state)
-            return {"action": "wait", "candidate": cand, "agree": a, "disagree": d,
-                    "min_runs": policy.min_runs, **drain.report()}
+            state["window"] = _open_window(target, prog_id, model, drain, cand)
+            return {"action": "wait", "candidate": cand, "agree": info.get("agree", 0),
+                    "disagree": info.get("disagree", 0), "min_runs": policy.min_runs}
         drain(window)
         state["window"] = window.to_json()
-        out = {"candidate": cand, "agree": a, "disagree": d}
+        # the counts after the drain: a run made since is counted, its record not yet seen
+        after = target.model_info(prog_id).get(model, {})
+        a, d = after.get("agree", 0), after.get("disagree", 0)
+        out: dict[str, Any] = {"candidate": cand, "agree": a, "disagree": d}
         if policy.labels is not None:
             lost = max(0, d - window.disagree_base - window.records)
             out.update(runs=window.runs, live_accuracy=_pct(window.live_accuracy()),
@@ -225,11 +261,13 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
         else:
             n = a + d
         if n < policy.min_runs:
-            _save_state(policy.state_file, state)
-            return {"action": "wait", **out, "min_runs": policy.min_runs, **drain.report()}
+            return {"action": "wait", **out, "min_runs": policy.min_runs}
         if policy.labels is not None:
             la, ca = window.live_accuracy(), window.cand_accuracy()
-            ok = out["lost"] == 0 and ca >= policy.min_accuracy and ca - la >= policy.margin
+            # an unpaired disagreement leaves its run credited with the live prediction (e.g.
+            # --score is not the traced output K): the candidate's accuracy is not known
+            ok = out["lost"] == 0 and out["unpaired"] == 0 and ca >= policy.min_accuracy \
+                and ca - la >= policy.margin
             out.update(min_accuracy=policy.min_accuracy, margin=policy.margin)
         else:
             ok = a / n >= policy.min_agreement
@@ -242,17 +280,15 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
             state["seen"] = version
             if policy.max_trips is not None:
                 state["watch"] = {"version": version, "trips": guard_trips()}
-            _save_state(policy.state_file, state)
             out.pop("min_agreement", None)
-            return {"action": "promote", "version": version, **out, **drain.report()}
+            return {"action": "promote", "version": version, **out}
         target.model_unstage(prog_id, model)
         remember(None, "unstage")
-        _save_state(policy.state_file, state)
-        return {"action": "unstage", **out, **drain.report()}
+        return {"action": "unstage", **out}
 
     # 3. no candidate: train on everything so far, stage, open the window
     drain(None)
-    out_file = policy.traces.with_suffix(".candidate.bin")
+    out_file = candidate_file(policy.traces)
     try:
         out_file.unlink(missing_ok=True)    # never stage an earlier run's weights
     except OSError as e:
@@ -273,10 +309,6 @@ def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
     prove(blob, str(out_file), "stage")
     version = target.model_stage(prog_id, model, blob)
     remember(blob, "stage")
-    # runs before the stage (made while the trainer ran) never judge the candidate: drain
-    # them first, then read the disagreement count the window starts from
-    drain(None)
-    after = target.model_info(prog_id).get(model, {})
-    state["window"] = Window(version, disagree_base=after.get("disagree", 0)).to_json()
-    _save_state(policy.state_file, state)
-    return {"action": "stage", "candidate": version, **drain.report()}
+    # runs before the stage (made while the trainer ran) never judge the candidate
+    state["window"] = _open_window(target, prog_id, model, drain, version)
+    return {"action": "stage", "candidate": version}

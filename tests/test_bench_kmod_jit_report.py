@@ -35,3 +35,10 @@ def test_report_names_what_was_not_measured() -> None:
     assert "| forest (mm.swap_fault) | not measured | no runs on interp |" in text
     # VM ns/run: interpreter 300, 600, 900 against 100 each round: median 6x, spread 3..9
     assert "| guard | 6.00× (3.00–9.00) |" in text
+
+
+def test_a_jit_median_of_zero_is_no_ratio() -> None:
+    # a program so short the guest clock sees 0 ns on the JIT: said, not a ZeroDivisionError
+    rounds = [{"tiny/interp": _counts(10, 5000, 3000), "tiny/jit": _counts(10, 0, 0)}]
+    text = "\n".join(B.summarize({"hooks": {"tiny": SCHED}, "skipped": {}, "rounds": rounds}))
+    assert "| tiny | n/a (JIT median 0 ns) | n/a (JIT median 0 ns) |" in text

@@ -154,8 +154,12 @@ def test_bad_options_are_one_line_usage_errors(ctl, argv, msg):
     assert code == 2 and "--rounds must be >= 0" in err
 
 
-def test_a_damaged_loop_state_is_one_line_and_changes_nothing(ctl):
-    (ctl.dir / "train.jsonl.loop.json").write_text("{not json")
+@pytest.mark.parametrize("damage", [
+    b"{not json", b"\xff\xfe{}",
+    b'{"seen": 1, "window": {"candidate": 2, "records": -5}}',
+])
+def test_a_damaged_loop_state_is_one_line_and_changes_nothing(ctl, damage):
+    (ctl.dir / "train.jsonl.loop.json").write_bytes(damage)
     code, _, err = ctl("model", "refresh", "1", "score", "--traces",
                        str(ctl.dir / "train.jsonl"), "--train", _cp(ctl, "good"))
     assert code == 1 and "the loop's state is damaged" in err
@@ -210,3 +214,88 @@ def test_demo_refuses_to_wipe_a_directory_it_did_not_write(tmp_path, capsys) -> 
     assert keep.exists()
     err = capsys.readouterr().err
     assert "not an earlier demo's output" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_candidate_whose_disagreements_pair_with_no_run_is_not_promoted(ctl):
+    # --score names the label, not the traced output 0: no disagreement record pairs, and
+    # the bad candidate would be credited with the live predictions (100% here)
+    def refresh(trainer: str) -> dict:
+        code, out, err = ctl("-j", "model", "refresh", "1", "score", "--traces",
+                             str(ctl.dir / "train.jsonl"), "--train", trainer, "--label",
+                             "label", "--score", "label", "--min-runs", "10")
+        assert code == 0, err
+        return json.loads(out)
+    assert refresh(_cp(ctl, "bad"))["action"] == "stage"
+    _runs(ctl, 5, 5)
+    r = refresh("false")
+    assert (r["action"], r["unpaired"], r["candidate_accuracy"]) == ("unstage", 5, 1.0)
+    assert _version(ctl) == 1
+
+
+def test_a_batch_boundary_between_a_disagreement_and_its_run_pairs_them() -> None:
+    from rmt.contract.engine import CANDIDATE_TRACE_FMT, TraceRecord
+    from rmt.ctl.accuracy import Labels, Window, score
+    dis = TraceRecord(CANDIDATE_TRACE_FMT, 0, 7, (("model", "score"), ("live", [5]),
+                                                  ("candidate", [-3])))
+    run = TraceRecord(0, 0, 7, (("label", 0), ("y_0", 5)))
+    w, pending = Window(2), {}
+    for batch in ([dis], [run]):          # one drain, two batches of the sink
+        score(batch, lambda r: {"fields": dict(r.values)}, "score", Labels("label", "y_0"),
+              w, pending)
+    assert (w.runs, w.paired, w.unpaired, w.live_ok, w.cand_ok) == (1, 1, 0, 0, 1)
+
+
+def test_runs_made_while_a_step_drains_can_only_refuse_a_promote(ctl, monkeypatch):
+    # on a live target runs go on between a drain and the count read beside it; the window's
+    # base is read before its opening drain and the count after the judging one, so such runs
+    # can only make records look lost (no promote), never hide lost ones
+    from rmt.ctl.sim import SimTarget
+    trace = SimTarget.trace
+
+    def busy_trace(self, prog_id, drain=True, sink=None):
+        recs = trace(self, prog_id, drain, sink)
+        _runs(ctl, 0, 2)                  # B: the good candidate disagrees on each
+        return recs
+    assert _refresh(ctl, _cp(ctl, "good"))["action"] == "stage"
+    _runs(ctl, 5, 5)
+    monkeypatch.setattr(SimTarget, "trace", busy_trace)
+    r = _refresh(ctl, "false")
+    assert r["action"] == "unstage" and r["lost"] == 2 and r["candidate_accuracy"] == 1.0
+
+
+def test_a_live_change_made_by_hand_reopens_the_window(ctl):
+    assert _refresh(ctl, _cp(ctl, "good"))["action"] == "stage"
+    _runs(ctl, 5, 5)                      # judged against the live weights 1
+    assert ctl("model", "load", "1", "score", str(ctl.dir / "bad.bin"))[0] == 0
+    _runs(ctl, 5, 5)                      # ... and against the weights loaded by hand
+    # without --max-trips too: the window mixing two live models is dropped, opened again
+    r = _refresh(ctl, "false")
+    assert (r["action"], r["runs"]) == ("wait", 0)
+    _runs(ctl, 5, 5)
+    r = _refresh(ctl, "false")
+    assert (r["action"], r["runs"], r["live_accuracy"]) == ("promote", 10, 0.0)
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--min-runs", "100"], "--min-runs is an option of model refresh and model loop"),
+    (["--output", "0"], "--output is an option of model refresh and model loop"),
+    (["--every", "60"], "--every is an option of model loop"),
+    (["--rounds", "0"], "--rounds is an option of model loop"),
+])
+def test_a_loop_option_given_its_default_value_elsewhere_is_refused(ctl, argv, msg):
+    code, _, err = ctl("model", "load", "1", "score", str(ctl.dir / "live.bin"), *argv)
+    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_label_and_score_in_different_traces_is_one_line(ctl):
+    # each field is traced, but never in one record: no run could ever be labelled
+    src = EXAMPLE.read_text().replace("trace(label = ctx.kernel_verdict, y[0]);",
+                                      "trace(label = ctx.kernel_verdict);\n    trace(y[0]);")
+    assert "trace(y[0]);" in src
+    obj = ctl.dir / "split.rmtb"
+    obj.write_bytes(rmt.write_object(rmt.compile(src, "split.rmt")))
+    assert ctl("insert", str(obj), "--force")[0] == 0
+    code, _, err = ctl("model", "refresh", "2", "score", "--traces", str(ctl.dir / "t.jsonl"),
+                       "--train", "true", "--label", "label", "--score", "y_0")
+    assert code == 2 and "no trace of program" in err and "holds both fields" in err, err
+    assert len(err.strip().splitlines()) == 1

@@ -50,3 +50,34 @@ def test_mutmut_copy_imports_the_mutants(tmp_path: Path,
     assert [Path(p).resolve() for p in got] == [
         (root / "mutants/src/rmt/verifier/taint.py").resolve(),
         (root / "mutants/src/rmt/semantics/validate.py").resolve()]
+
+
+@pytest.mark.parametrize("argv", [["show", "rmt.verifier.taint.x_check__mutmut_1"],
+                                  ["score"], ["score", "--set", "taint"]])
+def test_reading_a_set_never_run_is_one_line(argv: list[str], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(mutate_py, "STAGE", tmp_path)
+    assert mutate_py.main(argv) == 1
+    cap = capsys.readouterr()
+    assert cap.out == "" and len(cap.err.strip().splitlines()) == 1, cap
+    assert "run it first" in cap.err and "taint" in cap.err
+
+
+def test_score_reads_the_sets_that_have_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(mutate_py, "STAGE", tmp_path)
+    (tmp_path / "taint" / "mutants").mkdir(parents=True)
+    assert mutate_py.main(["score"]) == 0
+    rows = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == ["verifier.taint", "total"]
+
+
+def test_one_list_of_default_sets() -> None:
+    """`make mutate-py` runs the tool's DEFAULT_SETS unless MUTATE_PY_SETS is given."""
+    names = {s.name for s in mutate_py.SETS}
+    assert set(mutate_py.DEFAULT_SETS) <= names
+    out = subprocess.run(["make", "-n", "mutate-py"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    run = next(ln for ln in out.splitlines() if "mutate_py.py run" in ln)
+    assert "--set" not in run, run

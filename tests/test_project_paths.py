@@ -69,3 +69,11 @@ def test_console_script_without_a_checkout_is_one_line(script: str, tmp_path: Pa
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "not an RMT source checkout" in lines[0], r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("script", ["rmt-prefetch-eval", "rmt-kernel-loop", "rmt-demo"])
+def test_console_script_help_needs_no_checkout(script: str, tmp_path: Path) -> None:
+    env = dict(os.environ, RMT_HOME=str(tmp_path))
+    r = subprocess.run([str(BIN / script), "--help"], capture_output=True, text=True, env=env,
+                       cwd=tmp_path, timeout=120)
+    assert r.returncode == 0 and "usage:" in r.stdout, r.stderr
