@@ -17,11 +17,14 @@ SET_MAX = 16
 
 
 class AV:
-    """Abstract value of a width-w bitvector: `vals` (exact small set) or [lo, hi] unsigned."""
-    __slots__ = ("w", "lo", "hi", "vals")
+    """Abstract value of a width-w bitvector: `vals` (exact small set) or [lo, hi] unsigned,
+    and, where known, `s`: a signed interval the value also lies in (a clamp to [-K, K]
+    is a signed interval that straddles the unsigned wrap, so [lo, hi] alone loses it)."""
+    __slots__ = ("w", "lo", "hi", "vals", "s")
 
-    def __init__(self, w: int, lo: int, hi: int, vals: frozenset | None = None):
-        self.w, self.lo, self.hi, self.vals = w, lo, hi, vals
+    def __init__(self, w: int, lo: int, hi: int, vals: frozenset | None = None,
+                 s: tuple[int, int] | None = None):
+        self.w, self.lo, self.hi, self.vals, self.s = w, lo, hi, vals, s
 
     @staticmethod
     def of_set(w: int, vals) -> "AV":
@@ -38,11 +41,23 @@ class AV:
         return AV(w, lo, hi)
 
     @staticmethod
+    def sint(w: int, slo: int, shi: int) -> "AV":
+        """The signed interval [slo, shi] of width w (inside the signed range)."""
+        mod = 1 << w
+        if shi - slo < SET_MAX:
+            return AV.of_set(w, {v % mod for v in range(slo, shi + 1)})
+        if slo >= 0:
+            return AV.mk(w, slo, shi)
+        if shi < 0:
+            return AV.mk(w, slo + mod, shi + mod)
+        return AV(w, 0, mod - 1, None, (slo, shi))
+
+    @staticmethod
     def top(w: int) -> "AV":
         return AV(w, 0, (1 << w) - 1)
 
     def signed(self) -> tuple[int, int] | None:
-        """Signed interval, when it does not straddle the sign boundary."""
+        """Signed interval, when it does not straddle the sign boundary or `s` gives it."""
         half = 1 << (self.w - 1)
         if self.vals is not None:
             s = [v - (1 << self.w) if v >= half else v for v in self.vals]
@@ -51,7 +66,113 @@ class AV:
             return self.lo, self.hi
         if self.lo >= half:
             return self.lo - (1 << self.w), self.hi - (1 << self.w)
+        return self.s
+
+
+def _smin(w: int) -> int:
+    return -(1 << (w - 1))
+
+
+def _smax(w: int) -> int:
+    return (1 << (w - 1)) - 1
+
+
+def _with_signed(av: AV, s: tuple[int, int] | None) -> AV:
+    """av met with the signed interval s (both sound for the same term)."""
+    if s is None or s[0] < _smin(av.w) or s[1] > _smax(av.w) or s[0] > s[1]:
+        return av
+    own = av.signed()
+    if own is not None and own[0] >= s[0] and own[1] <= s[1]:
+        return av
+    alt = AV.sint(av.w, *s)
+    if alt.vals is not None:
+        return alt
+    if av.vals is not None:
+        return av
+    lo, hi = max(av.lo, alt.lo), min(av.hi, alt.hi)
+    if lo > hi:
+        return av
+    out = AV.mk(av.w, lo, hi)
+    if out.vals is None and out.signed() is None:
+        out.s = s
+    return out
+
+
+# a comparison's negation, and its mirror (K op x as x op' K)
+_NEG = {z3.Z3_OP_ULEQ: z3.Z3_OP_UGT, z3.Z3_OP_ULT: z3.Z3_OP_UGEQ, z3.Z3_OP_UGEQ: z3.Z3_OP_ULT,
+        z3.Z3_OP_UGT: z3.Z3_OP_ULEQ, z3.Z3_OP_SLEQ: z3.Z3_OP_SGT, z3.Z3_OP_SLT: z3.Z3_OP_SGEQ,
+        z3.Z3_OP_SGEQ: z3.Z3_OP_SLT, z3.Z3_OP_SGT: z3.Z3_OP_SLEQ, z3.Z3_OP_EQ: z3.Z3_OP_DISTINCT,
+        z3.Z3_OP_DISTINCT: z3.Z3_OP_EQ}
+_MIRROR = {z3.Z3_OP_ULEQ: z3.Z3_OP_UGEQ, z3.Z3_OP_ULT: z3.Z3_OP_UGT,
+           z3.Z3_OP_UGEQ: z3.Z3_OP_ULEQ, z3.Z3_OP_UGT: z3.Z3_OP_ULT,
+           z3.Z3_OP_SLEQ: z3.Z3_OP_SGEQ, z3.Z3_OP_SLT: z3.Z3_OP_SGT,
+           z3.Z3_OP_SGEQ: z3.Z3_OP_SLEQ, z3.Z3_OP_SGT: z3.Z3_OP_SLT,
+           z3.Z3_OP_EQ: z3.Z3_OP_EQ, z3.Z3_OP_DISTINCT: z3.Z3_OP_DISTINCT}
+
+
+def _facts(c, pol: bool, out: list, depth: int = 0) -> list:
+    """Comparisons that hold whenever c has truth value pol: (op, lhs, rhs) triples."""
+    if depth > 40 or isinstance(c, bool):
+        return out
+    k = c.decl().kind()
+    if k == z3.Z3_OP_NOT:
+        return _facts(c.arg(0), not pol, out, depth + 1)
+    if (k == z3.Z3_OP_AND and pol) or (k == z3.Z3_OP_OR and not pol):
+        for x in c.children():
+            _facts(x, pol, out, depth + 1)
+        return out
+    if k in _NEG and c.num_args() == 2 and z3.is_bv(c.arg(0)):
+        out.append((k if pol else _NEG[k], c.arg(0), c.arg(1)))
+    return out
+
+
+def _narrow(av: AV, op: int, c: int) -> AV | None:
+    """av restricted to the values v with `v op c`; None when there are none."""
+    w = av.w
+    if av.vals is not None:
+        half = 1 << (w - 1)
+
+        def sv(v: int) -> int:
+            return v - (1 << w) if v >= half else v
+        sc = sv(c)
+        keep = {z3.Z3_OP_ULEQ: lambda v: v <= c, z3.Z3_OP_ULT: lambda v: v < c,
+                z3.Z3_OP_UGEQ: lambda v: v >= c, z3.Z3_OP_UGT: lambda v: v > c,
+                z3.Z3_OP_SLEQ: lambda v: sv(v) <= sc, z3.Z3_OP_SLT: lambda v: sv(v) < sc,
+                z3.Z3_OP_SGEQ: lambda v: sv(v) >= sc, z3.Z3_OP_SGT: lambda v: sv(v) > sc,
+                z3.Z3_OP_EQ: lambda v: v == c, z3.Z3_OP_DISTINCT: lambda v: v != c}[op]
+        vals = {v for v in av.vals if keep(v)}
+        return AV.of_set(w, vals) if vals else None
+    lo, hi = av.lo, av.hi
+    if op in (z3.Z3_OP_ULEQ, z3.Z3_OP_ULT, z3.Z3_OP_UGEQ, z3.Z3_OP_UGT, z3.Z3_OP_EQ):
+        if op == z3.Z3_OP_ULEQ:
+            hi = min(hi, c)
+        elif op == z3.Z3_OP_ULT:
+            hi = min(hi, c - 1)
+        elif op == z3.Z3_OP_UGEQ:
+            lo = max(lo, c)
+        elif op == z3.Z3_OP_UGT:
+            lo = max(lo, c + 1)
+        else:
+            lo, hi = max(lo, c), min(hi, c)
+        if lo > hi:
+            return None
+        return _with_signed(AV.mk(w, lo, hi), av.s)
+    if op == z3.Z3_OP_DISTINCT:
+        return av
+    half = 1 << (w - 1)
+    sc = c - (1 << w) if c >= half else c
+    slo, shi = av.signed() or (_smin(w), _smax(w))
+    if op == z3.Z3_OP_SLEQ:
+        shi = min(shi, sc)
+    elif op == z3.Z3_OP_SLT:
+        shi = min(shi, sc - 1)
+    elif op == z3.Z3_OP_SGEQ:
+        slo = max(slo, sc)
+    else:
+        slo = max(slo, sc + 1)
+    if slo > shi:
         return None
+    return _with_signed(av, (slo, shi))
 
 
 def _pair(f, a: AV, b: AV, w: int) -> AV | None:
@@ -68,8 +189,10 @@ def _bits(n: int) -> int:
 class Abs:
     """Evaluator with a memo table; `ranges` gives each input variable's unsigned range."""
 
-    def __init__(self, ranges: dict[int, tuple[int, int]]):
+    def __init__(self, ranges: dict[int, tuple[int, int]],
+                 sranges: dict[int, tuple[int, int]] | None = None):
         self.ranges = ranges
+        self.sranges = sranges or {}          # id -> signed [lo, hi] of signed inputs
         self.memo: dict[int, tuple[z3.ExprRef, AV]] = {}       # id -> (term kept alive, value)
         self.bmemo: dict[int, tuple[z3.ExprRef, bool | None]] = {}
 
@@ -109,18 +232,29 @@ class Abs:
             v = e.as_long()
             return AV(w, v, v, frozenset([v]))
         if k == z3.Z3_OP_UNINTERPRETED:
+            sr = self.sranges.get(e.get_id())
+            if sr is not None:
+                return AV.sint(w, *sr)
             lo, hi = self.ranges.get(e.get_id(), (0, (1 << w) - 1))
             return AV.mk(w, lo, hi)
         if k == z3.Z3_OP_ITE:
-            a, b = self.val(kids[1]), self.val(kids[2])
             c = self.truth(kids[0])
             if c is True:
-                return a
+                return self.val(kids[1])
             if c is False:
-                return b
+                return self.val(kids[2])
+            a = self.under(kids[1], kids[0], True)
+            b = self.under(kids[2], kids[0], False)
+            if a is None or b is None:           # one side's condition cannot hold
+                if a is None and b is None:      # (not both: keep the plain union)
+                    a, b = self.val(kids[1]), self.val(kids[2])
+                else:
+                    return b if a is None else a
             if a.vals is not None and b.vals is not None:
                 return AV.of_set(w, a.vals | b.vals)
-            return AV(w, min(a.lo, b.lo), max(a.hi, b.hi))
+            sa, sb = a.signed(), b.signed()
+            s_ = (min(sa[0], sb[0]), max(sa[1], sb[1])) if sa and sb else None
+            return _with_signed(AV(w, min(a.lo, b.lo), max(a.hi, b.hi)), s_)
         vs = [self.val(x) for x in kids if z3.is_bv(x)]
         m = (1 << w) - 1
         if k == z3.Z3_OP_EXTRACT:
@@ -130,6 +264,9 @@ class Abs:
                 return AV.of_set(w, {(v >> lo_bit) & m for v in a.vals})
             if a.hi < (1 << (hi_bit + 1)):
                 return AV.mk(w, a.lo >> lo_bit, a.hi >> lo_bit)
+            sa = a.signed()
+            if lo_bit == 0 and sa is not None and sa[0] >= _smin(w) and sa[1] <= _smax(w):
+                return AV.sint(w, *sa)           # the low bits of a small signed value
             return full
         if k == z3.Z3_OP_ZERO_EXT:
             a = vs[0]
@@ -145,7 +282,8 @@ class Abs:
             if a.lo >= half:
                 ext = (m + 1) - (1 << a.w)
                 return AV(w, a.lo + ext, a.hi + ext)
-            return full
+            sa = a.signed()
+            return AV.sint(w, *sa) if sa is not None else full
         if k == z3.Z3_OP_CONCAT:
             lo = hi = 0
             sets: frozenset | None = frozenset([0])
@@ -172,6 +310,22 @@ class Abs:
         return self._bin(k, vs[0], vs[1], w)
 
     def _bin(self, k: int, a: AV, b: AV, w: int) -> AV:
+        r = self._ubin(k, a, b, w)
+        if r.vals is None and k in (z3.Z3_OP_BADD, z3.Z3_OP_BSUB, z3.Z3_OP_BMUL):
+            sa, sb = a.signed(), b.signed()
+            if sa is not None and sb is not None:
+                if k == z3.Z3_OP_BADD:
+                    lo, hi = sa[0] + sb[0], sa[1] + sb[1]
+                elif k == z3.Z3_OP_BSUB:
+                    lo, hi = sa[0] - sb[1], sa[1] - sb[0]
+                else:
+                    corners = [x * y for x in sa for y in sb]
+                    lo, hi = min(corners), max(corners)
+                if _smin(w) <= lo and hi <= _smax(w):      # no signed wrap
+                    return _with_signed(r, (lo, hi))
+        return r
+
+    def _ubin(self, k: int, a: AV, b: AV, w: int) -> AV:
         m = (1 << w) - 1
         full = AV.top(w)
         if k == z3.Z3_OP_BADD:
@@ -216,6 +370,50 @@ class Abs:
             return full
         return full
 
+    def under(self, e: z3.BitVecRef, c, pol: bool) -> AV | None:
+        """The value of e wherever condition c has truth value pol, from the comparisons
+        of e with constants that c implies (an ITE's condition narrows its own arms: a
+        clamp `If(x > K, K, x)` is at most K).  None: c never has that value."""
+        av = self.val(e)
+        eid = e.get_id()
+        for op, x, y in _facts(c, pol, []):
+            if x.get_id() == eid and z3.is_bv_value(y):
+                k = op
+                const = y.as_long()
+            elif y.get_id() == eid and z3.is_bv_value(x):
+                k = _MIRROR[op]
+                const = x.as_long()
+            else:
+                continue
+            got = _narrow(av, k, const)
+            if got is None:
+                return None
+            av = got
+        return av
+
+    def simplify(self, e):
+        """e with every Boolean subterm the abstraction decides replaced by its value.
+
+        Sound for every input, like truth(); a query then bit-blasts only what is left
+        (a path's comparisons of a clamped division against its clamp, say, go)."""
+        pairs = []
+        seen: set[int] = set()
+        stack = [e]
+        while stack:
+            t = stack.pop()
+            tid = t.get_id()
+            if tid in seen:
+                continue
+            seen.add(tid)
+            if z3.is_bool(t) and not (z3.is_true(t) or z3.is_false(t)) and t is not e:
+                v = self.truth(t)
+                if v is not None:
+                    pairs.append((t, z3.BoolVal(v)))
+                    continue
+            if z3.is_app(t) and t.num_args() > 0:
+                stack.extend(t.children())
+        return z3.substitute(e, *pairs) if pairs else e
+
     # ------------------------------------------------------------ booleans
 
     def truth(self, b, depth: int = 0) -> bool | None:
@@ -244,10 +442,14 @@ class Abs:
             return None if t is None else not t
         if k == z3.Z3_OP_AND:
             ts = [self.truth(x, depth + 1) for x in kids]
-            return False if False in ts else (True if all(t is True for t in ts) else None)
+            if False in ts:
+                return False
+            return True if all(t is True for t in ts) else self._by_value(b)
         if k == z3.Z3_OP_OR:
             ts = [self.truth(x, depth + 1) for x in kids]
-            return True if True in ts else (False if all(t is False for t in ts) else None)
+            if True in ts:
+                return True
+            return False if all(t is False for t in ts) else self._by_value(b)
         if len(kids) != 2 or not z3.is_bv(kids[0]):
             return None
         a, c = self.val(kids[0]), self.val(kids[1])
@@ -276,6 +478,57 @@ class Abs:
                 return None
             return _le(sx, sy, eq)
         return None
+
+    def _by_value(self, b) -> bool | None:
+        """A formula whose comparisons all test one term against constants, decided for
+        each of the term's few values (`d == DEFAULT or lo <= d <= hi` holds for every
+        d in {-1, 0, 1} though neither disjunct does)."""
+        term: list = []
+        budget = [64]                       # nodes: the formulas worth splitting are small
+
+        def atoms_ok(f, depth: int = 0) -> bool:
+            budget[0] -= 1
+            if depth > 20 or budget[0] < 0:
+                return False
+            k = f.decl().kind()
+            if k in (z3.Z3_OP_AND, z3.Z3_OP_OR, z3.Z3_OP_NOT):
+                return all(atoms_ok(x, depth + 1) for x in f.children())
+            if k not in _NEG or f.num_args() != 2 or not z3.is_bv(f.arg(0)):
+                return False
+            x, y = f.arg(0), f.arg(1)
+            t = y if z3.is_bv_value(x) else x if z3.is_bv_value(y) else None
+            if t is None:
+                return False
+            if not term:
+                term.append(t)
+            return term[0].get_id() == t.get_id()
+        if not atoms_ok(b):
+            return None
+        t = term[0]
+        av = self.val(t)
+        if av.vals is None:
+            return None
+        w, half = av.w, 1 << (av.w - 1)
+
+        def ev(f, v: int) -> bool:
+            k = f.decl().kind()
+            if k == z3.Z3_OP_AND:
+                return all(ev(x, v) for x in f.children())
+            if k == z3.Z3_OP_OR:
+                return any(ev(x, v) for x in f.children())
+            if k == z3.Z3_OP_NOT:
+                return not ev(f.arg(0), v)
+            x, y = f.arg(0), f.arg(1)
+            a = v if x.get_id() == t.get_id() else x.as_long()
+            c = v if y.get_id() == t.get_id() else y.as_long()
+            sa = a - (1 << w) if a >= half else a
+            sc = c - (1 << w) if c >= half else c
+            return {z3.Z3_OP_ULEQ: a <= c, z3.Z3_OP_ULT: a < c, z3.Z3_OP_UGEQ: a >= c,
+                    z3.Z3_OP_UGT: a > c, z3.Z3_OP_SLEQ: sa <= sc, z3.Z3_OP_SLT: sa < sc,
+                    z3.Z3_OP_SGEQ: sa >= sc, z3.Z3_OP_SGT: sa > sc, z3.Z3_OP_EQ: a == c,
+                    z3.Z3_OP_DISTINCT: a != c}[k]
+        got = {ev(b, v) for v in av.vals}
+        return got.pop() if len(got) == 1 else None
 
 
 def _le(x: tuple[int, int], y: tuple[int, int], eq: bool) -> bool | None:

@@ -30,6 +30,7 @@ class Inputs:
         self.by_var: dict[int, Input] = {}      # z3 ast id -> input
         self.constraints: list[z3.BoolRef] = []
         self.ranges: dict[int, tuple[int, int]] = {}   # z3 ast id -> unsigned [lo, hi]
+        self.sranges: dict[int, tuple[int, int]] = {}  # z3 ast id -> signed [lo, hi], lo < 0
 
     def new(self, name: str, bits: int, signed: bool = False) -> z3.BitVecRef:
         """A fresh input (or the existing one of that name)."""
@@ -52,6 +53,8 @@ class Inputs:
         if fresh:
             if lo >= 0:
                 self.ranges[v.get_id()] = (lo, hi)
+            elif signed:
+                self.sranges[v.get_id()] = (lo, hi)
             tmin = -(1 << (bits - 1)) if signed else 0
             tmax = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
             if signed:

@@ -59,7 +59,7 @@ class Discharger:
         self.inputs = inputs
         self.opts = opts
         self.queries = 0
-        self.abs = abs_ or Abs(inputs.ranges)
+        self.abs = abs_ or Abs(inputs.ranges, inputs.sranges)
         if opts.smt2_dir:
             os.makedirs(opts.smt2_dir, exist_ok=True)
 
@@ -85,7 +85,7 @@ class Discharger:
         if self.abs.truth(g.prop) is True or self.abs.truth(g.path) is False:
             return Result(ob, Proved())
         self.queries += 1
-        path, neg = to_z3(g.path), z3.Not(to_z3(g.prop))
+        path, neg = self.abs.simplify(to_z3(g.path)), z3.Not(to_z3(g.prop))
         if self.opts.smt2_dir:
             s = self.solver()
             s.add(path, neg)
@@ -145,7 +145,8 @@ class Discharger:
             cand = sorted({_signed(v) for a in avs for v in a.vals})
             if len(cand) <= 16:
                 d = z3.BitVec("__decision", 64)
-                link = z3.Or(*[z3.And(to_z3(e.path), d == e.value) for e in live])
+                link = self.abs.simplify(
+                    z3.Or(*[z3.And(to_z3(e.path), d == e.value) for e in live]))
                 if len(cand) == 1:
                     return {"values": cand}
                 # one incremental solver, a value per check; unknown keeps the value
@@ -167,7 +168,7 @@ class Discharger:
             return {"values": []}
         d = z3.BitVec("__decision", 64)
         s = self.solver(RLIMIT_BOUNDS)
-        s.add(z3.Or(*[z3.And(to_z3(e.path), d == e.value) for e in live]))
+        s.add(self.abs.simplify(z3.Or(*[z3.And(to_z3(e.path), d == e.value) for e in live])))
         out: dict = {"default": s.check(d == -1) != z3.unsat}
         if s.check(d >= lo, d <= hi) == z3.unsat:
             return {"values": [-1] if out["default"] else []}

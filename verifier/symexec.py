@@ -95,7 +95,7 @@ class Executor:
         self.exits: list[Exit] = []
         self.reached: set[int] = set()
         self._ctx_cells = self._ctx_base_cells()
-        self.abs = Abs(inputs.ranges)       # shared with the discharger
+        self.abs = Abs(inputs.ranges, inputs.sranges)       # shared with the discharger
         # max_streak guards with a valid map: (guard, first pseudo-register)
         self.streaks = [(g, 16 + 6 * k) for k, g in enumerate(
             g for g in prog.guards

@@ -292,14 +292,54 @@ class State:
         self.owned.add(key)
 
 
+def _conjuncts(f: Flag) -> list[Flag]:
+    """The top-level conjuncts of a path, in order (paths grow by binary f_and)."""
+    out: list[Flag] = []
+    stack = [f]
+    while stack:
+        x = stack.pop()
+        if not isinstance(x, bool) and z3.is_and(x):
+            stack.extend(reversed(x.children()))
+        else:
+            out.append(x)
+    return out
+
+
+def relative_conds(conds: list[Flag]) -> list[Flag]:
+    """The incoming paths of a merge with the conjuncts they all share removed.
+
+    Under the merged path (the disjunction of `conds`) every shared conjunct holds, so
+    each relative condition is equivalent to its full path there, and they stay
+    exclusive and exhaustive.  Every later use of a merged value is on a path through
+    the merge, so the ite chains may select on the relative conditions: the terms are
+    smaller (a diamond's merge selects on its branch's own comparison, not on the
+    whole path above it) and the abstract interpretation can read that comparison
+    to narrow each side (absint.Abs, ITE)."""
+    if any(isinstance(c, bool) for c in conds):
+        return conds
+    parts = [_conjuncts(c) for c in conds]
+    shared = set.intersection(*({x.get_id() for x in p} for p in parts))
+    if not shared:
+        return conds
+    out: list[Flag] = []
+    for p in parts:
+        rest: Flag = True
+        for x in p:
+            if x.get_id() not in shared:
+                rest = f_and(rest, x)
+        out.append(rest)
+    return out
+
+
 def merge_states(incoming: list[tuple[Flag, State]]) -> tuple[Flag, State]:
     if len(incoming) == 1:
         return incoming[0]
-    conds = [c for c, _ in incoming]
+    full = [c for c, _ in incoming]
     states = [s for _, s in incoming]
     path: Flag = False
-    for c in conds:
+    for c in full:
         path = f_or(path, c)
+    conds = relative_conds(full)
     regs, rdef = [], []
     for r in range(len(states[0].regs)):
         vals = [s.regs[r] for s in states]
