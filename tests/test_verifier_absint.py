@@ -96,6 +96,8 @@ CLAMPS = [
     ("max(min(s*4, 500), -500)", _clamp(S * 4, -500, 500), (-500, 500)),
     ("min(s, 5) via its negation", z3.If(z3.Not(S < 5), K(5), S), (-300, 5)),
     ("x - 500 clamped below at -7", z3.If(X - 500 >= -7, X - 500, K(-7)), (-7, 500)),
+    ("a strict bound: s if s < 5 else -1", z3.If(S < 5, S, K(-1)), (-300, 4)),
+    ("a difference of two ranges", S - X, (-1300, 300)),
     ("unsigned min(x, 77)", z3.If(z3.UGT(X, 77), K(77), X), (0, 77)),
     ("fact in a conjunction", z3.If(z3.And(z3.ULT(Y, 9), S <= -10), S, K(-10)), (-300, -10)),
     ("fact in a negated disjunction",
@@ -113,7 +115,7 @@ def test_clamps_are_signed_intervals(name, t, want) -> None:
     assert ab.truth(z3.And(t >= lo, t <= hi)) is True
     assert ab.truth(t < lo) is False
     seen = set()
-    for s_ in [*range(-300, 301, 7), 300]:
+    for s_ in [*range(-300, 301, 7), -10, -1, 0, 4, 5, 20, 21, 300]:
         for x in (0, 3, 77, 78, 493, 500, 1000):
             sub = [(X, K(x)), (Y, K(8 if x < 100 else 20)), (S, K(s_))]
             v = _sv(z3.simplify(z3.substitute(t, *sub)).as_long())
