@@ -72,7 +72,7 @@ def rows_for(name: str, ds: features.Dataset, preds: dict[str, np.ndarray], kind
     for head, label in ((0, ds.verdict), (1, ds.forced)):
         for mname, p in preds.items():
             out.append({"workload": name, "kind": kind, "head": ("imitate", "forced")[head],
-                        "model": mname, **metrics.scores(label, p[:, head])})
+                        "model": mname, **metrics.scores_ci(label, p[:, head])})
     return out
 
 
@@ -163,6 +163,26 @@ def leave_one_out(data: dict[str, features.Dataset], epochs: int, seed: int
     return rows, info
 
 
+# ---------------------------------------------------------------- buddy-hot rates
+
+def buddy_rates(ds: features.Dataset) -> dict:
+    """How often a soft call's task is a CFS buddy (task_hot()'s buddy test: the task is
+    its cfs_rq's next/last and dst has tasks), overall, among calls with a busy dst (the
+    only ones where the test can hold) and the part the exec age alone would call cold."""
+    x = ds.x
+    buddy, busy, cold = x[:, 14] > 0, x[:, 9] > 0, x[:, 1] == 0
+    n, nb = len(ds), int(busy.sum())
+    return {"calls": n, "buddy_hot": int(buddy.sum()), "rate": float(buddy.mean()) if n else 0.0,
+            "busy_dst_calls": nb,
+            "rate_busy_dst": float(buddy[busy].mean()) if nb else 0.0,
+            "buddy_hot_not_delta_hot": int((buddy & cold).sum())}
+
+
+def sim_traces(d: Path) -> dict[str, features.Dataset]:
+    """The sim loop's traces (results/forced_migration/traces/*.jsonl)."""
+    return {p.stem: read_trace(p) for p in sorted(d.glob("*.jsonl"))}
+
+
 # ---------------------------------------------------------------- report
 
 def print_table(rows: list[dict], kind: str, title: str) -> None:
@@ -175,9 +195,14 @@ def print_table(rows: list[dict], kind: str, title: str) -> None:
               f"{'prec':>7s} {'recall':>7s} {'F1':>7s}")
         for r in rows:
             if r["kind"] == kind and r["head"] == head:
+                ci = ""
+                if head == "forced":
+                    (pl, ph), (rl, rh) = r["precision_ci"], r["recall_ci"]
+                    ci = (f"  P 95% [{pl:.2f}, {ph:.2f}] ({r['tp']}/{r['tp'] + r['fp']})"
+                          f"  R 95% [{rl:.2f}, {rh:.2f}] ({r['tp']}/{r['tp'] + r['fn']})")
                 print(f"  {r['workload']:13s} {r['model']:19s} {r['n']:6d} {r['positives']:5d}"
                       f" {r['accuracy']:7.4f} {r['precision']:7.4f} {r['recall']:7.4f}"
-                      f" {r['f1']:7.4f}")
+                      f" {r['f1']:7.4f}{ci}")
 
 
 def workload_summary(d: Path, data: dict[str, features.Dataset]) -> dict:
@@ -187,12 +212,17 @@ def workload_summary(d: Path, data: dict[str, features.Dataset]) -> dict:
         sp = d / "stats" / f"{w}.json"
         if sp.exists():
             st = json.loads(sp.read_text())
-            a, b = st["after"], st["before"]
-            ha, hb = a.get("hook", {}), b.get("hook", {})
-            s.update({"seconds": st["seconds"], "hook_hits": ha.get("hits", 0) - hb.get("hits", 0),
-                      "hard_veto": ha.get("hard_veto", 0) - hb.get("hard_veto", 0),
-                      "trace_drops": a["trace_drops"] - b["trace_drops"],
-                      "nmissed": ha.get("nmissed", 0) - hb.get("nmissed", 0)})
+            # one (before, after) pair per run of the workload (several with --until-forced)
+            runs = st.get("runs") or [{"before": st["before"], "after": st["after"]}]
+            s.update({"seconds": st["seconds"], "runs": len(runs), "hook_hits": 0,
+                      "hard_veto": 0, "trace_drops": 0, "nmissed": 0})
+            for run in runs:
+                a, b = run["after"], run["before"]
+                ha, hb = a.get("hook", {}), b.get("hook", {})
+                s["hook_hits"] += ha.get("hits", 0) - hb.get("hits", 0)
+                s["hard_veto"] += ha.get("hard_veto", 0) - hb.get("hard_veto", 0)
+                s["trace_drops"] += a["trace_drops"] - b["trace_drops"]
+                s["nmissed"] += ha.get("nmissed", 0) - hb.get("nmissed", 0)
         out[w] = s
     return out
 
@@ -222,6 +252,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {w:13s} {s['records']:7d} {s['allowed']:7d} {s['forced']:6d} "
               f"{s.get('hook_hits', 0):6d} {s.get('hard_veto', 0):6d} "
               f"{s.get('trace_drops', 0):5d} {s.get('seconds', 0):5.0f}")
+    kb = buddy_rates(features.Dataset.concat(list(data.values())))
+    sd = sim_traces(SIM_RESULTS / "traces")
+    sb = buddy_rates(features.Dataset.concat(list(sd.values()))) if sd else None
+    print("\nbuddy-hot soft calls (task_hot()'s buddy test): rate of all / of busy-dst calls"
+          " / not delta_hot")
+    for name, b in (("kernel", kb), ("simulator", sb)):
+        if b is not None:
+            print(f"  {name:10s} {b['buddy_hot']:6d} of {b['calls']:6d} = {b['rate']:.4f}   "
+                  f"{b['rate_busy_dst']:.4f} of {b['busy_dst_calls']}   "
+                  f"{b['buddy_hot_not_delta_hot']}")
+    if sb is None:
+        print("  simulator: no traces in results/forced_migration/traces "
+              "(run `make forced-migration`)")
     log("== (a) sim-trained models on the kernel's calls")
     ta, check = transfer(data, d / "files", SIM_RESULTS / "models", kind)
     log("== (b) kernel-trained, leave one workload out")
@@ -234,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table(tb, "kernel-trained",
                 "(b) trained on kernel traces, leave one workload out (test = held-out workload)")
     res = {"command": "make kernel-traces", "collect": meta, "workloads": summ,
+           "buddy_hot": {"kernel": kb, "simulator": sb,
+                         "kernel_by_workload": {w: buddy_rates(d) for w, d in data.items()}},
            "transfer": ta, "transfer_check": check, "kernel_trained": tb,
            "kernel_trained_info": info, "args": vars(args)}
     (out / "results.json").write_text(json.dumps(res, indent=1, default=float))
