@@ -179,8 +179,9 @@ def buddy_rates(ds: features.Dataset) -> dict:
 
 
 def sim_traces(d: Path) -> dict[str, features.Dataset]:
-    """The sim loop's traces (results/forced_migration/traces/*.jsonl)."""
-    return {p.stem: read_trace(p) for p in sorted(d.glob("*.jsonl"))}
+    """The sim loop's collection traces (results/forced_migration/traces/WORKLOAD.jsonl; not
+    the WORKLOAD.eval.jsonl re-runs of the test workloads, the same contexts again)."""
+    return {p.stem: read_trace(p) for p in sorted(d.glob("*.jsonl")) if "." not in p.stem}
 
 
 # ---------------------------------------------------------------- report

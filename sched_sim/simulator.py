@@ -133,6 +133,9 @@ class Simulator:
         p.vruntime += self._min_vruntime(dst) - self._min_vruntime(src)
         src.remove(p)
         dst.add(p)
+        # attach_task() -> check_preempt_curr(): a migrated task far enough left of dst's
+        # running task preempts it and becomes dst's next buddy, like a wakee
+        self._check_preempt_wakeup(dst, p)
 
     # ------------------------------------------------------------ task life
 
