@@ -19,6 +19,15 @@ OUT/guest.json would say "forced").
 
     .venv/bin/rmt-kernel-traces [--out DIR] [--seconds S]
         [--workloads a,b,...]                       (`make kernel-traces`)
+    .venv/bin/rmt-kernel-traces --topology 2x2x2 --workloads numa_remote,...
+        [--until-forced N --budget S]               (`make kernel-traces-numa`)
+
+--topology NODESxCORESxTHREADS gives the guest SMT, MC and NUMA levels (the
+harness's Topology); the NUMA workloads (NUMA_WORKLOADS) need two nodes or more.
+--until-forced N repeats the workload list, one round after another, until the
+traces hold N forced migrations (the derived label of learn/features.py) or the
+guest has spent --budget seconds; each round appends to the same per-workload
+trace files.
 
 The guest half is this file run with --guest (inside the chroot of the host
 root, so the repo's .venv and rmtctl are the host's).
@@ -73,6 +82,34 @@ WORKLOADS: dict[str, str] = {
     "switch": "stress-ng --switch 4 --timeout {t}s --quiet",
 }
 
+# Workloads for a multi-node guest ({n0}/{n1}: node 0's/1's CPU list, {all}: every CPU,
+# {ncpu}: how many, {half}: half as many).  "Started on one node, memory on the other":
+# numactl binds both, then after 2 s the tasks' CPU affinity is widened to every CPU
+# (the memory policy stays; `w PID`), so the load
+# balancer may move them and NUMA balancing (kernel.numa_balancing=1) records faults that
+# pull them towards their memory -- the case migrate_degrades_locality() has an opinion on.
+_WIDEN = ("w() {{ for p in $1 $(pgrep -P $1); do taskset -a -p -c {all} $p; done "
+          ">/dev/null 2>&1; }}; ")
+NUMA_WORKLOADS: dict[str, str] = {
+    # memory-bound workers, memory on node 0, started on node 1
+    "numa_remote": _WIDEN + "numactl --membind=0 --cpunodebind=1 stress-ng --vm {ncpu} "
+                   "--vm-bytes 24M --vm-keep --timeout {t}s --quiet & a=$!; sleep 2; w $a; wait",
+    # the same plus pipe ping-pong pairs with their memory on node 1, started on node 0:
+    # two groups each pulled to the other node, cache-hot tasks everywhere
+    "numa_cross": _WIDEN + "numactl --membind=0 --cpunodebind=1 stress-ng --vm {half} "
+                  "--vm-bytes 24M --vm-keep --timeout {t}s --quiet & a=$!; "
+                  "numactl --membind=1 --cpunodebind=0 stress-ng --switch {half} "
+                  "--timeout {t}s --quiet & b=$!; sleep 2; w $a; w $b; wait",
+    # an imbalance the balancer cannot fix: hogs pinned to node 0 beside twice as many
+    # unpinned ping-pong pairs as CPUs, started there with their memory there; the
+    # balancers meet pinned hogs (some-pinned) and cache-hot (buddy) wakees they refuse
+    # until nr_balance_failed exceeds cache_nice_tries -- then those go, forced
+    "numa_pinned": _WIDEN + "taskset -c {n0} stress-ng --cpu {half} --timeout {t}s --quiet & "
+                   "numactl --membind=0 --cpunodebind=0 stress-ng --switch {ncpu} "
+                   "--timeout {t}s --quiet & a=$!; sleep 2; w $a; wait",
+}
+ALL_WORKLOADS = {**WORKLOADS, **NUMA_WORKLOADS}
+
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
@@ -117,12 +154,108 @@ def rmtctl(*args: str) -> str:
     return out.getvalue()
 
 
-def guest_main(files: Path, out: Path, workloads: list[str], seconds: int) -> int:
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def guest_topology() -> dict:
+    """What the guest kernel made of its CPUs and nodes (recorded in guest.json)."""
+    nodes = sorted(p.name for p in Path("/sys/devices/system/node").glob("node[0-9]*"))
+    cpus = {p.name: _read(str(p / "cpulist")) for p in
+            (Path("/sys/devices/system/node") / n for n in nodes)}
+    sd = Path("/sys/kernel/debug/sched/domains/cpu0")
+    domains = [{"name": _read(str(d / "name")), "cache_nice_tries":
+                int(_read(str(d / "cache_nice_tries")) or -1)}
+               for d in sorted(sd.glob("domain[0-9]*"))]
+    return {"ncpu": os.cpu_count(), "nodes": cpus,
+            "distance": {n: _read(f"/sys/devices/system/node/{n}/distance") for n in nodes},
+            "sched_domains_cpu0": domains,
+            "smt_siblings_cpu0": _read("/sys/devices/system/cpu/cpu0/topology/"
+                                       "thread_siblings_list"),
+            "numa_balancing": _read("/proc/sys/kernel/numa_balancing"),
+            "numactl": shutil.which("numactl") or ""}
+
+
+def workload_vars(topo: dict) -> dict[str, str]:
+    """Template values for the workload commands from the guest's own node CPU lists."""
+    n = topo["ncpu"] or 1
+    cl = list(topo["nodes"].values())
+    allc = f"0-{n - 1}"
+    return {"ncpu": str(n), "half": str(max(1, n // 2)), "all": allc,
+            "n0": cl[0] if cl else allc, "n1": cl[1] if len(cl) > 1 else allc}
+
+
+def count_forced(path: Path) -> int:
+    from rmt.learn import features
+    recs = [json.loads(ln) for ln in path.read_text().splitlines() if ln]
+    return int(features.from_records(recs).forced.sum()) if recs else 0
+
+
+def run_workload(pid: str, wl: str, cmd: str, seconds: int, out: Path) -> dict:
+    """Run one workload, draining its trace (appended to OUT/traces/WL.jsonl) every few
+    seconds; OUT/stats/WL.json lists each run's counters before and after it, and the new
+    records it traced (other workloads run between two rounds of this one)."""
+    path = out / "traces" / f"{wl}.jsonl"
+    n0 = sum(1 for _ in path.open())
+    stats = out / "stats" / f"{wl}.json"
+    old = json.loads(stats.read_text()) if stats.exists() else None
+    before = json.loads(rmtctl("--json", "stats", pid))
+    t0 = time.time()
+    p = subprocess.Popen(["sh", "-c", cmd], cwd="/tmp", stdout=subprocess.DEVNULL,
+                         start_new_session=True)
+    while True:
+        try:
+            p.wait(timeout=DRAIN_EVERY_S)
+            break
+        except subprocess.TimeoutExpired:
+            rmtctl("trace", pid, "-o", str(path))
+        if time.time() - t0 > seconds + 30:          # a stuck workload: stop it
+            os.killpg(p.pid, signal.SIGKILL)
+    # counters first, then the last drain: every call the counters saw is in the file
+    # (plus any that land between the two reads, and between the previous workload's
+    # last drain and `before`: a call or two at most)
+    after = json.loads(rmtctl("--json", "stats", pid))
+    rmtctl("trace", pid, "-o", str(path))
+    n = sum(1 for _ in path.open())
+    secs = round(time.time() - t0, 1)
+    st = {"seconds": round(secs + (old["seconds"] if old else 0.0), 1), "records": n,
+          "status": p.returncode,
+          "runs": [*(old["runs"] if old else []),
+                   {"before": before, "after": after, "new": n - n0, "seconds": secs}]}
+    stats.write_text(json.dumps(st, indent=1))
+    return {"records": n, "new": n - n0, "seconds": secs, "status": p.returncode}
+
+
+MIGRATION_COST = Path("/sys/kernel/debug/sched/migration_cost_ns")
+
+
+def guest_main(files: Path, out: Path, workloads: list[str], seconds: int,
+               until_forced: int = 0, budget: float = 0.0, migration_cost_ns: int = -1) -> int:
     from rmt.ctl import cli
+    t_start = time.time()
+    topo = guest_topology()
+    if migration_cost_ns >= 0:
+        # sysctl_sched_migration_cost (tuned's throughput-performance profile: 5 ms); the
+        # hook reads the live value, so the traces carry it
+        MIGRATION_COST.write_text(f"{migration_cost_ns}\n")
+    topo["migration_cost_ns"] = _read(str(MIGRATION_COST))
+    if any(w in NUMA_WORKLOADS for w in workloads):
+        if len(topo["nodes"]) < 2 or not topo["numactl"]:
+            log(f"rmt-kt: the NUMA workloads need >= 2 nodes and numactl; the guest has "
+                f"{len(topo['nodes'])} node(s), numactl {topo['numactl'] or 'missing'}")
+            return 5
+        if topo["numa_balancing"] != "1":
+            Path("/proc/sys/kernel/numa_balancing").write_text("1\n")
+            topo["numa_balancing_set"] = _read("/proc/sys/kernel/numa_balancing")
+    tvars = workload_vars(topo)
     host = json.loads((files / "verdict.json").read_text())
     # the host's verifier verdict on this very object (see the module docstring)
     cli.verify_object = lambda blob, name: (host["accepted"], host["report"])
-    res: dict = {"workloads": {}, "verifier": "accepted" if host["accepted"] else "forced"}
+    res: dict = {"workloads": {}, "verifier": "accepted" if host["accepted"] else "forced",
+                 "topology": topo, "rounds": []}
     obj = files / "forced_migration.rmtb"
     info = json.loads(rmtctl("--json", "insert", *(() if host["accepted"] else ("--force",)),
                              str(obj)))
@@ -135,34 +268,37 @@ def guest_main(files: Path, out: Path, workloads: list[str], seconds: int) -> in
     (out / "stats").mkdir(parents=True, exist_ok=True)
     if "make_j4" in workloads:
         make_cproj(Path("/tmp/cproj"))
+    for wl in workloads:
+        (out / "stats" / f"{wl}.json").unlink(missing_ok=True)
     rmtctl("trace", pid, "-o", str(out / "traces" / "_before.jsonl"))
     for wl in workloads:
-        path = out / "traces" / f"{wl}.jsonl"
-        path.unlink(missing_ok=True)
-        path.touch()
-        before = json.loads(rmtctl("--json", "stats", pid))
-        t0 = time.time()
-        p = subprocess.Popen(["sh", "-c", WORKLOADS[wl].format(t=seconds)], cwd="/tmp",
-                             stdout=subprocess.DEVNULL, start_new_session=True)
-        while True:
-            try:
-                p.wait(timeout=DRAIN_EVERY_S)
-                break
-            except subprocess.TimeoutExpired:
-                rmtctl("trace", pid, "-o", str(path))
-            if time.time() - t0 > seconds + 30:          # a stuck workload: stop it
-                os.killpg(p.pid, signal.SIGKILL)
-        # counters first, then the last drain: every call the counters saw is in the file
-        # (plus any that land between the two reads, and between the previous workload's
-        # last drain and `before`: a call or two at most)
-        after = json.loads(rmtctl("--json", "stats", pid))
-        rmtctl("trace", pid, "-o", str(path))
-        n = sum(1 for _ in path.open())
-        st = {"seconds": round(time.time() - t0, 1), "records": n, "before": before,
-              "after": after, "status": p.returncode}
-        (out / "stats" / f"{wl}.json").write_text(json.dumps(st, indent=1))
-        res["workloads"][wl] = {"records": n, "seconds": st["seconds"], "status": p.returncode}
-        log(f"rmt-kt: {wl}: {n} records in {st['seconds']} s")
+        (out / "traces" / f"{wl}.jsonl").unlink(missing_ok=True)
+        (out / "traces" / f"{wl}.jsonl").touch()
+    rounds = 0
+    forced = {wl: 0 for wl in workloads}
+    while True:
+        rounds += 1
+        for wl in workloads:
+            st = run_workload(pid, wl, ALL_WORKLOADS[wl].format(t=seconds, **tvars), seconds,
+                              out)
+            forced[wl] = count_forced(out / "traces" / f"{wl}.jsonl")
+            prev = res["workloads"].get(wl, {"records": 0, "seconds": 0.0, "runs": []})
+            res["workloads"][wl] = {"records": st["records"],
+                                    "seconds": round(prev["seconds"] + st["seconds"], 1),
+                                    "forced": forced[wl],
+                                    "runs": [*prev["runs"], {"status": st["status"],
+                                                             "new": st["new"]}]}
+            log(f"rmt-kt: round {rounds} {wl}: {st['new']} new records in {st['seconds']} s "
+                f"({st['records']} in all, {forced[wl]} forced)")
+        total = sum(forced.values())
+        res["rounds"].append({"round": rounds, "forced": total,
+                              "elapsed_s": round(time.time() - t_start, 1)})
+        (out / "guest.json").write_text(json.dumps(res, indent=1))     # progress
+        spent = time.time() - t_start
+        per_round = spent / rounds
+        if not until_forced or total >= until_forced or spent + per_round > budget:
+            break
+    res["forced_total"] = sum(forced.values())
     rmtctl("remove", pid)
     (out / "guest.json").write_text(json.dumps(res, indent=1))
     return 0
@@ -222,9 +358,14 @@ def build_ko(out: Path) -> Path:
 
 def collect(out: Path, ko: Path, workloads: list[str], seconds: int, weights: str = "auto",
             timeout: float | None = None, console: bool = False,
-            harness_env: harness.HarnessEnv | None = None):
+            harness_env: harness.HarnessEnv | None = None,
+            topology: harness.Topology | None = None, memory_mb: int = 1024,
+            until_forced: int = 0, budget: float = 0.0, migration_cost_ns: int = -1):
     """Boot once with `ko` (rmt.ko from harness.build_rmt_ko()) and collect; returns the
-    harness's GuestResult (out/ holds the rest)."""
+    harness's GuestResult (out/ holds the rest).  topology: the guest's sockets/cores/
+    threads/nodes (None: 2 vCPUs, one node).  until_forced > 0: repeat the workload list
+    until that many forced migrations are traced or `budget` guest seconds are spent.
+    migration_cost_ns >= 0: set sysctl_sched_migration_cost in the guest first."""
     from rmt.qemu import harness
     henv = harness_env or harness.HarnessEnv.load()
     out = out.resolve()
@@ -232,6 +373,7 @@ def collect(out: Path, ko: Path, workloads: list[str], seconds: int, weights: st
     for d in ("traces", "stats"):
         if (out / d).exists():
             shutil.rmtree(out / d)
+    (out / "guest.json").unlink(missing_ok=True)
     t = time.time()
     kind = prepare_inputs(out / "files", weights)
     log(f"object compiled and verified on the host ({time.time() - t:.0f} s); "
@@ -239,16 +381,21 @@ def collect(out: Path, ko: Path, workloads: list[str], seconds: int, weights: st
     script = f"""
     insmod {ko} || exit 3
     {PY} {Path(__file__).resolve()} --guest --files {out / 'files'} --out "$RMT_OUT" \\
-        --workloads {','.join(workloads)} --seconds {seconds}
+        --workloads {','.join(workloads)} --seconds {seconds} \
+        --until-forced {until_forced} --budget {budget} --migration-cost-ns {migration_cost_ns}
     rc=$?
     rmmod rmt || exit 4
     exit $rc
     """
-    budget = timeout or (90 + len(workloads) * (seconds + 25))
+    limit = timeout or (90 + len(workloads) * (seconds + 25) + (budget if until_forced else 0))
     t = time.time()
-    r = harness.run_in_guest(script, timeout=budget, out_dir=out, cwd=ROOT, harness_env=henv,
-                             console_stream=sys.stderr if console else None)
+    r = harness.run_in_guest(script, timeout=limit, out_dir=out, cwd=ROOT, harness_env=henv,
+                             console_stream=sys.stderr if console else None,
+                             topology=topology, memory_mb=memory_mb)
     meta = {"weights": kind, "workloads": workloads, "seconds_per_workload": seconds,
+            "topology": topology.describe() if topology else "2 vCPUs, 1 node",
+            "memory_mb": memory_mb, "until_forced": until_forced, "budget_s": budget,
+            "migration_cost_ns": migration_cost_ns,
             "guest_wall_s": round(time.time() - t, 1), "kernel": henv.kernel_release,
             "kernel_package": f"{henv.image_package} {henv.image_version}".strip()}
     (out / "collect.json").write_text(json.dumps(meta, indent=1))
@@ -261,7 +408,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(ROOT / "results" / "kernel_traces"))
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
-                    help=f"comma-separated, from {', '.join(WORKLOADS)}")
+                    help=f"comma-separated, from {', '.join(ALL_WORKLOADS)} (the last "
+                         f"{len(NUMA_WORKLOADS)} need --topology with 2+ nodes)")
+    ap.add_argument("--topology", help="guest NODESxCORESxTHREADS, e.g. 2x2x2 "
+                                       "(default: 2 vCPUs, one node)")
+    ap.add_argument("--memory", type=int, default=1024, help="guest MiB (1024)")
+    ap.add_argument("--until-forced", type=int, default=0, metavar="N",
+                    help="repeat the workloads until N forced migrations are traced")
+    ap.add_argument("--budget", type=float, default=1800.0,
+                    help="guest seconds for --until-forced (1800)")
+    ap.add_argument("--migration-cost-ns", type=int, default=-1, metavar="NS",
+                    help="set sysctl_sched_migration_cost in the guest (default: the "
+                         "kernel's 500000; tuned's throughput-performance uses 5000000)")
     ap.add_argument("--seconds", type=int, default=55, help="guest seconds per workload")
     ap.add_argument("--weights", choices=("auto", "sim", "zero"), default="auto")
     ap.add_argument("--console", action="store_true", help="echo the guest console")
@@ -269,13 +427,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     wls = [w for w in args.workloads.split(",") if w]
-    bad = [w for w in wls if w not in WORKLOADS]
+    bad = [w for w in wls if w not in ALL_WORKLOADS]
     if bad:
-        ap.error(f"unknown workload(s) {bad}; known: {', '.join(WORKLOADS)}")
+        ap.error(f"unknown workload(s) {bad}; known: {', '.join(ALL_WORKLOADS)}")
+    if args.seconds < 1 or args.until_forced < 0 or args.budget < 0 or args.memory < 256:
+        ap.error("--seconds must be >= 1, --until-forced and --budget >= 0, --memory >= 256")
     if args.guest:
-        return guest_main(Path(args.files), Path(args.out), wls, args.seconds)
+        return guest_main(Path(args.files), Path(args.out), wls, args.seconds,
+                          args.until_forced, args.budget, args.migration_cost_ns)
+    from rmt.qemu import harness
+    topo = None
+    if args.topology:
+        try:
+            topo = harness.Topology.parse(args.topology)
+        except ValueError as e:
+            ap.error(str(e))
+    numa = [w for w in wls if w in NUMA_WORKLOADS]
+    if numa and (topo is None or topo.nodes < 2):
+        ap.error(f"workload(s) {numa} need --topology with two nodes or more, e.g. 2x2x2")
     r = collect(Path(args.out), build_ko(Path(args.out)), wls, args.seconds, args.weights,
-                console=args.console)
+                console=args.console, topology=topo, memory_mb=args.memory,
+                until_forced=args.until_forced, budget=args.budget,
+                migration_cost_ns=args.migration_cost_ns)
     out = Path(args.out)
     g = out / "guest.json"
     if not g.exists():
@@ -284,7 +457,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     res = json.loads(g.read_text())
     for wl, w in res["workloads"].items():
-        print(f"{wl:14s} {w['records']:7d} records  {w['seconds']:6.1f} s")
+        print(f"{wl:14s} {w['records']:7d} records  {w.get('forced', 0):5d} forced  "
+              f"{w['seconds']:6.1f} s")
+    if r.exit_status != 0:
+        log(f"the guest stopped early (exit status {r.exit_status}, timed out {r.timed_out}); "
+            "the traces above are what it drained:\n" + r.output[-2000:])
+        return 1
     problems = r.kernel_problems()
     if problems:
         log("kernel problems in dmesg: " + "; ".join(problems[:5]))

@@ -40,7 +40,9 @@ def ctx_fields(p: Task, env: LbEnv, v: Verdict) -> dict[str, int]:
         "prefer_src": int(p.numa_preferred_nid == src.node),
         "prefer_dst": int(p.numa_preferred_nid == dst.node),
         "src_non_pref": int(src.nr_running > src.nr_preferred_running),
-        "buddy_hot": int(src.is_buddy(p)),
+        # task_hot()'s buddy test, as the kernel hook computes it: dst has tasks and p is
+        # its cfs_rq's next or last buddy
+        "buddy_hot": int(dst.nr_running > 0 and src.is_buddy(p)),
         "hard_veto": int(v.hard_veto), "kernel_verdict": int(v.migrate), "task_hot": int(hot > 0),
         "src_nr_running": min(src.nr_running, 65536), "dst_nr_running": min(dst.nr_running, 65536),
         "nr_balance_failed": min(env.sd.nr_balance_failed, 1024),

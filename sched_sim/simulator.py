@@ -25,11 +25,14 @@ from rmt.sched_sim.balance import load_balance, should_we_balance
 from rmt.sched_sim.cfs import (CPU_IDLE, CPU_NEWLY_IDLE, CPU_NOT_IDLE, LbEnv, Sysctl,
                            can_migrate_task)
 from rmt.sched_sim.hook import Hook
-from rmt.sched_sim.task import PELT_Y, RunQueue, Task
+from rmt.sched_sim.task import IDLE_POLICY, NORMAL, PELT_Y, RunQueue, Task
 from rmt.sched_sim.topology import BALANCE_INTERVAL_MS, BUSY_FACTOR, MC, NUMA, SMT, Topology
 from rmt.sched_sim.workloads import Workload
 
 SHARE_FACTOR = {SMT: 0.1, MC: 0.5, NUMA: 1.0}
+SCHED_NR_LATENCY = 8                # sysctl_sched_latency / sysctl_sched_min_granularity
+WAKEUP_GRAN_MS = 1.0                # sysctl_sched_wakeup_granularity before CPU scaling
+SCHED_LATENCY_MS = 6.0              # sysctl_sched_latency before CPU scaling
 CACHE_DECAY_NS = 5_000_000
 NUMA_SCAN_MS = 64
 
@@ -89,6 +92,11 @@ class Simulator:
         self.now_ms = 0
         self._throttled: set[tuple[int, int]] = set()
         self._went_idle = [False] * self.topo.ncpus
+        # update_sysctl(): the granularities scale by 1 + ilog2(min(ncpus, 8)) (the default
+        # SCHED_TUNABLESCALING_LOG)
+        factor = 1 + int(math.log2(min(self.topo.ncpus, 8)))
+        self.wakeup_gran_ms = WAKEUP_GRAN_MS * factor
+        self.sleeper_credit_ms = SCHED_LATENCY_MS * factor / 2
         for doms in self.topo.domains:                  # stagger periodic balancing
             for sd in doms:
                 sd.last_balance_ms = -self.rng.randrange(BALANCE_INTERVAL_MS[sd.level])
@@ -125,6 +133,9 @@ class Simulator:
         p.vruntime += self._min_vruntime(dst) - self._min_vruntime(src)
         src.remove(p)
         dst.add(p)
+        # attach_task() -> check_preempt_curr(): a migrated task far enough left of dst's
+        # running task preempts it and becomes dst's next buddy, like a wakee
+        self._check_preempt_wakeup(dst, p)
 
     # ------------------------------------------------------------ task life
 
@@ -144,13 +155,67 @@ class Simulator:
             return math.inf
         return max(0.05, self.rng.expovariate(1 / t.mean_burst_ms))
 
+    def _gran(self, t: Task) -> float:
+        """wakeup_gran(): the wakeup granularity in ``t``'s virtual time."""
+        return self.wakeup_gran_ms * 1024 / t.weight
+
+    def _wakeup_preempt(self, curr: Task, t: Task) -> int:
+        """6.1 wakeup_preempt_entity(curr, t): -1 if t is not left of curr, 1 if it is
+        more than a wakeup granularity left of it, 0 in between."""
+        vdiff = curr.vruntime - t.vruntime
+        if vdiff <= 0:
+            return -1
+        return 1 if vdiff > self._gran(t) else 0
+
     def _enqueue(self, t: Task, cpu: int) -> None:
         rq = self.rqs[cpu]
-        t.vruntime = max(t.vruntime, self._min_vruntime(rq) - 3.0)
-        if rq.nr_running >= 8 and rq.curr is not None:
-            rq.last_buddy = rq.curr.pid            # wakeup preemption marks the last buddy
+        # place_entity(): a waking task gets at most sched_latency / 2 of sleeper credit
+        # (GENTLE_FAIR_SLEEPERS); sched_latency is 6 ms scaled like the granularities
+        t.vruntime = max(t.vruntime, self._min_vruntime(rq) - self.sleeper_credit_ms)
         rq.add(t)
         self._went_idle[cpu] = False
+        self._check_preempt_wakeup(rq, t)
+
+    def _check_preempt_wakeup(self, rq: RunQueue, t: Task) -> None:
+        """6.1 check_preempt_wakeup() for a fair task woken (or forked) onto ``rq``: if it
+        is far enough left of the running task it becomes cfs_rq->next and the running task
+        is preempted; with sched_nr_latency or more tasks queued, the preempted task becomes
+        cfs_rq->last. The buddies stay until that task is picked, dequeued or (curr) runs
+        out its slice -- a wakee that preempted but is not picked next (another task is
+        further left) stays `next` while it waits, which is what makes buddy-hot calls of
+        tasks whose exec age is long past the migration cost."""
+        curr = rq.curr
+        if curr is None or curr is t or rq.slice_left_ms <= 1e-9:     # need_resched already
+            return
+        if curr.policy == IDLE_POLICY and t.policy != IDLE_POLICY:
+            self._preempt(rq, curr, scale=rq.nr_running >= SCHED_NR_LATENCY)
+            return
+        if t.policy != NORMAL:
+            return
+        if self._wakeup_preempt(curr, t) == 1:
+            rq.next_buddy = t.pid
+            self._preempt(rq, curr, scale=rq.nr_running >= SCHED_NR_LATENCY)
+
+    @staticmethod
+    def _preempt(rq: RunQueue, curr: Task, scale: bool) -> None:
+        rq.slice_left_ms = 0.0                     # resched_curr(): switch at once
+        rq.preempted = True
+        if scale:
+            rq.last_buddy = curr.pid
+
+    def _pick_next(self, rq: RunQueue) -> Task:
+        """6.1 pick_next_entity(): the leftmost task, unless the next (else last) buddy is
+        within a wakeup granularity of it; set_next_entity() then clears the buddy
+        pointers that point at the picked task (only those)."""
+        left = min(rq.tasks, key=lambda x: x.vruntime)
+        se = left
+        for pid in (rq.next_buddy, rq.last_buddy):
+            b = rq.buddy_task(pid)
+            if b is not None and self._wakeup_preempt(b, left) < 1:
+                se = b
+                break
+        rq.clear_buddies(se)
+        return se
 
     def _select_cpu(self, t: Task) -> int:
         prev = t.cpu
@@ -175,21 +240,32 @@ class Simulator:
                 _, t = self.arrivals[ai]
                 self._start(t, t.cpu)
                 ai += 1
-            for t in self.tasks:
-                if 0 <= t.wake_at_ms <= now and not t.exited:
-                    t.wake_at_ms = -1
-                    t.burst_left_ms = self._draw_burst(t)
-                    self._enqueue(t, self._select_cpu(t))
+            self._wake(now, late=False)
             if now % 5 == 0 and self.wl.throttle:
                 self._throttled = {(g, c) for g, prob in self.wl.throttle.items()
                                    for c in range(self.topo.ncpus) if self.rng.random() < prob}
             for cpu in range(self.topo.ncpus):
                 self._run_cpu(cpu, t0)
+            self._wake(now, late=True)
             for cpu in range(self.topo.ncpus):
                 self._rebalance(cpu, t0 + 1_000_000 + self.rng.randrange(100_000))
             self._account()
             self.tasks = [t for t in self.tasks if not t.exited]
         return self.metrics
+
+    def _wake(self, now: int, late: bool) -> None:
+        """Wake the tasks due in this tick: at its start those due in its first half, after
+        the run phase (before the tick's balancing) those due in its second half. A late
+        wakee waits on its queue for the next tick (as a wakee waits for the switch to it)
+        -- still cfs_rq->next if it preempted -- so the balancer can meet it there."""
+        for t in self.tasks:
+            if t.exited or t.wake_at_ms < 0 or t.wake_at_ms > now:
+                continue
+            if t.wake_at_ms == now and t.wake_late != late:
+                continue
+            t.wake_at_ms = -1
+            t.burst_left_ms = self._draw_burst(t)
+            self._enqueue(t, self._select_cpu(t))
 
     def _run_cpu(self, cpu: int, t0: int) -> None:
         rq, t = self.rqs[cpu], 0.0
@@ -201,12 +277,11 @@ class Simulator:
                         self._newidle(cpu, t0 + int(t * 1e6))
                         continue
                     break
-                p = min(rq.tasks, key=lambda x: x.vruntime)
+                p = self._pick_next(rq)
+                rq.preempted = False
                 rq.curr = p
                 rq.tasks.remove(p)
                 rq.tasks.insert(0, p)
-                if rq.is_buddy(p):
-                    rq.last_buddy = rq.next_buddy = -1
                 rq.slice_left_ms = max(6.0 / rq.nr_running, 0.75)
             p = rq.curr
             run = min(1.0 - t, p.burst_left_ms, rq.slice_left_ms, p.work_ms - p.done_ms + p.debt_ms)
@@ -225,9 +300,16 @@ class Simulator:
                 p.exited = True
                 rq.remove(p)
             elif p.burst_left_ms <= 1e-9:
-                p.wake_at_ms = self.now_ms + 1 + int(self.rng.expovariate(1 / max(p.mean_sleep_ms, 1e-3)))
+                sleep = self.rng.expovariate(1 / max(p.mean_sleep_ms, 1e-3))
+                p.wake_at_ms = self.now_ms + 1 + int(sleep)
+                p.wake_late = sleep - int(sleep) >= 0.5     # in the second half of its tick
                 rq.remove(p)
             elif rq.slice_left_ms <= 1e-9:
+                # check_preempt_tick(): a task that used up its slice must not be re-picked
+                # for being a buddy; a wakeup preemption keeps the buddies it just set
+                if not rq.preempted:
+                    rq.clear_buddies(p)
+                rq.preempted = False
                 rq.curr = None
             if not rq.tasks:
                 self._went_idle[cpu] = True

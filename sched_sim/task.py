@@ -34,6 +34,7 @@ class Task:
     exec_start_ns: int = 0                    # p->se.exec_start: when it last ran
     burst_left_ms: float = math.inf
     wake_at_ms: int = -1                      # >= 0 while sleeping
+    wake_late: bool = False                   # wakes in the second half of that tick
     done_ms: float = 0.0
     exited: bool = False
     migrations: int = 0
@@ -59,6 +60,7 @@ class RunQueue:
     last_buddy: int = -1                      # pid of cfs_rq->last (-1: none)
     next_buddy: int = -1
     slice_left_ms: float = 0.0
+    preempted: bool = False                   # curr was preempted by a wakeup (resched_curr)
     active_balance: bool = False
 
     @property
@@ -76,6 +78,16 @@ class RunQueue:
     def is_buddy(self, t: Task) -> bool:
         return t.pid in (self.last_buddy, self.next_buddy)
 
+    def clear_buddies(self, t: Task) -> None:
+        """6.1 clear_buddies(): forget only the buddy pointers that point at ``t``."""
+        if self.last_buddy == t.pid:
+            self.last_buddy = -1
+        if self.next_buddy == t.pid:
+            self.next_buddy = -1
+
+    def buddy_task(self, pid: int) -> Task | None:
+        return next((t for t in self.tasks if t.pid == pid), None) if pid >= 0 else None
+
     def add(self, t: Task) -> None:
         """Enqueue at the head of cfs_tasks, as account_entity_enqueue() does."""
         t.cpu = self.cpu
@@ -85,7 +97,4 @@ class RunQueue:
         self.tasks.remove(t)
         if self.curr is t:
             self.curr = None
-        if self.last_buddy == t.pid:
-            self.last_buddy = -1
-        if self.next_buddy == t.pid:
-            self.next_buddy = -1
+        self.clear_buddies(t)                 # dequeue_entity() -> clear_buddies()

@@ -55,6 +55,19 @@ def test_metrics_on_a_known_confusion():
     assert metrics.scores(np.zeros(3), np.zeros(3))["f1"] == 0.0
 
 
+def test_wilson_interval():
+    # textbook values: 8/10 -> (0.4902, 0.9433); 0/10 -> (0, 0.2775); n = 0 -> no information
+    lo, hi = metrics.wilson(8, 10)
+    assert abs(lo - 0.4902) < 1e-4 and abs(hi - 0.9433) < 1e-4
+    lo, hi = metrics.wilson(0, 10)
+    assert lo == 0.0 and abs(hi - 0.2775) < 1e-4
+    assert metrics.wilson(0, 0) == (0.0, 1.0)
+    s = metrics.scores_ci(np.array([1, 1, 1, 0, 0]), np.array([1, 1, 0, 1, 0]))
+    assert (s["tp"], s["fp"], s["fn"], s["tn"]) == (2, 1, 1, 1)
+    lo, hi = s["precision_ci"]
+    assert lo < s["precision"] < hi and s["recall_ci"] == metrics.wilson(2, 3)
+
+
 def test_tree_learns_integer_rules_exactly():
     rng = np.random.default_rng(1)
     x = rng.integers(-300, 300, (4000, 3))

@@ -1,5 +1,6 @@
-"""casestudies/kernel_traces.py, small: one boot, two short real workloads (about 60 s of guest
-time).  The traces of forced_migration.rmt from rmt.ko's can_migrate_task hook must arrive
+"""casestudies/kernel_traces.py, small: one boot of a 2-node guest (2 nodes x 2 cores x 2
+threads, the harness's Topology), two short real workloads, one of them NUMA-bound (about
+2-3 min under TCG).  The guest must see SMT, MC and NUMA levels.  The traces of forced_migration.rmt from rmt.ko's can_migrate_task hook must arrive
 in the sim target's JSON-lines format, decode with learn/features.py, account for every
 soft call the hook saw, and (with the sim-trained weights loaded) carry model outputs equal
 to the host's fixed-point emulation on the traced features."""
@@ -17,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 from rmt.casestudies import kernel_traces
 
-WORKLOADS = ["switch", "make_j4"]
+WORKLOADS = ["switch", "numa_cross"]
 SECONDS = 12
+TOPOLOGY = harness.Topology.parse("2x2x2")
 SLACK = 5         # calls between a counter read and a drain (~30 calls/s under TCG)
 
 
@@ -26,7 +28,8 @@ SLACK = 5         # calls between a counter read and a drain (~30 calls/s under 
 def collected(qemu_env: harness.HarnessEnv, rmt_ko: Path,
               tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("ktraces")
-    r = kernel_traces.collect(out, rmt_ko, WORKLOADS, SECONDS, timeout=150, harness_env=qemu_env)
+    r = kernel_traces.collect(out, rmt_ko, WORKLOADS, SECONDS, timeout=300, harness_env=qemu_env,
+                              topology=TOPOLOGY)
     return {"r": r, "out": out}
 
 
@@ -35,6 +38,34 @@ def test_guest_clean(collected: dict) -> None:
     if not (collected["out"] / "guest.json").exists():
         pytest.fail(f"guest did not finish:\n{r.output[-3000:]}\n{r.console[-2000:]}")
     r.check()
+
+
+def test_guest_sees_smt_mc_numa(collected: dict) -> None:
+    """The harness's topology reaches the guest kernel: two nodes with the SLIT distance,
+    SMT siblings, sched domains SMT/MC/NUMA with 6.1's cache_nice_tries, NUMA balancing on,
+    and numactl (installed by tools/qemu/setup.sh) in the chroot."""
+    g = json.loads((collected["out"] / "guest.json").read_text())
+    topo = g["topology"]
+    assert topo["ncpu"] == TOPOLOGY.cpus
+    assert topo["nodes"] == {"node0": "0-3", "node1": "4-7"}
+    assert topo["distance"] == {"node0": "10 20", "node1": "20 10"}
+    assert topo["smt_siblings_cpu0"] == "0-1"
+    assert [(d["name"], d["cache_nice_tries"]) for d in topo["sched_domains_cpu0"]] == \
+        [("SMT", 0), ("MC", 1), ("NUMA", 2)]
+    assert topo["numa_balancing"] == "1" or topo.get("numa_balancing_set") == "1"
+    assert topo["numactl"]
+
+
+def test_records_cover_the_levels(collected: dict) -> None:
+    """With SMT and NUMA levels the traced features that were always 0 on one node
+    (smt_domain, has_numa_faults) take both values."""
+    from rmt.learn import features
+    ds = features.Dataset.concat([features.from_records(_records(collected["out"], w))
+                                  for w in WORKLOADS])
+    assert len(ds) > 0
+    assert set(np.unique(ds.x[:, 15])) == {0, features.FIX}     # smt_domain
+    assert features.FIX in set(np.unique(ds.x[:, 16]))           # has_numa_faults
+    assert features.FIX in set(np.unique(ds.x[:, 5])) and 0 in set(np.unique(ds.x[:, 5]))
 
 
 def _records(out: Path, wl: str) -> list[dict]:
@@ -54,7 +85,7 @@ def test_traces_in_sim_format_and_decode(collected: dict) -> None:
         for r in recs:
             assert set(r) == {"prog", "fmt", "cpu", "ts", "fields"}, r
             assert r["prog"] == "forced_migration" and r["fmt"] == prog.traces[0].name
-            assert r["cpu"] in (0, 1) and r["ts"] > 0
+            assert 0 <= r["cpu"] < TOPOLOGY.cpus and r["ts"] > 0
             assert set(r["fields"]) == names
         ds = features.from_records(recs)
         assert len(ds) == len(recs)
@@ -74,17 +105,19 @@ def test_every_soft_call_traced(collected: dict) -> None:
     out = collected["out"]
     for wl in WORKLOADS:
         st = json.loads((out / "stats" / f"{wl}.json").read_text())
-        a, b = st["after"], st["before"]
-        ha, hb = a["hook"], b["hook"]
-        runs = ha["runs"] - hb["runs"]
-        soft = runs - (ha["hard_veto"] - hb["hard_veto"])
-        assert ha["ctx_errors"] == hb["ctx_errors"]
-        assert sum(a["aborts"].values()) == sum(b["aborts"].values())
-        extra = st["records"] + a["trace_drops"] - b["trace_drops"] - soft
-        assert 0 <= extra <= SLACK, (wl, st["records"], soft)
-        # every hook run ran the program: the two counters are read by separate ioctls, so a
-        # call can land between the reads of one snapshot (either way between two snapshots)
-        assert abs(a["runs"] - b["runs"] - runs) <= SLACK, (wl, a["runs"] - b["runs"], runs)
+        assert sum(r["new"] for r in st["runs"]) == st["records"]
+        for run in st["runs"]:
+            a, b = run["after"], run["before"]
+            ha, hb = a["hook"], b["hook"]
+            runs = ha["runs"] - hb["runs"]
+            soft = runs - (ha["hard_veto"] - hb["hard_veto"])
+            assert ha["ctx_errors"] == hb["ctx_errors"]
+            assert sum(a["aborts"].values()) == sum(b["aborts"].values())
+            extra = run["new"] + a["trace_drops"] - b["trace_drops"] - soft
+            assert 0 <= extra <= SLACK, (wl, run["new"], soft)
+            # every hook run ran the program: the two counters are read by separate ioctls,
+            # so a call can land between the reads of one snapshot
+            assert abs(a["runs"] - b["runs"] - runs) <= SLACK, (wl, a["runs"] - b["runs"], runs)
 
 
 def test_traced_outputs_match_host_emulation(collected: dict) -> None:

@@ -152,6 +152,110 @@ class GuestResult:
         raise GuestError(f"guest run failed ({'; '.join(why)})\n--- console tail ---\n{tail}")
 
 
+# ---------------------------------------------------------------- guest topology
+# The guest's CPU and NUMA layout.
+#
+# QEMU under TCG emulates any `-smp sockets=S,cores=C,threads=T` layout and any NUMA layout
+# (`-numa node` per memory backend, `-numa cpu` to place each socket, `-numa dist` for the
+# SLIT distances), and the guest kernel builds its scheduling domains from them: SMT when
+# T > 1, MC when C > 1, NUMA when there are two nodes or more. Here every socket belongs to
+# exactly one node (``sockets`` must be a multiple of ``nodes``), and the guest's memory is
+# split evenly over the nodes unless ``node_mem_mb`` says otherwise.
+#
+#     Topology.parse("2x2x2")          # 2 sockets (= 2 nodes) x 2 cores x 2 threads: 8 vCPUs
+#     Topology.parse("2x2x1", distance=30)
+
+LOCAL_DISTANCE = 10          # the ACPI SLIT value of a node to itself
+_TOPO_SPEC = re.compile(r"^(\d+)x(\d+)x(\d+)$")
+
+
+@dataclass(frozen=True)
+class Topology:
+    """sockets x cores x threads vCPUs over ``nodes`` NUMA nodes (0: no NUMA options)."""
+
+    sockets: int = 1
+    cores: int = 1
+    threads: int = 1
+    nodes: int = 0
+    node_mem_mb: tuple[int, ...] = ()     # per node; () = the guest's memory split evenly
+    distance: int = 20                    # between any two distinct nodes
+
+    def __post_init__(self) -> None:
+        for name in ("sockets", "cores", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"topology: {name} must be >= 1, not {getattr(self, name)}")
+        if self.nodes < 0:
+            raise ValueError(f"topology: nodes must be >= 0, not {self.nodes}")
+        if self.nodes and self.sockets % self.nodes:
+            raise ValueError(f"topology: {self.sockets} sockets cannot be split evenly over "
+                             f"{self.nodes} nodes (each socket belongs to one node)")
+        if self.node_mem_mb and len(self.node_mem_mb) != self.nodes:
+            raise ValueError(f"topology: node_mem_mb has {len(self.node_mem_mb)} sizes for "
+                             f"{self.nodes} nodes")
+        if any(m < 1 for m in self.node_mem_mb):
+            raise ValueError(f"topology: node memory sizes must be >= 1 MiB: {self.node_mem_mb}")
+        if not LOCAL_DISTANCE < self.distance <= 255:
+            raise ValueError(f"topology: the remote distance must be in "
+                             f"{LOCAL_DISTANCE + 1}..255, not {self.distance}")
+
+    @classmethod
+    def parse(cls, spec: str, *, distance: int = 20) -> "Topology":
+        """``NODESxCORESxTHREADS``: one socket per node (``1xCxT`` is a single node, no
+        NUMA options). Raises ValueError with the reason on a malformed spec."""
+        m = _TOPO_SPEC.match(spec.strip())
+        if not m:
+            raise ValueError(f"topology {spec!r}: expected NODESxCORESxTHREADS, e.g. 2x2x2")
+        n, c, t = (int(g) for g in m.groups())
+        return cls(sockets=n, cores=c, threads=t, nodes=n if n > 1 else 0, distance=distance)
+
+    @property
+    def cpus(self) -> int:
+        return self.sockets * self.cores * self.threads
+
+    def node_sizes(self, memory_mb: int) -> list[int]:
+        """MiB per node; the even split gives the remainder to the last node."""
+        if self.node_mem_mb:
+            if sum(self.node_mem_mb) != memory_mb:
+                raise ValueError(f"topology: node memory {list(self.node_mem_mb)} MiB does not "
+                                 f"add up to the guest's {memory_mb} MiB")
+            return list(self.node_mem_mb)
+        each = memory_mb // self.nodes
+        if each < 1:
+            raise ValueError(f"topology: {memory_mb} MiB is too little for {self.nodes} nodes")
+        return [each] * (self.nodes - 1) + [memory_mb - each * (self.nodes - 1)]
+
+    def qemu_args(self, memory_mb: int) -> list[str]:
+        """The -smp and (with nodes) -object/-numa arguments for this layout."""
+        args = ["-smp", f"{self.cpus},sockets={self.sockets},cores={self.cores},"
+                        f"threads={self.threads}"]
+        if not self.nodes:
+            return args
+        per_node = self.sockets // self.nodes
+        for i, mb in enumerate(self.node_sizes(memory_mb)):
+            args += ["-object", f"memory-backend-ram,id=rmtmem{i},size={mb}M",
+                     "-numa", f"node,nodeid={i},memdev=rmtmem{i}"]
+        for s in range(self.sockets):
+            args += ["-numa", f"cpu,node-id={s // per_node},socket-id={s}"]
+        for a in range(self.nodes):
+            for b in range(a + 1, self.nodes):
+                args += ["-numa", f"dist,src={a},dst={b},val={self.distance}"]
+        return args
+
+    def cpu_model(self, base: str) -> str:
+        """The -cpu model that shows the guest its SMT siblings. TCG's ``max`` CPU says
+        AuthenticAMD, and a 6.1 guest reads AMD thread siblings only from the topoext leaves
+        TCG lacks, so it sees ``threads=2`` as 1 thread per core (no SMT sched domain).
+        With the Intel vendor string it reads leaf 0xB and builds SMT, MC and NUMA domains.
+        Other models are left as the caller chose them."""
+        if self.threads > 1 and base == "max":
+            return "max,vendor=GenuineIntel"
+        return base
+
+    def describe(self) -> str:
+        numa = f", {self.nodes} nodes (distance {self.distance})" if self.nodes else ""
+        return f"{self.sockets}x{self.cores}x{self.threads} = {self.cpus} vCPUs{numa}"
+
+
 def _check_path(p: Path, what: str) -> str:
     s = str(p)
     if not _SAFE_PATH.match(s):
@@ -173,14 +277,23 @@ def _default_env() -> dict[str, str]:
 def build_qemu_command(env: HarnessEnv, *, memory_mb: int, cpus: int, cmdline: str,
                        out_dir: Path | None, interactive: bool = False,
                        cpu_model: str = "max",
-                       extra_qemu_args: Sequence[str] = ()) -> list[str]:
+                       extra_qemu_args: Sequence[str] = (),
+                       topology: Topology | None = None) -> list[str]:
+    """The QEMU command line. ``topology`` (sockets/cores/threads, NUMA nodes with their
+    memory and distances; rmt.qemu.topology) replaces the flat ``-smp cpus``; its vCPU count
+    must then equal ``cpus``."""
+    if topology is not None and topology.cpus != cpus:
+        raise ValueError(f"topology {topology.describe()} does not have {cpus} vCPUs")
+    smp = topology.qemu_args(memory_mb) if topology is not None else ["-smp", str(cpus)]
+    if topology is not None:
+        cpu_model = topology.cpu_model(cpu_model)
     cmd = [
         str(env.qemu),
         # KVM guests hang on these machines; TCG works. thread=multi: one host thread per vCPU.
         "-accel", "tcg,thread=multi",
         "-machine", "pc",
         "-cpu", cpu_model,
-        "-smp", str(cpus),
+        *smp,
         "-m", str(memory_mb),
         "-nodefaults", "-no-user-config",  # no NIC/VGA/CD-ROM: less to emulate, faster boot
         "-display", "none",
@@ -240,7 +353,8 @@ def run_in_guest(script: str, *, timeout: float = 120.0, memory_mb: int = 1024, 
                  disk_mb: int | None = None, extra_disks_mb: Sequence[int] = (),
                  cpu_model: str = "max", root_cache: str = "loose",
                  console_stream: IO[str] | None = None,
-                 harness_env: HarnessEnv | None = None) -> GuestResult:
+                 harness_env: HarnessEnv | None = None,
+                 topology: Topology | None = None) -> GuestResult:
     """Boot the guest, run ``script`` (bash) in the host-root chroot, return the result.
 
     timeout: wall-clock seconds for the whole run including boot (QEMU is killed after it); the
@@ -258,7 +372,11 @@ def run_in_guest(script: str, *, timeout: float = 120.0, memory_mb: int = 1024, 
     extra_disks_mb: more sparse scratch virtio-blk disks after it (/dev/vdb, /dev/vdc, ...;
         needs disk_mb), e.g. swap on one and a workload's files on another; deleted likewise.
     console_stream: where to echo the console live (e.g. sys.stdout), besides capturing it.
+    topology: sockets/cores/threads and NUMA nodes (rmt.qemu.topology.Topology); its vCPU
+        count overrides ``cpus``. None: ``-smp cpus``, one node.
     """
+    if topology is not None:
+        cpus = topology.cpus
     henv = harness_env or HarnessEnv.load()
     if out_dir is None:
         out = Path(tempfile.mkdtemp(prefix="rmt-guest-"))
@@ -309,7 +427,8 @@ def run_in_guest(script: str, *, timeout: float = 120.0, memory_mb: int = 1024, 
                             guest_timeout=None, load=load,
                             root_cache=root_cache, extra_cmdline=extra_cmdline)
     cmd = build_qemu_command(henv, memory_mb=memory_mb, cpus=cpus, cmdline=cmdline,
-                             out_dir=out, cpu_model=cpu_model, extra_qemu_args=qemu_extra)
+                             out_dir=out, cpu_model=cpu_model, extra_qemu_args=qemu_extra,
+                             topology=topology)
 
     try:
         console, killed, duration = _run_qemu(cmd, timeout, console_stream,
@@ -456,7 +575,8 @@ def build_rmt_ko(build_dir: Path | str, *, harness_env: HarnessEnv | None = None
 
 
 def run_shell(*, memory_mb: int = 1024, cpus: int = 2, cwd: Path | str | None = None,
-              load_modules: Sequence[str] = (), out_dir: Path | str | None = None) -> int:
+              load_modules: Sequence[str] = (), out_dir: Path | str | None = None,
+              topology: Topology | None = None) -> int:
     """Interactive bash in the guest chroot on this terminal (Ctrl-A X quits QEMU)."""
     henv = HarnessEnv.load()
     out = Path(out_dir).resolve() if out_dir else None
@@ -464,8 +584,9 @@ def run_shell(*, memory_mb: int = 1024, cpus: int = 2, cwd: Path | str | None = 
         out.mkdir(parents=True, exist_ok=True)
     cmdline = build_cmdline(henv, out_dir=out, cwd=Path(cwd or os.getcwd()).resolve(),
                             guest_timeout=None, load=load_modules, shell=True)
+    cpus = topology.cpus if topology is not None else cpus
     cmd = build_qemu_command(henv, memory_mb=memory_mb, cpus=cpus, cmdline=cmdline,
-                             out_dir=out, interactive=True)
+                             out_dir=out, interactive=True, topology=topology)
     return subprocess.call(cmd)
 
 
@@ -479,6 +600,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds, boot included (300)")
     ap.add_argument("-m", "--memory", type=int, default=1024, help="guest RAM in MiB (1024)")
     ap.add_argument("--cpus", type=int, default=2, help="guest vCPUs (2)")
+    ap.add_argument("--topology", help="NODESxCORESxTHREADS, e.g. 2x2x2: one socket per node "
+                                       "(overrides --cpus)")
+    ap.add_argument("--numa-distance", type=int, default=20,
+                    help="SLIT distance between nodes (20)")
     ap.add_argument("--out", type=Path, help="read-write share (default: a new temp dir)")
     ap.add_argument("--load", action="append", default=[], help="module group, e.g. zram")
     ap.add_argument("--disk-mb", type=int, help="scratch virtio-blk disk /dev/vda of this size")
@@ -488,13 +613,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     args = ap.parse_args(argv)
     try:
+        topo = (Topology.parse(args.topology, distance=args.numa_distance)
+                if args.topology else None)
+    except ValueError as e:
+        ap.error(str(e))
+    try:
         if args.shell:
             return run_shell(memory_mb=args.memory, cpus=args.cpus, load_modules=args.load,
-                             out_dir=args.out)
+                             out_dir=args.out, topology=topo)
         script = args.cmd if args.cmd is not None else args.script.read_text()
         r = run_in_guest(script, timeout=args.timeout, memory_mb=args.memory, cpus=args.cpus,
                          out_dir=args.out, load_modules=args.load, extra_cmdline=args.append,
-                         disk_mb=args.disk_mb,
+                         disk_mb=args.disk_mb, topology=topo,
                          console_stream=None if args.quiet else sys.stdout)
     except (HarnessNotReady, ValueError) as e:
         print(f"harness.py: error: {e}", file=sys.stderr)

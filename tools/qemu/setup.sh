@@ -41,7 +41,8 @@ command -v apt-get >/dev/null || die "apt-get not found: this harness needs a De
 # (linux-headers-<release>, installed below, pulls in the gcc that Debian built the kernel with.)
 HOST_PKGS=(qemu-system-x86 busybox-static kmod cpio gzip zstd xz-utils stress-ng bpftool
            util-linux procps make python3 linux-headers-amd64
-           strace)       # strace: tests/test_rmtctl_crash.py kills rmtctl at each write with it
+           strace        # strace: tests/test_rmtctl_crash.py kills rmtctl at each write with it
+           numactl)      # numactl: casestudies/kernel_traces.py --topology binds memory and CPUs to nodes
 
 export DEBIAN_FRONTEND=noninteractive
 
