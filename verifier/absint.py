@@ -195,6 +195,7 @@ class Abs:
         self.sranges = sranges or {}          # id -> signed [lo, hi] of signed inputs
         self.memo: dict[int, tuple[z3.ExprRef, AV]] = {}       # id -> (term kept alive, value)
         self.bmemo: dict[int, tuple[z3.ExprRef, bool | None]] = {}
+        self.smemo: dict[int, tuple[z3.ExprRef, z3.ExprRef]] = {}  # id -> (term, simplified)
 
     # ------------------------------------------------------------ values
 
@@ -392,27 +393,44 @@ class Abs:
         return av
 
     def simplify(self, e):
-        """e with every Boolean subterm the abstraction decides replaced by its value.
+        """e with every Boolean subformula the abstraction decides replaced by its value.
 
         Sound for every input, like truth(); a query then bit-blasts only what is left
-        (a path's comparisons of a clamped division against its clamp, say, go)."""
-        pairs = []
-        seen: set[int] = set()
+        (a path's comparisons of a clamped division against its clamp, say, go).  Only
+        the Boolean skeleton (And, Or, Not) is rebuilt, memoised per term across calls:
+        the paths of one program share most of their conjuncts."""
+        memo = self.smemo
         stack = [e]
         while stack:
-            t = stack.pop()
+            t = stack[-1]
             tid = t.get_id()
-            if tid in seen:
+            if tid in memo:
+                stack.pop()
                 continue
-            seen.add(tid)
-            if z3.is_bool(t) and not (z3.is_true(t) or z3.is_false(t)) and t is not e:
+            k = t.decl().kind()
+            if k in (z3.Z3_OP_AND, z3.Z3_OP_OR, z3.Z3_OP_NOT):
+                kids = t.children()
+                todo = [x for x in kids if x.get_id() not in memo]
+                if todo:
+                    stack.extend(todo)
+                    continue
                 v = self.truth(t)
                 if v is not None:
-                    pairs.append((t, z3.BoolVal(v)))
-                    continue
-            if z3.is_app(t) and t.num_args() > 0:
-                stack.extend(t.children())
-        return z3.substitute(e, *pairs) if pairs else e
+                    out = z3.BoolVal(v)
+                else:
+                    new = [memo[x.get_id()][1] for x in kids]
+                    if all(n.eq(x) for n, x in zip(new, kids)):
+                        out = t
+                    elif k == z3.Z3_OP_NOT:
+                        out = z3.Not(new[0])
+                    else:
+                        out = _bool_op(k, new)
+            else:
+                v = self.truth(t) if z3.is_bool(t) else None
+                out = t if v is None else z3.BoolVal(v)
+            memo[tid] = (t, out)
+            stack.pop()
+        return memo[e.get_id()][1]
 
     # ------------------------------------------------------------ booleans
 
@@ -444,12 +462,14 @@ class Abs:
             ts = [self.truth(x, depth + 1) for x in kids]
             if False in ts:
                 return False
-            return True if all(t is True for t in ts) else self._by_value(b)
+            return True if all(t is True for t in ts) else (
+                self._by_value(b) if depth <= 1 else None)
         if k == z3.Z3_OP_OR:
             ts = [self.truth(x, depth + 1) for x in kids]
             if True in ts:
                 return True
-            return False if all(t is False for t in ts) else self._by_value(b)
+            return False if all(t is False for t in ts) else (
+                self._by_value(b) if depth <= 1 else None)
         if len(kids) != 2 or not z3.is_bv(kids[0]):
             return None
         a, c = self.val(kids[0]), self.val(kids[1])
@@ -487,7 +507,7 @@ class Abs:
         budget = [64]                       # nodes: the formulas worth splitting are small
 
         def atoms_ok(f, depth: int = 0) -> bool:
-            budget[0] -= 1
+            budget[0] -= 1 + f.num_args()
             if depth > 20 or budget[0] < 0:
                 return False
             k = f.decl().kind()
@@ -529,6 +549,23 @@ class Abs:
                     z3.Z3_OP_DISTINCT: a != c}[k]
         got = {ev(b, v) for v in av.vals}
         return got.pop() if len(got) == 1 else None
+
+
+def _bool_op(k: int, kids: list):
+    """And / Or of kids, folding the constants simplify() put in."""
+    unit, zero = (True, False) if k == z3.Z3_OP_AND else (False, True)
+    rest = []
+    for x in kids:
+        if z3.is_true(x) or z3.is_false(x):
+            if z3.is_true(x) == zero:
+                return z3.BoolVal(zero)
+            continue
+        rest.append(x)
+    if not rest:
+        return z3.BoolVal(unit)
+    if len(rest) == 1:
+        return rest[0]
+    return z3.And(*rest) if k == z3.Z3_OP_AND else z3.Or(*rest)
 
 
 def _le(x: tuple[int, int], y: tuple[int, int], eq: bool) -> bool | None:
