@@ -186,8 +186,12 @@ class Discharger:
                 return r, None
             return r, _signed(s.model().eval(d, model_completion=True).as_long())
 
-        out: dict = {"default": check(RLIMIT_BOUNDS, d == -1)[0] != z3.unsat}
-        hulls = [self.abs.val(e.value).signed() for e in live]
+        avs = [self.abs.val(e.value) for e in live]
+        may_default = any(a.vals is None or (1 << 64) - 1 in a.vals for a in avs) and \
+            any(a.lo <= (1 << 64) - 1 <= a.hi for a in avs)
+        out: dict = {"default": may_default and
+                     check(RLIMIT_BOUNDS, d == -1)[0] != z3.unsat}
+        hulls = [a.signed() for a in avs]
         if all(h is not None for h in hulls):
             lo = max(lo, min(h[0] for h in hulls))
             hi = min(hi, max(h[1] for h in hulls))
