@@ -55,9 +55,26 @@ void rmt_jit_free(struct rmt_inst *in);
  * @cpu: the CPU it runs on
  * @now: the invocation's time
  * @res: receives the raw decision or the abort
+ *
+ * Inline in the hook path: @cpu's struct rmt_jit_ctx was filled at load
+ * (rmt_frames_alloc()), so a run stores the three fields that change.
+ * @res->abort_pc is read back only after an abort (native code stores it
+ * with the reason).
  */
-void rmt_jit_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
-		 struct rmt_run_result *res);
+static __always_inline void rmt_jit_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
+					struct rmt_run_result *res)
+{
+	struct rmt_frame *fr = &in->frames[cpu];
+	struct rmt_jit_ctx *jc = &fr->jc;
+
+	rmt_frame_enter(in, fr);
+	jc->ctx = ctx;
+	jc->now = now;
+	jc->abort = RMT_ABORT_NONE;
+	res->decision = in->native(jc);
+	res->abort = jc->abort;
+	res->abort_pc = unlikely(jc->abort) ? jc->abort_pc : -1;
+}
 
 #ifdef __KERNEL__
 /**

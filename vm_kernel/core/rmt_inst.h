@@ -26,9 +26,13 @@
  * Per-CPU counters of one program; decisions[] follows, ndecisions long,
  * then two counters per model: a staged candidate's agreements and
  * disagreements with the live weights (rmt_cand_ctr()).
+ *
+ * A run writes one counter: its decisions[] slot (plus aborts[] or
+ * bad_decisions when it failed).  Every run lands in exactly one slot, so
+ * the number of runs is their sum (rmt_vm_stats()) and needs no counter of
+ * its own: one cache line per run, not two.
  */
 struct rmt_pcpu_stats {
-	u64 runs;
 	u64 aborts[RMT_NR_ABORTS];
 	u64 bad_decisions;
 	u64 shadow_agree;
@@ -39,7 +43,13 @@ struct rmt_pcpu_stats {
 	u64 decisions[];
 };
 
-/* Per-CPU memory regions of one program: zeroed (or reset) at each run. */
+/*
+ * Per-CPU memory regions of one program: zeroed (or reset) at each run.
+ *
+ * @jc is the native code's view of this CPU's run (rmt_jit.h), filled at
+ * load: a run stores only what changes (context, time, abort) instead of
+ * building the whole struct on the stack each time.
+ */
 struct rmt_frame {
 	u8 *scratch;		/* scratch, then every model's MIN and MOUT: zeroed */
 	u32 zero_len;		/* bytes to zero from @scratch */
@@ -48,6 +58,8 @@ struct rmt_frame {
 	s32 **min;
 	s32 **mout;
 	s32 *cand_out;		/* a staged candidate's outputs (the largest n_out) */
+	u32 params_dirty;	/* an APPLY ran since the last reset of @params */
+	struct rmt_jit_ctx jc;
 };
 
 /**
@@ -128,8 +140,22 @@ static __always_inline void rmt_frame_enter(struct rmt_inst *in, struct rmt_fram
 
 	if (fr->zero_len)
 		memset(fr->scratch, 0, fr->zero_len);
-	for (t = 0; t < fr->ntables; t++)
-		fr->params[t] = rmt_zero_params;
+	/* only an APPLY changes PARAMS pointers: a run without one resets nothing */
+	if (unlikely(fr->params_dirty)) {
+		for (t = 0; t < fr->ntables; t++)
+			fr->params[t] = rmt_zero_params;
+		fr->params_dirty = 0;
+	}
+}
+
+/* Record that APPLY set a PARAMS pointer of @cpu's frame (rmt_frame_enter() resets it). */
+static __always_inline void rmt_frame_params_set(struct rmt_inst *in, u32 cpu, u32 table,
+						 const u8 *params)
+{
+	struct rmt_frame *fr = &in->frames[cpu];
+
+	fr->params[table] = params;
+	fr->params_dirty = 1;
 }
 
 /**

@@ -945,28 +945,6 @@ void rmt_jit_free(struct rmt_inst *in)
 
 /* ------------------------------------------------------------- run, helpers */
 
-void rmt_jit_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
-		 struct rmt_run_result *res)
-{
-	struct rmt_frame *fr = &in->frames[cpu];
-	struct rmt_jit_ctx jc;
-
-	rmt_frame_enter(in, fr);
-	jc.scratch = fr->scratch;
-	jc.ctx = ctx;
-	jc.params = fr->params;
-	jc.min = fr->min;
-	jc.mout = fr->mout;
-	jc.in = in;
-	jc.now = now;
-	jc.cpu = cpu;
-	jc.abort = RMT_ABORT_NONE;
-	jc.abort_pc = -1;
-	res->decision = in->native(&jc);
-	res->abort = jc.abort;
-	res->abort_pc = jc.abort_pc;
-}
-
 static struct rmt_pcpu_stats *rmt_jit_stats(struct rmt_jit_ctx *jc)
 {
 	struct rmt_inst *in = jc->in;
@@ -983,7 +961,7 @@ u64 rmt_jit_apply(struct rmt_jit_ctx *jc, u32 table, u32 off)
 
 	memcpy(key, jc->scratch + off, 8 * in->prog->tables[table].nkeys);
 	rmt_table_lookup(rcu_dereference(in->tables[table]), key, &action, &params);
-	jc->params[table] = params;
+	rmt_frame_params_set(in, jc->cpu, table, params);
 	return action;
 }
 

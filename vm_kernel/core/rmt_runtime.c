@@ -101,6 +101,14 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 		fr->zero_len = zero;
 		fr->ntables = p->ntables;
 		fr->cand_out = (s32 *)(fr->scratch + zero);
+		fr->params_dirty = 1;		/* the first run sets every PARAMS(t) */
+		fr->jc.scratch = fr->scratch;
+		fr->jc.params = fr->params;
+		fr->jc.min = fr->min;
+		fr->jc.mout = fr->mout;
+		fr->jc.in = in;
+		fr->jc.cpu = c;
+		fr->jc.abort_pc = -1;
 		off = (p->hdr.scratch_size + 7) & ~7u;
 		for (m = 0; m < p->nmodels; m++) {
 			fr->min[m] = (s32 *)(fr->scratch + off);
@@ -306,22 +314,30 @@ int rmt_vm_unload(struct rmt_vm *vm, int id)
 }
 EXPORT_SYMBOL_GPL(rmt_vm_unload);
 
+/*
+ * Count the run in its decisions[] slot, replacing a decision outside the
+ * hook's range by DEFAULT.  The common case is two compares and one
+ * increment: a decision d in range has slot d - lo + 1 < ndecisions (one
+ * unsigned compare); DEFAULT has slot 0 whatever the range.
+ */
 static __always_inline void rmt_account(struct rmt_inst *in, u32 cpu,
 					struct rmt_run_result *res)
 {
 	struct rmt_pcpu_stats *st = rmt_pstats(in, cpu);
 	s64 d = res->decision;
+	u64 slot = (u64)d - (u64)in->decision_lo + 1;
 
-	st->runs++;
-	if (res->abort) {
+	if (unlikely(res->abort)) {
 		st->aborts[res->abort]++;
-	} else if (d != RMT_DECISION_DEFAULT &&
-		   (d < in->decision_lo || d > in->decision_lo + in->ndecisions - 2)) {
-		st->bad_decisions++;
-		d = RMT_DECISION_DEFAULT;
-		res->decision = d;
+		slot = 0;			/* an abort's decision is DEFAULT */
+	} else if (unlikely(slot >= in->ndecisions || d == RMT_DECISION_DEFAULT)) {
+		slot = 0;
+		if (d != RMT_DECISION_DEFAULT) {
+			st->bad_decisions++;
+			res->decision = RMT_DECISION_DEFAULT;
+		}
 	}
-	st->decisions[d == RMT_DECISION_DEFAULT ? 0 : d - in->decision_lo + 1]++;
+	st->decisions[slot]++;
 }
 
 int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu, u64 now,
@@ -329,7 +345,7 @@ int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu
 {
 	struct rmt_inst *in;
 
-	if (unlikely(id < 1 || id > RMT_VM_MAX_PROGS))
+	if (unlikely((unsigned int)(id - 1) >= RMT_VM_MAX_PROGS))
 		return -ENOENT;
 	in = rcu_dereference(vm->progs[id - 1]);
 	if (unlikely(!in))
@@ -341,7 +357,7 @@ int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu
 		rmt_kjit_run(in, ctx, cpu, now, res);
 	else
 #endif
-	if (in->native)
+	if (likely(in->native))
 		rmt_jit_run(in, ctx, cpu, now, res);
 	else
 		rmt_interp_run(in, ctx, cpu, now, res);
@@ -903,7 +919,6 @@ int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out)
 	for (c = 0; c < in->ncpus; c++) {
 		struct rmt_pcpu_stats *st = rmt_pstats(in, c);
 
-		out->runs += READ_ONCE(st->runs);
 		for (i = 0; i < RMT_NR_ABORTS; i++)
 			out->aborts[i] += READ_ONCE(st->aborts[i]);
 		out->bad_decisions += READ_ONCE(st->bad_decisions);
@@ -915,6 +930,9 @@ int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out)
 		for (i = 0; i < in->ndecisions; i++)
 			out->decisions[i] += READ_ONCE(st->decisions[i]);
 	}
+	/* every run counts in exactly one decisions[] slot (rmt_account()) */
+	for (i = 0; i < in->ndecisions; i++)
+		out->runs += out->decisions[i];
 	mutex_unlock(&vm->lock);
 	return 0;
 }
