@@ -59,6 +59,9 @@ struct rmt_frame {
 	s32 **mout;
 	s32 *cand_out;		/* a staged candidate's outputs (the largest n_out) */
 	u32 params_dirty;	/* an APPLY ran since the last reset of @params */
+	u32 ndecisions;		/* copies of the instance's, for rmt_account() */
+	s64 decision_lo;
+	struct rmt_pcpu_stats *stats;	/* this CPU's counters */
 	struct rmt_jit_ctx jc;
 };
 

@@ -109,6 +109,9 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 		fr->jc.in = in;
 		fr->jc.cpu = c;
 		fr->jc.abort_pc = -1;
+		fr->ndecisions = in->ndecisions;
+		fr->decision_lo = in->decision_lo;
+		fr->stats = rmt_pstats(in, c);
 		off = (p->hdr.scratch_size + 7) & ~7u;
 		for (m = 0; m < p->nmodels; m++) {
 			fr->min[m] = (s32 *)(fr->scratch + off);
@@ -320,17 +323,16 @@ EXPORT_SYMBOL_GPL(rmt_vm_unload);
  * increment: a decision d in range has slot d - lo + 1 < ndecisions (one
  * unsigned compare); DEFAULT has slot 0 whatever the range.
  */
-static __always_inline void rmt_account(struct rmt_inst *in, u32 cpu,
-					struct rmt_run_result *res)
+static __always_inline void rmt_account(const struct rmt_frame *fr, struct rmt_run_result *res)
 {
-	struct rmt_pcpu_stats *st = rmt_pstats(in, cpu);
+	struct rmt_pcpu_stats *st = fr->stats;
 	s64 d = res->decision;
-	u64 slot = (u64)d - (u64)in->decision_lo + 1;
+	u64 slot = (u64)d - (u64)fr->decision_lo + 1;
 
 	if (unlikely(res->abort)) {
 		st->aborts[res->abort]++;
 		slot = 0;			/* an abort's decision is DEFAULT */
-	} else if (unlikely(slot >= in->ndecisions || d == RMT_DECISION_DEFAULT)) {
+	} else if (unlikely(slot >= fr->ndecisions || d == RMT_DECISION_DEFAULT)) {
 		slot = 0;
 		if (d != RMT_DECISION_DEFAULT) {
 			st->bad_decisions++;
@@ -343,7 +345,9 @@ static __always_inline void rmt_account(struct rmt_inst *in, u32 cpu,
 int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu, u64 now,
 		   struct rmt_run_result *res)
 {
+	struct rmt_frame *fr;
 	struct rmt_inst *in;
+	rmt_jit_fn fn;
 
 	if (unlikely((unsigned int)(id - 1) >= RMT_VM_MAX_PROGS))
 		return -ENOENT;
@@ -352,16 +356,19 @@ int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu
 		return -ENOENT;
 	if (unlikely(ctx_len != in->ctx_size || cpu >= in->ncpus))
 		return -EINVAL;
+	/* after the call only @fr and @res are live: few registers to save */
+	fr = &in->frames[cpu];
+	fn = READ_ONCE(in->native);
 #ifdef __KERNEL__
 	if (in->kjit)
 		rmt_kjit_run(in, ctx, cpu, now, res);
 	else
 #endif
-	if (likely(in->native))
-		rmt_jit_run(in, ctx, cpu, now, res);
+	if (likely(fn))
+		rmt_jit_run(fn, fr, ctx, now, res);
 	else
 		rmt_interp_run(in, ctx, cpu, now, res);
-	rmt_account(in, cpu, res);
+	rmt_account(fr, res);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(rmt_vm_run_rcu);
