@@ -116,6 +116,21 @@ static __always_inline u64 *rmt_cand_ctr(struct rmt_inst *in, u32 cpu, u32 model
 	return st->decisions + in->ndecisions + 2 * (size_t)model;
 }
 
+/*
+ * Byte offset of MIN(@model) (@out false) or MOUT(@model) from a frame's
+ * scratch: the layout rmt_frames_alloc() makes on every CPU (scratch rounded
+ * up to 8 bytes, then each model's inputs and outputs), so native code can
+ * address them from the scratch base without loading a pointer.
+ */
+static inline u32 rmt_model_io_offset(const struct rmt_prog *p, u32 model, bool out)
+{
+	u32 off = (p->hdr.scratch_size + 7) & ~7u, m;
+
+	for (m = 0; m < model; m++)
+		off += 4 * (p->models[m].n_in + p->models[m].n_out);
+	return out ? off + 4 * p->models[model].n_in : off;
+}
+
 /* The zeroed PARAMS block every table shows before its first APPLY. */
 extern const u8 rmt_zero_params[RMT_MAX_PARAM_SIZE];
 

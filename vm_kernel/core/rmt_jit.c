@@ -80,6 +80,7 @@ struct rmt_jit {
 	u32 frame;		/* bytes below the pushes: the slot array and alignment */
 	u8 pushed[8];		/* callee-saved registers the prologue saves, in order */
 	u8 npushed;
+	const struct rmt_prog *prog;
 	bool has_ctxp;		/* r12 holds the context pointer (the plan's promise) */
 	bool used_ctxp;		/* the code emitted reads r12 */
 };
@@ -585,6 +586,11 @@ static struct rmt_rm j_addr(struct rmt_jit *j, const struct rmt_insn *i, u32 pc,
 		base = J_SCRATCH;
 	} else if (region == RMT_REGION_CTX) {
 		base = J_CTX;
+	} else if (region != RMT_REGION_PARAMS) {
+		/* MIN and MOUT sit at fixed offsets from scratch on every CPU */
+		return rm_mem(J_SCRATCH, index, rmt_model_io_offset(j->prog, obj,
+								    region == RMT_REGION_MOUT) +
+			      (u16)i->off);
 	} else {
 		s32 at = region == RMT_REGION_PARAMS ? RMT_JC_PARAMS :
 			 region == RMT_REGION_MIN ? RMT_JC_MIN : RMT_JC_MOUT;
@@ -723,8 +729,7 @@ static bool j_needs_ctxp(const struct rmt_insn *i)
 		return !op->imm;		/* a register operand is checked at run time */
 	case JK_LOAD:
 	case JK_STORE:
-		return RMT_MEM_LIMIT(i->imm) ||
-		       (region != RMT_REGION_SCRATCH && region != RMT_REGION_CTX);
+		return RMT_MEM_LIMIT(i->imm) || region == RMT_REGION_PARAMS;
 	default:
 		return false;
 	}
@@ -757,7 +762,9 @@ static u32 j_plan(struct rmt_jit *j, const struct rmt_prog *p)
 		calls |= j_calls_c(i);
 		j->has_ctxp |= j_needs_ctxp(i);
 		if (kind == JK_LOAD || kind == JK_STORE) {
-			scratch |= RMT_MEM_REGION(i->imm) == RMT_REGION_SCRATCH;
+			/* MIN and MOUT are addressed from the scratch base too */
+			scratch |= RMT_MEM_REGION(i->imm) != RMT_REGION_CTX &&
+				   RMT_MEM_REGION(i->imm) != RMT_REGION_PARAMS;
 			ctx |= RMT_MEM_REGION(i->imm) == RMT_REGION_CTX;
 		}
 		/* APPLY and TRACE read scratch through the context pointer, not r13 */
@@ -901,6 +908,7 @@ static int j_emit(struct rmt_jit *j, const struct rmt_prog *p)
 {
 	u32 n = p->hdr.ninsns, pc, k, abort_common;
 
+	j->prog = p;
 	j_prologue(j, j_plan(j, p));
 	/* The epilogue goes first so that EXIT can jump back to it. */
 	k = j_jmp8(j, 0xeb);

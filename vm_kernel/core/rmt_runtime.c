@@ -75,7 +75,7 @@ static void rmt_schema_from(const struct rmt_prog *p, u32 t, struct rmt_table_sc
 static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 {
 	const struct rmt_prog *p = in->prog;
-	size_t ptrs, zero, stride, off, cand = 0;
+	size_t ptrs, zero, stride, cand = 0;
 	u32 c, m;
 
 	ptrs = (p->ntables + 2 * p->nmodels) * sizeof(void *);
@@ -112,12 +112,9 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 		fr->ndecisions = in->ndecisions;
 		fr->decision_lo = in->decision_lo;
 		fr->stats = rmt_pstats(in, c);
-		off = (p->hdr.scratch_size + 7) & ~7u;
 		for (m = 0; m < p->nmodels; m++) {
-			fr->min[m] = (s32 *)(fr->scratch + off);
-			off += 4 * (size_t)p->models[m].n_in;
-			fr->mout[m] = (s32 *)(fr->scratch + off);
-			off += 4 * (size_t)p->models[m].n_out;
+			fr->min[m] = (s32 *)(fr->scratch + rmt_model_io_offset(p, m, false));
+			fr->mout[m] = (s32 *)(fr->scratch + rmt_model_io_offset(p, m, true));
 		}
 	}
 	return 0;
