@@ -474,9 +474,17 @@ bool rmt_mlp_avx2(const struct rmt_weights *w, const s32 *in, s32 *out)
 {
 	const __m256i vlo = _mm256_set1_epi32(w->act_lo), vhi = _mm256_set1_epi32(w->act_hi);
 	__m256i bad = _mm256_setzero_si256();
-	/* the buffers' address once: each use of rmt_x16 may be a __tls_get_addr() call */
-	s16 (*const buf)[RMT_MAX_MODEL_IO + 16] = rmt_x16;
-	s16 *x = buf[0];
+	/*
+	 * The buffers' address once: in the shared library each use of rmt_x16
+	 * is a __tls_get_addr() call, which gcc repeats rather than keep the
+	 * address in a register unless the address is opaque to it (was six
+	 * calls per inference).
+	 */
+	s16 (*buf)[RMT_MAX_MODEL_IO + 16] = rmt_x16;
+	s16 *x;
+
+	asm("" : "+r" (buf));
+	x = buf[0];
 	u32 i, j, n = w->n_in;
 
 	/*
