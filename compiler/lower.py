@@ -5,7 +5,11 @@ of them, but they make the code easy to read in `rmtc dump`):
 - a register holding a value of type T is canonical: zero-extended when T is
   unsigned, sign-extended when signed, 0/1 for bool; arithmetic narrower than
   64 bits is followed by ZEXT/SEXT;
-- scalar locals live in virtual registers, arrays in scratch;
+- scalar locals live in virtual registers, arrays in scratch -- except an array
+  that is the only argument ever passed to a model, which lives in that model's
+  MIN region, and the result of a model called from one place, which stays in
+  its MOUT region: model inputs and outputs are then never copied
+  (`model_homes()`);
 - the decision lives in one virtual register, DEFAULT (-1) until decided;
 - tables are applied with their key fields stored as u64s in a scratch key
   buffer; the matched action's code is inlined after the APPLY, selected by a
@@ -18,8 +22,9 @@ of them, but they make the code easy to read in `rmtc dump`):
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional
 
 from rmt.contract import objfile as O
 from rmt.compiler.fold import fold, wrap
@@ -74,14 +79,68 @@ def fits_s32(v: int) -> bool:
 
 @dataclass
 class ArraySlot:
-    """A local array in scratch."""
+    """A local array: in scratch, or in a model's MIN or MOUT region (object `obj`)."""
     offset: int
     elem: A.IntT
     n: int
+    region: Region = Region.SCRATCH
+    obj: int = 0
 
     @property
     def size(self) -> int:
         return self.elem.bits // 8 * self.n
+
+
+_NOT_CODE = frozenset({"span", "ty", "sym", "const", "to"})
+
+
+def _nodes(node: object) -> Iterator[object]:
+    """Every AST node under `node` (itself included), through lists and dataclass fields."""
+    yield node
+    if isinstance(node, list):
+        for x in node:
+            yield from _nodes(x)
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for f in dataclasses.fields(node):
+            if f.name not in _NOT_CODE:
+                yield from _nodes(getattr(node, f.name))
+
+
+@dataclass(frozen=True)
+class ModelHomes:
+    """Where model arguments and results live (see the module doc).
+
+    inputs: id(array LocalSym) -> the model whose MIN region holds the array: it is the only
+        array ever passed to that model (declared by a `let` with no model or array
+        initialiser), so the call needs no copy;
+    outputs: models called from exactly one place: their result is read from MOUT directly.
+    """
+    inputs: dict[int, int]
+    outputs: frozenset[int]
+
+
+def model_homes(bodies: list[A.Block], model_index: dict[str, int]) -> ModelHomes:
+    """Scan the code (apply and action bodies) for model calls; see ModelHomes."""
+    args: dict[int, set[int]] = {}            # model -> ids of the arrays passed to it
+    sites: dict[int, int] = {}
+    fresh: set[int] = set()                   # arrays whose let makes a fresh zeroed slot
+    for n in _nodes(bodies):
+        if isinstance(n, A.Call) and n.kind == "model":
+            m = model_index[n.func]
+            sites[m] = sites.get(m, 0) + 1
+            a = n.args[0] if n.args else None
+            sym = a.sym if isinstance(a, A.Name) else None
+            args.setdefault(m, set()).add(id(sym) if sym is not None else -1)
+        elif isinstance(n, A.Let) and n.sym is not None and isinstance(n.sym.ty, A.ArrayT):
+            if not (isinstance(n.init, A.Call) and n.init.kind == "model") and \
+                    not (isinstance(n.init, A.Name) and isinstance(n.init.ty, A.ArrayT)):
+                fresh.add(id(n.sym))
+    inputs: dict[int, int] = {}
+    for m in sorted(args):
+        only = next(iter(args[m])) if len(args[m]) == 1 else -1
+        if only in fresh and only not in inputs:
+            inputs[only] = m
+    return ModelHomes(inputs, frozenset(m for m, k in sites.items() if k == 1))
 
 
 class Lowerer:
@@ -112,6 +171,9 @@ class Lowerer:
         self.map_index = {m.name: i for i, m in enumerate(self.maps)}
         self.models = [self._model(m) for m in self.model_decls]
         self.tables = [self._table(t) for t in self.table_decls]
+        bodies = [d.body for d in prog.of(A.ApplyDecl)] + [a.body for a in self.actions.values()]
+        self.homes = model_homes(bodies, self.model_index)
+        self.homed: set[int] = set()               # models whose MIN holds an array already
 
     # ------------------------------------------------------------ emission helpers
 
@@ -358,8 +420,17 @@ class Lowerer:
                     and id(s.init.sym) in self.arrays:
                 src = self.arrays[id(s.init.sym)]
                 slot = ArraySlot(self.alloc(src.size), src.elem, src.n)
-                self._copy(Region.SCRATCH, src.offset, Region.SCRATCH, slot.offset, src.elem,
-                           src.n)
+                self._copy(src.region, src.offset, Region.SCRATCH, slot.offset, src.elem,
+                           src.n, sobj=src.obj)
+            elif self.homes.inputs.get(id(sym), -1) not in (-1, *self.homed) and \
+                    sym.ty.elem == A.IntT(32, True) and \
+                    sym.ty.n == self.models[self.homes.inputs[id(sym)]].n_in:
+                # the model's input: MIN is zeroed at the start of a run like scratch, and
+                # only this let's first lowering lives there (a let lowered again -- in an
+                # unrolled loop, an action applied twice -- gets a fresh zeroed slot)
+                mi = self.homes.inputs[id(sym)]
+                self.homed.add(mi)
+                slot = ArraySlot(0, sym.ty.elem, sym.ty.n, Region.MIN, mi)
             else:
                 slot = ArraySlot(self.alloc(sym.ty.elem.bits // 8 * sym.ty.n), sym.ty.elem,
                                  sym.ty.n)
@@ -367,10 +438,11 @@ class Lowerer:
                     v = self.value(s.init)
                     for i in range(slot.n):
                         self.emit(_STORE[slot.elem.bits], v, None, slot.offset + i *
-                                  slot.elem.bits // 8, mem_imm(Region.SCRATCH))
+                                  slot.elem.bits // 8, mem_imm(slot.region, slot.obj))
             self.arrays[id(sym)] = slot
-            self.symbols.append(O.Symbol(s.name, slot.offset, slot.size, slot.elem.bits,
-                                         slot.elem.signed))
+            if slot.region == Region.SCRATCH:      # SYMBOLS name scratch variables
+                self.symbols.append(O.Symbol(s.name, slot.offset, slot.size, slot.elem.bits,
+                                             slot.elem.signed))
             return
         if s.init is not None and fold(s.init, self.loops) is None:
             r, owned = self.operand(s.init)
@@ -499,12 +571,10 @@ class Lowerer:
             if e.target == "ctx":
                 f = self.hook.field(e.base.name)
                 region, obj, base, n = Region.CTX, 0, self.hook.layout[f.name], f.count
-            elif e.target == "model":
-                slot = self.model_call(e.base)
-                region, obj, base, n = Region.SCRATCH, 0, slot.offset, slot.n
             else:
-                slot = self.arrays[id(e.base.sym)]
-                region, obj, base, n = Region.SCRATCH, 0, slot.offset, slot.n
+                slot = self.model_call(e.base) if e.target == "model" \
+                    else self.arrays[id(e.base.sym)]
+                region, obj, base, n = slot.region, slot.obj, slot.offset, slot.n
             i = fold(e.index, self.loops)
             if i is not None and 0 <= i < n:
                 return (region, obj, base + i * size, None, 0, elem)
@@ -554,8 +624,13 @@ class Lowerer:
         arg = c.args[0]
         src = self.arrays[id(arg.sym)]
         i32 = A.IntT(32, True)
-        self._copy(Region.SCRATCH, src.offset, Region.MIN, 0, i32, m.n_in, dobj=mi)
+        if (src.region, src.obj) != (Region.MIN, mi):
+            self._copy(src.region, src.offset, Region.MIN, 0, i32, m.n_in, sobj=src.obj,
+                       dobj=mi)
         self.emit("CALLM", imm=mi)
+        if mi in self.homes.outputs:
+            # called from one place: nothing else overwrites MOUT while the result is in scope
+            return ArraySlot(0, i32, m.n_out, Region.MOUT, mi)
         out = ArraySlot(self.alloc(4 * m.n_out), i32, m.n_out)
         self._copy(Region.MOUT, 0, Region.SCRATCH, out.offset, i32, m.n_out, sobj=mi)
         return out

@@ -30,6 +30,8 @@ from rmt.verifier.inputs import Inputs
 from rmt.verifier.symstate import (ZERO_CELL, Cell, Flag, Memory, State, bv64, f_and, f_not,
                                merge_states)
 
+# regions whose reads must follow a write on every path (O.Initialized)
+_TRACKED = (Region.SCRATCH, Region.MIN, Region.MOUT)
 REGION_NAME = {Region.CTX: "ctx", Region.SCRATCH: "scratch", Region.PARAMS: "params",
                Region.MIN: "min", Region.MOUT: "mout"}
 
@@ -135,8 +137,10 @@ class Executor:
         for t in range(len(self.prog.tables)):
             mems[(Region.PARAMS, t)] = Memory(self.prog.tables[t].param_size, _zero_base)
         for m, mod in enumerate(self.prog.models):
-            mems[(Region.MIN, m)] = Memory(4 * mod.n_in, _zero_base)
-            mems[(Region.MOUT, m)] = Memory(4 * mod.n_out, _zero_base)
+            # tracked like scratch: the compiler keeps a model's input array in MIN, and
+            # CALLM reads every element (callm())
+            mems[(Region.MIN, m)] = Memory(4 * mod.n_in, _zero_base, tracked=True)
+            mems[(Region.MOUT, m)] = Memory(4 * mod.n_out, _zero_base, tracked=True)
         zero = bv64(0)
         extra = 6 * len(self.streaks)      # streak pseudo-registers, see map_op
         return State([zero] * (16 + extra), [False] * 16 + [True] * extra, mems)
@@ -269,8 +273,8 @@ class Executor:
                 mem.store(i.off, size, value)
             else:
                 v, d = mem.load(i.off, size)
-                if region == Region.SCRATCH:
-                    self.need_defined(pc, path, d, f"scratch[{i.off}..{i.off + size})")
+                if region in _TRACKED:
+                    self.need_defined(pc, path, d, f"{rname}[{i.off}..{i.off + size})")
         else:
             idx = self.reg(st, path, pc, i.src)
             ok = z3.ULE(idx, limit - size)
@@ -305,8 +309,8 @@ class Executor:
                 mem.store_indexed(i.off, idx, cands, size, value)
             else:
                 v, d = mem.load_indexed(i.off, idx, cands, size)
-            if not store and region == Region.SCRATCH:
-                self.need_defined(pc, path, d, f"scratch[{i.off} + r{i.src}] ({size} bytes)")
+            if not store and region in _TRACKED:
+                self.need_defined(pc, path, d, f"{rname}[{i.off} + r{i.src}] ({size} bytes)")
         if not store:
             self.set_reg(st, i.dst, _sext64(v) if name in LOAD_SIGNED else _zext64(v))
         return path
@@ -391,6 +395,11 @@ class Executor:
 
     def callm(self, pc: int, i: Insn, path: Flag, st: State) -> None:
         m = self.prog.models[i.imm]
+        mi = st.mem((Region.MIN, i.imm))
+        d: Flag = True
+        for b in range(4 * m.n_in):
+            d = f_and(d, mi.defined(b))
+        self.need_defined(pc, path, d, f"model {m.name} input min{i.imm}[0..{4 * m.n_in})")
         if m.in_lo > -(1 << 31) or m.in_hi < (1 << 31) - 1:
             mem = st.mem((Region.MIN, i.imm))
             props, elems = [], {}

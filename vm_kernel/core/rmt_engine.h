@@ -49,15 +49,32 @@ int rmt_jit_compile(struct rmt_inst *in);
 void rmt_jit_free(struct rmt_inst *in);
 
 /**
- * rmt_jit_run() - run @in's native code once; as rmt_interp_run()
- * @in: the program (with @in->native set)
+ * rmt_jit_run() - run @fn, the program's native code, once; as rmt_interp_run()
+ * @fn: the program's native code (@fr->jc.in->native)
+ * @fr: the frame of the CPU it runs on
  * @ctx: the hook context
- * @cpu: the CPU it runs on
  * @now: the invocation's time
  * @res: receives the raw decision or the abort
+ *
+ * Inline in the hook path: the CPU's struct rmt_jit_ctx was filled at load
+ * (rmt_frames_alloc()), so a run stores the three fields that change.
+ * @res->abort_pc is read back only after an abort (native code stores it
+ * with the reason).
  */
-void rmt_jit_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
-		 struct rmt_run_result *res);
+static __always_inline void rmt_jit_run(rmt_jit_fn fn, struct rmt_frame *fr, u8 *ctx, u64 now,
+					struct rmt_run_result *res)
+{
+	struct rmt_jit_ctx *jc = &fr->jc;
+
+	/* stored first: then the zeroing's memset() call has less live across it */
+	jc->ctx = ctx;
+	jc->now = now;
+	jc->abort = RMT_ABORT_NONE;
+	rmt_frame_enter(jc->in, fr);
+	res->decision = fn(jc);
+	res->abort = jc->abort;
+	res->abort_pc = unlikely(jc->abort) ? jc->abort_pc : -1;
+}
 
 #ifdef __KERNEL__
 /**

@@ -26,9 +26,13 @@
  * Per-CPU counters of one program; decisions[] follows, ndecisions long,
  * then two counters per model: a staged candidate's agreements and
  * disagreements with the live weights (rmt_cand_ctr()).
+ *
+ * A run writes one counter: its decisions[] slot (plus aborts[] or
+ * bad_decisions when it failed).  Every run lands in exactly one slot, so
+ * the number of runs is their sum (rmt_vm_stats()) and needs no counter of
+ * its own: one cache line per run, not two.
  */
 struct rmt_pcpu_stats {
-	u64 runs;
 	u64 aborts[RMT_NR_ABORTS];
 	u64 bad_decisions;
 	u64 shadow_agree;
@@ -39,7 +43,13 @@ struct rmt_pcpu_stats {
 	u64 decisions[];
 };
 
-/* Per-CPU memory regions of one program: zeroed (or reset) at each run. */
+/*
+ * Per-CPU memory regions of one program: zeroed (or reset) at each run.
+ *
+ * @jc is the native code's view of this CPU's run (rmt_jit.h), filled at
+ * load: a run stores only what changes (context, time, abort) instead of
+ * building the whole struct on the stack each time.
+ */
 struct rmt_frame {
 	u8 *scratch;		/* scratch, then every model's MIN and MOUT: zeroed */
 	u32 zero_len;		/* bytes to zero from @scratch */
@@ -48,6 +58,11 @@ struct rmt_frame {
 	s32 **min;
 	s32 **mout;
 	s32 *cand_out;		/* a staged candidate's outputs (the largest n_out) */
+	u32 params_dirty;	/* an APPLY ran since the last reset of @params */
+	u32 ndecisions;		/* copies of the instance's, for rmt_account() */
+	s64 decision_lo;
+	struct rmt_pcpu_stats *stats;	/* this CPU's counters */
+	struct rmt_jit_ctx jc;
 };
 
 /**
@@ -101,6 +116,21 @@ static __always_inline u64 *rmt_cand_ctr(struct rmt_inst *in, u32 cpu, u32 model
 	return st->decisions + in->ndecisions + 2 * (size_t)model;
 }
 
+/*
+ * Byte offset of MIN(@model) (@out false) or MOUT(@model) from a frame's
+ * scratch: the layout rmt_frames_alloc() makes on every CPU (scratch rounded
+ * up to 8 bytes, then each model's inputs and outputs), so native code can
+ * address them from the scratch base without loading a pointer.
+ */
+static inline u32 rmt_model_io_offset(const struct rmt_prog *p, u32 model, bool out)
+{
+	u32 off = (p->hdr.scratch_size + 7) & ~7u, m;
+
+	for (m = 0; m < model; m++)
+		off += 4 * (p->models[m].n_in + p->models[m].n_out);
+	return out ? off + 4 * p->models[model].n_in : off;
+}
+
 /* The zeroed PARAMS block every table shows before its first APPLY. */
 extern const u8 rmt_zero_params[RMT_MAX_PARAM_SIZE];
 
@@ -128,8 +158,22 @@ static __always_inline void rmt_frame_enter(struct rmt_inst *in, struct rmt_fram
 
 	if (fr->zero_len)
 		memset(fr->scratch, 0, fr->zero_len);
-	for (t = 0; t < fr->ntables; t++)
-		fr->params[t] = rmt_zero_params;
+	/* only an APPLY changes PARAMS pointers: a run without one resets nothing */
+	if (unlikely(fr->params_dirty)) {
+		for (t = 0; t < fr->ntables; t++)
+			fr->params[t] = rmt_zero_params;
+		fr->params_dirty = 0;
+	}
+}
+
+/* Record that APPLY set a PARAMS pointer of @cpu's frame (rmt_frame_enter() resets it). */
+static __always_inline void rmt_frame_params_set(struct rmt_inst *in, u32 cpu, u32 table,
+						 const u8 *params)
+{
+	struct rmt_frame *fr = &in->frames[cpu];
+
+	fr->params[table] = params;
+	fr->params_dirty = 1;
 }
 
 /**

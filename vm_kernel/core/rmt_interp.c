@@ -53,7 +53,7 @@ static noinline int rmt_do_trace(struct rmt_inst *in, const struct rmt_insn *ins
 	return rmt_ring_push(in->ring, &rec);
 }
 
-static noinline u16 rmt_do_apply(struct rmt_inst *in, struct rmt_frame *fr,
+static noinline u16 rmt_do_apply(struct rmt_inst *in, struct rmt_frame *fr, u32 cpu,
 				 const struct rmt_insn *insn)
 {
 	u64 key[RMT_MAX_KEYS];
@@ -64,7 +64,7 @@ static noinline u16 rmt_do_apply(struct rmt_inst *in, struct rmt_frame *fr,
 	memcpy(key, fr->scratch + insn->off, 8 * in->prog->tables[t].nkeys);
 	/* a batch update replaces the whole table (rmt_vm_table_batch()) */
 	rmt_table_lookup(rcu_dereference(in->tables[t]), key, &action, &params);
-	fr->params[t] = params;
+	rmt_frame_params_set(in, cpu, t, params);
 	return action;
 }
 
@@ -273,7 +273,7 @@ OP_JSET_I:
 #undef STORE
 
 OP_APPLY:
-	DST = rmt_do_apply(in, fr, insn);
+	DST = rmt_do_apply(in, fr, cpu, insn);
 	CONT;
 OP_CALLM:
 	ov = 0;

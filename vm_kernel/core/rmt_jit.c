@@ -18,8 +18,13 @@
  * register i; mapped registers use their slot only across calls, since
  * rsi..r11 are caller-saved).
  *
- * Frame: 6 callee-saved pushes + return address = 56 bytes; 136 more keep
- * rsp 16-byte aligned at helper calls.
+ * The prologue is what the program needs (j_plan()), since a short program's
+ * fixed cost is mostly prologue: r12, r13 and r14 are set up (and saved)
+ * only when the program uses the context pointer, scratch or the context; a
+ * program that calls no C takes the caller-saved registers first, so it
+ * saves nothing for them; the 16-slot array (plus 8 bytes that keep rsp
+ * 16-byte aligned at helper calls) exists only when a VM register has no
+ * x86 register or a call needs the slots.
  */
 #include "rmt_engine.h"
 #include "rmt_alloc.h"
@@ -39,13 +44,16 @@ enum {
 #define J_CTXP R12
 #define J_SCRATCH R13
 #define J_CTX R14
-#define J_FRAME 136
+#define J_SLOTS (8 * RMT_NUM_REGS)
 #define J_NPHYS 9
 /* Worst case bytes for one bytecode instruction (a map update with saves). */
 #define J_MAX_INSN 160
 #define J_STUB 24
 
+/* VM registers' x86 registers, in the order they are handed out */
 static const u8 rmt_jit_pool[J_NPHYS] = { RBX, RBP, R15, RSI, RDI, R8, R9, R10, R11 };
+/* ... and for a program that calls no C: nothing to spill, nothing to save */
+static const u8 rmt_jit_pool_leaf[J_NPHYS] = { RSI, RDI, R8, R9, R10, R11, RBX, RBP, R15 };
 
 struct rmt_jit_fixup {
 	u32 pos;		/* offset of the rel32 field */
@@ -69,6 +77,12 @@ struct rmt_jit {
 	u32 nstubs;
 	s8 phys[RMT_NUM_REGS];	/* x86 register of VM register i, or -1 */
 	u32 epilogue;
+	u32 frame;		/* bytes below the pushes: the slot array and alignment */
+	u8 pushed[8];		/* callee-saved registers the prologue saves, in order */
+	u8 npushed;
+	const struct rmt_prog *prog;
+	bool has_ctxp;		/* r12 holds the context pointer (the plan's promise) */
+	bool used_ctxp;		/* the code emitted reads r12 */
 };
 
 /* ------------------------------------------------------------------ emit */
@@ -210,6 +224,7 @@ static void j_jump(struct rmt_jit *j, int cc, u32 target, bool stub)
 /* A conditional exit to an abort stub for @reason at @pc. */
 static void j_check(struct rmt_jit *j, int cc, u32 reason, u32 pc)
 {
+	j->used_ctxp = true;		/* the stub stores the reason through r12 */
 	j->stubs[j->nstubs] = (struct rmt_jit_stub){ .reason = reason, .pc = pc };
 	j_jump(j, cc, j->nstubs++, true);
 }
@@ -571,10 +586,16 @@ static struct rmt_rm j_addr(struct rmt_jit *j, const struct rmt_insn *i, u32 pc,
 		base = J_SCRATCH;
 	} else if (region == RMT_REGION_CTX) {
 		base = J_CTX;
+	} else if (region != RMT_REGION_PARAMS) {
+		/* MIN and MOUT sit at fixed offsets from scratch on every CPU */
+		return rm_mem(J_SCRATCH, index, rmt_model_io_offset(j->prog, obj,
+								    region == RMT_REGION_MOUT) +
+			      (u16)i->off);
 	} else {
 		s32 at = region == RMT_REGION_PARAMS ? RMT_JC_PARAMS :
 			 region == RMT_REGION_MIN ? RMT_JC_MIN : RMT_JC_MOUT;
 
+		j->used_ctxp = true;
 		j_mov_to(j, RDX, rm_mem(J_CTXP, -1, at));
 		j_mov_to(j, RDX, rm_mem(RDX, -1, 8 * obj));
 		base = RDX;
@@ -613,6 +634,7 @@ static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 	int dst = RMT_INSN_DST(i), src = RMT_INSN_SRC(i);
 	u32 reason = 0;
 
+	j->used_ctxp = true;
 	if (i->code == RMT_OP_CALL && i->imm != RMT_HELPER_RANDOM) {
 		if (i->imm == RMT_HELPER_KTIME_NS) {
 			j_mov_to(j, RAX, rm_mem(J_CTXP, -1, RMT_JC_NOW));
@@ -678,8 +700,6 @@ static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 
 /* ------------------------------------------------------------------ driver */
 
-static const u8 rmt_jit_pushed[6] = { RBX, RBP, R12, R13, R14, R15 };
-
 static void j_push(struct rmt_jit *j, int r, bool pop)
 {
 	if (r & 8)
@@ -687,18 +707,69 @@ static void j_push(struct rmt_jit *j, int r, bool pop)
 	j_b(j, (pop ? 0x58 : 0x50) | (r & 7));
 }
 
-/* Map the most used VM registers to x86 registers; return the used set. */
-static u32 j_assign(struct rmt_jit *j, const struct rmt_prog *p)
+/* Does instruction @i call C (through j_ext()'s helper calls)? */
+static bool j_calls_c(const struct rmt_insn *i)
+{
+	if (j_ops[i->code].kind != JK_EXT)
+		return false;
+	return i->code != RMT_OP_CALL || i->imm == RMT_HELPER_RANDOM;
+}
+
+/* Does instruction @i need r12, the context pointer (see j_check(), j_addr(), j_ext())? */
+static bool j_needs_ctxp(const struct rmt_insn *i)
+{
+	const struct j_op *op = &j_ops[i->code];
+	u32 region = RMT_MEM_REGION(i->imm);
+
+	switch (op->kind) {
+	case JK_EXT:
+		return true;
+	case JK_DIVMOD:
+	case JK_SHIFT:
+		return !op->imm;		/* a register operand is checked at run time */
+	case JK_LOAD:
+	case JK_STORE:
+		return RMT_MEM_LIMIT(i->imm) || region == RMT_REGION_PARAMS;
+	default:
+		return false;
+	}
+}
+
+static bool j_callee_saved(int r)
+{
+	return r == RBX || r == RBP || (r >= R12 && r <= R15);
+}
+
+/*
+ * Plan the frame: map the most used VM registers to x86 registers, decide
+ * which of r12..r14 the program needs and which callee-saved registers to
+ * save.  Returns the set of VM registers the program names.
+ */
+static u32 j_plan(struct rmt_jit *j, const struct rmt_prog *p)
 {
 	u32 uses[RMT_NUM_REGS] = { 0 }, used = 0, pc;
+	bool calls = false, scratch = false, ctx = false, slots = false;
+	const u8 *pool;
 	int v, k, best;
 
+	j->has_ctxp = false;
 	for (pc = 0; pc < p->hdr.ninsns; pc++) {
 		const struct rmt_insn *i = &p->insns[pc];
+		u32 kind = j_ops[i->code].kind;
 
 		uses[RMT_INSN_DST(i)]++;
 		uses[RMT_INSN_SRC(i)]++;
+		calls |= j_calls_c(i);
+		j->has_ctxp |= j_needs_ctxp(i);
+		if (kind == JK_LOAD || kind == JK_STORE) {
+			/* MIN and MOUT are addressed from the scratch base too */
+			scratch |= RMT_MEM_REGION(i->imm) != RMT_REGION_CTX &&
+				   RMT_MEM_REGION(i->imm) != RMT_REGION_PARAMS;
+			ctx |= RMT_MEM_REGION(i->imm) == RMT_REGION_CTX;
+		}
+		/* APPLY and TRACE read scratch through the context pointer, not r13 */
 	}
+	pool = calls ? rmt_jit_pool : rmt_jit_pool_leaf;
 	for (v = 0; v < RMT_NUM_REGS; v++) {
 		j->phys[v] = -1;
 		if (uses[v])
@@ -711,7 +782,28 @@ static u32 j_assign(struct rmt_jit *j, const struct rmt_prog *p)
 				best = v;
 		if (best < 0)
 			break;
-		j->phys[best] = rmt_jit_pool[k];
+		j->phys[best] = pool[k];
+	}
+	j->npushed = 0;
+	for (k = 0; k < J_NPHYS; k++) {
+		for (v = 0; v < RMT_NUM_REGS; v++)
+			if (j->phys[v] == pool[k] && j_callee_saved(pool[k]))
+				j->pushed[j->npushed++] = pool[k];
+	}
+	if (j->has_ctxp)
+		j->pushed[j->npushed++] = J_CTXP;
+	if (scratch)
+		j->pushed[j->npushed++] = J_SCRATCH;
+	if (ctx)
+		j->pushed[j->npushed++] = J_CTX;
+	for (v = 0; v < RMT_NUM_REGS; v++)
+		slots |= uses[v] && j->phys[v] < 0;
+	j->frame = 0;
+	if (slots || calls) {
+		/* at a call rsp is 16-byte aligned: return address + pushes + frame */
+		j->frame = J_SLOTS;
+		if ((8 + 8 * j->npushed + j->frame) % 16)
+			j->frame += 8;
 	}
 	return used;
 }
@@ -721,13 +813,21 @@ static void j_prologue(struct rmt_jit *j, u32 used)
 	int k, v;
 
 	j_u32(j, 0xfa1e0ff3);		/* endbr64: a valid indirect-call target */
-	for (k = 0; k < 6; k++)
-		j_push(j, rmt_jit_pushed[k], false);
-	j_op(j, 0, true, false, 0x81, 1, 5, rm_reg(RSP));	/* sub rsp, J_FRAME */
-	j_u32(j, J_FRAME);
-	j_mov_to(j, J_CTXP, rm_reg(RDI));
-	j_mov_to(j, J_SCRATCH, rm_mem(J_CTXP, -1, RMT_JC_SCRATCH));
-	j_mov_to(j, J_CTX, rm_mem(J_CTXP, -1, RMT_JC_CTX));
+	for (k = 0; k < j->npushed; k++)
+		j_push(j, j->pushed[k], false);
+	if (j->frame) {
+		j_op(j, 0, true, false, 0x81, 1, 5, rm_reg(RSP));	/* sub rsp, frame */
+		j_u32(j, j->frame);
+	}
+	/* through rdi, which the leaf pool may hand to a VM register below */
+	for (k = 0; k < j->npushed; k++) {
+		if (j->pushed[k] == J_CTXP)
+			j_mov_to(j, J_CTXP, rm_reg(RDI));
+		else if (j->pushed[k] == J_SCRATCH)
+			j_mov_to(j, J_SCRATCH, rm_mem(RDI, -1, RMT_JC_SCRATCH));
+		else if (j->pushed[k] == J_CTX)
+			j_mov_to(j, J_CTX, rm_mem(RDI, -1, RMT_JC_CTX));
+	}
 	/* Registers start at 0 (only those the program names). */
 	for (v = 0; v < RMT_NUM_REGS; v++) {
 		if (!(used & (1u << v)))
@@ -746,10 +846,12 @@ static void j_epilogue(struct rmt_jit *j)
 	int k;
 
 	j->epilogue = j->len;
-	j_op(j, 0, true, false, 0x81, 1, 0, rm_reg(RSP));	/* add rsp, J_FRAME */
-	j_u32(j, J_FRAME);
-	for (k = 5; k >= 0; k--)
-		j_push(j, rmt_jit_pushed[k], true);
+	if (j->frame) {
+		j_op(j, 0, true, false, 0x81, 1, 0, rm_reg(RSP));	/* add rsp, frame */
+		j_u32(j, j->frame);
+	}
+	for (k = j->npushed - 1; k >= 0; k--)
+		j_push(j, j->pushed[k], true);
 	j_b(j, 0xc3);
 }
 
@@ -806,7 +908,8 @@ static int j_emit(struct rmt_jit *j, const struct rmt_prog *p)
 {
 	u32 n = p->hdr.ninsns, pc, k, abort_common;
 
-	j_prologue(j, j_assign(j, p));
+	j->prog = p;
+	j_prologue(j, j_plan(j, p));
 	/* The epilogue goes first so that EXIT can jump back to it. */
 	k = j_jmp8(j, 0xeb);
 	j_epilogue(j);
@@ -834,6 +937,9 @@ static int j_emit(struct rmt_jit *j, const struct rmt_prog *p)
 	}
 	if (j->len > j->cap)
 		return -E2BIG;
+	/* j_plan() and the code disagree: a bug here, never wrong code (the interpreter runs it) */
+	if (WARN_ON_ONCE(j->used_ctxp && !j->has_ctxp))
+		return -EINVAL;
 	for (k = 0; k < j->nfix; k++) {
 		const struct rmt_jit_fixup *f = &j->fix[k];
 		u32 to = f->stub ? j->stubs[f->target].pc : j->pc_off[f->target];
@@ -945,28 +1051,6 @@ void rmt_jit_free(struct rmt_inst *in)
 
 /* ------------------------------------------------------------- run, helpers */
 
-void rmt_jit_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
-		 struct rmt_run_result *res)
-{
-	struct rmt_frame *fr = &in->frames[cpu];
-	struct rmt_jit_ctx jc;
-
-	rmt_frame_enter(in, fr);
-	jc.scratch = fr->scratch;
-	jc.ctx = ctx;
-	jc.params = fr->params;
-	jc.min = fr->min;
-	jc.mout = fr->mout;
-	jc.in = in;
-	jc.now = now;
-	jc.cpu = cpu;
-	jc.abort = RMT_ABORT_NONE;
-	jc.abort_pc = -1;
-	res->decision = in->native(&jc);
-	res->abort = jc.abort;
-	res->abort_pc = jc.abort_pc;
-}
-
 static struct rmt_pcpu_stats *rmt_jit_stats(struct rmt_jit_ctx *jc)
 {
 	struct rmt_inst *in = jc->in;
@@ -983,7 +1067,7 @@ u64 rmt_jit_apply(struct rmt_jit_ctx *jc, u32 table, u32 off)
 
 	memcpy(key, jc->scratch + off, 8 * in->prog->tables[table].nkeys);
 	rmt_table_lookup(rcu_dereference(in->tables[table]), key, &action, &params);
-	jc->params[table] = params;
+	rmt_frame_params_set(in, jc->cpu, table, params);
 	return action;
 }
 

@@ -675,6 +675,11 @@ int rmt_model_infer(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *o
 	return ret;
 }
 
+int rmt_model_infer_rcu(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *overflows)
+{
+	return rmt_infer_w(rcu_dereference(slot->w), in, out, overflows);
+}
+
 int rmt_model_infer_cand(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *overflows)
 {
 	int ret;

@@ -162,6 +162,21 @@ int rmt_model_load(struct rmt_model_slot *slot, const struct rmt_model_sig *sig,
 int rmt_model_infer(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *overflows);
 
 /**
+ * rmt_model_infer_rcu() - rmt_model_infer() for a caller inside an RCU read-side section
+ * @slot: the model
+ * @in: n_in inputs
+ * @out: receives n_out outputs
+ * @overflows: incremented by the number of saturations
+ *
+ * The hook path (CALLM) runs under rcu_read_lock() already; in the userspace
+ * build another, nested, lock costs two calls to reach its per-thread
+ * counter, per inference.
+ *
+ * Return: as rmt_model_infer().
+ */
+int rmt_model_infer_rcu(struct rmt_model_slot *slot, const s32 *in, s32 *out, u64 *overflows);
+
+/**
  * rmt_model_stage() - check a weights blob and stage it as the candidate
  * @slot: the model's slot
  * @sig: the model's declared signature

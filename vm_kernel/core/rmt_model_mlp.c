@@ -474,7 +474,17 @@ bool rmt_mlp_avx2(const struct rmt_weights *w, const s32 *in, s32 *out)
 {
 	const __m256i vlo = _mm256_set1_epi32(w->act_lo), vhi = _mm256_set1_epi32(w->act_hi);
 	__m256i bad = _mm256_setzero_si256();
-	s16 *x = rmt_x16[0];
+	/*
+	 * The buffers' address once: in the shared library each use of rmt_x16
+	 * is a __tls_get_addr() call, which gcc repeats rather than keep the
+	 * address in a register unless the address is opaque to it (was six
+	 * calls per inference).
+	 */
+	s16 (*buf)[RMT_MAX_MODEL_IO + 16] = rmt_x16;
+	s16 *x;
+
+	asm("" : "+r" (buf));
+	x = buf[0];
 	u32 i, j, n = w->n_in;
 
 	/*
@@ -503,7 +513,7 @@ bool rmt_mlp_avx2(const struct rmt_weights *w, const s32 *in, s32 *out)
 		const bool hidden = j + 1 < w->nlayers;
 		const u32 nblk = (l->n_out + 7) / 8, npair = (l->n_in + 1) / 2;
 		const __m256i *pk = (const __m256i *)l->wp;
-		s16 *y = rmt_x16[(j + 1) & 1];
+		s16 *y = buf[(j + 1) & 1];
 		u32 blk, p;
 
 		/* two blocks at a time: each pair is broadcast once for both */

@@ -48,10 +48,10 @@ static inline int rmt_version_rc(u64 version)
 	return version > S32_MAX ? S32_MAX : (int)version;
 }
 
-/* CALLM: 0, or -ENOENT when no weights are loaded. */
+/* CALLM (under the run's RCU read lock): 0, or -ENOENT when no weights are loaded. */
 static inline int rmt_mif_infer(struct rmt_mif *m, const s32 *in, s32 *out, u64 *overflows)
 {
-	return rmt_model_infer(&m->slot, in, out, overflows);
+	return rmt_model_infer_rcu(&m->slot, in, out, overflows);
 }
 
 #endif /* _RMT_MODELIF_H */

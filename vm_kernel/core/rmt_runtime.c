@@ -75,7 +75,7 @@ static void rmt_schema_from(const struct rmt_prog *p, u32 t, struct rmt_table_sc
 static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 {
 	const struct rmt_prog *p = in->prog;
-	size_t ptrs, zero, stride, off, cand = 0;
+	size_t ptrs, zero, stride, cand = 0;
 	u32 c, m;
 
 	ptrs = (p->ntables + 2 * p->nmodels) * sizeof(void *);
@@ -101,12 +101,20 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 		fr->zero_len = zero;
 		fr->ntables = p->ntables;
 		fr->cand_out = (s32 *)(fr->scratch + zero);
-		off = (p->hdr.scratch_size + 7) & ~7u;
+		fr->params_dirty = 1;		/* the first run sets every PARAMS(t) */
+		fr->jc.scratch = fr->scratch;
+		fr->jc.params = fr->params;
+		fr->jc.min = fr->min;
+		fr->jc.mout = fr->mout;
+		fr->jc.in = in;
+		fr->jc.cpu = c;
+		fr->jc.abort_pc = -1;
+		fr->ndecisions = in->ndecisions;
+		fr->decision_lo = in->decision_lo;
+		fr->stats = rmt_pstats(in, c);
 		for (m = 0; m < p->nmodels; m++) {
-			fr->min[m] = (s32 *)(fr->scratch + off);
-			off += 4 * (size_t)p->models[m].n_in;
-			fr->mout[m] = (s32 *)(fr->scratch + off);
-			off += 4 * (size_t)p->models[m].n_out;
+			fr->min[m] = (s32 *)(fr->scratch + rmt_model_io_offset(p, m, false));
+			fr->mout[m] = (s32 *)(fr->scratch + rmt_model_io_offset(p, m, true));
 		}
 	}
 	return 0;
@@ -306,46 +314,58 @@ int rmt_vm_unload(struct rmt_vm *vm, int id)
 }
 EXPORT_SYMBOL_GPL(rmt_vm_unload);
 
-static __always_inline void rmt_account(struct rmt_inst *in, u32 cpu,
-					struct rmt_run_result *res)
+/*
+ * Count the run in its decisions[] slot, replacing a decision outside the
+ * hook's range by DEFAULT.  The common case is two compares and one
+ * increment: a decision d in range has slot d - lo + 1 < ndecisions (one
+ * unsigned compare); DEFAULT has slot 0 whatever the range.
+ */
+static __always_inline void rmt_account(const struct rmt_frame *fr, struct rmt_run_result *res)
 {
-	struct rmt_pcpu_stats *st = rmt_pstats(in, cpu);
+	struct rmt_pcpu_stats *st = fr->stats;
 	s64 d = res->decision;
+	u64 slot = (u64)d - (u64)fr->decision_lo + 1;
 
-	st->runs++;
-	if (res->abort) {
+	if (unlikely(res->abort)) {
 		st->aborts[res->abort]++;
-	} else if (d != RMT_DECISION_DEFAULT &&
-		   (d < in->decision_lo || d > in->decision_lo + in->ndecisions - 2)) {
-		st->bad_decisions++;
-		d = RMT_DECISION_DEFAULT;
-		res->decision = d;
+		slot = 0;			/* an abort's decision is DEFAULT */
+	} else if (unlikely(slot >= fr->ndecisions || d == RMT_DECISION_DEFAULT)) {
+		slot = 0;
+		if (d != RMT_DECISION_DEFAULT) {
+			st->bad_decisions++;
+			res->decision = RMT_DECISION_DEFAULT;
+		}
 	}
-	st->decisions[d == RMT_DECISION_DEFAULT ? 0 : d - in->decision_lo + 1]++;
+	st->decisions[slot]++;
 }
 
 int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu, u64 now,
 		   struct rmt_run_result *res)
 {
+	struct rmt_frame *fr;
 	struct rmt_inst *in;
+	rmt_jit_fn fn;
 
-	if (unlikely(id < 1 || id > RMT_VM_MAX_PROGS))
+	if (unlikely((unsigned int)(id - 1) >= RMT_VM_MAX_PROGS))
 		return -ENOENT;
 	in = rcu_dereference(vm->progs[id - 1]);
 	if (unlikely(!in))
 		return -ENOENT;
 	if (unlikely(ctx_len != in->ctx_size || cpu >= in->ncpus))
 		return -EINVAL;
+	/* after the call only @fr and @res are live: few registers to save */
+	fr = &in->frames[cpu];
+	fn = READ_ONCE(in->native);
 #ifdef __KERNEL__
 	if (in->kjit)
 		rmt_kjit_run(in, ctx, cpu, now, res);
 	else
 #endif
-	if (in->native)
-		rmt_jit_run(in, ctx, cpu, now, res);
+	if (likely(fn))
+		rmt_jit_run(fn, fr, ctx, now, res);
 	else
 		rmt_interp_run(in, ctx, cpu, now, res);
-	rmt_account(in, cpu, res);
+	rmt_account(fr, res);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(rmt_vm_run_rcu);
@@ -903,7 +923,6 @@ int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out)
 	for (c = 0; c < in->ncpus; c++) {
 		struct rmt_pcpu_stats *st = rmt_pstats(in, c);
 
-		out->runs += READ_ONCE(st->runs);
 		for (i = 0; i < RMT_NR_ABORTS; i++)
 			out->aborts[i] += READ_ONCE(st->aborts[i]);
 		out->bad_decisions += READ_ONCE(st->bad_decisions);
@@ -915,6 +934,9 @@ int rmt_vm_stats(struct rmt_vm *vm, int id, struct rmt_stats *out)
 		for (i = 0; i < in->ndecisions; i++)
 			out->decisions[i] += READ_ONCE(st->decisions[i]);
 	}
+	/* every run counts in exactly one decisions[] slot (rmt_account()) */
+	for (i = 0; i < in->ndecisions; i++)
+		out->runs += out->decisions[i];
 	mutex_unlock(&vm->lock);
 	return 0;
 }
