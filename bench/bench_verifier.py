@@ -1,6 +1,9 @@
 """Verification time: each example program, then generated programs of growing size.
 
-Prints figures; not a timed test.  `python bench/bench_verifier.py [--sizes 100,1000,5000]`.
+Prints figures; not a timed test.  `python bench/bench_verifier.py [--sizes 100,1000,5000]`;
+`--base REV` compares with the verifier of git revision REV instead: each program is verified
+in a fresh process by REV's `verifier/` and by this tree's, alternately (`--rounds`), and the
+table gives the median CPU seconds of each, the queries and whether the reports agree.
 The generated programs (test.sandbox hook) mix what compiled code does: context
 loads, ALU chains, masked indexed loads and stores into scratch arrays, forward
 branches that merge, map updates, divisions by checked divisors, and a clamped
@@ -9,7 +12,13 @@ decision, so every obligation kind is exercised at scale.
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -78,15 +87,82 @@ def examples() -> list[tuple[str, Program]]:
     return out
 
 
+# One verification in a fresh process: argv = [verifier dir or "", program].
+_CHILD = r"""
+import importlib.util, json, sys, time
+import rmt
+if sys.argv[1]:
+    spec = importlib.util.spec_from_file_location(
+        "rmt.verifier", sys.argv[1] + "/__init__.py", submodule_search_locations=[sys.argv[1]])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["rmt.verifier"] = rmt.verifier = mod
+    spec.loader.exec_module(mod)
+sys.path.insert(0, sys.argv[3])
+import bench_verifier as B
+prog = dict(B.programs([sys.argv[2]]))[sys.argv[2]]
+from rmt.verifier import VerifyOptions, verify
+t = time.process_time()
+rep = verify(prog, VerifyOptions())
+print(json.dumps({"cpu": time.process_time() - t, "accepted": rep.accepted,
+                  "queries": rep.queries, "decisions": str(rep.decisions)}))
+"""
+
+
+def programs(names: list[str] | None = None, sizes: str = "100,1000,5000"):
+    """(name, Program) of the examples and the generated sizes (or just `names`)."""
+    gen = [f"generated-{n}" for n in map(int, sizes.split(","))]
+    if names is not None:
+        gen = [n for n in names if n.startswith("generated-")]
+    progs = [p for p in examples() if names is None or p[0] in names]
+    return progs + [(n, generated(int(n.split("-")[1]))) for n in gen]
+
+
+def compare(base: str, names: list[str], rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        blob = subprocess.run(["git", "-C", str(ROOT), "archive", base, "verifier"],
+                              check=True, capture_output=True).stdout
+        with tarfile.open(fileobj=__import__("io").BytesIO(blob)) as tf:
+            tf.extractall(tmp, filter="data")
+        trees = {"base": f"{tmp}/verifier", "head": ""}
+        got: dict[tuple[str, str], list[dict]] = {}
+        for r in range(rounds):
+            for name in names:
+                for which in (("base", "head") if r % 2 == 0 else ("head", "base")):
+                    out = subprocess.run([sys.executable, "-c", _CHILD, trees[which], name,
+                                          str(ROOT / "bench")], capture_output=True, text=True)
+                    if out.returncode:
+                        print(f"{name} ({which}) failed: {out.stderr.strip().splitlines()[-1:]}")
+                        continue
+                    got.setdefault((name, which), []).append(json.loads(out.stdout))
+    print(f"{'program':28s} {'base s':>8s} {'head s':>8s} {'queries':>9s}  verdict, decisions")
+    for name in names:
+        b, h = got.get((name, "base")), got.get((name, "head"))
+        if not b or not h:
+            continue
+        mb = statistics.median(x["cpu"] for x in b)
+        mh = statistics.median(x["cpu"] for x in h)
+        same = "same" if b[0]["accepted"] == h[0]["accepted"] else "VERDICT DIFFERS"
+        dec = "same" if b[0]["decisions"] == h[0]["decisions"] else \
+            f"{b[0]['decisions']} -> {h[0]['decisions']}"
+        print(f"{name:28s} {mb:8.2f} {mh:8.2f} {b[0]['queries']:>4d}->{h[0]['queries']:<4d}  "
+              f"{same}, {dec}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100,1000,5000")
+    ap.add_argument("--base", metavar="REV", help="compare with the verifier of git revision REV")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--only", action="append", metavar="NAME",
+                    help="a program (an example's file name or generated-N); repeatable")
     args = ap.parse_args()
+    if args.base:
+        names = args.only or [n for n, _ in programs(sizes=args.sizes)]
+        compare(args.base, names, args.rounds)
+        return
     print(f"{'program':32s} {'insns':>6s} {'obligations':>11s} {'queries':>7s} "
           f"{'verdict':>8s} {'seconds':>8s}")
-    progs = examples() + [(f"generated-{n}", generated(n))
-                          for n in map(int, args.sizes.split(","))]
-    for name, prog in progs:
+    for name, prog in programs(args.only, args.sizes):
         t0 = time.perf_counter()
         rep = verify(prog, VerifyOptions())
         dt = time.perf_counter() - t0
