@@ -60,8 +60,9 @@ CORPUS = "tests/test_verifier_corpus.py"
 # survivor costs every selected test that calls its function.
 SETS = [
     MutSet("taint", ("verifier.taint",),
-           (CORPUS, "-k", "taint/ or implicit/ or mapexport/"),
-           "information flow: what may leave the kernel (trace, map dump, counters)"),
+           (CORPUS, "-k", "taint/ or implicit/ or mapexport/ or guard/trips"),
+           "information flow: what may leave the kernel (trace, map dump, counters, guard "
+           "trips)"),
     MutSet("validator", ("semantics.validate",),
            ("tests/test_semantics_validate.py", "tests/test_semantics_cases.py"),
            "the reference validator: what the kernel refuses to load"),
