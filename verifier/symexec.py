@@ -539,7 +539,11 @@ def _scalings(e: z3.BitVecRef) -> list[tuple[z3.BitVecRef, int, z3.BoolRef, Flag
     that only a discarded branch scales (the compiler's clamp) is not blamed.  None when the
     expression has more than _SCALE_WALK_LIMIT nodes."""
     out: list[tuple[z3.BitVecRef, int, z3.BoolRef, Flag]] = []
-    seen: set[tuple[int, int]] = set()
+    # (node id, guard id) -> the guard: holding each guard keeps its id from being reused.
+    # z3 frees an AST when its last reference goes, and the next one built (a new guard
+    # f_and made) may get the same id; a set of bare ids then took a node under that new
+    # guard for one already walked and skipped it, with any scaling below it
+    seen: dict[tuple[int, int], Flag] = {}
     todo: list[tuple[z3.ExprRef, Flag]] = [(e, True)]
     visited = 0
     while todo:
@@ -549,7 +553,7 @@ def _scalings(e: z3.BitVecRef) -> list[tuple[z3.BitVecRef, int, z3.BoolRef, Flag
         gid = guard.get_id() if isinstance(guard, z3.ExprRef) else int(guard is True)
         if (n.get_id(), gid) in seen or not z3.is_app(n):
             continue
-        seen.add((n.get_id(), gid))
+        seen[(n.get_id(), gid)] = guard
         visited += 1
         k = n.decl().kind()
         args = n.children()
