@@ -27,7 +27,7 @@ from rmt.contract.hooks import DEFAULT_DECISION, Access
 from rmt.verifier import obligations as O
 from rmt.verifier.absint import Abs
 from rmt.verifier.inputs import Inputs
-from rmt.verifier.symstate import (ZERO_CELL, Cell, Flag, Memory, State, bv64, f_and, f_not,
+from rmt.verifier.symstate import (ZERO_CELL, Cell, Flag, Memory, State, bv64, f_and, f_not, f_or,
                                merge_states)
 
 # regions whose reads must follow a write on every path (O.Initialized)
@@ -537,30 +537,40 @@ def _scalings(e: z3.BitVecRef) -> list[tuple[z3.BitVecRef, int, z3.BoolRef, Flag
     this subterm is the one used).  MUL by a numeral and SHL by a numeral 1..63 count; If
     nodes (states merged from several paths) are followed with their conditions, so a value
     that only a discarded branch scales (the compiler's clamp) is not blamed.  None when the
-    expression has more than _SCALE_WALK_LIMIT nodes."""
-    out: list[tuple[z3.BitVecRef, int, z3.BoolRef, Flag]] = []
-    # (node id, guard id) -> the guard: holding each guard keeps its id from being reused.
-    # z3 frees an AST when its last reference goes, and the next one built (a new guard
-    # f_and made) may get the same id; a set of bare ids then took a node under that new
-    # guard for one already walked and skipped it, with any scaling below it
-    seen: dict[tuple[int, int], Flag] = {}
-    todo: list[tuple[z3.ExprRef, Flag]] = [(e, True)]
-    visited = 0
-    while todo:
-        if visited >= _SCALE_WALK_LIMIT:
-            return None
-        n, guard = todo.pop()
-        gid = guard.get_id() if isinstance(guard, z3.ExprRef) else int(guard is True)
-        if (n.get_id(), gid) in seen or not z3.is_app(n):
+    expression has more than _SCALE_WALK_LIMIT distinct nodes."""
+    # The index is a DAG (merged states share their subterms), so the walk visits each
+    # node once, in topological order, under the disjunction of the guards it is reached
+    # by; following each path separately is exponential in the joins above the index.
+    # `nodes` holds every node walked, so z3 cannot reuse a walked node's id for another.
+    nodes: dict[int, z3.ExprRef] = {}
+    order: list[int] = []
+    stack: list[tuple[z3.ExprRef, bool]] = [(e, False)]
+    while stack:
+        n, done = stack.pop()
+        nid = n.get_id()
+        if done:
+            order.append(nid)
             continue
-        seen[(n.get_id(), gid)] = guard
-        visited += 1
+        if nid in nodes or not z3.is_app(n):
+            continue
+        nodes[nid] = n
+        if len(nodes) > _SCALE_WALK_LIMIT:
+            return None
+        stack.append((n, True))
+        stack += [(a, False) for a in _walk_args(n)]
+    guards: dict[int, Flag] = {e.get_id(): True}
+    out: list[tuple[z3.BitVecRef, int, z3.BoolRef, Flag]] = []
+    for nid in reversed(order):             # parents before children
+        n = nodes[nid]
+        guard = guards.get(nid, False)
+        if guard is False:
+            continue
         k = n.decl().kind()
         args = n.children()
         if k == z3.Z3_OP_ITE:
             c = args[0]
-            todo.append((args[1], f_and(guard, c)))
-            todo.append((args[2], f_and(guard, f_not(c))))
+            _reach(guards, args[1], f_and(guard, c))
+            _reach(guards, args[2], f_and(guard, f_not(c)))
             continue
         if k == z3.Z3_OP_BMUL and len(args) == 2:
             for a, b in ((args[0], args[1]), (args[1], args[0])):
@@ -570,8 +580,26 @@ def _scalings(e: z3.BitVecRef) -> list[tuple[z3.BitVecRef, int, z3.BoolRef, Flag
                 and not z3.is_bv_value(args[0]):
             sh = args[1].as_long()
             out.append((args[0], 1 << sh, z3.LShR(args[0], 64 - sh) == 0, guard))
-        todo += [(a, guard) for a in args if z3.is_bv(a)]
+        for a in args:
+            if z3.is_bv(a):
+                _reach(guards, a, guard)
     return out
+
+
+def _walk_args(n: z3.ExprRef) -> list[z3.ExprRef]:
+    """The subterms _scalings follows: an If's two arms, any other node's bitvectors."""
+    args = n.children()
+    if n.decl().kind() == z3.Z3_OP_ITE:
+        return [args[1], args[2]]
+    return [a for a in args if z3.is_bv(a)]
+
+
+def _reach(guards: dict[int, Flag], n: z3.ExprRef, g: Flag) -> None:
+    """n is also reached under g: its guard becomes the disjunction."""
+    if not z3.is_app(n):
+        return
+    nid = n.get_id()
+    guards[nid] = f_or(guards[nid], g) if nid in guards else g
 
 
 def _pyfold(prop: z3.BoolRef, v: z3.BitVecRef) -> Flag:
