@@ -126,53 +126,52 @@ def _facts(c, pol: bool, out: list, depth: int = 0) -> list:
     return out
 
 
+# a comparison as (signed?, relation); DISTINCT is "ne"
+_REL = {z3.Z3_OP_ULEQ: (False, "le"), z3.Z3_OP_ULT: (False, "lt"), z3.Z3_OP_UGEQ: (False, "ge"),
+        z3.Z3_OP_UGT: (False, "gt"), z3.Z3_OP_SLEQ: (True, "le"), z3.Z3_OP_SLT: (True, "lt"),
+        z3.Z3_OP_SGEQ: (True, "ge"), z3.Z3_OP_SGT: (True, "gt"), z3.Z3_OP_EQ: (False, "eq"),
+        z3.Z3_OP_DISTINCT: (False, "ne")}
+
+
+def _as_signed(v: int, w: int) -> int:
+    return v - (1 << w) if v >> (w - 1) else v
+
+
+def _holds(op: int, a: int, c: int, w: int) -> bool:
+    """`a op c` for two width-w values."""
+    signed, rel = _REL[op]
+    x, y = (_as_signed(a, w), _as_signed(c, w)) if signed else (a, c)
+    return {"le": x <= y, "lt": x < y, "ge": x >= y, "gt": x > y, "eq": x == y,
+            "ne": x != y}[rel]
+
+
+def _clip(lo: int, hi: int, rel: str, c: int) -> tuple[int, int]:
+    """[lo, hi] intersected with the values x having `x rel c` (not "ne")."""
+    if rel in ("le", "eq"):
+        hi = min(hi, c)
+    if rel in ("ge", "eq"):
+        lo = max(lo, c)
+    if rel == "lt":
+        hi = min(hi, c - 1)
+    if rel == "gt":
+        lo = max(lo, c + 1)
+    return lo, hi
+
+
 def _narrow(av: AV, op: int, c: int) -> AV | None:
     """av restricted to the values v with `v op c`; None when there are none."""
     w = av.w
     if av.vals is not None:
-        half = 1 << (w - 1)
-
-        def sv(v: int) -> int:
-            return v - (1 << w) if v >= half else v
-        sc = sv(c)
-        keep = {z3.Z3_OP_ULEQ: lambda v: v <= c, z3.Z3_OP_ULT: lambda v: v < c,
-                z3.Z3_OP_UGEQ: lambda v: v >= c, z3.Z3_OP_UGT: lambda v: v > c,
-                z3.Z3_OP_SLEQ: lambda v: sv(v) <= sc, z3.Z3_OP_SLT: lambda v: sv(v) < sc,
-                z3.Z3_OP_SGEQ: lambda v: sv(v) >= sc, z3.Z3_OP_SGT: lambda v: sv(v) > sc,
-                z3.Z3_OP_EQ: lambda v: v == c, z3.Z3_OP_DISTINCT: lambda v: v != c}[op]
-        vals = {v for v in av.vals if keep(v)}
+        vals = {v for v in av.vals if _holds(op, v, c, w)}
         return AV.of_set(w, vals) if vals else None
-    lo, hi = av.lo, av.hi
-    if op in (z3.Z3_OP_ULEQ, z3.Z3_OP_ULT, z3.Z3_OP_UGEQ, z3.Z3_OP_UGT, z3.Z3_OP_EQ):
-        if op == z3.Z3_OP_ULEQ:
-            hi = min(hi, c)
-        elif op == z3.Z3_OP_ULT:
-            hi = min(hi, c - 1)
-        elif op == z3.Z3_OP_UGEQ:
-            lo = max(lo, c)
-        elif op == z3.Z3_OP_UGT:
-            lo = max(lo, c + 1)
-        else:
-            lo, hi = max(lo, c), min(hi, c)
-        if lo > hi:
-            return None
-        return _with_signed(AV.mk(w, lo, hi), av.s)
-    if op == z3.Z3_OP_DISTINCT:
+    signed, rel = _REL[op]
+    if rel == "ne":
         return av
-    half = 1 << (w - 1)
-    sc = c - (1 << w) if c >= half else c
-    slo, shi = av.signed() or (_smin(w), _smax(w))
-    if op == z3.Z3_OP_SLEQ:
-        shi = min(shi, sc)
-    elif op == z3.Z3_OP_SLT:
-        shi = min(shi, sc - 1)
-    elif op == z3.Z3_OP_SGEQ:
-        slo = max(slo, sc)
-    else:
-        slo = max(slo, sc + 1)
-    if slo > shi:
-        return None
-    return _with_signed(av, (slo, shi))
+    if not signed:
+        lo, hi = _clip(av.lo, av.hi, rel, c)
+        return None if lo > hi else _with_signed(AV.mk(w, lo, hi), av.s)
+    slo, shi = _clip(*(av.signed() or (_smin(w), _smax(w))), rel, _as_signed(c, w))
+    return None if slo > shi else _with_signed(av, (slo, shi))
 
 
 def _pair(f, a: AV, b: AV, w: int) -> AV | None:
@@ -528,7 +527,7 @@ class Abs:
         av = self.val(t)
         if av.vals is None:
             return None
-        w, half = av.w, 1 << (av.w - 1)
+        w = av.w
 
         def ev(f, v: int) -> bool:
             k = f.decl().kind()
@@ -541,12 +540,7 @@ class Abs:
             x, y = f.arg(0), f.arg(1)
             a = v if x.get_id() == t.get_id() else x.as_long()
             c = v if y.get_id() == t.get_id() else y.as_long()
-            sa = a - (1 << w) if a >= half else a
-            sc = c - (1 << w) if c >= half else c
-            return {z3.Z3_OP_ULEQ: a <= c, z3.Z3_OP_ULT: a < c, z3.Z3_OP_UGEQ: a >= c,
-                    z3.Z3_OP_UGT: a > c, z3.Z3_OP_SLEQ: sa <= sc, z3.Z3_OP_SLT: sa < sc,
-                    z3.Z3_OP_SGEQ: sa >= sc, z3.Z3_OP_SGT: sa > sc, z3.Z3_OP_EQ: a == c,
-                    z3.Z3_OP_DISTINCT: a != c}[k]
+            return _holds(k, a, c, w)
         got = {ev(b, v) for v in av.vals}
         return got.pop() if len(got) == 1 else None
 
