@@ -194,10 +194,12 @@ def count_forced(path: Path) -> int:
     return int(features.from_records(recs).forced.sum()) if recs else 0
 
 
-def run_workload(pid: str, wl: str, cmd: str, seconds: int, out: Path) -> dict:
+def run_workload(pid: str, wl: str, cmd: str, seconds: int, out: Path,
+                 previous_after: dict) -> dict:
     """Run one workload, draining its trace (appended to OUT/traces/WL.jsonl) every few
     seconds; OUT/stats/WL.json lists each run's counters before and after it, and the new
-    records it traced (other workloads run between two rounds of this one)."""
+    records it traced (other workloads run between two rounds of this one).
+    `previous_after`: the counters read just before the program's previous drain."""
     path = out / "traces" / f"{wl}.jsonl"
     n0 = sum(1 for _ in path.open())
     stats = out / "stats" / f"{wl}.json"
@@ -214,19 +216,24 @@ def run_workload(pid: str, wl: str, cmd: str, seconds: int, out: Path) -> dict:
             rmtctl("trace", pid, "-o", str(path))
         if time.time() - t0 > seconds + 30:          # a stuck workload: stop it
             os.killpg(p.pid, signal.SIGKILL)
-    # counters first, then the last drain: every call the counters saw is in the file
-    # (plus any that land between the two reads, and between the previous workload's
-    # last drain and `before`: a call or two at most)
+    # counters first, then the last drain, then the counters again: the file holds every
+    # call counted between `before` and `after`, and only calls made after the previous
+    # drain (which came after the previous run's `after`) and before `drained`, so
+    #   soft(before -> after) <= new records + drops <= soft(previous after -> drained)
+    # holds by construction, however many calls land between the reads under load
     after = json.loads(rmtctl("--json", "stats", pid))
     rmtctl("trace", pid, "-o", str(path))
+    drained = json.loads(rmtctl("--json", "stats", pid))
     n = sum(1 for _ in path.open())
     secs = round(time.time() - t0, 1)
     st = {"seconds": round(secs + (old["seconds"] if old else 0.0), 1), "records": n,
           "status": p.returncode,
           "runs": [*(old["runs"] if old else []),
-                   {"before": before, "after": after, "new": n - n0, "seconds": secs}]}
+                   {"before": before, "after": after, "drained": drained,
+                    "previous_after": previous_after, "new": n - n0, "seconds": secs}]}
     stats.write_text(json.dumps(st, indent=1))
-    return {"records": n, "new": n - n0, "seconds": secs, "status": p.returncode}
+    return {"records": n, "new": n - n0, "seconds": secs, "status": p.returncode,
+            "after": after}
 
 
 MIGRATION_COST = Path("/sys/kernel/debug/sched/migration_cost_ns")
@@ -270,6 +277,7 @@ def guest_main(files: Path, out: Path, workloads: list[str], seconds: int,
         make_cproj(Path("/tmp/cproj"))
     for wl in workloads:
         (out / "stats" / f"{wl}.json").unlink(missing_ok=True)
+    previous_after = json.loads(rmtctl("--json", "stats", pid))
     rmtctl("trace", pid, "-o", str(out / "traces" / "_before.jsonl"))
     for wl in workloads:
         (out / "traces" / f"{wl}.jsonl").unlink(missing_ok=True)
@@ -280,7 +288,8 @@ def guest_main(files: Path, out: Path, workloads: list[str], seconds: int,
         rounds += 1
         for wl in workloads:
             st = run_workload(pid, wl, ALL_WORKLOADS[wl].format(t=seconds, **tvars), seconds,
-                              out)
+                              out, previous_after)
+            previous_after = st["after"]
             forced[wl] = count_forced(out / "traces" / f"{wl}.jsonl")
             prev = res["workloads"].get(wl, {"records": 0, "seconds": 0.0, "runs": []})
             res["workloads"][wl] = {"records": st["records"],

@@ -21,7 +21,6 @@ from rmt.casestudies import kernel_traces
 WORKLOADS = ["switch", "numa_cross"]
 SECONDS = 12
 TOPOLOGY = harness.Topology.parse("2x2x2")
-SLACK = 5         # calls between a counter read and a drain (~30 calls/s under TCG)
 
 
 @pytest.fixture(scope="module")
@@ -98,26 +97,25 @@ def test_traces_in_sim_format_and_decode(collected: dict) -> None:
 
 
 def test_every_soft_call_traced(collected: dict) -> None:
-    """The program traces each call that reaches its table (not hard-vetoed): per workload,
-    records + ring drops == hook runs - hard vetoes (no aborts: weights are loaded), up to the
-    few calls that can land between the counter reads and the drains around a workload
-    (the collector reads the counters before its last drain, so none can be missing)."""
+    """The program traces each call that reaches its table (not hard-vetoed): per run,
+    soft(before -> after) <= records + ring drops <= soft(previous after -> drained), bounds
+    that hold by construction of the collector's reads (casestudies/kernel_traces.py
+    run_workload), however many calls land between two reads on a loaded host; no run
+    aborts (weights are loaded) and no context is refused."""
     out = collected["out"]
+
+    def soft(a: dict, b: dict) -> int:
+        ha, hb = a["hook"], b["hook"]
+        return (ha["runs"] - hb["runs"]) - (ha["hard_veto"] - hb["hard_veto"])
     for wl in WORKLOADS:
         st = json.loads((out / "stats" / f"{wl}.json").read_text())
         assert sum(r["new"] for r in st["runs"]) == st["records"]
         for run in st["runs"]:
-            a, b = run["after"], run["before"]
-            ha, hb = a["hook"], b["hook"]
-            runs = ha["runs"] - hb["runs"]
-            soft = runs - (ha["hard_veto"] - hb["hard_veto"])
-            assert ha["ctx_errors"] == hb["ctx_errors"]
-            assert sum(a["aborts"].values()) == sum(b["aborts"].values())
-            extra = run["new"] + a["trace_drops"] - b["trace_drops"] - soft
-            assert 0 <= extra <= SLACK, (wl, run["new"], soft)
-            # every hook run ran the program: the two counters are read by separate ioctls,
-            # so a call can land between the reads of one snapshot
-            assert abs(a["runs"] - b["runs"] - runs) <= SLACK, (wl, a["runs"] - b["runs"], runs)
+            a, b, d, p = run["after"], run["before"], run["drained"], run["previous_after"]
+            assert d["hook"]["ctx_errors"] == p["hook"]["ctx_errors"]
+            assert sum(d["aborts"].values()) == sum(p["aborts"].values())
+            got = run["new"] + d["trace_drops"] - p["trace_drops"]
+            assert soft(a, b) <= got <= soft(d, p), (wl, run["new"], soft(a, b), soft(d, p))
 
 
 def test_traced_outputs_match_host_emulation(collected: dict) -> None:
