@@ -114,13 +114,22 @@ def programs(names: list[str] | None = None, sizes: str = "100,1000,5000"):
     if names is not None:
         gen = [n for n in names if n.startswith("generated-")]
     progs = [p for p in examples() if names is None or p[0] in names]
+    unknown = set(names or ()) - {n for n, _ in progs} - set(gen)
+    bad_gen = [n for n in gen if not n.split("-", 1)[1].isdigit()]
+    if unknown or bad_gen:
+        sys.exit(f"bench_verifier: no program {sorted(unknown | set(bad_gen))[0]!r} "
+                 "(an examples/*.rmt file name or generated-N)")
     return progs + [(n, generated(int(n.split("-")[1]))) for n in gen]
 
 
 def compare(base: str, names: list[str], rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        blob = subprocess.run(["git", "-C", str(ROOT), "archive", base, "verifier"],
-                              check=True, capture_output=True).stdout
+        got = subprocess.run(["git", "-C", str(ROOT), "archive", base, "verifier"],
+                             capture_output=True)
+        if got.returncode:
+            sys.exit(f"bench_verifier: --base {base}: "
+                     f"{got.stderr.decode(errors='replace').strip().splitlines()[-1]}")
+        blob = got.stdout
         with tarfile.open(fileobj=__import__("io").BytesIO(blob)) as tf:
             tf.extractall(tmp, filter="data")
         trees = {"base": f"{tmp}/verifier", "head": ""}
