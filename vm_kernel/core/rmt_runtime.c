@@ -316,9 +316,10 @@ EXPORT_SYMBOL_GPL(rmt_vm_unload);
 
 /*
  * Count the run in its decisions[] slot, replacing a decision outside the
- * hook's range by DEFAULT.  The common case is two compares and one
- * increment: a decision d in range has slot d - lo + 1 < ndecisions (one
- * unsigned compare); DEFAULT has slot 0 whatever the range.
+ * hook's range by DEFAULT.  A decision d in range has slot d - lo + 1 in
+ * 1..ndecisions - 1, so slot - 1 < ndecisions - 1 as one unsigned compare;
+ * everything else (DEFAULT, and lo - 1, whose slot is 0 although it is no
+ * decision of a hook with lo > 0) goes to slot 0.
  */
 static __always_inline void rmt_account(const struct rmt_frame *fr, struct rmt_run_result *res)
 {
@@ -329,7 +330,7 @@ static __always_inline void rmt_account(const struct rmt_frame *fr, struct rmt_r
 	if (unlikely(res->abort)) {
 		st->aborts[res->abort]++;
 		slot = 0;			/* an abort's decision is DEFAULT */
-	} else if (unlikely(slot >= fr->ndecisions || d == RMT_DECISION_DEFAULT)) {
+	} else if (unlikely(slot - 1 >= (u64)fr->ndecisions - 1)) {
 		slot = 0;
 		if (d != RMT_DECISION_DEFAULT) {
 			st->bad_decisions++;
