@@ -22,10 +22,10 @@ than `--score`, or its record was drained in another step.  A run whose
 disagreement did not pair is credited with the live prediction, so its candidate
 accuracy is not known: the refresh step does not promote while any record is
 unpaired.  (One drain's batches share their pending records: a batch boundary
-between a disagreement and its run is not a reason.)  The VM counts every
-disagreement; when it counted more than there were records (the trace ring was
-full and dropped some), the window's candidate accuracy would be wrong, and the
-refresh step does not promote either.
+between a disagreement and its run is not a reason.)  When the trace ring
+dropped records while the window was open (the program's `trace_drops` grew: a
+disagreement record, or a run's own), the window's accuracies would be wrong,
+and the refresh step does not promote either.
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class Window:
     cand_ok: int = 0          # ... the candidate predicted right
     paired: int = 0           # disagreement records paired with a labelled run
     records: int = 0          # disagreement records of this model seen (paired or not)
-    disagree_base: int = 0    # the VM's disagreement count when the window opened
+    drops_base: int = 0       # the program's trace_drops when the window opened
 
     @property
     def unpaired(self) -> int:

@@ -22,8 +22,9 @@ last promote it made, then looks at the model's candidate and does one thing:
     weights is at least `min_agreement`, else unstage;
   - by accuracy (`labels`): promote when its accuracy on the window's labelled
     runs is at least `min_accuracy` and beats the live weights' accuracy on the
-    same runs by at least `margin`, and no disagreement record was lost or left
-    unpaired (rmt.ctl.accuracy), else unstage.
+    same runs by at least `margin`, the trace ring dropped no record since the
+    window opened, and no disagreement record was left unpaired
+    (rmt.ctl.accuracy), else unstage.
 
 Run it between batches of work (`rmtctl model loop` does, every S seconds).
 Every step's evidence is in `model history`; `model rollback` undoes a promote.
@@ -162,14 +163,13 @@ class _Drain:
         return out
 
 
-def _open_window(target, prog_id: int, model: int, drain: _Drain, cand: int) -> dict[str, Any]:
+def _open_window(target, prog_id: int, drain: _Drain, cand: int) -> dict[str, Any]:
     """Open the window that judges candidate `cand`: the records already in the target train
-    but never judge it.  The disagreement count it starts from is read before they are drained
-    (and the judging step reads the count after its drain), so a run made in between can only
-    make records look lost (no promote), never hide a lost one."""
-    base = target.model_info(prog_id).get(model, {}).get("disagree", 0)
+    but never judge it.  The ring's drop count it starts from is read before they are drained,
+    so every record the ring drops from then on counts against the candidate."""
+    base = target.stats(prog_id).trace_drops
     drain(None)
-    return Window(cand, disagree_base=base).to_json()
+    return Window(cand, drops_base=base).to_json()
 
 
 def refresh_step(target, prog_id: int, model: int, policy: RefreshPolicy,
@@ -232,7 +232,7 @@ def _step(target, prog_id: int, model: int, policy: RefreshPolicy, state: dict[s
     cand = info.get("candidate", 0)
     if cand and (by_hand or rolled is not None):
         # the candidate's window counted runs of other live weights: judge it afresh
-        state["window"] = _open_window(target, prog_id, model, drain, cand)
+        state["window"] = _open_window(target, prog_id, drain, cand)
     if rolled is not None:
         return rolled
 
@@ -243,17 +243,19 @@ def _step(target, prog_id: int, model: int, policy: RefreshPolicy, state: dict[s
         if window is None or window.candidate != cand:
             # staged by someone else, or in another window: the records in the target may
             # predate it, so they train but do not judge; the window opens after them
-            state["window"] = _open_window(target, prog_id, model, drain, cand)
+            state["window"] = _open_window(target, prog_id, drain, cand)
             return {"action": "wait", "candidate": cand, "agree": info.get("agree", 0),
                     "disagree": info.get("disagree", 0), "min_runs": policy.min_runs}
         drain(window)
         state["window"] = window.to_json()
-        # the counts after the drain: a run made since is counted, its record not yet seen
         after = target.model_info(prog_id).get(model, {})
         a, d = after.get("agree", 0), after.get("disagree", 0)
         out: dict[str, Any] = {"candidate": cand, "agree": a, "disagree": d}
         if policy.labels is not None:
-            lost = max(0, d - window.disagree_base - window.records)
+            # records the ring dropped since the window opened (any record: a run's own as
+            # much as a disagreement).  Read after the drain, so a drop is never missed; a run
+            # made meanwhile leaves its records in the ring for the next step, and is no loss
+            lost = max(0, target.stats(prog_id).trace_drops - window.drops_base)
             out.update(runs=window.runs, live_accuracy=_pct(window.live_accuracy()),
                        candidate_accuracy=_pct(window.cand_accuracy()), lost=lost,
                        unpaired=window.unpaired)
@@ -310,5 +312,5 @@ def _step(target, prog_id: int, model: int, policy: RefreshPolicy, state: dict[s
     version = target.model_stage(prog_id, model, blob)
     remember(blob, "stage")
     # runs before the stage (made while the trainer ran) never judge the candidate
-    state["window"] = _open_window(target, prog_id, model, drain, version)
+    state["window"] = _open_window(target, prog_id, drain, version)
     return {"action": "stage", "candidate": version}

@@ -245,10 +245,9 @@ def test_a_batch_boundary_between_a_disagreement_and_its_run_pairs_them() -> Non
     assert (w.runs, w.paired, w.unpaired, w.live_ok, w.cand_ok) == (1, 1, 0, 0, 1)
 
 
-def test_runs_made_while_a_step_drains_can_only_refuse_a_promote(ctl, monkeypatch):
-    # on a live target runs go on between a drain and the count read beside it; the window's
-    # base is read before its opening drain and the count after the judging one, so such runs
-    # can only make records look lost (no promote), never hide lost ones
+def test_runs_made_while_a_step_drains_are_judged_in_a_later_step(ctl, monkeypatch):
+    # on a live target runs go on between a drain and the counts read beside it: their
+    # records stay in the target for the next step, and are neither lost nor judged twice
     from rmt.ctl.sim import SimTarget
     trace = SimTarget.trace
 
@@ -260,7 +259,21 @@ def test_runs_made_while_a_step_drains_can_only_refuse_a_promote(ctl, monkeypatc
     _runs(ctl, 5, 5)
     monkeypatch.setattr(SimTarget, "trace", busy_trace)
     r = _refresh(ctl, "false")
-    assert r["action"] == "unstage" and r["lost"] == 2 and r["candidate_accuracy"] == 1.0
+    assert r["action"] == "promote" and r["lost"] == 0 and r["unpaired"] == 0, r
+    # the 2 runs of B made after the judging drain are not in its window; they wait
+    assert (r["runs"], r["candidate_accuracy"], r["live_accuracy"]) == (10, 1.0, 0.5), r
+    monkeypatch.setattr(SimTarget, "trace", trace)
+    left = [json.loads(line) for line in ctl("trace", "1", "--keep")[1].splitlines()]
+    assert [rec["fmt"] for rec in left] == ["candidate", "scored@28"] * 2, left
+
+
+def test_records_the_ring_dropped_in_the_window_refuse_a_promote(ctl):
+    # one `prog run` of many runs overfills its engine's ring (4096 records; each run of B traces
+    # its disagreement and its own record): the window's accuracies are not known
+    assert _refresh(ctl, _cp(ctl, "good"))["action"] == "stage"
+    _runs(ctl, 5, 2100)
+    r = _refresh(ctl, "false")
+    assert r["action"] == "unstage" and r["lost"] == 2 * 2100 - 4096, r
 
 
 def test_a_live_change_made_by_hand_reopens_the_window(ctl):
