@@ -26,6 +26,7 @@ from rmt.verifier.inputs import Inputs
 from rmt.verifier.obligations import Counterexample, Outcome, Proved, Result, Unknown
 from rmt.verifier.symexec import Exit, Goal
 from rmt.verifier.symstate import to_z3
+from rmt.verifier.witness import Witnesses
 
 
 # Resource limits of the auxiliary queries, as fractions of the main one: minimising a
@@ -149,11 +150,16 @@ class Discharger:
                     z3.Or(*[z3.And(to_z3(e.path), d == e.value) for e in live]))
                 if len(cand) == 1:
                     return {"values": cand}
-                # a fresh solver per value; unknown keeps the value.  (One solver checked
-                # under assumptions runs Z3's incremental core, which was 2-3x slower on
-                # these paths than the bit-blasting tactic a fresh one gets.)
+                # a value some concrete run returns is reachable (verifier/witness.py);
+                # the others get a fresh solver each; unknown keeps the value.  (One
+                # solver checked under assumptions runs Z3's incremental core, which was
+                # 2-3x slower on these paths than the bit-blasting tactic a fresh one gets.)
+                seen = Witnesses(self.inputs).reach(live, lambda f: not set(cand) <= f.keys())
                 vals = []
                 for v in cand:
+                    if v in seen:
+                        vals.append(v)
+                        continue
                     s = self.solver(RLIMIT_DECISIONS)
                     s.add(link, d == v)
                     if s.check() != z3.unsat:
@@ -189,21 +195,30 @@ class Discharger:
         avs = [self.abs.val(e.value) for e in live]
         may_default = any(a.vals is None or (1 << 64) - 1 in a.vals for a in avs) and \
             any(a.lo <= (1 << 64) - 1 <= a.hi for a in avs)
-        out: dict = {"default": may_default and
-                     check(RLIMIT_BOUNDS, d == -1)[0] != z3.unsat}
         hulls = [a.signed() for a in avs]
         if all(h is not None for h in hulls):
             lo = max(lo, min(h[0] for h in hulls))
             hi = min(hi, max(h[1] for h in hulls))
-        r, seen = check(RLIMIT_BOUNDS, d >= lo, d <= hi) if lo <= hi else (z3.unsat, None)
+        # concrete runs (verifier/witness.py) settle what they reach without a query:
+        # DEFAULT, and the ends of the range when a run returns the hull's end
+        found = Witnesses(self.inputs).reach(
+            live, lambda f: (may_default and -1 not in f) or lo not in f or hi not in f)
+        out: dict = {"default": may_default and (
+            -1 in found or check(RLIMIT_BOUNDS, d == -1)[0] != z3.unsat)}
+        inside = [v for v in found if lo <= v <= hi]
+        if inside:
+            r, least, most = z3.sat, min(inside), max(inside)
+        else:
+            r, least = check(RLIMIT_BOUNDS, d >= lo, d <= hi) if lo <= hi else (z3.unsat, None)
+            most = least
         if r == z3.unsat:
             return {"values": [-1] if out["default"] else []}
 
         def search(lowest: bool) -> int:
-            # the answer lies in [a, b]; a witness w (when one is known) is in it
+            # the answer lies in [a, b]; a reached decision (when one is known) is in it
             a, b = lo, hi
-            if seen is not None:
-                a, b = (lo, seen) if lowest else (seen, hi)
+            if least is not None:
+                a, b = (lo, least) if lowest else (most, hi)
             while a < b:
                 mid = (a + b) // 2 if lowest else (a + b + 1) // 2
                 r, w = (check(RLIMIT_SEARCH, d >= a, d <= mid) if lowest
