@@ -36,7 +36,11 @@ def terms(draw, depth: int = 3):
     if k == len(_BIN) + 1:
         return z3.SignExt(56, z3.Extract(7, 0, a))
     if k == len(_BIN) + 2:
-        return z3.If(z3.ULT(a, draw(terms(depth - 1))), a, draw(terms(depth - 1)))
+        # a comparison of two terms: the arm is narrowed by the other term's bounds
+        b = draw(terms(depth - 1))
+        c = draw(st.sampled_from(_CMP))(*((a, b) if draw(st.booleans()) else (b, a)))
+        other = draw(terms(depth - 1))
+        return z3.If(c, a, other) if draw(st.booleans()) else z3.If(c, other, a)
     if k == len(_BIN) + 3:
         return z3.Concat(z3.BitVecVal(0, 48), z3.Extract(15, 0, a))
     # an ITE on a comparison of one arm with a constant (clamps, and their negations and
@@ -102,6 +106,9 @@ CLAMPS = [
     ("fact in a conjunction", z3.If(z3.And(z3.ULT(Y, 9), S <= -10), S, K(-10)), (-300, -10)),
     ("fact in a negated disjunction",
      z3.If(z3.Not(z3.Or(S > 20, z3.ULT(Y, 9))), S, K(20)), (-300, 20)),
+    ("min(s, x / 4): a cap that is a term", z3.If(S <= z3.UDiv(X, 4), S, z3.UDiv(X, 4)),
+     (-300, 250)),
+    ("max(s, x / 4) mirrored", z3.If(z3.UDiv(X, 4) < S, S, z3.UDiv(X, 4)), (0, 300)),
     ("the low 32 bits of a small signed value", z3.SignExt(32, z3.Extract(31, 0, S - 1000)),
      (-1300, -700)),
 ]
@@ -132,3 +139,28 @@ def test_one_small_set_term_is_split_by_value() -> None:
     assert ab.truth(z3.Or(d == -1, z3.And(d >= 0, d <= 16))) is True
     assert ab.truth(z3.Or(d == -1, z3.And(d >= 0, d <= 0))) is None
     assert ab.truth(z3.And(d != -1, d > 1)) is False
+
+
+# terms for the relational narrowing: an ITE arm compared with another term
+_REL_TERMS = [X, Y, S, z3.UDiv(X, 4), S * 2, X - 500, -S, K(40), K(-3)]
+_GRID = [(x, y, s_) for x in (0, 3, 250, 1000) for y in (3, 20, 40)
+         for s_ in (-300, -1, 0, 5, 300)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_CMP), st.sampled_from(_REL_TERMS), st.sampled_from(_REL_TERMS),
+       st.booleans(), st.sampled_from(_REL_TERMS))
+def test_relational_narrowing_is_sound(cmp, a, b, then_arm, other) -> None:
+    """An arm narrowed by its comparison with another term still holds every value the
+    arm takes where the condition selects it."""
+    c = cmp(a, b)
+    for t in (z3.If(c, a, other), z3.If(z3.Not(c), other, a), z3.If(c, other, b)):
+        ab = Abs(RANGES, SRANGES)
+        av = ab.val(t)
+        sv = av.signed()
+        for x, y, s_ in _GRID:
+            sub = [(X, K(x)), (Y, K(y)), (S, K(s_))]
+            v = z3.simplify(z3.substitute(t, *sub)).as_long()
+            assert av.lo <= v <= av.hi and (av.vals is None or v in av.vals), (t, x, y, s_)
+            if sv is not None:
+                assert sv[0] <= _sv(v) <= sv[1], (t, x, y, s_)

@@ -377,19 +377,44 @@ class Abs:
         av = self.val(e)
         eid = e.get_id()
         for op, x, y in _facts(c, pol, []):
-            if x.get_id() == eid and z3.is_bv_value(y):
-                k = op
-                const = y.as_long()
-            elif y.get_id() == eid and z3.is_bv_value(x):
-                k = _MIRROR[op]
-                const = x.as_long()
+            if x.get_id() == eid:
+                k, other = op, y
+            elif y.get_id() == eid:
+                k, other = _MIRROR[op], x
             else:
                 continue
-            got = _narrow(av, k, const)
-            if got is None:
-                return None
-            av = got
+            for k2, const in self._bounds_of(k, other):
+                got = _narrow(av, k2, const)
+                if got is None:
+                    return None
+                av = got
         return av
+
+    def _bounds_of(self, op: int, t: z3.BitVecRef) -> list[tuple[int, int]]:
+        """Comparisons with constants implied by `e op t`: t itself when it is a numeral,
+        else the end of t's abstract value on the side that bounds e (a clamp to a
+        variable cap, `If(y <= cap, y, cap)`, puts y under cap's upper end).  Sound
+        because every value t takes lies in val(t): e < t <= T_hi gives e < T_hi,
+        e >= t >= T_lo gives e >= T_lo, e == t gives both ends, and e != t nothing."""
+        if z3.is_bv_value(t):
+            return [(op, t.as_long())]
+        signed, rel = _REL[op]
+        if rel == "ne":
+            return []
+        tv = self.val(t)
+        if signed:
+            s = tv.signed()
+            if s is None:
+                return []
+            lo, hi = s[0] % (1 << tv.w), s[1] % (1 << tv.w)
+            le, ge = z3.Z3_OP_SLEQ, z3.Z3_OP_SGEQ
+        else:
+            lo, hi, le, ge = tv.lo, tv.hi, z3.Z3_OP_ULEQ, z3.Z3_OP_UGEQ
+        if rel in ("le", "lt"):
+            return [(op, hi)]
+        if rel in ("ge", "gt"):
+            return [(op, lo)]
+        return [(le, hi), (ge, lo)]            # eq
 
     def simplify(self, e):
         """e with every Boolean subformula the abstraction decides replaced by its value.
