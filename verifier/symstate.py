@@ -38,6 +38,44 @@ def same(a: z3.ExprRef, b: z3.ExprRef) -> bool:
     return a is b or a.eq(b)
 
 
+# ------------------------------------------------------------------ term constructors
+
+# z3.And / z3.Or / z3.Not / z3.If / == coerce and sort-check their arguments in Python on
+# every call, ~10x the cost of making the term (z3.And: 0.4 ms under load, 5,000
+# instructions make ~40,000 of them).  These make the same terms through the C API
+# directly; callers pass well-sorted Z3 expressions of one context.
+
+def _arr(xs) -> "z3.Ast":
+    return (z3.Ast * len(xs))(*[x.as_ast() for x in xs])
+
+
+def mk_and(*xs: z3.BoolRef) -> z3.BoolRef:
+    ctx = xs[0].ctx
+    return z3.BoolRef(z3.Z3_mk_and(ctx.ref(), len(xs), _arr(xs)), ctx)
+
+
+def mk_or(*xs: z3.BoolRef) -> z3.BoolRef:
+    ctx = xs[0].ctx
+    return z3.BoolRef(z3.Z3_mk_or(ctx.ref(), len(xs), _arr(xs)), ctx)
+
+
+def mk_not(a: z3.BoolRef) -> z3.BoolRef:
+    return z3.BoolRef(z3.Z3_mk_not(a.ctx.ref(), a.as_ast()), a.ctx)
+
+
+def mk_ite(c: z3.BoolRef, a, b):
+    ctx = c.ctx
+    r = z3.Z3_mk_ite(ctx.ref(), c.as_ast(), a.as_ast(), b.as_ast())
+    return z3.BoolRef(r, ctx) if isinstance(a, z3.BoolRef) else z3.BitVecRef(r, ctx)
+
+
+def mk_eq_num(a: z3.BitVecRef, v: int) -> z3.BoolRef:
+    """a == v for a numeral v (of a's width)."""
+    ctx = a.ctx
+    n = z3.Z3_mk_numeral(ctx.ref(), str(v % (1 << a.size())), a.sort().ast)
+    return z3.BoolRef(z3.Z3_mk_eq(ctx.ref(), a.as_ast(), n), ctx)
+
+
 # ------------------------------------------------------------------ flags
 
 def f_and(a: Flag, b: Flag) -> Flag:
@@ -47,7 +85,7 @@ def f_and(a: Flag, b: Flag) -> Flag:
         return a
     if a is False or b is False:
         return False
-    return z3.And(a, b)
+    return mk_and(a, b)
 
 
 def f_or(a: Flag, b: Flag) -> Flag:
@@ -57,13 +95,13 @@ def f_or(a: Flag, b: Flag) -> Flag:
         return b
     if b is False:
         return a
-    return z3.Or(a, b)
+    return mk_or(a, b)
 
 
 def f_not(a: Flag) -> Flag:
     if isinstance(a, bool):
         return not a
-    return z3.Not(a)
+    return mk_not(a)
 
 
 def to_z3(a: Flag) -> z3.BoolRef:
@@ -85,7 +123,7 @@ def ite_chain(conds: list[Flag], vals: list):
         elif c is False:
             continue
         else:
-            out = z3.If(c, v, out)
+            out = mk_ite(c, v, out)
     return out
 
 
@@ -163,13 +201,22 @@ class Memory:
     def defined(self, b: int) -> Flag:
         return self.defs.get(b, False) if self.tracked else True
 
+    def value(self, off: int, size: int) -> z3.BitVecRef:
+        return join_cells([self.cell(off + i) for i in range(size)])
+
     def load(self, off: int, size: int) -> tuple[z3.BitVecRef, Flag]:
-        cells = [self.cell(off + i) for i in range(size)]
         d: Flag = True
         if self.tracked:
+            # the bytes of one stored value share one flag object: conjoin each flag once
+            # (the same term as before up to the repeats, which add nothing to a conjunction)
+            seen: list[Flag] = []
             for i in range(size):
-                d = f_and(d, self.defined(off + i))
-        return join_cells(cells), d
+                f = self.defined(off + i)
+                if f is True or any(f is g for g in seen):
+                    continue
+                seen.append(f)
+                d = f_and(d, f)
+        return self.value(off, size), d
 
     def store(self, off: int, size: int, value: z3.BitVecRef) -> None:
         for i, c in enumerate(split_value(value, size)):
@@ -187,17 +234,23 @@ class Memory:
             # so an aligned load later gets a whole value back
             w = cells[0][0]
             for p in cands:
-                old, _ = self.load(off + p, size)
-                slot = z3.If(idx == p, w, old)
+                eq = mk_eq_num(idx, p)
+                slot = mk_ite(eq, w, self.value(off + p, size))
+                # one new flag per distinct old flag (kept alive here, so ids stay unique)
+                shared: dict[int, tuple[Flag, Flag]] = {}
                 for k in range(size):
                     self.cells[off + p + k] = (slot, k)
                     if self.tracked:
-                        self.defs[off + p + k] = f_or(self.defined(off + p + k), idx == p)
+                        old = self.defined(off + p + k)
+                        got = shared.get(id(old))
+                        if got is None:
+                            got = shared[id(old)] = (old, f_or(old, eq))
+                        self.defs[off + p + k] = got[1]
             return
         new = [cell_byte(c) for c in cells]
         hits: dict[int, list[tuple[z3.BoolRef, z3.BitVecRef]]] = {}
         for p in cands:
-            eq = idx == p
+            eq = mk_eq_num(idx, p)
             for k in range(size):
                 hits.setdefault(off + p + k, []).append((eq, new[k]))
         for b, hs in hits.items():
@@ -205,7 +258,7 @@ class Memory:
             conds = [c for c, _ in hs] + [True]
             self.cells[b] = (ite_chain(conds, [v for _, v in hs] + [cell_byte(old)]), 0)
             if self.tracked:
-                hit = z3.Or(*conds[:-1]) if len(conds) > 2 else conds[0]
+                hit = mk_or(*conds[:-1]) if len(conds) > 2 else conds[0]
                 self.defs[b] = f_or(self.defined(b), hit)
 
     def load_indexed(self, off: int, idx: z3.BitVecRef, cands: list[int],
@@ -215,7 +268,7 @@ class Memory:
         vals, defs = [], []
         for n, p in enumerate(cands):
             v, d = self.load(off + p, size)
-            conds.append(idx == p if n < len(cands) - 1 else True)
+            conds.append(mk_eq_num(idx, p) if n < len(cands) - 1 else True)
             vals.append(v)
             defs.append(d)
         return ite_chain(conds, vals), flag_chain(conds, defs)
