@@ -257,6 +257,9 @@ class Executor:
             self.goal(O.ShiftInRange(pc, f"{base.lower()} r{i.dst}, r{i.src}"), path, ok,
                       show={"shift": b})
             path = f_and(path, ok)
+        if base in ("XOR", "SUB") and (a is b or a.eq(b)):
+            self.set_reg(st, i.dst, bv64(0))          # x ^ x == x - x == 0, whatever x is
+            return path
         self.set_reg(st, i.dst, _fold(_ALU[base](a, b), a, b))
         return path
 

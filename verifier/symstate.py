@@ -268,10 +268,52 @@ class Memory:
         vals, defs = [], []
         for n, p in enumerate(cands):
             v, d = self.load(off + p, size)
-            conds.append(mk_eq_num(idx, p) if n < len(cands) - 1 else True)
-            vals.append(v)
-            defs.append(d)
-        return ite_chain(conds, vals), flag_chain(conds, defs)
+            eq = mk_eq_num(idx, p)
+            # this arm is taken only where idx == p (the last one too: the path keeps idx
+            # among cands), so what a store at the same index wrote there is read back
+            # exactly: its slot If(idx == p, w, old) is w, its flag Or(old, idx == p) True
+            vals.append(given(v, eq))
+            defs.append(given(d, eq))
+            conds.append(eq if n < len(cands) - 1 else True)
+        if all(same(v, vals[0]) for v in vals):
+            value = vals[0]
+        else:
+            value = ite_chain(conds, vals)
+        return value, flag_chain(conds, defs)
+
+
+def given(e, c: z3.BoolRef, budget: int = 64):
+    """e where the condition c holds, as far as it shows in e's top-level structure: an If
+    on c is its then-arm, a disjunction with c among its disjuncts (through nested Ors,
+    Ands and Ifs of such) is True.  Exact under c; otherwise e unchanged."""
+    left = [budget]
+
+    def walk(x):
+        if isinstance(x, bool) or left[0] <= 0:
+            return x
+        left[0] -= 1
+        k = x.decl().kind()
+        if k == z3.Z3_OP_ITE:
+            a0 = x.arg(0)
+            if a0.eq(c):
+                return x.arg(1)
+            if not isinstance(x, z3.BoolRef):
+                return x
+            t, f = walk(x.arg(1)), walk(x.arg(2))
+            return True if t is True and f is True else x
+        if k == z3.Z3_OP_OR:
+            kids = x.children()
+            if any(y.eq(c) for y in kids) or any(walk(y) is True for y in kids):
+                return True
+            return x
+        if k == z3.Z3_OP_AND:
+            kids = x.children()
+            got = [walk(y) for y in kids]
+            if all(g is True for g in got):
+                return True
+            return x
+        return x
+    return walk(e)
 
 
 def merge_memories(conds: list[Flag], mems: list[Memory]) -> Memory:
