@@ -38,7 +38,9 @@ static int rmt_model_isa_set(const char *val, const struct kernel_param *kp)
 	} else if (sysfs_streq(val, "avx2")) {
 		isa = RMT_MODEL_ISA_AVX2;
 	} else {
-		pr_err("rmt: model_isa=%.32s: not one of auto, scalar, avx2\n", val);
+		/* as written to sysfs: without its newline, and not too long a line */
+		pr_err("rmt: model_isa=%.*s: not one of auto, scalar, avx2\n",
+		       (int)min_t(size_t, strcspn(val, "\n"), 32), val);
 		return -EINVAL;
 	}
 	rc = rmt_model_pick_isa(isa, false);
