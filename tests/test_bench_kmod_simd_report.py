@@ -31,7 +31,8 @@ def test_ratio_and_spread() -> None:
     text = "\n".join(B.summarize({"hooks": {"fm": "sched.can_migrate_task",
                                             "cm": "mm.swap_fault"}, "rounds": rounds}))
     # VM ns/run: scalar 300, 600, 900 against 100 each round: median 6x, spread 3..9
-    assert "| fm | 6.00× (3.00–9.00) | 1.00× |" in text
+    # 10 runs with 10 AVX2 inferences each round: (600 - 100) / 1 per run
+    assert "| fm | 6.00× (3.00–9.00) | 1.00× | 500 (1.00 per run) |" in text
     assert "| fm (sched.can_migrate_task) | avx2 | 30 | 30 | 0 | 100 (100–100) |" in text
     assert "| cm (mm.swap_fault) | avx2 | 0 |" in text
     assert "| cm |" not in text
