@@ -13,7 +13,8 @@ ran in a kernel FPU section, and those refused it).  Printed per program: ns per
 and range over the rounds, per engine, and the scalar / AVX2 ratio of the medians with its
 per-round range.  Only forced_migration's 17-12-2 MLP is proved int32-exact with 8/16-bit
 dense layers, the path AVX2 replaces; forced_migration_all (VARIANTS) is the same program
-calling it on every run; conv_mlp (a conv1d layer: always the exact path) is the control.  Timings only: nothing here asserts.
+calling it on every run; conv_mlp (a conv1d layer: always the exact path) is the control.
+Timings only: nothing here asserts.
 
     make bench-kmod-simd            # = PYTHONPATH=... bench/bench_kmod_simd.py --rounds 5
     .venv/bin/python bench/bench_kmod_simd.py [--rounds N] [--clock tsc|hpet] [--only NAME]
@@ -147,7 +148,8 @@ def summarize(res: dict) -> list[str]:
     for name, hook in res["hooks"].items():
         med = {}
         for isa in ISAS:
-            rows = [r[f"{name}/{isa}"] for r in res["rounds"] if r.get(f"{name}/{isa}", {}).get("runs")]
+            rows = [r[f"{name}/{isa}"] for r in res["rounds"]
+                    if r.get(f"{name}/{isa}", {}).get("runs")]
             if not rows:
                 lines.append(f"| {name} ({hook}) | {isa} | 0 | | | | |")
                 continue
@@ -157,8 +159,9 @@ def summarize(res: dict) -> list[str]:
 
             def cell(k: str) -> str:
                 return f"{statistics.median(per[k]):.0f} ({min(per[k]):.0f}–{max(per[k]):.0f})"
-            lines.append(f"| {name} ({hook}) | {isa} | {runs} | "
-                         f"{sum(x['avx2_runs'] for x in rows)} | {sum(x['nofpu'] for x in rows)} | "
+            fpu = sum(x["avx2_runs"] for x in rows)
+            refused = sum(x["nofpu"] for x in rows)
+            lines.append(f"| {name} ({hook}) | {isa} | {runs} | {fpu} | {refused} | "
                          f"{cell('ns_vm')} | {cell('ns_total')} |")
         if len(med) < 2:
             continue
