@@ -179,6 +179,14 @@ bench-kmod-jit: setup
 	PYTHONPATH=$(TEST_PYTHONPATH) $(VPY) bench/bench_kmod_jit.py --rounds $(BENCH_KMOD_JIT_ROUNDS) \
 		--clock $(BENCH_KMOD_JIT_CLOCK) --out build/bench_kmod_jit_$(BENCH_KMOD_JIT_CLOCK).json
 
+# rmt.ko's MLP engine at the hooks: rmt.model_isa=scalar vs avx2 (in a kernel FPU
+# section), interleaved in one boot (docs/benchmarks.md).
+BENCH_KMOD_SIMD_ROUNDS ?= 5
+.PHONY: bench-kmod-simd
+bench-kmod-simd: setup
+	PYTHONPATH=$(TEST_PYTHONPATH) $(VPY) bench/bench_kmod_simd.py --rounds $(BENCH_KMOD_SIMD_ROUNDS) \
+		--out build/bench_kmod_simd.json
+
 # The QEMU suite with net.core.bpf_jit_enable=0 set at boot: rmt.ko's programs then run on
 # its interpreter (counted in /sys/module/rmt/parameters/jit_stats); `make test` runs it
 # with the JIT on.

@@ -100,6 +100,9 @@ typedef long long __s64;
 #define __always_inline inline __attribute__((__always_inline__))
 #endif
 #define noinline __attribute__((__noinline__))
+#ifndef __aligned
+#define __aligned(x) __attribute__((__aligned__(x)))
+#endif
 #define __maybe_unused __attribute__((__unused__))
 #define fallthrough __attribute__((__fallthrough__))
 #define __rcu

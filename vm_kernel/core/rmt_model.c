@@ -654,7 +654,7 @@ static __always_inline int rmt_infer_w(const struct rmt_weights *w, const s32 *i
 		}
 #ifdef RMT_MODEL_SIMD
 	} else if (w && w->pack && rmt_model_isa_for(w) >= RMT_MODEL_ISA_AVX2 &&
-		   rmt_mlp_avx2(w, in, out)) {
+		   rmt_mlp_simd(w, in, out)) {
 		/* an MLP proved exact in int32, inputs in range: no overflow */
 #endif
 	} else if (w) {

@@ -14,12 +14,12 @@
 #include "rmt_alloc.h"
 
 /*
- * Userspace x86-64 gets AVX2 kernels, chosen at run time; the kernel keeps
- * the scalar paths (no FPU state without kernel_fpu_begin()).
+ * x86-64 gets an AVX2 MLP kernel (rmt_model_avx2.c), chosen at run time: in
+ * userspace when the CPU has AVX2, in the kernel also only inside a kernel
+ * FPU section (rmt_mlp_simd()) and as the rmt.model_isa parameter says.
  */
-#if !defined(__KERNEL__) && defined(__x86_64__)
+#ifdef __x86_64__
 #define RMT_MODEL_SIMD 1
-#include <immintrin.h>
 #endif
 
 #ifndef S16_MAX
@@ -254,7 +254,25 @@ size_t rmt_mlp_arena_bytes(const struct rmt_model_sig *sig);
 int rmt_mlp_prepare(struct rmt_weights *w);
 u64 rmt_run_mlp(const struct rmt_weights *w, const s32 *in, s32 *out, s32 *scratch);
 #ifdef RMT_MODEL_SIMD
-bool rmt_mlp_avx2(const struct rmt_weights *w, const s32 *in, s32 *out);
+/* s16 activations of the AVX2 path: up to RMT_MAX_MODEL_IO, and a pair past the end */
+#define RMT_X16_LEN (RMT_MAX_MODEL_IO + 16)
+/* rmt_model_avx2.c: vector code; in the kernel only inside a kernel FPU section */
+bool rmt_mlp_avx2(const struct rmt_weights *w, const s32 *in, s32 *out, s16 *buf);
+#ifdef __KERNEL__
+bool rmt_mlp_simd(const struct rmt_weights *w, const s32 *in, s32 *out);
+#else
+extern __thread s16 rmt_x16[2][RMT_X16_LEN];
+
+/*
+ * rmt_mlp_avx2() on this thread's buffers.  Their address is taken here,
+ * once: in the shared library each use of the TLS array is a
+ * __tls_get_addr() call.
+ */
+static __always_inline bool rmt_mlp_simd(const struct rmt_weights *w, const s32 *in, s32 *out)
+{
+	return rmt_mlp_avx2(w, in, out, rmt_x16[0]);
+}
+#endif
 extern bool rmt_model_isa_forced;
 int rmt_model_isa(void);
 

@@ -4,6 +4,13 @@
  * (parse, int32 proof, AVX2 layout) and their inference engines.
  */
 #include "rmt_model_impl.h"
+#if defined(__KERNEL__) && defined(RMT_MODEL_SIMD)
+#include <linux/hardirq.h>
+#include <linux/percpu.h>
+#include <asm/cpufeature.h>
+#include <asm/fpu/api.h>
+#include <asm/fpu/xstate.h>
+#endif
 
 int rmt_read_layer(struct rmt_cursor *c, struct rmt_weights *w,
 			  const struct rmt_model_sig *sig, u32 j)
@@ -152,39 +159,124 @@ size_t rmt_mlp_arena_bytes(const struct rmt_model_sig *sig)
  */
 #define RMT_FAST_MIN_MACS 64
 
-/* Inference engines, best last; userspace tests and benchmarks may pick one. */
+/*
+ * Inference engines, best last.  Userspace tests and benchmarks pick one with
+ * rmt_model_set_isa(), the kernel with the rmt.model_isa parameter
+ * (kmod/rmt_kmod.c, rmt_model_pick_isa()).
+ */
 #ifdef RMT_MODEL_SIMD
 static int rmt_model_isa_sel = -1;	/* -1: not yet chosen */
-bool rmt_model_isa_forced;	/* chosen by rmt_model_set_isa(): every model */
+bool rmt_model_isa_forced;	/* on every model, small ones too (tests) */
 
+#ifdef __KERNEL__
+/*
+ * What "auto" means in rmt.ko: the scalar int32 path.  At the hooks' call
+ * sites under QEMU/TCG (bench/bench_kmod_simd.py, docs/benchmarks.md "Issue
+ * 20 in the kernel") neither engine was measurably faster, and the scalar
+ * path needs no FPU section.  AVX2 stays available as rmt.model_isa=avx2.
+ */
+#define RMT_MODEL_ISA_KERNEL_AUTO RMT_MODEL_ISA_INT32
+
+/*
+ * AVX2 in the kernel: the CPU has it and the kernel enabled the YMM state
+ * (XCR0, via OSXSAVE), as the kernel's own AVX2 users check.
+ */
+static int rmt_model_isa_best(void)
+{
+	return boot_cpu_has(X86_FEATURE_AVX) && boot_cpu_has(X86_FEATURE_AVX2) &&
+	       boot_cpu_has(X86_FEATURE_OSXSAVE) &&
+	       cpu_has_xfeatures(XFEATURE_MASK_SSE | XFEATURE_MASK_YMM, NULL) ?
+	       RMT_MODEL_ISA_AVX2 : RMT_MODEL_ISA_INT32;
+}
+
+static int rmt_model_isa_auto(void)
+{
+	return min_t(int, rmt_model_isa_best(), RMT_MODEL_ISA_KERNEL_AUTO);
+}
+#else
 static int rmt_model_isa_best(void)
 {
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx2") ? RMT_MODEL_ISA_AVX2 : RMT_MODEL_ISA_INT32;
 }
 
+static int rmt_model_isa_auto(void)
+{
+	return rmt_model_isa_best();
+}
+#endif
+
 int rmt_model_isa(void)
 {
 	int isa = READ_ONCE(rmt_model_isa_sel);
 
 	if (unlikely(isa < 0)) {
-		isa = rmt_model_isa_best();
+		isa = rmt_model_isa_auto();
 		WRITE_ONCE(rmt_model_isa_sel, isa);
 	}
 	return isa;
 }
 
-int rmt_model_set_isa(int isa)
+/**
+ * rmt_model_pick_isa() - choose the engine of MLPs proved exact in int32
+ * @isa: an enum rmt_model_isa, or -1 for the default ("auto")
+ * @every_model: use @isa on small models (under 64 multiply-adds) too, which
+ *	otherwise keep the exact path
+ *
+ * Models loaded before keep working: each has the AVX2 layout whenever the
+ * CPU has AVX2, whatever the choice at its load.
+ *
+ * Return: 0, or -EOPNOTSUPP when the CPU (or, in the kernel, the FPU state
+ * the kernel enabled) lacks @isa.
+ */
+int rmt_model_pick_isa(int isa, bool every_model)
 {
-	int best = rmt_model_isa_best();
-
-	if (isa > best)
+	if (isa > rmt_model_isa_best())
 		return -EOPNOTSUPP;
-	WRITE_ONCE(rmt_model_isa_forced, isa >= 0);
-	WRITE_ONCE(rmt_model_isa_sel, isa < 0 ? best : isa);
+	WRITE_ONCE(rmt_model_isa_forced, every_model && isa >= 0);
+	WRITE_ONCE(rmt_model_isa_sel, isa < 0 ? rmt_model_isa_auto() : isa);
 	return 0;
 }
 
+/**
+ * rmt_model_isa_info() - the engine chosen, what "auto" means, the best usable
+ * @sel: receives the engine in use for models of 64 multiply-adds or more
+ * @autoisa: receives the engine "auto" stands for here
+ * @best: receives the best engine this CPU can run
+ */
+void rmt_model_isa_info(int *sel, int *autoisa, int *best)
+{
+	*sel = rmt_model_isa();
+	*autoisa = rmt_model_isa_auto();
+	*best = rmt_model_isa_best();
+}
+
+#ifndef __KERNEL__
+int rmt_model_set_isa(int isa)
+{
+	return rmt_model_pick_isa(isa, isa >= 0);
+}
+#endif
+#else /* !RMT_MODEL_SIMD */
+int rmt_model_pick_isa(int isa, bool every_model)
+{
+	return isa > RMT_MODEL_ISA_INT32 ? -EOPNOTSUPP : 0;
+}
+
+void rmt_model_isa_info(int *sel, int *autoisa, int *best)
+{
+	*sel = RMT_MODEL_ISA_INT32;
+	*autoisa = RMT_MODEL_ISA_INT32;
+	*best = RMT_MODEL_ISA_INT32;
+}
+
+#ifdef __KERNEL__
+void rmt_model_simd_stats(u64 *runs, u64 *nofpu)
+{
+	*runs = 0;
+	*nofpu = 0;
+}
+#endif
 #endif
 
 /*
@@ -415,137 +507,64 @@ static void rmt_mlp_int32(const struct rmt_weights *w, const s32 *in, s32 *out, 
 }
 
 #ifdef RMT_MODEL_SIMD
-/* s16 activations of the AVX2 path (a pair past the end is read: +16) */
-static __thread s16 rmt_x16[2][RMT_MAX_MODEL_IO + 16] __attribute__((aligned(32)));
+#ifdef __KERNEL__
+/* The AVX2 path's activations: per CPU, used only inside the FPU section. */
+struct rmt_x16_buf {
+	s16 x[2][RMT_X16_LEN];
+};
 
-/*
- * The int32 path with AVX2 on the layout of rmt_pack_layer(): per block of 8
- * outputs, one vpmaddwd + vpaddd per input pair.  Activations are s16 (the
- * declared range fits: @w->act16); vpmaddwd's pair sums wrap modulo 2^32
- * like the int32 adds, and the exact sums fit in int32, so the result is the
- * exact one.  Returns false, having written nothing to @out, when an input is
- * outside the declared range.
+static DEFINE_PER_CPU(struct rmt_x16_buf, rmt_x16);
+static DEFINE_PER_CPU(u64, rmt_simd_runs);
+static DEFINE_PER_CPU(u64, rmt_simd_nofpu);
+
+/**
+ * rmt_mlp_simd() - rmt_mlp_avx2() inside a kernel FPU section, where allowed
+ * @w: as rmt_mlp_avx2()
+ * @in: as rmt_mlp_avx2()
+ * @out: as rmt_mlp_avx2()
+ *
+ * Vector registers may be used only between kernel_fpu_begin_mask() and
+ * kernel_fpu_end(), and only where irq_fpu_usable() says so: not in NMI
+ * (checked first: irq_fpu_usable() warns there), not in a hard interrupt
+ * that interrupted a section or the FPU state's owner.  Elsewhere the caller
+ * falls back to the scalar int32 path.  The section disables preemption and
+ * an interrupt on this CPU cannot open another one, so the per-CPU buffers
+ * are this call's alone.  The mask is 0: the path is integer-only, so
+ * neither the x87 state nor MXCSR needs initialising.
+ *
+ * Return: as rmt_mlp_avx2(); false also when the FPU is not usable here.
  */
-/*
- * Shift, ReLU; then a hidden block is clamped and stored as s16 at @y, the
- * output block stored as s32 at @out (only the outputs that exist).
- */
-__attribute__((target("avx2"), always_inline))
-static inline void rmt_avx2_finish(__m256i acc, const struct rmt_wlayer *l, bool hidden,
-				   __m256i vlo, __m256i vhi, u32 blk, s16 *y, s32 *out)
+bool rmt_mlp_simd(const struct rmt_weights *w, const s32 *in, s32 *out)
 {
-	acc = _mm256_sra_epi32(acc, _mm_cvtsi32_si128(l->shift));
-	if (l->relu)
-		acc = _mm256_max_epi32(acc, _mm256_setzero_si256());
-	if (hidden) {
-		acc = _mm256_min_epi32(_mm256_max_epi32(acc, vlo), vhi);
-		acc = _mm256_permute4x64_epi64(_mm256_packs_epi32(acc, acc), 0x08);
-		_mm_storeu_si128((__m128i *)(y + blk * 8), _mm256_castsi256_si128(acc));
-	} else {
-		/* not vpmaskmovd: its stores are slow on AMD (measured: +5 ns) */
-		s32 v[8] __attribute__((aligned(32)));
-		u32 o, left = min_t(u32, 8, l->n_out - blk * 8);
+	bool ok;
 
-		_mm256_store_si256((__m256i *)v, acc);
-		for (o = 0; o < left; o++)
-			out[blk * 8 + o] = v[o];
-	}
-}
-
-/* The pair (x[2p], x[2p+1]) broadcast to every 32-bit lane. */
-__attribute__((target("avx2"), always_inline))
-static inline __m256i rmt_avx2_pair(const s16 *x, u32 p)
-{
-	s32 pair;
-
-	memcpy(&pair, x + 2 * p, 4);
-	return _mm256_set1_epi32(pair);
-}
-
-/*
- * The int32 path with AVX2 on the layout of rmt_pack_layer().  Activations
- * are s16 (the declared range fits: @w->act16); vpmaddwd's pair sums wrap
- * modulo 2^32 like the int32 adds, and the exact sums fit in int32, so the
- * result is the exact one.  Returns false, having written nothing to @out,
- * when an input is outside the declared range.
- */
-__attribute__((target("avx2")))
-bool rmt_mlp_avx2(const struct rmt_weights *w, const s32 *in, s32 *out)
-{
-	const __m256i vlo = _mm256_set1_epi32(w->act_lo), vhi = _mm256_set1_epi32(w->act_hi);
-	__m256i bad = _mm256_setzero_si256();
-	/*
-	 * The buffers' address once: in the shared library each use of rmt_x16
-	 * is a __tls_get_addr() call, which gcc repeats rather than keep the
-	 * address in a register unless the address is opaque to it (was six
-	 * calls per inference).
-	 */
-	s16 (*buf)[RMT_MAX_MODEL_IO + 16] = rmt_x16;
-	s16 *x;
-
-	asm("" : "+r" (buf));
-	x = buf[0];
-	u32 i, j, n = w->n_in;
-
-	/*
-	 * Check and narrow the inputs, 8 at a time, then one by one (not a
-	 * vpmaskmovd load: slow on AMD, measured).  x[n] = 0 for an odd @n's
-	 * last pair.
-	 */
-	for (i = 0; i + 8 <= n; i += 8) {
-		__m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
-
-		bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpgt_epi32(vlo, v),
-							   _mm256_cmpgt_epi32(v, vhi)));
-		v = _mm256_permute4x64_epi64(_mm256_packs_epi32(v, v), 0x08);
-		_mm_storeu_si128((__m128i *)(x + i), _mm256_castsi256_si128(v));
-	}
-	for (; i < n; i++) {
-		if (in[i] < w->act_lo || in[i] > w->act_hi)
-			return false;
-		x[i] = (s16)in[i];
-	}
-	x[n] = 0;
-	if (!_mm256_testz_si256(bad, bad))
+	if (in_nmi() || !irq_fpu_usable()) {
+		this_cpu_inc(rmt_simd_nofpu);
 		return false;
-	for (j = 0; j < w->nlayers; j++) {
-		const struct rmt_wlayer *l = &w->layers[j];
-		const bool hidden = j + 1 < w->nlayers;
-		const u32 nblk = (l->n_out + 7) / 8, npair = (l->n_in + 1) / 2;
-		const __m256i *pk = (const __m256i *)l->wp;
-		s16 *y = buf[(j + 1) & 1];
-		u32 blk, p;
-
-		/* two blocks at a time: each pair is broadcast once for both */
-		for (blk = 0; blk + 2 <= nblk; blk += 2) {
-			__m256i a0 = _mm256_loadu_si256(pk), a1 = _mm256_loadu_si256(pk + 1);
-
-			pk += 2;
-			for (p = 0; p < npair; p++, pk += 2) {
-				__m256i v = rmt_avx2_pair(x, p);
-
-				a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256(pk), v));
-				a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_loadu_si256(pk + 1),
-									     v));
-			}
-			rmt_avx2_finish(a0, l, hidden, vlo, vhi, blk, y, out);
-			rmt_avx2_finish(a1, l, hidden, vlo, vhi, blk + 1, y, out);
-		}
-		if (blk < nblk) {
-			__m256i a0 = _mm256_loadu_si256(pk++);
-
-			for (p = 0; p < npair; p++, pk++)
-				a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256(pk),
-									     rmt_avx2_pair(x, p)));
-			rmt_avx2_finish(a0, l, hidden, vlo, vhi, blk, y, out);
-		}
-		if (hidden)
-			y[l->n_out] = 0;
-		x = y;
 	}
-	return true;
+	kernel_fpu_begin_mask(0);
+	ok = rmt_mlp_avx2(w, in, out, this_cpu_ptr(&rmt_x16)->x[0]);
+	kernel_fpu_end();
+	this_cpu_inc(rmt_simd_runs);
+	return ok;
 }
+
+void rmt_model_simd_stats(u64 *runs, u64 *nofpu)
+{
+	int cpu;
+
+	*runs = 0;
+	*nofpu = 0;
+	for_each_possible_cpu(cpu) {
+		*runs += per_cpu(rmt_simd_runs, cpu);
+		*nofpu += per_cpu(rmt_simd_nofpu, cpu);
+	}
+}
+#else
+__thread s16 rmt_x16[2][RMT_X16_LEN] __aligned(32);
 #endif
+#endif
+
 
 u64 rmt_run_mlp(const struct rmt_weights *w, const s32 *in, s32 *out,
 				s32 *scratch)
@@ -557,10 +576,7 @@ u64 rmt_run_mlp(const struct rmt_weights *w, const s32 *in, s32 *out,
 	if (w->fast) {
 		int isa = rmt_model_isa_for(w);
 
-#ifdef RMT_MODEL_SIMD
-		if (w->pack && isa >= RMT_MODEL_ISA_AVX2 && rmt_mlp_avx2(w, in, out))
-			return 0;
-#endif
+		/* AVX2, when chosen, was tried first (rmt_infer_w()) */
 		if (isa >= RMT_MODEL_ISA_INT32 && rmt_in_range(w, in)) {
 			rmt_mlp_int32(w, in, out, scratch);
 			return 0;
