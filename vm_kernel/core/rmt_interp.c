@@ -83,18 +83,16 @@ void rmt_interp_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
 	struct rmt_frame *fr = &in->frames[cpu];
 	u8 *scratch = fr->scratch;
 	u64 regs[RMT_NUM_REGS];
-	u32 reason;
+	u32 reason, zr;
 	u64 ov, v;
 	int rc;
 
 	/*
-	 * Sixteen plain stores: gcc turns "= { 0 }" into rep stos, whose start-up
-	 * cost was half of an EXIT-only run.
+	 * Registers start at zero, but only those some path may read before
+	 * writing them need it (rmt_prog_plan_zero()): usually one or none.
 	 */
-	regs[0] = 0; regs[1] = 0; regs[2] = 0; regs[3] = 0;
-	regs[4] = 0; regs[5] = 0; regs[6] = 0; regs[7] = 0;
-	regs[8] = 0; regs[9] = 0; regs[10] = 0; regs[11] = 0;
-	regs[12] = 0; regs[13] = 0; regs[14] = 0; regs[15] = 0;
+	for (zr = in->prog->zero_regs; zr; zr &= zr - 1)
+		regs[__builtin_ctz(zr)] = 0;
 	rmt_frame_enter(in, fr);
 
 #define DST regs[RMT_INSN_DST(insn)]

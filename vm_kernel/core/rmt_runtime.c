@@ -98,7 +98,9 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 		fr->min = (s32 **)(base + p->ntables * sizeof(void *));
 		fr->mout = fr->min + p->nmodels;
 		fr->scratch = base + ptrs;
-		fr->zero_len = zero;
+		/* only what some path may read before writing it (rmt_prog_plan_zero()) */
+		fr->zero_at = fr->scratch + p->zero_lo;
+		fr->zero_len = p->zero_hi - p->zero_lo;
 		fr->ntables = p->ntables;
 		fr->cand_out = (s32 *)(fr->scratch + zero);
 		fr->params_dirty = 1;		/* the first run sets every PARAMS(t) */
@@ -271,6 +273,7 @@ int rmt_vm_load(struct rmt_vm *vm, const void *obj, size_t len,
 		rmt_prog_free(p);
 		return rc;
 	}
+	rmt_prog_plan_zero(p);
 	rc = rmt_inst_create(p, opts, &in, err, errlen);
 	if (rc)
 		return rc;
