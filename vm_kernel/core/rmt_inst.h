@@ -51,6 +51,7 @@ struct rmt_pcpu_stats {
  * building the whole struct on the stack each time.
  */
 struct rmt_frame {
+	struct rmt_jit_ctx jc;	/* first: the run's entry argument is the frame itself */
 	u8 *scratch;		/* scratch, then every model's MIN and MOUT */
 	u8 *zero_at;		/* the part of it a run zeroes (rmt_prog_plan_zero()) */
 	u32 zero_len;		/* bytes to zero from @zero_at */
@@ -63,7 +64,6 @@ struct rmt_frame {
 	u32 ndecisions;		/* copies of the instance's, for rmt_account() */
 	s64 decision_lo;
 	struct rmt_pcpu_stats *stats;	/* this CPU's counters */
-	struct rmt_jit_ctx jc;
 };
 
 /**

@@ -68,8 +68,7 @@ static noinline u16 rmt_do_apply(struct rmt_inst *in, struct rmt_frame *fr, u32 
 	return action;
 }
 
-void rmt_interp_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
-		    struct rmt_run_result *res)
+s64 rmt_interp_run(struct rmt_jit_ctx *jc)
 {
 #ifdef __GNUC__
 	static const void * const jumptable[256] __annotate_jump_table = {
@@ -79,9 +78,12 @@ void rmt_interp_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
 #undef RMT_X_LABEL
 	};
 #endif
+	struct rmt_frame *fr = container_of(jc, struct rmt_frame, jc);
+	struct rmt_inst *in = jc->in;
 	const struct rmt_insn *insn = in->prog->insns;
-	struct rmt_frame *fr = &in->frames[cpu];
-	u8 *scratch = fr->scratch;
+	u8 *scratch = fr->scratch, *ctx = jc->ctx;
+	u32 cpu = jc->cpu;
+	u64 now = jc->now;
 	u64 regs[RMT_NUM_REGS];
 	u32 reason, zr;
 	u64 ov, v;
@@ -93,7 +95,6 @@ void rmt_interp_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
 	 */
 	for (zr = in->prog->zero_regs; zr; zr &= zr - 1)
 		regs[__builtin_ctz(zr)] = 0;
-	rmt_frame_enter(in, fr);
 
 #define DST regs[RMT_INSN_DST(insn)]
 #define SRC regs[RMT_INSN_SRC(insn)]
@@ -325,19 +326,16 @@ OP_CALL:
 	}
 	CONT;
 OP_EXIT:
-	res->decision = (s64)SRC;
-	res->abort = RMT_ABORT_NONE;
-	res->abort_pc = -1;
-	return;
+	return (s64)SRC;
 
 bad_insn:
 	/* Unreachable for a validated program; fail safe rather than run on. */
 	WARN_ON_ONCE(1);
 	reason = RMT_ABORT_BOUNDS;
 aborted:
-	res->decision = RMT_DECISION_DEFAULT;
-	res->abort = reason;
-	res->abort_pc = insn - in->prog->insns;
+	jc->abort = reason;
+	jc->abort_pc = insn - in->prog->insns;
+	return RMT_DECISION_DEFAULT;
 #undef DST
 #undef SRC
 #undef IMM

@@ -102,10 +102,12 @@ int rmt_prog_validate(const struct rmt_prog *p, char *err, size_t errlen);
  * of scratch, MIN and MOUT, and the registers, that some path may read
  * before writing them.  Only those need the zero the semantics promise; the
  * rest is overwritten before any read, so data of an earlier run cannot
- * leak.  It never fails: without memory for the analysis the plan is to
- * zero everything, as before.
+ * leak.  A program whose jumps leave too many targets pending at once for
+ * the analysis's memory bound gets the plan to zero everything.
+ *
+ * Return: 0, or -ENOMEM (the plan is then to zero everything).
  */
-void rmt_prog_plan_zero(struct rmt_prog *p);
+int rmt_prog_plan_zero(struct rmt_prog *p);
 
 /**
  * rmt_prog_free() - free a program from rmt_prog_parse()

@@ -273,7 +273,11 @@ int rmt_vm_load(struct rmt_vm *vm, const void *obj, size_t len,
 		rmt_prog_free(p);
 		return rc;
 	}
-	rmt_prog_plan_zero(p);
+	rc = rmt_prog_plan_zero(p);
+	if (rc) {
+		rmt_prog_free(p);
+		return rmt_errf(err, errlen, rc, "out of memory");
+	}
 	rc = rmt_inst_create(p, opts, &in, err, errlen);
 	if (rc)
 		return rc;
@@ -348,7 +352,6 @@ int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu
 {
 	struct rmt_frame *fr;
 	struct rmt_inst *in;
-	rmt_jit_fn fn;
 
 	if (unlikely((unsigned int)(id - 1) >= RMT_VM_MAX_PROGS))
 		return -ENOENT;
@@ -359,16 +362,15 @@ int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu
 		return -EINVAL;
 	/* after the call only @fr and @res are live: few registers to save */
 	fr = &in->frames[cpu];
-	fn = READ_ONCE(in->native);
 #ifdef __KERNEL__
 	if (in->kjit)
 		rmt_kjit_run(in, ctx, cpu, now, res);
 	else
+		rmt_jit_run(rmt_interp_run, fr, ctx, now, res);	/* a direct call */
+#else
+	/* one path for both engines: the interpreter takes native code's entry */
+	rmt_jit_run(READ_ONCE(in->native) ?: rmt_interp_run, fr, ctx, now, res);
 #endif
-	if (likely(fn))
-		rmt_jit_run(fn, fr, ctx, now, res);
-	else
-		rmt_interp_run(in, ctx, cpu, now, res);
 	rmt_account(fr, res);
 	return 0;
 }

@@ -408,7 +408,7 @@ static u32 rmt_zplan_area(const struct rmt_prog *p)
 			    (p->hdr.scratch_size + 7) & ~7u;
 }
 
-void rmt_prog_plan_zero(struct rmt_prog *p)
+int rmt_prog_plan_zero(struct rmt_prog *p)
 {
 	u32 n = p->hdr.ninsns, area = rmt_zplan_area(p), pc, t, w, cap, nfree;
 	u32 words = (area + 63) / 64, stride = words + 1;
@@ -416,8 +416,9 @@ void rmt_prog_plan_zero(struct rmt_prog *p)
 	struct rmt_zplan z = { .p = p, .words = words };
 	u64 *pool = NULL, *s;
 	bool live = true;
+	int rc = -ENOMEM;
 
-	/* the plan if anything below fails: everything, as the semantics say */
+	/* the plan if the analysis gives up: everything, as the semantics say */
 	p->zero_lo = 0;
 	p->zero_hi = area;
 	p->zero_regs = (1u << RMT_NUM_REGS) - 1;
@@ -431,6 +432,7 @@ void rmt_prog_plan_zero(struct rmt_prog *p)
 	pool = rmt_kvcalloc((size_t)(cap + 2) * stride, sizeof(u64), GFP_KERNEL);
 	if (!slot_of || !free_slots || !pool)
 		goto out;
+	rc = 0;
 	z.cur = pool + (size_t)cap * stride;
 	z.need = z.cur + stride;
 	z.cur[0] = RMT_ZPLAN_REACHED;
@@ -481,4 +483,5 @@ out:
 	rmt_kvfree(pool);
 	rmt_kvfree(free_slots);
 	rmt_kvfree(slot_of);
+	return rc;
 }
