@@ -52,18 +52,21 @@ struct rmt_pcpu_stats {
  */
 struct rmt_frame {
 	struct rmt_jit_ctx jc;	/* first: the run's entry argument is the frame itself */
+	/* what every run reads, next to @jc: two cache lines, not three */
+	u32 zero_len;		/* bytes to zero from @zero_at */
+	u32 params_dirty;	/* an APPLY ran since the last reset of @params */
+	u32 ndecisions;		/* copies of the instance's, for rmt_account() */
+	u32 zero_regs;		/* copies for the interpreter: two dependent loads */
+	const struct rmt_insn *insns;	/* less than through @jc.in->prog */
+	s64 decision_lo;
+	struct rmt_pcpu_stats *stats;	/* this CPU's counters */
 	u8 *scratch;		/* scratch, then every model's MIN and MOUT */
 	u8 *zero_at;		/* the part of it a run zeroes (rmt_prog_plan_zero()) */
-	u32 zero_len;		/* bytes to zero from @zero_at */
 	u32 ntables;		/* PARAMS pointers to reset (a copy: one load less per run) */
 	const u8 **params;	/* PARAMS(t): the selected entry's parameters */
 	s32 **min;
 	s32 **mout;
 	s32 *cand_out;		/* a staged candidate's outputs (the largest n_out) */
-	u32 params_dirty;	/* an APPLY ran since the last reset of @params */
-	u32 ndecisions;		/* copies of the instance's, for rmt_account() */
-	s64 decision_lo;
-	struct rmt_pcpu_stats *stats;	/* this CPU's counters */
 };
 
 /**

@@ -80,7 +80,7 @@ s64 rmt_interp_run(struct rmt_jit_ctx *jc)
 #endif
 	struct rmt_frame *fr = container_of(jc, struct rmt_frame, jc);
 	struct rmt_inst *in = jc->in;
-	const struct rmt_insn *insn = in->prog->insns;
+	const struct rmt_insn *insn = fr->insns;
 	u8 *scratch = fr->scratch, *ctx = jc->ctx;
 	u32 cpu = jc->cpu;
 	u64 now = jc->now;
@@ -93,7 +93,7 @@ s64 rmt_interp_run(struct rmt_jit_ctx *jc)
 	 * Registers start at zero, but only those some path may read before
 	 * writing them need it (rmt_prog_plan_zero()): usually one or none.
 	 */
-	for (zr = in->prog->zero_regs; zr; zr &= zr - 1)
+	for (zr = fr->zero_regs; zr; zr &= zr - 1)
 		regs[__builtin_ctz(zr)] = 0;
 
 #define DST regs[RMT_INSN_DST(insn)]
@@ -334,7 +334,7 @@ bad_insn:
 	reason = RMT_ABORT_BOUNDS;
 aborted:
 	jc->abort = reason;
-	jc->abort_pc = insn - in->prog->insns;
+	jc->abort_pc = insn - fr->insns;
 	return RMT_DECISION_DEFAULT;
 #undef DST
 #undef SRC

@@ -101,6 +101,8 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 		/* only what some path may read before writing it (rmt_prog_plan_zero()) */
 		fr->zero_at = fr->scratch + p->zero_lo;
 		fr->zero_len = p->zero_hi - p->zero_lo;
+		fr->insns = p->insns;
+		fr->zero_regs = p->zero_regs;
 		fr->ntables = p->ntables;
 		fr->cand_out = (s32 *)(fr->scratch + zero);
 		fr->params_dirty = 1;		/* the first run sets every PARAMS(t) */
