@@ -354,6 +354,9 @@ int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu
 {
 	struct rmt_frame *fr;
 	struct rmt_inst *in;
+#ifndef __KERNEL__
+	rmt_jit_fn fn;
+#endif
 
 	if (unlikely((unsigned int)(id - 1) >= RMT_VM_MAX_PROGS))
 		return -ENOENT;
@@ -370,8 +373,12 @@ int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu
 	else
 		rmt_jit_run(rmt_interp_run, fr, ctx, now, res);	/* a direct call */
 #else
-	/* one path for both engines: the interpreter takes native code's entry */
-	rmt_jit_run(READ_ONCE(in->native) ?: rmt_interp_run, fr, ctx, now, res);
+	/* one entry for both engines; the interpreter's call stays direct */
+	fn = READ_ONCE(in->native);
+	if (likely(fn))
+		rmt_jit_run(fn, fr, ctx, now, res);
+	else
+		rmt_jit_run(rmt_interp_run, fr, ctx, now, res);
 #endif
 	rmt_account(fr, res);
 	return 0;
