@@ -18,17 +18,20 @@
 
 /**
  * rmt_interp_run() - run a program once (the interpreter, rmt_interp.c)
- * @in: the program
- * @ctx: the hook context (writable fields may be written)
- * @cpu: the CPU it runs on, < @in->ncpus
- * @now: the invocation's time
- * @res: receives the raw decision (EXIT's value) or the abort
+ * @jc: the run, as native code sees it: the CPU's struct rmt_jit_ctx inside
+ *	its struct rmt_frame, with @jc->ctx, @jc->now and @jc->abort set and the
+ *	frame entered (rmt_jit_run() does both)
  *
- * Call under rcu_read_lock().  Counts map drops, trace drops and model
- * overflows; the caller counts runs, aborts and decisions.
+ * The same entry as native code (rmt_jit_fn), so the hook path is one for
+ * every engine and the interpreter reads what it needs from the frame the
+ * load filled instead of taking it as arguments.  Call under
+ * rcu_read_lock().  Counts map drops, trace drops and model overflows; the
+ * caller counts runs, aborts and decisions.
+ *
+ * Return: the raw decision (EXIT's value), or DEFAULT after an abort, whose
+ * reason and pc are then in @jc->abort and @jc->abort_pc.
  */
-void rmt_interp_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
-		    struct rmt_run_result *res);
+s64 rmt_interp_run(struct rmt_jit_ctx *jc);
 
 /**
  * rmt_jit_compile() - translate @in's validated code into native code
@@ -49,8 +52,8 @@ int rmt_jit_compile(struct rmt_inst *in);
 void rmt_jit_free(struct rmt_inst *in);
 
 /**
- * rmt_jit_run() - run @fn, the program's native code, once; as rmt_interp_run()
- * @fn: the program's native code (@fr->jc.in->native)
+ * rmt_jit_run() - enter @fr and run @fn, native code or rmt_interp_run(), once
+ * @fn: the program's native code (@fr->jc.in->native), or rmt_interp_run
  * @fr: the frame of the CPU it runs on
  * @ctx: the hook context
  * @now: the invocation's time

@@ -51,18 +51,22 @@ struct rmt_pcpu_stats {
  * building the whole struct on the stack each time.
  */
 struct rmt_frame {
-	u8 *scratch;		/* scratch, then every model's MIN and MOUT: zeroed */
-	u32 zero_len;		/* bytes to zero from @scratch */
+	struct rmt_jit_ctx jc;	/* first: the run's entry argument is the frame itself */
+	/* what every run reads, next to @jc: two cache lines, not three */
+	u32 zero_len;		/* bytes to zero from @zero_at */
+	u32 params_dirty;	/* an APPLY ran since the last reset of @params */
+	u32 ndecisions;		/* copies of the instance's, for rmt_account() */
+	u32 zero_regs;		/* copies for the interpreter: two dependent loads */
+	const struct rmt_insn *insns;	/* less than through @jc.in->prog */
+	s64 decision_lo;
+	struct rmt_pcpu_stats *stats;	/* this CPU's counters */
+	u8 *scratch;		/* scratch, then every model's MIN and MOUT */
+	u8 *zero_at;		/* the part of it a run zeroes (rmt_prog_plan_zero()) */
 	u32 ntables;		/* PARAMS pointers to reset (a copy: one load less per run) */
 	const u8 **params;	/* PARAMS(t): the selected entry's parameters */
 	s32 **min;
 	s32 **mout;
 	s32 *cand_out;		/* a staged candidate's outputs (the largest n_out) */
-	u32 params_dirty;	/* an APPLY ran since the last reset of @params */
-	u32 ndecisions;		/* copies of the instance's, for rmt_account() */
-	s64 decision_lo;
-	struct rmt_pcpu_stats *stats;	/* this CPU's counters */
-	struct rmt_jit_ctx jc;
 };
 
 /**
@@ -116,21 +120,6 @@ static __always_inline u64 *rmt_cand_ctr(struct rmt_inst *in, u32 cpu, u32 model
 	return st->decisions + in->ndecisions + 2 * (size_t)model;
 }
 
-/*
- * Byte offset of MIN(@model) (@out false) or MOUT(@model) from a frame's
- * scratch: the layout rmt_frames_alloc() makes on every CPU (scratch rounded
- * up to 8 bytes, then each model's inputs and outputs), so native code can
- * address them from the scratch base without loading a pointer.
- */
-static inline u32 rmt_model_io_offset(const struct rmt_prog *p, u32 model, bool out)
-{
-	u32 off = (p->hdr.scratch_size + 7) & ~7u, m;
-
-	for (m = 0; m < model; m++)
-		off += 4 * (p->models[m].n_in + p->models[m].n_out);
-	return out ? off + 4 * p->models[model].n_in : off;
-}
-
 /* The zeroed PARAMS block every table shows before its first APPLY. */
 extern const u8 rmt_zero_params[RMT_MAX_PARAM_SIZE];
 
@@ -148,16 +137,17 @@ static __always_inline u64 rmt_xorshift(u64 *state)
 /*
  * The per-run setup every engine shares (docs/semantics.md, "An
  * invocation"): scratch, MIN and MOUT zeroed, PARAMS(t) showing zeros.  Only
- * the declared sizes are touched (zero_len is 0 for a program with no
- * scratch and no models, ntables 0 without tables), so a small program pays
- * for what it declares and nothing else.
+ * the bytes some path may read before writing them are zeroed (the load-time
+ * analysis rmt_prog_plan_zero(); none for most programs): the others are
+ * overwritten before any read, so the program cannot tell.  PARAMS pointers
+ * are reset only after a run that applied a table.
  */
 static __always_inline void rmt_frame_enter(struct rmt_inst *in, struct rmt_frame *fr)
 {
 	u32 t;
 
 	if (fr->zero_len)
-		memset(fr->scratch, 0, fr->zero_len);
+		memset(fr->zero_at, 0, fr->zero_len);
 	/* only an APPLY changes PARAMS pointers: a run without one resets nothing */
 	if (unlikely(fr->params_dirty)) {
 		for (t = 0; t < fr->ntables; t++)

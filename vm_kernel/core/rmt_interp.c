@@ -68,8 +68,7 @@ static noinline u16 rmt_do_apply(struct rmt_inst *in, struct rmt_frame *fr, u32 
 	return action;
 }
 
-void rmt_interp_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
-		    struct rmt_run_result *res)
+s64 rmt_interp_run(struct rmt_jit_ctx *jc)
 {
 #ifdef __GNUC__
 	static const void * const jumptable[256] __annotate_jump_table = {
@@ -79,23 +78,23 @@ void rmt_interp_run(struct rmt_inst *in, u8 *ctx, u32 cpu, u64 now,
 #undef RMT_X_LABEL
 	};
 #endif
-	const struct rmt_insn *insn = in->prog->insns;
-	struct rmt_frame *fr = &in->frames[cpu];
-	u8 *scratch = fr->scratch;
+	struct rmt_frame *fr = container_of(jc, struct rmt_frame, jc);
+	struct rmt_inst *in = jc->in;
+	const struct rmt_insn *insn = fr->insns;
+	u8 *scratch = fr->scratch, *ctx = jc->ctx;
+	u32 cpu = jc->cpu;
+	u64 now = jc->now;
 	u64 regs[RMT_NUM_REGS];
-	u32 reason;
+	u32 reason, zr;
 	u64 ov, v;
 	int rc;
 
 	/*
-	 * Sixteen plain stores: gcc turns "= { 0 }" into rep stos, whose start-up
-	 * cost was half of an EXIT-only run.
+	 * Registers start at zero, but only those some path may read before
+	 * writing them need it (rmt_prog_plan_zero()): usually one or none.
 	 */
-	regs[0] = 0; regs[1] = 0; regs[2] = 0; regs[3] = 0;
-	regs[4] = 0; regs[5] = 0; regs[6] = 0; regs[7] = 0;
-	regs[8] = 0; regs[9] = 0; regs[10] = 0; regs[11] = 0;
-	regs[12] = 0; regs[13] = 0; regs[14] = 0; regs[15] = 0;
-	rmt_frame_enter(in, fr);
+	for (zr = fr->zero_regs; zr; zr &= zr - 1)
+		regs[__builtin_ctz(zr)] = 0;
 
 #define DST regs[RMT_INSN_DST(insn)]
 #define SRC regs[RMT_INSN_SRC(insn)]
@@ -327,19 +326,16 @@ OP_CALL:
 	}
 	CONT;
 OP_EXIT:
-	res->decision = (s64)SRC;
-	res->abort = RMT_ABORT_NONE;
-	res->abort_pc = -1;
-	return;
+	return (s64)SRC;
 
 bad_insn:
 	/* Unreachable for a validated program; fail safe rather than run on. */
 	WARN_ON_ONCE(1);
 	reason = RMT_ABORT_BOUNDS;
 aborted:
-	res->decision = RMT_DECISION_DEFAULT;
-	res->abort = reason;
-	res->abort_pc = insn - in->prog->insns;
+	jc->abort = reason;
+	jc->abort_pc = insn - fr->insns;
+	return RMT_DECISION_DEFAULT;
 #undef DST
 #undef SRC
 #undef IMM

@@ -23,9 +23,15 @@
  * @hdr: the PROG record
  * @insns: @hdr.ninsns instructions
  *
+ * @zero_lo: the run's zeroed area (scratch, then every model's MIN and MOUT,
+ *	rmt_model_io_offset()) needs zeroing in [@zero_lo, @zero_hi) only
+ * @zero_hi: see @zero_lo; equal when nothing is read before it is written
+ * @zero_regs: the registers a run may read before writing them (bit r)
+ *
  * Every other pointer/count pair is one record section (count 0, pointer
  * NULL when the section is absent); cross references between them have been
- * checked by rmt_prog_parse().
+ * checked by rmt_prog_parse().  The zero_* fields are set by
+ * rmt_prog_plan_zero().
  */
 struct rmt_prog {
 	u8 *image;
@@ -49,6 +55,9 @@ struct rmt_prog {
 	const struct rmt_rec_sym *syms;
 	const char *strings;
 	const u8 *data;
+	u32 zero_lo;
+	u32 zero_hi;
+	u32 zero_regs;
 };
 
 /**
@@ -86,6 +95,21 @@ int rmt_prog_parse(const void *buf, size_t len, struct rmt_prog **out,
 int rmt_prog_validate(const struct rmt_prog *p, char *err, size_t errlen);
 
 /**
+ * rmt_prog_plan_zero() - find what a run must zero before the program starts
+ * @p: a validated program; sets @p->zero_lo, @p->zero_hi and @p->zero_regs
+ *
+ * A forward must-write analysis over the code (rmt_validate.c): the bytes
+ * of scratch, MIN and MOUT, and the registers, that some path may read
+ * before writing them.  Only those need the zero the semantics promise; the
+ * rest is overwritten before any read, so data of an earlier run cannot
+ * leak.  A program whose jumps leave too many targets pending at once for
+ * the analysis's memory bound gets the plan to zero everything.
+ *
+ * Return: 0, or -ENOMEM (the plan is then to zero everything).
+ */
+int rmt_prog_plan_zero(struct rmt_prog *p);
+
+/**
  * rmt_prog_free() - free a program from rmt_prog_parse()
  * @p: the program (NULL is allowed)
  */
@@ -105,5 +129,20 @@ static inline const char *rmt_prog_string(const struct rmt_prog *p, u32 off)
 
 /* Size in bytes of the region @region of object @obj, or -1 if no such object. */
 s64 rmt_prog_region_size(const struct rmt_prog *p, u32 region, u32 obj);
+
+/*
+ * Byte offset of MIN(@model) (@out false) or MOUT(@model) from a frame's
+ * scratch: the layout rmt_frames_alloc() makes on every CPU (scratch rounded
+ * up to 8 bytes, then each model's inputs and outputs), so native code can
+ * address them from the scratch base without loading a pointer.
+ */
+static inline u32 rmt_model_io_offset(const struct rmt_prog *p, u32 model, bool out)
+{
+	u32 off = (p->hdr.scratch_size + 7) & ~7u, m;
+
+	for (m = 0; m < model; m++)
+		off += 4 * (p->models[m].n_in + p->models[m].n_out);
+	return out ? off + 4 * p->models[model].n_in : off;
+}
 
 #endif /* _RMT_LOADER_H */

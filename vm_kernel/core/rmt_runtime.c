@@ -98,7 +98,11 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 		fr->min = (s32 **)(base + p->ntables * sizeof(void *));
 		fr->mout = fr->min + p->nmodels;
 		fr->scratch = base + ptrs;
-		fr->zero_len = zero;
+		/* only what some path may read before writing it (rmt_prog_plan_zero()) */
+		fr->zero_at = fr->scratch + p->zero_lo;
+		fr->zero_len = p->zero_hi - p->zero_lo;
+		fr->insns = p->insns;
+		fr->zero_regs = p->zero_regs;
 		fr->ntables = p->ntables;
 		fr->cand_out = (s32 *)(fr->scratch + zero);
 		fr->params_dirty = 1;		/* the first run sets every PARAMS(t) */
@@ -271,6 +275,11 @@ int rmt_vm_load(struct rmt_vm *vm, const void *obj, size_t len,
 		rmt_prog_free(p);
 		return rc;
 	}
+	rc = rmt_prog_plan_zero(p);
+	if (rc) {
+		rmt_prog_free(p);
+		return rmt_errf(err, errlen, rc, "out of memory");
+	}
 	rc = rmt_inst_create(p, opts, &in, err, errlen);
 	if (rc)
 		return rc;
@@ -345,7 +354,9 @@ int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu
 {
 	struct rmt_frame *fr;
 	struct rmt_inst *in;
+#ifndef __KERNEL__
 	rmt_jit_fn fn;
+#endif
 
 	if (unlikely((unsigned int)(id - 1) >= RMT_VM_MAX_PROGS))
 		return -ENOENT;
@@ -356,16 +367,19 @@ int rmt_vm_run_rcu(struct rmt_vm *vm, int id, void *ctx, size_t ctx_len, u32 cpu
 		return -EINVAL;
 	/* after the call only @fr and @res are live: few registers to save */
 	fr = &in->frames[cpu];
-	fn = READ_ONCE(in->native);
 #ifdef __KERNEL__
 	if (in->kjit)
 		rmt_kjit_run(in, ctx, cpu, now, res);
 	else
-#endif
+		rmt_jit_run(rmt_interp_run, fr, ctx, now, res);	/* a direct call */
+#else
+	/* one entry for both engines; the interpreter's call stays direct */
+	fn = READ_ONCE(in->native);
 	if (likely(fn))
 		rmt_jit_run(fn, fr, ctx, now, res);
 	else
-		rmt_interp_run(in, ctx, cpu, now, res);
+		rmt_jit_run(rmt_interp_run, fr, ctx, now, res);
+#endif
 	rmt_account(fr, res);
 	return 0;
 }
