@@ -254,44 +254,56 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}×" if b else "n/a (JIT median 0 ns)"
 
 
-def host(rounds: int, out: Path, clock: str) -> int:
+def boot(script: Path, rounds: int, out: Path, clock: str, prepare, per_round_s: int):
+    """One guest boot of `script --guest FILES OUT --rounds N` with rmt.ko loaded, the shared
+    part of this bench and bench_kmod_simd.py.  prepare(files) writes the inputs and returns
+    how many (program, engine) pairs a round runs (each may take per_round_s of TCG time).
+    Returns (the bench.json the guest wrote, annotated and saved to `out`, or None; the run)."""
     import tempfile
 
     from rmt.qemu import harness
     try:
         import kmod_inputs
     except ModuleNotFoundError:
-        sys.exit("bench_kmod_jit.py: run it as `make bench-kmod-jit` (it needs the tests' "
-                 "helper folders on PYTHONPATH)")
+        sys.exit(f"{script.name}: run it with its make target (`make bench-kmod-jit`, "
+                 f"`make bench-kmod-simd`): it needs the tests' helper folders on PYTHONPATH")
     env = harness.HarnessEnv.load()
-    work = Path(tempfile.mkdtemp(prefix="rmt-kjit-bench-"))
+    work = Path(tempfile.mkdtemp(prefix=f"rmt-{script.stem}-"))
     ko = harness.build_rmt_ko(work / "kbuild", harness_env=env)
     share = work / "share"
     files = share / "files"
     files.mkdir(parents=True)
-    names = _inputs(files)
+    pairs = prepare(files)
     py = sys.executable              # the guest sees the host's root: the same interpreter
     load = os.getloadavg()
     t0 = time.monotonic()
-    # About 20 s of TCG time per program, engine and round on an idle host; more when loaded.
     r = harness.run_in_guest(
         kmod_inputs.with_module(
-            ko, f"{kmod_inputs.GUEST_ENV} {py} {Path(__file__).resolve()} --guest {files} "
+            ko, f"{kmod_inputs.GUEST_ENV} {py} {script.resolve()} --guest {files} "
                 f"\"$RMT_OUT\" --rounds {rounds}"),
-        timeout=600 + 60 * 2 * len(names) * rounds, cpus=4, out_dir=share, cwd=ROOT,
+        timeout=600 + per_round_s * pairs * rounds, cpus=4, out_dir=share, cwd=ROOT,
         harness_env=env, load_modules=("zram",),
         extra_cmdline=("clocksource=tsc", "tsc=reliable") if clock == "tsc" else ())
     f = share / "bench.json"
     if not f.exists():
         print(r.output[-3000:], file=sys.stderr)
-        r.check()
-        return 1
+        return None, r
     res = json.loads(f.read_text())
     res["guest_s"] = round(time.monotonic() - t0)
     res["clock"] = clock
     res["host_load"] = [round(x, 1) for x in (*load, *os.getloadavg())]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
+    return res, r
+
+
+def host(rounds: int, out: Path, clock: str) -> int:
+    # About 20 s of TCG time per program, engine and round on an idle host; more when loaded.
+    res, r = boot(Path(__file__), rounds, out, clock, lambda files: 2 * len(_inputs(files)),
+                  60)
+    if res is None:
+        r.check()
+        return 1
     print(f"one boot, clock {clock}, {rounds} interleaved rounds, {res['guest_s']} s; host "
           f"load average (1/5/15 min) before {res['host_load'][:3]}, after "
           f"{res['host_load'][3:]}; engines (0 interpreter, 1 JIT) {res['engines']}; "

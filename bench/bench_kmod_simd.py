@@ -27,7 +27,6 @@ import os
 import random
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,41 +183,15 @@ def summarize(res: dict) -> list[str]:
 
 
 def host(rounds: int, out: Path, clock: str, names: list[str]) -> int:
-    import tempfile
+    import bench_kmod_jit as J
 
-    from rmt.qemu import harness
-    try:
-        import kmod_inputs
-    except ModuleNotFoundError:
-        sys.exit("bench_kmod_simd.py: run it as `make bench-kmod-simd` (it needs the tests' "
-                 "helper folders on PYTHONPATH)")
-    env = harness.HarnessEnv.load()
-    work = Path(tempfile.mkdtemp(prefix="rmt-ksimd-bench-"))
-    ko = harness.build_rmt_ko(work / "kbuild", harness_env=env)
-    share = work / "share"
-    files = share / "files"
-    files.mkdir(parents=True)
-    _inputs(files, names)
-    load = os.getloadavg()
-    t0 = time.monotonic()
-    r = harness.run_in_guest(
-        kmod_inputs.with_module(
-            ko, f"{kmod_inputs.GUEST_ENV} {sys.executable} {Path(__file__).resolve()} "
-                f"--guest {files} \"$RMT_OUT\" --rounds {rounds}"),
-        timeout=600 + 90 * 2 * len(names) * rounds, cpus=4, out_dir=share, cwd=ROOT,
-        harness_env=env, load_modules=("zram",),
-        extra_cmdline=("clocksource=tsc", "tsc=reliable") if clock == "tsc" else ())
-    f = share / "bench.json"
-    if not f.exists():
-        print(r.output[-3000:], file=sys.stderr)
+    def prepare(files: Path) -> int:
+        _inputs(files, names)
+        return 2 * len(names)
+    res, r = J.boot(Path(__file__), rounds, out, clock, prepare, 90)
+    if res is None:
         r.check()
         return 1
-    res = json.loads(f.read_text())
-    res["guest_s"] = round(time.monotonic() - t0)
-    res["clock"] = clock
-    res["host_load"] = [round(x, 1) for x in (*load, *os.getloadavg())]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=1))
     print(f"one boot, clock {clock}, {rounds} interleaved rounds, {res['guest_s']} s; host "
           f"load average (1/5/15 min) before {res['host_load'][:3]}, after "
           f"{res['host_load'][3:]}; program engines (1 JIT) {res['engines']}; "
