@@ -240,9 +240,12 @@ def _step(target, prog_id: int, model: int, policy: RefreshPolicy, state: dict[s
     if cand:
         w = state.get("window")
         window = Window.from_json(w) if w is not None else None
-        if window is None or window.candidate != cand:
-            # staged by someone else, or in another window: the records in the target may
-            # predate it, so they train but do not judge; the window opens after them
+        if window is None or window.candidate != cand or \
+                target.stats(prog_id).trace_drops < window.drops_base:
+            # staged by someone else, or in another window, or the window's counters are
+            # another program's (trace_drops went down: the program was loaded again under
+            # this id): the records in the target may predate it, so they train but do not
+            # judge; the window opens after them
             state["window"] = _open_window(target, prog_id, drain, cand)
             return {"action": "wait", "candidate": cand, "agree": info.get("agree", 0),
                     "disagree": info.get("disagree", 0), "min_runs": policy.min_runs}

@@ -276,6 +276,22 @@ def test_records_the_ring_dropped_in_the_window_refuse_a_promote(ctl):
     assert r["action"] == "unstage" and r["lost"] == 2 * 2100 - 4096, r
 
 
+def test_a_window_of_an_earlier_program_under_the_same_id_is_opened_again(ctl):
+    # a program loaded again under the same id starts its counters at zero: a window whose
+    # drop count is above the program's own is another instance's, and never judges
+    assert _refresh(ctl, _cp(ctl, "good"))["action"] == "stage"
+    _runs(ctl, 5, 5)
+    f = ctl.dir / "train.jsonl.loop.json"
+    state = json.loads(f.read_text())
+    state["window"]["drops_base"] = 7          # the earlier instance had dropped 7 records
+    f.write_text(json.dumps(state))
+    r = _refresh(ctl, "false")
+    assert (r["action"], r["runs"] if "runs" in r else 0) == ("wait", 0), r
+    assert json.loads(f.read_text())["window"]["drops_base"] == 0
+    _runs(ctl, 5, 5)
+    assert _refresh(ctl, "false")["action"] == "promote"
+
+
 def test_a_live_change_made_by_hand_reopens_the_window(ctl):
     assert _refresh(ctl, _cp(ctl, "good"))["action"] == "stage"
     _runs(ctl, 5, 5)                      # judged against the live weights 1
