@@ -22,6 +22,9 @@
 #include "rmt_modelif.h"
 #include "rmt_jit.h"
 
+/* per-CPU blocks start on their own line, so CPUs never write one line */
+#define RMT_CACHE_LINE 64
+
 /*
  * Per-CPU counters of one program; decisions[] follows, ndecisions long,
  * then two counters per model: a staged candidate's agreements and
@@ -48,7 +51,9 @@ struct rmt_pcpu_stats {
  *
  * @jc is the native code's view of this CPU's run (rmt_jit.h), filled at
  * load: a run stores only what changes (context, time, abort) instead of
- * building the whole struct on the stack each time.
+ * building the whole struct on the stack each time.  Frames are whole cache
+ * lines apart (and the array starts on one, rmt_frames_alloc()): every run
+ * writes @jc, which must not share a line that another CPU's runs read.
  */
 struct rmt_frame {
 	struct rmt_jit_ctx jc;	/* first: the run's entry argument is the frame itself */
@@ -67,7 +72,7 @@ struct rmt_frame {
 	s32 **min;
 	s32 **mout;
 	s32 *cand_out;		/* a staged candidate's outputs (the largest n_out) */
-};
+} __aligned(RMT_CACHE_LINE);
 
 /**
  * struct rmt_inst - a loaded program and its run-time state
@@ -78,7 +83,9 @@ struct rmt_frame {
  * @ring: the trace ring
  * @rng: xorshift64 state of the random helper
  * @frames: per-CPU regions, @ncpus of them
- * @stats: per-CPU counters, @stats_stride bytes apart
+ * @frame_block: the allocation holding @frames and their memory
+ * @stats_mem: per-CPU counters, @stats_stride bytes apart, line-aligned
+ * @stats_block: the allocation holding @stats_mem
  * @engine: what runs the code (enum rmt_engine_kind)
  * @native: the native code when @engine is not RMT_ENGINE_INTERP
  * @native_mem: its executable mapping (JIT only), @native_size bytes
@@ -100,8 +107,9 @@ struct rmt_inst {
 	u32 ndecisions;
 	s64 decision_lo;
 	struct rmt_frame *frames;
-	u8 *frame_mem;
+	void *frame_block;
 	u8 *stats_mem;
+	void *stats_block;
 	u32 stats_stride;
 	u32 engine;
 	rmt_jit_fn native;

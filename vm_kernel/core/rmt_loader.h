@@ -105,7 +105,7 @@ int rmt_prog_validate(const struct rmt_prog *p, char *err, size_t errlen);
  * leak.  A program whose jumps leave too many targets pending at once for
  * the analysis's memory bound gets the plan to zero everything.
  *
- * Return: 0, or -ENOMEM (the plan is then to zero everything).
+ * Return: 0, or -ENOMEM (the load then fails, as on any allocation failure).
  */
 int rmt_prog_plan_zero(struct rmt_prog *p);
 

@@ -211,8 +211,12 @@ int rmt_model_isa(void)
 	int isa = READ_ONCE(rmt_model_isa_sel);
 
 	if (unlikely(isa < 0)) {
-		isa = rmt_model_isa_auto();
-		WRITE_ONCE(rmt_model_isa_sel, isa);
+		/* only if still unset: a choice made meanwhile (rmt.model_isa) wins */
+		int a = rmt_model_isa_auto();
+
+		isa = cmpxchg(&rmt_model_isa_sel, -1, a);
+		if (isa < 0)
+			isa = a;
 	}
 	return isa;
 }

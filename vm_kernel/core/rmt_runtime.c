@@ -34,9 +34,8 @@ static void rmt_inst_free(struct rmt_inst *in)
 	rmt_kfree(in->maps);
 	rmt_jit_free(in);
 	rmt_ring_destroy(in->ring);
-	rmt_kvfree(in->frames);
-	rmt_kvfree(in->frame_mem);
-	rmt_kvfree(in->stats_mem);
+	rmt_kvfree(in->frame_block);
+	rmt_kvfree(in->stats_block);
 	rmt_prog_free(in->prog);
 	rmt_kfree(in);
 }
@@ -69,6 +68,22 @@ static void rmt_schema_from(const struct rmt_prog *p, u32 t, struct rmt_table_sc
 }
 
 /*
+ * Zeroed memory starting on a cache line (kvzalloc() promises less, malloc()
+ * 16 bytes): per-CPU blocks of whole lines then never share one.  *@block
+ * gets what to free.
+ */
+static void *rmt_lines_zalloc(size_t size, void **block)
+{
+	uintptr_t p;
+
+	*block = rmt_kvzalloc(size + RMT_CACHE_LINE - 1, GFP_KERNEL);
+	if (!*block)
+		return NULL;
+	p = ((uintptr_t)*block + RMT_CACHE_LINE - 1) & ~(uintptr_t)(RMT_CACHE_LINE - 1);
+	return (void *)p;
+}
+
+/*
  * Per-CPU frames: one block per CPU holding PARAMS pointers, MIN/MOUT
  * pointers, then the zeroed area (scratch, every MIN, every MOUT).
  */
@@ -76,6 +91,7 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 {
 	const struct rmt_prog *p = in->prog;
 	size_t ptrs, zero, stride, cand = 0;
+	u8 *mem;
 	u32 c, m;
 
 	ptrs = (p->ntables + 2 * p->nmodels) * sizeof(void *);
@@ -86,12 +102,14 @@ static int rmt_frames_alloc(struct rmt_inst *in, char *err, size_t errlen)
 	}
 	/* after the zeroed area: a candidate's outputs, written before read */
 	stride = (ptrs + zero + cand + 63) & ~(size_t)63;
-	in->frames = rmt_kvzalloc(in->ncpus * sizeof(*in->frames), GFP_KERNEL);
-	in->frame_mem = rmt_kvzalloc(in->ncpus * stride, GFP_KERNEL);
-	if (!in->frames || !in->frame_mem)
+	/* the frames, then each CPU's block: all whole lines, from a line */
+	in->frames = rmt_lines_zalloc(in->ncpus * (sizeof(*in->frames) + stride),
+				      &in->frame_block);
+	if (!in->frames)
 		return rmt_errf(err, errlen, -ENOMEM, "out of memory for run buffers");
+	mem = (u8 *)(in->frames + in->ncpus);
 	for (c = 0; c < in->ncpus; c++) {
-		u8 *base = in->frame_mem + c * stride;
+		u8 *base = mem + c * stride;
 		struct rmt_frame *fr = &in->frames[c];
 
 		fr->params = (const u8 **)base;
@@ -173,8 +191,9 @@ static int rmt_inst_create(struct rmt_prog *p, const struct rmt_load_opts *opts,
 	}
 	rc = -ENOMEM;
 	in->stats_stride = (sizeof(struct rmt_pcpu_stats) +
-			    (in->ndecisions + 2 * (size_t)p->nmodels) * sizeof(u64) + 63) & ~63u;
-	in->stats_mem = rmt_kvzalloc((size_t)in->ncpus * in->stats_stride, GFP_KERNEL);
+			    (in->ndecisions + 2 * (size_t)p->nmodels) * sizeof(u64) +
+			    RMT_CACHE_LINE - 1) & ~(RMT_CACHE_LINE - 1u);
+	in->stats_mem = rmt_lines_zalloc((size_t)in->ncpus * in->stats_stride, &in->stats_block);
 	cap = opts && opts->trace_capacity ? opts->trace_capacity : RMT_DEFAULT_TRACE_CAPACITY;
 	if (!rmt_ring_capacity_ok(cap)) {
 		rc = rmt_errf(err, errlen, -EINVAL,
