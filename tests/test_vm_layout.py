@@ -22,6 +22,7 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 # What kmod/ glue may include from core/ (directly or through its own headers).
 PUBLIC = {"rmt_vm.h", "rmt_run.h", "rmt_compat.h", "rmt_alloc.h", "rmt_hooks.h",
+          "rmt_model_isa.h",      # the MLP engine's choice (rmt.model_isa)
           # rmt_vm.h's own includes: the types its calls take
           "rmt_isa.h", "rmt_format.h", "rmt_table.h", "rmt_ring.h", "rmt_jit.h"}
 ENGINES = {"core/rmt_interp.c", "core/rmt_jit.c", "kmod/rmt_kmod_jit.c"}

@@ -14,6 +14,7 @@
 
 #include "rmt_compat.h"
 #include "rmt_format.h"
+#include "rmt_model_isa.h"
 
 /* Largest right shift a layer may apply (accumulators saturate to int32). */
 #define RMT_MAX_LAYER_SHIFT 31
@@ -261,34 +262,7 @@ static inline bool rmt_model_has_cand(struct rmt_model_slot *slot)
  */
 void rmt_model_versions(struct rmt_model_slot *slot, u64 *live, u64 *cand, u64 *prev);
 
-/**
- * enum rmt_model_isa - how MLP layers with 8/16-bit weights are computed
- * @RMT_MODEL_ISA_EXACT64: exact s64 sums saturated to int32 (always correct)
- * @RMT_MODEL_ISA_INT32: int32 sums where the load proved they cannot leave
- *	int32 (see rmt_layer_exact32()); the kernel's default
- * @RMT_MODEL_ISA_AVX2: the int32 sums with AVX2 (x86-64; in the kernel inside a
- *	kernel FPU section, where one may be opened, else the int32 path)
- *
- * Every choice gives bit-identical outputs and overflow counts: a faster one
- * is used only where the load proved it exact, else the next one down.
- */
-enum rmt_model_isa {
-	RMT_MODEL_ISA_EXACT64,
-	RMT_MODEL_ISA_INT32,
-	RMT_MODEL_ISA_AVX2,
-};
-
-int rmt_model_pick_isa(int isa, bool every_model);
-void rmt_model_isa_info(int *sel, int *autoisa, int *best);
-#ifdef __KERNEL__
-/**
- * rmt_model_simd_stats() - AVX2 inferences since load, and those refused the FPU
- * @runs: receives the inferences run inside a kernel FPU section
- * @nofpu: receives those that found the FPU unusable (irq_fpu_usable(),
- *	NMI) and ran the int32 path instead
- */
-void rmt_model_simd_stats(u64 *runs, u64 *nofpu);
-#else
+#ifndef __KERNEL__
 /**
  * rmt_model_set_isa() - choose the inference engine (userspace tests, benchmarks)
  * @isa: an enum rmt_model_isa, used for every model from then on; or -1 for

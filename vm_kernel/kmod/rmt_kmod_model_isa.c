@@ -17,7 +17,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/string.h>
-#include "rmt_model.h"
+#include "rmt_model_isa.h"
 
 static const char * const rmt_isa_names[] = {
 	[RMT_MODEL_ISA_EXACT64] = "exact",
