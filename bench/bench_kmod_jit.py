@@ -297,20 +297,27 @@ def boot(script: Path, rounds: int, out: Path, clock: str, prepare, per_round_s:
     return res, r
 
 
-def host(rounds: int, out: Path, clock: str) -> int:
-    # About 20 s of TCG time per program, engine and round on an idle host; more when loaded.
-    res, r = boot(Path(__file__), rounds, out, clock, lambda files: 2 * len(_inputs(files)),
-                  60)
+def report(res: dict | None, r, rounds: int, clock: str, about: str, lines: list[str]) -> int:
+    """Print one boot's header line (the load around it, then `about`) and the summary
+    `lines`; the guest's own checks (exit status, a clean dmesg) last."""
     if res is None:
         r.check()
         return 1
     print(f"one boot, clock {clock}, {rounds} interleaved rounds, {res['guest_s']} s; host "
           f"load average (1/5/15 min) before {res['host_load'][:3]}, after "
-          f"{res['host_load'][3:]}; engines (0 interpreter, 1 JIT) {res['engines']}; "
-          f"jit_stats: {res.get('jit_stats')}")
-    print("\n".join(summarize(res)))
+          f"{res['host_load'][3:]}; {about}")
+    print("\n".join(lines))
     r.check()           # dmesg clean, exit 0
     return 0
+
+
+def host(rounds: int, out: Path, clock: str) -> int:
+    # About 20 s of TCG time per program, engine and round on an idle host; more when loaded.
+    res, r = boot(Path(__file__), rounds, out, clock, lambda files: 2 * len(_inputs(files)),
+                  60)
+    return report(res, r, rounds, clock,
+                  f"engines (0 interpreter, 1 JIT) {res['engines']}; jit_stats: "
+                  f"{res.get('jit_stats')}" if res else "", summarize(res) if res else [])
 
 
 def main() -> int:
@@ -322,6 +329,8 @@ def main() -> int:
     ap.add_argument("--guest", nargs=2, type=Path, metavar=("FILES", "OUT"),
                     help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.rounds < 1:
+        ap.error("--rounds must be at least 1")
     if a.guest:
         return guest(a.guest[0], a.guest[1], a.rounds)
     return host(a.rounds, a.out, a.clock)

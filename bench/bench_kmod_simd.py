@@ -189,16 +189,9 @@ def host(rounds: int, out: Path, clock: str, names: list[str]) -> int:
         _inputs(files, names)
         return 2 * len(names)
     res, r = J.boot(Path(__file__), rounds, out, clock, prepare, 90)
-    if res is None:
-        r.check()
-        return 1
-    print(f"one boot, clock {clock}, {rounds} interleaved rounds, {res['guest_s']} s; host "
-          f"load average (1/5/15 min) before {res['host_load'][:3]}, after "
-          f"{res['host_load'][3:]}; program engines (1 JIT) {res['engines']}; "
-          f"model_isa_stats at the end: {res.get('stats_at_end')}")
-    print("\n".join(summarize(res)))
-    r.check()
-    return 0
+    return J.report(res, r, rounds, clock,
+                    f"program engines (1 JIT) {res['engines']}; model_isa_stats at the end: "
+                    f"{res.get('stats_at_end')}" if res else "", summarize(res) if res else [])
 
 
 def main() -> int:
