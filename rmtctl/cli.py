@@ -1201,7 +1201,7 @@ def parse(words: list[str], g: Globals) -> argparse.Namespace:
     if not words:
         _parser().print_usage(sys.stderr)
         raise UsageError("missing COMMAND (see `rmtctl help`)")
-    if words[0] == "help":
+    if words[0] in ("help", "-h", "--help"):       # the usage line offers -h/--help too
         _parser().print_help()
         raise HelpShown
     cmd = words[0]

@@ -51,7 +51,7 @@ def test_options_anywhere_json_and_pretty(ctl):
 def test_help_at_every_level_and_version(ctl):
     for argv in (("help",), ("table", "help"), ("model", "help"), ("map", "help"),
                  ("prog", "help"), ("trace", "help"), ("insert", "help"), ("batch", "help"),
-                 ("table", "-h")):
+                 ("table", "-h"), ("-h",), ("--help",)):
         try:
             code, out, _ = ctl(*argv)
         except SystemExit as e:                      # argparse's own -h
