@@ -25,35 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VM = ROOT / "vm_kernel" / "core"
-CFLAGS = ["-O2", "-g", "-Wall", "-Wno-unused-parameter"]
-
-
-def _is_model_file(name: str) -> bool:
-    """The model engine: rmt_model.[ch] and, since its split by kind, rmt_model_*.[ch]."""
-    return name in ("rmt_model.c", "rmt_model.h") or name.startswith("rmt_model_")
-
-
-def model_sources(model_dir: Path) -> list[Path]:
-    """The model engine's C files in @model_dir."""
-    return sorted(p for p in model_dir.glob("rmt_model*.c") if _is_model_file(p.name))
-
-
-def export_model(rev: str, dst: Path) -> None:
-    """Write the model engine's files as of git revision @rev into @dst (vm_kernel/core/
-    since the core/kmod split, vm_kernel/ before)."""
-    for base in ("vm_kernel/core", "vm_kernel"):
-        ls = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", f"{rev}:{base}"],
-                            capture_output=True, text=True)
-        names = [n for n in ls.stdout.split() if _is_model_file(n)] if ls.returncode == 0 else []
-        if names:
-            for n in names:
-                blob = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{base}/{n}"],
-                                      capture_output=True, check=True).stdout
-                (dst / n).write_bytes(blob)
-            return
-    raise RuntimeError(f"no model engine in vm_kernel/ at {rev}")
+from model_engine_src import CFLAGS, ROOT, VM, export_model, model_sources  # noqa: E402,F401
 
 
 def build(tmpd: Path, model_dir: Path = VM, old: bool = False) -> Path:
@@ -62,7 +34,10 @@ def build(tmpd: Path, model_dir: Path = VM, old: bool = False) -> Path:
     srcs = [ROOT / "bench" / "bench_model_ops.c", *model_sources(model_dir),
             VM / "rmt_alloc.c", VM / "rmt_compat.c"]
     incs = [f"-I{model_dir}"] if model_dir != VM else []
-    cmd = ["gcc", *CFLAGS, *(["-DOLD_ENGINE"] if old else []), *incs, f"-I{VM}",
+    # an engine from before rmt_model_set_isa() gets the bench's one-engine stand-in
+    choosable = any("rmt_model_set_isa" in p.read_text()
+                    for p in model_dir.glob("rmt_model*.h"))
+    cmd = ["gcc", *CFLAGS, *([] if choosable else ["-DOLD_ENGINE"]), *incs, f"-I{VM}",
            *map(str, srcs), "-o", str(exe), "-lpthread"]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode:
