@@ -79,7 +79,10 @@ def main() -> int:
             fig = run(build(tmpd), args.quick)
             if args.base:
                 old = run(build(tmpd, old_model_dir(tmpd, args.base), old=True), args.quick)
-                fig["mlp_17_12_2_engine_before"] = old["mlp_17_12_2_engine_exact64"]
+                # the base's best engine, as `best` below is this tree's
+                fig["mlp_17_12_2_engine_before"] = next(
+                    old[f"mlp_17_12_2_engine_{e}"] for e in ("avx2", "int32", "exact64")
+                    if f"mlp_17_12_2_engine_{e}" in old)
                 fig["tree_depth6_engine_before"] = old["tree_depth6_engine"]
         except (RuntimeError, subprocess.CalledProcessError) as e:
             print(e, file=sys.stderr)
