@@ -262,3 +262,32 @@ def test_a_damaged_properties_file_is_refused_at_insert(tmp_path, capsys, term, 
                         "--weights", f"m={tmp_path / 'good.bin'}"],
                        capture_output=True, text=True)
     assert r.returncode != 0 and why in r.stdout + r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("false_too", [True, False])
+def test_properties_of_a_program_without_models_are_proved_at_verify_and_insert(
+        tmp_path, capsys, false_too):
+    """No `model load` would ever prove them (once they were kept and never proved: a false
+    property was accepted by `rmtc verify` and `rmtctl insert`)."""
+    from rmt.verifier import cli_verify
+    src = (HERE / "no_model.rmt").read_text()
+    if not false_too:
+        src = src.split("// false:")[0]
+    (tmp_path / "no_model.rmt").write_text(src)
+    subprocess.run([str(ROOT / ".venv/bin/rmtc"), "compile", str(tmp_path / "no_model.rmt")],
+                   check=True, capture_output=True)
+    obj = str(tmp_path / "no_model.rmtb")
+    capsys.readouterr()
+    rc = cli_verify([obj])
+    out = capsys.readouterr().out
+    assert "property high_above_ten: proved" in out
+    if false_too:
+        assert rc == 1 and "no_model.rmt:11:1: property high_above_five: VIOLATED" in out, out
+        assert '"a":' in out                            # the counterexample's context
+    else:
+        assert rc == 0, out
+    rc, _, err = _ctl(capsys, str(tmp_path / "state"), "insert", obj)
+    if false_too:
+        assert rc == 1 and "high_above_five: VIOLATED" in err and "not inserted" in err, err
+    else:
+        assert rc == 0 and "1 properties proved" in err, err

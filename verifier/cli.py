@@ -102,7 +102,7 @@ def _properties(a: argparse.Namespace, obj: bytes, have_weights: bool) -> list[d
     path = a.props
     if path is None:
         beside = os.path.splitext(a.object)[0] + ".rmtp"
-        if not (have_weights and os.path.exists(beside)):
+        if not (os.path.exists(beside) and (have_weights or _no_models(obj))):
             return None
         path = beside
     try:
@@ -115,6 +115,16 @@ def _properties(a: argparse.Namespace, obj: bytes, have_weights: bool) -> list[d
     from rmt.contract import objfile
     propfile.check_terms(pf, objfile.read(obj), path)
     return pf.properties
+
+
+def _no_models(obj: bytes) -> bool:
+    """Whether the object declares no model: then no weights can matter to its properties and
+    nothing later (`rmtctl model load`) would prove them, so `rmtc verify` proves them."""
+    from rmt.contract import objfile
+    try:
+        return not objfile.read(obj).models
+    except objfile.ObjError:
+        return False                     # reported as ObjectFormat by the verification
 
 
 def main(argv: list[str] | None = None) -> int:
