@@ -1007,6 +1007,8 @@ def cmd_run(args, target) -> int:
             raise UsageError(f"{args.ctx}: field {k}: {json.dumps(v)} is not an integer")
     if not isinstance(cpu, int) or not isinstance(now, int):
         raise UsageError(f"context {args.ctx}: cpu and now must be integers")
+    if not 0 <= now < 1 << 64:             # ktime_ns() is a u64
+        raise UsageError(f"context {args.ctx}: now {now} is outside 0..2^64-1")
     try:
         # the declared ranges, as where the kernel and the simulators build contexts
         # (clamp_ctx): a verified program is proved safe for those contexts only
@@ -1016,6 +1018,8 @@ def cmd_run(args, target) -> int:
     kd = args.kernel_decision
     if kd is None and prog.hook.field("kernel_verdict") is not None:
         kd = spec.get("kernel_verdict")
+    if kd is not None and not -(1 << 63) <= kd < 1 << 63:     # an s64, as EXIT's decision
+        raise UsageError(f"--kernel-decision {kd}: outside the s64 range")
     results = target.run(args.id, [(ctx, cpu, now)] * args.repeat, kd)
     r = results[-1]
     writable = [f.name for f in prog.hook.fields if f.access.value == "rw"]

@@ -67,6 +67,13 @@ def cli_verify(argv: list[str] | None = None, prog: str = "rmtc verify") -> int:
         p.error("--timeout must be > 0")
     if a.rlimit <= 0:
         p.error("--rlimit must be > 0")
+    if a.smt2:                           # before any proof: one line, not a traceback later
+        try:
+            os.makedirs(a.smt2, exist_ok=True)
+        except OSError as e:
+            p.error(f"--smt2 {a.smt2}: cannot make the directory: {e.strerror}")
+        if not os.access(a.smt2, os.W_OK | os.X_OK):
+            p.error(f"--smt2 {a.smt2}: the directory is not writable")
     weights = {}
     for spec in a.weights:
         name, eq, path = spec.partition("=")
