@@ -282,6 +282,9 @@ def cmd_insert(args, target) -> int:
     # --jit/--no-jit: which C VM engine runs it (default: the JIT where supported).
     info = target.insert(blob, "accepted" if ok else "forced", jit=args.jit)
     props.keep(target, props.key(info.id, info.sha256), text)
+    if ok and opts is not None:          # the proof assumed these weights' bounds: kept
+        for name, wblob in opts.weights.items():
+            props.assume(target, props.key(info.id, info.sha256), name, wblob)
     if no_models:
         print(f"{n} properties {'proved' if ok else 'not proved (--force)'} ({props_path})",
               file=sys.stderr)
@@ -545,6 +548,11 @@ def _prove(args, target, info, prog, m: int, blob: bytes | None, what: str,
     op: the operation the weights are for (default the command's own, args.op)."""
     op = op or args.op
     name = prog.models[m].name
+    # not a property: the safety proof of `insert --weights` (so --no-prove keeps it)
+    why = props.assumption_broken(target, _pkey(info), prog, m, blob)
+    if why is not None:
+        raise TargetError(f"{what}: weights refused: {why}; {name} keeps its current weights "
+                          f"(insert the program again with --weights {name}=FILE)")
     if args.no_prove:
         msg = (f"rmtctl: model {op} {info.id} {name} {what}: --no-prove: the program's "
                "properties are NOT proved for these weights")
