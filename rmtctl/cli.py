@@ -1013,7 +1013,7 @@ def cmd_run(args, target) -> int:
     for k, v in spec.items():            # JSON true/false are Python ints: not field values
         if any(isinstance(x, bool) for x in (v if isinstance(v, list) else [v])):
             raise UsageError(f"{args.ctx}: field {k}: {json.dumps(v)} is not an integer")
-    if not isinstance(cpu, int) or not isinstance(now, int):
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (cpu, now)):
         raise UsageError(f"context {args.ctx}: cpu and now must be integers")
     if not 0 <= now < 1 << 64:             # ktime_ns() is a u64
         raise UsageError(f"context {args.ctx}: now {now} is outside 0..2^64-1")

@@ -284,6 +284,7 @@ def test_bad_input_ends_in_one_line(ctl):
         (("prog", "run", "1", "--ctx", '{"a": 1001}'), 2, "range hook test.sandbox declares"),
         (("prog", "run", "1", "--ctx", '{"a": true}'), 2, "true is not an integer"),
         (("prog", "run", "1", "--ctx", '{"now": -1}'), 2, "now -1 is outside"),
+        (("prog", "run", "1", "--ctx", '{"cpu": true}'), 2, "must be integers"),
         (("prog", "run", "1", "--ctx", c, "--kernel-decision", str(1 << 64)), 2,
          "outside the s64 range"),
     ]:
