@@ -38,7 +38,9 @@ def ctx_encode(hook: HookSpec, values: dict[str, Any], *, check_range: bool = Fa
                 raise ValueError(f"field {name}: {x!r} is not an integer")
             lo, hi = (f.lo, f.hi) if check_range else (f.type.min, f.type.max)
             if not lo <= int(x) <= hi:
-                raise ValueError(f"field {name}: {x} is outside [{lo}, {hi}]")
+                raise ValueError(f"field {name}: {x} is outside [{lo}, {hi}]" +
+                                 (f", the range hook {hook.name} declares (the verifier "
+                                  f"assumes it)" if check_range else ""))
             buf[off + j * size:off + (j + 1) * size] = int(x).to_bytes(size, "little",
                                                                        signed=f.type.signed)
     return bytes(buf)

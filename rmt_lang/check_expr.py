@@ -208,6 +208,8 @@ def _unknown_name(env: Env, e: A.Name) -> None:
         st.error(e.span, f"map '{e.id}' is not a value; index it: {e.id}[key]")
     elif decl is not None and type(decl) in kinds:
         st.error(e.span, f"{kinds[type(decl)]} '{e.id}' is not a value")
+    elif isinstance(decl, A.ConstDecl):
+        pass      # declared, but its value is in error: reported once, at the declaration
     else:
         pool = set(st.consts) | set(st.decisions())
         if env.scope:

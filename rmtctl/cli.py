@@ -45,13 +45,17 @@ from rmt.contract import objfile
 from rmt.contract.isa import Abort
 from rmt.contract.hooks import DEFAULT_DECISION
 from rmt.ctl import p4rules, props
+from rmt.contract import propfile
 from rmt.contract.propfile import PropsError
+from rmt.semantics.tables import PRIORITY_MAX
 from rmt.ctl.sim import ProgInfo, SimTarget, TargetError
 from rmt.verifier.cli import seconds
 from rmt.contract import codec
 from rmt.contract.engine import CANDIDATE_TRACE_FMT, CANDIDATE_TRACE_OUTPUTS, EngineError, Entry, Stats
 
 DEVICE = "/dev/rmt"
+PROG_ID_MAX = (1 << 32) - 1        # program ids are u32 (vm_kernel/uapi/rmt.h)
+REPEAT_MAX = 1_000_000             # `prog run --repeat`: the runs' results are all kept
 # commands and where their program argument sits (index in the command's own words)
 _PROG_AT = {"remove": 1, "show": 1, "stats": 1, "trace": 1,
             "table": 2, "model": 2, "map": 2, "prog": 2}
@@ -234,8 +238,22 @@ def _read(path: str, what: str) -> bytes:
 
 def cmd_insert(args, target) -> int:
     blob = _read(args.object, "object")
+    # the declared properties (prog.rmtp beside the object, or --props) are kept on the host,
+    # by the object's digest, for every later `model load` to prove (rmtctl/props.py)
+    props_path = Path(args.props) if args.props else Path(args.object).with_suffix(".rmtp")
+    text = None
+    if args.props or props_path.exists():
+        try:
+            text, n = props.read(blob, props_path)
+        except PropsError as e:
+            raise TargetError(f"{e}; not inserted") from None
+        except objfile.ObjError as e:
+            raise TargetError(f"{args.object}: malformed object: {e}") from None
+    # a program without models: no `model load` will ever prove them, so the verifier does
+    # (no weights can change their truth), as `rmtc verify` does
+    no_models = text is not None and not objfile.read(blob).models
     opts = None
-    if args.rlimit is not None or args.weights:
+    if args.rlimit is not None or args.weights or no_models:
         from rmt.verifier.verify import VerifyOptions
         weights = {}
         for spec in args.weights:
@@ -243,7 +261,8 @@ def cmd_insert(args, target) -> int:
             if not eq or not name or not path:
                 raise UsageError(f"--weights expects MODEL=FILE, got {spec!r}")
             weights[name] = _read(path, "weights")
-        opts = VerifyOptions(weights=weights)
+        opts = VerifyOptions(weights=weights, properties=(
+            propfile.loads(text, str(props_path)).properties if no_models else None))
         if args.rlimit is not None:
             if args.rlimit < 1:
                 raise UsageError(f"--rlimit {args.rlimit}: must be >= 1")
@@ -260,19 +279,16 @@ def cmd_insert(args, target) -> int:
         sys.stderr.write(report)
         raise TargetError(f"{args.object}: rejected by the verifier; not inserted "
                           f"(--force inserts it anyway; the kernel-side validator still applies)")
-    # the declared properties (prog.rmtp beside the object, or --props) are kept on the host,
-    # by the object's digest, for every later `model load` to prove (rmtctl/props.py)
-    props_path = Path(args.props) if args.props else Path(args.object).with_suffix(".rmtp")
-    text = None
-    if args.props or props_path.exists():
-        try:
-            text, n = props.read(blob, props_path)
-        except PropsError as e:
-            raise TargetError(f"{e}; not inserted") from None
     # --jit/--no-jit: which C VM engine runs it (default: the JIT where supported).
     info = target.insert(blob, "accepted" if ok else "forced", jit=args.jit)
     props.keep(target, props.key(info.id, info.sha256), text)
-    if text is not None:
+    if ok and opts is not None:          # the proof assumed these weights' bounds: kept
+        for name, wblob in opts.weights.items():
+            props.assume(target, props.key(info.id, info.sha256), name, wblob)
+    if no_models:
+        print(f"{n} properties {'proved' if ok else 'not proved (--force)'} ({props_path})",
+              file=sys.stderr)
+    elif text is not None:
         print(f"{n} properties kept for `model load` ({props_path})", file=sys.stderr)
     _out(args, dataclasses.asdict(info), f"{info.id}")
     return 0
@@ -290,6 +306,8 @@ def resolve_prog(target, ref: str) -> int:
     if kind == "id":
         if not val.isdigit():
             raise UsageError(f"program {val!r}: give an id, `id ID` or `name NAME`")
+        if int(val) > PROG_ID_MAX:       # ids are u32 (uapi/rmt.h); the sim's SQLite overflows
+            raise TargetError(f"no program with id {val} (see `rmtctl list`)")
         return int(val)
     ids = [i.id for i in target.list() if i.name == val]
     if not ids:
@@ -370,6 +388,8 @@ def _split_entry(tokens: list[str], need_action: bool) -> tuple[list[str], str |
             prio = int(tokens[i + 1], 0)
         except ValueError:
             raise UsageError(f"priority {tokens[i + 1]!r} is not a number") from None
+        if not 0 <= prio <= PRIORITY_MAX:    # before the target: the sim's SQLite overflows
+            raise UsageError(f"priority {prio} is outside 0..{PRIORITY_MAX}")
     if need_action and action is None:
         raise UsageError("missing `action NAME [ARG...]`")
     if not matches:
@@ -528,6 +548,11 @@ def _prove(args, target, info, prog, m: int, blob: bytes | None, what: str,
     op: the operation the weights are for (default the command's own, args.op)."""
     op = op or args.op
     name = prog.models[m].name
+    # not a property: the safety proof of `insert --weights` (so --no-prove keeps it)
+    why = props.assumption_broken(target, _pkey(info), prog, m, blob)
+    if why is not None:
+        raise TargetError(f"{what}: weights refused: {why}; {name} keeps its current weights "
+                          f"(insert the program again with --weights {name}=FILE)")
     if args.no_prove:
         msg = (f"rmtctl: model {op} {info.id} {name} {what}: --no-prove: the program's "
                "properties are NOT proved for these weights")
@@ -970,8 +995,8 @@ def cmd_trace(args, target) -> int:
 
 def cmd_run(args, target) -> int:
     _, prog = target.program(args.id)
-    if args.repeat < 1:
-        raise UsageError(f"--repeat {args.repeat}: must be >= 1")
+    if not 1 <= args.repeat <= REPEAT_MAX:     # every run's result is kept in memory
+        raise UsageError(f"--repeat {args.repeat}: must be in 1..{REPEAT_MAX}")
     try:
         # CTX is a JSON file, `-` for standard input, or the JSON object itself
         text = (sys.stdin.read() if args.ctx == "-" else args.ctx
@@ -985,15 +1010,24 @@ def cmd_run(args, target) -> int:
         raise UsageError(f"context {args.ctx}: expected a JSON object of field values, "
                          f"got a JSON {type(spec).__name__}")
     cpu, now = spec.pop("cpu", args.cpu), spec.pop("now", 0)
-    if not isinstance(cpu, int) or not isinstance(now, int):
+    for k, v in spec.items():            # JSON true/false are Python ints: not field values
+        if any(isinstance(x, bool) for x in (v if isinstance(v, list) else [v])):
+            raise UsageError(f"{args.ctx}: field {k}: {json.dumps(v)} is not an integer")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (cpu, now)):
         raise UsageError(f"context {args.ctx}: cpu and now must be integers")
+    if not 0 <= now < 1 << 64:             # ktime_ns() is a u64
+        raise UsageError(f"context {args.ctx}: now {now} is outside 0..2^64-1")
     try:
-        ctx = codec.ctx_encode(prog.hook, spec)
+        # the declared ranges, as where the kernel and the simulators build contexts
+        # (clamp_ctx): a verified program is proved safe for those contexts only
+        ctx = codec.ctx_encode(prog.hook, spec, check_range=True)
     except (ValueError, TypeError) as e:
         raise UsageError(f"{args.ctx}: {e}") from None
     kd = args.kernel_decision
     if kd is None and prog.hook.field("kernel_verdict") is not None:
         kd = spec.get("kernel_verdict")
+    if kd is not None and not -(1 << 63) <= kd < 1 << 63:     # an s64, as EXIT's decision
+        raise UsageError(f"--kernel-decision {kd}: outside the s64 range")
     results = target.run(args.id, [(ctx, cpu, now)] * args.repeat, kd)
     r = results[-1]
     writable = [f.name for f in prog.hook.fields if f.access.value == "rw"]

@@ -171,6 +171,48 @@ def check_weights(target, k: str, prog: Program, model: int, blob: bytes,
     return all(r.ok for r in results), lines
 
 
+def assume(target, k: str, model: str, blob: bytes) -> None:
+    """Keep the weights `rmtctl insert --weights` verified program k with: the verifier
+    assumed their output bounds (and proved their accumulators), so every later weights of
+    that model must keep within them (assumption_broken)."""
+    _write(_slot(target, k, model, "assumed"), blob)
+
+
+def assumption_broken(target, k: str, prog: Program, model: int,
+                      blob: bytes | None) -> str | None:
+    """Why `blob` for `model` would break what the verifier assumed at insert (None: it
+    keeps within it, or the insert assumed nothing of this model): outputs outside the
+    bounds of the weights it was verified with, or a model obligation (accumulator
+    overflow) those weights passed and these fail.  The proof of an accepted program's
+    safety (an index taken from a model output, a decision) rests on those bounds."""
+    m = prog.models[model]
+    path = _slot(target, k, m.name, "assumed")
+    if not path.exists():
+        return None
+    if blob is None:
+        return ("the program was verified with other weights of this model (rmtctl insert "
+                "--weights) and these did not come through rmtctl on this host")
+    from rmt.contract.weights import WeightsError, read_weights
+    from rmt.verifier.modelcheck import check_models
+    try:
+        new, old = read_weights(blob, m), read_weights(path.read_bytes(), m)
+    except (WeightsError, OSError):
+        return None          # malformed: the target refuses them with its own error
+    nres, nb = check_models(prog, prog.hook.budget, {model: new})
+    ores, ob = check_models(prog, prog.hook.budget, {model: old})
+    before = {r.obligation for r in ores if not r.ok}
+    worse = [r for r in nres if not r.ok and r.obligation not in before]
+    if worse:
+        return f"{worse[0].obligation.describe()} with these weights"
+    lo, hi = ob.get(model, (None, None))
+    if lo is not None and (model not in nb or nb[model][0] < lo or nb[model][1] > hi):
+        got = nb.get(model)
+        return (f"their outputs {'[%d, %d]' % got if got else 'are unbounded and'} "
+                f"leave [{lo}, {hi}], the bounds of the weights the program was verified "
+                f"with at insert (rmtctl insert --weights)")
+    return None
+
+
 def log(target, message: str) -> None:
     """Append to props.log in the store: loads that skipped the proof stay on record."""
     path = store_dir(target) / "props.log"

@@ -262,3 +262,74 @@ def test_a_damaged_properties_file_is_refused_at_insert(tmp_path, capsys, term, 
                         "--weights", f"m={tmp_path / 'good.bin'}"],
                        capture_output=True, text=True)
     assert r.returncode != 0 and why in r.stdout + r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("false_too", [True, False])
+def test_properties_of_a_program_without_models_are_proved_at_verify_and_insert(
+        tmp_path, capsys, false_too):
+    """No `model load` would ever prove them (once they were kept and never proved: a false
+    property was accepted by `rmtc verify` and `rmtctl insert`)."""
+    from rmt.verifier import cli_verify
+    src = (HERE / "no_model.rmt").read_text()
+    if not false_too:
+        src = src.split("// false:")[0]
+    (tmp_path / "no_model.rmt").write_text(src)
+    subprocess.run([str(ROOT / ".venv/bin/rmtc"), "compile", str(tmp_path / "no_model.rmt")],
+                   check=True, capture_output=True)
+    obj = str(tmp_path / "no_model.rmtb")
+    capsys.readouterr()
+    rc = cli_verify([obj])
+    out = capsys.readouterr().out
+    assert "property high_above_ten: proved" in out
+    if false_too:
+        assert rc == 1 and "no_model.rmt:11:1: property high_above_five: VIOLATED" in out, out
+        assert '"a":' in out                            # the counterexample's context
+    else:
+        assert rc == 0, out
+    rc, _, err = _ctl(capsys, str(tmp_path / "state"), "insert", obj)
+    if false_too:
+        assert rc == 1 and "high_above_five: VIOLATED" in err and "not inserted" in err, err
+    else:
+        assert rc == 0 and "1 properties proved" in err, err
+
+
+MODEL_INDEX = """hook test.sandbox;
+model m: linear(in = 1, out = 1, weight = i8, input = 0..10);
+apply {
+    let x: i32[1];
+    x[0] = min(ctx.a, 10) as i32;
+    let a: u32[4];
+    a[0] = 0; a[1] = 1; a[2] = 2; a[3] = 3;
+    decide(min(a[m(x)[0]], 100) as i64);
+}
+"""
+
+
+def test_weights_must_keep_within_the_bounds_insert_was_verified_with(tmp_path, capsys):
+    """`insert --weights` proves the index a[m(x)[0]] in bounds from those weights' output
+    bounds; weights with larger outputs were then loaded and the program aborted (BOUNDS) on
+    contexts the verifier had accepted.  Refused now, --no-prove or not; the same bounds
+    pass; a program inserted without weights (proved for any) is unaffected."""
+    from rmt.compiler import compile_source
+    prog = compile_source(MODEL_INDEX, "model_index.rmt")
+    obj = tmp_path / "model_index.rmtb"
+    obj.write_bytes(objfile.write(prog))
+    m = prog.models[0]
+    small, same, other, big = (tmp_path / f"{n}.bin" for n in ("small", "same", "other", "big"))
+    small.write_bytes(W.blob_for(m, layers=[([[0]], [2])]))       # outputs [2, 2]
+    same.write_bytes(W.blob_for(m, layers=[([[0]], [4], 1)]))     # [2, 2] too
+    other.write_bytes(W.blob_for(m, layers=[([[0]], [2], 1)]))    # [1, 1]
+    big.write_bytes(W.blob_for(m, layers=[([[100]], [0])]))       # [0, 1000]
+    state = str(tmp_path / "state")
+    assert _ctl(capsys, state, "insert", str(obj), "--weights", f"m={small}")[0] == 0
+    assert _ctl(capsys, state, "model", "load", "1", "m", str(small))[0] == 0
+    for argv in (("load",), ("load", "--no-prove"), ("stage",)):
+        rc, _, err = _ctl(capsys, state, "model", argv[0], "1", "m", str(big), *argv[1:])
+        assert rc == 1 and "leave [2, 2]" in err and "keeps its current weights" in err, err
+    rc, _, err = _ctl(capsys, state, "model", "load", "1", "m", str(other))
+    assert rc == 1 and "leave [2, 2]" in err, err          # [1, 1] is not within [2, 2] either
+    assert _ctl(capsys, state, "model", "load", "1", "m", str(same))[0] == 0
+    rc, out, _ = _ctl(capsys, state, "prog", "run", "1", "--ctx", '{"a": 5}')
+    assert rc == 0 and "decision 2" in out and "aborted" not in out
+    # without weights at insert the verifier cannot bound the output: rejected, as before
+    assert _ctl(capsys, state, "insert", str(obj))[0] == 1

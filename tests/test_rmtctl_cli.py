@@ -272,6 +272,21 @@ def test_bad_input_ends_in_one_line(ctl):
         (("prog", "run", "1", "--ctx", str(badjson)), 2, "not JSON"),
         (("prog", "run", "1", "--ctx", c, "--repeat", "x"), 2, "invalid int"),
         (("model", "load", "1"), 2, "model load needs"),
+        # numbers past what the target stores were SQLite OverflowError tracebacks
+        (("prog", "run", "1", "--ctx", c, "--repeat", "1" + "0" * 20), 2, "must be in 1.."),
+        (("show", "9" * 23), 1, "no program with id"),
+        (("table", "add", "1", "policy", "5", "10..20", "action", "set", "1", "priority",
+          "9" * 20), 2, "outside 0..2147483647"),
+        (("table", "del", "1", "policy", "5", "10..20", "priority", str(1 << 63)), 2,
+         "outside 0..2147483647"),
+        # a context the verifier never considered (out of the hook's declared range; a
+        # JSON bool) ran as given
+        (("prog", "run", "1", "--ctx", '{"a": 1001}'), 2, "range hook test.sandbox declares"),
+        (("prog", "run", "1", "--ctx", '{"a": true}'), 2, "true is not an integer"),
+        (("prog", "run", "1", "--ctx", '{"now": -1}'), 2, "now -1 is outside"),
+        (("prog", "run", "1", "--ctx", '{"cpu": true}'), 2, "must be integers"),
+        (("prog", "run", "1", "--ctx", c, "--kernel-decision", str(1 << 64)), 2,
+         "outside the s64 range"),
     ]:
         got, _, err = ctl(*argv)
         assert got == code and text in err and len(err.strip().splitlines()) == 1, (argv, err)

@@ -113,6 +113,11 @@ def test_usage_errors_exit_2(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as e:
         cli_verify([str(obj(tmp_path, GOOD)), "--rlimit", "0"])
     assert e.value.code == 2
+    # a --smt2 that cannot be a directory was a FileExistsError traceback
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        cli_verify([str(obj(tmp_path, GOOD)), "--smt2", str(obj(tmp_path, GOOD))])
+    assert e.value.code == 2 and "--smt2" in capsys.readouterr().err
 
 
 def test_unreadable_and_malformed(tmp_path, capsys) -> None:

@@ -67,6 +67,13 @@ def cli_verify(argv: list[str] | None = None, prog: str = "rmtc verify") -> int:
         p.error("--timeout must be > 0")
     if a.rlimit <= 0:
         p.error("--rlimit must be > 0")
+    if a.smt2:                           # before any proof: one line, not a traceback later
+        try:
+            os.makedirs(a.smt2, exist_ok=True)
+        except OSError as e:
+            p.error(f"--smt2 {a.smt2}: cannot make the directory: {e.strerror}")
+        if not os.access(a.smt2, os.W_OK | os.X_OK):
+            p.error(f"--smt2 {a.smt2}: the directory is not writable")
     weights = {}
     for spec in a.weights:
         name, eq, path = spec.partition("=")
@@ -102,7 +109,7 @@ def _properties(a: argparse.Namespace, obj: bytes, have_weights: bool) -> list[d
     path = a.props
     if path is None:
         beside = os.path.splitext(a.object)[0] + ".rmtp"
-        if not (have_weights and os.path.exists(beside)):
+        if not (os.path.exists(beside) and (have_weights or _no_models(obj))):
             return None
         path = beside
     try:
@@ -115,6 +122,16 @@ def _properties(a: argparse.Namespace, obj: bytes, have_weights: bool) -> list[d
     from rmt.contract import objfile
     propfile.check_terms(pf, objfile.read(obj), path)
     return pf.properties
+
+
+def _no_models(obj: bytes) -> bool:
+    """Whether the object declares no model: then no weights can matter to its properties and
+    nothing later (`rmtctl model load`) would prove them, so `rmtc verify` proves them."""
+    from rmt.contract import objfile
+    try:
+        return not objfile.read(obj).models
+    except objfile.ObjError:
+        return False                     # reported as ObjectFormat by the verification
 
 
 def main(argv: list[str] | None = None) -> int:
