@@ -427,6 +427,159 @@ static const struct j_op j_ops[256] = {
 
 /* ---------------------------------------------------------- instructions */
 
+/* floor(log2(@d)), @d != 0 */
+static int j_log2(u64 d)
+{
+	int k = 0;
+
+	while (d >>= 1)
+		k++;
+	return k;
+}
+
+/*
+ * floor(2^(64 + @k) / @d) and its remainder, for 2^@k < @d (the quotient
+ * fits 64 bits): long division a bit at a time, as not every build of this
+ * file has a 128-bit type.
+ */
+static u64 j_div128(int k, u64 d, u64 *rem)
+{
+	u64 q = 0, r = 1ull << k;
+	bool carry;
+	int b;
+
+	for (b = 0; b < 64; b++) {
+		carry = r >> 63;
+		r <<= 1;
+		q <<= 1;
+		if (carry || r >= d) {
+			r -= d;
+			q |= 1;
+		}
+	}
+	*rem = r;
+	return q;
+}
+
+/*
+ * The multiplier and shift that divide by @d (3 <= @d < 2^63, not a power of
+ * two) with a 64x64->128 multiply (Granlund and Montgomery; the construction
+ * is libdivide's).  @sgn: for signed division by +-@d, where the product is
+ * taken 2^63 smaller.  *@add: the multiplier needs 65 bits; its top bit is
+ * made up by adding the dividend (see j_divmod_imm()).
+ */
+static u64 j_magic(u64 d, bool sgn, int *shift, bool *add)
+{
+	int l = j_log2(d);
+	u64 rem, m = j_div128(sgn ? l - 1 : l, d, &rem), twice;
+
+	*add = d - rem >= 1ull << l;
+	*shift = sgn && !*add ? l - 1 : l;
+	if (*add) {
+		twice = rem + rem;
+		m += m;
+		if (twice >= d || twice < rem)
+			m++;
+	}
+	return m + 1;
+}
+
+#define J_SHR 5		/* /digit of shr and sar */
+#define J_SAR 7
+
+static void j_shift_ri(struct rmt_jit *j, int digit, int reg, int n)
+{
+	if (!n)
+		return;
+	j_op(j, 0, true, false, 0xc1, 1, digit, rm_reg(reg));
+	j_b(j, n);
+}
+
+/*
+ * DIV/SDIV/MOD/SMOD by an immediate (never 0: the validator refuses it):
+ * no divide instruction, which costs tens of cycles, but the shifts and
+ * multiply by a reciprocal a C compiler emits, picked at compile time.
+ * x / 1 = x and x / -1 = -x (so INT64_MIN / -1 = INT64_MIN), remainders 0;
+ * an unsigned divisor >= 2^63 (a negative immediate, sign-extended) divides
+ * into 0 or 1; a power of two is a shift (signed: the dividend biased by
+ * 2^k - 1 when negative, so the quotient truncates toward zero); anything
+ * else is the high half of dividend * j_magic(), shifted (signed: rounded
+ * toward zero by adding the sign bit).  A remainder is dividend - q * d.
+ */
+static void j_divmod_imm(struct rmt_jit *j, const struct rmt_insn *i, bool mod, bool sgn)
+{
+	struct rmt_rm x = rm_vr(j, RMT_INSN_DST(i));
+	s64 sd = (s32)i->imm;
+	u64 d = (u64)sd, ad = sd < 0 ? 0 - d : d, m;
+	int q = RAX, k = j_log2(ad), shift;
+	bool add;
+
+	if (d == 1 || (sgn && sd == -1)) {
+		if (mod) {
+			j_op(j, 0, true, false, 0xc7, 1, 0, x);		/* mov x, 0 */
+			j_u32(j, 0);
+		} else if (sd == -1) {
+			j_op(j, 0, true, false, 0xf7, 1, 3, x);		/* neg x */
+		}
+		return;
+	}
+	if (!sgn && !(d & (d - 1)) && mod) {
+		j_op(j, 0, true, false, 0x81, 1, 4, x);			/* and x, d - 1 */
+		j_u32(j, (u32)(d - 1));
+		return;
+	}
+	if (!sgn && sd < 0) {
+		j_op(j, 0, false, false, 0x31, 1, RAX, rm_reg(RAX));	/* xor eax, eax */
+		j_op(j, 0, true, false, 0x81, 1, 7, x);			/* cmp x, imm */
+		j_u32(j, (u32)sd);
+		j_op(j, 0, false, false, 0x0f93, 2, 0, rm_reg(RAX));	/* setae al */
+	} else if (!(ad & (ad - 1))) {
+		j_mov_to(j, RAX, x);
+		if (sgn) {
+			j_mov_to(j, RDX, x);
+			j_shift_ri(j, J_SAR, RDX, 63);
+			j_shift_ri(j, J_SHR, RDX, 64 - k);
+			j_op(j, 0, true, false, 0x01, 1, RDX, rm_reg(RAX));	/* add rax, rdx */
+		}
+		j_shift_ri(j, sgn ? J_SAR : J_SHR, RAX, k);
+		if (sd < 0)
+			j_op(j, 0, true, false, 0xf7, 1, 3, rm_reg(RAX));	/* neg rax */
+	} else {
+		m = j_magic(ad, sgn, &shift, &add);
+		if (sgn && sd < 0)
+			m = 0 - m;
+		j_mov_imm(j, RAX, m);
+		j_op(j, 0, true, false, 0xf7, 1, sgn ? 5 : 4, x);	/* imul / mul x */
+		q = RDX;
+		if (sgn) {
+			if (add)	/* add / sub rdx, x: the multiplier's 65th bit */
+				j_op(j, 0, true, false, sd < 0 ? 0x2b : 0x03, 1, RDX, x);
+			j_shift_ri(j, J_SAR, RDX, shift);
+			j_mov_to(j, RAX, rm_reg(RDX));
+			j_shift_ri(j, J_SHR, RAX, 63);
+			j_op(j, 0, true, false, 0x01, 1, RAX, rm_reg(RDX));	/* add rdx, rax */
+		} else if (add) {
+			/* (((x - hi) >> 1) + hi) >> shift: the 65-bit sum x + hi, halved */
+			j_mov_to(j, RAX, x);
+			j_op(j, 0, true, false, 0x29, 1, RDX, rm_reg(RAX));	/* sub rax, rdx */
+			j_shift_ri(j, J_SHR, RAX, 1);
+			j_op(j, 0, true, false, 0x01, 1, RDX, rm_reg(RAX));	/* add rax, rdx */
+			j_shift_ri(j, J_SHR, RAX, shift);
+			q = RAX;
+		} else {
+			j_shift_ri(j, J_SHR, RDX, shift);
+		}
+	}
+	if (mod) {
+		j_op(j, 0, true, false, 0x69, 1, q, rm_reg(q));		/* imul q, q, d */
+		j_u32(j, (u32)sd);
+		j_mov_to(j, RCX, x);
+		j_op(j, 0, true, false, 0x29, 1, q, rm_reg(RCX));	/* sub rcx, q */
+		q = RCX;
+	}
+	j_mov_from(j, x, q);
+}
+
 static void j_divmod(struct rmt_jit *j, const struct rmt_insn *i, const struct j_op *op,
 		     u32 pc)
 {
@@ -435,13 +588,13 @@ static void j_divmod(struct rmt_jit *j, const struct rmt_insn *i, const struct j
 	bool sgn = op->a & J_DM_SIGNED;
 	u32 l1 = 0, l2 = 0;
 
-	if (!op->imm) {
-		j_mov_to(j, RCX, rm_vr(j, src));
-		j_op(j, 0, true, false, 0x85, 1, RCX, rm_reg(RCX));	/* test rcx, rcx */
-		j_check(j, CC_E, RMT_ABORT_DIV_ZERO, pc);
-	} else {
-		j_mov_imm(j, RCX, (u64)(s64)i->imm);
+	if (op->imm) {
+		j_divmod_imm(j, i, mod, sgn);
+		return;
 	}
+	j_mov_to(j, RCX, rm_vr(j, src));
+	j_op(j, 0, true, false, 0x85, 1, RCX, rm_reg(RCX));	/* test rcx, rcx */
+	j_check(j, CC_E, RMT_ABORT_DIV_ZERO, pc);
 	j_mov_to(j, RAX, rm_vr(j, dst));
 	if (sgn) {
 		/* MIN / -1 would trap: the result is -dst (div) or 0 (mod). */
