@@ -46,8 +46,8 @@ enum {
 #define J_CTX R14
 #define J_SLOTS (8 * RMT_NUM_REGS)
 #define J_NPHYS 9
-/* Worst case bytes for one bytecode instruction (a map update with saves). */
-#define J_MAX_INSN 160
+/* Worst case bytes for one bytecode instruction (an inline map update and its call). */
+#define J_MAX_INSN 256
 #define J_STUB 24
 
 /* VM registers' x86 registers, in the order they are handed out */
@@ -81,6 +81,7 @@ struct rmt_jit {
 	u8 pushed[8];		/* callee-saved registers the prologue saves, in order */
 	u8 npushed;
 	const struct rmt_prog *prog;
+	struct rmt_inst *in;
 	bool has_ctxp;		/* r12 holds the context pointer (the plan's promise) */
 	bool used_ctxp;		/* the code emitted reads r12 */
 };
@@ -252,6 +253,27 @@ static void j_here8(struct rmt_jit *j, u32 at)
 {
 	if (at - 1 < j->cap)
 		j->buf[at - 1] = (u8)(j->len - at);
+}
+
+/* Near forward jcc (@cc) or jmp (0), patched with j_here32(): code in between may be long. */
+static u32 j_jmp32(struct rmt_jit *j, int cc)
+{
+	if (cc) {
+		j_b(j, 0x0f);
+		j_b(j, cc);
+	} else {
+		j_b(j, 0xe9);
+	}
+	j_u32(j, 0);
+	return j->len;
+}
+
+static void j_here32(struct rmt_jit *j, u32 at)
+{
+	u32 rel = j->len - at;
+
+	if (at <= j->cap)
+		memcpy(j->buf + at - 4, &rel, 4);
 }
 
 /* ------------------------------------------------------------ helper calls */
@@ -781,11 +803,66 @@ static void j_mem(struct rmt_jit *j, const struct rmt_insn *i, const struct j_op
 	j_mov_from(j, rm_vr(j, dst), v);
 }
 
+/*
+ * MAP_LD, MAP_ST and MAP_ADD on an array or counter map without a call: the
+ * value is at the map's values + 8 (cpu * max_entries + key) (rmt_map_values()),
+ * loaded masked to value_bits, stored, or added to with lock add, as
+ * rmt_map_load() and rmt_map_update() do.  An index out of range, or a CPU
+ * without its own copy (never, as runs check cpu < ncpus), jumps to the
+ * helper call j_ext() emits next, which aborts or does the general thing.
+ * Returns the positions of those jumps (0: none) and, in *@done, of the jump
+ * over the call; 0 when the map is a hash map (j_ext() just calls).
+ */
+static u32 j_map_inline(struct rmt_jit *j, const struct rmt_insn *i, u32 *slow_cpu, u32 *done)
+{
+	const struct rmt_rec_map *rec = &j->prog->maps[i->imm];
+	int key = i->code == RMT_OP_MAP_LD ? RMT_INSN_SRC(i) : RMT_INSN_DST(i);
+	struct rmt_rm at = rm_mem(RAX, RCX, 0);
+	atomic64_t *vals;
+	u32 ncopies, slow;
+	int v;
+
+	*slow_cpu = 0;
+	vals = j->in ? rmt_map_values(j->in->maps[i->imm], &ncopies) : NULL;
+	if (!vals || rec->max_entries > S32_MAX / 8 || ncopies > S32_MAX / 8 / rec->max_entries)
+		return 0;
+	j_mov_to(j, RCX, rm_vr(j, key));
+	j_op(j, 0, true, false, 0x81, 1, 7, rm_reg(RCX));		/* cmp rcx, max_entries */
+	j_u32(j, rec->max_entries);
+	slow = j_jmp32(j, CC_AE);
+	j_shift_ri(j, 4, RCX, 3);					/* shl rcx, 3 */
+	if (ncopies > 1) {
+		j_op(j, 0, false, false, 0x8b, 1, RAX, rm_mem(J_CTXP, -1, RMT_JC_CPU));
+		j_op(j, 0, false, false, 0x81, 1, 7, rm_reg(RAX));	/* cmp eax, ncopies */
+		j_u32(j, ncopies);
+		*slow_cpu = j_jmp32(j, CC_AE);
+		j_op(j, 0, true, false, 0x69, 1, RAX, rm_reg(RAX));	/* imul rax, rax, stride */
+		j_u32(j, 8 * rec->max_entries);
+		j_op(j, 0, true, false, 0x01, 1, RAX, rm_reg(RCX));	/* add rcx, rax */
+	}
+	j_mov_imm(j, RAX, (u64)(uintptr_t)vals);
+	if (i->code == RMT_OP_MAP_LD) {
+		j_mov_to(j, RAX, at);
+		if (rec->value_bits < 64) {
+			j_mov_imm(j, RDX, (1ull << rec->value_bits) - 1);
+			j_op(j, 0, true, false, 0x21, 1, RDX, rm_reg(RAX));	/* and rax, rdx */
+		}
+		j_mov_from(j, rm_vr(j, RMT_INSN_DST(i)), RAX);
+	} else {
+		v = j_src(j, RMT_INSN_SRC(i), RDX);
+		/* lock add [rax + rcx], v (atomic64_add()) or mov [rax + rcx], v */
+		j_op(j, i->code == RMT_OP_MAP_ADD ? 0xf0 : 0, true, false,
+		     i->code == RMT_OP_MAP_ADD ? 0x01 : 0x89, 1, v, at);
+	}
+	*done = j_jmp32(j, 0);
+	return slow;
+}
+
 /* APPLY, CALLM, MAP_*, TRACE, CALL: the interpreter's C, through helpers. */
 static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 {
 	int dst = RMT_INSN_DST(i), src = RMT_INSN_SRC(i);
-	u32 reason = 0;
+	u32 reason = 0, slow = 0, slow_cpu = 0, done = 0;
 
 	j->used_ctxp = true;
 	if (i->code == RMT_OP_CALL && i->imm != RMT_HELPER_RANDOM) {
@@ -802,6 +879,12 @@ static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 		j_mov_from(j, rm_vr(j, dst), RAX);
 		return;
 	}
+	if (i->code == RMT_OP_MAP_LD || i->code == RMT_OP_MAP_ST || i->code == RMT_OP_MAP_ADD)
+		slow = j_map_inline(j, i, &slow_cpu, &done);
+	if (slow)
+		j_here32(j, slow);
+	if (slow_cpu)
+		j_here32(j, slow_cpu);
 	j_saves(j, true);
 	j_mov_to(j, RDI, rm_reg(J_CTXP));
 	switch (i->code) {
@@ -849,6 +932,8 @@ static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 		j_mov_to(j, RAX, rm_mem(J_CTXP, -1, RMT_JC_TMP));
 	if (i->code == RMT_OP_APPLY || i->code == RMT_OP_MAP_LD || i->code == RMT_OP_CALL)
 		j_mov_from(j, rm_vr(j, dst), RAX);
+	if (done)
+		j_here32(j, done);
 }
 
 /* ------------------------------------------------------------------ driver */
@@ -1152,7 +1237,7 @@ static void rmt_jit_exec_free(void *mem, size_t size)
 int rmt_jit_compile(struct rmt_inst *in)
 {
 	const struct rmt_prog *p = in->prog;
-	struct rmt_jit j = { 0 };
+	struct rmt_jit j = { .in = in };
 	u32 n = p->hdr.ninsns;
 	void *mem = NULL;
 	size_t size = 0;

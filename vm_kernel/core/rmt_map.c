@@ -99,6 +99,12 @@ u32 rmt_map_kind(const struct rmt_map *m)
 	return m->rec.kind;
 }
 
+atomic64_t *rmt_map_values(struct rmt_map *m, u32 *ncopies)
+{
+	*ncopies = m->ncopies;
+	return m->vals;
+}
+
 static inline u32 rmt_copy(const struct rmt_map *m, u32 cpu)
 {
 	return m->ncopies == 1 ? 0 : cpu % m->ncopies;

@@ -99,6 +99,20 @@ int rmt_map_write(struct rmt_map *m, u64 key, u64 val, char *err, size_t errlen)
 u32 rmt_map_read(struct rmt_map *m, u64 *cursor, u64 *keys, u64 *vals, u32 max);
 
 /**
+ * rmt_map_values() - an array or counter map's values, for code that indexes them itself
+ * @m: the map
+ * @ncopies: set to the number of copies (1, or one per CPU)
+ *
+ * Copy c's value at index k is [c * max_entries + k]; a run on CPU cpu uses
+ * copy cpu % ncopies.  Loads mask the value to value_bits, MAP_ADD is an
+ * atomic add (rmt_map_load(), rmt_map_update()).  The array lives as long as
+ * the map and never moves, so the JIT embeds its address.
+ *
+ * Return: the values, or NULL for a hash map.
+ */
+atomic64_t *rmt_map_values(struct rmt_map *m, u32 *ncopies);
+
+/**
  * rmt_map_kind() - the map's kind
  * @m: the map
  *
