@@ -803,66 +803,152 @@ static void j_mem(struct rmt_jit *j, const struct rmt_insn *i, const struct j_op
 	j_mov_from(j, rm_vr(j, dst), v);
 }
 
+/* Jumps from inline code to the helper call, and the one over it (struct j_slow.done). */
+struct j_slow {
+	u32 at[4];
+	u32 n;
+	u32 done;
+};
+
+/* The copy of a per-CPU map: rax = cpu * @stride; a CPU without a copy takes the call. */
+static void j_map_copy(struct rmt_jit *j, u32 ncopies, u32 stride, struct j_slow *sl)
+{
+	j_op(j, 0, false, false, 0x8b, 1, RAX, rm_mem(J_CTXP, -1, RMT_JC_CPU));
+	j_op(j, 0, false, false, 0x81, 1, 7, rm_reg(RAX));		/* cmp eax, ncopies */
+	j_u32(j, ncopies);
+	sl->at[sl->n++] = j_jmp32(j, CC_AE);
+	j_op(j, 0, true, false, 0x69, 1, RAX, rm_reg(RAX));		/* imul rax, rax, stride */
+	j_u32(j, stride);
+}
+
 /*
- * MAP_LD, MAP_ST and MAP_ADD on an array or counter map without a call: the
- * value is at the map's values + 8 (cpu * max_entries + key) (rmt_map_values()),
- * loaded masked to value_bits, stored, or added to with lock add, as
- * rmt_map_load() and rmt_map_update() do.  An index out of range, or a CPU
- * without its own copy (never, as runs check cpu < ncpus), jumps to the
- * helper call j_ext() emits next, which aborts or does the general thing.
- * Returns the positions of those jumps (0: none) and, in *@done, of the jump
- * over the call; 0 when the map is a hash map (j_ext() just calls).
+ * The value's address into rax, for an array or counter map: the map's
+ * values + 8 (cpu * max_entries + key) (rmt_map_values()); an index out of
+ * range takes the call.  False: not such a map, or too big for 32-bit offsets.
  */
-static u32 j_map_inline(struct rmt_jit *j, const struct rmt_insn *i, u32 *slow_cpu, u32 *done)
+static bool j_map_array_addr(struct rmt_jit *j, const struct rmt_insn *i, int key,
+			     struct j_slow *sl)
 {
 	const struct rmt_rec_map *rec = &j->prog->maps[i->imm];
-	int key = i->code == RMT_OP_MAP_LD ? RMT_INSN_SRC(i) : RMT_INSN_DST(i);
-	struct rmt_rm at = rm_mem(RAX, RCX, 0);
 	atomic64_t *vals;
-	u32 ncopies, slow;
-	int v;
+	u32 ncopies;
 
-	*slow_cpu = 0;
-	vals = j->in ? rmt_map_values(j->in->maps[i->imm], &ncopies) : NULL;
+	vals = rmt_map_values(j->in->maps[i->imm], &ncopies);
 	if (!vals || rec->max_entries > S32_MAX / 8 || ncopies > S32_MAX / 8 / rec->max_entries)
-		return 0;
+		return false;
 	j_mov_to(j, RCX, rm_vr(j, key));
 	j_op(j, 0, true, false, 0x81, 1, 7, rm_reg(RCX));		/* cmp rcx, max_entries */
 	j_u32(j, rec->max_entries);
-	slow = j_jmp32(j, CC_AE);
+	sl->at[sl->n++] = j_jmp32(j, CC_AE);
 	j_shift_ri(j, 4, RCX, 3);					/* shl rcx, 3 */
 	if (ncopies > 1) {
-		j_op(j, 0, false, false, 0x8b, 1, RAX, rm_mem(J_CTXP, -1, RMT_JC_CPU));
-		j_op(j, 0, false, false, 0x81, 1, 7, rm_reg(RAX));	/* cmp eax, ncopies */
-		j_u32(j, ncopies);
-		*slow_cpu = j_jmp32(j, CC_AE);
-		j_op(j, 0, true, false, 0x69, 1, RAX, rm_reg(RAX));	/* imul rax, rax, stride */
-		j_u32(j, 8 * rec->max_entries);
+		j_map_copy(j, ncopies, 8 * rec->max_entries, sl);
 		j_op(j, 0, true, false, 0x01, 1, RAX, rm_reg(RCX));	/* add rcx, rax */
 	}
 	j_mov_imm(j, RAX, (u64)(uintptr_t)vals);
+	j_op(j, 0, true, false, 0x01, 1, RCX, rm_reg(RAX));		/* add rax, rcx */
+	return true;
+}
+
+/*
+ * The value's address into rax, for a hash map whose key sits in its first
+ * slot, the usual case; rmt_map.c's rmt_hfind() does the rest (a key further
+ * along the probe sequence, an insert, a slot being filled) in the call.  A
+ * MAP_LD of a key whose first slot is empty is 0 (rax = 0, *@empty: the
+ * jump taken then).  False: not a hash map, or too big for 32-bit offsets.
+ */
+static bool j_map_hash_addr(struct rmt_jit *j, const struct rmt_insn *i, int key,
+			    struct j_slow *sl, u32 *empty)
+{
+	struct rmt_map_hview h;
+	u32 full;
+
+	if (!rmt_map_hash_view(j->in->maps[i->imm], &h) ||
+	    h.nslots > S32_MAX / RMT_HSLOT_SIZE / h.ncopies)
+		return false;
+	j_mov_to(j, RCX, rm_vr(j, key));
+	if (h.kmask != ~0ull) {
+		j_mov_imm(j, RAX, h.kmask);
+		j_op(j, 0, true, false, 0x21, 1, RAX, rm_reg(RCX));	/* and rcx, rax */
+	}
+	j_mov_imm(j, RAX, RMT_HASH_MUL);
+	j_op(j, 0, true, false, 0x0faf, 2, RAX, rm_reg(RCX));	/* imul rax, rcx */
+	j_shift_ri(j, J_SHR, RAX, h.shift);
+	j_op(j, 0, true, false, 0x81, 1, 4, rm_reg(RAX));		/* and rax, nslots - 1 */
+	j_u32(j, h.nslots - 1);
+	j_op(j, 0, true, false, 0x69, 1, RDX, rm_reg(RAX));		/* imul rdx, rax, 24 */
+	j_u32(j, RMT_HSLOT_SIZE);
+	if (h.ncopies > 1) {
+		j_map_copy(j, h.ncopies, h.nslots * RMT_HSLOT_SIZE, sl);
+		j_op(j, 0, true, false, 0x01, 1, RAX, rm_reg(RDX));	/* add rdx, rax */
+	}
+	j_mov_imm(j, RAX, (u64)(uintptr_t)h.slots);
+	j_op(j, 0, true, false, 0x01, 1, RDX, rm_reg(RAX));		/* add rax, rdx */
+	/* state, then key: x86 keeps loads in order, as smp_load_acquire() asks */
+	j_op(j, 0, false, false, 0x8b, 1, RDX, rm_mem(RAX, -1, RMT_HSLOT_STATE));
+	j_op(j, 0, false, false, 0x83, 1, 7, rm_reg(RDX));		/* cmp edx, FULL */
+	j_b(j, RMT_HSLOT_FULL);
+	full = j_jmp8(j, 0x74);						/* je */
+	if (i->code == RMT_OP_MAP_LD) {
+		j_op(j, 0, false, false, 0x85, 1, RDX, rm_reg(RDX));	/* test edx, edx */
+		sl->at[sl->n++] = j_jmp32(j, CC_NE);
+		j_op(j, 0, false, false, 0x31, 1, RAX, rm_reg(RAX));	/* xor eax, eax */
+		*empty = j_jmp32(j, 0);
+	} else {
+		sl->at[sl->n++] = j_jmp32(j, 0);
+	}
+	j_here8(j, full);
+	j_op(j, 0, true, false, 0x39, 1, RCX, rm_mem(RAX, -1, RMT_HSLOT_KEY));	/* cmp [rax], rcx */
+	sl->at[sl->n++] = j_jmp32(j, CC_NE);
+	j_op(j, 0, true, false, 0x83, 1, 0, rm_reg(RAX));		/* add rax, VAL */
+	j_b(j, RMT_HSLOT_VAL);
+	return true;
+}
+
+/*
+ * MAP_LD, MAP_ST and MAP_ADD without a call when the value's address is
+ * quick to find (j_map_array_addr(), j_map_hash_addr()): loaded and masked
+ * to value_bits, stored, or added to with lock add, as rmt_map_load() and
+ * rmt_map_update() do.  Everything else jumps to the helper call j_ext()
+ * emits next (@sl: those jumps, and the one over the call).  False: no
+ * inline code at all.
+ */
+static bool j_map_inline(struct rmt_jit *j, const struct rmt_insn *i, struct j_slow *sl)
+{
+	const struct rmt_rec_map *rec = &j->prog->maps[i->imm];
+	int key = i->code == RMT_OP_MAP_LD ? RMT_INSN_SRC(i) : RMT_INSN_DST(i);
+	struct rmt_rm at = rm_mem(RAX, -1, 0);
+	u32 empty = 0;
+	int v;
+
+	if (!j->in || (!j_map_array_addr(j, i, key, sl) &&
+		       !j_map_hash_addr(j, i, key, sl, &empty)))
+		return false;
 	if (i->code == RMT_OP_MAP_LD) {
 		j_mov_to(j, RAX, at);
 		if (rec->value_bits < 64) {
 			j_mov_imm(j, RDX, (1ull << rec->value_bits) - 1);
 			j_op(j, 0, true, false, 0x21, 1, RDX, rm_reg(RAX));	/* and rax, rdx */
 		}
+		if (empty)
+			j_here32(j, empty);
 		j_mov_from(j, rm_vr(j, RMT_INSN_DST(i)), RAX);
 	} else {
 		v = j_src(j, RMT_INSN_SRC(i), RDX);
-		/* lock add [rax + rcx], v (atomic64_add()) or mov [rax + rcx], v */
+		/* lock add [rax], v (atomic64_add()) or mov [rax], v (atomic64_set()) */
 		j_op(j, i->code == RMT_OP_MAP_ADD ? 0xf0 : 0, true, false,
 		     i->code == RMT_OP_MAP_ADD ? 0x01 : 0x89, 1, v, at);
 	}
-	*done = j_jmp32(j, 0);
-	return slow;
+	sl->done = j_jmp32(j, 0);
+	return true;
 }
 
 /* APPLY, CALLM, MAP_*, TRACE, CALL: the interpreter's C, through helpers. */
 static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 {
 	int dst = RMT_INSN_DST(i), src = RMT_INSN_SRC(i);
-	u32 reason = 0, slow = 0, slow_cpu = 0, done = 0;
+	struct j_slow sl = { .n = 0 };
+	u32 reason = 0, k;
 
 	j->used_ctxp = true;
 	if (i->code == RMT_OP_CALL && i->imm != RMT_HELPER_RANDOM) {
@@ -880,11 +966,9 @@ static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 		return;
 	}
 	if (i->code == RMT_OP_MAP_LD || i->code == RMT_OP_MAP_ST || i->code == RMT_OP_MAP_ADD)
-		slow = j_map_inline(j, i, &slow_cpu, &done);
-	if (slow)
-		j_here32(j, slow);
-	if (slow_cpu)
-		j_here32(j, slow_cpu);
+		j_map_inline(j, i, &sl);
+	for (k = 0; k < sl.n; k++)
+		j_here32(j, sl.at[k]);
 	j_saves(j, true);
 	j_mov_to(j, RDI, rm_reg(J_CTXP));
 	switch (i->code) {
@@ -932,8 +1016,8 @@ static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 		j_mov_to(j, RAX, rm_mem(J_CTXP, -1, RMT_JC_TMP));
 	if (i->code == RMT_OP_APPLY || i->code == RMT_OP_MAP_LD || i->code == RMT_OP_CALL)
 		j_mov_from(j, rm_vr(j, dst), RAX);
-	if (done)
-		j_here32(j, done);
+	if (sl.done)
+		j_here32(j, sl.done);
 }
 
 /* ------------------------------------------------------------------ driver */

@@ -112,6 +112,43 @@ u32 rmt_map_read(struct rmt_map *m, u64 *cursor, u64 *keys, u64 *vals, u32 max);
  */
 atomic64_t *rmt_map_values(struct rmt_map *m, u32 *ncopies);
 
+/*
+ * A hash map slot as JIT code probes it (rmt_map.c's struct rmt_hslot, whose
+ * layout it asserts): the key, the value, the state (RMT_HSLOT_*).
+ */
+#define RMT_HSLOT_SIZE 24
+#define RMT_HSLOT_KEY 0
+#define RMT_HSLOT_VAL 8
+#define RMT_HSLOT_STATE 16
+#define RMT_HSLOT_EMPTY 0
+#define RMT_HSLOT_FULL 2
+#define RMT_HASH_MUL 0x9E3779B97F4A7C15ull
+
+/**
+ * struct rmt_map_hview - where a hash map's slots are, for code that probes them itself
+ * @slots: copy c's slots are @slots + c * @nslots slots
+ * @kmask: keys are masked to key_bits first
+ * @nslots: slots per copy, a power of two
+ * @shift: a key's first slot is ((key * RMT_HASH_MUL) >> @shift) & (@nslots - 1)
+ * @ncopies: number of copies (1, or one per CPU: copy cpu % @ncopies)
+ */
+struct rmt_map_hview {
+	u8 *slots;
+	u64 kmask;
+	u32 nslots;
+	u32 shift;
+	u32 ncopies;
+};
+
+/**
+ * rmt_map_hash_view() - a hash map's slots (they never move while the map lives)
+ * @m: the map
+ * @v: filled in for a hash map
+ *
+ * Return: true for a hash map, false (and @v untouched) otherwise.
+ */
+bool rmt_map_hash_view(struct rmt_map *m, struct rmt_map_hview *v);
+
 /**
  * rmt_map_kind() - the map's kind
  * @m: the map
