@@ -1428,11 +1428,9 @@ int rmt_jit_map_upd(struct rmt_jit_ctx *jc, u32 map, u64 key, u64 val, u32 add)
 void rmt_jit_trace(struct rmt_jit_ctx *jc, u32 fmt, u32 off)
 {
 	struct rmt_inst *in = jc->in;
-	struct rmt_trace_rec rec;
 
-	rmt_trace_rec_init(&rec, fmt, jc->cpu, jc->now, jc->scratch + off,
-			   in->prog->traces[fmt].nfields);
-	if (rmt_ring_push(in->ring, &rec))
+	if (rmt_ring_push_vals(in->ring, fmt, jc->cpu, jc->now, jc->scratch + off,
+			       in->prog->traces[fmt].nfields))
 		rmt_jit_stats(jc)->trace_drops++;
 }
 
