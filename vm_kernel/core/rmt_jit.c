@@ -71,6 +71,7 @@ struct rmt_jit {
 	u32 len;
 	u32 cap;
 	u32 *pc_off;		/* native offset of each pc */
+	u32 *live;		/* VM registers live after each pc (j_liveness()) */
 	struct rmt_jit_fixup *fix;
 	u32 nfix;
 	struct rmt_jit_stub *stubs;
@@ -283,13 +284,18 @@ static bool j_caller_saved(int r)
 	return r == RSI || r == RDI || (r >= R8 && r <= R11);
 }
 
-/* Spill (@save) or reload the VM registers held in caller-saved registers. */
-static void j_saves(struct rmt_jit *j, bool save)
+/*
+ * Spill (@save) or reload the VM registers held in caller-saved registers
+ * that the call at @pc reads or that are live after it.
+ */
+static void j_saves(struct rmt_jit *j, bool save, u32 pc)
 {
+	u32 need = j->live[pc] | 1u << RMT_INSN_DST(&j->prog->insns[pc]) |
+		   1u << RMT_INSN_SRC(&j->prog->insns[pc]);
 	int v;
 
 	for (v = 0; v < RMT_NUM_REGS; v++) {
-		if (j->phys[v] < 0 || !j_caller_saved(j->phys[v]))
+		if (j->phys[v] < 0 || !j_caller_saved(j->phys[v]) || !(need & (1u << v)))
 			continue;
 		if (save)
 			j_mov_from(j, rm_mem(RSP, -1, 8 * v), j->phys[v]);
@@ -969,7 +975,7 @@ static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 		j_map_inline(j, i, &sl);
 	for (k = 0; k < sl.n; k++)
 		j_here32(j, sl.at[k]);
-	j_saves(j, true);
+	j_saves(j, true, pc);
 	j_mov_to(j, RDI, rm_reg(J_CTXP));
 	switch (i->code) {
 	case RMT_OP_APPLY:
@@ -1007,7 +1013,7 @@ static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 		j_call(j, rmt_jit_random);
 		break;
 	}
-	j_saves(j, false);
+	j_saves(j, false, pc);
 	if (reason) {
 		j_op(j, 0, false, false, 0x85, 1, RAX, rm_reg(RAX));	/* test eax, eax */
 		j_check(j, CC_NE, reason, pc);
@@ -1214,6 +1220,64 @@ static void j_insn(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 	}
 }
 
+/*
+ * Instructions that write r[dst] without reading it: a register that one of
+ * these writes before anything reads it is dead until then.  Every other
+ * instruction counts as reading both registers it names (never wrong: a
+ * register thought live is only saved around a call for nothing).
+ */
+static bool j_only_writes_dst(const struct rmt_insn *i)
+{
+	u32 kind = j_ops[i->code].kind;
+
+	return kind == JK_MOV || kind == JK_LOAD || i->code == RMT_OP_APPLY ||
+	       i->code == RMT_OP_MAP_LD || i->code == RMT_OP_CALL;
+}
+
+/* The VM registers live before instruction @i, from @out, those live after it. */
+static u32 j_live_in(const struct rmt_insn *i, u32 out)
+{
+	u32 dst = 1u << RMT_INSN_DST(i), src = 1u << RMT_INSN_SRC(i);
+
+	if (j_only_writes_dst(i))
+		return (out & ~dst) | src;
+	return out | dst | src;
+}
+
+/*
+ * j->live[pc]: the VM registers that may be read after instruction pc before
+ * being written (backward dataflow to a fixed point), so that a helper call
+ * saves and reloads only those (j_saves()).  An abort reads none.
+ */
+static void j_liveness(struct rmt_jit *j, const struct rmt_prog *p)
+{
+	u32 n = p->hdr.ninsns, pc, out, t;
+	bool changed = true;
+
+	for (pc = 0; pc < n; pc++)
+		j->live[pc] = 0;
+	while (changed) {
+		changed = false;
+		for (pc = n; pc-- > 0;) {
+			const struct rmt_insn *i = &p->insns[pc];
+			u32 kind = j_ops[i->code].kind;
+
+			out = 0;
+			if (kind == JK_JA || kind == JK_JCC) {
+				t = pc + 1 + i->off;
+				if (t < n)
+					out |= j_live_in(&p->insns[t], j->live[t]);
+			}
+			if (kind != JK_JA && kind != JK_EXIT && pc + 1 < n)
+				out |= j_live_in(&p->insns[pc + 1], j->live[pc + 1]);
+			if (out != j->live[pc]) {
+				j->live[pc] = out;
+				changed = true;
+			}
+		}
+	}
+}
+
 /* Does every instruction of @p have a translation?  (Not so: the interpreter runs it.) */
 static bool j_translatable(const struct rmt_prog *p)
 {
@@ -1231,6 +1295,7 @@ static int j_emit(struct rmt_jit *j, const struct rmt_prog *p)
 	u32 n = p->hdr.ninsns, pc, k, abort_common;
 
 	j->prog = p;
+	j_liveness(j, p);
 	j_prologue(j, j_plan(j, p));
 	/* The epilogue goes first so that EXIT can jump back to it. */
 	k = j_jmp8(j, 0xeb);
@@ -1339,7 +1404,8 @@ int rmt_jit_compile(struct rmt_inst *in)
 	j.pc_off = rmt_kvmalloc((n + 1) * sizeof(*j.pc_off), GFP_KERNEL);
 	j.fix = rmt_kvmalloc((n + 1) * sizeof(*j.fix), GFP_KERNEL);
 	j.stubs = rmt_kvmalloc((n + 1) * sizeof(*j.stubs), GFP_KERNEL);
-	if (j.buf && j.pc_off && j.fix && j.stubs) {
+	j.live = rmt_kvmalloc((n + 1) * sizeof(*j.live), GFP_KERNEL);
+	if (j.buf && j.pc_off && j.fix && j.stubs && j.live) {
 		rc = j_emit(&j, p);
 		if (!rc) {
 			mem = rmt_jit_exec_alloc(j.buf, j.len, &size);
@@ -1350,6 +1416,7 @@ int rmt_jit_compile(struct rmt_inst *in)
 	rmt_kvfree(j.pc_off);
 	rmt_kvfree(j.fix);
 	rmt_kvfree(j.stubs);
+	rmt_kvfree(j.live);
 	if (rc)
 		return rc;
 	in->native_mem = mem;
