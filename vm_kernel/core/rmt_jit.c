@@ -949,6 +949,46 @@ static bool j_map_inline(struct rmt_jit *j, const struct rmt_insn *i, struct j_s
 	return true;
 }
 
+/*
+ * CALLM: rmt_model_infer_rcu() called directly, as rmt_jit_callm() calls it,
+ * with MIN and MOUT at their fixed offsets from scratch and the overflow
+ * count in jc->tmp; rmt_jit_callm_rest() only when there are overflows to
+ * count or a candidate is staged (rmt_model_has_cand(): the slot's cand
+ * pointer, read as rcu_access_pointer() does).  The model slot never moves
+ * while the program is loaded.
+ */
+static void j_callm(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
+{
+	struct rmt_model_slot *slot = &j->in->models[i->imm].slot;
+	u32 rest, done;
+
+	j_saves(j, true, pc);
+	j_op(j, 0, true, false, 0xc7, 1, 0, rm_mem(J_CTXP, -1, RMT_JC_TMP));	/* tmp = 0 */
+	j_u32(j, 0);
+	j_mov_imm(j, RDI, (u64)(uintptr_t)slot);
+	j_op(j, 0, true, false, 0x8d, 1, RSI,					/* lea */
+	     rm_mem(J_SCRATCH, -1, rmt_model_io_offset(j->prog, i->imm, false)));
+	j_op(j, 0, true, false, 0x8d, 1, RDX,
+	     rm_mem(J_SCRATCH, -1, rmt_model_io_offset(j->prog, i->imm, true)));
+	j_op(j, 0, true, false, 0x8d, 1, RCX, rm_mem(J_CTXP, -1, RMT_JC_TMP));
+	j_call(j, rmt_model_infer_rcu);
+	j_op(j, 0, false, false, 0x85, 1, RAX, rm_reg(RAX));		/* test eax, eax */
+	j_check(j, CC_NE, RMT_ABORT_MODEL_MISSING, pc);
+	j_op(j, 0, true, false, 0x83, 1, 7, rm_mem(J_CTXP, -1, RMT_JC_TMP));	/* cmp tmp, 0 */
+	j_b(j, 0);
+	rest = j_jmp8(j, 0x75);						/* jne */
+	j_mov_imm(j, RAX, (u64)(uintptr_t)&slot->cand);
+	j_op(j, 0, true, false, 0x83, 1, 7, rm_mem(RAX, -1, 0));		/* cmp cand, 0 */
+	j_b(j, 0);
+	done = j_jmp8(j, 0x74);						/* je */
+	j_here8(j, rest);
+	j_mov_to(j, RDI, rm_reg(J_CTXP));
+	j_mov_imm(j, RSI, (u32)i->imm);
+	j_call(j, rmt_jit_callm_rest);
+	j_here8(j, done);
+	j_saves(j, false, pc);
+}
+
 /* APPLY, CALLM, MAP_*, TRACE, CALL: the interpreter's C, through helpers. */
 static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 {
@@ -969,6 +1009,10 @@ static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 			j_op(j, 0, true, false, 0x0fbd, 2, RAX, rm_reg(RAX));	/* bsr */
 		}
 		j_mov_from(j, rm_vr(j, dst), RAX);
+		return;
+	}
+	if (i->code == RMT_OP_CALLM && j->in) {
+		j_callm(j, i, pc);
 		return;
 	}
 	if (i->code == RMT_OP_MAP_LD || i->code == RMT_OP_MAP_ST || i->code == RMT_OP_MAP_ADD)
@@ -1096,6 +1140,7 @@ static u32 j_plan(struct rmt_jit *j, const struct rmt_prog *p)
 			ctx |= RMT_MEM_REGION(i->imm) == RMT_REGION_CTX;
 		}
 		/* APPLY and TRACE read scratch through the context pointer, not r13 */
+		scratch |= i->code == RMT_OP_CALLM;	/* j_callm(): MIN and MOUT */
 	}
 	pool = calls ? rmt_jit_pool : rmt_jit_pool_leaf;
 	for (v = 0; v < RMT_NUM_REGS; v++) {
@@ -1474,6 +1519,16 @@ int rmt_jit_callm(struct rmt_jit_ctx *jc, u32 model)
 	if (unlikely(rmt_model_has_cand(&in->models[model].slot)))
 		rmt_callm_cand(in, model, jc->min[model], jc->mout[model], jc->cpu, jc->now);
 	return 0;
+}
+
+void rmt_jit_callm_rest(struct rmt_jit_ctx *jc, u32 model)
+{
+	struct rmt_inst *in = jc->in;
+
+	if (jc->tmp)
+		rmt_jit_stats(jc)->model_overflows += jc->tmp;
+	if (unlikely(rmt_model_has_cand(&in->models[model].slot)))
+		rmt_callm_cand(in, model, jc->min[model], jc->mout[model], jc->cpu, jc->now);
 }
 
 int rmt_jit_map_ld(struct rmt_jit_ctx *jc, u32 map, u64 key)
