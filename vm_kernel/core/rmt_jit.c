@@ -46,8 +46,8 @@ enum {
 #define J_CTX R14
 #define J_SLOTS (8 * RMT_NUM_REGS)
 #define J_NPHYS 9
-/* Worst case bytes for one bytecode instruction (a map update with saves). */
-#define J_MAX_INSN 160
+/* Worst case bytes for one bytecode instruction (an inline map update and its call). */
+#define J_MAX_INSN 256
 #define J_STUB 24
 
 /* VM registers' x86 registers, in the order they are handed out */
@@ -71,6 +71,7 @@ struct rmt_jit {
 	u32 len;
 	u32 cap;
 	u32 *pc_off;		/* native offset of each pc */
+	u32 *live;		/* VM registers live after each pc (j_liveness()) */
 	struct rmt_jit_fixup *fix;
 	u32 nfix;
 	struct rmt_jit_stub *stubs;
@@ -81,6 +82,7 @@ struct rmt_jit {
 	u8 pushed[8];		/* callee-saved registers the prologue saves, in order */
 	u8 npushed;
 	const struct rmt_prog *prog;
+	struct rmt_inst *in;
 	bool has_ctxp;		/* r12 holds the context pointer (the plan's promise) */
 	bool used_ctxp;		/* the code emitted reads r12 */
 };
@@ -254,6 +256,27 @@ static void j_here8(struct rmt_jit *j, u32 at)
 		j->buf[at - 1] = (u8)(j->len - at);
 }
 
+/* Near forward jcc (@cc) or jmp (0), patched with j_here32(): code in between may be long. */
+static u32 j_jmp32(struct rmt_jit *j, int cc)
+{
+	if (cc) {
+		j_b(j, 0x0f);
+		j_b(j, cc);
+	} else {
+		j_b(j, 0xe9);
+	}
+	j_u32(j, 0);
+	return j->len;
+}
+
+static void j_here32(struct rmt_jit *j, u32 at)
+{
+	u32 rel = j->len - at;
+
+	if (at <= j->cap)
+		memcpy(j->buf + at - 4, &rel, 4);
+}
+
 /* ------------------------------------------------------------ helper calls */
 
 static bool j_caller_saved(int r)
@@ -261,13 +284,18 @@ static bool j_caller_saved(int r)
 	return r == RSI || r == RDI || (r >= R8 && r <= R11);
 }
 
-/* Spill (@save) or reload the VM registers held in caller-saved registers. */
-static void j_saves(struct rmt_jit *j, bool save)
+/*
+ * Spill (@save) or reload the VM registers held in caller-saved registers
+ * that the call at @pc reads or that are live after it.
+ */
+static void j_saves(struct rmt_jit *j, bool save, u32 pc)
 {
+	u32 need = j->live[pc] | 1u << RMT_INSN_DST(&j->prog->insns[pc]) |
+		   1u << RMT_INSN_SRC(&j->prog->insns[pc]);
 	int v;
 
 	for (v = 0; v < RMT_NUM_REGS; v++) {
-		if (j->phys[v] < 0 || !j_caller_saved(j->phys[v]))
+		if (j->phys[v] < 0 || !j_caller_saved(j->phys[v]) || !(need & (1u << v)))
 			continue;
 		if (save)
 			j_mov_from(j, rm_mem(RSP, -1, 8 * v), j->phys[v]);
@@ -427,6 +455,159 @@ static const struct j_op j_ops[256] = {
 
 /* ---------------------------------------------------------- instructions */
 
+/* floor(log2(@d)), @d != 0 */
+static int j_log2(u64 d)
+{
+	int k = 0;
+
+	while (d >>= 1)
+		k++;
+	return k;
+}
+
+/*
+ * floor(2^(64 + @k) / @d) and its remainder, for 2^@k < @d (the quotient
+ * fits 64 bits): long division a bit at a time, as not every build of this
+ * file has a 128-bit type.
+ */
+static u64 j_div128(int k, u64 d, u64 *rem)
+{
+	u64 q = 0, r = 1ull << k;
+	bool carry;
+	int b;
+
+	for (b = 0; b < 64; b++) {
+		carry = r >> 63;
+		r <<= 1;
+		q <<= 1;
+		if (carry || r >= d) {
+			r -= d;
+			q |= 1;
+		}
+	}
+	*rem = r;
+	return q;
+}
+
+/*
+ * The multiplier and shift that divide by @d (3 <= @d < 2^63, not a power of
+ * two) with a 64x64->128 multiply (Granlund and Montgomery; the construction
+ * is libdivide's).  @sgn: for signed division by +-@d, where the product is
+ * taken 2^63 smaller.  *@add: the multiplier needs 65 bits; its top bit is
+ * made up by adding the dividend (see j_divmod_imm()).
+ */
+static u64 j_magic(u64 d, bool sgn, int *shift, bool *add)
+{
+	int l = j_log2(d);
+	u64 rem, m = j_div128(sgn ? l - 1 : l, d, &rem), twice;
+
+	*add = d - rem >= 1ull << l;
+	*shift = sgn && !*add ? l - 1 : l;
+	if (*add) {
+		twice = rem + rem;
+		m += m;
+		if (twice >= d || twice < rem)
+			m++;
+	}
+	return m + 1;
+}
+
+#define J_SHR 5		/* /digit of shr and sar */
+#define J_SAR 7
+
+static void j_shift_ri(struct rmt_jit *j, int digit, int reg, int n)
+{
+	if (!n)
+		return;
+	j_op(j, 0, true, false, 0xc1, 1, digit, rm_reg(reg));
+	j_b(j, n);
+}
+
+/*
+ * DIV/SDIV/MOD/SMOD by an immediate (never 0: the validator refuses it):
+ * no divide instruction, which costs tens of cycles, but the shifts and
+ * multiply by a reciprocal a C compiler emits, picked at compile time.
+ * x / 1 = x and x / -1 = -x (so INT64_MIN / -1 = INT64_MIN), remainders 0;
+ * an unsigned divisor >= 2^63 (a negative immediate, sign-extended) divides
+ * into 0 or 1; a power of two is a shift (signed: the dividend biased by
+ * 2^k - 1 when negative, so the quotient truncates toward zero); anything
+ * else is the high half of dividend * j_magic(), shifted (signed: rounded
+ * toward zero by adding the sign bit).  A remainder is dividend - q * d.
+ */
+static void j_divmod_imm(struct rmt_jit *j, const struct rmt_insn *i, bool mod, bool sgn)
+{
+	struct rmt_rm x = rm_vr(j, RMT_INSN_DST(i));
+	s64 sd = (s32)i->imm;
+	u64 d = (u64)sd, ad = sd < 0 ? 0 - d : d, m;
+	int q = RAX, k = j_log2(ad), shift;
+	bool add;
+
+	if (d == 1 || (sgn && sd == -1)) {
+		if (mod) {
+			j_op(j, 0, true, false, 0xc7, 1, 0, x);		/* mov x, 0 */
+			j_u32(j, 0);
+		} else if (sd == -1) {
+			j_op(j, 0, true, false, 0xf7, 1, 3, x);		/* neg x */
+		}
+		return;
+	}
+	if (!sgn && !(d & (d - 1)) && mod) {
+		j_op(j, 0, true, false, 0x81, 1, 4, x);			/* and x, d - 1 */
+		j_u32(j, (u32)(d - 1));
+		return;
+	}
+	if (!sgn && sd < 0) {
+		j_op(j, 0, false, false, 0x31, 1, RAX, rm_reg(RAX));	/* xor eax, eax */
+		j_op(j, 0, true, false, 0x81, 1, 7, x);			/* cmp x, imm */
+		j_u32(j, (u32)sd);
+		j_op(j, 0, false, false, 0x0f93, 2, 0, rm_reg(RAX));	/* setae al */
+	} else if (!(ad & (ad - 1))) {
+		j_mov_to(j, RAX, x);
+		if (sgn) {
+			j_mov_to(j, RDX, x);
+			j_shift_ri(j, J_SAR, RDX, 63);
+			j_shift_ri(j, J_SHR, RDX, 64 - k);
+			j_op(j, 0, true, false, 0x01, 1, RDX, rm_reg(RAX));	/* add rax, rdx */
+		}
+		j_shift_ri(j, sgn ? J_SAR : J_SHR, RAX, k);
+		if (sd < 0)
+			j_op(j, 0, true, false, 0xf7, 1, 3, rm_reg(RAX));	/* neg rax */
+	} else {
+		m = j_magic(ad, sgn, &shift, &add);
+		if (sgn && sd < 0)
+			m = 0 - m;
+		j_mov_imm(j, RAX, m);
+		j_op(j, 0, true, false, 0xf7, 1, sgn ? 5 : 4, x);	/* imul / mul x */
+		q = RDX;
+		if (sgn) {
+			if (add)	/* add / sub rdx, x: the multiplier's 65th bit */
+				j_op(j, 0, true, false, sd < 0 ? 0x2b : 0x03, 1, RDX, x);
+			j_shift_ri(j, J_SAR, RDX, shift);
+			j_mov_to(j, RAX, rm_reg(RDX));
+			j_shift_ri(j, J_SHR, RAX, 63);
+			j_op(j, 0, true, false, 0x01, 1, RAX, rm_reg(RDX));	/* add rdx, rax */
+		} else if (add) {
+			/* (((x - hi) >> 1) + hi) >> shift: the 65-bit sum x + hi, halved */
+			j_mov_to(j, RAX, x);
+			j_op(j, 0, true, false, 0x29, 1, RDX, rm_reg(RAX));	/* sub rax, rdx */
+			j_shift_ri(j, J_SHR, RAX, 1);
+			j_op(j, 0, true, false, 0x01, 1, RDX, rm_reg(RAX));	/* add rax, rdx */
+			j_shift_ri(j, J_SHR, RAX, shift);
+			q = RAX;
+		} else {
+			j_shift_ri(j, J_SHR, RDX, shift);
+		}
+	}
+	if (mod) {
+		j_op(j, 0, true, false, 0x69, 1, q, rm_reg(q));		/* imul q, q, d */
+		j_u32(j, (u32)sd);
+		j_mov_to(j, RCX, x);
+		j_op(j, 0, true, false, 0x29, 1, q, rm_reg(RCX));	/* sub rcx, q */
+		q = RCX;
+	}
+	j_mov_from(j, x, q);
+}
+
 static void j_divmod(struct rmt_jit *j, const struct rmt_insn *i, const struct j_op *op,
 		     u32 pc)
 {
@@ -435,13 +616,13 @@ static void j_divmod(struct rmt_jit *j, const struct rmt_insn *i, const struct j
 	bool sgn = op->a & J_DM_SIGNED;
 	u32 l1 = 0, l2 = 0;
 
-	if (!op->imm) {
-		j_mov_to(j, RCX, rm_vr(j, src));
-		j_op(j, 0, true, false, 0x85, 1, RCX, rm_reg(RCX));	/* test rcx, rcx */
-		j_check(j, CC_E, RMT_ABORT_DIV_ZERO, pc);
-	} else {
-		j_mov_imm(j, RCX, (u64)(s64)i->imm);
+	if (op->imm) {
+		j_divmod_imm(j, i, mod, sgn);
+		return;
 	}
+	j_mov_to(j, RCX, rm_vr(j, src));
+	j_op(j, 0, true, false, 0x85, 1, RCX, rm_reg(RCX));	/* test rcx, rcx */
+	j_check(j, CC_E, RMT_ABORT_DIV_ZERO, pc);
 	j_mov_to(j, RAX, rm_vr(j, dst));
 	if (sgn) {
 		/* MIN / -1 would trap: the result is -dst (div) or 0 (mod). */
@@ -628,11 +809,192 @@ static void j_mem(struct rmt_jit *j, const struct rmt_insn *i, const struct j_op
 	j_mov_from(j, rm_vr(j, dst), v);
 }
 
+/* Jumps from inline code to the helper call, and the one over it (struct j_slow.done). */
+struct j_slow {
+	u32 at[4];
+	u32 n;
+	u32 done;
+};
+
+/* The copy of a per-CPU map: rax = cpu * @stride; a CPU without a copy takes the call. */
+static void j_map_copy(struct rmt_jit *j, u32 ncopies, u32 stride, struct j_slow *sl)
+{
+	j_op(j, 0, false, false, 0x8b, 1, RAX, rm_mem(J_CTXP, -1, RMT_JC_CPU));
+	j_op(j, 0, false, false, 0x81, 1, 7, rm_reg(RAX));		/* cmp eax, ncopies */
+	j_u32(j, ncopies);
+	sl->at[sl->n++] = j_jmp32(j, CC_AE);
+	j_op(j, 0, true, false, 0x69, 1, RAX, rm_reg(RAX));		/* imul rax, rax, stride */
+	j_u32(j, stride);
+}
+
+/*
+ * The value's address into rax, for an array or counter map: the map's
+ * values + 8 (cpu * max_entries + key) (rmt_map_values()); an index out of
+ * range takes the call.  False: not such a map, or too big for 32-bit offsets.
+ */
+static bool j_map_array_addr(struct rmt_jit *j, const struct rmt_insn *i, int key,
+			     struct j_slow *sl)
+{
+	const struct rmt_rec_map *rec = &j->prog->maps[i->imm];
+	atomic64_t *vals;
+	u32 ncopies;
+
+	vals = rmt_map_values(j->in->maps[i->imm], &ncopies);
+	if (!vals || rec->max_entries > S32_MAX / 8 || ncopies > S32_MAX / 8 / rec->max_entries)
+		return false;
+	j_mov_to(j, RCX, rm_vr(j, key));
+	j_op(j, 0, true, false, 0x81, 1, 7, rm_reg(RCX));		/* cmp rcx, max_entries */
+	j_u32(j, rec->max_entries);
+	sl->at[sl->n++] = j_jmp32(j, CC_AE);
+	j_shift_ri(j, 4, RCX, 3);					/* shl rcx, 3 */
+	if (ncopies > 1) {
+		j_map_copy(j, ncopies, 8 * rec->max_entries, sl);
+		j_op(j, 0, true, false, 0x01, 1, RAX, rm_reg(RCX));	/* add rcx, rax */
+	}
+	j_mov_imm(j, RAX, (u64)(uintptr_t)vals);
+	j_op(j, 0, true, false, 0x01, 1, RCX, rm_reg(RAX));		/* add rax, rcx */
+	return true;
+}
+
+/*
+ * The value's address into rax, for a hash map whose key sits in its first
+ * slot, the usual case; rmt_map.c's rmt_hfind() does the rest (a key further
+ * along the probe sequence, an insert, a slot being filled) in the call.  A
+ * MAP_LD of a key whose first slot is empty is 0 (rax = 0, *@empty: the
+ * jump taken then).  False: not a hash map, or too big for 32-bit offsets.
+ */
+static bool j_map_hash_addr(struct rmt_jit *j, const struct rmt_insn *i, int key,
+			    struct j_slow *sl, u32 *empty)
+{
+	struct rmt_map_hview h;
+	u32 full;
+
+	if (!rmt_map_hash_view(j->in->maps[i->imm], &h) ||
+	    h.nslots > S32_MAX / RMT_HSLOT_SIZE / h.ncopies)
+		return false;
+	j_mov_to(j, RCX, rm_vr(j, key));
+	if (h.kmask != ~0ull) {
+		j_mov_imm(j, RAX, h.kmask);
+		j_op(j, 0, true, false, 0x21, 1, RAX, rm_reg(RCX));	/* and rcx, rax */
+	}
+	j_mov_imm(j, RAX, RMT_HASH_MUL);
+	j_op(j, 0, true, false, 0x0faf, 2, RAX, rm_reg(RCX));	/* imul rax, rcx */
+	j_shift_ri(j, J_SHR, RAX, h.shift);
+	j_op(j, 0, true, false, 0x81, 1, 4, rm_reg(RAX));		/* and rax, nslots - 1 */
+	j_u32(j, h.nslots - 1);
+	j_op(j, 0, true, false, 0x69, 1, RDX, rm_reg(RAX));		/* imul rdx, rax, 24 */
+	j_u32(j, RMT_HSLOT_SIZE);
+	if (h.ncopies > 1) {
+		j_map_copy(j, h.ncopies, h.nslots * RMT_HSLOT_SIZE, sl);
+		j_op(j, 0, true, false, 0x01, 1, RAX, rm_reg(RDX));	/* add rdx, rax */
+	}
+	j_mov_imm(j, RAX, (u64)(uintptr_t)h.slots);
+	j_op(j, 0, true, false, 0x01, 1, RDX, rm_reg(RAX));		/* add rax, rdx */
+	/* state, then key: x86 keeps loads in order, as smp_load_acquire() asks */
+	j_op(j, 0, false, false, 0x8b, 1, RDX, rm_mem(RAX, -1, RMT_HSLOT_STATE));
+	j_op(j, 0, false, false, 0x83, 1, 7, rm_reg(RDX));		/* cmp edx, FULL */
+	j_b(j, RMT_HSLOT_FULL);
+	full = j_jmp8(j, 0x74);						/* je */
+	if (i->code == RMT_OP_MAP_LD) {
+		j_op(j, 0, false, false, 0x85, 1, RDX, rm_reg(RDX));	/* test edx, edx */
+		sl->at[sl->n++] = j_jmp32(j, CC_NE);
+		j_op(j, 0, false, false, 0x31, 1, RAX, rm_reg(RAX));	/* xor eax, eax */
+		*empty = j_jmp32(j, 0);
+	} else {
+		sl->at[sl->n++] = j_jmp32(j, 0);
+	}
+	j_here8(j, full);
+	j_op(j, 0, true, false, 0x39, 1, RCX, rm_mem(RAX, -1, RMT_HSLOT_KEY));	/* cmp [rax], rcx */
+	sl->at[sl->n++] = j_jmp32(j, CC_NE);
+	j_op(j, 0, true, false, 0x83, 1, 0, rm_reg(RAX));		/* add rax, VAL */
+	j_b(j, RMT_HSLOT_VAL);
+	return true;
+}
+
+/*
+ * MAP_LD, MAP_ST and MAP_ADD without a call when the value's address is
+ * quick to find (j_map_array_addr(), j_map_hash_addr()): loaded and masked
+ * to value_bits, stored, or added to with lock add, as rmt_map_load() and
+ * rmt_map_update() do.  Everything else jumps to the helper call j_ext()
+ * emits next (@sl: those jumps, and the one over the call).  False: no
+ * inline code at all.
+ */
+static bool j_map_inline(struct rmt_jit *j, const struct rmt_insn *i, struct j_slow *sl)
+{
+	const struct rmt_rec_map *rec = &j->prog->maps[i->imm];
+	int key = i->code == RMT_OP_MAP_LD ? RMT_INSN_SRC(i) : RMT_INSN_DST(i);
+	struct rmt_rm at = rm_mem(RAX, -1, 0);
+	u32 empty = 0;
+	int v;
+
+	if (!j->in || (!j_map_array_addr(j, i, key, sl) &&
+		       !j_map_hash_addr(j, i, key, sl, &empty)))
+		return false;
+	if (i->code == RMT_OP_MAP_LD) {
+		j_mov_to(j, RAX, at);
+		if (rec->value_bits < 64) {
+			j_mov_imm(j, RDX, (1ull << rec->value_bits) - 1);
+			j_op(j, 0, true, false, 0x21, 1, RDX, rm_reg(RAX));	/* and rax, rdx */
+		}
+		if (empty)
+			j_here32(j, empty);
+		j_mov_from(j, rm_vr(j, RMT_INSN_DST(i)), RAX);
+	} else {
+		v = j_src(j, RMT_INSN_SRC(i), RDX);
+		/* lock add [rax], v (atomic64_add()) or mov [rax], v (atomic64_set()) */
+		j_op(j, i->code == RMT_OP_MAP_ADD ? 0xf0 : 0, true, false,
+		     i->code == RMT_OP_MAP_ADD ? 0x01 : 0x89, 1, v, at);
+	}
+	sl->done = j_jmp32(j, 0);
+	return true;
+}
+
+/*
+ * CALLM: rmt_model_infer_rcu() called directly, as rmt_jit_callm() calls it,
+ * with MIN and MOUT at their fixed offsets from scratch and the overflow
+ * count in jc->tmp; rmt_jit_callm_rest() only when there are overflows to
+ * count or a candidate is staged (rmt_model_has_cand(): the slot's cand
+ * pointer, read as rcu_access_pointer() does).  The model slot never moves
+ * while the program is loaded.
+ */
+static void j_callm(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
+{
+	struct rmt_model_slot *slot = &j->in->models[i->imm].slot;
+	u32 rest, done;
+
+	j_saves(j, true, pc);
+	j_op(j, 0, true, false, 0xc7, 1, 0, rm_mem(J_CTXP, -1, RMT_JC_TMP));	/* tmp = 0 */
+	j_u32(j, 0);
+	j_mov_imm(j, RDI, (u64)(uintptr_t)slot);
+	j_op(j, 0, true, false, 0x8d, 1, RSI,					/* lea */
+	     rm_mem(J_SCRATCH, -1, rmt_model_io_offset(j->prog, i->imm, false)));
+	j_op(j, 0, true, false, 0x8d, 1, RDX,
+	     rm_mem(J_SCRATCH, -1, rmt_model_io_offset(j->prog, i->imm, true)));
+	j_op(j, 0, true, false, 0x8d, 1, RCX, rm_mem(J_CTXP, -1, RMT_JC_TMP));
+	j_call(j, rmt_model_infer_rcu);
+	j_op(j, 0, false, false, 0x85, 1, RAX, rm_reg(RAX));		/* test eax, eax */
+	j_check(j, CC_NE, RMT_ABORT_MODEL_MISSING, pc);
+	j_op(j, 0, true, false, 0x83, 1, 7, rm_mem(J_CTXP, -1, RMT_JC_TMP));	/* cmp tmp, 0 */
+	j_b(j, 0);
+	rest = j_jmp8(j, 0x75);						/* jne */
+	j_mov_imm(j, RAX, (u64)(uintptr_t)&slot->cand);
+	j_op(j, 0, true, false, 0x83, 1, 7, rm_mem(RAX, -1, 0));		/* cmp cand, 0 */
+	j_b(j, 0);
+	done = j_jmp8(j, 0x74);						/* je */
+	j_here8(j, rest);
+	j_mov_to(j, RDI, rm_reg(J_CTXP));
+	j_mov_imm(j, RSI, (u32)i->imm);
+	j_call(j, rmt_jit_callm_rest);
+	j_here8(j, done);
+	j_saves(j, false, pc);
+}
+
 /* APPLY, CALLM, MAP_*, TRACE, CALL: the interpreter's C, through helpers. */
 static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 {
 	int dst = RMT_INSN_DST(i), src = RMT_INSN_SRC(i);
-	u32 reason = 0;
+	struct j_slow sl = { .n = 0 };
+	u32 reason = 0, k;
 
 	j->used_ctxp = true;
 	if (i->code == RMT_OP_CALL && i->imm != RMT_HELPER_RANDOM) {
@@ -649,7 +1011,15 @@ static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 		j_mov_from(j, rm_vr(j, dst), RAX);
 		return;
 	}
-	j_saves(j, true);
+	if (i->code == RMT_OP_CALLM && j->in) {
+		j_callm(j, i, pc);
+		return;
+	}
+	if (i->code == RMT_OP_MAP_LD || i->code == RMT_OP_MAP_ST || i->code == RMT_OP_MAP_ADD)
+		j_map_inline(j, i, &sl);
+	for (k = 0; k < sl.n; k++)
+		j_here32(j, sl.at[k]);
+	j_saves(j, true, pc);
 	j_mov_to(j, RDI, rm_reg(J_CTXP));
 	switch (i->code) {
 	case RMT_OP_APPLY:
@@ -687,7 +1057,7 @@ static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 		j_call(j, rmt_jit_random);
 		break;
 	}
-	j_saves(j, false);
+	j_saves(j, false, pc);
 	if (reason) {
 		j_op(j, 0, false, false, 0x85, 1, RAX, rm_reg(RAX));	/* test eax, eax */
 		j_check(j, CC_NE, reason, pc);
@@ -696,6 +1066,8 @@ static void j_ext(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 		j_mov_to(j, RAX, rm_mem(J_CTXP, -1, RMT_JC_TMP));
 	if (i->code == RMT_OP_APPLY || i->code == RMT_OP_MAP_LD || i->code == RMT_OP_CALL)
 		j_mov_from(j, rm_vr(j, dst), RAX);
+	if (sl.done)
+		j_here32(j, sl.done);
 }
 
 /* ------------------------------------------------------------------ driver */
@@ -768,6 +1140,7 @@ static u32 j_plan(struct rmt_jit *j, const struct rmt_prog *p)
 			ctx |= RMT_MEM_REGION(i->imm) == RMT_REGION_CTX;
 		}
 		/* APPLY and TRACE read scratch through the context pointer, not r13 */
+		scratch |= i->code == RMT_OP_CALLM;	/* j_callm(): MIN and MOUT */
 	}
 	pool = calls ? rmt_jit_pool : rmt_jit_pool_leaf;
 	for (v = 0; v < RMT_NUM_REGS; v++) {
@@ -892,6 +1265,64 @@ static void j_insn(struct rmt_jit *j, const struct rmt_insn *i, u32 pc)
 	}
 }
 
+/*
+ * Instructions that write r[dst] without reading it: a register that one of
+ * these writes before anything reads it is dead until then.  Every other
+ * instruction counts as reading both registers it names (never wrong: a
+ * register thought live is only saved around a call for nothing).
+ */
+static bool j_only_writes_dst(const struct rmt_insn *i)
+{
+	u32 kind = j_ops[i->code].kind;
+
+	return kind == JK_MOV || kind == JK_LOAD || i->code == RMT_OP_APPLY ||
+	       i->code == RMT_OP_MAP_LD || i->code == RMT_OP_CALL;
+}
+
+/* The VM registers live before instruction @i, from @out, those live after it. */
+static u32 j_live_in(const struct rmt_insn *i, u32 out)
+{
+	u32 dst = 1u << RMT_INSN_DST(i), src = 1u << RMT_INSN_SRC(i);
+
+	if (j_only_writes_dst(i))
+		return (out & ~dst) | src;
+	return out | dst | src;
+}
+
+/*
+ * j->live[pc]: the VM registers that may be read after instruction pc before
+ * being written (backward dataflow to a fixed point), so that a helper call
+ * saves and reloads only those (j_saves()).  An abort reads none.
+ */
+static void j_liveness(struct rmt_jit *j, const struct rmt_prog *p)
+{
+	u32 n = p->hdr.ninsns, pc, out, t;
+	bool changed = true;
+
+	for (pc = 0; pc < n; pc++)
+		j->live[pc] = 0;
+	while (changed) {
+		changed = false;
+		for (pc = n; pc-- > 0;) {
+			const struct rmt_insn *i = &p->insns[pc];
+			u32 kind = j_ops[i->code].kind;
+
+			out = 0;
+			if (kind == JK_JA || kind == JK_JCC) {
+				t = pc + 1 + i->off;
+				if (t < n)
+					out |= j_live_in(&p->insns[t], j->live[t]);
+			}
+			if (kind != JK_JA && kind != JK_EXIT && pc + 1 < n)
+				out |= j_live_in(&p->insns[pc + 1], j->live[pc + 1]);
+			if (out != j->live[pc]) {
+				j->live[pc] = out;
+				changed = true;
+			}
+		}
+	}
+}
+
 /* Does every instruction of @p have a translation?  (Not so: the interpreter runs it.) */
 static bool j_translatable(const struct rmt_prog *p)
 {
@@ -909,6 +1340,7 @@ static int j_emit(struct rmt_jit *j, const struct rmt_prog *p)
 	u32 n = p->hdr.ninsns, pc, k, abort_common;
 
 	j->prog = p;
+	j_liveness(j, p);
 	j_prologue(j, j_plan(j, p));
 	/* The epilogue goes first so that EXIT can jump back to it. */
 	k = j_jmp8(j, 0xeb);
@@ -999,7 +1431,7 @@ static void rmt_jit_exec_free(void *mem, size_t size)
 int rmt_jit_compile(struct rmt_inst *in)
 {
 	const struct rmt_prog *p = in->prog;
-	struct rmt_jit j = { 0 };
+	struct rmt_jit j = { .in = in };
 	u32 n = p->hdr.ninsns;
 	void *mem = NULL;
 	size_t size = 0;
@@ -1014,7 +1446,9 @@ int rmt_jit_compile(struct rmt_inst *in)
 	j.cap = 512 + n * (J_MAX_INSN + J_STUB);
 	j.buf = rmt_kvmalloc(j.cap, GFP_KERNEL);
 	/* n <= RMT_ISA_MAX_INSNS (validated): these products cannot overflow. */
-	j.pc_off = rmt_kvmalloc((n + 1) * sizeof(*j.pc_off), GFP_KERNEL);
+	/* pc_off and live: one allocation, as the allocation-failure tests count them */
+	j.pc_off = rmt_kvmalloc(2 * (n + 1) * sizeof(*j.pc_off), GFP_KERNEL);
+	j.live = j.pc_off ? j.pc_off + n + 1 : NULL;
 	j.fix = rmt_kvmalloc((n + 1) * sizeof(*j.fix), GFP_KERNEL);
 	j.stubs = rmt_kvmalloc((n + 1) * sizeof(*j.stubs), GFP_KERNEL);
 	if (j.buf && j.pc_off && j.fix && j.stubs) {
@@ -1087,6 +1521,16 @@ int rmt_jit_callm(struct rmt_jit_ctx *jc, u32 model)
 	return 0;
 }
 
+void rmt_jit_callm_rest(struct rmt_jit_ctx *jc, u32 model)
+{
+	struct rmt_inst *in = jc->in;
+
+	if (jc->tmp)
+		rmt_jit_stats(jc)->model_overflows += jc->tmp;
+	if (unlikely(rmt_model_has_cand(&in->models[model].slot)))
+		rmt_callm_cand(in, model, jc->min[model], jc->mout[model], jc->cpu, jc->now);
+}
+
 int rmt_jit_map_ld(struct rmt_jit_ctx *jc, u32 map, u64 key)
 {
 	return rmt_map_load(jc->in->maps[map], key, jc->cpu, &jc->tmp) ? 1 : 0;
@@ -1106,11 +1550,9 @@ int rmt_jit_map_upd(struct rmt_jit_ctx *jc, u32 map, u64 key, u64 val, u32 add)
 void rmt_jit_trace(struct rmt_jit_ctx *jc, u32 fmt, u32 off)
 {
 	struct rmt_inst *in = jc->in;
-	struct rmt_trace_rec rec;
 
-	rmt_trace_rec_init(&rec, fmt, jc->cpu, jc->now, jc->scratch + off,
-			   in->prog->traces[fmt].nfields);
-	if (rmt_ring_push(in->ring, &rec))
+	if (rmt_ring_push_vals(in->ring, fmt, jc->cpu, jc->now, jc->scratch + off,
+			       in->prog->traces[fmt].nfields))
 		rmt_jit_stats(jc)->trace_drops++;
 }
 

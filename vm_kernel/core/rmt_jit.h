@@ -109,6 +109,8 @@ bool rmt_jit_supported(void);
  */
 u64 rmt_jit_apply(struct rmt_jit_ctx *jc, u32 table, u32 off);
 int rmt_jit_callm(struct rmt_jit_ctx *jc, u32 model);
+/* After the x86-64 JIT's own model call: overflows in @jc->tmp, a staged candidate. */
+void rmt_jit_callm_rest(struct rmt_jit_ctx *jc, u32 model);
 int rmt_jit_map_ld(struct rmt_jit_ctx *jc, u32 map, u64 key);
 int rmt_jit_map_upd(struct rmt_jit_ctx *jc, u32 map, u64 key, u64 val, u32 add);
 void rmt_jit_trace(struct rmt_jit_ctx *jc, u32 fmt, u32 off);

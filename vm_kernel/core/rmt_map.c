@@ -99,6 +99,31 @@ u32 rmt_map_kind(const struct rmt_map *m)
 	return m->rec.kind;
 }
 
+atomic64_t *rmt_map_values(struct rmt_map *m, u32 *ncopies)
+{
+	*ncopies = m->ncopies;
+	return m->vals;
+}
+
+_Static_assert(sizeof(struct rmt_hslot) == RMT_HSLOT_SIZE &&
+	       offsetof(struct rmt_hslot, key) == RMT_HSLOT_KEY &&
+	       offsetof(struct rmt_hslot, val) == RMT_HSLOT_VAL &&
+	       offsetof(struct rmt_hslot, state) == RMT_HSLOT_STATE &&
+	       SLOT_EMPTY == RMT_HSLOT_EMPTY && SLOT_FULL == RMT_HSLOT_FULL,
+	       "rmt_map.h's RMT_HSLOT_* describe struct rmt_hslot");
+
+bool rmt_map_hash_view(struct rmt_map *m, struct rmt_map_hview *v)
+{
+	if (m->rec.kind != RMT_MAP_HASH)
+		return false;
+	v->slots = (u8 *)m->slots;
+	v->kmask = m->kmask;
+	v->nslots = m->nslots;
+	v->shift = m->shift;
+	v->ncopies = m->ncopies;
+	return true;
+}
+
 static inline u32 rmt_copy(const struct rmt_map *m, u32 cpu)
 {
 	return m->ncopies == 1 ? 0 : cpu % m->ncopies;
@@ -106,7 +131,7 @@ static inline u32 rmt_copy(const struct rmt_map *m, u32 cpu)
 
 static inline u32 rmt_hash(const struct rmt_map *m, u64 key)
 {
-	return (u32)((key * 0x9E3779B97F4A7C15ull) >> m->shift) & (m->nslots - 1);
+	return (u32)((key * RMT_HASH_MUL) >> m->shift) & (m->nslots - 1);
 }
 
 /* The slot holding @key in copy @c, or NULL; with @claim, insert it if absent. */

@@ -99,6 +99,57 @@ int rmt_map_write(struct rmt_map *m, u64 key, u64 val, char *err, size_t errlen)
 u32 rmt_map_read(struct rmt_map *m, u64 *cursor, u64 *keys, u64 *vals, u32 max);
 
 /**
+ * rmt_map_values() - an array or counter map's values, for code that indexes them itself
+ * @m: the map
+ * @ncopies: set to the number of copies (1, or one per CPU)
+ *
+ * Copy c's value at index k is [c * max_entries + k]; a run on CPU cpu uses
+ * copy cpu % ncopies.  Loads mask the value to value_bits, MAP_ADD is an
+ * atomic add (rmt_map_load(), rmt_map_update()).  The array lives as long as
+ * the map and never moves, so the JIT embeds its address.
+ *
+ * Return: the values, or NULL for a hash map.
+ */
+atomic64_t *rmt_map_values(struct rmt_map *m, u32 *ncopies);
+
+/*
+ * A hash map slot as JIT code probes it (rmt_map.c's struct rmt_hslot, whose
+ * layout it asserts): the key, the value, the state (RMT_HSLOT_*).
+ */
+#define RMT_HSLOT_SIZE 24
+#define RMT_HSLOT_KEY 0
+#define RMT_HSLOT_VAL 8
+#define RMT_HSLOT_STATE 16
+#define RMT_HSLOT_EMPTY 0
+#define RMT_HSLOT_FULL 2
+#define RMT_HASH_MUL 0x9E3779B97F4A7C15ull
+
+/**
+ * struct rmt_map_hview - where a hash map's slots are, for code that probes them itself
+ * @slots: copy c's slots are @slots + c * @nslots slots
+ * @kmask: keys are masked to key_bits first
+ * @nslots: slots per copy, a power of two
+ * @shift: a key's first slot is ((key * RMT_HASH_MUL) >> @shift) & (@nslots - 1)
+ * @ncopies: number of copies (1, or one per CPU: copy cpu % @ncopies)
+ */
+struct rmt_map_hview {
+	u8 *slots;
+	u64 kmask;
+	u32 nslots;
+	u32 shift;
+	u32 ncopies;
+};
+
+/**
+ * rmt_map_hash_view() - a hash map's slots (they never move while the map lives)
+ * @m: the map
+ * @v: filled in for a hash map
+ *
+ * Return: true for a hash map, false (and @v untouched) otherwise.
+ */
+bool rmt_map_hash_view(struct rmt_map *m, struct rmt_map_hview *v);
+
+/**
  * rmt_map_kind() - the map's kind
  * @m: the map
  *

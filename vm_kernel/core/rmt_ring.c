@@ -69,6 +69,32 @@ int rmt_ring_push(struct rmt_ring *r, const struct rmt_trace_rec *rec)
 	}
 }
 
+int rmt_ring_push_vals(struct rmt_ring *r, u32 fmt, u32 cpu, u64 ts, const void *vals, u32 n)
+{
+	u64 pos = READ_ONCE(r->head);
+
+	for (;;) {
+		struct rmt_ring_slot *s = &r->slots[pos & r->mask];
+		u64 seq = smp_load_acquire(&s->seq);
+		s64 dif = (s64)(seq - pos);
+
+		if (dif == 0) {
+			u64 old = cmpxchg(&r->head, pos, pos + 1);
+
+			if (old == pos) {
+				rmt_trace_rec_init(&s->rec, fmt, cpu, ts, vals, n);
+				smp_store_release(&s->seq, pos + 1);
+				return 0;
+			}
+			pos = old;
+		} else if (dif < 0) {
+			return -ENOSPC;
+		} else {
+			pos = READ_ONCE(r->head);
+		}
+	}
+}
+
 bool rmt_ring_pop(struct rmt_ring *r, struct rmt_trace_rec *rec)
 {
 	u64 pos = r->tail;

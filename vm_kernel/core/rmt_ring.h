@@ -96,6 +96,22 @@ void rmt_ring_destroy(struct rmt_ring *r);
 int rmt_ring_push(struct rmt_ring *r, const struct rmt_trace_rec *rec);
 
 /**
+ * rmt_ring_push_vals() - rmt_ring_push() of the record rmt_trace_rec_init() would fill
+ * @r: the ring
+ * @fmt: trace format index
+ * @cpu: CPU of the invocation
+ * @ts: time of the invocation (ns)
+ * @vals: the @n raw u64 field values
+ * @n: number of values, at most RMT_MAX_TRACE_FIELDS
+ *
+ * Fills the claimed slot in place: no record on the stack copied in whole.
+ * The slot's values past @n are left as they are (the drain zeroes them).
+ *
+ * Return: 0, or -ENOSPC when the ring is full (the record is dropped).
+ */
+int rmt_ring_push_vals(struct rmt_ring *r, u32 fmt, u32 cpu, u64 ts, const void *vals, u32 n);
+
+/**
  * rmt_ring_pop() - take the oldest record (single consumer)
  * @r: the ring
  * @rec: receives the record
