@@ -43,56 +43,69 @@ void rmt_ring_destroy(struct rmt_ring *r)
 	rmt_kvfree(r);
 }
 
-int rmt_ring_push(struct rmt_ring *r, const struct rmt_trace_rec *rec)
+/*
+ * Claim the next free slot for a producer (Vyukov's bounded MPMC queue): a
+ * slot whose seq equals the head position is free.  Return it with its
+ * position in @pos_out, or NULL when the ring is full.  The caller fills the
+ * record and publishes it with rmt_ring_publish().
+ */
+static inline struct rmt_ring_slot *rmt_ring_claim(struct rmt_ring *r, u64 *pos_out)
 {
 	u64 pos = READ_ONCE(r->head);
 
 	for (;;) {
 		struct rmt_ring_slot *s = &r->slots[pos & r->mask];
+		/* acquire: the consumer's read of the record is done before it freed the slot */
 		u64 seq = smp_load_acquire(&s->seq);
 		s64 dif = (s64)(seq - pos);
+		u64 old;
 
-		if (dif == 0) {
-			u64 old = cmpxchg(&r->head, pos, pos + 1);
-
-			if (old == pos) {
-				s->rec = *rec;
-				smp_store_release(&s->seq, pos + 1);
-				return 0;
-			}
-			pos = old;
-		} else if (dif < 0) {
-			return -ENOSPC;
-		} else {
-			pos = READ_ONCE(r->head);
+		if (dif < 0)
+			return NULL;			/* not consumed yet: the ring is full */
+		if (dif > 0) {
+			pos = READ_ONCE(r->head);	/* another producer took it */
+			continue;
 		}
+		old = cmpxchg(&r->head, pos, pos + 1);
+		if (old == pos) {
+			*pos_out = pos;
+			return s;
+		}
+		pos = old;
 	}
+}
+
+static inline void rmt_ring_publish(struct rmt_ring_slot *s, u64 pos)
+{
+	/* release: the record is written before the consumer sees the slot full */
+	smp_store_release(&s->seq, pos + 1);
+}
+
+int rmt_ring_push(struct rmt_ring *r, const struct rmt_trace_rec *rec)
+{
+	struct rmt_ring_slot *s;
+	u64 pos;
+
+	s = rmt_ring_claim(r, &pos);
+	if (!s)
+		return -ENOSPC;
+	s->rec = *rec;
+	rmt_ring_publish(s, pos);
+	return 0;
 }
 
 int rmt_ring_push_vals(struct rmt_ring *r, u32 fmt, u32 cpu, u64 ts, const void *vals, u32 n)
 {
-	u64 pos = READ_ONCE(r->head);
+	struct rmt_ring_slot *s;
+	u64 pos;
 
-	for (;;) {
-		struct rmt_ring_slot *s = &r->slots[pos & r->mask];
-		u64 seq = smp_load_acquire(&s->seq);
-		s64 dif = (s64)(seq - pos);
-
-		if (dif == 0) {
-			u64 old = cmpxchg(&r->head, pos, pos + 1);
-
-			if (old == pos) {
-				rmt_trace_rec_init(&s->rec, fmt, cpu, ts, vals, n);
-				smp_store_release(&s->seq, pos + 1);
-				return 0;
-			}
-			pos = old;
-		} else if (dif < 0) {
-			return -ENOSPC;
-		} else {
-			pos = READ_ONCE(r->head);
-		}
-	}
+	s = rmt_ring_claim(r, &pos);
+	if (!s)
+		return -ENOSPC;
+	/* filled in place: no record built on the stack and copied in whole */
+	rmt_trace_rec_init(&s->rec, fmt, cpu, ts, vals, n);
+	rmt_ring_publish(s, pos);
+	return 0;
 }
 
 bool rmt_ring_pop(struct rmt_ring *r, struct rmt_trace_rec *rec)
@@ -100,9 +113,11 @@ bool rmt_ring_pop(struct rmt_ring *r, struct rmt_trace_rec *rec)
 	u64 pos = r->tail;
 	struct rmt_ring_slot *s = &r->slots[pos & r->mask];
 
+	/* acquire: the producer's record is visible once its seq is */
 	if (smp_load_acquire(&s->seq) != pos + 1)
 		return false;
 	*rec = s->rec;
+	/* release: the record is read before a producer may reuse the slot */
 	smp_store_release(&s->seq, pos + r->mask + 1);
 	r->tail = pos + 1;
 	return true;
@@ -118,6 +133,7 @@ bool rmt_ring_peek(struct rmt_ring *r, u64 k, struct rmt_trace_rec *rec)
 	 * rmt_ring_ack() releases it, so the copy is stable.  A @k past the
 	 * capacity lands on a slot whose seq is not pos + 1.
 	 */
+	/* acquire: the producer's record is visible once its seq is */
 	if (smp_load_acquire(&s->seq) != pos + 1)
 		return false;
 	*rec = s->rec;
@@ -141,10 +157,12 @@ u32 rmt_ring_ack(struct rmt_ring *r, u32 n)
 		struct rmt_ring_slot *s = &r->slots[pos & r->mask];
 
 		/* pairs with the producer's release of seq, as in rmt_ring_pop() */
-		if (smp_load_acquire(&s->seq) != pos + 1)
+		/* acquire: the producer's record is visible once its seq is */
+	if (smp_load_acquire(&s->seq) != pos + 1)
 			break;
 		/* the slot back to producers, after our reads of it */
-		smp_store_release(&s->seq, pos + r->mask + 1);
+		/* release: the record is read before a producer may reuse the slot */
+	smp_store_release(&s->seq, pos + r->mask + 1);
 		r->tail = pos + 1;
 	}
 	return i;
