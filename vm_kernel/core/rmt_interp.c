@@ -236,15 +236,14 @@ OP_JSET_I:
 	 * inside the region.  Memory is little-endian and unaligned.
 	 */
 #define MEM_ADDR(size) ({ \
-	u32 __imm = (u32)insn->imm, __lim = __imm >> 16, __r = __imm & 0xff; \
 	u64 __a = (u16)insn->off; \
-	if (__lim) { \
+	if ((u32)insn->imm > 0xffff) { \
 		u64 __idx = SRC; \
-		if (unlikely(__idx > __lim - (size))) \
+		if (unlikely(__idx > RMT_MEM_LIMIT(insn->imm) - (size))) \
 			ABORT(BOUNDS); \
 		__a += __idx; \
 	} \
-	rbase[__r][(__imm >> 8) & 0xff] + __a; \
+	rbase[RMT_MEM_REGION(insn->imm)][RMT_MEM_OBJ(insn->imm)] + __a; \
 })
 #define LOAD(name, type, size) \
 	OP_##name: { type __v; memcpy(&__v, MEM_ADDR(size), size); DST = (u64)__v; } CONT;
