@@ -23,26 +23,6 @@ static __always_inline struct rmt_pcpu_stats *rmt_stats_of(struct rmt_inst *in, 
 	return (struct rmt_pcpu_stats *)(in->stats_mem + (size_t)cpu * in->stats_stride);
 }
 
-/*
- * The base of PARAMS(obj), MIN(obj) or MOUT(obj): the frame's params, min
- * and mout arrays are consecutive, so the region indexes them; two loads and
- * no call or branch (the kernel and the library build with
- * -fno-strict-aliasing, which makes reading them as u8 ** well defined).
- */
-_Static_assert(offsetof(struct rmt_frame, min) ==
-	       offsetof(struct rmt_frame, params) + sizeof(void *) &&
-	       offsetof(struct rmt_frame, mout) ==
-	       offsetof(struct rmt_frame, params) + 2 * sizeof(void *) &&
-	       RMT_REGION_MIN == RMT_REGION_PARAMS + 1 && RMT_REGION_MOUT == RMT_REGION_PARAMS + 2,
-	       "rmt_obj_base() indexes params, min, mout by region");
-
-static __always_inline u8 *rmt_obj_base(const struct rmt_frame *fr, u32 region, u32 obj)
-{
-	u8 **const *tab = (u8 **const *)&fr->params;
-
-	return tab[region - RMT_REGION_PARAMS][obj];
-}
-
 static noinline int rmt_do_trace(struct rmt_inst *in, const struct rmt_insn *insn,
 				 const u8 *scratch, u32 cpu, u64 now)
 {
@@ -82,6 +62,22 @@ s64 rmt_interp_run(struct rmt_jit_ctx *jc)
 	struct rmt_inst *in = jc->in;
 	const struct rmt_insn *insn = fr->insns;
 	u8 *scratch = fr->scratch, *ctx = jc->ctx;
+	/*
+	 * A memory operand's base is rbase[region][obj]: two loads and no
+	 * branch.  CTX and SCRATCH point at one-element arrays (the validator
+	 * rejects a nonzero object byte on them); PARAMS, MIN and MOUT at the
+	 * frame's pointer arrays, whose object the validator checked against
+	 * the program's tables and models, as it checked region < 5.  The
+	 * kernel and the library build with -fno-strict-aliasing, which makes
+	 * reading the s32 * and const u8 * arrays as u8 * well defined.
+	 */
+	u8 *const *const rbase[RMT_NR_REGIONS] = {
+		[RMT_REGION_CTX] = &ctx,
+		[RMT_REGION_SCRATCH] = &scratch,
+		[RMT_REGION_PARAMS] = (u8 *const *)fr->params,
+		[RMT_REGION_MIN] = (u8 *const *)fr->min,
+		[RMT_REGION_MOUT] = (u8 *const *)fr->mout,
+	};
 	u32 cpu = jc->cpu;
 	u64 now = jc->now;
 	u64 regs[RMT_NUM_REGS];
@@ -240,18 +236,14 @@ OP_JSET_I:
 	 * inside the region.  Memory is little-endian and unaligned.
 	 */
 #define MEM_ADDR(size) ({ \
-	u32 __imm = (u32)insn->imm, __lim = __imm >> 16, __r = __imm & 0xff; \
 	u64 __a = (u16)insn->off; \
-	u8 *__base; \
-	if (__lim) { \
+	if ((u32)insn->imm > 0xffff) { \
 		u64 __idx = SRC; \
-		if (unlikely(__idx > __lim - (size))) \
+		if (unlikely(__idx > RMT_MEM_LIMIT(insn->imm) - (size))) \
 			ABORT(BOUNDS); \
 		__a += __idx; \
 	} \
-	__base = likely(__r == RMT_REGION_SCRATCH) ? scratch : \
-		 __r == RMT_REGION_CTX ? ctx : rmt_obj_base(fr, __r, (__imm >> 8) & 0xff); \
-	__base + __a; \
+	rbase[RMT_MEM_REGION(insn->imm)][RMT_MEM_OBJ(insn->imm)] + __a; \
 })
 #define LOAD(name, type, size) \
 	OP_##name: { type __v; memcpy(&__v, MEM_ADDR(size), size); DST = (u64)__v; } CONT;
