@@ -24,6 +24,7 @@ import z3
 from rmt.verifier.absint import Abs
 from rmt.verifier.inputs import Inputs
 from rmt.verifier.obligations import Counterexample, Outcome, Proved, Result, Unknown
+from rmt.verifier.refine import PathFacts, holds_under
 from rmt.verifier.symexec import Exit, Goal
 from rmt.verifier.symstate import to_z3
 from rmt.verifier.witness import Witnesses
@@ -61,6 +62,7 @@ class Discharger:
         self.opts = opts
         self.queries = 0
         self.abs = abs_ or Abs(inputs.ranges, inputs.sranges)
+        self.facts = PathFacts()          # the comparisons each path implies (refine.py)
         if opts.smt2_dir:
             os.makedirs(opts.smt2_dir, exist_ok=True)
 
@@ -84,6 +86,8 @@ class Discharger:
         if g.prop is True or g.path is False:
             return Result(ob, Proved())
         if self.abs.truth(g.prop) is True or self.abs.truth(g.path) is False:
+            return Result(ob, Proved())
+        if holds_under(self.abs, self.facts, g.path, g.prop):     # an interval proof
             return Result(ob, Proved())
         self.queries += 1
         path, neg = self.abs.simplify(to_z3(g.path)), z3.Not(to_z3(g.prop))
