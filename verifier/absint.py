@@ -185,6 +185,37 @@ def _bits(n: int) -> int:
     return (1 << n.bit_length()) - 1
 
 
+def eval_postorder(e: z3.ExprRef, memo: dict, descend, compute):
+    """The value of @e from its children's, computed bottom-up and memoised in @memo
+    (id -> (term kept alive, value)), iteratively so deep terms do not exhaust the stack;
+    each node is expanded once.  Only bit-vector children not in @memo for which @descend
+    (None: all) holds are computed first; compute(term, children) reads the others' values
+    itself."""
+    eid = e.get_id()
+    got = memo.get(eid)
+    if got is not None:
+        return got[1]
+    stack = [(e, None)]
+    expanded: set[int] = set()
+    while stack:
+        t, kids = stack.pop()
+        tid = t.get_id()
+        if tid in memo:
+            continue
+        if kids is None:
+            if tid in expanded:
+                continue
+            expanded.add(tid)
+            kids = t.children()
+            stack.append((t, kids))
+            for k in kids:
+                if z3.is_bv(k) and k.get_id() not in memo and (descend is None or descend(k)):
+                    stack.append((k, None))
+            continue
+        memo[tid] = (t, compute(t, kids))
+    return memo[eid][1]
+
+
 class Abs:
     """Evaluator with a memo table; `ranges` gives each input variable's unsigned range."""
 
@@ -199,30 +230,7 @@ class Abs:
     # ------------------------------------------------------------ values
 
     def val(self, e: z3.BitVecRef) -> AV:
-        eid = e.get_id()
-        got = self.memo.get(eid)
-        if got is not None:
-            return got[1]
-        # iterative post-order to survive deep terms; each node expanded once
-        stack = [(e, None)]
-        expanded: set[int] = set()
-        while stack:
-            t, kids = stack.pop()
-            tid = t.get_id()
-            if tid in self.memo:
-                continue
-            if kids is None:
-                if tid in expanded:
-                    continue
-                expanded.add(tid)
-                kids = t.children()
-                stack.append((t, kids))
-                for k in kids:
-                    if z3.is_bv(k) and k.get_id() not in self.memo:
-                        stack.append((k, None))
-                continue
-            self.memo[tid] = (t, self._eval(t, kids))
-        return self.memo[eid][1]
+        return eval_postorder(e, self.memo, None, self._eval)
 
     def _eval(self, e: z3.ExprRef, kids: list) -> AV:
         w = e.size()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import z3
 
-from rmt.verifier.absint import _MIRROR, _NEG, AV, Abs, _narrow
+from rmt.verifier.absint import _MIRROR, _NEG, AV, Abs, _narrow, eval_postorder
 
 Fact = tuple[int, z3.BitVecRef, z3.BitVecRef]       # (comparison kind, lhs, rhs)
 _EMPTY: frozenset = frozenset()
@@ -134,30 +134,9 @@ class Under(Abs):
         eid = e.get_id()
         if eid in self.busy or not self._touches(e):
             return self.parent.val(e)
-        got = self.memo.get(eid)
-        if got is not None:
-            return got[1]
-        stack = [(e, None)]
-        expanded: set[int] = set()
-        while stack:
-            t, kids = stack.pop()
-            tid = t.get_id()
-            if tid in self.memo:
-                continue
-            if kids is None:
-                if tid in expanded:
-                    continue
-                expanded.add(tid)
-                kids = t.children()
-                stack.append((t, kids))
-                for k in kids:
-                    kid = k.get_id()
-                    if z3.is_bv(k) and kid not in self.memo and kid not in self.busy \
-                            and self._touches(k):
-                        stack.append((k, None))
-                continue
-            self.memo[tid] = (t, self._refine(tid, self._eval(t, kids)))
-        return self.memo[eid][1]
+        return eval_postorder(
+            e, self.memo, lambda k: k.get_id() not in self.busy and self._touches(k),
+            lambda t, kids: self._refine(t.get_id(), self._eval(t, kids)))
 
     def _refine(self, tid: int, av: AV) -> AV:
         """av narrowed by the facts about the term; while they are applied the term reads
