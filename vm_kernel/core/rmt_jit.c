@@ -455,14 +455,10 @@ static const struct j_op j_ops[256] = {
 
 /* ---------------------------------------------------------- instructions */
 
-/* floor(log2(@d)), @d != 0 */
+/* floor(log2(@d)), as the ILOG2 helper computes it; 0 for 0 (the loader refuses /0) */
 static int j_log2(u64 d)
 {
-	int k = 0;
-
-	while (d >>= 1)
-		k++;
-	return k;
+	return d ? 63 - __builtin_clzll(d) : 0;
 }
 
 /*
